@@ -1,0 +1,1 @@
+//! Local provider sandboxes for tests.

@@ -22,8 +22,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// The one line printed when a database test binary runs without a server.
-pub const MISSING_DATABASE: &str =
-    "database tests need PostgreSQL: run scripts/test, or set DATABASE_URL to a server you can create databases on";
+pub const MISSING_DATABASE: &str = "database tests need PostgreSQL: run scripts/test, or set DATABASE_URL to a server you can create databases on";
 
 /// Exits the test process with [`MISSING_DATABASE`] unless `DATABASE_URL` is set.
 ///
@@ -73,11 +72,13 @@ impl Identity {
             ),
             Identity::ServiceRole => ("service_role", r#"{"role":"service_role"}"#.to_owned()),
         };
-        sqlx::query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)")
-            .bind(role)
-            .bind(claims)
-            .execute(conn)
-            .await?;
+        sqlx::query(
+            "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
+        )
+        .bind(role)
+        .bind(claims)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 }

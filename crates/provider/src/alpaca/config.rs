@@ -1,0 +1,127 @@
+//! Alpaca Broker API credentials and base URL, from the environment or given directly.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::AlpacaError;
+
+/// `ALPACA_BROKER_API_KEY`: the Broker API key id (the Basic auth user name).
+pub const ENV_API_KEY: &str = "ALPACA_BROKER_API_KEY";
+/// `ALPACA_BROKER_API_SECRET`: the Broker API secret (the Basic auth password).
+pub const ENV_API_SECRET: &str = "ALPACA_BROKER_API_SECRET";
+/// `ALPACA_BROKER_BASE_URL`: where the Broker API lives; the sandbox when unset.
+pub const ENV_BASE_URL: &str = "ALPACA_BROKER_BASE_URL";
+
+/// The Broker API's two environments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlpacaEnvironment {
+    /// `https://broker-api.sandbox.alpaca.markets`: simulated fills, test accounts.
+    Sandbox,
+    /// `https://broker-api.alpaca.markets`: real money.
+    Production,
+}
+
+impl AlpacaEnvironment {
+    /// The environment's base URL.
+    pub fn base_url(self) -> Url {
+        let url = match self {
+            Self::Sandbox => "https://broker-api.sandbox.alpaca.markets",
+            Self::Production => "https://broker-api.alpaca.markets",
+        };
+        Url::parse(url).expect("the built-in Alpaca URLs are valid")
+    }
+}
+
+/// How long one request may take before it counts as timed out.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything the Alpaca client needs. `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct AlpacaConfig {
+    pub(crate) api_key: String,
+    pub(crate) api_secret: SecretString,
+    pub(crate) base_url: Url,
+    pub(crate) timeout: Duration,
+}
+
+impl AlpacaConfig {
+    /// A configuration for one of the Broker API's environments.
+    pub fn new(
+        api_key: impl Into<String>,
+        api_secret: SecretString,
+        environment: AlpacaEnvironment,
+    ) -> Self {
+        Self {
+            api_key: api_key.into(),
+            api_secret,
+            base_url: environment.base_url(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The same configuration pointed at another base URL (a local sandbox or `wiremock` in tests).
+    pub fn with_base_url(mut self, base_url: Url) -> Self {
+        self.base_url = base_url;
+        self
+    }
+
+    /// The same configuration with another per-request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Reads `ALPACA_BROKER_API_KEY`, `ALPACA_BROKER_API_SECRET` and, optionally, `ALPACA_BROKER_BASE_URL`
+    /// (the sandbox when unset, so a forgotten variable never trades real money).
+    pub fn from_env() -> Result<Self, AlpacaError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup` (tests pass a map).
+    ///
+    /// A missing, empty or malformed variable is one error that names it.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AlpacaError> {
+        let required = |name: &str| {
+            lookup(name)
+                .filter(|value| !value.trim().is_empty())
+                .ok_or_else(|| AlpacaError::config(name, "is not set"))
+        };
+        let api_key = required(ENV_API_KEY)?;
+        let api_secret = SecretString::from(required(ENV_API_SECRET)?);
+        let base_url = match lookup(ENV_BASE_URL).filter(|value| !value.trim().is_empty()) {
+            Some(url) => Url::parse(url.trim())
+                .map_err(|_| AlpacaError::config(ENV_BASE_URL, "is not a valid URL"))?,
+            None => AlpacaEnvironment::Sandbox.base_url(),
+        };
+        Ok(Self {
+            api_key,
+            api_secret,
+            base_url,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// The API key id (not secret on its own).
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+}
+
+impl fmt::Debug for AlpacaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlpacaConfig")
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"[REDACTED]")
+            .field("base_url", &self.base_url.as_str())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}

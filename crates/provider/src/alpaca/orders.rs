@@ -1,0 +1,398 @@
+//! Orders: what a caller asks for, and submitting it exactly once.
+//!
+//! Alpaca has no idempotency header for orders; `client_order_id` (unique per account) is the handle. A
+//! submit whose outcome is unknown — the request timed out, the connection dropped after sending, or
+//! Alpaca answered 5xx — may have placed the order. Before sending it again, the client asks
+//! `orders:by_client_order_id`: an order found there is the answer; only a confirmed absence (404) allows
+//! another POST. If the lookup itself fails, the original failure is returned and nothing is resent.
+
+use std::fmt;
+
+use reqwest::Method;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::AlpacaError;
+use super::transport::{Call, Failure};
+use super::wire::{CreateOrderRequest, Order};
+use super::{AlpacaClient, BrokerAccountId, error};
+
+/// Alpaca's limit on `client_order_id`.
+const CLIENT_ORDER_ID_MAX_LEN: usize = 128;
+
+/// Our idempotency handle for an order: at most 128 characters, unique per account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientOrderId(String);
+
+impl ClientOrderId {
+    /// A fresh random id (a UUID v4).
+    pub fn generate() -> Self {
+        Self(Uuid::new_v4().to_string())
+    }
+
+    /// Accepts a caller's id if Alpaca will: non-empty and at most 128 characters.
+    pub fn parse(text: impl Into<String>) -> Result<Self, AlpacaError> {
+        let text = text.into();
+        if text.trim().is_empty() || text.chars().count() > CLIENT_ORDER_ID_MAX_LEN {
+            return Err(AlpacaError::invalid_input(
+                "client_order_id",
+                "must be 1 to 128 characters",
+            ));
+        }
+        Ok(Self(text))
+    }
+
+    /// The id as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientOrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Buy or sell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderSide {
+    /// Buy.
+    Buy,
+    /// Sell.
+    Sell,
+}
+
+impl OrderSide {
+    fn as_wire(self) -> &'static str {
+        match self {
+            Self::Buy => "buy",
+            Self::Sell => "sell",
+        }
+    }
+}
+
+/// The order types Alpaca accepts for equities (trailing stops are not offered by Tributary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderType {
+    /// At the market.
+    Market,
+    /// At `limit_price` or better.
+    Limit {
+        /// The limit.
+        limit_price: Decimal,
+    },
+    /// A market order once `stop_price` trades.
+    Stop {
+        /// The trigger.
+        stop_price: Decimal,
+    },
+    /// A limit order once `stop_price` trades.
+    StopLimit {
+        /// The trigger.
+        stop_price: Decimal,
+        /// The limit.
+        limit_price: Decimal,
+    },
+}
+
+impl OrderType {
+    fn as_wire(self) -> &'static str {
+        match self {
+            Self::Market => "market",
+            Self::Limit { .. } => "limit",
+            Self::Stop { .. } => "stop",
+            Self::StopLimit { .. } => "stop_limit",
+        }
+    }
+
+    fn limit_price(self) -> Option<Decimal> {
+        match self {
+            Self::Limit { limit_price } | Self::StopLimit { limit_price, .. } => Some(limit_price),
+            Self::Market | Self::Stop { .. } => None,
+        }
+    }
+
+    fn stop_price(self) -> Option<Decimal> {
+        match self {
+            Self::Stop { stop_price } | Self::StopLimit { stop_price, .. } => Some(stop_price),
+            Self::Market | Self::Limit { .. } => None,
+        }
+    }
+}
+
+/// How long an order stays working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeInForce {
+    /// Until the end of the trading day.
+    Day,
+    /// Until canceled.
+    GoodTillCanceled,
+    /// At the opening auction only.
+    AtOpen,
+    /// At the closing auction only.
+    AtClose,
+    /// Immediately, any unfilled part canceled.
+    ImmediateOrCancel,
+    /// Entirely and immediately, or not at all.
+    FillOrKill,
+}
+
+impl TimeInForce {
+    fn as_wire(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::GoodTillCanceled => "gtc",
+            Self::AtOpen => "opg",
+            Self::AtClose => "cls",
+            Self::ImmediateOrCancel => "ioc",
+            Self::FillOrKill => "fok",
+        }
+    }
+}
+
+/// Units or dollars: Alpaca takes exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderQuantity {
+    /// A number of units (fractional for market/day orders).
+    Units(Decimal),
+    /// A dollar amount (market or limit, day only).
+    Notional(Decimal),
+}
+
+/// An order to place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// Symbol or asset id.
+    pub symbol: String,
+    /// Buy or sell.
+    pub side: OrderSide,
+    /// Market, limit, stop or stop-limit, with its prices.
+    pub order_type: OrderType,
+    /// How long it works.
+    pub time_in_force: TimeInForce,
+    /// Units or dollars.
+    pub quantity: OrderQuantity,
+    /// Eligible for extended hours (limit orders, day or GTC).
+    pub extended_hours: bool,
+    /// Our idempotency handle; generated when `None`.
+    pub client_order_id: Option<ClientOrderId>,
+}
+
+impl NewOrder {
+    /// A day market order for `units` of `symbol`.
+    pub fn market(symbol: impl Into<String>, side: OrderSide, units: Decimal) -> Self {
+        Self {
+            symbol: symbol.into(),
+            side,
+            order_type: OrderType::Market,
+            time_in_force: TimeInForce::Day,
+            quantity: OrderQuantity::Units(units),
+            extended_hours: false,
+            client_order_id: None,
+        }
+    }
+
+    /// The same order with a caller-chosen `client_order_id`.
+    pub fn with_client_order_id(mut self, id: ClientOrderId) -> Self {
+        self.client_order_id = Some(id);
+        self
+    }
+
+    fn to_wire<'a>(&'a self, client_order_id: &'a ClientOrderId) -> CreateOrderRequest<'a> {
+        let (qty, notional) = match self.quantity {
+            OrderQuantity::Units(units) => (Some(units), None),
+            OrderQuantity::Notional(dollars) => (None, Some(dollars)),
+        };
+        CreateOrderRequest {
+            symbol: &self.symbol,
+            qty,
+            notional,
+            side: self.side.as_wire(),
+            order_type: self.order_type.as_wire(),
+            time_in_force: self.time_in_force.as_wire(),
+            limit_price: self.order_type.limit_price(),
+            stop_price: self.order_type.stop_price(),
+            extended_hours: self.extended_hours,
+            client_order_id: client_order_id.as_str(),
+        }
+    }
+}
+
+/// An order as Alpaca has it: the parsed order and the JSON exactly as Alpaca sent it (kept for
+/// `raw_order_data`).
+#[derive(Debug, Clone)]
+pub struct AlpacaOrder {
+    /// The parsed order.
+    pub order: Order,
+    /// Alpaca's JSON for it.
+    pub raw: serde_json::Value,
+}
+
+impl AlpacaOrder {
+    /// Parses one order object, keeping its JSON.
+    pub(super) fn from_json(
+        endpoint: &'static str,
+        raw: serde_json::Value,
+    ) -> Result<Self, AlpacaError> {
+        let order = serde_json::from_value(raw.clone())
+            .map_err(|error| error::decode_error(endpoint, &error, raw.to_string().as_bytes()))?;
+        Ok(Self { order, raw })
+    }
+
+    /// Parses a response body holding one order.
+    pub(super) fn from_body(endpoint: &'static str, bytes: &[u8]) -> Result<Self, AlpacaError> {
+        let raw = serde_json::from_slice(bytes)
+            .map_err(|error| error::decode_error(endpoint, &error, bytes))?;
+        Self::from_json(endpoint, raw)
+    }
+
+    /// Parses a response body holding a list of orders.
+    pub(super) fn list_from_body(
+        endpoint: &'static str,
+        bytes: &[u8],
+    ) -> Result<Vec<Self>, AlpacaError> {
+        let raw: Vec<serde_json::Value> = serde_json::from_slice(bytes)
+            .map_err(|error| error::decode_error(endpoint, &error, bytes))?;
+        raw.into_iter()
+            .map(|order| Self::from_json(endpoint, order))
+            .collect()
+    }
+}
+
+/// Which orders to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderStatusFilter {
+    /// Working orders (Alpaca's default).
+    #[default]
+    Open,
+    /// Filled, canceled, expired, rejected…
+    Closed,
+    /// Both.
+    All,
+}
+
+/// Filters for listing orders.
+#[derive(Debug, Clone, Default)]
+pub struct OrderQuery {
+    /// Open, closed or all.
+    pub status: OrderStatusFilter,
+    /// At most this many (Alpaca: default 50, max 500).
+    pub limit: Option<u32>,
+    /// Only orders submitted after this time.
+    pub after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only these symbols.
+    pub symbols: Vec<String>,
+}
+
+impl OrderQuery {
+    pub(super) fn to_query(&self) -> Vec<(&'static str, String)> {
+        let status = match self.status {
+            OrderStatusFilter::Open => "open",
+            OrderStatusFilter::Closed => "closed",
+            OrderStatusFilter::All => "all",
+        };
+        let mut query = vec![("status", status.to_owned())];
+        if let Some(limit) = self.limit {
+            query.push(("limit", limit.min(500).to_string()));
+        }
+        if let Some(after) = self.after {
+            query.push(("after", after.to_rfc3339()));
+        }
+        if !self.symbols.is_empty() {
+            query.push(("symbols", self.symbols.join(",")));
+        }
+        query
+    }
+}
+
+const CREATE_ORDER: &str = "createOrderForAccount";
+
+pub(super) async fn submit(
+    client: &AlpacaClient,
+    account: &BrokerAccountId,
+    order: &NewOrder,
+) -> Result<AlpacaOrder, AlpacaError> {
+    let client_order_id = order
+        .client_order_id
+        .clone()
+        .unwrap_or_else(ClientOrderId::generate);
+    let body = serde_json::to_vec(&order.to_wire(&client_order_id))
+        .expect("an order request is a plain struct that always serializes");
+    let path = format!("/v1/trading/accounts/{account}/orders");
+    let mut attempt = 1;
+    // Set once an attempt may have placed the order: a later "client_order_id must be unique" rejection then
+    // means that attempt did go through.
+    let mut earlier_attempt_unclear = false;
+    loop {
+        let call = Call {
+            method: Method::POST,
+            endpoint: CREATE_ORDER,
+            path: path.clone(),
+            query: &[],
+            body: Some(body.clone()),
+        };
+        let failure = match super::transport::send(&client.http, &client.config, call).await {
+            Ok(bytes) => return AlpacaOrder::from_body(CREATE_ORDER, &bytes),
+            Err(failure) => failure,
+        };
+        let may_send_again = attempt < client.retry.max_attempts && failure.is_transient();
+        if !may_send_again {
+            return resolve_last_failure(
+                client,
+                account,
+                &client_order_id,
+                failure,
+                earlier_attempt_unclear,
+            )
+            .await;
+        }
+        if !failure.surely_not_processed() {
+            earlier_attempt_unclear = true;
+            // The order may exist: find it before placing it again.
+            match client
+                .order_by_client_order_id(account, &client_order_id)
+                .await
+            {
+                Ok(Some(existing)) => return existing_order(existing, &client_order_id),
+                Ok(None) => {}
+                Err(_) => return Err(error::into_provider_error(CREATE_ORDER, failure)),
+            }
+        }
+        tracing::info!(attempt, "order submit failed transiently, sending it again");
+        tokio::time::sleep(client.retry.delay(attempt, failure.retry_after())).await;
+        attempt += 1;
+    }
+}
+
+/// The submit is over: an unclear failure still gets one lookup, since the order may have gone through,
+/// and so does any failure after an earlier unclear attempt (Alpaca refuses a reused `client_order_id`).
+async fn resolve_last_failure(
+    client: &AlpacaClient,
+    account: &BrokerAccountId,
+    client_order_id: &ClientOrderId,
+    failure: Failure,
+    earlier_attempt_unclear: bool,
+) -> Result<AlpacaOrder, AlpacaError> {
+    let outcome_unknown = failure.is_transient() && !failure.surely_not_processed();
+    if (outcome_unknown || earlier_attempt_unclear)
+        && let Ok(Some(existing)) = client
+            .order_by_client_order_id(account, client_order_id)
+            .await
+    {
+        return existing_order(existing, client_order_id);
+    }
+    Err(error::into_provider_error(CREATE_ORDER, failure))
+}
+
+fn existing_order(
+    existing: AlpacaOrder,
+    client_order_id: &ClientOrderId,
+) -> Result<AlpacaOrder, AlpacaError> {
+    tracing::info!(
+        %client_order_id,
+        order_id = %existing.order.id,
+        "order was already placed; returning it instead of resubmitting"
+    );
+    Ok(existing)
+}

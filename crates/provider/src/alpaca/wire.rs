@@ -1,0 +1,281 @@
+//! Alpaca Broker API JSON as serde structs, following `alpaca-broker-api.yaml`.
+//!
+//! Alpaca sends money and quantities as decimal strings (`"150"`, `"0.02"`); they are read straight into
+//! [`Decimal`]. Vocabularies that Alpaca grows without notice (order status, type, side, time in force,
+//! asset class, account status) stay strings here and become open domain enums in the conversions. Unknown
+//! fields are ignored, and fields the spec's own examples omit are optional. The account's KYC data
+//! (identity, contact, documents) is deliberately not read: Tributary has no use for it and it should not
+//! end up in memory dumps or logs.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `AccountExtended`, the broker's view of an end customer's account (`GET /v1/accounts/{account_id}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    /// The account id.
+    pub id: Uuid,
+    /// The account number shown to the customer.
+    #[serde(default)]
+    pub account_number: Option<String>,
+    /// `ACTIVE`, `APPROVED`, `ACCOUNT_CLOSED`, … (trading is possible only when `ACTIVE`).
+    pub status: String,
+    /// Crypto trading status, same vocabulary.
+    #[serde(default)]
+    pub crypto_status: Option<String>,
+    /// The account currency (USD unless a local-currency account).
+    pub currency: String,
+    /// Equity at the previous close.
+    #[serde(default)]
+    pub last_equity: Option<Decimal>,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// `trading`, `custodial`, `donor_advised`, `ira`, …
+    #[serde(default)]
+    pub account_type: Option<String>,
+    /// Asset classes enabled for the account.
+    #[serde(default)]
+    pub enabled_assets: Option<Vec<String>>,
+}
+
+/// `TradeAccount`, the account's balances (`GET /v1/trading/accounts/{account_id}/account`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TradeAccount {
+    /// The account id.
+    pub id: Uuid,
+    /// The account number.
+    #[serde(default)]
+    pub account_number: Option<String>,
+    /// Account status, as in [`Account::status`].
+    pub status: String,
+    /// Crypto status.
+    #[serde(default)]
+    pub crypto_status: Option<String>,
+    /// Always USD in practice.
+    pub currency: String,
+    /// Cash balance.
+    pub cash: Decimal,
+    /// Buying power now.
+    pub buying_power: Decimal,
+    /// Cash + long market value + short market value.
+    pub equity: Decimal,
+    /// Equity at the previous close.
+    #[serde(default)]
+    pub last_equity: Option<Decimal>,
+    /// Value of all long positions.
+    #[serde(default)]
+    pub long_market_value: Option<Decimal>,
+    /// Value of all short positions.
+    #[serde(default)]
+    pub short_market_value: Option<Decimal>,
+    /// Value of all positions.
+    #[serde(default)]
+    pub position_market_value: Option<Decimal>,
+    /// Deprecated alias of `equity`.
+    #[serde(default)]
+    pub portfolio_value: Option<Decimal>,
+    /// Cash that can be withdrawn.
+    #[serde(default)]
+    pub cash_withdrawable: Option<Decimal>,
+    /// Buying power multiplier (`1`–`4`).
+    #[serde(default)]
+    pub multiplier: Option<Decimal>,
+    /// Reg T initial margin.
+    #[serde(default)]
+    pub initial_margin: Option<Decimal>,
+    /// Maintenance margin.
+    #[serde(default)]
+    pub maintenance_margin: Option<Decimal>,
+    /// When true, no trading is allowed.
+    #[serde(default)]
+    pub trading_blocked: bool,
+    /// When true, no transfers are allowed.
+    #[serde(default)]
+    pub transfers_blocked: bool,
+    /// When true, all account activity is prohibited.
+    #[serde(default)]
+    pub account_blocked: bool,
+    /// The user suspended trading themselves.
+    #[serde(default)]
+    pub trade_suspended_by_user: bool,
+    /// Whether shorting is enabled.
+    #[serde(default)]
+    pub shorting_enabled: bool,
+    /// When the account was created.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// An open position (`GET /v1/trading/accounts/{account_id}/positions`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Position {
+    /// The asset (for options, the contract) id.
+    pub asset_id: Uuid,
+    /// The symbol.
+    pub symbol: String,
+    /// Exchange name (`NASDAQ`, `NYSE`, … or empty).
+    #[serde(default)]
+    pub exchange: Option<String>,
+    /// `us_equity`, `us_option`, `crypto`, …
+    #[serde(default)]
+    pub asset_class: Option<String>,
+    /// Average entry price.
+    pub avg_entry_price: Decimal,
+    /// Units held (negative never: shorts say so in `side`).
+    pub qty: Decimal,
+    /// Units not locked by open orders.
+    #[serde(default)]
+    pub qty_available: Option<Decimal>,
+    /// `long` or `short`.
+    pub side: String,
+    /// Current market value.
+    #[serde(default)]
+    pub market_value: Option<Decimal>,
+    /// Total cost basis.
+    #[serde(default)]
+    pub cost_basis: Option<Decimal>,
+    /// Unrealized profit or loss.
+    #[serde(default)]
+    pub unrealized_pl: Option<Decimal>,
+    /// Unrealized profit or loss as a fraction (0.2 = 20 %).
+    #[serde(default)]
+    pub unrealized_plpc: Option<Decimal>,
+    /// Today's unrealized profit or loss.
+    #[serde(default)]
+    pub unrealized_intraday_pl: Option<Decimal>,
+    /// Today's unrealized profit or loss as a fraction.
+    #[serde(default)]
+    pub unrealized_intraday_plpc: Option<Decimal>,
+    /// Current price per unit.
+    #[serde(default)]
+    pub current_price: Option<Decimal>,
+    /// Previous close per unit.
+    #[serde(default)]
+    pub lastday_price: Option<Decimal>,
+    /// Change since the previous close, as a fraction.
+    #[serde(default)]
+    pub change_today: Option<Decimal>,
+}
+
+/// An order, as returned by every order endpoint.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Order {
+    /// Alpaca's order id.
+    pub id: Uuid,
+    /// The caller's idempotency handle, unique per account.
+    pub client_order_id: String,
+    /// When the order was entered.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// When it was submitted for execution.
+    #[serde(default)]
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// When it filled completely.
+    #[serde(default)]
+    pub filled_at: Option<DateTime<Utc>>,
+    /// When it expired.
+    #[serde(default)]
+    pub expired_at: Option<DateTime<Utc>>,
+    /// When it was canceled.
+    #[serde(default)]
+    pub canceled_at: Option<DateTime<Utc>>,
+    /// When it failed.
+    #[serde(default)]
+    pub failed_at: Option<DateTime<Utc>>,
+    /// When it was replaced.
+    #[serde(default)]
+    pub replaced_at: Option<DateTime<Utc>>,
+    /// The order that replaced this one.
+    #[serde(default)]
+    pub replaced_by: Option<Uuid>,
+    /// The order this one replaced.
+    #[serde(default)]
+    pub replaces: Option<Uuid>,
+    /// The asset (or option contract) id.
+    #[serde(default)]
+    pub asset_id: Option<Uuid>,
+    /// The symbol (empty for multi-leg orders).
+    #[serde(default)]
+    pub symbol: String,
+    /// `us_equity`, `us_option`, `crypto`, …
+    #[serde(default)]
+    pub asset_class: Option<String>,
+    /// Dollar amount, for notional orders (then `qty` is null).
+    #[serde(default)]
+    pub notional: Option<Decimal>,
+    /// Units ordered (then `notional` is null).
+    #[serde(default)]
+    pub qty: Option<Decimal>,
+    /// Units filled so far.
+    #[serde(default)]
+    pub filled_qty: Decimal,
+    /// Average fill price.
+    #[serde(default)]
+    pub filled_avg_price: Option<Decimal>,
+    /// `simple`, `bracket`, `oco`, `oto`, `mleg` or `""`.
+    #[serde(default)]
+    pub order_class: Option<String>,
+    /// `market`, `limit`, `stop`, `stop_limit`, `trailing_stop`.
+    #[serde(rename = "type")]
+    pub order_type: String,
+    /// `buy` or `sell` (and a few rarer sides).
+    #[serde(default)]
+    pub side: Option<String>,
+    /// `day`, `gtc`, `opg`, `cls`, `ioc`, `fok`.
+    pub time_in_force: String,
+    /// Limit price.
+    #[serde(default)]
+    pub limit_price: Option<Decimal>,
+    /// Stop price.
+    #[serde(default)]
+    pub stop_price: Option<Decimal>,
+    /// Trailing stop distance in dollars.
+    #[serde(default)]
+    pub trail_price: Option<Decimal>,
+    /// Trailing stop distance in percent.
+    #[serde(default)]
+    pub trail_percent: Option<Decimal>,
+    /// `new`, `accepted`, `filled`, `canceled`, … (16 values and growing).
+    pub status: String,
+    /// Eligible for extended hours.
+    #[serde(default)]
+    pub extended_hours: bool,
+    /// The commission charged, if any.
+    #[serde(default)]
+    pub commission: Option<Decimal>,
+}
+
+/// `CreateOrderRequest`, the body of `POST /v1/trading/accounts/{account_id}/orders`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CreateOrderRequest<'a> {
+    pub symbol: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qty: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notional: Option<Decimal>,
+    pub side: &'a str,
+    #[serde(rename = "type")]
+    pub order_type: &'a str,
+    pub time_in_force: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_price: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_price: Option<Decimal>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub extended_hours: bool,
+    pub client_order_id: &'a str,
+}
+
+/// Alpaca's error body: `{"code": 40310000, "message": "…"}`, `code` sometimes missing, extra fields common.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlpacaErrorBody {
+    /// Alpaca's numeric error code, when it sends one.
+    #[serde(default)]
+    pub code: Option<u64>,
+    /// The message.
+    pub message: String,
+}

@@ -1,0 +1,152 @@
+//! Plaid credentials and base URL, from the environment or given directly.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::PlaidError;
+
+/// `PLAID_CLIENT_ID`: the client id from the Plaid dashboard.
+pub const ENV_CLIENT_ID: &str = "PLAID_CLIENT_ID";
+/// `PLAID_SECRET`: the secret for the chosen environment.
+pub const ENV_SECRET: &str = "PLAID_SECRET";
+/// `PLAID_BASE_URL`: an explicit base URL; wins over `PLAID_ENV`.
+pub const ENV_BASE_URL: &str = "PLAID_BASE_URL";
+/// `PLAID_ENV`: `sandbox` or `production`.
+pub const ENV_ENVIRONMENT: &str = "PLAID_ENV";
+
+/// The two environments Plaid runs (Development was retired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaidEnvironment {
+    /// `https://sandbox.plaid.com`: test credentials, fake institutions.
+    Sandbox,
+    /// `https://production.plaid.com`: real institutions.
+    Production,
+}
+
+impl PlaidEnvironment {
+    /// The environment's base URL.
+    pub fn base_url(self) -> Url {
+        let url = match self {
+            Self::Sandbox => "https://sandbox.plaid.com",
+            Self::Production => "https://production.plaid.com",
+        };
+        Url::parse(url).expect("the built-in Plaid URLs are valid")
+    }
+
+    /// Reads `sandbox` or `production` (any case).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "sandbox" => Some(Self::Sandbox),
+            "production" => Some(Self::Production),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the Plaid client needs: the client id, the secret and where Plaid lives.
+///
+/// `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct PlaidConfig {
+    pub(crate) client_id: String,
+    pub(crate) secret: SecretString,
+    pub(crate) base_url: Url,
+    pub(crate) timeout: Duration,
+}
+
+/// How long one request may take: Plaid's first investments call after Link can block for a minute or two
+/// while it extracts data.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(150);
+
+impl PlaidConfig {
+    /// A configuration for one of Plaid's environments.
+    pub fn new(
+        client_id: impl Into<String>,
+        secret: SecretString,
+        environment: PlaidEnvironment,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            secret,
+            base_url: environment.base_url(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The same configuration pointed at another base URL (a local sandbox or `wiremock` in tests).
+    pub fn with_base_url(mut self, base_url: Url) -> Self {
+        self.base_url = base_url;
+        self
+    }
+
+    /// The same configuration with another per-request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Reads `PLAID_CLIENT_ID`, `PLAID_SECRET` and `PLAID_BASE_URL` or, without it, `PLAID_ENV`.
+    pub fn from_env() -> Result<Self, PlaidError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup` (tests pass a map).
+    ///
+    /// A missing, empty or malformed variable is one error that names it.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, PlaidError> {
+        let required = |name: &str| {
+            lookup(name)
+                .filter(|value| !value.trim().is_empty())
+                .ok_or_else(|| PlaidError::config(name, "is not set"))
+        };
+        let client_id = required(ENV_CLIENT_ID)?;
+        let secret = SecretString::from(required(ENV_SECRET)?);
+        let base_url = match lookup(ENV_BASE_URL).filter(|value| !value.trim().is_empty()) {
+            Some(url) => Url::parse(url.trim())
+                .map_err(|_| PlaidError::config(ENV_BASE_URL, "is not a valid URL"))?,
+            None => {
+                let environment = required(ENV_ENVIRONMENT).map_err(|_| {
+                    PlaidError::config(
+                        ENV_ENVIRONMENT,
+                        "is not set (sandbox or production), nor is PLAID_BASE_URL",
+                    )
+                })?;
+                PlaidEnvironment::parse(&environment)
+                    .ok_or_else(|| {
+                        PlaidError::config(ENV_ENVIRONMENT, "must be sandbox or production")
+                    })?
+                    .base_url()
+            }
+        };
+        Ok(Self {
+            client_id,
+            secret,
+            base_url,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// The client id (not a secret: Plaid shows it in dashboards and logs).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+}
+
+impl fmt::Debug for PlaidConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlaidConfig")
+            .field("client_id", &self.client_id)
+            .field("secret", &"[REDACTED]")
+            .field("base_url", &self.base_url.as_str())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}

@@ -1,0 +1,391 @@
+//! The Plaid Investments client.
+//!
+//! Every Plaid endpoint is a `POST` with a JSON body carrying `client_id` and `secret`, pinned to API
+//! version `2020-09-14` by the `Plaid-Version` header. Reads (`/accounts/get`, `/investments/*/get`,
+//! `/item/get`) are safe to repeat and are retried on 429, 5xx and connection failures;
+//! `/link/token/create`, `/item/public_token/exchange` and `/item/remove` change state and are sent once.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tributary_provider::plaid::PlaidError> {
+//! use chrono::NaiveDate;
+//! use tributary_provider::plaid::{PlaidClient, PlaidConfig};
+//!
+//! let plaid = PlaidClient::new(PlaidConfig::from_env()?)?;
+//! let item = plaid.exchange_public_token("public-sandbox-…").await?;
+//! let holdings = plaid.holdings(&item.access_token).await?;
+//! let mut pages = plaid.investment_transactions(
+//!     &item.access_token,
+//!     NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+//!     NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
+//! );
+//! while let Some(page) = pages.next_page().await {
+//!     let page = page?;
+//!     println!("{} transactions", page.investment_transactions.len());
+//! }
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod error;
+mod pages;
+mod transport;
+pub mod wire;
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use config::{
+    ENV_BASE_URL, ENV_CLIENT_ID, ENV_ENVIRONMENT, ENV_SECRET, PlaidConfig, PlaidEnvironment,
+};
+pub use error::{ApiErrorDetails, PlaidError};
+pub use pages::{InvestmentTransactionPages, MAX_PAGE_SIZE};
+
+use transport::Backoff;
+use wire::{
+    AccessTokenRequest, AccountsGetResponse, Authenticated, InvestmentTransactionsGetResponse,
+    InvestmentTransactionsOptions, InvestmentTransactionsRequest, InvestmentsHoldingsGetResponse,
+    ItemGetResponse, ItemPublicTokenExchangeResponse, ItemRemoveRequest, LinkTokenCreateRequest,
+    LinkTokenCreateResponse, LinkTokenUser, PublicTokenExchangeRequest, RequestIdResponse,
+};
+
+/// The API version every request pins.
+pub const PLAID_VERSION: &str = "2020-09-14";
+
+/// An Item's access token: the key to one user's data at one institution.
+///
+/// Never shown by `Debug`, never serialized, never logged; it is exposed only where a request body is built.
+#[derive(Clone)]
+pub struct AccessToken(SecretString);
+
+impl AccessToken {
+    /// Wraps a stored token.
+    pub fn new(token: SecretString) -> Self {
+        Self(token)
+    }
+
+    /// The token itself, for storing it sealed.
+    pub fn secret(&self) -> &SecretString {
+        &self.0
+    }
+}
+
+impl From<SecretString> for AccessToken {
+    fn from(token: SecretString) -> Self {
+        Self(token)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken([REDACTED])")
+    }
+}
+
+/// The result of exchanging Link's public token: the new Item and its access token.
+#[derive(Debug)]
+pub struct LinkedItem {
+    /// The Item's access token (a secret).
+    pub access_token: AccessToken,
+    /// The Item's id.
+    pub item_id: String,
+    /// Plaid's id for the exchange request.
+    pub request_id: String,
+}
+
+/// What `/link/token/create` needs: who the user is and what Link should ask for.
+#[derive(Debug, Clone)]
+pub struct LinkTokenRequest {
+    /// Our id for the user (Tributary's user id); Plaid ties the Item to it.
+    pub client_user_id: String,
+    /// The app name Link shows (at most 30 characters).
+    pub client_name: String,
+    /// Link's language (`en`, `fr`, …).
+    pub language: String,
+    /// Institutions' countries (`US`, `CA`, …).
+    pub country_codes: Vec<String>,
+    /// Products to initialize the Item with; `["investments"]` by default.
+    pub products: Vec<String>,
+    /// Where Plaid sends webhooks for the Item.
+    pub webhook: Option<String>,
+    /// The OAuth redirect URI registered with Plaid.
+    pub redirect_uri: Option<String>,
+    /// Update mode: re-authenticate this existing Item instead of creating one.
+    pub access_token: Option<AccessToken>,
+}
+
+impl LinkTokenRequest {
+    /// A request for a new Item with the investments product, in English, for US institutions.
+    pub fn investments(client_user_id: impl Into<String>, client_name: impl Into<String>) -> Self {
+        Self {
+            client_user_id: client_user_id.into(),
+            client_name: client_name.into(),
+            language: "en".into(),
+            country_codes: vec!["US".into()],
+            products: vec!["investments".into()],
+            webhook: None,
+            redirect_uri: None,
+            access_token: None,
+        }
+    }
+
+    /// Update mode for an Item that needs the user again (e.g. after `ITEM_LOGIN_REQUIRED`).
+    pub fn update(mut self, access_token: AccessToken) -> Self {
+        self.access_token = Some(access_token);
+        self
+    }
+}
+
+/// Whether a call may be sent again after a failure that left its outcome unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// A read: repeating it changes nothing.
+    Safe,
+    /// A write: a second attempt could create or remove something twice.
+    Never,
+}
+
+/// A Plaid endpoint: its path and whether it may be retried.
+#[derive(Debug, Clone, Copy)]
+struct Endpoint {
+    path: &'static str,
+    repeat: Repeat,
+}
+
+const LINK_TOKEN_CREATE: Endpoint = Endpoint {
+    path: "/link/token/create",
+    repeat: Repeat::Never,
+};
+const PUBLIC_TOKEN_EXCHANGE: Endpoint = Endpoint {
+    path: "/item/public_token/exchange",
+    repeat: Repeat::Never,
+};
+const ACCOUNTS_GET: Endpoint = Endpoint {
+    path: "/accounts/get",
+    repeat: Repeat::Safe,
+};
+const HOLDINGS_GET: Endpoint = Endpoint {
+    path: "/investments/holdings/get",
+    repeat: Repeat::Safe,
+};
+const TRANSACTIONS_GET: Endpoint = Endpoint {
+    path: "/investments/transactions/get",
+    repeat: Repeat::Safe,
+};
+const ITEM_GET: Endpoint = Endpoint {
+    path: "/item/get",
+    repeat: Repeat::Safe,
+};
+const ITEM_REMOVE: Endpoint = Endpoint {
+    path: "/item/remove",
+    repeat: Repeat::Never,
+};
+
+/// The Plaid client. Cheap to clone; clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct PlaidClient {
+    config: PlaidConfig,
+    http: reqwest::Client,
+    retry: Backoff,
+}
+
+impl PlaidClient {
+    /// A client for `config`, with its own configured HTTP client.
+    pub fn new(config: PlaidConfig) -> Result<Self, PlaidError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(config.timeout)
+            .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(error::client_build_error)?;
+        Ok(Self {
+            config,
+            http,
+            retry: Backoff::default(),
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &PlaidConfig {
+        &self.config
+    }
+
+    /// Creates a Link token for the front end (`/link/token/create`). Not retried.
+    pub async fn create_link_token(
+        &self,
+        request: &LinkTokenRequest,
+    ) -> Result<LinkTokenCreateResponse, PlaidError> {
+        // Plaid refuses `products` in update mode: the Item already has them.
+        let products: &[String] = if request.access_token.is_some() {
+            &[]
+        } else {
+            &request.products
+        };
+        let body = LinkTokenCreateRequest {
+            client_name: &request.client_name,
+            language: &request.language,
+            country_codes: &request.country_codes,
+            user: LinkTokenUser {
+                client_user_id: &request.client_user_id,
+            },
+            products,
+            webhook: request.webhook.as_deref(),
+            redirect_uri: request.redirect_uri.as_deref(),
+            access_token: request
+                .access_token
+                .as_ref()
+                .map(|token| token.0.expose_secret()),
+        };
+        self.call(LINK_TOKEN_CREATE, &body).await
+    }
+
+    /// Exchanges Link's public token for the Item's access token (`/item/public_token/exchange`). Not retried:
+    /// a public token works once.
+    pub async fn exchange_public_token(
+        &self,
+        public_token: &str,
+    ) -> Result<LinkedItem, PlaidError> {
+        let response: ItemPublicTokenExchangeResponse = self
+            .call(
+                PUBLIC_TOKEN_EXCHANGE,
+                &PublicTokenExchangeRequest { public_token },
+            )
+            .await?;
+        Ok(LinkedItem {
+            access_token: AccessToken(response.access_token),
+            item_id: response.item_id,
+            request_id: response.request_id,
+        })
+    }
+
+    /// The Item's accounts with their balances (`/accounts/get`).
+    pub async fn accounts(
+        &self,
+        access_token: &AccessToken,
+    ) -> Result<AccountsGetResponse, PlaidError> {
+        self.call(
+            ACCOUNTS_GET,
+            &AccessTokenRequest {
+                access_token: access_token.0.expose_secret(),
+            },
+        )
+        .await
+    }
+
+    /// The Item's holdings, with their accounts and securities (`/investments/holdings/get`).
+    pub async fn holdings(
+        &self,
+        access_token: &AccessToken,
+    ) -> Result<InvestmentsHoldingsGetResponse, PlaidError> {
+        self.call(
+            HOLDINGS_GET,
+            &AccessTokenRequest {
+                access_token: access_token.0.expose_secret(),
+            },
+        )
+        .await
+    }
+
+    /// The Item's investment transactions between two dates (inclusive), as pages of up to 500.
+    pub fn investment_transactions<'a>(
+        &'a self,
+        access_token: &'a AccessToken,
+        start_date: NaiveDate,
+        end_date: NaiveDate,
+    ) -> InvestmentTransactionPages<'a> {
+        InvestmentTransactionPages::new(self, access_token, start_date, end_date)
+    }
+
+    /// The Item, its error state and product status (`/item/get`).
+    pub async fn item(&self, access_token: &AccessToken) -> Result<ItemGetResponse, PlaidError> {
+        self.call(
+            ITEM_GET,
+            &AccessTokenRequest {
+                access_token: access_token.0.expose_secret(),
+            },
+        )
+        .await
+    }
+
+    /// Removes the Item and invalidates its access token (`/item/remove`). Not retried. Returns Plaid's
+    /// request id.
+    pub async fn remove_item(&self, access_token: &AccessToken) -> Result<String, PlaidError> {
+        let body = ItemRemoveRequest {
+            access_token: access_token.0.expose_secret(),
+            reason_code: None,
+            reason_note: None,
+        };
+        let response: RequestIdResponse = self.call(ITEM_REMOVE, &body).await?;
+        Ok(response.request_id)
+    }
+
+    pub(crate) async fn investment_transactions_page(
+        &self,
+        access_token: &AccessToken,
+        start_date: NaiveDate,
+        end_date: NaiveDate,
+        account_ids: &[String],
+        count: u32,
+        offset: u64,
+    ) -> Result<InvestmentTransactionsGetResponse, PlaidError> {
+        let body = InvestmentTransactionsRequest {
+            access_token: access_token.0.expose_secret(),
+            start_date,
+            end_date,
+            options: InvestmentTransactionsOptions {
+                account_ids,
+                count,
+                offset,
+            },
+        };
+        self.call(TRANSACTIONS_GET, &body).await
+    }
+
+    /// Sends one request, retrying reads on failures that left nothing changed.
+    ///
+    /// Credentials go into the body here and nowhere else; the body is never logged.
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        request: &Req,
+    ) -> Result<Resp, PlaidError> {
+        let body = serde_json::to_vec(&Authenticated {
+            client_id: &self.config.client_id,
+            secret: self.config.secret.expose_secret(),
+            request,
+        })
+        .expect("Plaid request bodies are plain structs that always serialize");
+        let url = format!(
+            "{}{}",
+            self.config.base_url.as_str().trim_end_matches('/'),
+            endpoint.path
+        );
+        let mut attempt = 1;
+        loop {
+            match transport::post(&self.http, &url, endpoint.path, PLAID_VERSION, body.clone())
+                .await
+            {
+                Ok(bytes) => return decode(endpoint.path, &bytes),
+                Err(failure) if self.may_repeat(endpoint, attempt, &failure) => {
+                    tokio::time::sleep(self.retry.delay(attempt, failure.retry_after())).await;
+                    attempt += 1;
+                }
+                Err(failure) => return Err(error::into_provider_error(endpoint.path, failure)),
+            }
+        }
+    }
+
+    fn may_repeat(&self, endpoint: Endpoint, attempt: u32, failure: &transport::Failure) -> bool {
+        endpoint.repeat == Repeat::Safe
+            && attempt < self.retry.max_attempts
+            && failure.is_transient()
+    }
+}
+
+fn decode<T: DeserializeOwned>(endpoint: &'static str, bytes: &[u8]) -> Result<T, PlaidError> {
+    serde_json::from_slice(bytes).map_err(|error| error::decode_error(endpoint, &error, bytes))
+}

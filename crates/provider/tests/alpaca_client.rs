@@ -1,0 +1,676 @@
+//! The Alpaca Broker API client against wiremock on 127.0.0.1: auth, paths, orders never placed twice,
+//! errors, secrecy.
+#![cfg(feature = "alpaca")]
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tributary_provider::alpaca::{
+    AlpacaClient, AlpacaConfig, AlpacaEnvironment, AlpacaError, BrokerAccountId, ClientOrderId,
+    NewOrder, OrderQuery, OrderSide, OrderStatusFilter, OrderType, TimeInForce,
+};
+use url::Url;
+use uuid::Uuid;
+use wiremock::matchers::{body_json, body_partial_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const KEY: &str = "broker-key-id";
+const SECRET: &str = "broker-secret-do-not-leak";
+/// base64("broker-key-id:broker-secret-do-not-leak")
+const BASIC: &str = "Basic YnJva2VyLWtleS1pZDpicm9rZXItc2VjcmV0LWRvLW5vdC1sZWFr";
+const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/alpaca/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn config(server: &MockServer) -> AlpacaConfig {
+    AlpacaConfig::new(KEY, SecretString::from(SECRET), AlpacaEnvironment::Sandbox)
+        .with_base_url(Url::parse(&server.uri()).unwrap())
+}
+
+fn client(server: &MockServer) -> AlpacaClient {
+    AlpacaClient::new(config(server)).unwrap()
+}
+
+fn account() -> BrokerAccountId {
+    BrokerAccountId::parse(ACCOUNT).unwrap()
+}
+
+fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
+fn orders_path() -> String {
+    format!("/v1/trading/accounts/{ACCOUNT}/orders")
+}
+
+fn by_client_order_id_path() -> String {
+    format!("/v1/trading/accounts/{ACCOUNT}/orders:by_client_order_id")
+}
+
+fn limit_order(client_order_id: &str) -> NewOrder {
+    NewOrder {
+        symbol: "AAPL".into(),
+        side: OrderSide::Buy,
+        order_type: OrderType::Limit {
+            limit_price: dec("150"),
+        },
+        time_in_force: TimeInForce::GoodTillCanceled,
+        quantity: tributary_provider::alpaca::OrderQuantity::Units(dec("2")),
+        extended_hours: false,
+        client_order_id: Some(ClientOrderId::parse(client_order_id).unwrap()),
+    }
+}
+
+#[test]
+fn basic_auth_constant_matches_the_credentials() {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:{SECRET}"));
+    assert_eq!(BASIC, format!("Basic {encoded}"));
+}
+
+#[tokio::test]
+async fn account_reads_use_basic_auth_and_the_broker_paths() {
+    let server = MockServer::start().await;
+    for (endpoint, name) in [
+        (format!("/v1/accounts/{ACCOUNT}"), "account"),
+        (
+            format!("/v1/trading/accounts/{ACCOUNT}/account"),
+            "trading_account",
+        ),
+        (
+            format!("/v1/trading/accounts/{ACCOUNT}/positions"),
+            "positions",
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(endpoint))
+            .and(header("authorization", BASIC))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture(name)))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let alpaca = client(&server);
+
+    let details = alpaca.account(&account()).await.unwrap();
+    let balances = alpaca.trading_account(&account()).await.unwrap();
+    let positions = alpaca.positions(&account()).await.unwrap();
+
+    assert_eq!(details.status, "ACTIVE");
+    assert_eq!(balances.buying_power, dec("103556.8572572922"));
+    assert_eq!(positions[0].symbol, "AAPL");
+    assert_eq!(positions[0].qty, dec("4"));
+}
+
+#[tokio::test]
+async fn orders_are_listed_with_their_filters_and_raw_json() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(orders_path()))
+        .and(query_param("status", "all"))
+        .and(query_param("limit", "100"))
+        .and(query_param("symbols", "AAPL,ETH/USD"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("orders")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let query = OrderQuery {
+        status: OrderStatusFilter::All,
+        limit: Some(100),
+        symbols: vec!["AAPL".into(), "ETH/USD".into()],
+        ..OrderQuery::default()
+    };
+
+    let orders = client(&server).orders(&account(), &query).await.unwrap();
+
+    assert_eq!(orders.len(), 3);
+    assert_eq!(orders[1].order.symbol, "ETH/USD");
+    assert_eq!(orders[1].raw["qty"], json!("0.02"));
+}
+
+#[tokio::test]
+async fn an_order_is_fetched_by_id_and_by_client_order_id() {
+    let server = MockServer::start().await;
+    let order_id = "7b08df51-c1ac-453c-99f9-323a5f075f0d";
+    Mock::given(method("GET"))
+        .and(path(format!("{}/{order_id}", orders_path())))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .and(query_param(
+            "client_order_id",
+            "5680c4bc-9ac1-4a12-a44c-df427ba53032",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let alpaca = client(&server);
+
+    let by_id = alpaca
+        .order(&account(), Uuid::parse_str(order_id).unwrap())
+        .await
+        .unwrap();
+    let coid = ClientOrderId::parse("5680c4bc-9ac1-4a12-a44c-df427ba53032").unwrap();
+    let by_client_id = alpaca
+        .order_by_client_order_id(&account(), &coid)
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(by_id.order.id, by_client_id.order.id);
+    assert_eq!(by_id.order.limit_price, Some(dec("150")));
+}
+
+#[tokio::test]
+async fn an_unknown_client_order_id_is_none() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"code": 40410000, "message": "order not found"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let found = client(&server)
+        .order_by_client_order_id(&account(), &ClientOrderId::parse("nope").unwrap())
+        .await
+        .unwrap();
+
+    assert!(found.is_none());
+}
+
+#[tokio::test]
+async fn submitting_sends_the_order_with_decimal_strings_and_our_client_order_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .and(header("authorization", BASIC))
+        .and(body_json(json!({
+            "symbol": "AAPL",
+            "qty": "2",
+            "side": "buy",
+            "type": "limit",
+            "time_in_force": "gtc",
+            "limit_price": "150",
+            "client_order_id": "5680c4bc-9ac1-4a12-a44c-df427ba53032",
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let placed = client(&server)
+        .submit_order(
+            &account(),
+            &limit_order("5680c4bc-9ac1-4a12-a44c-df427ba53032"),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(placed.order.status, "accepted");
+    assert_eq!(placed.raw, fixture("order_equity"));
+}
+
+#[tokio::test]
+async fn an_order_without_a_client_order_id_gets_a_uuid() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    client(&server)
+        .submit_order(
+            &account(),
+            &NewOrder::market("AAPL", OrderSide::Buy, dec("0.5")),
+        )
+        .await
+        .unwrap();
+
+    let sent: Value = server.received_requests().await.unwrap()[0]
+        .body_json()
+        .unwrap();
+    let generated = sent["client_order_id"]
+        .as_str()
+        .expect("a client_order_id is always sent");
+    assert!(Uuid::parse_str(generated).is_ok(), "{generated} is a UUID");
+    assert_eq!(sent["qty"], json!("0.5"));
+    assert_eq!(sent["type"], json!("market"));
+    assert_eq!(sent["time_in_force"], json!("day"));
+}
+
+#[tokio::test]
+async fn a_submit_that_times_out_returns_the_order_alpaca_already_has_without_posting_again() {
+    let server = MockServer::start().await;
+    let coid = "5680c4bc-9ac1-4a12-a44c-df427ba53032";
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(fixture("order_equity"))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .and(query_param("client_order_id", coid))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let alpaca =
+        AlpacaClient::new(config(&server).with_timeout(Duration::from_millis(300))).unwrap();
+
+    let placed = alpaca
+        .submit_order(&account(), &limit_order(coid))
+        .await
+        .unwrap();
+
+    assert_eq!(placed.order.client_order_id, coid);
+    assert_eq!(
+        placed.order.id.to_string(),
+        "7b08df51-c1ac-453c-99f9-323a5f075f0d"
+    );
+    let posts = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 1, "the order was posted exactly once");
+}
+
+#[tokio::test]
+async fn a_submit_that_failed_with_5xx_and_left_no_order_is_sent_again_with_the_same_id() {
+    let server = MockServer::start().await;
+    let coid = "retry-me-1";
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .and(body_partial_json(json!({"client_order_id": coid})))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"message": "order not found"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .and(body_partial_json(json!({"client_order_id": coid})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let placed = client(&server)
+        .submit_order(&account(), &limit_order(coid))
+        .await
+        .unwrap();
+
+    assert_eq!(placed.order.status, "accepted");
+}
+
+#[tokio::test]
+async fn a_duplicate_id_rejection_after_an_unclear_attempt_returns_the_order_that_went_through() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(ResponseTemplate::new(502).set_body_string("bad gateway"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(
+            ResponseTemplate::new(422).set_body_json(
+                json!({"code": 40010001, "message": "client_order_id must be unique"}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    // Alpaca had not finished recording the first attempt when we first asked; it had by the second time.
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"message": "order not found"})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .mount(&server)
+        .await;
+
+    let placed = client(&server)
+        .submit_order(
+            &account(),
+            &limit_order("5680c4bc-9ac1-4a12-a44c-df427ba53032"),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        placed.order.id.to_string(),
+        "7b08df51-c1ac-453c-99f9-323a5f075f0d"
+    );
+}
+
+#[tokio::test]
+async fn when_the_lookup_also_fails_the_order_is_not_sent_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_json(json!({"message": "internal error"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "unauthorized"})))
+        .mount(&server)
+        .await;
+
+    let error = client(&server)
+        .submit_order(&account(), &limit_order("unclear-1"))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, AlpacaError::Upstream(_)), "got {error:?}");
+}
+
+#[tokio::test]
+async fn a_rejected_order_is_a_typed_error_and_is_never_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({
+                    "code": 40310000,
+                    "message": "insufficient buying power",
+                    "buying_power": "176531.28",
+                }))
+                .insert_header("X-Request-ID", "alpaca-req-7"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = client(&server)
+        .submit_order(&account(), &limit_order("poor-1"))
+        .await
+        .unwrap_err();
+
+    let AlpacaError::Rejected(details) = error else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(details.status, 403);
+    assert_eq!(details.code.as_deref(), Some("40310000"));
+    assert_eq!(details.message, "insufficient buying power");
+    assert_eq!(details.request_id.as_deref(), Some("alpaca-req-7"));
+}
+
+#[tokio::test]
+async fn a_plain_text_error_body_becomes_the_message() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(ResponseTemplate::new(422).set_body_string("qty must be > 0"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = client(&server)
+        .submit_order(&account(), &limit_order("text-1"))
+        .await
+        .unwrap_err();
+
+    let AlpacaError::Rejected(details) = error else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(details.status, 422);
+    assert_eq!(details.code, None);
+    assert_eq!(details.message, "qty must be > 0");
+}
+
+#[tokio::test]
+async fn bad_credentials_are_unauthorized() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "unauthorized"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = client(&server).positions(&account()).await.unwrap_err();
+
+    assert!(
+        matches!(error, AlpacaError::Unauthorized(_)),
+        "got {error:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_sends_a_delete_and_reports_a_not_cancelable_order() {
+    let server = MockServer::start().await;
+    let order_id = Uuid::new_v4();
+    Mock::given(method("DELETE"))
+        .and(path(format!("{}/{order_id}", orders_path())))
+        .respond_with(ResponseTemplate::new(204))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{}/{order_id}", orders_path())))
+        .respond_with(
+            ResponseTemplate::new(422)
+                .set_body_json(json!({"code": 42210000, "message": "order is not cancelable"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let alpaca = client(&server);
+
+    alpaca.cancel_order(&account(), order_id).await.unwrap();
+    let error = alpaca.cancel_order(&account(), order_id).await.unwrap_err();
+
+    let AlpacaError::Rejected(details) = error else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(details.message, "order is not cancelable");
+}
+
+#[tokio::test]
+async fn rate_limited_reads_wait_and_retry() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "0")
+                .set_body_string("too many"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("positions")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let positions = client(&server).positions(&account()).await.unwrap();
+
+    assert_eq!(positions.len(), 1);
+}
+
+fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| vars.get(name).cloned()
+}
+
+#[test]
+fn config_defaults_to_the_sandbox_and_names_missing_variables() {
+    let config = AlpacaConfig::from_lookup(lookup(&[
+        ("ALPACA_BROKER_API_KEY", "k"),
+        ("ALPACA_BROKER_API_SECRET", "s"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        config.base_url().as_str(),
+        "https://broker-api.sandbox.alpaca.markets/"
+    );
+
+    let missing = AlpacaConfig::from_lookup(lookup(&[("ALPACA_BROKER_API_KEY", "k")])).unwrap_err();
+    assert!(missing.to_string().contains("ALPACA_BROKER_API_SECRET"));
+
+    let malformed = AlpacaConfig::from_lookup(lookup(&[
+        ("ALPACA_BROKER_API_KEY", "k"),
+        ("ALPACA_BROKER_API_SECRET", "s"),
+        ("ALPACA_BROKER_BASE_URL", "not a url"),
+    ]))
+    .unwrap_err();
+    assert!(malformed.to_string().contains("ALPACA_BROKER_BASE_URL"));
+}
+
+#[test]
+fn client_order_ids_longer_than_alpaca_allows_are_refused() {
+    assert!(ClientOrderId::parse("x".repeat(128)).is_ok());
+    assert!(ClientOrderId::parse("x".repeat(129)).is_err());
+    assert!(ClientOrderId::parse("").is_err());
+}
+
+#[tokio::test]
+async fn the_secret_never_appears_in_debug_output_or_captured_logs() {
+    let logs = LogCapture::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "unauthorized"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .mount(&server)
+        .await;
+    let alpaca = client(&server);
+
+    let error = alpaca.account(&account()).await.unwrap_err();
+    let placed = alpaca
+        .submit_order(&account(), &limit_order("logs-1"))
+        .await
+        .unwrap();
+
+    let captured = logs.text();
+    assert!(
+        captured.contains("createOrderForAccount"),
+        "spans name the operation: {captured}"
+    );
+    for text in [
+        format!("{alpaca:?}"),
+        format!("{:?}", alpaca.config()),
+        format!("{error:?}"),
+        error.to_string(),
+        format!("{placed:?}"),
+        captured,
+    ] {
+        assert!(!text.contains(SECRET), "the secret leaked: {text}");
+        assert!(
+            !text.contains(&BASIC[6..]),
+            "the encoded credentials leaked: {text}"
+        );
+    }
+}
+
+/// A tracing subscriber that writes every span field and event field into one string.
+#[derive(Clone, Default)]
+struct LogCapture {
+    text: Arc<Mutex<String>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl LogCapture {
+    fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+}
+
+struct FieldWriter<'a>(&'a Mutex<String>);
+
+impl tracing::field::Visit for FieldWriter<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
+        self.0
+            .lock()
+            .unwrap()
+            .push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for LogCapture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.text
+            .lock()
+            .unwrap()
+            .push_str(&format!("\nspan {} ", span.metadata().name()));
+        span.record(&mut FieldWriter(&self.text));
+        tracing::span::Id::from_u64(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut FieldWriter(&self.text));
+    }
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        self.text.lock().unwrap().push_str("\nevent ");
+        event.record(&mut FieldWriter(&self.text));
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}

@@ -1,0 +1,633 @@
+//! The Plaid client against wiremock on 127.0.0.1: request shape, parsing, errors, paging, secrecy.
+#![cfg(feature = "plaid")]
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use tributary_provider::plaid::{
+    AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment, PlaidError,
+};
+use url::Url;
+use wiremock::matchers::{body_json, body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const CLIENT_ID: &str = "client-id-123";
+const SECRET: &str = "plaid-secret-do-not-leak";
+const TOKEN: &str = "access-sandbox-token-do-not-leak";
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/plaid/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn client(server: &MockServer) -> PlaidClient {
+    let config = PlaidConfig::new(
+        CLIENT_ID,
+        SecretString::from(SECRET),
+        PlaidEnvironment::Sandbox,
+    )
+    .with_base_url(Url::parse(&server.uri()).unwrap());
+    PlaidClient::new(config).unwrap()
+}
+
+fn token() -> AccessToken {
+    AccessToken::new(SecretString::from(TOKEN))
+}
+
+fn plaid_error(status: u16, error_type: &str, error_code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "error_type": error_type,
+        "error_code": error_code,
+        "error_message": "something happened",
+        "display_message": null,
+        "request_id": "req-err-1",
+    }))
+}
+
+fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
+#[tokio::test]
+async fn accounts_request_carries_credentials_token_and_version() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/accounts/get"))
+        .and(header("Plaid-Version", "2020-09-14"))
+        .and(header("content-type", "application/json"))
+        .and(body_json(
+            json!({"client_id": CLIENT_ID, "secret": SECRET, "access_token": TOKEN}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("accounts_get")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let response = client(&server).accounts(&token()).await.unwrap();
+
+    assert_eq!(response.accounts.len(), 3);
+    assert_eq!(
+        response.accounts[1].balances.current,
+        Some(dec("23631.9805"))
+    );
+}
+
+#[tokio::test]
+async fn holdings_and_item_parse_the_spec_examples() {
+    let server = MockServer::start().await;
+    for (endpoint, name) in [
+        ("/investments/holdings/get", "investments_holdings_get"),
+        ("/item/get", "item_get"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(endpoint))
+            .and(body_partial_json(json!({"access_token": TOKEN})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture(name)))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let plaid = client(&server);
+
+    let holdings = plaid.holdings(&token()).await.unwrap();
+    let item = plaid.item(&token()).await.unwrap();
+
+    assert_eq!(holdings.request_id, "l68wb8zpS0hqmsJ");
+    assert!(
+        holdings
+            .holdings
+            .iter()
+            .any(|h| h.quantity == dec("12345.67"))
+    );
+    assert_eq!(
+        item.item.institution_name.as_deref(),
+        Some("First Platypus Bank")
+    );
+}
+
+#[tokio::test]
+async fn link_token_request_names_the_user_products_and_webhook() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/link/token/create"))
+        .and(body_json(json!({
+            "client_id": CLIENT_ID,
+            "secret": SECRET,
+            "client_name": "Tributary",
+            "language": "en",
+            "country_codes": ["US"],
+            "user": {"client_user_id": "user-42"},
+            "products": ["investments"],
+            "webhook": "https://example.invalid/hooks/plaid",
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("link_token_create")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut request = LinkTokenRequest::investments("user-42", "Tributary");
+    request.webhook = Some("https://example.invalid/hooks/plaid".into());
+
+    let link = client(&server).create_link_token(&request).await.unwrap();
+
+    assert_eq!(
+        link.link_token,
+        "link-sandbox-af1a0311-da53-4636-b754-dd15cc058176"
+    );
+}
+
+#[tokio::test]
+async fn update_mode_link_token_sends_the_access_token_and_no_products() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/link/token/create"))
+        .and(body_partial_json(
+            json!({"access_token": TOKEN, "user": {"client_user_id": "user-42"}}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("link_token_create")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let request = LinkTokenRequest::investments("user-42", "Tributary").update(token());
+
+    client(&server).create_link_token(&request).await.unwrap();
+
+    let sent: Value = server.received_requests().await.unwrap()[0]
+        .body_json()
+        .unwrap();
+    assert!(
+        sent.get("products").is_none(),
+        "Plaid rejects products in update mode: {sent}"
+    );
+}
+
+#[tokio::test]
+async fn public_token_exchange_returns_a_secret_access_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/item/public_token/exchange"))
+        .and(body_json(
+            json!({"client_id": CLIENT_ID, "secret": SECRET, "public_token": "public-sandbox-1"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("item_public_token_exchange")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let item = client(&server)
+        .exchange_public_token("public-sandbox-1")
+        .await
+        .unwrap();
+
+    let exchanged = "access-sandbox-de3ce8ef-33f8-452c-a685-8671031fc0f6";
+    assert_eq!(item.access_token.secret().expose_secret(), exchanged);
+    assert_eq!(item.item_id, "M5eVJqLnv3tbzdngLDp9FL5OlDNxlNhlE55op");
+    assert!(!format!("{item:?}").contains(exchanged));
+}
+
+fn transaction(n: u64) -> Value {
+    json!({
+        "investment_transaction_id": format!("txn-{n}"),
+        "account_id": "acc-1",
+        "security_id": "sec-1",
+        "date": "2024-05-01",
+        "name": "BUY",
+        "quantity": serde_json::from_str::<Value>("0.1000000000000000000000000001").unwrap(),
+        "amount": 10.5,
+        "price": 105,
+        "fees": 0,
+        "type": "buy",
+        "subtype": "buy",
+        "iso_currency_code": "USD",
+        "unofficial_currency_code": null,
+    })
+}
+
+fn transactions_page(offset: u64, len: u64, total: u64) -> Value {
+    let mut page = fixture("investments_transactions_get");
+    page["investment_transactions"] = (offset..offset + len).map(transaction).collect();
+    page["total_investment_transactions"] = json!(total);
+    page
+}
+
+#[tokio::test]
+async fn transactions_are_paged_by_offset_until_the_total_is_reached() {
+    let server = MockServer::start().await;
+    for (offset, len) in [(0, 500), (500, 500), (1000, 203)] {
+        Mock::given(method("POST"))
+            .and(path("/investments/transactions/get"))
+            .and(body_partial_json(json!({
+                "access_token": TOKEN,
+                "start_date": "2024-01-01",
+                "end_date": "2024-12-31",
+                "options": {"count": 500, "offset": offset},
+            })))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(transactions_page(offset, len, 1203)),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let plaid = client(&server);
+    let access_token = token();
+    let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    let end = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let mut pages = plaid.investment_transactions(&access_token, start, end);
+
+    let mut page_sizes = Vec::new();
+    let mut ids = Vec::new();
+    while let Some(page) = pages.next_page().await {
+        let page = page.unwrap();
+        page_sizes.push(page.investment_transactions.len());
+        ids.extend(
+            page.investment_transactions
+                .into_iter()
+                .map(|t| t.investment_transaction_id),
+        );
+    }
+
+    assert_eq!(page_sizes, [500, 500, 203]);
+    assert_eq!(ids.len(), 1203);
+    assert_eq!(ids.first().map(String::as_str), Some("txn-0"));
+    assert_eq!(ids.last().map(String::as_str), Some("txn-1202"));
+    let offsets: Vec<u64> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.body_json::<Value>().unwrap()["options"]["offset"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(offsets, [0, 500, 1000]);
+}
+
+#[tokio::test]
+async fn paging_stops_on_an_early_empty_page_instead_of_looping() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/investments/transactions/get"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(transactions_page(0, 0, 40)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let plaid = client(&server);
+    let access_token = token();
+    let day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    let mut pages = plaid.investment_transactions(&access_token, day, day);
+
+    assert!(pages.next_page().await.unwrap().is_ok());
+    assert!(pages.next_page().await.is_none());
+}
+
+#[tokio::test]
+async fn transaction_amounts_keep_every_digit() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/investments/transactions/get"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(transactions_page(0, 1, 1)))
+        .mount(&server)
+        .await;
+    let plaid = client(&server);
+    let access_token = token();
+    let day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+
+    let page = plaid
+        .investment_transactions(&access_token, day, day)
+        .next_page()
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(
+        page.investment_transactions[0].quantity,
+        dec("0.1000000000000000000000000001")
+    );
+}
+
+#[tokio::test]
+async fn item_login_required_is_a_disabled_connection_with_the_request_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/investments/holdings/get"))
+        .respond_with(plaid_error(400, "ITEM_ERROR", "ITEM_LOGIN_REQUIRED"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = client(&server).holdings(&token()).await.unwrap_err();
+
+    let PlaidError::ConnectionDisabled(details) = error else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(details.code.as_deref(), Some("ITEM_LOGIN_REQUIRED"));
+    assert_eq!(details.request_id.as_deref(), Some("req-err-1"));
+    assert_eq!(details.status, 400);
+}
+
+#[tokio::test]
+async fn product_not_ready_is_not_ready_and_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/investments/holdings/get"))
+        .respond_with(plaid_error(400, "ITEM_ERROR", "PRODUCT_NOT_READY"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = client(&server).holdings(&token()).await.unwrap_err();
+
+    assert!(matches!(error, PlaidError::NotReady(_)), "got {error:?}");
+}
+
+#[tokio::test]
+async fn invalid_access_token_is_unauthorized() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/item/get"))
+        .respond_with(plaid_error(400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN"))
+        .mount(&server)
+        .await;
+
+    let error = client(&server).item(&token()).await.unwrap_err();
+
+    assert!(
+        matches!(error, PlaidError::Unauthorized(_)),
+        "got {error:?}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limited_reads_are_retried_then_reported_as_rate_limited() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/accounts/get"))
+        .respond_with(
+            plaid_error(429, "RATE_LIMIT_EXCEEDED", "ACCOUNTS_LIMIT")
+                .insert_header("Retry-After", "0"),
+        )
+        .expect(3)
+        .mount(&server)
+        .await;
+
+    let error = client(&server).accounts(&token()).await.unwrap_err();
+
+    let PlaidError::RateLimited { details, .. } = error else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(details.code.as_deref(), Some("ACCOUNTS_LIMIT"));
+}
+
+#[tokio::test]
+async fn a_read_that_hits_an_internal_error_once_succeeds_on_retry() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/accounts/get"))
+        .respond_with(plaid_error(500, "API_ERROR", "INTERNAL_SERVER_ERROR"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/accounts/get"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("accounts_get")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let accounts = client(&server).accounts(&token()).await.unwrap();
+
+    assert_eq!(accounts.request_id, "bkVE1BHWMAZ9Rnr");
+}
+
+#[tokio::test]
+async fn item_remove_is_sent_once_even_when_plaid_fails() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/item/remove"))
+        .and(body_partial_json(json!({"access_token": TOKEN})))
+        .respond_with(plaid_error(500, "API_ERROR", "INTERNAL_SERVER_ERROR"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = client(&server).remove_item(&token()).await.unwrap_err();
+
+    assert!(matches!(error, PlaidError::Upstream(_)), "got {error:?}");
+}
+
+#[tokio::test]
+async fn item_remove_returns_the_request_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/item/remove"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("item_remove")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    assert_eq!(
+        client(&server).remove_item(&token()).await.unwrap(),
+        "m8MDnv9okwxFNBV"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_match_is_a_decode_error_with_the_raw_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/item/get"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"unexpected": true}"#))
+        .mount(&server)
+        .await;
+
+    let error = client(&server).item(&token()).await.unwrap_err();
+
+    let PlaidError::Decode { raw_body, .. } = error else {
+        panic!("got {error:?}")
+    };
+    assert!(raw_body.contains("unexpected"));
+}
+
+fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| vars.get(name).cloned()
+}
+
+#[test]
+fn config_reads_the_environment_names_and_picks_the_environment_url() {
+    let config = PlaidConfig::from_lookup(lookup(&[
+        ("PLAID_CLIENT_ID", "id"),
+        ("PLAID_SECRET", "s"),
+        ("PLAID_ENV", "production"),
+    ]))
+    .unwrap();
+    assert_eq!(config.base_url().as_str(), "https://production.plaid.com/");
+
+    let config = PlaidConfig::from_lookup(lookup(&[
+        ("PLAID_CLIENT_ID", "id"),
+        ("PLAID_SECRET", "s"),
+        ("PLAID_ENV", "production"),
+        ("PLAID_BASE_URL", "http://127.0.0.1:9999"),
+    ]))
+    .unwrap();
+    assert_eq!(config.base_url().as_str(), "http://127.0.0.1:9999/");
+}
+
+#[test]
+fn missing_or_malformed_config_names_the_variable() {
+    let missing_secret = PlaidConfig::from_lookup(lookup(&[
+        ("PLAID_CLIENT_ID", "id"),
+        ("PLAID_ENV", "sandbox"),
+    ]));
+    assert!(
+        missing_secret
+            .unwrap_err()
+            .to_string()
+            .contains("PLAID_SECRET")
+    );
+
+    let bad_env = PlaidConfig::from_lookup(lookup(&[
+        ("PLAID_CLIENT_ID", "id"),
+        ("PLAID_SECRET", "s"),
+        ("PLAID_ENV", "development"),
+    ]));
+    assert!(bad_env.unwrap_err().to_string().contains("PLAID_ENV"));
+
+    let no_env =
+        PlaidConfig::from_lookup(lookup(&[("PLAID_CLIENT_ID", "id"), ("PLAID_SECRET", "s")]));
+    assert!(no_env.unwrap_err().to_string().contains("PLAID_ENV"));
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_debug_output() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(plaid_error(400, "ITEM_ERROR", "ITEM_LOGIN_REQUIRED"))
+        .mount(&server)
+        .await;
+    let plaid = client(&server);
+    let error = plaid.accounts(&token()).await.unwrap_err();
+    let request = LinkTokenRequest::investments("u", "Tributary").update(token());
+
+    let debug_outputs: Vec<String> = vec![
+        format!("{:?}", plaid),
+        format!("{:?}", plaid.config()),
+        format!("{:?}", token()),
+        format!("{:?}", request),
+        format!("{error:?}"),
+        error.to_string(),
+    ];
+    assert_no_secret(&debug_outputs);
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_captured_logs() {
+    let logs = LogCapture::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/accounts/get"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("accounts_get")))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/item/get"))
+        .respond_with(plaid_error(500, "API_ERROR", "INTERNAL_SERVER_ERROR"))
+        .mount(&server)
+        .await;
+    let plaid = client(&server);
+
+    plaid.accounts(&token()).await.unwrap();
+    plaid.item(&token()).await.unwrap_err();
+
+    let captured = logs.text();
+    assert!(
+        captured.contains("/accounts/get"),
+        "the spans name the endpoint: {captured}"
+    );
+    assert!(
+        captured.contains("status=500"),
+        "the spans record the status: {captured}"
+    );
+    assert_no_secret(&[captured]);
+}
+
+fn assert_no_secret(outputs: &[impl AsRef<str> + Debug]) {
+    for output in outputs {
+        let text = output.as_ref();
+        assert!(!text.contains(SECRET), "the Plaid secret leaked: {text}");
+        assert!(!text.contains(TOKEN), "the access token leaked: {text}");
+    }
+}
+
+/// A tracing subscriber that writes every span field and event field into one string.
+#[derive(Clone, Default)]
+struct LogCapture {
+    text: Arc<Mutex<String>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl LogCapture {
+    fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+}
+
+struct FieldWriter<'a>(&'a Mutex<String>);
+
+impl tracing::field::Visit for FieldWriter<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
+        self.0
+            .lock()
+            .unwrap()
+            .push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for LogCapture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.text
+            .lock()
+            .unwrap()
+            .push_str(&format!("\nspan {} ", span.metadata().name()));
+        span.record(&mut FieldWriter(&self.text));
+        tracing::span::Id::from_u64(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut FieldWriter(&self.text));
+    }
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        self.text.lock().unwrap().push_str("\nevent ");
+        event.record(&mut FieldWriter(&self.text));
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}

@@ -631,3 +631,22 @@ impl tracing::Subscriber for LogCapture {
 
     fn exit(&self, _: &tracing::span::Id) {}
 }
+
+#[tokio::test]
+async fn a_gateway_page_instead_of_a_plaid_error_is_still_an_upstream_failure() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/item/remove"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = client(&server).remove_item(&token()).await.unwrap_err();
+
+    let PlaidError::Upstream(details) = error else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(details.status, 502);
+    assert!(details.message.contains("Bad Gateway"));
+}

@@ -1,0 +1,106 @@
+-- Supabase compatibility: on plain PostgreSQL, create what Supabase provides and the later migrations rely on.
+-- On a real Supabase database every step finds its object already there and does nothing.
+
+-- Roles are cluster-wide and several databases of one cluster may run this at once (tests do), so a concurrent
+-- creator is tolerated rather than treated as an error.
+do $$
+declare
+  r record;
+begin
+  for r in select * from (values
+      ('anon', 'nologin noinherit'),
+      ('authenticated', 'nologin noinherit'),
+      ('service_role', 'nologin noinherit bypassrls'),
+      ('authenticator', 'login noinherit')) as roles(name, options)
+  loop
+    if not exists (select 1 from pg_catalog.pg_roles where rolname = r.name) then
+      begin
+        execute pg_catalog.format('create role %I %s', r.name, r.options);
+      exception when duplicate_object or unique_violation then
+        null;
+      end;
+    end if;
+  end loop;
+end
+$$;
+
+do $$
+begin
+  grant anon, authenticated, service_role to authenticator;
+exception when others then
+  -- On Supabase `postgres` may lack admin option on these roles; the grant is already in place there.
+  null;
+end
+$$;
+
+create schema if not exists extensions;
+create schema if not exists auth;
+grant usage on schema auth to anon, authenticated, service_role;
+grant usage on schema extensions to anon, authenticated, service_role;
+grant usage on schema public to anon, authenticated, service_role;
+
+create table if not exists auth.users (
+  id uuid not null,
+  instance_id uuid,
+  aud varchar(255),
+  role varchar(255),
+  email varchar(255),
+  phone text,
+  encrypted_password varchar(255),
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  is_super_admin boolean,
+  last_sign_in_at timestamptz,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  constraint users_pkey primary key (id)
+);
+
+-- The current GoTrue bodies: the legacy per-claim setting wins, then the JSON claims PostgREST >= 9 sets.
+create or replace function auth.uid() returns uuid
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(
+    nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
+$$;
+
+create or replace function auth.role() returns text
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(
+    nullif(pg_catalog.current_setting('request.jwt.claim.role', true), ''),
+    (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+  )::text
+$$;
+
+create or replace function auth.email() returns text
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(
+    nullif(pg_catalog.current_setting('request.jwt.claim.email', true), ''),
+    (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
+  )::text
+$$;
+
+create or replace function auth.jwt() returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(
+    nullif(pg_catalog.current_setting('request.jwt.claim', true), ''),
+    nullif(pg_catalog.current_setting('request.jwt.claims', true), '')
+  )::jsonb
+$$;
+
+grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt() to anon, authenticated, service_role;
+
+-- Supabase's default grants: every new table, view and function in public is reachable by anon and
+-- authenticated unless revoked. Copying them keeps exposure bugs visible in tests instead of hidden.
+alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
+alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
+alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;

@@ -173,8 +173,8 @@ fn serde_json_claims(user: Uuid) -> String {
 
 async fn print_unified_accounts(tx: &mut sqlx::PgConnection) -> anyhow::Result<()> {
     println!(
-        "\n{:<10} {:<16} {:<12} {:<6} {}",
-        "provider", "institution", "account", "type", "connection"
+        "\n{:<10} {:<16} {:<12} {:<6} connection",
+        "provider", "institution", "account", "type"
     );
     let rows = sqlx::query(
         "select provider, institution_name, account_name, connection_type,

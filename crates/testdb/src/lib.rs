@@ -6,7 +6,7 @@
 //! - [`Identity`] switches a transaction to the role and JWT claims PostgREST would use for a request, so
 //!   tests see exactly what a Supabase client would see through row-level security.
 //!
-//! ```ignore
+//! ```text
 //! tributary_testdb::require_database!();
 //!
 //! #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]

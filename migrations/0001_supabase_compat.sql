@@ -33,11 +33,20 @@ exception when others then
 end
 $$;
 
+-- On Supabase the auth schema, its tables and functions belong to supabase_auth_admin, and `postgres` may not
+-- replace or re-grant them: each block below therefore only acts when the object is missing.
 create schema if not exists extensions;
-create schema if not exists auth;
-grant usage on schema auth to anon, authenticated, service_role;
-grant usage on schema extensions to anon, authenticated, service_role;
 grant usage on schema public to anon, authenticated, service_role;
+
+do $$
+begin
+  if pg_catalog.to_regnamespace('auth') is null then
+    create schema auth;
+    grant usage on schema auth to anon, authenticated, service_role;
+    grant usage on schema extensions to anon, authenticated, service_role;
+  end if;
+end
+$$;
 
 create table if not exists auth.users (
   id uuid not null,
@@ -57,47 +66,46 @@ create table if not exists auth.users (
 );
 
 -- The current GoTrue bodies: the legacy per-claim setting wins, then the JSON claims PostgREST >= 9 sets.
-create or replace function auth.uid() returns uuid
-language sql stable
-set search_path = ''
-as $$
-  select coalesce(
-    nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
-    (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-  )::uuid
+do $$
+begin
+  if pg_catalog.to_regprocedure('auth.uid()') is null then
+    create function auth.uid() returns uuid language sql stable set search_path = '' as $b$
+      select coalesce(
+        nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+        (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+      )::uuid
+    $b$;
+    grant execute on function auth.uid() to anon, authenticated, service_role;
+  end if;
+  if pg_catalog.to_regprocedure('auth.role()') is null then
+    create function auth.role() returns text language sql stable set search_path = '' as $b$
+      select coalesce(
+        nullif(pg_catalog.current_setting('request.jwt.claim.role', true), ''),
+        (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+      )::text
+    $b$;
+    grant execute on function auth.role() to anon, authenticated, service_role;
+  end if;
+  if pg_catalog.to_regprocedure('auth.email()') is null then
+    create function auth.email() returns text language sql stable set search_path = '' as $b$
+      select coalesce(
+        nullif(pg_catalog.current_setting('request.jwt.claim.email', true), ''),
+        (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
+      )::text
+    $b$;
+    grant execute on function auth.email() to anon, authenticated, service_role;
+  end if;
+  if pg_catalog.to_regprocedure('auth.jwt()') is null then
+    create function auth.jwt() returns jsonb language sql stable set search_path = '' as $b$
+      select coalesce(
+        nullif(pg_catalog.current_setting('request.jwt.claim', true), ''),
+        nullif(pg_catalog.current_setting('request.jwt.claims', true), '')
+      )::jsonb
+    $b$;
+    grant execute on function auth.jwt() to anon, authenticated, service_role;
+  end if;
+end
 $$;
-
-create or replace function auth.role() returns text
-language sql stable
-set search_path = ''
-as $$
-  select coalesce(
-    nullif(pg_catalog.current_setting('request.jwt.claim.role', true), ''),
-    (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
-  )::text
-$$;
-
-create or replace function auth.email() returns text
-language sql stable
-set search_path = ''
-as $$
-  select coalesce(
-    nullif(pg_catalog.current_setting('request.jwt.claim.email', true), ''),
-    (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
-  )::text
-$$;
-
-create or replace function auth.jwt() returns jsonb
-language sql stable
-set search_path = ''
-as $$
-  select coalesce(
-    nullif(pg_catalog.current_setting('request.jwt.claim', true), ''),
-    nullif(pg_catalog.current_setting('request.jwt.claims', true), '')
-  )::jsonb
-$$;
-
-grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt() to anon, authenticated, service_role;
 
 -- Supabase's default grants: every new table, view and function in public is reachable by anon and
 -- authenticated unless revoked. Copying them keeps exposure bugs visible in tests instead of hidden.

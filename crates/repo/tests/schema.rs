@@ -430,3 +430,32 @@ async fn applying_the_migrations_twice_with_psql_leaves_the_same_schema(
     assert_eq!(first, second);
     Ok(())
 }
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn auth_uid_reads_the_legacy_claim_first_then_the_json_claims(pool: PgPool) -> TestResult {
+    let (legacy, json) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut tx = pool.begin().await?;
+    assert_eq!(
+        sqlx::query_scalar::<_, Option<Uuid>>("select auth.uid()")
+            .fetch_one(&mut *tx)
+            .await?,
+        None
+    );
+    Identity::User(json).apply(&mut tx).await?;
+    let (uid, role): (Option<Uuid>, Option<String>) =
+        sqlx::query_as("select auth.uid(), auth.role()")
+            .fetch_one(&mut *tx)
+            .await?;
+    assert_eq!((uid, role.as_deref()), (Some(json), Some("authenticated")));
+    sqlx::query("select set_config('request.jwt.claim.sub', $1, true)")
+        .bind(legacy.to_string())
+        .execute(&mut *tx)
+        .await?;
+    assert_eq!(
+        sqlx::query_scalar::<_, Option<Uuid>>("select auth.uid()")
+            .fetch_one(&mut *tx)
+            .await?,
+        Some(legacy)
+    );
+    Ok(())
+}

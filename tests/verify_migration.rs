@@ -33,7 +33,10 @@ fn verify(url: &str) -> (bool, String) {
     let output = Command::new(example_binary())
         .env("DATABASE_URL", url)
         .output()
-        .expect("the verify_migration example is built by cargo test");
+        .expect(
+            "the verify_migration example binary: a plain `cargo test` builds it; with `--test verify_migration` \
+             alone, run `cargo build --example verify_migration` first",
+        );
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),

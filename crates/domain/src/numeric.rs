@@ -1,0 +1,401 @@
+//! Money and quantities as [`Decimal`], one newtype per `NUMERIC(precision, scale)` column shape.
+//!
+//! A value that exists fits its column: the constructors check it before any SQL runs.
+//!
+//! * **Excess scale is rounded**, half away from zero, to the column's scale — exactly what PostgreSQL does when it
+//!   stores a `numeric` into `NUMERIC(p, s)`. Providers send more decimals than the columns keep (Alpaca quantities
+//!   have 9, SnapTrade prices arrive as long floats); refusing them would fail whole syncs over digits the database
+//!   would drop anyway, and rounding here means the value in memory is the value the database returns.
+//!   The result always carries the column's scale (`1.5` becomes `1.500000` in a `NUMERIC(15,6)`), as PostgreSQL
+//!   returns it, so the in-memory store and PostgreSQL agree even on the text form.
+//! * **Too many integer digits is always an error** ([`DomainError::NumericOverflow`]): PostgreSQL would refuse the
+//!   row, and silently capping money is never right. The check runs after rounding, as PostgreSQL's does
+//!   (`999.9999995` rounds up to `1000.000000`).
+//! * **Negative values are an error** ([`DomainError::Negative`]) for the types whose column has a `>= 0` CHECK or
+//!   whose meaning has no negative (a notional amount, an average cost). A value that only rounds to zero is zero.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, excerpt};
+
+/// Whether a column admits negative values.
+#[derive(Clone, Copy)]
+enum Sign {
+    NonNegative,
+    Any,
+}
+
+/// Rounds `value` to `scale` as PostgreSQL does, then checks that it fits `NUMERIC(precision, scale)` and `sign`.
+fn fit(
+    field: &'static str,
+    value: Decimal,
+    precision: u32,
+    scale: u32,
+    sign: Sign,
+) -> Result<Decimal, DomainError> {
+    let mut rounded = value.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero);
+    if rounded.is_zero() {
+        rounded = Decimal::ZERO; // drops a negative zero's sign
+    }
+    if matches!(sign, Sign::NonNegative) && rounded.is_sign_negative() {
+        return Err(DomainError::Negative { field, value });
+    }
+    let integer_digits = precision - scale;
+    let limit = Decimal::from_i128_with_scale(10_i128.pow(integer_digits), 0);
+    if rounded.abs() >= limit {
+        return Err(DomainError::NumericOverflow {
+            field,
+            value: rounded,
+            precision,
+            scale,
+        });
+    }
+    rounded.rescale(scale); // pads only: the value already has at most `scale` decimals
+    Ok(rounded)
+}
+
+/// Reads decimal text as providers send it: plain (`"12.50"`) or scientific (`"1.5E-7"`).
+fn parse_decimal(field: &'static str, text: &str) -> Result<Decimal, DomainError> {
+    let trimmed = text.trim();
+    Decimal::from_str_exact(trimmed)
+        .or_else(|_| Decimal::from_scientific(trimmed))
+        .map_err(|_| DomainError::InvalidDecimal {
+            field,
+            value: excerpt(text),
+        })
+}
+
+macro_rules! decimal_column {
+    (
+        $(#[$doc:meta])*
+        $name:ident, numeric($precision:literal, $scale:literal), $sign:ident, field = $field:literal
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "Decimal", into = "Decimal")]
+        pub struct $name(Decimal);
+
+        impl $name {
+            /// The column's precision: significant digits in all.
+            pub const PRECISION: u32 = $precision;
+            /// The column's scale: digits after the point.
+            pub const SCALE: u32 = $scale;
+            /// The field name errors use when the caller names none (see [`Self::new_for`]).
+            pub const FIELD: &'static str = $field;
+            /// Zero.
+            pub const ZERO: Self = Self(Decimal::ZERO);
+
+            /// Rounds `value` to the column's scale and checks that it fits (see the [module docs](self)).
+            ///
+            /// # Errors
+            /// [`DomainError::NumericOverflow`] or [`DomainError::Negative`], naming [`Self::FIELD`].
+            pub fn new(value: Decimal) -> Result<Self, DomainError> {
+                Self::new_for($field, value)
+            }
+
+            /// Like [`Self::new`], naming `field` in the error (e.g. `"limit_price"` for a [`Price`]).
+            ///
+            /// # Errors
+            /// [`DomainError::NumericOverflow`] or [`DomainError::Negative`], naming `field`.
+            pub fn new_for(field: &'static str, value: Decimal) -> Result<Self, DomainError> {
+                fit(field, value, $precision, $scale, Sign::$sign).map(Self)
+            }
+
+            /// Parses decimal text (plain or scientific notation), then checks it like [`Self::new`].
+            ///
+            /// # Errors
+            /// [`DomainError::InvalidDecimal`] for text that is not a number, else as [`Self::new`].
+            pub fn parse(text: &str) -> Result<Self, DomainError> {
+                Self::parse_for($field, text)
+            }
+
+            /// Like [`Self::parse`], naming `field` in the error.
+            ///
+            /// # Errors
+            /// As [`Self::parse`], naming `field`.
+            pub fn parse_for(field: &'static str, text: &str) -> Result<Self, DomainError> {
+                Self::new_for(field, parse_decimal(field, text)?)
+            }
+
+            /// The value, at the column's scale.
+            pub const fn get(self) -> Decimal {
+                self.0
+            }
+
+            /// Whether the value is zero.
+            pub fn is_zero(self) -> bool {
+                self.0.is_zero()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DomainError;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Self::parse(text)
+            }
+        }
+
+        impl TryFrom<Decimal> for $name {
+            type Error = DomainError;
+
+            fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for Decimal {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+    };
+}
+
+decimal_column!(
+    /// A number of shares or contracts in an order: `units` and `filled_units`, `DECIMAL(15,6)`, never negative
+    /// (the schema's CHECK).
+    Units, numeric(15, 6), NonNegative, field = "units"
+);
+decimal_column!(
+    /// A price per unit in an order: `limit_price`, `stop_price`, `average_fill_price`, `DECIMAL(15,6)`.
+    /// Negative values are accepted, as the schema does: multi-leg option orders quote a net credit as a
+    /// negative limit price.
+    Price, numeric(15, 6), Any, field = "price"
+);
+decimal_column!(
+    /// A dollar amount to trade instead of a number of units: `notional_value`, `DECIMAL(15,2)`, never negative
+    /// (the side is the order's action, not the sign).
+    Notional, numeric(15, 2), NonNegative, field = "notional_value"
+);
+decimal_column!(
+    /// A holding's quantity: `total_quantity`, `NUMERIC(20,8)`, never negative (the schema's CHECK).
+    Quantity, numeric(20, 8), NonNegative, field = "total_quantity"
+);
+decimal_column!(
+    /// A non-negative amount of money on a holding: `total_market_value` and `total_cost_basis`,
+    /// `NUMERIC(20,2)` with `>= 0` CHECKs.
+    Amount, numeric(20, 2), NonNegative, field = "amount"
+);
+decimal_column!(
+    /// An amount of money that may be negative: `unrealized_gain_loss`, `day_change_value`, `NUMERIC(20,2)`.
+    SignedAmount, numeric(20, 2), Any, field = "signed_amount"
+);
+decimal_column!(
+    /// A cost per unit on a holding: `average_cost_basis`, `NUMERIC(20,8)`. Never negative: it is the total cost
+    /// basis (which the schema keeps `>= 0`) divided by the quantity.
+    UnitCost, numeric(20, 8), NonNegative, field = "average_cost_basis"
+);
+decimal_column!(
+    /// A percentage, `12.5` meaning 12.5 %: `unrealized_gain_loss_percent`, `day_change_percent`,
+    /// `NUMERIC(10,4)`, so at most ±999 999.9999.
+    Percent, numeric(10, 4), Any, field = "percent"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_value_within_the_column_is_kept_at_the_column_scale() {
+        let units = Units::new(d("1.5")).unwrap();
+        assert_eq!(units.get(), d("1.5"));
+        assert_eq!(units.to_string(), "1.500000");
+    }
+
+    #[test]
+    fn excess_scale_is_rounded_half_away_from_zero_like_postgres() {
+        assert_eq!(Units::new(d("0.0000005")).unwrap().get(), d("0.000001"));
+        assert_eq!(Units::new(d("0.00000049")).unwrap().get(), d("0"));
+        assert_eq!(Price::new(d("-1.0000005")).unwrap().get(), d("-1.000001"));
+        assert_eq!(Notional::new(d("10.125")).unwrap().get(), d("10.13"));
+    }
+
+    #[test]
+    fn the_largest_value_the_column_holds_is_accepted() {
+        assert_eq!(
+            Units::new(d("999999999.999999")).unwrap().get(),
+            d("999999999.999999")
+        );
+        assert!(Notional::new(d("9999999999999.99")).is_ok());
+        assert!(Quantity::new(d("999999999999.99999999")).is_ok());
+        assert!(Percent::new(d("-999999.9999")).is_ok());
+    }
+
+    #[test]
+    fn one_integer_digit_too_many_is_refused_naming_the_field() {
+        let error = Units::new(d("1000000000")).unwrap_err();
+        assert_eq!(
+            error,
+            DomainError::NumericOverflow {
+                field: "units",
+                value: d("1000000000"),
+                precision: 15,
+                scale: 6
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "units: 1000000000 does not fit NUMERIC(15,6) (at most 9 integer digits)"
+        );
+        assert!(matches!(
+            Notional::new(d("10000000000000")),
+            Err(DomainError::NumericOverflow { .. })
+        ));
+        assert!(matches!(
+            Percent::new(d("-1000000")),
+            Err(DomainError::NumericOverflow { .. })
+        ));
+    }
+
+    #[test]
+    fn rounding_that_carries_into_a_new_integer_digit_overflows_as_in_postgres() {
+        assert!(matches!(
+            Units::new(d("999999999.9999995")),
+            Err(DomainError::NumericOverflow { field: "units", .. })
+        ));
+    }
+
+    #[test]
+    fn a_negative_quantity_is_refused_naming_the_field() {
+        assert_eq!(
+            Units::new_for("filled_units", d("-1")).unwrap_err(),
+            DomainError::Negative {
+                field: "filled_units",
+                value: d("-1")
+            }
+        );
+        assert!(matches!(
+            Quantity::new(d("-0.01")),
+            Err(DomainError::Negative {
+                field: "total_quantity",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Amount::new(d("-5")),
+            Err(DomainError::Negative { .. })
+        ));
+        assert!(matches!(
+            Notional::new(d("-5")),
+            Err(DomainError::Negative { .. })
+        ));
+        assert!(matches!(
+            UnitCost::new(d("-5")),
+            Err(DomainError::Negative { .. })
+        ));
+    }
+
+    #[test]
+    fn a_negative_value_that_rounds_to_zero_is_zero() {
+        let units = Units::new(d("-0.0000001")).unwrap();
+        assert!(units.is_zero());
+        assert!(!units.get().is_sign_negative());
+    }
+
+    #[test]
+    fn signed_columns_accept_negative_values() {
+        assert_eq!(Price::new(d("-0.35")).unwrap().get(), d("-0.35"));
+        assert_eq!(SignedAmount::new(d("-1234.5")).unwrap().get(), d("-1234.5"));
+    }
+
+    #[test]
+    fn decimal_text_parses_in_plain_and_scientific_notation() {
+        assert_eq!(Price::parse(" 187.25 ").unwrap().get(), d("187.25"));
+        assert_eq!(Price::parse("1.5E-3").unwrap().get(), d("0.0015"));
+    }
+
+    #[test]
+    fn text_that_is_not_a_number_is_refused_naming_the_field() {
+        assert_eq!(
+            Price::parse_for("limit_price", "12,50").unwrap_err(),
+            DomainError::InvalidDecimal {
+                field: "limit_price",
+                value: "12,50".into()
+            }
+        );
+        assert!(matches!(
+            Units::parse("NaN"),
+            Err(DomainError::InvalidDecimal { .. })
+        ));
+    }
+
+    #[test]
+    fn numbers_serialize_as_exact_decimal_text_and_deserialize_checked() {
+        let value = Notional::new(d("100.1")).unwrap();
+        assert_eq!(serde_json::to_string(&value).unwrap(), "\"100.10\"");
+        assert_eq!(
+            serde_json::from_str::<Notional>("\"100.10\"").unwrap(),
+            value
+        );
+        assert_eq!(serde_json::from_str::<Notional>("100.1").unwrap(), value);
+        let error = serde_json::from_str::<Units>("\"-3\"").unwrap_err();
+        assert!(
+            error.to_string().contains("units: -3 is negative"),
+            "{error}"
+        );
+    }
+
+    /// Decimals of up to `max_integer` in magnitude with up to `max_scale` decimals, either sign.
+    fn decimal_with_scale(max_integer: i64, max_scale: u32) -> impl Strategy<Value = Decimal> {
+        (
+            0..=max_integer,
+            0..=max_scale,
+            0_i64..1_000_000_000,
+            any::<bool>(),
+        )
+            .prop_map(|(integer, scale, fraction, negative)| {
+                let magnitude =
+                    Decimal::from(integer) + Decimal::new(fraction, 9).trunc_with_scale(scale);
+                if negative { -magnitude } else { magnitude }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn every_accepted_value_fits_its_column(value in decimal_with_scale(2_000_000_000, 9)) {
+            match Units::new(value) {
+                Ok(units) => {
+                    prop_assert!(units.get() >= Decimal::ZERO);
+                    prop_assert!(units.get() < d("1000000000"));
+                    prop_assert_eq!(units.get().scale(), 6);
+                    prop_assert!((units.get() - value).abs() <= d("0.0000005"));
+                }
+                Err(DomainError::Negative { .. }) => prop_assert!(value < Decimal::ZERO),
+                Err(DomainError::NumericOverflow { .. }) => prop_assert!(value.abs() >= d("999999999.9999995")),
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+        }
+
+        #[test]
+        fn a_value_already_at_the_column_scale_is_kept_exactly(value in decimal_with_scale(999_999_999, 6)) {
+            let price = Price::new(value).unwrap();
+            prop_assert_eq!(price.get(), value);
+            prop_assert_eq!(price.to_string().parse::<Price>().unwrap(), price);
+        }
+
+        #[test]
+        fn accepting_is_idempotent(value in decimal_with_scale(999_999_999_999, 9)) {
+            if let Ok(quantity) = Quantity::new(value) {
+                prop_assert_eq!(Quantity::new(quantity.get()).unwrap(), quantity);
+                let json = serde_json::to_string(&quantity).unwrap();
+                prop_assert_eq!(serde_json::from_str::<Quantity>(&json).unwrap(), quantity);
+            }
+        }
+    }
+}

@@ -2,19 +2,20 @@
 //! errors, secrecy.
 #![cfg(feature = "alpaca")]
 
+mod shared_support;
+
 use std::collections::HashMap;
-use std::fmt::Debug;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use shared_support::LogCapture;
+use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{
-    AlpacaClient, AlpacaConfig, AlpacaEnvironment, AlpacaError, BrokerAccountId, ClientOrderId,
-    NewOrder, OrderQuery, OrderSide, OrderStatusFilter, OrderType, TimeInForce,
+    AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId, ClientOrderId, NewOrder,
+    OrderQuery, OrderSide, OrderStatusFilter, OrderType, TimeInForce,
 };
 use url::Url;
 use uuid::Uuid;
@@ -410,7 +411,7 @@ async fn when_the_lookup_also_fails_the_order_is_not_sent_again() {
         .await
         .unwrap_err();
 
-    assert!(matches!(error, AlpacaError::Upstream(_)), "got {error:?}");
+    assert!(matches!(error, ProviderError::Upstream(_)), "got {error:?}");
 }
 
 #[tokio::test]
@@ -436,7 +437,7 @@ async fn a_rejected_order_is_a_typed_error_and_is_never_retried() {
         .await
         .unwrap_err();
 
-    let AlpacaError::Rejected(details) = error else {
+    let ProviderError::Rejected(details) = error else {
         panic!("got {error:?}")
     };
     assert_eq!(details.status, 403);
@@ -460,7 +461,7 @@ async fn a_plain_text_error_body_becomes_the_message() {
         .await
         .unwrap_err();
 
-    let AlpacaError::Rejected(details) = error else {
+    let ProviderError::Rejected(details) = error else {
         panic!("got {error:?}")
     };
     assert_eq!(details.status, 422);
@@ -480,7 +481,7 @@ async fn bad_credentials_are_unauthorized() {
     let error = client(&server).positions(&account()).await.unwrap_err();
 
     assert!(
-        matches!(error, AlpacaError::Unauthorized(_)),
+        matches!(error, ProviderError::Unauthorized(_)),
         "got {error:?}"
     );
 }
@@ -510,7 +511,7 @@ async fn cancelling_sends_a_delete_and_reports_a_not_cancelable_order() {
     alpaca.cancel_order(&account(), order_id).await.unwrap();
     let error = alpaca.cancel_order(&account(), order_id).await.unwrap_err();
 
-    let AlpacaError::Rejected(details) = error else {
+    let ProviderError::Rejected(details) = error else {
         panic!("got {error:?}")
     };
     assert_eq!(details.message, "order is not cancelable");
@@ -581,8 +582,7 @@ fn client_order_ids_longer_than_alpaca_allows_are_refused() {
 
 #[tokio::test]
 async fn the_secret_never_appears_in_debug_output_or_captured_logs() {
-    let logs = LogCapture::default();
-    let _guard = tracing::subscriber::set_default(logs.clone());
+    let (logs, _guard) = LogCapture::start();
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "unauthorized"})))
@@ -619,58 +619,4 @@ async fn the_secret_never_appears_in_debug_output_or_captured_logs() {
             "the encoded credentials leaked: {text}"
         );
     }
-}
-
-/// A tracing subscriber that writes every span field and event field into one string.
-#[derive(Clone, Default)]
-struct LogCapture {
-    text: Arc<Mutex<String>>,
-    next_id: Arc<AtomicU64>,
-}
-
-impl LogCapture {
-    fn text(&self) -> String {
-        self.text.lock().unwrap().clone()
-    }
-}
-
-struct FieldWriter<'a>(&'a Mutex<String>);
-
-impl tracing::field::Visit for FieldWriter<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
-        self.0
-            .lock()
-            .unwrap()
-            .push_str(&format!("{}={:?} ", field.name(), value));
-    }
-}
-
-impl tracing::Subscriber for LogCapture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        self.text
-            .lock()
-            .unwrap()
-            .push_str(&format!("\nspan {} ", span.metadata().name()));
-        span.record(&mut FieldWriter(&self.text));
-        tracing::span::Id::from_u64(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        values.record(&mut FieldWriter(&self.text));
-    }
-
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-
-    fn event(&self, event: &tracing::Event<'_>) {
-        self.text.lock().unwrap().push_str("\nevent ");
-        event.record(&mut FieldWriter(&self.text));
-    }
-
-    fn enter(&self, _: &tracing::span::Id) {}
-
-    fn exit(&self, _: &tracing::span::Id) {}
 }

@@ -1,18 +1,20 @@
 //! The Plaid client against wiremock on 127.0.0.1: request shape, parsing, errors, paging, secrecy.
 #![cfg(feature = "plaid")]
 
+mod shared_support;
+
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use shared_support::LogCapture;
+use tributary_provider::ProviderError;
 use tributary_provider::plaid::{
-    AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment, PlaidError,
+    AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
 };
 use url::Url;
 use wiremock::matchers::{body_json, body_partial_json, header, method, path};
@@ -320,7 +322,7 @@ async fn transaction_amounts_keep_every_digit() {
 }
 
 #[tokio::test]
-async fn item_login_required_is_a_disabled_connection_with_the_request_id() {
+async fn item_login_required_asks_the_user_to_sign_in_again_with_the_request_id() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/investments/holdings/get"))
@@ -331,7 +333,7 @@ async fn item_login_required_is_a_disabled_connection_with_the_request_id() {
 
     let error = client(&server).holdings(&token()).await.unwrap_err();
 
-    let PlaidError::ConnectionDisabled(details) = error else {
+    let ProviderError::LoginRequired(details) = error else {
         panic!("got {error:?}")
     };
     assert_eq!(details.code.as_deref(), Some("ITEM_LOGIN_REQUIRED"));
@@ -351,7 +353,7 @@ async fn product_not_ready_is_not_ready_and_not_retried() {
 
     let error = client(&server).holdings(&token()).await.unwrap_err();
 
-    assert!(matches!(error, PlaidError::NotReady(_)), "got {error:?}");
+    assert!(matches!(error, ProviderError::NotReady(_)), "got {error:?}");
 }
 
 #[tokio::test]
@@ -366,7 +368,7 @@ async fn invalid_access_token_is_unauthorized() {
     let error = client(&server).item(&token()).await.unwrap_err();
 
     assert!(
-        matches!(error, PlaidError::Unauthorized(_)),
+        matches!(error, ProviderError::Unauthorized(_)),
         "got {error:?}"
     );
 }
@@ -386,7 +388,10 @@ async fn rate_limited_reads_are_retried_then_reported_as_rate_limited() {
 
     let error = client(&server).accounts(&token()).await.unwrap_err();
 
-    let PlaidError::RateLimited { details, .. } = error else {
+    let ProviderError::RateLimited {
+        detail: details, ..
+    } = error
+    else {
         panic!("got {error:?}")
     };
     assert_eq!(details.code.as_deref(), Some("ACCOUNTS_LIMIT"));
@@ -427,7 +432,7 @@ async fn item_remove_is_sent_once_even_when_plaid_fails() {
 
     let error = client(&server).remove_item(&token()).await.unwrap_err();
 
-    assert!(matches!(error, PlaidError::Upstream(_)), "got {error:?}");
+    assert!(matches!(error, ProviderError::Upstream(_)), "got {error:?}");
 }
 
 #[tokio::test]
@@ -457,7 +462,7 @@ async fn a_body_that_does_not_match_is_a_decode_error_with_the_raw_body() {
 
     let error = client(&server).item(&token()).await.unwrap_err();
 
-    let PlaidError::Decode { raw_body, .. } = error else {
+    let ProviderError::Decode { raw_body, .. } = error else {
         panic!("got {error:?}")
     };
     assert!(raw_body.contains("unexpected"));
@@ -540,8 +545,7 @@ async fn secrets_never_appear_in_debug_output() {
 
 #[tokio::test]
 async fn secrets_never_appear_in_captured_logs() {
-    let logs = LogCapture::default();
-    let _guard = tracing::subscriber::set_default(logs.clone());
+    let (logs, _guard) = LogCapture::start();
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/accounts/get"))
@@ -578,60 +582,6 @@ fn assert_no_secret(outputs: &[impl AsRef<str> + Debug]) {
     }
 }
 
-/// A tracing subscriber that writes every span field and event field into one string.
-#[derive(Clone, Default)]
-struct LogCapture {
-    text: Arc<Mutex<String>>,
-    next_id: Arc<AtomicU64>,
-}
-
-impl LogCapture {
-    fn text(&self) -> String {
-        self.text.lock().unwrap().clone()
-    }
-}
-
-struct FieldWriter<'a>(&'a Mutex<String>);
-
-impl tracing::field::Visit for FieldWriter<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
-        self.0
-            .lock()
-            .unwrap()
-            .push_str(&format!("{}={:?} ", field.name(), value));
-    }
-}
-
-impl tracing::Subscriber for LogCapture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        self.text
-            .lock()
-            .unwrap()
-            .push_str(&format!("\nspan {} ", span.metadata().name()));
-        span.record(&mut FieldWriter(&self.text));
-        tracing::span::Id::from_u64(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        values.record(&mut FieldWriter(&self.text));
-    }
-
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-
-    fn event(&self, event: &tracing::Event<'_>) {
-        self.text.lock().unwrap().push_str("\nevent ");
-        event.record(&mut FieldWriter(&self.text));
-    }
-
-    fn enter(&self, _: &tracing::span::Id) {}
-
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test]
 async fn a_gateway_page_instead_of_a_plaid_error_is_still_an_upstream_failure() {
     let server = MockServer::start().await;
@@ -644,7 +594,7 @@ async fn a_gateway_page_instead_of_a_plaid_error_is_still_an_upstream_failure() 
 
     let error = client(&server).remove_item(&token()).await.unwrap_err();
 
-    let PlaidError::Upstream(details) = error else {
+    let ProviderError::Upstream(details) = error else {
         panic!("got {error:?}")
     };
     assert_eq!(details.status, 502);

@@ -6,7 +6,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use super::AlpacaError;
+use crate::config::Env;
+use crate::error::ProviderError;
 
 /// `ALPACA_BROKER_API_KEY`: the Broker API key id (the Basic auth user name).
 pub const ENV_API_KEY: &str = "ALPACA_BROKER_API_KEY";
@@ -76,30 +77,24 @@ impl AlpacaConfig {
 
     /// Reads `ALPACA_BROKER_API_KEY`, `ALPACA_BROKER_API_SECRET` and, optionally, `ALPACA_BROKER_BASE_URL`
     /// (the sandbox when unset, so a forgotten variable never trades real money).
-    pub fn from_env() -> Result<Self, AlpacaError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env() -> Result<Self, ProviderError> {
+        Self::from_variables(&Env::process())
     }
 
     /// Like [`from_env`](Self::from_env), reading variables through `lookup` (tests pass a map).
     ///
-    /// A missing, empty or malformed variable is one error that names it.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AlpacaError> {
-        let required = |name: &str| {
-            lookup(name)
-                .filter(|value| !value.trim().is_empty())
-                .ok_or_else(|| AlpacaError::config(name, "is not set"))
-        };
-        let api_key = required(ENV_API_KEY)?;
-        let api_secret = SecretString::from(required(ENV_API_SECRET)?);
-        let base_url = match lookup(ENV_BASE_URL).filter(|value| !value.trim().is_empty()) {
-            Some(url) => Url::parse(url.trim())
-                .map_err(|_| AlpacaError::config(ENV_BASE_URL, "is not a valid URL"))?,
-            None => AlpacaEnvironment::Sandbox.base_url(),
-        };
+    /// A missing, blank or malformed variable is one [`ProviderError::Config`] that names it.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
+        Self::from_variables(&Env::from_lookup(lookup))
+    }
+
+    fn from_variables<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ProviderError> {
         Ok(Self {
-            api_key,
-            api_secret,
-            base_url,
+            api_key: env.required(ENV_API_KEY)?,
+            api_secret: env.secret(ENV_API_SECRET)?,
+            base_url: env
+                .optional_url(ENV_BASE_URL)?
+                .unwrap_or_else(|| AlpacaEnvironment::Sandbox.base_url()),
             timeout: DEFAULT_TIMEOUT,
         })
     }

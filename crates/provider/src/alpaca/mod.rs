@@ -7,7 +7,7 @@
 //! it would submit again.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), tributary_provider::alpaca::AlpacaError> {
+//! # async fn run() -> Result<(), tributary_provider::ProviderError> {
 //! use rust_decimal::Decimal;
 //! use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, BrokerAccountId, NewOrder, OrderSide};
 //!
@@ -19,27 +19,27 @@
 //! ```
 
 mod config;
-mod error;
 mod orders;
-mod transport;
 pub mod wire;
 
 use std::fmt;
-use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
+use tributary_domain::Provider;
 use uuid::Uuid;
 
 pub use config::{AlpacaConfig, AlpacaEnvironment, ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL};
-pub use error::{AlpacaError, ApiErrorDetails};
 pub use orders::{
     AlpacaOrder, ClientOrderId, NewOrder, OrderQuantity, OrderQuery, OrderSide, OrderStatusFilter,
     OrderType, TimeInForce,
 };
 
-use transport::{Backoff, Call, Failure};
-use wire::{Account, Position, TradeAccount};
+use crate::config::endpoint_url;
+use crate::error::ProviderError;
+use crate::http::{self, Backoff, Endpoint, Failure, StatusFailure};
+use wire::{Account, AlpacaErrorBody, Position, TradeAccount};
 
 /// A customer's account id at Alpaca (a UUID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,10 +52,10 @@ impl BrokerAccountId {
     }
 
     /// Reads an account id from its UUID text.
-    pub fn parse(text: &str) -> Result<Self, AlpacaError> {
+    pub fn parse(text: &str) -> Result<Self, ProviderError> {
         Uuid::parse_str(text.trim())
             .map(Self)
-            .map_err(|_| AlpacaError::invalid_input("broker account id", "is not a UUID"))
+            .map_err(|_| ProviderError::invalid_input("broker account id", "is not a UUID"))
     }
 
     /// The UUID.
@@ -80,13 +80,8 @@ pub struct AlpacaClient {
 
 impl AlpacaClient {
     /// A client for `config`, with its own configured HTTP client.
-    pub fn new(config: AlpacaConfig) -> Result<Self, AlpacaError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(config.timeout)
-            .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(error::client_build_error)?;
+    pub fn new(config: AlpacaConfig) -> Result<Self, ProviderError> {
+        let http = http::build_client(Provider::Alpaca, config.timeout)?;
         Ok(Self {
             config,
             http,
@@ -100,7 +95,7 @@ impl AlpacaClient {
     }
 
     /// The customer's account: status, currency, account number (`GET /v1/accounts/{id}`).
-    pub async fn account(&self, account: &BrokerAccountId) -> Result<Account, AlpacaError> {
+    pub async fn account(&self, account: &BrokerAccountId) -> Result<Account, ProviderError> {
         self.read("getAccount", format!("/v1/accounts/{account}"), &[])
             .await
     }
@@ -109,7 +104,7 @@ impl AlpacaClient {
     pub async fn trading_account(
         &self,
         account: &BrokerAccountId,
-    ) -> Result<TradeAccount, AlpacaError> {
+    ) -> Result<TradeAccount, ProviderError> {
         self.read(
             "getTradingAccount",
             format!("/v1/trading/accounts/{account}/account"),
@@ -119,7 +114,10 @@ impl AlpacaClient {
     }
 
     /// The account's open positions (`GET /v1/trading/accounts/{id}/positions`).
-    pub async fn positions(&self, account: &BrokerAccountId) -> Result<Vec<Position>, AlpacaError> {
+    pub async fn positions(
+        &self,
+        account: &BrokerAccountId,
+    ) -> Result<Vec<Position>, ProviderError> {
         self.read(
             "getPositionsForAccount",
             format!("/v1/trading/accounts/{account}/positions"),
@@ -133,13 +131,13 @@ impl AlpacaClient {
         &self,
         account: &BrokerAccountId,
         query: &OrderQuery,
-    ) -> Result<Vec<AlpacaOrder>, AlpacaError> {
+    ) -> Result<Vec<AlpacaOrder>, ProviderError> {
         const ENDPOINT: &str = "getAllOrdersForAccount";
         let path = format!("/v1/trading/accounts/{account}/orders");
         let bytes = self
             .read_with_retries(ENDPOINT, path, &query.to_query())
             .await
-            .map_err(|failure| error::into_provider_error(ENDPOINT, failure))?;
+            .map_err(|failure| into_error(ENDPOINT, failure))?;
         AlpacaOrder::list_from_body(ENDPOINT, &bytes)
     }
 
@@ -148,13 +146,13 @@ impl AlpacaClient {
         &self,
         account: &BrokerAccountId,
         order_id: Uuid,
-    ) -> Result<AlpacaOrder, AlpacaError> {
+    ) -> Result<AlpacaOrder, ProviderError> {
         const ENDPOINT: &str = "getOrderForAccount";
         let path = format!("/v1/trading/accounts/{account}/orders/{order_id}");
         let bytes = self
             .read_with_retries(ENDPOINT, path, &[])
             .await
-            .map_err(|failure| error::into_provider_error(ENDPOINT, failure))?;
+            .map_err(|failure| into_error(ENDPOINT, failure))?;
         AlpacaOrder::from_body(ENDPOINT, &bytes)
     }
 
@@ -164,7 +162,7 @@ impl AlpacaClient {
         &self,
         account: &BrokerAccountId,
         client_order_id: &ClientOrderId,
-    ) -> Result<Option<AlpacaOrder>, AlpacaError> {
+    ) -> Result<Option<AlpacaOrder>, ProviderError> {
         let query = [("client_order_id", client_order_id.as_str().to_owned())];
         let path = format!("/v1/trading/accounts/{account}/orders:by_client_order_id");
         match self
@@ -174,14 +172,11 @@ impl AlpacaClient {
             Ok(bytes) => {
                 AlpacaOrder::from_body("getOrderByClientOrderIdForAccount", &bytes).map(Some)
             }
-            Err(Failure::Status {
+            Err(Failure::Status(StatusFailure {
                 status: StatusCode::NOT_FOUND,
                 ..
-            }) => Ok(None),
-            Err(failure) => Err(error::into_provider_error(
-                "getOrderByClientOrderIdForAccount",
-                failure,
-            )),
+            })) => Ok(None),
+            Err(failure) => Err(into_error("getOrderByClientOrderIdForAccount", failure)),
         }
     }
 
@@ -190,7 +185,7 @@ impl AlpacaClient {
         &self,
         account: &BrokerAccountId,
         order: &NewOrder,
-    ) -> Result<AlpacaOrder, AlpacaError> {
+    ) -> Result<AlpacaOrder, ProviderError> {
         orders::submit(self, account, order).await
     }
 
@@ -201,12 +196,12 @@ impl AlpacaClient {
         &self,
         account: &BrokerAccountId,
         order_id: Uuid,
-    ) -> Result<(), AlpacaError> {
+    ) -> Result<(), ProviderError> {
         let path = format!("/v1/trading/accounts/{account}/orders/{order_id}");
         self.send_with_retries("deleteOrderForAccount", Method::DELETE, path, &[])
             .await
             .map(drop)
-            .map_err(|failure| error::into_provider_error("deleteOrderForAccount", failure))
+            .map_err(|failure| into_error("deleteOrderForAccount", failure))
     }
 
     async fn read<T: DeserializeOwned>(
@@ -214,11 +209,11 @@ impl AlpacaClient {
         endpoint: &'static str,
         path: String,
         query: &[(&str, String)],
-    ) -> Result<T, AlpacaError> {
+    ) -> Result<T, ProviderError> {
         let bytes = self
             .read_with_retries(endpoint, path, query)
             .await
-            .map_err(|failure| error::into_provider_error(endpoint, failure))?;
+            .map_err(|failure| into_error(endpoint, failure))?;
         decode(endpoint, &bytes)
     }
 
@@ -240,26 +235,40 @@ impl AlpacaClient {
         path: String,
         query: &[(&str, String)],
     ) -> Result<Vec<u8>, Failure> {
-        let mut attempt = 1;
-        loop {
-            let call = Call {
-                method: method.clone(),
-                endpoint,
-                path: path.clone(),
-                query,
-                body: None,
-            };
-            match transport::send(&self.http, &self.config, call).await {
-                Err(failure) if failure.is_transient() && attempt < self.retry.max_attempts => {
-                    tokio::time::sleep(self.retry.delay(attempt, failure.retry_after())).await;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        let endpoint = Endpoint::new(Provider::Alpaca, endpoint);
+        let request = || self.request(method.clone(), &path).query(query);
+        let reply = http::send_idempotent(&self.retry, endpoint, request).await?;
+        Ok(reply.body)
+    }
+
+    /// A request to `path` below the base URL with Basic auth, the only place the secret is exposed.
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, endpoint_url(&self.config.base_url, path))
+            .basic_auth(
+                &self.config.api_key,
+                Some(self.config.api_secret.expose_secret()),
+            )
     }
 }
 
-fn decode<T: DeserializeOwned>(endpoint: &'static str, bytes: &[u8]) -> Result<T, AlpacaError> {
-    serde_json::from_slice(bytes).map_err(|error| error::decode_error(endpoint, &error, bytes))
+fn decode<T: DeserializeOwned>(endpoint: &'static str, bytes: &[u8]) -> Result<T, ProviderError> {
+    serde_json::from_slice(bytes)
+        .map_err(|error| ProviderError::decode(Provider::Alpaca, endpoint, &error, bytes))
+}
+
+/// A failed call as the crate's error.
+fn into_error(endpoint: &'static str, failure: Failure) -> ProviderError {
+    failure.into_error(Endpoint::new(Provider::Alpaca, endpoint), status_error)
+}
+
+/// A non-2xx answer: Alpaca's `{code?, message}` body, a JSON string, or plain text. Alpaca's codes are
+/// overloaded (40310000 covers buying power, minimum notional and suspensions), so the status decides the
+/// variant and the code and message ride along.
+fn status_error(failure: StatusFailure) -> ProviderError {
+    let (code, message) = match serde_json::from_slice::<AlpacaErrorBody>(&failure.body) {
+        Ok(error) => (error.code.map(|code| code.to_string()), Some(error.message)),
+        Err(_) => (None, serde_json::from_slice::<String>(&failure.body).ok()),
+    };
+    failure.into_error(Provider::Alpaca, code, message)
 }

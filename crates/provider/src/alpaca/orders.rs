@@ -9,13 +9,15 @@
 use std::fmt;
 
 use reqwest::Method;
+use reqwest::header::CONTENT_TYPE;
 use rust_decimal::Decimal;
+use tributary_domain::Provider;
 use uuid::Uuid;
 
-use super::AlpacaError;
-use super::transport::{Call, Failure};
 use super::wire::{CreateOrderRequest, Order};
-use super::{AlpacaClient, BrokerAccountId, error};
+use super::{AlpacaClient, BrokerAccountId, into_error};
+use crate::error::ProviderError;
+use crate::http::{self, Endpoint, Failure};
 
 /// Alpaca's limit on `client_order_id`.
 const CLIENT_ORDER_ID_MAX_LEN: usize = 128;
@@ -31,10 +33,10 @@ impl ClientOrderId {
     }
 
     /// Accepts a caller's id if Alpaca will: non-empty and at most 128 characters.
-    pub fn parse(text: impl Into<String>) -> Result<Self, AlpacaError> {
+    pub fn parse(text: impl Into<String>) -> Result<Self, ProviderError> {
         let text = text.into();
         if text.trim().is_empty() || text.chars().count() > CLIENT_ORDER_ID_MAX_LEN {
-            return Err(AlpacaError::invalid_input(
+            return Err(ProviderError::invalid_input(
                 "client_order_id",
                 "must be 1 to 128 characters",
             ));
@@ -234,16 +236,22 @@ impl AlpacaOrder {
     pub(super) fn from_json(
         endpoint: &'static str,
         raw: serde_json::Value,
-    ) -> Result<Self, AlpacaError> {
-        let order = serde_json::from_value(raw.clone())
-            .map_err(|error| error::decode_error(endpoint, &error, raw.to_string().as_bytes()))?;
+    ) -> Result<Self, ProviderError> {
+        let order = serde_json::from_value(raw.clone()).map_err(|error| {
+            ProviderError::decode(
+                Provider::Alpaca,
+                endpoint,
+                &error,
+                raw.to_string().as_bytes(),
+            )
+        })?;
         Ok(Self { order, raw })
     }
 
     /// Parses a response body holding one order.
-    pub(super) fn from_body(endpoint: &'static str, bytes: &[u8]) -> Result<Self, AlpacaError> {
+    pub(super) fn from_body(endpoint: &'static str, bytes: &[u8]) -> Result<Self, ProviderError> {
         let raw = serde_json::from_slice(bytes)
-            .map_err(|error| error::decode_error(endpoint, &error, bytes))?;
+            .map_err(|error| ProviderError::decode(Provider::Alpaca, endpoint, &error, bytes))?;
         Self::from_json(endpoint, raw)
     }
 
@@ -251,9 +259,9 @@ impl AlpacaOrder {
     pub(super) fn list_from_body(
         endpoint: &'static str,
         bytes: &[u8],
-    ) -> Result<Vec<Self>, AlpacaError> {
+    ) -> Result<Vec<Self>, ProviderError> {
         let raw: Vec<serde_json::Value> = serde_json::from_slice(bytes)
-            .map_err(|error| error::decode_error(endpoint, &error, bytes))?;
+            .map_err(|error| ProviderError::decode(Provider::Alpaca, endpoint, &error, bytes))?;
         raw.into_iter()
             .map(|order| Self::from_json(endpoint, order))
             .collect()
@@ -312,7 +320,7 @@ pub(super) async fn submit(
     client: &AlpacaClient,
     account: &BrokerAccountId,
     order: &NewOrder,
-) -> Result<AlpacaOrder, AlpacaError> {
+) -> Result<AlpacaOrder, ProviderError> {
     let client_order_id = order
         .client_order_id
         .clone()
@@ -325,15 +333,13 @@ pub(super) async fn submit(
     // means that attempt did go through.
     let mut earlier_attempt_unclear = false;
     loop {
-        let call = Call {
-            method: Method::POST,
-            endpoint: CREATE_ORDER,
-            path: path.clone(),
-            query: &[],
-            body: Some(body.clone()),
-        };
-        let failure = match super::transport::send(&client.http, &client.config, call).await {
-            Ok(bytes) => return AlpacaOrder::from_body(CREATE_ORDER, &bytes),
+        let request = client
+            .request(Method::POST, &path)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone());
+        let endpoint = Endpoint::new(Provider::Alpaca, CREATE_ORDER);
+        let failure = match http::send(endpoint, request).await {
+            Ok(reply) => return AlpacaOrder::from_body(CREATE_ORDER, &reply.body),
             Err(failure) => failure,
         };
         let may_send_again = attempt < client.retry.max_attempts && failure.is_transient();
@@ -356,7 +362,7 @@ pub(super) async fn submit(
             {
                 Ok(Some(existing)) => return existing_order(existing, &client_order_id),
                 Ok(None) => {}
-                Err(_) => return Err(error::into_provider_error(CREATE_ORDER, failure)),
+                Err(_) => return Err(into_error(CREATE_ORDER, failure)),
             }
         }
         tracing::info!(attempt, "order submit failed transiently, sending it again");
@@ -373,7 +379,7 @@ async fn resolve_last_failure(
     client_order_id: &ClientOrderId,
     failure: Failure,
     earlier_attempt_unclear: bool,
-) -> Result<AlpacaOrder, AlpacaError> {
+) -> Result<AlpacaOrder, ProviderError> {
     let outcome_unknown = failure.is_transient() && !failure.surely_not_processed();
     if (outcome_unknown || earlier_attempt_unclear)
         && let Ok(Some(existing)) = client
@@ -382,13 +388,13 @@ async fn resolve_last_failure(
     {
         return existing_order(existing, client_order_id);
     }
-    Err(error::into_provider_error(CREATE_ORDER, failure))
+    Err(into_error(CREATE_ORDER, failure))
 }
 
 fn existing_order(
     existing: AlpacaOrder,
     client_order_id: &ClientOrderId,
-) -> Result<AlpacaOrder, AlpacaError> {
+) -> Result<AlpacaOrder, ProviderError> {
     tracing::info!(
         %client_order_id,
         order_id = %existing.order.id,

@@ -6,7 +6,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use super::PlaidError;
+use crate::config::Env;
+use crate::error::ProviderError;
 
 /// `PLAID_CLIENT_ID`: the client id from the Plaid dashboard.
 pub const ENV_CLIENT_ID: &str = "PLAID_CLIENT_ID";
@@ -89,37 +90,23 @@ impl PlaidConfig {
     }
 
     /// Reads `PLAID_CLIENT_ID`, `PLAID_SECRET` and `PLAID_BASE_URL` or, without it, `PLAID_ENV`.
-    pub fn from_env() -> Result<Self, PlaidError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env() -> Result<Self, ProviderError> {
+        Self::from_variables(&Env::process())
     }
 
     /// Like [`from_env`](Self::from_env), reading variables through `lookup` (tests pass a map).
     ///
-    /// A missing, empty or malformed variable is one error that names it.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, PlaidError> {
-        let required = |name: &str| {
-            lookup(name)
-                .filter(|value| !value.trim().is_empty())
-                .ok_or_else(|| PlaidError::config(name, "is not set"))
-        };
-        let client_id = required(ENV_CLIENT_ID)?;
-        let secret = SecretString::from(required(ENV_SECRET)?);
-        let base_url = match lookup(ENV_BASE_URL).filter(|value| !value.trim().is_empty()) {
-            Some(url) => Url::parse(url.trim())
-                .map_err(|_| PlaidError::config(ENV_BASE_URL, "is not a valid URL"))?,
-            None => {
-                let environment = required(ENV_ENVIRONMENT).map_err(|_| {
-                    PlaidError::config(
-                        ENV_ENVIRONMENT,
-                        "is not set (sandbox or production), nor is PLAID_BASE_URL",
-                    )
-                })?;
-                PlaidEnvironment::parse(&environment)
-                    .ok_or_else(|| {
-                        PlaidError::config(ENV_ENVIRONMENT, "must be sandbox or production")
-                    })?
-                    .base_url()
-            }
+    /// A missing, blank or malformed variable is one [`ProviderError::Config`] that names it.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
+        Self::from_variables(&Env::from_lookup(lookup))
+    }
+
+    fn from_variables<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ProviderError> {
+        let client_id = env.required(ENV_CLIENT_ID)?;
+        let secret = env.secret(ENV_SECRET)?;
+        let base_url = match env.optional_url(ENV_BASE_URL)? {
+            Some(url) => url,
+            None => environment_from(env)?.base_url(),
         };
         Ok(Self {
             client_id,
@@ -138,6 +125,20 @@ impl PlaidConfig {
     pub fn base_url(&self) -> &Url {
         &self.base_url
     }
+}
+
+/// `PLAID_ENV`, needed only when `PLAID_BASE_URL` is unset.
+fn environment_from<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+) -> Result<PlaidEnvironment, ProviderError> {
+    let value = env.optional(ENV_ENVIRONMENT).ok_or_else(|| {
+        ProviderError::config(
+            ENV_ENVIRONMENT,
+            "is not set (sandbox or production), nor is PLAID_BASE_URL",
+        )
+    })?;
+    PlaidEnvironment::parse(&value)
+        .ok_or_else(|| ProviderError::config(ENV_ENVIRONMENT, "must be sandbox or production"))
 }
 
 impl fmt::Debug for PlaidConfig {

@@ -6,7 +6,7 @@
 //! `/link/token/create`, `/item/public_token/exchange` and `/item/remove` change state and are sent once.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), tributary_provider::plaid::PlaidError> {
+//! # async fn run() -> Result<(), tributary_provider::ProviderError> {
 //! use chrono::NaiveDate;
 //! use tributary_provider::plaid::{PlaidClient, PlaidConfig};
 //!
@@ -26,15 +26,14 @@
 //! ```
 
 mod config;
-mod error;
+mod error_codes;
 mod pages;
-mod transport;
 pub mod wire;
 
 use std::fmt;
-use std::time::Duration;
 
 use chrono::NaiveDate;
+use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -42,10 +41,12 @@ use serde::de::DeserializeOwned;
 pub use config::{
     ENV_BASE_URL, ENV_CLIENT_ID, ENV_ENVIRONMENT, ENV_SECRET, PlaidConfig, PlaidEnvironment,
 };
-pub use error::{ApiErrorDetails, PlaidError};
 pub use pages::{InvestmentTransactionPages, MAX_PAGE_SIZE};
+use tributary_domain::Provider;
 
-use transport::Backoff;
+use crate::config::endpoint_url;
+use crate::error::ProviderError;
+use crate::http::{self, Backoff};
 use wire::{
     AccessTokenRequest, AccountsGetResponse, Authenticated, InvestmentTransactionsGetResponse,
     InvestmentTransactionsOptions, InvestmentTransactionsRequest, InvestmentsHoldingsGetResponse,
@@ -149,38 +150,38 @@ enum Repeat {
     Never,
 }
 
-/// A Plaid endpoint: its path and whether it may be retried.
+/// A Plaid operation: its path (also its name in logs and errors) and whether it may be retried.
 #[derive(Debug, Clone, Copy)]
-struct Endpoint {
+struct Operation {
     path: &'static str,
     repeat: Repeat,
 }
 
-const LINK_TOKEN_CREATE: Endpoint = Endpoint {
+const LINK_TOKEN_CREATE: Operation = Operation {
     path: "/link/token/create",
     repeat: Repeat::Never,
 };
-const PUBLIC_TOKEN_EXCHANGE: Endpoint = Endpoint {
+const PUBLIC_TOKEN_EXCHANGE: Operation = Operation {
     path: "/item/public_token/exchange",
     repeat: Repeat::Never,
 };
-const ACCOUNTS_GET: Endpoint = Endpoint {
+const ACCOUNTS_GET: Operation = Operation {
     path: "/accounts/get",
     repeat: Repeat::Safe,
 };
-const HOLDINGS_GET: Endpoint = Endpoint {
+const HOLDINGS_GET: Operation = Operation {
     path: "/investments/holdings/get",
     repeat: Repeat::Safe,
 };
-const TRANSACTIONS_GET: Endpoint = Endpoint {
+const TRANSACTIONS_GET: Operation = Operation {
     path: "/investments/transactions/get",
     repeat: Repeat::Safe,
 };
-const ITEM_GET: Endpoint = Endpoint {
+const ITEM_GET: Operation = Operation {
     path: "/item/get",
     repeat: Repeat::Safe,
 };
-const ITEM_REMOVE: Endpoint = Endpoint {
+const ITEM_REMOVE: Operation = Operation {
     path: "/item/remove",
     repeat: Repeat::Never,
 };
@@ -195,13 +196,8 @@ pub struct PlaidClient {
 
 impl PlaidClient {
     /// A client for `config`, with its own configured HTTP client.
-    pub fn new(config: PlaidConfig) -> Result<Self, PlaidError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(config.timeout)
-            .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(error::client_build_error)?;
+    pub fn new(config: PlaidConfig) -> Result<Self, ProviderError> {
+        let http = http::build_client(Provider::Plaid, config.timeout)?;
         Ok(Self {
             config,
             http,
@@ -218,7 +214,7 @@ impl PlaidClient {
     pub async fn create_link_token(
         &self,
         request: &LinkTokenRequest,
-    ) -> Result<LinkTokenCreateResponse, PlaidError> {
+    ) -> Result<LinkTokenCreateResponse, ProviderError> {
         // Plaid refuses `products` in update mode: the Item already has them.
         let products: &[String] = if request.access_token.is_some() {
             &[]
@@ -248,7 +244,7 @@ impl PlaidClient {
     pub async fn exchange_public_token(
         &self,
         public_token: &str,
-    ) -> Result<LinkedItem, PlaidError> {
+    ) -> Result<LinkedItem, ProviderError> {
         let response: ItemPublicTokenExchangeResponse = self
             .call(
                 PUBLIC_TOKEN_EXCHANGE,
@@ -266,7 +262,7 @@ impl PlaidClient {
     pub async fn accounts(
         &self,
         access_token: &AccessToken,
-    ) -> Result<AccountsGetResponse, PlaidError> {
+    ) -> Result<AccountsGetResponse, ProviderError> {
         self.call(
             ACCOUNTS_GET,
             &AccessTokenRequest {
@@ -280,7 +276,7 @@ impl PlaidClient {
     pub async fn holdings(
         &self,
         access_token: &AccessToken,
-    ) -> Result<InvestmentsHoldingsGetResponse, PlaidError> {
+    ) -> Result<InvestmentsHoldingsGetResponse, ProviderError> {
         self.call(
             HOLDINGS_GET,
             &AccessTokenRequest {
@@ -301,7 +297,7 @@ impl PlaidClient {
     }
 
     /// The Item, its error state and product status (`/item/get`).
-    pub async fn item(&self, access_token: &AccessToken) -> Result<ItemGetResponse, PlaidError> {
+    pub async fn item(&self, access_token: &AccessToken) -> Result<ItemGetResponse, ProviderError> {
         self.call(
             ITEM_GET,
             &AccessTokenRequest {
@@ -313,7 +309,7 @@ impl PlaidClient {
 
     /// Removes the Item and invalidates its access token (`/item/remove`). Not retried. Returns Plaid's
     /// request id.
-    pub async fn remove_item(&self, access_token: &AccessToken) -> Result<String, PlaidError> {
+    pub async fn remove_item(&self, access_token: &AccessToken) -> Result<String, ProviderError> {
         let body = ItemRemoveRequest {
             access_token: access_token.0.expose_secret(),
             reason_code: None,
@@ -331,7 +327,7 @@ impl PlaidClient {
         account_ids: &[String],
         count: u32,
         offset: u64,
-    ) -> Result<InvestmentTransactionsGetResponse, PlaidError> {
+    ) -> Result<InvestmentTransactionsGetResponse, ProviderError> {
         let body = InvestmentTransactionsRequest {
             access_token: access_token.0.expose_secret(),
             start_date,
@@ -350,42 +346,44 @@ impl PlaidClient {
     /// Credentials go into the body here and nowhere else; the body is never logged.
     async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
-        endpoint: Endpoint,
+        endpoint: Operation,
         request: &Req,
-    ) -> Result<Resp, PlaidError> {
+    ) -> Result<Resp, ProviderError> {
         let body = serde_json::to_vec(&Authenticated {
             client_id: &self.config.client_id,
             secret: self.config.secret.expose_secret(),
             request,
         })
         .expect("Plaid request bodies are plain structs that always serialize");
-        let url = format!(
-            "{}{}",
-            self.config.base_url.as_str().trim_end_matches('/'),
-            endpoint.path
-        );
-        let mut attempt = 1;
-        loop {
-            match transport::post(&self.http, &url, endpoint.path, PLAID_VERSION, body.clone())
-                .await
-            {
-                Ok(bytes) => return decode(endpoint.path, &bytes),
-                Err(failure) if self.may_repeat(endpoint, attempt, &failure) => {
-                    tokio::time::sleep(self.retry.delay(attempt, failure.retry_after())).await;
-                    attempt += 1;
-                }
-                Err(failure) => return Err(error::into_provider_error(endpoint.path, failure)),
-            }
-        }
-    }
-
-    fn may_repeat(&self, endpoint: Endpoint, attempt: u32, failure: &transport::Failure) -> bool {
-        endpoint.repeat == Repeat::Safe
-            && attempt < self.retry.max_attempts
-            && failure.is_transient()
+        let url = endpoint_url(&self.config.base_url, endpoint.path);
+        let name = http::Endpoint::new(Provider::Plaid, endpoint.path);
+        let request = || {
+            self.http
+                .post(&url)
+                .header(CONTENT_TYPE, "application/json")
+                .header("Plaid-Version", PLAID_VERSION)
+                .body(body.clone())
+        };
+        let sent = match endpoint.repeat {
+            Repeat::Safe => http::send_idempotent(&self.retry, name, request).await,
+            Repeat::Never => http::send(name, request()).await,
+        };
+        let reply = sent.map_err(|failure| {
+            failure.into_error(name, |status| {
+                error_codes::status_error(endpoint.path, status)
+            })
+        })?;
+        decode(endpoint, &reply.body)
     }
 }
 
-fn decode<T: DeserializeOwned>(endpoint: &'static str, bytes: &[u8]) -> Result<T, PlaidError> {
-    serde_json::from_slice(bytes).map_err(|error| error::decode_error(endpoint, &error, bytes))
+/// Reads a 2xx body. The token exchange's body carries the access token, so it is never kept in an error.
+fn decode<T: DeserializeOwned>(endpoint: Operation, bytes: &[u8]) -> Result<T, ProviderError> {
+    serde_json::from_slice(bytes).map_err(|error| {
+        if endpoint.path == PUBLIC_TOKEN_EXCHANGE.path {
+            ProviderError::decode_withheld(Provider::Plaid, endpoint.path, &error)
+        } else {
+            ProviderError::decode(Provider::Plaid, endpoint.path, &error, bytes)
+        }
+    })
 }

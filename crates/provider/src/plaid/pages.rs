@@ -2,9 +2,9 @@
 
 use chrono::NaiveDate;
 
-use super::PlaidError;
 use super::wire::InvestmentTransactionsGetResponse;
 use super::{AccessToken, PlaidClient};
+use crate::error::ProviderError;
 
 /// The most transactions Plaid returns per page (`options.count` maximum).
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -68,7 +68,7 @@ impl<'a> InvestmentTransactionPages<'a> {
     /// After an error the pager stays where it was, so calling again retries the same page.
     pub async fn next_page(
         &mut self,
-    ) -> Option<Result<InvestmentTransactionsGetResponse, PlaidError>> {
+    ) -> Option<Result<InvestmentTransactionsGetResponse, ProviderError>> {
         if self.finished {
             return None;
         }

@@ -1,0 +1,152 @@
+//! Reading provider configuration from the environment, with one clear error naming the variable.
+//!
+//! Each provider's config has `from_env()` (the process environment) and `from_lookup(f)` (any source, a
+//! map in tests), both built on [`Env`]. An empty or blank variable counts as unset: a `.env` line
+//! `PLAID_SECRET=` is a forgotten value, not an empty secret.
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::error::ProviderError;
+
+/// Where configuration variables come from.
+pub(crate) struct Env<F> {
+    lookup: F,
+}
+
+impl Env<fn(&str) -> Option<String>> {
+    /// The process environment.
+    pub(crate) fn process() -> Self {
+        Self {
+            lookup: |name| std::env::var(name).ok(),
+        }
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// Variables read through `lookup`.
+    pub(crate) fn from_lookup(lookup: F) -> Self {
+        Self { lookup }
+    }
+
+    /// The variable's trimmed value, or `None` when it is unset or blank.
+    pub(crate) fn optional(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// The variable's trimmed value; unset or blank is [`ProviderError::Config`] naming it.
+    pub(crate) fn required(&self, name: &'static str) -> Result<String, ProviderError> {
+        self.optional(name)
+            .ok_or_else(|| ProviderError::config(name, "is not set"))
+    }
+
+    /// A required secret, wrapped before anything else can see it.
+    pub(crate) fn secret(&self, name: &'static str) -> Result<SecretString, ProviderError> {
+        self.required(name).map(SecretString::from)
+    }
+
+    /// An optional base URL; set but malformed is an error naming the variable.
+    pub(crate) fn optional_url(&self, name: &'static str) -> Result<Option<Url>, ProviderError> {
+        self.optional(name)
+            .map(|value| parse_base_url(name, &value))
+            .transpose()
+    }
+}
+
+/// An `http`/`https` URL with a host. The error never repeats the value: a URL can carry credentials
+/// (`https://user:password@host`).
+pub(crate) fn parse_base_url(variable: &'static str, value: &str) -> Result<Url, ProviderError> {
+    let url = Url::parse(value.trim()).map_err(|error| {
+        ProviderError::config(variable, format!("is not a valid URL ({error})"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ProviderError::config(
+            variable,
+            "must be an http or https URL",
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ProviderError::config(variable, "has no host"));
+    }
+    Ok(url)
+}
+
+/// `base` joined with `path` (which starts with `/`), keeping any path prefix `base` has.
+pub(crate) fn endpoint_url(base: &Url, path: &str) -> String {
+    format!("{}{}", base.as_str().trim_end_matches('/'), path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        Env::from_lookup(move |name| map.get(name).cloned())
+    }
+
+    fn variable_of(error: ProviderError) -> &'static str {
+        match error {
+            ProviderError::Config { variable, .. } => variable,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_naming_it() {
+        let error = env(&[]).required("SOME_KEY").unwrap_err();
+        assert_eq!(error.to_string(), "SOME_KEY is not set");
+    }
+
+    #[test]
+    fn a_blank_variable_counts_as_unset() {
+        let env = env(&[("SOME_KEY", "   ")]);
+        assert_eq!(env.optional("SOME_KEY"), None);
+        assert_eq!(
+            variable_of(env.required("SOME_KEY").unwrap_err()),
+            "SOME_KEY"
+        );
+    }
+
+    #[test]
+    fn values_are_trimmed() {
+        let env = env(&[("SOME_KEY", "  abc \n")]);
+        assert_eq!(env.required("SOME_KEY").unwrap(), "abc");
+        assert_eq!(env.secret("SOME_KEY").unwrap().expose_secret(), "abc");
+    }
+
+    #[test]
+    fn a_malformed_url_names_the_variable_but_not_the_value() {
+        let env = env(&[("SOME_URL", "https//user:hunter2@nowhere")]);
+        let error = env.optional_url("SOME_URL").unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(variable_of(error), "SOME_URL");
+    }
+
+    #[test]
+    fn a_url_must_be_http_with_a_host() {
+        for bad in ["ftp://example.com", "file:///etc/passwd", "mailto:a@b.c"] {
+            assert!(parse_base_url("SOME_URL", bad).is_err(), "{bad} accepted");
+        }
+        let url = parse_base_url("SOME_URL", "http://127.0.0.1:8080/prefix/").unwrap();
+        assert_eq!(
+            endpoint_url(&url, "/v1/x"),
+            "http://127.0.0.1:8080/prefix/v1/x"
+        );
+    }
+
+    #[test]
+    fn an_unset_url_is_none() {
+        assert_eq!(env(&[]).optional_url("SOME_URL").unwrap(), None);
+    }
+}

@@ -1,0 +1,383 @@
+//! The crate's one error type, sorted by what a caller can do about a failure.
+//!
+//! Every client turns its provider's error bodies into these variants, so the sync layer handles "the user
+//! must reconnect" or "wait and try again" once, whatever the provider. Nothing here ever holds a secret:
+//! provider error bodies do not echo credentials, the transport's messages carry no URL, and a body that
+//! would carry a token is withheld (see [`ProviderError::decode_withheld`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use tributary_domain::Provider;
+
+/// What a provider said about a failed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// Who answered.
+    pub provider: Provider,
+    /// The HTTP status.
+    pub status: u16,
+    /// The provider's own error code (`ITEM_LOGIN_REQUIRED`, `1076`, `40310000`), when it sent one.
+    pub code: Option<String>,
+    /// The provider's message, or the start of the body when it was not the documented error shape.
+    pub message: String,
+    /// The provider's id for the request (`X-Request-ID`, Plaid's `request_id`), what its support asks for.
+    pub request_id: Option<String>,
+}
+
+impl ErrorDetail {
+    /// A detail with a status and a message; add the code and request id with the `with_` methods.
+    pub fn new(provider: Provider, status: u16, message: impl Into<String>) -> Self {
+        Self {
+            provider,
+            status,
+            code: None,
+            message: message.into(),
+            request_id: None,
+        }
+    }
+
+    /// The same detail with the provider's error code.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// The same detail with the provider's request id, when there is one.
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+}
+
+impl fmt::Display for ErrorDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(request_id) = &self.request_id {
+            write!(f, " (request id {request_id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong talking to a provider or choosing one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProviderError {
+    /// A configuration variable is missing or malformed.
+    #[error("{variable} {reason}")]
+    Config {
+        /// The environment variable's name.
+        variable: &'static str,
+        /// What is wrong with it (never its value).
+        reason: String,
+    },
+    /// A value the caller gave cannot be sent to the provider.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// What the value is.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The provider sent a value that is not valid in Tributary's domain (a negative quantity, a bad id…).
+    #[error("{provider} sent an invalid {field}: {reason}")]
+    InvalidData {
+        /// Who sent it.
+        provider: Provider,
+        /// Which field, as a path into the payload (`holdings[2].quantity`).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Our credentials, signature or token are not accepted.
+    #[error("{provider} refused the credentials: {detail}", provider = .0.provider, detail = .0)]
+    Unauthorized(ErrorDetail),
+    /// The brokerage connection is disabled; the user must reconnect it through the portal.
+    #[error("{provider} reports the connection disabled: {detail}", provider = .0.provider, detail = .0)]
+    ConnectionDisabled(ErrorDetail),
+    /// The user must sign in again at the institution (Plaid's `ITEM_LOGIN_REQUIRED` and kin).
+    #[error("{provider} needs the user to sign in again: {detail}", provider = .0.provider, detail = .0)]
+    LoginRequired(ErrorDetail),
+    /// The endpoint is retired for this account (HTTP 410); another call must be used.
+    #[error("{provider} no longer offers this endpoint: {detail}", provider = .0.provider, detail = .0)]
+    Gone(ErrorDetail),
+    /// The data is still being gathered (HTTP 425, Plaid's `PRODUCT_NOT_READY`); try again later.
+    #[error("{provider}'s data is not ready yet: {detail}", provider = .0.provider, detail = .0)]
+    NotReady(ErrorDetail),
+    /// The object does not exist (any more).
+    #[error("{provider} has no such object: {detail}", provider = .0.provider, detail = .0)]
+    NotFound(ErrorDetail),
+    /// The provider refused the request as it was (a 4xx that fits no other variant).
+    #[error("{provider} rejected the request: {detail}", provider = .0.provider, detail = .0)]
+    Rejected(ErrorDetail),
+    /// Too many requests; wait `retry_after` when the provider said how long.
+    #[error("{provider} rate limit: {detail}", provider = .detail.provider)]
+    RateLimited {
+        /// What the provider said.
+        detail: ErrorDetail,
+        /// How long the provider asked us to wait (`Retry-After`, `X-RateLimit-Reset`).
+        retry_after: Option<Duration>,
+    },
+    /// The provider or the institution behind it failed (5xx); trying later may work.
+    #[error("{provider} failed: {detail}", provider = .0.provider, detail = .0)]
+    Upstream(ErrorDetail),
+    /// A successful answer did not have the documented shape.
+    #[error("{provider}'s answer to {endpoint} did not parse: {message}")]
+    Decode {
+        /// Who answered.
+        provider: Provider,
+        /// The operation's name.
+        endpoint: &'static str,
+        /// What did not match.
+        message: String,
+        /// The body as received, cut to 2 KiB; withheld where it would carry a token or secret.
+        raw_body: String,
+    },
+    /// No answer within the timeout. The request may still have been processed.
+    #[error("{provider} did not answer {endpoint} in time")]
+    Timeout {
+        /// Who was asked.
+        provider: Provider,
+        /// The operation's name.
+        endpoint: &'static str,
+    },
+    /// The connection failed before an answer arrived.
+    #[error("could not reach {provider} for {endpoint}: {message}")]
+    Transport {
+        /// Who was asked.
+        provider: Provider,
+        /// The operation's name.
+        endpoint: &'static str,
+        /// The transport's description (never a URL or a header).
+        message: String,
+    },
+}
+
+/// Constructors, public so implementations of the capability traits outside this crate (test doubles,
+/// other providers) report failures the same way.
+impl ProviderError {
+    /// A configuration error naming the variable.
+    pub fn config(variable: &'static str, reason: impl Into<String>) -> Self {
+        Self::Config {
+            variable,
+            reason: reason.into(),
+        }
+    }
+
+    /// A caller's value that cannot be sent.
+    pub fn invalid_input(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// A provider's value that is not valid in the domain.
+    pub fn invalid_data(
+        provider: Provider,
+        field: impl Into<String>,
+        reason: impl fmt::Display,
+    ) -> Self {
+        Self::InvalidData {
+            provider,
+            field: field.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A successful body that did not parse, keeping the start of the body for diagnosis.
+    pub fn decode(
+        provider: Provider,
+        endpoint: &'static str,
+        error: &serde_json::Error,
+        body: &[u8],
+    ) -> Self {
+        Self::Decode {
+            provider,
+            endpoint,
+            message: error.to_string(),
+            raw_body: body_excerpt(body),
+        }
+    }
+
+    /// A successful body that did not parse and carries a secret (an access token, a user secret): neither
+    /// the body nor serde's message (which quotes the offending value) is kept, only where parsing stopped.
+    pub fn decode_withheld(
+        provider: Provider,
+        endpoint: &'static str,
+        error: &serde_json::Error,
+    ) -> Self {
+        Self::Decode {
+            provider,
+            endpoint,
+            message: format!(
+                "{:?} error at line {} column {}",
+                error.classify(),
+                error.line(),
+                error.column()
+            ),
+            raw_body: "[withheld: this response carries a secret]".to_owned(),
+        }
+    }
+}
+
+impl ProviderError {
+    /// The variant an HTTP status means when the body names nothing more precise.
+    ///
+    /// 401 → [`Unauthorized`](Self::Unauthorized), 402 → [`ConnectionDisabled`](Self::ConnectionDisabled),
+    /// 404 → [`NotFound`](Self::NotFound), 410 → [`Gone`](Self::Gone), 425 → [`NotReady`](Self::NotReady),
+    /// 429 → [`RateLimited`](Self::RateLimited), 5xx → [`Upstream`](Self::Upstream), any other status →
+    /// [`Rejected`](Self::Rejected).
+    pub fn from_status(detail: ErrorDetail, retry_after: Option<Duration>) -> Self {
+        match detail.status {
+            401 => Self::Unauthorized(detail),
+            402 => Self::ConnectionDisabled(detail),
+            404 => Self::NotFound(detail),
+            410 => Self::Gone(detail),
+            425 => Self::NotReady(detail),
+            429 => Self::RateLimited {
+                detail,
+                retry_after,
+            },
+            500..=599 => Self::Upstream(detail),
+            _ => Self::Rejected(detail),
+        }
+    }
+
+    /// Which provider the error came from, when it came from one.
+    pub fn provider(&self) -> Option<Provider> {
+        match self {
+            Self::Unauthorized(detail)
+            | Self::ConnectionDisabled(detail)
+            | Self::LoginRequired(detail)
+            | Self::Gone(detail)
+            | Self::NotReady(detail)
+            | Self::NotFound(detail)
+            | Self::Rejected(detail)
+            | Self::Upstream(detail)
+            | Self::RateLimited { detail, .. } => Some(detail.provider),
+            Self::InvalidData { provider, .. }
+            | Self::Decode { provider, .. }
+            | Self::Timeout { provider, .. }
+            | Self::Transport { provider, .. } => Some(*provider),
+            Self::Config { .. } | Self::InvalidInput { .. } => None,
+        }
+    }
+
+    /// Whether the same call may succeed later without anyone changing anything: rate limits, provider
+    /// failures, data not ready yet, timeouts and dropped connections.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. }
+                | Self::Upstream(_)
+                | Self::NotReady(_)
+                | Self::Timeout { .. }
+                | Self::Transport { .. }
+        )
+    }
+
+    /// How long the provider asked us to wait, when it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The start of a body as text, cut to 2 KiB at a character boundary.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    /// Enough to see what came back, not a whole page.
+    const RAW_BODY_LIMIT: usize = 2048;
+    let text = String::from_utf8_lossy(body);
+    match text.char_indices().nth(RAW_BODY_LIMIT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(status: u16) -> ErrorDetail {
+        ErrorDetail::new(Provider::SnapTrade, status, "nope")
+    }
+
+    #[test]
+    fn each_status_maps_to_the_variant_a_caller_acts_on() {
+        let variant = |status| match ProviderError::from_status(detail(status), None) {
+            ProviderError::Unauthorized(_) => "Unauthorized",
+            ProviderError::ConnectionDisabled(_) => "ConnectionDisabled",
+            ProviderError::NotFound(_) => "NotFound",
+            ProviderError::Gone(_) => "Gone",
+            ProviderError::NotReady(_) => "NotReady",
+            ProviderError::RateLimited { .. } => "RateLimited",
+            ProviderError::Upstream(_) => "Upstream",
+            ProviderError::Rejected(_) => "Rejected",
+            other => panic!("{status} became {other:?}"),
+        };
+        let cases = [
+            (401, "Unauthorized"),
+            (402, "ConnectionDisabled"),
+            (404, "NotFound"),
+            (410, "Gone"),
+            (425, "NotReady"),
+            (429, "RateLimited"),
+            (503, "Upstream"),
+            (400, "Rejected"),
+            (422, "Rejected"),
+        ];
+        for (status, expected) in cases {
+            assert_eq!(variant(status), expected, "HTTP {status}");
+        }
+    }
+
+    #[test]
+    fn a_rate_limit_keeps_how_long_to_wait() {
+        let error = ProviderError::from_status(detail(429), Some(Duration::from_secs(7)));
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
+        assert!(error.is_transient());
+    }
+
+    #[test]
+    fn the_message_names_provider_status_code_and_request_id() {
+        let detail = detail(401)
+            .with_code("1076")
+            .with_request_id(Some("req-42".into()));
+        let message = ProviderError::Unauthorized(detail).to_string();
+        for part in ["HTTP 401", "1076", "nope", "req-42"] {
+            assert!(message.contains(part), "{part} missing from {message}");
+        }
+        assert!(
+            message.to_lowercase().contains("snaptrade"),
+            "provider missing from {message}"
+        );
+    }
+
+    #[test]
+    fn a_long_body_is_cut_at_a_character_boundary() {
+        let body = "é".repeat(2048 + 10);
+        let excerpt = body_excerpt(body.as_bytes());
+        assert_eq!(excerpt.chars().count(), 2048 + 1);
+        assert!(excerpt.ends_with('…'));
+    }
+
+    #[test]
+    fn a_withheld_decode_error_keeps_neither_the_body_nor_the_value() {
+        let body = br#"{"access_token": 12345678901}"#;
+        let error = serde_json::from_slice::<std::collections::HashMap<String, String>>(body)
+            .expect_err("a number is not a string");
+        let withheld =
+            ProviderError::decode_withheld(Provider::Plaid, "/item/public_token/exchange", &error);
+        let shown = format!("{withheld} {withheld:?}");
+        assert!(!shown.contains("12345678901"), "{shown}");
+    }
+}

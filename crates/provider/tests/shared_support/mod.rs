@@ -1,0 +1,83 @@
+//! Test support shared by the provider tests: a tracing subscriber that captures every log line.
+//!
+//! Use it with `mod shared_support;` at the top of a test file.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A tracing subscriber that writes every span (with its fields, including ones recorded later, such as
+/// `status` and `latency_ms`) and every event (with its fields and message) into one string, so a test can
+/// search everything a deployment would log.
+#[derive(Clone, Default)]
+pub struct LogCapture {
+    text: Arc<Mutex<String>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl LogCapture {
+    /// Captures everything logged on this thread until the guard is dropped. Tests using it run on the
+    /// current-thread runtime (`#[tokio::test]`'s default), so the client's spans land here.
+    pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+        let capture = Self::default();
+        let guard = tracing::subscriber::set_default(capture.clone());
+        (capture, guard)
+    }
+
+    /// Everything captured so far.
+    pub fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+}
+
+struct FieldWriter<'a>(&'a Mutex<String>);
+
+impl tracing::field::Visit for FieldWriter<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
+        self.0
+            .lock()
+            .unwrap()
+            .push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for LogCapture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.text
+            .lock()
+            .unwrap()
+            .push_str(&format!("\nspan {} ", span.metadata().name()));
+        span.record(&mut FieldWriter(&self.text));
+        tracing::span::Id::from_u64(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut FieldWriter(&self.text));
+    }
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        self.text.lock().unwrap().push_str("\nevent ");
+        event.record(&mut FieldWriter(&self.text));
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Fails naming the secret's label when any text contains it.
+pub fn assert_no_secret(secrets: &[(&str, &str)], texts: &[String]) {
+    for text in texts {
+        for (label, secret) in secrets {
+            assert!(!text.contains(secret), "the {label} leaked: {text}");
+        }
+    }
+}

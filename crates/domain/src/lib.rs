@@ -25,6 +25,7 @@ mod connection;
 mod error;
 mod id;
 mod numeric;
+mod order;
 mod provider;
 mod text;
 mod vocabulary;
@@ -36,8 +37,10 @@ pub use id::{
     UniversalSymbolId, UserId,
 };
 pub use numeric::{Amount, Notional, Percent, Price, Quantity, SignedAmount, UnitCost, Units};
+pub use order::{NewOrder, Order, OrderAction, OrderStatus, OrderType, TimeInForce};
 pub use provider::{AccountMode, Provider};
 pub use text::{
     AccountType, BrokerageName, BrokerageOrderId, BrokerageSlug, ClientOrderId, InstitutionId,
-    InstitutionName, MAX_TEXT_BYTES, ProviderAccountId, ProviderItemId, SnapTradeUserId, Symbol,
+    InstitutionName, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES, ProviderAccountId, ProviderItemId,
+    SnapTradeUserId, StatusMessage, Symbol,
 };

@@ -19,12 +19,17 @@ pub const MAX_TEXT_BYTES: usize = 1024;
 
 /// Whether control characters (line breaks, tabs...) are refused, as they are in identifiers.
 #[derive(Clone, Copy)]
-enum Controls {
+pub(crate) enum Controls {
     Refused,
     Allowed,
 }
 
-fn check(field: &'static str, raw: &str, controls: Controls) -> Result<String, DomainError> {
+/// Trims `raw` and checks it against the limits above, naming `field` in the error.
+pub(crate) fn check(
+    field: &'static str,
+    raw: &str,
+    controls: Controls,
+) -> Result<String, DomainError> {
     let invalid = |problem| DomainError::InvalidText { field, problem };
     if raw.contains('\0') {
         return Err(invalid(TextProblem::ContainsNul));
@@ -188,6 +193,75 @@ text_newtype!(
     Controls::Refused
 );
 
+/// The longest [`StatusMessage`] kept, in bytes of UTF-8; longer messages are cut at a character boundary.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// A human-readable message from a provider or a failed sync (`status_message`, `error_message`,
+/// `sync_error_message`). Unlike identifiers, a message is informative, not a key, so it is cleaned rather than
+/// refused: NUL characters (which PostgreSQL `text` cannot store) are removed, whitespace trimmed, and anything over
+/// [`MAX_MESSAGE_BYTES`] cut, so a provider's odd error text can never fail the write that records it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StatusMessage(String);
+
+impl StatusMessage {
+    /// The field name used in errors.
+    pub const FIELD: &'static str = "message";
+
+    /// Cleans the text as described on the type.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidText`] with [`TextProblem::Empty`] when nothing is left.
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        let without_nul: String = text.chars().filter(|c| *c != '\0').collect();
+        let mut message = without_nul.trim();
+        if message.is_empty() {
+            return Err(DomainError::InvalidText {
+                field: Self::FIELD,
+                problem: TextProblem::Empty,
+            });
+        }
+        if message.len() > MAX_MESSAGE_BYTES {
+            let cut = (0..=MAX_MESSAGE_BYTES)
+                .rev()
+                .find(|i| message.is_char_boundary(*i))
+                .unwrap_or(0);
+            message = message[..cut].trim_end();
+        }
+        Ok(Self(message.to_owned()))
+    }
+
+    /// A message if the provider sent a non-blank one: `None`, `""` and `"  "` all give `None`.
+    pub fn from_optional(text: Option<&str>) -> Option<Self> {
+        text.and_then(|text| Self::parse(text).ok())
+    }
+
+    /// The message.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StatusMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for StatusMessage {
+    type Error = DomainError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<StatusMessage> for String {
+    fn from(message: StatusMessage) -> Self {
+        message.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +375,34 @@ mod tests {
     fn serializing_writes_the_plain_string() {
         let id = ClientOrderId::parse("my-order-1").unwrap();
         assert_eq!(serde_json::to_string(&id).unwrap(), "\"my-order-1\"");
+    }
+
+    #[test]
+    fn a_status_message_drops_nul_characters_instead_of_failing() {
+        assert_eq!(
+            StatusMessage::parse(" bad\0 order ").unwrap().as_str(),
+            "bad order"
+        );
+    }
+
+    #[test]
+    fn an_overlong_status_message_is_cut_at_a_character_boundary() {
+        let message = StatusMessage::parse(&"é".repeat(MAX_MESSAGE_BYTES)).unwrap();
+        assert!(message.as_str().len() <= MAX_MESSAGE_BYTES);
+        assert!(message.as_str().chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn a_blank_status_message_is_no_message() {
+        assert_eq!(StatusMessage::from_optional(Some("  ")), None);
+        assert_eq!(StatusMessage::from_optional(None), None);
+        assert!(matches!(
+            StatusMessage::parse("\0"),
+            Err(DomainError::InvalidText {
+                field: "message",
+                ..
+            })
+        ));
     }
 
     proptest::proptest! {

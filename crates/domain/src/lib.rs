@@ -21,17 +21,27 @@
 //! # Ok::<(), DomainError>(())
 //! ```
 
+mod account;
 mod connection;
 mod error;
+mod holding;
 mod id;
 mod numeric;
 mod order;
 mod provider;
+mod snaptrade_user;
 mod text;
 mod vocabulary;
 
-pub use connection::{ConnectionStatus, ConnectionType};
+pub use account::{InvestmentAccount, NewInvestmentAccount, SyncStatus};
+pub use connection::{
+    BrokerageConnection, ConnectionStatus, ConnectionType, NewBrokerageConnection,
+};
 pub use error::{DomainError, TextProblem};
+pub use holding::{
+    AccountContribution, Holding, HoldingFigures, InstitutionTotals, NewHolding, OptionContract,
+    OptionRight, SecurityType, institution_breakdown,
+};
 pub use id::{
     AccountId, AuthorizationId, ConnectionId, HoldingId, OrderId, SnapTradeUserRowId,
     UniversalSymbolId, UserId,
@@ -39,8 +49,11 @@ pub use id::{
 pub use numeric::{Amount, Notional, Percent, Price, Quantity, SignedAmount, UnitCost, Units};
 pub use order::{NewOrder, Order, OrderAction, OrderStatus, OrderType, TimeInForce};
 pub use provider::{AccountMode, Provider};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use snaptrade_user::{NewSnapTradeUser, SnapTradeUser, SnapTradeUserSecret};
 pub use text::{
-    AccountType, BrokerageName, BrokerageOrderId, BrokerageSlug, ClientOrderId, InstitutionId,
-    InstitutionName, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES, ProviderAccountId, ProviderItemId,
-    SnapTradeUserId, StatusMessage, Symbol,
+    AccountName, AccountSubtype, AccountType, BrokerageName, BrokerageOrderId, BrokerageSlug,
+    ClientOrderId, InstitutionId, InstitutionName, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES,
+    ProviderAccountId, ProviderItemId, SecurityId, SecurityName, SnapTradeUserId, StatusMessage,
+    Symbol,
 };

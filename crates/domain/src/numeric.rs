@@ -86,8 +86,8 @@ macro_rules! decimal_column {
             pub const SCALE: u32 = $scale;
             /// The field name errors use when the caller names none (see [`Self::new_for`]).
             pub const FIELD: &'static str = $field;
-            /// Zero.
-            pub const ZERO: Self = Self(Decimal::ZERO);
+            /// Zero, at the column's scale.
+            pub const ZERO: Self = Self(Decimal::from_parts(0, 0, 0, false, $scale));
 
             /// Rounds `value` to the column's scale and checks that it fits (see the [module docs](self)).
             ///

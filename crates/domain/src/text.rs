@@ -193,6 +193,31 @@ text_newtype!(
     Controls::Refused
 );
 
+text_newtype!(
+    /// An account's display name (`user_investment_accounts.account_name`).
+    AccountName,
+    "account_name",
+    Controls::Allowed
+);
+text_newtype!(
+    /// The provider's finer kind of account (`user_investment_accounts.account_subtype`): `roth`, `401k`...
+    AccountSubtype,
+    "account_subtype",
+    Controls::Refused
+);
+text_newtype!(
+    /// A provider's id for a security (`user_aggregated_holdings.security_id`), e.g. Plaid's `security_id`.
+    SecurityId,
+    "security_id",
+    Controls::Refused
+);
+text_newtype!(
+    /// A security's display name (`user_aggregated_holdings.security_name`).
+    SecurityName,
+    "security_name",
+    Controls::Allowed
+);
+
 /// The longest [`StatusMessage`] kept, in bytes of UTF-8; longer messages are cut at a character boundary.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 

@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod capability;
 #[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod config;
 mod error;

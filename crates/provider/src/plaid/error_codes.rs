@@ -32,15 +32,10 @@ enum PlaidErrorKind {
 
 impl PlaidErrorKind {
     fn classify(status: StatusCode, body: &PlaidErrorBody) -> Self {
+        if needs_user(&body.error_code) {
+            return Self::LoginRequired;
+        }
         match body.error_code.as_str() {
-            "ITEM_LOGIN_REQUIRED"
-            | "PENDING_EXPIRATION"
-            | "PENDING_DISCONNECT"
-            | "ACCESS_NOT_GRANTED"
-            | "USER_PERMISSION_REVOKED"
-            | "ITEM_LOCKED"
-            | "INVALID_CREDENTIALS"
-            | "INVALID_MFA" => return Self::LoginRequired,
             "PRODUCT_NOT_READY" => return Self::NotReady,
             "INVALID_ACCESS_TOKEN"
             | "INVALID_API_KEYS"
@@ -60,6 +55,21 @@ impl PlaidErrorKind {
             _ => Self::Rejected,
         }
     }
+}
+
+/// Whether an Item error code means the user must go through Link update mode again.
+pub(super) fn needs_user(error_code: &str) -> bool {
+    matches!(
+        error_code,
+        "ITEM_LOGIN_REQUIRED"
+            | "PENDING_EXPIRATION"
+            | "PENDING_DISCONNECT"
+            | "ACCESS_NOT_GRANTED"
+            | "USER_PERMISSION_REVOKED"
+            | "ITEM_LOCKED"
+            | "INVALID_CREDENTIALS"
+            | "INVALID_MFA"
+    )
 }
 
 /// A non-2xx answer from Plaid as the crate's error, read from Plaid's error object when there is one.

@@ -26,6 +26,7 @@
 //! ```
 
 mod config;
+mod convert;
 mod error_codes;
 mod pages;
 pub mod wire;

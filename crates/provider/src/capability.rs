@@ -1,0 +1,554 @@
+//! What a provider can do, as traits by capability, in domain types.
+//!
+//! A client implements the capabilities its provider has: Plaid [`Aggregation`]; Alpaca [`Trading`] and
+//! [`BrokerageAccounts`]; SnapTrade all four. The sync layer and the router speak these traits, so they
+//! never see a provider's JSON; each client converts its payloads at its edge, from decimal text to
+//! `Decimal` newtypes, and reports a value the domain refuses as [`ProviderError::InvalidData`] naming the
+//! field.
+//!
+//! Each trait has an associated type for what the provider needs to know who is asking: a Plaid Item's
+//! access token, a SnapTrade user's id and secret, an Alpaca account id. Those hold secrets where they
+//! have them and never show them in `Debug`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use tributary_domain::{
+    AccountId, AccountType, AuthorizationId, BrokerageOrderId, BrokerageSlug, ClientOrderId,
+    ConnectionStatus, ConnectionType, InstitutionName, NewOrder, Notional, OrderAction, OrderType,
+    Price, Provider, ProviderAccountId, ProviderItemId, Quantity, SignedAmount, Symbol,
+    TimeInForce, Units, UserId,
+};
+
+use crate::error::ProviderError;
+
+/// Which of the user's accounts a call is about: Tributary's ids for it, and the provider's.
+///
+/// Orders read back from a provider are recorded against `user_id` and `account_id`; requests name
+/// `provider_account_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRef {
+    /// The account's owner.
+    pub user_id: UserId,
+    /// Tributary's id for the account (`user_investment_accounts.id`).
+    pub account_id: AccountId,
+    /// The provider's id for it.
+    pub provider_account_id: ProviderAccountId,
+}
+
+/// A provider's id for a connection: Plaid's Item id or SnapTrade's brokerage authorization id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ProviderConnectionId {
+    /// A Plaid Item.
+    Item(ProviderItemId),
+    /// A SnapTrade brokerage authorization.
+    Authorization(AuthorizationId),
+}
+
+/// A connection to an institution as the provider reports it: a Plaid Item, a SnapTrade brokerage
+/// authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// Who holds the connection.
+    pub provider: Provider,
+    /// The provider's id for it.
+    pub provider_connection_id: ProviderConnectionId,
+    /// The institution or brokerage, when the provider names it.
+    pub institution: Option<InstitutionName>,
+    /// Read-only or trading.
+    pub connection_type: ConnectionType,
+    /// Working, disabled (the user must reconnect), or in error.
+    pub status: ConnectionStatus,
+    /// Why it is not active, when it is not.
+    pub status_reason: Option<String>,
+}
+
+/// An account as the provider reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountInfo {
+    /// Who reports it.
+    pub provider: Provider,
+    /// The provider's id for it.
+    pub provider_account_id: ProviderAccountId,
+    /// The connection it belongs to, when there is one.
+    pub provider_connection_id: Option<ProviderConnectionId>,
+    /// The institution or brokerage.
+    pub institution: Option<InstitutionName>,
+    /// The account's name as the user sees it.
+    pub name: Option<String>,
+    /// The kind of account (`brokerage`, `ira`, `401k`…).
+    pub account_type: AccountType,
+    /// The finer kind, when the provider gives one.
+    pub account_subtype: Option<String>,
+    /// The account's total value, when reported.
+    pub total_value: Option<SignedAmount>,
+    /// Cash available, when reported.
+    pub cash: Option<SignedAmount>,
+    /// The currency of the amounts (ISO 4217), when reported.
+    pub currency: Option<String>,
+}
+
+/// Long or short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PositionSide {
+    /// Units owned.
+    Long,
+    /// Units owed (a short sale); quantities and values are still given as positive numbers.
+    Short,
+}
+
+/// One security held in one account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    /// The account holding it.
+    pub provider_account_id: ProviderAccountId,
+    /// The symbol as the provider spells it.
+    pub symbol: Symbol,
+    /// The security's name, when reported.
+    pub security_name: Option<String>,
+    /// The security's kind as the provider names it (`equity`, `etf`, `option`, `us_equity`…).
+    pub security_type: Option<String>,
+    /// Long or short.
+    pub side: PositionSide,
+    /// How many units (always positive; see `side`).
+    pub quantity: Quantity,
+    /// The latest price per unit, when reported.
+    pub price: Option<Price>,
+    /// The position's market value (always positive; see `side`), when reported.
+    pub market_value: Option<SignedAmount>,
+    /// What the units cost in all, when reported.
+    pub cost_basis: Option<SignedAmount>,
+    /// The currency (ISO 4217), when reported.
+    pub currency: Option<String>,
+}
+
+/// What an investment transaction did. Open: a kind this crate does not know is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransactionKind {
+    /// Units bought.
+    Buy,
+    /// Units sold.
+    Sell,
+    /// Cash moved in or out (deposit, withdrawal, dividend paid as cash, interest).
+    Cash,
+    /// A fee or tax.
+    Fee,
+    /// Units moved in or out without a trade.
+    Transfer,
+    /// Anything else, as the provider names it.
+    Other(String),
+}
+
+/// One investment transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transaction {
+    /// The provider's id for it.
+    pub provider_transaction_id: String,
+    /// The account it happened in.
+    pub provider_account_id: ProviderAccountId,
+    /// When it happened.
+    pub date: NaiveDate,
+    /// What it did.
+    pub kind: TransactionKind,
+    /// The provider's finer kind (`dividend`, `buy`, `management fee`…).
+    pub subtype: Option<String>,
+    /// The security involved, when there is one.
+    pub symbol: Option<Symbol>,
+    /// Units moved (always positive; `kind` says which way), when units moved.
+    pub quantity: Option<Quantity>,
+    /// The price per unit, when reported.
+    pub price: Option<Price>,
+    /// The amount of money, signed as the provider signs it (Plaid: positive = money out of the account).
+    pub amount: SignedAmount,
+    /// Fees, when reported.
+    pub fees: Option<SignedAmount>,
+    /// The provider's description.
+    pub description: String,
+}
+
+/// Where the next page of transactions starts. Opaque to callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PageCursor(pub(crate) u64);
+
+/// One page of transactions and where the next one starts (`None` after the last).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionPage {
+    /// This page's transactions.
+    pub transactions: Vec<Transaction>,
+    /// Pass this to get the next page; `None` when there is none.
+    pub next: Option<PageCursor>,
+}
+
+/// Reading a user's outside accounts: connections, accounts, positions and transactions.
+#[async_trait]
+pub trait Aggregation: Send + Sync {
+    /// What the provider needs to read one user's data (a Plaid Item's access token, SnapTrade user
+    /// credentials).
+    type Login: Send + Sync;
+
+    /// The provider.
+    fn provider(&self) -> Provider;
+
+    /// The connections behind `login`, with their health.
+    async fn connections(&self, login: &Self::Login) -> Result<Vec<ConnectionInfo>, ProviderError>;
+
+    /// The accounts behind `login`.
+    async fn accounts(&self, login: &Self::Login) -> Result<Vec<AccountInfo>, ProviderError>;
+
+    /// Every position in every account behind `login`.
+    async fn positions(&self, login: &Self::Login) -> Result<Vec<Position>, ProviderError>;
+
+    /// One page of transactions between two dates (inclusive); start with `None`, then pass the page's
+    /// `next` until it is `None`. Pages are fetched one at a time so a caller can store each before
+    /// asking for the next.
+    async fn transactions(
+        &self,
+        login: &Self::Login,
+        from: NaiveDate,
+        to: NaiveDate,
+        page: Option<PageCursor>,
+    ) -> Result<TransactionPage, ProviderError>;
+}
+
+/// How much of a security an order asks for: units or a dollar amount, never both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderSize {
+    /// A number of units.
+    Units(Units),
+    /// A dollar amount.
+    Notional(Notional),
+}
+
+/// An order to place: checked on construction, so one that exists has the prices its type needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    symbol: Symbol,
+    action: OrderAction,
+    order_type: OrderType,
+    time_in_force: TimeInForce,
+    size: OrderSize,
+    limit_price: Option<Price>,
+    stop_price: Option<Price>,
+    client_order_id: Option<ClientOrderId>,
+}
+
+impl OrderRequest {
+    /// A market order, good for the day.
+    pub fn market(symbol: Symbol, action: OrderAction, size: OrderSize) -> Self {
+        Self {
+            symbol,
+            action,
+            order_type: OrderType::Market,
+            time_in_force: TimeInForce::Day,
+            size,
+            limit_price: None,
+            stop_price: None,
+            client_order_id: None,
+        }
+    }
+
+    /// Any order, refused with [`ProviderError::InvalidInput`] naming the missing or superfluous price
+    /// when the prices do not fit the order type.
+    pub fn new(
+        symbol: Symbol,
+        action: OrderAction,
+        order_type: OrderType,
+        time_in_force: TimeInForce,
+        size: OrderSize,
+        limit_price: Option<Price>,
+        stop_price: Option<Price>,
+    ) -> Result<Self, ProviderError> {
+        check_price("limit_price", order_type.needs_limit_price(), limit_price)?;
+        check_price("stop_price", order_type.needs_stop_price(), stop_price)?;
+        Ok(Self {
+            symbol,
+            action,
+            order_type,
+            time_in_force,
+            size,
+            limit_price,
+            stop_price,
+            client_order_id: None,
+        })
+    }
+
+    /// The same order with our idempotency id (one is generated when none is given).
+    pub fn with_client_order_id(mut self, id: ClientOrderId) -> Self {
+        self.client_order_id = Some(id);
+        self
+    }
+
+    /// The symbol.
+    pub fn symbol(&self) -> &Symbol {
+        &self.symbol
+    }
+
+    /// Buy, sell…
+    pub fn action(&self) -> &OrderAction {
+        &self.action
+    }
+
+    /// Market, limit…
+    pub fn order_type(&self) -> &OrderType {
+        &self.order_type
+    }
+
+    /// How long it works.
+    pub fn time_in_force(&self) -> &TimeInForce {
+        &self.time_in_force
+    }
+
+    /// Units or dollars.
+    pub fn size(&self) -> OrderSize {
+        self.size
+    }
+
+    /// The limit price, for limit and stop-limit orders.
+    pub fn limit_price(&self) -> Option<Price> {
+        self.limit_price
+    }
+
+    /// The stop price, for stop and stop-limit orders.
+    pub fn stop_price(&self) -> Option<Price> {
+        self.stop_price
+    }
+
+    /// Our idempotency id, when the caller chose one.
+    pub fn client_order_id(&self) -> Option<&ClientOrderId> {
+        self.client_order_id.as_ref()
+    }
+}
+
+fn check_price(
+    field: &'static str,
+    needed: bool,
+    price: Option<Price>,
+) -> Result<(), ProviderError> {
+    match (needed, price) {
+        (true, None) => Err(ProviderError::invalid_input(
+            field,
+            "is required for this order type",
+        )),
+        (false, Some(_)) => Err(ProviderError::invalid_input(
+            field,
+            "does not apply to this order type",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What placing an order would do, as far as the provider can tell before it is placed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderImpact {
+    /// The provider's id for this checked trade, to place exactly it (SnapTrade's trade id).
+    pub trade_id: Option<String>,
+    /// The order's estimated value (units × price), when a price is known.
+    pub estimated_value: Option<SignedAmount>,
+    /// The estimated commission and fees, when reported.
+    pub estimated_fees: Option<SignedAmount>,
+    /// Buying power or cash before the order, when reported.
+    pub buying_power: Option<SignedAmount>,
+    /// Buying power or cash left after the order, when it can be told.
+    pub remaining_buying_power: Option<SignedAmount>,
+    /// Anything the provider warns about (insufficient funds, market closed…).
+    pub warnings: Vec<String>,
+}
+
+/// Which orders to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderScope {
+    /// Working orders.
+    #[default]
+    Open,
+    /// Orders that are over.
+    Closed,
+    /// Both.
+    All,
+}
+
+/// An order the provider accepted or reports: the row to record, ready for the repository.
+pub type PlacedOrder = NewOrder;
+
+/// Placing, checking, cancelling and listing orders.
+#[async_trait]
+pub trait Trading: Send + Sync {
+    /// What the provider needs to act for the user (SnapTrade user credentials; nothing more for Alpaca,
+    /// whose correspondent credentials are the client's own).
+    type Login: Send + Sync;
+
+    /// The provider.
+    fn provider(&self) -> Provider;
+
+    /// What the order would do, without placing it.
+    async fn order_impact(
+        &self,
+        login: &Self::Login,
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<OrderImpact, ProviderError>;
+
+    /// Places the order once: a retry after an unclear outcome never places it twice.
+    async fn place_order(
+        &self,
+        login: &Self::Login,
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<PlacedOrder, ProviderError>;
+
+    /// Asks the brokerage to cancel the order.
+    async fn cancel_order(
+        &self,
+        login: &Self::Login,
+        account: &AccountRef,
+        order: &BrokerageOrderId,
+    ) -> Result<(), ProviderError>;
+
+    /// The account's orders, newest first as the provider lists them.
+    async fn orders(
+        &self,
+        login: &Self::Login,
+        account: &AccountRef,
+        scope: OrderScope,
+    ) -> Result<Vec<PlacedOrder>, ProviderError>;
+}
+
+/// Reading the brokerage accounts a trading provider operates (Alpaca) or connects (SnapTrade).
+#[async_trait]
+pub trait BrokerageAccounts: Send + Sync {
+    /// What the provider needs to read the account.
+    type Login: Send + Sync;
+
+    /// The account, with its balances.
+    async fn account(
+        &self,
+        login: &Self::Login,
+        account: &ProviderAccountId,
+    ) -> Result<AccountInfo, ProviderError>;
+
+    /// The account's positions.
+    async fn account_positions(
+        &self,
+        login: &Self::Login,
+        account: &ProviderAccountId,
+    ) -> Result<Vec<Position>, ProviderError>;
+}
+
+/// What the connection portal should offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalRequest {
+    /// Go straight to this brokerage, when given.
+    pub broker: Option<BrokerageSlug>,
+    /// Read-only or trading access.
+    pub connection_type: ConnectionType,
+    /// Repair this existing connection instead of making a new one.
+    pub reconnect: Option<AuthorizationId>,
+    /// Where the portal sends the user back.
+    pub redirect_uri: Option<String>,
+}
+
+/// A link to the provider's connection portal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalLink {
+    /// Where to send the user. It carries a one-time token: hand it to the user, do not log it.
+    pub url: String,
+    /// The provider's id for the portal session, when it gives one.
+    pub session_id: Option<String>,
+    /// When the link stops working, when the provider says.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Registering users with a provider and sending them through its connection portal.
+#[async_trait]
+pub trait ConnectionPortal: Send + Sync {
+    /// What registering gives back and later calls need (SnapTrade's user id and user secret).
+    type Registration: Send + Sync;
+
+    /// Registers `user` with the provider. Never retried blindly: a second registration fails or
+    /// duplicates.
+    async fn register_user(&self, user: UserId) -> Result<Self::Registration, ProviderError>;
+
+    /// A link to the portal where the user connects (or repairs) a brokerage.
+    async fn portal_url(
+        &self,
+        registration: &Self::Registration,
+        request: &PortalRequest,
+    ) -> Result<PortalLink, ProviderError>;
+
+    /// Removes one connection.
+    async fn remove_connection(
+        &self,
+        registration: &Self::Registration,
+        connection: &AuthorizationId,
+    ) -> Result<(), ProviderError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn symbol() -> Symbol {
+        Symbol::parse("AAPL").unwrap()
+    }
+
+    fn units() -> OrderSize {
+        OrderSize::Units(Units::parse("1").unwrap())
+    }
+
+    #[test]
+    fn a_limit_order_without_a_limit_price_is_refused_naming_the_field() {
+        let error = OrderRequest::new(
+            symbol(),
+            OrderAction::Buy,
+            OrderType::Limit,
+            TimeInForce::Day,
+            units(),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            error,
+            ProviderError::InvalidInput {
+                field: "limit_price",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_market_order_with_a_stop_price_is_refused() {
+        let error = OrderRequest::new(
+            symbol(),
+            OrderAction::Sell,
+            OrderType::Market,
+            TimeInForce::Day,
+            units(),
+            None,
+            Some(Price::parse("10").unwrap()),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            error,
+            ProviderError::InvalidInput {
+                field: "stop_price",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_stop_limit_order_with_both_prices_is_accepted() {
+        let order = OrderRequest::new(
+            symbol(),
+            OrderAction::Buy,
+            OrderType::StopLimit,
+            TimeInForce::GoodTillCanceled,
+            units(),
+            Some(Price::parse("101").unwrap()),
+            Some(Price::parse("100").unwrap()),
+        )
+        .unwrap();
+        assert_eq!(order.limit_price(), Some(Price::parse("101").unwrap()));
+        assert_eq!(order.stop_price(), Some(Price::parse("100").unwrap()));
+    }
+}

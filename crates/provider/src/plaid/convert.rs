@@ -1,0 +1,298 @@
+//! Plaid's payloads as domain types, and Plaid as an [`Aggregation`] provider.
+//!
+//! Amounts arrive as `Decimal` read from Plaid's decimal text (see [`wire`](super::wire)); here they are
+//! checked against the domain's column shapes. A value the domain refuses is
+//! [`ProviderError::InvalidData`] with the path of the field in Plaid's payload.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use tributary_domain::{
+    AccountType, ConnectionStatus, ConnectionType, DomainError, InstitutionName, Price, Provider,
+    ProviderAccountId, ProviderItemId, Quantity, SignedAmount, Symbol,
+};
+
+use super::error_codes::needs_user;
+use super::wire::{
+    Account, Holding, InvestmentTransaction, InvestmentTransactionsGetResponse,
+    InvestmentsHoldingsGetResponse, Item, ItemGetResponse, Security,
+};
+use super::{AccessToken, MAX_PAGE_SIZE, PlaidClient};
+use crate::capability::{
+    AccountInfo, Aggregation, ConnectionInfo, PageCursor, Position, PositionSide,
+    ProviderConnectionId, Transaction, TransactionKind, TransactionPage,
+};
+use crate::error::ProviderError;
+
+/// Plaid account types that hold investments (`brokerage` is the pre-2020 name of `investment`).
+const INVESTMENT_ACCOUNT_TYPES: [&str; 2] = ["investment", "brokerage"];
+
+#[async_trait]
+impl Aggregation for PlaidClient {
+    /// One Plaid Item's access token: Plaid's unit of one login at one institution.
+    type Login = AccessToken;
+
+    fn provider(&self) -> Provider {
+        Provider::Plaid
+    }
+
+    async fn connections(&self, login: &AccessToken) -> Result<Vec<ConnectionInfo>, ProviderError> {
+        Ok(vec![connection_info(&self.item(login).await?)?])
+    }
+
+    /// The Item's investment accounts; its bank and credit accounts are not Tributary's business.
+    async fn accounts(&self, login: &AccessToken) -> Result<Vec<AccountInfo>, ProviderError> {
+        let response = PlaidClient::accounts(self, login).await?;
+        investment_accounts(&response.item, &response.accounts)
+    }
+
+    async fn positions(&self, login: &AccessToken) -> Result<Vec<Position>, ProviderError> {
+        positions(&self.holdings(login).await?)
+    }
+
+    async fn transactions(
+        &self,
+        login: &AccessToken,
+        from: NaiveDate,
+        to: NaiveDate,
+        page: Option<PageCursor>,
+    ) -> Result<TransactionPage, ProviderError> {
+        let offset = page.unwrap_or_default().0;
+        let response = self
+            .investment_transactions_page(login, from, to, &[], MAX_PAGE_SIZE, offset)
+            .await?;
+        transaction_page(&response, offset)
+    }
+}
+
+/// A Plaid value the domain refuses, named by its path in Plaid's payload.
+fn invalid(field: impl Into<String>) -> impl FnOnce(DomainError) -> ProviderError {
+    let field = field.into();
+    move |error| ProviderError::invalid_data(Provider::Plaid, field, error)
+}
+
+/// The Item as a read-only connection, disabled when Plaid needs the user to sign in again.
+pub(super) fn connection_info(response: &ItemGetResponse) -> Result<ConnectionInfo, ProviderError> {
+    let item = &response.item;
+    let (status, status_reason) = match &item.error {
+        None => (ConnectionStatus::Active, None),
+        Some(error) => {
+            let status = if needs_user(&error.error_code) {
+                ConnectionStatus::Disabled
+            } else {
+                ConnectionStatus::Error
+            };
+            let reason = error
+                .display_message
+                .clone()
+                .or_else(|| error.error_message.clone())
+                .unwrap_or_else(|| error.error_code.clone());
+            (status, Some(reason))
+        }
+    };
+    Ok(ConnectionInfo {
+        provider: Provider::Plaid,
+        provider_connection_id: item_id(item)?,
+        institution: institution(item),
+        connection_type: ConnectionType::Read,
+        status,
+        status_reason,
+    })
+}
+
+/// The investment accounts among an Item's accounts.
+pub(super) fn investment_accounts(
+    item: &Item,
+    accounts: &[Account],
+) -> Result<Vec<AccountInfo>, ProviderError> {
+    accounts
+        .iter()
+        .enumerate()
+        .filter(|(_, account)| INVESTMENT_ACCOUNT_TYPES.contains(&account.account_type.as_str()))
+        .map(|(index, account)| account_info(item, account, index))
+        .collect()
+}
+
+fn account_info(
+    item: &Item,
+    account: &Account,
+    index: usize,
+) -> Result<AccountInfo, ProviderError> {
+    let at = |field: &str| format!("accounts[{index}].{field}");
+    let balances = &account.balances;
+    Ok(AccountInfo {
+        provider: Provider::Plaid,
+        provider_account_id: ProviderAccountId::parse(&account.account_id)
+            .map_err(invalid(at("account_id")))?,
+        provider_connection_id: Some(item_id(item)?),
+        institution: institution(item),
+        name: Some(account.name.clone()),
+        account_type: AccountType::parse(&account.account_type).map_err(invalid(at("type")))?,
+        account_subtype: account.subtype.clone(),
+        total_value: amount(balances.current, at("balances.current"))?,
+        cash: amount(balances.available, at("balances.available"))?,
+        currency: balances
+            .iso_currency_code
+            .clone()
+            .or_else(|| balances.unofficial_currency_code.clone()),
+    })
+}
+
+/// Every holding as a position, its security looked up in the response's `securities`.
+pub(super) fn positions(
+    response: &InvestmentsHoldingsGetResponse,
+) -> Result<Vec<Position>, ProviderError> {
+    let securities = securities_by_id(&response.securities);
+    response
+        .holdings
+        .iter()
+        .enumerate()
+        .map(|(index, holding)| position(holding, &securities, index))
+        .collect()
+}
+
+fn position(
+    holding: &Holding,
+    securities: &HashMap<&str, &Security>,
+    index: usize,
+) -> Result<Position, ProviderError> {
+    let at = |field: &str| format!("holdings[{index}].{field}");
+    let security = securities.get(holding.security_id.as_str()).copied();
+    let side = if holding.quantity.is_sign_negative() {
+        PositionSide::Short
+    } else {
+        PositionSide::Long
+    };
+    Ok(Position {
+        provider_account_id: ProviderAccountId::parse(&holding.account_id)
+            .map_err(invalid(at("account_id")))?,
+        symbol: symbol(&holding.security_id, security).map_err(invalid(at("security_id")))?,
+        security_name: security.and_then(|security| security.name.clone()),
+        security_type: security.and_then(|security| security.security_type.clone()),
+        side,
+        quantity: Quantity::new_for("quantity", holding.quantity.abs())
+            .map_err(invalid(at("quantity")))?,
+        price: Some(
+            Price::new_for("institution_price", holding.institution_price)
+                .map_err(invalid(at("institution_price")))?,
+        ),
+        market_value: amount(
+            Some(holding.institution_value.abs()),
+            at("institution_value"),
+        )?,
+        cost_basis: amount(holding.cost_basis, at("cost_basis"))?,
+        currency: holding
+            .iso_currency_code
+            .clone()
+            .or_else(|| holding.unofficial_currency_code.clone()),
+    })
+}
+
+/// One page of transactions, with the cursor of the next unless this page reached Plaid's total (or was
+/// empty, since the total can shrink while paging).
+pub(super) fn transaction_page(
+    response: &InvestmentTransactionsGetResponse,
+    offset: u64,
+) -> Result<TransactionPage, ProviderError> {
+    let securities = securities_by_id(&response.securities);
+    let transactions = response
+        .investment_transactions
+        .iter()
+        .enumerate()
+        .map(|(index, transaction)| self::transaction(transaction, &securities, index))
+        .collect::<Result<Vec<_>, _>>()?;
+    let received = transactions.len() as u64;
+    let next_offset = offset + received;
+    let more = received > 0 && next_offset < response.total_investment_transactions;
+    Ok(TransactionPage {
+        transactions,
+        next: more.then_some(PageCursor(next_offset)),
+    })
+}
+
+fn transaction(
+    transaction: &InvestmentTransaction,
+    securities: &HashMap<&str, &Security>,
+    index: usize,
+) -> Result<Transaction, ProviderError> {
+    let at = |field: &str| format!("investment_transactions[{index}].{field}");
+    let symbol = match &transaction.security_id {
+        Some(id) => Some(
+            symbol(id, securities.get(id.as_str()).copied()).map_err(invalid(at("security_id")))?,
+        ),
+        None => None,
+    };
+    let quantity = non_zero(transaction.quantity.abs())
+        .map(|units| Quantity::new_for("quantity", units).map_err(invalid(at("quantity"))))
+        .transpose()?;
+    let price = non_zero(transaction.price)
+        .map(|price| Price::new_for("price", price).map_err(invalid(at("price"))))
+        .transpose()?;
+    Ok(Transaction {
+        provider_transaction_id: transaction.investment_transaction_id.clone(),
+        provider_account_id: ProviderAccountId::parse(&transaction.account_id)
+            .map_err(invalid(at("account_id")))?,
+        date: transaction.date,
+        kind: transaction_kind(&transaction.transaction_type),
+        subtype: Some(transaction.subtype.clone()),
+        symbol,
+        quantity,
+        price,
+        amount: SignedAmount::new_for("amount", transaction.amount)
+            .map_err(invalid(at("amount")))?,
+        fees: amount(transaction.fees, at("fees"))?,
+        description: transaction.name.clone(),
+    })
+}
+
+/// Plaid's `type`: `buy`, `sell`, `cash`, `fee`, `transfer`; anything else (`cancel`, new types) is kept.
+fn transaction_kind(plaid_type: &str) -> TransactionKind {
+    match plaid_type {
+        "buy" => TransactionKind::Buy,
+        "sell" => TransactionKind::Sell,
+        "cash" => TransactionKind::Cash,
+        "fee" => TransactionKind::Fee,
+        "transfer" => TransactionKind::Transfer,
+        other => TransactionKind::Other(other.to_owned()),
+    }
+}
+
+fn securities_by_id(securities: &[Security]) -> HashMap<&str, &Security> {
+    securities
+        .iter()
+        .map(|security| (security.security_id.as_str(), security))
+        .collect()
+}
+
+/// The security's ticker; a security without one (a cash sweep, some funds) keeps Plaid's stable
+/// `security_id` so its holdings still have a key of their own.
+fn symbol(security_id: &str, security: Option<&Security>) -> Result<Symbol, DomainError> {
+    let ticker = security
+        .and_then(|security| security.ticker_symbol.as_deref())
+        .filter(|ticker| !ticker.trim().is_empty());
+    Symbol::parse(ticker.unwrap_or(security_id))
+}
+
+fn item_id(item: &Item) -> Result<ProviderConnectionId, ProviderError> {
+    ProviderItemId::parse(&item.item_id)
+        .map(ProviderConnectionId::Item)
+        .map_err(invalid("item.item_id"))
+}
+
+fn institution(item: &Item) -> Option<InstitutionName> {
+    item.institution_name
+        .as_deref()
+        .and_then(|name| InstitutionName::parse(name).ok())
+}
+
+fn amount(value: Option<Decimal>, field: String) -> Result<Option<SignedAmount>, ProviderError> {
+    value
+        .map(|value| SignedAmount::new_for("amount", value).map_err(invalid(field)))
+        .transpose()
+}
+
+fn non_zero(value: Decimal) -> Option<Decimal> {
+    (!value.is_zero()).then_some(value)
+}

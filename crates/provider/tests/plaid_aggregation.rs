@@ -1,0 +1,252 @@
+//! Plaid as an `Aggregation` provider: the spec examples as domain types, against wiremock on 127.0.0.1.
+#![cfg(feature = "plaid")]
+
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tributary_domain::{ConnectionStatus, ConnectionType, Provider};
+use tributary_provider::ProviderError;
+use tributary_provider::capability::{Aggregation, PositionSide, TransactionKind};
+use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
+use url::Url;
+use wiremock::matchers::{body_partial_json, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/plaid/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+async fn serving(endpoint: &str, body: Value) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(endpoint))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn client(server: &MockServer) -> PlaidClient {
+    let config = PlaidConfig::new(
+        "client-id",
+        SecretString::from("secret"),
+        PlaidEnvironment::Sandbox,
+    )
+    .with_base_url(Url::parse(&server.uri()).unwrap());
+    PlaidClient::new(config).unwrap()
+}
+
+fn token() -> AccessToken {
+    AccessToken::new(SecretString::from("access-sandbox-token"))
+}
+
+fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::from_str(text).unwrap()
+}
+
+#[tokio::test]
+async fn only_the_items_investment_accounts_are_aggregated_with_exact_balances() {
+    let server = serving("/accounts/get", fixture("accounts_get")).await;
+
+    let accounts = Aggregation::accounts(&client(&server), &token())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        accounts.len(),
+        1,
+        "the checking and loan accounts are left out"
+    );
+    let account = &accounts[0];
+    assert_eq!(account.provider, Provider::Plaid);
+    assert_eq!(
+        account.provider_account_id.as_str(),
+        "6PdjjRP6LmugpBy5NgQvUqpRXMWxzktg3rwrk"
+    );
+    assert_eq!(account.account_type.as_str(), "investment");
+    assert_eq!(account.account_subtype.as_deref(), Some("401k"));
+    assert_eq!(
+        account.institution.as_ref().map(|name| name.as_str()),
+        Some("Royal Bank of Plaid")
+    );
+    assert_eq!(
+        account.total_value.map(|value| value.get()),
+        Some(dec("23631.98")),
+        "rounded to NUMERIC(20,2) as PostgreSQL would"
+    );
+}
+
+#[tokio::test]
+async fn holdings_become_positions_keyed_by_ticker_or_security_id() {
+    let server = serving(
+        "/investments/holdings/get",
+        fixture("investments_holdings_get"),
+    )
+    .await;
+
+    let positions = client(&server).positions(&token()).await.unwrap();
+
+    assert_eq!(positions.len(), 9);
+    let achn = positions
+        .iter()
+        .find(|position| position.symbol.as_str() == "ACHN")
+        .unwrap();
+    assert_eq!(achn.side, PositionSide::Long);
+    assert_eq!(achn.quantity.get(), dec("1"));
+    assert_eq!(achn.market_value.unwrap().get(), dec("2.11"));
+    assert_eq!(achn.cost_basis.unwrap().get(), dec("1.5"));
+    assert_eq!(achn.security_type.as_deref(), Some("equity"));
+    assert!(
+        positions
+            .iter()
+            .any(|position| position.symbol.as_str() == "Lxe4yz4XQEtwb2YArO7RFMpPDvPxy7FALRyea"),
+        "the bond without a ticker keeps Plaid's security id as its symbol"
+    );
+}
+
+#[tokio::test]
+async fn a_negative_holding_is_a_short_position_with_positive_amounts() {
+    let mut body = fixture("investments_holdings_get");
+    body["holdings"][1]["quantity"] = json!(-3);
+    body["holdings"][1]["institution_value"] = json!(-6.33);
+    let server = serving("/investments/holdings/get", body).await;
+
+    let positions = client(&server).positions(&token()).await.unwrap();
+
+    let short = positions
+        .iter()
+        .find(|position| position.side == PositionSide::Short)
+        .unwrap();
+    assert_eq!(short.quantity.get(), dec("3"));
+    assert_eq!(short.market_value.unwrap().get(), dec("6.33"));
+}
+
+#[tokio::test]
+async fn a_quantity_the_column_cannot_hold_is_invalid_data_naming_the_field() {
+    let mut body = fixture("investments_holdings_get");
+    body["holdings"][2]["quantity"] = json!(1e15);
+    let server = serving("/investments/holdings/get", body).await;
+
+    let error = client(&server).positions(&token()).await.unwrap_err();
+
+    let ProviderError::InvalidData {
+        provider, field, ..
+    } = error
+    else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(provider, Provider::Plaid);
+    assert_eq!(field, "holdings[2].quantity");
+}
+
+#[tokio::test]
+async fn transactions_become_typed_kinds_with_unsigned_quantities() {
+    let server = serving(
+        "/investments/transactions/get",
+        fixture("investments_transactions_get"),
+    )
+    .await;
+
+    let page = client(&server)
+        .transactions(&token(), date("2024-01-01"), date("2024-12-31"), None)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        page.next, None,
+        "the example's three transactions are all there is"
+    );
+    let kinds: Vec<_> = page.transactions.iter().map(|t| t.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            TransactionKind::Cash,
+            TransactionKind::Sell,
+            TransactionKind::Buy
+        ]
+    );
+    let sell = &page.transactions[1];
+    assert_eq!(sell.quantity.unwrap().get(), dec("47.74104243"));
+    assert_eq!(sell.amount.get(), dec("-1289.01"));
+    assert_eq!(page.transactions[0].quantity, None, "cash moves no units");
+}
+
+#[tokio::test]
+async fn transaction_pages_follow_the_cursor_until_the_total() {
+    let server = MockServer::start().await;
+    let mut first = fixture("investments_transactions_get");
+    first["total_investment_transactions"] = json!(5);
+    let mut second = fixture("investments_transactions_get");
+    second["total_investment_transactions"] = json!(5);
+    second["investment_transactions"]
+        .as_array_mut()
+        .unwrap()
+        .truncate(2);
+    for (offset, body) in [(0, first), (3, second)] {
+        Mock::given(method("POST"))
+            .and(path("/investments/transactions/get"))
+            .and(body_partial_json(json!({"options": {"offset": offset}})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let plaid = client(&server);
+    let (from, to) = (date("2024-01-01"), date("2024-12-31"));
+
+    let page = plaid.transactions(&token(), from, to, None).await.unwrap();
+    assert_eq!(page.transactions.len(), 3);
+    let next = page.next.expect("two more transactions");
+    let last = plaid
+        .transactions(&token(), from, to, Some(next))
+        .await
+        .unwrap();
+
+    assert_eq!(last.transactions.len(), 2);
+    assert_eq!(last.next, None);
+}
+
+#[tokio::test]
+async fn an_item_that_needs_the_user_is_a_disabled_read_connection() {
+    let mut body = fixture("item_get");
+    body["item"]["error"] = json!({
+        "error_type": "ITEM_ERROR",
+        "error_code": "ITEM_LOGIN_REQUIRED",
+        "error_message": "the login details of this item have changed",
+        "display_message": null,
+        "request_id": "req-1",
+    });
+    let server = serving("/item/get", body).await;
+
+    let connections = client(&server).connections(&token()).await.unwrap();
+
+    assert_eq!(connections.len(), 1);
+    let connection = &connections[0];
+    assert_eq!(connection.connection_type, ConnectionType::Read);
+    assert_eq!(connection.status, ConnectionStatus::Disabled);
+    assert_eq!(
+        connection.status_reason.as_deref(),
+        Some("the login details of this item have changed")
+    );
+}
+
+#[tokio::test]
+async fn a_healthy_item_is_an_active_connection() {
+    let server = serving("/item/get", fixture("item_get")).await;
+
+    let connections = client(&server).connections(&token()).await.unwrap();
+
+    assert_eq!(connections[0].status, ConnectionStatus::Active);
+    assert_eq!(connections[0].status_reason, None);
+}

@@ -1,18 +1,5 @@
-//! Money and quantities as [`Decimal`], one newtype per `NUMERIC(precision, scale)` column shape.
-//!
-//! A value that exists fits its column: the constructors check it before any SQL runs.
-//!
-//! * **Excess scale is rounded**, half away from zero, to the column's scale — exactly what PostgreSQL does when it
-//!   stores a `numeric` into `NUMERIC(p, s)`. Providers send more decimals than the columns keep (Alpaca quantities
-//!   have 9, SnapTrade prices arrive as long floats); refusing them would fail whole syncs over digits the database
-//!   would drop anyway, and rounding here means the value in memory is the value the database returns.
-//!   The result always carries the column's scale (`1.5` becomes `1.500000` in a `NUMERIC(15,6)`), as PostgreSQL
-//!   returns it, so the in-memory store and PostgreSQL agree even on the text form.
-//! * **Too many integer digits is always an error** ([`DomainError::NumericOverflow`]): PostgreSQL would refuse the
-//!   row, and silently capping money is never right. The check runs after rounding, as PostgreSQL's does
-//!   (`999.9999995` rounds up to `1000.000000`).
-//! * **Negative values are an error** ([`DomainError::Negative`]) for the types whose column has a `>= 0` CHECK or
-//!   whose meaning has no negative (a notional amount, an average cost). A value that only rounds to zero is zero.
+//! Money and quantities as [`Decimal`], one newtype per `NUMERIC(precision, scale)` column shape. The rounding
+//! and overflow rules are documented on the crate (section "Numbers"), where readers of the API see them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -89,7 +76,7 @@ macro_rules! decimal_column {
             /// Zero, at the column's scale.
             pub const ZERO: Self = Self(Decimal::from_parts(0, 0, 0, false, $scale));
 
-            /// Rounds `value` to the column's scale and checks that it fits (see the [module docs](self)).
+            /// Rounds `value` to the column's scale and checks that it fits (see [the crate's Numbers section](crate#numbers)).
             ///
             /// # Errors
             /// [`DomainError::NumericOverflow`] or [`DomainError::Negative`], naming [`Self::FIELD`].

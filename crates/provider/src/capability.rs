@@ -6,6 +6,9 @@
 //! `Decimal` newtypes, and reports a value the domain refuses as [`ProviderError::InvalidData`] naming the
 //! field.
 //!
+//! Where a client has an inherent method of the same name (`PlaidClient::accounts` returns Plaid's own
+//! response), call the capability with its trait path: `Aggregation::accounts(&plaid, &token)`.
+//!
 //! Each trait has an associated type for what the provider needs to know who is asking: a Plaid Item's
 //! access token, a SnapTrade user's id and secret, an Alpaca account id. Those hold secrets where they
 //! have them and never show them in `Debug`.
@@ -404,7 +407,7 @@ pub trait Trading: Send + Sync {
     ) -> Result<(), ProviderError>;
 
     /// The account's orders, newest first as the provider lists them.
-    async fn orders(
+    async fn list_orders(
         &self,
         login: &Self::Login,
         account: &AccountRef,
@@ -419,7 +422,7 @@ pub trait BrokerageAccounts: Send + Sync {
     type Login: Send + Sync;
 
     /// The account, with its balances.
-    async fn account(
+    async fn brokerage_account(
         &self,
         login: &Self::Login,
         account: &ProviderAccountId,

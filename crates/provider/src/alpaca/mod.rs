@@ -19,6 +19,7 @@
 //! ```
 
 mod config;
+mod convert;
 mod orders;
 pub mod wire;
 

@@ -1,0 +1,400 @@
+//! Alpaca's payloads as domain types, and Alpaca as a [`Trading`] and [`BrokerageAccounts`] provider.
+//!
+//! Alpaca's decimal strings are already `Decimal`; here they are checked against the domain's column
+//! shapes, and a value the domain refuses is [`ProviderError::InvalidData`] naming the Alpaca field.
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use tributary_domain::{
+    AccountType, BrokerageOrderId, DomainError, NewOrder as OrderRow, Notional, OrderAction,
+    OrderStatus, Price, Provider, ProviderAccountId, Quantity, SignedAmount, Symbol, TimeInForce,
+    Units,
+};
+use uuid::Uuid;
+
+use super::orders::{
+    AlpacaOrder, ClientOrderId, NewOrder, OrderQuantity, OrderQuery, OrderSide, OrderStatusFilter,
+    OrderType as AlpacaOrderType, TimeInForce as AlpacaTimeInForce,
+};
+use super::wire::{self, TradeAccount};
+use super::{AlpacaClient, BrokerAccountId};
+use crate::capability::{
+    AccountInfo, AccountRef, BrokerageAccounts, OrderImpact, OrderRequest, OrderScope, OrderSize,
+    PlacedOrder, Position, PositionSide, Trading,
+};
+use crate::error::ProviderError;
+
+#[async_trait]
+impl Trading for AlpacaClient {
+    /// Nothing: the client's Broker API credentials act for every customer account.
+    type Login = ();
+
+    fn provider(&self) -> Provider {
+        Provider::Alpaca
+    }
+
+    /// Alpaca has no preview endpoint: the impact is worked out from the trading account's buying power
+    /// and the order's own price (a market order's value is unknown without a quote, and says so).
+    async fn order_impact(
+        &self,
+        _: &(),
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<OrderImpact, ProviderError> {
+        alpaca_order(order)?;
+        let balances = self
+            .trading_account(&broker_account(&account.provider_account_id)?)
+            .await?;
+        impact(&balances, order)
+    }
+
+    async fn place_order(
+        &self,
+        _: &(),
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<PlacedOrder, ProviderError> {
+        let request = alpaca_order(order)?;
+        let placed = self
+            .submit_order(&broker_account(&account.provider_account_id)?, &request)
+            .await?;
+        order_row(account, &placed)
+    }
+
+    async fn cancel_order(
+        &self,
+        _: &(),
+        account: &AccountRef,
+        order: &BrokerageOrderId,
+    ) -> Result<(), ProviderError> {
+        let order_id = Uuid::parse_str(order.as_str())
+            .map_err(|_| ProviderError::invalid_input("brokerage_order_id", "is not a UUID"))?;
+        AlpacaClient::cancel_order(
+            self,
+            &broker_account(&account.provider_account_id)?,
+            order_id,
+        )
+        .await
+    }
+
+    async fn list_orders(
+        &self,
+        _: &(),
+        account: &AccountRef,
+        scope: OrderScope,
+    ) -> Result<Vec<PlacedOrder>, ProviderError> {
+        let status = match scope {
+            OrderScope::Open => OrderStatusFilter::Open,
+            OrderScope::Closed => OrderStatusFilter::Closed,
+            OrderScope::All => OrderStatusFilter::All,
+        };
+        let query = OrderQuery {
+            status,
+            limit: Some(500),
+            ..OrderQuery::default()
+        };
+        let orders =
+            AlpacaClient::orders(self, &broker_account(&account.provider_account_id)?, &query)
+                .await?;
+        orders
+            .iter()
+            .map(|order| order_row(account, order))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl BrokerageAccounts for AlpacaClient {
+    type Login = ();
+
+    async fn brokerage_account(
+        &self,
+        _: &(),
+        account: &ProviderAccountId,
+    ) -> Result<AccountInfo, ProviderError> {
+        let id = broker_account(account)?;
+        let details = AlpacaClient::account(self, &id).await?;
+        let balances = self.trading_account(&id).await?;
+        account_info(&details, &balances)
+    }
+
+    async fn account_positions(
+        &self,
+        _: &(),
+        account: &ProviderAccountId,
+    ) -> Result<Vec<Position>, ProviderError> {
+        let positions = self.positions(&broker_account(account)?).await?;
+        positions
+            .iter()
+            .enumerate()
+            .map(|(index, position)| self::position(account, position, index))
+            .collect()
+    }
+}
+
+/// An Alpaca value the domain refuses, named by its Alpaca field.
+fn invalid(field: impl Into<String>) -> impl FnOnce(DomainError) -> ProviderError {
+    let field = field.into();
+    move |error| ProviderError::invalid_data(Provider::Alpaca, field, error)
+}
+
+fn broker_account(account: &ProviderAccountId) -> Result<BrokerAccountId, ProviderError> {
+    BrokerAccountId::parse(account.as_str())
+}
+
+/// The order as Alpaca takes it; what Alpaca cannot express is refused naming the field. Numbers lose the
+/// domain columns' trailing zeros (`2`, not `2.000000`).
+pub(super) fn alpaca_order(order: &OrderRequest) -> Result<NewOrder, ProviderError> {
+    let client_order_id = order
+        .client_order_id()
+        .map(|id| ClientOrderId::parse(id.as_str()))
+        .transpose()?;
+    Ok(NewOrder {
+        symbol: order.symbol().as_str().to_owned(),
+        side: side(order.action())?,
+        order_type: order_type(order)?,
+        time_in_force: time_in_force(order.time_in_force())?,
+        quantity: match order.size() {
+            OrderSize::Units(units) => OrderQuantity::Units(units.get().normalize()),
+            OrderSize::Notional(dollars) => OrderQuantity::Notional(dollars.get().normalize()),
+        },
+        extended_hours: false,
+        client_order_id,
+    })
+}
+
+/// Alpaca has two sides; shorting is selling what is not held, covering is buying it back.
+fn side(action: &OrderAction) -> Result<OrderSide, ProviderError> {
+    match action {
+        OrderAction::Buy | OrderAction::BuyToCover => Ok(OrderSide::Buy),
+        OrderAction::Sell | OrderAction::SellShort => Ok(OrderSide::Sell),
+        other => Err(ProviderError::invalid_input(
+            "action",
+            format!("Alpaca equity orders are buy or sell, not {other}"),
+        )),
+    }
+}
+
+fn order_type(order: &OrderRequest) -> Result<AlpacaOrderType, ProviderError> {
+    use tributary_domain::OrderType;
+    // OrderRequest::new guarantees the prices its type needs; a missing one here is still an error, not a panic.
+    let limit = || required_price("limit_price", order.limit_price());
+    let stop = || required_price("stop_price", order.stop_price());
+    match order.order_type() {
+        OrderType::Market => Ok(AlpacaOrderType::Market),
+        OrderType::Limit => Ok(AlpacaOrderType::Limit {
+            limit_price: limit()?,
+        }),
+        OrderType::Stop => Ok(AlpacaOrderType::Stop {
+            stop_price: stop()?,
+        }),
+        OrderType::StopLimit => Ok(AlpacaOrderType::StopLimit {
+            stop_price: stop()?,
+            limit_price: limit()?,
+        }),
+        other => Err(ProviderError::invalid_input(
+            "order_type",
+            format!("Tributary does not send {other} orders to Alpaca"),
+        )),
+    }
+}
+
+fn required_price(field: &'static str, price: Option<Price>) -> Result<Decimal, ProviderError> {
+    // Without the column's trailing zeros: Alpaca echoes what it was sent.
+    price
+        .map(|price| price.get().normalize())
+        .ok_or_else(|| ProviderError::invalid_input(field, "is required for this order type"))
+}
+
+fn time_in_force(time_in_force: &TimeInForce) -> Result<AlpacaTimeInForce, ProviderError> {
+    match time_in_force {
+        TimeInForce::Day => Ok(AlpacaTimeInForce::Day),
+        TimeInForce::GoodTillCanceled => Ok(AlpacaTimeInForce::GoodTillCanceled),
+        TimeInForce::AtTheOpen => Ok(AlpacaTimeInForce::AtOpen),
+        TimeInForce::AtTheClose => Ok(AlpacaTimeInForce::AtClose),
+        TimeInForce::ImmediateOrCancel => Ok(AlpacaTimeInForce::ImmediateOrCancel),
+        TimeInForce::FillOrKill => Ok(AlpacaTimeInForce::FillOrKill),
+        other => Err(ProviderError::invalid_input(
+            "time_in_force",
+            format!("Alpaca does not take {other}"),
+        )),
+    }
+}
+
+/// An Alpaca order as the row Tributary records, with Alpaca's JSON kept as `raw_order_data`.
+pub(super) fn order_row(
+    account: &AccountRef,
+    order: &AlpacaOrder,
+) -> Result<OrderRow, ProviderError> {
+    let wire = &order.order;
+    let brokerage_order_id =
+        BrokerageOrderId::parse(&wire.id.to_string()).map_err(invalid("id"))?;
+    let symbol = Symbol::parse(&wire.symbol).map_err(invalid("symbol"))?;
+    // A multi-leg order has no side of its own; its class (`mleg`) is kept in its place.
+    let side = wire
+        .side
+        .as_deref()
+        .or(wire.order_class.as_deref())
+        .unwrap_or_default();
+    let action = OrderAction::parse(side).map_err(invalid("side"))?;
+    let order_type =
+        tributary_domain::OrderType::parse(&wire.order_type).map_err(invalid("type"))?;
+    let status = OrderStatus::parse(&wire.status).map_err(invalid("status"))?;
+    let placed_at = wire.submitted_at.unwrap_or(wire.created_at);
+    let mut row = OrderRow::new(
+        account.user_id,
+        account.account_id,
+        brokerage_order_id,
+        symbol,
+        action,
+        order_type,
+        status,
+        placed_at,
+    );
+    row.time_in_force =
+        Some(TimeInForce::parse(&wire.time_in_force).map_err(invalid("time_in_force"))?);
+    row.units = optional(wire.qty, "qty", Units::new_for)?;
+    row.notional_value = optional(wire.notional, "notional", Notional::new_for)?;
+    row.limit_price = optional(wire.limit_price, "limit_price", Price::new_for)?;
+    row.stop_price = optional(wire.stop_price, "stop_price", Price::new_for)?;
+    row.filled_units = optional(Some(wire.filled_qty), "filled_qty", Units::new_for)?;
+    row.average_fill_price = optional(wire.filled_avg_price, "filled_avg_price", Price::new_for)?;
+    row.filled_at = wire.filled_at;
+    row.cancelled_at = wire.canceled_at;
+    row.raw_order_data = Some(order.raw.clone());
+    Ok(row)
+}
+
+fn optional<T>(
+    value: Option<Decimal>,
+    field: &'static str,
+    build: fn(&'static str, Decimal) -> Result<T, DomainError>,
+) -> Result<Option<T>, ProviderError> {
+    value
+        .map(|value| build(field, value).map_err(invalid(field)))
+        .transpose()
+}
+
+fn amount(
+    value: Option<Decimal>,
+    field: &'static str,
+) -> Result<Option<SignedAmount>, ProviderError> {
+    optional(value, field, SignedAmount::new_for)
+}
+
+/// The customer's account with its balances.
+pub(super) fn account_info(
+    account: &wire::Account,
+    balances: &TradeAccount,
+) -> Result<AccountInfo, ProviderError> {
+    let account_type = account.account_type.as_deref().unwrap_or("trading");
+    Ok(AccountInfo {
+        provider: Provider::Alpaca,
+        provider_account_id: ProviderAccountId::parse(&account.id.to_string())
+            .map_err(invalid("id"))?,
+        provider_connection_id: None,
+        institution: None,
+        name: account.account_number.clone(),
+        account_type: AccountType::parse(account_type).map_err(invalid("account_type"))?,
+        account_subtype: None,
+        total_value: amount(Some(balances.equity), "equity")?,
+        cash: amount(Some(balances.cash), "cash")?,
+        currency: Some(balances.currency.clone()),
+    })
+}
+
+/// A position; Alpaca reports shorts with a `short` side (and, in practice, a negative quantity and value),
+/// which the domain keeps as positive numbers with [`PositionSide::Short`].
+pub(super) fn position(
+    account: &ProviderAccountId,
+    position: &wire::Position,
+    index: usize,
+) -> Result<Position, ProviderError> {
+    let at = |field: &str| format!("positions[{index}].{field}");
+    let side = if position.side.eq_ignore_ascii_case("short") || position.qty.is_sign_negative() {
+        PositionSide::Short
+    } else {
+        PositionSide::Long
+    };
+    let signed = |value: Option<Decimal>, field: &'static str| {
+        value
+            .map(|value| SignedAmount::new_for(field, value.abs()).map_err(invalid(at(field))))
+            .transpose()
+    };
+    Ok(Position {
+        provider_account_id: account.clone(),
+        symbol: Symbol::parse(&position.symbol).map_err(invalid(at("symbol")))?,
+        security_name: None,
+        security_type: position.asset_class.clone(),
+        side,
+        quantity: Quantity::new_for("qty", position.qty.abs()).map_err(invalid(at("qty")))?,
+        price: position
+            .current_price
+            .map(|price| {
+                Price::new_for("current_price", price).map_err(invalid(at("current_price")))
+            })
+            .transpose()?,
+        market_value: signed(position.market_value, "market_value")?,
+        cost_basis: signed(position.cost_basis, "cost_basis")?,
+        currency: None,
+    })
+}
+
+/// What the order would do to the account's buying power.
+pub(super) fn impact(
+    balances: &TradeAccount,
+    order: &OrderRequest,
+) -> Result<OrderImpact, ProviderError> {
+    let mut warnings = blocked_warnings(balances);
+    let estimated_value = estimated_value(order);
+    if estimated_value.is_none() {
+        warnings.push("a market order's value is unknown until it fills".to_owned());
+    }
+    let buys = matches!(order.action(), OrderAction::Buy | OrderAction::BuyToCover);
+    let remaining = estimated_value
+        .filter(|_| buys)
+        .map(|value| balances.buying_power - value);
+    if remaining.is_some_and(|left| left.is_sign_negative()) {
+        warnings.push("the order exceeds the account's buying power".to_owned());
+    }
+    Ok(OrderImpact {
+        trade_id: None,
+        estimated_value: estimated_value
+            .map(|value| SignedAmount::new_for("estimated_value", value))
+            .transpose()
+            .map_err(|error| ProviderError::invalid_input("order", error.to_string()))?,
+        estimated_fees: None,
+        buying_power: amount(Some(balances.buying_power), "buying_power")?,
+        remaining_buying_power: amount(remaining, "buying_power")?,
+        warnings,
+    })
+}
+
+/// Units × the order's own price, or its dollar amount; unknown for a market order in units.
+fn estimated_value(order: &OrderRequest) -> Option<Decimal> {
+    match order.size() {
+        OrderSize::Notional(dollars) => Some(dollars.get()),
+        OrderSize::Units(units) => order
+            .limit_price()
+            .or(order.stop_price())
+            .map(|price| units.get() * price.get()),
+    }
+}
+
+fn blocked_warnings(balances: &TradeAccount) -> Vec<String> {
+    [
+        (balances.account_blocked, "the account is blocked"),
+        (
+            balances.trading_blocked,
+            "trading is blocked on the account",
+        ),
+        (
+            balances.trade_suspended_by_user,
+            "the user suspended trading",
+        ),
+    ]
+    .into_iter()
+    .filter(|(blocked, _)| *blocked)
+    .map(|(_, warning)| warning.to_owned())
+    .collect()
+}

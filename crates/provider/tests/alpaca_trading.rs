@@ -1,0 +1,316 @@
+//! Alpaca as a `Trading` and `BrokerageAccounts` provider: domain orders in, domain rows out, against
+//! wiremock on 127.0.0.1.
+#![cfg(feature = "alpaca")]
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tributary_domain::{
+    AccountId, BrokerageOrderId, ClientOrderId, OrderAction, OrderStatus, OrderType, Price,
+    Provider, ProviderAccountId, Symbol, TimeInForce, Units, UserId,
+};
+use tributary_provider::ProviderError;
+use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
+use tributary_provider::capability::{
+    AccountRef, BrokerageAccounts, OrderRequest, OrderScope, OrderSize, PositionSide, Trading,
+};
+use url::Url;
+use wiremock::matchers::{body_json, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/alpaca/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn client(server: &MockServer) -> AlpacaClient {
+    let config = AlpacaConfig::new(
+        "key-id",
+        SecretString::from("secret"),
+        AlpacaEnvironment::Sandbox,
+    )
+    .with_base_url(Url::parse(&server.uri()).unwrap());
+    AlpacaClient::new(config).unwrap()
+}
+
+fn account() -> AccountRef {
+    AccountRef {
+        user_id: UserId::generate(),
+        account_id: AccountId::generate(),
+        provider_account_id: ProviderAccountId::parse(ACCOUNT).unwrap(),
+    }
+}
+
+fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
+fn limit_buy(units: &str, limit: &str) -> OrderRequest {
+    OrderRequest::new(
+        Symbol::parse("AAPL").unwrap(),
+        OrderAction::Buy,
+        OrderType::Limit,
+        TimeInForce::GoodTillCanceled,
+        OrderSize::Units(Units::parse(units).unwrap()),
+        Some(Price::parse(limit).unwrap()),
+        None,
+    )
+    .unwrap()
+}
+
+async fn mock(server: &MockServer, verb: &str, route: &str, body: Value) {
+    Mock::given(method(verb))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_domain_order_is_sent_in_alpacas_words_and_comes_back_as_the_row_to_record() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/trading/accounts/{ACCOUNT}/orders")))
+        .and(body_json(json!({
+            "symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit", "time_in_force": "gtc",
+            "limit_price": "150", "client_order_id": "tributary-1",
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let account = account();
+    let order =
+        limit_buy("2", "150").with_client_order_id(ClientOrderId::parse("tributary-1").unwrap());
+
+    let row = client(&server)
+        .place_order(&(), &account, &order)
+        .await
+        .unwrap();
+
+    assert_eq!(row.user_id, account.user_id);
+    assert_eq!(row.account_id, account.account_id);
+    assert_eq!(
+        row.brokerage_order_id.as_str(),
+        "7b08df51-c1ac-453c-99f9-323a5f075f0d"
+    );
+    assert_eq!(row.action, OrderAction::Buy);
+    assert_eq!(row.order_type, OrderType::Limit);
+    assert_eq!(row.time_in_force, Some(TimeInForce::GoodTillCanceled));
+    assert_eq!(row.status, OrderStatus::Accepted);
+    assert_eq!(row.units.map(Units::get), Some(dec("2")));
+    assert_eq!(row.limit_price.map(Price::get), Some(dec("150")));
+    assert_eq!(row.filled_units.map(Units::get), Some(Decimal::ZERO));
+    assert_eq!(
+        row.raw_order_data.as_ref().unwrap()["client_order_id"],
+        "5680c4bc-9ac1-4a12-a44c-df427ba53032"
+    );
+}
+
+#[tokio::test]
+async fn an_order_alpaca_cannot_express_is_refused_before_anything_is_sent() {
+    let server = MockServer::start().await;
+    let trailing = OrderRequest::new(
+        Symbol::parse("AAPL").unwrap(),
+        OrderAction::Sell,
+        OrderType::TrailingStop,
+        TimeInForce::Day,
+        OrderSize::Units(Units::parse("1").unwrap()),
+        None,
+        None,
+    )
+    .unwrap();
+    let option_open = OrderRequest::market(
+        Symbol::parse("AAPL").unwrap(),
+        OrderAction::BuyToOpen,
+        OrderSize::Units(Units::parse("1").unwrap()),
+    );
+
+    for (order, field) in [(trailing, "order_type"), (option_open, "action")] {
+        let error = client(&server)
+            .place_order(&(), &account(), &order)
+            .await
+            .unwrap_err();
+        let ProviderError::InvalidInput { field: named, .. } = error else {
+            panic!("got {error:?}")
+        };
+        assert_eq!(named, field);
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn orders_are_listed_by_scope_and_keep_unknown_statuses() {
+    let server = MockServer::start().await;
+    let mut order = fixture("order_equity");
+    order["status"] = json!("held_for_review");
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/trading/accounts/{ACCOUNT}/orders")))
+        .and(query_param("status", "closed"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([order])))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let rows = client(&server)
+        .list_orders(&(), &account(), OrderScope::Closed)
+        .await
+        .unwrap();
+
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status.as_str(), "held_for_review");
+    assert!(!rows[0].status.is_known());
+}
+
+#[tokio::test]
+async fn cancelling_by_a_brokerage_order_id_that_is_not_alpacas_is_refused() {
+    let server = MockServer::start().await;
+
+    let error = Trading::cancel_order(
+        &client(&server),
+        &(),
+        &account(),
+        &BrokerageOrderId::parse("not-a-uuid").unwrap(),
+    )
+    .await
+    .unwrap_err();
+
+    assert!(
+        matches!(
+            error,
+            ProviderError::InvalidInput {
+                field: "brokerage_order_id",
+                ..
+            }
+        ),
+        "got {error:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_sends_the_delete_for_that_order() {
+    let server = MockServer::start().await;
+    let order_id = "7b08df51-c1ac-453c-99f9-323a5f075f0d";
+    Mock::given(method("DELETE"))
+        .and(path(format!(
+            "/v1/trading/accounts/{ACCOUNT}/orders/{order_id}"
+        )))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    Trading::cancel_order(
+        &client(&server),
+        &(),
+        &account(),
+        &BrokerageOrderId::parse(order_id).unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_impact_of_a_limit_buy_is_its_value_against_buying_power() {
+    let server = MockServer::start().await;
+    let route = format!("/v1/trading/accounts/{ACCOUNT}/account");
+    mock(&server, "GET", &route, fixture("trading_account")).await;
+
+    let impact = client(&server)
+        .order_impact(&(), &account(), &limit_buy("2", "150"))
+        .await
+        .unwrap();
+
+    assert_eq!(impact.estimated_value.unwrap().get(), dec("300.00"));
+    assert_eq!(impact.buying_power.unwrap().get(), dec("103556.86"));
+    assert_eq!(
+        impact.remaining_buying_power.unwrap().get(),
+        dec("103256.86")
+    );
+    assert!(impact.warnings.is_empty(), "{:?}", impact.warnings);
+}
+
+#[tokio::test]
+async fn an_order_beyond_buying_power_or_on_a_blocked_account_is_warned_about() {
+    let server = MockServer::start().await;
+    let mut balances = fixture("trading_account");
+    balances["trading_blocked"] = json!(true);
+    let route = format!("/v1/trading/accounts/{ACCOUNT}/account");
+    mock(&server, "GET", &route, balances).await;
+
+    let impact = client(&server)
+        .order_impact(&(), &account(), &limit_buy("1000", "150"))
+        .await
+        .unwrap();
+
+    assert!(
+        impact
+            .remaining_buying_power
+            .unwrap()
+            .get()
+            .is_sign_negative()
+    );
+    assert_eq!(
+        impact.warnings,
+        [
+            "trading is blocked on the account",
+            "the order exceeds the account's buying power"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_brokerage_account_and_its_positions_are_domain_values() {
+    let server = MockServer::start().await;
+    mock(
+        &server,
+        "GET",
+        &format!("/v1/accounts/{ACCOUNT}"),
+        fixture("account"),
+    )
+    .await;
+    mock(
+        &server,
+        "GET",
+        &format!("/v1/trading/accounts/{ACCOUNT}/account"),
+        fixture("trading_account"),
+    )
+    .await;
+    let mut positions = fixture("positions");
+    let mut short = positions[0].clone();
+    short["symbol"] = json!("TSLA");
+    short["side"] = json!("short");
+    short["qty"] = json!("-3");
+    short["market_value"] = json!("-540.30");
+    positions.as_array_mut().unwrap().push(short);
+    mock(
+        &server,
+        "GET",
+        &format!("/v1/trading/accounts/{ACCOUNT}/positions"),
+        positions,
+    )
+    .await;
+    let alpaca = client(&server);
+    let id = ProviderAccountId::parse(ACCOUNT).unwrap();
+
+    let info = alpaca.brokerage_account(&(), &id).await.unwrap();
+    let positions = alpaca.account_positions(&(), &id).await.unwrap();
+
+    assert_eq!(info.provider, Provider::Alpaca);
+    assert_eq!(info.account_type.as_str(), "trading");
+    assert_eq!(info.total_value.unwrap().get(), dec("28059.39"));
+    assert_eq!(info.cash.unwrap().get(), dec("24861.91"));
+    assert_eq!(positions.len(), 2);
+    assert_eq!(positions[0].side, PositionSide::Long);
+    assert_eq!(positions[0].quantity.get(), dec("4"));
+    assert_eq!(positions[1].side, PositionSide::Short);
+    assert_eq!(positions[1].quantity.get(), dec("3"));
+    assert_eq!(positions[1].market_value.unwrap().get(), dec("540.30"));
+}

@@ -24,11 +24,13 @@ pub(crate) enum Controls {
     Allowed,
 }
 
-/// Trims `raw` and checks it against the limits above, naming `field` in the error.
+/// Trims `raw` and checks it: not empty, no NUL, at most `max` bytes, and no control characters if refused.
+/// Errors name `field`.
 pub(crate) fn check(
     field: &'static str,
     raw: &str,
     controls: Controls,
+    max: usize,
 ) -> Result<String, DomainError> {
     let invalid = |problem| DomainError::InvalidText { field, problem };
     if raw.contains('\0') {
@@ -38,9 +40,9 @@ pub(crate) fn check(
     if trimmed.is_empty() {
         return Err(invalid(TextProblem::Empty));
     }
-    if trimmed.len() > MAX_TEXT_BYTES {
+    if trimmed.len() > max {
         return Err(invalid(TextProblem::TooLong {
-            max: MAX_TEXT_BYTES,
+            max,
             actual: trimmed.len(),
         }));
     }
@@ -52,6 +54,9 @@ pub(crate) fn check(
 
 macro_rules! text_newtype {
     ($(#[$doc:meta])* $name:ident, $field:literal, $controls:expr) => {
+        text_newtype!($(#[$doc])* $name, $field, $controls, max = MAX_TEXT_BYTES);
+    };
+    ($(#[$doc:meta])* $name:ident, $field:literal, $controls:expr, max = $max:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -61,12 +66,15 @@ macro_rules! text_newtype {
             /// The field name used in errors and in the schema.
             pub const FIELD: &'static str = $field;
 
-            /// Trims the text and checks it: not empty, at most [`MAX_TEXT_BYTES`] bytes, no NUL.
+            /// The longest value accepted, in bytes of UTF-8.
+            pub const MAX_BYTES: usize = $max;
+
+            /// Trims the text and checks it: not empty, at most [`Self::MAX_BYTES`] bytes, no NUL.
             ///
             /// # Errors
             /// [`DomainError::InvalidText`] naming the field and the problem.
             pub fn parse(text: &str) -> Result<Self, DomainError> {
-                check($field, text, $controls).map(Self)
+                check($field, text, $controls, $max).map(Self)
             }
 
             /// The text, trimmed.
@@ -139,11 +147,12 @@ text_newtype!(
     Controls::Refused
 );
 text_newtype!(
-    /// The id a client chooses for an order so a retried submission is not placed twice (Alpaca's
-    /// `client_order_id`, at most 128 characters there; checked against that limit by the provider client).
+    /// The id a client chooses for an order so a retried submission is not placed twice: Alpaca's
+    /// `client_order_id`, which Alpaca limits to 128 characters (counted here in bytes, the stricter measure).
     ClientOrderId,
     "client_order_id",
-    Controls::Refused
+    Controls::Refused,
+    max = 128
 );
 text_newtype!(
     /// SnapTrade's user id (`snaptrade_users.snaptrade_user_id`), chosen by us when registering the user.
@@ -369,6 +378,21 @@ mod tests {
             })
         ));
         assert!(InstitutionName::parse("Charles\tSchwab").is_ok());
+    }
+
+    #[test]
+    fn a_client_order_id_is_held_to_alpacas_128_character_limit() {
+        assert!(ClientOrderId::parse(&"a".repeat(128)).is_ok());
+        assert_eq!(
+            ClientOrderId::parse(&"a".repeat(129)).unwrap_err(),
+            DomainError::InvalidText {
+                field: "client_order_id",
+                problem: TextProblem::TooLong {
+                    max: 128,
+                    actual: 129
+                }
+            }
+        );
     }
 
     #[test]

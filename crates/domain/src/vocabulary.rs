@@ -3,6 +3,43 @@
 //! Unlike the providers' vocabularies ([`crate::order`]), these are closed on purpose: the database refuses any
 //! other value, so a new one needs a migration and a new variant together, and parsing is exact (no aliases).
 
+/// Display, FromStr, Serialize and Deserialize for a vocabulary type through its `as_str` and `parse`, so the
+/// text form, the JSON form and the column are one spelling.
+macro_rules! text_traits {
+    ($name:ident) => {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = crate::DomainError;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Self::parse(text)
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                let text = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                Self::parse(&text).map_err(::serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+pub(crate) use text_traits;
+
 /// Declares a closed enum with `as_str`, `ALL`, `Display`, `FromStr` (exact spelling, typed error naming the
 /// field) and serde through the same strings.
 macro_rules! closed_vocabulary {
@@ -48,32 +85,7 @@ macro_rules! closed_vocabulary {
             }
         }
 
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::std::str::FromStr for $name {
-            type Err = crate::DomainError;
-
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                Self::parse(text)
-            }
-        }
-
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Self::parse(&text).map_err(::serde::de::Error::custom)
-            }
-        }
+        crate::vocabulary::text_traits!($name);
     };
 }
 
@@ -130,7 +142,7 @@ macro_rules! open_vocabulary {
             /// [`crate::DomainError::InvalidText`] naming the field, only for text no column can hold:
             /// empty, containing NUL or control characters, or over [`crate::MAX_TEXT_BYTES`].
             pub fn parse(text: &str) -> Result<Self, crate::DomainError> {
-                let trimmed = crate::text::check($field, text, crate::text::Controls::Refused)?;
+                let trimmed = crate::text::check($field, text, crate::text::Controls::Refused, crate::MAX_TEXT_BYTES)?;
                 let key = crate::vocabulary::spelling_key(&trimmed);
                 $(
                     if key == crate::vocabulary::spelling_key($text) $($(|| key == $alias)+)? {
@@ -146,32 +158,7 @@ macro_rules! open_vocabulary {
             }
         }
 
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::std::str::FromStr for $name {
-            type Err = crate::DomainError;
-
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                Self::parse(text)
-            }
-        }
-
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Self::parse(&text).map_err(::serde::de::Error::custom)
-            }
-        }
+        crate::vocabulary::text_traits!($name);
     };
 }
 

@@ -159,6 +159,37 @@ impl NewInvestmentAccount {
             account_mode: AccountMode::from(provider),
         }
     }
+
+    /// The row this draft becomes when first inserted with id `id` at `now`: never synced (`pending`), created and
+    /// updated at `now` — what an in-memory store keeps, and what PostgreSQL's defaults produce.
+    pub fn into_stored(self, id: AccountId, now: DateTime<Utc>) -> InvestmentAccount {
+        InvestmentAccount {
+            id,
+            user_id: self.user_id,
+            provider: self.provider,
+            provider_account_id: self.provider_account_id,
+            provider_item_id: self.provider_item_id,
+            institution_id: self.institution_id,
+            institution_name: self.institution_name,
+            account_name: self.account_name,
+            account_type: self.account_type,
+            account_subtype: self.account_subtype,
+            sync_enabled: self.sync_enabled,
+            last_synced: None,
+            sync_status: SyncStatus::Pending,
+            sync_error_message: None,
+            is_active: self.is_active,
+            is_primary: self.is_primary,
+            raw_account_data: self.raw_account_data,
+            created_at: Some(now),
+            updated_at: Some(now),
+            snaptrade_authorization_id: self.snaptrade_authorization_id,
+            brokerage_name: self.brokerage_name,
+            connection_type: self.connection_type,
+            connection_status: self.connection_status,
+            account_mode: self.account_mode,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +228,17 @@ mod tests {
             );
             assert_eq!(account.account_mode.as_str(), provider.as_str());
         }
+    }
+
+    #[test]
+    fn a_stored_account_starts_unsynced_with_its_draft_values() {
+        let draft = plaid_account();
+        let now = Utc::now();
+        let stored = draft.clone().into_stored(AccountId::generate(), now);
+        assert_eq!(stored.sync_status, SyncStatus::Pending);
+        assert_eq!((stored.last_synced, stored.created_at), (None, Some(now)));
+        assert_eq!(stored.provider_account_id, draft.provider_account_id);
+        assert_eq!(stored.account_mode, draft.account_mode);
     }
 
     #[test]

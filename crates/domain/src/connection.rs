@@ -196,6 +196,25 @@ impl NewBrokerageConnection {
             ..self
         }
     }
+
+    /// The row this draft becomes when first inserted with id `id` at `now`.
+    pub fn into_stored(self, id: ConnectionId, now: DateTime<Utc>) -> BrokerageConnection {
+        BrokerageConnection {
+            id,
+            user_id: self.user_id,
+            authorization_id: self.authorization_id,
+            brokerage_slug: self.brokerage_slug,
+            brokerage_name: self.brokerage_name,
+            connection_type: self.connection_type,
+            status: self.status,
+            disabled_date: self.disabled_date,
+            error_message: self.error_message,
+            accounts_count: self.accounts_count,
+            last_synced_at: self.last_synced_at,
+            created_at: Some(now),
+            updated_at: Some(now),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -81,6 +81,9 @@ pub struct OptionContract {
     pub multiplier: Option<Decimal>,
 }
 
+/// The `data_source` column's default.
+pub const DEFAULT_DATA_SOURCE: &str = "aggregated";
+
 /// One account's part of an aggregated holding: an element of the `account_contributions` JSONB array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountContribution {
@@ -312,6 +315,32 @@ impl NewHolding {
     pub fn institution_breakdown(&self) -> BTreeMap<String, InstitutionTotals> {
         institution_breakdown(&self.account_contributions)
     }
+
+    /// The row this draft becomes when written with id `id` at `now`: `account_count` and
+    /// `institution_breakdown` derived from the contributions, `data_source` defaulting to `aggregated`.
+    pub fn into_stored(self, id: HoldingId, now: DateTime<Utc>) -> Holding {
+        Holding {
+            id,
+            account_count: self.account_count(),
+            institution_breakdown: self.institution_breakdown(),
+            user_id: self.user_id,
+            symbol: self.symbol,
+            security_id: self.security_id,
+            security_name: self.security_name,
+            security_type: self.security_type,
+            figures: self.figures,
+            account_contributions: self.account_contributions,
+            updated_at: Some(now),
+            price_as_of: self.price_as_of,
+            data_source: Some(
+                self.data_source
+                    .unwrap_or_else(|| DEFAULT_DATA_SOURCE.to_owned()),
+            ),
+            provider_metadata: self.provider_metadata,
+            universal_symbol_id: self.universal_symbol_id,
+            option_contract: self.option_contract,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -431,6 +460,23 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_holding_carries_the_derived_columns_and_the_default_source() {
+        let mut draft = NewHolding::new(
+            UserId::generate(),
+            Symbol::parse("VTI").unwrap(),
+            HoldingFigures::ZERO,
+        );
+        draft.account_contributions = vec![contribution("Vanguard", "2", "500", "400")];
+        let now = Utc::now();
+        let stored = draft.clone().into_stored(HoldingId::generate(), now);
+        assert_eq!(stored.account_count, 1);
+        assert_eq!(stored.institution_breakdown, draft.institution_breakdown());
+        assert_eq!(stored.data_source.as_deref(), Some(DEFAULT_DATA_SOURCE));
+        assert_eq!(stored.updated_at, Some(now));
+        assert_eq!(stored.account_contributions, draft.account_contributions);
+    }
+
+    #[test]
     fn a_holding_without_contributions_still_counts_one_account() {
         let holding = NewHolding::new(
             UserId::generate(),
@@ -490,6 +536,21 @@ mod tests {
             serde_json::to_value(&contract).unwrap()["option_type"],
             "call"
         );
+    }
+
+    #[test]
+    fn a_holding_reads_json_numbers_as_exact_decimals() {
+        let holding = NewHolding::new(
+            UserId::generate(),
+            Symbol::parse("AAPL").unwrap(),
+            HoldingFigures::ZERO,
+        );
+        let mut json = serde_json::to_value(&holding).unwrap();
+        json["total_quantity"] = serde_json::from_str("0.1").unwrap();
+        json["day_change_percent"] = serde_json::from_str("-1.23456").unwrap();
+        let read: NewHolding = serde_json::from_value(json).unwrap();
+        assert_eq!(read.figures.total_quantity.get(), d("0.1"));
+        assert_eq!(read.figures.day_change_percent.get(), d("-1.2346"));
     }
 
     #[test]

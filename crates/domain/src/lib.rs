@@ -75,8 +75,8 @@ pub use connection::{
 pub use error::{DomainError, TextProblem};
 pub use flags::FeatureFlags;
 pub use holding::{
-    AccountContribution, Holding, HoldingFigures, InstitutionTotals, NewHolding, OptionContract,
-    OptionRight, SecurityType, institution_breakdown,
+    AccountContribution, DEFAULT_DATA_SOURCE, Holding, HoldingFigures, InstitutionTotals,
+    NewHolding, OptionContract, OptionRight, SecurityType, institution_breakdown,
 };
 pub use id::{
     AccountId, AuthorizationId, ConnectionId, HoldingId, OrderId, SnapTradeUserRowId,

@@ -275,6 +275,35 @@ impl NewOrder {
             raw_order_data: None,
         }
     }
+
+    /// The row this draft becomes when first inserted with id `id` at `now`: what an in-memory store keeps, and
+    /// what PostgreSQL's defaults produce.
+    pub fn into_stored(self, id: OrderId, now: DateTime<Utc>) -> Order {
+        Order {
+            id,
+            user_id: self.user_id,
+            account_id: self.account_id,
+            brokerage_order_id: self.brokerage_order_id,
+            symbol: self.symbol,
+            universal_symbol_id: self.universal_symbol_id,
+            action: self.action,
+            order_type: self.order_type,
+            time_in_force: self.time_in_force,
+            units: self.units,
+            notional_value: self.notional_value,
+            limit_price: self.limit_price,
+            stop_price: self.stop_price,
+            filled_units: self.filled_units,
+            average_fill_price: self.average_fill_price,
+            status: self.status,
+            status_message: self.status_message,
+            placed_at: self.placed_at,
+            filled_at: self.filled_at,
+            cancelled_at: self.cancelled_at,
+            updated_at: Some(now),
+            raw_order_data: self.raw_order_data,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use tributary_domain::Provider;
+use tributary_domain::{AccountId, ConnectionStatus, Provider};
 
 /// What a provider said about a failed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +157,47 @@ pub enum ProviderError {
         /// The transport's description (never a URL or a header).
         message: String,
     },
+    /// The provider's client was compiled out of this build (its Cargo feature is off).
+    #[error("the {0} client is not compiled into this build (enable the `{0}` feature)")]
+    NotCompiled(Provider),
+    /// The provider has no client at all (manual accounts are entered by hand).
+    #[error("{0} accounts have no provider client")]
+    NoClient(Provider),
+    /// The provider is switched off by a feature flag.
+    #[error("{0} is disabled by a feature flag")]
+    Disabled(Provider),
+    /// The account's brokerage connection is read-only: it can be read, never traded.
+    #[error(
+        "account {account} is connected read-only and cannot trade; reconnect it with trading access"
+    )]
+    ReadOnlyConnection {
+        /// The account.
+        account: AccountId,
+    },
+    /// The account's brokerage connection is not active (disabled or in error) until the user repairs it.
+    #[error(
+        "account {account}'s connection is {status}; the user must reconnect it before trading"
+    )]
+    ConnectionUnavailable {
+        /// The account.
+        account: AccountId,
+        /// The connection's status.
+        status: ConnectionStatus,
+    },
+    /// The account is not active any more.
+    #[error("account {account} is not active")]
+    AccountInactive {
+        /// The account.
+        account: AccountId,
+    },
+    /// No provider executes orders for this kind of account (Plaid and manual accounts are read-only).
+    #[error("no provider trades {provider} account {account}")]
+    NoTradingProvider {
+        /// The account.
+        account: AccountId,
+        /// The provider the account comes from.
+        provider: Provider,
+    },
 }
 
 /// Constructors, public so implementations of the capability traits outside this crate (test doubles,
@@ -265,8 +306,16 @@ impl ProviderError {
             Self::InvalidData { provider, .. }
             | Self::Decode { provider, .. }
             | Self::Timeout { provider, .. }
-            | Self::Transport { provider, .. } => Some(*provider),
-            Self::Config { .. } | Self::InvalidInput { .. } => None,
+            | Self::Transport { provider, .. }
+            | Self::NoTradingProvider { provider, .. } => Some(*provider),
+            Self::NotCompiled(provider) | Self::Disabled(provider) | Self::NoClient(provider) => {
+                Some(*provider)
+            }
+            Self::Config { .. }
+            | Self::InvalidInput { .. }
+            | Self::ReadOnlyConnection { .. }
+            | Self::ConnectionUnavailable { .. }
+            | Self::AccountInactive { .. } => None,
         }
     }
 

@@ -25,6 +25,7 @@ mod config;
 mod error;
 #[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod http;
+pub mod router;
 
 /// The Alpaca Broker API client: accounts, positions and orders that are never placed twice.
 #[cfg(feature = "alpaca")]
@@ -34,3 +35,4 @@ pub mod alpaca;
 pub mod plaid;
 
 pub use error::{ErrorDetail, ProviderError};
+pub use router::ProviderRouter;

@@ -16,9 +16,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use tributary_domain::{
-    AccountId, AccountType, AuthorizationId, BrokerageOrderId, BrokerageSlug, ClientOrderId,
-    ConnectionStatus, ConnectionType, InstitutionName, NewOrder, Notional, OrderAction, OrderType,
-    Price, Provider, ProviderAccountId, ProviderItemId, Quantity, SignedAmount, Symbol,
+    AccountId, AccountName, AccountSubtype, AccountType, AuthorizationId, BrokerageOrderId,
+    BrokerageSlug, ClientOrderId, ConnectionStatus, ConnectionType, InstitutionName, NewOrder,
+    Notional, OptionContract, OrderAction, OrderType, Price, Provider, ProviderAccountId,
+    ProviderItemId, Quantity, SecurityId, SecurityName, SecurityType, SignedAmount, Symbol,
     TimeInForce, Units, UserId,
 };
 
@@ -77,11 +78,11 @@ pub struct AccountInfo {
     /// The institution or brokerage.
     pub institution: Option<InstitutionName>,
     /// The account's name as the user sees it.
-    pub name: Option<String>,
+    pub name: Option<AccountName>,
     /// The kind of account (`brokerage`, `ira`, `401k`…).
     pub account_type: AccountType,
     /// The finer kind, when the provider gives one.
-    pub account_subtype: Option<String>,
+    pub account_subtype: Option<AccountSubtype>,
     /// The account's total value, when reported.
     pub total_value: Option<SignedAmount>,
     /// Cash available, when reported.
@@ -106,10 +107,17 @@ pub struct Position {
     pub provider_account_id: ProviderAccountId,
     /// The symbol as the provider spells it.
     pub symbol: Symbol,
+    /// The provider's id for the security, when it has one apart from the symbol.
+    pub security_id: Option<SecurityId>,
     /// The security's name, when reported.
-    pub security_name: Option<String>,
-    /// The security's kind as the provider names it (`equity`, `etf`, `option`, `us_equity`…).
-    pub security_type: Option<String>,
+    pub security_name: Option<SecurityName>,
+    /// The security's kind, sorted into the schema's set ([`SecurityType::classify`]).
+    pub security_type: Option<SecurityType>,
+    /// The security's kind as the provider names it (`mutual fund`, `us_equity`, `cs`…), for
+    /// `provider_metadata`.
+    pub provider_security_type: Option<String>,
+    /// The contract, when the security is an option.
+    pub option_contract: Option<OptionContract>,
     /// Long or short.
     pub side: PositionSide,
     /// How many units (always positive; see `side`).

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tributary_domain::{ConnectionStatus, ConnectionType, Provider};
+use tributary_domain::{ConnectionStatus, ConnectionType, OptionRight, Provider, SecurityType};
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{Aggregation, PositionSide, TransactionKind};
 use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
@@ -75,7 +75,13 @@ async fn only_the_items_investment_accounts_are_aggregated_with_exact_balances()
         "6PdjjRP6LmugpBy5NgQvUqpRXMWxzktg3rwrk"
     );
     assert_eq!(account.account_type.as_str(), "investment");
-    assert_eq!(account.account_subtype.as_deref(), Some("401k"));
+    assert_eq!(
+        account
+            .account_subtype
+            .as_ref()
+            .map(|subtype| subtype.as_str()),
+        Some("401k")
+    );
     assert_eq!(
         account.institution.as_ref().map(|name| name.as_str()),
         Some("Royal Bank of Plaid")
@@ -106,13 +112,41 @@ async fn holdings_become_positions_keyed_by_ticker_or_security_id() {
     assert_eq!(achn.quantity.get(), dec("1"));
     assert_eq!(achn.market_value.unwrap().get(), dec("2.11"));
     assert_eq!(achn.cost_basis.unwrap().get(), dec("1.5"));
-    assert_eq!(achn.security_type.as_deref(), Some("equity"));
+    assert_eq!(achn.security_type, Some(SecurityType::Equity));
+    let fund = positions
+        .iter()
+        .find(|position| position.symbol.as_str() == "DBLTX")
+        .unwrap();
+    assert_eq!(fund.security_type, Some(SecurityType::MutualFund));
+    assert_eq!(fund.provider_security_type.as_deref(), Some("mutual fund"));
     assert!(
         positions
             .iter()
             .any(|position| position.symbol.as_str() == "Lxe4yz4XQEtwb2YArO7RFMpPDvPxy7FALRyea"),
         "the bond without a ticker keeps Plaid's security id as its symbol"
     );
+}
+
+#[tokio::test]
+async fn an_option_holding_carries_its_contract() {
+    let server = serving(
+        "/investments/holdings/get",
+        fixture("investments_holdings_get"),
+    )
+    .await;
+
+    let positions = client(&server).positions(&token()).await.unwrap();
+
+    let option = positions
+        .iter()
+        .find(|position| position.symbol.as_str() == "NFLX180201C00355000")
+        .unwrap();
+    assert_eq!(option.security_type, Some(SecurityType::Option));
+    let contract = option.option_contract.as_ref().unwrap();
+    assert_eq!(contract.underlying_symbol.as_str(), "NFLX");
+    assert_eq!(contract.option_type, OptionRight::Call);
+    assert_eq!(contract.strike_price.get(), dec("355"));
+    assert_eq!(contract.expiration_date, date("2018-02-01"));
 }
 
 #[tokio::test]

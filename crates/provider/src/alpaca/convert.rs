@@ -6,9 +6,9 @@
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use tributary_domain::{
-    AccountType, BrokerageOrderId, DomainError, NewOrder as OrderRow, Notional, OrderAction,
-    OrderStatus, Price, Provider, ProviderAccountId, Quantity, SignedAmount, Symbol, TimeInForce,
-    Units,
+    AccountName, AccountType, BrokerageOrderId, DomainError, NewOrder as OrderRow, Notional,
+    OrderAction, OrderStatus, Price, Provider, ProviderAccountId, Quantity, SecurityId,
+    SecurityType, SignedAmount, Symbol, TimeInForce, Units,
 };
 use uuid::Uuid;
 
@@ -294,7 +294,11 @@ pub(super) fn account_info(
             .map_err(invalid("id"))?,
         provider_connection_id: None,
         institution: None,
-        name: account.account_number.clone(),
+        name: account
+            .account_number
+            .as_deref()
+            .map(|number| AccountName::parse(number).map_err(invalid("account_number")))
+            .transpose()?,
         account_type: AccountType::parse(account_type).map_err(invalid("account_type"))?,
         account_subtype: None,
         total_value: amount(Some(balances.equity), "equity")?,
@@ -324,8 +328,13 @@ pub(super) fn position(
     Ok(Position {
         provider_account_id: account.clone(),
         symbol: Symbol::parse(&position.symbol).map_err(invalid(at("symbol")))?,
+        security_id: Some(
+            SecurityId::parse(&position.asset_id.to_string()).map_err(invalid(at("asset_id")))?,
+        ),
         security_name: None,
-        security_type: position.asset_class.clone(),
+        security_type: position.asset_class.as_deref().map(SecurityType::classify),
+        provider_security_type: position.asset_class.clone(),
+        option_contract: None,
         side,
         quantity: Quantity::new_for("qty", position.qty.abs()).map_err(invalid(at("qty")))?,
         price: position

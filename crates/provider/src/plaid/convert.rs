@@ -10,13 +10,14 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use tributary_domain::{
-    AccountType, ConnectionStatus, ConnectionType, DomainError, InstitutionName, Price, Provider,
-    ProviderAccountId, ProviderItemId, Quantity, SignedAmount, Symbol,
+    AccountName, AccountSubtype, AccountType, ConnectionStatus, ConnectionType, DomainError,
+    InstitutionName, OptionContract, OptionRight, Price, Provider, ProviderAccountId,
+    ProviderItemId, Quantity, SecurityId, SecurityName, SecurityType, SignedAmount, Symbol,
 };
 
 use super::error_codes::needs_user;
 use super::wire::{
-    Account, Holding, InvestmentTransaction, InvestmentTransactionsGetResponse,
+    self, Account, Holding, InvestmentTransaction, InvestmentTransactionsGetResponse,
     InvestmentsHoldingsGetResponse, Item, ItemGetResponse, Security,
 };
 use super::{AccessToken, MAX_PAGE_SIZE, PlaidClient};
@@ -128,9 +129,13 @@ fn account_info(
             .map_err(invalid(at("account_id")))?,
         provider_connection_id: Some(item_id(item)?),
         institution: institution(item),
-        name: Some(account.name.clone()),
+        name: Some(AccountName::parse(&account.name).map_err(invalid(at("name")))?),
         account_type: AccountType::parse(&account.account_type).map_err(invalid(at("type")))?,
-        account_subtype: account.subtype.clone(),
+        account_subtype: account
+            .subtype
+            .as_deref()
+            .map(|subtype| AccountSubtype::parse(subtype).map_err(invalid(at("subtype"))))
+            .transpose()?,
         total_value: amount(balances.current, at("balances.current"))?,
         cash: amount(balances.available, at("balances.available"))?,
         currency: balances
@@ -160,6 +165,7 @@ fn position(
 ) -> Result<Position, ProviderError> {
     let at = |field: &str| format!("holdings[{index}].{field}");
     let security = securities.get(holding.security_id.as_str()).copied();
+    let provider_type = security.and_then(|security| security.security_type.as_deref());
     let side = if holding.quantity.is_sign_negative() {
         PositionSide::Short
     } else {
@@ -169,8 +175,19 @@ fn position(
         provider_account_id: ProviderAccountId::parse(&holding.account_id)
             .map_err(invalid(at("account_id")))?,
         symbol: symbol(&holding.security_id, security).map_err(invalid(at("security_id")))?,
-        security_name: security.and_then(|security| security.name.clone()),
-        security_type: security.and_then(|security| security.security_type.clone()),
+        security_id: Some(
+            SecurityId::parse(&holding.security_id).map_err(invalid(at("security_id")))?,
+        ),
+        security_name: security
+            .and_then(|security| security.name.as_deref())
+            .map(|name| SecurityName::parse(name).map_err(invalid("securities[].name")))
+            .transpose()?,
+        security_type: provider_type.map(SecurityType::classify),
+        provider_security_type: provider_type.map(str::to_owned),
+        option_contract: security
+            .and_then(|security| security.option_contract.as_ref())
+            .map(option_contract)
+            .transpose()?,
         side,
         quantity: Quantity::new_for("quantity", holding.quantity.abs())
             .map_err(invalid(at("quantity")))?,
@@ -257,6 +274,31 @@ fn transaction_kind(plaid_type: &str) -> TransactionKind {
         "transfer" => TransactionKind::Transfer,
         other => TransactionKind::Other(other.to_owned()),
     }
+}
+
+/// Plaid's option contract as the holding's `option_contract`.
+fn option_contract(contract: &wire::OptionContract) -> Result<OptionContract, ProviderError> {
+    let field = |name: &str| format!("securities[].option_contract.{name}");
+    let option_type = match contract.contract_type.to_ascii_lowercase().as_str() {
+        "call" => OptionRight::Call,
+        "put" => OptionRight::Put,
+        other => {
+            return Err(ProviderError::invalid_data(
+                Provider::Plaid,
+                field("contract_type"),
+                format!("{other:?} is neither call nor put"),
+            ));
+        }
+    };
+    Ok(OptionContract {
+        underlying_symbol: Symbol::parse(&contract.underlying_security_ticker)
+            .map_err(invalid(field("underlying_security_ticker")))?,
+        option_type,
+        strike_price: Price::new_for("strike_price", contract.strike_price)
+            .map_err(invalid(field("strike_price")))?,
+        expiration_date: contract.expiration_date,
+        multiplier: None,
+    })
 }
 
 fn securities_by_id(securities: &[Security]) -> HashMap<&str, &Security> {

@@ -1,21 +1,42 @@
 //! Tributary's provider clients: SnapTrade, Plaid and the Alpaca Broker API over their real HTTP APIs, each
-//! behind a Cargo feature, turning the providers' payloads into `tributary-domain` types, and the router
-//! that picks which provider serves a user or executes an order.
+//! behind a Cargo feature (`snaptrade`, `plaid`, `alpaca`, all on by default, and `full`), turning the
+//! providers' payloads into `tributary-domain` types, and the router that picks which provider serves a user
+//! or executes an order.
+//!
+//! - [`capability`]: what a provider can do, as traits in domain types ([`capability::Aggregation`],
+//!   [`capability::Trading`], [`capability::BrokerageAccounts`], [`capability::ConnectionPortal`]).
+//! - [`router`]: [`ProviderRouter`] decides from the feature flags, the user's accounts and the compiled
+//!   features; a provider switched off or compiled out is a typed error, never a panic.
+//! - One module per provider: its client, its config (`from_env()` and a plain constructor for tests), its
+//!   wire types and their conversion into domain types.
 //!
 //! Every failure is one [`ProviderError`], sorted by what a caller can do about it (reconnect, wait, fix the
-//! request). Secrets (API secrets, access tokens, user secrets) live in `secrecy::SecretString` and never
-//! appear in `Debug` output, error messages or log lines.
+//! request). Calls that may be repeated are retried with capped, jittered backoff honouring `Retry-After`;
+//! writes are never retried blindly. Each call is one `provider_call` tracing span (provider, endpoint,
+//! status, latency). Secrets (API secrets, access tokens, user secrets) live in `secrecy::SecretString` and
+//! never appear in `Debug` output, error messages or log lines.
+//!
+//! ```
+//! use tributary_domain::{FeatureFlags, Provider};
+//! use tributary_provider::{ProviderError, ProviderRouter};
+//!
+//! // FF_BROKERAGE_MODE off, aggregation with Plaid and SnapTrade on.
+//! let router = ProviderRouter::new(FeatureFlags::new(false, true, true, true));
+//! assert!(matches!(router.check(Provider::Alpaca), Err(ProviderError::Disabled(Provider::Alpaca))));
+//! ```
 //!
 //! ```no_run
 //! # #[cfg(feature = "plaid")]
 //! # async fn run() -> Result<(), tributary_provider::ProviderError> {
+//! use tributary_provider::capability::Aggregation;
 //! use tributary_provider::plaid::{PlaidClient, PlaidConfig};
 //!
 //! // PLAID_CLIENT_ID, PLAID_SECRET and PLAID_ENV (or PLAID_BASE_URL); a missing one is named in the error.
 //! let plaid = PlaidClient::new(PlaidConfig::from_env()?)?;
 //! let item = plaid.exchange_public_token("public-sandbox-…").await?;
-//! let holdings = plaid.holdings(&item.access_token).await?;
-//! println!("{} holdings", holdings.holdings.len());
+//! for position in plaid.positions(&item.access_token).await? {
+//!     println!("{} {} ({:?})", position.quantity, position.symbol, position.security_type);
+//! }
 //! # Ok(()) }
 //! ```
 

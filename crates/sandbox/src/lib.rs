@@ -1,1 +1,78 @@
-//! Local provider sandboxes for tests.
+//! Local stand-ins for SnapTrade, Plaid and Alpaca's Broker API, for tests.
+//!
+//! [`Sandbox::start`] binds one HTTP server per provider on `127.0.0.1:0`. Each speaks its provider's
+//! wire format — the same paths, the same authentication checks (SnapTrade request signatures, Plaid
+//! `client_id`/`secret`, Alpaca HTTP Basic), JSON shaped like the official specs' examples — and keeps
+//! state: users, connections, accounts, positions, orders that fill. [`Knobs`] inject latency, 429s,
+//! 5xx, malformed bodies and retired endpoints; each server's [`RequestLog`] lets a test assert what
+//! was (or was not) sent. The servers stop when the [`Sandbox`] is dropped.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tributary_sandbox::{Sandbox, SeedConnection};
+//!
+//! let sandbox = Sandbox::start().await;
+//! let snaptrade = sandbox.snaptrade();
+//! let user = snaptrade.seed_user("user-1");
+//! let connection = snaptrade.seed_connection(&user.user_id, SeedConnection::new(2, 5));
+//! assert_eq!(connection.account_ids.len(), 2);
+//!
+//! // Point a client at `snaptrade.base_url()` with `snaptrade.client_id()` and `snaptrade.consumer_key()`;
+//! // make the next call fail with a 429 that asks to wait one second:
+//! snaptrade.knobs().rate_limit_next(1, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! This crate is a test tool: it never talks to the internet and is not published.
+
+mod knobs;
+mod reply;
+mod server;
+pub mod snaptrade;
+
+use std::io;
+
+pub use knobs::{Knobs, RecordedRequest, RequestLog};
+pub use snaptrade::{
+    MarketFill, SeedConnection, SeededConnection, SnapTradeSandbox, SnapTradeUser,
+};
+
+/// The SnapTrade `clientId` the sandbox accepts.
+pub const SNAPTRADE_CLIENT_ID: &str = "SANDBOX-CLIENT";
+/// The SnapTrade consumer key the sandbox verifies signatures with.
+pub const SNAPTRADE_CONSUMER_KEY: &str = "sandbox-consumer-key-0123456789abcdef";
+
+/// The three provider servers, running until dropped.
+#[derive(Debug)]
+pub struct Sandbox {
+    snaptrade: SnapTradeSandbox,
+}
+
+impl Sandbox {
+    /// Starts every server on an ephemeral 127.0.0.1 port, on the current tokio runtime.
+    ///
+    /// # Panics
+    /// If a loopback port cannot be bound (use [`Sandbox::try_start`] to handle that).
+    pub async fn start() -> Self {
+        Self::try_start()
+            .await
+            .expect("tributary-sandbox could not bind 127.0.0.1")
+    }
+
+    /// Starts every server, reporting a failure to bind instead of panicking.
+    pub async fn try_start() -> io::Result<Self> {
+        Ok(Self {
+            snaptrade: SnapTradeSandbox::start(SNAPTRADE_CLIENT_ID, SNAPTRADE_CONSUMER_KEY).await?,
+        })
+    }
+
+    /// The SnapTrade server.
+    pub fn snaptrade(&self) -> &SnapTradeSandbox {
+        &self.snaptrade
+    }
+
+    /// The SnapTrade base URL (`http://127.0.0.1:PORT`).
+    pub fn snaptrade_base_url(&self) -> String {
+        self.snaptrade.base_url()
+    }
+}

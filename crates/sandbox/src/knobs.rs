@@ -1,0 +1,262 @@
+//! Test knobs shared by the three servers: added latency, injected 429/5xx/malformed answers, retired
+//! endpoints, and the log of every request received.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+
+use crate::reply::ApiError;
+
+/// Locks a mutex, recovering the data if a panicking test thread poisoned it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One request as the sandbox received it, with the status it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// HTTP method, upper case (`"GET"`, `"POST"`…).
+    pub method: String,
+    /// The path as sent, without the query.
+    pub path: String,
+    /// The raw query string as sent (no leading `?`), if any.
+    pub query: Option<String>,
+    /// The request body as text (lossy UTF-8); empty when there was none.
+    pub body: String,
+    /// The status the sandbox answered.
+    pub status: u16,
+    /// When the request arrived (before any added latency).
+    pub received_at: DateTime<Utc>,
+}
+
+/// Everything the sandbox received, in arrival order.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog {
+    entries: Arc<Mutex<Vec<RecordedRequest>>>,
+}
+
+impl RequestLog {
+    /// Every request received so far.
+    pub fn all(&self) -> Vec<RecordedRequest> {
+        lock(&self.entries).clone()
+    }
+
+    /// How many requests had this method and a path starting with `path_prefix`.
+    pub fn count(&self, method: &str, path_prefix: &str) -> usize {
+        lock(&self.entries)
+            .iter()
+            .filter(|entry| {
+                entry.method.eq_ignore_ascii_case(method) && entry.path.starts_with(path_prefix)
+            })
+            .count()
+    }
+
+    /// Forgets every recorded request.
+    pub fn clear(&self) {
+        lock(&self.entries).clear();
+    }
+
+    fn push(&self, entry: RecordedRequest) {
+        lock(&self.entries).push(entry);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    latency: Duration,
+    rate_limited_calls: u32,
+    retry_after_secs: u64,
+    server_error_calls: u32,
+    server_error_status: u16,
+    malformed_calls: u32,
+    retired: Vec<String>,
+}
+
+/// The injected faults of one provider's server. Counted faults are used up one per request, on any
+/// path, in this order: rate limit, server error, then (for a request that would succeed) malformed body.
+#[derive(Debug, Clone, Default)]
+pub struct Knobs {
+    faults: Arc<Mutex<Faults>>,
+}
+
+impl Knobs {
+    /// Waits `latency` before answering every request (zero turns it off).
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.faults).latency = latency;
+    }
+
+    /// The next `calls` requests answer 429 in the provider's format, asking to retry after
+    /// `retry_after_secs` seconds (SnapTrade: `Retry-After` and `X-RateLimit-Reset` in seconds;
+    /// Alpaca: `X-RateLimit-Reset` as a unix time; Plaid: a `RATE_LIMIT_EXCEEDED` body).
+    pub fn rate_limit_next(&self, calls: u32, retry_after_secs: u64) {
+        let mut faults = lock(&self.faults);
+        faults.rate_limited_calls = calls;
+        faults.retry_after_secs = retry_after_secs;
+    }
+
+    /// The next `calls` requests answer `status` (a 5xx) with the provider's error body.
+    pub fn server_error_next(&self, calls: u32, status: u16) {
+        let mut faults = lock(&self.faults);
+        faults.server_error_calls = calls;
+        faults.server_error_status = status;
+    }
+
+    /// The next `calls` requests that would succeed answer 200 with a truncated, unparsable JSON body.
+    pub fn malformed_next(&self, calls: u32) {
+        lock(&self.faults).malformed_calls = calls;
+    }
+
+    /// Requests to `pattern` answer 410 Gone from now on. `pattern` is either a route template as the
+    /// sandbox declares it (`"/accounts/{accountId}/balances"`) or an exact path.
+    pub fn retire_path(&self, pattern: &str) {
+        lock(&self.faults).retired.push(pattern.to_owned());
+    }
+
+    /// Removes every fault and the added latency.
+    pub fn reset(&self) {
+        *lock(&self.faults) = Faults::default();
+    }
+
+    fn latency(&self) -> Duration {
+        lock(&self.faults).latency
+    }
+
+    fn take_fault(&self, template: Option<&str>, path: &str) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        if faults.rate_limited_calls > 0 {
+            faults.rate_limited_calls -= 1;
+            return Some(Fault::RateLimited(faults.retry_after_secs));
+        }
+        if faults.server_error_calls > 0 {
+            faults.server_error_calls -= 1;
+            return Some(Fault::ServerError(faults.server_error_status));
+        }
+        let retired = faults
+            .retired
+            .iter()
+            .any(|pattern| pattern == path || Some(pattern.as_str()) == template);
+        retired.then_some(Fault::Retired)
+    }
+
+    fn take_malformed(&self) -> bool {
+        let mut faults = lock(&self.faults);
+        let malformed = faults.malformed_calls > 0;
+        if malformed {
+            faults.malformed_calls -= 1;
+        }
+        malformed
+    }
+}
+
+enum Fault {
+    RateLimited(u64),
+    ServerError(u16),
+    Retired,
+}
+
+/// How one provider words the faults the knobs inject.
+pub(crate) trait Dialect: Send + Sync + 'static {
+    /// The 429 answer asking to retry after `retry_after_secs`.
+    fn rate_limited(&self, retry_after_secs: u64) -> ApiError;
+    /// A 5xx answer with `status`.
+    fn server_error(&self, status: u16) -> ApiError;
+    /// The 410 answer of a retired endpoint.
+    fn gone(&self) -> ApiError;
+}
+
+/// What the fault middleware needs: the knobs, the log and the provider's wording.
+#[derive(Clone)]
+pub(crate) struct Instruments {
+    pub(crate) knobs: Knobs,
+    pub(crate) log: RequestLog,
+    pub(crate) dialect: Arc<dyn Dialect>,
+}
+
+impl std::fmt::Debug for Instruments {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Instruments")
+            .field("knobs", &self.knobs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Instruments {
+    pub(crate) fn new(dialect: impl Dialect) -> Self {
+        Self {
+            knobs: Knobs::default(),
+            log: RequestLog::default(),
+            dialect: Arc::new(dialect),
+        }
+    }
+}
+
+/// Outermost middleware of every server: records the request, waits the added latency, answers an
+/// injected fault instead of the handler when one is due, and garbles a successful body on demand.
+pub(crate) async fn instrument(
+    State(instruments): State<Instruments>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let received_at = Utc::now();
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_owned());
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let mut entry = RecordedRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        status: 0,
+        received_at,
+    };
+    let latency = instruments.knobs.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let response = match instruments
+        .knobs
+        .take_fault(template.as_deref(), &entry.path)
+    {
+        Some(Fault::RateLimited(secs)) => instruments.dialect.rate_limited(secs).into_response(),
+        Some(Fault::ServerError(status)) => {
+            instruments.dialect.server_error(status).into_response()
+        }
+        Some(Fault::Retired) => instruments.dialect.gone().into_response(),
+        None => {
+            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            if response.status().is_success() && instruments.knobs.take_malformed() {
+                malformed()
+            } else {
+                response
+            }
+        }
+    };
+    entry.status = response.status().as_u16();
+    instruments.log.push(entry);
+    response
+}
+
+/// A 200 whose JSON is cut off mid-way, as a dropped proxy connection would leave it.
+fn malformed() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Bytes::from_static(b"{\"results\": [{\"id\": "),
+    )
+        .into_response()
+}

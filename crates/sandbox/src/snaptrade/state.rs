@@ -1,0 +1,675 @@
+//! What the SnapTrade sandbox remembers, and how each thing looks on the wire.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::reply::{decimal_text, number};
+
+/// When market orders fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MarketFill {
+    /// A market order is EXECUTED as soon as it is placed.
+    #[default]
+    Immediate,
+    /// A market order stays PENDING until the test calls `step()`.
+    OnStep,
+}
+
+/// A security the sandbox can trade and hold.
+#[derive(Debug, Clone)]
+pub(crate) struct Symbol {
+    pub(crate) id: Uuid,
+    pub(crate) ticker: String,
+    pub(crate) name: String,
+    /// `stock` or `etf` (the position instrument's `kind`).
+    pub(crate) kind: &'static str,
+    pub(crate) price: Decimal,
+    pub(crate) currency: &'static str,
+    pub(crate) exchange: &'static str,
+}
+
+/// The symbols every sandbox starts with.
+pub(crate) fn catalogue() -> Vec<Symbol> {
+    let rows: [(&str, &str, &str, i64, u32, &str, &str); 6] = [
+        ("AAPL", "Apple Inc.", "stock", 19050, 2, "USD", "XNAS"),
+        (
+            "MSFT",
+            "Microsoft Corporation",
+            "stock",
+            41025,
+            2,
+            "USD",
+            "XNAS",
+        ),
+        ("TSLA", "Tesla, Inc.", "stock", 24000, 2, "USD", "XNAS"),
+        (
+            "VTI",
+            "Vanguard Total Stock Market ETF",
+            "etf",
+            26510,
+            2,
+            "USD",
+            "ARCX",
+        ),
+        (
+            "SPY",
+            "SPDR S&P 500 ETF Trust",
+            "etf",
+            52030,
+            2,
+            "USD",
+            "ARCX",
+        ),
+        ("SHOP.TO", "Shopify Inc.", "stock", 10500, 2, "CAD", "XTSE"),
+    ];
+    rows.iter()
+        .enumerate()
+        .map(
+            |(index, &(ticker, name, kind, price, scale, currency, exchange))| Symbol {
+                id: Uuid::from_u128(0x5a4d_0000_0000_4000_8000_0000_0000_0000 + index as u128),
+                ticker: ticker.to_owned(),
+                name: name.to_owned(),
+                kind,
+                price: Decimal::new(price, scale),
+                currency,
+                exchange,
+            },
+        )
+        .collect()
+}
+
+/// An option contract held in a position.
+#[derive(Debug, Clone)]
+pub(crate) struct OptionContract {
+    pub(crate) id: Uuid,
+    pub(crate) underlying: Uuid,
+    pub(crate) option_type: &'static str,
+    pub(crate) strike: Decimal,
+    pub(crate) expiration: NaiveDate,
+    pub(crate) price: Decimal,
+}
+
+/// One position of an account.
+#[derive(Debug, Clone)]
+pub(crate) enum Holding {
+    Security {
+        symbol: Uuid,
+        units: Decimal,
+        cost_basis: Decimal,
+    },
+    Option {
+        contract: OptionContract,
+        units: Decimal,
+        cost_basis: Decimal,
+    },
+}
+
+/// A started connection-portal session, completed by fetching its URL.
+#[derive(Debug, Clone)]
+pub(crate) struct PortalSession {
+    pub(crate) user_id: String,
+    pub(crate) broker: String,
+    pub(crate) connection_type: String,
+    pub(crate) reconnect: Option<Uuid>,
+    pub(crate) created: DateTime<Utc>,
+}
+
+/// A brokerage authorization (a connection).
+#[derive(Debug, Clone)]
+pub(crate) struct Authorization {
+    pub(crate) id: Uuid,
+    pub(crate) user_id: String,
+    pub(crate) broker: String,
+    pub(crate) connection_type: String,
+    pub(crate) disabled: bool,
+    pub(crate) disabled_date: Option<DateTime<Utc>>,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) updated: DateTime<Utc>,
+    pub(crate) refreshes: u32,
+}
+
+/// A brokerage account under an authorization.
+#[derive(Debug, Clone)]
+pub(crate) struct Account {
+    pub(crate) id: Uuid,
+    pub(crate) authorization_id: Uuid,
+    pub(crate) user_id: String,
+    pub(crate) name: String,
+    pub(crate) number: String,
+    pub(crate) cash: Decimal,
+    pub(crate) currency: &'static str,
+    pub(crate) holdings: Vec<Holding>,
+    pub(crate) created: DateTime<Utc>,
+}
+
+/// An order placed through the sandbox.
+#[derive(Debug, Clone)]
+pub(crate) struct Order {
+    pub(crate) id: Uuid,
+    pub(crate) account_id: Uuid,
+    pub(crate) client_order_id: Option<String>,
+    pub(crate) symbol: Uuid,
+    pub(crate) action: String,
+    pub(crate) order_type: String,
+    pub(crate) time_in_force: String,
+    pub(crate) units: Decimal,
+    pub(crate) limit_price: Option<Decimal>,
+    pub(crate) stop_price: Option<Decimal>,
+    pub(crate) status: &'static str,
+    pub(crate) filled_units: Decimal,
+    pub(crate) canceled_units: Decimal,
+    pub(crate) execution_price: Option<Decimal>,
+    pub(crate) placed: DateTime<Utc>,
+    pub(crate) updated: DateTime<Utc>,
+    pub(crate) executed: Option<DateTime<Utc>>,
+}
+
+impl Order {
+    /// Whether the order can still fill or be cancelled.
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(self.status, "PENDING" | "ACCEPTED" | "PARTIAL")
+    }
+}
+
+/// A checked order, priced by getOrderImpact and waiting for placeOrder (valid five minutes).
+#[derive(Debug, Clone)]
+pub(crate) struct PendingTrade {
+    pub(crate) user_id: String,
+    pub(crate) order: Order,
+    pub(crate) created: DateTime<Utc>,
+}
+
+/// The whole SnapTrade world.
+#[derive(Debug)]
+pub(crate) struct SnapState {
+    pub(crate) users: BTreeMap<String, String>,
+    pub(crate) sessions: HashMap<String, PortalSession>,
+    pub(crate) authorizations: Vec<Authorization>,
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) orders: Vec<Order>,
+    pub(crate) trades: HashMap<Uuid, PendingTrade>,
+    pub(crate) symbols: Vec<Symbol>,
+    pub(crate) market_fill: MarketFill,
+    next_account_number: u64,
+}
+
+impl Default for SnapState {
+    fn default() -> Self {
+        Self {
+            users: BTreeMap::new(),
+            sessions: HashMap::new(),
+            authorizations: Vec::new(),
+            accounts: Vec::new(),
+            orders: Vec::new(),
+            trades: HashMap::new(),
+            symbols: catalogue(),
+            market_fill: MarketFill::default(),
+            next_account_number: 6_542_138_443,
+        }
+    }
+}
+
+impl SnapState {
+    pub(crate) fn symbol(&self, id: Uuid) -> Option<&Symbol> {
+        self.symbols.iter().find(|symbol| symbol.id == id)
+    }
+
+    pub(crate) fn symbol_by_ticker(&self, ticker: &str) -> Option<&Symbol> {
+        self.symbols
+            .iter()
+            .find(|symbol| symbol.ticker.eq_ignore_ascii_case(ticker))
+    }
+
+    pub(crate) fn authorization(&self, id: Uuid) -> Option<&Authorization> {
+        self.authorizations
+            .iter()
+            .find(|authorization| authorization.id == id)
+    }
+
+    pub(crate) fn account(&self, id: Uuid) -> Option<&Account> {
+        self.accounts.iter().find(|account| account.id == id)
+    }
+
+    /// Adds an authorization for `user_id` with `accounts` accounts of `positions` positions each; the
+    /// first account also holds an AAPL call option when `with_option`.
+    pub(crate) fn connect(
+        &mut self,
+        user_id: &str,
+        broker: &str,
+        connection_type: &str,
+        accounts: usize,
+        positions: usize,
+        with_option: bool,
+    ) -> (Uuid, Vec<Uuid>) {
+        let now = Utc::now();
+        let authorization = Authorization {
+            id: Uuid::new_v4(),
+            user_id: user_id.to_owned(),
+            broker: broker.to_owned(),
+            connection_type: connection_type.to_owned(),
+            disabled: false,
+            disabled_date: None,
+            created: now,
+            updated: now,
+            refreshes: 0,
+        };
+        let authorization_id = authorization.id;
+        self.authorizations.push(authorization);
+        let account_ids = (0..accounts)
+            .map(|index| {
+                self.open_account(
+                    user_id,
+                    authorization_id,
+                    index,
+                    positions,
+                    with_option && index == 0,
+                )
+            })
+            .collect();
+        (authorization_id, account_ids)
+    }
+
+    fn open_account(
+        &mut self,
+        user_id: &str,
+        authorization_id: Uuid,
+        index: usize,
+        positions: usize,
+        with_option: bool,
+    ) -> Uuid {
+        let mut holdings: Vec<Holding> =
+            (0..positions).map(|slot| self.seed_holding(slot)).collect();
+        if with_option {
+            holdings.push(self.option_holding());
+        }
+        self.next_account_number += 1;
+        let account = Account {
+            id: Uuid::new_v4(),
+            authorization_id,
+            user_id: user_id.to_owned(),
+            name: if index == 0 {
+                "Individual".to_owned()
+            } else {
+                format!("Individual {}", index + 1)
+            },
+            number: format!("Q{}", self.next_account_number),
+            cash: Decimal::new(1_000_000, 2) * Decimal::from(index as u64 + 1),
+            currency: "USD",
+            holdings,
+            created: Utc::now(),
+        };
+        let id = account.id;
+        self.accounts.push(account);
+        id
+    }
+
+    /// The `slot`-th seeded position: the catalogue first, then synthetic tickers `SBX0007`…
+    fn seed_holding(&mut self, slot: usize) -> Holding {
+        let usd_catalogue = ["AAPL", "MSFT", "TSLA", "VTI", "SPY"];
+        let symbol = match usd_catalogue.get(slot) {
+            Some(ticker) => self.symbol_by_ticker(ticker).map(|symbol| symbol.id),
+            None => None,
+        }
+        .unwrap_or_else(|| self.synthetic_symbol(slot));
+        let units = Decimal::from(10 + slot as u64) + Decimal::new(5, 1);
+        let price = self
+            .symbol(symbol)
+            .map_or(Decimal::ONE, |found| found.price);
+        Holding::Security {
+            symbol,
+            units,
+            cost_basis: (price * Decimal::new(9, 1)).round_dp(2),
+        }
+    }
+
+    fn synthetic_symbol(&mut self, slot: usize) -> Uuid {
+        let ticker = format!("SBX{slot:04}");
+        if let Some(existing) = self.symbol_by_ticker(&ticker) {
+            return existing.id;
+        }
+        let symbol = Symbol {
+            id: Uuid::from_u128(0x5a4d_0001_0000_4000_8000_0000_0000_0000 + slot as u128),
+            name: format!("Sandbox Synthetic {slot}"),
+            ticker,
+            kind: "stock",
+            price: Decimal::from(10 + (slot % 500) as u64) + Decimal::new(25, 2),
+            currency: "USD",
+            exchange: "XNYS",
+        };
+        let id = symbol.id;
+        self.symbols.push(symbol);
+        id
+    }
+
+    fn option_holding(&self) -> Holding {
+        let underlying = self
+            .symbol_by_ticker("AAPL")
+            .map_or(Uuid::nil(), |symbol| symbol.id);
+        Holding::Option {
+            contract: OptionContract {
+                id: Uuid::new_v4(),
+                underlying,
+                option_type: "CALL",
+                strike: Decimal::from(240),
+                expiration: NaiveDate::from_ymd_opt(2026, 12, 18).unwrap_or_default(),
+                price: Decimal::new(1235, 2),
+            },
+            units: Decimal::from(2),
+            cost_basis: Decimal::new(1010, 2),
+        }
+    }
+
+    /// Market value of the positions plus cash.
+    pub(crate) fn account_total(&self, account: &Account) -> Decimal {
+        let positions: Decimal = account
+            .holdings
+            .iter()
+            .map(|holding| match holding {
+                Holding::Security { symbol, units, .. } => {
+                    *units
+                        * self
+                            .symbol(*symbol)
+                            .map_or(Decimal::ZERO, |found| found.price)
+                }
+                Holding::Option {
+                    contract, units, ..
+                } => *units * contract.price * Decimal::from(100),
+            })
+            .sum();
+        (positions + account.cash).round_dp(2)
+    }
+
+    /// Executes `order` at the symbol's price (or its limit, if better) and moves units and cash.
+    pub(crate) fn execute(&mut self, order_index: usize) {
+        let now = Utc::now();
+        let (account_id, symbol_id, units, is_buy) = {
+            let order = &self.orders[order_index];
+            (
+                order.account_id,
+                order.symbol,
+                order.units,
+                order.action.starts_with("BUY"),
+            )
+        };
+        let price = self
+            .symbol(symbol_id)
+            .map_or(Decimal::ONE, |symbol| symbol.price);
+        let order = &mut self.orders[order_index];
+        order.status = "EXECUTED";
+        order.filled_units = units;
+        order.execution_price = Some(price);
+        order.updated = now;
+        order.executed = Some(now);
+        let Some(account) = self
+            .accounts
+            .iter_mut()
+            .find(|account| account.id == account_id)
+        else {
+            return;
+        };
+        let signed_units = if is_buy { units } else { -units };
+        account.cash -= (signed_units * price).round_dp(2);
+        let held = account
+            .holdings
+            .iter_mut()
+            .find_map(|holding| match holding {
+                Holding::Security { symbol, units, .. } if *symbol == symbol_id => Some(units),
+                _ => None,
+            });
+        match held {
+            Some(held_units) => *held_units += signed_units,
+            None => account.holdings.push(Holding::Security {
+                symbol: symbol_id,
+                units: signed_units,
+                cost_basis: price,
+            }),
+        }
+    }
+
+    /// Drops every portal session older than five minutes, as SnapTrade's links expire.
+    pub(crate) fn expire_sessions(&mut self) {
+        let cutoff = Utc::now() - Duration::minutes(5);
+        self.sessions.retain(|_, session| session.created > cutoff);
+        self.trades.retain(|_, trade| trade.created > cutoff);
+    }
+}
+
+/// SnapTrade's timestamp text, e.g. `2024-07-23T22:04:29.185Z`.
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Deterministic UUID for a brokerage slug, so every answer names the brokerage the same way.
+fn brokerage_id(slug: &str) -> Uuid {
+    let seed = slug.bytes().fold(0u128, |hash, byte| {
+        hash.wrapping_mul(131).wrapping_add(u128::from(byte))
+    });
+    Uuid::from_u128(0x5a4d_0002_0000_4000_8000_0000_0000_0000 ^ (seed & 0xffff_ffff_ffff))
+}
+
+fn brokerage_name(slug: &str) -> String {
+    let mut name = slug.to_lowercase().replace('_', " ");
+    if let Some(first) = name.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    name
+}
+
+pub(crate) fn brokerage_json(slug: &str) -> Value {
+    let name = brokerage_name(slug);
+    json!({
+        "id": brokerage_id(slug),
+        "slug": slug,
+        "name": name,
+        "display_name": name,
+        "description": format!("{name} (SnapTrade sandbox)"),
+        "aws_s3_logo_url": "https://passiv-brokerage-logos.s3.ca-central-1.amazonaws.com/logo.png",
+        "aws_s3_square_logo_url": "https://passiv-brokerage-logos.s3.ca-central-1.amazonaws.com/square.png",
+        "url": "https://example.com",
+        "enabled": true,
+        "maintenance_mode": false,
+        "is_degraded": false,
+        "allows_trading": true,
+        "allows_fractional_units": true,
+        "has_reporting": true,
+        "is_real_time_connection": true,
+        "brokerage_type": {"id": "66a0d5a6-3bd7-4ad0-8f1d-4a6d58c5ee2c", "name": "Traditional Brokerage"}
+    })
+}
+
+pub(crate) fn authorization_json(authorization: &Authorization) -> Value {
+    json!({
+        "id": authorization.id,
+        "created_date": timestamp(authorization.created),
+        "updated_date": timestamp(authorization.updated),
+        "brokerage": brokerage_json(&authorization.broker),
+        "name": format!("Connection-{}", &authorization.id.simple().to_string()[..8]),
+        "type": authorization.connection_type,
+        "disabled": authorization.disabled,
+        "disabled_date": authorization.disabled_date.map(timestamp),
+        "data_freshness_mode": "realtime",
+        "is_eligible_for_payout": false,
+        "meta": {}
+    })
+}
+
+pub(crate) fn account_json(state: &SnapState, account: &Account) -> Value {
+    let institution = state.authorization(account.authorization_id).map_or_else(
+        || "Unknown".to_owned(),
+        |authorization| brokerage_name(&authorization.broker),
+    );
+    let synced = account
+        .created
+        .format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+        .to_string();
+    json!({
+        "id": account.id,
+        "brokerage_authorization": account.authorization_id,
+        "portfolio_group": Uuid::from_u128(account.id.as_u128() ^ 1),
+        "name": format!("{institution} {}", account.name),
+        "number": account.number,
+        "institution_name": institution,
+        "institution_account_id": account.number,
+        "created_date": timestamp(account.created),
+        "opening_date": "2021-01-01",
+        "funding_date": "2021-01-04",
+        "sync_status": {
+            "transactions": {
+                "initial_sync_completed": true,
+                "last_successful_sync": account.created.format("%Y-%m-%d").to_string(),
+                "first_transaction_date": "2021-01-04"
+            },
+            "holdings": {"initial_sync_completed": true, "last_successful_sync": synced, "holdings_unavailable": false}
+        },
+        "balance": {"total": {"amount": number(state.account_total(account)), "currency": account.currency}},
+        "status": "open",
+        "raw_type": "Margin",
+        "account_category": "INVESTMENT",
+        "is_paper": false,
+        "meta": {"type": "Margin", "status": "ACTIVE", "institution_name": institution},
+        "cash_restrictions": []
+    })
+}
+
+pub(crate) fn balances_json(account: &Account) -> Value {
+    json!([{
+        "currency": currency_json(account.currency),
+        "cash": number(account.cash),
+        "buying_power": number(account.cash)
+    }])
+}
+
+fn currency_json(code: &str) -> Value {
+    let (id, name) = match code {
+        "CAD" => ("87b24961-b51e-4db8-9226-f198f6518a89", "Canadian Dollar"),
+        _ => ("57f81c53-bdda-45a7-a51f-032afd1ae41b", "US Dollar"),
+    };
+    json!({"id": id, "code": code, "name": name})
+}
+
+/// A security as a V2 position instrument (`kind` stock or etf).
+fn instrument_json(symbol: &Symbol) -> Value {
+    json!({
+        "kind": symbol.kind,
+        "id": symbol.id,
+        "symbol": symbol.ticker,
+        "raw_symbol": symbol.ticker.split('.').next().unwrap_or(&symbol.ticker),
+        "description": symbol.name,
+        "currency": symbol.currency,
+        "exchange": symbol.exchange,
+        "figi_instrument": null
+    })
+}
+
+pub(crate) fn positions_json(state: &SnapState, account: &Account) -> Value {
+    let results: Vec<Value> = account
+        .holdings
+        .iter()
+        .filter_map(|holding| match holding {
+            Holding::Security { symbol, units, cost_basis } => state.symbol(*symbol).map(|symbol| {
+                json!({
+                    "instrument": instrument_json(symbol),
+                    "units": decimal_text(*units),
+                    "price": decimal_text(symbol.price),
+                    "cost_basis": decimal_text(*cost_basis),
+                    "currency": symbol.currency,
+                    "cash_equivalent": false
+                })
+            }),
+            Holding::Option { contract, units, cost_basis } => {
+                let underlying = state.symbol(contract.underlying)?;
+                let occ = format!(
+                    "{:<6}{}{}{:08}",
+                    underlying.ticker,
+                    contract.expiration.format("%y%m%d"),
+                    &contract.option_type[..1],
+                    (contract.strike * Decimal::from(1000)).trunc()
+                );
+                Some(json!({
+                    "instrument": {
+                        "kind": "option",
+                        "id": contract.id,
+                        "symbol": occ,
+                        "option_type": contract.option_type,
+                        "strike_price": decimal_text(contract.strike),
+                        "expiration_date": contract.expiration.to_string(),
+                        "multiplier": "100",
+                        "description": format!("{} {} {} {}", underlying.ticker,
+                            contract.expiration.format("%b %d %Y"), contract.strike, contract.option_type),
+                        "underlying": instrument_json(underlying)
+                    },
+                    "units": decimal_text(*units),
+                    "price": decimal_text(contract.price),
+                    "cost_basis": decimal_text(*cost_basis),
+                    "currency": underlying.currency
+                }))
+            }
+        })
+        .collect();
+    json!({"results": results, "data_freshness": {"as_of": timestamp(Utc::now())}})
+}
+
+pub(crate) fn universal_symbol_json(symbol: &Symbol) -> Value {
+    let (type_id, code, description) = match symbol.kind {
+        "etf" => ("7b5f3e2d-9a1c-4c1e-8f0e-2d3b4a5c6d7e", "et", "ETF"),
+        _ => ("2bcd7cc3-e922-4976-bce1-9858296801c3", "cs", "Common Stock"),
+    };
+    json!({
+        "id": symbol.id,
+        "symbol": symbol.ticker,
+        "raw_symbol": symbol.ticker.split('.').next().unwrap_or(&symbol.ticker),
+        "description": symbol.name,
+        "currency": currency_json(symbol.currency),
+        "exchange": {
+            "id": "2bcd7cc3-e922-4976-bce1-9858296801c3",
+            "code": symbol.exchange,
+            "mic_code": symbol.exchange,
+            "name": symbol.exchange,
+            "timezone": "America/New_York",
+            "start_time": "09:30:00",
+            "close_time": "16:00:00",
+            "suffix": null
+        },
+        "type": {"id": type_id, "code": code, "description": description, "is_supported": true},
+        "figi_code": null,
+        "figi_instrument": null,
+        "currencies": [currency_json(symbol.currency)]
+    })
+}
+
+pub(crate) fn order_json(state: &SnapState, order: &Order) -> Value {
+    let open = if order.is_open() {
+        order.units - order.filled_units
+    } else {
+        Decimal::ZERO
+    };
+    json!({
+        "brokerage_order_id": order.id.to_string(),
+        "status": order.status,
+        "universal_symbol": state.symbol(order.symbol).map(universal_symbol_json),
+        "option_symbol": null,
+        "quote_universal_symbol": null,
+        "quote_currency": null,
+        "action": order.action,
+        "total_quantity": decimal_text(order.units),
+        "open_quantity": decimal_text(open),
+        "canceled_quantity": decimal_text(order.canceled_units),
+        "filled_quantity": decimal_text(order.filled_units),
+        "execution_price": order.execution_price.map(decimal_text),
+        "limit_price": order.limit_price.map(decimal_text),
+        "stop_price": order.stop_price.map(decimal_text),
+        "order_type": order.order_type,
+        "time_in_force": order.time_in_force,
+        "time_placed": timestamp(order.placed),
+        "time_updated": timestamp(order.updated),
+        "time_executed": order.executed.map(timestamp),
+        "expiry_date": null,
+        "symbol": order.symbol,
+        "child_brokerage_order_ids": null
+    })
+}

@@ -4,14 +4,13 @@
 
 mod shared_support;
 
+use shared_support::{LogCapture, dec, fixture};
+
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 
-use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared_support::LogCapture;
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{
     AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId, ClientOrderId, NewOrder,
@@ -28,14 +27,6 @@ const SECRET: &str = "broker-secret-do-not-leak";
 const BASIC: &str = "Basic YnJva2VyLWtleS1pZDpicm9rZXItc2VjcmV0LWRvLW5vdC1sZWFr";
 const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
 
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/alpaca/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
 fn config(server: &MockServer) -> AlpacaConfig {
     AlpacaConfig::new(KEY, SecretString::from(SECRET), AlpacaEnvironment::Sandbox)
         .with_base_url(Url::parse(&server.uri()).unwrap())
@@ -47,10 +38,6 @@ fn client(server: &MockServer) -> AlpacaClient {
 
 fn account() -> BrokerAccountId {
     BrokerAccountId::parse(ACCOUNT).unwrap()
-}
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
 }
 
 fn orders_path() -> String {
@@ -99,7 +86,7 @@ async fn account_reads_use_basic_auth_and_the_broker_paths() {
         Mock::given(method("GET"))
             .and(path(endpoint))
             .and(header("authorization", BASIC))
-            .respond_with(ResponseTemplate::new(200).set_body_json(fixture(name)))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", name)))
             .expect(1)
             .mount(&server)
             .await;
@@ -124,7 +111,7 @@ async fn orders_are_listed_with_their_filters_and_raw_json() {
         .and(query_param("status", "all"))
         .and(query_param("limit", "100"))
         .and(query_param("symbols", "AAPL,ETH/USD"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("orders")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "orders")))
         .expect(1)
         .mount(&server)
         .await;
@@ -148,7 +135,7 @@ async fn an_order_is_fetched_by_id_and_by_client_order_id() {
     let order_id = "7b08df51-c1ac-453c-99f9-323a5f075f0d";
     Mock::given(method("GET"))
         .and(path(format!("{}/{order_id}", orders_path())))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
         .expect(1)
         .mount(&server)
         .await;
@@ -158,7 +145,7 @@ async fn an_order_is_fetched_by_id_and_by_client_order_id() {
             "client_order_id",
             "5680c4bc-9ac1-4a12-a44c-df427ba53032",
         ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
         .expect(1)
         .mount(&server)
         .await;
@@ -215,7 +202,7 @@ async fn submitting_sends_the_order_with_decimal_strings_and_our_client_order_id
             "limit_price": "150",
             "client_order_id": "5680c4bc-9ac1-4a12-a44c-df427ba53032",
         })))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
         .expect(1)
         .mount(&server)
         .await;
@@ -229,7 +216,7 @@ async fn submitting_sends_the_order_with_decimal_strings_and_our_client_order_id
         .unwrap();
 
     assert_eq!(placed.order.status, "accepted");
-    assert_eq!(placed.raw, fixture("order_equity"));
+    assert_eq!(placed.raw, fixture("alpaca", "order_equity"));
 }
 
 #[tokio::test]
@@ -237,7 +224,7 @@ async fn an_order_without_a_client_order_id_gets_a_uuid() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(orders_path()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
         .expect(1)
         .mount(&server)
         .await;
@@ -270,7 +257,7 @@ async fn a_submit_that_times_out_returns_the_order_alpaca_already_has_without_po
         .and(path(orders_path()))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(fixture("order_equity"))
+                .set_body_json(fixture("alpaca", "order_equity"))
                 .set_delay(Duration::from_secs(3)),
         )
         .expect(1)
@@ -279,7 +266,7 @@ async fn a_submit_that_times_out_returns_the_order_alpaca_already_has_without_po
     Mock::given(method("GET"))
         .and(path(by_client_order_id_path()))
         .and(query_param("client_order_id", coid))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
         .expect(1)
         .mount(&server)
         .await;
@@ -329,7 +316,7 @@ async fn a_submit_that_failed_with_5xx_and_left_no_order_is_sent_again_with_the_
     Mock::given(method("POST"))
         .and(path(orders_path()))
         .and(body_partial_json(json!({"client_order_id": coid})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
         .expect(1)
         .mount(&server)
         .await;
@@ -371,7 +358,7 @@ async fn a_duplicate_id_rejection_after_an_unclear_attempt_returns_the_order_tha
         .await;
     Mock::given(method("GET"))
         .and(path(by_client_order_id_path()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
         .mount(&server)
         .await;
 
@@ -531,7 +518,7 @@ async fn rate_limited_reads_wait_and_retry() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("positions")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "positions")))
         .expect(1)
         .mount(&server)
         .await;
@@ -589,7 +576,7 @@ async fn the_secret_never_appears_in_debug_output_or_captured_logs() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
         .mount(&server)
         .await;
     let alpaca = client(&server);

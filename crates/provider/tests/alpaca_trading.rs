@@ -2,7 +2,9 @@
 //! wiremock on 127.0.0.1.
 #![cfg(feature = "alpaca")]
 
-use std::str::FromStr;
+mod shared_support;
+
+use shared_support::{dec, fixture};
 
 use rust_decimal::Decimal;
 use secrecy::SecretString;
@@ -22,14 +24,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
 
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/alpaca/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
 fn client(server: &MockServer) -> AlpacaClient {
     let config = AlpacaConfig::new(
         "key-id",
@@ -46,10 +40,6 @@ fn account() -> AccountRef {
         account_id: AccountId::generate(),
         provider_account_id: ProviderAccountId::parse(ACCOUNT).unwrap(),
     }
-}
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
 }
 
 fn limit_buy(units: &str, limit: &str) -> OrderRequest {
@@ -82,7 +72,7 @@ async fn a_domain_order_is_sent_in_alpacas_words_and_comes_back_as_the_row_to_re
             "symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit", "time_in_force": "gtc",
             "limit_price": "150", "client_order_id": "tributary-1",
         })))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("order_equity")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
         .expect(1)
         .mount(&server)
         .await;
@@ -149,7 +139,7 @@ async fn an_order_alpaca_cannot_express_is_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn orders_are_listed_by_scope_and_keep_unknown_statuses() {
     let server = MockServer::start().await;
-    let mut order = fixture("order_equity");
+    let mut order = fixture("alpaca", "order_equity");
     order["status"] = json!("held_for_review");
     Mock::given(method("GET"))
         .and(path(format!("/v1/trading/accounts/{ACCOUNT}/orders")))
@@ -221,7 +211,7 @@ async fn cancelling_sends_the_delete_for_that_order() {
 async fn the_impact_of_a_limit_buy_is_its_value_against_buying_power() {
     let server = MockServer::start().await;
     let route = format!("/v1/trading/accounts/{ACCOUNT}/account");
-    mock(&server, "GET", &route, fixture("trading_account")).await;
+    mock(&server, "GET", &route, fixture("alpaca", "trading_account")).await;
 
     let impact = client(&server)
         .order_impact(&(), &account(), &limit_buy("2", "150"))
@@ -240,7 +230,7 @@ async fn the_impact_of_a_limit_buy_is_its_value_against_buying_power() {
 #[tokio::test]
 async fn an_order_beyond_buying_power_or_on_a_blocked_account_is_warned_about() {
     let server = MockServer::start().await;
-    let mut balances = fixture("trading_account");
+    let mut balances = fixture("alpaca", "trading_account");
     balances["trading_blocked"] = json!(true);
     let route = format!("/v1/trading/accounts/{ACCOUNT}/account");
     mock(&server, "GET", &route, balances).await;
@@ -273,17 +263,17 @@ async fn the_brokerage_account_and_its_positions_are_domain_values() {
         &server,
         "GET",
         &format!("/v1/accounts/{ACCOUNT}"),
-        fixture("account"),
+        fixture("alpaca", "account"),
     )
     .await;
     mock(
         &server,
         "GET",
         &format!("/v1/trading/accounts/{ACCOUNT}/account"),
-        fixture("trading_account"),
+        fixture("alpaca", "trading_account"),
     )
     .await;
-    let mut positions = fixture("positions");
+    let mut positions = fixture("alpaca", "positions");
     let mut short = positions[0].clone();
     short["symbol"] = json!("TSLA");
     short["side"] = json!("short");

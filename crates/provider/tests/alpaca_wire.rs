@@ -1,26 +1,16 @@
 //! The Broker API spec examples parse into the wire types; decimal strings become exact decimals.
 #![cfg(feature = "alpaca")]
 
-use std::str::FromStr;
+mod shared_support;
+
+use shared_support::{dec, fixture_text};
 
 use rust_decimal::Decimal;
 use tributary_provider::alpaca::wire::{Account, AlpacaErrorBody, Order, Position, TradeAccount};
 
-fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/alpaca/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
-
 #[test]
 fn account_example_parses_without_keeping_kyc_data() {
-    let account: Account = serde_json::from_str(&fixture("account")).unwrap();
+    let account: Account = serde_json::from_str(&fixture_text("alpaca", "account")).unwrap();
     assert_eq!(
         account.id.to_string(),
         "3dcb795c-3ccc-402a-abb9-07e26a1b1326"
@@ -32,7 +22,8 @@ fn account_example_parses_without_keeping_kyc_data() {
 
 #[test]
 fn trading_account_example_parses_balances_exactly() {
-    let account: TradeAccount = serde_json::from_str(&fixture("trading_account")).unwrap();
+    let account: TradeAccount =
+        serde_json::from_str(&fixture_text("alpaca", "trading_account")).unwrap();
     assert_eq!(account.cash, dec("24861.91"));
     assert_eq!(account.buying_power, dec("103556.8572572922"));
     assert_eq!(account.equity, dec("28059.3882330664"));
@@ -42,7 +33,8 @@ fn trading_account_example_parses_balances_exactly() {
 
 #[test]
 fn positions_example_parses() {
-    let positions: Vec<Position> = serde_json::from_str(&fixture("positions")).unwrap();
+    let positions: Vec<Position> =
+        serde_json::from_str(&fixture_text("alpaca", "positions")).unwrap();
     let aapl = &positions[0];
     assert_eq!(aapl.symbol, "AAPL");
     assert_eq!(aapl.qty, dec("4"));
@@ -53,7 +45,7 @@ fn positions_example_parses() {
 
 #[test]
 fn equity_crypto_and_option_order_examples_parse() {
-    let orders: Vec<Order> = serde_json::from_str(&fixture("orders")).unwrap();
+    let orders: Vec<Order> = serde_json::from_str(&fixture_text("alpaca", "orders")).unwrap();
     let [equity, crypto, option] = orders.as_slice() else {
         panic!("three examples")
     };
@@ -78,7 +70,8 @@ fn equity_crypto_and_option_order_examples_parse() {
 
 #[test]
 fn an_unknown_order_status_is_kept_not_rejected() {
-    let body = fixture("order_equity").replace("\"accepted\"", "\"brand_new_status\"");
+    let body =
+        fixture_text("alpaca", "order_equity").replace("\"accepted\"", "\"brand_new_status\"");
     let order: Order = serde_json::from_str(&body).unwrap();
     assert_eq!(order.status, "brand_new_status");
 }

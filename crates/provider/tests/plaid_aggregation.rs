@@ -1,10 +1,13 @@
 //! Plaid as an `Aggregation` provider: the spec examples as domain types, against wiremock on 127.0.0.1.
 #![cfg(feature = "plaid")]
 
+mod shared_support;
+
+use shared_support::{dec, fixture};
+
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tributary_domain::{ConnectionStatus, ConnectionType, OptionRight, Provider, SecurityType};
@@ -14,14 +17,6 @@ use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvi
 use url::Url;
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/plaid/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
 
 async fn serving(endpoint: &str, body: Value) -> MockServer {
     let server = MockServer::start().await;
@@ -47,17 +42,13 @@ fn token() -> AccessToken {
     AccessToken::new(SecretString::from("access-sandbox-token"))
 }
 
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
-
 fn date(text: &str) -> NaiveDate {
     NaiveDate::from_str(text).unwrap()
 }
 
 #[tokio::test]
 async fn only_the_items_investment_accounts_are_aggregated_with_exact_balances() {
-    let server = serving("/accounts/get", fixture("accounts_get")).await;
+    let server = serving("/accounts/get", fixture("plaid", "accounts_get")).await;
 
     let accounts = Aggregation::accounts(&client(&server), &token())
         .await
@@ -97,7 +88,7 @@ async fn only_the_items_investment_accounts_are_aggregated_with_exact_balances()
 async fn holdings_become_positions_keyed_by_ticker_or_security_id() {
     let server = serving(
         "/investments/holdings/get",
-        fixture("investments_holdings_get"),
+        fixture("plaid", "investments_holdings_get"),
     )
     .await;
 
@@ -131,7 +122,7 @@ async fn holdings_become_positions_keyed_by_ticker_or_security_id() {
 async fn an_option_holding_carries_its_contract() {
     let server = serving(
         "/investments/holdings/get",
-        fixture("investments_holdings_get"),
+        fixture("plaid", "investments_holdings_get"),
     )
     .await;
 
@@ -151,7 +142,7 @@ async fn an_option_holding_carries_its_contract() {
 
 #[tokio::test]
 async fn a_negative_holding_is_a_short_position_with_positive_amounts() {
-    let mut body = fixture("investments_holdings_get");
+    let mut body = fixture("plaid", "investments_holdings_get");
     body["holdings"][1]["quantity"] = json!(-3);
     body["holdings"][1]["institution_value"] = json!(-6.33);
     let server = serving("/investments/holdings/get", body).await;
@@ -168,7 +159,7 @@ async fn a_negative_holding_is_a_short_position_with_positive_amounts() {
 
 #[tokio::test]
 async fn a_quantity_the_column_cannot_hold_is_invalid_data_naming_the_field() {
-    let mut body = fixture("investments_holdings_get");
+    let mut body = fixture("plaid", "investments_holdings_get");
     body["holdings"][2]["quantity"] = json!(1e15);
     let server = serving("/investments/holdings/get", body).await;
 
@@ -188,7 +179,7 @@ async fn a_quantity_the_column_cannot_hold_is_invalid_data_naming_the_field() {
 async fn transactions_become_typed_kinds_with_unsigned_quantities() {
     let server = serving(
         "/investments/transactions/get",
-        fixture("investments_transactions_get"),
+        fixture("plaid", "investments_transactions_get"),
     )
     .await;
 
@@ -219,9 +210,9 @@ async fn transactions_become_typed_kinds_with_unsigned_quantities() {
 #[tokio::test]
 async fn transaction_pages_follow_the_cursor_until_the_total() {
     let server = MockServer::start().await;
-    let mut first = fixture("investments_transactions_get");
+    let mut first = fixture("plaid", "investments_transactions_get");
     first["total_investment_transactions"] = json!(5);
-    let mut second = fixture("investments_transactions_get");
+    let mut second = fixture("plaid", "investments_transactions_get");
     second["total_investment_transactions"] = json!(5);
     second["investment_transactions"]
         .as_array_mut()
@@ -253,7 +244,7 @@ async fn transaction_pages_follow_the_cursor_until_the_total() {
 
 #[tokio::test]
 async fn an_item_that_needs_the_user_is_a_disabled_read_connection() {
-    let mut body = fixture("item_get");
+    let mut body = fixture("plaid", "item_get");
     body["item"]["error"] = json!({
         "error_type": "ITEM_ERROR",
         "error_code": "ITEM_LOGIN_REQUIRED",
@@ -277,7 +268,7 @@ async fn an_item_that_needs_the_user_is_a_disabled_read_connection() {
 
 #[tokio::test]
 async fn a_healthy_item_is_an_active_connection() {
-    let server = serving("/item/get", fixture("item_get")).await;
+    let server = serving("/item/get", fixture("plaid", "item_get")).await;
 
     let connections = client(&server).connections(&token()).await.unwrap();
 

@@ -3,15 +3,14 @@
 
 mod shared_support;
 
+use shared_support::{LogCapture, dec, fixture};
+
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::str::FromStr;
 
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use shared_support::LogCapture;
 use tributary_provider::ProviderError;
 use tributary_provider::plaid::{
     AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
@@ -23,14 +22,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const CLIENT_ID: &str = "client-id-123";
 const SECRET: &str = "plaid-secret-do-not-leak";
 const TOKEN: &str = "access-sandbox-token-do-not-leak";
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/plaid/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
 
 fn client(server: &MockServer) -> PlaidClient {
     let config = PlaidConfig::new(
@@ -56,10 +47,6 @@ fn plaid_error(status: u16, error_type: &str, error_code: &str) -> ResponseTempl
     }))
 }
 
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
-
 #[tokio::test]
 async fn accounts_request_carries_credentials_token_and_version() {
     let server = MockServer::start().await;
@@ -70,7 +57,7 @@ async fn accounts_request_carries_credentials_token_and_version() {
         .and(body_json(
             json!({"client_id": CLIENT_ID, "secret": SECRET, "access_token": TOKEN}),
         ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("accounts_get")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("plaid", "accounts_get")))
         .expect(1)
         .mount(&server)
         .await;
@@ -94,7 +81,7 @@ async fn holdings_and_item_parse_the_spec_examples() {
         Mock::given(method("POST"))
             .and(path(endpoint))
             .and(body_partial_json(json!({"access_token": TOKEN})))
-            .respond_with(ResponseTemplate::new(200).set_body_json(fixture(name)))
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture("plaid", name)))
             .expect(1)
             .mount(&server)
             .await;
@@ -132,7 +119,9 @@ async fn link_token_request_names_the_user_products_and_webhook() {
             "products": ["investments"],
             "webhook": "https://example.invalid/hooks/plaid",
         })))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("link_token_create")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("plaid", "link_token_create")),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -155,7 +144,9 @@ async fn update_mode_link_token_sends_the_access_token_and_no_products() {
         .and(body_partial_json(
             json!({"access_token": TOKEN, "user": {"client_user_id": "user-42"}}),
         ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("link_token_create")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("plaid", "link_token_create")),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -181,7 +172,8 @@ async fn public_token_exchange_returns_a_secret_access_token() {
             json!({"client_id": CLIENT_ID, "secret": SECRET, "public_token": "public-sandbox-1"}),
         ))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(fixture("item_public_token_exchange")),
+            ResponseTemplate::new(200)
+                .set_body_json(fixture("plaid", "item_public_token_exchange")),
         )
         .expect(1)
         .mount(&server)
@@ -217,7 +209,7 @@ fn transaction(n: u64) -> Value {
 }
 
 fn transactions_page(offset: u64, len: u64, total: u64) -> Value {
-    let mut page = fixture("investments_transactions_get");
+    let mut page = fixture("plaid", "investments_transactions_get");
     page["investment_transactions"] = (offset..offset + len).map(transaction).collect();
     page["total_investment_transactions"] = json!(total);
     page
@@ -409,7 +401,7 @@ async fn a_read_that_hits_an_internal_error_once_succeeds_on_retry() {
         .await;
     Mock::given(method("POST"))
         .and(path("/accounts/get"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("accounts_get")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("plaid", "accounts_get")))
         .expect(1)
         .mount(&server)
         .await;
@@ -440,7 +432,7 @@ async fn item_remove_returns_the_request_id() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/item/remove"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("item_remove")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("plaid", "item_remove")))
         .expect(1)
         .mount(&server)
         .await;
@@ -549,7 +541,7 @@ async fn secrets_never_appear_in_captured_logs() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/accounts/get"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("accounts_get")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("plaid", "accounts_get")))
         .mount(&server)
         .await;
     Mock::given(method("POST"))

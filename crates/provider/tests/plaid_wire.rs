@@ -1,31 +1,20 @@
 //! Plaid's spec examples parse into the wire types, numbers keep their exact decimal text.
 #![cfg(feature = "plaid")]
 
-use std::str::FromStr;
+mod shared_support;
 
-use rust_decimal::Decimal;
+use shared_support::{dec, fixture_text};
+
 use secrecy::ExposeSecret;
 use tributary_provider::plaid::wire::{
     AccountsGetResponse, InvestmentTransactionsGetResponse, InvestmentsHoldingsGetResponse,
     ItemGetResponse, ItemPublicTokenExchangeResponse, LinkTokenCreateResponse, RequestIdResponse,
 };
 
-fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/plaid/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
-
 #[test]
 fn link_token_example_parses() {
     let response: LinkTokenCreateResponse =
-        serde_json::from_str(&fixture("link_token_create")).unwrap();
+        serde_json::from_str(&fixture_text("plaid", "link_token_create")).unwrap();
     assert_eq!(
         response.link_token,
         "link-sandbox-af1a0311-da53-4636-b754-dd15cc058176"
@@ -40,7 +29,7 @@ fn link_token_example_parses() {
 #[test]
 fn exchanged_access_token_parses_as_a_secret_that_debug_hides() {
     let response: ItemPublicTokenExchangeResponse =
-        serde_json::from_str(&fixture("item_public_token_exchange")).unwrap();
+        serde_json::from_str(&fixture_text("plaid", "item_public_token_exchange")).unwrap();
     let token = "access-sandbox-de3ce8ef-33f8-452c-a685-8671031fc0f6";
     assert_eq!(response.access_token.expose_secret(), token);
     assert_eq!(response.item_id, "M5eVJqLnv3tbzdngLDp9FL5OlDNxlNhlE55op");
@@ -49,7 +38,8 @@ fn exchanged_access_token_parses_as_a_secret_that_debug_hides() {
 
 #[test]
 fn accounts_example_parses_with_exact_balances() {
-    let response: AccountsGetResponse = serde_json::from_str(&fixture("accounts_get")).unwrap();
+    let response: AccountsGetResponse =
+        serde_json::from_str(&fixture_text("plaid", "accounts_get")).unwrap();
     assert_eq!(response.accounts.len(), 3);
     let k401 = &response.accounts[1];
     assert_eq!(k401.account_id, "6PdjjRP6LmugpBy5NgQvUqpRXMWxzktg3rwrk");
@@ -71,7 +61,7 @@ fn accounts_example_parses_with_exact_balances() {
 #[test]
 fn holdings_example_parses_holdings_securities_and_option_contracts() {
     let response: InvestmentsHoldingsGetResponse =
-        serde_json::from_str(&fixture("investments_holdings_get")).unwrap();
+        serde_json::from_str(&fixture_text("plaid", "investments_holdings_get")).unwrap();
     assert!(!response.holdings.is_empty());
     assert!(!response.securities.is_empty());
     let tiny_price = response
@@ -93,7 +83,7 @@ fn holdings_example_parses_holdings_securities_and_option_contracts() {
 #[test]
 fn transactions_example_parses_with_total_and_exact_quantities() {
     let response: InvestmentTransactionsGetResponse =
-        serde_json::from_str(&fixture("investments_transactions_get")).unwrap();
+        serde_json::from_str(&fixture_text("plaid", "investments_transactions_get")).unwrap();
     assert_eq!(response.total_investment_transactions, 3);
     assert_eq!(response.investment_transactions.len(), 3);
     let sell = &response.investment_transactions[1];
@@ -109,7 +99,8 @@ fn transactions_example_parses_with_total_and_exact_quantities() {
 
 #[test]
 fn item_get_example_parses_status_and_consent() {
-    let response: ItemGetResponse = serde_json::from_str(&fixture("item_get")).unwrap();
+    let response: ItemGetResponse =
+        serde_json::from_str(&fixture_text("plaid", "item_get")).unwrap();
     assert_eq!(
         response.item.item_id,
         "Ed6bjNrDLJfGvZWwnkQlfxwoNz54B5C97ejBr"
@@ -127,14 +118,15 @@ fn item_get_example_parses_status_and_consent() {
 
 #[test]
 fn item_remove_example_parses() {
-    let response: RequestIdResponse = serde_json::from_str(&fixture("item_remove")).unwrap();
+    let response: RequestIdResponse =
+        serde_json::from_str(&fixture_text("plaid", "item_remove")).unwrap();
     assert_eq!(response.request_id, "m8MDnv9okwxFNBV");
 }
 
 #[test]
 fn numbers_with_more_digits_than_a_float_holds_are_read_exactly() {
     // 0.1000000000000000000000000001 is 0.1 as an f64; reading through f64 would lose the tail.
-    let body = fixture("investments_holdings_get").replacen(
+    let body = fixture_text("plaid", "investments_holdings_get").replacen(
         "\"quantity\": 0.01",
         "\"quantity\": 0.1000000000000000000000000001",
         1,

@@ -1,12 +1,33 @@
-//! Test support shared by the provider tests: a tracing subscriber that captures every log line.
+//! Test support shared by the provider tests: the spec-example fixtures, exact decimals, and a tracing
+//! subscriber that captures every log line.
 //!
 //! Use it with `mod shared_support;` at the top of a test file.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::fmt::Debug;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// The text of `tests/fixtures/{provider}/{name}.json`, an example taken from the provider's spec.
+pub fn fixture_text(provider: &str, name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/{provider}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+/// The fixture parsed as JSON, to serve from wiremock or to alter first.
+pub fn fixture(provider: &str, name: &str) -> serde_json::Value {
+    serde_json::from_str(&fixture_text(provider, name)).expect("fixtures are JSON")
+}
+
+/// A decimal from its exact text.
+pub fn dec(text: &str) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::from_str(text).expect("a decimal literal")
+}
 
 /// A tracing subscriber that writes every span (with its fields, including ones recorded later, such as
 /// `status` and `latency_ms`) and every event (with its fields and message) into one string, so a test can

@@ -26,6 +26,7 @@
 //! This crate is a test tool: it never talks to the internet and is not published.
 
 mod knobs;
+pub mod plaid;
 mod reply;
 mod server;
 pub mod snaptrade;
@@ -33,6 +34,7 @@ pub mod snaptrade;
 use std::io;
 
 pub use knobs::{Knobs, RecordedRequest, RequestLog};
+pub use plaid::{PlaidSandbox, SeedItem, SeededItem};
 pub use snaptrade::{
     MarketFill, SeedConnection, SeededConnection, SnapTradeSandbox, SnapTradeUser,
 };
@@ -42,10 +44,16 @@ pub const SNAPTRADE_CLIENT_ID: &str = "SANDBOX-CLIENT";
 /// The SnapTrade consumer key the sandbox verifies signatures with.
 pub const SNAPTRADE_CONSUMER_KEY: &str = "sandbox-consumer-key-0123456789abcdef";
 
+/// The Plaid `client_id` the sandbox accepts.
+pub const PLAID_CLIENT_ID: &str = "sandbox-plaid-client";
+/// The Plaid `secret` the sandbox accepts.
+pub const PLAID_SECRET: &str = "sandbox-plaid-secret-0123456789";
+
 /// The three provider servers, running until dropped.
 #[derive(Debug)]
 pub struct Sandbox {
     snaptrade: SnapTradeSandbox,
+    plaid: PlaidSandbox,
 }
 
 impl Sandbox {
@@ -63,6 +71,7 @@ impl Sandbox {
     pub async fn try_start() -> io::Result<Self> {
         Ok(Self {
             snaptrade: SnapTradeSandbox::start(SNAPTRADE_CLIENT_ID, SNAPTRADE_CONSUMER_KEY).await?,
+            plaid: PlaidSandbox::start(PLAID_CLIENT_ID, PLAID_SECRET).await?,
         })
     }
 
@@ -74,5 +83,15 @@ impl Sandbox {
     /// The SnapTrade base URL (`http://127.0.0.1:PORT`).
     pub fn snaptrade_base_url(&self) -> String {
         self.snaptrade.base_url()
+    }
+
+    /// The Plaid server.
+    pub fn plaid(&self) -> &PlaidSandbox {
+        &self.plaid
+    }
+
+    /// The Plaid base URL (`http://127.0.0.1:PORT`).
+    pub fn plaid_base_url(&self) -> String {
+        self.plaid.base_url()
     }
 }

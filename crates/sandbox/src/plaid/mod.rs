@@ -1,0 +1,183 @@
+//! The Plaid server: Link tokens, sandbox public tokens, Items with investment accounts, holdings and
+//! paginated investment transactions.
+
+mod routes;
+mod state;
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use axum::middleware;
+
+use crate::knobs::{Instruments, Knobs, RequestLog, instrument, lock};
+use crate::server::Server;
+
+/// What [`PlaidSandbox::seed_item`] creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SeedItem {
+    /// Plaid institution id, e.g. `"ins_109508"`.
+    pub institution_id: String,
+    /// Investment accounts in the Item.
+    pub accounts: usize,
+    /// Holdings per account (the fourth security is an option contract).
+    pub holdings_per_account: usize,
+    /// Investment transactions in the Item, generated on demand (100,000 costs nothing until paged).
+    pub transactions: u64,
+}
+
+impl Default for SeedItem {
+    fn default() -> Self {
+        Self {
+            institution_id: "ins_109508".to_owned(),
+            accounts: 2,
+            holdings_per_account: 4,
+            transactions: 250,
+        }
+    }
+}
+
+impl SeedItem {
+    /// An Item with `accounts` accounts, `holdings_per_account` holdings each and `transactions` transactions.
+    pub fn new(accounts: usize, holdings_per_account: usize, transactions: u64) -> Self {
+        Self {
+            accounts,
+            holdings_per_account,
+            transactions,
+            ..Self::default()
+        }
+    }
+}
+
+/// What [`PlaidSandbox::seed_item`] created.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SeededItem {
+    /// The access token that reads the Item.
+    pub access_token: String,
+    /// The Item id.
+    pub item_id: String,
+    /// The Item's account ids, in order.
+    pub account_ids: Vec<String>,
+}
+
+impl std::fmt::Debug for SeededItem {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SeededItem")
+            .field("item_id", &self.item_id)
+            .field("account_ids", &self.account_ids)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The running Plaid server, with its knobs and its state.
+#[derive(Debug)]
+pub struct PlaidSandbox {
+    server: Server,
+    shared: Arc<routes::Shared>,
+    instruments: Instruments,
+}
+
+impl PlaidSandbox {
+    pub(crate) async fn start(client_id: &str, secret: &str) -> io::Result<Self> {
+        let shared = Arc::new(routes::Shared {
+            state: Mutex::new(routes::PlaidState {
+                items: HashMap::new(),
+                public_tokens: HashMap::new(),
+                default_transactions: SeedItem::default().transactions,
+            }),
+            client_id: client_id.to_owned(),
+            secret: secret.to_owned(),
+        });
+        let instruments = Instruments::new(routes::PlaidDialect);
+        let router = routes::router(shared.clone()).layer(middleware::from_fn_with_state(
+            instruments.clone(),
+            instrument,
+        ));
+        Ok(Self {
+            server: Server::spawn(router).await?,
+            shared,
+            instruments,
+        })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41235`; paths are Plaid's (`/accounts/get`).
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The `client_id` the server accepts.
+    pub fn client_id(&self) -> &str {
+        &self.shared.client_id
+    }
+
+    /// The `secret` the server accepts.
+    pub fn secret(&self) -> &str {
+        &self.shared.secret
+    }
+
+    /// Fault injection and latency for this server.
+    pub fn knobs(&self) -> &Knobs {
+        &self.instruments.knobs
+    }
+
+    /// Every request this server received.
+    pub fn log(&self) -> &RequestLog {
+        &self.instruments.log
+    }
+
+    /// Creates a linked Item directly, as Link plus /item/public_token/exchange would.
+    pub fn seed_item(&self, seed: SeedItem) -> SeededItem {
+        let item = state::Item::generate(
+            &seed.institution_id,
+            seed.accounts,
+            seed.holdings_per_account,
+            seed.transactions,
+        );
+        let seeded = SeededItem {
+            access_token: format!("access-sandbox-{}", uuid::Uuid::new_v4()),
+            item_id: item.item_id.clone(),
+            account_ids: item
+                .accounts
+                .iter()
+                .map(|account| account.account_id.clone())
+                .collect(),
+        };
+        lock(&self.shared.state)
+            .items
+            .insert(seeded.access_token.clone(), item);
+        seeded
+    }
+
+    /// How many investment transactions Items made through /item/public_token/exchange get (default 250).
+    pub fn set_default_transactions(&self, transactions: u64) {
+        lock(&self.shared.state).default_transactions = transactions;
+    }
+
+    /// Breaks an Item: data calls answer ITEM_LOGIN_REQUIRED and /item/get shows the error, until
+    /// [`PlaidSandbox::repair_login`]. Returns false if no Item has this id.
+    pub fn require_login(&self, item_id: &str) -> bool {
+        self.set_login_required(item_id, true)
+    }
+
+    /// Repairs an Item broken by [`PlaidSandbox::require_login`] (what Link's update mode does).
+    pub fn repair_login(&self, item_id: &str) -> bool {
+        self.set_login_required(item_id, false)
+    }
+
+    fn set_login_required(&self, item_id: &str, required: bool) -> bool {
+        let mut state = lock(&self.shared.state);
+        let found = state
+            .items
+            .values_mut()
+            .find(|item| item.item_id == item_id);
+        found.map(|item| item.login_required = required).is_some()
+    }
+
+    /// How many Items are linked (removed ones excluded).
+    pub fn item_count(&self) -> usize {
+        lock(&self.shared.state).items.len()
+    }
+}

@@ -1,23 +1,30 @@
-//! Tributary's repository layer: the SQL schema every other layer stands on.
+//! Tributary's repository layer: the SQL schema every other layer stands on, and typed access to it.
 //!
 //! [`MIGRATOR`] applies the workspace's `migrations/` folder (the same files Supabase users apply with psql), and
 //! [`schema_check::verify_schema`] tells whether a database holds that schema.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1/postgres").await?;
-//! tributary_repo::MIGRATOR.run(&pool).await?;
-//! let failed = tributary_repo::schema_check::verify_schema(&pool)
-//!     .await
-//!     .into_iter()
-//!     .filter(|check| !check.passed)
-//!     .count();
-//! assert_eq!(failed, 0);
-//! # Ok(())
-//! # }
-//! ```
 
+mod batch;
+mod error;
+mod memory;
+mod pg;
+mod repository;
 pub mod schema_check;
+pub mod secret;
+
+pub use error::RepoError;
+pub use memory::MemoryStore;
+pub use pg::PgStore;
+pub use repository::{
+    AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
+    HoldingsReplaced, OrderRepository, PortfolioRepository, PortfolioSummary,
+    SnapTradeUserRepository, Store, UnifiedAccount,
+};
+#[cfg(feature = "mock")]
+pub use repository::{
+    MockAccountRepository, MockConnectionRepository, MockHoldingRepository, MockOrderRepository,
+    MockPortfolioRepository, MockSnapTradeUserRepository,
+};
+pub use secret::{Keyring, SecretError, SecretKey};
 
 /// Every migration in the workspace's `migrations/` folder, in order: the same files users apply to Supabase.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

@@ -1,0 +1,58 @@
+//! Checks every store makes on a batch before writing any of it, so both stores refuse the same batches the
+//! same way and nothing of a refused batch is written.
+
+use std::collections::HashSet;
+use std::hash::Hash;
+
+use tributary_domain::UserId;
+
+use crate::RepoError;
+
+/// Refuses a batch that holds another user's row or repeats a natural key (PostgreSQL cannot upsert one key
+/// twice in a statement, and which of the two should win is a caller's bug, not the store's choice).
+pub(crate) fn check_batch<T, K: Eq + Hash>(
+    user: UserId,
+    items: &[T],
+    owner: impl Fn(&T) -> UserId,
+    key: impl Fn(&T) -> K,
+    key_field: &'static str,
+) -> Result<(), RepoError> {
+    let mut seen = HashSet::with_capacity(items.len());
+    for item in items {
+        if owner(item) != user {
+            return Err(RepoError::forbidden(format!(
+                "a row for user {} in a batch written for user {user}",
+                owner(item)
+            )));
+        }
+        if !seen.insert(key(item)) {
+            return Err(RepoError::invalid(key_field, "appears twice in one batch"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_with_another_users_row_is_forbidden() {
+        let (me, other) = (UserId::generate(), UserId::generate());
+        let result = check_batch(me, &[(me, 1), (other, 2)], |i| i.0, |i| i.1, "key");
+        assert!(matches!(result, Err(RepoError::Forbidden { .. })));
+    }
+
+    #[test]
+    fn a_batch_repeating_a_key_is_invalid_naming_the_key() {
+        let me = UserId::generate();
+        let result = check_batch(me, &[(me, 1), (me, 1)], |i| i.0, |i| i.1, "symbol");
+        assert!(matches!(result, Err(RepoError::InvalidData { field, .. }) if field == "symbol"));
+    }
+
+    #[test]
+    fn a_batch_of_distinct_own_rows_passes() {
+        let me = UserId::generate();
+        assert!(check_batch(me, &[(me, 1), (me, 2)], |i| i.0, |i| i.1, "key").is_ok());
+    }
+}

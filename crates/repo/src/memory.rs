@@ -1,0 +1,875 @@
+//! [`MemoryStore`]: the repositories in memory, with PostgreSQL's semantics, for other services' tests.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tributary_domain::{
+    AccountId, AuthorizationId, BrokerageConnection, ConnectionId, ExposeSecret, Holding,
+    HoldingId, InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount,
+    NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider,
+    ProviderAccountId, SnapTradeUser, SnapTradeUserRowId, StatusMessage, Symbol, SyncStatus,
+    UserId,
+};
+
+use crate::batch::check_batch;
+use crate::{
+    AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
+    HoldingsReplaced, OrderRepository, PortfolioRepository, PortfolioSummary, RepoError,
+    SnapTradeUserRepository, UnifiedAccount,
+};
+
+/// The repositories in memory, behaving as [`crate::PgStore`] does: the same unique keys and conflicts,
+/// idempotent upserts that leave unchanged rows (and their `updated_at`) alone, all-or-nothing batches,
+/// holdings replacement, the portfolio mode of `get_user_portfolio_mode`, and rows that exist only for
+/// registered users (PostgreSQL's foreign keys to `auth.users`). The conformance suite runs against both.
+///
+/// Thread-safe; clones share the same data.
+///
+/// ```
+/// use tributary_repo::{MemoryStore, PortfolioRepository};
+/// use tributary_domain::PortfolioMode;
+///
+/// # tokio_test_block_on(async {
+/// let store = MemoryStore::new();
+/// let user = store.create_user();
+/// assert_eq!(store.portfolio_mode(user).await?.mode, PortfolioMode::None);
+/// # Ok::<(), tributary_repo::RepoError>(())
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashSet<UserId>,
+    accounts: HashMap<AccountId, InvestmentAccount>,
+    snaptrade_users: HashMap<UserId, SnapTradeUser>,
+    connections: HashMap<AuthorizationId, BrokerageConnection>,
+    holdings: HashMap<(UserId, Symbol), Holding>,
+    orders: HashMap<OrderId, Order>,
+    alpaca_accounts: HashMap<UserId, ProviderAccountId>,
+}
+
+impl MemoryStore {
+    /// An empty store with no users.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a user (as a sign-up adds a row to `auth.users`), so rows can be written for them.
+    pub fn register_user(&self, user: UserId) {
+        self.lock().users.insert(user);
+    }
+
+    /// Registers a new user with a fresh id and returns the id.
+    pub fn create_user(&self) -> UserId {
+        let user = UserId::generate();
+        self.register_user(user);
+        user
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every write checks everything before it mutates, so a panic elsewhere never leaves half a write behind.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("users", &state.users.len())
+            .field("accounts", &state.accounts.len())
+            .field("snaptrade_users", &state.snaptrade_users.len())
+            .field("connections", &state.connections.len())
+            .field("holdings", &state.holdings.len())
+            .field("orders", &state.orders.len())
+            .finish()
+    }
+}
+
+/// The time a write records, at PostgreSQL's precision (microseconds), so both stores return the same values.
+fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+impl State {
+    /// PostgreSQL's foreign keys to `auth.users`: nothing is written for a user who does not exist.
+    fn ensure_user(&self, user: UserId) -> Result<(), RepoError> {
+        if self.users.contains(&user) {
+            Ok(())
+        } else {
+            Err(RepoError::NotFound { entity: "user" })
+        }
+    }
+
+    fn account_by_key(&self, new: &NewInvestmentAccount) -> Option<AccountId> {
+        self.accounts
+            .values()
+            .find(|a| {
+                a.user_id == new.user_id
+                    && a.provider == new.provider
+                    && a.provider_account_id == new.provider_account_id
+            })
+            .map(|a| a.id)
+    }
+
+    fn order_by_key(&self, new: &NewOrder) -> Option<OrderId> {
+        self.orders
+            .values()
+            .find(|o| {
+                o.account_id == new.account_id && o.brokerage_order_id == new.brokerage_order_id
+            })
+            .map(|o| o.id)
+    }
+}
+
+/// Stores `updated` over `current` when anything changed, stamping `updated_at` as the schema's trigger does;
+/// returns whether it was written.
+fn write_if_changed<T: PartialEq>(
+    current: &mut T,
+    mut updated: T,
+    stamp: impl FnOnce(&mut T),
+) -> bool {
+    if *current == updated {
+        return false;
+    }
+    stamp(&mut updated);
+    *current = updated;
+    true
+}
+
+fn sorted_by<T, K: Ord>(mut items: Vec<T>, key: impl FnMut(&T) -> K) -> Vec<T> {
+    items.sort_by_key(key);
+    items
+}
+
+#[async_trait]
+impl AccountRepository for MemoryStore {
+    async fn upsert_accounts(
+        &self,
+        user: UserId,
+        accounts: &[NewInvestmentAccount],
+    ) -> Result<Vec<InvestmentAccount>, RepoError> {
+        check_batch(
+            user,
+            accounts,
+            |a| a.user_id,
+            |a| (a.provider, a.provider_account_id.clone()),
+            "provider_account_id",
+        )?;
+        let mut state = self.lock();
+        if !accounts.is_empty() {
+            state.ensure_user(user)?;
+        }
+        let at = now();
+        let mut stored = Vec::with_capacity(accounts.len());
+        for new in accounts {
+            let id = match state.account_by_key(new) {
+                Some(id) => {
+                    let current = state.accounts.get_mut(&id).expect("found by key");
+                    let updated = account_with(current.clone(), new);
+                    write_if_changed(current, updated, |a| a.updated_at = Some(at));
+                    id
+                }
+                None => {
+                    let account = new_account(new, at);
+                    let id = account.id;
+                    state.accounts.insert(id, account);
+                    id
+                }
+            };
+            stored.push(state.accounts[&id].clone());
+        }
+        Ok(stored)
+    }
+
+    async fn get_account(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<InvestmentAccount, RepoError> {
+        self.lock()
+            .accounts
+            .get(&account)
+            .filter(|a| a.user_id == user)
+            .cloned()
+            .ok_or(RepoError::NotFound { entity: "account" })
+    }
+
+    async fn list_accounts(&self, user: UserId) -> Result<Vec<InvestmentAccount>, RepoError> {
+        let accounts = self
+            .lock()
+            .accounts
+            .values()
+            .filter(|a| a.user_id == user)
+            .cloned()
+            .collect();
+        Ok(sorted_by(accounts, |a| {
+            (
+                a.provider.as_str(),
+                a.provider_account_id.as_str().to_owned(),
+            )
+        }))
+    }
+}
+
+/// `current` with the writable columns of `new`.
+fn account_with(current: InvestmentAccount, new: &NewInvestmentAccount) -> InvestmentAccount {
+    let new = new.clone();
+    InvestmentAccount {
+        provider_item_id: new.provider_item_id,
+        institution_id: new.institution_id,
+        institution_name: new.institution_name,
+        account_name: new.account_name,
+        account_type: new.account_type,
+        account_subtype: new.account_subtype,
+        sync_enabled: new.sync_enabled,
+        is_active: new.is_active,
+        is_primary: new.is_primary,
+        raw_account_data: new.raw_account_data,
+        snaptrade_authorization_id: new.snaptrade_authorization_id,
+        brokerage_name: new.brokerage_name,
+        connection_type: new.connection_type,
+        connection_status: new.connection_status,
+        account_mode: new.account_mode,
+        ..current
+    }
+}
+
+/// A new row: the schema's defaults for what the insert does not set.
+fn new_account(new: &NewInvestmentAccount, at: DateTime<Utc>) -> InvestmentAccount {
+    let blank = InvestmentAccount {
+        id: AccountId::generate(),
+        user_id: new.user_id,
+        provider: new.provider,
+        provider_account_id: new.provider_account_id.clone(),
+        provider_item_id: None,
+        institution_id: None,
+        institution_name: new.institution_name.clone(),
+        account_name: None,
+        account_type: new.account_type.clone(),
+        account_subtype: None,
+        sync_enabled: true,
+        last_synced: None,
+        sync_status: SyncStatus::Pending,
+        sync_error_message: None,
+        is_active: true,
+        is_primary: false,
+        raw_account_data: serde_json::json!({}),
+        created_at: Some(at),
+        updated_at: Some(at),
+        snaptrade_authorization_id: None,
+        brokerage_name: None,
+        connection_type: new.connection_type,
+        connection_status: new.connection_status,
+        account_mode: new.account_mode,
+    };
+    account_with(blank, new)
+}
+
+#[async_trait]
+impl SnapTradeUserRepository for MemoryStore {
+    async fn upsert_snaptrade_user(
+        &self,
+        user: UserId,
+        snaptrade_user: &NewSnapTradeUser,
+    ) -> Result<SnapTradeUser, RepoError> {
+        if snaptrade_user.user_id != user {
+            return Err(RepoError::forbidden(format!(
+                "a SnapTrade user of user {} written for user {user}",
+                snaptrade_user.user_id
+            )));
+        }
+        let mut state = self.lock();
+        state.ensure_user(user)?;
+        let taken = state
+            .snaptrade_users
+            .values()
+            .any(|s| s.user_id != user && s.snaptrade_user_id == snaptrade_user.snaptrade_user_id);
+        if taken {
+            return Err(RepoError::Conflict {
+                constraint: "snaptrade_users_snaptrade_user_id_key".to_owned(),
+            });
+        }
+        let at = now();
+        let stored = state
+            .snaptrade_users
+            .entry(user)
+            .and_modify(|current| {
+                let unchanged = current.snaptrade_user_id == snaptrade_user.snaptrade_user_id
+                    && current.user_secret.expose_secret()
+                        == snaptrade_user.user_secret.expose_secret();
+                if !unchanged {
+                    current.snaptrade_user_id = snaptrade_user.snaptrade_user_id.clone();
+                    current.user_secret = snaptrade_user.user_secret.clone();
+                    current.updated_at = Some(at);
+                }
+            })
+            .or_insert_with(|| SnapTradeUser {
+                id: SnapTradeUserRowId::generate(),
+                user_id: user,
+                snaptrade_user_id: snaptrade_user.snaptrade_user_id.clone(),
+                user_secret: snaptrade_user.user_secret.clone(),
+                created_at: Some(at),
+                updated_at: Some(at),
+                last_sync_at: None,
+            });
+        Ok(stored.clone())
+    }
+
+    async fn find_snaptrade_user(&self, user: UserId) -> Result<Option<SnapTradeUser>, RepoError> {
+        Ok(self.lock().snaptrade_users.get(&user).cloned())
+    }
+
+    async fn delete_snaptrade_user(&self, user: UserId) -> Result<(), RepoError> {
+        self.lock()
+            .snaptrade_users
+            .remove(&user)
+            .map(drop)
+            .ok_or(RepoError::NotFound {
+                entity: "snaptrade user",
+            })
+    }
+}
+
+#[async_trait]
+impl ConnectionRepository for MemoryStore {
+    async fn upsert_connections(
+        &self,
+        user: UserId,
+        connections: &[NewBrokerageConnection],
+    ) -> Result<Vec<BrokerageConnection>, RepoError> {
+        check_batch(
+            user,
+            connections,
+            |c| c.user_id,
+            |c| c.authorization_id,
+            "authorization_id",
+        )?;
+        let mut state = self.lock();
+        if connections.is_empty() {
+            return Ok(Vec::new());
+        }
+        state.ensure_user(user)?;
+        let held_by_other = connections.iter().any(|new| {
+            state
+                .connections
+                .get(&new.authorization_id)
+                .is_some_and(|c| c.user_id != user)
+        });
+        if held_by_other {
+            return Err(RepoError::Conflict {
+                constraint: "snaptrade_brokerage_connections_authorization_id_key".to_owned(),
+            });
+        }
+        let at = now();
+        let mut stored = Vec::with_capacity(connections.len());
+        for new in connections {
+            let connection = match state.connections.get_mut(&new.authorization_id) {
+                Some(current) => {
+                    let updated = connection_with(current.clone(), new);
+                    write_if_changed(current, updated, |c| c.updated_at = Some(at));
+                    current.clone()
+                }
+                None => {
+                    let created = new_connection(new, at);
+                    state
+                        .connections
+                        .insert(new.authorization_id, created.clone());
+                    created
+                }
+            };
+            stored.push(connection);
+        }
+        Ok(stored)
+    }
+
+    async fn get_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<BrokerageConnection, RepoError> {
+        self.lock()
+            .connections
+            .get(&authorization)
+            .filter(|c| c.user_id == user)
+            .cloned()
+            .ok_or(RepoError::NotFound {
+                entity: "connection",
+            })
+    }
+
+    async fn list_connections(&self, user: UserId) -> Result<Vec<BrokerageConnection>, RepoError> {
+        let connections = self
+            .lock()
+            .connections
+            .values()
+            .filter(|c| c.user_id == user)
+            .cloned()
+            .collect();
+        Ok(sorted_by(connections, |c| c.authorization_id))
+    }
+
+    async fn set_connection_status(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+        change: ConnectionStatusChange,
+    ) -> Result<BrokerageConnection, RepoError> {
+        let mut state = self.lock();
+        let current = state
+            .connections
+            .get_mut(&authorization)
+            .filter(|c| c.user_id == user)
+            .ok_or(RepoError::NotFound {
+                entity: "connection",
+            })?;
+        let (status, disabled_date, error_message) = change.apply_to(current);
+        let updated = BrokerageConnection {
+            status,
+            disabled_date,
+            error_message,
+            ..current.clone()
+        };
+        write_if_changed(current, updated, |c| c.updated_at = Some(now()));
+        Ok(current.clone())
+    }
+}
+
+fn connection_with(
+    current: BrokerageConnection,
+    new: &NewBrokerageConnection,
+) -> BrokerageConnection {
+    let new = new.clone();
+    BrokerageConnection {
+        brokerage_slug: new.brokerage_slug,
+        brokerage_name: new.brokerage_name,
+        connection_type: new.connection_type,
+        status: new.status,
+        disabled_date: new.disabled_date,
+        error_message: new.error_message,
+        accounts_count: new.accounts_count,
+        last_synced_at: new.last_synced_at,
+        ..current
+    }
+}
+
+fn new_connection(new: &NewBrokerageConnection, at: DateTime<Utc>) -> BrokerageConnection {
+    let new = new.clone();
+    BrokerageConnection {
+        id: ConnectionId::generate(),
+        user_id: new.user_id,
+        authorization_id: new.authorization_id,
+        brokerage_slug: new.brokerage_slug,
+        brokerage_name: new.brokerage_name,
+        connection_type: new.connection_type,
+        status: new.status,
+        disabled_date: new.disabled_date,
+        error_message: new.error_message,
+        accounts_count: new.accounts_count,
+        last_synced_at: new.last_synced_at,
+        created_at: Some(at),
+        updated_at: Some(at),
+    }
+}
+
+#[async_trait]
+impl HoldingRepository for MemoryStore {
+    async fn upsert_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<usize, RepoError> {
+        check_batch(
+            user,
+            holdings,
+            |h| h.user_id,
+            |h| h.symbol.clone(),
+            "symbol",
+        )?;
+        let mut state = self.lock();
+        upsert_holdings(&mut state, user, holdings)
+    }
+
+    async fn replace_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<HoldingsReplaced, RepoError> {
+        check_batch(
+            user,
+            holdings,
+            |h| h.user_id,
+            |h| h.symbol.clone(),
+            "symbol",
+        )?;
+        // One lock for the whole replacement: no reader sees the old and the new set mixed.
+        let mut state = self.lock();
+        if !holdings.is_empty() {
+            state.ensure_user(user)?;
+        }
+        let kept: HashSet<&Symbol> = holdings.iter().map(|h| &h.symbol).collect();
+        let before = state.holdings.len();
+        state
+            .holdings
+            .retain(|(owner, symbol), _| *owner != user || kept.contains(symbol));
+        let removed = before - state.holdings.len();
+        let written = upsert_holdings(&mut state, user, holdings)?;
+        Ok(HoldingsReplaced { written, removed })
+    }
+
+    async fn get_holding(&self, user: UserId, symbol: &Symbol) -> Result<Holding, RepoError> {
+        self.lock()
+            .holdings
+            .get(&(user, symbol.clone()))
+            .cloned()
+            .ok_or(RepoError::NotFound { entity: "holding" })
+    }
+
+    async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError> {
+        let holdings = self
+            .lock()
+            .holdings
+            .values()
+            .filter(|h| h.user_id == user)
+            .cloned()
+            .collect();
+        Ok(sorted_by(holdings, |h| h.symbol.as_str().to_owned()))
+    }
+}
+
+fn upsert_holdings(
+    state: &mut State,
+    user: UserId,
+    holdings: &[NewHolding],
+) -> Result<usize, RepoError> {
+    if holdings.is_empty() {
+        return Ok(0);
+    }
+    state.ensure_user(user)?;
+    let at = now();
+    let mut written = 0;
+    for new in holdings {
+        let key = (user, new.symbol.clone());
+        match state.holdings.get_mut(&key) {
+            Some(current) => {
+                let updated = holding_with(current.clone(), new);
+                if write_if_changed(current, updated, |h| h.updated_at = Some(at)) {
+                    written += 1;
+                }
+            }
+            None => {
+                let blank = Holding {
+                    id: HoldingId::generate(),
+                    updated_at: Some(at),
+                    ..holding_with(placeholder_holding(new), new)
+                };
+                state.holdings.insert(key, blank);
+                written += 1;
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// `current` with every column of `new`, the derived ones (`account_count`, `institution_breakdown`) computed
+/// and `data_source` defaulted as the insert does.
+fn holding_with(current: Holding, new: &NewHolding) -> Holding {
+    let new_ = new.clone();
+    Holding {
+        security_id: new_.security_id,
+        security_name: new_.security_name,
+        security_type: new_.security_type,
+        figures: new_.figures,
+        account_count: new.account_count(),
+        institution_breakdown: new.institution_breakdown(),
+        account_contributions: new_.account_contributions,
+        price_as_of: new_.price_as_of,
+        data_source: Some(new_.data_source.unwrap_or_else(|| "aggregated".to_owned())),
+        provider_metadata: new_.provider_metadata,
+        universal_symbol_id: new_.universal_symbol_id,
+        option_contract: new_.option_contract,
+        ..current
+    }
+}
+
+fn placeholder_holding(new: &NewHolding) -> Holding {
+    Holding {
+        id: HoldingId::generate(),
+        user_id: new.user_id,
+        symbol: new.symbol.clone(),
+        security_id: None,
+        security_name: None,
+        security_type: None,
+        figures: new.figures,
+        account_contributions: Vec::new(),
+        institution_breakdown: Default::default(),
+        account_count: 1,
+        updated_at: None,
+        price_as_of: None,
+        data_source: None,
+        provider_metadata: serde_json::Map::new(),
+        universal_symbol_id: None,
+        option_contract: None,
+    }
+}
+
+#[async_trait]
+impl OrderRepository for MemoryStore {
+    async fn upsert_orders(
+        &self,
+        user: UserId,
+        orders: &[NewOrder],
+    ) -> Result<Vec<Order>, RepoError> {
+        check_batch(
+            user,
+            orders,
+            |o| o.user_id,
+            |o| (o.brokerage_order_id.clone(), o.account_id),
+            "brokerage_order_id",
+        )?;
+        let mut state = self.lock();
+        let owns_every_account = orders.iter().all(|o| {
+            state
+                .accounts
+                .get(&o.account_id)
+                .is_some_and(|a| a.user_id == user)
+        });
+        if !owns_every_account {
+            return Err(RepoError::NotFound { entity: "account" });
+        }
+        let at = now();
+        let mut stored = Vec::with_capacity(orders.len());
+        for new in orders {
+            let order = match state.order_by_key(new) {
+                Some(id) => {
+                    let current = state.orders.get_mut(&id).expect("found by key");
+                    let updated = order_with(current.clone(), new);
+                    write_if_changed(current, updated, |o| o.updated_at = Some(at));
+                    current.clone()
+                }
+                None => {
+                    let created = Order {
+                        id: OrderId::generate(),
+                        updated_at: Some(at),
+                        ..order_with(placeholder_order(new), new)
+                    };
+                    state.orders.insert(created.id, created.clone());
+                    created
+                }
+            };
+            stored.push(order);
+        }
+        Ok(stored)
+    }
+
+    async fn get_order(&self, user: UserId, order: OrderId) -> Result<Order, RepoError> {
+        self.lock()
+            .orders
+            .get(&order)
+            .filter(|o| o.user_id == user)
+            .cloned()
+            .ok_or(RepoError::NotFound { entity: "order" })
+    }
+
+    async fn list_orders(
+        &self,
+        user: UserId,
+        account: Option<AccountId>,
+    ) -> Result<Vec<Order>, RepoError> {
+        let orders = self
+            .lock()
+            .orders
+            .values()
+            .filter(|o| o.user_id == user && account.is_none_or(|a| a == o.account_id))
+            .cloned()
+            .collect();
+        Ok(sorted_by(orders, |o| {
+            (
+                std::cmp::Reverse(o.placed_at),
+                o.brokerage_order_id.as_str().to_owned(),
+                o.account_id,
+            )
+        }))
+    }
+
+    async fn update_order_status(
+        &self,
+        user: UserId,
+        order: OrderId,
+        status: OrderStatus,
+        message: Option<StatusMessage>,
+    ) -> Result<Order, RepoError> {
+        let mut state = self.lock();
+        let current = state
+            .orders
+            .get_mut(&order)
+            .filter(|o| o.user_id == user)
+            .ok_or(RepoError::NotFound { entity: "order" })?;
+        let updated = Order {
+            status,
+            status_message: message,
+            ..current.clone()
+        };
+        write_if_changed(current, updated, |o| o.updated_at = Some(now()));
+        Ok(current.clone())
+    }
+}
+
+fn order_with(current: Order, new: &NewOrder) -> Order {
+    let new = new.clone();
+    Order {
+        symbol: new.symbol,
+        universal_symbol_id: new.universal_symbol_id,
+        action: new.action,
+        order_type: new.order_type,
+        time_in_force: new.time_in_force,
+        units: new.units,
+        notional_value: new.notional_value,
+        limit_price: new.limit_price,
+        stop_price: new.stop_price,
+        filled_units: new.filled_units,
+        average_fill_price: new.average_fill_price,
+        status: new.status,
+        status_message: new.status_message,
+        placed_at: new.placed_at,
+        filled_at: new.filled_at,
+        cancelled_at: new.cancelled_at,
+        raw_order_data: new.raw_order_data,
+        ..current
+    }
+}
+
+fn placeholder_order(new: &NewOrder) -> Order {
+    let new = new.clone();
+    Order {
+        id: OrderId::generate(),
+        user_id: new.user_id,
+        account_id: new.account_id,
+        brokerage_order_id: new.brokerage_order_id,
+        symbol: new.symbol,
+        universal_symbol_id: None,
+        action: new.action,
+        order_type: new.order_type,
+        time_in_force: None,
+        units: None,
+        notional_value: None,
+        limit_price: None,
+        stop_price: None,
+        filled_units: None,
+        average_fill_price: None,
+        status: new.status,
+        status_message: None,
+        placed_at: new.placed_at,
+        filled_at: None,
+        cancelled_at: None,
+        updated_at: None,
+        raw_order_data: None,
+    }
+}
+
+#[async_trait]
+impl PortfolioRepository for MemoryStore {
+    async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, RepoError> {
+        let state = self.lock();
+        let active: Vec<&InvestmentAccount> = state
+            .accounts
+            .values()
+            .filter(|a| a.user_id == user && a.is_active)
+            .collect();
+        let has = |provider| active.iter().any(|a| a.provider == provider);
+        let alpaca_account_id = state.alpaca_accounts.get(&user).cloned();
+        let (has_alpaca, has_plaid, has_snaptrade) = (
+            alpaca_account_id.is_some(),
+            has(Provider::Plaid),
+            has(Provider::SnapTrade),
+        );
+        Ok(PortfolioSummary {
+            mode: PortfolioMode::from_providers(has_alpaca, has_plaid, has_snaptrade),
+            has_alpaca,
+            has_plaid,
+            has_snaptrade,
+            alpaca_account_id,
+            accounts_count: u32::try_from(active.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError> {
+        let state = self.lock();
+        let unified = state
+            .accounts
+            .values()
+            .filter(|a| a.user_id == user)
+            .map(|a| {
+                let connection = a
+                    .snaptrade_authorization_id
+                    .and_then(|id| state.connections.get(&id))
+                    .filter(|c| c.user_id == user);
+                unified(a, connection)
+            })
+            .collect();
+        Ok(sorted_by(unified, |a| {
+            (
+                a.provider.as_str(),
+                a.provider_account_id.as_str().to_owned(),
+            )
+        }))
+    }
+
+    async fn set_alpaca_account(
+        &self,
+        user: UserId,
+        alpaca_account_id: Option<ProviderAccountId>,
+    ) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        match alpaca_account_id {
+            Some(id) => {
+                state.ensure_user(user)?;
+                state.alpaca_accounts.insert(user, id);
+            }
+            None => {
+                state.alpaca_accounts.remove(&user);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A row of the view: the account left-joined to its connection (same authorization and same user).
+fn unified(
+    account: &InvestmentAccount,
+    connection: Option<&BrokerageConnection>,
+) -> UnifiedAccount {
+    let a = account.clone();
+    UnifiedAccount {
+        id: a.id,
+        user_id: a.user_id,
+        provider: a.provider,
+        provider_account_id: a.provider_account_id,
+        institution_name: a.institution_name,
+        account_name: a.account_name,
+        account_type: a.account_type,
+        account_subtype: a.account_subtype,
+        is_active: a.is_active,
+        account_mode: a.account_mode,
+        snaptrade_authorization_id: a.snaptrade_authorization_id,
+        brokerage_name: a.brokerage_name,
+        connection_type: a.connection_type,
+        connection_status: a.connection_status,
+        brokerage_connection_status: connection.map(|c| c.status),
+        brokerage_last_synced: connection.and_then(|c| c.last_synced_at),
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+        last_synced: a.last_synced,
+    }
+}

@@ -1,0 +1,305 @@
+//! Aggregated holdings on PostgreSQL.
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use tributary_domain::{
+    Amount, Holding, HoldingFigures, NewHolding, Percent, Quantity, SecurityId, SecurityName,
+    SecurityType, SignedAmount, Symbol, UnitCost, UserId,
+};
+
+use super::row::Columns;
+use super::{PgStore, commit};
+use crate::batch::check_batch;
+use crate::error::classify;
+use crate::{HoldingRepository, HoldingsReplaced, RepoError};
+
+/// One statement per batch; identical rows are not rewritten, so `rows_affected` counts real changes.
+const UPSERT: &str = "
+insert into public.user_aggregated_holdings as h
+  (user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
+   total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
+   day_change_percent, account_contributions, institution_breakdown, account_count, price_as_of, data_source,
+   provider_metadata, universal_symbol_id, option_contract)
+select $1, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
+       total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
+       day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
+       price_as_of, coalesce(data_source, 'aggregated'), provider_metadata, universal_symbol_id, option_contract
+from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::numeric[],
+            $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[], $14::jsonb[],
+            $15::jsonb[], $16::int[], $17::timestamptz[], $18::text[], $19::jsonb[], $20::uuid[], $21::jsonb[])
+  as k(symbol, security_id, security_name, security_type, total_quantity, total_market_value,
+       total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
+       day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
+       price_as_of, data_source, provider_metadata, universal_symbol_id, option_contract)
+on conflict (user_id, symbol) do update set
+  security_id = excluded.security_id, security_name = excluded.security_name,
+  security_type = excluded.security_type, total_quantity = excluded.total_quantity,
+  total_market_value = excluded.total_market_value, total_cost_basis = excluded.total_cost_basis,
+  average_cost_basis = excluded.average_cost_basis, unrealized_gain_loss = excluded.unrealized_gain_loss,
+  unrealized_gain_loss_percent = excluded.unrealized_gain_loss_percent,
+  day_change_value = excluded.day_change_value, day_change_percent = excluded.day_change_percent,
+  account_contributions = excluded.account_contributions, institution_breakdown = excluded.institution_breakdown,
+  account_count = excluded.account_count, price_as_of = excluded.price_as_of, data_source = excluded.data_source,
+  provider_metadata = excluded.provider_metadata, universal_symbol_id = excluded.universal_symbol_id,
+  option_contract = excluded.option_contract
+where (h.security_id, h.security_name, h.security_type, h.total_quantity, h.total_market_value,
+       h.total_cost_basis, h.average_cost_basis, h.unrealized_gain_loss, h.unrealized_gain_loss_percent,
+       h.day_change_value, h.day_change_percent, h.account_contributions, h.institution_breakdown,
+       h.account_count, h.price_as_of, h.data_source, h.provider_metadata, h.universal_symbol_id,
+       h.option_contract)
+  is distinct from
+      (excluded.security_id, excluded.security_name, excluded.security_type, excluded.total_quantity,
+       excluded.total_market_value, excluded.total_cost_basis, excluded.average_cost_basis,
+       excluded.unrealized_gain_loss, excluded.unrealized_gain_loss_percent, excluded.day_change_value,
+       excluded.day_change_percent, excluded.account_contributions, excluded.institution_breakdown,
+       excluded.account_count, excluded.price_as_of, excluded.data_source, excluded.provider_metadata,
+       excluded.universal_symbol_id, excluded.option_contract)";
+
+/// Two replacements of one user's holdings at once would interleave their deletes and upserts; this lock,
+/// held until commit, makes the second wait for the first.
+const LOCK_USER: &str =
+    "select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1::text, 0))";
+
+const REMOVE_OTHERS: &str =
+    "delete from public.user_aggregated_holdings where user_id = $1 and symbol <> all($2::text[])";
+
+const SELECT: &str = "
+select id, user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
+       total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
+       day_change_percent, account_contributions, institution_breakdown, account_count, updated_at, price_as_of,
+       data_source, provider_metadata, universal_symbol_id, option_contract
+from public.user_aggregated_holdings
+where user_id = $1 and ($2::text is null or symbol = $2)
+order by symbol collate \"C\"";
+
+#[async_trait]
+impl HoldingRepository for PgStore {
+    async fn upsert_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<usize, RepoError> {
+        check_holdings(user, holdings)?;
+        let mut tx = self.begin(user).await?;
+        let written = upsert(&mut tx, user, holdings).await?;
+        commit(tx).await?;
+        Ok(written)
+    }
+
+    async fn replace_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<HoldingsReplaced, RepoError> {
+        check_holdings(user, holdings)?;
+        let mut tx = self.begin(user).await?;
+        sqlx::query(LOCK_USER)
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let symbols: Vec<&str> = holdings.iter().map(|h| h.symbol.as_str()).collect();
+        let removed = sqlx::query(REMOVE_OTHERS)
+            .bind(user.into_uuid())
+            .bind(&symbols)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+        let written = upsert(&mut tx, user, holdings).await?;
+        commit(tx).await?;
+        Ok(HoldingsReplaced {
+            written,
+            removed: usize::try_from(removed).unwrap_or(usize::MAX),
+        })
+    }
+
+    async fn get_holding(&self, user: UserId, symbol: &Symbol) -> Result<Holding, RepoError> {
+        let mut holdings = select(self, user, Some(symbol)).await?;
+        holdings
+            .pop()
+            .ok_or(RepoError::NotFound { entity: "holding" })
+    }
+
+    async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError> {
+        select(self, user, None).await
+    }
+}
+
+fn check_holdings(user: UserId, holdings: &[NewHolding]) -> Result<(), RepoError> {
+    check_batch(
+        user,
+        holdings,
+        |h| h.user_id,
+        |h| h.symbol.clone(),
+        "symbol",
+    )
+}
+
+async fn select(
+    store: &PgStore,
+    user: UserId,
+    symbol: Option<&Symbol>,
+) -> Result<Vec<Holding>, RepoError> {
+    let mut tx = store.begin(user).await?;
+    let rows = sqlx::query(SELECT)
+        .bind(user.into_uuid())
+        .bind(symbol.map(Symbol::as_str))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(classify)?;
+    let holdings = rows
+        .iter()
+        .map(read_holding)
+        .collect::<Result<Vec<_>, _>>()?;
+    commit(tx).await?;
+    Ok(holdings)
+}
+
+/// The batch as one statement; returns the rows inserted or changed.
+async fn upsert(
+    conn: &mut PgConnection,
+    user: UserId,
+    holdings: &[NewHolding],
+) -> Result<usize, RepoError> {
+    if holdings.is_empty() {
+        return Ok(0);
+    }
+    let figure = |f: fn(&HoldingFigures) -> Decimal| {
+        holdings.iter().map(|h| f(&h.figures)).collect::<Vec<_>>()
+    };
+    let mut contributions = Vec::with_capacity(holdings.len());
+    let mut breakdowns = Vec::with_capacity(holdings.len());
+    let mut contracts = Vec::with_capacity(holdings.len());
+    for holding in holdings {
+        contributions.push(to_json(
+            "account_contributions",
+            &holding.account_contributions,
+        )?);
+        breakdowns.push(to_json(
+            "institution_breakdown",
+            &holding.institution_breakdown(),
+        )?);
+        contracts.push(
+            holding
+                .option_contract
+                .as_ref()
+                .map(|contract| to_json("option_contract", contract))
+                .transpose()?,
+        );
+    }
+    let account_counts = holdings
+        .iter()
+        .map(|h| {
+            i32::try_from(h.account_count())
+                .map_err(|_| RepoError::invalid("account_count", "out of range"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let written = sqlx::query(UPSERT)
+        .bind(user.into_uuid())
+        .bind(
+            holdings
+                .iter()
+                .map(|h| h.symbol.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            holdings
+                .iter()
+                .map(|h| h.security_id.as_ref().map(|v| v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            holdings
+                .iter()
+                .map(|h| h.security_name.as_ref().map(|v| v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            holdings
+                .iter()
+                .map(|h| h.security_type.map(|t| t.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(figure(|f| f.total_quantity.get()))
+        .bind(figure(|f| f.total_market_value.get()))
+        .bind(figure(|f| f.total_cost_basis.get()))
+        .bind(figure(|f| f.average_cost_basis.get()))
+        .bind(figure(|f| f.unrealized_gain_loss.get()))
+        .bind(figure(|f| f.unrealized_gain_loss_percent.get()))
+        .bind(figure(|f| f.day_change_value.get()))
+        .bind(figure(|f| f.day_change_percent.get()))
+        .bind(contributions)
+        .bind(breakdowns)
+        .bind(account_counts)
+        .bind(holdings.iter().map(|h| h.price_as_of).collect::<Vec<_>>())
+        .bind(
+            holdings
+                .iter()
+                .map(|h| h.data_source.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            holdings
+                .iter()
+                .map(|h| serde_json::Value::Object(h.provider_metadata.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            holdings
+                .iter()
+                .map(|h| h.universal_symbol_id.map(|id| id.into_uuid()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(contracts)
+        .execute(conn)
+        .await
+        .map_err(classify)?
+        .rows_affected();
+    Ok(usize::try_from(written).unwrap_or(usize::MAX))
+}
+
+fn to_json(
+    field: &'static str,
+    value: &impl serde::Serialize,
+) -> Result<serde_json::Value, RepoError> {
+    serde_json::to_value(value).map_err(|error| RepoError::invalid(field, error.to_string()))
+}
+
+fn read_holding(row: &PgRow) -> Result<Holding, RepoError> {
+    let c = Columns(row);
+    let account_count = c.get::<Option<i32>>("account_count")?.unwrap_or(1);
+    Ok(Holding {
+        id: c.id("id")?,
+        user_id: c.id("user_id")?,
+        symbol: c.parse("symbol", Symbol::parse)?,
+        security_id: c.parse_opt("security_id", SecurityId::parse)?,
+        security_name: c.parse_opt("security_name", SecurityName::parse)?,
+        security_type: c.parse_opt("security_type", SecurityType::parse)?,
+        figures: HoldingFigures {
+            total_quantity: c.decimal_or_zero("total_quantity", Quantity::new_for)?,
+            total_market_value: c.decimal_or_zero("total_market_value", Amount::new_for)?,
+            total_cost_basis: c.decimal_or_zero("total_cost_basis", Amount::new_for)?,
+            average_cost_basis: c.decimal_or_zero("average_cost_basis", UnitCost::new_for)?,
+            unrealized_gain_loss: c
+                .decimal_or_zero("unrealized_gain_loss", SignedAmount::new_for)?,
+            unrealized_gain_loss_percent: c
+                .decimal_or_zero("unrealized_gain_loss_percent", Percent::new_for)?,
+            day_change_value: c.decimal_or_zero("day_change_value", SignedAmount::new_for)?,
+            day_change_percent: c.decimal_or_zero("day_change_percent", Percent::new_for)?,
+        },
+        account_contributions: c.json_or("account_contributions", Vec::new)?,
+        institution_breakdown: c.json_or("institution_breakdown", Default::default)?,
+        account_count: u32::try_from(account_count).map_err(|_| {
+            RepoError::invalid("account_count", format!("{account_count} is out of range"))
+        })?,
+        updated_at: c.get("updated_at")?,
+        price_as_of: c.get("price_as_of")?,
+        data_source: c.get("data_source")?,
+        provider_metadata: c.json_or("provider_metadata", serde_json::Map::new)?,
+        universal_symbol_id: c.opt_id("universal_symbol_id")?,
+        option_contract: c.opt_json("option_contract")?,
+    })
+}

@@ -1,0 +1,108 @@
+//! [`PgStore`]: the repositories on PostgreSQL through `sqlx`, in service mode or scoped to one signed-in user.
+
+mod accounts;
+mod connections;
+mod holdings;
+mod orders;
+mod portfolio;
+mod row;
+mod snaptrade_users;
+
+use std::sync::Arc;
+
+use sqlx::{PgPool, Postgres, Transaction};
+use tributary_domain::UserId;
+
+use crate::RepoError;
+use crate::error::classify;
+use crate::secret::Keyring;
+
+/// The repositories on PostgreSQL.
+///
+/// Two modes:
+/// * **service** ([`PgStore::new`]): queries run as the pool's role (the tables' owner, or `service_role`),
+///   which row-level security does not restrict; the Rust code scopes every query by the user id it is given.
+///   This is the mode for the sync engine and other backend jobs.
+/// * **user-scoped** ([`PgStore::for_user`]): every call runs in a transaction as role `authenticated` with the
+///   user's JWT claims (`sub`), exactly as PostgREST runs a Supabase client's request, so row-level security and
+///   column privileges back up the Rust code. Asking such a store about another user is
+///   [`RepoError::Forbidden`] before any SQL runs. The schema lets a signed-in user read their rows and write
+///   holdings, orders and connections; account, onboarding and SnapTrade-user writes, and every read of a
+///   SnapTrade user (its secret column is hidden from `authenticated`), are refused by the database and come
+///   back as [`RepoError::Forbidden`]: those are service-mode operations.
+///
+/// Cloning is cheap (the pool and keyring are shared).
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    keyring: Arc<Keyring>,
+    acting_as: Option<UserId>,
+}
+
+impl PgStore {
+    /// A service-mode store over `pool`, sealing SnapTrade user secrets with `keyring`.
+    pub fn new(pool: PgPool, keyring: Keyring) -> Self {
+        Self {
+            pool,
+            keyring: Arc::new(keyring),
+            acting_as: None,
+        }
+    }
+
+    /// The same store scoped to `user`: every call runs as role `authenticated` with `user`'s claims.
+    pub fn for_user(&self, user: UserId) -> Self {
+        Self {
+            acting_as: Some(user),
+            ..self.clone()
+        }
+    }
+
+    /// The user this store is scoped to, or `None` in service mode.
+    pub fn acting_as(&self) -> Option<UserId> {
+        self.acting_as
+    }
+
+    /// The pool underneath.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Starts a transaction for work on `user`'s rows, under the same identity the store's own calls use: in
+    /// user-scoped mode the role is `authenticated` with `user`'s claims for the whole transaction. This is the
+    /// way to run a query the traits do not cover with the same protection.
+    ///
+    /// # Errors
+    /// [`RepoError::Forbidden`] if a user-scoped store is asked about another user; [`RepoError::Unavailable`]
+    /// if no connection can be had.
+    pub async fn begin(&self, user: UserId) -> Result<Transaction<'static, Postgres>, RepoError> {
+        if let Some(me) = self.acting_as
+            && me != user
+        {
+            return Err(RepoError::forbidden(format!(
+                "a store scoped to user {me} cannot act for user {user}"
+            )));
+        }
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        if let Some(me) = self.acting_as {
+            let claims = serde_json::json!({ "sub": me.to_string(), "role": "authenticated" });
+            // Both settings are transaction-local, as PostgREST sets them: the pooled connection goes back clean.
+            sqlx::query(
+                "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
+            )
+            .bind(claims.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        }
+        Ok(tx)
+    }
+
+    pub(crate) fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+}
+
+/// Commits, sorting a failure like any other.
+pub(crate) async fn commit(tx: Transaction<'static, Postgres>) -> Result<(), RepoError> {
+    tx.commit().await.map_err(classify)
+}

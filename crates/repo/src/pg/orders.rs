@@ -1,0 +1,263 @@
+//! Orders on PostgreSQL.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use tributary_domain::{
+    AccountId, BrokerageOrderId, NewOrder, Notional, Order, OrderAction, OrderId, OrderStatus,
+    OrderType, Price, StatusMessage, Symbol, TimeInForce, Units, UserId,
+};
+
+use super::row::Columns;
+use super::{PgStore, commit};
+use crate::batch::check_batch;
+use crate::error::classify;
+use crate::{OrderRepository, RepoError};
+
+const OWNED_ACCOUNTS: &str = "
+select count(*) from public.user_investment_accounts where user_id = $1 and id = any($2::uuid[])";
+
+/// One statement per batch; identical rows are not rewritten. The account is checked to be the user's first,
+/// so the conflicting row is always the user's own.
+const UPSERT: &str = "
+insert into public.snaptrade_orders as o
+  (user_id, account_id, brokerage_order_id, symbol, universal_symbol_id, action, order_type, time_in_force, units,
+   notional_value, limit_price, stop_price, filled_units, average_fill_price, status, status_message, placed_at,
+   filled_at, cancelled_at, raw_order_data)
+select $1, * from unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
+                         $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
+                         $14::numeric[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[],
+                         $19::timestamptz[], $20::jsonb[])
+on conflict (brokerage_order_id, account_id) do update set
+  symbol = excluded.symbol, universal_symbol_id = excluded.universal_symbol_id, action = excluded.action,
+  order_type = excluded.order_type, time_in_force = excluded.time_in_force, units = excluded.units,
+  notional_value = excluded.notional_value, limit_price = excluded.limit_price, stop_price = excluded.stop_price,
+  filled_units = excluded.filled_units, average_fill_price = excluded.average_fill_price,
+  status = excluded.status, status_message = excluded.status_message, placed_at = excluded.placed_at,
+  filled_at = excluded.filled_at, cancelled_at = excluded.cancelled_at, raw_order_data = excluded.raw_order_data
+where o.user_id = excluded.user_id
+  and (o.symbol, o.universal_symbol_id, o.action, o.order_type, o.time_in_force, o.units, o.notional_value,
+       o.limit_price, o.stop_price, o.filled_units, o.average_fill_price, o.status, o.status_message,
+       o.placed_at, o.filled_at, o.cancelled_at, o.raw_order_data)
+  is distinct from
+      (excluded.symbol, excluded.universal_symbol_id, excluded.action, excluded.order_type,
+       excluded.time_in_force, excluded.units, excluded.notional_value, excluded.limit_price,
+       excluded.stop_price, excluded.filled_units, excluded.average_fill_price, excluded.status,
+       excluded.status_message, excluded.placed_at, excluded.filled_at, excluded.cancelled_at,
+       excluded.raw_order_data)";
+
+const SELECT_BATCH: &str = "
+select o.id, o.user_id, o.account_id, o.brokerage_order_id, o.symbol, o.universal_symbol_id, o.action,
+       o.order_type, o.time_in_force, o.units, o.notional_value, o.limit_price, o.stop_price, o.filled_units,
+       o.average_fill_price, o.status, o.status_message, o.placed_at, o.filled_at, o.cancelled_at, o.updated_at,
+       o.raw_order_data
+from unnest($2::text[], $3::uuid[]) with ordinality as k(brokerage_order_id, account_id, position)
+join public.snaptrade_orders o
+  on o.user_id = $1 and o.brokerage_order_id = k.brokerage_order_id and o.account_id = k.account_id
+order by k.position";
+
+const SELECT: &str = "
+select o.id, o.user_id, o.account_id, o.brokerage_order_id, o.symbol, o.universal_symbol_id, o.action,
+       o.order_type, o.time_in_force, o.units, o.notional_value, o.limit_price, o.stop_price, o.filled_units,
+       o.average_fill_price, o.status, o.status_message, o.placed_at, o.filled_at, o.cancelled_at, o.updated_at,
+       o.raw_order_data
+from public.snaptrade_orders o
+where o.user_id = $1 and ($2::uuid is null or o.id = $2) and ($3::uuid is null or o.account_id = $3)
+order by o.placed_at desc, o.brokerage_order_id collate \"C\", o.account_id";
+
+const SET_STATUS: &str = "
+update public.snaptrade_orders o set status = $3, status_message = $4
+where o.user_id = $1 and o.id = $2 and (o.status, o.status_message) is distinct from ($3, $4)";
+
+#[async_trait]
+impl OrderRepository for PgStore {
+    async fn upsert_orders(
+        &self,
+        user: UserId,
+        orders: &[NewOrder],
+    ) -> Result<Vec<Order>, RepoError> {
+        check_batch(
+            user,
+            orders,
+            |o| o.user_id,
+            |o| (o.brokerage_order_id.clone(), o.account_id),
+            "brokerage_order_id",
+        )?;
+        let mut tx = self.begin(user).await?;
+        ensure_accounts_owned(&mut tx, user, orders).await?;
+        let order_ids: Vec<&str> = orders
+            .iter()
+            .map(|o| o.brokerage_order_id.as_str())
+            .collect();
+        let account_ids: Vec<_> = orders.iter().map(|o| o.account_id.into_uuid()).collect();
+        let decimal = |f: fn(&NewOrder) -> Option<rust_decimal::Decimal>| {
+            orders.iter().map(f).collect::<Vec<_>>()
+        };
+        sqlx::query(UPSERT)
+            .bind(user.into_uuid())
+            .bind(&account_ids)
+            .bind(&order_ids)
+            .bind(orders.iter().map(|o| o.symbol.as_str()).collect::<Vec<_>>())
+            .bind(
+                orders
+                    .iter()
+                    .map(|o| o.universal_symbol_id.map(|id| id.into_uuid()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(orders.iter().map(|o| o.action.as_str()).collect::<Vec<_>>())
+            .bind(
+                orders
+                    .iter()
+                    .map(|o| o.order_type.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                orders
+                    .iter()
+                    .map(|o| o.time_in_force.as_ref().map(|t| t.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(decimal(|o| o.units.map(Units::get)))
+            .bind(decimal(|o| o.notional_value.map(Notional::get)))
+            .bind(decimal(|o| o.limit_price.map(Price::get)))
+            .bind(decimal(|o| o.stop_price.map(Price::get)))
+            .bind(decimal(|o| o.filled_units.map(Units::get)))
+            .bind(decimal(|o| o.average_fill_price.map(Price::get)))
+            .bind(orders.iter().map(|o| o.status.as_str()).collect::<Vec<_>>())
+            .bind(
+                orders
+                    .iter()
+                    .map(|o| o.status_message.as_ref().map(|m| m.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(orders.iter().map(|o| o.placed_at).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.filled_at).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.cancelled_at).collect::<Vec<_>>())
+            .bind(
+                orders
+                    .iter()
+                    .map(|o| o.raw_order_data.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let rows = sqlx::query(SELECT_BATCH)
+            .bind(user.into_uuid())
+            .bind(&order_ids)
+            .bind(&account_ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let stored = rows.iter().map(read_order).collect::<Result<Vec<_>, _>>()?;
+        commit(tx).await?;
+        Ok(stored)
+    }
+
+    async fn get_order(&self, user: UserId, order: OrderId) -> Result<Order, RepoError> {
+        let mut tx = self.begin(user).await?;
+        let found = select(&mut tx, user, Some(order), None).await?.pop();
+        commit(tx).await?;
+        found.ok_or(RepoError::NotFound { entity: "order" })
+    }
+
+    async fn list_orders(
+        &self,
+        user: UserId,
+        account: Option<AccountId>,
+    ) -> Result<Vec<Order>, RepoError> {
+        let mut tx = self.begin(user).await?;
+        let orders = select(&mut tx, user, None, account).await?;
+        commit(tx).await?;
+        Ok(orders)
+    }
+
+    async fn update_order_status(
+        &self,
+        user: UserId,
+        order: OrderId,
+        status: OrderStatus,
+        message: Option<StatusMessage>,
+    ) -> Result<Order, RepoError> {
+        let mut tx = self.begin(user).await?;
+        sqlx::query(SET_STATUS)
+            .bind(user.into_uuid())
+            .bind(order.into_uuid())
+            .bind(status.as_str())
+            .bind(message.as_ref().map(StatusMessage::as_str))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let updated = select(&mut tx, user, Some(order), None).await?.pop();
+        commit(tx).await?;
+        updated.ok_or(RepoError::NotFound { entity: "order" })
+    }
+}
+
+/// Every account the batch names must be the user's: the foreign key alone would accept another user's account.
+async fn ensure_accounts_owned(
+    conn: &mut PgConnection,
+    user: UserId,
+    orders: &[NewOrder],
+) -> Result<(), RepoError> {
+    let accounts: HashSet<_> = orders.iter().map(|o| o.account_id.into_uuid()).collect();
+    let accounts: Vec<_> = accounts.into_iter().collect();
+    let owned: i64 = sqlx::query_scalar(OWNED_ACCOUNTS)
+        .bind(user.into_uuid())
+        .bind(&accounts)
+        .fetch_one(conn)
+        .await
+        .map_err(classify)?;
+    if usize::try_from(owned).ok() != Some(accounts.len()) {
+        return Err(RepoError::NotFound { entity: "account" });
+    }
+    Ok(())
+}
+
+async fn select(
+    conn: &mut PgConnection,
+    user: UserId,
+    order: Option<OrderId>,
+    account: Option<AccountId>,
+) -> Result<Vec<Order>, RepoError> {
+    let rows = sqlx::query(SELECT)
+        .bind(user.into_uuid())
+        .bind(order.map(OrderId::into_uuid))
+        .bind(account.map(AccountId::into_uuid))
+        .fetch_all(conn)
+        .await
+        .map_err(classify)?;
+    rows.iter().map(read_order).collect()
+}
+
+fn read_order(row: &PgRow) -> Result<Order, RepoError> {
+    let c = Columns(row);
+    Ok(Order {
+        id: c.id("id")?,
+        user_id: c.id("user_id")?,
+        account_id: c.id("account_id")?,
+        brokerage_order_id: c.parse("brokerage_order_id", BrokerageOrderId::parse)?,
+        symbol: c.parse("symbol", Symbol::parse)?,
+        universal_symbol_id: c.opt_id("universal_symbol_id")?,
+        action: c.parse("action", OrderAction::parse)?,
+        order_type: c.parse("order_type", OrderType::parse)?,
+        time_in_force: c.parse_opt("time_in_force", TimeInForce::parse)?,
+        units: c.opt_decimal("units", Units::new_for)?,
+        notional_value: c.opt_decimal("notional_value", Notional::new_for)?,
+        limit_price: c.opt_decimal("limit_price", Price::new_for)?,
+        stop_price: c.opt_decimal("stop_price", Price::new_for)?,
+        filled_units: c.opt_decimal("filled_units", Units::new_for)?,
+        average_fill_price: c.opt_decimal("average_fill_price", Price::new_for)?,
+        status: c.parse("status", OrderStatus::parse)?,
+        status_message: c
+            .get::<Option<String>>("status_message")?
+            .and_then(|text| StatusMessage::from_optional(Some(&text))),
+        placed_at: c.get("placed_at")?,
+        filled_at: c.get("filled_at")?,
+        cancelled_at: c.get("cancelled_at")?,
+        updated_at: c.get("updated_at")?,
+        raw_order_data: c.get("raw_order_data")?,
+    })
+}

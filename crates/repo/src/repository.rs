@@ -1,0 +1,349 @@
+//! The repository traits, one per aggregate. Every method takes the user it acts for; none reads or writes
+//! another user's rows. [`crate::PgStore`] and [`crate::MemoryStore`] implement all of them with the same
+//! semantics; with the `mock` feature, `mockall` generates a `Mock…` twin of each.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tributary_domain::{
+    AccountId, AccountMode, AccountName, AccountSubtype, AccountType, AuthorizationId,
+    BrokerageConnection, BrokerageName, ConnectionStatus, ConnectionType, Holding, InstitutionName,
+    InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider, ProviderAccountId,
+    SnapTradeUser, StatusMessage, Symbol, UserId,
+};
+
+use crate::RepoError;
+
+/// Investment accounts (`user_investment_accounts`).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait AccountRepository: Send + Sync {
+    /// Inserts or updates `accounts`, keyed by `(provider, provider_account_id, user_id)`, in one statement, and
+    /// returns them as stored, in the order given. An account identical to its row is not rewritten.
+    ///
+    /// # Errors
+    /// [`RepoError::Forbidden`] if an account belongs to another user; [`RepoError::InvalidData`] if a key
+    /// appears twice; nothing is written then.
+    async fn upsert_accounts(
+        &self,
+        user: UserId,
+        accounts: &[NewInvestmentAccount],
+    ) -> Result<Vec<InvestmentAccount>, RepoError>;
+
+    /// One of the user's accounts.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"account"`) if the user has no such account.
+    async fn get_account(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<InvestmentAccount, RepoError>;
+
+    /// All the user's accounts, by provider then provider account id.
+    async fn list_accounts(&self, user: UserId) -> Result<Vec<InvestmentAccount>, RepoError>;
+}
+
+/// SnapTrade user registrations (`snaptrade_users`), one per user, their secret sealed at rest.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SnapTradeUserRepository: Send + Sync {
+    /// Registers the user's SnapTrade user, or updates it (keyed by `user_id`). The secret is sealed before it
+    /// is stored; re-registering the same id and secret rewrites nothing.
+    ///
+    /// # Errors
+    /// [`RepoError::Conflict`] if another user holds the SnapTrade user id; [`RepoError::Forbidden`] in a
+    /// user-scoped store (secrets are backend-only).
+    async fn upsert_snaptrade_user(
+        &self,
+        user: UserId,
+        snaptrade_user: &NewSnapTradeUser,
+    ) -> Result<SnapTradeUser, RepoError>;
+
+    /// The user's SnapTrade user with its secret opened, if registered.
+    ///
+    /// # Errors
+    /// [`RepoError::Secret`] if the stored secret does not open; [`RepoError::Forbidden`] in a user-scoped store.
+    async fn find_snaptrade_user(&self, user: UserId) -> Result<Option<SnapTradeUser>, RepoError>;
+
+    /// Removes the user's SnapTrade registration.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"snaptrade user"`) if there is none.
+    async fn delete_snaptrade_user(&self, user: UserId) -> Result<(), RepoError>;
+}
+
+/// A change of a brokerage connection's health, with what each state records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionStatusChange {
+    /// Working again: the disabled date and error message are cleared.
+    Active,
+    /// The brokerage login stopped working at `at`.
+    Disabled {
+        /// When SnapTrade reported it.
+        at: DateTime<Utc>,
+        /// Why, if known.
+        message: Option<StatusMessage>,
+    },
+    /// The last sync failed; the disabled date is kept.
+    Error {
+        /// Why.
+        message: StatusMessage,
+    },
+}
+
+impl ConnectionStatusChange {
+    /// The status, disabled date and error message a connection has after this change.
+    pub(crate) fn apply_to(
+        &self,
+        current: &BrokerageConnection,
+    ) -> (
+        ConnectionStatus,
+        Option<DateTime<Utc>>,
+        Option<StatusMessage>,
+    ) {
+        match self {
+            Self::Active => (ConnectionStatus::Active, None, None),
+            Self::Disabled { at, message } => {
+                (ConnectionStatus::Disabled, Some(*at), message.clone())
+            }
+            Self::Error { message } => (
+                ConnectionStatus::Error,
+                current.disabled_date,
+                Some(message.clone()),
+            ),
+        }
+    }
+}
+
+/// SnapTrade brokerage connections (`snaptrade_brokerage_connections`).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ConnectionRepository: Send + Sync {
+    /// Inserts or updates `connections`, keyed by `authorization_id`, in one statement; returns them as stored, in
+    /// the order given. A connection identical to its row is not rewritten.
+    ///
+    /// # Errors
+    /// [`RepoError::Conflict`] if another user holds an authorization id; nothing is written then.
+    async fn upsert_connections(
+        &self,
+        user: UserId,
+        connections: &[NewBrokerageConnection],
+    ) -> Result<Vec<BrokerageConnection>, RepoError>;
+
+    /// One of the user's connections.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"connection"`).
+    async fn get_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<BrokerageConnection, RepoError>;
+
+    /// All the user's connections, by authorization id.
+    async fn list_connections(&self, user: UserId) -> Result<Vec<BrokerageConnection>, RepoError>;
+
+    /// Moves a connection to another state; a change to the state it is already in rewrites nothing.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"connection"`).
+    async fn set_connection_status(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+        change: ConnectionStatusChange,
+    ) -> Result<BrokerageConnection, RepoError>;
+}
+
+/// What replacing a user's holdings did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HoldingsReplaced {
+    /// Rows inserted or changed (unchanged rows are not counted: they are not rewritten).
+    pub written: usize,
+    /// Rows removed because the user no longer holds the symbol.
+    pub removed: usize,
+}
+
+/// Aggregated holdings (`user_aggregated_holdings`), one row per user and symbol.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait HoldingRepository: Send + Sync {
+    /// Inserts or updates `holdings`, keyed by `(user_id, symbol)`, in one statement; returns how many rows were
+    /// inserted or changed.
+    ///
+    /// # Errors
+    /// [`RepoError::InvalidData`] (`"symbol"`) if a symbol appears twice; nothing is written then.
+    async fn upsert_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<usize, RepoError>;
+
+    /// Makes `holdings` the user's whole set, in one transaction: symbols not in it are removed, the rest
+    /// upserted. Readers see the old set or the new one, never a mix.
+    ///
+    /// # Errors
+    /// As [`Self::upsert_holdings`]; nothing changes on error.
+    async fn replace_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<HoldingsReplaced, RepoError>;
+
+    /// The user's holding of one symbol.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"holding"`).
+    async fn get_holding(&self, user: UserId, symbol: &Symbol) -> Result<Holding, RepoError>;
+
+    /// All the user's holdings, by symbol (byte order).
+    async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError>;
+}
+
+/// Orders (`snaptrade_orders`).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// Inserts or updates `orders`, keyed by `(brokerage_order_id, account_id)`, in one statement; returns them
+    /// as stored, in the order given. An order identical to its row is not rewritten.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"account"`) if an order names an account the user does not have;
+    /// [`RepoError::InvalidData`] if a key appears twice; nothing is written then.
+    async fn upsert_orders(
+        &self,
+        user: UserId,
+        orders: &[NewOrder],
+    ) -> Result<Vec<Order>, RepoError>;
+
+    /// One of the user's orders.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"order"`).
+    async fn get_order(&self, user: UserId, order: OrderId) -> Result<Order, RepoError>;
+
+    /// The user's orders, newest first (optionally of one account).
+    async fn list_orders(
+        &self,
+        user: UserId,
+        account: Option<AccountId>,
+    ) -> Result<Vec<Order>, RepoError>;
+
+    /// Records a new status (and its message) on an order.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"order"`).
+    async fn update_order_status(
+        &self,
+        user: UserId,
+        order: OrderId,
+        status: OrderStatus,
+        message: Option<StatusMessage>,
+    ) -> Result<Order, RepoError>;
+}
+
+/// What `public.get_user_portfolio_mode` says about a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortfolioSummary {
+    /// The mode.
+    pub mode: PortfolioMode,
+    /// Whether the user's onboarding holds an Alpaca account id.
+    pub has_alpaca: bool,
+    /// Whether the user has an active Plaid account.
+    pub has_plaid: bool,
+    /// Whether the user has an active SnapTrade account.
+    pub has_snaptrade: bool,
+    /// The Alpaca account id, if any.
+    pub alpaca_account_id: Option<ProviderAccountId>,
+    /// How many active accounts the user has (every provider).
+    pub accounts_count: u32,
+}
+
+/// A row of `public.v_unified_investment_accounts`: an account with its SnapTrade connection's health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnifiedAccount {
+    /// The account's id.
+    pub id: AccountId,
+    /// The owner.
+    pub user_id: UserId,
+    /// Where the data comes from.
+    pub provider: Provider,
+    /// The provider's id for the account.
+    pub provider_account_id: ProviderAccountId,
+    /// The institution's display name.
+    pub institution_name: InstitutionName,
+    /// The account's display name.
+    pub account_name: Option<AccountName>,
+    /// The kind of account.
+    pub account_type: AccountType,
+    /// The finer kind of account.
+    pub account_subtype: Option<AccountSubtype>,
+    /// Whether the account counts.
+    pub is_active: bool,
+    /// How the account is operated.
+    pub account_mode: AccountMode,
+    /// The SnapTrade authorization the account belongs to.
+    pub snaptrade_authorization_id: Option<AuthorizationId>,
+    /// The brokerage's display name.
+    pub brokerage_name: Option<BrokerageName>,
+    /// Whether the account may trade.
+    pub connection_type: ConnectionType,
+    /// The connection health recorded on the account.
+    pub connection_status: ConnectionStatus,
+    /// The health of the account's SnapTrade connection, when it has one.
+    pub brokerage_connection_status: Option<ConnectionStatus>,
+    /// When that connection last synced.
+    pub brokerage_last_synced: Option<DateTime<Utc>>,
+    /// When the account row was created.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the account row last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// When the account last synced.
+    pub last_synced: Option<DateTime<Utc>>,
+}
+
+/// The user's portfolio as a whole: mode, unified accounts, and the Alpaca account that decides the mode.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait PortfolioRepository: Send + Sync {
+    /// The user's portfolio mode, from `public.get_user_portfolio_mode`.
+    async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, RepoError>;
+
+    /// The user's accounts from `public.v_unified_investment_accounts`, by provider then provider account id.
+    async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError>;
+
+    /// Records (or with `None`, clears) the user's Alpaca brokerage account id in `user_onboarding`; a new
+    /// onboarding row starts `in_progress`, an existing one keeps its status.
+    ///
+    /// # Errors
+    /// [`RepoError::Forbidden`] in a user-scoped store: onboarding is written by the backend only.
+    async fn set_alpaca_account(
+        &self,
+        user: UserId,
+        alpaca_account_id: Option<ProviderAccountId>,
+    ) -> Result<(), RepoError>;
+}
+
+/// Every repository at once: what [`crate::PgStore`] and [`crate::MemoryStore`] are, and what a service that
+/// needs several aggregates can take as one generic parameter.
+pub trait Store:
+    AccountRepository
+    + SnapTradeUserRepository
+    + ConnectionRepository
+    + HoldingRepository
+    + OrderRepository
+    + PortfolioRepository
+{
+}
+
+impl<T> Store for T where
+    T: AccountRepository
+        + SnapTradeUserRepository
+        + ConnectionRepository
+        + HoldingRepository
+        + OrderRepository
+        + PortfolioRepository
+{
+}

@@ -1,0 +1,495 @@
+//! Sealing `snaptrade_users.snaptrade_user_secret`: AES-256-GCM under a key from `TRIBUTARY_SECRET_KEY`.
+//!
+//! A sealed value is text: `v1:<key id>:<base64 of nonce || ciphertext || tag>`. The nonce is 96 random bits,
+//! fresh for every seal. The key id is derived from the key (the first 8 hex digits of a SHA-256 over a label
+//! and the key), so it names a key without revealing it and needs no configuration. The authenticated data binds
+//! the value to its header and to the user who owns it: a sealed secret copied onto another user's row does not
+//! open.
+//!
+//! Keys rotate through the [`Keyring`]: it seals under its current key and opens values sealed under any key it
+//! holds, so old rows keep working after `TRIBUTARY_SECRET_KEY` changes as long as the old key is listed in
+//! `TRIBUTARY_SECRET_KEYS_PREVIOUS`. Rows are re-sealed under the current key the next time they are written.
+
+use std::fmt;
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use secrecy::zeroize::Zeroizing;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use sha2::{Digest, Sha256};
+use tributary_domain::{SnapTradeUserSecret, UserId};
+
+/// The format tag at the start of every sealed value.
+const FORMAT: &str = "v1";
+/// Bytes in an AES-GCM nonce.
+const NONCE_BYTES: usize = 12;
+/// Bytes in an AES-GCM authentication tag.
+const TAG_BYTES: usize = 16;
+
+/// Why a key could not be loaded or a secret could not be sealed or opened. Never carries key material or a
+/// secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// The environment variable holding the key is not set.
+    #[error(
+        "{variable} is not set: it must hold a 32-byte key in base64 (e.g. `openssl rand -base64 32`)"
+    )]
+    MissingKey {
+        /// The variable, e.g. `"TRIBUTARY_SECRET_KEY"`.
+        variable: &'static str,
+    },
+    /// A key that is not 32 bytes of base64.
+    #[error("{source_name} is not a usable key: {reason}")]
+    InvalidKey {
+        /// Where the key came from (an environment variable, or `"key"` when built in code).
+        source_name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Not a sealed value of a format this crate writes.
+    #[error("snaptrade_user_secret is not a sealed value: {reason}")]
+    Malformed {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Sealed under a key the keyring does not hold: add it to `TRIBUTARY_SECRET_KEYS_PREVIOUS`.
+    #[error(
+        "snaptrade_user_secret was sealed under key {key_id}, which this keyring does not hold"
+    )]
+    UnknownKey {
+        /// The key id written in the sealed value.
+        key_id: String,
+    },
+    /// The value does not open under the key it names: it was tampered with, sealed for another user, or sealed
+    /// under a different key that happens to share the id.
+    #[error(
+        "snaptrade_user_secret does not open under key {key_id}: tampered, or sealed for another user"
+    )]
+    Unopenable {
+        /// The key id written in the sealed value.
+        key_id: String,
+    },
+}
+
+/// A 32-byte AES-256 key. `Debug` shows only its id; the bytes are zeroed when dropped.
+pub struct SecretKey {
+    id: String,
+    bytes: SecretBox<[u8; 32]>,
+}
+
+impl SecretKey {
+    /// A key from its 32 bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        let id = key_id(&bytes);
+        Self {
+            id,
+            bytes: SecretBox::new(Box::new(bytes)),
+        }
+    }
+
+    /// A key from base64 text (standard alphabet, padded), as `TRIBUTARY_SECRET_KEY` holds it.
+    ///
+    /// # Errors
+    /// [`SecretError::InvalidKey`] when the text is not base64 or not 32 bytes.
+    pub fn from_base64(text: &SecretString) -> Result<Self, SecretError> {
+        Self::decode(text, "key")
+    }
+
+    /// A fresh random key (for tests and for generating a first key).
+    pub fn generate() -> Self {
+        Self::from_bytes(Aes256Gcm::generate_key(&mut OsRng).into())
+    }
+
+    /// The key's id as written into sealed values: 8 hex digits derived from the key.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn decode(text: &SecretString, source_name: &str) -> Result<Self, SecretError> {
+        let invalid = |reason| SecretError::InvalidKey {
+            source_name: source_name.to_owned(),
+            reason,
+        };
+        let decoded = Zeroizing::new(
+            BASE64
+                .decode(text.expose_secret().trim())
+                .map_err(|_| invalid("not base64"))?,
+        );
+        let bytes: [u8; 32] = decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| invalid("must decode to exactly 32 bytes"))?;
+        Ok(Self::from_bytes(bytes))
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(self.bytes.expose_secret()))
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey {{ id: {:?}, bytes: [REDACTED] }}", self.id)
+    }
+}
+
+/// The key id: enough of a keyed-by-label SHA-256 to tell keys apart, too little to say anything about the key.
+fn key_id(bytes: &[u8; 32]) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"tributary secret key id\0")
+        .chain_update(bytes)
+        .finalize();
+    digest[..4]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The keys that seal and open SnapTrade user secrets: one current key, which seals, and any previous keys,
+/// which only open. `Debug` shows key ids only.
+#[derive(Debug)]
+pub struct Keyring {
+    current: SecretKey,
+    previous: Vec<SecretKey>,
+}
+
+impl Keyring {
+    /// The variable holding the current key: 32 bytes in base64.
+    pub const KEY_VARIABLE: &'static str = "TRIBUTARY_SECRET_KEY";
+    /// The optional variable holding older keys, comma-separated base64, that still open values sealed
+    /// before a rotation.
+    pub const PREVIOUS_KEYS_VARIABLE: &'static str = "TRIBUTARY_SECRET_KEYS_PREVIOUS";
+
+    /// A keyring that seals and opens under `current` alone (the test and embedding constructor).
+    pub fn new(current: SecretKey) -> Self {
+        Self {
+            current,
+            previous: Vec::new(),
+        }
+    }
+
+    /// Adds an older key that opens values but never seals.
+    ///
+    /// # Errors
+    /// [`SecretError::InvalidKey`] when the keyring already holds a key with the same id.
+    pub fn with_previous(mut self, key: SecretKey) -> Result<Self, SecretError> {
+        if self.keys().any(|held| held.id == key.id) {
+            return Err(SecretError::InvalidKey {
+                source_name: format!("key {}", key.id),
+                reason: "the keyring already holds a key with this id",
+            });
+        }
+        self.previous.push(key);
+        Ok(self)
+    }
+
+    /// The keyring from [`Self::KEY_VARIABLE`] and [`Self::PREVIOUS_KEYS_VARIABLE`].
+    ///
+    /// # Errors
+    /// [`SecretError::MissingKey`] or [`SecretError::InvalidKey`], naming the variable.
+    pub fn from_env() -> Result<Self, SecretError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The keyring from any variable lookup (the environment, a config map in tests).
+    ///
+    /// # Errors
+    /// As [`Self::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SecretError> {
+        let current = lookup(Self::KEY_VARIABLE)
+            .filter(|value| !value.trim().is_empty())
+            .ok_or(SecretError::MissingKey {
+                variable: Self::KEY_VARIABLE,
+            })?;
+        let mut keyring = Self::new(SecretKey::decode(
+            &SecretString::from(current),
+            Self::KEY_VARIABLE,
+        )?);
+        let previous = SecretString::from(lookup(Self::PREVIOUS_KEYS_VARIABLE).unwrap_or_default());
+        for text in previous.expose_secret().split(',') {
+            if !text.trim().is_empty() {
+                let key =
+                    SecretKey::decode(&SecretString::from(text), Self::PREVIOUS_KEYS_VARIABLE)?;
+                keyring = keyring.with_previous(key)?;
+            }
+        }
+        Ok(keyring)
+    }
+
+    /// The id of the key new values are sealed under.
+    pub fn current_key_id(&self) -> &str {
+        self.current.id()
+    }
+
+    /// Seals `secret` for `owner` under the current key, with a fresh random nonce.
+    pub fn seal(&self, secret: &SnapTradeUserSecret, owner: UserId) -> String {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let header = header(&self.current.id);
+        let aad = associated_data(&header, owner);
+        let ciphertext = self
+            .current
+            .cipher()
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: secret.expose_secret().as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
+            // AES-GCM refuses only messages beyond 64 GiB; a SnapTrade secret is a few dozen bytes.
+            .expect("AES-256-GCM seals any message under 64 GiB");
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&ciphertext);
+        format!("{header}:{}", BASE64.encode(sealed))
+    }
+
+    /// Opens a value sealed for `owner` by [`Self::seal`] under any key this keyring holds.
+    ///
+    /// # Errors
+    /// [`SecretError::Malformed`], [`SecretError::UnknownKey`] or [`SecretError::Unopenable`].
+    pub fn open(&self, sealed: &str, owner: UserId) -> Result<SnapTradeUserSecret, SecretError> {
+        let malformed = |reason| SecretError::Malformed { reason };
+        let mut parts = sealed.splitn(3, ':');
+        let (format, key_id, body) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(format), Some(key_id), Some(body)) => (format, key_id, body),
+            _ => return Err(malformed("expected v1:<key id>:<base64>")),
+        };
+        if format != FORMAT {
+            return Err(malformed("unknown format version"));
+        }
+        let key =
+            self.keys()
+                .find(|key| key.id == key_id)
+                .ok_or_else(|| SecretError::UnknownKey {
+                    key_id: key_id.to_owned(),
+                })?;
+        let bytes = BASE64.decode(body).map_err(|_| malformed("not base64"))?;
+        if bytes.len() < NONCE_BYTES + TAG_BYTES {
+            return Err(malformed("too short to hold a nonce and a tag"));
+        }
+        let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
+        let aad = associated_data(&header(key_id), owner);
+        let unopenable = || SecretError::Unopenable {
+            key_id: key_id.to_owned(),
+        };
+        let plaintext = Zeroizing::new(
+            key.cipher()
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: ciphertext,
+                        aad: aad.as_bytes(),
+                    },
+                )
+                .map_err(|_| unopenable())?,
+        );
+        let text = std::str::from_utf8(&plaintext).map_err(|_| unopenable())?;
+        SnapTradeUserSecret::new(SecretString::from(text)).map_err(|_| unopenable())
+    }
+
+    /// Whether a sealed value is under an older key and should be re-sealed under the current one.
+    pub fn needs_reseal(&self, sealed: &str) -> bool {
+        sealed.split(':').nth(1) != Some(self.current.id())
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &SecretKey> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+}
+
+fn header(key_id: &str) -> String {
+    format!("{FORMAT}:{key_id}")
+}
+
+/// What the tag authenticates besides the secret: the header (so a key id cannot be swapped) and the row's
+/// owner (so a sealed value cannot be moved to another user).
+fn associated_data(header: &str, owner: UserId) -> String {
+    format!("snaptrade_users.snaptrade_user_secret:{header}:{owner}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAINTEXT: &str = "5f0a7b3e-secret-from-snaptrade";
+
+    fn secret() -> SnapTradeUserSecret {
+        SnapTradeUserSecret::new(SecretString::from(PLAINTEXT)).unwrap()
+    }
+
+    fn base64_key(byte: u8) -> String {
+        BASE64.encode([byte; 32])
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_to_the_same_secret_and_holds_no_plaintext() {
+        let keyring = Keyring::new(SecretKey::generate());
+        let owner = UserId::generate();
+        let sealed = keyring.seal(&secret(), owner);
+        assert!(!sealed.contains(PLAINTEXT));
+        assert!(sealed.starts_with(&format!("v1:{}:", keyring.current_key_id())));
+        assert_eq!(
+            keyring.open(&sealed, owner).unwrap().expose_secret(),
+            PLAINTEXT
+        );
+    }
+
+    #[test]
+    fn every_seal_uses_a_fresh_nonce() {
+        let keyring = Keyring::new(SecretKey::generate());
+        let owner = UserId::generate();
+        assert_ne!(
+            keyring.seal(&secret(), owner),
+            keyring.seal(&secret(), owner)
+        );
+    }
+
+    #[test]
+    fn a_value_sealed_under_an_unknown_key_names_that_key() {
+        let sealed =
+            Keyring::new(SecretKey::from_bytes([1; 32])).seal(&secret(), UserId::generate());
+        let other = Keyring::new(SecretKey::from_bytes([2; 32]));
+        let error = other.open(&sealed, UserId::generate()).unwrap_err();
+        assert_eq!(
+            error,
+            SecretError::UnknownKey {
+                key_id: SecretKey::from_bytes([1; 32]).id().to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn a_tampered_value_does_not_open() {
+        let keyring = Keyring::new(SecretKey::generate());
+        let owner = UserId::generate();
+        let sealed = keyring.seal(&secret(), owner);
+        let (head, body) = sealed.rsplit_once(':').unwrap();
+        let mut bytes = BASE64.decode(body).unwrap();
+        bytes[NONCE_BYTES] ^= 1;
+        let tampered = format!("{head}:{}", BASE64.encode(bytes));
+        assert!(matches!(
+            keyring.open(&tampered, owner),
+            Err(SecretError::Unopenable { .. })
+        ));
+    }
+
+    #[test]
+    fn a_value_moved_to_another_users_row_does_not_open() {
+        let keyring = Keyring::new(SecretKey::generate());
+        let sealed = keyring.seal(&secret(), UserId::generate());
+        assert!(matches!(
+            keyring.open(&sealed, UserId::generate()),
+            Err(SecretError::Unopenable { .. })
+        ));
+    }
+
+    #[test]
+    fn plaintext_in_the_column_is_malformed_not_a_secret() {
+        let keyring = Keyring::new(SecretKey::generate());
+        for stored in [PLAINTEXT, "v2:abcd:AAAA", "v1:only-two-parts"] {
+            assert!(
+                matches!(
+                    keyring.open(stored, UserId::generate()),
+                    Err(SecretError::Malformed { .. })
+                ),
+                "{stored}"
+            );
+        }
+    }
+
+    #[test]
+    fn after_a_rotation_old_values_open_and_new_ones_use_the_new_key() {
+        let owner = UserId::generate();
+        let old = Keyring::new(SecretKey::from_bytes([1; 32]));
+        let sealed_before = old.seal(&secret(), owner);
+        let rotated = Keyring::new(SecretKey::from_bytes([2; 32]))
+            .with_previous(SecretKey::from_bytes([1; 32]))
+            .unwrap();
+        assert_eq!(
+            rotated.open(&sealed_before, owner).unwrap().expose_secret(),
+            PLAINTEXT
+        );
+        assert!(rotated.needs_reseal(&sealed_before));
+        let sealed_after = rotated.seal(&secret(), owner);
+        assert!(!rotated.needs_reseal(&sealed_after));
+        assert!(matches!(
+            old.open(&sealed_after, owner),
+            Err(SecretError::UnknownKey { .. })
+        ));
+    }
+
+    #[test]
+    fn the_keyring_reads_current_and_previous_keys_from_the_environment() {
+        let keyring = Keyring::from_lookup(|name| match name {
+            "TRIBUTARY_SECRET_KEY" => Some(base64_key(2)),
+            "TRIBUTARY_SECRET_KEYS_PREVIOUS" => {
+                Some(format!("{}, {}", base64_key(1), base64_key(0)))
+            }
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            keyring.current_key_id(),
+            SecretKey::from_bytes([2; 32]).id()
+        );
+        assert_eq!(keyring.previous.len(), 2);
+    }
+
+    #[test]
+    fn a_missing_key_names_the_variable() {
+        let error = Keyring::from_lookup(|_| None).unwrap_err();
+        assert_eq!(
+            error,
+            SecretError::MissingKey {
+                variable: "TRIBUTARY_SECRET_KEY"
+            }
+        );
+        assert!(error.to_string().contains("TRIBUTARY_SECRET_KEY"));
+    }
+
+    #[test]
+    fn a_short_or_non_base64_key_names_the_variable_without_echoing_it() {
+        for bad in [BASE64.encode([9; 16]), "not base64 at all!".to_owned()] {
+            let error =
+                Keyring::from_lookup(|name| (name == "TRIBUTARY_SECRET_KEY").then(|| bad.clone()))
+                    .unwrap_err();
+            assert!(
+                matches!(&error, SecretError::InvalidKey { source_name, .. } if source_name == "TRIBUTARY_SECRET_KEY")
+            );
+            assert!(!error.to_string().contains(&bad));
+        }
+        let error = Keyring::from_lookup(|name| match name {
+            "TRIBUTARY_SECRET_KEY" => Some(base64_key(2)),
+            _ => Some("short".to_owned()),
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&error, SecretError::InvalidKey { source_name, .. } if source_name == "TRIBUTARY_SECRET_KEYS_PREVIOUS")
+        );
+    }
+
+    #[test]
+    fn the_same_key_twice_in_a_keyring_is_refused() {
+        let error = Keyring::new(SecretKey::from_bytes([3; 32]))
+            .with_previous(SecretKey::from_bytes([3; 32]))
+            .unwrap_err();
+        assert!(matches!(error, SecretError::InvalidKey { .. }));
+    }
+
+    #[test]
+    fn keys_and_keyrings_never_show_key_material() {
+        let key_text = base64_key(7);
+        let keyring = Keyring::from_lookup(|name| match name {
+            "TRIBUTARY_SECRET_KEY" => Some(key_text.clone()),
+            _ => Some(base64_key(8)),
+        })
+        .unwrap();
+        let shown = format!("{keyring:?} {:?}", SecretKey::from_bytes([7; 32]));
+        assert!(!shown.contains(&key_text) && !shown.contains(&base64_key(8)));
+        assert!(!shown.contains("7, 7") && !shown.contains("[7"));
+        assert!(shown.contains(keyring.current_key_id()) && shown.contains("REDACTED"));
+    }
+}

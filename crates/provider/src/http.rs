@@ -278,7 +278,9 @@ pub(crate) async fn send_idempotent(
     loop {
         match send(endpoint, request()).await {
             Err(failure) if failure.is_transient() && attempt < backoff.max_attempts => {
-                let wait = backoff.delay(attempt, failure.retry_after());
+                let Some(wait) = backoff.delay(attempt, failure.retry_after()) else {
+                    return Err(failure);
+                };
                 tracing::info!(
                     provider = endpoint.provider.as_str(),
                     endpoint = endpoint.name,
@@ -385,13 +387,18 @@ impl Backoff {
         }
     }
 
-    /// The wait after attempt `attempt` failed: the provider's own hint if it gave one (capped), otherwise a
-    /// random wait up to `base × 2^(attempt-1)` (capped), so many clients backing off do not retry in step.
-    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(wait) = retry_after {
-            return wait.min(self.cap);
+    /// The wait after attempt `attempt` failed: the provider's own hint if it gave one, otherwise a random
+    /// wait up to `base × 2^(attempt-1)` (capped), so many clients backing off do not retry in step.
+    ///
+    /// `None` when the provider asked for a longer wait than the cap: retrying sooner would only be refused
+    /// again, so the call ends and its [`ProviderError::RateLimited`] carries the wait for the caller to
+    /// schedule.
+    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        match retry_after {
+            Some(wait) if wait > self.cap => None,
+            Some(wait) => Some(wait),
+            None => Some(self.ceiling(attempt).mul_f64(rand::random::<f64>())),
         }
-        self.ceiling(attempt).mul_f64(rand::random::<f64>())
     }
 
     /// The longest wait after attempt `attempt` when the provider gave no hint.
@@ -487,7 +494,7 @@ mod tests {
     #[test]
     fn backoff_waits_are_jittered_below_the_ceiling() {
         let backoff = Backoff::new(10, Duration::from_millis(100), Duration::from_secs(1));
-        let waits: Vec<_> = (0..50).map(|_| backoff.delay(3, None)).collect();
+        let waits: Vec<_> = (0..50).map(|_| backoff.delay(3, None).unwrap()).collect();
         assert!(waits.iter().all(|wait| *wait <= Duration::from_millis(400)));
         assert!(
             waits.iter().any(|wait| *wait != waits[0]),
@@ -496,16 +503,18 @@ mod tests {
     }
 
     #[test]
-    fn a_providers_hint_is_honoured_up_to_the_cap() {
+    fn a_providers_hint_is_honoured_exactly() {
         let backoff = Backoff::new(3, Duration::from_millis(100), Duration::from_secs(10));
         assert_eq!(
             backoff.delay(1, Some(Duration::from_secs(3))),
-            Duration::from_secs(3)
+            Some(Duration::from_secs(3))
         );
-        assert_eq!(
-            backoff.delay(1, Some(Duration::from_secs(60))),
-            Duration::from_secs(10)
-        );
+    }
+
+    #[test]
+    fn a_hint_longer_than_the_cap_ends_the_retries_instead_of_retrying_early() {
+        let backoff = Backoff::new(3, Duration::from_millis(100), Duration::from_secs(10));
+        assert_eq!(backoff.delay(1, Some(Duration::from_secs(60))), None);
     }
 
     #[test]

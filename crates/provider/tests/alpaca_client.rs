@@ -4,8 +4,6 @@
 
 mod shared_support;
 
-use shared_support::{LogCapture, dec, fixture};
-
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -20,6 +18,8 @@ use url::Url;
 use uuid::Uuid;
 use wiremock::matchers::{body_json, body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use shared_support::{LogCapture, dec, fixture};
 
 const KEY: &str = "broker-key-id";
 const SECRET: &str = "broker-secret-do-not-leak";

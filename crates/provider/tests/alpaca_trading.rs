@@ -4,8 +4,6 @@
 
 mod shared_support;
 
-use shared_support::{dec, fixture};
-
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -21,6 +19,8 @@ use tributary_provider::capability::{
 use url::Url;
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use shared_support::{dec, fixture};
 
 const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
 

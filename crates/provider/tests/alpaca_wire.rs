@@ -3,10 +3,10 @@
 
 mod shared_support;
 
-use shared_support::{dec, fixture_text};
-
 use rust_decimal::Decimal;
 use tributary_provider::alpaca::wire::{Account, AlpacaErrorBody, Order, Position, TradeAccount};
+
+use shared_support::{dec, fixture_text};
 
 #[test]
 fn account_example_parses_without_keeping_kyc_data() {

@@ -3,8 +3,6 @@
 
 mod shared_support;
 
-use shared_support::{dec, fixture};
-
 use std::str::FromStr;
 
 use chrono::NaiveDate;
@@ -17,6 +15,8 @@ use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvi
 use url::Url;
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use shared_support::{dec, fixture};
 
 async fn serving(endpoint: &str, body: Value) -> MockServer {
     let server = MockServer::start().await;

@@ -3,8 +3,6 @@
 
 mod shared_support;
 
-use shared_support::{LogCapture, dec, fixture};
-
 use std::collections::HashMap;
 use std::fmt::Debug;
 
@@ -18,6 +16,8 @@ use tributary_provider::plaid::{
 use url::Url;
 use wiremock::matchers::{body_json, body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use shared_support::{LogCapture, dec, fixture};
 
 const CLIENT_ID: &str = "client-id-123";
 const SECRET: &str = "plaid-secret-do-not-leak";
@@ -591,4 +591,30 @@ async fn a_gateway_page_instead_of_a_plaid_error_is_still_an_upstream_failure() 
     };
     assert_eq!(details.status, 502);
     assert!(details.message.contains("Bad Gateway"));
+}
+
+#[tokio::test]
+async fn a_rate_limit_longer_than_the_backoff_cap_is_reported_at_once_with_its_wait() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/accounts/get"))
+        .respond_with(
+            plaid_error(429, "RATE_LIMIT_EXCEEDED", "ACCOUNTS_LIMIT")
+                .insert_header("Retry-After", "60"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = client(&server).accounts(&token()).await.unwrap_err();
+
+    assert!(
+        matches!(error, ProviderError::RateLimited { .. }),
+        "got {error:?}"
+    );
+    assert_eq!(
+        error.retry_after(),
+        Some(std::time::Duration::from_secs(60))
+    );
+    assert!(error.is_transient());
 }

@@ -3,13 +3,13 @@
 
 mod shared_support;
 
-use shared_support::{dec, fixture_text};
-
 use secrecy::ExposeSecret;
 use tributary_provider::plaid::wire::{
     AccountsGetResponse, InvestmentTransactionsGetResponse, InvestmentsHoldingsGetResponse,
     ItemGetResponse, ItemPublicTokenExchangeResponse, LinkTokenCreateResponse, RequestIdResponse,
 };
+
+use shared_support::{dec, fixture_text};
 
 #[test]
 fn link_token_example_parses() {

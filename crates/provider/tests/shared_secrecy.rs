@@ -6,9 +6,10 @@ mod shared_support;
 
 use std::collections::HashMap;
 
-use shared_support::{LogCapture, assert_no_secret};
 use tributary_provider::ProviderError;
 use url::Url;
+
+use shared_support::{LogCapture, assert_no_secret};
 
 const SECRET: &str = "s3cr3t-value-never-shown";
 const TOKEN: &str = "access-production-token-never-shown";

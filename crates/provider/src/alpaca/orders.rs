@@ -342,8 +342,9 @@ pub(super) async fn submit(
             Ok(reply) => return AlpacaOrder::from_body(CREATE_ORDER, &reply.body),
             Err(failure) => failure,
         };
+        let wait = client.retry.delay(attempt, failure.retry_after());
         let may_send_again = attempt < client.retry.max_attempts && failure.is_transient();
-        if !may_send_again {
+        let Some(wait) = wait.filter(|_| may_send_again) else {
             return resolve_last_failure(
                 client,
                 account,
@@ -352,7 +353,7 @@ pub(super) async fn submit(
                 earlier_attempt_unclear,
             )
             .await;
-        }
+        };
         if !failure.surely_not_processed() {
             earlier_attempt_unclear = true;
             // The order may exist: find it before placing it again.
@@ -366,7 +367,7 @@ pub(super) async fn submit(
             }
         }
         tracing::info!(attempt, "order submit failed transiently, sending it again");
-        tokio::time::sleep(client.retry.delay(attempt, failure.retry_after())).await;
+        tokio::time::sleep(wait).await;
         attempt += 1;
     }
 }

@@ -1,0 +1,176 @@
+//! SnapTrade partner credentials and base URL, from the environment or given directly.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::config::Env;
+use crate::error::ProviderError;
+
+/// `SNAPTRADE_CLIENT_ID`: the partner's client id (sent in every query).
+pub const ENV_CLIENT_ID: &str = "SNAPTRADE_CLIENT_ID";
+/// `SNAPTRADE_CONSUMER_KEY`: the key every request is signed with. Never sent, never logged.
+pub const ENV_CONSUMER_KEY: &str = "SNAPTRADE_CONSUMER_KEY";
+/// `SNAPTRADE_BASE_URL`: where the API lives; `https://api.snaptrade.com` (root paths) when unset.
+pub const ENV_BASE_URL: &str = "SNAPTRADE_BASE_URL";
+
+/// SnapTrade's production API. Paths are at the root since June 2026 (`/accounts`, not `/api/v1/accounts`).
+pub const DEFAULT_BASE_URL: &str = "https://api.snaptrade.com";
+
+/// How long one request may take before it counts as timed out. SnapTrade waits on the brokerage for
+/// real-time data and order placement, so this is generous.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything the SnapTrade client needs. `Debug` never shows the consumer key.
+#[derive(Clone)]
+pub struct SnapTradeConfig {
+    pub(crate) client_id: String,
+    pub(crate) consumer_key: SecretString,
+    pub(crate) base_url: Url,
+    pub(crate) timeout: Duration,
+}
+
+impl SnapTradeConfig {
+    /// A configuration for SnapTrade's production API; a blank client id is refused naming the variable.
+    pub fn new(
+        client_id: impl Into<String>,
+        consumer_key: SecretString,
+    ) -> Result<Self, ProviderError> {
+        let client_id = client_id.into().trim().to_owned();
+        if client_id.is_empty() {
+            return Err(ProviderError::config(ENV_CLIENT_ID, "is empty"));
+        }
+        Ok(Self {
+            client_id,
+            consumer_key,
+            base_url: default_base_url(),
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// The same configuration pointed at another base URL (the local sandbox or `wiremock` in tests).
+    /// A path prefix is kept and signed (`https://api.snaptrade.com/api/v1` works too).
+    pub fn with_base_url(mut self, base_url: Url) -> Self {
+        self.base_url = base_url;
+        self
+    }
+
+    /// The same configuration with another per-request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Reads `SNAPTRADE_CLIENT_ID`, `SNAPTRADE_CONSUMER_KEY` and, optionally, `SNAPTRADE_BASE_URL`.
+    pub fn from_env() -> Result<Self, ProviderError> {
+        Self::from_variables(&Env::process())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup` (tests pass a map).
+    ///
+    /// A missing, blank or malformed variable is one [`ProviderError::Config`] that names it.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
+        Self::from_variables(&Env::from_lookup(lookup))
+    }
+
+    fn from_variables<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ProviderError> {
+        Ok(Self {
+            client_id: env.required(ENV_CLIENT_ID)?,
+            consumer_key: env.secret(ENV_CONSUMER_KEY)?,
+            base_url: env
+                .optional_url(ENV_BASE_URL)?
+                .unwrap_or_else(default_base_url),
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// The partner client id (not secret on its own).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+}
+
+fn default_base_url() -> Url {
+    Url::parse(DEFAULT_BASE_URL).expect("the built-in SnapTrade URL is valid")
+}
+
+impl fmt::Debug for SnapTradeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapTradeConfig")
+            .field("client_id", &self.client_id)
+            .field("consumer_key", &"[REDACTED]")
+            .field("base_url", &self.base_url.as_str())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn the_base_url_defaults_to_snaptrades_root() {
+        let config = SnapTradeConfig::from_lookup(lookup(&[
+            (ENV_CLIENT_ID, "PARTNER"),
+            (ENV_CONSUMER_KEY, "key"),
+        ]))
+        .unwrap();
+        assert_eq!(config.base_url().as_str(), "https://api.snaptrade.com/");
+        assert_eq!(config.client_id(), "PARTNER");
+    }
+
+    #[test]
+    fn a_missing_consumer_key_is_named() {
+        let error =
+            SnapTradeConfig::from_lookup(lookup(&[(ENV_CLIENT_ID, "PARTNER")])).unwrap_err();
+        assert!(matches!(
+            error,
+            ProviderError::Config {
+                variable: ENV_CONSUMER_KEY,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_malformed_base_url_is_named_without_echoing_it() {
+        let error = SnapTradeConfig::from_lookup(lookup(&[
+            (ENV_CLIENT_ID, "PARTNER"),
+            (ENV_CONSUMER_KEY, "key"),
+            (ENV_BASE_URL, "ftp://user:hunter2@example.com"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            error,
+            ProviderError::Config {
+                variable: ENV_BASE_URL,
+                ..
+            }
+        ));
+        assert!(!error.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn debug_never_shows_the_consumer_key() {
+        let config = SnapTradeConfig::new("PARTNER", SecretString::from("s3cr3t-key")).unwrap();
+        assert!(!format!("{config:?}").contains("s3cr3t-key"));
+    }
+}

@@ -1,0 +1,662 @@
+//! The SnapTrade client: connection portal, aggregation and trading through the user's own brokerages.
+//!
+//! SnapTrade is called as a partner (Commercial keys): every request carries `clientId` and `timestamp` in
+//! the query and a `Signature` header computed over path, query and body (see [`signing`]); calls about a
+//! user add `userId` and `userSecret`. The user secret is returned once, by `registerUser` (or
+//! `resetUserSecret`), and lives in a [`UserCredentials`] whose `Debug` redacts it.
+//!
+//! Reads, cancels and deletes are retried on 429, 5xx and connection failures with capped, jittered
+//! backoff. `registerUser`, `resetUserSecret`, `login`, `refreshBrokerageAuthorization` and order placement
+//! are sent once; they are only sent again when the first attempt surely never reached SnapTrade (could
+//! not connect, or a 429), because a second registration conflicts and loses the secret, and a second
+//! order is a second trade.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tributary_provider::ProviderError> {
+//! use tributary_domain::SnapTradeUserId;
+//! use tributary_provider::snaptrade::{LoginOptions, SnapTradeClient, SnapTradeConfig};
+//!
+//! let snaptrade = SnapTradeClient::new(SnapTradeConfig::from_env()?)?;
+//! let user = snaptrade.register_user(&SnapTradeUserId::parse("user-1").unwrap()).await?;
+//! let portal = snaptrade.login(&user, &LoginOptions::default()).await?;
+//! // … send the user to the portal; later:
+//! for account in snaptrade.list_user_accounts(&user).await? {
+//!     println!("{:?} at {:?}", account.name, account.institution_name);
+//! }
+//! # drop(portal); Ok(()) }
+//! ```
+
+mod config;
+mod convert;
+pub mod signing;
+pub mod webhook;
+pub mod wire;
+
+use chrono::Utc;
+use reqwest::Method;
+use reqwest::header::CONTENT_TYPE;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tributary_domain::{
+    AuthorizationId, BrokerageOrderId, BrokerageSlug, ConnectionType, Provider, ProviderAccountId,
+    SnapTradeUserId, SnapTradeUserSecret,
+};
+use url::Url;
+use uuid::Uuid;
+
+pub use config::{
+    DEFAULT_BASE_URL, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CONSUMER_KEY, SnapTradeConfig,
+};
+pub use convert::parse_timestamp;
+pub use webhook::{WebhookEvent, WebhookEventKind};
+
+use crate::error::{ErrorDetail, ProviderError};
+use crate::http::{self, Backoff, Endpoint, Failure, Reply, StatusFailure};
+use wire::{
+    Account, AllAccountPositions, Balance, BrokerageAuthorization, CancelOrderResponse,
+    DeleteConnectionConfirmation, DeleteUserResponse, ErrorBody, LoginRedirect,
+    ManualTradeAndImpact, ManualTradeForm, ManualTradeFormWithOptions, OrderRecord,
+    RefreshConfirmation, UniversalSymbol, UserIdAndSecret,
+};
+
+/// SnapTrade's code for a signature it could not verify; whatever the status, it means our keys or clock.
+const CODE_BAD_SIGNATURE: &str = "1076";
+/// SnapTrade's codes for a disabled connection (refresh, trade) and one already disabled.
+const CODES_CONNECTION_DISABLED: [&str; 2] = ["3003", "3011"];
+/// SnapTrade's code for data still being gathered.
+const CODE_NOT_READY: &str = "3012";
+
+/// A SnapTrade user's id and secret: what every user-scoped call sends. `Debug` redacts the secret.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    /// The id we registered the user under.
+    pub user_id: SnapTradeUserId,
+    /// The secret SnapTrade returned.
+    pub user_secret: SnapTradeUserSecret,
+}
+
+impl UserCredentials {
+    /// Credentials from a stored id and secret.
+    pub fn new(user_id: SnapTradeUserId, user_secret: SnapTradeUserSecret) -> Self {
+        Self {
+            user_id,
+            user_secret,
+        }
+    }
+}
+
+/// What the connection portal should offer (`login`'s body).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginOptions {
+    /// Go straight to this brokerage.
+    pub broker: Option<BrokerageSlug>,
+    /// `read` (SnapTrade's default) or `trade` access.
+    pub connection_type: Option<ConnectionType>,
+    /// Repair this disabled connection instead of making a new one.
+    pub reconnect: Option<AuthorizationId>,
+    /// Where the portal sends the user back.
+    pub custom_redirect: Option<String>,
+    /// Send the user straight back instead of showing the portal's final page.
+    pub immediate_redirect: Option<bool>,
+}
+
+/// Which orders `getUserAccountOrders` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderState {
+    /// Every order (SnapTrade's default).
+    #[default]
+    All,
+    /// Working orders.
+    Open,
+    /// Filled orders.
+    Executed,
+}
+
+impl OrderState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Open => "open",
+            Self::Executed => "executed",
+        }
+    }
+}
+
+/// `getUserAccountOrders`' filter: a state and how many days back (1 to 90; SnapTrade's default 30).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OrderQuery {
+    /// Which orders.
+    pub state: OrderState,
+    /// How many days back.
+    pub days: Option<u8>,
+}
+
+/// The SnapTrade client. Cheap to clone; clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct SnapTradeClient {
+    config: SnapTradeConfig,
+    http: reqwest::Client,
+    retry: Backoff,
+}
+
+/// One request before it is signed: the fresh timestamp and signature are added per attempt.
+struct Call<'a> {
+    endpoint: &'static str,
+    method: Method,
+    segments: Vec<&'a str>,
+    user: Option<&'a UserCredentials>,
+    query: Vec<(&'static str, String)>,
+    body: Option<Value>,
+}
+
+impl<'a> Call<'a> {
+    fn new(endpoint: &'static str, method: Method, segments: &[&'a str]) -> Self {
+        Self {
+            endpoint,
+            method,
+            segments: segments.to_vec(),
+            user: None,
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    fn get(endpoint: &'static str, segments: &[&'a str]) -> Self {
+        Self::new(endpoint, Method::GET, segments)
+    }
+
+    fn post(endpoint: &'static str, segments: &[&'a str]) -> Self {
+        Self::new(endpoint, Method::POST, segments)
+    }
+
+    fn delete(endpoint: &'static str, segments: &[&'a str]) -> Self {
+        Self::new(endpoint, Method::DELETE, segments)
+    }
+
+    fn for_user(mut self, user: &'a UserCredentials) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+
+    fn body(mut self, body: &impl Serialize) -> Result<Self, ProviderError> {
+        let value = serde_json::to_value(body)
+            .map_err(|error| ProviderError::invalid_input("request body", error.to_string()))?;
+        self.body = Some(value);
+        Ok(self)
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::new(Provider::SnapTrade, self.endpoint)
+    }
+}
+
+impl SnapTradeClient {
+    /// A client for `config`, with its own configured HTTP client.
+    pub fn new(config: SnapTradeConfig) -> Result<Self, ProviderError> {
+        let http = http::build_client(Provider::SnapTrade, config.timeout)?;
+        Ok(Self {
+            config,
+            http,
+            retry: Backoff::default(),
+        })
+    }
+
+    /// The same client with another retry schedule (tests use a short one).
+    pub fn with_retries(mut self, max_attempts: u32, base: std::time::Duration) -> Self {
+        self.retry = Backoff::new(max_attempts, base, base.saturating_mul(8));
+        self
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &SnapTradeConfig {
+        &self.config
+    }
+
+    /// Registers a user under our own id (`POST /snapTrade/registerUser`) and returns its secret, which
+    /// SnapTrade never shows again: store it before anything else.
+    pub async fn register_user(
+        &self,
+        user_id: &SnapTradeUserId,
+    ) -> Result<UserCredentials, ProviderError> {
+        let body = wire::RegisterUserBody {
+            user_id: user_id.as_str(),
+        };
+        let call = Call::post("registerUser", &["snapTrade", "registerUser"]).body(&body)?;
+        let reply = self.send_once(&call).await?;
+        credentials_from(call.endpoint, &reply.body)
+    }
+
+    /// Deletes the user and all its connections (`DELETE /snapTrade/deleteUser`). Asynchronous: the
+    /// `USER_DELETED` webhook says when it is done.
+    pub async fn delete_user(
+        &self,
+        user_id: &SnapTradeUserId,
+    ) -> Result<DeleteUserResponse, ProviderError> {
+        let call = Call::delete("deleteUser", &["snapTrade", "deleteUser"])
+            .query("userId", user_id.as_str());
+        self.read(&call).await
+    }
+
+    /// Replaces the user's secret (`POST /snapTrade/resetUserSecret`); the old one stops working.
+    pub async fn reset_user_secret(
+        &self,
+        user: &UserCredentials,
+    ) -> Result<UserCredentials, ProviderError> {
+        let body = serde_json::json!({
+            "userId": user.user_id.as_str(),
+            "userSecret": user.user_secret.expose_secret(),
+        });
+        let call = Call::post("resetUserSecret", &["snapTrade", "resetUserSecret"]).body(&body)?;
+        let reply = self.send_once(&call).await?;
+        credentials_from(call.endpoint, &reply.body)
+    }
+
+    /// A connection portal link for the user (`POST /snapTrade/login`), valid for 5 minutes.
+    pub async fn login(
+        &self,
+        user: &UserCredentials,
+        options: &LoginOptions,
+    ) -> Result<LoginRedirect, ProviderError> {
+        let body = wire::LoginBody {
+            broker: options.broker.as_ref().map(|slug| slug.as_str().to_owned()),
+            connection_type: options.connection_type.map(ConnectionType::as_str),
+            reconnect: options.reconnect.map(|id| id.to_string()),
+            custom_redirect: options.custom_redirect.clone(),
+            immediate_redirect: options.immediate_redirect,
+        };
+        let call = Call::post("login", &["snapTrade", "login"])
+            .for_user(user)
+            .body(&body)?;
+        let reply = self.send_once(&call).await?;
+        // The link carries a one-time token: a body that does not parse is withheld from the error.
+        let redirect: LoginRedirect = serde_json::from_slice(&reply.body).map_err(|error| {
+            ProviderError::decode_withheld(Provider::SnapTrade, call.endpoint, &error)
+        })?;
+        if redirect.redirect_uri.as_deref().is_none_or(str::is_empty) {
+            return Err(ProviderError::invalid_data(
+                Provider::SnapTrade,
+                "login.redirectURI",
+                "is missing (an encrypted login response is not supported)",
+            ));
+        }
+        Ok(redirect)
+    }
+
+    /// The user's connections (`GET /authorizations`).
+    pub async fn list_brokerage_authorizations(
+        &self,
+        user: &UserCredentials,
+    ) -> Result<Vec<BrokerageAuthorization>, ProviderError> {
+        self.read(&Call::get("listBrokerageAuthorizations", &["authorizations"]).for_user(user))
+            .await
+    }
+
+    /// One connection (`GET /authorizations/{id}`).
+    pub async fn detail_brokerage_authorization(
+        &self,
+        user: &UserCredentials,
+        authorization: &AuthorizationId,
+    ) -> Result<BrokerageAuthorization, ProviderError> {
+        let id = authorization.to_string();
+        self.read(
+            &Call::get("detailBrokerageAuthorization", &["authorizations", &id]).for_user(user),
+        )
+        .await
+    }
+
+    /// Removes a connection and its accounts (`DELETE /connection/{id}`). Asynchronous: the
+    /// `CONNECTION_DELETED` webhook says when it is done.
+    pub async fn delete_connection(
+        &self,
+        user: &UserCredentials,
+        connection: &AuthorizationId,
+    ) -> Result<DeleteConnectionConfirmation, ProviderError> {
+        let id = connection.to_string();
+        self.read(&Call::delete("deleteConnection", &["connection", &id]).for_user(user))
+            .await
+    }
+
+    /// Asks SnapTrade to refresh a connection's holdings (`POST /authorizations/{id}/refresh`). Each call
+    /// is billed, so it is never repeated on its own; a disabled connection is
+    /// [`ProviderError::ConnectionDisabled`].
+    pub async fn refresh_brokerage_authorization(
+        &self,
+        user: &UserCredentials,
+        authorization: &AuthorizationId,
+    ) -> Result<RefreshConfirmation, ProviderError> {
+        let id = authorization.to_string();
+        let call = Call::post(
+            "refreshBrokerageAuthorization",
+            &["authorizations", &id, "refresh"],
+        )
+        .for_user(user);
+        let reply = self.send_once(&call).await?;
+        decode(call.endpoint, &reply.body)
+    }
+
+    /// The user's accounts (`GET /accounts`).
+    pub async fn list_user_accounts(
+        &self,
+        user: &UserCredentials,
+    ) -> Result<Vec<Account>, ProviderError> {
+        self.read(&Call::get("listUserAccounts", &["accounts"]).for_user(user))
+            .await
+    }
+
+    /// One account (`GET /accounts/{id}`).
+    pub async fn account_details(
+        &self,
+        user: &UserCredentials,
+        account: &ProviderAccountId,
+    ) -> Result<Account, ProviderError> {
+        self.read(
+            &Call::get("getUserAccountDetails", &["accounts", account.as_str()]).for_user(user),
+        )
+        .await
+    }
+
+    /// The account's cash and buying power, one entry per currency (`GET /accounts/{id}/balances`).
+    pub async fn account_balances(
+        &self,
+        user: &UserCredentials,
+        account: &ProviderAccountId,
+    ) -> Result<Vec<Balance>, ProviderError> {
+        let segments = ["accounts", account.as_str(), "balances"];
+        self.read(&Call::get("getUserAccountBalance", &segments).for_user(user))
+            .await
+    }
+
+    /// Every position in the account, stocks and options alike (`GET /accounts/{id}/positions/all`; the
+    /// older `/positions`, `/options` and `/holdings` answer 410 for new customers).
+    pub async fn all_account_positions(
+        &self,
+        user: &UserCredentials,
+        account: &ProviderAccountId,
+    ) -> Result<AllAccountPositions, ProviderError> {
+        let segments = ["accounts", account.as_str(), "positions", "all"];
+        self.read(&Call::get("getAllAccountPositions", &segments).for_user(user))
+            .await
+    }
+
+    /// The account's orders, one record per leg (`GET /accounts/{id}/orders`).
+    pub async fn account_orders(
+        &self,
+        user: &UserCredentials,
+        account: &ProviderAccountId,
+        query: OrderQuery,
+    ) -> Result<Vec<OrderRecord>, ProviderError> {
+        let segments = ["accounts", account.as_str(), "orders"];
+        let mut call = Call::get("getUserAccountOrders", &segments)
+            .for_user(user)
+            .query("state", query.state.as_str());
+        if let Some(days) = query.days {
+            if !(1..=90).contains(&days) {
+                return Err(ProviderError::invalid_input(
+                    "days",
+                    "must be between 1 and 90",
+                ));
+            }
+            call = call.query("days", days.to_string());
+        }
+        self.read(&call).await
+    }
+
+    /// Checks an order without placing it (`POST /trade/impact`); the answer's trade id places exactly
+    /// this order with [`place_checked_order`](Self::place_checked_order) within 5 minutes.
+    pub async fn order_impact(
+        &self,
+        user: &UserCredentials,
+        form: &ManualTradeForm,
+    ) -> Result<ManualTradeAndImpact, ProviderError> {
+        // A check creates nothing at the brokerage, so it may be repeated.
+        self.read(
+            &Call::post("getOrderImpact", &["trade", "impact"])
+                .for_user(user)
+                .body(form)?,
+        )
+        .await
+    }
+
+    /// Places an order checked by [`order_impact`](Self::order_impact) (`POST /trade/{tradeId}`).
+    pub async fn place_checked_order(
+        &self,
+        user: &UserCredentials,
+        trade_id: &str,
+        wait_to_confirm: Option<bool>,
+    ) -> Result<OrderRecord, ProviderError> {
+        let trade_id = Uuid::parse_str(trade_id.trim())
+            .map_err(|_| ProviderError::invalid_input("trade_id", "is not a UUID"))?
+            .to_string();
+        let body = wire::ValidatedTradeBody { wait_to_confirm };
+        let call = Call::post("placeOrder", &["trade", &trade_id])
+            .for_user(user)
+            .body(&body)?;
+        let reply = self.send_once(&call).await?;
+        decode(call.endpoint, &reply.body)
+    }
+
+    /// Places an order without a check (`POST /trade/place`). SnapTrade passes `client_order_id` to the
+    /// brokerage but does not deduplicate on it, so the order is sent once (again only if the first try
+    /// surely never arrived).
+    pub async fn place_force_order(
+        &self,
+        user: &UserCredentials,
+        form: &ManualTradeFormWithOptions,
+    ) -> Result<OrderRecord, ProviderError> {
+        if let Some(id) = &form.client_order_id {
+            Uuid::parse_str(id)
+                .map_err(|_| ProviderError::invalid_input("client_order_id", "is not a UUID"))?;
+        }
+        let call = Call::post("placeForceOrder", &["trade", "place"])
+            .for_user(user)
+            .body(form)?;
+        let reply = self.send_once(&call).await?;
+        decode(call.endpoint, &reply.body)
+    }
+
+    /// Asks the brokerage to cancel an order (`POST /accounts/{id}/trading/cancel`). Repeating it asks for
+    /// the same outcome, so it is retried like a read.
+    pub async fn cancel_order(
+        &self,
+        user: &UserCredentials,
+        account: &ProviderAccountId,
+        order: &BrokerageOrderId,
+    ) -> Result<CancelOrderResponse, ProviderError> {
+        let segments = ["accounts", account.as_str(), "trading", "cancel"];
+        let body = wire::CancelOrderBody {
+            brokerage_order_id: order.as_str(),
+        };
+        self.read(
+            &Call::post("cancelOrder", &segments)
+                .for_user(user)
+                .body(&body)?,
+        )
+        .await
+    }
+
+    /// Securities whose ticker or name contains `substring` (`POST /symbols`, at most 20).
+    pub async fn search_symbols(
+        &self,
+        substring: &str,
+    ) -> Result<Vec<UniversalSymbol>, ProviderError> {
+        let body = wire::SymbolQuery { substring };
+        self.read(&Call::post("getSymbols", &["symbols"]).body(&body)?)
+            .await
+    }
+
+    /// Securities the account's brokerage can trade whose ticker or name contains `substring`
+    /// (`POST /accounts/{id}/symbols`).
+    pub async fn search_account_symbols(
+        &self,
+        user: &UserCredentials,
+        account: &ProviderAccountId,
+        substring: &str,
+    ) -> Result<Vec<UniversalSymbol>, ProviderError> {
+        let segments = ["accounts", account.as_str(), "symbols"];
+        let body = wire::SymbolQuery { substring };
+        let call = Call::post("symbolSearchUserAccount", &segments)
+            .for_user(user)
+            .body(&body)?;
+        self.read(&call).await
+    }
+
+    /// One page of the account's activities (`GET /accounts/{id}/activities`), dates inclusive.
+    pub async fn account_activities(
+        &self,
+        user: &UserCredentials,
+        account: &ProviderAccountId,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        offset: u64,
+        limit: u64,
+    ) -> Result<wire::ActivityPage, ProviderError> {
+        let segments = ["accounts", account.as_str(), "activities"];
+        let call = Call::get("getAccountActivities", &segments)
+            .for_user(user)
+            .query("startDate", from.to_string())
+            .query("endDate", to.to_string())
+            .query("offset", offset.to_string())
+            .query("limit", limit.to_string());
+        self.read(&call).await
+    }
+
+    /// An idempotent call: retried after transient failures, decoded as `T`.
+    async fn read<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, ProviderError> {
+        let reply = http::send_idempotent(&self.retry, call.endpoint(), || self.request(call))
+            .await
+            .map_err(|failure| into_error(call.endpoint(), failure))?;
+        decode(call.endpoint, &reply.body)
+    }
+
+    /// A call that must not run twice: resent only while the previous attempt surely never reached
+    /// SnapTrade (no connection, or refused with 429).
+    async fn send_once(&self, call: &Call<'_>) -> Result<Reply, ProviderError> {
+        let mut attempt = 1;
+        loop {
+            let failure = match http::send(call.endpoint(), self.request(call)).await {
+                Ok(reply) => return Ok(reply),
+                Err(failure) => failure,
+            };
+            let wait = (failure.surely_not_processed() && attempt < self.retry.max_attempts)
+                .then(|| self.retry.delay(attempt, failure.retry_after()))
+                .flatten();
+            let Some(wait) = wait else {
+                return Err(into_error(call.endpoint(), failure));
+            };
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// The signed request: the only place the consumer key and the user secret are exposed.
+    fn request(&self, call: &Call<'_>) -> reqwest::RequestBuilder {
+        let url = self.signed_url(call);
+        let signature = signing::request_signature(
+            &self.config.consumer_key,
+            url.path(),
+            url.query().unwrap_or(""),
+            call.body.as_ref(),
+        );
+        let mut request = self
+            .http
+            .request(call.method.clone(), url)
+            .header("Signature", signature);
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        request
+    }
+
+    /// The URL exactly as sent (and signed): base path, percent-encoded segments, then `clientId`,
+    /// `timestamp`, the user's credentials and the call's own parameters.
+    fn signed_url(&self, call: &Call<'_>) -> Url {
+        let mut url = self.config.base_url.clone();
+        url.set_query(None);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(&call.segments);
+        }
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("clientId", &self.config.client_id)
+                .append_pair("timestamp", &Utc::now().timestamp().to_string());
+            if let Some(user) = call.user {
+                query
+                    .append_pair("userId", user.user_id.as_str())
+                    .append_pair("userSecret", user.user_secret.expose_secret());
+            }
+            for (name, value) in &call.query {
+                query.append_pair(name, value);
+            }
+        }
+        url
+    }
+}
+
+/// `registerUser`/`resetUserSecret`'s body as credentials. The body holds the secret, so a body that
+/// does not parse is withheld from the error.
+fn credentials_from(endpoint: &'static str, body: &[u8]) -> Result<UserCredentials, ProviderError> {
+    let parsed: UserIdAndSecret = serde_json::from_slice(body)
+        .map_err(|error| ProviderError::decode_withheld(Provider::SnapTrade, endpoint, &error))?;
+    let user_id = parsed
+        .user_id
+        .as_deref()
+        .map(SnapTradeUserId::parse)
+        .transpose()
+        .map_err(|error| ProviderError::invalid_data(Provider::SnapTrade, "userId", error))?
+        .ok_or_else(|| ProviderError::invalid_data(Provider::SnapTrade, "userId", "is missing"))?;
+    let secret: SecretString = parsed.user_secret.ok_or_else(|| {
+        ProviderError::invalid_data(Provider::SnapTrade, "userSecret", "is missing")
+    })?;
+    let user_secret = SnapTradeUserSecret::new(secret)
+        .map_err(|error| ProviderError::invalid_data(Provider::SnapTrade, "userSecret", error))?;
+    Ok(UserCredentials::new(user_id, user_secret))
+}
+
+fn decode<T: DeserializeOwned>(endpoint: &'static str, body: &[u8]) -> Result<T, ProviderError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ProviderError::decode(Provider::SnapTrade, endpoint, &error, body))
+}
+
+fn into_error(endpoint: Endpoint, failure: Failure) -> ProviderError {
+    failure.into_error(endpoint, status_error)
+}
+
+/// A non-2xx answer as the crate's error. SnapTrade's code decides where it is more precise than the
+/// status (1076 is a bad signature whatever the status; 3003/3011 a disabled connection; 3012 data not
+/// ready); otherwise the status does. A body in none of the documented shapes keeps its start as the
+/// message, and the status still says what kind of failure it was.
+fn status_error(failure: StatusFailure) -> ProviderError {
+    let body = serde_json::from_slice::<ErrorBody>(&failure.body)
+        .ok()
+        .filter(ErrorBody::is_recognised);
+    let (code, message) = body.map_or((None, None), |body| (body.code(), body.message()));
+    let variant: Option<fn(ErrorDetail) -> ProviderError> = match code.as_deref() {
+        Some(CODE_BAD_SIGNATURE) => Some(ProviderError::Unauthorized),
+        Some(code) if CODES_CONNECTION_DISABLED.contains(&code) => {
+            Some(ProviderError::ConnectionDisabled)
+        }
+        Some(CODE_NOT_READY) => Some(ProviderError::NotReady),
+        _ => None,
+    };
+    match variant {
+        Some(variant) => {
+            let message = message.unwrap_or_else(|| failure.body_or_reason());
+            let mut detail =
+                ErrorDetail::new(Provider::SnapTrade, failure.status.as_u16(), message)
+                    .with_request_id(failure.request_id);
+            detail.code = code;
+            variant(detail)
+        }
+        None => failure.into_error(Provider::SnapTrade, code, message),
+    }
+}

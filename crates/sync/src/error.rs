@@ -1,0 +1,47 @@
+//! The sync layer's one error.
+
+use tributary_domain::{AccountId, DomainError, Provider, UserId};
+use tributary_provider::ProviderError;
+use tributary_repo::RepoError;
+
+/// Why a sync-layer operation failed. Repository and provider failures keep their own classification
+/// (NotFound, Conflict, RateLimited, ReadOnlyConnection…) so a caller can act on them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The repository refused or failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// A provider refused or failed (including the router's refusals: disabled, read-only connection…).
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// A value the domain refuses, built in the sync layer (e.g. a sum that overflows its column).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Another sync of this user holds the user's lock and the caller asked not to wait.
+    #[error("a sync of user {user} is already running")]
+    Busy {
+        /// The user whose sync is running.
+        user: UserId,
+    },
+    /// No client of this provider was given to the engine.
+    #[error("no {provider} client is configured")]
+    NoClient {
+        /// The provider.
+        provider: Provider,
+    },
+    /// The user has no credentials at this provider (not registered, no Item, no brokerage account).
+    #[error("user {user} is not linked to {provider}")]
+    NotLinked {
+        /// The user.
+        user: UserId,
+        /// The provider.
+        provider: Provider,
+    },
+    /// The provider's answer to an order names a different account than the one it was placed in.
+    #[error("the provider answered for another account than {account}")]
+    AccountMismatch {
+        /// The account the order was placed in.
+        account: AccountId,
+    },
+}

@@ -1,0 +1,264 @@
+//! The holdings merge: every account's positions, from every provider, folded into one row per symbol.
+//!
+//! Pure: no I/O, so the sums can be checked exhaustively. A [`Lot`] is one account's position in one
+//! symbol; [`merge`] groups lots by symbol into [`NewHolding`]s whose totals are the sums of their
+//! per-account contributions (a symbol held twice in one account is one contribution).
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use tributary_domain::{
+    AccountContribution, AccountId, Amount, DomainError, Holding, HoldingFigures, InstitutionName,
+    NewHolding, OptionContract, Provider, Quantity, SecurityId, SecurityName, SecurityType, Symbol,
+    UniversalSymbolId, UserId,
+};
+use tributary_provider::capability::{Position, PositionSide};
+
+/// What is known about a security, whichever account reported it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SecurityFacts {
+    /// The provider's id for the security.
+    pub security_id: Option<SecurityId>,
+    /// Its name.
+    pub security_name: Option<SecurityName>,
+    /// Its kind.
+    pub security_type: Option<SecurityType>,
+    /// SnapTrade's universal symbol id.
+    pub universal_symbol_id: Option<UniversalSymbolId>,
+    /// The contract, for an option.
+    pub option_contract: Option<OptionContract>,
+    /// What each provider said about it, keyed by provider.
+    pub provider_metadata: Map<String, Value>,
+}
+
+/// One account's position in one symbol, in the units a holdings row stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lot {
+    /// The stored account holding it.
+    pub account_id: AccountId,
+    /// The account's institution.
+    pub institution: InstitutionName,
+    /// The symbol.
+    pub symbol: Symbol,
+    /// How many units.
+    pub quantity: Quantity,
+    /// What they are worth.
+    pub market_value: Amount,
+    /// What they cost.
+    pub cost_basis: Amount,
+    /// The security.
+    pub security: SecurityFacts,
+}
+
+/// Why a position was left out of the holdings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The account.
+    pub account_id: AccountId,
+    /// The symbol.
+    pub symbol: Symbol,
+    /// Why.
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} in account {}: {}",
+            self.symbol, self.account_id, self.reason
+        )
+    }
+}
+
+impl Lot {
+    /// The lot a provider's position makes, or why it has no place in the holdings.
+    ///
+    /// The market value is the provider's, else price × quantity, else zero (a position with no price is
+    /// still held); a missing cost basis is zero. SnapTrade reports its universal symbol id as the
+    /// security id: when a SnapTrade security id is a UUID it is also the universal symbol id.
+    ///
+    /// # Errors
+    /// [`DomainError`] naming `market_value` or `cost_basis` when a long position's value is negative or
+    /// too large for its column.
+    pub fn from_position(
+        account_id: AccountId,
+        institution: InstitutionName,
+        provider: Provider,
+        position: &Position,
+    ) -> Result<Result<Self, LeftOut>, DomainError> {
+        if position.side == PositionSide::Short {
+            // total_quantity and total_market_value are >= 0 columns: a short has no row to live in.
+            return Ok(Err(LeftOut {
+                account_id,
+                symbol: position.symbol.clone(),
+                reason: "short positions are not aggregated into holdings",
+            }));
+        }
+        let market_value = match (position.market_value, position.price) {
+            (Some(value), _) => value.get(),
+            (None, Some(price)) => price.get() * position.quantity.get(),
+            (None, None) => Decimal::ZERO,
+        };
+        let cost_basis = position.cost_basis.map_or(Decimal::ZERO, |cost| cost.get());
+        Ok(Ok(Self {
+            account_id,
+            institution,
+            symbol: position.symbol.clone(),
+            quantity: position.quantity,
+            market_value: Amount::new_for("market_value", market_value)?,
+            cost_basis: Amount::new_for("cost_basis", cost_basis)?,
+            security: security_facts(provider, position),
+        }))
+    }
+
+    /// The lots a stored holding holds for `accounts`: what a sync keeps for accounts it could not fetch,
+    /// so a provider that is down does not empty the user's portfolio.
+    pub fn carried_from(holding: &Holding, accounts: &[AccountId]) -> Vec<Self> {
+        let security = SecurityFacts {
+            security_id: holding.security_id.clone(),
+            security_name: holding.security_name.clone(),
+            security_type: holding.security_type,
+            universal_symbol_id: holding.universal_symbol_id,
+            option_contract: holding.option_contract.clone(),
+            provider_metadata: holding.provider_metadata.clone(),
+        };
+        holding
+            .account_contributions
+            .iter()
+            .filter(|contribution| accounts.contains(&contribution.account_id))
+            .map(|contribution| Self {
+                account_id: contribution.account_id,
+                institution: contribution.institution.clone(),
+                symbol: holding.symbol.clone(),
+                quantity: contribution.quantity,
+                market_value: contribution.market_value,
+                cost_basis: contribution.cost_basis,
+                security: security.clone(),
+            })
+            .collect()
+    }
+}
+
+fn security_facts(provider: Provider, position: &Position) -> SecurityFacts {
+    let universal_symbol_id = match provider {
+        Provider::SnapTrade => position
+            .security_id
+            .as_ref()
+            .and_then(|id| UniversalSymbolId::parse(id.as_str()).ok()),
+        _ => None,
+    };
+    let mut about = Map::new();
+    if let Some(id) = &position.security_id {
+        about.insert("security_id".into(), Value::from(id.as_str()));
+    }
+    if let Some(kind) = &position.provider_security_type {
+        about.insert("security_type".into(), Value::from(kind.as_str()));
+    }
+    if let Some(currency) = &position.currency {
+        about.insert("currency".into(), Value::from(currency.as_str()));
+    }
+    let mut provider_metadata = Map::new();
+    if !about.is_empty() {
+        provider_metadata.insert(provider.as_str().into(), Value::Object(about));
+    }
+    SecurityFacts {
+        security_id: position.security_id.clone(),
+        security_name: position.security_name.clone(),
+        security_type: position.security_type,
+        universal_symbol_id,
+        option_contract: position.option_contract.clone(),
+        provider_metadata,
+    }
+}
+
+/// Folds `lots` into one holding per symbol, by symbol. Each holding's totals are the sums of its
+/// contributions, one per account (by account id); security facts come from the first lot that has each.
+///
+/// # Errors
+/// [`DomainError`] naming the total that overflows its column.
+pub fn merge(user: UserId, lots: Vec<Lot>) -> Result<Vec<NewHolding>, DomainError> {
+    let mut by_symbol: BTreeMap<Symbol, Vec<Lot>> = BTreeMap::new();
+    for lot in lots {
+        by_symbol.entry(lot.symbol.clone()).or_default().push(lot);
+    }
+    by_symbol
+        .into_iter()
+        .map(|(symbol, mut lots)| {
+            lots.sort_by_key(|lot| lot.account_id);
+            holding(user, symbol, &lots)
+        })
+        .collect()
+}
+
+fn holding(user: UserId, symbol: Symbol, lots: &[Lot]) -> Result<NewHolding, DomainError> {
+    let contributions = contributions(lots)?;
+    let sum = |value: fn(&AccountContribution) -> Decimal| -> Decimal {
+        contributions.iter().map(value).sum()
+    };
+    let figures = HoldingFigures::derive(
+        Quantity::new_for("total_quantity", sum(|c| c.quantity.get()))?,
+        Amount::new_for("total_market_value", sum(|c| c.market_value.get()))?,
+        Amount::new_for("total_cost_basis", sum(|c| c.cost_basis.get()))?,
+    )?;
+    let security = first_facts(lots);
+    Ok(NewHolding {
+        security_id: security.security_id,
+        security_name: security.security_name,
+        security_type: security.security_type,
+        account_contributions: contributions,
+        provider_metadata: security.provider_metadata,
+        universal_symbol_id: security.universal_symbol_id,
+        option_contract: security.option_contract,
+        ..NewHolding::new(user, symbol, figures)
+    })
+}
+
+/// One contribution per account, its lots summed (lots arrive sorted by account).
+fn contributions(lots: &[Lot]) -> Result<Vec<AccountContribution>, DomainError> {
+    let mut contributions: Vec<AccountContribution> = Vec::new();
+    for lot in lots {
+        match contributions.last_mut() {
+            Some(last) if last.account_id == lot.account_id => {
+                last.quantity =
+                    Quantity::new_for("quantity", last.quantity.get() + lot.quantity.get())?;
+                last.market_value = Amount::new_for(
+                    "market_value",
+                    last.market_value.get() + lot.market_value.get(),
+                )?;
+                last.cost_basis =
+                    Amount::new_for("cost_basis", last.cost_basis.get() + lot.cost_basis.get())?;
+            }
+            _ => contributions.push(AccountContribution {
+                account_id: lot.account_id,
+                institution: lot.institution.clone(),
+                quantity: lot.quantity,
+                market_value: lot.market_value,
+                cost_basis: lot.cost_basis,
+            }),
+        }
+    }
+    Ok(contributions)
+}
+
+fn first_facts(lots: &[Lot]) -> SecurityFacts {
+    let mut facts = SecurityFacts::default();
+    for lot in lots {
+        let lot = &lot.security;
+        facts.security_id = facts.security_id.or_else(|| lot.security_id.clone());
+        facts.security_name = facts.security_name.or_else(|| lot.security_name.clone());
+        facts.security_type = facts.security_type.or(lot.security_type);
+        facts.universal_symbol_id = facts.universal_symbol_id.or(lot.universal_symbol_id);
+        facts.option_contract = facts
+            .option_contract
+            .or_else(|| lot.option_contract.clone());
+        for (provider, about) in &lot.provider_metadata {
+            facts
+                .provider_metadata
+                .entry(provider.clone())
+                .or_insert_with(|| about.clone());
+        }
+    }
+    facts
+}

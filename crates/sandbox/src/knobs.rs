@@ -20,6 +20,17 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// When market orders fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MarketFill {
+    /// A market order is EXECUTED as soon as it is placed.
+    #[default]
+    Immediate,
+    /// A market order waits (SnapTrade PENDING, Alpaca `accepted`) until the test calls `step()`.
+    OnStep,
+}
+
 /// One request as the sandbox received it, with the status it answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -25,6 +25,7 @@
 //!
 //! This crate is a test tool: it never talks to the internet and is not published.
 
+pub mod alpaca;
 mod knobs;
 pub mod plaid;
 mod reply;
@@ -33,11 +34,10 @@ pub mod snaptrade;
 
 use std::io;
 
-pub use knobs::{Knobs, RecordedRequest, RequestLog};
+pub use alpaca::{AlpacaSandbox, SeedAccount};
+pub use knobs::{Knobs, MarketFill, RecordedRequest, RequestLog};
 pub use plaid::{PlaidSandbox, SeedItem, SeededItem};
-pub use snaptrade::{
-    MarketFill, SeedConnection, SeededConnection, SnapTradeSandbox, SnapTradeUser,
-};
+pub use snaptrade::{SeedConnection, SeededConnection, SnapTradeSandbox, SnapTradeUser};
 
 /// The SnapTrade `clientId` the sandbox accepts.
 pub const SNAPTRADE_CLIENT_ID: &str = "SANDBOX-CLIENT";
@@ -49,11 +49,17 @@ pub const PLAID_CLIENT_ID: &str = "sandbox-plaid-client";
 /// The Plaid `secret` the sandbox accepts.
 pub const PLAID_SECRET: &str = "sandbox-plaid-secret-0123456789";
 
+/// The Alpaca Broker API key id (Basic auth user name) the sandbox accepts.
+pub const ALPACA_KEY_ID: &str = "SANDBOXKEYID0000";
+/// The Alpaca Broker API secret (Basic auth password) the sandbox accepts.
+pub const ALPACA_SECRET: &str = "sandbox-alpaca-secret-0123456789";
+
 /// The three provider servers, running until dropped.
 #[derive(Debug)]
 pub struct Sandbox {
     snaptrade: SnapTradeSandbox,
     plaid: PlaidSandbox,
+    alpaca: AlpacaSandbox,
 }
 
 impl Sandbox {
@@ -72,6 +78,7 @@ impl Sandbox {
         Ok(Self {
             snaptrade: SnapTradeSandbox::start(SNAPTRADE_CLIENT_ID, SNAPTRADE_CONSUMER_KEY).await?,
             plaid: PlaidSandbox::start(PLAID_CLIENT_ID, PLAID_SECRET).await?,
+            alpaca: AlpacaSandbox::start(ALPACA_KEY_ID, ALPACA_SECRET).await?,
         })
     }
 
@@ -93,5 +100,15 @@ impl Sandbox {
     /// The Plaid base URL (`http://127.0.0.1:PORT`).
     pub fn plaid_base_url(&self) -> String {
         self.plaid.base_url()
+    }
+
+    /// The Alpaca Broker API server.
+    pub fn alpaca(&self) -> &AlpacaSandbox {
+        &self.alpaca
+    }
+
+    /// The Alpaca Broker API base URL (`http://127.0.0.1:PORT`).
+    pub fn alpaca_base_url(&self) -> String {
+        self.alpaca.base_url()
     }
 }

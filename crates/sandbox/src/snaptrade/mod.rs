@@ -12,8 +12,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use routes::TIMESTAMP_TOLERANCE_SECS;
-pub use state::MarketFill;
 
+use crate::MarketFill;
 use crate::knobs::{Instruments, Knobs, RequestLog, instrument, lock};
 use crate::server::Server;
 

@@ -19,10 +19,10 @@ use uuid::Uuid;
 
 use super::signature;
 use super::state::{
-    MarketFill, Order, PendingTrade, PortalSession, SnapState, account_json, authorization_json,
-    balances_json, order_json, positions_json, universal_symbol_json,
+    Order, PendingTrade, PortalSession, SnapState, account_json, authorization_json, balances_json,
+    order_json, positions_json, universal_symbol_json,
 };
-use crate::knobs::{Dialect, lock};
+use crate::knobs::{Dialect, MarketFill, lock};
 use crate::reply::{ApiError, Reply, number};
 
 /// How far a request's `timestamp` may be from the sandbox clock (SnapTrade documents no value).

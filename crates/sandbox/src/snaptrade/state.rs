@@ -7,18 +7,8 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::knobs::MarketFill;
 use crate::reply::{decimal_text, number};
-
-/// When market orders fill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum MarketFill {
-    /// A market order is EXECUTED as soon as it is placed.
-    #[default]
-    Immediate,
-    /// A market order stays PENDING until the test calls `step()`.
-    OnStep,
-}
 
 /// A security the sandbox can trade and hold.
 #[derive(Debug, Clone)]

@@ -1,0 +1,142 @@
+//! The Alpaca Broker API server: accounts, trading accounts, positions and orders for broker
+//! customers, behind HTTP Basic auth.
+
+mod routes;
+mod state;
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use axum::middleware;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::MarketFill;
+use crate::knobs::{Instruments, Knobs, RequestLog, instrument, lock};
+use crate::server::Server;
+
+/// What [`AlpacaSandbox::seed_account`] creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SeedAccount {
+    /// Cash in USD.
+    pub cash: Decimal,
+    /// Positions (AAPL, MSFT, TSLA, SPY, VTI, then synthetic `ALP0005`…).
+    pub positions: usize,
+}
+
+impl Default for SeedAccount {
+    fn default() -> Self {
+        Self {
+            cash: Decimal::from(100_000),
+            positions: 2,
+        }
+    }
+}
+
+impl SeedAccount {
+    /// An account with `cash` dollars and `positions` positions.
+    pub fn new(cash: Decimal, positions: usize) -> Self {
+        Self { cash, positions }
+    }
+}
+
+/// The running Alpaca Broker API server, with its knobs and its state.
+#[derive(Debug)]
+pub struct AlpacaSandbox {
+    server: Server,
+    shared: Arc<routes::Shared>,
+    instruments: Instruments,
+    default_account: Uuid,
+}
+
+impl AlpacaSandbox {
+    pub(crate) async fn start(key_id: &str, secret: &str) -> io::Result<Self> {
+        let mut world = state::AlpacaState::new();
+        let seed = SeedAccount::default();
+        let default_account = world.open_account(seed.cash, seed.positions);
+        let shared = Arc::new(routes::Shared {
+            state: Mutex::new(world),
+            key_id: key_id.to_owned(),
+            secret: secret.to_owned(),
+        });
+        let instruments = Instruments::new(routes::AlpacaDialect);
+        let router = routes::router(shared.clone()).layer(middleware::from_fn_with_state(
+            instruments.clone(),
+            instrument,
+        ));
+        Ok(Self {
+            server: Server::spawn(router).await?,
+            shared,
+            instruments,
+            default_account,
+        })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41236`; paths are the Broker API's (`/v1/accounts/{id}`).
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The API key id (the Basic auth user name).
+    pub fn key_id(&self) -> &str {
+        &self.shared.key_id
+    }
+
+    /// The API secret (the Basic auth password).
+    pub fn secret(&self) -> &str {
+        &self.shared.secret
+    }
+
+    /// Fault injection and latency for this server.
+    pub fn knobs(&self) -> &Knobs {
+        &self.instruments.knobs
+    }
+
+    /// Every request this server received.
+    pub fn log(&self) -> &RequestLog {
+        &self.instruments.log
+    }
+
+    /// The ACTIVE account every sandbox starts with ($100,000 cash, AAPL and MSFT positions).
+    pub fn default_account_id(&self) -> Uuid {
+        self.default_account
+    }
+
+    /// Opens another ACTIVE account.
+    pub fn seed_account(&self, seed: SeedAccount) -> Uuid {
+        lock(&self.shared.state).open_account(seed.cash, seed.positions)
+    }
+
+    /// Chooses when market orders fill ([`MarketFill::OnStep`] leaves them `accepted`).
+    pub fn set_market_fill(&self, fill: MarketFill) {
+        lock(&self.shared.state).market_fill = fill;
+    }
+
+    /// Fills every `accepted` market order; returns how many filled.
+    pub fn step(&self) -> usize {
+        let mut state = lock(&self.shared.state);
+        let waiting: Vec<usize> = (0..state.orders.len())
+            .filter(|&index| {
+                state.orders[index].status == "accepted"
+                    && state.orders[index].order_type == "market"
+            })
+            .collect();
+        for &index in &waiting {
+            state.fill(index);
+        }
+        waiting.len()
+    }
+
+    /// The account's orders as the API renders them, oldest first.
+    pub fn orders(&self, account_id: Uuid) -> Vec<Value> {
+        let state = lock(&self.shared.state);
+        state
+            .orders
+            .iter()
+            .filter(|order| order.account == account_id)
+            .map(|order| state::order_json(&state, order))
+            .collect()
+    }
+}

@@ -1,0 +1,443 @@
+//! Alpaca Broker API paths behind HTTP Basic auth.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::state::{
+    AlpacaState, Order, account_json, order_json, position_json, trade_account_json,
+};
+use crate::knobs::MarketFill;
+use crate::knobs::{Dialect, lock};
+use crate::reply::{ApiError, Reply};
+
+/// The state and the key pair the server accepts.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<AlpacaState>,
+    pub(crate) key_id: String,
+    pub(crate) secret: String,
+}
+
+type Ctx = State<Arc<Shared>>;
+type Params = Query<HashMap<String, String>>;
+
+/// Alpaca's error body `{code, message}`.
+pub(crate) fn error(status: u16, code: u64, message: &str) -> ApiError {
+    ApiError::new(status, json!({"code": code, "message": message}))
+}
+
+fn invalid(message: &str) -> ApiError {
+    error(422, 40_010_001, message)
+}
+
+fn account_not_found() -> ApiError {
+    error(404, 40_410_000, "account not found")
+}
+
+fn order_not_found() -> ApiError {
+    error(404, 40_410_000, "order not found")
+}
+
+/// How Alpaca words the injected faults.
+pub(crate) struct AlpacaDialect;
+
+impl Dialect for AlpacaDialect {
+    fn rate_limited(&self, retry_after_secs: u64) -> ApiError {
+        // Alpaca sends no Retry-After; X-RateLimit-Reset is the unix time the window reopens.
+        let reset =
+            Utc::now().timestamp() + i64::try_from(retry_after_secs).unwrap_or(i64::MAX / 2);
+        error(429, 42_910_000, "rate limit exceeded")
+            .with_header("x-ratelimit-limit", 200)
+            .with_header("x-ratelimit-remaining", 0)
+            .with_header("x-ratelimit-reset", reset)
+    }
+
+    fn server_error(&self, status: u16) -> ApiError {
+        error(status, 50_010_000, "internal server error occurred")
+    }
+
+    fn gone(&self) -> ApiError {
+        error(410, 41_010_000, "this endpoint has been retired")
+    }
+}
+
+/// Every Broker API path the sandbox serves.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/accounts", get(list_accounts))
+        .route("/v1/accounts/{account_id}", get(get_account))
+        .route(
+            "/v1/trading/accounts/{account_id}/account",
+            get(trading_account),
+        )
+        .route(
+            "/v1/trading/accounts/{account_id}/positions",
+            get(positions),
+        )
+        .route(
+            "/v1/trading/accounts/{account_id}/orders",
+            get(list_orders).post(create_order),
+        )
+        .route(
+            "/v1/trading/accounts/{account_id}/orders:by_client_order_id",
+            get(order_by_client_order_id),
+        )
+        .route(
+            "/v1/trading/accounts/{account_id}/orders/{order_id}",
+            get(get_order).delete(cancel_order),
+        )
+        .fallback(|| async { error(404, 40_410_000, "endpoint not found") })
+        .layer(middleware::from_fn_with_state(shared.clone(), basic_auth))
+        .with_state(shared)
+}
+
+/// Refuses any request whose `Authorization: Basic` is not the sandbox's key pair.
+async fn basic_auth(State(shared): Ctx, request: Request, next: Next) -> Response {
+    let expected = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", shared.key_id, shared.secret))
+    );
+    let sent = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    if sent == Some(expected.as_str()) {
+        next.run(request).await
+    } else {
+        error(401, 40_110_000, "request is not authorized").into_response()
+    }
+}
+
+fn account_id(state: &AlpacaState, text: &str) -> Result<Uuid, ApiError> {
+    let id = Uuid::parse_str(text).map_err(|_| account_not_found())?;
+    state
+        .account(id)
+        .map(|account| account.id)
+        .ok_or_else(account_not_found)
+}
+
+async fn list_accounts(State(shared): Ctx) -> Reply {
+    let state = lock(&shared.state);
+    Ok(Json(Value::Array(
+        state.accounts.iter().map(account_json).collect(),
+    )))
+}
+
+async fn get_account(State(shared): Ctx, Path(id): Path<String>) -> Reply {
+    let state = lock(&shared.state);
+    let id = account_id(&state, &id)?;
+    Ok(Json(
+        state.account(id).map(account_json).unwrap_or_default(),
+    ))
+}
+
+async fn trading_account(State(shared): Ctx, Path(id): Path<String>) -> Reply {
+    let state = lock(&shared.state);
+    let id = account_id(&state, &id)?;
+    Ok(Json(
+        state
+            .account(id)
+            .map(|account| trade_account_json(&state, account))
+            .unwrap_or_default(),
+    ))
+}
+
+async fn positions(State(shared): Ctx, Path(id): Path<String>) -> Reply {
+    let state = lock(&shared.state);
+    let id = account_id(&state, &id)?;
+    let account = state.account(id).ok_or_else(account_not_found)?;
+    Ok(Json(Value::Array(
+        account
+            .positions
+            .iter()
+            .map(|position| position_json(&state, position))
+            .collect(),
+    )))
+}
+
+fn time_param(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    params
+        .get(name)
+        .map(|text| DateTime::parse_from_rfc3339(text).map(|at| at.with_timezone(&Utc)))
+        .transpose()
+        .map_err(|_| invalid(&format!("{name} must be an RFC 3339 timestamp")))
+}
+
+async fn list_orders(State(shared): Ctx, Path(id): Path<String>, Query(params): Params) -> Reply {
+    let status = params.get("status").map_or("open", String::as_str);
+    if !matches!(status, "open" | "closed" | "all") {
+        return Err(invalid("status must be one of open, closed, all"));
+    }
+    let limit = params
+        .get("limit")
+        .map_or(Ok(50), |text| text.parse::<usize>())
+        .map_err(|_| invalid("limit must be an integer"))?;
+    if !(1..=500).contains(&limit) {
+        return Err(invalid("limit must be between 1 and 500"));
+    }
+    let ascending = params
+        .get("direction")
+        .is_some_and(|direction| direction == "asc");
+    let (after, until) = (time_param(&params, "after")?, time_param(&params, "until")?);
+    let symbols: Option<Vec<String>> = params
+        .get("symbols")
+        .map(|list| list.split(',').map(str::to_uppercase).collect());
+    let state = lock(&shared.state);
+    let id = account_id(&state, &id)?;
+    let mut orders: Vec<&Order> = state
+        .orders
+        .iter()
+        .filter(|order| order.account == id)
+        .filter(|order| match status {
+            "open" => order.is_open(),
+            "closed" => !order.is_open(),
+            _ => true,
+        })
+        .filter(|order| {
+            after.is_none_or(|after| order.created > after)
+                && until.is_none_or(|until| order.created < until)
+        })
+        .filter(|order| {
+            let symbol = state
+                .asset(order.asset)
+                .map(|asset| asset.symbol.to_uppercase())
+                .unwrap_or_default();
+            symbols
+                .as_ref()
+                .is_none_or(|wanted| wanted.contains(&symbol))
+        })
+        .collect();
+    if !ascending {
+        orders.reverse();
+    }
+    Ok(Json(Value::Array(
+        orders
+            .into_iter()
+            .take(limit)
+            .map(|order| order_json(&state, order))
+            .collect(),
+    )))
+}
+
+fn decimal_field(body: &Value, name: &str) -> Result<Option<Decimal>, ApiError> {
+    match &body[name] {
+        Value::Null => Ok(None),
+        Value::String(text) => Decimal::from_str(text)
+            .map(Some)
+            .map_err(|_| invalid(&format!("invalid {name}"))),
+        Value::Number(number) => Decimal::from_str(&number.to_string())
+            .map(Some)
+            .map_err(|_| invalid(&format!("invalid {name}"))),
+        _ => Err(invalid(&format!("invalid {name}"))),
+    }
+}
+
+fn one_of<'a>(body: &'a Value, name: &str, allowed: &[&str]) -> Result<&'a str, ApiError> {
+    let value = body[name]
+        .as_str()
+        .ok_or_else(|| invalid(&format!("{name} is required")))?;
+    if allowed.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(&format!("invalid {name}: {value}")))
+    }
+}
+
+async fn create_order(State(shared): Ctx, Path(id): Path<String>, body: Bytes) -> Reply {
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|_| error(400, 40_010_000, "request body format is invalid"))?;
+    let mut state = lock(&shared.state);
+    let account = account_id(&state, &id)?;
+    let mut order = parse_order(&state, account, &body)?;
+    if state.orders.iter().any(|existing| {
+        existing.account == account && existing.client_order_id == order.client_order_id
+    }) {
+        return Err(invalid("client_order_id must be unique"));
+    }
+    check_buying_power(&state, &order)?;
+    let fills_now = order.order_type == "market" && state.market_fill == MarketFill::Immediate;
+    order.status = if order.order_type == "market" {
+        "accepted"
+    } else {
+        "new"
+    };
+    state.orders.push(order);
+    let index = state.orders.len() - 1;
+    if fills_now {
+        state.fill(index);
+    }
+    Ok(Json(order_json(&state, &state.orders[index])))
+}
+
+fn parse_order(state: &AlpacaState, account: Uuid, body: &Value) -> Result<Order, ApiError> {
+    let symbol = body["symbol"]
+        .as_str()
+        .ok_or_else(|| invalid("symbol is required"))?;
+    let asset = state
+        .asset_by_symbol(symbol)
+        .ok_or_else(|| invalid(&format!("asset not found: {symbol}")))?;
+    let side = one_of(body, "side", &["buy", "sell"])?.to_owned();
+    let order_type = one_of(
+        body,
+        "type",
+        &["market", "limit", "stop", "stop_limit", "trailing_stop"],
+    )?
+    .to_owned();
+    let time_in_force = one_of(
+        body,
+        "time_in_force",
+        &["day", "gtc", "opg", "cls", "ioc", "fok"],
+    )?
+    .to_owned();
+    let (qty, notional) = (
+        decimal_field(body, "qty")?,
+        decimal_field(body, "notional")?,
+    );
+    match (qty, notional) {
+        (Some(_), Some(_)) => return Err(invalid("qty and notional are mutually exclusive")),
+        (None, None) => return Err(invalid("qty or notional is required")),
+        (_, Some(_)) if order_type != "market" || time_in_force != "day" => {
+            return Err(invalid(
+                "notional orders must be market orders with time_in_force day",
+            ));
+        }
+        (Some(qty), _) | (_, Some(qty)) if qty <= Decimal::ZERO => {
+            return Err(invalid("qty must be > 0"));
+        }
+        _ => {}
+    }
+    let limit_price = decimal_field(body, "limit_price")?;
+    let stop_price = decimal_field(body, "stop_price")?;
+    if matches!(order_type.as_str(), "limit" | "stop_limit") && limit_price.is_none() {
+        return Err(invalid("limit_price is required"));
+    }
+    if matches!(order_type.as_str(), "stop" | "stop_limit") && stop_price.is_none() {
+        return Err(invalid("stop_price is required"));
+    }
+    let client_order_id = match body["client_order_id"].as_str() {
+        Some(text) if text.chars().count() > 128 => {
+            return Err(invalid("client_order_id must be at most 128 characters"));
+        }
+        Some(text) => text.to_owned(),
+        None => Uuid::new_v4().to_string(),
+    };
+    let now = Utc::now();
+    Ok(Order {
+        id: Uuid::new_v4(),
+        account,
+        client_order_id,
+        asset: asset.id,
+        side,
+        order_type,
+        time_in_force,
+        qty,
+        notional,
+        limit_price,
+        stop_price,
+        extended_hours: body["extended_hours"].as_bool().unwrap_or(false),
+        status: "new",
+        filled_qty: Decimal::ZERO,
+        filled_avg_price: None,
+        created: now,
+        updated: now,
+        filled_at: None,
+        canceled_at: None,
+    })
+}
+
+/// Refuses a buy the account's cash cannot cover, with Alpaca's 403.
+fn check_buying_power(state: &AlpacaState, order: &Order) -> Result<(), ApiError> {
+    if order.side != "buy" {
+        return Ok(());
+    }
+    let price = order
+        .limit_price
+        .or_else(|| state.asset(order.asset).map(|asset| asset.price))
+        .unwrap_or_default();
+    let cost = order
+        .notional
+        .unwrap_or_else(|| order.qty.unwrap_or_default() * price);
+    let cash = state
+        .account(order.account)
+        .map_or(Decimal::ZERO, |account| account.cash);
+    if cost > cash {
+        let mut refusal = error(403, 40_310_000, "insufficient buying power");
+        refusal.body["buying_power"] = Value::String(cash.to_string());
+        refusal.body["cost_basis"] = Value::String(cost.round_dp(2).to_string());
+        return Err(refusal);
+    }
+    Ok(())
+}
+
+async fn get_order(State(shared): Ctx, Path((id, order_id)): Path<(String, String)>) -> Reply {
+    let state = lock(&shared.state);
+    let account = account_id(&state, &id)?;
+    let order_id = Uuid::parse_str(&order_id).map_err(|_| order_not_found())?;
+    let found = state
+        .orders
+        .iter()
+        .find(|order| order.account == account && order.id == order_id);
+    found
+        .map(|order| Json(order_json(&state, order)))
+        .ok_or_else(order_not_found)
+}
+
+async fn order_by_client_order_id(
+    State(shared): Ctx,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Reply {
+    let client_order_id = params
+        .get("client_order_id")
+        .ok_or_else(|| invalid("client_order_id is required"))?;
+    let state = lock(&shared.state);
+    let account = account_id(&state, &id)?;
+    let found = state
+        .orders
+        .iter()
+        .find(|order| order.account == account && &order.client_order_id == client_order_id);
+    found
+        .map(|order| Json(order_json(&state, order)))
+        .ok_or_else(order_not_found)
+}
+
+async fn cancel_order(
+    State(shared): Ctx,
+    Path((id, order_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let mut state = lock(&shared.state);
+    let account = account_id(&state, &id)?;
+    let order_id = Uuid::parse_str(&order_id).map_err(|_| order_not_found())?;
+    let order = state
+        .orders
+        .iter_mut()
+        .find(|order| order.account == account && order.id == order_id)
+        .ok_or_else(order_not_found)?;
+    if !order.is_open() {
+        return Err(error(422, 42_210_000, "order is not cancelable"));
+    }
+    let now = Utc::now();
+    order.status = "canceled";
+    order.canceled_at = Some(now);
+    order.updated = now;
+    Ok(StatusCode::NO_CONTENT)
+}

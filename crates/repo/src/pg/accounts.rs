@@ -78,7 +78,7 @@ insert into public.user_investment_accounts as a
   (user_id, provider, provider_account_id, provider_item_id, institution_id, institution_name, account_name,
    account_type, account_subtype, sync_enabled, is_active, is_primary, raw_account_data,
    snaptrade_authorization_id, brokerage_name, connection_type, connection_status, account_mode)
-select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+select $1::uuid, * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                          $9::text[], $10::bool[], $11::bool[], $12::bool[], $13::jsonb[], $14::uuid[],
                          $15::text[], $16::text[], $17::text[], $18::text[])
 on conflict (provider, provider_account_id, user_id) do update set

@@ -22,7 +22,7 @@ const UPSERT: &str = "
 insert into public.snaptrade_brokerage_connections as c
   (user_id, authorization_id, brokerage_slug, brokerage_name, connection_type, status, disabled_date,
    error_message, accounts_count, last_synced_at)
-select $1, * from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+select $1::uuid, * from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
                          $8::text[], $9::int[], $10::timestamptz[])
 on conflict (authorization_id) do update set
   brokerage_slug = excluded.brokerage_slug, brokerage_name = excluded.brokerage_name,

@@ -22,7 +22,7 @@ insert into public.user_aggregated_holdings as h
    total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
    day_change_percent, account_contributions, institution_breakdown, account_count, price_as_of, data_source,
    provider_metadata, universal_symbol_id, option_contract)
-select $1, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
+select $1::uuid, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
        total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
        day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
        price_as_of, coalesce(data_source, 'aggregated'), provider_metadata, universal_symbol_id, option_contract

@@ -26,7 +26,7 @@ insert into public.snaptrade_orders as o
   (user_id, account_id, brokerage_order_id, symbol, universal_symbol_id, action, order_type, time_in_force, units,
    notional_value, limit_price, stop_price, filled_units, average_fill_price, status, status_message, placed_at,
    filled_at, cancelled_at, raw_order_data)
-select $1, * from unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
+select $1::uuid, * from unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
                          $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
                          $14::numeric[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[],
                          $19::timestamptz[], $20::jsonb[])

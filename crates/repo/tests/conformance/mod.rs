@@ -1,0 +1,853 @@
+//! The one conformance suite: every case is a generic `async fn` over a [`Harness`], run by
+//! `conformance_memory.rs` against `MemoryStore` and by `conformance_pg.rs` against `PgStore` (service mode, and
+//! user-scoped mode for the cases listed in [`user_scoped_cases!`]). A behaviour that differs between the stores
+//! fails one of the runs.
+
+#![allow(dead_code, unused_macros)] // each test binary uses part of the harness
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use tributary_domain::{
+    AccountContribution, AccountId, AccountType, Amount, AuthorizationId, BrokerageName,
+    BrokerageOrderId, BrokerageSlug, ConnectionStatus, ConnectionType, ExposeSecret,
+    HoldingFigures, InstitutionName, InvestmentAccount, NewBrokerageConnection, NewHolding,
+    NewInvestmentAccount, NewOrder, NewSnapTradeUser, OrderAction, OrderId, OrderStatus, OrderType,
+    PortfolioMode, Price, Provider, ProviderAccountId, Quantity, SecretString, SnapTradeUserId,
+    SnapTradeUserSecret, StatusMessage, Symbol, Units, UserId,
+};
+use tributary_repo::{
+    AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
+    OrderRepository, PortfolioRepository, RepoError, SnapTradeUserRepository, Store,
+};
+
+/// A store under test, and how to make users for it.
+pub trait Harness {
+    /// The store type.
+    type Store: Store + Clone;
+    /// A new user (a row of `auth.users` on PostgreSQL).
+    async fn new_user(&self) -> UserId;
+    /// The store a user's own calls go through: scoped to `user` in user-scoped mode.
+    fn store_for(&self, user: UserId) -> Self::Store;
+    /// The store that sets up what the mode under test may not write itself (accounts, onboarding).
+    fn admin(&self) -> Self::Store;
+    /// Whether the store acts as the signed-in user (then SnapTrade users are out of reach).
+    fn user_scoped(&self) -> bool {
+        false
+    }
+}
+
+/// Every case, for a runner macro that turns a case name into a test.
+macro_rules! all_cases {
+    ($runner:ident) => {
+        $runner!(account_upserts_are_idempotent_on_provider_account_and_user);
+        $runner!(a_second_identical_write_changes_nothing);
+        $runner!(another_user_never_reads_or_writes_the_first_users_rows);
+        $runner!(replacing_holdings_removes_symbols_no_longer_held);
+        $runner!(a_reader_never_sees_half_a_holdings_replacement);
+        $runner!(portfolio_mode_follows_the_truth_table_for_every_combination);
+        $runner!(orders_upsert_by_brokerage_order_and_account_and_take_status_updates);
+        $runner!(connection_status_moves_between_active_disabled_and_error);
+        $runner!(unified_accounts_carry_their_connections_health);
+        $runner!(missing_rows_taken_keys_and_bad_batches_are_typed_errors);
+        $runner!(snaptrade_users_register_once_and_keep_their_secret);
+    };
+}
+
+/// The cases a user-scoped store can run: everything but account writes through the user (the schema grants
+/// them to the backend only, so the harness's admin store sets accounts up) and SnapTrade users.
+macro_rules! user_scoped_cases {
+    ($runner:ident) => {
+        $runner!(a_second_identical_write_changes_nothing);
+        $runner!(another_user_never_reads_or_writes_the_first_users_rows);
+        $runner!(replacing_holdings_removes_symbols_no_longer_held);
+        $runner!(a_reader_never_sees_half_a_holdings_replacement);
+        $runner!(portfolio_mode_follows_the_truth_table_for_every_combination);
+        $runner!(orders_upsert_by_brokerage_order_and_account_and_take_status_updates);
+        $runner!(connection_status_moves_between_active_disabled_and_error);
+        $runner!(unified_accounts_carry_their_connections_health);
+    };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fixtures
+
+/// A timestamp at PostgreSQL's precision, so values read back equal the values written on both stores.
+pub fn at(seconds_ago: i64) -> DateTime<Utc> {
+    let time = Utc::now() - Duration::seconds(seconds_ago);
+    DateTime::from_timestamp_micros(time.timestamp_micros()).unwrap()
+}
+
+pub fn account(
+    user: UserId,
+    provider: Provider,
+    provider_account_id: &str,
+) -> NewInvestmentAccount {
+    NewInvestmentAccount::new(
+        user,
+        provider,
+        ProviderAccountId::parse(provider_account_id).unwrap(),
+        InstitutionName::parse("Charles Schwab").unwrap(),
+        AccountType::parse("brokerage").unwrap(),
+    )
+}
+
+pub fn holding(user: UserId, symbol: &str, quantity: &str, value: &str) -> NewHolding {
+    let figures = HoldingFigures::derive(
+        Quantity::parse(quantity).unwrap(),
+        Amount::parse(value).unwrap(),
+        Amount::parse("100").unwrap(),
+    )
+    .unwrap();
+    NewHolding::new(user, Symbol::parse(symbol).unwrap(), figures)
+}
+
+pub fn connection(user: UserId, authorization: AuthorizationId) -> NewBrokerageConnection {
+    NewBrokerageConnection::new(
+        user,
+        authorization,
+        BrokerageSlug::parse("SCHWAB").unwrap(),
+        BrokerageName::parse("Charles Schwab").unwrap(),
+        ConnectionType::Trade,
+    )
+}
+
+pub fn order(user: UserId, account: AccountId, brokerage_order_id: &str) -> NewOrder {
+    NewOrder {
+        units: Some(Units::parse("10").unwrap()),
+        limit_price: Some(Price::parse("187.25").unwrap()),
+        raw_order_data: Some(serde_json::json!({ "brokerage_order_id": brokerage_order_id })),
+        ..NewOrder::new(
+            user,
+            account,
+            BrokerageOrderId::parse(brokerage_order_id).unwrap(),
+            Symbol::parse("AAPL").unwrap(),
+            OrderAction::Buy,
+            OrderType::Limit,
+            OrderStatus::Pending,
+            at(60),
+        )
+    }
+}
+
+pub fn snaptrade_user(user: UserId, id: &str, secret: &str) -> NewSnapTradeUser {
+    NewSnapTradeUser {
+        user_id: user,
+        snaptrade_user_id: SnapTradeUserId::parse(id).unwrap(),
+        user_secret: SnapTradeUserSecret::new(SecretString::from(secret)).unwrap(),
+    }
+}
+
+fn message(text: &str) -> StatusMessage {
+    StatusMessage::parse(text).unwrap()
+}
+
+/// A SnapTrade account set up by the admin store, for orders and connections to hang off.
+async fn snaptrade_account<H: Harness>(h: &H, user: UserId, id: &str) -> InvestmentAccount {
+    let stored = h
+        .admin()
+        .upsert_accounts(user, &[account(user, Provider::SnapTrade, id)])
+        .await
+        .unwrap();
+    stored.into_iter().next().unwrap()
+}
+
+async fn symbols<H: Harness>(h: &H, user: UserId) -> Vec<String> {
+    h.store_for(user)
+        .list_holdings(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|holding| holding.symbol.to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Cases
+
+pub async fn account_upserts_are_idempotent_on_provider_account_and_user<H: Harness>(h: &H) {
+    let (user, other) = (h.new_user().await, h.new_user().await);
+    let store = h.store_for(user);
+    let batch = [
+        account(user, Provider::Plaid, "acc-1"),
+        account(user, Provider::SnapTrade, "acc-1"),
+    ];
+    let first = store.upsert_accounts(user, &batch).await.unwrap();
+    assert_eq!(
+        first.len(),
+        2,
+        "same provider account id under two providers is two accounts"
+    );
+    assert_eq!(first[0].provider, Provider::Plaid);
+    assert_eq!(first[1].provider, Provider::SnapTrade);
+
+    let again = store.upsert_accounts(user, &batch).await.unwrap();
+    assert_eq!(
+        again, first,
+        "an identical upsert returns the same rows, updated_at included"
+    );
+
+    let mut renamed = batch[0].clone();
+    renamed.institution_name = InstitutionName::parse("Vanguard").unwrap();
+    let updated = store.upsert_accounts(user, &[renamed]).await.unwrap();
+    assert_eq!(
+        updated[0].id, first[0].id,
+        "the natural key finds the same row"
+    );
+    assert_eq!(updated[0].institution_name.as_str(), "Vanguard");
+    assert!(updated[0].updated_at > first[0].updated_at);
+    assert_eq!(store.list_accounts(user).await.unwrap().len(), 2);
+
+    let theirs = h
+        .store_for(other)
+        .upsert_accounts(other, &[account(other, Provider::Plaid, "acc-1")])
+        .await
+        .unwrap();
+    assert_ne!(theirs[0].id, first[0].id, "the user is part of the key");
+    assert_eq!(
+        store
+            .get_account(user, first[0].id)
+            .await
+            .unwrap()
+            .institution_name
+            .as_str(),
+        "Vanguard"
+    );
+}
+
+pub async fn a_second_identical_write_changes_nothing<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.store_for(user);
+    let account = snaptrade_account(h, user, "acc-idem").await;
+
+    let holdings = [
+        holding(user, "AAPL", "10", "2291.40"),
+        holding(user, "VTI", "42.5", "12346.25"),
+    ];
+    assert_eq!(
+        store
+            .replace_holdings(user, &holdings)
+            .await
+            .unwrap()
+            .written,
+        2
+    );
+    let before = store.list_holdings(user).await.unwrap();
+    let again = store.replace_holdings(user, &holdings).await.unwrap();
+    assert_eq!((again.written, again.removed), (0, 0));
+    assert_eq!(store.upsert_holdings(user, &holdings).await.unwrap(), 0);
+    assert_eq!(
+        store.list_holdings(user).await.unwrap(),
+        before,
+        "updated_at unchanged"
+    );
+
+    let orders = [
+        order(user, account.id, "ord-1"),
+        order(user, account.id, "ord-2"),
+    ];
+    let first = store.upsert_orders(user, &orders).await.unwrap();
+    assert_eq!(store.upsert_orders(user, &orders).await.unwrap(), first);
+
+    let connections = [connection(user, AuthorizationId::generate())];
+    let first = store.upsert_connections(user, &connections).await.unwrap();
+    assert_eq!(
+        store.upsert_connections(user, &connections).await.unwrap(),
+        first
+    );
+}
+
+pub async fn another_user_never_reads_or_writes_the_first_users_rows<H: Harness>(h: &H) {
+    let (alice, bob) = (h.new_user().await, h.new_user().await);
+    let (as_alice, as_bob) = (h.store_for(alice), h.store_for(bob));
+    let account = snaptrade_account(h, alice, "alice-acc").await;
+    let authorization = AuthorizationId::generate();
+    as_alice
+        .upsert_connections(alice, &[connection(alice, authorization)])
+        .await
+        .unwrap();
+    as_alice
+        .replace_holdings(alice, &[holding(alice, "AAPL", "1", "200")])
+        .await
+        .unwrap();
+    let order = as_alice
+        .upsert_orders(alice, &[order(alice, account.id, "ord-a")])
+        .await
+        .unwrap();
+    let order_id = order[0].id;
+
+    assert!(as_bob.list_accounts(bob).await.unwrap().is_empty());
+    assert!(as_bob.list_connections(bob).await.unwrap().is_empty());
+    assert!(as_bob.list_holdings(bob).await.unwrap().is_empty());
+    assert!(as_bob.list_orders(bob, None).await.unwrap().is_empty());
+    assert!(as_bob.unified_accounts(bob).await.unwrap().is_empty());
+    assert!(matches!(
+        as_bob.get_account(bob, account.id).await,
+        Err(RepoError::NotFound { entity: "account" })
+    ));
+    assert!(matches!(
+        as_bob.get_order(bob, order_id).await,
+        Err(RepoError::NotFound { entity: "order" })
+    ));
+    assert!(matches!(
+        as_bob.get_connection(bob, authorization).await,
+        Err(RepoError::NotFound {
+            entity: "connection"
+        })
+    ));
+    assert!(matches!(
+        as_bob
+            .get_holding(bob, &Symbol::parse("AAPL").unwrap())
+            .await,
+        Err(RepoError::NotFound { entity: "holding" })
+    ));
+
+    // Writes aimed at Alice's rows do not reach them.
+    assert!(matches!(
+        as_bob
+            .update_order_status(bob, order_id, OrderStatus::Canceled, None)
+            .await,
+        Err(RepoError::NotFound { entity: "order" })
+    ));
+    assert!(matches!(
+        as_bob
+            .set_connection_status(
+                bob,
+                authorization,
+                ConnectionStatusChange::Error {
+                    message: message("x")
+                }
+            )
+            .await,
+        Err(RepoError::NotFound {
+            entity: "connection"
+        })
+    ));
+    assert!(matches!(
+        as_bob
+            .upsert_orders(bob, &[order_for_account(bob, account.id)])
+            .await,
+        Err(RepoError::NotFound { entity: "account" })
+    ));
+    assert_eq!(as_bob.replace_holdings(bob, &[]).await.unwrap().removed, 0);
+    assert!(matches!(
+        as_bob
+            .upsert_holdings(bob, &[holding(alice, "MSFT", "1", "1")])
+            .await,
+        Err(RepoError::Forbidden { .. })
+    ));
+
+    assert_eq!(
+        as_alice.get_order(alice, order_id).await.unwrap().status,
+        OrderStatus::Pending
+    );
+    assert_eq!(
+        as_alice
+            .get_connection(alice, authorization)
+            .await
+            .unwrap()
+            .status,
+        ConnectionStatus::Active
+    );
+    assert_eq!(symbols(h, alice).await, ["AAPL"]);
+}
+
+fn order_for_account(user: UserId, account: AccountId) -> NewOrder {
+    order(user, account, "ord-b")
+}
+
+pub async fn replacing_holdings_removes_symbols_no_longer_held<H: Harness>(h: &H) {
+    let (user, other) = (h.new_user().await, h.new_user().await);
+    let store = h.store_for(user);
+    h.store_for(other)
+        .replace_holdings(other, &[holding(other, "AAPL", "1", "1")])
+        .await
+        .unwrap();
+    let first = [
+        holding(user, "AAPL", "10", "2000"),
+        holding(user, "MSFT", "5", "2000"),
+        holding(user, "VTI", "40", "10000"),
+    ];
+    let replaced = store.replace_holdings(user, &first).await.unwrap();
+    assert_eq!((replaced.written, replaced.removed), (3, 0));
+    let before_vti = store
+        .get_holding(user, &Symbol::parse("VTI").unwrap())
+        .await
+        .unwrap();
+
+    let mut spread = holding(user, "VTI", "42.5", "12346.25");
+    let (roth, taxable) = (AccountId::generate(), AccountId::generate());
+    spread.account_contributions = vec![
+        contribution(roth, "Vanguard", "40"),
+        contribution(taxable, "Fidelity", "2.5"),
+    ];
+    let second = [spread, holding(user, "TSLA", "2", "500")];
+    let replaced = store.replace_holdings(user, &second).await.unwrap();
+    assert_eq!((replaced.written, replaced.removed), (2, 2));
+    assert_eq!(symbols(h, user).await, ["TSLA", "VTI"]);
+    let vti = store
+        .get_holding(user, &Symbol::parse("VTI").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(vti.id, before_vti.id, "a kept symbol is updated in place");
+    assert_eq!(vti.figures.total_quantity, Quantity::parse("42.5").unwrap());
+    assert_eq!(vti.data_source.as_deref(), Some("aggregated"));
+    assert_eq!(vti.account_count, 2);
+    assert_eq!(vti.account_contributions[1].account_id, taxable);
+    assert_eq!(vti.institution_breakdown["Fidelity"].account_count, 1);
+
+    // A refused replacement changes nothing.
+    let duplicated = [
+        holding(user, "NVDA", "1", "1"),
+        holding(user, "NVDA", "2", "2"),
+    ];
+    assert!(matches!(
+        store.replace_holdings(user, &duplicated).await,
+        Err(RepoError::InvalidData { field, .. }) if field == "symbol"
+    ));
+    assert_eq!(symbols(h, user).await, ["TSLA", "VTI"]);
+
+    let emptied = store.replace_holdings(user, &[]).await.unwrap();
+    assert_eq!((emptied.written, emptied.removed), (0, 2));
+    assert!(symbols(h, user).await.is_empty());
+    assert_eq!(
+        symbols(h, other).await,
+        ["AAPL"],
+        "another user's holdings are untouched"
+    );
+}
+
+pub async fn a_reader_never_sees_half_a_holdings_replacement<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let (writer, reader) = (h.store_for(user), h.store_for(user));
+    let set = |prefix: &str| -> Vec<NewHolding> {
+        (0..30)
+            .map(|i| holding(user, &format!("{prefix}{i:02}"), "1", "10"))
+            .collect()
+    };
+    let (odd, even) = (set("ODD"), set("EVEN"));
+    let names = |holdings: &[NewHolding]| -> BTreeSet<String> {
+        holdings.iter().map(|h| h.symbol.to_string()).collect()
+    };
+    let (odd_names, even_names) = (names(&odd), names(&even));
+    writer.replace_holdings(user, &odd).await.unwrap();
+
+    let writes = async {
+        for round in 0..10 {
+            let next = if round % 2 == 0 { &even } else { &odd };
+            writer.replace_holdings(user, next).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+    };
+    let reads = async {
+        for _ in 0..40 {
+            let seen: BTreeSet<String> = reader
+                .list_holdings(user)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|holding| holding.symbol.to_string())
+                .collect();
+            assert!(
+                seen == odd_names || seen == even_names,
+                "a mixed set: {seen:?}"
+            );
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::join!(writes, reads);
+}
+
+pub async fn portfolio_mode_follows_the_truth_table_for_every_combination<H: Harness>(h: &H) {
+    for bits in 0..8_u8 {
+        let (alpaca, plaid, snaptrade) = (bits & 4 != 0, bits & 2 != 0, bits & 1 != 0);
+        let user = h.new_user().await;
+        let mut accounts = vec![account(user, Provider::Manual, "manual")];
+        for (provider, wanted) in [(Provider::Plaid, plaid), (Provider::SnapTrade, snaptrade)] {
+            // An inactive account of a provider the user lacks must not count.
+            let mut of_provider = account(user, provider, &format!("{provider}-acc"));
+            of_provider.is_active = wanted;
+            accounts.push(of_provider);
+        }
+        h.admin().upsert_accounts(user, &accounts).await.unwrap();
+        if alpaca {
+            let alpaca_id =
+                ProviderAccountId::parse("904837e3-3b76-47ec-b432-046db621571b").unwrap();
+            h.admin()
+                .set_alpaca_account(user, Some(alpaca_id))
+                .await
+                .unwrap();
+        }
+
+        let summary = h.store_for(user).portfolio_mode(user).await.unwrap();
+        let expected = PortfolioMode::from_providers(alpaca, plaid, snaptrade);
+        assert_eq!(
+            summary.mode, expected,
+            "alpaca {alpaca}, plaid {plaid}, snaptrade {snaptrade}"
+        );
+        assert_eq!(
+            (summary.has_alpaca, summary.has_plaid, summary.has_snaptrade),
+            (alpaca, plaid, snaptrade)
+        );
+        assert_eq!(summary.alpaca_account_id.is_some(), alpaca);
+        assert_eq!(
+            summary.accounts_count,
+            1 + u32::from(plaid) + u32::from(snaptrade)
+        );
+    }
+
+    let user = h.new_user().await;
+    let alpaca_id = ProviderAccountId::parse("alpaca-1").unwrap();
+    h.admin()
+        .set_alpaca_account(user, Some(alpaca_id))
+        .await
+        .unwrap();
+    h.admin().set_alpaca_account(user, None).await.unwrap();
+    assert_eq!(
+        h.store_for(user).portfolio_mode(user).await.unwrap().mode,
+        PortfolioMode::None
+    );
+}
+
+pub async fn orders_upsert_by_brokerage_order_and_account_and_take_status_updates<H: Harness>(
+    h: &H,
+) {
+    let user = h.new_user().await;
+    let store = h.store_for(user);
+    let (first_account, second_account) = (
+        snaptrade_account(h, user, "acc-o1").await,
+        snaptrade_account(h, user, "acc-o2").await,
+    );
+    let placed = store
+        .upsert_orders(
+            user,
+            &[
+                order(user, first_account.id, "ord-1"),
+                order(user, second_account.id, "ord-1"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_ne!(
+        placed[0].id, placed[1].id,
+        "the same brokerage order id on two accounts is two orders"
+    );
+
+    let mut filled = order(user, first_account.id, "ord-1");
+    filled.status = OrderStatus::Filled;
+    filled.filled_units = Some(Units::parse("10").unwrap());
+    filled.average_fill_price = Some(Price::parse("187.10").unwrap());
+    filled.filled_at = Some(at(1));
+    let synced = store.upsert_orders(user, &[filled.clone()]).await.unwrap();
+    assert_eq!(synced[0].id, placed[0].id);
+    assert_eq!(synced[0].status, OrderStatus::Filled);
+    assert_eq!(synced[0].average_fill_price, filled.average_fill_price);
+    assert_eq!(synced[0].filled_at, filled.filled_at);
+    assert_eq!(synced[0].limit_price.unwrap().to_string(), "187.250000");
+
+    let canceled = store
+        .update_order_status(
+            user,
+            placed[1].id,
+            OrderStatus::Canceled,
+            Some(message("user canceled")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(canceled.status, OrderStatus::Canceled);
+    assert_eq!(
+        canceled.status_message.as_ref().map(StatusMessage::as_str),
+        Some("user canceled")
+    );
+    let unchanged = store
+        .update_order_status(
+            user,
+            placed[1].id,
+            OrderStatus::Canceled,
+            Some(message("user canceled")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(unchanged.updated_at, canceled.updated_at);
+
+    let unknown = OrderStatus::parse("DONE_FOR_DAY").unwrap();
+    let other = store
+        .update_order_status(user, placed[0].id, unknown.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_order(user, other.id).await.unwrap().status,
+        unknown,
+        "unknown statuses are kept"
+    );
+
+    assert_eq!(store.list_orders(user, None).await.unwrap().len(), 2);
+    let of_second = store
+        .list_orders(user, Some(second_account.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        of_second.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [placed[1].id]
+    );
+    assert!(matches!(
+        store
+            .update_order_status(user, OrderId::generate(), OrderStatus::Filled, None)
+            .await,
+        Err(RepoError::NotFound { entity: "order" })
+    ));
+}
+
+pub async fn connection_status_moves_between_active_disabled_and_error<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.store_for(user);
+    let authorization = AuthorizationId::generate();
+    let created = store
+        .upsert_connections(user, &[connection(user, authorization)])
+        .await
+        .unwrap();
+    assert_eq!(created[0].status, ConnectionStatus::Active);
+
+    let broken_at = at(30);
+    let disabled = store
+        .set_connection_status(
+            user,
+            authorization,
+            ConnectionStatusChange::Disabled {
+                at: broken_at,
+                message: Some(message("login expired")),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(disabled.status, ConnectionStatus::Disabled);
+    assert_eq!(disabled.disabled_date, Some(broken_at));
+    assert!(disabled.updated_at > created[0].updated_at);
+
+    let failing = store
+        .set_connection_status(
+            user,
+            authorization,
+            ConnectionStatusChange::Error {
+                message: message("timeout"),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(failing.status, ConnectionStatus::Error);
+    assert_eq!(
+        failing.disabled_date,
+        Some(broken_at),
+        "an error keeps the disabled date"
+    );
+    assert_eq!(
+        failing.error_message.as_ref().map(StatusMessage::as_str),
+        Some("timeout")
+    );
+
+    let active = store
+        .set_connection_status(user, authorization, ConnectionStatusChange::Active)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            active.status,
+            active.disabled_date,
+            active.error_message.clone()
+        ),
+        (ConnectionStatus::Active, None, None)
+    );
+    let again = store
+        .set_connection_status(user, authorization, ConnectionStatusChange::Active)
+        .await
+        .unwrap();
+    assert_eq!(again.updated_at, active.updated_at, "no change, no write");
+
+    // A sync may also report the state through an upsert.
+    let reported = connection(user, authorization).disabled(broken_at, None);
+    let upserted = store.upsert_connections(user, &[reported]).await.unwrap();
+    assert_eq!(upserted[0].id, created[0].id);
+    assert_eq!(
+        store
+            .get_connection(user, authorization)
+            .await
+            .unwrap()
+            .status,
+        ConnectionStatus::Disabled
+    );
+    assert!(matches!(
+        store
+            .set_connection_status(
+                user,
+                AuthorizationId::generate(),
+                ConnectionStatusChange::Active
+            )
+            .await,
+        Err(RepoError::NotFound {
+            entity: "connection"
+        })
+    ));
+}
+
+pub async fn unified_accounts_carry_their_connections_health<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.store_for(user);
+    let authorization = AuthorizationId::generate();
+    store
+        .upsert_connections(
+            user,
+            &[connection(user, authorization).failed(message("down"))],
+        )
+        .await
+        .unwrap();
+    let mut linked = account(user, Provider::SnapTrade, "linked");
+    linked.snaptrade_authorization_id = Some(authorization);
+    linked.connection_type = ConnectionType::Trade;
+    h.admin()
+        .upsert_accounts(user, &[linked, account(user, Provider::Plaid, "plain")])
+        .await
+        .unwrap();
+
+    let unified = store.unified_accounts(user).await.unwrap();
+    let providers: Vec<_> = unified
+        .iter()
+        .map(|a| (a.provider, a.brokerage_connection_status))
+        .collect();
+    assert_eq!(
+        providers,
+        [
+            (Provider::Plaid, None),
+            (Provider::SnapTrade, Some(ConnectionStatus::Error))
+        ]
+    );
+    assert_eq!(unified[1].connection_type, ConnectionType::Trade);
+}
+
+pub async fn missing_rows_taken_keys_and_bad_batches_are_typed_errors<H: Harness>(h: &H) {
+    let (alice, bob) = (h.new_user().await, h.new_user().await);
+    let (as_alice, as_bob) = (h.store_for(alice), h.store_for(bob));
+    assert!(matches!(
+        as_alice.get_account(alice, AccountId::generate()).await,
+        Err(RepoError::NotFound { entity: "account" })
+    ));
+
+    let authorization = AuthorizationId::generate();
+    as_alice
+        .upsert_connections(alice, &[connection(alice, authorization)])
+        .await
+        .unwrap();
+    let bobs_own = AuthorizationId::generate();
+    let taken = as_bob
+        .upsert_connections(
+            bob,
+            &[connection(bob, bobs_own), connection(bob, authorization)],
+        )
+        .await;
+    assert!(
+        matches!(&taken, Err(RepoError::Conflict { constraint }) if constraint == "snaptrade_brokerage_connections_authorization_id_key"),
+        "{taken:?}"
+    );
+    assert!(
+        as_bob.list_connections(bob).await.unwrap().is_empty(),
+        "nothing of the batch is written"
+    );
+    assert_eq!(
+        as_alice
+            .get_connection(alice, authorization)
+            .await
+            .unwrap()
+            .user_id,
+        alice
+    );
+
+    let twice = [
+        account(alice, Provider::Plaid, "dup"),
+        account(alice, Provider::Plaid, "dup"),
+    ];
+    assert!(matches!(
+        as_alice.upsert_accounts(alice, &twice).await,
+        Err(RepoError::InvalidData { field, .. }) if field == "provider_account_id"
+    ));
+    let foreign = [
+        account(alice, Provider::Plaid, "mine"),
+        account(bob, Provider::Plaid, "theirs"),
+    ];
+    assert!(matches!(
+        as_alice.upsert_accounts(alice, &foreign).await,
+        Err(RepoError::Forbidden { .. })
+    ));
+    assert!(as_alice.list_accounts(alice).await.unwrap().is_empty());
+
+    let unknown_user = UserId::generate();
+    assert!(matches!(
+        h.admin()
+            .upsert_accounts(unknown_user, &[account(unknown_user, Provider::Plaid, "x")])
+            .await,
+        Err(RepoError::NotFound { entity: "user" })
+    ));
+
+    let secret_user = snaptrade_user(alice, "snap-taken", "secret-a");
+    h.admin()
+        .upsert_snaptrade_user(alice, &secret_user)
+        .await
+        .unwrap();
+    let clash = h
+        .admin()
+        .upsert_snaptrade_user(bob, &snaptrade_user(bob, "snap-taken", "secret-b"))
+        .await;
+    assert!(
+        matches!(&clash, Err(RepoError::Conflict { constraint }) if constraint == "snaptrade_users_snaptrade_user_id_key"),
+        "{clash:?}"
+    );
+}
+
+pub async fn snaptrade_users_register_once_and_keep_their_secret<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.store_for(user);
+    assert!(store.find_snaptrade_user(user).await.unwrap().is_none());
+
+    let registered = store
+        .upsert_snaptrade_user(user, &snaptrade_user(user, "snap-1", "first-secret"))
+        .await
+        .unwrap();
+    assert_eq!(registered.user_secret.expose_secret(), "first-secret");
+    let again = store
+        .upsert_snaptrade_user(user, &snaptrade_user(user, "snap-1", "first-secret"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.updated_at, registered.updated_at,
+        "the same secret rewrites nothing"
+    );
+    assert_eq!(again.id, registered.id);
+
+    let rotated = store
+        .upsert_snaptrade_user(user, &snaptrade_user(user, "snap-1", "second-secret"))
+        .await
+        .unwrap();
+    assert_eq!(rotated.id, registered.id);
+    assert!(rotated.updated_at > registered.updated_at);
+    let found = store.find_snaptrade_user(user).await.unwrap().unwrap();
+    assert_eq!(found.user_secret.expose_secret(), "second-secret");
+    assert_eq!(found.snaptrade_user_id.as_str(), "snap-1");
+
+    store.delete_snaptrade_user(user).await.unwrap();
+    assert!(store.find_snaptrade_user(user).await.unwrap().is_none());
+    assert!(matches!(
+        store.delete_snaptrade_user(user).await,
+        Err(RepoError::NotFound {
+            entity: "snaptrade user"
+        })
+    ));
+}
+
+/// A contribution, for tests that need holdings spread over accounts.
+pub fn contribution(account: AccountId, institution: &str, quantity: &str) -> AccountContribution {
+    AccountContribution {
+        account_id: account,
+        institution: InstitutionName::parse(institution).unwrap(),
+        quantity: Quantity::parse(quantity).unwrap(),
+        market_value: Amount::parse("100").unwrap(),
+        cost_basis: Amount::parse("90").unwrap(),
+    }
+}

@@ -1,12 +1,892 @@
 //! SnapTrade's payloads as domain types, and SnapTrade as an [`Aggregation`], [`Trading`],
 //! [`BrokerageAccounts`] and [`ConnectionPortal`] provider.
 //!
+//! Conversions are strict where the domain is (a negative quantity, a symbol that is not one, an id that
+//! is not a UUID is [`ProviderError::InvalidData`] naming the field, e.g. `positions[3].units`) and lenient
+//! where SnapTrade is: vocabularies stay open, a missing order type is told by the prices, a missing
+//! optional figure stays `None`.
+//!
 //! [`Aggregation`]: crate::capability::Aggregation
 //! [`Trading`]: crate::capability::Trading
 //! [`BrokerageAccounts`]: crate::capability::BrokerageAccounts
 //! [`ConnectionPortal`]: crate::capability::ConnectionPortal
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+use tributary_domain::{
+    AccountName, AccountSubtype, AccountType, AuthorizationId, BrokerageOrderId, ConnectionStatus,
+    ConnectionType, DomainError, InstitutionName, NewOrder, OptionContract, OptionRight,
+    OrderAction, OrderStatus, OrderType, Price, Provider, ProviderAccountId, Quantity, SecurityId,
+    SecurityName, SecurityType, SignedAmount, SnapTradeUserId, Symbol, TimeInForce, Units,
+    UniversalSymbolId, UserId,
+};
+use uuid::Uuid;
+
+use super::wire::{
+    self, Account, AccountPosition, Activity, BrokerageAuthorization, ManualTradeAndImpact,
+    ManualTradeForm, ManualTradeFormWithOptions, OrderRecord,
+};
+use super::{LoginOptions, OrderQuery, OrderState, SnapTradeClient, UserCredentials};
+use crate::capability::{
+    AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, ConnectionPortal,
+    OrderImpact, OrderRequest, OrderScope, OrderSize, PageCursor, PlacedOrder, PortalLink,
+    PortalRequest, Position, PositionSide, ProviderConnectionId, Trading, Transaction,
+    TransactionKind, TransactionPage,
+};
+use crate::error::ProviderError;
+
+/// How long a portal link works (SnapTrade: 5 minutes).
+const PORTAL_LINK_LIFETIME: Duration = Duration::minutes(5);
+/// Activities per page (SnapTrade's maximum).
+const ACTIVITY_PAGE: u64 = 1000;
+/// How far back order lists reach (SnapTrade's maximum).
+const ORDER_DAYS: u8 = 90;
+/// A transactions cursor holds the account's position in the account list above this many bits and the
+/// offset within its activities below.
+const OFFSET_BITS: u32 = 48;
+
+#[async_trait]
+impl Aggregation for SnapTradeClient {
+    type Login = UserCredentials;
+
+    fn provider(&self) -> Provider {
+        Provider::SnapTrade
+    }
+
+    async fn connections(
+        &self,
+        login: &UserCredentials,
+    ) -> Result<Vec<ConnectionInfo>, ProviderError> {
+        let authorizations = self.list_brokerage_authorizations(login).await?;
+        authorizations
+            .iter()
+            .enumerate()
+            .map(|(index, authorization)| connection_info(authorization, index))
+            .collect()
+    }
+
+    async fn accounts(&self, login: &UserCredentials) -> Result<Vec<AccountInfo>, ProviderError> {
+        let accounts = self.list_user_accounts(login).await?;
+        accounts
+            .iter()
+            .enumerate()
+            .map(|(index, account)| account_info(account, None, &format!("accounts[{index}]")))
+            .collect()
+    }
+
+    async fn positions(&self, login: &UserCredentials) -> Result<Vec<Position>, ProviderError> {
+        let mut positions = Vec::new();
+        for account in account_ids(&self.list_user_accounts(login).await?)? {
+            positions.extend(BrokerageAccounts::account_positions(self, login, &account).await?);
+        }
+        Ok(positions)
+    }
+
+    /// Pages through each account's activities in turn (the accounts in id order, so the cursor stays
+    /// meaningful between calls), 1000 at a time.
+    async fn transactions(
+        &self,
+        login: &UserCredentials,
+        from: NaiveDate,
+        to: NaiveDate,
+        page: Option<PageCursor>,
+    ) -> Result<TransactionPage, ProviderError> {
+        let mut accounts = account_ids(&self.list_user_accounts(login).await?)?;
+        accounts.sort();
+        let (index, offset) = split_cursor(page.unwrap_or_default());
+        let Some(account) = accounts.get(index) else {
+            return Ok(TransactionPage {
+                transactions: Vec::new(),
+                next: None,
+            });
+        };
+        let page = self
+            .account_activities(login, account, from, to, offset, ACTIVITY_PAGE)
+            .await?;
+        let transactions = page
+            .data
+            .iter()
+            .enumerate()
+            .map(|(at, activity)| transaction(account, activity, &format!("activities[{at}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let seen = offset + page.data.len() as u64;
+        let total = page
+            .pagination
+            .as_ref()
+            .and_then(|pagination| pagination.total);
+        let more_here = !page.data.is_empty() && total.is_some_and(|total| seen < total);
+        let next = if more_here {
+            Some(join_cursor(index, seen))
+        } else if index + 1 < accounts.len() {
+            Some(join_cursor(index + 1, 0))
+        } else {
+            None
+        };
+        Ok(TransactionPage { transactions, next })
+    }
+}
+
+#[async_trait]
+impl BrokerageAccounts for SnapTradeClient {
+    type Login = UserCredentials;
+
+    async fn brokerage_account(
+        &self,
+        login: &UserCredentials,
+        account: &ProviderAccountId,
+    ) -> Result<AccountInfo, ProviderError> {
+        let details = self.account_details(login, account).await?;
+        let balances = self.account_balances(login, account).await?;
+        let currency = details
+            .balance
+            .as_ref()
+            .and_then(|balance| balance.total.as_ref())
+            .and_then(|total| total.currency.clone());
+        let cash = balances
+            .iter()
+            .find(|balance| {
+                currency.is_none()
+                    || balance.currency.as_ref().and_then(|c| c.code.as_ref()) == currency.as_ref()
+            })
+            .and_then(|balance| balance.cash);
+        account_info(&details, cash, "account")
+    }
+
+    async fn account_positions(
+        &self,
+        login: &UserCredentials,
+        account: &ProviderAccountId,
+    ) -> Result<Vec<Position>, ProviderError> {
+        let positions = self.all_account_positions(login, account).await?;
+        positions
+            .results
+            .iter()
+            .enumerate()
+            .map(|(index, wire)| position(account, wire, &format!("positions[{index}]")))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Trading for SnapTradeClient {
+    type Login = UserCredentials;
+
+    fn provider(&self) -> Provider {
+        Provider::SnapTrade
+    }
+
+    /// Looks the symbol up among what the account's brokerage trades, then asks SnapTrade for the impact;
+    /// the answer's trade id places exactly this order.
+    async fn order_impact(
+        &self,
+        login: &UserCredentials,
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<OrderImpact, ProviderError> {
+        let symbol_id = self.universal_symbol_id(login, account, order).await?;
+        let form = impact_form(&account.provider_account_id, &symbol_id, order)?;
+        let impact = SnapTradeClient::order_impact(self, login, &form).await?;
+        order_impact(&impact)
+    }
+
+    /// Places the order by ticker with a `client_order_id` (the order's own or a fresh UUID), sent once.
+    async fn place_order(
+        &self,
+        login: &UserCredentials,
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<PlacedOrder, ProviderError> {
+        let form = place_form(&account.provider_account_id, order)?;
+        let placed = self.place_force_order(login, &form).await?;
+        order_row(account, &placed, "order")
+    }
+
+    async fn cancel_order(
+        &self,
+        login: &UserCredentials,
+        account: &AccountRef,
+        order: &BrokerageOrderId,
+    ) -> Result<(), ProviderError> {
+        SnapTradeClient::cancel_order(self, login, &account.provider_account_id, order)
+            .await
+            .map(drop)
+    }
+
+    /// The last 90 days of orders; `Closed` keeps those whose status is final.
+    async fn list_orders(
+        &self,
+        login: &UserCredentials,
+        account: &AccountRef,
+        scope: OrderScope,
+    ) -> Result<Vec<PlacedOrder>, ProviderError> {
+        let state = match scope {
+            OrderScope::Open => OrderState::Open,
+            OrderScope::Closed | OrderScope::All => OrderState::All,
+        };
+        let query = OrderQuery {
+            state,
+            days: Some(ORDER_DAYS),
+        };
+        let records = self
+            .account_orders(login, &account.provider_account_id, query)
+            .await?;
+        let rows = records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| order_row(account, record, &format!("orders[{index}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(match scope {
+            OrderScope::Closed => rows
+                .into_iter()
+                .filter(|row| row.status.is_terminal())
+                .collect(),
+            OrderScope::Open | OrderScope::All => rows,
+        })
+    }
+}
+
+#[async_trait]
+impl ConnectionPortal for SnapTradeClient {
+    type Registration = UserCredentials;
+
+    /// Registers the user under Tributary's user id, which SnapTrade keeps for good.
+    async fn register_user(&self, user: UserId) -> Result<UserCredentials, ProviderError> {
+        let user_id = SnapTradeUserId::parse(&user.to_string())
+            .map_err(|error| ProviderError::invalid_input("user_id", error.to_string()))?;
+        SnapTradeClient::register_user(self, &user_id).await
+    }
+
+    async fn portal_url(
+        &self,
+        registration: &UserCredentials,
+        request: &PortalRequest,
+    ) -> Result<PortalLink, ProviderError> {
+        let options = LoginOptions {
+            broker: request.broker.clone(),
+            connection_type: Some(request.connection_type),
+            reconnect: request.reconnect,
+            custom_redirect: request.redirect_uri.clone(),
+            immediate_redirect: None,
+        };
+        let asked_at = Utc::now();
+        let redirect = self.login(registration, &options).await?;
+        Ok(PortalLink {
+            url: redirect.redirect_uri.unwrap_or_default(),
+            session_id: redirect.session_id,
+            expires_at: Some(asked_at + PORTAL_LINK_LIFETIME),
+        })
+    }
+
+    async fn remove_connection(
+        &self,
+        registration: &UserCredentials,
+        connection: &AuthorizationId,
+    ) -> Result<(), ProviderError> {
+        self.delete_connection(registration, connection)
+            .await
+            .map(drop)
+    }
+}
+
+impl SnapTradeClient {
+    /// The universal symbol id of the order's ticker among what the account's brokerage trades.
+    async fn universal_symbol_id(
+        &self,
+        login: &UserCredentials,
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<String, ProviderError> {
+        let ticker = order.symbol().as_str();
+        let found = self
+            .search_account_symbols(login, &account.provider_account_id, ticker)
+            .await?;
+        found
+            .into_iter()
+            .find(|symbol| {
+                [&symbol.symbol, &symbol.raw_symbol]
+                    .into_iter()
+                    .flatten()
+                    .any(|text| text.eq_ignore_ascii_case(ticker))
+            })
+            .and_then(|symbol| symbol.id)
+            .ok_or_else(|| {
+                ProviderError::invalid_input(
+                    "symbol",
+                    format!("{ticker} is not traded at this account's brokerage"),
+                )
+            })
+    }
+}
+
+fn invalid(field: impl Into<String>) -> impl FnOnce(DomainError) -> ProviderError {
+    let field = field.into();
+    move |error| ProviderError::invalid_data(Provider::SnapTrade, field, error)
+}
+
+fn missing(field: String) -> ProviderError {
+    ProviderError::invalid_data(Provider::SnapTrade, field, "is missing")
+}
+
+fn split_cursor(cursor: PageCursor) -> (usize, u64) {
+    let index = usize::try_from(cursor.0 >> OFFSET_BITS).unwrap_or(usize::MAX);
+    (index, cursor.0 & ((1 << OFFSET_BITS) - 1))
+}
+
+fn join_cursor(index: usize, offset: u64) -> PageCursor {
+    PageCursor(((index as u64) << OFFSET_BITS) | offset)
+}
+
+fn account_ids(accounts: &[Account]) -> Result<Vec<ProviderAccountId>, ProviderError> {
+    accounts
+        .iter()
+        .enumerate()
+        .map(|(index, account)| {
+            let field = format!("accounts[{index}].id");
+            let id = account
+                .id
+                .as_deref()
+                .ok_or_else(|| missing(field.clone()))?;
+            ProviderAccountId::parse(id).map_err(invalid(field))
+        })
+        .collect()
+}
+
+/// A brokerage authorization as a connection. `type` is a free string: anything but `trade` is read-only,
+/// the side that never trades by mistake.
+pub(crate) fn connection_info(
+    authorization: &BrokerageAuthorization,
+    index: usize,
+) -> Result<ConnectionInfo, ProviderError> {
+    let at = |field: &str| format!("authorizations[{index}].{field}");
+    let id = authorization
+        .id
+        .as_deref()
+        .ok_or_else(|| missing(at("id")))?;
+    let institution = authorization
+        .brokerage
+        .as_ref()
+        .and_then(|brokerage| {
+            brokerage
+                .display_name
+                .as_deref()
+                .or(brokerage.name.as_deref())
+        })
+        .map(|name| InstitutionName::parse(name).map_err(invalid(at("brokerage.name"))))
+        .transpose()?;
+    let disabled = authorization.disabled.unwrap_or(false);
+    Ok(ConnectionInfo {
+        provider: Provider::SnapTrade,
+        provider_connection_id: ProviderConnectionId::Authorization(
+            AuthorizationId::parse(id).map_err(invalid(at("id")))?,
+        ),
+        institution,
+        connection_type: connection_type(authorization.connection_type.as_deref()),
+        status: if disabled {
+            ConnectionStatus::Disabled
+        } else {
+            ConnectionStatus::Active
+        },
+        status_reason: disabled.then(|| match &authorization.disabled_date {
+            Some(date) => format!("disabled by the brokerage since {date}; reconnect it"),
+            None => "disabled by the brokerage; reconnect it".to_owned(),
+        }),
+    })
+}
+
+fn connection_type(text: Option<&str>) -> ConnectionType {
+    match text.map(str::trim) {
+        Some(text) if text.eq_ignore_ascii_case("trade") => ConnectionType::Trade,
+        _ => ConnectionType::Read,
+    }
+}
+
+/// An account. SnapTrade has no account type vocabulary of its own: every account is a `brokerage`
+/// account, and the brokerage's own type (`Margin`, `TFSA`, `Roth IRA`) is the subtype.
+pub(crate) fn account_info(
+    account: &Account,
+    cash: Option<Decimal>,
+    at: &str,
+) -> Result<AccountInfo, ProviderError> {
+    let field = |name: &str| format!("{at}.{name}");
+    let id = account.id.as_deref().ok_or_else(|| missing(field("id")))?;
+    let total = account
+        .balance
+        .as_ref()
+        .and_then(|balance| balance.total.as_ref());
+    let name = account.name.as_deref().or(account.number.as_deref());
+    Ok(AccountInfo {
+        provider: Provider::SnapTrade,
+        provider_account_id: ProviderAccountId::parse(id).map_err(invalid(field("id")))?,
+        provider_connection_id: account
+            .brokerage_authorization
+            .as_deref()
+            .map(|id| {
+                AuthorizationId::parse(id)
+                    .map(ProviderConnectionId::Authorization)
+                    .map_err(invalid(field("brokerage_authorization")))
+            })
+            .transpose()?,
+        institution: account
+            .institution_name
+            .as_deref()
+            .map(|name| InstitutionName::parse(name).map_err(invalid(field("institution_name"))))
+            .transpose()?,
+        name: name
+            .map(|name| AccountName::parse(name).map_err(invalid(field("name"))))
+            .transpose()?,
+        account_type: AccountType::parse("brokerage").map_err(invalid(field("type")))?,
+        account_subtype: account
+            .raw_type
+            .as_deref()
+            .filter(|raw| !raw.trim().is_empty())
+            .map(|raw| AccountSubtype::parse(raw).map_err(invalid(field("raw_type"))))
+            .transpose()?,
+        total_value: signed(
+            total.and_then(|total| total.amount),
+            field("balance.total.amount"),
+        )?,
+        cash: signed(cash, field("cash"))?,
+        currency: total.and_then(|total| total.currency.clone()),
+    })
+}
+
+fn signed(value: Option<Decimal>, field: String) -> Result<Option<SignedAmount>, ProviderError> {
+    value
+        .map(|value| SignedAmount::new(value).map_err(invalid(field)))
+        .transpose()
+}
+
+/// A position from `/positions/all`. Short positions arrive with negative units; quantity and value are
+/// given as positive numbers with the side saying which way.
+pub(crate) fn position(
+    account: &ProviderAccountId,
+    wire: &AccountPosition,
+    at: &str,
+) -> Result<Position, ProviderError> {
+    let field = |name: &str| format!("{at}.{name}");
+    let instrument = &wire.instrument;
+    let symbol = instrument
+        .symbol
+        .as_deref()
+        .or(instrument.raw_symbol.as_deref())
+        .ok_or_else(|| missing(field("instrument.symbol")))?;
+    let units = wire.units.ok_or_else(|| missing(field("units")))?;
+    let side = if units.is_sign_negative() {
+        PositionSide::Short
+    } else {
+        PositionSide::Long
+    };
+    let option_contract = option_contract(instrument, &field("instrument"))?;
+    let multiplier = option_contract
+        .as_ref()
+        .and_then(|contract| contract.multiplier)
+        .unwrap_or(Decimal::ONE);
+    let market_value = wire
+        .price
+        .and_then(|price| price.checked_mul(units)?.checked_mul(multiplier))
+        .map(|value| value.abs());
+    Ok(Position {
+        provider_account_id: account.clone(),
+        symbol: Symbol::parse(symbol).map_err(invalid(field("instrument.symbol")))?,
+        security_id: instrument
+            .id
+            .as_deref()
+            .map(|id| SecurityId::parse(id).map_err(invalid(field("instrument.id"))))
+            .transpose()?,
+        security_name: instrument
+            .description
+            .as_deref()
+            .filter(|name| !name.trim().is_empty())
+            .map(|name| SecurityName::parse(name).map_err(invalid(field("instrument.description"))))
+            .transpose()?,
+        security_type: instrument.kind.as_deref().map(SecurityType::classify),
+        provider_security_type: instrument.kind.clone(),
+        option_contract,
+        side,
+        quantity: Quantity::new_for("units", units.abs()).map_err(invalid(field("units")))?,
+        price: wire
+            .price
+            .map(|price| Price::new_for("price", price).map_err(invalid(field("price"))))
+            .transpose()?,
+        market_value: signed(market_value, field("market_value"))?,
+        cost_basis: signed(wire.cost_basis, field("cost_basis"))?,
+        currency: wire
+            .currency
+            .clone()
+            .or_else(|| instrument.currency.clone()),
+    })
+}
+
+fn option_contract(
+    instrument: &wire::Instrument,
+    at: &str,
+) -> Result<Option<OptionContract>, ProviderError> {
+    if !instrument
+        .kind
+        .as_deref()
+        .is_some_and(|kind| kind.eq_ignore_ascii_case("option"))
+    {
+        return Ok(None);
+    }
+    let field = |name: &str| format!("{at}.{name}");
+    let underlying = instrument
+        .underlying
+        .as_ref()
+        .and_then(|underlying| underlying.symbol.as_deref())
+        .ok_or_else(|| missing(field("underlying.symbol")))?;
+    let option_type = match instrument.option_type.as_deref().map(str::trim) {
+        Some(text) if text.eq_ignore_ascii_case("call") => OptionRight::Call,
+        Some(text) if text.eq_ignore_ascii_case("put") => OptionRight::Put,
+        _ => {
+            return Err(ProviderError::invalid_data(
+                Provider::SnapTrade,
+                field("option_type"),
+                "is neither CALL nor PUT",
+            ));
+        }
+    };
+    let strike = instrument
+        .strike_price
+        .ok_or_else(|| missing(field("strike_price")))?;
+    let expiration = instrument
+        .expiration_date
+        .as_deref()
+        .and_then(parse_timestamp)
+        .ok_or_else(|| {
+            ProviderError::invalid_data(
+                Provider::SnapTrade,
+                field("expiration_date"),
+                "is not a date",
+            )
+        })?;
+    Ok(Some(OptionContract {
+        underlying_symbol: Symbol::parse(underlying)
+            .map_err(invalid(field("underlying.symbol")))?,
+        option_type,
+        strike_price: Price::new_for("strike_price", strike)
+            .map_err(invalid(field("strike_price")))?,
+        expiration_date: expiration.date_naive(),
+        multiplier: instrument.multiplier,
+    }))
+}
+
+/// An order record as the row to store. SnapTrade leaves `order_type` out for some brokerages; the prices
+/// then tell it (a stop and a limit price make a stop-limit order, and so on).
+pub(crate) fn order_row(
+    account: &AccountRef,
+    record: &OrderRecord,
+    at: &str,
+) -> Result<NewOrder, ProviderError> {
+    let field = |name: &str| format!("{at}.{name}");
+    let wire = &record.fields;
+    let brokerage_order_id = wire
+        .brokerage_order_id
+        .as_deref()
+        .ok_or_else(|| missing(field("brokerage_order_id")))?;
+    let symbol = wire
+        .universal_symbol
+        .as_ref()
+        .and_then(|symbol| symbol.symbol.as_deref())
+        .or_else(|| {
+            wire.option_symbol
+                .as_ref()
+                .and_then(|option| option.ticker.as_deref())
+        })
+        .ok_or_else(|| missing(field("universal_symbol.symbol")))?;
+    let action = wire
+        .action
+        .as_deref()
+        .ok_or_else(|| missing(field("action")))?;
+    let order_type = match wire
+        .order_type
+        .as_deref()
+        .filter(|text| !text.trim().is_empty())
+    {
+        Some(text) => OrderType::parse(text).map_err(invalid(field("order_type")))?,
+        None => order_type_from_prices(wire.limit_price, wire.stop_price),
+    };
+    let status = wire.status.as_deref().unwrap_or("NONE");
+    let placed_at = [&wire.time_placed, &wire.time_updated]
+        .into_iter()
+        .flatten()
+        .find_map(|text| parse_timestamp(text))
+        .ok_or_else(|| {
+            ProviderError::invalid_data(
+                Provider::SnapTrade,
+                field("time_placed"),
+                "is missing or unreadable",
+            )
+        })?;
+    let mut row = NewOrder::new(
+        account.user_id,
+        account.account_id,
+        BrokerageOrderId::parse(brokerage_order_id)
+            .map_err(invalid(field("brokerage_order_id")))?,
+        Symbol::parse(symbol).map_err(invalid(field("universal_symbol.symbol")))?,
+        OrderAction::parse(action).map_err(invalid(field("action")))?,
+        order_type,
+        OrderStatus::parse(status).map_err(invalid(field("status")))?,
+        placed_at,
+    );
+    row.universal_symbol_id = wire
+        .universal_symbol
+        .as_ref()
+        .and_then(|symbol| symbol.id.as_deref())
+        .map(|id| UniversalSymbolId::parse(id).map_err(invalid(field("universal_symbol.id"))))
+        .transpose()?;
+    row.time_in_force = wire
+        .time_in_force
+        .as_deref()
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| TimeInForce::parse(text).map_err(invalid(field("time_in_force"))))
+        .transpose()?;
+    let units = |value: Option<Decimal>, name: &'static str| {
+        value
+            .map(|value| Units::new_for(name, value).map_err(invalid(field(name))))
+            .transpose()
+    };
+    let price = |value: Option<Decimal>, name: &'static str| {
+        value
+            .map(|value| Price::new_for(name, value).map_err(invalid(field(name))))
+            .transpose()
+    };
+    row.units = units(wire.total_quantity, "total_quantity")?;
+    row.filled_units = units(wire.filled_quantity, "filled_quantity")?;
+    row.limit_price = price(wire.limit_price, "limit_price")?;
+    row.stop_price = price(wire.stop_price, "stop_price")?;
+    row.average_fill_price = price(wire.execution_price, "execution_price")?;
+    row.filled_at = wire.time_executed.as_deref().and_then(parse_timestamp);
+    if row.status == OrderStatus::Canceled {
+        row.cancelled_at = wire.time_updated.as_deref().and_then(parse_timestamp);
+    }
+    row.raw_order_data = Some(record.raw.clone());
+    Ok(row)
+}
+
+fn order_type_from_prices(limit: Option<Decimal>, stop: Option<Decimal>) -> OrderType {
+    match (limit.is_some(), stop.is_some()) {
+        (true, true) => OrderType::StopLimit,
+        (true, false) => OrderType::Limit,
+        (false, true) => OrderType::Stop,
+        (false, false) => OrderType::Market,
+    }
+}
+
+/// `getOrderImpact` takes equities only: buy or sell, the four classic order types, no GTD.
+pub(crate) fn impact_form(
+    account: &ProviderAccountId,
+    universal_symbol_id: &str,
+    order: &OrderRequest,
+) -> Result<ManualTradeForm, ProviderError> {
+    let action = match order.action() {
+        OrderAction::Buy => "BUY",
+        OrderAction::Sell => "SELL",
+        other => {
+            return Err(ProviderError::invalid_input(
+                "action",
+                format!("SnapTrade checks buy and sell orders only, not {other}"),
+            ));
+        }
+    };
+    let mut form = ManualTradeForm::new(
+        account.as_str(),
+        action,
+        universal_symbol_id,
+        trade_order_type(order.order_type())?,
+        trade_time_in_force(order.time_in_force(), false)?,
+    );
+    form.price = order.limit_price().map(Price::get);
+    form.stop = order.stop_price().map(Price::get);
+    match order.size() {
+        OrderSize::Units(units) => form.units = Some(units.get()),
+        OrderSize::Notional(notional) => form.notional_value = Some(notional.get()),
+    }
+    Ok(form)
+}
+
+/// `placeForceOrder`'s form: by ticker, with a UUID `client_order_id` (the order's own, or a fresh one).
+pub(crate) fn place_form(
+    account: &ProviderAccountId,
+    order: &OrderRequest,
+) -> Result<ManualTradeFormWithOptions, ProviderError> {
+    let client_order_id = match order.client_order_id() {
+        Some(id) => Uuid::parse_str(id.as_str()).map_err(|_| {
+            ProviderError::invalid_input("client_order_id", "SnapTrade takes a UUID")
+        })?,
+        None => Uuid::new_v4(),
+    };
+    let action = match order.action() {
+        OrderAction::Buy => "BUY",
+        OrderAction::Sell => "SELL",
+        OrderAction::BuyToOpen => "BUY_TO_OPEN",
+        OrderAction::BuyToClose => "BUY_TO_CLOSE",
+        OrderAction::SellToOpen => "SELL_TO_OPEN",
+        OrderAction::SellToClose => "SELL_TO_CLOSE",
+        other => {
+            return Err(ProviderError::invalid_input(
+                "action",
+                format!("SnapTrade does not place {other} orders"),
+            ));
+        }
+    };
+    let mut form = ManualTradeFormWithOptions::new(
+        account.as_str(),
+        action,
+        order.symbol().as_str(),
+        trade_order_type(order.order_type())?,
+        trade_time_in_force(order.time_in_force(), true)?,
+    );
+    form.price = order.limit_price().map(Price::get);
+    form.stop = order.stop_price().map(Price::get);
+    match order.size() {
+        OrderSize::Units(units) => form.units = Some(units.get()),
+        OrderSize::Notional(notional) => form.notional_value = Some(notional.get()),
+    }
+    form.client_order_id = Some(client_order_id.to_string());
+    Ok(form)
+}
+
+fn trade_order_type(order_type: &OrderType) -> Result<&'static str, ProviderError> {
+    match order_type {
+        OrderType::Market => Ok("Market"),
+        OrderType::Limit => Ok("Limit"),
+        OrderType::Stop => Ok("Stop"),
+        OrderType::StopLimit => Ok("StopLimit"),
+        other => Err(ProviderError::invalid_input(
+            "order_type",
+            format!("SnapTrade does not take {other} orders"),
+        )),
+    }
+}
+
+fn trade_time_in_force(
+    time_in_force: &TimeInForce,
+    good_till_date_allowed: bool,
+) -> Result<&'static str, ProviderError> {
+    match time_in_force {
+        TimeInForce::Day => Ok("Day"),
+        TimeInForce::GoodTillCanceled => Ok("GTC"),
+        TimeInForce::FillOrKill => Ok("FOK"),
+        TimeInForce::ImmediateOrCancel => Ok("IOC"),
+        TimeInForce::GoodTillDate if good_till_date_allowed => Ok("GTD"),
+        other => Err(ProviderError::invalid_input(
+            "time_in_force",
+            format!("SnapTrade does not take {other} here"),
+        )),
+    }
+}
+
+/// The checked trade's impact. The value is the trade's units × SnapTrade's price; fees add commission
+/// and currency-exchange fees; what is left is the combined remaining cash.
+pub(crate) fn order_impact(impact: &ManualTradeAndImpact) -> Result<OrderImpact, ProviderError> {
+    let trade = impact.trade.as_ref();
+    let value = trade
+        .and_then(|trade| trade.units?.checked_mul(trade.price?))
+        .map(|value| value.abs());
+    let fees = impact
+        .trade_impacts
+        .iter()
+        .flat_map(|each| [each.estimated_commission, each.forex_fees])
+        .flatten()
+        .reduce(|sum, fee| sum + fee);
+    let remaining = impact
+        .combined_remaining_balance
+        .as_ref()
+        .and_then(|balance| balance.cash)
+        .or_else(|| {
+            impact
+                .trade_impacts
+                .first()
+                .and_then(|each| each.remaining_cash)
+        });
+    let warnings = remaining
+        .filter(Decimal::is_sign_negative)
+        .map(|_| "the account's cash would be negative after this order".to_owned())
+        .into_iter()
+        .collect();
+    Ok(OrderImpact {
+        trade_id: trade.and_then(|trade| trade.id.clone()),
+        estimated_value: signed(value, "trade.price".to_owned())?,
+        estimated_fees: signed(fees, "trade_impacts.estimated_commission".to_owned())?,
+        buying_power: None,
+        remaining_buying_power: signed(remaining, "combined_remaining_balance.cash".to_owned())?,
+        warnings,
+    })
+}
+
+/// An activity as a transaction. SnapTrade's `type` decides the kind; the amount is SnapTrade's, or units ×
+/// price when it sent none.
+pub(crate) fn transaction(
+    account: &ProviderAccountId,
+    activity: &Activity,
+    at: &str,
+) -> Result<Transaction, ProviderError> {
+    let field = |name: &str| format!("{at}.{name}");
+    let id = activity.id.as_deref().ok_or_else(|| missing(field("id")))?;
+    let date = [&activity.trade_date, &activity.settlement_date]
+        .into_iter()
+        .flatten()
+        .find_map(|text| parse_timestamp(text))
+        .ok_or_else(|| {
+            ProviderError::invalid_data(
+                Provider::SnapTrade,
+                field("trade_date"),
+                "is missing or unreadable",
+            )
+        })?;
+    let activity_type = activity.activity_type.clone().unwrap_or_default();
+    let symbol = activity
+        .symbol
+        .as_ref()
+        .and_then(|symbol| symbol.symbol.as_deref())
+        .or_else(|| {
+            activity
+                .option_symbol
+                .as_ref()
+                .and_then(|option| option.ticker.as_deref())
+        });
+    let amount = activity
+        .amount
+        .or_else(|| activity.units?.checked_mul(activity.price?))
+        .ok_or_else(|| missing(field("amount")))?;
+    Ok(Transaction {
+        provider_transaction_id: id.to_owned(),
+        provider_account_id: account.clone(),
+        date: date.date_naive(),
+        kind: transaction_kind(&activity_type),
+        subtype: (!activity_type.is_empty()).then(|| activity_type.to_lowercase()),
+        symbol: symbol
+            .map(|symbol| Symbol::parse(symbol).map_err(invalid(field("symbol.symbol"))))
+            .transpose()?,
+        quantity: activity
+            .units
+            .filter(|units| !units.is_zero())
+            .map(|units| Quantity::new_for("units", units.abs()).map_err(invalid(field("units"))))
+            .transpose()?,
+        price: activity
+            .price
+            .filter(|price| !price.is_zero())
+            .map(|price| Price::new_for("price", price).map_err(invalid(field("price"))))
+            .transpose()?,
+        amount: SignedAmount::new(amount).map_err(invalid(field("amount")))?,
+        fees: signed(activity.fee, field("fee"))?,
+        description: activity.description.clone().unwrap_or_default(),
+    })
+}
+
+fn transaction_kind(activity_type: &str) -> TransactionKind {
+    match activity_type.trim().to_ascii_uppercase().as_str() {
+        "BUY" | "REI" => TransactionKind::Buy,
+        "SELL" => TransactionKind::Sell,
+        "DIVIDEND" | "CONTRIBUTION" | "WITHDRAWAL" | "INTEREST" => TransactionKind::Cash,
+        "FEE" | "TAX" => TransactionKind::Fee,
+        "TRANSFER" | "EXTERNAL_ASSET_TRANSFER_IN" | "EXTERNAL_ASSET_TRANSFER_OUT" => {
+            TransactionKind::Transfer
+        }
+        other => TransactionKind::Other(other.to_owned()),
+    }
+}
 
 /// A SnapTrade timestamp as UTC. SnapTrade writes them several ways: RFC 3339
 /// (`2024-08-20T21:56:19Z`), Python's `str(datetime)` (`2024-08-20 21:56:19.123935+00:00`), a naive

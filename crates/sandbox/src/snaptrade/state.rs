@@ -300,7 +300,7 @@ impl SnapState {
 
     /// The `slot`-th seeded position: the catalogue first, then synthetic tickers `SBX0007`…
     fn seed_holding(&mut self, slot: usize) -> Holding {
-        let usd_catalogue = ["AAPL", "MSFT", "TSLA", "VTI", "SPY"];
+        let usd_catalogue = ["AAPL", "VTI", "MSFT", "SPY", "TSLA"];
         let symbol = match usd_catalogue.get(slot) {
             Some(ticker) => self.symbol_by_ticker(ticker).map(|symbol| symbol.id),
             None => None,

@@ -1,0 +1,189 @@
+//! The test knobs: latency, injected 429/5xx/malformed answers, retired endpoints and the request log.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use support::{call, json};
+use tributary_sandbox::{Sandbox, SeedConnection, SeedItem};
+
+#[tokio::test]
+async fn latency_delays_every_answer() {
+    let sandbox = Sandbox::start().await;
+    sandbox
+        .snaptrade()
+        .knobs()
+        .set_latency(Duration::from_millis(150));
+    let started = Instant::now();
+    json(
+        call(
+            sandbox.snaptrade(),
+            Method::GET,
+            "/snapTrade/listUsers",
+            None,
+            "",
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn rate_limited_calls_carry_snaptrades_headers_then_recover() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    server.knobs().rate_limit_next(2, 7);
+    for _ in 0..2 {
+        let response = call(server, Method::GET, "/snapTrade/listUsers", None, "", None).await;
+        assert_eq!(response.headers()["retry-after"], "7");
+        assert_eq!(response.headers()["x-ratelimit-reset"], "7");
+        let body = json(response, 429).await;
+        assert_eq!(
+            body["detail"],
+            "Request was throttled. Expected available in 7 seconds."
+        );
+    }
+    json(
+        call(server, Method::GET, "/snapTrade/listUsers", None, "", None).await,
+        200,
+    )
+    .await;
+    let statuses: Vec<u16> = server
+        .log()
+        .all()
+        .iter()
+        .map(|entry| entry.status)
+        .collect();
+    assert_eq!(statuses, vec![429, 429, 200]);
+}
+
+#[tokio::test]
+async fn server_errors_use_each_providers_body() {
+    let sandbox = Sandbox::start().await;
+    sandbox.snaptrade().knobs().server_error_next(1, 503);
+    let response = call(
+        sandbox.snaptrade(),
+        Method::GET,
+        "/snapTrade/listUsers",
+        None,
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(json(response, 503).await["code"], "3002");
+
+    let plaid = sandbox.plaid();
+    plaid.knobs().server_error_next(1, 500);
+    let body = json!({"client_id": plaid.client_id(), "secret": plaid.secret(), "access_token": "access-sandbox-x"});
+    let response = reqwest::Client::new()
+        .post(format!("{}/item/get", plaid.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
+    let error = json(response, 500).await;
+    assert_eq!(
+        (error["error_type"].as_str(), error["error_code"].as_str()),
+        (Some("API_ERROR"), Some("INTERNAL_SERVER_ERROR"))
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_a_200_that_is_not_json() {
+    let sandbox = Sandbox::start().await;
+    let plaid = sandbox.plaid();
+    let item = plaid.seed_item(SeedItem::default());
+    plaid.knobs().malformed_next(1);
+    let body = json!({"client_id": plaid.client_id(), "secret": plaid.secret(), "access_token": item.access_token});
+    let response = reqwest::Client::new()
+        .post(format!("{}/item/get", plaid.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&text).is_err(),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_retired_route_answers_410_by_template() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    server
+        .knobs()
+        .retire_path("/accounts/{account_id}/balances");
+    let response = call(
+        server,
+        Method::GET,
+        &format!("/accounts/{account}/balances"),
+        Some(&user),
+        "",
+        None,
+    )
+    .await;
+    json(response, 410).await;
+    let response = call(
+        server,
+        Method::GET,
+        &format!("/accounts/{account}/positions/all"),
+        Some(&user),
+        "",
+        None,
+    )
+    .await;
+    json(response, 200).await;
+}
+
+#[tokio::test]
+async fn the_request_log_counts_calls_by_method_and_path() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    json(
+        call(server, Method::GET, "/accounts", Some(&user), "", None).await,
+        200,
+    )
+    .await;
+    json(
+        call(server, Method::GET, "/accounts", Some(&user), "", None).await,
+        200,
+    )
+    .await;
+    assert_eq!(server.log().count("GET", "/accounts"), 2);
+    assert_eq!(server.log().count("POST", "/trade"), 0);
+    let entry = &server.log().all()[0];
+    assert!(
+        entry
+            .query
+            .as_deref()
+            .is_some_and(|query| query.contains("userId=alice"))
+    );
+    server.log().clear();
+    assert!(server.log().all().is_empty());
+}
+
+#[tokio::test]
+async fn reset_turns_every_fault_off() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    server.knobs().rate_limit_next(5, 1);
+    server.knobs().reset();
+    json(
+        call(server, Method::GET, "/snapTrade/listUsers", None, "", None).await,
+        200,
+    )
+    .await;
+}

@@ -1,0 +1,462 @@
+//! The SnapTrade sandbox's portal, connections, accounts, positions and orders behave like SnapTrade's.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{call, json};
+use tributary_sandbox::{MarketFill, Sandbox, SeedConnection, SnapTradeSandbox, SnapTradeUser};
+use uuid::Uuid;
+
+async fn get(server: &SnapTradeSandbox, user: &SnapTradeUser, path: &str, query: &str) -> Value {
+    json(
+        call(server, Method::GET, path, Some(user), query, None).await,
+        200,
+    )
+    .await
+}
+
+async fn post(
+    server: &SnapTradeSandbox,
+    user: &SnapTradeUser,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
+    call(server, Method::POST, path, Some(user), "", Some(body)).await
+}
+
+fn market_buy(server: &SnapTradeSandbox, account: Uuid, units: u32) -> Value {
+    json!({"account_id": account, "action": "BUY", "universal_symbol_id": server.symbol_id("AAPL"),
+           "order_type": "Market", "time_in_force": "Day", "units": units})
+}
+
+#[tokio::test]
+async fn fetching_the_portal_url_creates_a_connection_with_accounts_and_an_option_position() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let login = json(
+        post(
+            server,
+            &user,
+            "/snapTrade/login",
+            json!({"broker": "ALPACA", "connectionType": "trade"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let portal = login["redirectURI"]
+        .as_str()
+        .expect("a portal URL")
+        .to_owned();
+    assert!(portal.starts_with(&server.base_url()));
+    assert_eq!(get(server, &user, "/authorizations", "").await, json!([]));
+
+    assert_eq!(
+        reqwest::get(&portal)
+            .await
+            .expect("portal answers")
+            .status(),
+        200
+    );
+
+    let authorizations = get(server, &user, "/authorizations", "").await;
+    assert_eq!(authorizations[0]["type"], "trade");
+    assert_eq!(authorizations[0]["brokerage"]["slug"], "ALPACA");
+    assert_eq!(authorizations[0]["disabled"], false);
+    let accounts = get(server, &user, "/accounts", "").await;
+    assert_eq!(accounts.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        accounts[0]["brokerage_authorization"],
+        authorizations[0]["id"]
+    );
+
+    let account = accounts[0]["id"].as_str().expect("an id");
+    let positions = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/positions/all"),
+        "",
+    )
+    .await;
+    let kinds: Vec<&str> = positions["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|p| p["instrument"]["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"stock") && kinds.contains(&"etf") && kinds.contains(&"option"),
+        "{kinds:?}"
+    );
+    assert!(positions["results"][0]["units"].is_string());
+    let balances = get(server, &user, &format!("/accounts/{account}/balances"), "").await;
+    assert_eq!(balances[0]["currency"]["code"], "USD");
+
+    assert_eq!(
+        reqwest::get(&portal).await.expect("answer").status(),
+        404,
+        "a portal link works once"
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_connection_refuses_to_trade() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let connection = server.seed_connection(&user.user_id, SeedConnection::new(1, 2).read_only());
+    let account = connection.account_ids[0];
+    let refusal = json(
+        post(
+            server,
+            &user,
+            "/trade/impact",
+            market_buy(server, account, 1),
+        )
+        .await,
+        403,
+    )
+    .await;
+    assert_eq!(refusal["code"], "1141");
+    let mut force = market_buy(server, account, 1);
+    force["client_order_id"] = json!(Uuid::new_v4());
+    json(post(server, &user, "/trade/place", force).await, 403).await;
+    assert!(server.orders(account).is_empty());
+}
+
+#[tokio::test]
+async fn impact_then_place_fills_a_market_order_once() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let impact = json(
+        post(
+            server,
+            &user,
+            "/trade/impact",
+            market_buy(server, account, 2),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let trade_id = impact["trade"]["id"]
+        .as_str()
+        .expect("a trade id")
+        .to_owned();
+    assert!(impact["trade_impacts"][0]["remaining_cash"].is_number());
+
+    let placed = json(
+        post(
+            server,
+            &user,
+            &format!("/trade/{trade_id}"),
+            json!({"wait_to_confirm": false}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(placed["status"], "EXECUTED");
+    assert_eq!(placed["filled_quantity"], "2");
+    assert_eq!(placed["execution_price"], "190.5");
+
+    json(
+        post(server, &user, &format!("/trade/{trade_id}"), json!({})).await,
+        400,
+    )
+    .await;
+    assert_eq!(server.orders(account).len(), 1);
+}
+
+#[tokio::test]
+async fn a_repeated_client_order_id_returns_the_same_order() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let mut form = market_buy(server, account, 1);
+    form["client_order_id"] = json!(Uuid::new_v4());
+    let first = json(post(server, &user, "/trade/place", form.clone()).await, 200).await;
+    let second = json(post(server, &user, "/trade/place", form).await, 200).await;
+    assert_eq!(first["brokerage_order_id"], second["brokerage_order_id"]);
+    assert_eq!(server.orders(account).len(), 1);
+}
+
+#[tokio::test]
+async fn a_limit_order_stays_open_until_cancelled() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let form = json!({"account_id": account, "action": "BUY", "symbol": "MSFT", "order_type": "Limit",
+                      "time_in_force": "GTC", "price": "100.00", "units": "1.5"});
+    let order = json(post(server, &user, "/trade/place", form).await, 200).await;
+    assert_eq!(order["status"], "ACCEPTED");
+    let open = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/orders"),
+        "state=open&days=1",
+    )
+    .await;
+    assert_eq!(open.as_array().map(Vec::len), Some(1));
+
+    let cancel = json!({"brokerage_order_id": order["brokerage_order_id"]});
+    let cancelled = json(
+        post(
+            server,
+            &user,
+            &format!("/accounts/{account}/trading/cancel"),
+            cancel.clone(),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(cancelled["brokerage_order_id"], order["brokerage_order_id"]);
+    json(
+        post(
+            server,
+            &user,
+            &format!("/accounts/{account}/trading/cancel"),
+            cancel,
+        )
+        .await,
+        400,
+    )
+    .await;
+    let open = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/orders"),
+        "state=open",
+    )
+    .await;
+    assert_eq!(open, json!([]));
+    let all = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/orders"),
+        "state=all",
+    )
+    .await;
+    assert_eq!(all[0]["status"], "CANCELED");
+}
+
+#[tokio::test]
+async fn on_step_market_orders_stay_pending_until_stepped() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    server.set_market_fill(MarketFill::OnStep);
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let mut form = market_buy(server, account, 1);
+    form["client_order_id"] = json!(Uuid::new_v4());
+    assert_eq!(
+        json(post(server, &user, "/trade/place", form).await, 200).await["status"],
+        "PENDING"
+    );
+    assert_eq!(server.step(), 1);
+    let executed = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/orders"),
+        "state=executed",
+    )
+    .await;
+    assert_eq!(executed.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn a_disabled_connection_refuses_refresh_and_trading_until_reconnected() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let connection = server.seed_connection(&user.user_id, SeedConnection::new(1, 1));
+    let id = connection.authorization_id;
+    assert!(server.disable_connection(id));
+    let detail = get(server, &user, &format!("/authorizations/{id}"), "").await;
+    assert_eq!(detail["disabled"], true);
+    let refresh = post(
+        server,
+        &user,
+        &format!("/authorizations/{id}/refresh"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(json(refresh, 402).await["code"], "3003");
+    let trade = post(
+        server,
+        &user,
+        "/trade/impact",
+        market_buy(server, connection.account_ids[0], 1),
+    )
+    .await;
+    assert_eq!(json(trade, 402).await["code"], "3003");
+    get(
+        server,
+        &user,
+        &format!("/accounts/{}/positions/all", connection.account_ids[0]),
+        "",
+    )
+    .await;
+
+    let login = json(
+        post(server, &user, "/snapTrade/login", json!({"reconnect": id})).await,
+        200,
+    )
+    .await;
+    reqwest::get(login["redirectURI"].as_str().expect("url"))
+        .await
+        .expect("portal");
+    assert_eq!(
+        get(server, &user, &format!("/authorizations/{id}"), "").await["disabled"],
+        false
+    );
+    json(
+        post(
+            server,
+            &user,
+            &format!("/authorizations/{id}/refresh"),
+            json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(server.refresh_count(id), 1);
+    assert_eq!(
+        server.authorizations(&user.user_id).len(),
+        1,
+        "reconnect repairs, it does not add"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_connection_removes_its_accounts() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let connection = server.seed_connection(&user.user_id, SeedConnection::new(2, 1));
+    let path = format!("/connection/{}", connection.authorization_id);
+    let deleted = json(
+        call(server, Method::DELETE, &path, Some(&user), "", None).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        deleted["connection_id"],
+        connection.authorization_id.to_string()
+    );
+    assert_eq!(get(server, &user, "/accounts", "").await, json!([]));
+}
+
+#[tokio::test]
+async fn another_users_account_is_not_found() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let alice = server.seed_user("alice");
+    let bob = server.seed_user("bob");
+    let account = server
+        .seed_connection(&alice.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let response = call(
+        server,
+        Method::GET,
+        &format!("/accounts/{account}"),
+        Some(&bob),
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(json(response, 404).await["code"], "1011");
+}
+
+#[tokio::test]
+async fn seeding_many_positions_serves_them_all() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let connection = server.seed_connection(&user.user_id, SeedConnection::new(3, 40));
+    for account in &connection.account_ids {
+        let positions = get(
+            server,
+            &user,
+            &format!("/accounts/{account}/positions/all"),
+            "",
+        )
+        .await;
+        assert!(
+            positions["results"]
+                .as_array()
+                .is_some_and(|all| all.len() >= 40)
+        );
+    }
+}
+
+#[tokio::test]
+async fn symbol_search_finds_by_ticker_and_name() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let found = json(
+        call(
+            server,
+            Method::POST,
+            "/symbols",
+            None,
+            "",
+            Some(json!({"substring": "vanguard"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(found[0]["symbol"], "VTI");
+    let by_ticker = json(
+        call(server, Method::GET, "/symbols/AAPL", None, "", None).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        by_ticker["id"],
+        server
+            .symbol_id("AAPL")
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn legacy_holdings_endpoints_are_gone() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let response = call(
+        server,
+        Method::GET,
+        &format!("/accounts/{account}/holdings"),
+        Some(&user),
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(
+        json(response, 410).await["detail"],
+        "This endpoint is no longer available for your account."
+    );
+}

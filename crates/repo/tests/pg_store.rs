@@ -1,0 +1,511 @@
+//! What only PostgreSQL can show: row-level security behind the user-scoped mode, the sealed secret column,
+//! rows the domain refuses to read, and batches that fail inside the database leaving nothing behind.
+
+#[macro_use]
+mod conformance;
+
+use base64::Engine as _;
+use conformance::{account, contribution, holding, snaptrade_user};
+use sqlx::PgPool;
+use tributary_domain::{AccountId, ExposeSecret, InstitutionName, Provider, Symbol, Units, UserId};
+use tributary_repo::{
+    AccountRepository, ConnectionRepository, HoldingRepository, Keyring, MemoryStore, PgStore,
+    RepoError, SecretError, SecretKey, SnapTradeUserRepository,
+};
+
+tributary_testdb::require_database!();
+
+const SECRET: &str = "c2f1a9e0-plaintext-snaptrade-secret";
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn store(pool: &PgPool, key: [u8; 32]) -> PgStore {
+    PgStore::new(pool.clone(), Keyring::new(SecretKey::from_bytes(key)))
+}
+
+async fn new_user(pool: &PgPool) -> UserId {
+    UserId::new(tributary_testdb::create_auth_user(pool).await.unwrap())
+}
+
+async fn raw_secret(pool: &PgPool, user: UserId) -> sqlx::Result<String> {
+    sqlx::query_scalar("select snaptrade_user_secret from snaptrade_users where user_id = $1")
+        .bind(user.into_uuid())
+        .fetch_one(pool)
+        .await
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn an_unscoped_query_in_user_mode_sees_only_that_users_rows(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let (alice, bob) = (new_user(&pool).await, new_user(&pool).await);
+    for (user, count) in [(alice, 2), (bob, 3)] {
+        let accounts: Vec<_> = (0..count)
+            .map(|i| account(user, Provider::Plaid, &format!("acc-{i}")))
+            .collect();
+        service.upsert_accounts(user, &accounts).await?;
+        service
+            .replace_holdings(user, &[holding(user, "AAPL", "1", "1")])
+            .await?;
+    }
+
+    // Deliberately no `where user_id = ...`: only row-level security stands between Alice and Bob's rows.
+    let mut tx = service.for_user(alice).begin(alice).await?;
+    let accounts: i64 = sqlx::query_scalar("select count(*) from user_investment_accounts")
+        .fetch_one(&mut *tx)
+        .await?;
+    let owners: Vec<uuid::Uuid> =
+        sqlx::query_scalar("select distinct user_id from user_aggregated_holdings")
+            .fetch_all(&mut *tx)
+            .await?;
+    let role: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.rollback().await?;
+    assert_eq!(accounts, 2);
+    assert_eq!(owners, [alice.into_uuid()]);
+    assert_eq!(role, "authenticated");
+
+    let mut tx = service.begin(alice).await?;
+    let everyone: i64 = sqlx::query_scalar("select count(*) from user_investment_accounts")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.rollback().await?;
+    assert_eq!(
+        everyone, 5,
+        "service mode is not filtered: the Rust code scopes it"
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_user_scoped_store_refuses_to_act_for_another_user(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let (alice, bob) = (new_user(&pool).await, new_user(&pool).await);
+    service
+        .upsert_accounts(bob, &[account(bob, Provider::Plaid, "bob")])
+        .await?;
+    let as_alice = service.for_user(alice);
+    assert_eq!(as_alice.acting_as(), Some(alice));
+    assert!(matches!(
+        as_alice.list_accounts(bob).await,
+        Err(RepoError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        as_alice
+            .replace_holdings(bob, &[holding(bob, "AAPL", "1", "1")])
+            .await,
+        Err(RepoError::Forbidden { .. })
+    ));
+    assert!(as_alice.begin(bob).await.is_err());
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn snaptrade_secrets_and_account_writes_are_service_mode_only(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    let as_user = service.for_user(user);
+
+    // The column privileges hide snaptrade_user_secret from `authenticated`: the database refuses, typed.
+    let refused = as_user
+        .upsert_snaptrade_user(user, &snaptrade_user(user, "snap-1", SECRET))
+        .await;
+    assert!(
+        matches!(&refused, Err(RepoError::Forbidden { reason }) if reason.contains("permission denied")),
+        "{refused:?}"
+    );
+    service
+        .upsert_snaptrade_user(user, &snaptrade_user(user, "snap-1", SECRET))
+        .await?;
+    assert!(matches!(
+        as_user.find_snaptrade_user(user).await,
+        Err(RepoError::Forbidden { .. })
+    ));
+    let found = service
+        .find_snaptrade_user(user)
+        .await?
+        .expect("registered");
+    assert_eq!(found.user_secret.expose_secret(), SECRET);
+
+    let refused = as_user
+        .upsert_accounts(user, &[account(user, Provider::Plaid, "acc")])
+        .await;
+    assert!(
+        matches!(refused, Err(RepoError::Forbidden { .. })),
+        "{refused:?}"
+    );
+    assert!(as_user.list_accounts(user).await?.is_empty());
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_user_cannot_take_another_users_connection_in_user_mode(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let (alice, bob) = (new_user(&pool).await, new_user(&pool).await);
+    let authorization = tributary_domain::AuthorizationId::generate();
+    service
+        .upsert_connections(alice, &[conformance::connection(alice, authorization)])
+        .await?;
+    let taken = service
+        .for_user(bob)
+        .upsert_connections(bob, &[conformance::connection(bob, authorization)])
+        .await;
+    // The same answer as in service mode: the key is taken, whoever holds it.
+    assert!(
+        matches!(&taken, Err(RepoError::Conflict { constraint }) if constraint == "snaptrade_brokerage_connections_authorization_id_key"),
+        "{taken:?}"
+    );
+    assert_eq!(
+        service.get_connection(alice, authorization).await?.user_id,
+        alice
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn the_secret_column_holds_no_plaintext(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    service
+        .upsert_snaptrade_user(user, &snaptrade_user(user, "snap-1", SECRET))
+        .await?;
+    let raw = raw_secret(&pool, user).await?;
+    let key_id = SecretKey::from_bytes([1; 32]).id().to_owned();
+    assert!(raw.starts_with(&format!("v1:{key_id}:")), "{raw}");
+    assert!(!raw.contains(SECRET) && !raw.contains("plaintext"));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(SECRET);
+    assert!(!raw.contains(&encoded[..20]), "not merely encoded");
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_secret_sealed_under_another_key_is_a_typed_error_until_the_key_is_in_the_keyring(
+    pool: PgPool,
+) -> TestResult {
+    let user = new_user(&pool).await;
+    store(&pool, [1; 32])
+        .upsert_snaptrade_user(user, &snaptrade_user(user, "snap-1", SECRET))
+        .await?;
+    let old_id = SecretKey::from_bytes([1; 32]).id().to_owned();
+
+    let error = store(&pool, [2; 32])
+        .find_snaptrade_user(user)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RepoError::Secret(SecretError::UnknownKey { key_id }) if *key_id == old_id),
+        "{error:?}"
+    );
+    assert!(!format!("{error} {error:?}").contains(SECRET));
+
+    // After a rotation the old key opens old rows, and the next write re-seals under the new key.
+    let rotated = PgStore::new(
+        pool.clone(),
+        Keyring::new(SecretKey::from_bytes([2; 32]))
+            .with_previous(SecretKey::from_bytes([1; 32]))?,
+    );
+    let found = rotated
+        .find_snaptrade_user(user)
+        .await?
+        .expect("registered");
+    assert_eq!(found.user_secret.expose_secret(), SECRET);
+    rotated
+        .upsert_snaptrade_user(user, &snaptrade_user(user, "snap-1", SECRET))
+        .await?;
+    let new_id = SecretKey::from_bytes([2; 32]).id().to_owned();
+    assert!(
+        raw_secret(&pool, user)
+            .await?
+            .starts_with(&format!("v1:{new_id}:"))
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_tampered_or_moved_secret_does_not_open(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let (alice, bob) = (new_user(&pool).await, new_user(&pool).await);
+    service
+        .upsert_snaptrade_user(alice, &snaptrade_user(alice, "snap-a", SECRET))
+        .await?;
+    service
+        .upsert_snaptrade_user(bob, &snaptrade_user(bob, "snap-b", "bobs-secret"))
+        .await?;
+
+    // Alice's sealed value copied onto Bob's row.
+    sqlx::query(
+        "update snaptrade_users set snaptrade_user_secret =
+           (select snaptrade_user_secret from snaptrade_users where user_id = $1) where user_id = $2",
+    )
+    .bind(alice.into_uuid())
+    .bind(bob.into_uuid())
+    .execute(&pool)
+    .await?;
+    assert!(matches!(
+        service.find_snaptrade_user(bob).await,
+        Err(RepoError::Secret(SecretError::Unopenable { .. }))
+    ));
+
+    // One character of Alice's ciphertext changed.
+    let raw = raw_secret(&pool, alice).await?;
+    let last = raw.chars().nth(raw.len() - 3).unwrap();
+    let flipped = if last == 'A' { 'B' } else { 'A' };
+    let tampered = format!(
+        "{}{flipped}{}",
+        &raw[..raw.len() - 3],
+        &raw[raw.len() - 2..]
+    );
+    sqlx::query("update snaptrade_users set snaptrade_user_secret = $1 where user_id = $2")
+        .bind(&tampered)
+        .bind(alice.into_uuid())
+        .execute(&pool)
+        .await?;
+    assert!(matches!(
+        service.find_snaptrade_user(alice).await,
+        Err(RepoError::Secret(SecretError::Unopenable { .. }))
+    ));
+
+    // Plaintext written by something else is refused, not passed on as a secret.
+    sqlx::query("update snaptrade_users set snaptrade_user_secret = $1 where user_id = $2")
+        .bind(SECRET)
+        .bind(alice.into_uuid())
+        .execute(&pool)
+        .await?;
+    let error = service.find_snaptrade_user(alice).await.unwrap_err();
+    assert!(matches!(
+        error,
+        RepoError::Secret(SecretError::Malformed { .. })
+    ));
+    assert!(!error.to_string().contains(SECRET));
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn an_unknown_provider_in_the_database_is_invalid_data_naming_the_column(
+    pool: PgPool,
+) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    service
+        .upsert_accounts(user, &[account(user, Provider::Plaid, "good")])
+        .await?;
+    // A provider added by a later migration, read by this version of the code.
+    sqlx::query("alter table user_investment_accounts drop constraint user_investment_accounts_provider_check")
+        .execute(&pool)
+        .await?;
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "insert into user_investment_accounts (user_id, provider, provider_account_id, institution_name, account_type)
+         values ($1, 'robinhood', 'rh-1', 'Robinhood', 'brokerage') returning id",
+    )
+    .bind(user.into_uuid())
+    .fetch_one(&pool)
+    .await?;
+
+    let error = service.list_accounts(user).await.unwrap_err();
+    assert!(
+        matches!(&error, RepoError::InvalidData { field, reason } if field == "provider" && reason.contains("robinhood")),
+        "{error:?}"
+    );
+    assert!(matches!(
+        service.get_account(user, AccountId::new(id)).await,
+        Err(RepoError::InvalidData { field, .. }) if field == "provider"
+    ));
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_blank_institution_name_or_bad_jsonb_in_the_database_is_invalid_data(
+    pool: PgPool,
+) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    // The schema's CHECK (length > 0) lets whitespace through; the domain does not.
+    sqlx::query(
+        "insert into user_investment_accounts (user_id, provider, provider_account_id, institution_name, account_type)
+         values ($1, 'plaid', 'p-1', '   ', 'brokerage')",
+    )
+    .bind(user.into_uuid())
+    .execute(&pool)
+    .await?;
+    assert!(matches!(
+        service.list_accounts(user).await,
+        Err(RepoError::InvalidData { field, .. }) if field == "institution_name"
+    ));
+
+    for (symbol, contributions) in [
+        (
+            "BADID",
+            r#"[{"account_id": "not-a-uuid", "institution": "Vanguard", "quantity": "1", "market_value": "1", "cost_basis": "1"}]"#,
+        ),
+        (
+            "HUGE",
+            r#"[{"account_id": "67e55044-10b1-426f-9247-bb680e5fe0c8", "institution": "Vanguard", "quantity": "1e30", "market_value": "1", "cost_basis": "1"}]"#,
+        ),
+    ] {
+        sqlx::query(
+            "insert into user_aggregated_holdings (user_id, symbol, account_contributions) values ($1, $2, $3::jsonb)",
+        )
+        .bind(user.into_uuid())
+        .bind(symbol)
+        .bind(contributions)
+        .execute(&pool)
+        .await?;
+        let error = service
+            .get_holding(user, &Symbol::parse(symbol)?)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, RepoError::InvalidData { field, .. } if field == "account_contributions"),
+            "{symbol}: {error:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_input_is_refused_before_any_sql_naming_the_field() {
+    let cases: [(RepoError, &str); 4] = [
+        (UserId::parse("not-a-uuid").unwrap_err().into(), "user_id"),
+        (
+            InstitutionName::parse("  ").unwrap_err().into(),
+            "institution_name",
+        ),
+        (
+            Units::parse_for("units", "12345678901").unwrap_err().into(),
+            "units",
+        ),
+        (
+            tributary_domain::Quantity::parse("-1").unwrap_err().into(),
+            "total_quantity",
+        ),
+    ];
+    for (error, expected) in cases {
+        assert!(
+            matches!(&error, RepoError::InvalidData { field, .. } if field == expected),
+            "{error:?}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_replacement_the_database_refuses_midway_leaves_the_old_holdings(
+    pool: PgPool,
+) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    service
+        .replace_holdings(user, &[holding(user, "MSFT", "1", "1")])
+        .await?;
+    // A rule the domain does not know about, so the failure happens inside the transaction, after the delete.
+    sqlx::query(
+        "alter table user_aggregated_holdings add constraint user_aggregated_holdings_symbol_check check (symbol <> 'GME')",
+    )
+    .execute(&pool)
+    .await?;
+    let refused = service
+        .replace_holdings(
+            user,
+            &[
+                holding(user, "AAPL", "1", "1"),
+                holding(user, "GME", "1", "1"),
+            ],
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(RepoError::InvalidData { field, .. }) if field == "symbol"),
+        "{refused:?}"
+    );
+    let symbols: Vec<String> = service
+        .list_holdings(user)
+        .await?
+        .into_iter()
+        .map(|h| h.symbol.to_string())
+        .collect();
+    assert_eq!(symbols, ["MSFT"]);
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn an_order_batch_naming_a_foreign_account_writes_nothing(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let (alice, bob) = (new_user(&pool).await, new_user(&pool).await);
+    let mine = service
+        .upsert_accounts(alice, &[account(alice, Provider::SnapTrade, "a")])
+        .await?;
+    let theirs = service
+        .upsert_accounts(bob, &[account(bob, Provider::SnapTrade, "b")])
+        .await?;
+    let batch = [
+        conformance::order(alice, mine[0].id, "ord-1"),
+        conformance::order(alice, theirs[0].id, "ord-2"),
+    ];
+    assert!(matches!(
+        tributary_repo::OrderRepository::upsert_orders(&service, alice, &batch).await,
+        Err(RepoError::NotFound { entity: "account" })
+    ));
+    let count: i64 = sqlx::query_scalar("select count(*) from snaptrade_orders")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(count, 0);
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn no_public_type_holding_a_secret_shows_it_when_debug_formatted(pool: PgPool) -> TestResult {
+    let key_text = base64::engine::general_purpose::STANDARD.encode([7; 32]);
+    let keyring =
+        Keyring::from_lookup(|name| (name == Keyring::KEY_VARIABLE).then(|| key_text.clone()))?;
+    let service = PgStore::new(pool.clone(), keyring);
+    let user = new_user(&pool).await;
+    let new = snaptrade_user(user, "snap-1", SECRET);
+    let stored = service.upsert_snaptrade_user(user, &new).await?;
+    let memory = MemoryStore::new();
+    memory.register_user(user);
+    memory.upsert_snaptrade_user(user, &new).await?;
+    let secret_error = RepoError::Secret(SecretError::UnknownKey {
+        key_id: "abcd".into(),
+    });
+
+    let renderings = [
+        format!("{new:?}"),
+        format!("{new:#?}"),
+        format!("{stored:?}"),
+        format!("{stored:#?}"),
+        format!("{:?}", stored.user_secret),
+        format!("{service:?}"),
+        format!("{:?}", service.for_user(user)),
+        format!("{memory:?}"),
+        format!("{:?}", SecretKey::from_bytes([7; 32])),
+        format!("{secret_error:?} {secret_error}"),
+        format!("{:?}", memory.find_snaptrade_user(user).await?),
+    ];
+    for rendering in renderings {
+        assert!(!rendering.contains(SECRET), "{rendering}");
+        assert!(!rendering.contains(&key_text), "{rendering}");
+        assert!(!rendering.contains("7, 7, 7"), "{rendering}");
+    }
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn holdings_carry_their_contributions_through_the_jsonb_columns(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    let account = AccountId::generate();
+    let mut spread = holding(user, "VTI", "3", "750");
+    spread.account_contributions = vec![
+        contribution(account, "Vanguard", "1"),
+        contribution(AccountId::generate(), "Vanguard", "2"),
+    ];
+    service.replace_holdings(user, &[spread.clone()]).await?;
+    let breakdown: serde_json::Value = sqlx::query_scalar(
+        "select institution_breakdown from user_aggregated_holdings where user_id = $1",
+    )
+    .bind(user.into_uuid())
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(breakdown["Vanguard"]["account_count"], 2);
+    let stored = service.get_holding(user, &spread.symbol).await?;
+    assert_eq!(stored.account_contributions, spread.account_contributions);
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! The Alpaca client against `tributary-sandbox`'s Broker API server on 127.0.0.1: Basic auth, orders that
+//! fill and cancel, client_order_id uniqueness, buying power, and faults on demand.
+#![cfg(feature = "alpaca")]
+
+mod shared_support;
+
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use tributary_domain::{
+    AccountId, BrokerageOrderId, ClientOrderId, OrderAction, OrderStatus, OrderType, Price,
+    ProviderAccountId, Symbol, TimeInForce, Units, UserId,
+};
+use tributary_provider::ProviderError;
+use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
+use tributary_provider::capability::{
+    AccountRef, BrokerageAccounts, OrderRequest, OrderScope, OrderSize, Trading,
+};
+use tributary_sandbox::{MarketFill, Sandbox, SeedAccount};
+use url::Url;
+use uuid::Uuid;
+
+use shared_support::dec;
+
+fn client_with_secret(sandbox: &Sandbox, secret: &str) -> AlpacaClient {
+    let config = AlpacaConfig::new(
+        sandbox.alpaca().key_id(),
+        SecretString::from(secret),
+        AlpacaEnvironment::Sandbox,
+    )
+    .with_base_url(Url::parse(&sandbox.alpaca_base_url()).unwrap());
+    AlpacaClient::new(config).unwrap()
+}
+
+fn client(sandbox: &Sandbox) -> AlpacaClient {
+    client_with_secret(sandbox, sandbox.alpaca().secret())
+}
+
+fn account_ref(id: Uuid) -> AccountRef {
+    AccountRef {
+        user_id: UserId::generate(),
+        account_id: AccountId::generate(),
+        provider_account_id: ProviderAccountId::parse(&id.to_string()).unwrap(),
+    }
+}
+
+fn units(text: &str) -> OrderSize {
+    OrderSize::Units(Units::parse(text).unwrap())
+}
+
+fn market(symbol: &str, action: OrderAction, size: &str) -> OrderRequest {
+    OrderRequest::market(Symbol::parse(symbol).unwrap(), action, units(size))
+}
+
+fn limit_buy(symbol: &str, size: &str, limit: &str) -> OrderRequest {
+    OrderRequest::new(
+        Symbol::parse(symbol).unwrap(),
+        OrderAction::Buy,
+        OrderType::Limit,
+        TimeInForce::Day,
+        units(size),
+        Some(Price::parse(limit).unwrap()),
+        None,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_market_buy_fills_and_is_listed_among_closed_orders() {
+    let sandbox = Sandbox::start().await;
+    let account = account_ref(sandbox.alpaca().default_account_id());
+    let alpaca = client(&sandbox);
+
+    let placed = alpaca
+        .place_order(&(), &account, &market("AAPL", OrderAction::Buy, "2"))
+        .await
+        .unwrap();
+    let closed = alpaca
+        .list_orders(&(), &account, OrderScope::Closed)
+        .await
+        .unwrap();
+
+    assert_eq!(placed.status, OrderStatus::Filled);
+    assert_eq!(placed.filled_units.map(Units::get), Some(dec("2")));
+    assert!(placed.average_fill_price.is_some());
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].brokerage_order_id, placed.brokerage_order_id);
+}
+
+#[tokio::test]
+async fn a_limit_order_stays_open_until_cancelled() {
+    let sandbox = Sandbox::start().await;
+    let account = account_ref(sandbox.alpaca().default_account_id());
+    let alpaca = client(&sandbox);
+
+    let placed = alpaca
+        .place_order(&(), &account, &limit_buy("MSFT", "1", "100"))
+        .await
+        .unwrap();
+    let open = alpaca
+        .list_orders(&(), &account, OrderScope::Open)
+        .await
+        .unwrap();
+    Trading::cancel_order(&alpaca, &(), &account, &placed.brokerage_order_id)
+        .await
+        .unwrap();
+    let after = alpaca
+        .list_orders(&(), &account, OrderScope::All)
+        .await
+        .unwrap();
+
+    assert!(placed.status.is_open(), "{:?}", placed.status);
+    assert_eq!(open.len(), 1);
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].status, OrderStatus::Canceled);
+    assert!(after[0].cancelled_at.is_some());
+}
+
+#[tokio::test]
+async fn cancelling_a_filled_order_is_rejected_with_alpacas_code() {
+    let sandbox = Sandbox::start().await;
+    let account = account_ref(sandbox.alpaca().default_account_id());
+    let alpaca = client(&sandbox);
+    let filled = alpaca
+        .place_order(&(), &account, &market("AAPL", OrderAction::Buy, "1"))
+        .await
+        .unwrap();
+
+    let error = Trading::cancel_order(&alpaca, &(), &account, &filled.brokerage_order_id)
+        .await
+        .unwrap_err();
+
+    let ProviderError::Rejected(detail) = error else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(detail.status, 422);
+    assert_eq!(detail.code.as_deref(), Some("42210000"));
+}
+
+#[tokio::test]
+async fn a_server_error_on_submit_is_resolved_by_lookup_and_places_exactly_one_order() {
+    let sandbox = Sandbox::start().await;
+    let account_id = sandbox.alpaca().default_account_id();
+    let account = account_ref(account_id);
+    sandbox.alpaca().knobs().server_error_next(1, 502);
+    let order = market("SPY", OrderAction::Buy, "1")
+        .with_client_order_id(ClientOrderId::parse("once-only-1").unwrap());
+
+    let placed = client(&sandbox)
+        .place_order(&(), &account, &order)
+        .await
+        .unwrap();
+
+    assert_eq!(placed.status, OrderStatus::Filled);
+    assert_eq!(sandbox.alpaca().orders(account_id).len(), 1);
+    assert_eq!(
+        placed.raw_order_data.as_ref().unwrap()["client_order_id"],
+        "once-only-1"
+    );
+}
+
+#[tokio::test]
+async fn the_same_client_order_id_twice_is_refused_the_second_time() {
+    let sandbox = Sandbox::start().await;
+    let account_id = sandbox.alpaca().default_account_id();
+    let account = account_ref(account_id);
+    let alpaca = client(&sandbox);
+    let order =
+        limit_buy("VTI", "1", "50").with_client_order_id(ClientOrderId::parse("dup-1").unwrap());
+
+    alpaca.place_order(&(), &account, &order).await.unwrap();
+    let error = alpaca.place_order(&(), &account, &order).await.unwrap_err();
+
+    assert!(matches!(error, ProviderError::Rejected(_)), "got {error:?}");
+    assert_eq!(sandbox.alpaca().orders(account_id).len(), 1);
+}
+
+#[tokio::test]
+async fn a_buy_beyond_buying_power_is_warned_about_then_refused() {
+    let sandbox = Sandbox::start().await;
+    let poor = sandbox
+        .alpaca()
+        .seed_account(SeedAccount::new(Decimal::from(100), 0));
+    let account = account_ref(poor);
+    let alpaca = client(&sandbox);
+    let order = limit_buy("AAPL", "10", "150");
+
+    let impact = alpaca.order_impact(&(), &account, &order).await.unwrap();
+    let error = alpaca.place_order(&(), &account, &order).await.unwrap_err();
+
+    assert!(
+        impact
+            .warnings
+            .iter()
+            .any(|warning| warning.contains("buying power")),
+        "{:?}",
+        impact.warnings
+    );
+    let ProviderError::Rejected(detail) = error else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(detail.status, 403);
+    assert_eq!(detail.message, "insufficient buying power");
+}
+
+#[tokio::test]
+async fn a_market_order_waits_until_the_market_steps() {
+    let sandbox = Sandbox::start().await;
+    sandbox.alpaca().set_market_fill(MarketFill::OnStep);
+    let account = account_ref(sandbox.alpaca().default_account_id());
+    let alpaca = client(&sandbox);
+
+    let placed = alpaca
+        .place_order(&(), &account, &market("TSLA", OrderAction::Buy, "1"))
+        .await
+        .unwrap();
+    sandbox.alpaca().step();
+    let closed = alpaca
+        .list_orders(&(), &account, OrderScope::Closed)
+        .await
+        .unwrap();
+
+    assert_eq!(placed.status, OrderStatus::Accepted);
+    assert_eq!(closed[0].status, OrderStatus::Filled);
+}
+
+#[tokio::test]
+async fn the_account_and_positions_are_read_as_domain_values() {
+    let sandbox = Sandbox::start().await;
+    let id = ProviderAccountId::parse(&sandbox.alpaca().default_account_id().to_string()).unwrap();
+    let alpaca = client(&sandbox);
+
+    let account = alpaca.brokerage_account(&(), &id).await.unwrap();
+    let positions = alpaca.account_positions(&(), &id).await.unwrap();
+
+    assert_eq!(account.provider_account_id, id);
+    assert!(account.cash.is_some());
+    let symbols: Vec<&str> = positions
+        .iter()
+        .map(|position| position.symbol.as_str())
+        .collect();
+    assert_eq!(symbols, ["AAPL", "MSFT"]);
+}
+
+#[tokio::test]
+async fn reads_wait_out_a_rate_limit_reset_and_succeed() {
+    let sandbox = Sandbox::start().await;
+    sandbox.alpaca().knobs().rate_limit_next(1, 1);
+    let id = ProviderAccountId::parse(&sandbox.alpaca().default_account_id().to_string()).unwrap();
+
+    let positions = client(&sandbox).account_positions(&(), &id).await.unwrap();
+
+    assert_eq!(positions.len(), 2);
+    assert_eq!(
+        sandbox.alpaca().log().count("GET", "/v1/trading/accounts"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_unauthorized() {
+    let sandbox = Sandbox::start().await;
+    let id = ProviderAccountId::parse(&sandbox.alpaca().default_account_id().to_string()).unwrap();
+
+    let error = client_with_secret(&sandbox, "wrong")
+        .brokerage_account(&(), &id)
+        .await
+        .unwrap_err();
+
+    let ProviderError::Unauthorized(detail) = error else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(detail.code.as_deref(), Some("40110000"));
+}
+
+#[tokio::test]
+async fn cancelling_an_unknown_order_is_not_found() {
+    let sandbox = Sandbox::start().await;
+    let account = account_ref(sandbox.alpaca().default_account_id());
+    let unknown = BrokerageOrderId::parse(&Uuid::new_v4().to_string()).unwrap();
+
+    let error = Trading::cancel_order(&client(&sandbox), &(), &account, &unknown)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, ProviderError::NotFound(_)), "got {error:?}");
+}

@@ -7,11 +7,20 @@
 //! 5xx, malformed bodies and retired endpoints; each server's [`RequestLog`] lets a test assert what
 //! was (or was not) sent. The servers stop when the [`Sandbox`] is dropped.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), reqwest::Error> {
 //! use tributary_sandbox::{Sandbox, SeedConnection};
 //!
 //! let sandbox = Sandbox::start().await;
+//!
+//! // Alpaca's Broker API, with the key pair the sandbox accepts:
+//! let alpaca = sandbox.alpaca();
+//! let url = format!("{}/v1/trading/accounts/{}/positions", alpaca.base_url(), alpaca.default_account_id());
+//! let answer = reqwest::Client::new().get(&url).basic_auth(alpaca.key_id(), Some(alpaca.secret())).send().await?;
+//! assert_eq!(answer.status(), 200);
+//!
+//! // SnapTrade state seeded directly, for tests that start from a linked user:
 //! let snaptrade = sandbox.snaptrade();
 //! let user = snaptrade.seed_user("user-1");
 //! let connection = snaptrade.seed_connection(&user.user_id, SeedConnection::new(2, 5));

@@ -43,12 +43,22 @@ impl SeedAccount {
 }
 
 /// The running Alpaca Broker API server, with its knobs and its state.
-#[derive(Debug)]
 pub struct AlpacaSandbox {
     server: Server,
     shared: Arc<routes::Shared>,
     instruments: Instruments,
     default_account: Uuid,
+}
+
+// By hand, so the credentials and the state (user secrets, access tokens) never reach a Debug line.
+impl std::fmt::Debug for AlpacaSandbox {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AlpacaSandbox")
+            .field("base_url", &self.base_url())
+            .field("key_id", &self.key_id())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AlpacaSandbox {

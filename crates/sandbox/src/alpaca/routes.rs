@@ -27,7 +27,6 @@ use crate::knobs::{Dialect, lock};
 use crate::reply::{ApiError, Reply};
 
 /// The state and the key pair the server accepts.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) state: Mutex<AlpacaState>,
     pub(crate) key_id: String,

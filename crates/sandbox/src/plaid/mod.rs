@@ -73,11 +73,21 @@ impl std::fmt::Debug for SeededItem {
 }
 
 /// The running Plaid server, with its knobs and its state.
-#[derive(Debug)]
 pub struct PlaidSandbox {
     server: Server,
     shared: Arc<routes::Shared>,
     instruments: Instruments,
+}
+
+// By hand, so the credentials and the state (user secrets, access tokens) never reach a Debug line.
+impl std::fmt::Debug for PlaidSandbox {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PlaidSandbox")
+            .field("base_url", &self.base_url())
+            .field("client_id", &self.client_id())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PlaidSandbox {

@@ -35,7 +35,6 @@ pub(crate) struct PlaidState {
 }
 
 /// The state and the credentials the handlers check.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) state: Mutex<PlaidState>,
     pub(crate) client_id: String,

@@ -29,7 +29,6 @@ use crate::reply::{ApiError, Reply, number};
 pub const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
 
 /// The state and the credentials the handlers check.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) state: Mutex<SnapState>,
     pub(crate) client_id: String,

@@ -38,6 +38,20 @@ pub enum SyncError {
         /// The provider.
         provider: Provider,
     },
+    /// Nothing could be fetched from the provider (every login or account failed).
+    #[error("{provider} could not be reached: {reason}")]
+    Unreachable {
+        /// The provider.
+        provider: Provider,
+        /// What each attempt reported.
+        reason: String,
+    },
+    /// The provider does not list an order the store holds.
+    #[error("the provider does not list order {order}")]
+    OrderUnknown {
+        /// The stored order.
+        order: tributary_domain::OrderId,
+    },
     /// The provider's answer to an order names a different account than the one it was placed in.
     #[error("the provider answered for another account than {account}")]
     AccountMismatch {

@@ -1,0 +1,366 @@
+//! The engine: a user's sync, orders, and portfolio reads, over any [`Store`] and any provider clients.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tributary_domain::{
+    AccountId, AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding, Provider,
+    ProviderAccountId, UserId,
+};
+use tributary_provider::capability::{AccountRef, OrderScope, PlacedOrder};
+use tributary_provider::router::ProviderRouter;
+use tributary_repo::{PortfolioSummary, Store, UnifiedAccount};
+
+use crate::convert::{connection_of, new_account, new_connection};
+use crate::merge::{Lot, merge};
+use crate::source::{AccountSource, OrderDesk, Snapshot};
+use crate::{
+    AccountReport, ConnectionReport, Outcome, ProviderReport, SyncError, SyncReport, UserLocks,
+};
+
+/// How many provider calls one user's sync makes at once unless told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// The sync engine. Cheap to share behind an `Arc`; every operation takes the user it acts for and
+/// holds that user's lock, so one user's syncs and orders never interleave.
+pub struct SyncEngine<S> {
+    pub(crate) store: Arc<S>,
+    pub(crate) router: ProviderRouter,
+    sources: Vec<Arc<dyn AccountSource<S>>>,
+    desks: Vec<Arc<dyn OrderDesk<S>>>,
+    pub(crate) locks: UserLocks,
+    concurrency: usize,
+}
+
+impl<S> std::fmt::Debug for SyncEngine<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let providers =
+            |list: Vec<Provider>| list.into_iter().map(|p| p.as_str()).collect::<Vec<_>>();
+        f.debug_struct("SyncEngine")
+            .field(
+                "sources",
+                &providers(self.sources.iter().map(|s| s.provider()).collect()),
+            )
+            .field(
+                "desks",
+                &providers(self.desks.iter().map(|d| d.provider()).collect()),
+            )
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store + 'static> SyncEngine<S> {
+    /// An engine over `store` with no providers yet; `router` decides which providers are switched on.
+    pub fn new(store: Arc<S>, router: ProviderRouter) -> Self {
+        Self {
+            store,
+            router,
+            sources: Vec::new(),
+            desks: Vec::new(),
+            locks: UserLocks::new(),
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// Adds a provider to sync accounts and positions from.
+    pub fn with_source(mut self, source: impl AccountSource<S> + 'static) -> Self {
+        self.sources.push(Arc::new(source));
+        self
+    }
+
+    /// Adds a provider to place and list orders through.
+    pub fn with_desk(mut self, desk: impl OrderDesk<S> + 'static) -> Self {
+        self.desks.push(Arc::new(desk));
+        self
+    }
+
+    /// At most `limit` provider calls at once within one user's sync (at least one).
+    pub fn with_concurrency(mut self, limit: usize) -> Self {
+        self.concurrency = limit.max(1);
+        self
+    }
+
+    /// The store the engine writes to.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The user's portfolio mode, from the schema's `get_user_portfolio_mode`.
+    ///
+    /// # Errors
+    /// The repository's.
+    pub async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, SyncError> {
+        Ok(self.store.portfolio_mode(user).await?)
+    }
+
+    /// The user's accounts from the schema's unified view, with their connections' health.
+    ///
+    /// # Errors
+    /// The repository's.
+    pub async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, SyncError> {
+        Ok(self.store.unified_accounts(user).await?)
+    }
+
+    pub(crate) fn desk(&self, provider: Provider) -> Result<&Arc<dyn OrderDesk<S>>, SyncError> {
+        self.desks
+            .iter()
+            .find(|desk| desk.provider() == provider)
+            .ok_or(SyncError::NoClient { provider })
+    }
+
+    /// Brings everything the user has at every configured provider into the store: SnapTrade connections,
+    /// accounts, holdings (replaced as a whole, atomically) and orders.
+    ///
+    /// A provider switched off or not linked is skipped; one that fails is reported and the rest goes on.
+    /// Holdings of accounts that could not be fetched are kept as they were, so an outage never empties a
+    /// portfolio; a position the provider no longer reports disappears.
+    ///
+    /// # Errors
+    /// Only the repository's: provider failures are in the report.
+    pub async fn sync_user(&self, user: UserId) -> Result<SyncReport, SyncError> {
+        let _guard = self.locks.lock(user).await;
+        let mut report = SyncReport::default();
+        let snapshots = self.fetch_all(user, &mut report).await;
+        let stored_connections: HashMap<AuthorizationId, _> = self
+            .store
+            .list_connections(user)
+            .await?
+            .into_iter()
+            .map(|c| (c.authorization_id, c))
+            .collect();
+        let now = Utc::now();
+        let mut connections = Vec::new();
+        let mut accounts = Vec::new();
+        for snapshot in &snapshots {
+            let infos: Vec<_> = snapshot.accounts.iter().map(|a| a.info.clone()).collect();
+            for info in &snapshot.connections {
+                if let Some(row) = new_connection(user, info, &infos, &stored_connections, now)? {
+                    report.connections.push(ConnectionReport {
+                        authorization_id: row.authorization_id,
+                        status: row.status,
+                        message: row.error_message.as_ref().map(ToString::to_string),
+                    });
+                    connections.push(row);
+                }
+            }
+            for info in &infos {
+                accounts.push(new_account(
+                    user,
+                    info,
+                    connection_of(&snapshot.connections, info),
+                )?);
+            }
+        }
+        self.store.upsert_connections(user, &connections).await?;
+        let stored_accounts = self.store.upsert_accounts(user, &accounts).await?;
+        let holdings = self
+            .holdings(user, &snapshots, &stored_accounts, &mut report)
+            .await?;
+        report.holdings_count = holdings.len();
+        report.holdings = self.store.replace_holdings(user, &holdings).await?;
+        self.sync_orders(user, &stored_accounts, &mut report)
+            .await?;
+        Ok(report)
+    }
+
+    /// Every source's snapshot, fetched concurrently under one bound on provider calls.
+    async fn fetch_all(&self, user: UserId, report: &mut SyncReport) -> Vec<Snapshot> {
+        let permits = Arc::new(Semaphore::new(self.concurrency));
+        let mut tasks = JoinSet::new();
+        for source in &self.sources {
+            let provider = source.provider();
+            if let Err(refused) = self.router.check(provider) {
+                report.providers.push(ProviderReport {
+                    provider,
+                    outcome: Outcome::skipped(refused),
+                });
+                continue;
+            }
+            let (source, store, permits) = (
+                Arc::clone(source),
+                Arc::clone(&self.store),
+                Arc::clone(&permits),
+            );
+            tasks.spawn(
+                async move { (provider, source.fetch(store.as_ref(), user, permits).await) },
+            );
+        }
+        let mut snapshots = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (provider, fetched) = match joined {
+                Ok(done) => done,
+                Err(panic) => {
+                    tracing::error!(%user, error = %panic, "a provider fetch task failed");
+                    continue;
+                }
+            };
+            let outcome = match fetched {
+                Ok(snapshot) if snapshot.failures.is_empty() => {
+                    snapshots.push(snapshot);
+                    Outcome::Synced
+                }
+                Ok(snapshot) => {
+                    let outcome = Outcome::failed(snapshot.failures.join("; "));
+                    snapshots.push(snapshot);
+                    outcome
+                }
+                Err(error @ SyncError::NotLinked { .. }) => Outcome::skipped(error),
+                Err(error) => {
+                    tracing::warn!(%user, %provider, error = %error, "provider sync failed");
+                    Outcome::failed(error)
+                }
+            };
+            report.providers.push(ProviderReport { provider, outcome });
+        }
+        report.providers.sort_by_key(|p| p.provider);
+        snapshots.sort_by_key(|s| s.provider);
+        snapshots
+    }
+
+    /// The user's new holdings: fetched positions, plus what was stored for accounts that could not be
+    /// fetched this time.
+    async fn holdings(
+        &self,
+        user: UserId,
+        snapshots: &[Snapshot],
+        stored: &[InvestmentAccount],
+        report: &mut SyncReport,
+    ) -> Result<Vec<NewHolding>, SyncError> {
+        let by_key: HashMap<(Provider, &ProviderAccountId), &InvestmentAccount> = stored
+            .iter()
+            .map(|a| ((a.provider, &a.provider_account_id), a))
+            .collect();
+        let mut lots = Vec::new();
+        let mut fetched: Vec<AccountId> = Vec::new();
+        for snapshot in snapshots {
+            for account in &snapshot.accounts {
+                let Some(row) = by_key.get(&(snapshot.provider, &account.info.provider_account_id))
+                else {
+                    continue;
+                };
+                let outcome = match &account.positions {
+                    Ok(positions) => {
+                        fetched.push(row.id);
+                        for position in positions {
+                            match Lot::from_position(
+                                row.id,
+                                row.institution_name.clone(),
+                                row.provider,
+                                position,
+                            )? {
+                                Ok(lot) => lots.push(lot),
+                                Err(left_out) => {
+                                    report.positions_left_out.push(left_out.to_string())
+                                }
+                            }
+                        }
+                        Outcome::Synced
+                    }
+                    Err(reason) => Outcome::failed(reason),
+                };
+                report.accounts.push(AccountReport {
+                    provider: row.provider,
+                    provider_account_id: row.provider_account_id.clone(),
+                    account_id: Some(row.id),
+                    positions: outcome,
+                    orders: Outcome::skipped("not a trading provider"),
+                });
+            }
+        }
+        let all_accounts = self.store.list_accounts(user).await?;
+        let unfetched: Vec<AccountId> = all_accounts
+            .iter()
+            .map(|a| a.id)
+            .filter(|id| !fetched.contains(id))
+            .collect();
+        if !unfetched.is_empty() {
+            for holding in self.store.list_holdings(user).await? {
+                lots.extend(Lot::carried_from(&holding, &unfetched));
+            }
+        }
+        Ok(merge(user, lots)?)
+    }
+
+    /// Each fetched account's orders at its trading provider, fetched concurrently, upserted in one batch.
+    async fn sync_orders(
+        &self,
+        user: UserId,
+        accounts: &[InvestmentAccount],
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let permits = Arc::new(Semaphore::new(self.concurrency));
+        let mut tasks = JoinSet::new();
+        for account in accounts {
+            let Ok(desk) = self.desk(account.provider) else {
+                continue;
+            };
+            let Some(entry) = report
+                .accounts
+                .iter_mut()
+                .find(|a| a.account_id == Some(account.id))
+            else {
+                continue;
+            };
+            if account.connection_status != ConnectionStatus::Active {
+                entry.orders =
+                    Outcome::skipped(format!("connection is {}", account.connection_status));
+                continue;
+            }
+            let reference = account_ref(account);
+            let (desk, store, permits) = (
+                Arc::clone(desk),
+                Arc::clone(&self.store),
+                Arc::clone(&permits),
+            );
+            tasks.spawn(async move {
+                let _permit = permits.acquire().await;
+                let orders = desk
+                    .orders(store.as_ref(), &reference, OrderScope::All)
+                    .await;
+                (reference.account_id, orders)
+            });
+        }
+        let mut orders: Vec<PlacedOrder> = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((account, fetched)) = joined else {
+                continue;
+            };
+            let Some(entry) = report
+                .accounts
+                .iter_mut()
+                .find(|a| a.account_id == Some(account))
+            else {
+                continue;
+            };
+            entry.orders = match fetched {
+                Ok(fetched) => {
+                    orders.extend(fetched);
+                    Outcome::Synced
+                }
+                Err(error) => Outcome::failed(error),
+            };
+        }
+        orders.sort_by(|a, b| {
+            (a.account_id, a.brokerage_order_id.as_str())
+                .cmp(&(b.account_id, b.brokerage_order_id.as_str()))
+        });
+        orders.dedup_by(|a, b| {
+            a.account_id == b.account_id && a.brokerage_order_id == b.brokerage_order_id
+        });
+        report.orders_written = self.store.upsert_orders(user, &orders).await?.len();
+        Ok(())
+    }
+}
+
+/// How a provider call names a stored account.
+pub(crate) fn account_ref(account: &InvestmentAccount) -> AccountRef {
+    AccountRef {
+        user_id: account.user_id,
+        account_id: account.id,
+        provider_account_id: account.provider_account_id.clone(),
+    }
+}

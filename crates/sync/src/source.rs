@@ -1,0 +1,486 @@
+//! Where a sync's data comes from: each provider's client behind one object-safe trait, so the engine holds
+//! Plaid, SnapTrade and Alpaca (or sandbox-backed and test clients) side by side.
+//!
+//! [`AggregationSource`] adapts any [`Aggregation`] client (Plaid, SnapTrade), [`BrokerageSource`] any
+//! [`BrokerageAccounts`] client (Alpaca), and [`TradingDesk`] any [`Trading`] client. Each is told how to
+//! find a user's credentials by a [`Logins`] resolver: [`GivenLogins`] (handed in by the caller, e.g. Plaid
+//! access tokens), [`RegisteredSnapTradeUser`] (the stored, sealed SnapTrade registration),
+//! [`AlpacaBrokerageAccount`] (the user's onboarding) and [`NoLogin`].
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tributary_domain::{BrokerageOrderId, Provider, ProviderAccountId, SnapTradeUser, UserId};
+use tributary_provider::ProviderError;
+use tributary_provider::capability::{
+    AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, OrderImpact,
+    OrderRequest, OrderScope, PlacedOrder, Position, Trading,
+};
+use tributary_repo::{PortfolioRepository, SnapTradeUserRepository};
+
+use crate::SyncError;
+
+/// What one provider holds for a user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The provider.
+    pub provider: Provider,
+    /// Its connections (SnapTrade authorizations, Plaid Items).
+    pub connections: Vec<ConnectionInfo>,
+    /// Its accounts, each with its positions or why they could not be fetched.
+    pub accounts: Vec<FetchedAccount>,
+    /// Logins or accounts that could not be fetched at all: their accounts are missing from `accounts`.
+    pub failures: Vec<String>,
+}
+
+/// An account and its positions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchedAccount {
+    /// The account.
+    pub info: AccountInfo,
+    /// Its positions, or why they could not be fetched.
+    pub positions: Result<Vec<Position>, String>,
+}
+
+/// Finds the credentials a provider needs to act for a user.
+#[async_trait]
+pub trait Logins<S>: Send + Sync {
+    /// One credential (a Plaid access token, a SnapTrade user, an Alpaca account…).
+    type Login: Send + Sync + 'static;
+
+    /// The user's credentials at the provider; empty when the user is not linked to it.
+    async fn logins(&self, store: &S, user: UserId) -> Result<Vec<Self::Login>, SyncError>;
+}
+
+/// Credentials handed to the engine by its caller, per user (Plaid access tokens are held by the caller:
+/// the repository does not give them out).
+#[derive(Debug)]
+pub struct GivenLogins<L> {
+    logins: Mutex<HashMap<UserId, Vec<L>>>,
+}
+
+impl<L> Default for GivenLogins<L> {
+    fn default() -> Self {
+        Self {
+            logins: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<L: Clone> GivenLogins<L> {
+    /// None yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a credential of `user`.
+    pub fn add(&self, user: UserId, login: L) {
+        self.logins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(user)
+            .or_default()
+            .push(login);
+    }
+}
+
+#[async_trait]
+impl<S: Sync, L: Clone + Send + Sync + 'static> Logins<S> for GivenLogins<L> {
+    type Login = L;
+
+    async fn logins(&self, _: &S, user: UserId) -> Result<Vec<L>, SyncError> {
+        let logins = self.logins.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(logins.get(&user).cloned().unwrap_or_default())
+    }
+}
+
+/// The user's stored SnapTrade registration, opened, as the SnapTrade client's login type `L`.
+#[derive(Debug)]
+pub struct RegisteredSnapTradeUser<L>(PhantomData<fn() -> L>);
+
+impl<L> Default for RegisteredSnapTradeUser<L> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+#[async_trait]
+impl<S, L> Logins<S> for RegisteredSnapTradeUser<L>
+where
+    S: SnapTradeUserRepository,
+    L: From<SnapTradeUser> + Send + Sync + 'static,
+{
+    type Login = L;
+
+    async fn logins(&self, store: &S, user: UserId) -> Result<Vec<L>, SyncError> {
+        let registration = store.find_snaptrade_user(user).await?;
+        Ok(registration.into_iter().map(L::from).collect())
+    }
+}
+
+/// The user's Alpaca brokerage account (from the onboarding row), with Alpaca's login (the client's own
+/// Broker API credentials act for every account).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AlpacaBrokerageAccount;
+
+#[async_trait]
+impl<S: PortfolioRepository> Logins<S> for AlpacaBrokerageAccount {
+    type Login = ((), ProviderAccountId);
+
+    async fn logins(&self, store: &S, user: UserId) -> Result<Vec<Self::Login>, SyncError> {
+        let summary = store.portfolio_mode(user).await?;
+        Ok(summary
+            .alpaca_account_id
+            .into_iter()
+            .map(|id| ((), id))
+            .collect())
+    }
+}
+
+/// For clients that need nothing to act for a user (Alpaca's Broker API).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLogin;
+
+#[async_trait]
+impl<S: Sync> Logins<S> for NoLogin {
+    type Login = ();
+
+    async fn logins(&self, _: &S, _: UserId) -> Result<Vec<()>, SyncError> {
+        Ok(vec![()])
+    }
+}
+
+/// A provider the engine syncs accounts and positions from.
+#[async_trait]
+pub trait AccountSource<S>: Send + Sync {
+    /// The provider.
+    fn provider(&self) -> Provider;
+
+    /// Everything the provider holds for `user`, its calls run at most `permits` at a time.
+    ///
+    /// # Errors
+    /// [`SyncError::NotLinked`] when the user has no credentials there; the provider's error when nothing
+    /// could be fetched.
+    async fn fetch(
+        &self,
+        store: &S,
+        user: UserId,
+        permits: Arc<Semaphore>,
+    ) -> Result<Snapshot, SyncError>;
+}
+
+/// An [`Aggregation`] client as a source: per login, its connections, accounts and all positions.
+#[derive(Debug)]
+pub struct AggregationSource<A, R> {
+    client: Arc<A>,
+    logins: R,
+}
+
+impl<A, R> AggregationSource<A, R> {
+    /// The client, finding credentials with `logins`.
+    pub fn new(client: Arc<A>, logins: R) -> Self {
+        Self { client, logins }
+    }
+}
+
+/// What one login (or one brokerage account) gave: its connections and accounts.
+type Harvest = (Vec<ConnectionInfo>, Vec<FetchedAccount>);
+type LoginHarvest = Result<Harvest, ProviderError>;
+
+#[async_trait]
+impl<S, A, R> AccountSource<S> for AggregationSource<A, R>
+where
+    S: Send + Sync,
+    A: Aggregation + 'static,
+    R: Logins<S, Login = A::Login>,
+{
+    fn provider(&self) -> Provider {
+        self.client.provider()
+    }
+
+    async fn fetch(
+        &self,
+        store: &S,
+        user: UserId,
+        permits: Arc<Semaphore>,
+    ) -> Result<Snapshot, SyncError> {
+        let provider = self.client.provider();
+        let logins = self.logins.logins(store, user).await?;
+        if logins.is_empty() {
+            return Err(SyncError::NotLinked { user, provider });
+        }
+        let mut tasks = JoinSet::new();
+        for login in logins {
+            let (client, permits) = (Arc::clone(&self.client), Arc::clone(&permits));
+            tasks.spawn(async move { harvest_login(client.as_ref(), &login, &permits).await });
+        }
+        let harvests = join_all(tasks).await;
+        snapshot(provider, harvests)
+    }
+}
+
+async fn harvest_login<A: Aggregation>(
+    client: &A,
+    login: &A::Login,
+    permits: &Semaphore,
+) -> LoginHarvest {
+    let (connections, accounts, positions) = tokio::join!(
+        limited(permits, client.connections(login)),
+        limited(permits, client.accounts(login)),
+        limited(permits, client.positions(login)),
+    );
+    let (connections, accounts) = (connections?, accounts?);
+    let positions = positions.map_err(|error| error.to_string());
+    let accounts = accounts
+        .into_iter()
+        .map(|info| FetchedAccount {
+            positions: positions.as_ref().map_err(Clone::clone).map(|all| {
+                all.iter()
+                    .filter(|p| p.provider_account_id == info.provider_account_id)
+                    .cloned()
+                    .collect()
+            }),
+            info,
+        })
+        .collect();
+    Ok((connections, accounts))
+}
+
+/// Runs `call` once a permit is free: the engine's bound on concurrent provider calls.
+async fn limited<T>(permits: &Semaphore, call: impl Future<Output = T>) -> T {
+    // The semaphore is never closed, so acquiring only waits.
+    let _permit = permits.acquire().await;
+    call.await
+}
+
+async fn join_all<T: 'static>(
+    mut tasks: JoinSet<Result<T, ProviderError>>,
+) -> Vec<Result<T, String>> {
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        results.push(match joined {
+            Ok(result) => result.map_err(|error| error.to_string()),
+            Err(panic) => Err(format!("fetch task failed: {panic}")),
+        });
+    }
+    results
+}
+
+/// One snapshot from every login's harvest; an error only when no login gave anything.
+fn snapshot(
+    provider: Provider,
+    harvests: Vec<Result<Harvest, String>>,
+) -> Result<Snapshot, SyncError> {
+    let mut snapshot = Snapshot {
+        provider,
+        connections: Vec::new(),
+        accounts: Vec::new(),
+        failures: Vec::new(),
+    };
+    let attempts = harvests.len();
+    for harvest in harvests {
+        match harvest {
+            Ok((connections, accounts)) => {
+                snapshot.connections.extend(connections);
+                snapshot.accounts.extend(accounts);
+            }
+            Err(reason) => snapshot.failures.push(reason),
+        }
+    }
+    if snapshot.failures.len() == attempts {
+        return Err(SyncError::Unreachable {
+            provider,
+            reason: snapshot.failures.join("; "),
+        });
+    }
+    Ok(snapshot)
+}
+
+/// A [`BrokerageAccounts`] client as a source: each of the user's brokerage accounts and its positions,
+/// fetched concurrently.
+#[derive(Debug)]
+pub struct BrokerageSource<B, R> {
+    client: Arc<B>,
+    provider: Provider,
+    logins: R,
+}
+
+impl<B, R> BrokerageSource<B, R> {
+    /// The client for `provider`, finding the user's accounts with `logins`.
+    pub fn new(client: Arc<B>, provider: Provider, logins: R) -> Self {
+        Self {
+            client,
+            provider,
+            logins,
+        }
+    }
+}
+
+#[async_trait]
+impl<S, B, R> AccountSource<S> for BrokerageSource<B, R>
+where
+    S: Send + Sync,
+    B: BrokerageAccounts + 'static,
+    R: Logins<S, Login = (B::Login, ProviderAccountId)>,
+{
+    fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    async fn fetch(
+        &self,
+        store: &S,
+        user: UserId,
+        permits: Arc<Semaphore>,
+    ) -> Result<Snapshot, SyncError> {
+        let logins = self.logins.logins(store, user).await?;
+        if logins.is_empty() {
+            return Err(SyncError::NotLinked {
+                user,
+                provider: self.provider,
+            });
+        }
+        let mut tasks = JoinSet::new();
+        for (login, account) in logins {
+            let (client, permits) = (Arc::clone(&self.client), Arc::clone(&permits));
+            tasks.spawn(async move {
+                let (info, positions) = tokio::join!(
+                    limited(&permits, client.brokerage_account(&login, &account)),
+                    limited(&permits, client.account_positions(&login, &account)),
+                );
+                let positions = positions.map_err(|error| error.to_string());
+                Ok((
+                    Vec::new(),
+                    vec![FetchedAccount {
+                        info: info?,
+                        positions,
+                    }],
+                ))
+            });
+        }
+        snapshot(self.provider, join_all(tasks).await)
+    }
+}
+
+/// A provider the engine places, cancels and lists orders through.
+#[async_trait]
+pub trait OrderDesk<S>: Send + Sync {
+    /// The provider.
+    fn provider(&self) -> Provider;
+
+    /// What the order would do, before it is placed.
+    async fn impact(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<OrderImpact, SyncError>;
+
+    /// Places the order.
+    async fn place(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<PlacedOrder, SyncError>;
+
+    /// Cancels an order.
+    async fn cancel(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        order: &BrokerageOrderId,
+    ) -> Result<(), SyncError>;
+
+    /// The account's orders.
+    async fn orders(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        scope: OrderScope,
+    ) -> Result<Vec<PlacedOrder>, SyncError>;
+}
+
+/// A [`Trading`] client as an order desk, acting with the user's first login.
+#[derive(Debug)]
+pub struct TradingDesk<T, R> {
+    client: Arc<T>,
+    logins: R,
+}
+
+impl<T, R> TradingDesk<T, R> {
+    /// The client, finding credentials with `logins`.
+    pub fn new(client: Arc<T>, logins: R) -> Self {
+        Self { client, logins }
+    }
+}
+
+impl<T: Trading, R> TradingDesk<T, R> {
+    async fn login<S>(&self, store: &S, user: UserId) -> Result<T::Login, SyncError>
+    where
+        R: Logins<S, Login = T::Login>,
+    {
+        let provider = self.client.provider();
+        let logins = self.logins.logins(store, user).await?;
+        logins
+            .into_iter()
+            .next()
+            .ok_or(SyncError::NotLinked { user, provider })
+    }
+}
+
+#[async_trait]
+impl<S, T, R> OrderDesk<S> for TradingDesk<T, R>
+where
+    S: Send + Sync,
+    T: Trading + 'static,
+    R: Logins<S, Login = T::Login>,
+{
+    fn provider(&self) -> Provider {
+        self.client.provider()
+    }
+
+    async fn impact(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<OrderImpact, SyncError> {
+        let login = self.login(store, account.user_id).await?;
+        Ok(self.client.order_impact(&login, account, order).await?)
+    }
+
+    async fn place(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        order: &OrderRequest,
+    ) -> Result<PlacedOrder, SyncError> {
+        let login = self.login(store, account.user_id).await?;
+        Ok(self.client.place_order(&login, account, order).await?)
+    }
+
+    async fn cancel(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        order: &BrokerageOrderId,
+    ) -> Result<(), SyncError> {
+        let login = self.login(store, account.user_id).await?;
+        Ok(self.client.cancel_order(&login, account, order).await?)
+    }
+
+    async fn orders(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        scope: OrderScope,
+    ) -> Result<Vec<PlacedOrder>, SyncError> {
+        let login = self.login(store, account.user_id).await?;
+        Ok(self.client.list_orders(&login, account, scope).await?)
+    }
+}

@@ -1,7 +1,81 @@
-//! Tributary's repository layer: the SQL schema every other layer stands on, and typed access to it.
+//! Tributary's repository layer: typed access to the schema in `migrations/`, from PostgreSQL in production and
+//! from a mock or an in-memory twin in other services' tests.
 //!
-//! [`MIGRATOR`] applies the workspace's `migrations/` folder (the same files Supabase users apply with psql), and
-//! [`schema_check::verify_schema`] tells whether a database holds that schema.
+//! One trait per aggregate — [`AccountRepository`], [`SnapTradeUserRepository`], [`ConnectionRepository`],
+//! [`HoldingRepository`], [`OrderRepository`], [`PortfolioRepository`] (all together: [`Store`]) — and every method
+//! takes the [`UserId`](tributary_domain::UserId) it acts for. Three implementations:
+//!
+//! * [`PgStore`] over a `sqlx::PgPool`. In service mode the Rust code scopes each query by user; with
+//!   [`PgStore::for_user`] every call also runs as role `authenticated` with the user's JWT claims, so Supabase's
+//!   row-level security backs the code up.
+//! * [`MemoryStore`]: the same semantics in memory. One conformance suite (`tests/conformance/`) runs against both.
+//! * With the `mock` feature, `mockall` twins (`MockAccountRepository`, …). Enable it in dev-dependencies only.
+//!
+//! Writes are idempotent on the schema's natural keys (an account by provider, provider account id and user; a
+//! connection by authorization id; an order by brokerage order id and account; a holding by user and symbol). A
+//! batch is one `INSERT … SELECT FROM unnest(…)` statement, and rows that would not change are not rewritten, so a
+//! re-sync leaves `updated_at` alone. [`HoldingRepository::replace_holdings`] swaps a user's whole set in one
+//! transaction.
+//!
+//! SnapTrade user secrets are sealed with AES-256-GCM before they reach the column (see [`secret`]); the key comes
+//! from `TRIBUTARY_SECRET_KEY` through [`Keyring::from_env`]. Failures are one [`RepoError`] with variants a
+//! caller can act on; no `sqlx` error type leaks out.
+//!
+//! Queries are built at run time (`sqlx::query` with binds), never with sqlx's compile-time macros, so the crate
+//! builds with no database reachable and there is no `.sqlx/` offline data to keep current.
+//!
+//! ```
+//! use tributary_domain::{
+//!     AccountType, HoldingFigures, InstitutionName, NewHolding, NewInvestmentAccount, PortfolioMode, Provider,
+//!     ProviderAccountId, Symbol,
+//! };
+//! use tributary_repo::{AccountRepository, HoldingRepository, MemoryStore, PortfolioRepository};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = MemoryStore::new(); // or PgStore::new(pool, Keyring::from_env()?)
+//! let user = store.create_user();
+//! let vanguard = NewInvestmentAccount::new(
+//!     user,
+//!     Provider::Plaid,
+//!     ProviderAccountId::parse("BxBXxLj1m4HMXBm9WZZmCWVbPjX16EHwv99vp")?,
+//!     InstitutionName::parse("Vanguard")?,
+//!     AccountType::parse("investment")?,
+//! );
+//! store.upsert_accounts(user, &[vanguard.clone()]).await?;
+//! store.upsert_accounts(user, &[vanguard]).await?; // idempotent: still one account
+//! assert_eq!(store.list_accounts(user).await?.len(), 1);
+//!
+//! let vti = NewHolding::new(user, Symbol::parse("VTI")?, HoldingFigures::ZERO);
+//! let replaced = store.replace_holdings(user, &[vti]).await?;
+//! assert_eq!((replaced.written, replaced.removed), (1, 0));
+//!
+//! assert_eq!(store.portfolio_mode(user).await?.mode, PortfolioMode::Aggregation);
+//! # Ok(())
+//! # }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
+//! ```
+//!
+//! On PostgreSQL, [`MIGRATOR`] applies the workspace's `migrations/` folder (the same files Supabase users apply
+//! with psql), and [`schema_check::verify_schema`] tells whether a database holds that schema:
+//!
+//! ```no_run
+//! use tributary_repo::{AccountRepository, Keyring, PgStore};
+//! # async fn run(user: tributary_domain::UserId) -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1/postgres").await?;
+//! tributary_repo::MIGRATOR.run(&pool).await?;
+//! let failed = tributary_repo::schema_check::verify_schema(&pool)
+//!     .await
+//!     .into_iter()
+//!     .filter(|check| !check.passed)
+//!     .count();
+//! assert_eq!(failed, 0);
+//!
+//! let service = PgStore::new(pool, Keyring::from_env()?);
+//! let as_user = service.for_user(user); // RLS applies to everything this store does
+//! let accounts = as_user.list_accounts(user).await?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod batch;
 mod error;

@@ -1,0 +1,269 @@
+//! The SnapTrade client driven end to end against `tributary-sandbox`, which checks every signature the
+//! way SnapTrade does: register → portal link (fetching it completes the connection) → connections →
+//! accounts → positions → order → cancel, and the refusals a real user meets on the way.
+#![cfg(feature = "snaptrade")]
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tributary_domain::{
+    AccountId, BrokerageSlug, ConnectionStatus, ConnectionType, OrderAction, OrderStatus,
+    OrderType, Price, ProviderAccountId, Symbol, TimeInForce, Units, UserId,
+};
+use tributary_provider::ProviderError;
+use tributary_provider::capability::{
+    AccountRef, Aggregation, ConnectionPortal, OrderRequest, OrderScope, OrderSize, PortalRequest,
+    ProviderConnectionId, Trading,
+};
+use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
+use tributary_sandbox::{Sandbox, SeedConnection};
+use url::Url;
+use uuid::Uuid;
+
+fn client(sandbox: &Sandbox) -> SnapTradeClient {
+    let snaptrade = sandbox.snaptrade();
+    let config = SnapTradeConfig::new(
+        snaptrade.client_id(),
+        SecretString::from(snaptrade.consumer_key()),
+    )
+    .unwrap()
+    .with_base_url(Url::parse(&sandbox.snaptrade_base_url()).unwrap());
+    SnapTradeClient::new(config)
+        .unwrap()
+        .with_retries(3, Duration::from_millis(5))
+}
+
+/// Registers a user and connects a brokerage through the portal, as the user would.
+async fn connected_user(
+    sandbox: &Sandbox,
+    client: &SnapTradeClient,
+    connection_type: ConnectionType,
+) -> (UserId, UserCredentials) {
+    let user_id = UserId::generate();
+    let credentials = ConnectionPortal::register_user(client, user_id)
+        .await
+        .unwrap();
+    let request = PortalRequest {
+        broker: Some(BrokerageSlug::parse("ALPACA").unwrap()),
+        connection_type,
+        reconnect: None,
+        redirect_uri: None,
+    };
+    let link = client.portal_url(&credentials, &request).await.unwrap();
+    let portal = reqwest::get(&link.url).await.unwrap();
+    assert!(portal.status().is_success(), "{}", portal.status());
+    assert!(link.url.starts_with(&sandbox.snaptrade_base_url()));
+    (user_id, credentials)
+}
+
+fn account_ref(user: UserId, account: &ProviderAccountId) -> AccountRef {
+    AccountRef {
+        user_id: user,
+        account_id: AccountId::generate(),
+        provider_account_id: account.clone(),
+    }
+}
+
+fn limit_buy(ticker: &str, limit: &str) -> OrderRequest {
+    OrderRequest::new(
+        Symbol::parse(ticker).unwrap(),
+        OrderAction::Buy,
+        OrderType::Limit,
+        TimeInForce::GoodTillCanceled,
+        OrderSize::Units(Units::parse("2").unwrap()),
+        Some(Price::parse(limit).unwrap()),
+        None,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn register_portal_connection_accounts_positions_order_and_cancel_go_through_the_sandbox() {
+    let sandbox = Sandbox::start().await;
+    let client = client(&sandbox);
+
+    let (user, credentials) = connected_user(&sandbox, &client, ConnectionType::Trade).await;
+
+    let connections = Aggregation::connections(&client, &credentials)
+        .await
+        .unwrap();
+    assert_eq!(connections.len(), 1);
+    assert_eq!(connections[0].connection_type, ConnectionType::Trade);
+    assert_eq!(connections[0].status, ConnectionStatus::Active);
+    let ProviderConnectionId::Authorization(authorization) =
+        connections[0].provider_connection_id.clone()
+    else {
+        panic!("a SnapTrade connection is an authorization");
+    };
+
+    let accounts = Aggregation::accounts(&client, &credentials).await.unwrap();
+    assert_eq!(accounts.len(), 2);
+    assert!(accounts.iter().all(|account| {
+        account.provider_connection_id == Some(ProviderConnectionId::Authorization(authorization))
+    }));
+
+    let positions = Aggregation::positions(&client, &credentials).await.unwrap();
+    assert!(positions.len() >= 6, "{} positions", positions.len());
+    assert!(
+        positions
+            .iter()
+            .any(|position| position.option_contract.is_some())
+    );
+
+    let account = account_ref(user, &accounts[0].provider_account_id);
+    let order = limit_buy("AAPL", "1.00");
+    let placed = client
+        .place_order(&credentials, &account, &order)
+        .await
+        .unwrap();
+    assert_eq!(placed.status, OrderStatus::Accepted);
+    assert_eq!(placed.symbol.as_str(), "AAPL");
+    assert_eq!(
+        placed.units.unwrap().get(),
+        Units::parse("2").unwrap().get()
+    );
+    assert!(placed.raw_order_data.is_some());
+
+    let open = client
+        .list_orders(&credentials, &account, OrderScope::Open)
+        .await
+        .unwrap();
+    assert!(
+        open.iter()
+            .any(|row| row.brokerage_order_id == placed.brokerage_order_id)
+    );
+
+    Trading::cancel_order(&client, &credentials, &account, &placed.brokerage_order_id)
+        .await
+        .unwrap();
+    let closed = client
+        .list_orders(&credentials, &account, OrderScope::Closed)
+        .await
+        .unwrap();
+    let cancelled = closed
+        .iter()
+        .find(|row| row.brokerage_order_id == placed.brokerage_order_id)
+        .expect("the cancelled order is listed as closed");
+    assert_eq!(cancelled.status, OrderStatus::Canceled);
+
+    ConnectionPortal::remove_connection(&client, &credentials, &authorization)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_checked_market_order_is_placed_by_its_trade_id_and_executes() {
+    let sandbox = Sandbox::start().await;
+    let client = client(&sandbox);
+    let (user, credentials) = connected_user(&sandbox, &client, ConnectionType::Trade).await;
+    let accounts = Aggregation::accounts(&client, &credentials).await.unwrap();
+    let account = account_ref(user, &accounts[0].provider_account_id);
+    let order = OrderRequest::market(
+        Symbol::parse("MSFT").unwrap(),
+        OrderAction::Buy,
+        OrderSize::Units(Units::parse("1").unwrap()),
+    );
+
+    let impact = Trading::order_impact(&client, &credentials, &account, &order)
+        .await
+        .unwrap();
+    let trade_id = impact.trade_id.expect("a checked trade has an id");
+    let record = client
+        .place_checked_order(&credentials, &trade_id, None)
+        .await
+        .unwrap();
+
+    assert_eq!(record.fields.status.as_deref(), Some("EXECUTED"));
+    let again = client
+        .place_checked_order(&credentials, &trade_id, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(again, ProviderError::Rejected(_)), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_read_only_connection_refuses_to_trade() {
+    let sandbox = Sandbox::start().await;
+    let client = client(&sandbox);
+    let (user, credentials) = connected_user(&sandbox, &client, ConnectionType::Read).await;
+    let accounts = Aggregation::accounts(&client, &credentials).await.unwrap();
+    let account = account_ref(user, &accounts[0].provider_account_id);
+
+    let error = client
+        .place_order(&credentials, &account, &limit_buy("AAPL", "1.00"))
+        .await
+        .unwrap_err();
+
+    let ProviderError::Rejected(detail) = error else {
+        panic!("expected Rejected, got {error:?}");
+    };
+    assert_eq!(detail.status, 403);
+    assert_eq!(detail.code.as_deref(), Some("1141"));
+}
+
+#[tokio::test]
+async fn a_broken_connection_is_reported_and_refuses_to_refresh() {
+    let sandbox = Sandbox::start().await;
+    let client = client(&sandbox);
+    let seeded_user = sandbox.snaptrade().seed_user("seeded-user");
+    let seeded = sandbox
+        .snaptrade()
+        .seed_connection(&seeded_user.user_id, SeedConnection::new(1, 2));
+    let credentials = UserCredentials::new(
+        tributary_domain::SnapTradeUserId::parse(&seeded_user.user_id).unwrap(),
+        tributary_domain::SnapTradeUserSecret::new(SecretString::from(
+            seeded_user.user_secret.clone(),
+        ))
+        .unwrap(),
+    );
+    assert!(
+        sandbox
+            .snaptrade()
+            .disable_connection(seeded.authorization_id)
+    );
+
+    let connections = Aggregation::connections(&client, &credentials)
+        .await
+        .unwrap();
+    let refresh = client
+        .refresh_brokerage_authorization(
+            &credentials,
+            &tributary_domain::AuthorizationId::new(seeded.authorization_id),
+        )
+        .await
+        .unwrap_err();
+
+    assert_eq!(connections[0].status, ConnectionStatus::Disabled);
+    assert!(
+        matches!(refresh, ProviderError::ConnectionDisabled(_)),
+        "{refresh:?}"
+    );
+    assert_eq!(
+        sandbox.snaptrade().refresh_count(seeded.authorization_id),
+        0
+    );
+}
+
+#[tokio::test]
+async fn reads_ride_out_rate_limits_and_server_errors_but_orders_are_sent_once() {
+    let sandbox = Sandbox::start().await;
+    let client = client(&sandbox);
+    let (user, credentials) = connected_user(&sandbox, &client, ConnectionType::Trade).await;
+
+    sandbox.snaptrade().knobs().rate_limit_next(1, 0);
+    sandbox.snaptrade().knobs().server_error_next(1, 503);
+    let accounts = Aggregation::accounts(&client, &credentials).await.unwrap();
+    assert_eq!(accounts.len(), 2);
+
+    let account = account_ref(user, &accounts[0].provider_account_id);
+    sandbox.snaptrade().log().clear();
+    sandbox.snaptrade().knobs().server_error_next(1, 500);
+    let error = client
+        .place_order(&credentials, &account, &limit_buy("AAPL", "1.00"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProviderError::Upstream(_)), "{error:?}");
+    assert_eq!(sandbox.snaptrade().log().count("POST", "/trade/place"), 1);
+    let account_uuid = Uuid::parse_str(account.provider_account_id.as_str()).unwrap();
+    assert!(sandbox.snaptrade().orders(account_uuid).is_empty());
+}

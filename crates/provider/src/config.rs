@@ -73,7 +73,9 @@ pub(crate) fn parse_base_url(variable: &'static str, value: &str) -> Result<Url,
     Ok(url)
 }
 
-/// `base` joined with `path` (which starts with `/`), keeping any path prefix `base` has.
+/// `base` joined with `path` (which starts with `/`), keeping any path prefix `base` has. (SnapTrade builds
+/// its URLs with the signature, from the path it signs.)
+#[cfg(any(feature = "plaid", feature = "alpaca"))]
 pub(crate) fn endpoint_url(base: &Url, path: &str) -> String {
     format!("{}{}", base.as_str().trim_end_matches('/'), path)
 }
@@ -138,6 +140,12 @@ mod tests {
         for bad in ["ftp://example.com", "file:///etc/passwd", "mailto:a@b.c"] {
             assert!(parse_base_url("SOME_URL", bad).is_err(), "{bad} accepted");
         }
+        assert!(parse_base_url("SOME_URL", "http://127.0.0.1:8080/prefix/").is_ok());
+    }
+
+    #[cfg(any(feature = "plaid", feature = "alpaca"))]
+    #[test]
+    fn an_endpoint_keeps_the_base_urls_path_prefix() {
         let url = parse_base_url("SOME_URL", "http://127.0.0.1:8080/prefix/").unwrap();
         assert_eq!(
             endpoint_url(&url, "/v1/x"),

@@ -1,9 +1,10 @@
 //! The SnapTrade client: connection portal, aggregation and trading through the user's own brokerages.
 //!
 //! SnapTrade is called as a partner (Commercial keys): every request carries `clientId` and `timestamp` in
-//! the query and a `Signature` header computed over path, query and body (see [`signing`]); calls about a
-//! user add `userId` and `userSecret`. The user secret is returned once, by `registerUser` (or
-//! `resetUserSecret`), and lives in a [`UserCredentials`] whose `Debug` redacts it.
+//! the query and a `Signature` header computed over path, query and body (see
+//! [`signing`](crate::snaptrade::signing)); calls about a user add `userId` and `userSecret`. The user
+//! secret is returned once, by `registerUser` (or `resetUserSecret`), and lives in a
+//! [`UserCredentials`](crate::snaptrade::UserCredentials) whose `Debug` redacts it.
 //!
 //! Reads, cancels and deletes are retried on 429, 5xx and connection failures with capped, jittered
 //! backoff. `registerUser`, `resetUserSecret`, `login`, `refreshBrokerageAuthorization` and order placement

@@ -5,7 +5,7 @@
 //! (order status, action, type, time in force) as free strings. So every field here is an `Option` or
 //! defaults to empty, every decimal accepts a string or a number and becomes a `Decimal` from its text
 //! (serde_json's `arbitrary_precision` keeps the digits: no `f64` on the way), and vocabularies stay
-//! strings until [`super::convert`] sorts them into the domain's open enums.
+//! strings until the conversions sort them into the domain's open enums.
 //!
 //! Write side: request bodies carry decimals as JSON numbers written the way Python's `json.dumps` writes
 //! the float SnapTrade parses them into (`1e-05`, not `0.00001`), so the body we sign and the body

@@ -10,8 +10,7 @@ use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ConnectionId, ExposeSecret, Holding,
     HoldingId, InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount,
     NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider,
-    ProviderAccountId, SnapTradeUser, SnapTradeUserRowId, StatusMessage, Symbol, SyncStatus,
-    UserId,
+    ProviderAccountId, SnapTradeUser, SnapTradeUserRowId, StatusMessage, Symbol, UserId,
 };
 
 use crate::batch::check_batch;
@@ -177,12 +176,20 @@ impl AccountRepository for MemoryStore {
             let id = match state.account_by_key(new) {
                 Some(id) => {
                     let current = state.accounts.get_mut(&id).expect("found by key");
-                    let updated = account_with(current.clone(), new);
+                    // The sync's own columns are not the draft's to change.
+                    let updated = InvestmentAccount {
+                        created_at: current.created_at,
+                        updated_at: current.updated_at,
+                        last_synced: current.last_synced,
+                        sync_status: current.sync_status,
+                        sync_error_message: current.sync_error_message.clone(),
+                        ..new.clone().into_stored(id, at)
+                    };
                     write_if_changed(current, updated, |a| a.updated_at = Some(at));
                     id
                 }
                 None => {
-                    let account = new_account(new, at);
+                    let account = new.clone().into_stored(AccountId::generate(), at);
                     let id = account.id;
                     state.accounts.insert(id, account);
                     id
@@ -221,60 +228,6 @@ impl AccountRepository for MemoryStore {
             )
         }))
     }
-}
-
-/// `current` with the writable columns of `new`.
-fn account_with(current: InvestmentAccount, new: &NewInvestmentAccount) -> InvestmentAccount {
-    let new = new.clone();
-    InvestmentAccount {
-        provider_item_id: new.provider_item_id,
-        institution_id: new.institution_id,
-        institution_name: new.institution_name,
-        account_name: new.account_name,
-        account_type: new.account_type,
-        account_subtype: new.account_subtype,
-        sync_enabled: new.sync_enabled,
-        is_active: new.is_active,
-        is_primary: new.is_primary,
-        raw_account_data: new.raw_account_data,
-        snaptrade_authorization_id: new.snaptrade_authorization_id,
-        brokerage_name: new.brokerage_name,
-        connection_type: new.connection_type,
-        connection_status: new.connection_status,
-        account_mode: new.account_mode,
-        ..current
-    }
-}
-
-/// A new row: the schema's defaults for what the insert does not set.
-fn new_account(new: &NewInvestmentAccount, at: DateTime<Utc>) -> InvestmentAccount {
-    let blank = InvestmentAccount {
-        id: AccountId::generate(),
-        user_id: new.user_id,
-        provider: new.provider,
-        provider_account_id: new.provider_account_id.clone(),
-        provider_item_id: None,
-        institution_id: None,
-        institution_name: new.institution_name.clone(),
-        account_name: None,
-        account_type: new.account_type.clone(),
-        account_subtype: None,
-        sync_enabled: true,
-        last_synced: None,
-        sync_status: SyncStatus::Pending,
-        sync_error_message: None,
-        is_active: true,
-        is_primary: false,
-        raw_account_data: serde_json::json!({}),
-        created_at: Some(at),
-        updated_at: Some(at),
-        snaptrade_authorization_id: None,
-        brokerage_name: None,
-        connection_type: new.connection_type,
-        connection_status: new.connection_status,
-        account_mode: new.account_mode,
-    };
-    account_with(blank, new)
 }
 
 #[async_trait]
@@ -377,12 +330,16 @@ impl ConnectionRepository for MemoryStore {
         for new in connections {
             let connection = match state.connections.get_mut(&new.authorization_id) {
                 Some(current) => {
-                    let updated = connection_with(current.clone(), new);
+                    let updated = BrokerageConnection {
+                        created_at: current.created_at,
+                        updated_at: current.updated_at,
+                        ..new.clone().into_stored(current.id, at)
+                    };
                     write_if_changed(current, updated, |c| c.updated_at = Some(at));
                     current.clone()
                 }
                 None => {
-                    let created = new_connection(new, at);
+                    let created = new.clone().into_stored(ConnectionId::generate(), at);
                     state
                         .connections
                         .insert(new.authorization_id, created.clone());
@@ -443,43 +400,6 @@ impl ConnectionRepository for MemoryStore {
         };
         write_if_changed(current, updated, |c| c.updated_at = Some(now()));
         Ok(current.clone())
-    }
-}
-
-fn connection_with(
-    current: BrokerageConnection,
-    new: &NewBrokerageConnection,
-) -> BrokerageConnection {
-    let new = new.clone();
-    BrokerageConnection {
-        brokerage_slug: new.brokerage_slug,
-        brokerage_name: new.brokerage_name,
-        connection_type: new.connection_type,
-        status: new.status,
-        disabled_date: new.disabled_date,
-        error_message: new.error_message,
-        accounts_count: new.accounts_count,
-        last_synced_at: new.last_synced_at,
-        ..current
-    }
-}
-
-fn new_connection(new: &NewBrokerageConnection, at: DateTime<Utc>) -> BrokerageConnection {
-    let new = new.clone();
-    BrokerageConnection {
-        id: ConnectionId::generate(),
-        user_id: new.user_id,
-        authorization_id: new.authorization_id,
-        brokerage_slug: new.brokerage_slug,
-        brokerage_name: new.brokerage_name,
-        connection_type: new.connection_type,
-        status: new.status,
-        disabled_date: new.disabled_date,
-        error_message: new.error_message,
-        accounts_count: new.accounts_count,
-        last_synced_at: new.last_synced_at,
-        created_at: Some(at),
-        updated_at: Some(at),
     }
 }
 
@@ -563,65 +483,22 @@ fn upsert_holdings(
         let key = (user, new.symbol.clone());
         match state.holdings.get_mut(&key) {
             Some(current) => {
-                let updated = holding_with(current.clone(), new);
+                let updated = Holding {
+                    updated_at: current.updated_at,
+                    ..new.clone().into_stored(current.id, at)
+                };
                 if write_if_changed(current, updated, |h| h.updated_at = Some(at)) {
                     written += 1;
                 }
             }
             None => {
-                let blank = Holding {
-                    id: HoldingId::generate(),
-                    updated_at: Some(at),
-                    ..holding_with(placeholder_holding(new), new)
-                };
-                state.holdings.insert(key, blank);
+                let created = new.clone().into_stored(HoldingId::generate(), at);
+                state.holdings.insert(key, created);
                 written += 1;
             }
         }
     }
     Ok(written)
-}
-
-/// `current` with every column of `new`, the derived ones (`account_count`, `institution_breakdown`) computed
-/// and `data_source` defaulted as the insert does.
-fn holding_with(current: Holding, new: &NewHolding) -> Holding {
-    let new_ = new.clone();
-    Holding {
-        security_id: new_.security_id,
-        security_name: new_.security_name,
-        security_type: new_.security_type,
-        figures: new_.figures,
-        account_count: new.account_count(),
-        institution_breakdown: new.institution_breakdown(),
-        account_contributions: new_.account_contributions,
-        price_as_of: new_.price_as_of,
-        data_source: Some(new_.data_source.unwrap_or_else(|| "aggregated".to_owned())),
-        provider_metadata: new_.provider_metadata,
-        universal_symbol_id: new_.universal_symbol_id,
-        option_contract: new_.option_contract,
-        ..current
-    }
-}
-
-fn placeholder_holding(new: &NewHolding) -> Holding {
-    Holding {
-        id: HoldingId::generate(),
-        user_id: new.user_id,
-        symbol: new.symbol.clone(),
-        security_id: None,
-        security_name: None,
-        security_type: None,
-        figures: new.figures,
-        account_contributions: Vec::new(),
-        institution_breakdown: Default::default(),
-        account_count: 1,
-        updated_at: None,
-        price_as_of: None,
-        data_source: None,
-        provider_metadata: serde_json::Map::new(),
-        universal_symbol_id: None,
-        option_contract: None,
-    }
 }
 
 #[async_trait]
@@ -654,16 +531,15 @@ impl OrderRepository for MemoryStore {
             let order = match state.order_by_key(new) {
                 Some(id) => {
                     let current = state.orders.get_mut(&id).expect("found by key");
-                    let updated = order_with(current.clone(), new);
+                    let updated = Order {
+                        updated_at: current.updated_at,
+                        ..new.clone().into_stored(id, at)
+                    };
                     write_if_changed(current, updated, |o| o.updated_at = Some(at));
                     current.clone()
                 }
                 None => {
-                    let created = Order {
-                        id: OrderId::generate(),
-                        updated_at: Some(at),
-                        ..order_with(placeholder_order(new), new)
-                    };
+                    let created = new.clone().into_stored(OrderId::generate(), at);
                     state.orders.insert(created.id, created.clone());
                     created
                 }
@@ -723,58 +599,6 @@ impl OrderRepository for MemoryStore {
         };
         write_if_changed(current, updated, |o| o.updated_at = Some(now()));
         Ok(current.clone())
-    }
-}
-
-fn order_with(current: Order, new: &NewOrder) -> Order {
-    let new = new.clone();
-    Order {
-        symbol: new.symbol,
-        universal_symbol_id: new.universal_symbol_id,
-        action: new.action,
-        order_type: new.order_type,
-        time_in_force: new.time_in_force,
-        units: new.units,
-        notional_value: new.notional_value,
-        limit_price: new.limit_price,
-        stop_price: new.stop_price,
-        filled_units: new.filled_units,
-        average_fill_price: new.average_fill_price,
-        status: new.status,
-        status_message: new.status_message,
-        placed_at: new.placed_at,
-        filled_at: new.filled_at,
-        cancelled_at: new.cancelled_at,
-        raw_order_data: new.raw_order_data,
-        ..current
-    }
-}
-
-fn placeholder_order(new: &NewOrder) -> Order {
-    let new = new.clone();
-    Order {
-        id: OrderId::generate(),
-        user_id: new.user_id,
-        account_id: new.account_id,
-        brokerage_order_id: new.brokerage_order_id,
-        symbol: new.symbol,
-        universal_symbol_id: None,
-        action: new.action,
-        order_type: new.order_type,
-        time_in_force: None,
-        units: None,
-        notional_value: None,
-        limit_price: None,
-        stop_price: None,
-        filled_units: None,
-        average_fill_price: None,
-        status: new.status,
-        status_message: None,
-        placed_at: new.placed_at,
-        filled_at: None,
-        cancelled_at: None,
-        updated_at: None,
-        raw_order_data: None,
     }
 }
 

@@ -128,11 +128,12 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    /// Whether an idempotent call that failed this way may simply be sent again: 429, 5xx, or no answer.
+    /// Whether an idempotent call that failed this way may simply be sent again: 429, 5xx, no answer, or
+    /// an answer cut off mid-body.
     pub(crate) fn is_transient(&self) -> bool {
         match self {
             Self::Transport(error) => {
-                error.is_connect() || error.is_timeout() || error.is_request()
+                error.is_connect() || error.is_timeout() || error.is_request() || error.is_body()
             }
             Self::Status(failure) => {
                 failure.status == StatusCode::TOO_MANY_REQUESTS || failure.status.is_server_error()

@@ -15,6 +15,7 @@ use tributary_provider::router::ProviderRouter;
 use tributary_repo::{PortfolioSummary, Store, UnifiedAccount};
 
 use crate::convert::{connection_of, new_account, new_connection};
+use crate::ledger::WebhookLedger;
 use crate::merge::{Lot, merge};
 use crate::source::{AccountSource, OrderDesk, Snapshot};
 use crate::{
@@ -33,6 +34,9 @@ pub struct SyncEngine<S> {
     desks: Vec<Arc<dyn OrderDesk<S>>>,
     pub(crate) locks: UserLocks,
     concurrency: usize,
+    pub(crate) webhooks: WebhookLedger,
+    #[cfg(feature = "snaptrade")]
+    pub(crate) snaptrade: Option<crate::snaptrade::SnapTradeLink>,
 }
 
 impl<S> std::fmt::Debug for SyncEngine<S> {
@@ -63,6 +67,9 @@ impl<S: Store + 'static> SyncEngine<S> {
             desks: Vec::new(),
             locks: UserLocks::new(),
             concurrency: DEFAULT_CONCURRENCY,
+            webhooks: WebhookLedger::default(),
+            #[cfg(feature = "snaptrade")]
+            snaptrade: None,
         }
     }
 
@@ -362,5 +369,31 @@ pub(crate) fn account_ref(account: &InvestmentAccount) -> AccountRef {
         user_id: account.user_id,
         account_id: account.id,
         provider_account_id: account.provider_account_id.clone(),
+    }
+}
+
+#[cfg(feature = "alpaca")]
+impl<S: Store + 'static> SyncEngine<S> {
+    /// Wires Alpaca in: the user's brokerage account (from their onboarding) is synced and traded.
+    pub fn with_alpaca(self, client: Arc<tributary_provider::alpaca::AlpacaClient>) -> Self {
+        use crate::source::{AlpacaBrokerageAccount, BrokerageSource, NoLogin, TradingDesk};
+        self.with_source(BrokerageSource::new(
+            Arc::clone(&client),
+            Provider::Alpaca,
+            AlpacaBrokerageAccount,
+        ))
+        .with_desk(TradingDesk::new(client, NoLogin))
+    }
+}
+
+#[cfg(feature = "plaid")]
+impl<S: Store + 'static> SyncEngine<S> {
+    /// Wires Plaid in: each user's Items, whose access tokens the caller holds in `items`, are synced.
+    pub fn with_plaid(
+        self,
+        client: Arc<tributary_provider::plaid::PlaidClient>,
+        items: Arc<crate::source::GivenLogins<tributary_provider::plaid::AccessToken>>,
+    ) -> Self {
+        self.with_source(crate::source::AggregationSource::new(client, items))
     }
 }

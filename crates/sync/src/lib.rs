@@ -4,12 +4,19 @@
 mod convert;
 mod engine;
 mod error;
+mod ledger;
 mod lock;
 pub mod merge;
+mod orders;
 mod report;
+#[cfg(feature = "snaptrade")]
+mod snaptrade;
 pub mod source;
 
 pub use engine::{DEFAULT_CONCURRENCY, SyncEngine};
 pub use error::SyncError;
 pub use lock::{UserGuard, UserLocks};
+pub use orders::OrderPlacement;
 pub use report::{AccountReport, ConnectionReport, Outcome, ProviderReport, SyncReport};
+#[cfg(feature = "snaptrade")]
+pub use snaptrade::{RegisteredSnapTradeUser, WebhookOutcome};

@@ -8,19 +8,18 @@
 //! [`AlpacaBrokerageAccount`] (the user's onboarding) and [`NoLogin`].
 
 use std::collections::HashMap;
-use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tributary_domain::{BrokerageOrderId, Provider, ProviderAccountId, SnapTradeUser, UserId};
+use tributary_domain::{BrokerageOrderId, Provider, ProviderAccountId, UserId};
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
     AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, OrderImpact,
     OrderRequest, OrderScope, PlacedOrder, Position, Trading,
 };
-use tributary_repo::{PortfolioRepository, SnapTradeUserRepository};
+use tributary_repo::PortfolioRepository;
 
 use crate::SyncError;
 
@@ -98,30 +97,6 @@ impl<S: Sync, L: Clone + Send + Sync + 'static> Logins<S> for GivenLogins<L> {
     }
 }
 
-/// The user's stored SnapTrade registration, opened, as the SnapTrade client's login type `L`.
-#[derive(Debug)]
-pub struct RegisteredSnapTradeUser<L>(PhantomData<fn() -> L>);
-
-impl<L> Default for RegisteredSnapTradeUser<L> {
-    fn default() -> Self {
-        Self(PhantomData)
-    }
-}
-
-#[async_trait]
-impl<S, L> Logins<S> for RegisteredSnapTradeUser<L>
-where
-    S: SnapTradeUserRepository,
-    L: From<SnapTradeUser> + Send + Sync + 'static,
-{
-    type Login = L;
-
-    async fn logins(&self, store: &S, user: UserId) -> Result<Vec<L>, SyncError> {
-        let registration = store.find_snaptrade_user(user).await?;
-        Ok(registration.into_iter().map(L::from).collect())
-    }
-}
-
 /// The user's Alpaca brokerage account (from the onboarding row), with Alpaca's login (the client's own
 /// Broker API credentials act for every account).
 #[derive(Debug, Default, Clone, Copy)]
@@ -138,6 +113,15 @@ impl<S: PortfolioRepository> Logins<S> for AlpacaBrokerageAccount {
             .into_iter()
             .map(|id| ((), id))
             .collect())
+    }
+}
+
+#[async_trait]
+impl<S: Sync, R: Logins<S>> Logins<S> for Arc<R> {
+    type Login = R::Login;
+
+    async fn logins(&self, store: &S, user: UserId) -> Result<Vec<R::Login>, SyncError> {
+        self.as_ref().logins(store, user).await
     }
 }
 
@@ -298,6 +282,97 @@ fn snapshot(
         });
     }
     Ok(snapshot)
+}
+
+/// A client that aggregates and also reads single accounts (SnapTrade): per login its connections and
+/// accounts, then every account's positions fetched concurrently, so one slow account does not hold up
+/// the others and a failing one fails alone.
+#[derive(Debug)]
+pub struct PerAccountSource<C, R> {
+    client: Arc<C>,
+    logins: R,
+}
+
+impl<C, R> PerAccountSource<C, R> {
+    /// The client, finding credentials with `logins`.
+    pub fn new(client: Arc<C>, logins: R) -> Self {
+        Self { client, logins }
+    }
+}
+
+#[async_trait]
+impl<S, C, L, R> AccountSource<S> for PerAccountSource<C, R>
+where
+    S: Send + Sync,
+    L: Send + Sync + 'static,
+    C: Aggregation<Login = L> + BrokerageAccounts<Login = L> + 'static,
+    R: Logins<S, Login = L>,
+{
+    fn provider(&self) -> Provider {
+        self.client.provider()
+    }
+
+    async fn fetch(
+        &self,
+        store: &S,
+        user: UserId,
+        permits: Arc<Semaphore>,
+    ) -> Result<Snapshot, SyncError> {
+        let provider = self.client.provider();
+        let logins = self.logins.logins(store, user).await?;
+        if logins.is_empty() {
+            return Err(SyncError::NotLinked { user, provider });
+        }
+        let mut tasks = JoinSet::new();
+        for login in logins {
+            let (client, permits) = (Arc::clone(&self.client), Arc::clone(&permits));
+            tasks.spawn(harvest_per_account(client, Arc::new(login), permits));
+        }
+        snapshot(provider, join_all(tasks).await)
+    }
+}
+
+async fn harvest_per_account<L, C>(
+    client: Arc<C>,
+    login: Arc<L>,
+    permits: Arc<Semaphore>,
+) -> LoginHarvest
+where
+    L: Send + Sync + 'static,
+    C: Aggregation<Login = L> + BrokerageAccounts<Login = L> + 'static,
+{
+    let (connections, accounts) = tokio::join!(
+        limited(&permits, Aggregation::connections(client.as_ref(), &login)),
+        limited(&permits, Aggregation::accounts(client.as_ref(), &login)),
+    );
+    let (connections, accounts) = (connections?, accounts?);
+    let mut tasks = JoinSet::new();
+    for (index, info) in accounts.iter().enumerate() {
+        let (client, login, permits) = (
+            Arc::clone(&client),
+            Arc::clone(&login),
+            Arc::clone(&permits),
+        );
+        let account = info.provider_account_id.clone();
+        tasks.spawn(async move {
+            let positions = limited(&permits, client.account_positions(&login, &account)).await;
+            (index, positions.map_err(|error| error.to_string()))
+        });
+    }
+    let mut positions: Vec<Result<Vec<Position>, String>> =
+        vec![Err("not fetched".to_owned()); accounts.len()];
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, fetched)) => positions[index] = fetched,
+            Err(panic) => tracing::error!(error = %panic, "a positions task failed"),
+        }
+    }
+    let accounts = accounts
+        .into_iter()
+        .zip(positions)
+        .map(|(info, positions)| FetchedAccount { info, positions })
+        .collect();
+    Ok((connections, accounts))
 }
 
 /// A [`BrokerageAccounts`] client as a source: each of the user's brokerage accounts and its positions,

@@ -1,0 +1,329 @@
+//! SnapTrade: registering users once, the connection portal, and webhooks.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use tributary_domain::{
+    AuthorizationId, ConnectionStatus, ConnectionType, NewSnapTradeUser, Provider, StatusMessage,
+    UserId,
+};
+use tributary_provider::capability::{ConnectionPortal, PortalLink, PortalRequest};
+use tributary_provider::snaptrade::webhook::verify_webhook;
+use tributary_provider::snaptrade::{
+    SnapTradeClient, UserCredentials, WebhookEvent, WebhookEventKind,
+};
+use tributary_repo::{ConnectionStatusChange, RepoError, SnapTradeUserRepository, Store};
+
+use crate::source::{Logins, PerAccountSource, TradingDesk};
+use crate::{SyncEngine, SyncError, SyncReport};
+
+/// The user's stored SnapTrade registration, opened, as the client's credentials.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RegisteredSnapTradeUser;
+
+#[async_trait]
+impl<S: SnapTradeUserRepository> Logins<S> for RegisteredSnapTradeUser {
+    type Login = UserCredentials;
+
+    async fn logins(&self, store: &S, user: UserId) -> Result<Vec<UserCredentials>, SyncError> {
+        let registration = store.find_snaptrade_user(user).await?;
+        Ok(registration
+            .into_iter()
+            .map(|row| UserCredentials::new(row.snaptrade_user_id, row.user_secret))
+            .collect())
+    }
+}
+
+/// The SnapTrade client and the consumer key webhooks are signed with.
+#[derive(Clone)]
+pub(crate) struct SnapTradeLink {
+    client: Arc<SnapTradeClient>,
+    consumer_key: SecretString,
+}
+
+/// What a webhook delivery did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookOutcome {
+    /// Already applied under this webhook id: acknowledged, nothing done.
+    Replayed,
+    /// A connection's health was recorded.
+    ConnectionUpdated {
+        /// The connection.
+        authorization_id: AuthorizationId,
+        /// Its status now.
+        status: ConnectionStatus,
+    },
+    /// The user was synced again (holdings or accounts changed at SnapTrade).
+    Resynced(Box<SyncReport>),
+    /// The user's SnapTrade registration was removed.
+    UserRemoved,
+    /// An account's orders were refreshed.
+    OrdersRefreshed {
+        /// How many orders were written.
+        written: usize,
+    },
+    /// Acknowledged without action (an event type Tributary does not act on, or one naming nothing it
+    /// holds), with why.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl<S: Store + 'static> SyncEngine<S> {
+    /// Wires SnapTrade in: the client syncs accounts (each account's positions fetched concurrently) and
+    /// trades on trade connections; `consumer_key` verifies its webhooks.
+    pub fn with_snaptrade(
+        mut self,
+        client: Arc<SnapTradeClient>,
+        consumer_key: SecretString,
+    ) -> Self {
+        self = self
+            .with_source(PerAccountSource::new(
+                Arc::clone(&client),
+                RegisteredSnapTradeUser,
+            ))
+            .with_desk(TradingDesk::new(
+                Arc::clone(&client),
+                RegisteredSnapTradeUser,
+            ));
+        self.snaptrade = Some(SnapTradeLink {
+            client,
+            consumer_key,
+        });
+        self
+    }
+
+    fn snaptrade(&self) -> Result<&SnapTradeLink, SyncError> {
+        self.router.check(Provider::SnapTrade)?;
+        self.snaptrade.as_ref().ok_or(SyncError::NoClient {
+            provider: Provider::SnapTrade,
+        })
+    }
+
+    /// The link to SnapTrade's connection portal for `user`, registering the user at SnapTrade on the first
+    /// call only: later calls reuse the stored, sealed secret. `connection_type` asks for read or trade
+    /// access; `reconnect` names a broken connection to repair instead of adding one.
+    ///
+    /// # Errors
+    /// [`SyncError::Repo`] with [`RepoError::Secret`] when the stored secret cannot be opened: SnapTrade's
+    /// `resetUserSecret` needs the current secret, so the user is never registered again behind the
+    /// operator's back (that would orphan their connections); the provider's errors.
+    pub async fn connect_snaptrade(
+        &self,
+        user: UserId,
+        connection_type: ConnectionType,
+        reconnect: Option<AuthorizationId>,
+    ) -> Result<PortalLink, SyncError> {
+        let _guard = self.locks.lock(user).await;
+        let link = self.snaptrade()?;
+        if let Some(authorization) = reconnect {
+            // Only the user's own connection can be repaired.
+            self.store.get_connection(user, authorization).await?;
+        }
+        let credentials = self.snaptrade_credentials(link, user).await?;
+        let request = PortalRequest {
+            broker: None,
+            connection_type,
+            reconnect,
+            redirect_uri: None,
+        };
+        Ok(link.client.portal_url(&credentials, &request).await?)
+    }
+
+    /// The stored registration, or a new one stored before it is used.
+    async fn snaptrade_credentials(
+        &self,
+        link: &SnapTradeLink,
+        user: UserId,
+    ) -> Result<UserCredentials, SyncError> {
+        if let Some(row) = self.store.find_snaptrade_user(user).await? {
+            return Ok(UserCredentials::new(row.snaptrade_user_id, row.user_secret));
+        }
+        let registered = ConnectionPortal::register_user(link.client.as_ref(), user).await?;
+        self.store_registration(user, &registered).await?;
+        Ok(registered)
+    }
+
+    async fn store_registration(
+        &self,
+        user: UserId,
+        credentials: &UserCredentials,
+    ) -> Result<(), SyncError> {
+        let row = NewSnapTradeUser {
+            user_id: user,
+            snaptrade_user_id: credentials.user_id.clone(),
+            user_secret: credentials.user_secret.clone(),
+        };
+        self.store.upsert_snaptrade_user(user, &row).await?;
+        Ok(())
+    }
+
+    /// Rotates the user's SnapTrade secret with `resetUserSecret` (a leaked secret, a key rotation) and
+    /// stores the new one sealed. The SnapTrade user, and so its connections, stay the same.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when the user is not registered; the provider's.
+    pub async fn rotate_snaptrade_secret(&self, user: UserId) -> Result<(), SyncError> {
+        let _guard = self.locks.lock(user).await;
+        let link = self.snaptrade()?;
+        let row = self
+            .store
+            .find_snaptrade_user(user)
+            .await?
+            .ok_or(RepoError::NotFound {
+                entity: "snaptrade user",
+            })?;
+        let current = UserCredentials::new(row.snaptrade_user_id, row.user_secret);
+        let rotated = link.client.reset_user_secret(&current).await?;
+        self.store_registration(user, &rotated).await
+    }
+
+    /// Verifies a SnapTrade webhook delivery (the `Signature` header's value and the raw body), refuses
+    /// a replay of one already applied, and acts on it: connection health, a resync, the user's removal,
+    /// an account's orders. Unknown event types are acknowledged and logged.
+    ///
+    /// # Errors
+    /// The verifier's refusal (forged, unsigned, stale, not JSON): answer 401/400 so SnapTrade retries.
+    /// Failures while acting are returned too (the delivery is then not marked as applied, so SnapTrade's
+    /// retry applies it).
+    pub async fn handle_snaptrade_webhook(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<WebhookOutcome, SyncError> {
+        let link = self.snaptrade()?;
+        let event = verify_webhook(&link.consumer_key, signature, body)?;
+        let key = webhook_key(&event);
+        if !self.webhooks.begin(&key) {
+            return Ok(WebhookOutcome::Replayed);
+        }
+        let outcome = self.apply_webhook(&event).await;
+        match &outcome {
+            Ok(_) => self.webhooks.finish(&key, event.event_timestamp),
+            Err(_) => self.webhooks.abandon(&key),
+        }
+        outcome
+    }
+
+    async fn apply_webhook(&self, event: &WebhookEvent) -> Result<WebhookOutcome, SyncError> {
+        let Some(user) = event
+            .user_id
+            .as_deref()
+            .and_then(|id| UserId::parse(id).ok())
+        else {
+            return Ok(ignored(event, "names no Tributary user"));
+        };
+        let authorization = event
+            .brokerage_authorization_id
+            .as_deref()
+            .and_then(|id| AuthorizationId::parse(id).ok());
+        match (&event.kind, authorization) {
+            (WebhookEventKind::ConnectionBroken, Some(authorization)) => {
+                let message = StatusMessage::from_optional(Some(
+                    "SnapTrade reported the connection broken; reconnect it",
+                ));
+                let change = ConnectionStatusChange::Disabled {
+                    at: event.event_timestamp,
+                    message,
+                };
+                self.connection_changed(user, authorization, change).await
+            }
+            (WebhookEventKind::ConnectionFixed, Some(authorization)) => {
+                self.connection_changed(user, authorization, ConnectionStatusChange::Active)
+                    .await
+            }
+            (WebhookEventKind::ConnectionDeleted, Some(authorization)) => {
+                // The repository cannot delete a connection yet: it is kept, marked disabled, with why.
+                let change = ConnectionStatusChange::Disabled {
+                    at: event.event_timestamp,
+                    message: StatusMessage::from_optional(Some(
+                        "the connection was deleted at SnapTrade",
+                    )),
+                };
+                self.connection_changed(user, authorization, change).await
+            }
+            (
+                WebhookEventKind::AccountHoldingsUpdated
+                | WebhookEventKind::NewAccountAvailable
+                | WebhookEventKind::ConnectionAdded,
+                _,
+            ) => {
+                // Holdings are replaced per user as a whole, so an account's update is a sync of its user.
+                Ok(WebhookOutcome::Resynced(Box::new(
+                    self.sync_user(user).await?,
+                )))
+            }
+            (WebhookEventKind::UserDeleted, _) => {
+                let _guard = self.locks.lock(user).await;
+                match self.store.delete_snaptrade_user(user).await {
+                    Ok(()) | Err(RepoError::NotFound { .. }) => Ok(WebhookOutcome::UserRemoved),
+                    Err(error) => Err(error.into()),
+                }
+            }
+            (WebhookEventKind::TradeUpdate, _) => self.trade_updated(user, event).await,
+            (kind, _) => {
+                tracing::info!(event = ?kind, "SnapTrade webhook acknowledged without action");
+                Ok(ignored(event, "is not acted on"))
+            }
+        }
+    }
+
+    async fn connection_changed(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+        change: ConnectionStatusChange,
+    ) -> Result<WebhookOutcome, SyncError> {
+        let _guard = self.locks.lock(user).await;
+        match self
+            .store
+            .set_connection_status(user, authorization, change)
+            .await
+        {
+            Ok(row) => Ok(WebhookOutcome::ConnectionUpdated {
+                authorization_id: row.authorization_id,
+                status: row.status,
+            }),
+            Err(RepoError::NotFound { .. }) => Ok(WebhookOutcome::Ignored {
+                reason: format!("connection {authorization} is not stored"),
+            }),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn trade_updated(
+        &self,
+        user: UserId,
+        event: &WebhookEvent,
+    ) -> Result<WebhookOutcome, SyncError> {
+        let _guard = self.locks.lock(user).await;
+        let accounts = self.store.list_accounts(user).await?;
+        let account = accounts.iter().find(|a| {
+            a.provider == Provider::SnapTrade
+                && Some(a.provider_account_id.as_str()) == event.account_id.as_deref()
+        });
+        match account {
+            Some(account) => Ok(WebhookOutcome::OrdersRefreshed {
+                written: self.refresh_account_orders(account).await?,
+            }),
+            None => Ok(ignored(event, "names no stored SnapTrade account")),
+        }
+    }
+}
+
+/// The delivery's identity: its webhook id, else what makes the event itself unique.
+fn webhook_key(event: &WebhookEvent) -> String {
+    match &event.webhook_id {
+        Some(id) => format!("id:{id}"),
+        None => format!("event:{}", event.raw),
+    }
+}
+
+fn ignored(event: &WebhookEvent, why: &str) -> WebhookOutcome {
+    tracing::info!(event = ?event.kind, why, "SnapTrade webhook acknowledged without action");
+    WebhookOutcome::Ignored {
+        reason: format!("{:?} {why}", event.kind),
+    }
+}

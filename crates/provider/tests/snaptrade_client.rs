@@ -857,3 +857,65 @@ async fn no_secret_reaches_debug_errors_or_logs() {
         ],
     );
 }
+
+#[tokio::test]
+async fn an_order_with_number_prices_and_no_order_type_is_told_by_its_prices() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT}/orders")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"[{"brokerage_order_id": 991, "status": "PARTIAL", "action": "SELL",
+                 "universal_symbol": {"symbol": "SHOP.TO"}, "total_quantity": 3,
+                 "filled_quantity": "1.5", "limit_price": 101.25, "stop_price": 100,
+                 "order_type": null, "time_in_force": "MOO",
+                 "time_placed": "2026-06-03T14:00:00Z"}]"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+
+    let rows = Trading::list_orders(
+        &client(&server),
+        &user(),
+        &account_ref(),
+        tributary_provider::capability::OrderScope::All,
+    )
+    .await
+    .unwrap();
+
+    let row = &rows[0];
+    assert_eq!(row.brokerage_order_id.as_str(), "991");
+    assert_eq!(row.order_type, OrderType::StopLimit);
+    assert_eq!(row.status, OrderStatus::PartiallyFilled);
+    assert_eq!(row.action, OrderAction::Sell);
+    assert_eq!(row.time_in_force, Some(TimeInForce::AtTheOpen));
+    assert_eq!(row.limit_price.unwrap().get(), dec("101.25"));
+    assert_eq!(row.stop_price.unwrap().get(), dec("100"));
+    assert_eq!(row.filled_units.unwrap().get(), dec("1.5"));
+}
+
+#[tokio::test]
+async fn a_position_without_units_is_refused_naming_the_field() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT}/positions/all")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [{"instrument": {"kind": "stock", "symbol": "AAPL"}}],
+            "data_freshness": {"as_of": "2026-06-02T14:30:00+00:00"}
+        })))
+        .mount(&server)
+        .await;
+
+    let error = tributary_provider::capability::BrokerageAccounts::account_positions(
+        &client(&server),
+        &user(),
+        &account(),
+    )
+    .await
+    .unwrap_err();
+
+    let ProviderError::InvalidData { field, .. } = error else {
+        panic!("expected InvalidData, got {error:?}");
+    };
+    assert_eq!(field, "positions[0].units");
+}

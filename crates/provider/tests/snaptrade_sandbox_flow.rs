@@ -267,3 +267,19 @@ async fn reads_ride_out_rate_limits_and_server_errors_but_orders_are_sent_once()
     let account_uuid = Uuid::parse_str(account.provider_account_id.as_str()).unwrap();
     assert!(sandbox.snaptrade().orders(account_uuid).is_empty());
 }
+
+#[tokio::test]
+async fn a_body_with_non_ascii_text_is_signed_as_snaptrade_checks_it() {
+    let sandbox = Sandbox::start().await;
+    let client = client(&sandbox);
+
+    let found = client.search_symbols("Société Générale").await.unwrap();
+    let apple = client.search_symbols("AAPL").await.unwrap();
+
+    assert!(found.is_empty());
+    assert!(
+        apple
+            .iter()
+            .any(|symbol| symbol.symbol.as_deref() == Some("AAPL"))
+    );
+}

@@ -41,6 +41,7 @@ impl Trading for AlpacaClient {
         account: &AccountRef,
         order: &OrderRequest,
     ) -> Result<OrderImpact, ProviderError> {
+        // An order Alpaca would refuse has no impact worth computing: say why now.
         alpaca_order(order)?;
         let balances = self
             .trading_account(&broker_account(&account.provider_account_id)?)

@@ -40,6 +40,7 @@ pub mod plaid;
 mod reply;
 mod server;
 pub mod snaptrade;
+mod spread;
 
 use std::io;
 

@@ -460,3 +460,50 @@ async fn legacy_holdings_endpoints_are_gone() {
         "This endpoint is no longer available for your account."
     );
 }
+
+#[tokio::test]
+async fn activities_page_by_offset_to_their_total_with_executed_orders_first() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let seed = SeedConnection::new(1, 2).with_activities(2_500);
+    let account = server.seed_connection(&user.user_id, seed).account_ids[0];
+    let mut form = market_buy(server, account, 4);
+    form["client_order_id"] = json!(Uuid::new_v4());
+    json(post(server, &user, "/trade/place", form).await, 200).await;
+
+    let path = format!("/accounts/{account}/activities");
+    let (mut offset, mut ids, mut total) = (0u64, std::collections::HashSet::new(), u64::MAX);
+    while offset < total {
+        let page = get(server, &user, &path, &format!("offset={offset}&limit=5000")).await;
+        total = page["pagination"]["total"].as_u64().expect("a total");
+        assert_eq!(
+            page["pagination"]["limit"], 1000,
+            "SnapTrade caps a page at 1000"
+        );
+        let data = page["data"].as_array().expect("data").clone();
+        if offset == 0 {
+            assert_eq!(
+                (data[0]["type"].as_str(), data[0]["units"].as_f64()),
+                (Some("BUY"), Some(4.0))
+            );
+        }
+        offset += data.len() as u64;
+        ids.extend(
+            data.iter()
+                .filter_map(|activity| activity["id"].as_str().map(str::to_owned)),
+        );
+    }
+    assert_eq!(total, 2_501);
+    assert_eq!(ids.len(), 2_501);
+
+    let dividends = get(server, &user, &path, "type=DIVIDEND&limit=10").await;
+    assert_eq!(dividends["pagination"]["total"], 625);
+    assert!(
+        dividends["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .all(|activity| activity["type"] == "DIVIDEND")
+    );
+}

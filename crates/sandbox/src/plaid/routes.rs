@@ -396,7 +396,7 @@ fn transactions_get(state: &mut PlaidState, request: &Value) -> Result<Value, Ap
     }
     let offset = page_option(request, "offset", 0)?;
     let item = item(state, request, true)?;
-    let in_range = item.transactions_between(start, end);
+    let in_range = item.spread().between(start, end);
     let total = in_range.end - in_range.start;
     let first = in_range.start.saturating_add(offset).min(in_range.end);
     let last = first.saturating_add(count).min(in_range.end);

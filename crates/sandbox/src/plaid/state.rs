@@ -2,15 +2,13 @@
 //! transactions that are generated on demand from their index, so an Item can have 100,000 of them
 //! without storing any.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::reply::number;
-
-/// How many days of history generated transactions spread over (Plaid serves up to 24 months).
-const HISTORY_DAYS: u64 = 700;
+use crate::spread::Spread;
 
 /// An investment account of an Item.
 #[derive(Debug, Clone)]
@@ -118,36 +116,12 @@ impl Item {
         (holding.quantity * security.close_price * multiplier).round_dp(4)
     }
 
-    /// The day transaction `index` happened: index 0 is the newest (Plaid answers newest first).
-    pub(crate) fn transaction_date(&self, index: u64) -> NaiveDate {
-        let span = HISTORY_DAYS.min(self.transactions.max(1));
-        let days_back = index * span / self.transactions.max(1);
-        self.created.date_naive() - Duration::days(days_back as i64)
-    }
-
-    /// The index range of the transactions dated within `[start, end]`, found by bisection because
-    /// dates fall as the index grows.
-    pub(crate) fn transactions_between(
-        &self,
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> std::ops::Range<u64> {
-        let first = self.first_index_where(|date| date <= end);
-        let past_last = self.first_index_where(|date| date < start);
-        first..past_last.max(first)
-    }
-
-    fn first_index_where(&self, holds: impl Fn(NaiveDate) -> bool) -> u64 {
-        let (mut low, mut high) = (0, self.transactions);
-        while low < high {
-            let middle = low + (high - low) / 2;
-            if holds(self.transaction_date(middle)) {
-                high = middle;
-            } else {
-                low = middle + 1;
-            }
+    /// When the Item's generated transactions happened, newest first.
+    pub(crate) fn spread(&self) -> Spread {
+        Spread {
+            count: self.transactions,
+            newest: self.created.date_naive(),
         }
-        low
     }
 }
 
@@ -365,7 +339,7 @@ pub(crate) fn transaction_json(item: &Item, index: u64) -> Value {
         "cancel_transaction_id": null,
         "account_id": account.account_id,
         "security_id": security.security_id,
-        "date": item.transaction_date(index).to_string(),
+        "date": item.spread().date(index).to_string(),
         "transaction_datetime": null,
         "name": name,
         "quantity": number(quantity),

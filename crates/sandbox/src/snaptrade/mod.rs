@@ -50,6 +50,8 @@ pub struct SeedConnection {
     pub positions_per_account: usize,
     /// Whether the first account also holds an AAPL call option.
     pub with_option: bool,
+    /// Generated activities (BUY, SELL, DIVIDEND…) per account, before any order placed in the sandbox.
+    pub activities_per_account: u64,
 }
 
 impl Default for SeedConnection {
@@ -60,6 +62,7 @@ impl Default for SeedConnection {
             accounts: 1,
             positions_per_account: 3,
             with_option: true,
+            activities_per_account: 20,
         }
     }
 }
@@ -72,6 +75,12 @@ impl SeedConnection {
             positions_per_account,
             ..Self::default()
         }
+    }
+
+    /// The same connection with `activities` generated activities per account.
+    pub fn with_activities(mut self, activities: u64) -> Self {
+        self.activities_per_account = activities;
+        self
     }
 
     /// The same connection, read-only.
@@ -182,14 +191,7 @@ impl SnapTradeSandbox {
             state.users.contains_key(user_id),
             "SnapTrade sandbox user {user_id} is not registered"
         );
-        let (authorization_id, account_ids) = state.connect(
-            user_id,
-            &seed.broker,
-            &seed.connection_type,
-            seed.accounts,
-            seed.positions_per_account,
-            seed.with_option,
-        );
+        let (authorization_id, account_ids) = state.connect(user_id, &seed);
         SeededConnection {
             authorization_id,
             account_ids,

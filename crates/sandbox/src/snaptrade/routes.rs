@@ -12,16 +12,17 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use chrono::{Duration, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::signature;
 use super::state::{
-    Order, PendingTrade, PortalSession, SnapState, account_json, authorization_json, balances_json,
-    order_json, positions_json, universal_symbol_json,
+    Activity, Order, PendingTrade, PortalSession, SnapState, account_json, activity_json,
+    activity_spread, authorization_json, balances_json, generated_activity_type, order_json,
+    positions_json, universal_symbol_json,
 };
+use super::{SeedConnection, signature};
 use crate::knobs::{Dialect, MarketFill, lock};
 use crate::reply::{ApiError, Reply, number};
 
@@ -128,6 +129,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(account_positions),
         )
         .route("/accounts/{account_id}/orders", get(account_orders))
+        .route("/accounts/{account_id}/activities", get(account_activities))
         .route("/accounts/{account_id}/trading/cancel", post(cancel_order))
         .route(
             "/accounts/{account_id}/symbols",
@@ -407,16 +409,16 @@ async fn portal(State(shared): Ctx, Path(session_id): Path<String>) -> Response 
             id
         }
         None => {
-            state
-                .connect(
-                    &session.user_id,
-                    &session.broker,
-                    &session.connection_type,
-                    2,
-                    3,
-                    true,
-                )
-                .0
+            // What a user linking at the portal gets: two accounts holding a stock, an ETF and (the
+            // first) an option, with a little history.
+            let seed = SeedConnection {
+                broker: session.broker.clone(),
+                connection_type: session.connection_type.clone(),
+                accounts: 2,
+                positions_per_account: 3,
+                ..SeedConnection::default()
+            };
+            state.connect(&session.user_id, &seed).0
         }
     };
     Html(format!(
@@ -654,6 +656,73 @@ async fn account_orders(
             .map(|order| order_json(state, order))
             .collect();
         Value::Array(list)
+    })
+}
+
+/// SnapTrade's largest page of activities.
+const MAX_ACTIVITIES_PAGE: u64 = 1_000;
+
+fn date_param(params: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
+    params
+        .get(name)
+        .map(|text| NaiveDate::parse_from_str(text, "%Y-%m-%d"))
+        .transpose()
+        .map_err(|_| bad_request(&format!("{name} must be a date in YYYY-MM-DD format")))
+}
+
+fn count_param(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: u64,
+) -> Result<u64, ApiError> {
+    params.get(name).map_or(Ok(default), |text| {
+        text.parse()
+            .map_err(|_| bad_request(&format!("{name} must be a non-negative integer")))
+    })
+}
+
+/// `GET /accounts/{id}/activities`: executed sandbox orders, then the generated history, newest first,
+/// filtered by date and type, one `offset`/`limit` page at a time.
+async fn account_activities(
+    State(shared): Ctx,
+    Query(params): Params,
+    Path(id): Path<String>,
+) -> Reply {
+    let start = date_param(&params, "startDate")?.unwrap_or(NaiveDate::MIN);
+    let end = date_param(&params, "endDate")?.unwrap_or(NaiveDate::MAX);
+    let offset = count_param(&params, "offset", 0)?;
+    // SnapTrade answers at most 1000 per page whatever the limit asked.
+    let limit = count_param(&params, "limit", MAX_ACTIVITIES_PAGE)?.clamp(1, MAX_ACTIVITIES_PAGE);
+    let types: Option<Vec<String>> = params.get("type").map(|list| {
+        list.split(',')
+            .map(|kind| kind.trim().to_ascii_uppercase())
+            .collect()
+    });
+    let wanted = |kind: &str| {
+        types
+            .as_ref()
+            .is_none_or(|types| types.iter().any(|wanted| wanted == kind))
+    };
+    with_account(&shared, &params, &id, |state, account| {
+        let executed = state.orders.iter().rev().filter(|order| {
+            let day = order.executed.map(|at| at.date_naive());
+            order.account_id == account.id && day.is_some_and(|day| (start..=end).contains(&day))
+        });
+        let executed = executed
+            .filter(|order| wanted(&order.action))
+            .map(Activity::Executed);
+        let generated = activity_spread(account)
+            .between(start, end)
+            .filter(|&index| wanted(generated_activity_type(index)))
+            .map(Activity::Generated);
+        let all: Vec<Activity<'_>> = executed.chain(generated).collect();
+        let page: Vec<Value> = all
+            .iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|activity| activity_json(state, account, *activity))
+            .collect();
+        json!({"data": page, "pagination": {"offset": offset, "limit": limit, "total": all.len()}})
     })
 }
 

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::SeedConnection;
 use crate::knobs::MarketFill;
 use crate::reply::{decimal_text, number};
 
@@ -134,6 +135,8 @@ pub(crate) struct Account {
     pub(crate) cash: Decimal,
     pub(crate) currency: &'static str,
     pub(crate) holdings: Vec<Holding>,
+    /// How many generated activities (history before the sandbox started) the account has.
+    pub(crate) activities: u64,
     pub(crate) created: DateTime<Utc>,
 }
 
@@ -225,23 +228,14 @@ impl SnapState {
         self.accounts.iter().find(|account| account.id == id)
     }
 
-    /// Adds an authorization for `user_id` with `accounts` accounts of `positions` positions each; the
-    /// first account also holds an AAPL call option when `with_option`.
-    pub(crate) fn connect(
-        &mut self,
-        user_id: &str,
-        broker: &str,
-        connection_type: &str,
-        accounts: usize,
-        positions: usize,
-        with_option: bool,
-    ) -> (Uuid, Vec<Uuid>) {
+    /// Adds an authorization for `user_id` as `seed` describes it.
+    pub(crate) fn connect(&mut self, user_id: &str, seed: &SeedConnection) -> (Uuid, Vec<Uuid>) {
         let now = Utc::now();
         let authorization = Authorization {
             id: Uuid::new_v4(),
             user_id: user_id.to_owned(),
-            broker: broker.to_owned(),
-            connection_type: connection_type.to_owned(),
+            broker: seed.broker.clone(),
+            connection_type: seed.connection_type.clone(),
             disabled: false,
             disabled_date: None,
             created: now,
@@ -250,16 +244,8 @@ impl SnapState {
         };
         let authorization_id = authorization.id;
         self.authorizations.push(authorization);
-        let account_ids = (0..accounts)
-            .map(|index| {
-                self.open_account(
-                    user_id,
-                    authorization_id,
-                    index,
-                    positions,
-                    with_option && index == 0,
-                )
-            })
+        let account_ids = (0..seed.accounts)
+            .map(|index| self.open_account(user_id, authorization_id, index, seed))
             .collect();
         (authorization_id, account_ids)
     }
@@ -269,12 +255,12 @@ impl SnapState {
         user_id: &str,
         authorization_id: Uuid,
         index: usize,
-        positions: usize,
-        with_option: bool,
+        seed: &SeedConnection,
     ) -> Uuid {
-        let mut holdings: Vec<Holding> =
-            (0..positions).map(|slot| self.seed_holding(slot)).collect();
-        if with_option {
+        let mut holdings: Vec<Holding> = (0..seed.positions_per_account)
+            .map(|slot| self.seed_holding(slot))
+            .collect();
+        if seed.with_option && index == 0 {
             holdings.push(self.option_holding());
         }
         self.next_account_number += 1;
@@ -291,6 +277,7 @@ impl SnapState {
             cash: Decimal::new(1_000_000, 2) * Decimal::from(index as u64 + 1),
             currency: "USD",
             holdings,
+            activities: seed.activities_per_account,
             created: Utc::now(),
         };
         let id = account.id;
@@ -661,5 +648,116 @@ pub(crate) fn order_json(state: &SnapState, order: &Order) -> Value {
         "expiry_date": null,
         "symbol": order.symbol,
         "child_brokerage_order_ids": null
+    })
+}
+
+/// One line of an account's history: an order the sandbox executed, or generated history.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Activity<'a> {
+    Executed(&'a Order),
+    Generated(u64),
+}
+
+/// The type of generated activity `index`.
+pub(crate) fn generated_activity_type(index: u64) -> &'static str {
+    ["BUY", "DIVIDEND", "SELL", "CONTRIBUTION"][(index % 4) as usize]
+}
+
+/// When the account's generated history happened: up to the day before the account was created.
+pub(crate) fn activity_spread(account: &Account) -> crate::spread::Spread {
+    crate::spread::Spread {
+        count: account.activities,
+        newest: account.created.date_naive() - Duration::days(1),
+    }
+}
+
+/// The securities generated activities trade: the account's stock and ETF positions.
+fn traded_symbols<'a>(state: &'a SnapState, account: &Account) -> Vec<&'a Symbol> {
+    account
+        .holdings
+        .iter()
+        .filter_map(|holding| match holding {
+            Holding::Security { symbol, .. } => state.symbol(*symbol),
+            Holding::Option { .. } => None,
+        })
+        .collect()
+}
+
+pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Activity<'_>) -> Value {
+    let institution = state.authorization(account.authorization_id).map_or_else(
+        || "Unknown".to_owned(),
+        |authorization| brokerage_name(&authorization.broker),
+    );
+    let (id, kind, symbol, units, price, traded_at) = match activity {
+        Activity::Executed(order) => {
+            let price = order.execution_price.unwrap_or_default();
+            let units = if order.action.starts_with("SELL") {
+                -order.filled_units
+            } else {
+                order.filled_units
+            };
+            (
+                order.id.to_string(),
+                order.action.as_str(),
+                state.symbol(order.symbol),
+                units,
+                price,
+                order.executed.unwrap_or(order.placed),
+            )
+        }
+        Activity::Generated(index) => {
+            let kind = generated_activity_type(index);
+            let symbols = traded_symbols(state, account);
+            let symbol = if kind == "CONTRIBUTION" || symbols.is_empty() {
+                None
+            } else {
+                Some(symbols[(index as usize / 4) % symbols.len()])
+            };
+            let units = match kind {
+                "BUY" => Decimal::from(index % 9 + 1),
+                "SELL" => -Decimal::from(index % 5 + 1),
+                _ => Decimal::ZERO,
+            };
+            let price = match kind {
+                "BUY" | "SELL" => symbol.map_or(Decimal::ZERO, |symbol| symbol.price),
+                _ => Decimal::ZERO,
+            };
+            let day = activity_spread(account).date(index);
+            let traded_at = day.and_hms_opt(16, 0, 0).unwrap_or_default().and_utc();
+            (
+                format!("{}-{index:08}", &account.id.simple().to_string()[..12]),
+                kind,
+                symbol,
+                units,
+                price,
+                traded_at,
+            )
+        }
+    };
+    let amount = match kind {
+        "DIVIDEND" => Decimal::new(2638, 2),
+        "CONTRIBUTION" => Decimal::from(500),
+        _ => -(units * price).round_dp(2),
+    };
+    json!({
+        "id": id,
+        "symbol": symbol.map(universal_symbol_json),
+        "option_symbol": null,
+        "price": number(price),
+        "units": number(units),
+        "amount": number(amount),
+        "currency": currency_json(account.currency),
+        "type": kind,
+        "option_type": "",
+        "description": match symbol {
+            Some(symbol) => format!("{kind} {}", symbol.name),
+            None => format!("{kind} CASH"),
+        },
+        "trade_date": traded_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "settlement_date": (traded_at + Duration::days(2)).format("%Y-%m-%dT00:00:00Z").to_string(),
+        "fee": 0,
+        "fx_rate": null,
+        "institution": institution,
+        "external_reference_id": null
     })
 }

@@ -240,3 +240,35 @@ async fn the_status_endpoint_needs_no_signature() {
         .expect("answer");
     assert_eq!(json(body, 200).await["online"], true);
 }
+
+#[tokio::test]
+async fn the_legacy_api_v1_prefix_is_signed_with_the_prefix_and_marked_deprecated() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let response = call(
+        server,
+        Method::GET,
+        "/api/v1/accounts",
+        Some(&user),
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(response.headers()["deprecation"], "@1781222400");
+    assert_eq!(json(response, 200).await, json!([]));
+    let query = format!(
+        "clientId={}&timestamp={}&userId=alice&userSecret={}",
+        server.client_id(),
+        chrono::Utc::now().timestamp(),
+        user.user_secret
+    );
+    let signed_without_prefix = signature(server.consumer_key(), "/accounts", &query, None);
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/accounts?{query}", server.base_url()))
+        .header("Signature", signed_without_prefix)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(json(response, 401).await["code"], "1076");
+}

@@ -93,11 +93,37 @@ impl Dialect for SnapTradeDialect {
     }
 }
 
-/// Every SnapTrade path the sandbox serves.
+/// Every SnapTrade path the sandbox serves: at the root, and again under the legacy `/api/v1` prefix,
+/// whose answers carry SnapTrade's `Deprecation` header.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let api = api_routes();
     Router::new()
         .route("/", get(status))
         .route("/portal/{session_id}", get(portal))
+        .merge(api.clone())
+        .nest(
+            "/api/v1",
+            api.layer(middleware::map_response(deprecated_prefix)),
+        )
+        .fallback(|| async { not_found() })
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            verify_signature,
+        ))
+        .with_state(shared)
+}
+
+/// Marks an answer to a legacy `/api/v1` path as SnapTrade does (the prefix, not the endpoint, is deprecated).
+async fn deprecated_prefix(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        "deprecation",
+        axum::http::HeaderValue::from_static("@1781222400"),
+    );
+    response
+}
+
+fn api_routes() -> Router<Arc<Shared>> {
+    Router::new()
         .route("/snapTrade/registerUser", post(register_user))
         .route("/snapTrade/deleteUser", delete(delete_user))
         .route("/snapTrade/resetUserSecret", post(reset_user_secret))
@@ -144,12 +170,6 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/trade/{trade_id}", post(place_order))
         .route("/symbols", post(symbol_search))
         .route("/symbols/{query}", get(symbol_by_ticker))
-        .fallback(|| async { not_found() })
-        .layer(middleware::from_fn_with_state(
-            shared.clone(),
-            verify_signature,
-        ))
-        .with_state(shared)
 }
 
 /// Checks clientId, timestamp freshness and the `Signature` header, as SnapTrade does before anything else.

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::wire::{
     self, Account, AccountPosition, Activity, BrokerageAuthorization, ManualTradeAndImpact,
-    ManualTradeForm, ManualTradeFormWithOptions, OrderRecord,
+    ManualTradeForm, ManualTradeFormWithOptions, OrderRecord, TradeTerms,
 };
 use super::{LoginOptions, OrderQuery, OrderState, SnapTradeClient, UserCredentials};
 use crate::capability::{
@@ -689,20 +689,14 @@ pub(crate) fn impact_form(
             ));
         }
     };
-    let mut form = ManualTradeForm::new(
+    Ok(ManualTradeForm::new(
         account.as_str(),
         action,
         universal_symbol_id,
         trade_order_type(order.order_type())?,
         trade_time_in_force(order.time_in_force(), false)?,
-    );
-    form.price = order.limit_price().map(Price::get);
-    form.stop = order.stop_price().map(Price::get);
-    match order.size() {
-        OrderSize::Units(units) => form.units = Some(units.get()),
-        OrderSize::Notional(notional) => form.notional_value = Some(notional.get()),
-    }
-    Ok(form)
+        trade_terms(order),
+    ))
 }
 
 /// `placeForceOrder`'s form: by ticker, with a UUID `client_order_id` (the order's own, or a fresh one).
@@ -736,15 +730,23 @@ pub(crate) fn place_form(
         order.symbol().as_str(),
         trade_order_type(order.order_type())?,
         trade_time_in_force(order.time_in_force(), true)?,
+        trade_terms(order),
     );
-    form.price = order.limit_price().map(Price::get);
-    form.stop = order.stop_price().map(Price::get);
-    match order.size() {
-        OrderSize::Units(units) => form.units = Some(units.get()),
-        OrderSize::Notional(notional) => form.notional_value = Some(notional.get()),
-    }
     form.client_order_id = Some(client_order_id.to_string());
     Ok(form)
+}
+
+fn trade_terms(order: &OrderRequest) -> TradeTerms {
+    let (units, notional) = match order.size() {
+        OrderSize::Units(units) => (Some(units.get()), None),
+        OrderSize::Notional(notional) => (None, Some(notional.get())),
+    };
+    TradeTerms::new(
+        order.limit_price().map(Price::get),
+        order.stop_price().map(Price::get),
+        units,
+        notional,
+    )
 }
 
 fn trade_order_type(order_type: &OrderType) -> Result<&'static str, ProviderError> {

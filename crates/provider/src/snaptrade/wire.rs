@@ -638,20 +638,10 @@ pub(crate) struct LoginBody {
     pub immediate_redirect: Option<bool>,
 }
 
-/// `getOrderImpact`'s body (`ManualTradeForm`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An order's prices and size, shared by both trade forms. Decimals go out as Python-style JSON numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct ManualTradeForm {
-    /// The account.
-    pub account_id: String,
-    /// `BUY` or `SELL`.
-    pub action: String,
-    /// The universal symbol id.
-    pub universal_symbol_id: String,
-    /// `Market`, `Limit`, `Stop`, `StopLimit`.
-    pub order_type: String,
-    /// `Day`, `GTC`, `FOK`, `IOC`.
-    pub time_in_force: String,
+pub struct TradeTerms {
     /// Limit price.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -664,7 +654,7 @@ pub struct ManualTradeForm {
         serialize_with = "python_number_opt"
     )]
     pub stop: Option<Decimal>,
-    /// Units (fractional allowed where the brokerage allows).
+    /// Units (fractional where the brokerage allows).
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "python_number_opt"
@@ -678,14 +668,51 @@ pub struct ManualTradeForm {
     pub notional_value: Option<Decimal>,
 }
 
+impl TradeTerms {
+    /// Terms with the given prices and size.
+    pub fn new(
+        price: Option<Decimal>,
+        stop: Option<Decimal>,
+        units: Option<Decimal>,
+        notional_value: Option<Decimal>,
+    ) -> Self {
+        Self {
+            price,
+            stop,
+            units,
+            notional_value,
+        }
+    }
+}
+
+/// `getOrderImpact`'s body (`ManualTradeForm`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ManualTradeForm {
+    /// The account.
+    pub account_id: String,
+    /// `BUY` or `SELL`.
+    pub action: String,
+    /// The universal symbol id.
+    pub universal_symbol_id: String,
+    /// `Market`, `Limit`, `Stop`, `StopLimit`.
+    pub order_type: String,
+    /// `Day`, `GTC`, `FOK`, `IOC`.
+    pub time_in_force: String,
+    /// Prices and size.
+    #[serde(flatten)]
+    pub terms: TradeTerms,
+}
+
 impl ManualTradeForm {
-    /// A form with the required fields; set prices and size by field.
+    /// A complete form.
     pub fn new(
         account_id: impl Into<String>,
         action: impl Into<String>,
         universal_symbol_id: impl Into<String>,
         order_type: impl Into<String>,
         time_in_force: impl Into<String>,
+        terms: TradeTerms,
     ) -> Self {
         Self {
             account_id: account_id.into(),
@@ -693,16 +720,13 @@ impl ManualTradeForm {
             universal_symbol_id: universal_symbol_id.into(),
             order_type: order_type.into(),
             time_in_force: time_in_force.into(),
-            price: None,
-            stop: None,
-            units: None,
-            notional_value: None,
+            terms,
         }
     }
 }
 
 /// `placeForceOrder`'s body (`ManualTradeFormWithOptions`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ManualTradeFormWithOptions {
     /// The account.
@@ -719,43 +743,23 @@ pub struct ManualTradeFormWithOptions {
     pub order_type: String,
     /// `Day`, `GTC`, `FOK`, `IOC`, `GTD`.
     pub time_in_force: String,
-    /// Limit price.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "python_number_opt"
-    )]
-    pub price: Option<Decimal>,
-    /// Stop price.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "python_number_opt"
-    )]
-    pub stop: Option<Decimal>,
-    /// Units.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "python_number_opt"
-    )]
-    pub units: Option<Decimal>,
-    /// A dollar amount instead of units.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "python_number_opt"
-    )]
-    pub notional_value: Option<Decimal>,
+    /// Prices and size.
+    #[serde(flatten)]
+    pub terms: TradeTerms,
     /// Our idempotency id (a UUID), passed on to the brokerage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_order_id: Option<String>,
 }
 
 impl ManualTradeFormWithOptions {
-    /// A form with the required fields and the ticker; set the rest by field.
+    /// A form by ticker; set `client_order_id` (or swap the ticker for a universal symbol id) by field.
     pub fn new(
         account_id: impl Into<String>,
         action: impl Into<String>,
         symbol: impl Into<String>,
         order_type: impl Into<String>,
         time_in_force: impl Into<String>,
+        terms: TradeTerms,
     ) -> Self {
         Self {
             account_id: account_id.into(),
@@ -764,10 +768,7 @@ impl ManualTradeFormWithOptions {
             symbol: Some(symbol.into()),
             order_type: order_type.into(),
             time_in_force: time_in_force.into(),
-            price: None,
-            stop: None,
-            units: None,
-            notional_value: None,
+            terms,
             client_order_id: None,
         }
     }

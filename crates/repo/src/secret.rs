@@ -1,14 +1,16 @@
 //! Sealing `snaptrade_users.snaptrade_user_secret`: AES-256-GCM under a key from `TRIBUTARY_SECRET_KEY`.
 //!
 //! A sealed value is text: `v1:<key id>:<base64 of nonce || ciphertext || tag>`. The nonce is 96 random bits,
-//! fresh for every seal. The key id is derived from the key (the first 8 hex digits of a SHA-256 over a label
-//! and the key), so it names a key without revealing it and needs no configuration. The authenticated data binds
+//! fresh for every seal. The key id is configured (`TRIBUTARY_SECRET_KEY_ID`, e.g. `k2`) or, when it is not,
+//! derived from the key (the first 8 hex digits of a SHA-256 over a label and the key), so it names a key without
+//! revealing it. The authenticated data binds
 //! the value to its header and to the user who owns it: a sealed secret copied onto another user's row does not
 //! open.
 //!
 //! Keys rotate through the [`Keyring`]: it seals under its current key and opens values sealed under any key it
 //! holds, so old rows keep working after `TRIBUTARY_SECRET_KEY` changes as long as the old key is listed in
-//! `TRIBUTARY_SECRET_KEYS_PREVIOUS`. Rows are re-sealed under the current key the next time they are written.
+//! `TRIBUTARY_SECRET_KEYS_PREVIOUS` (comma-separated, each `<key id>:<base64>`, or bare `<base64>` for a derived
+//! id). Rows are re-sealed under the current key the next time they are written.
 
 use std::fmt;
 
@@ -103,9 +105,32 @@ impl SecretKey {
         Self::from_bytes(Aes256Gcm::generate_key(&mut OsRng).into())
     }
 
-    /// The key's id as written into sealed values: 8 hex digits derived from the key.
+    /// The key's id as written into sealed values: the configured one, or 8 hex digits derived from the key.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The same key under a configured id: 1 to 32 ASCII letters, digits, `-` or `_`.
+    ///
+    /// # Errors
+    /// [`SecretError::InvalidKey`] when the id is empty, too long or has other characters.
+    pub fn with_id(self, id: &str) -> Result<Self, SecretError> {
+        self.with_id_from(id, "key id")
+    }
+
+    fn with_id_from(mut self, id: &str, source_name: &str) -> Result<Self, SecretError> {
+        let valid = (1..=32).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(SecretError::InvalidKey {
+                source_name: source_name.to_owned(),
+                reason: "a key id is 1 to 32 ASCII letters, digits, '-' or '_'",
+            });
+        }
+        self.id = id.to_owned();
+        Ok(self)
     }
 
     fn decode(text: &SecretString, source_name: &str) -> Result<Self, SecretError> {
@@ -159,8 +184,10 @@ pub struct Keyring {
 impl Keyring {
     /// The variable holding the current key: 32 bytes in base64.
     pub const KEY_VARIABLE: &'static str = "TRIBUTARY_SECRET_KEY";
-    /// The optional variable holding older keys, comma-separated base64, that still open values sealed
-    /// before a rotation.
+    /// The optional variable naming the current key's id (otherwise derived from the key).
+    pub const KEY_ID_VARIABLE: &'static str = "TRIBUTARY_SECRET_KEY_ID";
+    /// The optional variable holding older keys that still open values sealed before a rotation:
+    /// comma-separated, each `<key id>:<base64>` or bare `<base64>` (derived id).
     pub const PREVIOUS_KEYS_VARIABLE: &'static str = "TRIBUTARY_SECRET_KEYS_PREVIOUS";
 
     /// A keyring that seals and opens under `current` alone (the test and embedding constructor).
@@ -186,7 +213,7 @@ impl Keyring {
         Ok(self)
     }
 
-    /// The keyring from [`Self::KEY_VARIABLE`] and [`Self::PREVIOUS_KEYS_VARIABLE`].
+    /// The keyring from [`Self::KEY_VARIABLE`], [`Self::KEY_ID_VARIABLE`] and [`Self::PREVIOUS_KEYS_VARIABLE`].
     ///
     /// # Errors
     /// [`SecretError::MissingKey`] or [`SecretError::InvalidKey`], naming the variable.
@@ -204,16 +231,15 @@ impl Keyring {
             .ok_or(SecretError::MissingKey {
                 variable: Self::KEY_VARIABLE,
             })?;
-        let mut keyring = Self::new(SecretKey::decode(
-            &SecretString::from(current),
-            Self::KEY_VARIABLE,
-        )?);
+        let mut key = SecretKey::decode(&SecretString::from(current), Self::KEY_VARIABLE)?;
+        if let Some(id) = lookup(Self::KEY_ID_VARIABLE).filter(|id| !id.trim().is_empty()) {
+            key = key.with_id_from(id.trim(), Self::KEY_ID_VARIABLE)?;
+        }
+        let mut keyring = Self::new(key);
         let previous = SecretString::from(lookup(Self::PREVIOUS_KEYS_VARIABLE).unwrap_or_default());
-        for text in previous.expose_secret().split(',') {
-            if !text.trim().is_empty() {
-                let key =
-                    SecretKey::decode(&SecretString::from(text), Self::PREVIOUS_KEYS_VARIABLE)?;
-                keyring = keyring.with_previous(key)?;
+        for entry in previous.expose_secret().split(',') {
+            if !entry.trim().is_empty() {
+                keyring = keyring.with_previous(previous_key(entry.trim())?)?;
             }
         }
         Ok(keyring)
@@ -297,6 +323,17 @@ impl Keyring {
 
     fn keys(&self) -> impl Iterator<Item = &SecretKey> {
         std::iter::once(&self.current).chain(&self.previous)
+    }
+}
+
+/// One entry of [`Keyring::PREVIOUS_KEYS_VARIABLE`]: base64 never contains `:`, so a colon means an id.
+fn previous_key(entry: &str) -> Result<SecretKey, SecretError> {
+    let source = Keyring::PREVIOUS_KEYS_VARIABLE;
+    match entry.split_once(':') {
+        Some((id, key)) => {
+            SecretKey::decode(&SecretString::from(key), source)?.with_id_from(id, source)
+        }
+        None => SecretKey::decode(&SecretString::from(entry), source),
     }
 }
 
@@ -439,6 +476,49 @@ mod tests {
     }
 
     #[test]
+    fn configured_key_ids_are_written_and_used_to_open_after_a_rotation() {
+        let owner = UserId::generate();
+        let before = Keyring::from_lookup(|name| match name {
+            "TRIBUTARY_SECRET_KEY" => Some(base64_key(1)),
+            "TRIBUTARY_SECRET_KEY_ID" => Some("k1".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let sealed = before.seal(&secret(), owner);
+        assert!(sealed.starts_with("v1:k1:"), "{sealed}");
+
+        let after = Keyring::from_lookup(|name| match name {
+            "TRIBUTARY_SECRET_KEY" => Some(base64_key(2)),
+            "TRIBUTARY_SECRET_KEY_ID" => Some("k2".to_owned()),
+            "TRIBUTARY_SECRET_KEYS_PREVIOUS" => Some(format!("k1:{}", base64_key(1))),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(after.current_key_id(), "k2");
+        assert_eq!(
+            after.open(&sealed, owner).unwrap().expose_secret(),
+            PLAINTEXT
+        );
+        assert!(after.needs_reseal(&sealed));
+    }
+
+    #[test]
+    fn a_key_id_with_a_colon_or_nothing_in_it_is_refused_naming_the_variable() {
+        for id in ["k:1", "   x y", &"k".repeat(33)] {
+            let error = Keyring::from_lookup(|name| match name {
+                "TRIBUTARY_SECRET_KEY" => Some(base64_key(1)),
+                "TRIBUTARY_SECRET_KEY_ID" => Some(id.to_owned()),
+                _ => None,
+            })
+            .unwrap_err();
+            assert!(
+                matches!(&error, SecretError::InvalidKey { source_name, .. } if source_name == "TRIBUTARY_SECRET_KEY_ID"),
+                "{id}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_missing_key_names_the_variable() {
         let error = Keyring::from_lookup(|_| None).unwrap_err();
         assert_eq!(
@@ -463,7 +543,8 @@ mod tests {
         }
         let error = Keyring::from_lookup(|name| match name {
             "TRIBUTARY_SECRET_KEY" => Some(base64_key(2)),
-            _ => Some("short".to_owned()),
+            "TRIBUTARY_SECRET_KEYS_PREVIOUS" => Some("short".to_owned()),
+            _ => None,
         })
         .unwrap_err();
         assert!(
@@ -484,7 +565,8 @@ mod tests {
         let key_text = base64_key(7);
         let keyring = Keyring::from_lookup(|name| match name {
             "TRIBUTARY_SECRET_KEY" => Some(key_text.clone()),
-            _ => Some(base64_key(8)),
+            "TRIBUTARY_SECRET_KEYS_PREVIOUS" => Some(base64_key(8)),
+            _ => None,
         })
         .unwrap();
         let shown = format!("{keyring:?} {:?}", SecretKey::from_bytes([7; 32]));

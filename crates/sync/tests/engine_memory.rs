@@ -1,0 +1,33 @@
+//! The engine on `MemoryStore` with the sandbox providers.
+
+mod support;
+
+use support::World;
+use tributary_repo::MemoryStore;
+
+async fn world() -> World<MemoryStore> {
+    let store = MemoryStore::new();
+    let user = store.create_user();
+    World::start(store, user).await
+}
+
+macro_rules! memory_cases {
+    ($($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            support::$case(world().await).await;
+        }
+    )*};
+}
+
+memory_cases!(
+    a_sync_writes_exactly_what_the_sandbox_holds,
+    a_second_sync_changes_nothing,
+    a_position_sold_at_the_provider_disappears_from_the_holdings,
+    a_broken_connection_ends_disabled_with_its_message_and_the_rest_syncs,
+    a_read_only_connection_refuses_an_order,
+    a_limit_order_is_recorded_pending_then_accepted_then_cancelled,
+    connecting_twice_registers_the_user_once,
+    a_provider_outage_keeps_its_holdings_and_reports_the_failure,
+    a_replayed_webhook_is_not_applied_twice,
+);

@@ -1,0 +1,40 @@
+//! The engine on `PgStore` (a fresh, migrated database per test) with the sandbox providers: the same
+//! scenarios as on `MemoryStore`.
+
+mod support;
+
+use sqlx::PgPool;
+use support::World;
+use tributary_domain::UserId;
+use tributary_repo::{Keyring, PgStore, SecretKey};
+
+tributary_testdb::require_database!();
+
+async fn world(pool: PgPool) -> World<PgStore> {
+    let user = tributary_testdb::create_auth_user(&pool)
+        .await
+        .expect("a user in auth.users");
+    let store = PgStore::new(pool, Keyring::new(SecretKey::generate()));
+    World::start(store, UserId::new(user)).await
+}
+
+macro_rules! pg_cases {
+    ($($case:ident),* $(,)?) => {$(
+        #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+        async fn $case(pool: PgPool) {
+            support::$case(world(pool).await).await;
+        }
+    )*};
+}
+
+pg_cases!(
+    a_sync_writes_exactly_what_the_sandbox_holds,
+    a_second_sync_changes_nothing,
+    a_position_sold_at_the_provider_disappears_from_the_holdings,
+    a_broken_connection_ends_disabled_with_its_message_and_the_rest_syncs,
+    a_read_only_connection_refuses_an_order,
+    a_limit_order_is_recorded_pending_then_accepted_then_cancelled,
+    connecting_twice_registers_the_user_once,
+    a_provider_outage_keeps_its_holdings_and_reports_the_failure,
+    a_replayed_webhook_is_not_applied_twice,
+);

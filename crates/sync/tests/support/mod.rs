@@ -1,0 +1,677 @@
+//! One engine on the sandbox providers, over any store, and the scenarios both stores must pass.
+
+#![allow(dead_code)] // each test file uses the scenarios it runs
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::json;
+use tributary_domain::{
+    AccountId, Amount, ConnectionStatus, ConnectionType, FeatureFlags, OrderAction, OrderStatus,
+    OrderType, Price, Provider, ProviderAccountId, Symbol, TimeInForce, Units, UserId,
+};
+use tributary_provider::ProviderError;
+use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
+use tributary_provider::capability::{
+    Aggregation, BrokerageAccounts, OrderRequest, OrderSize, Position, PositionSide,
+};
+use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
+use tributary_provider::router::ProviderRouter;
+use tributary_provider::snaptrade::signing::{canonical_json, sign};
+use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
+use tributary_repo::Store;
+use tributary_sandbox::{Sandbox, SeedAccount, SeedItem};
+use tributary_sync::source::GivenLogins;
+use tributary_sync::{Outcome, SyncEngine, SyncError, WebhookOutcome};
+use url::Url;
+
+/// Every provider switched on.
+const ALL_ON: FeatureFlags = FeatureFlags::new(true, true, true, true);
+
+/// The engine on a store, wired to the three sandbox providers, and the clients to check against.
+pub struct World<S> {
+    pub sandbox: Sandbox,
+    pub engine: SyncEngine<S>,
+    pub user: UserId,
+    pub snaptrade: Arc<SnapTradeClient>,
+    pub plaid: Arc<PlaidClient>,
+    pub alpaca: Arc<AlpacaClient>,
+    pub plaid_items: Arc<GivenLogins<AccessToken>>,
+}
+
+fn url(text: &str) -> Url {
+    Url::parse(text).unwrap()
+}
+
+impl<S: Store + 'static> World<S> {
+    pub async fn start(store: S, user: UserId) -> Self {
+        let sandbox = Sandbox::start().await;
+        let consumer_key = SecretString::from(sandbox.snaptrade().consumer_key());
+        let snaptrade = SnapTradeConfig::new(sandbox.snaptrade().client_id(), consumer_key.clone())
+            .unwrap()
+            .with_base_url(url(&sandbox.snaptrade_base_url()));
+        let snaptrade = Arc::new(
+            SnapTradeClient::new(snaptrade)
+                .unwrap()
+                .with_retries(2, Duration::from_millis(5)),
+        );
+        let plaid = PlaidConfig::new(
+            sandbox.plaid().client_id(),
+            SecretString::from(sandbox.plaid().secret()),
+            PlaidEnvironment::Sandbox,
+        )
+        .with_base_url(url(&sandbox.plaid_base_url()));
+        let plaid = Arc::new(PlaidClient::new(plaid).unwrap());
+        let alpaca = AlpacaConfig::new(
+            sandbox.alpaca().key_id(),
+            SecretString::from(sandbox.alpaca().secret()),
+            AlpacaEnvironment::Sandbox,
+        )
+        .with_base_url(url(&sandbox.alpaca_base_url()));
+        let alpaca = Arc::new(AlpacaClient::new(alpaca).unwrap());
+        let plaid_items = Arc::new(GivenLogins::new());
+        let engine = SyncEngine::new(Arc::new(store), ProviderRouter::new(ALL_ON))
+            .with_concurrency(3)
+            .with_snaptrade(Arc::clone(&snaptrade), consumer_key)
+            .with_plaid(Arc::clone(&plaid), Arc::clone(&plaid_items))
+            .with_alpaca(Arc::clone(&alpaca));
+        Self {
+            sandbox,
+            engine,
+            user,
+            snaptrade,
+            plaid,
+            alpaca,
+            plaid_items,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        self.engine.store()
+    }
+
+    /// Connects a SnapTrade brokerage through the portal, as the user would in a browser.
+    pub async fn connect_snaptrade(&self, connection_type: ConnectionType) {
+        let link = self
+            .engine
+            .connect_snaptrade(self.user, connection_type, None)
+            .await
+            .unwrap();
+        let portal = reqwest::get(&link.url).await.unwrap();
+        assert!(portal.status().is_success(), "{}", portal.status());
+    }
+
+    /// A Plaid Item with two accounts of three holdings, its token held by the caller.
+    pub fn link_plaid(&self) {
+        let item = self.sandbox.plaid().seed_item(SeedItem::new(2, 3, 5));
+        let token = AccessToken::new(SecretString::from(item.access_token.as_str()));
+        self.plaid_items.add(self.user, token);
+    }
+
+    /// An Alpaca brokerage account with three positions, recorded in the user's onboarding.
+    pub async fn link_alpaca(&self) -> ProviderAccountId {
+        let id = self
+            .sandbox
+            .alpaca()
+            .seed_account(SeedAccount::new(Decimal::from(100_000), 3));
+        let id = ProviderAccountId::parse(&id.to_string()).unwrap();
+        self.store()
+            .set_alpaca_account(self.user, Some(id.clone()))
+            .await
+            .unwrap();
+        id
+    }
+
+    pub async fn link_everything(&self) -> ProviderAccountId {
+        self.connect_snaptrade(ConnectionType::Trade).await;
+        self.link_plaid();
+        self.link_alpaca().await
+    }
+
+    pub async fn snaptrade_login(&self) -> UserCredentials {
+        let row = self
+            .store()
+            .find_snaptrade_user(self.user)
+            .await
+            .unwrap()
+            .expect("registered at SnapTrade");
+        UserCredentials::new(row.snaptrade_user_id, row.user_secret)
+    }
+
+    /// Every position the sandbox holds for the user, read straight from the providers, by provider.
+    pub async fn sandbox_positions(&self) -> Vec<(Provider, Position)> {
+        let mut all = Vec::new();
+        if let Some(row) = self.store().find_snaptrade_user(self.user).await.unwrap() {
+            let login = UserCredentials::new(row.snaptrade_user_id, row.user_secret);
+            let positions = Aggregation::positions(self.snaptrade.as_ref(), &login)
+                .await
+                .unwrap();
+            all.extend(positions.into_iter().map(|p| (Provider::SnapTrade, p)));
+        }
+        let tokens = tributary_sync::source::Logins::logins(
+            self.plaid_items.as_ref(),
+            self.store(),
+            self.user,
+        )
+        .await
+        .unwrap();
+        for token in tokens {
+            let positions = Aggregation::positions(self.plaid.as_ref(), &token)
+                .await
+                .unwrap();
+            all.extend(positions.into_iter().map(|p| (Provider::Plaid, p)));
+        }
+        if let Some(id) = self
+            .store()
+            .portfolio_mode(self.user)
+            .await
+            .unwrap()
+            .alpaca_account_id
+        {
+            let positions = BrokerageAccounts::account_positions(self.alpaca.as_ref(), &(), &id)
+                .await
+                .unwrap();
+            all.extend(positions.into_iter().map(|p| (Provider::Alpaca, p)));
+        }
+        all
+    }
+
+    pub async fn account_id(
+        &self,
+        provider: Provider,
+        provider_account_id: &ProviderAccountId,
+    ) -> AccountId {
+        let accounts = self.store().list_accounts(self.user).await.unwrap();
+        accounts
+            .iter()
+            .find(|a| a.provider == provider && &a.provider_account_id == provider_account_id)
+            .map(|a| a.id)
+            .expect("the account is stored")
+    }
+}
+
+/// A position's value as a holdings row stores it (the provider's, else price × quantity).
+fn stored_value(position: &Position) -> Decimal {
+    let value = match (position.market_value, position.price) {
+        (Some(value), _) => value.get(),
+        (None, Some(price)) => price.get() * position.quantity.get(),
+        (None, None) => Decimal::ZERO,
+    };
+    Amount::new(value).unwrap().get()
+}
+
+pub async fn a_sync_writes_exactly_what_the_sandbox_holds<S: Store + 'static>(world: World<S>) {
+    world.link_everything().await;
+    let report = world.engine.sync_user(world.user).await.unwrap();
+    assert!(!report.has_failures(), "{:?}", report.failures());
+    assert!(
+        report
+            .providers
+            .iter()
+            .all(|p| p.outcome == Outcome::Synced),
+        "{:?}",
+        report.providers
+    );
+
+    let positions = world.sandbox_positions().await;
+    let mut expected: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    for (_, position) in positions
+        .iter()
+        .filter(|(_, p)| p.side == PositionSide::Long)
+    {
+        let entry = expected
+            .entry(position.symbol.as_str().to_owned())
+            .or_default();
+        entry.0 += position.quantity.get();
+        entry.1 += stored_value(position);
+    }
+    let holdings = world.store().list_holdings(world.user).await.unwrap();
+    let actual: BTreeMap<String, (Decimal, Decimal)> = holdings
+        .iter()
+        .map(|h| {
+            let totals = (
+                h.figures.total_quantity.get(),
+                h.figures.total_market_value.get(),
+            );
+            (h.symbol.as_str().to_owned(), totals)
+        })
+        .collect();
+    assert_eq!(actual, expected);
+
+    let expected_accounts: BTreeSet<(Provider, String)> = positions
+        .iter()
+        .map(|(provider, p)| (*provider, p.provider_account_id.as_str().to_owned()))
+        .collect();
+    let accounts = world.store().list_accounts(world.user).await.unwrap();
+    let stored_accounts: BTreeSet<(Provider, String)> = accounts
+        .iter()
+        .map(|a| (a.provider, a.provider_account_id.as_str().to_owned()))
+        .collect();
+    assert!(
+        expected_accounts.is_subset(&stored_accounts),
+        "{expected_accounts:?} ⊄ {stored_accounts:?}"
+    );
+    let snaptrade_accounts: Vec<_> = accounts
+        .iter()
+        .filter(|a| a.provider == Provider::SnapTrade)
+        .collect();
+    assert_eq!(
+        snaptrade_accounts.len(),
+        2,
+        "the portal connects two accounts"
+    );
+    for account in &snaptrade_accounts {
+        assert_eq!(account.connection_type, ConnectionType::Trade);
+        assert_eq!(account.connection_status, ConnectionStatus::Active);
+        assert!(account.snaptrade_authorization_id.is_some());
+        assert!(account.brokerage_name.is_some());
+    }
+    assert!(
+        accounts
+            .iter()
+            .filter(|a| a.provider == Provider::Plaid)
+            .all(|a| a.provider_item_id.is_some())
+    );
+
+    let connections = world.store().list_connections(world.user).await.unwrap();
+    assert_eq!(connections.len(), 1);
+    assert_eq!(connections[0].status, ConnectionStatus::Active);
+    assert_eq!(connections[0].accounts_count, 2);
+    assert_eq!(connections[0].connection_type, ConnectionType::Trade);
+    assert!(connections[0].last_synced_at.is_some());
+
+    let option = holdings
+        .iter()
+        .find(|h| h.option_contract.is_some())
+        .expect("the portal's AAPL call");
+    assert!(option.provider_metadata.contains_key("snaptrade"));
+    let snaptrade_stock = holdings
+        .iter()
+        .find(|h| h.universal_symbol_id.is_some())
+        .expect("SnapTrade positions carry their universal symbol id");
+    assert!(!snaptrade_stock.account_contributions.is_empty());
+    assert_eq!(report.holdings_count, holdings.len());
+}
+
+pub async fn a_second_sync_changes_nothing<S: Store + 'static>(world: World<S>) {
+    world.link_everything().await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let holdings = world.store().list_holdings(world.user).await.unwrap();
+    let accounts = world.store().list_accounts(world.user).await.unwrap();
+    let orders = world.store().list_orders(world.user, None).await.unwrap();
+
+    let second = world.engine.sync_user(world.user).await.unwrap();
+    assert_eq!(second.holdings.written, 0);
+    assert_eq!(second.holdings.removed, 0);
+    assert_eq!(
+        world.store().list_holdings(world.user).await.unwrap(),
+        holdings
+    );
+    assert_eq!(
+        world.store().list_accounts(world.user).await.unwrap(),
+        accounts
+    );
+    assert_eq!(
+        world.store().list_orders(world.user, None).await.unwrap(),
+        orders
+    );
+}
+
+fn sell_everything(position: &Position) -> OrderRequest {
+    let units = Units::new(position.quantity.get()).unwrap();
+    OrderRequest::market(
+        position.symbol.clone(),
+        OrderAction::Sell,
+        OrderSize::Units(units),
+    )
+}
+
+pub async fn a_position_sold_at_the_provider_disappears_from_the_holdings<S: Store + 'static>(
+    world: World<S>,
+) {
+    let alpaca_account = world.link_alpaca().await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let account = world.account_id(Provider::Alpaca, &alpaca_account).await;
+    let before = world.store().list_holdings(world.user).await.unwrap();
+    let sold = world
+        .sandbox_positions()
+        .await
+        .into_iter()
+        .map(|(_, p)| p)
+        .next()
+        .expect("the seeded account holds positions");
+
+    let placement = world
+        .engine
+        .place_order(world.user, account, sell_everything(&sold))
+        .await
+        .unwrap();
+    assert_eq!(placement.order.status, OrderStatus::Filled);
+
+    let report = world.engine.sync_user(world.user).await.unwrap();
+    assert!(!report.has_failures(), "{:?}", report.failures());
+    assert_eq!(report.holdings.removed, 1);
+    let after = world.store().list_holdings(world.user).await.unwrap();
+    assert_eq!(after.len(), before.len() - 1);
+    assert!(after.iter().all(|h| h.symbol != sold.symbol));
+}
+
+pub async fn a_broken_connection_ends_disabled_with_its_message_and_the_rest_syncs<
+    S: Store + 'static,
+>(
+    world: World<S>,
+) {
+    world.link_everything().await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let connection = world
+        .store()
+        .list_connections(world.user)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        world
+            .sandbox
+            .snaptrade()
+            .disable_connection(*connection.authorization_id.as_uuid())
+    );
+
+    let report = world.engine.sync_user(world.user).await.unwrap();
+    let broken = world
+        .store()
+        .get_connection(world.user, connection.authorization_id)
+        .await
+        .unwrap();
+    assert_eq!(broken.status, ConnectionStatus::Disabled);
+    assert!(broken.disabled_date.is_some());
+    assert!(
+        broken
+            .error_message
+            .as_ref()
+            .is_some_and(|m| m.as_str().contains("reconnect")),
+        "{broken:?}"
+    );
+    assert_eq!(report.connections[0].status, ConnectionStatus::Disabled);
+    let accounts = world.store().list_accounts(world.user).await.unwrap();
+    for account in accounts
+        .iter()
+        .filter(|a| a.provider == Provider::SnapTrade)
+    {
+        assert_eq!(account.connection_status, ConnectionStatus::Disabled);
+    }
+    assert!(
+        report
+            .providers
+            .iter()
+            .all(|p| p.outcome == Outcome::Synced),
+        "{:?}",
+        report.providers
+    );
+    let skipped = report
+        .accounts
+        .iter()
+        .filter(|a| a.provider == Provider::SnapTrade)
+        .all(|a| matches!(&a.orders, Outcome::Skipped { reason } if reason.contains("disabled")));
+    assert!(skipped, "{:?}", report.accounts);
+}
+
+pub async fn a_read_only_connection_refuses_an_order<S: Store + 'static>(world: World<S>) {
+    world.connect_snaptrade(ConnectionType::Read).await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let account = world
+        .store()
+        .list_accounts(world.user)
+        .await
+        .unwrap()
+        .remove(0);
+    let order = OrderRequest::market(
+        Symbol::parse("AAPL").unwrap(),
+        OrderAction::Buy,
+        OrderSize::Units(Units::parse("1").unwrap()),
+    );
+    let refused = world
+        .engine
+        .place_order(world.user, account.id, order)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, SyncError::Provider(ProviderError::ReadOnlyConnection { account: a }) if a == account.id),
+        "{refused:?}"
+    );
+    assert!(
+        world
+            .store()
+            .list_orders(world.user, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(world.sandbox.snaptrade().log().count("POST", "/trade"), 0);
+}
+
+pub async fn a_limit_order_is_recorded_pending_then_accepted_then_cancelled<S: Store + 'static>(
+    world: World<S>,
+) {
+    world.connect_snaptrade(ConnectionType::Trade).await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let account = world
+        .store()
+        .list_accounts(world.user)
+        .await
+        .unwrap()
+        .remove(0);
+    let order = OrderRequest::new(
+        Symbol::parse("AAPL").unwrap(),
+        OrderAction::Buy,
+        OrderType::Limit,
+        TimeInForce::Day,
+        OrderSize::Units(Units::parse("2").unwrap()),
+        Some(Price::parse("10.00").unwrap()),
+        None,
+    )
+    .unwrap();
+    let placed = world
+        .engine
+        .place_order(world.user, account.id, order.clone())
+        .await
+        .unwrap();
+    assert_eq!(placed.order.status, OrderStatus::Accepted);
+    assert!(placed.order.raw_order_data.is_some());
+    let rows = world
+        .store()
+        .list_orders(world.user, Some(account.id))
+        .await
+        .unwrap();
+    let pending = rows
+        .iter()
+        .find(|o| o.brokerage_order_id.as_str() == placed.client_order_id.as_str())
+        .expect("the order was recorded before it was sent");
+    assert_eq!(pending.status, OrderStatus::Accepted);
+
+    // A retry with the same client order id places nothing new.
+    let retried = world
+        .engine
+        .place_order(
+            world.user,
+            account.id,
+            order.with_client_order_id(placed.client_order_id.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        retried.order.brokerage_order_id,
+        placed.order.brokerage_order_id
+    );
+    let at_provider = world
+        .sandbox
+        .snaptrade()
+        .orders(account.provider_account_id.as_str().parse().unwrap());
+    assert_eq!(at_provider.len(), 1);
+
+    let cancelled = world
+        .engine
+        .cancel_order(world.user, placed.order.id)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, OrderStatus::Canceled);
+}
+
+pub async fn connecting_twice_registers_the_user_once<S: Store + 'static>(world: World<S>) {
+    world.connect_snaptrade(ConnectionType::Read).await;
+    let first = world.snaptrade_login().await;
+    world.connect_snaptrade(ConnectionType::Trade).await;
+    assert_eq!(
+        world.sandbox.snaptrade().users(),
+        vec![world.user.to_string()]
+    );
+    assert_eq!(
+        world
+            .sandbox
+            .snaptrade()
+            .log()
+            .count("POST", "/snapTrade/registerUser"),
+        1
+    );
+    let second = world.snaptrade_login().await;
+    assert_eq!(first.user_id, second.user_id);
+
+    world
+        .engine
+        .rotate_snaptrade_secret(world.user)
+        .await
+        .unwrap();
+    let rotated = world.snaptrade_login().await;
+    assert_eq!(rotated.user_id, first.user_id);
+    let report = world.engine.sync_user(world.user).await.unwrap();
+    assert!(
+        !report.has_failures(),
+        "the rotated secret works: {:?}",
+        report.failures()
+    );
+}
+
+pub async fn a_provider_outage_keeps_its_holdings_and_reports_the_failure<S: Store + 'static>(
+    world: World<S>,
+) {
+    world.link_everything().await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let holdings = world.store().list_holdings(world.user).await.unwrap();
+    world
+        .sandbox
+        .snaptrade()
+        .knobs()
+        .server_error_next(100, 503);
+
+    let report = world.engine.sync_user(world.user).await.unwrap();
+    assert!(report.has_failures());
+    let snaptrade = report
+        .providers
+        .iter()
+        .find(|p| p.provider == Provider::SnapTrade)
+        .unwrap();
+    assert!(snaptrade.outcome.is_failed(), "{snaptrade:?}");
+    assert!(
+        report
+            .providers
+            .iter()
+            .filter(|p| p.provider != Provider::SnapTrade)
+            .all(|p| p.outcome == Outcome::Synced)
+    );
+    assert_eq!(
+        world.store().list_holdings(world.user).await.unwrap(),
+        holdings
+    );
+}
+
+fn webhook(
+    world_user: UserId,
+    event_type: &str,
+    authorization: &str,
+    id: &str,
+) -> serde_json::Value {
+    json!({
+        "webhookId": id,
+        "clientId": "TRIBUTARY",
+        "eventTimestamp": chrono::Utc::now().to_rfc3339(),
+        "userId": world_user.to_string(),
+        "eventType": event_type,
+        "brokerageAuthorizationId": authorization,
+    })
+}
+
+pub async fn a_replayed_webhook_is_not_applied_twice<S: Store + 'static>(world: World<S>) {
+    world.connect_snaptrade(ConnectionType::Trade).await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let connection = world
+        .store()
+        .list_connections(world.user)
+        .await
+        .unwrap()
+        .remove(0);
+    let key = SecretString::from(world.sandbox.snaptrade().consumer_key());
+    let authorization = connection.authorization_id.to_string();
+
+    let broken = webhook(world.user, "CONNECTION_BROKEN", &authorization, "hook-1");
+    let signature = sign(&key, &canonical_json(&broken));
+    let body = serde_json::to_vec(&broken).unwrap();
+    let first = world
+        .engine
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        WebhookOutcome::ConnectionUpdated {
+            authorization_id: connection.authorization_id,
+            status: ConnectionStatus::Disabled
+        }
+    );
+
+    // Fixed in between: a replay of the broken event must not disable it again.
+    let fixed = webhook(world.user, "CONNECTION_FIXED", &authorization, "hook-2");
+    let fixed_signature = sign(&key, &canonical_json(&fixed));
+    world
+        .engine
+        .handle_snaptrade_webhook(Some(&fixed_signature), &serde_json::to_vec(&fixed).unwrap())
+        .await
+        .unwrap();
+    let replay = world
+        .engine
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await
+        .unwrap();
+    assert_eq!(replay, WebhookOutcome::Replayed);
+    let stored = world
+        .store()
+        .get_connection(world.user, connection.authorization_id)
+        .await
+        .unwrap();
+    assert_eq!(stored.status, ConnectionStatus::Active);
+
+    let forged = world
+        .engine
+        .handle_snaptrade_webhook(Some("forged"), &body)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(forged, SyncError::Provider(ProviderError::Unauthorized(_))),
+        "{forged:?}"
+    );
+
+    let unknown = webhook(world.user, "SOMETHING_NEW", &authorization, "hook-3");
+    let outcome = world
+        .engine
+        .handle_snaptrade_webhook(
+            Some(&sign(&key, &canonical_json(&unknown))),
+            &serde_json::to_vec(&unknown).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, WebhookOutcome::Ignored { .. }),
+        "{outcome:?}"
+    );
+}

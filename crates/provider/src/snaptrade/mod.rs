@@ -88,6 +88,13 @@ impl UserCredentials {
     }
 }
 
+impl From<&tributary_domain::SnapTradeUser> for UserCredentials {
+    /// The credentials of a stored SnapTrade user (`snaptrade_users` row).
+    fn from(user: &tributary_domain::SnapTradeUser) -> Self {
+        Self::new(user.snaptrade_user_id.clone(), user.user_secret.clone())
+    }
+}
+
 /// What the connection portal should offer (`login`'s body).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoginOptions {

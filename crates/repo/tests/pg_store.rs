@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tributary_domain::{AccountId, ExposeSecret, InstitutionName, Provider, Symbol, Units, UserId};
 use tributary_repo::{
     AccountRepository, ConnectionRepository, HoldingRepository, Keyring, MemoryStore, PgStore,
-    RepoError, SecretError, SecretKey, SnapTradeUserRepository,
+    PortfolioRepository, RepoError, SecretError, SecretKey, SnapTradeUserRepository,
 };
 
 tributary_testdb::require_database!();
@@ -508,4 +508,29 @@ async fn holdings_carry_their_contributions_through_the_jsonb_columns(pool: PgPo
     let stored = service.get_holding(user, &spread.symbol).await?;
     assert_eq!(stored.account_contributions, spread.account_contributions);
     Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_closed_pool_is_unavailable_not_a_panic(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    pool.close().await;
+    let error = service.list_accounts(user).await.unwrap_err();
+    assert!(matches!(error, RepoError::Unavailable { .. }), "{error:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_be_reached_is_unavailable() {
+    // Port 1 on the loopback: nothing listens there, so the connection is refused at once.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(2))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
+        .unwrap();
+    let service = PgStore::new(pool, Keyring::new(SecretKey::generate()));
+    let error = service
+        .portfolio_mode(UserId::generate())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RepoError::Unavailable { .. }), "{error:?}");
 }

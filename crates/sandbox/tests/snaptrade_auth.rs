@@ -272,3 +272,35 @@ async fn the_legacy_api_v1_prefix_is_signed_with_the_prefix_and_marked_deprecate
         .expect("answer");
     assert_eq!(json(response, 401).await["code"], "1076");
 }
+
+#[tokio::test]
+async fn a_number_must_be_signed_as_python_rewrites_it() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let query = format!(
+        "clientId={}&timestamp={}&userId=alice&userSecret={}",
+        server.client_id(),
+        chrono::Utc::now().timestamp(),
+        user.user_secret
+    );
+    let body = r#"{"limit":1.50,"substring":"AAPL"}"#;
+    let send = |signature: String| {
+        reqwest::Client::new()
+            .post(format!("{}/symbols?{query}", server.base_url()))
+            .header("Signature", signature)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let as_sent = format!(r#"{{"content":{body},"path":"/symbols","query":"{query}"}}"#);
+    let naive = send(sign_text(server.consumer_key(), &as_sent))
+        .await
+        .expect("answer");
+    assert_eq!(json(naive, 401).await["code"], "1076");
+    let as_python = as_sent.replace("1.50", "1.5");
+    let python = send(sign_text(server.consumer_key(), &as_python))
+        .await
+        .expect("answer");
+    json(python, 200).await;
+}

@@ -310,3 +310,28 @@ async fn a_removed_item_is_gone() {
     .await;
     assert_eq!(error["error_code"], "ITEM_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn the_sandbox_reset_login_endpoint_breaks_the_item() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.plaid();
+    let item = server.seed_item(SeedItem::default());
+    let reset = json(
+        post(
+            server,
+            "/sandbox/item/reset_login",
+            json!({"access_token": item.access_token}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(reset["reset_login"], true);
+    let request = json!({"access_token": item.access_token});
+    let error = json(
+        post(server, "/investments/holdings/get", request).await,
+        400,
+    )
+    .await;
+    assert_eq!(error["error_code"], "ITEM_LOGIN_REQUIRED");
+}

@@ -123,7 +123,7 @@ impl Dialect for PlaidDialect {
 
 /// Every Plaid path the sandbox serves.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let routes: [(&str, Handler); 9] = [
+    let routes: [(&str, Handler); 10] = [
         ("/link/token/create", link_token_create),
         ("/sandbox/public_token/create", sandbox_public_token_create),
         ("/item/public_token/exchange", public_token_exchange),
@@ -133,6 +133,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         ("/item/get", item_get),
         ("/item/remove", item_remove),
         ("/investments/refresh", investments_refresh),
+        ("/sandbox/item/reset_login", sandbox_reset_login),
     ];
     let mut router = Router::new();
     for (path, handler) in routes {
@@ -440,4 +441,10 @@ fn item_remove(state: &mut PlaidState, request: &Value) -> Result<Value, ApiErro
 fn investments_refresh(state: &mut PlaidState, request: &Value) -> Result<Value, ApiError> {
     item(state, request, true)?;
     Ok(json!({}))
+}
+
+/// Plaid's own sandbox helper: forces the Item into ITEM_LOGIN_REQUIRED.
+fn sandbox_reset_login(state: &mut PlaidState, request: &Value) -> Result<Value, ApiError> {
+    item(state, request, false)?.login_required = true;
+    Ok(json!({"reset_login": true}))
 }

@@ -159,6 +159,18 @@ async fn amounts_are_json_numbers_written_from_decimal_text() {
     assert!(text.contains(r#""institution_price":2.11"#), "{text}");
 }
 
+/// Only what paging needs, so the test spends its time in the sandbox rather than building JSON trees.
+#[derive(serde::Deserialize)]
+struct TransactionPage {
+    total_investment_transactions: u64,
+    investment_transactions: Vec<TransactionId>,
+}
+
+#[derive(serde::Deserialize)]
+struct TransactionId {
+    investment_transaction_id: String,
+}
+
 #[tokio::test]
 async fn one_hundred_thousand_transactions_page_to_their_total() {
     let sandbox = Sandbox::start().await;
@@ -168,26 +180,19 @@ async fn one_hundred_thousand_transactions_page_to_their_total() {
     while offset < total {
         let request = json!({"access_token": item.access_token, "start_date": "2000-01-01", "end_date": "2100-01-01",
                              "options": {"count": 500, "offset": offset}});
-        let page = json(
-            post(server, "/investments/transactions/get", request).await,
-            200,
-        )
-        .await;
-        total = page["total_investment_transactions"]
-            .as_u64()
-            .expect("a total");
-        let transactions = page["investment_transactions"]
-            .as_array()
-            .expect("transactions")
-            .clone();
-        assert!(!transactions.is_empty() && transactions.len() <= 500);
-        offset += transactions.len() as u64;
-        seen.extend(transactions.iter().map(|t| {
-            t["investment_transaction_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        }));
+        let response = post(server, "/investments/transactions/get", request).await;
+        assert_eq!(response.status(), 200);
+        let page: TransactionPage = response.json().await.expect("a transactions page");
+        total = page.total_investment_transactions;
+        assert!(
+            !page.investment_transactions.is_empty() && page.investment_transactions.len() <= 500
+        );
+        offset += page.investment_transactions.len() as u64;
+        seen.extend(
+            page.investment_transactions
+                .into_iter()
+                .map(|t| t.investment_transaction_id),
+        );
     }
     assert_eq!(total, 100_000);
     assert_eq!(seen.len(), 100_000);

@@ -10,7 +10,8 @@ use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ConnectionId, ExposeSecret, Holding,
     HoldingId, InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount,
     NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider,
-    ProviderAccountId, SnapTradeUser, SnapTradeUserRowId, StatusMessage, Symbol, UserId,
+    ProviderAccountId, SnapTradeUser, SnapTradeUserRowId, StatusMessage, Symbol, SyncStatus,
+    UserId,
 };
 
 use crate::batch::check_batch;
@@ -228,6 +229,34 @@ impl AccountRepository for MemoryStore {
             )
         }))
     }
+
+    async fn record_account_sync(
+        &self,
+        user: UserId,
+        account: AccountId,
+        status: SyncStatus,
+        error_message: Option<StatusMessage>,
+        at: DateTime<Utc>,
+    ) -> Result<InvestmentAccount, RepoError> {
+        let mut state = self.lock();
+        let current = state
+            .accounts
+            .get_mut(&account)
+            .filter(|a| a.user_id == user)
+            .ok_or(RepoError::NotFound { entity: "account" })?;
+        let updated = InvestmentAccount {
+            sync_status: status,
+            sync_error_message: error_message,
+            last_synced: if status == SyncStatus::Success {
+                Some(at)
+            } else {
+                current.last_synced
+            },
+            ..current.clone()
+        };
+        write_if_changed(current, updated, |a| a.updated_at = Some(now()));
+        Ok(current.clone())
+    }
 }
 
 #[async_trait]
@@ -282,6 +311,25 @@ impl SnapTradeUserRepository for MemoryStore {
 
     async fn find_snaptrade_user(&self, user: UserId) -> Result<Option<SnapTradeUser>, RepoError> {
         Ok(self.lock().snaptrade_users.get(&user).cloned())
+    }
+
+    async fn record_snaptrade_sync(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        let current = state
+            .snaptrade_users
+            .get_mut(&user)
+            .ok_or(RepoError::NotFound {
+                entity: "snaptrade user",
+            })?;
+        if current.last_sync_at != Some(at) {
+            current.last_sync_at = Some(at);
+            current.updated_at = Some(now());
+        }
+        Ok(())
     }
 
     async fn delete_snaptrade_user(&self, user: UserId) -> Result<(), RepoError> {

@@ -10,7 +10,7 @@ use tributary_domain::{
     BrokerageConnection, BrokerageName, ConnectionStatus, ConnectionType, Holding, InstitutionName,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
     NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider, ProviderAccountId,
-    SnapTradeUser, StatusMessage, Symbol, UserId,
+    SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 
 use crate::RepoError;
@@ -43,6 +43,22 @@ pub trait AccountRepository: Send + Sync {
 
     /// All the user's accounts, by provider then provider account id.
     async fn list_accounts(&self, user: UserId) -> Result<Vec<InvestmentAccount>, RepoError>;
+
+    /// Records where a sync of the account stands: `sync_status` and `sync_error_message` as given, and
+    /// `last_synced = at` when the status is [`SyncStatus::Success`] (other statuses keep the last success).
+    /// Recording the same state again rewrites nothing.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"account"`); [`RepoError::Forbidden`] in a user-scoped store (the schema lets
+    /// a signed-in user change only an account's name, sync switch, active and primary flags).
+    async fn record_account_sync(
+        &self,
+        user: UserId,
+        account: AccountId,
+        status: SyncStatus,
+        error_message: Option<StatusMessage>,
+        at: DateTime<Utc>,
+    ) -> Result<InvestmentAccount, RepoError>;
 }
 
 /// SnapTrade user registrations (`snaptrade_users`), one per user, their secret sealed at rest.
@@ -66,6 +82,13 @@ pub trait SnapTradeUserRepository: Send + Sync {
     /// # Errors
     /// [`RepoError::Secret`] if the stored secret does not open; [`RepoError::Forbidden`] in a user-scoped store.
     async fn find_snaptrade_user(&self, user: UserId) -> Result<Option<SnapTradeUser>, RepoError>;
+
+    /// Records when the user's SnapTrade data last synced (`last_sync_at`).
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"snaptrade user"`) if the user is not registered.
+    async fn record_snaptrade_sync(&self, user: UserId, at: DateTime<Utc>)
+    -> Result<(), RepoError>;
 
     /// Removes the user's SnapTrade registration.
     ///

@@ -135,6 +135,23 @@ async fn snaptrade_secrets_and_account_writes_are_service_mode_only(pool: PgPool
         "{refused:?}"
     );
     assert!(as_user.list_accounts(user).await?.is_empty());
+
+    let stored = service
+        .upsert_accounts(user, &[account(user, Provider::Plaid, "acc")])
+        .await?;
+    let refused = as_user
+        .record_account_sync(
+            user,
+            stored[0].id,
+            tributary_domain::SyncStatus::Success,
+            None,
+            chrono::Utc::now(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(RepoError::Forbidden { .. })),
+        "{refused:?}"
+    );
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Accounts on PostgreSQL.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use tributary_domain::{
     AccountId, AccountMode, AccountName, AccountSubtype, AccountType, BrokerageName,
@@ -120,6 +121,15 @@ const SELECT_ALL: &str = concat!(
       order by a.provider collate \"C\", a.provider_account_id collate \"C\""
 );
 
+/// `last_synced` moves only on success; identical values are not rewritten.
+const RECORD_SYNC: &str = "
+update public.user_investment_accounts a
+set sync_status = $3, sync_error_message = $4,
+    last_synced = case when $3 = 'success' then $5 else a.last_synced end
+where a.user_id = $1 and a.id = $2
+  and (a.sync_status, a.sync_error_message, a.last_synced)
+      is distinct from ($3, $4, case when $3 = 'success' then $5 else a.last_synced end)";
+
 #[async_trait]
 impl AccountRepository for PgStore {
     async fn upsert_accounts(
@@ -224,6 +234,36 @@ impl AccountRepository for PgStore {
             .collect::<Result<Vec<_>, _>>()?;
         commit(tx).await?;
         Ok(accounts)
+    }
+
+    async fn record_account_sync(
+        &self,
+        user: UserId,
+        account: AccountId,
+        status: SyncStatus,
+        error_message: Option<StatusMessage>,
+        at: DateTime<Utc>,
+    ) -> Result<InvestmentAccount, RepoError> {
+        let mut tx = self.begin(user).await?;
+        sqlx::query(RECORD_SYNC)
+            .bind(user.into_uuid())
+            .bind(account.into_uuid())
+            .bind(status.as_str())
+            .bind(error_message.as_ref().map(StatusMessage::as_str))
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let row = sqlx::query(SELECT_ONE)
+            .bind(user.into_uuid())
+            .bind(account.into_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(classify)?
+            .ok_or(RepoError::NotFound { entity: "account" })?;
+        let account = read_account(&row)?;
+        commit(tx).await?;
+        Ok(account)
     }
 }
 

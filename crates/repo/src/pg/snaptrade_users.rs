@@ -1,6 +1,7 @@
 //! SnapTrade users on PostgreSQL, their secret sealed in the column.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 use tributary_domain::{ExposeSecret, NewSnapTradeUser, SnapTradeUser, SnapTradeUserId, UserId};
@@ -25,6 +26,12 @@ on conflict (user_id) do update set
   snaptrade_user_id = excluded.snaptrade_user_id, snaptrade_user_secret = excluded.snaptrade_user_secret
 where (s.snaptrade_user_id, s.snaptrade_user_secret)
   is distinct from (excluded.snaptrade_user_id, excluded.snaptrade_user_secret)";
+
+const RECORD_SYNC: &str = "
+update public.snaptrade_users set last_sync_at = $2
+where user_id = $1 and last_sync_at is distinct from $2";
+
+const EXISTS: &str = "select exists (select 1 from public.snaptrade_users where user_id = $1)";
 
 const DELETE: &str = "delete from public.snaptrade_users where user_id = $1";
 
@@ -67,6 +74,31 @@ impl SnapTradeUserRepository for PgStore {
         let found = row.map(|row| self.read_snaptrade_user(&row)).transpose()?;
         commit(tx).await?;
         Ok(found)
+    }
+
+    async fn record_snaptrade_sync(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let mut tx = self.begin(user).await?;
+        sqlx::query(RECORD_SYNC)
+            .bind(user.into_uuid())
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let registered: bool = sqlx::query_scalar(EXISTS)
+            .bind(user.into_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify)?;
+        if !registered {
+            return Err(RepoError::NotFound {
+                entity: "snaptrade user",
+            });
+        }
+        commit(tx).await
     }
 
     async fn delete_snaptrade_user(&self, user: UserId) -> Result<(), RepoError> {

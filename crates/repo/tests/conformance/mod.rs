@@ -14,7 +14,7 @@ use tributary_domain::{
     HoldingFigures, InstitutionName, InvestmentAccount, NewBrokerageConnection, NewHolding,
     NewInvestmentAccount, NewOrder, NewSnapTradeUser, OrderAction, OrderId, OrderStatus, OrderType,
     PortfolioMode, Price, Provider, ProviderAccountId, Quantity, SecretString, SnapTradeUserId,
-    SnapTradeUserSecret, StatusMessage, Symbol, Units, UserId,
+    SnapTradeUserSecret, StatusMessage, Symbol, SyncStatus, Units, UserId,
 };
 use tributary_repo::{
     AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
@@ -51,6 +51,7 @@ macro_rules! all_cases {
         $runner!(unified_accounts_carry_their_connections_health);
         $runner!(missing_rows_taken_keys_and_bad_batches_are_typed_errors);
         $runner!(snaptrade_users_register_once_and_keep_their_secret);
+        $runner!(a_sync_outcome_is_recorded_and_a_failure_keeps_the_last_success);
     };
 }
 
@@ -831,7 +832,18 @@ pub async fn snaptrade_users_register_once_and_keep_their_secret<H: Harness>(h: 
     assert_eq!(found.user_secret.expose_secret(), "second-secret");
     assert_eq!(found.snaptrade_user_id.as_str(), "snap-1");
 
+    let synced_at = at(5);
+    store.record_snaptrade_sync(user, synced_at).await.unwrap();
+    let found = store.find_snaptrade_user(user).await.unwrap().unwrap();
+    assert_eq!(found.last_sync_at, Some(synced_at));
+
     store.delete_snaptrade_user(user).await.unwrap();
+    assert!(matches!(
+        store.record_snaptrade_sync(user, synced_at).await,
+        Err(RepoError::NotFound {
+            entity: "snaptrade user"
+        })
+    ));
     assert!(store.find_snaptrade_user(user).await.unwrap().is_none());
     assert!(matches!(
         store.delete_snaptrade_user(user).await,
@@ -850,4 +862,83 @@ pub fn contribution(account: AccountId, institution: &str, quantity: &str) -> Ac
         market_value: Amount::parse("100").unwrap(),
         cost_basis: Amount::parse("90").unwrap(),
     }
+}
+
+pub async fn a_sync_outcome_is_recorded_and_a_failure_keeps_the_last_success<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.store_for(user);
+    let account = snaptrade_account(h, user, "acc-sync").await;
+    assert_eq!(account.sync_status, SyncStatus::Pending);
+
+    let succeeded_at = at(120);
+    let synced = store
+        .record_account_sync(user, account.id, SyncStatus::Success, None, succeeded_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        (synced.sync_status, synced.last_synced),
+        (SyncStatus::Success, Some(succeeded_at))
+    );
+
+    let failed = store
+        .record_account_sync(
+            user,
+            account.id,
+            SyncStatus::Error,
+            Some(message("rate limited")),
+            at(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.sync_status, SyncStatus::Error);
+    assert_eq!(
+        failed.last_synced,
+        Some(succeeded_at),
+        "a failure keeps the last success"
+    );
+    assert_eq!(
+        failed
+            .sync_error_message
+            .as_ref()
+            .map(StatusMessage::as_str),
+        Some("rate limited")
+    );
+
+    let again = store
+        .record_account_sync(
+            user,
+            account.id,
+            SyncStatus::Error,
+            Some(message("rate limited")),
+            at(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.updated_at, failed.updated_at,
+        "the same state rewrites nothing"
+    );
+
+    // An account upsert from the next sync leaves the sync bookkeeping alone.
+    let resynced = store
+        .upsert_accounts(
+            user,
+            &[self::account(user, Provider::SnapTrade, "acc-sync")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(resynced[0].sync_status, SyncStatus::Error);
+    assert_eq!(resynced[0].last_synced, Some(succeeded_at));
+    assert!(matches!(
+        store
+            .record_account_sync(
+                user,
+                AccountId::generate(),
+                SyncStatus::Success,
+                None,
+                at(0)
+            )
+            .await,
+        Err(RepoError::NotFound { entity: "account" })
+    ));
 }

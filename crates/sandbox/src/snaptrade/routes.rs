@@ -19,12 +19,12 @@ use uuid::Uuid;
 
 use super::state::{
     Activity, Order, PendingTrade, PortalSession, SnapState, account_json, activity_json,
-    activity_spread, authorization_json, balances_json, generated_activity_type, order_json,
-    positions_json, universal_symbol_json,
+    activity_spread, authorization_json, balances_json, generated_activity_type, impact_json,
+    order_json, positions_json, universal_symbol_json,
 };
 use super::{SeedConnection, signature};
 use crate::knobs::{Dialect, MarketFill, lock};
-use crate::reply::{ApiError, Reply, number};
+use crate::reply::{ApiError, Reply};
 
 /// How far a request's `timestamp` may be from the sandbox clock (SnapTrade documents no value).
 pub const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
@@ -389,7 +389,7 @@ async fn login(
         }
         None => None,
     };
-    state.expire_sessions();
+    state.forget_expired();
     let session_id = Uuid::new_v4().to_string();
     let session = PortalSession {
         user_id,
@@ -411,7 +411,7 @@ async fn login(
 /// The connection portal: fetching a session's URL plays the user logging in at the brokerage.
 async fn portal(State(shared): Ctx, Path(session_id): Path<String>) -> Response {
     let mut state = lock(&shared.state);
-    state.expire_sessions();
+    state.forget_expired();
     let Some(session) = state.sessions.remove(&session_id) else {
         return (
             axum::http::StatusCode::NOT_FOUND,
@@ -945,47 +945,8 @@ async fn order_impact(State(shared): Ctx, Query(params): Params, body: Bytes) ->
     let form = trade_form(&state, &user_id, &body, false)?;
     check_can_trade(&state, form.account_id)?;
     let order = new_order(form, None);
-    let symbol = state.symbol(order.symbol).cloned().ok_or_else(not_found)?;
-    let account = state
-        .account(order.account_id)
-        .cloned()
-        .ok_or_else(not_found)?;
-    let price = order.limit_price.unwrap_or(symbol.price);
-    let cost = (order.units * price).round_dp(2);
-    let remaining = if order.action == "BUY" {
-        account.cash - cost
-    } else {
-        account.cash + cost
-    };
     let trade_id = Uuid::new_v4();
-    let reply = json!({
-        "trade": {
-            "id": trade_id,
-            "account": account.id,
-            "order_type": order.order_type,
-            "time_in_force": order.time_in_force,
-            "symbol": {
-                "universal_symbol_id": symbol.id,
-                "brokerage_symbol_id": symbol.id,
-                "currency": {"id": "57f81c53-bdda-45a7-a51f-032afd1ae41b", "code": symbol.currency, "name": symbol.currency}
-            },
-            "action": order.action,
-            "units": number(order.units),
-            "price": number(price)
-        },
-        "trade_impacts": [{
-            "account": account.id,
-            "currency": "57f81c53-bdda-45a7-a51f-032afd1ae41b",
-            "remaining_cash": number(remaining),
-            "estimated_commission": 0,
-            "forex_fees": 0
-        }],
-        "combined_remaining_balance": {
-            "account": {"id": account.id, "name": account.name, "number": account.number},
-            "currency": {"id": "57f81c53-bdda-45a7-a51f-032afd1ae41b", "code": account.currency, "name": "US Dollar"},
-            "cash": number(remaining)
-        }
-    });
+    let reply = impact_json(&state, trade_id, &order).ok_or_else(not_found)?;
     state.trades.insert(
         trade_id,
         PendingTrade {
@@ -1004,7 +965,7 @@ async fn place_order(
 ) -> Reply {
     let user_id = user(&shared, &params)?;
     let mut state = lock(&shared.state);
-    state.expire_sessions();
+    state.forget_expired();
     let trade_id = Uuid::parse_str(&trade_id).map_err(|_| not_found())?;
     let trade = state
         .trades

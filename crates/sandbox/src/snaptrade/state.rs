@@ -408,8 +408,8 @@ impl SnapState {
         }
     }
 
-    /// Drops every portal session older than five minutes, as SnapTrade's links expire.
-    pub(crate) fn expire_sessions(&mut self) {
+    /// Drops portal sessions and checked trades older than five minutes, as SnapTrade's expire.
+    pub(crate) fn forget_expired(&mut self) {
         let cutoff = Utc::now() - Duration::minutes(5);
         self.sessions.retain(|_, session| session.created > cutoff);
         self.trades.retain(|_, trade| trade.created > cutoff);
@@ -760,4 +760,47 @@ pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Acti
         "institution": institution,
         "external_reference_id": null
     })
+}
+
+/// getOrderImpact's answer for `order`, checked as trade `trade_id`; `None` if its symbol or
+/// account is unknown.
+pub(crate) fn impact_json(state: &SnapState, trade_id: Uuid, order: &Order) -> Option<Value> {
+    let symbol = state.symbol(order.symbol)?;
+    let account = state.account(order.account_id)?;
+    let price = order.limit_price.unwrap_or(symbol.price);
+    let cost = (order.units * price).round_dp(2);
+    let remaining = if order.action == "BUY" {
+        account.cash - cost
+    } else {
+        account.cash + cost
+    };
+    let currency = currency_json(account.currency);
+    Some(json!({
+        "trade": {
+            "id": trade_id,
+            "account": account.id,
+            "order_type": order.order_type,
+            "time_in_force": order.time_in_force,
+            "symbol": {
+                "universal_symbol_id": symbol.id,
+                "brokerage_symbol_id": symbol.id,
+                "currency": currency_json(symbol.currency)
+            },
+            "action": order.action,
+            "units": number(order.units),
+            "price": number(price)
+        },
+        "trade_impacts": [{
+            "account": account.id,
+            "currency": currency["id"],
+            "remaining_cash": number(remaining),
+            "estimated_commission": 0,
+            "forex_fees": 0
+        }],
+        "combined_remaining_balance": {
+            "account": {"id": account.id, "name": account.name, "number": account.number},
+            "currency": currency,
+            "cash": number(remaining)
+        }
+    }))
 }

@@ -3,7 +3,9 @@
 use std::io;
 use std::net::SocketAddr;
 
-use axum::Router;
+use axum::{Router, middleware};
+
+use crate::knobs::{Dialect, Instruments, Knobs, RequestLog, instrument};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -40,5 +42,42 @@ impl Server {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub(crate) fn base_url(&self) -> String {
         format!("http://{}", self.address)
+    }
+}
+
+/// A provider's server behind the fault-injecting, request-logging middleware.
+#[derive(Debug)]
+pub(crate) struct InstrumentedServer {
+    server: Server,
+    instruments: Instruments,
+}
+
+impl InstrumentedServer {
+    /// Wraps `router` in the knobs' middleware, worded by `dialect`, and serves it.
+    pub(crate) async fn spawn(router: Router, dialect: impl Dialect) -> io::Result<Self> {
+        let instruments = Instruments::new(dialect);
+        let router = router.layer(middleware::from_fn_with_state(
+            instruments.clone(),
+            instrument,
+        ));
+        Ok(Self {
+            server: Server::spawn(router).await?,
+            instruments,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub(crate) fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// This server's knobs.
+    pub(crate) fn knobs(&self) -> &Knobs {
+        &self.instruments.knobs
+    }
+
+    /// This server's request log.
+    pub(crate) fn log(&self) -> &RequestLog {
+        &self.instruments.log
     }
 }

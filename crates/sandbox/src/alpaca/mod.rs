@@ -7,14 +7,13 @@ mod state;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use axum::middleware;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::MarketFill;
-use crate::knobs::{Instruments, Knobs, RequestLog, instrument, lock};
-use crate::server::Server;
+use crate::knobs::{Knobs, RequestLog, lock};
+use crate::server::InstrumentedServer;
 
 /// What [`AlpacaSandbox::seed_account`] creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +43,8 @@ impl SeedAccount {
 
 /// The running Alpaca Broker API server, with its knobs and its state.
 pub struct AlpacaSandbox {
-    server: Server,
+    served: InstrumentedServer,
     shared: Arc<routes::Shared>,
-    instruments: Instruments,
     default_account: Uuid,
 }
 
@@ -71,22 +69,19 @@ impl AlpacaSandbox {
             key_id: key_id.to_owned(),
             secret: secret.to_owned(),
         });
-        let instruments = Instruments::new(routes::AlpacaDialect);
-        let router = routes::router(shared.clone()).layer(middleware::from_fn_with_state(
-            instruments.clone(),
-            instrument,
-        ));
+        let served =
+            InstrumentedServer::spawn(routes::router(shared.clone()), routes::AlpacaDialect)
+                .await?;
         Ok(Self {
-            server: Server::spawn(router).await?,
+            served,
             shared,
-            instruments,
             default_account,
         })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41236`; paths are the Broker API's (`/v1/accounts/{id}`).
     pub fn base_url(&self) -> String {
-        self.server.base_url()
+        self.served.base_url()
     }
 
     /// The API key id (the Basic auth user name).
@@ -101,12 +96,12 @@ impl AlpacaSandbox {
 
     /// Fault injection and latency for this server.
     pub fn knobs(&self) -> &Knobs {
-        &self.instruments.knobs
+        self.served.knobs()
     }
 
     /// Every request this server received.
     pub fn log(&self) -> &RequestLog {
-        &self.instruments.log
+        self.served.log()
     }
 
     /// The ACTIVE account every sandbox starts with ($100,000 cash, AAPL and MSFT positions).

@@ -8,10 +8,8 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use axum::middleware;
-
-use crate::knobs::{Instruments, Knobs, RequestLog, instrument, lock};
-use crate::server::Server;
+use crate::knobs::{Knobs, RequestLog, lock};
+use crate::server::InstrumentedServer;
 
 /// What [`PlaidSandbox::seed_item`] creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,9 +72,8 @@ impl std::fmt::Debug for SeededItem {
 
 /// The running Plaid server, with its knobs and its state.
 pub struct PlaidSandbox {
-    server: Server,
+    served: InstrumentedServer,
     shared: Arc<routes::Shared>,
-    instruments: Instruments,
 }
 
 // By hand, so the credentials and the state (user secrets, access tokens) never reach a Debug line.
@@ -101,21 +98,14 @@ impl PlaidSandbox {
             client_id: client_id.to_owned(),
             secret: secret.to_owned(),
         });
-        let instruments = Instruments::new(routes::PlaidDialect);
-        let router = routes::router(shared.clone()).layer(middleware::from_fn_with_state(
-            instruments.clone(),
-            instrument,
-        ));
-        Ok(Self {
-            server: Server::spawn(router).await?,
-            shared,
-            instruments,
-        })
+        let served =
+            InstrumentedServer::spawn(routes::router(shared.clone()), routes::PlaidDialect).await?;
+        Ok(Self { served, shared })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41235`; paths are Plaid's (`/accounts/get`).
     pub fn base_url(&self) -> String {
-        self.server.base_url()
+        self.served.base_url()
     }
 
     /// The `client_id` the server accepts.
@@ -130,12 +120,12 @@ impl PlaidSandbox {
 
     /// Fault injection and latency for this server.
     pub fn knobs(&self) -> &Knobs {
-        &self.instruments.knobs
+        self.served.knobs()
     }
 
     /// Every request this server received.
     pub fn log(&self) -> &RequestLog {
-        &self.instruments.log
+        self.served.log()
     }
 
     /// Creates a linked Item directly, as Link plus /item/public_token/exchange would.

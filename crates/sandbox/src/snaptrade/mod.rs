@@ -7,15 +7,14 @@ mod state;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use axum::middleware;
 use serde_json::Value;
 use uuid::Uuid;
 
 pub use routes::TIMESTAMP_TOLERANCE_SECS;
 
 use crate::MarketFill;
-use crate::knobs::{Instruments, Knobs, RequestLog, instrument, lock};
-use crate::server::Server;
+use crate::knobs::{Knobs, RequestLog, lock};
+use crate::server::InstrumentedServer;
 
 /// A SnapTrade user as registerUser returns it.
 #[derive(Clone, PartialEq, Eq)]
@@ -102,9 +101,8 @@ pub struct SeededConnection {
 
 /// The running SnapTrade server, with its knobs and its state.
 pub struct SnapTradeSandbox {
-    server: Server,
+    served: InstrumentedServer,
     shared: Arc<routes::Shared>,
-    instruments: Instruments,
 }
 
 // By hand, so the credentials and the state (user secrets, access tokens) never reach a Debug line.
@@ -125,21 +123,15 @@ impl SnapTradeSandbox {
             client_id: client_id.to_owned(),
             consumer_key: consumer_key.to_owned(),
         });
-        let instruments = Instruments::new(routes::SnapTradeDialect);
-        let router = routes::router(shared.clone()).layer(middleware::from_fn_with_state(
-            instruments.clone(),
-            instrument,
-        ));
-        Ok(Self {
-            server: Server::spawn(router).await?,
-            shared,
-            instruments,
-        })
+        let served =
+            InstrumentedServer::spawn(routes::router(shared.clone()), routes::SnapTradeDialect)
+                .await?;
+        Ok(Self { served, shared })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41234`; paths are at the root (`/accounts`).
     pub fn base_url(&self) -> String {
-        self.server.base_url()
+        self.served.base_url()
     }
 
     /// The partner `clientId` the server accepts.
@@ -154,12 +146,12 @@ impl SnapTradeSandbox {
 
     /// Fault injection and latency for this server.
     pub fn knobs(&self) -> &Knobs {
-        &self.instruments.knobs
+        self.served.knobs()
     }
 
     /// Every request this server received.
     pub fn log(&self) -> &RequestLog {
-        &self.instruments.log
+        self.served.log()
     }
 
     /// Registers `user_id` directly (as registerUser would) and returns its secret.

@@ -56,6 +56,7 @@ struct State {
     holdings: HashMap<(UserId, Symbol), Holding>,
     orders: HashMap<OrderId, Order>,
     alpaca_accounts: HashMap<UserId, ProviderAccountId>,
+    clock: Clock,
 }
 
 impl MemoryStore {
@@ -96,10 +97,25 @@ impl fmt::Debug for MemoryStore {
     }
 }
 
-/// The time a write records, at PostgreSQL's precision (microseconds), so both stores return the same values.
-fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+/// The clock writes are stamped with: PostgreSQL's precision (microseconds), so both stores return the same
+/// values, and strictly increasing, as separate transactions' `now()` are. Without that, two writes within one
+/// microsecond would carry the same `updated_at`, which PostgreSQL never shows.
+#[derive(Default)]
+struct Clock {
+    last: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    fn stamp(&mut self) -> DateTime<Utc> {
+        let now = Utc::now();
+        let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+        let stamp = match self.last {
+            Some(last) if now <= last => last + chrono::Duration::microseconds(1),
+            _ => now,
+        };
+        self.last = Some(stamp);
+        stamp
+    }
 }
 
 impl State {
@@ -171,7 +187,7 @@ impl AccountRepository for MemoryStore {
         if !accounts.is_empty() {
             state.ensure_user(user)?;
         }
-        let at = now();
+        let at = state.clock.stamp();
         let mut stored = Vec::with_capacity(accounts.len());
         for new in accounts {
             let id = match state.account_by_key(new) {
@@ -239,6 +255,7 @@ impl AccountRepository for MemoryStore {
         at: DateTime<Utc>,
     ) -> Result<InvestmentAccount, RepoError> {
         let mut state = self.lock();
+        let stamp = state.clock.stamp();
         let current = state
             .accounts
             .get_mut(&account)
@@ -254,7 +271,7 @@ impl AccountRepository for MemoryStore {
             },
             ..current.clone()
         };
-        write_if_changed(current, updated, |a| a.updated_at = Some(now()));
+        write_if_changed(current, updated, |a| a.updated_at = Some(stamp));
         Ok(current.clone())
     }
 }
@@ -283,7 +300,7 @@ impl SnapTradeUserRepository for MemoryStore {
                 constraint: "snaptrade_users_snaptrade_user_id_key".to_owned(),
             });
         }
-        let at = now();
+        let at = state.clock.stamp();
         let stored = state
             .snaptrade_users
             .entry(user)
@@ -319,6 +336,7 @@ impl SnapTradeUserRepository for MemoryStore {
         at: DateTime<Utc>,
     ) -> Result<(), RepoError> {
         let mut state = self.lock();
+        let stamp = state.clock.stamp();
         let current = state
             .snaptrade_users
             .get_mut(&user)
@@ -327,7 +345,7 @@ impl SnapTradeUserRepository for MemoryStore {
             })?;
         if current.last_sync_at != Some(at) {
             current.last_sync_at = Some(at);
-            current.updated_at = Some(now());
+            current.updated_at = Some(stamp);
         }
         Ok(())
     }
@@ -373,7 +391,7 @@ impl ConnectionRepository for MemoryStore {
                 constraint: "snaptrade_brokerage_connections_authorization_id_key".to_owned(),
             });
         }
-        let at = now();
+        let at = state.clock.stamp();
         let mut stored = Vec::with_capacity(connections.len());
         for new in connections {
             let connection = match state.connections.get_mut(&new.authorization_id) {
@@ -432,6 +450,7 @@ impl ConnectionRepository for MemoryStore {
         change: ConnectionStatusChange,
     ) -> Result<BrokerageConnection, RepoError> {
         let mut state = self.lock();
+        let at = state.clock.stamp();
         let current = state
             .connections
             .get_mut(&authorization)
@@ -446,7 +465,7 @@ impl ConnectionRepository for MemoryStore {
             error_message,
             ..current.clone()
         };
-        write_if_changed(current, updated, |c| c.updated_at = Some(now()));
+        write_if_changed(current, updated, |c| c.updated_at = Some(at));
         Ok(current.clone())
     }
 }
@@ -525,7 +544,7 @@ fn upsert_holdings(
         return Ok(0);
     }
     state.ensure_user(user)?;
-    let at = now();
+    let at = state.clock.stamp();
     let mut written = 0;
     for new in holdings {
         let key = (user, new.symbol.clone());
@@ -573,7 +592,7 @@ impl OrderRepository for MemoryStore {
         if !owns_every_account {
             return Err(RepoError::NotFound { entity: "account" });
         }
-        let at = now();
+        let at = state.clock.stamp();
         let mut stored = Vec::with_capacity(orders.len());
         for new in orders {
             let order = match state.order_by_key(new) {
@@ -635,6 +654,7 @@ impl OrderRepository for MemoryStore {
         message: Option<StatusMessage>,
     ) -> Result<Order, RepoError> {
         let mut state = self.lock();
+        let at = state.clock.stamp();
         let current = state
             .orders
             .get_mut(&order)
@@ -645,7 +665,7 @@ impl OrderRepository for MemoryStore {
             status_message: message,
             ..current.clone()
         };
-        write_if_changed(current, updated, |o| o.updated_at = Some(now()));
+        write_if_changed(current, updated, |o| o.updated_at = Some(at));
         Ok(current.clone())
     }
 }
@@ -743,5 +763,22 @@ fn unified(
         created_at: a.created_at,
         updated_at: a.updated_at,
         last_synced: a.last_synced,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_never_stamps_two_writes_alike_and_keeps_postgres_precision() {
+        let mut clock = Clock::default();
+        let stamps: Vec<_> = (0..1000).map(|_| clock.stamp()).collect();
+        assert!(stamps.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(
+            stamps
+                .iter()
+                .all(|s| s.timestamp_subsec_nanos() % 1000 == 0)
+        );
     }
 }

@@ -4,7 +4,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::json;
-use support::{call, call_with_key, json};
+use support::{auth_query, call, call_with_key, json, now, send_raw};
 use tributary_sandbox::Sandbox;
 use tributary_sandbox::snaptrade::signature::{canonical_json, sign_text, signature};
 
@@ -89,27 +89,16 @@ async fn a_wrongly_signed_call_gets_snaptrades_401_body() {
 async fn a_body_changed_after_signing_is_refused() {
     let sandbox = Sandbox::start().await;
     let server = sandbox.snaptrade();
-    let query = format!(
-        "clientId={}&timestamp={}",
-        server.client_id(),
-        chrono::Utc::now().timestamp()
-    );
+    let query = auth_query(server.client_id(), now(), None);
+    let path = "/snapTrade/registerUser";
     let signed = signature(
         server.consumer_key(),
-        "/snapTrade/registerUser",
+        path,
         &query,
         Some(&json!({"userId": "bob"})),
     );
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/snapTrade/registerUser?{query}",
-            server.base_url()
-        ))
-        .header("Signature", signed)
-        .json(&json!({"userId": "mallory"}))
-        .send()
-        .await
-        .expect("answer");
+    let tampered = Some(json!({"userId": "mallory"}).to_string());
+    let response = send_raw(server, Method::POST, path, &query, &signed, tampered).await;
     assert_eq!(json(response, 401).await["code"], "1076");
     assert!(server.users().is_empty());
 }
@@ -118,18 +107,17 @@ async fn a_body_changed_after_signing_is_refused() {
 async fn a_stale_timestamp_is_refused() {
     let sandbox = Sandbox::start().await;
     let server = sandbox.snaptrade();
-    let query = format!(
-        "clientId={}&timestamp={}",
-        server.client_id(),
-        chrono::Utc::now().timestamp() - 3600
-    );
+    let query = auth_query(server.client_id(), now() - 3600, None);
     let signed = signature(server.consumer_key(), "/snapTrade/listUsers", &query, None);
-    let response = reqwest::Client::new()
-        .get(format!("{}/snapTrade/listUsers?{query}", server.base_url()))
-        .header("Signature", signed)
-        .send()
-        .await
-        .expect("answer");
+    let response = send_raw(
+        server,
+        Method::GET,
+        "/snapTrade/listUsers",
+        &query,
+        &signed,
+        None,
+    )
+    .await;
     assert_eq!(json(response, 401).await["code"], "1076");
 }
 
@@ -137,17 +125,17 @@ async fn a_stale_timestamp_is_refused() {
 async fn an_unknown_client_id_is_refused() {
     let sandbox = Sandbox::start().await;
     let server = sandbox.snaptrade();
-    let query = format!(
-        "clientId=SOMEONE-ELSE&timestamp={}",
-        chrono::Utc::now().timestamp()
-    );
+    let query = auth_query("SOMEONE-ELSE", now(), None);
     let signed = signature(server.consumer_key(), "/snapTrade/listUsers", &query, None);
-    let response = reqwest::Client::new()
-        .get(format!("{}/snapTrade/listUsers?{query}", server.base_url()))
-        .header("Signature", signed)
-        .send()
-        .await
-        .expect("answer");
+    let response = send_raw(
+        server,
+        Method::GET,
+        "/snapTrade/listUsers",
+        &query,
+        &signed,
+        None,
+    )
+    .await;
     assert_eq!(
         json(response, 401).await["detail"],
         "Invalid clientId provided"
@@ -257,19 +245,17 @@ async fn the_legacy_api_v1_prefix_is_signed_with_the_prefix_and_marked_deprecate
     .await;
     assert_eq!(response.headers()["deprecation"], "@1781222400");
     assert_eq!(json(response, 200).await, json!([]));
-    let query = format!(
-        "clientId={}&timestamp={}&userId=alice&userSecret={}",
-        server.client_id(),
-        chrono::Utc::now().timestamp(),
-        user.user_secret
-    );
+    let query = auth_query(server.client_id(), now(), Some(&user));
     let signed_without_prefix = signature(server.consumer_key(), "/accounts", &query, None);
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/v1/accounts?{query}", server.base_url()))
-        .header("Signature", signed_without_prefix)
-        .send()
-        .await
-        .expect("answer");
+    let response = send_raw(
+        server,
+        Method::GET,
+        "/api/v1/accounts",
+        &query,
+        &signed_without_prefix,
+        None,
+    )
+    .await;
     assert_eq!(json(response, 401).await["code"], "1076");
 }
 
@@ -278,29 +264,21 @@ async fn a_number_must_be_signed_as_python_rewrites_it() {
     let sandbox = Sandbox::start().await;
     let server = sandbox.snaptrade();
     let user = server.seed_user("alice");
-    let query = format!(
-        "clientId={}&timestamp={}&userId=alice&userSecret={}",
-        server.client_id(),
-        chrono::Utc::now().timestamp(),
-        user.user_secret
-    );
+    let query = auth_query(server.client_id(), now(), Some(&user));
     let body = r#"{"limit":1.50,"substring":"AAPL"}"#;
-    let send = |signature: String| {
-        reqwest::Client::new()
-            .post(format!("{}/symbols?{query}", server.base_url()))
-            .header("Signature", signature)
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-    };
     let as_sent = format!(r#"{{"content":{body},"path":"/symbols","query":"{query}"}}"#);
-    let naive = send(sign_text(server.consumer_key(), &as_sent))
-        .await
-        .expect("answer");
-    assert_eq!(json(naive, 401).await["code"], "1076");
     let as_python = as_sent.replace("1.50", "1.5");
-    let python = send(sign_text(server.consumer_key(), &as_python))
-        .await
-        .expect("answer");
-    json(python, 200).await;
+    for (signed_text, status) in [(as_sent, 401), (as_python, 200)] {
+        let signed = sign_text(server.consumer_key(), &signed_text);
+        let response = send_raw(
+            server,
+            Method::POST,
+            "/symbols",
+            &query,
+            &signed,
+            Some(body.to_owned()),
+        )
+        .await;
+        json(response, status).await;
+    }
 }

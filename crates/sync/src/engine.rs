@@ -3,19 +3,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tributary_domain::{
     AccountId, AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding, Provider,
-    ProviderAccountId, UserId,
+    ProviderAccountId, StatusMessage, SyncStatus, UserId,
 };
 use tributary_provider::capability::{AccountRef, OrderScope, PlacedOrder};
 use tributary_provider::router::ProviderRouter;
-use tributary_repo::{PortfolioSummary, Store, UnifiedAccount};
+use tributary_repo::{PortfolioSummary, RepoError, Store, UnifiedAccount};
 
 use crate::convert::{connection_of, new_account, new_connection};
-use crate::ledger::WebhookLedger;
 use crate::merge::{Lot, merge};
 use crate::source::{AccountSource, OrderDesk, Snapshot};
 use crate::{
@@ -34,7 +33,8 @@ pub struct SyncEngine<S> {
     desks: Vec<Arc<dyn OrderDesk<S>>>,
     pub(crate) locks: UserLocks,
     concurrency: usize,
-    pub(crate) webhooks: WebhookLedger,
+    #[cfg(feature = "snaptrade")]
+    pub(crate) webhooks: crate::ledger::WebhookLedger,
     #[cfg(feature = "snaptrade")]
     pub(crate) snaptrade: Option<crate::snaptrade::SnapTradeLink>,
 }
@@ -67,7 +67,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             desks: Vec::new(),
             locks: UserLocks::new(),
             concurrency: DEFAULT_CONCURRENCY,
-            webhooks: WebhookLedger::default(),
+            #[cfg(feature = "snaptrade")]
+            webhooks: crate::ledger::WebhookLedger::default(),
             #[cfg(feature = "snaptrade")]
             snaptrade: None,
         }
@@ -171,7 +172,38 @@ impl<S: Store + 'static> SyncEngine<S> {
         report.holdings = self.store.replace_holdings(user, &holdings).await?;
         self.sync_orders(user, &stored_accounts, &mut report)
             .await?;
+        self.record_sync_states(user, &report, now).await?;
         Ok(report)
+    }
+
+    /// Writes each account's sync status (and the SnapTrade user's last sync) from the report: success,
+    /// the connection's disabled/error state, or the failure's reason.
+    async fn record_sync_states(
+        &self,
+        user: UserId,
+        report: &SyncReport,
+        now: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        for account in self.store.list_accounts(user).await? {
+            let Some((status, message)) = sync_state(&account, report) else {
+                continue;
+            };
+            let message = message.and_then(|m| StatusMessage::from_optional(Some(&m)));
+            self.store
+                .record_account_sync(user, account.id, status, message, now)
+                .await?;
+        }
+        let snaptrade_synced = report
+            .providers
+            .iter()
+            .any(|p| p.provider == Provider::SnapTrade && p.outcome == Outcome::Synced);
+        if snaptrade_synced {
+            match self.store.record_snaptrade_sync(user, now).await {
+                Ok(()) | Err(RepoError::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Every source's snapshot, fetched concurrently under one bound on provider calls.
@@ -361,6 +393,40 @@ impl<S: Store + 'static> SyncEngine<S> {
         report.orders_written = self.store.upsert_orders(user, &orders).await?.len();
         Ok(())
     }
+}
+
+/// The sync state the report gives an account, or `None` when this sync did not touch its provider.
+fn sync_state(
+    account: &InvestmentAccount,
+    report: &SyncReport,
+) -> Option<(SyncStatus, Option<String>)> {
+    if let Some(entry) = report
+        .accounts
+        .iter()
+        .find(|a| a.account_id == Some(account.id))
+    {
+        return Some(match (&entry.positions, account.connection_status) {
+            (Outcome::Failed { reason }, _) => (SyncStatus::Error, Some(reason.clone())),
+            (_, ConnectionStatus::Disabled) => (
+                SyncStatus::Disabled,
+                Some("the connection is disabled; reconnect it".to_owned()),
+            ),
+            (_, ConnectionStatus::Error) => (
+                SyncStatus::Error,
+                Some("the connection reports an error".to_owned()),
+            ),
+            _ => (SyncStatus::Success, None),
+        });
+    }
+    // Not fetched: an account of a provider that failed as a whole records that failure.
+    report
+        .providers
+        .iter()
+        .find(|p| p.provider == account.provider)
+        .and_then(|p| match &p.outcome {
+            Outcome::Failed { reason } => Some((SyncStatus::Error, Some(reason.clone()))),
+            _ => None,
+        })
 }
 
 /// How a provider call names a stored account.

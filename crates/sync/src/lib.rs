@@ -1,9 +1,50 @@
 //! Tributary's sync engine: brings a user's connections, accounts, positions and orders from the providers into
 //! the repository, places and tracks orders, and applies provider webhooks.
+//!
+//! The engine is the only layer that knows both sides: it is generic over the repository ([`tributary_repo::Store`]:
+//! `PgStore` or `MemoryStore`) and holds the provider clients behind the capability traits
+//! ([`source::AccountSource`] for syncing, [`source::OrderDesk`] for trading), so it runs the same on
+//! PostgreSQL or in memory, with real clients or sandbox-backed ones.
+//!
+//! | operation | what it does |
+//! |---|---|
+//! | [`SyncEngine::sync_user`] | connections, accounts, holdings (merged by symbol across providers, replaced atomically) and orders; a [`SyncReport`] of what was synced, skipped and failed |
+//! | [`SyncEngine::place_order`] | the router picks the provider; impact first; recorded `PENDING`, then with the provider's status; retry-safe through the client order id |
+//! | [`SyncEngine::cancel_order`], [`SyncEngine::refresh_order`] | act at the provider, record what it says |
+//! | `connect_snaptrade` | registers the user once, returns the portal link (read, trade, reconnect) |
+//! | `handle_snaptrade_webhook` | verified, replays acknowledged and not applied twice, acted on per event type |
+//! | [`SyncEngine::portfolio_mode`], [`SyncEngine::unified_accounts`] | the schema's function and view |
+//!
+//! One user's operations never interleave: each holds the user's lock ([`UserLocks`]). Within one sync,
+//! provider calls run concurrently up to [`SyncEngine::with_concurrency`]. A provider that fails is reported
+//! and the holdings of its accounts are kept as they were; a position a provider stops reporting disappears.
+//!
+//! Wire providers in with `with_snaptrade`, `with_plaid`, `with_alpaca` (one per Cargo feature) or any
+//! [`source::AccountSource`] / [`source::OrderDesk`]; with none, a sync only reads the store:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tributary_domain::{FeatureFlags, PortfolioMode};
+//! use tributary_provider::router::ProviderRouter;
+//! use tributary_repo::MemoryStore;
+//! use tributary_sync::SyncEngine;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! let user = store.create_user();
+//! let engine = SyncEngine::new(Arc::new(store), ProviderRouter::new(FeatureFlags::default()))
+//!     .with_concurrency(4);
+//! let report = engine.sync_user(user).await?;
+//! assert!(report.failures().is_empty());
+//! assert_eq!(engine.portfolio_mode(user).await?.mode, PortfolioMode::None);
+//! # Ok::<(), tributary_sync::SyncError>(())
+//! # }).unwrap();
+//! ```
 
 mod convert;
 mod engine;
 mod error;
+#[cfg(feature = "snaptrade")]
 mod ledger;
 mod lock;
 pub mod merge;

@@ -161,8 +161,23 @@ impl<S: Store + 'static> SyncEngine<S> {
         self.refreshed(&stored, &account).await
     }
 
-    /// Refreshes every order of one account (a `TRADE_UPDATE`): how many were written.
-    pub(crate) async fn refresh_account_orders(
+    /// Refreshes every order of one of the user's accounts from its provider: how many were written.
+    ///
+    /// # Errors
+    /// The repository's (unknown account), [`SyncError::NoClient`] for a provider that does not trade, the
+    /// provider's.
+    pub async fn refresh_account_orders(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<usize, SyncError> {
+        let _guard = self.locks.lock(user).await;
+        let account = self.store.get_account(user, account).await?;
+        self.account_orders_refreshed(&account).await
+    }
+
+    /// Every order of `account` from its provider, upserted (the caller holds the user's lock).
+    pub(crate) async fn account_orders_refreshed(
         &self,
         account: &InvestmentAccount,
     ) -> Result<usize, SyncError> {

@@ -306,7 +306,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         });
         match account {
             Some(account) => Ok(WebhookOutcome::OrdersRefreshed {
-                written: self.refresh_account_orders(account).await?,
+                written: self.account_orders_refreshed(account).await?,
             }),
             None => Ok(ignored(event, "names no stored SnapTrade account")),
         }

@@ -1,6 +1,7 @@
 //! The engine's bounds on parallelism, with a provider double that counts calls in flight: one user's
 //! accounts are fetched concurrently up to the configured limit, and two syncs of one user never
 //! interleave while two users' syncs do run side by side.
+#![cfg(feature = "plaid")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

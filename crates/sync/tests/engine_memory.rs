@@ -1,4 +1,5 @@
 //! The engine on `MemoryStore` with the sandbox providers.
+#![cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 
 mod support;
 

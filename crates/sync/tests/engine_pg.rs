@@ -1,5 +1,6 @@
 //! The engine on `PgStore` (a fresh, migrated database per test) with the sandbox providers: the same
 //! scenarios as on `MemoryStore`.
+#![cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 
 mod support;
 

@@ -10,8 +10,9 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::json;
 use tributary_domain::{
-    AccountId, Amount, ConnectionStatus, ConnectionType, FeatureFlags, OrderAction, OrderStatus,
-    OrderType, Price, Provider, ProviderAccountId, Symbol, TimeInForce, Units, UserId,
+    AccountId, Amount, ConnectionStatus, ConnectionType, FeatureFlags, InvestmentAccount,
+    OrderAction, OrderStatus, OrderType, Price, Provider, ProviderAccountId, Symbol, SyncStatus,
+    TimeInForce, Units, UserId,
 };
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
@@ -263,6 +264,11 @@ pub async fn a_sync_writes_exactly_what_the_sandbox_holds<S: Store + 'static>(wo
         2,
         "the portal connects two accounts"
     );
+    assert!(
+        accounts
+            .iter()
+            .all(|a| a.sync_status == SyncStatus::Success && a.last_synced.is_some())
+    );
     for account in &snaptrade_accounts {
         assert_eq!(account.connection_type, ConnectionType::Trade);
         assert_eq!(account.connection_status, ConnectionStatus::Active);
@@ -310,14 +316,24 @@ pub async fn a_second_sync_changes_nothing<S: Store + 'static>(world: World<S>) 
         world.store().list_holdings(world.user).await.unwrap(),
         holdings
     );
-    assert_eq!(
-        world.store().list_accounts(world.user).await.unwrap(),
-        accounts
-    );
+    let again = world.store().list_accounts(world.user).await.unwrap();
+    assert_eq!(without_sync_times(again), without_sync_times(accounts));
     assert_eq!(
         world.store().list_orders(world.user, None).await.unwrap(),
         orders
     );
+}
+
+/// Accounts without the columns every sync moves forward (when it last synced, hence when the row changed).
+fn without_sync_times(accounts: Vec<InvestmentAccount>) -> Vec<InvestmentAccount> {
+    accounts
+        .into_iter()
+        .map(|account| InvestmentAccount {
+            last_synced: None,
+            updated_at: None,
+            ..account
+        })
+        .collect()
 }
 
 fn sell_everything(position: &Position) -> OrderRequest {
@@ -401,6 +417,8 @@ pub async fn a_broken_connection_ends_disabled_with_its_message_and_the_rest_syn
         .filter(|a| a.provider == Provider::SnapTrade)
     {
         assert_eq!(account.connection_status, ConnectionStatus::Disabled);
+        assert_eq!(account.sync_status, SyncStatus::Disabled);
+        assert!(account.sync_error_message.is_some());
     }
     assert!(
         report
@@ -584,6 +602,14 @@ pub async fn a_provider_outage_keeps_its_holdings_and_reports_the_failure<S: Sto
         world.store().list_holdings(world.user).await.unwrap(),
         holdings
     );
+    for account in world.store().list_accounts(world.user).await.unwrap() {
+        let expected = if account.provider == Provider::SnapTrade {
+            SyncStatus::Error
+        } else {
+            SyncStatus::Success
+        };
+        assert_eq!(account.sync_status, expected, "{account:?}");
+    }
 }
 
 fn webhook(

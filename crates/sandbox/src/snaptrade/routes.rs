@@ -52,8 +52,9 @@ fn not_found() -> ApiError {
     error(404, Some("1011"), "The requested resource does not exist.")
 }
 
+/// A refused request body. SnapTrade's spec gives no code for validation failures, so none is invented.
 fn bad_request(detail: &str) -> ApiError {
-    error(400, Some("1068"), detail)
+    error(400, None, detail)
 }
 
 /// How SnapTrade words the injected faults.

@@ -126,7 +126,9 @@ impl Knobs {
         lock(&self.faults).malformed_calls = calls;
     }
 
-    /// Requests to `pattern` answer 410 Gone from now on. `pattern` is either a route template as the
+    /// Requests to `pattern` answer 410 Gone from now on: SnapTrade's observed body for retired
+    /// endpoints; Plaid and Alpaca document no 410, so theirs is their usual error shape with a
+    /// sandbox code (`ENDPOINT_RETIRED`, `41010000`). `pattern` is either a route template as the
     /// sandbox declares it (`"/accounts/{accountId}/balances"`) or an exact path.
     pub fn retire_path(&self, pattern: &str) {
         lock(&self.faults).retired.push(pattern.to_owned());

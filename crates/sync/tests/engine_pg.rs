@@ -38,4 +38,5 @@ pg_cases!(
     connecting_twice_registers_the_user_once,
     a_provider_outage_keeps_its_holdings_and_reports_the_failure,
     a_replayed_webhook_is_not_applied_twice,
+    each_webhook_event_type_is_acted_on,
 );

@@ -701,3 +701,125 @@ pub async fn a_replayed_webhook_is_not_applied_twice<S: Store + 'static>(world: 
         "{outcome:?}"
     );
 }
+
+/// A webhook signed as SnapTrade signs it, with extra fields.
+fn signed(world_key: &SecretString, payload: &serde_json::Value) -> (String, Vec<u8>) {
+    (
+        sign(world_key, &canonical_json(payload)),
+        serde_json::to_vec(payload).unwrap(),
+    )
+}
+
+pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: World<S>) {
+    world.connect_snaptrade(ConnectionType::Trade).await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let key = SecretString::from(world.sandbox.snaptrade().consumer_key());
+    let connection = world
+        .store()
+        .list_connections(world.user)
+        .await
+        .unwrap()
+        .remove(0);
+    let authorization = connection.authorization_id.to_string();
+    let account = world
+        .store()
+        .list_accounts(world.user)
+        .await
+        .unwrap()
+        .remove(0);
+
+    // A new connection's accounts arrive through a resync.
+    world.connect_snaptrade(ConnectionType::Trade).await;
+    let mut event = webhook(
+        world.user,
+        "NEW_ACCOUNT_AVAILABLE",
+        &authorization,
+        "hook-new-account",
+    );
+    event["accountId"] = json!(account.provider_account_id.as_str());
+    let (signature, body) = signed(&key, &event);
+    let outcome = world
+        .engine
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await
+        .unwrap();
+    let WebhookOutcome::Resynced(report) = outcome else {
+        panic!("expected a resync, got {outcome:?}");
+    };
+    assert!(!report.has_failures(), "{:?}", report.failures());
+    assert_eq!(
+        world
+            .store()
+            .list_connections(world.user)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A trade update refreshes the account's orders.
+    let order = OrderRequest::new(
+        Symbol::parse("MSFT").unwrap(),
+        OrderAction::Buy,
+        OrderType::Limit,
+        TimeInForce::Day,
+        OrderSize::Units(Units::parse("1").unwrap()),
+        Some(Price::parse("1.00").unwrap()),
+        None,
+    )
+    .unwrap();
+    world
+        .engine
+        .place_order(world.user, account.id, order)
+        .await
+        .unwrap();
+    let mut event = webhook(world.user, "TRADE_UPDATE", &authorization, "hook-trade");
+    event["accountId"] = json!(account.provider_account_id.as_str());
+    let (signature, body) = signed(&key, &event);
+    let outcome = world
+        .engine
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await
+        .unwrap();
+    assert_eq!(outcome, WebhookOutcome::OrdersRefreshed { written: 1 });
+
+    // A connection of someone else is not touched.
+    let stranger = webhook(
+        world.user,
+        "CONNECTION_BROKEN",
+        &uuid_text(),
+        "hook-stranger",
+    );
+    let (signature, body) = signed(&key, &stranger);
+    let outcome = world
+        .engine
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, WebhookOutcome::Ignored { .. }),
+        "{outcome:?}"
+    );
+
+    // The user's deletion removes their registration.
+    let deleted = webhook(world.user, "USER_DELETED", &authorization, "hook-deleted");
+    let (signature, body) = signed(&key, &deleted);
+    let outcome = world
+        .engine
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await
+        .unwrap();
+    assert_eq!(outcome, WebhookOutcome::UserRemoved);
+    assert!(
+        world
+            .store()
+            .find_snaptrade_user(world.user)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+fn uuid_text() -> String {
+    AccountId::generate().to_string()
+}

@@ -507,3 +507,22 @@ async fn activities_page_by_offset_to_their_total_with_executed_orders_first() {
             .all(|activity| activity["type"] == "DIVIDEND")
     );
 }
+
+#[tokio::test]
+async fn an_order_is_found_by_its_brokerage_order_id() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let mut form = market_buy(server, account, 1);
+    form["client_order_id"] = json!(Uuid::new_v4());
+    let placed = json(post(server, &user, "/trade/place", form).await, 200).await;
+    let path = format!("/accounts/{account}/orders/details");
+    let lookup = json!({"brokerage_order_id": placed["brokerage_order_id"]});
+    let found = json(post(server, &user, &path, lookup).await, 200).await;
+    assert_eq!(found, placed);
+    let unknown = json!({"brokerage_order_id": Uuid::new_v4()});
+    json(post(server, &user, &path, unknown).await, 404).await;
+}

@@ -157,6 +157,10 @@ fn api_routes() -> Router<Arc<Shared>> {
         )
         .route("/accounts/{account_id}/orders", get(account_orders))
         .route("/accounts/{account_id}/activities", get(account_activities))
+        .route(
+            "/accounts/{account_id}/orders/details",
+            post(account_order_detail),
+        )
         .route("/accounts/{account_id}/trading/cancel", post(cancel_order))
         .route(
             "/accounts/{account_id}/symbols",
@@ -678,6 +682,29 @@ async fn account_orders(
             .collect();
         Value::Array(list)
     })
+}
+
+/// `POST /accounts/{id}/orders/details`: one order by `brokerage_order_id`, e.g. to look an order up
+/// after a placement timed out.
+async fn account_order_detail(
+    State(shared): Ctx,
+    Query(params): Params,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let body = json_body(&body)?;
+    let order_id = required_text(&body, "brokerage_order_id")?;
+    let order_id = Uuid::parse_str(order_id).map_err(|_| not_found())?;
+    let user_id = user(&shared, &params)?;
+    let state = lock(&shared.state);
+    let account_id = owned_account(&state, &user_id, &id)?;
+    let order = state
+        .orders
+        .iter()
+        .find(|order| order.id == order_id && order.account_id == account_id);
+    order
+        .map(|order| Json(order_json(&state, order)))
+        .ok_or_else(not_found)
 }
 
 /// SnapTrade's largest page of activities.

@@ -208,32 +208,15 @@ impl AccountRepository for PgStore {
         user: UserId,
         account: AccountId,
     ) -> Result<InvestmentAccount, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let row = sqlx::query(SELECT_ONE)
+        let query = sqlx::query(SELECT_ONE)
             .bind(user.into_uuid())
-            .bind(account.into_uuid())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(classify)?
-            .ok_or(RepoError::NotFound { entity: "account" })?;
-        let account = read_account(&row)?;
-        commit(tx).await?;
-        Ok(account)
+            .bind(account.into_uuid());
+        self.read_row(user, query, read_account, "account").await
     }
 
     async fn list_accounts(&self, user: UserId) -> Result<Vec<InvestmentAccount>, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let rows = sqlx::query(SELECT_ALL)
-            .bind(user.into_uuid())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(classify)?;
-        let accounts = rows
-            .iter()
-            .map(read_account)
-            .collect::<Result<Vec<_>, _>>()?;
-        commit(tx).await?;
-        Ok(accounts)
+        let query = sqlx::query(SELECT_ALL).bind(user.into_uuid());
+        self.read_rows(user, query, read_account).await
     }
 
     async fn record_account_sync(

@@ -159,25 +159,16 @@ impl ConnectionRepository for PgStore {
         user: UserId,
         authorization: AuthorizationId,
     ) -> Result<BrokerageConnection, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let connection = fetch_one(&mut tx, user, authorization).await?;
-        commit(tx).await?;
-        Ok(connection)
+        let query = sqlx::query(SELECT_ONE)
+            .bind(user.into_uuid())
+            .bind(authorization.into_uuid());
+        self.read_row(user, query, read_connection, "connection")
+            .await
     }
 
     async fn list_connections(&self, user: UserId) -> Result<Vec<BrokerageConnection>, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let rows = sqlx::query(SELECT_ALL)
-            .bind(user.into_uuid())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(classify)?;
-        let connections = rows
-            .iter()
-            .map(read_connection)
-            .collect::<Result<Vec<_>, _>>()?;
-        commit(tx).await?;
-        Ok(connections)
+        let query = sqlx::query(SELECT_ALL).bind(user.into_uuid());
+        self.read_rows(user, query, read_connection).await
     }
 
     async fn set_connection_status(

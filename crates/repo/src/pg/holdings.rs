@@ -117,14 +117,17 @@ impl HoldingRepository for PgStore {
     }
 
     async fn get_holding(&self, user: UserId, symbol: &Symbol) -> Result<Holding, RepoError> {
-        let mut holdings = select(self, user, Some(symbol)).await?;
-        holdings
-            .pop()
-            .ok_or(RepoError::NotFound { entity: "holding" })
+        let query = sqlx::query(SELECT)
+            .bind(user.into_uuid())
+            .bind(symbol.as_str());
+        self.read_row(user, query, read_holding, "holding").await
     }
 
     async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError> {
-        select(self, user, None).await
+        let query = sqlx::query(SELECT)
+            .bind(user.into_uuid())
+            .bind(None::<&str>);
+        self.read_rows(user, query, read_holding).await
     }
 }
 
@@ -136,26 +139,6 @@ fn check_holdings(user: UserId, holdings: &[NewHolding]) -> Result<(), RepoError
         |h| h.symbol.clone(),
         "symbol",
     )
-}
-
-async fn select(
-    store: &PgStore,
-    user: UserId,
-    symbol: Option<&Symbol>,
-) -> Result<Vec<Holding>, RepoError> {
-    let mut tx = store.begin(user).await?;
-    let rows = sqlx::query(SELECT)
-        .bind(user.into_uuid())
-        .bind(symbol.map(Symbol::as_str))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(classify)?;
-    let holdings = rows
-        .iter()
-        .map(read_holding)
-        .collect::<Result<Vec<_>, _>>()?;
-    commit(tx).await?;
-    Ok(holdings)
 }
 
 /// The batch as one statement; returns the rows inserted or changed.

@@ -10,6 +10,7 @@ mod snaptrade_users;
 
 use std::sync::Arc;
 
+use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgPool, Postgres, Transaction};
 use tributary_domain::UserId;
 
@@ -100,7 +101,38 @@ impl PgStore {
     pub(crate) fn keyring(&self) -> &Keyring {
         &self.keyring
     }
+
+    /// Runs one query for `user` in its own transaction, under the store's identity, and reads every row.
+    pub(crate) async fn read_rows<T>(
+        &self,
+        user: UserId,
+        query: PgQuery<'_>,
+        read: fn(&PgRow) -> Result<T, RepoError>,
+    ) -> Result<Vec<T>, RepoError> {
+        let mut tx = self.begin(user).await?;
+        let rows = query.fetch_all(&mut *tx).await.map_err(classify)?;
+        let items = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+        commit(tx).await?;
+        Ok(items)
+    }
+
+    /// As [`Self::read_rows`] for a query that selects one row by key: no row is [`RepoError::NotFound`].
+    pub(crate) async fn read_row<T>(
+        &self,
+        user: UserId,
+        query: PgQuery<'_>,
+        read: fn(&PgRow) -> Result<T, RepoError>,
+        entity: &'static str,
+    ) -> Result<T, RepoError> {
+        self.read_rows(user, query, read)
+            .await?
+            .pop()
+            .ok_or(RepoError::NotFound { entity })
+    }
 }
+
+/// A query with its binds, before it runs.
+pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 /// Commits, sorting a failure like any other.
 pub(crate) async fn commit(tx: Transaction<'static, Postgres>) -> Result<(), RepoError> {

@@ -11,7 +11,7 @@ use tributary_domain::{
 };
 
 use super::row::Columns;
-use super::{PgStore, commit};
+use super::{PgQuery, PgStore, commit};
 use crate::batch::check_batch;
 use crate::error::classify;
 use crate::{OrderRepository, RepoError};
@@ -157,10 +157,8 @@ impl OrderRepository for PgStore {
     }
 
     async fn get_order(&self, user: UserId, order: OrderId) -> Result<Order, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let found = select(&mut tx, user, Some(order), None).await?.pop();
-        commit(tx).await?;
-        found.ok_or(RepoError::NotFound { entity: "order" })
+        let query = select_query(user, Some(order), None);
+        self.read_row(user, query, read_order, "order").await
     }
 
     async fn list_orders(
@@ -168,10 +166,8 @@ impl OrderRepository for PgStore {
         user: UserId,
         account: Option<AccountId>,
     ) -> Result<Vec<Order>, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let orders = select(&mut tx, user, None, account).await?;
-        commit(tx).await?;
-        Ok(orders)
+        let query = select_query(user, None, account);
+        self.read_rows(user, query, read_order).await
     }
 
     async fn update_order_status(
@@ -190,7 +186,11 @@ impl OrderRepository for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        let updated = select(&mut tx, user, Some(order), None).await?.pop();
+        let rows = select_query(user, Some(order), None)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let updated = rows.first().map(read_order).transpose()?;
         commit(tx).await?;
         updated.ok_or(RepoError::NotFound { entity: "order" })
     }
@@ -216,20 +216,16 @@ async fn ensure_accounts_owned(
     Ok(())
 }
 
-async fn select(
-    conn: &mut PgConnection,
+/// The user's orders, all of them or one order's or one account's.
+fn select_query(
     user: UserId,
     order: Option<OrderId>,
     account: Option<AccountId>,
-) -> Result<Vec<Order>, RepoError> {
-    let rows = sqlx::query(SELECT)
+) -> PgQuery<'static> {
+    sqlx::query(SELECT)
         .bind(user.into_uuid())
         .bind(order.map(OrderId::into_uuid))
         .bind(account.map(AccountId::into_uuid))
-        .fetch_all(conn)
-        .await
-        .map_err(classify)?;
-    rows.iter().map(read_order).collect()
 }
 
 fn read_order(row: &PgRow) -> Result<Order, RepoError> {

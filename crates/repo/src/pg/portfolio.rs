@@ -34,30 +34,15 @@ update public.user_onboarding set alpaca_account_id = null where user_id = $1 an
 #[async_trait]
 impl PortfolioRepository for PgStore {
     async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let row = sqlx::query(MODE)
-            .bind(user.into_uuid())
-            .fetch_one(&mut *tx)
+        let query = sqlx::query(MODE).bind(user.into_uuid());
+        // The function always returns one row; none would be a broken schema, reported as such.
+        self.read_row(user, query, read_summary, "portfolio mode")
             .await
-            .map_err(classify)?;
-        let summary = read_summary(&row)?;
-        commit(tx).await?;
-        Ok(summary)
     }
 
     async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let rows = sqlx::query(UNIFIED)
-            .bind(user.into_uuid())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(classify)?;
-        let accounts = rows
-            .iter()
-            .map(read_unified)
-            .collect::<Result<Vec<_>, _>>()?;
-        commit(tx).await?;
-        Ok(accounts)
+        let query = sqlx::query(UNIFIED).bind(user.into_uuid());
+        self.read_rows(user, query, read_unified).await
     }
 
     async fn set_alpaca_account(

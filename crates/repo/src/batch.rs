@@ -4,13 +4,79 @@
 use std::collections::HashSet;
 use std::hash::Hash;
 
-use tributary_domain::UserId;
+use tributary_domain::{
+    NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder, NewSnapTradeUser, UserId,
+};
 
 use crate::RepoError;
 
+/// Accounts are keyed by `(provider, provider_account_id, user_id)`.
+pub(crate) fn check_accounts(
+    user: UserId,
+    accounts: &[NewInvestmentAccount],
+) -> Result<(), RepoError> {
+    check_batch(
+        user,
+        accounts,
+        |a| a.user_id,
+        |a| (a.provider, a.provider_account_id.clone()),
+        "provider_account_id",
+    )
+}
+
+/// Connections are keyed by `authorization_id`.
+pub(crate) fn check_connections(
+    user: UserId,
+    connections: &[NewBrokerageConnection],
+) -> Result<(), RepoError> {
+    check_batch(
+        user,
+        connections,
+        |c| c.user_id,
+        |c| c.authorization_id,
+        "authorization_id",
+    )
+}
+
+/// Holdings are keyed by `(user_id, symbol)`.
+pub(crate) fn check_holdings(user: UserId, holdings: &[NewHolding]) -> Result<(), RepoError> {
+    check_batch(
+        user,
+        holdings,
+        |h| h.user_id,
+        |h| h.symbol.clone(),
+        "symbol",
+    )
+}
+
+/// Orders are keyed by `(brokerage_order_id, account_id)`.
+pub(crate) fn check_orders(user: UserId, orders: &[NewOrder]) -> Result<(), RepoError> {
+    check_batch(
+        user,
+        orders,
+        |o| o.user_id,
+        |o| (o.brokerage_order_id.clone(), o.account_id),
+        "brokerage_order_id",
+    )
+}
+
+/// A SnapTrade user is written only for its own user.
+pub(crate) fn check_snaptrade_user(
+    user: UserId,
+    snaptrade_user: &NewSnapTradeUser,
+) -> Result<(), RepoError> {
+    check_batch(
+        user,
+        std::slice::from_ref(snaptrade_user),
+        |s| s.user_id,
+        |s| s.user_id,
+        "user_id",
+    )
+}
+
 /// Refuses a batch that holds another user's row or repeats a natural key (PostgreSQL cannot upsert one key
 /// twice in a statement, and which of the two should win is a caller's bug, not the store's choice).
-pub(crate) fn check_batch<T, K: Eq + Hash>(
+fn check_batch<T, K: Eq + Hash>(
     user: UserId,
     items: &[T],
     owner: impl Fn(&T) -> UserId,

@@ -14,7 +14,9 @@ use tributary_domain::{
     UserId,
 };
 
-use crate::batch::check_batch;
+use crate::batch::{
+    check_accounts, check_connections, check_holdings, check_orders, check_snaptrade_user,
+};
 use crate::{
     AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
     HoldingsReplaced, OrderRepository, PortfolioRepository, PortfolioSummary, RepoError,
@@ -164,6 +166,11 @@ fn write_if_changed<T: PartialEq>(
     true
 }
 
+/// Accounts are listed by provider, then provider account id, in byte order (PostgreSQL's `collate "C"`).
+fn listing_order(provider: Provider, id: &ProviderAccountId) -> (&'static str, String) {
+    (provider.as_str(), id.as_str().to_owned())
+}
+
 fn sorted_by<T, K: Ord>(mut items: Vec<T>, key: impl FnMut(&T) -> K) -> Vec<T> {
     items.sort_by_key(key);
     items
@@ -176,13 +183,7 @@ impl AccountRepository for MemoryStore {
         user: UserId,
         accounts: &[NewInvestmentAccount],
     ) -> Result<Vec<InvestmentAccount>, RepoError> {
-        check_batch(
-            user,
-            accounts,
-            |a| a.user_id,
-            |a| (a.provider, a.provider_account_id.clone()),
-            "provider_account_id",
-        )?;
+        check_accounts(user, accounts)?;
         let mut state = self.lock();
         if !accounts.is_empty() {
             state.ensure_user(user)?;
@@ -239,10 +240,7 @@ impl AccountRepository for MemoryStore {
             .cloned()
             .collect();
         Ok(sorted_by(accounts, |a| {
-            (
-                a.provider.as_str(),
-                a.provider_account_id.as_str().to_owned(),
-            )
+            listing_order(a.provider, &a.provider_account_id)
         }))
     }
 
@@ -283,12 +281,7 @@ impl SnapTradeUserRepository for MemoryStore {
         user: UserId,
         snaptrade_user: &NewSnapTradeUser,
     ) -> Result<SnapTradeUser, RepoError> {
-        if snaptrade_user.user_id != user {
-            return Err(RepoError::forbidden(format!(
-                "a SnapTrade user of user {} written for user {user}",
-                snaptrade_user.user_id
-            )));
-        }
+        check_snaptrade_user(user, snaptrade_user)?;
         let mut state = self.lock();
         state.ensure_user(user)?;
         let taken = state
@@ -368,13 +361,7 @@ impl ConnectionRepository for MemoryStore {
         user: UserId,
         connections: &[NewBrokerageConnection],
     ) -> Result<Vec<BrokerageConnection>, RepoError> {
-        check_batch(
-            user,
-            connections,
-            |c| c.user_id,
-            |c| c.authorization_id,
-            "authorization_id",
-        )?;
+        check_connections(user, connections)?;
         let mut state = self.lock();
         if connections.is_empty() {
             return Ok(Vec::new());
@@ -477,13 +464,7 @@ impl HoldingRepository for MemoryStore {
         user: UserId,
         holdings: &[NewHolding],
     ) -> Result<usize, RepoError> {
-        check_batch(
-            user,
-            holdings,
-            |h| h.user_id,
-            |h| h.symbol.clone(),
-            "symbol",
-        )?;
+        check_holdings(user, holdings)?;
         let mut state = self.lock();
         upsert_holdings(&mut state, user, holdings)
     }
@@ -493,13 +474,7 @@ impl HoldingRepository for MemoryStore {
         user: UserId,
         holdings: &[NewHolding],
     ) -> Result<HoldingsReplaced, RepoError> {
-        check_batch(
-            user,
-            holdings,
-            |h| h.user_id,
-            |h| h.symbol.clone(),
-            "symbol",
-        )?;
+        check_holdings(user, holdings)?;
         // One lock for the whole replacement: no reader sees the old and the new set mixed.
         let mut state = self.lock();
         if !holdings.is_empty() {
@@ -575,13 +550,7 @@ impl OrderRepository for MemoryStore {
         user: UserId,
         orders: &[NewOrder],
     ) -> Result<Vec<Order>, RepoError> {
-        check_batch(
-            user,
-            orders,
-            |o| o.user_id,
-            |o| (o.brokerage_order_id.clone(), o.account_id),
-            "brokerage_order_id",
-        )?;
+        check_orders(user, orders)?;
         let mut state = self.lock();
         let owns_every_account = orders.iter().all(|o| {
             state
@@ -711,10 +680,7 @@ impl PortfolioRepository for MemoryStore {
             })
             .collect();
         Ok(sorted_by(unified, |a| {
-            (
-                a.provider.as_str(),
-                a.provider_account_id.as_str().to_owned(),
-            )
+            listing_order(a.provider, &a.provider_account_id)
         }))
     }
 

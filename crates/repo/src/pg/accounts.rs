@@ -12,7 +12,7 @@ use tributary_domain::{
 
 use super::row::Columns;
 use super::{PgStore, commit};
-use crate::batch::check_batch;
+use crate::batch::check_accounts;
 use crate::error::classify;
 use crate::{AccountRepository, RepoError};
 
@@ -137,13 +137,7 @@ impl AccountRepository for PgStore {
         user: UserId,
         accounts: &[NewInvestmentAccount],
     ) -> Result<Vec<InvestmentAccount>, RepoError> {
-        check_batch(
-            user,
-            accounts,
-            |a| a.user_id,
-            |a| (a.provider, a.provider_account_id.clone()),
-            "provider_account_id",
-        )?;
+        check_accounts(user, accounts)?;
         let mut tx = self.begin(user).await?;
         let text = |f: fn(&NewInvestmentAccount) -> Option<&str>| {
             accounts

@@ -9,7 +9,7 @@ use tributary_domain::{
 
 use super::row::Columns;
 use super::{PgStore, commit};
-use crate::batch::check_batch;
+use crate::batch::check_connections;
 use crate::error::classify;
 use crate::{ConnectionRepository, ConnectionStatusChange, RepoError};
 
@@ -68,13 +68,7 @@ impl ConnectionRepository for PgStore {
         user: UserId,
         connections: &[NewBrokerageConnection],
     ) -> Result<Vec<BrokerageConnection>, RepoError> {
-        check_batch(
-            user,
-            connections,
-            |c| c.user_id,
-            |c| c.authorization_id,
-            "authorization_id",
-        )?;
+        check_connections(user, connections)?;
         let authorizations: Vec<_> = connections
             .iter()
             .map(|c| c.authorization_id.into_uuid())

@@ -11,7 +11,7 @@ use tributary_domain::{
 
 use super::row::Columns;
 use super::{PgStore, commit};
-use crate::batch::check_batch;
+use crate::batch::check_holdings;
 use crate::error::classify;
 use crate::{HoldingRepository, HoldingsReplaced, RepoError};
 
@@ -129,16 +129,6 @@ impl HoldingRepository for PgStore {
             .bind(None::<&str>);
         self.read_rows(user, query, read_holding).await
     }
-}
-
-fn check_holdings(user: UserId, holdings: &[NewHolding]) -> Result<(), RepoError> {
-    check_batch(
-        user,
-        holdings,
-        |h| h.user_id,
-        |h| h.symbol.clone(),
-        "symbol",
-    )
 }
 
 /// The batch as one statement; returns the rows inserted or changed.

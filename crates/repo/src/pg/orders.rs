@@ -12,7 +12,7 @@ use tributary_domain::{
 
 use super::row::Columns;
 use super::{PgQuery, PgStore, commit};
-use crate::batch::check_batch;
+use crate::batch::check_orders;
 use crate::error::classify;
 use crate::{OrderRepository, RepoError};
 
@@ -78,13 +78,7 @@ impl OrderRepository for PgStore {
         user: UserId,
         orders: &[NewOrder],
     ) -> Result<Vec<Order>, RepoError> {
-        check_batch(
-            user,
-            orders,
-            |o| o.user_id,
-            |o| (o.brokerage_order_id.clone(), o.account_id),
-            "brokerage_order_id",
-        )?;
+        check_orders(user, orders)?;
         let mut tx = self.begin(user).await?;
         ensure_accounts_owned(&mut tx, user, orders).await?;
         let order_ids: Vec<&str> = orders

@@ -8,6 +8,7 @@ use tributary_domain::{ExposeSecret, NewSnapTradeUser, SnapTradeUser, SnapTradeU
 
 use super::row::Columns;
 use super::{PgStore, commit};
+use crate::batch::check_snaptrade_user;
 use crate::error::classify;
 use crate::{RepoError, SnapTradeUserRepository};
 
@@ -42,12 +43,7 @@ impl SnapTradeUserRepository for PgStore {
         user: UserId,
         snaptrade_user: &NewSnapTradeUser,
     ) -> Result<SnapTradeUser, RepoError> {
-        if snaptrade_user.user_id != user {
-            return Err(RepoError::forbidden(format!(
-                "a SnapTrade user of user {} written for user {user}",
-                snaptrade_user.user_id
-            )));
-        }
+        check_snaptrade_user(user, snaptrade_user)?;
         let mut tx = self.begin(user).await?;
         let existing = fetch(&mut tx, SELECT_FOR_UPDATE, user).await?;
         let sealed = self.sealed_value(existing.as_ref(), snaptrade_user);

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tributary_domain::{
     AuthorizationId, BrokerageConnection, BrokerageName, BrokerageSlug, ConnectionStatus,
-    ConnectionType, DomainError, InstitutionName, NewBrokerageConnection, NewInvestmentAccount,
-    Provider, StatusMessage, UserId,
+    ConnectionType, DomainError, InstitutionName, InvestmentAccount, NewBrokerageConnection,
+    NewInvestmentAccount, Provider, StatusMessage, UserId,
 };
 use tributary_provider::capability::{AccountInfo, ConnectionInfo, ProviderConnectionId};
 
@@ -65,6 +65,31 @@ pub(crate) fn new_account(
     };
     account.connection_status = connection.map_or(ConnectionStatus::Active, |c| c.status);
     Ok(account)
+}
+
+/// The row of an account its provider no longer reports, marked inactive, everything else as stored.
+pub(crate) fn deactivated(account: &InvestmentAccount) -> NewInvestmentAccount {
+    let mut row = NewInvestmentAccount::new(
+        account.user_id,
+        account.provider,
+        account.provider_account_id.clone(),
+        account.institution_name.clone(),
+        account.account_type.clone(),
+    );
+    row.provider_item_id = account.provider_item_id.clone();
+    row.institution_id = account.institution_id.clone();
+    row.account_name = account.account_name.clone();
+    row.account_subtype = account.account_subtype.clone();
+    row.sync_enabled = account.sync_enabled;
+    row.is_active = false;
+    row.is_primary = account.is_primary;
+    row.raw_account_data = account.raw_account_data.clone();
+    row.snaptrade_authorization_id = account.snaptrade_authorization_id;
+    row.brokerage_name = account.brokerage_name.clone();
+    row.connection_type = account.connection_type;
+    row.connection_status = account.connection_status;
+    row.account_mode = account.account_mode;
+    row
 }
 
 /// The connection a provider's account belongs to, if the provider reported it.

@@ -7,14 +7,14 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tributary_domain::{
-    AccountId, AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding, Provider,
-    ProviderAccountId, StatusMessage, SyncStatus, UserId,
+    AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding, Provider, ProviderAccountId,
+    StatusMessage, SyncStatus, UserId,
 };
 use tributary_provider::capability::{AccountRef, OrderScope, PlacedOrder};
 use tributary_provider::router::ProviderRouter;
 use tributary_repo::{PortfolioSummary, RepoError, Store, UnifiedAccount};
 
-use crate::convert::{connection_of, new_account, new_connection};
+use crate::convert::{connection_of, deactivated, new_account, new_connection};
 use crate::merge::{Lot, merge};
 use crate::source::{AccountSource, OrderDesk, Snapshot};
 use crate::{
@@ -261,7 +261,8 @@ impl<S: Store + 'static> SyncEngine<S> {
     }
 
     /// The user's new holdings: fetched positions, plus what was stored for accounts that could not be
-    /// fetched this time.
+    /// fetched this time. An account its provider no longer reports (the provider answered in full) is
+    /// deactivated and its holdings dropped.
     async fn holdings(
         &self,
         user: UserId,
@@ -269,59 +270,62 @@ impl<S: Store + 'static> SyncEngine<S> {
         stored: &[InvestmentAccount],
         report: &mut SyncReport,
     ) -> Result<Vec<NewHolding>, SyncError> {
-        let by_key: HashMap<(Provider, &ProviderAccountId), &InvestmentAccount> = stored
+        let mut lots = fetched_lots(snapshots, stored, report)?;
+        let complete: Vec<Provider> = snapshots
             .iter()
-            .map(|a| ((a.provider, &a.provider_account_id), a))
+            .filter(|s| s.failures.is_empty())
+            .map(|s| s.provider)
             .collect();
-        let mut lots = Vec::new();
-        let mut fetched: Vec<AccountId> = Vec::new();
-        for snapshot in snapshots {
-            for account in &snapshot.accounts {
-                let Some(row) = by_key.get(&(snapshot.provider, &account.info.provider_account_id))
-                else {
-                    continue;
-                };
-                let outcome = match &account.positions {
-                    Ok(positions) => {
-                        fetched.push(row.id);
-                        for position in positions {
-                            match Lot::from_position(
-                                row.id,
-                                row.institution_name.clone(),
-                                row.provider,
-                                position,
-                            )? {
-                                Ok(lot) => lots.push(lot),
-                                Err(left_out) => {
-                                    report.positions_left_out.push(left_out.to_string())
-                                }
-                            }
-                        }
-                        Outcome::Synced
+        let mut carried = Vec::new();
+        let mut vanished = Vec::new();
+        for account in self.store.list_accounts(user).await? {
+            let entry = report
+                .accounts
+                .iter()
+                .find(|a| a.account_id == Some(account.id));
+            match entry {
+                Some(entry) if entry.positions.is_failed() => carried.push(account.id),
+                Some(_) => {}
+                None if complete.contains(&account.provider) => {
+                    if account.is_active {
+                        vanished.push(account);
                     }
-                    Err(reason) => Outcome::failed(reason),
-                };
-                report.accounts.push(AccountReport {
-                    provider: row.provider,
-                    provider_account_id: row.provider_account_id.clone(),
-                    account_id: Some(row.id),
-                    positions: outcome,
-                    orders: Outcome::skipped("not a trading provider"),
-                });
+                }
+                None => carried.push(account.id),
             }
         }
-        let all_accounts = self.store.list_accounts(user).await?;
-        let unfetched: Vec<AccountId> = all_accounts
-            .iter()
-            .map(|a| a.id)
-            .filter(|id| !fetched.contains(id))
-            .collect();
-        if !unfetched.is_empty() {
+        self.deactivate(user, &vanished, report).await?;
+        if !carried.is_empty() {
             for holding in self.store.list_holdings(user).await? {
-                lots.extend(Lot::carried_from(&holding, &unfetched));
+                lots.extend(Lot::carried_from(&holding, &carried));
             }
         }
         Ok(merge(user, lots)?)
+    }
+
+    /// Marks accounts the provider no longer reports inactive (their rows and orders stay for history).
+    async fn deactivate(
+        &self,
+        user: UserId,
+        vanished: &[InvestmentAccount],
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        if vanished.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<_> = vanished.iter().map(deactivated).collect();
+        self.store.upsert_accounts(user, &rows).await?;
+        for account in vanished {
+            let reason = format!("no longer reported by {}; deactivated", account.provider);
+            report.accounts.push(AccountReport {
+                provider: account.provider,
+                provider_account_id: account.provider_account_id.clone(),
+                account_id: Some(account.id),
+                positions: Outcome::skipped(&reason),
+                orders: Outcome::skipped(reason),
+            });
+        }
+        Ok(())
     }
 
     /// Each fetched account's orders at its trading provider, fetched concurrently, upserted in one batch.
@@ -395,6 +399,48 @@ impl<S: Store + 'static> SyncEngine<S> {
     }
 }
 
+/// The lots of every fetched account, each account's outcome added to the report.
+fn fetched_lots(
+    snapshots: &[Snapshot],
+    stored: &[InvestmentAccount],
+    report: &mut SyncReport,
+) -> Result<Vec<Lot>, SyncError> {
+    let by_key: HashMap<(Provider, &ProviderAccountId), &InvestmentAccount> = stored
+        .iter()
+        .map(|a| ((a.provider, &a.provider_account_id), a))
+        .collect();
+    let mut lots = Vec::new();
+    for snapshot in snapshots {
+        for account in &snapshot.accounts {
+            let Some(row) = by_key.get(&(snapshot.provider, &account.info.provider_account_id))
+            else {
+                continue;
+            };
+            let outcome = match &account.positions {
+                Ok(positions) => {
+                    for position in positions {
+                        let institution = row.institution_name.clone();
+                        match Lot::from_position(row.id, institution, row.provider, position)? {
+                            Ok(lot) => lots.push(lot),
+                            Err(left_out) => report.positions_left_out.push(left_out.to_string()),
+                        }
+                    }
+                    Outcome::Synced
+                }
+                Err(reason) => Outcome::failed(reason),
+            };
+            report.accounts.push(AccountReport {
+                provider: row.provider,
+                provider_account_id: row.provider_account_id.clone(),
+                account_id: Some(row.id),
+                positions: outcome,
+                orders: Outcome::skipped("not a trading provider"),
+            });
+        }
+    }
+    Ok(lots)
+}
+
 /// The sync state the report gives an account, or `None` when this sync did not touch its provider.
 fn sync_state(
     account: &InvestmentAccount,
@@ -407,6 +453,7 @@ fn sync_state(
     {
         return Some(match (&entry.positions, account.connection_status) {
             (Outcome::Failed { reason }, _) => (SyncStatus::Error, Some(reason.clone())),
+            (Outcome::Skipped { reason }, _) => (SyncStatus::Disabled, Some(reason.clone())),
             (_, ConnectionStatus::Disabled) => (
                 SyncStatus::Disabled,
                 Some("the connection is disabled; reconnect it".to_owned()),

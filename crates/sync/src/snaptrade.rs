@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use tributary_domain::{
     AuthorizationId, ConnectionStatus, ConnectionType, NewSnapTradeUser, Provider, StatusMessage,
@@ -15,6 +16,8 @@ use tributary_provider::snaptrade::{
 };
 use tributary_repo::{ConnectionStatusChange, RepoError, SnapTradeUserRepository, Store};
 
+use crate::convert::deactivated;
+use crate::merge::{Lot, merge};
 use crate::source::{Logins, PerAccountSource, TradingDesk};
 use crate::{SyncEngine, SyncError, SyncReport};
 
@@ -56,7 +59,8 @@ pub enum WebhookOutcome {
     },
     /// The user was synced again (holdings or accounts changed at SnapTrade).
     Resynced(Box<SyncReport>),
-    /// The user's SnapTrade registration was removed.
+    /// SnapTrade deleted the user: the registration is removed, connections disabled, SnapTrade accounts
+    /// deactivated and their holdings dropped.
     UserRemoved,
     /// An account's orders were refreshed.
     OrdersRefreshed {
@@ -257,10 +261,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             }
             (WebhookEventKind::UserDeleted, _) => {
                 let _guard = self.locks.lock(user).await;
-                match self.store.delete_snaptrade_user(user).await {
-                    Ok(()) | Err(RepoError::NotFound { .. }) => Ok(WebhookOutcome::UserRemoved),
-                    Err(error) => Err(error.into()),
-                }
+                self.forget_snaptrade(user, event.event_timestamp).await?;
+                Ok(WebhookOutcome::UserRemoved)
             }
             (WebhookEventKind::TradeUpdate, _) => self.trade_updated(user, event).await,
             (kind, _) => {
@@ -268,6 +270,43 @@ impl<S: Store + 'static> SyncEngine<S> {
                 Ok(ignored(event, "is not acted on"))
             }
         }
+    }
+
+    /// What is left of a user SnapTrade deleted: no registration, connections disabled, accounts inactive,
+    /// and holdings made of the other providers' accounts only. (The caller holds the user's lock.)
+    async fn forget_snaptrade(&self, user: UserId, at: DateTime<Utc>) -> Result<(), SyncError> {
+        match self.store.delete_snaptrade_user(user).await {
+            Ok(()) | Err(RepoError::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        for connection in self.store.list_connections(user).await? {
+            let change = ConnectionStatusChange::Disabled {
+                at,
+                message: StatusMessage::from_optional(Some("the SnapTrade user was deleted")),
+            };
+            self.store
+                .set_connection_status(user, connection.authorization_id, change)
+                .await?;
+        }
+        let accounts = self.store.list_accounts(user).await?;
+        let (snaptrade, others): (Vec<_>, Vec<_>) = accounts
+            .into_iter()
+            .partition(|account| account.provider == Provider::SnapTrade);
+        let rows: Vec<_> = snaptrade
+            .iter()
+            .filter(|account| account.is_active)
+            .map(deactivated)
+            .collect();
+        self.store.upsert_accounts(user, &rows).await?;
+        let kept: Vec<_> = others.iter().map(|account| account.id).collect();
+        let mut lots = Vec::new();
+        for holding in self.store.list_holdings(user).await? {
+            lots.extend(Lot::carried_from(&holding, &kept));
+        }
+        self.store
+            .replace_holdings(user, &merge(user, lots)?)
+            .await?;
+        Ok(())
     }
 
     async fn connection_changed(

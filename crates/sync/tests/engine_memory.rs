@@ -32,4 +32,5 @@ memory_cases!(
     a_provider_outage_keeps_its_holdings_and_reports_the_failure,
     a_replayed_webhook_is_not_applied_twice,
     each_webhook_event_type_is_acted_on,
+    an_account_the_provider_no_longer_reports_is_deactivated_and_its_holdings_dropped,
 );

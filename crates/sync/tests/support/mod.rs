@@ -818,8 +818,54 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
             .unwrap()
             .is_none()
     );
+    let accounts = world.store().list_accounts(world.user).await.unwrap();
+    assert!(accounts.iter().all(|a| !a.is_active), "{accounts:?}");
+    let connections = world.store().list_connections(world.user).await.unwrap();
+    assert!(
+        connections
+            .iter()
+            .all(|c| c.status == ConnectionStatus::Disabled)
+    );
+    assert!(
+        world
+            .store()
+            .list_holdings(world.user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn uuid_text() -> String {
     AccountId::generate().to_string()
+}
+
+pub async fn an_account_the_provider_no_longer_reports_is_deactivated_and_its_holdings_dropped<
+    S: Store + 'static,
+>(
+    world: World<S>,
+) {
+    let old = world.link_alpaca().await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let old_id = world.account_id(Provider::Alpaca, &old).await;
+    let new = world.link_alpaca().await;
+
+    let report = world.engine.sync_user(world.user).await.unwrap();
+
+    assert!(!report.has_failures(), "{:?}", report.failures());
+    let old_row = world.store().get_account(world.user, old_id).await.unwrap();
+    assert!(!old_row.is_active);
+    assert_eq!(old_row.sync_status, SyncStatus::Disabled);
+    let new_id = world.account_id(Provider::Alpaca, &new).await;
+    let holdings = world.store().list_holdings(world.user).await.unwrap();
+    assert!(!holdings.is_empty());
+    for holding in &holdings {
+        assert!(
+            holding
+                .account_contributions
+                .iter()
+                .all(|c| c.account_id == new_id),
+            "{holding:?}"
+        );
+    }
 }

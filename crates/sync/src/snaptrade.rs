@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use tributary_domain::{
-    AuthorizationId, ConnectionStatus, ConnectionType, NewSnapTradeUser, Provider, StatusMessage,
-    UserId,
+    AuthorizationId, ConnectionStatus, ConnectionType, InvestmentAccount, NewSnapTradeUser,
+    Provider, StatusMessage, UserId,
 };
 use tributary_provider::capability::{ConnectionPortal, PortalLink, PortalRequest};
 use tributary_provider::snaptrade::webhook::verify_webhook;
@@ -239,14 +239,21 @@ impl<S: Store + 'static> SyncEngine<S> {
                     .await
             }
             (WebhookEventKind::ConnectionDeleted, Some(authorization)) => {
-                // The repository cannot delete a connection yet: it is kept, marked disabled, with why.
-                let change = ConnectionStatusChange::Disabled {
-                    at: event.event_timestamp,
-                    message: StatusMessage::from_optional(Some(
-                        "the connection was deleted at SnapTrade",
-                    )),
-                };
-                self.connection_changed(user, authorization, change).await
+                // The repository cannot delete a connection: it is kept disabled, with why, and its
+                // accounts are deactivated with their holdings dropped.
+                let outcome = self
+                    .connection_changed(
+                        user,
+                        authorization,
+                        deleted_change(event.event_timestamp, "connection"),
+                    )
+                    .await?;
+                let _guard = self.locks.lock(user).await;
+                self.drop_accounts(user, |account| {
+                    account.snaptrade_authorization_id == Some(authorization)
+                })
+                .await?;
+                Ok(outcome)
             }
             (
                 WebhookEventKind::AccountHoldingsUpdated
@@ -280,25 +287,38 @@ impl<S: Store + 'static> SyncEngine<S> {
             Err(error) => return Err(error.into()),
         }
         for connection in self.store.list_connections(user).await? {
-            let change = ConnectionStatusChange::Disabled {
-                at,
-                message: StatusMessage::from_optional(Some("the SnapTrade user was deleted")),
-            };
             self.store
-                .set_connection_status(user, connection.authorization_id, change)
+                .set_connection_status(
+                    user,
+                    connection.authorization_id,
+                    deleted_change(at, "user"),
+                )
                 .await?;
         }
-        let accounts = self.store.list_accounts(user).await?;
-        let (snaptrade, others): (Vec<_>, Vec<_>) = accounts
+        self.drop_accounts(user, |account| account.provider == Provider::SnapTrade)
+            .await
+    }
+
+    /// Deactivates the accounts `dropped` picks and rebuilds the holdings from the others' contributions.
+    /// (The caller holds the user's lock.)
+    async fn drop_accounts(
+        &self,
+        user: UserId,
+        dropped: impl Fn(&InvestmentAccount) -> bool,
+    ) -> Result<(), SyncError> {
+        let (gone, kept): (Vec<_>, Vec<_>) = self
+            .store
+            .list_accounts(user)
+            .await?
             .into_iter()
-            .partition(|account| account.provider == Provider::SnapTrade);
-        let rows: Vec<_> = snaptrade
+            .partition(|account| dropped(account));
+        let rows: Vec<_> = gone
             .iter()
             .filter(|account| account.is_active)
             .map(deactivated)
             .collect();
         self.store.upsert_accounts(user, &rows).await?;
-        let kept: Vec<_> = others.iter().map(|account| account.id).collect();
+        let kept: Vec<_> = kept.iter().map(|account| account.id).collect();
         let mut lots = Vec::new();
         for holding in self.store.list_holdings(user).await? {
             lots.extend(Lot::carried_from(&holding, &kept));
@@ -349,6 +369,16 @@ impl<S: Store + 'static> SyncEngine<S> {
             }),
             None => Ok(ignored(event, "names no stored SnapTrade account")),
         }
+    }
+}
+
+/// What SnapTrade deleting a `what` ("user", "connection") does to a connection.
+fn deleted_change(at: DateTime<Utc>, what: &str) -> ConnectionStatusChange {
+    ConnectionStatusChange::Disabled {
+        at,
+        message: StatusMessage::from_optional(Some(&format!(
+            "the {what} was deleted at SnapTrade"
+        ))),
     }
 }
 

@@ -801,6 +801,44 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
         "{outcome:?}"
     );
 
+    // A deleted connection is disabled and its accounts leave the portfolio; the other connection stays.
+    let deleted = webhook(
+        world.user,
+        "CONNECTION_DELETED",
+        &authorization,
+        "hook-conn-deleted",
+    );
+    let (signature, body) = signed(&key, &deleted);
+    let outcome = world
+        .engine
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        WebhookOutcome::ConnectionUpdated {
+            authorization_id: connection.authorization_id,
+            status: ConnectionStatus::Disabled
+        }
+    );
+    let accounts = world.store().list_accounts(world.user).await.unwrap();
+    for account in &accounts {
+        let of_deleted = account.snaptrade_authorization_id == Some(connection.authorization_id);
+        assert_eq!(account.is_active, !of_deleted, "{account:?}");
+    }
+    let holdings = world.store().list_holdings(world.user).await.unwrap();
+    assert!(!holdings.is_empty());
+    let deleted_accounts: Vec<_> = accounts
+        .iter()
+        .filter(|a| !a.is_active)
+        .map(|a| a.id)
+        .collect();
+    assert!(holdings.iter().all(|h| {
+        h.account_contributions
+            .iter()
+            .all(|c| !deleted_accounts.contains(&c.account_id))
+    }));
+
     // The user's deletion removes their registration.
     let deleted = webhook(world.user, "USER_DELETED", &authorization, "hook-deleted");
     let (signature, body) = signed(&key, &deleted);

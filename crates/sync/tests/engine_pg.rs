@@ -40,4 +40,5 @@ pg_cases!(
     a_replayed_webhook_is_not_applied_twice,
     each_webhook_event_type_is_acted_on,
     an_account_the_provider_no_longer_reports_is_deactivated_and_its_holdings_dropped,
+    no_secret_reaches_the_engine_its_reports_or_its_errors,
 );

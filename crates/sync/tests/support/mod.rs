@@ -907,3 +907,39 @@ pub async fn an_account_the_provider_no_longer_reports_is_deactivated_and_its_ho
         );
     }
 }
+
+pub async fn no_secret_reaches_the_engine_its_reports_or_its_errors<S: Store + 'static>(
+    world: World<S>,
+) {
+    use secrecy::ExposeSecret;
+    world.connect_snaptrade(ConnectionType::Trade).await;
+    let user_secret = world
+        .snaptrade_login()
+        .await
+        .user_secret
+        .expose_secret()
+        .to_owned();
+    let consumer_key = world.sandbox.snaptrade().consumer_key().to_owned();
+    world
+        .sandbox
+        .snaptrade()
+        .knobs()
+        .server_error_next(100, 500);
+    let failed = world.engine.sync_user(world.user).await.unwrap();
+    world.sandbox.snaptrade().knobs().reset();
+    let forged = world
+        .engine
+        .handle_snaptrade_webhook(Some("forged"), b"{\"eventType\":\"USER_DELETED\"}")
+        .await
+        .unwrap_err();
+    let texts = [
+        format!("{:?}", world.engine),
+        format!("{failed:?}"),
+        failed.failures().join("\n"),
+        format!("{forged:?} {forged}"),
+    ];
+    for text in &texts {
+        assert!(!text.contains(&user_secret), "user secret in {text}");
+        assert!(!text.contains(&consumer_key), "consumer key in {text}");
+    }
+}

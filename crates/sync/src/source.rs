@@ -193,17 +193,12 @@ where
         permits: Arc<Semaphore>,
     ) -> Result<Snapshot, SyncError> {
         let provider = self.client.provider();
-        let logins = self.logins.logins(store, user).await?;
-        if logins.is_empty() {
-            return Err(SyncError::NotLinked { user, provider });
-        }
-        let mut tasks = JoinSet::new();
-        for login in logins {
+        let logins = linked(&self.logins, store, user, provider).await?;
+        harvest_each(provider, logins, |login| {
             let (client, permits) = (Arc::clone(&self.client), Arc::clone(&permits));
-            tasks.spawn(async move { harvest_login(client.as_ref(), &login, &permits).await });
-        }
-        let harvests = join_all(tasks).await;
-        snapshot(provider, harvests)
+            async move { harvest_login(client.as_ref(), &login, &permits).await }
+        })
+        .await
     }
 }
 
@@ -232,6 +227,37 @@ async fn harvest_login<A: Aggregation>(
         })
         .collect();
     Ok((connections, accounts))
+}
+
+/// The user's logins at `provider`; [`SyncError::NotLinked`] when there are none.
+async fn linked<S, R: Logins<S>>(
+    logins: &R,
+    store: &S,
+    user: UserId,
+    provider: Provider,
+) -> Result<Vec<R::Login>, SyncError> {
+    let logins = logins.logins(store, user).await?;
+    if logins.is_empty() {
+        return Err(SyncError::NotLinked { user, provider });
+    }
+    Ok(logins)
+}
+
+/// Harvests every login concurrently (each harvest bounds its own calls) into one snapshot.
+async fn harvest_each<L, F, H>(
+    provider: Provider,
+    logins: Vec<L>,
+    harvest: F,
+) -> Result<Snapshot, SyncError>
+where
+    F: Fn(L) -> H,
+    H: Future<Output = LoginHarvest> + Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    for login in logins {
+        tasks.spawn(harvest(login));
+    }
+    snapshot(provider, join_all(tasks).await)
 }
 
 /// Runs `call` once a permit is free: the engine's bound on concurrent provider calls.
@@ -319,16 +345,12 @@ where
         permits: Arc<Semaphore>,
     ) -> Result<Snapshot, SyncError> {
         let provider = self.client.provider();
-        let logins = self.logins.logins(store, user).await?;
-        if logins.is_empty() {
-            return Err(SyncError::NotLinked { user, provider });
-        }
-        let mut tasks = JoinSet::new();
-        for login in logins {
+        let logins = linked(&self.logins, store, user, provider).await?;
+        harvest_each(provider, logins, |login| {
             let (client, permits) = (Arc::clone(&self.client), Arc::clone(&permits));
-            tasks.spawn(harvest_per_account(client, Arc::new(login), permits));
-        }
-        snapshot(provider, join_all(tasks).await)
+            harvest_per_account(client, Arc::new(login), permits)
+        })
+        .await
     }
 }
 
@@ -412,17 +434,10 @@ where
         user: UserId,
         permits: Arc<Semaphore>,
     ) -> Result<Snapshot, SyncError> {
-        let logins = self.logins.logins(store, user).await?;
-        if logins.is_empty() {
-            return Err(SyncError::NotLinked {
-                user,
-                provider: self.provider,
-            });
-        }
-        let mut tasks = JoinSet::new();
-        for (login, account) in logins {
+        let logins = linked(&self.logins, store, user, self.provider).await?;
+        harvest_each(self.provider, logins, |(login, account)| {
             let (client, permits) = (Arc::clone(&self.client), Arc::clone(&permits));
-            tasks.spawn(async move {
+            async move {
                 let (info, positions) = tokio::join!(
                     limited(&permits, client.brokerage_account(&login, &account)),
                     limited(&permits, client.account_positions(&login, &account)),
@@ -435,9 +450,9 @@ where
                         positions,
                     }],
                 ))
-            });
-        }
-        snapshot(self.provider, join_all(tasks).await)
+            }
+        })
+        .await
     }
 }
 

@@ -180,6 +180,24 @@ impl<S: Store + 'static> World<S> {
         all
     }
 
+    pub async fn first_account(&self) -> InvestmentAccount {
+        self.store()
+            .list_accounts(self.user)
+            .await
+            .unwrap()
+            .remove(0)
+    }
+
+    /// Delivers `payload` as SnapTrade would, signed with the consumer key.
+    pub async fn deliver(&self, payload: &serde_json::Value) -> Result<WebhookOutcome, SyncError> {
+        let key = SecretString::from(self.sandbox.snaptrade().consumer_key());
+        let signature = sign(&key, &canonical_json(payload));
+        let body = serde_json::to_vec(payload).unwrap();
+        self.engine
+            .handle_snaptrade_webhook(Some(&signature), &body)
+            .await
+    }
+
     pub async fn account_id(
         &self,
         provider: Provider,
@@ -439,12 +457,7 @@ pub async fn a_broken_connection_ends_disabled_with_its_message_and_the_rest_syn
 pub async fn a_read_only_connection_refuses_an_order<S: Store + 'static>(world: World<S>) {
     world.connect_snaptrade(ConnectionType::Read).await;
     world.engine.sync_user(world.user).await.unwrap();
-    let account = world
-        .store()
-        .list_accounts(world.user)
-        .await
-        .unwrap()
-        .remove(0);
+    let account = world.first_account().await;
     let order = OrderRequest::market(
         Symbol::parse("AAPL").unwrap(),
         OrderAction::Buy,
@@ -475,12 +488,7 @@ pub async fn a_limit_order_is_recorded_pending_then_accepted_then_cancelled<S: S
 ) {
     world.connect_snaptrade(ConnectionType::Trade).await;
     world.engine.sync_user(world.user).await.unwrap();
-    let account = world
-        .store()
-        .list_accounts(world.user)
-        .await
-        .unwrap()
-        .remove(0);
+    let account = world.first_account().await;
     let order = OrderRequest::new(
         Symbol::parse("AAPL").unwrap(),
         OrderAction::Buy,
@@ -637,17 +645,10 @@ pub async fn a_replayed_webhook_is_not_applied_twice<S: Store + 'static>(world: 
         .await
         .unwrap()
         .remove(0);
-    let key = SecretString::from(world.sandbox.snaptrade().consumer_key());
     let authorization = connection.authorization_id.to_string();
 
     let broken = webhook(world.user, "CONNECTION_BROKEN", &authorization, "hook-1");
-    let signature = sign(&key, &canonical_json(&broken));
-    let body = serde_json::to_vec(&broken).unwrap();
-    let first = world
-        .engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
-        .await
-        .unwrap();
+    let first = world.deliver(&broken).await.unwrap();
     assert_eq!(
         first,
         WebhookOutcome::ConnectionUpdated {
@@ -658,17 +659,8 @@ pub async fn a_replayed_webhook_is_not_applied_twice<S: Store + 'static>(world: 
 
     // Fixed in between: a replay of the broken event must not disable it again.
     let fixed = webhook(world.user, "CONNECTION_FIXED", &authorization, "hook-2");
-    let fixed_signature = sign(&key, &canonical_json(&fixed));
-    world
-        .engine
-        .handle_snaptrade_webhook(Some(&fixed_signature), &serde_json::to_vec(&fixed).unwrap())
-        .await
-        .unwrap();
-    let replay = world
-        .engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
-        .await
-        .unwrap();
+    world.deliver(&fixed).await.unwrap();
+    let replay = world.deliver(&broken).await.unwrap();
     assert_eq!(replay, WebhookOutcome::Replayed);
     let stored = world
         .store()
@@ -677,6 +669,7 @@ pub async fn a_replayed_webhook_is_not_applied_twice<S: Store + 'static>(world: 
         .unwrap();
     assert_eq!(stored.status, ConnectionStatus::Active);
 
+    let body = serde_json::to_vec(&broken).unwrap();
     let forged = world
         .engine
         .handle_snaptrade_webhook(Some("forged"), &body)
@@ -688,32 +681,16 @@ pub async fn a_replayed_webhook_is_not_applied_twice<S: Store + 'static>(world: 
     );
 
     let unknown = webhook(world.user, "SOMETHING_NEW", &authorization, "hook-3");
-    let outcome = world
-        .engine
-        .handle_snaptrade_webhook(
-            Some(&sign(&key, &canonical_json(&unknown))),
-            &serde_json::to_vec(&unknown).unwrap(),
-        )
-        .await
-        .unwrap();
+    let outcome = world.deliver(&unknown).await.unwrap();
     assert!(
         matches!(outcome, WebhookOutcome::Ignored { .. }),
         "{outcome:?}"
     );
 }
 
-/// A webhook signed as SnapTrade signs it, with extra fields.
-fn signed(world_key: &SecretString, payload: &serde_json::Value) -> (String, Vec<u8>) {
-    (
-        sign(world_key, &canonical_json(payload)),
-        serde_json::to_vec(payload).unwrap(),
-    )
-}
-
 pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: World<S>) {
     world.connect_snaptrade(ConnectionType::Trade).await;
     world.engine.sync_user(world.user).await.unwrap();
-    let key = SecretString::from(world.sandbox.snaptrade().consumer_key());
     let connection = world
         .store()
         .list_connections(world.user)
@@ -721,12 +698,7 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
         .unwrap()
         .remove(0);
     let authorization = connection.authorization_id.to_string();
-    let account = world
-        .store()
-        .list_accounts(world.user)
-        .await
-        .unwrap()
-        .remove(0);
+    let account = world.first_account().await;
 
     // A new connection's accounts arrive through a resync.
     world.connect_snaptrade(ConnectionType::Trade).await;
@@ -737,12 +709,7 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
         "hook-new-account",
     );
     event["accountId"] = json!(account.provider_account_id.as_str());
-    let (signature, body) = signed(&key, &event);
-    let outcome = world
-        .engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
-        .await
-        .unwrap();
+    let outcome = world.deliver(&event).await.unwrap();
     let WebhookOutcome::Resynced(report) = outcome else {
         panic!("expected a resync, got {outcome:?}");
     };
@@ -775,12 +742,7 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
         .unwrap();
     let mut event = webhook(world.user, "TRADE_UPDATE", &authorization, "hook-trade");
     event["accountId"] = json!(account.provider_account_id.as_str());
-    let (signature, body) = signed(&key, &event);
-    let outcome = world
-        .engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
-        .await
-        .unwrap();
+    let outcome = world.deliver(&event).await.unwrap();
     assert_eq!(outcome, WebhookOutcome::OrdersRefreshed { written: 1 });
 
     // A connection of someone else is not touched.
@@ -790,12 +752,7 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
         &uuid_text(),
         "hook-stranger",
     );
-    let (signature, body) = signed(&key, &stranger);
-    let outcome = world
-        .engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
-        .await
-        .unwrap();
+    let outcome = world.deliver(&stranger).await.unwrap();
     assert!(
         matches!(outcome, WebhookOutcome::Ignored { .. }),
         "{outcome:?}"
@@ -808,12 +765,7 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
         &authorization,
         "hook-conn-deleted",
     );
-    let (signature, body) = signed(&key, &deleted);
-    let outcome = world
-        .engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
-        .await
-        .unwrap();
+    let outcome = world.deliver(&deleted).await.unwrap();
     assert_eq!(
         outcome,
         WebhookOutcome::ConnectionUpdated {
@@ -841,12 +793,7 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
 
     // The user's deletion removes their registration.
     let deleted = webhook(world.user, "USER_DELETED", &authorization, "hook-deleted");
-    let (signature, body) = signed(&key, &deleted);
-    let outcome = world
-        .engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
-        .await
-        .unwrap();
+    let outcome = world.deliver(&deleted).await.unwrap();
     assert_eq!(outcome, WebhookOutcome::UserRemoved);
     assert!(
         world

@@ -354,6 +354,20 @@ fn without_sync_times(accounts: Vec<InvestmentAccount>) -> Vec<InvestmentAccount
         .collect()
 }
 
+/// A day limit order to buy `units` of `ticker` at `limit`.
+fn limit_buy(ticker: &str, units: &str, limit: &str) -> OrderRequest {
+    OrderRequest::new(
+        Symbol::parse(ticker).unwrap(),
+        OrderAction::Buy,
+        OrderType::Limit,
+        TimeInForce::Day,
+        OrderSize::Units(Units::parse(units).unwrap()),
+        Some(Price::parse(limit).unwrap()),
+        None,
+    )
+    .unwrap()
+}
+
 fn sell_everything(position: &Position) -> OrderRequest {
     let units = Units::new(position.quantity.get()).unwrap();
     OrderRequest::market(
@@ -489,16 +503,7 @@ pub async fn a_limit_order_is_recorded_pending_then_accepted_then_cancelled<S: S
     world.connect_snaptrade(ConnectionType::Trade).await;
     world.engine.sync_user(world.user).await.unwrap();
     let account = world.first_account().await;
-    let order = OrderRequest::new(
-        Symbol::parse("AAPL").unwrap(),
-        OrderAction::Buy,
-        OrderType::Limit,
-        TimeInForce::Day,
-        OrderSize::Units(Units::parse("2").unwrap()),
-        Some(Price::parse("10.00").unwrap()),
-        None,
-    )
-    .unwrap();
+    let order = limit_buy("AAPL", "2", "10.00");
     let placed = world
         .engine
         .place_order(world.user, account.id, order.clone())
@@ -725,16 +730,7 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
     );
 
     // A trade update refreshes the account's orders.
-    let order = OrderRequest::new(
-        Symbol::parse("MSFT").unwrap(),
-        OrderAction::Buy,
-        OrderType::Limit,
-        TimeInForce::Day,
-        OrderSize::Units(Units::parse("1").unwrap()),
-        Some(Price::parse("1.00").unwrap()),
-        None,
-    )
-    .unwrap();
+    let order = limit_buy("MSFT", "1", "1.00");
     world
         .engine
         .place_order(world.user, account.id, order)

@@ -51,12 +51,12 @@ pub mod router;
 /// The Alpaca Broker API client: accounts, positions and orders that are never placed twice.
 #[cfg(feature = "alpaca")]
 pub mod alpaca;
-/// The SnapTrade client: signed requests, connection portal, accounts, positions, orders and webhooks.
-#[cfg(feature = "snaptrade")]
-pub mod snaptrade;
 /// The Plaid Investments client: Link, Items, accounts, holdings and paginated investment transactions.
 #[cfg(feature = "plaid")]
 pub mod plaid;
+/// The SnapTrade client: signed requests, connection portal, accounts, positions, orders and webhooks.
+#[cfg(feature = "snaptrade")]
+pub mod snaptrade;
 
 pub use error::{ErrorDetail, ProviderError};
 pub use router::ProviderRouter;

@@ -4,7 +4,7 @@
 //! [`AggregationSource`] adapts any [`Aggregation`] client (Plaid, SnapTrade), [`BrokerageSource`] any
 //! [`BrokerageAccounts`] client (Alpaca), and [`TradingDesk`] any [`Trading`] client. Each is told how to
 //! find a user's credentials by a [`Logins`] resolver: [`GivenLogins`] (handed in by the caller, e.g. Plaid
-//! access tokens), [`RegisteredSnapTradeUser`] (the stored, sealed SnapTrade registration),
+//! access tokens), [`RegisteredSnapTradeUser`](crate::RegisteredSnapTradeUser) (the stored, sealed SnapTrade registration),
 //! [`AlpacaBrokerageAccount`] (the user's onboarding) and [`NoLogin`].
 
 use std::collections::HashMap;

@@ -102,3 +102,24 @@ pub fn assert_no_secret(secrets: &[(&str, &str)], texts: &[String]) {
         }
     }
 }
+
+/// A provider configuration read from the environment by a test against the real provider. A missing or
+/// malformed variable fails the test with the config error, which names the variable: such a test never
+/// passes without having run.
+pub fn configured<T>(config: Result<T, tributary_provider::ProviderError>) -> T {
+    config.unwrap_or_else(|error| {
+        panic!("{error}: set it to run this test against the real provider")
+    })
+}
+
+/// A variable only a test against the real provider needs (an account id to read); unset or blank fails
+/// the test naming it.
+pub fn required_variable(name: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| {
+            panic!("{name} is not set: set it to run this test against the real provider")
+        })
+}

@@ -1,13 +1,89 @@
-//! Reading provider configuration from the environment, with one clear error naming the variable.
+//! Reading provider configuration from the environment, with one clear error naming the variable, and
+//! the parts every provider's config shares.
 //!
 //! Each provider's config has `from_env()` (the process environment) and `from_lookup(f)` (any source, a
 //! map in tests), both built on [`Env`]. An empty or blank variable counts as unset: a `.env` line
-//! `PLAID_SECRET=` is a forgotten value, not an empty secret.
+//! `PLAID_SECRET=` is a forgotten value, not an empty secret. The three configs hold the same four things
+//! (a public id, a secret, a base URL, a timeout), so their setters, environment readers and `Debug` are
+//! written once here: `shared_config_methods!` and `debug_config`.
+
+use std::fmt;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use url::Url;
 
 use crate::error::ProviderError;
+
+/// Adds the methods every provider config has, the same but for the type: `with_base_url`,
+/// `with_timeout`, `from_env`, `from_lookup` and `base_url`.
+///
+/// The config needs `base_url: Url` and `timeout: Duration` fields and a
+/// `fn from_variables<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ProviderError>`;
+/// `$reads` documents `from_env` (which variables it reads).
+macro_rules! shared_config_methods {
+    ($config:ident, $reads:literal) => {
+        impl $config {
+            /// The same configuration pointed at another base URL (a local sandbox or `wiremock` in
+            /// tests). A path prefix in it is kept.
+            pub fn with_base_url(mut self, base_url: ::url::Url) -> Self {
+                self.base_url = base_url;
+                self
+            }
+
+            /// The same configuration with another per-request timeout.
+            pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+                self.timeout = timeout;
+                self
+            }
+
+            #[doc = $reads]
+            pub fn from_env() -> Result<Self, crate::error::ProviderError> {
+                Self::from_variables(&crate::config::Env::process())
+            }
+
+            /// Like [`from_env`](Self::from_env), reading variables through `lookup` (tests pass a map).
+            ///
+            /// A missing, blank or malformed variable is one [`ProviderError::Config`] that names it.
+            ///
+            /// [`ProviderError::Config`]: crate::ProviderError::Config
+            pub fn from_lookup(
+                lookup: impl Fn(&str) -> Option<String>,
+            ) -> Result<Self, crate::error::ProviderError> {
+                Self::from_variables(&crate::config::Env::from_lookup(lookup))
+            }
+
+            /// The base URL requests go to.
+            pub fn base_url(&self) -> &::url::Url {
+                &self.base_url
+            }
+        }
+    };
+}
+pub(crate) use shared_config_methods;
+
+/// A provider's built-in base URL (its production or sandbox address, a constant known to parse).
+pub(crate) fn builtin_url(url: &'static str) -> Url {
+    Url::parse(url).expect("the built-in provider URLs are valid")
+}
+
+/// `Debug` for a provider config: the type's name, its public id, the secret as `[REDACTED]`, the base
+/// URL and the timeout. `id` and `secret_field` are the config's own field names.
+pub(crate) fn debug_config(
+    f: &mut fmt::Formatter<'_>,
+    config: &str,
+    id: (&str, &str),
+    secret_field: &str,
+    base_url: &Url,
+    timeout: Duration,
+) -> fmt::Result {
+    f.debug_struct(config)
+        .field(id.0, &id.1)
+        .field(secret_field, &"[REDACTED]")
+        .field("base_url", &base_url.as_str())
+        .field("timeout", &timeout)
+        .finish()
+}
 
 /// Where configuration variables come from.
 pub(crate) struct Env<F> {
@@ -80,20 +156,24 @@ pub(crate) fn endpoint_url(base: &Url, path: &str) -> String {
     format!("{}{}", base.as_str().trim_end_matches('/'), path)
 }
 
+/// Variables looked up in `pairs`, for the configs' unit tests.
+#[cfg(test)]
+pub(crate) fn map_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use secrecy::ExposeSecret;
 
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
-        Env::from_lookup(move |name| map.get(name).cloned())
+        Env::from_lookup(map_lookup(pairs))
     }
 
     fn variable_of(error: ProviderError) -> &'static str {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::Env;
+use crate::config::{Env, builtin_url, debug_config, shared_config_methods};
 use crate::error::ProviderError;
 
 /// `ALPACA_BROKER_API_KEY`: the Broker API key id (the Basic auth user name).
@@ -28,11 +28,10 @@ pub enum AlpacaEnvironment {
 impl AlpacaEnvironment {
     /// The environment's base URL.
     pub fn base_url(self) -> Url {
-        let url = match self {
+        builtin_url(match self {
             Self::Sandbox => "https://broker-api.sandbox.alpaca.markets",
             Self::Production => "https://broker-api.alpaca.markets",
-        };
-        Url::parse(url).expect("the built-in Alpaca URLs are valid")
+        })
     }
 }
 
@@ -63,31 +62,6 @@ impl AlpacaConfig {
         }
     }
 
-    /// The same configuration pointed at another base URL (a local sandbox or `wiremock` in tests).
-    pub fn with_base_url(mut self, base_url: Url) -> Self {
-        self.base_url = base_url;
-        self
-    }
-
-    /// The same configuration with another per-request timeout.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Reads `ALPACA_BROKER_API_KEY`, `ALPACA_BROKER_API_SECRET` and, optionally, `ALPACA_BROKER_BASE_URL`
-    /// (the sandbox when unset, so a forgotten variable never trades real money).
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::from_variables(&Env::process())
-    }
-
-    /// Like [`from_env`](Self::from_env), reading variables through `lookup` (tests pass a map).
-    ///
-    /// A missing, blank or malformed variable is one [`ProviderError::Config`] that names it.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
-        Self::from_variables(&Env::from_lookup(lookup))
-    }
-
     fn from_variables<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ProviderError> {
         Ok(Self {
             api_key: env.required(ENV_API_KEY)?,
@@ -103,20 +77,23 @@ impl AlpacaConfig {
     pub fn api_key(&self) -> &str {
         &self.api_key
     }
-
-    /// The base URL requests go to.
-    pub fn base_url(&self) -> &Url {
-        &self.base_url
-    }
 }
+
+shared_config_methods!(
+    AlpacaConfig,
+    "Reads `ALPACA_BROKER_API_KEY`, `ALPACA_BROKER_API_SECRET` and, optionally, `ALPACA_BROKER_BASE_URL` (the sandbox when unset, so a forgotten variable never trades real money)."
+);
 
 impl fmt::Debug for AlpacaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlpacaConfig")
-            .field("api_key", &self.api_key)
-            .field("api_secret", &"[REDACTED]")
-            .field("base_url", &self.base_url.as_str())
-            .field("timeout", &self.timeout)
-            .finish()
+        let id = ("api_key", self.api_key.as_str());
+        debug_config(
+            f,
+            "AlpacaConfig",
+            id,
+            "api_secret",
+            &self.base_url,
+            self.timeout,
+        )
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::Env;
+use crate::config::{Env, builtin_url, debug_config, shared_config_methods};
 use crate::error::ProviderError;
 
 /// `PLAID_CLIENT_ID`: the client id from the Plaid dashboard.
@@ -30,11 +30,10 @@ pub enum PlaidEnvironment {
 impl PlaidEnvironment {
     /// The environment's base URL.
     pub fn base_url(self) -> Url {
-        let url = match self {
+        builtin_url(match self {
             Self::Sandbox => "https://sandbox.plaid.com",
             Self::Production => "https://production.plaid.com",
-        };
-        Url::parse(url).expect("the built-in Plaid URLs are valid")
+        })
     }
 
     /// Reads `sandbox` or `production` (any case).
@@ -77,30 +76,6 @@ impl PlaidConfig {
         }
     }
 
-    /// The same configuration pointed at another base URL (a local sandbox or `wiremock` in tests).
-    pub fn with_base_url(mut self, base_url: Url) -> Self {
-        self.base_url = base_url;
-        self
-    }
-
-    /// The same configuration with another per-request timeout.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Reads `PLAID_CLIENT_ID`, `PLAID_SECRET` and `PLAID_BASE_URL` or, without it, `PLAID_ENV`.
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::from_variables(&Env::process())
-    }
-
-    /// Like [`from_env`](Self::from_env), reading variables through `lookup` (tests pass a map).
-    ///
-    /// A missing, blank or malformed variable is one [`ProviderError::Config`] that names it.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
-        Self::from_variables(&Env::from_lookup(lookup))
-    }
-
     fn from_variables<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ProviderError> {
         let client_id = env.required(ENV_CLIENT_ID)?;
         let secret = env.secret(ENV_SECRET)?;
@@ -120,12 +95,12 @@ impl PlaidConfig {
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
-
-    /// The base URL requests go to.
-    pub fn base_url(&self) -> &Url {
-        &self.base_url
-    }
 }
+
+shared_config_methods!(
+    PlaidConfig,
+    "Reads `PLAID_CLIENT_ID`, `PLAID_SECRET` and `PLAID_BASE_URL` or, without it, `PLAID_ENV`."
+);
 
 /// `PLAID_ENV`, needed only when `PLAID_BASE_URL` is unset.
 fn environment_from<F: Fn(&str) -> Option<String>>(
@@ -143,11 +118,7 @@ fn environment_from<F: Fn(&str) -> Option<String>>(
 
 impl fmt::Debug for PlaidConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PlaidConfig")
-            .field("client_id", &self.client_id)
-            .field("secret", &"[REDACTED]")
-            .field("base_url", &self.base_url.as_str())
-            .field("timeout", &self.timeout)
-            .finish()
+        let id = ("client_id", self.client_id.as_str());
+        debug_config(f, "PlaidConfig", id, "secret", &self.base_url, self.timeout)
     }
 }

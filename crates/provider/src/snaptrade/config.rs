@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::Env;
+use crate::config::{Env, builtin_url, debug_config, shared_config_methods};
 use crate::error::ProviderError;
 
 /// `SNAPTRADE_CLIENT_ID`: the partner's client id (sent in every query).
@@ -23,7 +23,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.snaptrade.com";
 /// real-time data and order placement, so this is generous.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Everything the SnapTrade client needs. `Debug` never shows the consumer key.
+/// Everything the SnapTrade client needs. `Debug` never shows the consumer key. A base URL's path prefix
+/// is kept and signed (`https://api.snaptrade.com/api/v1` works too).
 #[derive(Clone)]
 pub struct SnapTradeConfig {
     pub(crate) client_id: String,
@@ -50,31 +51,6 @@ impl SnapTradeConfig {
         })
     }
 
-    /// The same configuration pointed at another base URL (the local sandbox or `wiremock` in tests).
-    /// A path prefix is kept and signed (`https://api.snaptrade.com/api/v1` works too).
-    pub fn with_base_url(mut self, base_url: Url) -> Self {
-        self.base_url = base_url;
-        self
-    }
-
-    /// The same configuration with another per-request timeout.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Reads `SNAPTRADE_CLIENT_ID`, `SNAPTRADE_CONSUMER_KEY` and, optionally, `SNAPTRADE_BASE_URL`.
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::from_variables(&Env::process())
-    }
-
-    /// Like [`from_env`](Self::from_env), reading variables through `lookup` (tests pass a map).
-    ///
-    /// A missing, blank or malformed variable is one [`ProviderError::Config`] that names it.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
-        Self::from_variables(&Env::from_lookup(lookup))
-    }
-
     fn from_variables<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ProviderError> {
         Ok(Self {
             client_id: env.required(ENV_CLIENT_ID)?,
@@ -90,41 +66,35 @@ impl SnapTradeConfig {
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
-
-    /// The base URL requests go to.
-    pub fn base_url(&self) -> &Url {
-        &self.base_url
-    }
 }
 
+shared_config_methods!(
+    SnapTradeConfig,
+    "Reads `SNAPTRADE_CLIENT_ID`, `SNAPTRADE_CONSUMER_KEY` and, optionally, `SNAPTRADE_BASE_URL`."
+);
+
 fn default_base_url() -> Url {
-    Url::parse(DEFAULT_BASE_URL).expect("the built-in SnapTrade URL is valid")
+    builtin_url(DEFAULT_BASE_URL)
 }
 
 impl fmt::Debug for SnapTradeConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SnapTradeConfig")
-            .field("client_id", &self.client_id)
-            .field("consumer_key", &"[REDACTED]")
-            .field("base_url", &self.base_url.as_str())
-            .field("timeout", &self.timeout)
-            .finish()
+        let id = ("client_id", self.client_id.as_str());
+        debug_config(
+            f,
+            "SnapTradeConfig",
+            id,
+            "consumer_key",
+            &self.base_url,
+            self.timeout,
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use crate::config::map_lookup as lookup;
 
     #[test]
     fn the_base_url_defaults_to_snaptrades_root() {

@@ -1,0 +1,337 @@
+//! Holdings writes: the repository's batch path (`replace_holdings`, what sync uses) against `COPY` of the same
+//! rows, against a naive per-row upsert loop, and an unchanged re-sync against the first write.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+use tributary::domain::{
+    AccountContribution, AccountId, Amount, HoldingFigures, InstitutionName, NewHolding, Quantity,
+    SecurityId, SecurityName, SecurityType, Symbol, UserId,
+};
+use tributary::repo::{HoldingRepository, PgStore};
+
+use crate::report::{Figure, Timed};
+
+/// Every holdings column the repository writes, in the order of [`copy_line`].
+const COLUMNS: &str = "user_id, symbol, security_id, security_name, security_type, total_quantity, \
+    total_market_value, total_cost_basis, average_cost_basis, unrealized_gain_loss, \
+    unrealized_gain_loss_percent, day_change_value, day_change_percent, account_contributions, \
+    institution_breakdown, account_count, price_as_of, data_source, provider_metadata, universal_symbol_id, \
+    option_contract";
+
+/// What a naive client does: one autocommitted upsert per row, rewriting the row whatever it held.
+const NAIVE_UPSERT: &str = "
+insert into public.user_aggregated_holdings
+  (user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
+   total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
+   day_change_percent, account_contributions, institution_breakdown, account_count, price_as_of, data_source,
+   provider_metadata)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+on conflict (user_id, symbol) do update set
+  security_id = excluded.security_id, security_name = excluded.security_name,
+  security_type = excluded.security_type, total_quantity = excluded.total_quantity,
+  total_market_value = excluded.total_market_value, total_cost_basis = excluded.total_cost_basis,
+  average_cost_basis = excluded.average_cost_basis, unrealized_gain_loss = excluded.unrealized_gain_loss,
+  unrealized_gain_loss_percent = excluded.unrealized_gain_loss_percent,
+  day_change_value = excluded.day_change_value, day_change_percent = excluded.day_change_percent,
+  account_contributions = excluded.account_contributions, institution_breakdown = excluded.institution_breakdown,
+  account_count = excluded.account_count, price_as_of = excluded.price_as_of, data_source = excluded.data_source,
+  provider_metadata = excluded.provider_metadata";
+
+/// Each user's holdings, as a sync would hand them to the repository.
+pub struct Portfolios {
+    pub by_user: Vec<(UserId, Vec<NewHolding>)>,
+}
+
+impl Portfolios {
+    /// `per_user` holdings for each of `users`, every figure different, one or two contributing accounts.
+    pub fn generate(users: &[UserId], per_user: usize) -> anyhow::Result<Self> {
+        let as_of: DateTime<Utc> = "2026-11-24T21:00:00Z".parse()?;
+        let institutions = [
+            InstitutionName::parse("Vanguard")?,
+            InstitutionName::parse("Charles Schwab")?,
+        ];
+        let mut by_user = Vec::with_capacity(users.len());
+        for (u, &user) in users.iter().enumerate() {
+            let accounts = [AccountId::generate(), AccountId::generate()];
+            let mut holdings = Vec::with_capacity(per_user);
+            for s in 0..per_user {
+                let seed = Decimal::from(u * per_user + s + 1);
+                let quantity = Quantity::new(seed / Decimal::from(7))?;
+                let value = Amount::new((seed * Decimal::new(1234, 2)).round_dp(2))?;
+                let cost = Amount::new((seed * Decimal::new(1111, 2)).round_dp(2))?;
+                let mut holding = NewHolding::new(
+                    user,
+                    Symbol::parse(&format!("SYM{s:04}"))?,
+                    HoldingFigures::derive(quantity, value, cost)?,
+                );
+                holding.security_id = Some(SecurityId::parse(&format!("sec-{s}"))?);
+                holding.security_name = Some(SecurityName::parse(&format!("Security number {s}"))?);
+                holding.security_type = Some(if s % 5 == 0 {
+                    SecurityType::Etf
+                } else {
+                    SecurityType::Equity
+                });
+                holding.price_as_of = Some(as_of);
+                let accounts_holding = if s % 3 == 0 { 2 } else { 1 };
+                for (a, account) in accounts.iter().enumerate().take(accounts_holding) {
+                    let share = Decimal::from(accounts_holding as u32);
+                    holding.account_contributions.push(AccountContribution {
+                        account_id: *account,
+                        institution: institutions[a].clone(),
+                        quantity: Quantity::new(quantity.get() / share)?,
+                        market_value: Amount::new(value.get() / share)?,
+                        cost_basis: Amount::new(cost.get() / share)?,
+                    });
+                }
+                holdings.push(holding);
+            }
+            by_user.push((user, holdings));
+        }
+        Ok(Self { by_user })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.by_user.iter().map(|(_, h)| h.len()).sum()
+    }
+}
+
+/// Runs the three holdings pairs; leaves the table holding the rows (for the read benchmarks).
+pub async fn run(pool: &PgPool, store: &PgStore, data: &Portfolios) -> anyhow::Result<Vec<Figure>> {
+    let (rows, users) = (data.rows(), data.by_user.len());
+    truncate(pool).await?;
+    let copy = Timed::new("COPY", copy(pool, data).await?);
+    ensure!(count(pool).await? == rows, "COPY wrote every row");
+    truncate(pool).await?;
+    let (first, written) = batch(store, data).await?;
+    let first = Timed::new("batch", first);
+    ensure!(
+        written == rows && count(pool).await? == rows,
+        "the batch path wrote every row"
+    );
+    snapshot(pool).await?;
+    let (resync, rewritten) = batch(store, data).await?;
+    let resync = Timed::new("re-sync", resync);
+    let untouched = unchanged_since_snapshot(pool).await?;
+    truncate(pool).await?;
+    let naive = Timed::new("per-row", naive(pool, data).await?);
+    ensure!(
+        count(pool).await? == rows,
+        "the per-row loop wrote every row"
+    );
+    // The read benchmarks need the repository's own rows: write them once more through the batch path.
+    truncate(pool).await?;
+    batch(store, data).await?;
+    analyze(pool).await?;
+    let sizes = format!("{rows} holdings, {users} users");
+    Ok(vec![
+        Figure::at_most(
+            format!("holdings write, batch path vs COPY ({sizes})"),
+            first.clone(),
+            copy,
+            1.5,
+        ),
+        Figure::speedup(
+            format!("holdings write, batch vs naive per-row upsert ({sizes})"),
+            first.clone(),
+            naive,
+            20.0,
+        ),
+        Figure::at_most(
+            "re-sync with nothing changed vs first write",
+            resync,
+            first,
+            0.5,
+        )
+        .requiring(if rewritten == 0 && untouched.is_ok() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{rewritten} rows reported written; {}",
+                untouched.err().unwrap_or_default()
+            ))
+        }),
+    ])
+}
+
+/// Writes the rows once through the batch path (for the read benchmarks when the write ones are skipped).
+pub async fn write_once(store: &PgStore, data: &Portfolios) -> anyhow::Result<()> {
+    batch(store, data).await?;
+    Ok(())
+}
+
+/// The batch path, one `replace_holdings` per user in turn, as the sync engine calls it.
+async fn batch(store: &PgStore, data: &Portfolios) -> anyhow::Result<(Duration, usize)> {
+    let started = Instant::now();
+    let mut written = 0;
+    for (user, holdings) in &data.by_user {
+        written += store.replace_holdings(*user, holdings).await?.written;
+    }
+    Ok((started.elapsed(), written))
+}
+
+/// `COPY … FROM STDIN` of the same rows, text format, encoding included in the time.
+async fn copy(pool: &PgPool, data: &Portfolios) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut conn = pool.acquire().await?;
+    let statement = format!("copy public.user_aggregated_holdings ({COLUMNS}) from stdin");
+    let mut copy = conn.copy_in_raw(&statement).await?;
+    let mut buffer = String::with_capacity(1 << 20);
+    for (_, holdings) in &data.by_user {
+        for holding in holdings {
+            copy_line(&mut buffer, holding)?;
+        }
+        if buffer.len() > 1 << 19 {
+            copy.send(buffer.as_bytes()).await?;
+            buffer.clear();
+        }
+    }
+    copy.send(buffer.as_bytes()).await?;
+    copy.finish().await?;
+    Ok(started.elapsed())
+}
+
+/// One row in COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
+fn copy_line(out: &mut String, h: &NewHolding) -> anyhow::Result<()> {
+    let f = &h.figures;
+    let text = |value: Option<&str>| value.map(escape).unwrap_or_else(|| "\\N".to_owned());
+    let fields = [
+        h.user_id.to_string(),
+        escape(h.symbol.as_str()),
+        text(h.security_id.as_ref().map(|v| v.as_str())),
+        text(h.security_name.as_ref().map(|v| v.as_str())),
+        text(h.security_type.map(|t| t.as_str())),
+        f.total_quantity.get().to_string(),
+        f.total_market_value.get().to_string(),
+        f.total_cost_basis.get().to_string(),
+        f.average_cost_basis.get().to_string(),
+        f.unrealized_gain_loss.get().to_string(),
+        f.unrealized_gain_loss_percent.get().to_string(),
+        f.day_change_value.get().to_string(),
+        f.day_change_percent.get().to_string(),
+        escape(&serde_json::to_string(&h.account_contributions)?),
+        escape(&serde_json::to_string(&h.institution_breakdown())?),
+        h.account_count().to_string(),
+        text(h.price_as_of.map(|t| t.to_rfc3339()).as_deref()),
+        escape(h.data_source.as_deref().unwrap_or("aggregated")),
+        escape(&serde_json::to_string(&h.provider_metadata)?),
+        text(h.universal_symbol_id.map(|id| id.to_string()).as_deref()),
+        text(
+            h.option_contract
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?
+                .as_deref(),
+        ),
+    ];
+    out.push_str(&fields.join("\t"));
+    out.push('\n');
+    Ok(())
+}
+
+fn escape(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '\t' => escaped.push_str("\\t"),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// One autocommitted upsert per row.
+async fn naive(pool: &PgPool, data: &Portfolios) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    for (user, holdings) in &data.by_user {
+        for h in holdings {
+            let f = &h.figures;
+            sqlx::query(NAIVE_UPSERT)
+                .bind(user.into_uuid())
+                .bind(h.symbol.as_str())
+                .bind(h.security_id.as_ref().map(|v| v.as_str()))
+                .bind(h.security_name.as_ref().map(|v| v.as_str()))
+                .bind(h.security_type.map(|t| t.as_str()))
+                .bind(f.total_quantity.get())
+                .bind(f.total_market_value.get())
+                .bind(f.total_cost_basis.get())
+                .bind(f.average_cost_basis.get())
+                .bind(f.unrealized_gain_loss.get())
+                .bind(f.unrealized_gain_loss_percent.get())
+                .bind(f.day_change_value.get())
+                .bind(f.day_change_percent.get())
+                .bind(serde_json::to_value(&h.account_contributions)?)
+                .bind(serde_json::to_value(h.institution_breakdown())?)
+                .bind(i32::try_from(h.account_count())?)
+                .bind(h.price_as_of)
+                .bind(h.data_source.as_deref().unwrap_or("aggregated"))
+                .bind(serde_json::Value::Object(h.provider_metadata.clone()))
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(started.elapsed())
+}
+
+/// Every row's id, row version (`xmin`) and `updated_at`, to tell afterwards whether any was rewritten.
+async fn snapshot(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::query("drop table if exists bench_holdings_before")
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "create unlogged table bench_holdings_before as
+         select id, xmin::text as row_version, updated_at from public.user_aggregated_holdings",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// `Err` naming how many rows changed row version or `updated_at` since [`snapshot`].
+async fn unchanged_since_snapshot(pool: &PgPool) -> anyhow::Result<Result<(), String>> {
+    let (rewritten, touched): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where b.row_version is distinct from h.xmin::text),
+                count(*) filter (where b.updated_at is distinct from h.updated_at)
+         from public.user_aggregated_holdings h full join bench_holdings_before b using (id)",
+    )
+    .fetch_one(pool)
+    .await?;
+    sqlx::query("drop table bench_holdings_before")
+        .execute(pool)
+        .await?;
+    Ok(if rewritten == 0 && touched == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{rewritten} rows rewritten, {touched} with a new updated_at"
+        ))
+    })
+}
+
+async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::query("truncate public.user_aggregated_holdings")
+        .execute(pool)
+        .await
+        .context("emptying the holdings table")?;
+    Ok(())
+}
+
+async fn analyze(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::query("vacuum analyze public.user_aggregated_holdings")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+async fn count(pool: &PgPool) -> anyhow::Result<usize> {
+    let rows: i64 = sqlx::query_scalar("select count(*) from public.user_aggregated_holdings")
+        .fetch_one(pool)
+        .await?;
+    Ok(usize::try_from(rows)?)
+}

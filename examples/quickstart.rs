@@ -1,341 +1,312 @@
-//! Quickstart: Tributary's schema on a real PostgreSQL, seen the way a Supabase client sees it.
+//! Quickstart: one user's investments from SnapTrade, Plaid and Alpaca, brought into Tributary's schema by the
+//! sync engine.
 //!
 //! ```sh
 //! cargo run --example quickstart
 //! ```
 //!
-//! With `DATABASE_URL` set it uses that database (applying the migrations first). Without it, it starts a
-//! throwaway PostgreSQL cluster from the server binaries under /usr/lib/postgresql (Debian's `postgresql`
-//! package) in a temporary directory and removes it at the end. It then walks one user through the schema: a
-//! Plaid account, a SnapTrade brokerage connection with an account, an Alpaca brokerage account, aggregated
-//! holdings, and prints the portfolio mode and the unified accounts as that user (through row-level security),
-//! and shows that a second user sees none of it.
+//! With nothing configured it runs on the embedded default: `MemoryStore` and the sandbox providers (local
+//! servers on 127.0.0.1 speaking each provider's wire format). It signs a user up, connects a SnapTrade
+//! brokerage (the sandbox completes the connection portal), links a Plaid Item (the sandbox stands in for Plaid
+//! Link), records an Alpaca brokerage account, syncs, prints the portfolio mode, the unified accounts and the
+//! aggregated holdings, places and cancels a limit order, and receives a signed SnapTrade webhook (twice: the
+//! replay is not applied again).
 //!
-//! The accounts are written straight into the tables here; fetching them from the providers is the sync
-//! engine's job.
+//! - `DATABASE_URL` set: the same on PostgreSQL (`PgStore`, migrations applied first, SnapTrade secrets
+//!   sealed with `TRIBUTARY_SECRET_KEY`, which is then required).
+//! - A provider's variables set (`SNAPTRADE_CLIENT_ID`+`SNAPTRADE_CONSUMER_KEY`, `PLAID_CLIENT_ID`+`PLAID_SECRET`,
+//!   `ALPACA_BROKER_API_KEY`+`ALPACA_BROKER_API_SECRET`): that provider's real client instead of its sandbox;
+//!   what needs a browser (SnapTrade's portal, Plaid Link) is skipped with what to do instead, no order is
+//!   placed there, and Alpaca needs `ALPACA_ACCOUNT_ID`.
+//!
+//! Any failure: exit status 1 and one line `quickstart: <reason>` on stderr.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+#[path = "support/mod.rs"]
+#[macro_use]
+mod support;
 
-use anyhow::{Context, bail};
-use sqlx::{PgPool, Row};
-use uuid::Uuid;
+use std::process::ExitCode;
 
-#[tokio::main(flavor = "current_thread")]
+use anyhow::{anyhow, bail};
+use serde_json::json;
+use support::{Linked, Origin, Providers, SignUp, Table, money, quantity};
+use tributary::domain::{ConnectionType, FeatureFlags, InvestmentAccount, Provider, UserId};
+use tributary::repo::MemoryStore;
+use tributary::sync::{SyncEngine, SyncReport, WebhookOutcome};
+
+#[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(reason) => {
-            eprintln!("quickstart: {reason:#}");
-            ExitCode::FAILURE
-        }
-    }
+    support::exit_with("quickstart", run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
-    let (url, cluster) = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => {
-            println!("store: PostgreSQL at DATABASE_URL");
-            (url, None)
+    let flags = support::flags_from_env()?;
+    match support::database_url() {
+        Some(url) => {
+            let store = support::pg_store(&url).await?;
+            walk_through(store, flags).await
         }
-        _ => {
-            let cluster = ThrowawayCluster::start()?;
-            println!("store: a throwaway PostgreSQL cluster on {}", cluster.url);
-            (cluster.url.clone(), Some(cluster))
-        }
-    };
-    let outcome = walk_through(&url).await;
-    drop(cluster);
-    outcome
+        None => walk_through(MemoryStore::new(), flags).await,
+    }
 }
 
-async fn walk_through(url: &str) -> anyhow::Result<()> {
-    let pool = PgPool::connect(url)
-        .await
-        .context("cannot connect to the database")?;
-    tributary::repo::MIGRATOR
-        .run(&pool)
-        .await
-        .context("applying migrations/")?;
-    println!("migrations applied\n");
+async fn walk_through<S: SignUp>(store: S, flags: FeatureFlags) -> anyhow::Result<()> {
+    let providers = Providers::from_env().await?;
+    print_setup(&store, &providers, flags)?;
+    let engine = providers.engine(store, flags);
 
-    let user = new_user(&pool, "ada").await?;
-    let stranger = new_user(&pool, "eve").await?;
-    seed_portfolio(&pool, user).await?;
+    let user = engine.store().sign_up().await?;
+    out!("\nuser {user} signed up")?;
+    link_everything(&providers, &engine, user).await?;
 
-    let mut tx = pool.begin().await?;
-    act_as(&mut tx, user).await?;
-    let mode = sqlx::query("select * from get_user_portfolio_mode($1)")
-        .bind(user)
-        .fetch_one(&mut *tx)
-        .await?;
-    println!(
-        "portfolio mode: {} (alpaca: {}, plaid: {}, snaptrade: {}, active accounts: {})",
-        mode.get::<String, _>("mode"),
-        mode.get::<bool, _>("has_alpaca"),
-        mode.get::<bool, _>("has_plaid"),
-        mode.get::<bool, _>("has_snaptrade"),
-        mode.get::<i32, _>("accounts_count"),
-    );
-    print_unified_accounts(&mut tx).await?;
-    print_holdings(&mut tx).await?;
-    tx.rollback().await?;
-
-    let mut tx = pool.begin().await?;
-    act_as(&mut tx, stranger).await?;
-    let seen: i64 = sqlx::query_scalar("select count(*) from v_unified_investment_accounts")
-        .fetch_one(&mut *tx)
-        .await?;
-    let peek = sqlx::query("select * from get_user_portfolio_mode($1)")
-        .bind(user)
-        .fetch_one(&mut *tx)
-        .await;
-    println!(
-        "\nanother signed-in user sees {seen} of those accounts, and asking for the first user's mode is {}",
-        if peek.is_err() {
-            "refused"
-        } else {
-            "ALLOWED (a bug)"
-        }
-    );
-    if seen != 0 || peek.is_ok() {
-        bail!("row-level security let another user see this user's data");
+    let report = engine.sync_user(user).await?;
+    if report.has_failures() {
+        bail!("the sync failed: {}", report.failures().join("; "));
     }
+    out!("sync:      {}", summary(&report))?;
+
+    print_portfolio(&engine, user).await?;
+    trade(&providers, &engine, user).await?;
+    receive_webhook(&providers, &engine, user).await
+}
+
+fn print_setup<S: SignUp>(
+    store: &S,
+    providers: &Providers,
+    flags: FeatureFlags,
+) -> anyhow::Result<()> {
+    let on = |flag: bool| if flag { "on" } else { "off" };
+    out!("store:     {}", store.describe())?;
+    out!("snaptrade: {}", providers.snaptrade.origin)?;
+    out!("plaid:     {}", providers.plaid.origin)?;
+    out!("alpaca:    {}", providers.alpaca.origin)?;
+    out!(
+        "flags:     brokerage {}, aggregation {}, plaid sync {}, snaptrade sync {}",
+        on(flags.brokerage_mode),
+        on(flags.aggregation_mode),
+        on(flags.plaid_investment_sync),
+        on(flags.snaptrade_investment_sync),
+    )
+}
+
+async fn link_everything<S: SignUp>(
+    providers: &Providers,
+    engine: &SyncEngine<S>,
+    user: UserId,
+) -> anyhow::Result<()> {
+    let snaptrade = providers
+        .connect_snaptrade(engine, user, ConnectionType::Trade)
+        .await?;
+    say(
+        "snaptrade",
+        snaptrade,
+        "registered, connection portal completed (trade access)",
+    )?;
+    let plaid = providers.link_plaid(user).await?;
+    say(
+        "plaid",
+        plaid,
+        "Item linked (Link token created, public token exchanged)",
+    )?;
+    let alpaca = providers.link_alpaca(engine.store(), user, 2).await?;
+    say(
+        "alpaca",
+        alpaca,
+        "brokerage account recorded in the user's onboarding",
+    )?;
     Ok(())
 }
 
-async fn new_user(pool: &PgPool, name: &str) -> anyhow::Result<Uuid> {
-    let id = Uuid::new_v4();
-    sqlx::query("insert into auth.users (id, email) values ($1, $2)")
-        .bind(id)
-        .bind(format!("{name}-{id}@example.invalid"))
-        .execute(pool)
-        .await?;
-    Ok(id)
-}
-
-/// What a sync would leave behind for a user with Plaid, SnapTrade and an Alpaca brokerage account.
-async fn seed_portfolio(pool: &PgPool, user: Uuid) -> anyhow::Result<()> {
-    let authorization = Uuid::new_v4();
-    let mut tx = pool.begin().await?;
-    sqlx::query("insert into user_onboarding (user_id, status, alpaca_account_id) values ($1, 'approved', $2)")
-        .bind(user)
-        .bind("b2f8c1a4-alpaca")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "insert into snaptrade_brokerage_connections
-           (user_id, authorization_id, brokerage_slug, brokerage_name, connection_type, accounts_count, last_synced_at)
-         values ($1, $2, 'SCHWAB', 'Charles Schwab', 'trade', 1, now())",
-    )
-    .bind(user)
-    .bind(authorization)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "insert into user_investment_accounts
-           (user_id, provider, provider_account_id, institution_name, account_name, account_type, account_mode,
-            snaptrade_authorization_id, brokerage_name, connection_type)
-         values ($1, 'plaid', 'plaid-acc-1', 'Vanguard', 'Roth IRA', 'ira', 'plaid', null, null, 'read'),
-                ($1, 'snaptrade', 'snap-acc-1', 'Charles Schwab', 'Individual', 'brokerage', 'snaptrade', $2,
-                 'Charles Schwab', 'trade')",
-    )
-    .bind(user)
-    .bind(authorization)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "insert into user_aggregated_holdings
-           (user_id, symbol, security_name, security_type, total_quantity, total_market_value, total_cost_basis,
-            account_count)
-         values ($1, 'VTI', 'Vanguard Total Stock Market ETF', 'etf', 42.5, 12346.25, 9800.00, 2),
-                ($1, 'AAPL', 'Apple Inc.', 'equity', 10, 2291.40, 1500.00, 1)",
-    )
-    .bind(user)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Switches the transaction to a signed-in user the way PostgREST does for a Supabase client.
-async fn act_as(tx: &mut sqlx::PgConnection, user: Uuid) -> anyhow::Result<()> {
-    sqlx::query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)")
-        .bind(serde_json_claims(user))
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
-fn serde_json_claims(user: Uuid) -> String {
-    format!(r#"{{"sub":"{user}","role":"authenticated"}}"#)
-}
-
-async fn print_unified_accounts(tx: &mut sqlx::PgConnection) -> anyhow::Result<()> {
-    println!(
-        "\n{:<10} {:<16} {:<12} {:<6} connection",
-        "provider", "institution", "account", "type"
-    );
-    let rows = sqlx::query(
-        "select provider, institution_name, account_name, connection_type,
-                coalesce(brokerage_connection_status, '-') as health
-         from v_unified_investment_accounts order by provider",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    for row in rows {
-        println!(
-            "{:<10} {:<16} {:<12} {:<6} {}",
-            row.get::<String, _>("provider"),
-            row.get::<String, _>("institution_name"),
-            row.get::<Option<String>, _>("account_name")
-                .unwrap_or_default(),
-            row.get::<Option<String>, _>("connection_type")
-                .unwrap_or_default(),
-            row.get::<String, _>("health"),
-        );
-    }
-    Ok(())
-}
-
-async fn print_holdings(tx: &mut sqlx::PgConnection) -> anyhow::Result<()> {
-    println!(
-        "\n{:<6} {:>14} {:>14} {:>14}",
-        "symbol", "quantity", "market value", "cost basis"
-    );
-    let rows = sqlx::query(
-        "select symbol, total_quantity::text as q, total_market_value::text as v, total_cost_basis::text as c
-         from user_aggregated_holdings order by total_market_value desc",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    for row in rows {
-        println!(
-            "{:<6} {:>14} {:>14} {:>14}",
-            row.get::<String, _>("symbol"),
-            row.get::<String, _>("q"),
-            row.get::<String, _>("v"),
-            row.get::<String, _>("c"),
-        );
-    }
-    Ok(())
-}
-
-/// A PostgreSQL cluster in a temporary directory, stopped and deleted on drop.
-struct ThrowawayCluster {
-    dir: PathBuf,
-    bin: PathBuf,
-    url: String,
-}
-
-impl ThrowawayCluster {
-    fn start() -> anyhow::Result<Self> {
-        let bin = postgres_bin_dir().context(
-            "DATABASE_URL is not set and PostgreSQL's server binaries are not installed \
-             (Debian/Ubuntu: sudo apt-get install postgresql)",
-        )?;
-        let dir =
-            std::env::temp_dir().join(format!("tributary-quickstart-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir)?;
-        let port = free_port()?;
-        let cluster = ThrowawayCluster {
-            dir,
-            bin,
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-        };
-        if running_as_root() {
-            run_command(Command::new("chown").arg("postgres").arg(&cluster.dir))?;
-        }
-        let data = cluster.dir.join("data");
-        run_command(cluster.as_owner("initdb").arg("-D").arg(&data).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-        ]))?;
-        run_command(
-            cluster
-                .as_owner("pg_ctl")
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(cluster.dir.join("server.log"))
-                .args(["-w", "-o"])
-                .arg(format!(
-                    "-p {port} -k {} -c listen_addresses=127.0.0.1",
-                    cluster.dir.display()
-                ))
-                .arg("start"),
-        )?;
-        Ok(cluster)
-    }
-
-    /// initdb refuses to run as root; Debian's package creates the `postgres` user for this.
-    fn as_owner(&self, program: &str) -> Command {
-        let program = self.bin.join(program);
-        if running_as_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
+fn say(provider: &str, linked: Linked, done: &str) -> anyhow::Result<()> {
+    let label = format!("{provider}:");
+    match linked {
+        Linked::Done => out!("{label:<10} {done}"),
+        Linked::NeedsBrowser(what) => out!("{label:<10} skipped: {what}"),
     }
 }
 
-impl Drop for ThrowawayCluster {
-    fn drop(&mut self) {
-        let _ = self
-            .as_owner("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "immediate", "stop"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn postgres_bin_dir() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
-        .filter(|bin| bin.join("initdb").is_file())
+fn summary(report: &SyncReport) -> String {
+    let providers: Vec<String> = report
+        .providers
+        .iter()
+        .map(|p| match &p.outcome {
+            tributary::sync::Outcome::Synced => format!("{} synced", p.provider),
+            tributary::sync::Outcome::Skipped { reason } => {
+                format!("{} skipped ({reason})", p.provider)
+            }
+            tributary::sync::Outcome::Failed { reason } => {
+                format!("{} failed ({reason})", p.provider)
+            }
+        })
         .collect();
-    dirs.sort_by_key(|dir| major_version(dir));
-    dirs.pop()
+    format!(
+        "{}; {} accounts, {} holdings, {} orders",
+        providers.join(", "),
+        report.accounts.len(),
+        report.holdings_count,
+        report.orders_written,
+    )
 }
 
-fn major_version(bin: &Path) -> u32 {
-    bin.parent()
-        .and_then(|dir| dir.file_name())
-        .and_then(|name| name.to_str())
-        .and_then(|name| name.parse().ok())
-        .unwrap_or(0)
-}
+async fn print_portfolio<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> anyhow::Result<()> {
+    let mode = engine.portfolio_mode(user).await?;
+    out!(
+        "\nportfolio mode: {} (alpaca: {}, plaid: {}, snaptrade: {}, active accounts: {})\n",
+        mode.mode,
+        mode.has_alpaca,
+        mode.has_plaid,
+        mode.has_snaptrade,
+        mode.accounts_count
+    )?;
 
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
-fn run_command(command: &mut Command) -> anyhow::Result<()> {
-    let output = command
-        .output()
-        .with_context(|| format!("running {command:?}"))?;
-    if !output.status.success() {
-        bail!(
-            "{command:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+    let mut accounts = Table::new(&[
+        "provider",
+        "institution",
+        "account",
+        "type",
+        "access",
+        "connection",
+    ]);
+    for account in engine.unified_accounts(user).await? {
+        accounts.row(vec![
+            account.provider.to_string(),
+            account.institution_name.to_string(),
+            account
+                .account_name
+                .map_or_else(|| "-".to_owned(), |name| name.to_string()),
+            account.account_type.to_string(),
+            account.connection_type.to_string(),
+            account
+                .brokerage_connection_status
+                .map_or_else(|| "-".to_owned(), |status| status.to_string()),
+        ]);
     }
+    out!("{accounts}")?;
+
+    let mut holdings = Table::new(&[
+        "symbol",
+        ">quantity",
+        ">market value",
+        ">cost basis",
+        ">accounts",
+        "institutions",
+    ]);
+    for holding in engine.store().list_holdings(user).await? {
+        let institutions: Vec<&str> = holding
+            .institution_breakdown
+            .keys()
+            .map(String::as_str)
+            .collect();
+        holdings.row(vec![
+            holding.symbol.to_string(),
+            quantity(holding.figures.total_quantity.get()),
+            money(holding.figures.total_market_value.get()),
+            money(holding.figures.total_cost_basis.get()),
+            holding.account_count.to_string(),
+            institutions.join(", "),
+        ]);
+    }
+    out!("{holdings}")?;
+    Ok(())
+}
+
+/// The account the quickstart trades in: a SnapTrade trade account, else the Alpaca account, on the sandbox
+/// only (a quickstart places no order at a real brokerage).
+async fn trading_account<S: SignUp>(
+    providers: &Providers,
+    engine: &SyncEngine<S>,
+    user: UserId,
+) -> anyhow::Result<Option<InvestmentAccount>> {
+    let accounts = engine.store().list_accounts(user).await?;
+    let on_sandbox = |provider: Provider| match provider {
+        Provider::SnapTrade => providers.snaptrade.origin == Origin::Sandbox,
+        Provider::Alpaca => providers.alpaca.origin == Origin::Sandbox,
+        _ => false,
+    };
+    let tradable = |a: &&InvestmentAccount| {
+        a.is_active && on_sandbox(a.provider) && a.connection_type == ConnectionType::Trade
+    };
+    let snaptrade = accounts
+        .iter()
+        .filter(tradable)
+        .find(|a| a.provider == Provider::SnapTrade);
+    let alpaca = accounts
+        .iter()
+        .filter(tradable)
+        .find(|a| a.provider == Provider::Alpaca);
+    Ok(snaptrade.or(alpaca).cloned())
+}
+
+async fn trade<S: SignUp>(
+    providers: &Providers,
+    engine: &SyncEngine<S>,
+    user: UserId,
+) -> anyhow::Result<()> {
+    let Some(account) = trading_account(providers, engine, user).await? else {
+        out!(
+            "order:     skipped: no sandbox account to trade in (no order is placed at a real brokerage)"
+        )?;
+        return Ok(());
+    };
+    let order = support::limit_buy("AAPL", "1", "1.00")?;
+    let placed = engine.place_order(user, account.id, order).await?;
+    let estimate = placed.impact.estimated_value.map_or_else(
+        || "no estimate".to_owned(),
+        |v| format!("estimated {}", money(v.get())),
+    );
+    out!(
+        "order:     limit buy 1 AAPL at 1.00 in {} {} ({estimate}): {}, brokerage order id {}",
+        account.provider,
+        account.account_name.as_ref().map_or_else(
+            || account.provider_account_id.to_string(),
+            |n| n.to_string()
+        ),
+        placed.order.status,
+        placed.order.brokerage_order_id,
+    )?;
+    let cancelled = engine.cancel_order(user, placed.order.id).await?;
+    out!("cancel:    {}", cancelled.status)?;
+    Ok(())
+}
+
+async fn receive_webhook<S: SignUp>(
+    providers: &Providers,
+    engine: &SyncEngine<S>,
+    user: UserId,
+) -> anyhow::Result<()> {
+    let connection = engine
+        .store()
+        .list_connections(user)
+        .await?
+        .into_iter()
+        .next();
+    let payload = json!({
+        "webhookId": uuid::Uuid::new_v4().to_string(),
+        "eventType": "ACCOUNT_HOLDINGS_UPDATED",
+        "eventTimestamp": chrono::Utc::now().to_rfc3339(),
+        "userId": user.to_string(),
+        "brokerageAuthorizationId": connection.map(|c| c.authorization_id.to_string()),
+    });
+    let (body, signature) = providers.signed_webhook(&payload);
+    let outcome = engine
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await?;
+    let WebhookOutcome::Resynced(report) = outcome else {
+        return Err(anyhow!(
+            "ACCOUNT_HOLDINGS_UPDATED should resync the user, it did: {outcome:?}"
+        ));
+    };
+    out!(
+        "webhook:   ACCOUNT_HOLDINGS_UPDATED verified and applied: resynced, {} holdings rewritten, {} removed",
+        report.holdings.written,
+        report.holdings.removed
+    )?;
+    let replay = engine
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await?;
+    if replay != WebhookOutcome::Replayed {
+        bail!("a replayed webhook was applied again: {replay:?}");
+    }
+    out!("webhook:   the same delivery again: acknowledged as a replay, not applied twice")?;
     Ok(())
 }

@@ -1,0 +1,601 @@
+//! What the examples and the end-to-end tests share: the store and the provider clients, from the environment
+//! or from the embedded default (`MemoryStore` and the sandbox providers, in process on 127.0.0.1), wired
+//! into one sync engine; the steps that link a user to each provider; and aligned text tables.
+
+#![allow(dead_code)] // each example and test uses the parts it needs
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tributary::domain::{ConnectionType, FeatureFlags, ProviderAccountId, UserId};
+use tributary::provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
+use tributary::provider::plaid::{AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig};
+use tributary::provider::router::ProviderRouter;
+use tributary::provider::snaptrade::signing::{canonical_json, sign};
+use tributary::provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
+use tributary::repo::{Keyring, MemoryStore, PgStore, Store};
+use tributary::sync::SyncEngine;
+use tributary::sync::source::GivenLogins;
+use tributary_sandbox::Sandbox;
+use url::Url;
+
+/// The variable that points the examples at a real Alpaca brokerage account (the sandbox opens its own).
+pub const ALPACA_ACCOUNT_VARIABLE: &str = "ALPACA_ACCOUNT_ID";
+
+/// Where a provider client's requests go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The in-process sandbox server.
+    Sandbox,
+    /// The provider itself, configured by its environment variables.
+    Real,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Origin::Sandbox => "sandbox on 127.0.0.1",
+            Origin::Real => "the real API (from its environment variables)",
+        })
+    }
+}
+
+/// One provider's client and where it talks to.
+pub struct Wired<C> {
+    /// The client.
+    pub client: Arc<C>,
+    /// Where it talks to.
+    pub origin: Origin,
+}
+
+/// The three provider clients, each on the sandbox or on the real provider.
+pub struct Providers {
+    /// The sandbox servers, running while any client uses them.
+    pub sandbox: Option<Sandbox>,
+    /// SnapTrade.
+    pub snaptrade: Wired<SnapTradeClient>,
+    /// The key SnapTrade signs webhooks with (the consumer key).
+    pub consumer_key: SecretString,
+    /// Plaid.
+    pub plaid: Wired<PlaidClient>,
+    /// The Plaid access tokens the caller holds, per user.
+    pub plaid_items: Arc<GivenLogins<AccessToken>>,
+    /// Alpaca's Broker API.
+    pub alpaca: Wired<AlpacaClient>,
+}
+
+fn any_set(variables: &[&str]) -> bool {
+    variables
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()))
+}
+
+fn sandbox_url(text: &str) -> Url {
+    Url::parse(text).expect("the sandbox serves on http://127.0.0.1:<port>")
+}
+
+impl Providers {
+    /// Every client on the sandbox.
+    pub fn on_sandbox(sandbox: Sandbox) -> Self {
+        Self::assemble(Some(sandbox), [false; 3]).expect("sandbox clients need no configuration")
+    }
+
+    /// A provider whose variables are set (either of its credential pair) gets its real client from
+    /// `from_env`; the others use the sandbox, started only if needed.
+    ///
+    /// # Errors
+    /// A provider's configuration error (naming the missing or malformed variable); the sandbox not starting.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let real = [
+            any_set(&["SNAPTRADE_CLIENT_ID", "SNAPTRADE_CONSUMER_KEY"]),
+            any_set(&["PLAID_CLIENT_ID", "PLAID_SECRET"]),
+            any_set(&["ALPACA_BROKER_API_KEY", "ALPACA_BROKER_API_SECRET"]),
+        ];
+        let sandbox = if real.iter().all(|&r| r) {
+            None
+        } else {
+            Some(
+                Sandbox::try_start()
+                    .await
+                    .context("starting the sandbox providers on 127.0.0.1")?,
+            )
+        };
+        Self::assemble(sandbox, real)
+    }
+
+    fn assemble(
+        sandbox: Option<Sandbox>,
+        [snaptrade, plaid, alpaca]: [bool; 3],
+    ) -> anyhow::Result<Self> {
+        let (snaptrade, consumer_key) = match (snaptrade, &sandbox) {
+            (true, _) => {
+                let config = SnapTradeConfig::from_env()?;
+                // The config keeps its key to itself; from_env just checked the variable is set.
+                let key = std::env::var("SNAPTRADE_CONSUMER_KEY")?;
+                let client = SnapTradeClient::new(config)?;
+                (wired(client, Origin::Real), SecretString::from(key))
+            }
+            (false, Some(sandbox)) => {
+                let key = SecretString::from(sandbox.snaptrade().consumer_key());
+                let config = SnapTradeConfig::new(sandbox.snaptrade().client_id(), key.clone())?
+                    .with_base_url(sandbox_url(&sandbox.snaptrade_base_url()));
+                let client =
+                    SnapTradeClient::new(config)?.with_retries(2, Duration::from_millis(5));
+                (wired(client, Origin::Sandbox), key)
+            }
+            (false, None) => unreachable!("the sandbox runs unless every provider is real"),
+        };
+        let plaid = match (plaid, &sandbox) {
+            (true, _) => wired(PlaidClient::new(PlaidConfig::from_env()?)?, Origin::Real),
+            (false, Some(sandbox)) => {
+                let config = PlaidConfig::new(
+                    sandbox.plaid().client_id(),
+                    SecretString::from(sandbox.plaid().secret()),
+                    tributary::provider::plaid::PlaidEnvironment::Sandbox,
+                )
+                .with_base_url(sandbox_url(&sandbox.plaid_base_url()));
+                wired(PlaidClient::new(config)?, Origin::Sandbox)
+            }
+            (false, None) => unreachable!("the sandbox runs unless every provider is real"),
+        };
+        let alpaca = match (alpaca, &sandbox) {
+            (true, _) => wired(AlpacaClient::new(AlpacaConfig::from_env()?)?, Origin::Real),
+            (false, Some(sandbox)) => {
+                let config = AlpacaConfig::new(
+                    sandbox.alpaca().key_id(),
+                    SecretString::from(sandbox.alpaca().secret()),
+                    AlpacaEnvironment::Sandbox,
+                )
+                .with_base_url(sandbox_url(&sandbox.alpaca_base_url()));
+                wired(AlpacaClient::new(config)?, Origin::Sandbox)
+            }
+            (false, None) => unreachable!("the sandbox runs unless every provider is real"),
+        };
+        Ok(Self {
+            sandbox,
+            snaptrade,
+            consumer_key,
+            plaid,
+            plaid_items: Arc::new(GivenLogins::new()),
+            alpaca,
+        })
+    }
+
+    /// The engine on `store` with the three clients wired in.
+    pub fn engine<S: Store + 'static>(&self, store: S, flags: FeatureFlags) -> SyncEngine<S> {
+        SyncEngine::new(Arc::new(store), ProviderRouter::new(flags))
+            .with_snaptrade(
+                Arc::clone(&self.snaptrade.client),
+                self.consumer_key.clone(),
+            )
+            .with_plaid(
+                Arc::clone(&self.plaid.client),
+                Arc::clone(&self.plaid_items),
+            )
+            .with_alpaca(Arc::clone(&self.alpaca.client))
+    }
+
+    /// The running sandbox (only when some provider uses it).
+    fn sandbox(&self) -> &Sandbox {
+        self.sandbox
+            .as_ref()
+            .expect("a provider on the sandbox means the sandbox runs")
+    }
+
+    /// Connects a SnapTrade brokerage: registers the user (once) and opens the connection portal. On the
+    /// sandbox, fetching the portal URL completes the connection as the user's browser would; on the real
+    /// SnapTrade the URL is returned for a person to open.
+    ///
+    /// # Errors
+    /// The engine's; the sandbox portal not answering 200.
+    pub async fn connect_snaptrade<S: Store + 'static>(
+        &self,
+        engine: &SyncEngine<S>,
+        user: UserId,
+        connection_type: ConnectionType,
+    ) -> anyhow::Result<Linked> {
+        let link = engine
+            .connect_snaptrade(user, connection_type, None)
+            .await?;
+        if self.snaptrade.origin == Origin::Real {
+            return Ok(Linked::NeedsBrowser(format!(
+                "open the connection portal in a browser to connect a brokerage: {}",
+                link.url
+            )));
+        }
+        let portal = reqwest::get(&link.url)
+            .await
+            .context("opening the sandbox connection portal")?;
+        if !portal.status().is_success() {
+            bail!("the sandbox connection portal answered {}", portal.status());
+        }
+        Ok(Linked::Done)
+    }
+
+    /// Links a Plaid Item: creates a Link token; on the sandbox, stands in for Plaid Link (the sandbox's
+    /// `/sandbox/public_token/create`) and exchanges the public token, keeping the access token for syncs.
+    ///
+    /// # Errors
+    /// Plaid's.
+    pub async fn link_plaid(&self, user: UserId) -> anyhow::Result<Linked> {
+        let request = LinkTokenRequest::investments(user.to_string(), "Tributary quickstart");
+        let link_token = self.plaid.client.create_link_token(&request).await?;
+        if self.plaid.origin == Origin::Real {
+            return Ok(Linked::NeedsBrowser(format!(
+                "Plaid Link runs in a browser: start it with link token {}",
+                link_token.link_token
+            )));
+        }
+        let public_token = self.sandbox_public_token().await?;
+        let item = self
+            .plaid
+            .client
+            .exchange_public_token(&public_token)
+            .await?;
+        self.plaid_items.add(user, item.access_token);
+        Ok(Linked::Done)
+    }
+
+    /// What Plaid Link hands the front end after the user logs in, made by the sandbox's endpoint.
+    async fn sandbox_public_token(&self) -> anyhow::Result<String> {
+        let plaid = self.sandbox().plaid();
+        let body = json!({
+            "client_id": plaid.client_id(),
+            "secret": plaid.secret(),
+            "institution_id": "ins_109508",
+            "initial_products": ["investments"],
+        });
+        let url = format!("{}/sandbox/public_token/create", plaid.base_url());
+        let reply: serde_json::Value = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        reply["public_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("the sandbox's Link answered without a public_token"))
+    }
+
+    /// Records the user's Alpaca brokerage account in their onboarding: on the sandbox a new ACTIVE
+    /// account with `positions` positions (standing in for Alpaca's account opening); on the real Broker API
+    /// the account named by `ALPACA_ACCOUNT_ID`.
+    ///
+    /// # Errors
+    /// The store's; a malformed `ALPACA_ACCOUNT_ID`.
+    pub async fn link_alpaca<S: Store>(
+        &self,
+        store: &S,
+        user: UserId,
+        positions: usize,
+    ) -> anyhow::Result<Linked> {
+        let id = match self.alpaca.origin {
+            Origin::Sandbox => {
+                let seed = tributary_sandbox::SeedAccount::new(Decimal::from(100_000), positions);
+                self.sandbox().alpaca().seed_account(seed).to_string()
+            }
+            Origin::Real => match std::env::var(ALPACA_ACCOUNT_VARIABLE) {
+                Ok(id) if !id.trim().is_empty() => id,
+                _ => {
+                    return Ok(Linked::NeedsBrowser(format!(
+                        "opening an Alpaca account needs the user's KYC details: set \
+                         {ALPACA_ACCOUNT_VARIABLE} to one of your Broker API accounts"
+                    )));
+                }
+            },
+        };
+        let id = ProviderAccountId::parse(id.trim())
+            .map_err(|e| anyhow!("{ALPACA_ACCOUNT_VARIABLE}: {e}"))?;
+        store.set_alpaca_account(user, Some(id)).await?;
+        Ok(Linked::Done)
+    }
+
+    /// A SnapTrade webhook `payload`, as SnapTrade delivers it: the body and its `Signature` header, signed with
+    /// the consumer key.
+    pub fn signed_webhook(&self, payload: &serde_json::Value) -> (Vec<u8>, String) {
+        let signature = sign(&self.consumer_key, &canonical_json(payload));
+        let body = serde_json::to_vec(payload).expect("a JSON value serializes");
+        (body, signature)
+    }
+}
+
+fn wired<C>(client: C, origin: Origin) -> Wired<C> {
+    Wired {
+        client: Arc::new(client),
+        origin,
+    }
+}
+
+/// How linking a provider ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linked {
+    /// Linked: the next sync brings its accounts in.
+    Done,
+    /// Needs a person (a browser, KYC details): what to do, and nothing was linked.
+    NeedsBrowser(String),
+}
+
+/// The feature flags from the environment, except that brokerage mode defaults to on: the examples show
+/// Alpaca trading unless `FF_BROKERAGE_MODE=false` says otherwise.
+///
+/// # Errors
+/// A flag set to something other than a boolean, naming it.
+pub fn flags_from_env() -> anyhow::Result<FeatureFlags> {
+    let flags = FeatureFlags::from_lookup(|name| {
+        std::env::var(name)
+            .ok()
+            .or_else(|| (name == FeatureFlags::BROKERAGE_MODE).then(|| "true".to_owned()))
+    })?;
+    Ok(flags)
+}
+
+/// `DATABASE_URL`, when set and not blank.
+pub fn database_url() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// Connects to `url`: one connection first, so an unreachable server is reported at once and as it is
+/// (a pool would retry until its timeout), then the pool.
+///
+/// # Errors
+/// The URL is malformed or the server cannot be reached, saying which (never the URL: it may hold a password).
+pub async fn connect(url: &str) -> anyhow::Result<sqlx::PgPool> {
+    use sqlx::Connection as _;
+    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+        anyhow!(
+            "DATABASE_URL is not a PostgreSQL URL: {}",
+            one_line(&e.to_string())
+        )
+    })?;
+    let unreachable = |e: sqlx::Error| {
+        anyhow!(
+            "cannot connect to DATABASE_URL: {}",
+            one_line(&e.to_string())
+        )
+    };
+    let first = tokio::time::timeout(
+        Duration::from_secs(10),
+        sqlx::PgConnection::connect_with(&options),
+    )
+    .await
+    .map_err(|_| anyhow!("cannot connect to DATABASE_URL: no answer within 10 s"))?
+    .map_err(unreachable)?;
+    first.close().await.map_err(unreachable)?;
+    PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(unreachable)
+}
+
+/// `PgStore` on `DATABASE_URL`, migrated first, sealing SnapTrade secrets with `TRIBUTARY_SECRET_KEY`.
+///
+/// # Errors
+/// No or a malformed key (checked before connecting), the connection, the migrations.
+pub async fn pg_store(url: &str) -> anyhow::Result<PgStore> {
+    let keyring = Keyring::from_env()
+        .map_err(|e| anyhow!("{e} (PgStore seals SnapTrade user secrets with it)"))?;
+    let pool = connect(url).await?;
+    tributary::repo::MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|e| anyhow!("applying migrations/: {}", one_line(&e.to_string())))?;
+    Ok(PgStore::new(pool, keyring))
+}
+
+/// A store the examples can sign a new user up in.
+pub trait SignUp: Store + Sized + 'static {
+    /// What the store is, for the first line the examples print.
+    fn describe(&self) -> String;
+
+    /// A new user, as a sign-up would create one (a row in `auth.users` on PostgreSQL).
+    async fn sign_up(&self) -> anyhow::Result<UserId>;
+}
+
+impl SignUp for MemoryStore {
+    fn describe(&self) -> String {
+        "MemoryStore (in memory, gone when the program exits; SnapTrade secrets are held in memory, so no \
+         TRIBUTARY_SECRET_KEY is needed)"
+            .to_owned()
+    }
+
+    async fn sign_up(&self) -> anyhow::Result<UserId> {
+        Ok(self.create_user())
+    }
+}
+
+impl SignUp for PgStore {
+    fn describe(&self) -> String {
+        "PostgreSQL at DATABASE_URL (PgStore, migrations applied, SnapTrade secrets sealed with \
+         TRIBUTARY_SECRET_KEY)"
+            .to_owned()
+    }
+
+    async fn sign_up(&self) -> anyhow::Result<UserId> {
+        let id = uuid::Uuid::new_v4();
+        sqlx::query("insert into auth.users (id, email) values ($1, $2)")
+            .bind(id)
+            .bind(format!("quickstart-{id}@example.invalid"))
+            .execute(self.pool())
+            .await
+            .context("creating the user in auth.users")?;
+        Ok(UserId::new(id))
+    }
+}
+
+/// `println!` that reports a closed stdout (`quickstart | head`) as an error instead of panicking.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+            .map_err(|e| anyhow::anyhow!("writing to stdout: {e}"))
+    }};
+}
+
+/// Text on one line: error chains from drivers may span several.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Runs `work` as an example's `main`: exit 0, or one line `<name>: <reason>` on stderr and exit 1.
+pub fn exit_with(name: &str, outcome: anyhow::Result<()>) -> std::process::ExitCode {
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("{name}: {}", one_line(&format!("{reason:#}")));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// A text table whose columns are as wide as their widest cell; numbers align right.
+#[derive(Debug, Default)]
+pub struct Table {
+    header: Vec<&'static str>,
+    right_aligned: Vec<bool>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these columns; a column whose name starts with `>` is right-aligned (the `>` is dropped).
+    pub fn new(columns: &[&'static str]) -> Self {
+        Self {
+            header: columns.iter().map(|c| c.trim_start_matches('>')).collect(),
+            right_aligned: columns.iter().map(|c| c.starts_with('>')).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (one cell per column).
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header: Vec<String> = self.header.iter().map(|h| (*h).to_owned()).collect();
+        let widths: Vec<usize> = (0..header.len())
+            .map(|column| {
+                std::iter::once(&header)
+                    .chain(&self.rows)
+                    .map(|row| row.get(column).map_or(0, |cell| cell.chars().count()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in std::iter::once(&header).chain(&self.rows) {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .zip(&self.right_aligned)
+                .map(|((cell, &width), &right)| {
+                    if right {
+                        format!("{cell:>width$}")
+                    } else {
+                        format!("{cell:<width$}")
+                    }
+                })
+                .collect();
+            writeln!(f, "{}", cells.join("  ").trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// Money with two decimals.
+pub fn money(value: Decimal) -> String {
+    format!("{:.2}", value.round_dp(2))
+}
+
+/// A quantity without trailing zeros.
+pub fn quantity(value: Decimal) -> String {
+    value.normalize().to_string()
+}
+
+/// A day limit order to buy `units` of `symbol` at `limit`, each parsed with the field it fills named.
+///
+/// # Errors
+/// A value the domain refuses, naming it.
+pub fn limit_buy(
+    symbol: &str,
+    units: &str,
+    limit: &str,
+) -> anyhow::Result<tributary::provider::capability::OrderRequest> {
+    use tributary::domain::{OrderAction, OrderType, Price, Symbol, TimeInForce, Units};
+    use tributary::provider::capability::{OrderRequest, OrderSize};
+    let symbol = Symbol::parse(symbol).map_err(|e| anyhow!("symbol: {e}"))?;
+    let units = Units::parse(units).map_err(|e| anyhow!("units: {e}"))?;
+    let limit = Price::parse(limit).map_err(|e| anyhow!("limit price: {e}"))?;
+    let order = OrderRequest::new(
+        symbol,
+        OrderAction::Buy,
+        OrderType::Limit,
+        TimeInForce::Day,
+        OrderSize::Units(units),
+        Some(limit),
+        None,
+    )?;
+    Ok(order)
+}
+
+/// An order row as one readable table.
+pub fn order_table(order: &tributary::domain::Order) -> Table {
+    let mut table = Table::new(&["column", "value"]);
+    let optional = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+    let rows = [
+        ("id", order.id.to_string()),
+        ("account_id", order.account_id.to_string()),
+        ("brokerage_order_id", order.brokerage_order_id.to_string()),
+        ("symbol", order.symbol.to_string()),
+        ("action", order.action.to_string()),
+        ("order_type", order.order_type.to_string()),
+        (
+            "time_in_force",
+            optional(order.time_in_force.as_ref().map(|t| t.to_string())),
+        ),
+        ("units", optional(order.units.map(|u| quantity(u.get())))),
+        (
+            "limit_price",
+            optional(order.limit_price.map(|p| p.get().to_string())),
+        ),
+        ("status", order.status.to_string()),
+        (
+            "status_message",
+            optional(order.status_message.as_ref().map(|m| m.to_string())),
+        ),
+        ("placed_at", order.placed_at.to_rfc3339()),
+        (
+            "cancelled_at",
+            optional(order.cancelled_at.map(|t| t.to_rfc3339())),
+        ),
+        (
+            "raw_order_data",
+            optional(order.raw_order_data.as_ref().map(|raw| {
+                let text = raw.to_string();
+                if text.chars().count() > 60 {
+                    format!("{}…", text.chars().take(60).collect::<String>())
+                } else {
+                    text
+                }
+            })),
+        ),
+    ];
+    for (column, value) in rows {
+        table.row(vec![column.to_owned(), value]);
+    }
+    table
+}

@@ -615,6 +615,44 @@ impl OrderRepository for MemoryStore {
         }))
     }
 
+    async fn confirm_order(
+        &self,
+        user: UserId,
+        order: OrderId,
+        placed: &NewOrder,
+    ) -> Result<Order, RepoError> {
+        check_orders(user, std::slice::from_ref(placed))?;
+        let mut state = self.lock();
+        let recorded = state
+            .orders
+            .get(&order)
+            .filter(|o| o.user_id == user)
+            .ok_or(RepoError::NotFound { entity: "order" })?;
+        if recorded.account_id != placed.account_id {
+            return Err(RepoError::invalid(
+                "account_id",
+                "the provider's order names another account than the recorded one",
+            ));
+        }
+        // The provider's order stored already (a retry of a confirmed order) is the order: the recorded row
+        // folds into it. Otherwise the recorded row takes the provider's id.
+        let kept = match state.order_by_key(placed).filter(|id| *id != order) {
+            Some(existing) => {
+                state.orders.remove(&order);
+                existing
+            }
+            None => order,
+        };
+        let at = state.clock.stamp();
+        let current = state.orders.get_mut(&kept).expect("checked above");
+        let updated = Order {
+            updated_at: current.updated_at,
+            ..placed.clone().into_stored(kept, at)
+        };
+        write_if_changed(current, updated, |o| o.updated_at = Some(at));
+        Ok(current.clone())
+    }
+
     async fn update_order_status(
         &self,
         user: UserId,

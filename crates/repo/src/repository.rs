@@ -254,6 +254,25 @@ pub trait OrderRepository: Send + Sync {
         account: Option<AccountId>,
     ) -> Result<Vec<Order>, RepoError>;
 
+    /// Rewrites a recorded order, keeping its id, with what the provider answered when it was placed: the
+    /// provider's brokerage order id, status and fields. This is how the row recorded `PENDING` before an
+    /// order is sent (keyed by its client order id, since no brokerage id exists yet) becomes the provider's
+    /// order, so a placed order is one row. When the provider's id is already stored on another row of the
+    /// account (a retry of an order confirmed before, or a sync that stored it after the answer was lost), that
+    /// row is the order: it takes the answer and keeps its id, and the recorded row is removed, in one
+    /// transaction. Returns the order as stored. Confirming the same answer again rewrites nothing.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"order"`) if the user has no such order; [`RepoError::InvalidData`]
+    /// (`"account_id"`) if `placed` names another account than the recorded order; [`RepoError::Forbidden`] if
+    /// `placed` belongs to another user. Nothing is written then.
+    async fn confirm_order(
+        &self,
+        user: UserId,
+        order: OrderId,
+        placed: &NewOrder,
+    ) -> Result<Order, RepoError>;
+
     /// Records a new status (and its message) on an order.
     ///
     /// # Errors

@@ -29,7 +29,8 @@ pub struct OrderPlacement {
 impl<S: Store + 'static> SyncEngine<S> {
     /// Places `order` in the user's `account` through the provider the router picks (Alpaca, or SnapTrade
     /// on a trade connection). The impact is checked first; the order is recorded `PENDING` under its client
-    /// order id before it is sent, and with the provider's status after. Without a client order id one is
+    /// order id before it is sent, and that same row is rewritten with the provider's order id and status
+    /// after (one row per placed order). Without a client order id one is
     /// generated; retrying with the returned one never places the order twice (the providers de-duplicate
     /// on it).
     ///
@@ -54,21 +55,10 @@ impl<S: Store + 'static> SyncEngine<S> {
             .await?;
         match desk.place(self.store(), &reference, &order).await {
             Ok(placed) => {
-                let stored = self.store.upsert_orders(user, &[placed]).await?.remove(0);
-                if stored.id != pending.id {
-                    let note = format!("placed as brokerage order {}", stored.brokerage_order_id);
-                    self.store
-                        .update_order_status(
-                            user,
-                            pending.id,
-                            stored.status.clone(),
-                            StatusMessage::from_optional(Some(&note)),
-                        )
-                        .await?;
-                }
+                let order = self.store.confirm_order(user, pending.id, &placed).await?;
                 Ok(OrderPlacement {
                     impact,
-                    order: stored,
+                    order,
                     client_order_id,
                 })
             }
@@ -88,7 +78,8 @@ impl<S: Store + 'static> SyncEngine<S> {
     }
 
     /// The pending row, keyed by the client order id until the provider gives its own id. A retry finds it
-    /// already there and leaves it as it is.
+    /// already there (pending, or confirmed with a provider answer that carries the client order id) and
+    /// leaves it as it is.
     async fn record_pending(
         &self,
         account: &InvestmentAccount,
@@ -100,7 +91,10 @@ impl<S: Store + 'static> SyncEngine<S> {
             .store
             .list_orders(account.user_id, Some(account.id))
             .await?;
-        if let Some(found) = existing.into_iter().find(|o| o.brokerage_order_id == key) {
+        if let Some(found) = existing
+            .into_iter()
+            .find(|o| o.brokerage_order_id == key || sent_with(o, client_order_id))
+        {
             return Ok(found);
         }
         let mut pending = NewOrder::new(
@@ -231,6 +225,17 @@ fn with_client_order_id(order: OrderRequest) -> Result<(OrderRequest, ClientOrde
     }
     let id = ClientOrderId::parse(&Uuid::new_v4().to_string())?;
     Ok((order.with_client_order_id(id.clone()), id))
+}
+
+/// Whether the stored order is the provider's answer to an order sent with `client_order_id` (Alpaca's
+/// orders carry it).
+fn sent_with(order: &Order, client_order_id: &ClientOrderId) -> bool {
+    order
+        .raw_order_data
+        .as_ref()
+        .and_then(|raw| raw.get("client_order_id"))
+        .and_then(serde_json::Value::as_str)
+        == Some(client_order_id.as_str())
 }
 
 /// Whether the provider may never have seen the order: the answer was lost, so it stays pending and a

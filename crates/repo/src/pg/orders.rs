@@ -67,6 +67,22 @@ from public.snaptrade_orders o
 where o.user_id = $1 and ($2::uuid is null or o.id = $2) and ($3::uuid is null or o.account_id = $3)
 order by o.placed_at desc, o.brokerage_order_id collate \"C\", o.account_id";
 
+/// The recorded order, locked until the confirmation commits; its account.
+const LOCK_ORDER: &str =
+    "select account_id from public.snaptrade_orders where user_id = $1 and id = $2 for update";
+
+/// Another row already holding the provider's id in the recorded order's account.
+const EXISTING: &str = "
+select id from public.snaptrade_orders
+where user_id = $1 and account_id = $2 and brokerage_order_id = $3 and id <> $4";
+
+const REMOVE: &str = "delete from public.snaptrade_orders where user_id = $1 and id = $2";
+
+/// Gives the recorded order the provider's id (unchanged when it already has it).
+const REKEY: &str = "
+update public.snaptrade_orders set brokerage_order_id = $3
+where user_id = $1 and id = $2 and brokerage_order_id is distinct from $3";
+
 const SET_STATUS: &str = "
 update public.snaptrade_orders o set status = $3, status_message = $4
 where o.user_id = $1 and o.id = $2 and (o.status, o.status_message) is distinct from ($3, $4)";
@@ -81,71 +97,7 @@ impl OrderRepository for PgStore {
         check_orders(user, orders)?;
         let mut tx = self.begin(user).await?;
         ensure_accounts_owned(&mut tx, user, orders).await?;
-        let order_ids: Vec<&str> = orders
-            .iter()
-            .map(|o| o.brokerage_order_id.as_str())
-            .collect();
-        let account_ids: Vec<_> = orders.iter().map(|o| o.account_id.into_uuid()).collect();
-        let decimal = |f: fn(&NewOrder) -> Option<rust_decimal::Decimal>| {
-            orders.iter().map(f).collect::<Vec<_>>()
-        };
-        sqlx::query(UPSERT)
-            .bind(user.into_uuid())
-            .bind(&account_ids)
-            .bind(&order_ids)
-            .bind(orders.iter().map(|o| o.symbol.as_str()).collect::<Vec<_>>())
-            .bind(
-                orders
-                    .iter()
-                    .map(|o| o.universal_symbol_id.map(|id| id.into_uuid()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(orders.iter().map(|o| o.action.as_str()).collect::<Vec<_>>())
-            .bind(
-                orders
-                    .iter()
-                    .map(|o| o.order_type.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                orders
-                    .iter()
-                    .map(|o| o.time_in_force.as_ref().map(|t| t.as_str()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(decimal(|o| o.units.map(Units::get)))
-            .bind(decimal(|o| o.notional_value.map(Notional::get)))
-            .bind(decimal(|o| o.limit_price.map(Price::get)))
-            .bind(decimal(|o| o.stop_price.map(Price::get)))
-            .bind(decimal(|o| o.filled_units.map(Units::get)))
-            .bind(decimal(|o| o.average_fill_price.map(Price::get)))
-            .bind(orders.iter().map(|o| o.status.as_str()).collect::<Vec<_>>())
-            .bind(
-                orders
-                    .iter()
-                    .map(|o| o.status_message.as_ref().map(|m| m.as_str()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(orders.iter().map(|o| o.placed_at).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.filled_at).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.cancelled_at).collect::<Vec<_>>())
-            .bind(
-                orders
-                    .iter()
-                    .map(|o| o.raw_order_data.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        let rows = sqlx::query(SELECT_BATCH)
-            .bind(user.into_uuid())
-            .bind(&order_ids)
-            .bind(&account_ids)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(classify)?;
-        let stored = rows.iter().map(read_order).collect::<Result<Vec<_>, _>>()?;
+        let stored = write_orders(&mut tx, user, orders).await?;
         commit(tx).await?;
         Ok(stored)
     }
@@ -162,6 +114,54 @@ impl OrderRepository for PgStore {
     ) -> Result<Vec<Order>, RepoError> {
         let query = select_query(user, None, account);
         self.read_rows(user, query, read_order).await
+    }
+
+    async fn confirm_order(
+        &self,
+        user: UserId,
+        order: OrderId,
+        placed: &NewOrder,
+    ) -> Result<Order, RepoError> {
+        check_orders(user, std::slice::from_ref(placed))?;
+        let mut tx = self.begin(user).await?;
+        let account: Option<uuid::Uuid> = sqlx::query_scalar(LOCK_ORDER)
+            .bind(user.into_uuid())
+            .bind(order.into_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let account = account.ok_or(RepoError::NotFound { entity: "order" })?;
+        if account != placed.account_id.into_uuid() {
+            return Err(RepoError::invalid(
+                "account_id",
+                "the provider's order names another account than the recorded one",
+            ));
+        }
+        let existing: Option<uuid::Uuid> = sqlx::query_scalar(EXISTING)
+            .bind(user.into_uuid())
+            .bind(account)
+            .bind(placed.brokerage_order_id.as_str())
+            .bind(order.into_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(classify)?;
+        // The provider's order stored already (a retry of a confirmed order) is the order: the recorded row
+        // folds into it. Otherwise the recorded row takes the provider's id.
+        let statement = match existing {
+            Some(_) => sqlx::query(REMOVE)
+                .bind(user.into_uuid())
+                .bind(order.into_uuid()),
+            None => sqlx::query(REKEY)
+                .bind(user.into_uuid())
+                .bind(order.into_uuid())
+                .bind(placed.brokerage_order_id.as_str()),
+        };
+        statement.execute(&mut *tx).await.map_err(classify)?;
+        let confirmed = write_orders(&mut tx, user, std::slice::from_ref(placed))
+            .await?
+            .remove(0);
+        commit(tx).await?;
+        Ok(confirmed)
     }
 
     async fn update_order_status(
@@ -188,6 +188,80 @@ impl OrderRepository for PgStore {
         commit(tx).await?;
         updated.ok_or(RepoError::NotFound { entity: "order" })
     }
+}
+
+/// Upserts the batch in one statement and reads it back as stored, in the order given (the caller has checked
+/// the batch and its accounts).
+async fn write_orders(
+    conn: &mut PgConnection,
+    user: UserId,
+    orders: &[NewOrder],
+) -> Result<Vec<Order>, RepoError> {
+    let order_ids: Vec<&str> = orders
+        .iter()
+        .map(|o| o.brokerage_order_id.as_str())
+        .collect();
+    let account_ids: Vec<_> = orders.iter().map(|o| o.account_id.into_uuid()).collect();
+    let decimal = |f: fn(&NewOrder) -> Option<rust_decimal::Decimal>| {
+        orders.iter().map(f).collect::<Vec<_>>()
+    };
+    sqlx::query(UPSERT)
+        .bind(user.into_uuid())
+        .bind(&account_ids)
+        .bind(&order_ids)
+        .bind(orders.iter().map(|o| o.symbol.as_str()).collect::<Vec<_>>())
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.universal_symbol_id.map(|id| id.into_uuid()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(orders.iter().map(|o| o.action.as_str()).collect::<Vec<_>>())
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.order_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.time_in_force.as_ref().map(|t| t.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(decimal(|o| o.units.map(Units::get)))
+        .bind(decimal(|o| o.notional_value.map(Notional::get)))
+        .bind(decimal(|o| o.limit_price.map(Price::get)))
+        .bind(decimal(|o| o.stop_price.map(Price::get)))
+        .bind(decimal(|o| o.filled_units.map(Units::get)))
+        .bind(decimal(|o| o.average_fill_price.map(Price::get)))
+        .bind(orders.iter().map(|o| o.status.as_str()).collect::<Vec<_>>())
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.status_message.as_ref().map(|m| m.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(orders.iter().map(|o| o.placed_at).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.filled_at).collect::<Vec<_>>())
+        .bind(orders.iter().map(|o| o.cancelled_at).collect::<Vec<_>>())
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.raw_order_data.clone())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(classify)?;
+    let rows = sqlx::query(SELECT_BATCH)
+        .bind(user.into_uuid())
+        .bind(&order_ids)
+        .bind(&account_ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(classify)?;
+    rows.iter().map(read_order).collect()
 }
 
 /// Every account the batch names must be the user's: the foreign key alone would accept another user's account.

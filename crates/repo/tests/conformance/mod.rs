@@ -47,6 +47,7 @@ macro_rules! all_cases {
         $runner!(a_reader_never_sees_half_a_holdings_replacement);
         $runner!(portfolio_mode_follows_the_truth_table_for_every_combination);
         $runner!(orders_upsert_by_brokerage_order_and_account_and_take_status_updates);
+        $runner!(a_pending_order_is_confirmed_in_place_as_the_providers_order);
         $runner!(connection_status_moves_between_active_disabled_and_error);
         $runner!(unified_accounts_carry_their_connections_health);
         $runner!(missing_rows_taken_keys_and_bad_batches_are_typed_errors);
@@ -65,6 +66,7 @@ macro_rules! user_scoped_cases {
         $runner!(a_reader_never_sees_half_a_holdings_replacement);
         $runner!(portfolio_mode_follows_the_truth_table_for_every_combination);
         $runner!(orders_upsert_by_brokerage_order_and_account_and_take_status_updates);
+        $runner!(a_pending_order_is_confirmed_in_place_as_the_providers_order);
         $runner!(connection_status_moves_between_active_disabled_and_error);
         $runner!(unified_accounts_carry_their_connections_health);
     };
@@ -597,6 +599,89 @@ pub async fn orders_upsert_by_brokerage_order_and_account_and_take_status_update
             .await,
         Err(RepoError::NotFound { entity: "order" })
     ));
+}
+
+pub async fn a_pending_order_is_confirmed_in_place_as_the_providers_order<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.store_for(user);
+    let account = snaptrade_account(h, user, "acc-confirm").await;
+    let pending = store
+        .upsert_orders(user, &[order(user, account.id, "client-7f3a")])
+        .await
+        .unwrap()
+        .remove(0);
+
+    let mut placed = order(user, account.id, "brk-1001");
+    placed.status = OrderStatus::Accepted;
+    placed.raw_order_data = Some(serde_json::json!({ "brokerage_order_id": "brk-1001" }));
+    let confirmed = store
+        .confirm_order(user, pending.id, &placed)
+        .await
+        .unwrap();
+    assert_eq!(
+        confirmed.id, pending.id,
+        "the pending row becomes the provider's order"
+    );
+    assert_eq!(confirmed.brokerage_order_id.as_str(), "brk-1001");
+    assert_eq!(confirmed.status, OrderStatus::Accepted);
+    assert_eq!(confirmed.raw_order_data, placed.raw_order_data);
+    let listed = store.list_orders(user, None).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [pending.id],
+        "one row per placed order"
+    );
+
+    let again = store
+        .confirm_order(user, pending.id, &placed)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.updated_at, confirmed.updated_at,
+        "the same answer rewrites nothing"
+    );
+
+    // A retry records a second pending row; the provider answers with the order it already has: that row
+    // keeps its id and the retry's row folds into it.
+    let retry = store
+        .upsert_orders(user, &[order(user, account.id, "client-9c1d")])
+        .await
+        .unwrap()
+        .remove(0);
+    let mut filled = placed.clone();
+    filled.status = OrderStatus::Filled;
+    let folded = store.confirm_order(user, retry.id, &filled).await.unwrap();
+    assert_eq!(folded.id, pending.id);
+    assert_eq!(folded.status, OrderStatus::Filled);
+    assert!(matches!(
+        store.get_order(user, retry.id).await,
+        Err(RepoError::NotFound { entity: "order" })
+    ));
+    assert_eq!(store.list_orders(user, None).await.unwrap().len(), 1);
+
+    let other_account = snaptrade_account(h, user, "acc-confirm-2").await;
+    assert!(matches!(
+        store
+            .confirm_order(user, pending.id, &order(user, other_account.id, "brk-1001"))
+            .await,
+        Err(RepoError::InvalidData { field, .. }) if field == "account_id"
+    ));
+    assert!(matches!(
+        store
+            .confirm_order(user, OrderId::generate(), &placed)
+            .await,
+        Err(RepoError::NotFound { entity: "order" })
+    ));
+    assert_eq!(
+        store
+            .get_order(user, pending.id)
+            .await
+            .unwrap()
+            .brokerage_order_id
+            .as_str(),
+        "brk-1001",
+        "a refused confirmation writes nothing"
+    );
 }
 
 pub async fn connection_status_moves_between_active_disabled_and_error<H: Harness>(h: &H) {

@@ -516,11 +516,18 @@ pub async fn a_limit_order_is_recorded_pending_then_accepted_then_cancelled<S: S
         .list_orders(world.user, Some(account.id))
         .await
         .unwrap();
-    let pending = rows
-        .iter()
-        .find(|o| o.brokerage_order_id.as_str() == placed.client_order_id.as_str())
-        .expect("the order was recorded before it was sent");
-    assert_eq!(pending.status, OrderStatus::Accepted);
+    assert_eq!(
+        rows.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [placed.order.id],
+        "the row recorded before the order was sent is the placed order: one row"
+    );
+    assert_eq!(rows[0].brokerage_order_id, placed.order.brokerage_order_id);
+    assert_ne!(
+        rows[0].brokerage_order_id.as_str(),
+        placed.client_order_id.as_str(),
+        "the provider's id replaced the client order id"
+    );
+    assert_eq!(rows[0].status, OrderStatus::Accepted);
 
     // A retry with the same client order id places nothing new.
     let retried = world
@@ -536,11 +543,22 @@ pub async fn a_limit_order_is_recorded_pending_then_accepted_then_cancelled<S: S
         retried.order.brokerage_order_id,
         placed.order.brokerage_order_id
     );
+    assert_eq!(retried.order.id, placed.order.id, "the order keeps its id");
     let at_provider = world
         .sandbox
         .snaptrade()
         .orders(account.provider_account_id.as_str().parse().unwrap());
     assert_eq!(at_provider.len(), 1);
+    assert_eq!(
+        world
+            .store()
+            .list_orders(world.user, Some(account.id))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a retry leaves one row"
+    );
 
     let cancelled = world
         .engine

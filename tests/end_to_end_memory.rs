@@ -1,0 +1,34 @@
+//! The end-to-end flow on `MemoryStore` with the sandbox providers: every table checked against the sandbox
+//! after a sync, a second sync that changes nothing, a sold position, a broken connection, a read-only
+//! connection refusing an order. The same cases run on PostgreSQL in `end_to_end_pg.rs`.
+
+#[path = "../examples/support/mod.rs"]
+mod support;
+
+mod flow;
+
+use flow::World;
+use tributary::repo::MemoryStore;
+
+async fn world() -> World<MemoryStore> {
+    let store = MemoryStore::new();
+    let user = store.create_user();
+    World::start(store, user).await
+}
+
+macro_rules! memory_cases {
+    ($($case:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $case() {
+            flow::$case(world().await).await;
+        }
+    )*};
+}
+
+memory_cases!(
+    a_sync_leaves_every_table_as_the_sandbox_holds_it,
+    a_second_sync_changes_nothing,
+    a_position_sold_at_the_sandbox_disappears_from_the_holdings,
+    a_broken_connection_ends_disabled_with_its_message,
+    a_read_only_connection_refuses_an_order,
+);

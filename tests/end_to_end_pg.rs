@@ -1,0 +1,39 @@
+//! The end-to-end flow on `PgStore` (a fresh database migrated from `migrations/` per test) with the sandbox
+//! providers: the same cases as on `MemoryStore` (`end_to_end_memory.rs`).
+
+#[path = "../examples/support/mod.rs"]
+mod support;
+
+mod flow;
+
+use flow::World;
+use sqlx::PgPool;
+use tributary::domain::UserId;
+use tributary::repo::{Keyring, PgStore, SecretKey};
+
+tributary_testdb::require_database!();
+
+async fn world(pool: PgPool) -> World<PgStore> {
+    let user = tributary_testdb::create_auth_user(&pool)
+        .await
+        .expect("a user in auth.users");
+    let store = PgStore::new(pool, Keyring::new(SecretKey::generate()));
+    World::start(store, UserId::new(user)).await
+}
+
+macro_rules! pg_cases {
+    ($($case:ident),* $(,)?) => {$(
+        #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+        async fn $case(pool: PgPool) {
+            flow::$case(world(pool).await).await;
+        }
+    )*};
+}
+
+pg_cases!(
+    a_sync_leaves_every_table_as_the_sandbox_holds_it,
+    a_second_sync_changes_nothing,
+    a_position_sold_at_the_sandbox_disappears_from_the_holdings,
+    a_broken_connection_ends_disabled_with_its_message,
+    a_read_only_connection_refuses_an_order,
+);

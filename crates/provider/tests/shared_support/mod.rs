@@ -123,3 +123,5 @@ pub fn required_variable(name: &str) -> String {
             panic!("{name} is not set: set it to run this test against the real provider")
         })
 }
+
+pub mod dropping_proxy;

@@ -521,6 +521,16 @@ pub fn money(value: Decimal) -> String {
     format!("{:.2}", value.round_dp(2))
 }
 
+/// A price with at least two decimals and no trailing zeros beyond them.
+pub fn price(value: Decimal) -> String {
+    let value = value.normalize();
+    if value.scale() < 2 {
+        format!("{value:.2}")
+    } else {
+        value.to_string()
+    }
+}
+
 /// A quantity without trailing zeros.
 pub fn quantity(value: Decimal) -> String {
     value.normalize().to_string()
@@ -537,9 +547,10 @@ pub fn limit_buy(
 ) -> anyhow::Result<tributary::provider::capability::OrderRequest> {
     use tributary::domain::{OrderAction, OrderType, Price, Symbol, TimeInForce, Units};
     use tributary::provider::capability::{OrderRequest, OrderSize};
-    let symbol = Symbol::parse(symbol).map_err(|e| anyhow!("symbol: {e}"))?;
-    let units = Units::parse(units).map_err(|e| anyhow!("units: {e}"))?;
-    let limit = Price::parse(limit).map_err(|e| anyhow!("limit price: {e}"))?;
+    // The domain's errors name the field.
+    let symbol = Symbol::parse(symbol)?;
+    let units = Units::parse(units)?;
+    let limit = Price::parse(limit)?;
     let order = OrderRequest::new(
         symbol,
         OrderAction::Buy,
@@ -570,7 +581,7 @@ pub fn order_table(order: &tributary::domain::Order) -> Table {
         ("units", optional(order.units.map(|u| quantity(u.get())))),
         (
             "limit_price",
-            optional(order.limit_price.map(|p| p.get().to_string())),
+            optional(order.limit_price.map(|p| price(p.get()))),
         ),
         ("status", order.status.to_string()),
         (

@@ -167,7 +167,12 @@ async fn print_portfolio<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> any
         "access",
         "connection",
     ]);
-    for account in engine.unified_accounts(user).await? {
+    let mut unified = engine.unified_accounts(user).await?;
+    unified.sort_by_key(|a| {
+        let name = a.account_name.as_ref().map(ToString::to_string);
+        (a.provider, a.institution_name.to_string(), name)
+    });
+    for account in unified {
         accounts.row(vec![
             account.provider.to_string(),
             account.institution_name.to_string(),

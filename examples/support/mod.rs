@@ -406,9 +406,7 @@ pub trait SignUp: Store + Sized + 'static {
 
 impl SignUp for MemoryStore {
     fn describe(&self) -> String {
-        "MemoryStore (in memory, gone when the program exits; SnapTrade secrets are held in memory, so no \
-         TRIBUTARY_SECRET_KEY is needed)"
-            .to_owned()
+        "MemoryStore (in memory; it seals nothing, so no TRIBUTARY_SECRET_KEY is needed)".to_owned()
     }
 
     async fn sign_up(&self) -> anyhow::Result<UserId> {
@@ -418,8 +416,7 @@ impl SignUp for MemoryStore {
 
 impl SignUp for PgStore {
     fn describe(&self) -> String {
-        "PostgreSQL at DATABASE_URL (PgStore, migrations applied, SnapTrade secrets sealed with \
-         TRIBUTARY_SECRET_KEY)"
+        "PostgreSQL at DATABASE_URL (PgStore, migrated; SnapTrade secrets sealed with TRIBUTARY_SECRET_KEY)"
             .to_owned()
     }
 

@@ -16,7 +16,48 @@ use crate::error::classify;
 use crate::{HoldingRepository, HoldingsReplaced, RepoError};
 
 /// One statement per batch; identical rows are not rewritten, so `rows_affected` counts real changes.
+///
+/// `incoming` is the batch cast to the columns' types (so `1.5` and `1.50000000` compare equal, as they are
+/// stored). `changed` leaves out every row already stored exactly so before the insert sees it: ON CONFLICT
+/// DO UPDATE … WHERE would skip those too, but only after locking each one, and a row lock writes the tuple
+/// and WAL, which makes a re-sync where nothing changed cost a commit flush and a dirty page per row. The
+/// WHERE on the update stays for rows another transaction changed in between.
 const UPSERT: &str = "
+with incoming as (
+  select symbol, security_id, security_name, security_type, total_quantity::numeric(20, 8) as total_quantity,
+         total_market_value::numeric(20, 2) as total_market_value,
+         total_cost_basis::numeric(20, 2) as total_cost_basis,
+         average_cost_basis::numeric(20, 8) as average_cost_basis,
+         unrealized_gain_loss::numeric(20, 2) as unrealized_gain_loss,
+         unrealized_gain_loss_percent::numeric(10, 4) as unrealized_gain_loss_percent,
+         day_change_value::numeric(20, 2) as day_change_value,
+         day_change_percent::numeric(10, 4) as day_change_percent, account_contributions,
+         institution_breakdown, account_count, price_as_of, coalesce(data_source, 'aggregated') as data_source,
+         provider_metadata, universal_symbol_id, option_contract
+  from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::numeric[],
+              $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[], $14::jsonb[],
+              $15::jsonb[], $16::int[], $17::timestamptz[], $18::text[], $19::jsonb[], $20::uuid[], $21::jsonb[])
+    as k(symbol, security_id, security_name, security_type, total_quantity, total_market_value,
+         total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
+         day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
+         price_as_of, data_source, provider_metadata, universal_symbol_id, option_contract)
+), changed as (
+  select k.* from incoming k
+  where not exists (
+    select from public.user_aggregated_holdings s
+    where s.user_id = $1 and s.symbol = k.symbol
+      and (s.security_id, s.security_name, s.security_type, s.total_quantity, s.total_market_value,
+           s.total_cost_basis, s.average_cost_basis, s.unrealized_gain_loss, s.unrealized_gain_loss_percent,
+           s.day_change_value, s.day_change_percent, s.account_contributions, s.institution_breakdown,
+           s.account_count, s.price_as_of, s.data_source, s.provider_metadata, s.universal_symbol_id,
+           s.option_contract)
+        is not distinct from
+          (k.security_id, k.security_name, k.security_type, k.total_quantity, k.total_market_value,
+           k.total_cost_basis, k.average_cost_basis, k.unrealized_gain_loss, k.unrealized_gain_loss_percent,
+           k.day_change_value, k.day_change_percent, k.account_contributions, k.institution_breakdown,
+           k.account_count, k.price_as_of, k.data_source, k.provider_metadata, k.universal_symbol_id,
+           k.option_contract))
+)
 insert into public.user_aggregated_holdings as h
   (user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
    total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
@@ -25,14 +66,8 @@ insert into public.user_aggregated_holdings as h
 select $1::uuid, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
        total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
        day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
-       price_as_of, coalesce(data_source, 'aggregated'), provider_metadata, universal_symbol_id, option_contract
-from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::numeric[],
-            $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[], $14::jsonb[],
-            $15::jsonb[], $16::int[], $17::timestamptz[], $18::text[], $19::jsonb[], $20::uuid[], $21::jsonb[])
-  as k(symbol, security_id, security_name, security_type, total_quantity, total_market_value,
-       total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
-       day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
-       price_as_of, data_source, provider_metadata, universal_symbol_id, option_contract)
+       price_as_of, data_source, provider_metadata, universal_symbol_id, option_contract
+from changed
 on conflict (user_id, symbol) do update set
   security_id = excluded.security_id, security_name = excluded.security_name,
   security_type = excluded.security_type, total_quantity = excluded.total_quantity,

@@ -35,9 +35,20 @@ update public.user_onboarding set alpaca_account_id = null where user_id = $1 an
 impl PortfolioRepository for PgStore {
     async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, RepoError> {
         let query = sqlx::query(MODE).bind(user.into_uuid());
+        if self.acting_as().is_some() {
+            // As the user: role and claims are set in the transaction, so RLS and the function's own check apply.
+            return self
+                .read_row(user, query, read_summary, "portfolio mode")
+                .await;
+        }
+        // Service mode asks once per page view for many users: one statement on the pool is one round trip,
+        // where BEGIN, the query and COMMIT would be three (a single statement is its own transaction anyway).
+        let row = query.fetch_optional(self.pool()).await.map_err(classify)?;
         // The function always returns one row; none would be a broken schema, reported as such.
-        self.read_row(user, query, read_summary, "portfolio mode")
-            .await
+        let row = row.ok_or(RepoError::NotFound {
+            entity: "portfolio mode",
+        })?;
+        read_summary(&row)
     }
 
     async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError> {

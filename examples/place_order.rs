@@ -91,8 +91,8 @@ async fn place<S: SignUp>(store: S, request: Request) -> anyhow::Result<()> {
     let order = support::limit_buy(&request.symbol, &request.units, &request.limit)?;
     let providers = Providers::from_env().await?;
     out!("store:     {}", store.describe())?;
-    out!("alpaca:    {}", providers.alpaca.origin)?;
-    out!("snaptrade: {}", providers.snaptrade.origin)?;
+    out!("alpaca:    {}", providers.alpaca.describe())?;
+    out!("snaptrade: {}", providers.snaptrade.describe())?;
     let engine = providers.engine(store, support::flags_from_env()?);
     let (user, account) = match request.target {
         Some(target) => target,

@@ -77,9 +77,9 @@ fn print_setup<S: SignUp>(
 ) -> anyhow::Result<()> {
     let on = |flag: bool| if flag { "on" } else { "off" };
     out!("store:     {}", store.describe())?;
-    out!("snaptrade: {}", providers.snaptrade.origin)?;
-    out!("plaid:     {}", providers.plaid.origin)?;
-    out!("alpaca:    {}", providers.alpaca.origin)?;
+    out!("snaptrade: {}", providers.snaptrade.describe())?;
+    out!("plaid:     {}", providers.plaid.describe())?;
+    out!("alpaca:    {}", providers.alpaca.describe())?;
     out!(
         "flags:     brokerage {}, aggregation {}, plaid sync {}, snaptrade sync {}",
         on(flags.brokerage_mode),

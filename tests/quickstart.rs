@@ -13,9 +13,9 @@ fn with_nothing_configured_the_quickstart_runs_on_memory_and_the_sandbox() {
     assert_eq!(stderr, "");
     let expected_in_order = [
         "store:     MemoryStore",
-        "snaptrade: sandbox on 127.0.0.1",
-        "plaid:     sandbox on 127.0.0.1",
-        "alpaca:    sandbox on 127.0.0.1",
+        "snaptrade: sandbox at http://127.0.0.1:",
+        "plaid:     sandbox at http://127.0.0.1:",
+        "alpaca:    sandbox at http://127.0.0.1:",
         "snaptrade: registered, connection portal completed (trade access)",
         "plaid:     Item linked",
         "alpaca:    brokerage account recorded",
@@ -123,5 +123,77 @@ fn a_provider_half_configured_fails_naming_the_missing_variable() {
     assert!(
         !reason.contains("someone"),
         "no configured value is echoed: {reason}"
+    );
+}
+
+/// The variables that make the quickstart use each provider's real client, pointed at a sandbox this test
+/// runs (so the real clients' configuration path is exercised without leaving 127.0.0.1).
+fn real_provider_variables(sandbox: &tributary_sandbox::Sandbox) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "SNAPTRADE_CLIENT_ID",
+            sandbox.snaptrade().client_id().to_owned(),
+        ),
+        (
+            "SNAPTRADE_CONSUMER_KEY",
+            sandbox.snaptrade().consumer_key().to_owned(),
+        ),
+        ("SNAPTRADE_BASE_URL", sandbox.snaptrade_base_url()),
+        ("PLAID_CLIENT_ID", sandbox.plaid().client_id().to_owned()),
+        ("PLAID_SECRET", sandbox.plaid().secret().to_owned()),
+        ("PLAID_BASE_URL", sandbox.plaid_base_url()),
+        (
+            "ALPACA_BROKER_API_KEY",
+            sandbox.alpaca().key_id().to_owned(),
+        ),
+        (
+            "ALPACA_BROKER_API_SECRET",
+            sandbox.alpaca().secret().to_owned(),
+        ),
+        ("ALPACA_BROKER_BASE_URL", sandbox.alpaca_base_url()),
+        (
+            "ALPACA_ACCOUNT_ID",
+            sandbox.alpaca().default_account_id().to_string(),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_every_provider_configured_the_quickstart_uses_their_clients_and_skips_the_browser_steps()
+ {
+    let providers = tributary_sandbox::Sandbox::start().await;
+    let variables = real_provider_variables(&providers);
+    let output = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = variables.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run("quickstart", &[], &env, b"")
+    })
+    .await
+    .unwrap();
+
+    let (stdout, stderr) = texts(&output);
+    assert!(output.status.success(), "exit {}: {stderr}", output.status);
+    for expected in [
+        "snaptrade: configured by its environment variables, at http://127.0.0.1:",
+        "plaid:     configured by its environment variables, at http://127.0.0.1:",
+        "alpaca:    configured by its environment variables, at http://127.0.0.1:",
+        "snaptrade: skipped: open the connection portal in a browser to connect a brokerage: http://127.0.0.1:",
+        "plaid:     skipped: Plaid Link runs in a browser: start it with link token",
+        "alpaca:    brokerage account recorded in the user's onboarding",
+        "portfolio mode: brokerage (alpaca: true, plaid: false, snaptrade: false, active accounts: 1)",
+        "order:     skipped: no sandbox account to trade in",
+        "webhook:   ACCOUNT_HOLDINGS_UPDATED verified and applied",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+    assert_eq!(
+        providers.snaptrade().users().len(),
+        1,
+        "the user was registered at the configured SnapTrade"
+    );
+    assert_eq!(
+        providers
+            .alpaca()
+            .orders(providers.alpaca().default_account_id()),
+        Vec::<serde_json::Value>::new()
     );
 }

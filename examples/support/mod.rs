@@ -15,7 +15,9 @@ use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tributary::domain::{ConnectionType, FeatureFlags, ProviderAccountId, UserId};
 use tributary::provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
-use tributary::provider::plaid::{AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig};
+use tributary::provider::plaid::{
+    AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
+};
 use tributary::provider::router::ProviderRouter;
 use tributary::provider::snaptrade::signing::{canonical_json, sign};
 use tributary::provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
@@ -37,21 +39,27 @@ pub enum Origin {
     Real,
 }
 
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Origin::Sandbox => "sandbox on 127.0.0.1",
-            Origin::Real => "the real API (from its environment variables)",
-        })
-    }
-}
-
 /// One provider's client and where it talks to.
 pub struct Wired<C> {
     /// The client.
     pub client: Arc<C>,
     /// Where it talks to.
     pub origin: Origin,
+    /// The base URL its requests go to (not a secret).
+    pub base_url: Url,
+}
+
+impl<C> Wired<C> {
+    /// Where the client's requests go, for the first lines the examples print.
+    pub fn describe(&self) -> String {
+        match self.origin {
+            Origin::Sandbox => format!("sandbox at {}", self.base_url),
+            Origin::Real => format!(
+                "configured by its environment variables, at {}",
+                self.base_url
+            ),
+        }
+    }
 }
 
 /// The three provider clients, each on the sandbox or on the real provider.
@@ -109,54 +117,26 @@ impl Providers {
         Self::assemble(sandbox, real)
     }
 
-    fn assemble(
-        sandbox: Option<Sandbox>,
-        [snaptrade, plaid, alpaca]: [bool; 3],
-    ) -> anyhow::Result<Self> {
-        let (snaptrade, consumer_key) = match (snaptrade, &sandbox) {
-            (true, _) => {
-                let config = SnapTradeConfig::from_env()?;
-                // The config keeps its key to itself; from_env just checked the variable is set.
-                let key = std::env::var("SNAPTRADE_CONSUMER_KEY")?;
-                let client = SnapTradeClient::new(config)?;
-                (wired(client, Origin::Real), SecretString::from(key))
-            }
-            (false, Some(sandbox)) => {
-                let key = SecretString::from(sandbox.snaptrade().consumer_key());
-                let config = SnapTradeConfig::new(sandbox.snaptrade().client_id(), key.clone())?
-                    .with_base_url(sandbox_url(&sandbox.snaptrade_base_url()));
-                let client =
-                    SnapTradeClient::new(config)?.with_retries(2, Duration::from_millis(5));
-                (wired(client, Origin::Sandbox), key)
-            }
+    fn assemble(sandbox: Option<Sandbox>, real: [bool; 3]) -> anyhow::Result<Self> {
+        let [snaptrade, plaid, alpaca] = real.map(|real| match (real, &sandbox) {
+            (true, _) => None,
+            (false, Some(sandbox)) => Some(sandbox),
             (false, None) => unreachable!("the sandbox runs unless every provider is real"),
-        };
-        let plaid = match (plaid, &sandbox) {
-            (true, _) => wired(PlaidClient::new(PlaidConfig::from_env()?)?, Origin::Real),
-            (false, Some(sandbox)) => {
-                let config = PlaidConfig::new(
-                    sandbox.plaid().client_id(),
-                    SecretString::from(sandbox.plaid().secret()),
-                    tributary::provider::plaid::PlaidEnvironment::Sandbox,
-                )
-                .with_base_url(sandbox_url(&sandbox.plaid_base_url()));
-                wired(PlaidClient::new(config)?, Origin::Sandbox)
-            }
-            (false, None) => unreachable!("the sandbox runs unless every provider is real"),
-        };
-        let alpaca = match (alpaca, &sandbox) {
-            (true, _) => wired(AlpacaClient::new(AlpacaConfig::from_env()?)?, Origin::Real),
-            (false, Some(sandbox)) => {
-                let config = AlpacaConfig::new(
-                    sandbox.alpaca().key_id(),
-                    SecretString::from(sandbox.alpaca().secret()),
-                    AlpacaEnvironment::Sandbox,
-                )
-                .with_base_url(sandbox_url(&sandbox.alpaca_base_url()));
-                wired(AlpacaClient::new(config)?, Origin::Sandbox)
-            }
-            (false, None) => unreachable!("the sandbox runs unless every provider is real"),
-        };
+        });
+        let (config, consumer_key) = snaptrade_config(snaptrade)?;
+        let snaptrade = wired(
+            SnapTradeClient::new(config.clone())?,
+            config.base_url(),
+            snaptrade,
+        );
+        let config = plaid_config(plaid)?;
+        let plaid = wired(PlaidClient::new(config.clone())?, config.base_url(), plaid);
+        let config = alpaca_config(alpaca)?;
+        let alpaca = wired(
+            AlpacaClient::new(config.clone())?,
+            config.base_url(),
+            alpaca,
+        );
         Ok(Self {
             sandbox,
             snaptrade,
@@ -308,10 +288,60 @@ impl Providers {
     }
 }
 
-fn wired<C>(client: C, origin: Origin) -> Wired<C> {
+/// SnapTrade's configuration and consumer key: the sandbox's, or from the environment when `sandbox` is None.
+fn snaptrade_config(sandbox: Option<&Sandbox>) -> anyhow::Result<(SnapTradeConfig, SecretString)> {
+    let Some(sandbox) = sandbox else {
+        let config = SnapTradeConfig::from_env()?;
+        // The config keeps its key to itself; from_env has just checked that the variable is set.
+        let key = std::env::var("SNAPTRADE_CONSUMER_KEY")?;
+        return Ok((config, SecretString::from(key)));
+    };
+    let key = SecretString::from(sandbox.snaptrade().consumer_key());
+    let config = SnapTradeConfig::new(sandbox.snaptrade().client_id(), key.clone())?
+        .with_base_url(sandbox_url(&sandbox.snaptrade_base_url()));
+    Ok((config, key))
+}
+
+/// Plaid's configuration: the sandbox's, or from the environment when `sandbox` is None.
+fn plaid_config(sandbox: Option<&Sandbox>) -> anyhow::Result<PlaidConfig> {
+    let Some(sandbox) = sandbox else {
+        return Ok(PlaidConfig::from_env()?);
+    };
+    let secret = SecretString::from(sandbox.plaid().secret());
+    let config = PlaidConfig::new(
+        sandbox.plaid().client_id(),
+        secret,
+        PlaidEnvironment::Sandbox,
+    )
+    .with_base_url(sandbox_url(&sandbox.plaid_base_url()));
+    Ok(config)
+}
+
+/// Alpaca's configuration: the sandbox's, or from the environment when `sandbox` is None.
+fn alpaca_config(sandbox: Option<&Sandbox>) -> anyhow::Result<AlpacaConfig> {
+    let Some(sandbox) = sandbox else {
+        return Ok(AlpacaConfig::from_env()?);
+    };
+    let secret = SecretString::from(sandbox.alpaca().secret());
+    let config = AlpacaConfig::new(
+        sandbox.alpaca().key_id(),
+        secret,
+        AlpacaEnvironment::Sandbox,
+    )
+    .with_base_url(sandbox_url(&sandbox.alpaca_base_url()));
+    Ok(config)
+}
+
+/// A client, where it talks to: its sandbox when `sandbox` is given, else the configured provider.
+fn wired<C>(client: C, base_url: &Url, sandbox: Option<&Sandbox>) -> Wired<C> {
     Wired {
         client: Arc::new(client),
-        origin,
+        origin: if sandbox.is_some() {
+            Origin::Sandbox
+        } else {
+            Origin::Real
+        },
+        base_url: base_url.clone(),
     }
 }
 

@@ -29,6 +29,6 @@ memory_cases!(
     a_sync_leaves_every_table_as_the_sandbox_holds_it,
     a_second_sync_changes_nothing,
     a_position_sold_at_the_sandbox_disappears_from_the_holdings,
-    a_broken_connection_ends_disabled_with_its_message,
+    broken_connections_end_disabled_or_in_error_with_their_messages,
     a_read_only_connection_refuses_an_order,
 );

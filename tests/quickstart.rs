@@ -185,6 +185,17 @@ async fn with_every_provider_configured_the_quickstart_uses_their_clients_and_sk
     ] {
         assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
     }
+    let secrets = [
+        providers.snaptrade().consumer_key(),
+        providers.plaid().secret(),
+        providers.alpaca().secret(),
+    ];
+    for secret in secrets {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a configured secret was printed"
+        );
+    }
     assert_eq!(
         providers.snaptrade().users().len(),
         1,

@@ -548,7 +548,7 @@ pub async fn a_position_sold_at_the_sandbox_disappears_from_the_holdings<S: Stor
     );
 }
 
-pub async fn a_broken_connection_ends_disabled_with_its_message<S: Store + 'static>(
+pub async fn broken_connections_end_disabled_or_in_error_with_their_messages<S: Store + 'static>(
     world: World<S>,
 ) {
     world.link_everything().await;
@@ -559,6 +559,12 @@ pub async fn a_broken_connection_ends_disabled_with_its_message<S: Store + 'stat
         .snaptrade()
         .disable_connection(*connection.authorization_id.as_uuid());
     assert!(disabled);
+    let plaid_item = world
+        .account(Provider::Plaid)
+        .await
+        .provider_item_id
+        .unwrap();
+    assert!(world.sandbox().plaid().require_login(plaid_item.as_str()));
 
     let report = world.engine.sync_user(world.user).await.unwrap();
 
@@ -581,11 +587,19 @@ pub async fn a_broken_connection_ends_disabled_with_its_message<S: Store + 'stat
     assert_eq!(reported.status, ConnectionStatus::Disabled);
     assert_eq!(reported.message.as_deref(), Some(message.as_str()));
     for account in world.accounts().await {
-        if account.provider == Provider::SnapTrade {
-            assert_eq!(account.connection_status, ConnectionStatus::Disabled);
-            assert_eq!(account.sync_status, SyncStatus::Disabled);
-        } else {
-            assert_eq!(account.sync_status, SyncStatus::Success, "{account:?}");
+        match account.provider {
+            Provider::SnapTrade => {
+                assert_eq!(account.connection_status, ConnectionStatus::Disabled);
+                assert_eq!(account.sync_status, SyncStatus::Disabled);
+            }
+            Provider::Plaid => {
+                assert_eq!(account.sync_status, SyncStatus::Error, "{account:?}");
+                let why = account
+                    .sync_error_message
+                    .expect("a failed account says why");
+                assert!(why.as_str().contains("ITEM_LOGIN_REQUIRED"), "{why}");
+            }
+            _ => assert_eq!(account.sync_status, SyncStatus::Success, "{account:?}"),
         }
     }
 }

@@ -185,3 +185,23 @@ async fn place_order_with_database_url_records_the_order_in_postgresql(pool: PgP
     assert_eq!(status, "ACCEPTED");
     assert_eq!(raw["symbol"], "VTI");
 }
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn the_quickstart_runs_again_on_the_same_database_for_a_new_user(pool: PgPool) {
+    let url = url_of(&pool).await;
+    quickstart_on(&pool, &url).await;
+    let output = run(
+        "quickstart",
+        &[],
+        &[("DATABASE_URL", &url), ("TRIBUTARY_SECRET_KEY", SECRET_KEY)],
+        b"",
+    );
+    let (stdout, stderr) = texts(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("active accounts: 5)"),
+        "the second user sees only their own accounts: {stdout}"
+    );
+    assert_eq!(count(&pool, "auth.users").await, 2);
+    assert_eq!(count(&pool, "user_investment_accounts").await, 10);
+}

@@ -126,9 +126,10 @@ fn say(provider: &str, linked: Linked, done: &str) -> anyhow::Result<()> {
 }
 
 fn summary(report: &SyncReport) -> String {
-    let providers: Vec<String> = report
-        .providers
-        .iter()
+    let mut in_order: Vec<_> = report.providers.iter().collect();
+    in_order.sort_by_key(|p| p.provider);
+    let providers: Vec<String> = in_order
+        .into_iter()
         .map(|p| match &p.outcome {
             tributary::sync::Outcome::Synced => format!("{} synced", p.provider),
             tributary::sync::Outcome::Skipped { reason } => {

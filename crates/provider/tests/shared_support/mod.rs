@@ -125,3 +125,4 @@ pub fn required_variable(name: &str) -> String {
 }
 
 pub mod dropping_proxy;
+pub mod hostile_json;

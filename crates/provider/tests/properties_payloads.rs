@@ -1,0 +1,244 @@
+//! Property tests: whatever a provider answers with a 200, turning it into domain values ends in `Ok` or a
+//! typed error (`Decode` with the raw body, `InvalidData` naming the field), never a panic and never
+//! another kind of error.
+//!
+//! Each case is served over HTTP by `wiremock` on 127.0.0.1 and read through the client's public calls,
+//! so the whole path runs: the wire structs, the lenient number and text readers, and the conversions
+//! into the domain's checked types. Two kinds of payload: arbitrary JSON, and the providers' spec
+//! examples (`tests/fixtures`) with nodes replaced by hostile values (NUL bytes, emoji, 1 MiB strings,
+//! decimals at and past their limits) or removed.
+
+mod shared_support;
+
+use std::future::Future;
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::Value;
+use tributary_domain::{AccountId, ProviderAccountId, UserId};
+use tributary_provider::ProviderError;
+use tributary_provider::capability::AccountRef;
+use url::Url;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use shared_support::fixture;
+use shared_support::hostile_json::{Edit, any_json, edited, edits, scalar_edits};
+
+/// HTTP round trips per property: enough to meet every hostile value many times, quick on two cores.
+const CASES: u32 = 64;
+
+const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
+
+/// A `wiremock` server answering every request with the case's body, and a runtime to call it from.
+struct Served {
+    runtime: tokio::runtime::Runtime,
+    server: MockServer,
+}
+
+impl Served {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime.block_on(MockServer::start());
+        Self { runtime, server }
+    }
+
+    fn base_url(&self) -> Url {
+        Url::parse(&self.server.uri()).unwrap()
+    }
+
+    /// Runs `call` while the server answers 200 with `body`.
+    fn answering<T>(&self, body: &Value, call: impl Future<Output = T>) -> T {
+        self.runtime.block_on(async {
+            self.server.reset().await;
+            Mock::given(any())
+                .respond_with(ResponseTemplate::new(200).set_body_json(body))
+                .mount(&self.server)
+                .await;
+            call.await
+        })
+    }
+}
+
+/// `Ok`, or the errors a bad payload may produce; anything else fails the case.
+fn ok_or_typed<T>(result: Result<T, ProviderError>) -> Result<(), TestCaseError> {
+    match result {
+        Ok(_) | Err(ProviderError::Decode { .. } | ProviderError::InvalidData { .. }) => Ok(()),
+        Err(other) => Err(TestCaseError::fail(format!(
+            "a bad payload became {other:?}"
+        ))),
+    }
+}
+
+/// Runs `property` over arbitrary JSON, over `example` with nodes replaced by arbitrary JSON or removed,
+/// and over `example` with scalars replaced by hostile text and decimals.
+fn for_hostile_payloads(example: Value, property: impl Fn(&Value) -> Result<(), TestCaseError>) {
+    let mut runner = TestRunner::new(Config::with_cases(CASES));
+    runner.run(&any_json(), |body| property(&body)).unwrap();
+    for strategy in [edits(4).boxed(), scalar_edits(4).boxed()] {
+        let mut runner = TestRunner::new(Config::with_cases(CASES));
+        runner
+            .run(&strategy, |changes: Vec<Edit>| {
+                property(&edited(example.clone(), &changes))
+            })
+            .unwrap();
+    }
+}
+
+fn account_ref() -> AccountRef {
+    AccountRef {
+        user_id: UserId::generate(),
+        account_id: AccountId::generate(),
+        provider_account_id: ProviderAccountId::parse(ACCOUNT).unwrap(),
+    }
+}
+
+#[cfg(feature = "snaptrade")]
+mod snaptrade {
+    use secrecy::SecretString;
+    use tributary_domain::{SnapTradeUserId, SnapTradeUserSecret};
+    use tributary_provider::capability::{Aggregation, BrokerageAccounts, OrderScope, Trading};
+    use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
+
+    use super::*;
+
+    fn client(served: &Served) -> SnapTradeClient {
+        let config = SnapTradeConfig::new("PARTNER", SecretString::from("consumer-key"))
+            .unwrap()
+            .with_base_url(served.base_url());
+        SnapTradeClient::new(config).unwrap()
+    }
+
+    fn user() -> UserCredentials {
+        UserCredentials::new(
+            SnapTradeUserId::parse("user-1").unwrap(),
+            SnapTradeUserSecret::new(SecretString::from("user-secret")).unwrap(),
+        )
+    }
+
+    #[test]
+    fn any_orders_answer_becomes_order_rows_or_a_typed_error() {
+        let served = Served::start();
+        let snaptrade = client(&served);
+        for_hostile_payloads(fixture("snaptrade", "orders"), |body| {
+            ok_or_typed(served.answering(
+                body,
+                snaptrade.list_orders(&user(), &account_ref(), OrderScope::All),
+            ))
+        });
+    }
+
+    #[test]
+    fn any_positions_answer_becomes_positions_or_a_typed_error() {
+        let served = Served::start();
+        let snaptrade = client(&served);
+        let account = ProviderAccountId::parse(ACCOUNT).unwrap();
+        for_hostile_payloads(fixture("snaptrade", "positions_all"), |body| {
+            ok_or_typed(served.answering(body, snaptrade.account_positions(&user(), &account)))
+        });
+    }
+
+    #[test]
+    fn any_connections_answer_becomes_connections_or_a_typed_error() {
+        let served = Served::start();
+        let snaptrade = client(&served);
+        for_hostile_payloads(fixture("snaptrade", "authorizations"), |body| {
+            ok_or_typed(served.answering(body, snaptrade.connections(&user())))
+        });
+    }
+}
+
+#[cfg(feature = "plaid")]
+mod plaid {
+    use secrecy::SecretString;
+    use tributary_provider::capability::Aggregation;
+    use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
+
+    use super::*;
+
+    fn client(served: &Served) -> PlaidClient {
+        let config = PlaidConfig::new(
+            "client",
+            SecretString::from("secret"),
+            PlaidEnvironment::Sandbox,
+        )
+        .with_base_url(served.base_url());
+        PlaidClient::new(config).unwrap()
+    }
+
+    fn token() -> AccessToken {
+        AccessToken::new(SecretString::from("access-sandbox-1"))
+    }
+
+    #[test]
+    fn any_holdings_answer_becomes_positions_or_a_typed_error() {
+        let served = Served::start();
+        let plaid = client(&served);
+        for_hostile_payloads(fixture("plaid", "investments_holdings_get"), |body| {
+            ok_or_typed(served.answering(body, plaid.positions(&token())))
+        });
+    }
+
+    #[test]
+    fn any_accounts_answer_becomes_accounts_or_a_typed_error() {
+        let served = Served::start();
+        let plaid = client(&served);
+        for_hostile_payloads(fixture("plaid", "accounts_get"), |body| {
+            ok_or_typed(served.answering(body, Aggregation::accounts(&plaid, &token())))
+        });
+    }
+}
+
+#[cfg(feature = "alpaca")]
+mod alpaca {
+    use secrecy::SecretString;
+    use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
+    use tributary_provider::capability::{BrokerageAccounts, OrderScope, Trading};
+
+    use super::*;
+
+    fn client(served: &Served) -> AlpacaClient {
+        let config = AlpacaConfig::new(
+            "key",
+            SecretString::from("secret"),
+            AlpacaEnvironment::Sandbox,
+        )
+        .with_base_url(served.base_url());
+        AlpacaClient::new(config).unwrap()
+    }
+
+    #[test]
+    fn any_orders_answer_becomes_order_rows_or_a_typed_error() {
+        let served = Served::start();
+        let alpaca = client(&served);
+        for_hostile_payloads(fixture("alpaca", "orders"), |body| {
+            ok_or_typed(served.answering(
+                body,
+                alpaca.list_orders(&(), &account_ref(), OrderScope::All),
+            ))
+        });
+    }
+
+    #[test]
+    fn any_positions_answer_becomes_positions_or_a_typed_error() {
+        let served = Served::start();
+        let alpaca = client(&served);
+        let account = ProviderAccountId::parse(ACCOUNT).unwrap();
+        for_hostile_payloads(fixture("alpaca", "positions"), |body| {
+            ok_or_typed(served.answering(body, alpaca.account_positions(&(), &account)))
+        });
+    }
+
+    #[test]
+    fn any_trading_account_answer_becomes_an_account_or_a_typed_error() {
+        let served = Served::start();
+        let alpaca = client(&served);
+        let account = ProviderAccountId::parse(ACCOUNT).unwrap();
+        for_hostile_payloads(fixture("alpaca", "trading_account"), |body| {
+            ok_or_typed(served.answering(body, alpaca.brokerage_account(&(), &account)))
+        });
+    }
+}

@@ -79,6 +79,7 @@
 
 mod batch;
 mod error;
+mod lock;
 mod memory;
 mod pg;
 mod repository;
@@ -86,11 +87,12 @@ pub mod schema_check;
 pub mod secret;
 
 pub use error::RepoError;
+pub use lock::{InProcessGuard, InProcessLocks, UserLock};
 pub use memory::MemoryStore;
-pub use pg::PgStore;
+pub use pg::{PgStore, StoreTx};
 pub use repository::{
     AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
-    HoldingsReplaced, OrderRepository, PortfolioRepository, PortfolioSummary,
+    HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository, PortfolioSummary,
     SnapTradeUserRepository, Store, UnifiedAccount,
 };
 #[cfg(feature = "mock")]

@@ -368,6 +368,26 @@ pub trait PortfolioRepository: Send + Sync {
     ) -> Result<(), RepoError>;
 }
 
+/// A user's lock, for work on the user that must not interleave with other work on the same user — in
+/// another task, or on PostgreSQL in another process sharing the database (a sync, an order placement).
+#[async_trait]
+pub trait LockRepository: Send + Sync {
+    /// Waits until no one holds `user`'s lock, then holds it until the returned guard is released or dropped.
+    /// On PostgreSQL the guard owns one pooled connection holding a session-level advisory lock (keyed by the
+    /// user id in its own namespace); in memory it is an in-process lock shared by the store's clones.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] if no connection can be had within the pool's acquire timeout.
+    async fn lock_user(&self, user: UserId) -> Result<crate::UserLock, RepoError>;
+
+    /// The same store, with its calls for the lock's user run on the lock's connection (so, between
+    /// [`crate::UserLock::begin_writes`] and [`crate::UserLock::commit_writes`], in one transaction that is
+    /// saved whole or not at all). Calls for other users are unaffected.
+    fn within(&self, lock: &crate::UserLock) -> Self
+    where
+        Self: Sized;
+}
+
 /// Every repository at once: what [`crate::PgStore`] and [`crate::MemoryStore`] are, and what a service that
 /// needs several aggregates can take as one generic parameter.
 pub trait Store:
@@ -377,6 +397,7 @@ pub trait Store:
     + HoldingRepository
     + OrderRepository
     + PortfolioRepository
+    + LockRepository
 {
 }
 
@@ -387,5 +408,6 @@ impl<T> Store for T where
         + HoldingRepository
         + OrderRepository
         + PortfolioRepository
+        + LockRepository
 {
 }

@@ -12,13 +12,14 @@ use tributary_domain::{
 };
 use tributary_provider::capability::{AccountRef, OrderScope, PlacedOrder};
 use tributary_provider::router::ProviderRouter;
-use tributary_repo::{PortfolioSummary, RepoError, Store, UnifiedAccount};
+use tributary_repo::{PortfolioSummary, RepoError, Store, UnifiedAccount, UserLock};
 
 use crate::convert::{connection_of, deactivated, new_account, new_connection};
 use crate::merge::{Lot, merge};
 use crate::source::{AccountSource, OrderDesk, Snapshot};
 use crate::{
-    AccountReport, ConnectionReport, Outcome, ProviderReport, SyncError, SyncReport, UserLocks,
+    AccountReport, ConnectionReport, Outcome, ProviderReport, SyncError, SyncReport, UserGuard,
+    UserLocks,
 };
 
 /// How many provider calls one user's sync makes at once unless told otherwise.
@@ -34,7 +35,7 @@ pub struct SyncEngine<S> {
     pub(crate) locks: UserLocks,
     concurrency: usize,
     #[cfg(feature = "snaptrade")]
-    pub(crate) webhooks: crate::ledger::WebhookLedger,
+    pub(crate) webhooks: Arc<crate::ledger::WebhookLedger>,
     #[cfg(feature = "snaptrade")]
     pub(crate) snaptrade: Option<crate::snaptrade::SnapTradeLink>,
 }
@@ -68,7 +69,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             locks: UserLocks::new(),
             concurrency: DEFAULT_CONCURRENCY,
             #[cfg(feature = "snaptrade")]
-            webhooks: crate::ledger::WebhookLedger::default(),
+            webhooks: Arc::default(),
             #[cfg(feature = "snaptrade")]
             snaptrade: None,
         }
@@ -127,10 +128,21 @@ impl<S: Store + 'static> SyncEngine<S> {
     /// Holdings of accounts that could not be fetched are kept as they were, so an outage never empties a
     /// portfolio; a position the provider no longer reports disappears.
     ///
+    /// The user is held exclusively for the whole sync, across processes sharing the database (see
+    /// [`crate::UserLocks`]), and everything the sync writes is saved in one unit: when any write fails (the
+    /// database connection lost, a value refused) nothing of it is saved and the error is
+    /// [`SyncError::NotSaved`].
+    ///
     /// # Errors
     /// Only the repository's: provider failures are in the report.
     pub async fn sync_user(&self, user: UserId) -> Result<SyncReport, SyncError> {
-        let _guard = self.locks.lock(user).await;
+        let held = self.hold(user).await?;
+        let result = held.engine.sync_held(user, &held.lock).await;
+        held.finish(result).await
+    }
+
+    /// The sync, with the user held: fetch, then write everything as one unit.
+    async fn sync_held(&self, user: UserId, lock: &UserLock) -> Result<SyncReport, SyncError> {
         let mut report = SyncReport::default();
         let snapshots = self.fetch_all(user, &mut report).await;
         let stored_connections: HashMap<AuthorizationId, _> = self
@@ -163,17 +175,63 @@ impl<S: Store + 'static> SyncEngine<S> {
                 )?);
             }
         }
-        self.store.upsert_connections(user, &connections).await?;
-        let stored_accounts = self.store.upsert_accounts(user, &accounts).await?;
+        let not_saved = |error: SyncError| SyncError::NotSaved {
+            user,
+            source: Box::new(error),
+        };
+        lock.begin_writes().await.map_err(|e| not_saved(e.into()))?;
+        self.write_sync(user, &snapshots, &connections, &accounts, &mut report, now)
+            .await
+            .map_err(not_saved)?;
+        lock.commit_writes()
+            .await
+            .map_err(|e| not_saved(e.into()))?;
+        Ok(report)
+    }
+
+    /// The sync's writes (inside the caller's unit): connections, accounts, holdings, orders, sync states.
+    async fn write_sync(
+        &self,
+        user: UserId,
+        snapshots: &[Snapshot],
+        connections: &[tributary_domain::NewBrokerageConnection],
+        accounts: &[tributary_domain::NewInvestmentAccount],
+        report: &mut SyncReport,
+        now: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        self.store.upsert_connections(user, connections).await?;
+        let stored_accounts = self.store.upsert_accounts(user, accounts).await?;
         let holdings = self
-            .holdings(user, &snapshots, &stored_accounts, &mut report)
+            .holdings(user, snapshots, &stored_accounts, report)
             .await?;
         report.holdings_count = holdings.len();
         report.holdings = self.store.replace_holdings(user, &holdings).await?;
-        self.sync_orders(user, &stored_accounts, &mut report)
-            .await?;
-        self.record_sync_states(user, &report, now).await?;
-        Ok(report)
+        self.sync_orders(user, &stored_accounts, report).await?;
+        self.record_sync_states(user, report, now).await
+    }
+
+    /// Holds `user` exclusively: first in this process (so waiting callers hold no database connection),
+    /// then the repository's lock; returns the engine bound to it.
+    pub(crate) async fn hold(&self, user: UserId) -> Result<Held<S>, SyncError> {
+        let local = self.locks.lock(user).await;
+        let lock = self.store.lock_user(user).await?;
+        let engine = Self {
+            store: Arc::new(self.store.within(&lock)),
+            router: self.router,
+            sources: self.sources.clone(),
+            desks: self.desks.clone(),
+            locks: self.locks.clone(),
+            concurrency: self.concurrency,
+            #[cfg(feature = "snaptrade")]
+            webhooks: Arc::clone(&self.webhooks),
+            #[cfg(feature = "snaptrade")]
+            snaptrade: self.snaptrade.clone(),
+        };
+        Ok(Held {
+            _local: local,
+            lock,
+            engine,
+        })
     }
 
     /// Writes each account's sync status (and the SnapTrade user's last sync) from the report: success,
@@ -396,6 +454,32 @@ impl<S: Store + 'static> SyncEngine<S> {
         });
         report.orders_written = self.store.upsert_orders(user, &orders).await?.len();
         Ok(())
+    }
+}
+
+/// A user held exclusively, and the engine whose calls for the user run under that hold.
+pub(crate) struct Held<S> {
+    _local: UserGuard,
+    pub(crate) lock: UserLock,
+    pub(crate) engine: SyncEngine<S>,
+}
+
+impl<S> Held<S> {
+    /// Lets the user go and hands back `result`. A release that fails is only logged: the repository closes
+    /// the lock's connection then, which releases the lock all the same.
+    pub(crate) async fn finish<T>(self, result: Result<T, SyncError>) -> Result<T, SyncError> {
+        let Self {
+            _local,
+            lock,
+            engine,
+            ..
+        } = self;
+        drop(engine);
+        let user = lock.user();
+        if let Err(error) = lock.release().await {
+            tracing::warn!(%user, %error, "releasing the user's lock failed; its connection was closed");
+        }
+        result
     }
 }
 

@@ -18,6 +18,17 @@ pub enum SyncError {
     /// A value the domain refuses, built in the sync layer (e.g. a sum that overflows its column).
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// A sync's writes failed part-way (the database connection lost, a value refused): none of them was
+    /// saved, so the user's rows are exactly as before the sync. Syncing again is safe.
+    #[error(
+        "nothing of the sync of user {user} was saved, the user's rows are as before it: {source}"
+    )]
+    NotSaved {
+        /// The user whose sync failed.
+        user: UserId,
+        /// Why it failed.
+        source: Box<SyncError>,
+    },
     /// Another sync of this user holds the user's lock and the caller asked not to wait.
     #[error("a sync of user {user} is already running")]
     Busy {

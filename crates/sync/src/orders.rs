@@ -44,7 +44,18 @@ impl<S: Store + 'static> SyncEngine<S> {
         account: AccountId,
         order: OrderRequest,
     ) -> Result<OrderPlacement, SyncError> {
-        let _guard = self.locks.lock(user).await;
+        let held = self.hold(user).await?;
+        let result = held.engine.place_held(user, account, order).await;
+        held.finish(result).await
+    }
+
+    /// The placement, with the user held across processes (no sync of the user runs meanwhile).
+    async fn place_held(
+        &self,
+        user: UserId,
+        account: AccountId,
+        order: OrderRequest,
+    ) -> Result<OrderPlacement, SyncError> {
         let account = self.store.get_account(user, account).await?;
         let desk = self.desk(self.router.trading_for(&account)?)?;
         let (order, client_order_id) = with_client_order_id(order)?;

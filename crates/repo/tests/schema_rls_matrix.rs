@@ -91,6 +91,15 @@ const TABLES: &[TableRules] = &[
         one_row_per_user: false,
         owner_may: ALL,
     },
+    TableRules {
+        table: "snaptrade_webhook_events",
+        insert: "insert into public.snaptrade_webhook_events (webhook_id, event_type, user_id)
+                 values (gen_random_uuid()::text, 'USER_DELETED', $1)",
+        update: "update public.snaptrade_webhook_events set event_type = event_type where user_id = $1",
+        one_row_per_user: false,
+        // Backend only: not even the user the event names may see it.
+        owner_may: &[],
+    },
 ];
 
 async fn seed_owner(pool: &PgPool, owner: Uuid) -> sqlx::Result<()> {
@@ -107,6 +116,8 @@ async fn seed_owner(pool: &PgPool, owner: Uuid) -> sqlx::Result<()> {
         "insert into snaptrade_users (user_id, snaptrade_user_id, snaptrade_user_secret) values ($1, $1::text, 's')",
         "insert into snaptrade_brokerage_connections (user_id, authorization_id, brokerage_slug, brokerage_name)
          values ($1, gen_random_uuid(), 'ALPACA', 'Alpaca')",
+        "insert into snaptrade_webhook_events (webhook_id, event_type, user_id)
+         values ('id:' || $1::text, 'CONNECTION_BROKEN', $1)",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).execute(pool).await?;
     }

@@ -35,8 +35,6 @@ pub struct SyncEngine<S> {
     pub(crate) locks: UserLocks,
     concurrency: usize,
     #[cfg(feature = "snaptrade")]
-    pub(crate) webhooks: Arc<crate::ledger::WebhookLedger>,
-    #[cfg(feature = "snaptrade")]
     pub(crate) snaptrade: Option<crate::snaptrade::SnapTradeLink>,
 }
 
@@ -68,8 +66,6 @@ impl<S: Store + 'static> SyncEngine<S> {
             desks: Vec::new(),
             locks: UserLocks::new(),
             concurrency: DEFAULT_CONCURRENCY,
-            #[cfg(feature = "snaptrade")]
-            webhooks: Arc::default(),
             #[cfg(feature = "snaptrade")]
             snaptrade: None,
         }
@@ -222,8 +218,6 @@ impl<S: Store + 'static> SyncEngine<S> {
             desks: self.desks.clone(),
             locks: self.locks.clone(),
             concurrency: self.concurrency,
-            #[cfg(feature = "snaptrade")]
-            webhooks: Arc::clone(&self.webhooks),
             #[cfg(feature = "snaptrade")]
             snaptrade: self.snaptrade.clone(),
         };

@@ -44,8 +44,6 @@
 mod convert;
 mod engine;
 mod error;
-#[cfg(feature = "snaptrade")]
-mod ledger;
 mod lock;
 pub mod merge;
 mod orders;

@@ -185,7 +185,8 @@ impl<S: Store + 'static> SyncEngine<S> {
     }
 
     /// Verifies a SnapTrade webhook delivery (the `Signature` header's value and the raw body), refuses
-    /// a replay of one already applied, and acts on it: connection health, a resync, the user's removal,
+    /// a replay of one already applied (recorded in the repository by webhook id, so a replay after a restart
+    /// or to another process is refused too), and acts on it: connection health, a resync, the user's removal,
     /// an account's orders. Unknown event types are acknowledged and logged.
     ///
     /// # Errors
@@ -200,13 +201,22 @@ impl<S: Store + 'static> SyncEngine<S> {
         let link = self.snaptrade()?;
         let event = verify_webhook(&link.consumer_key, signature, body)?;
         let key = webhook_key(&event);
-        if !self.webhooks.begin(&key) {
+        let user = event
+            .user_id
+            .as_deref()
+            .and_then(|id| UserId::parse(id).ok());
+        if !self
+            .store
+            .record_webhook(&key, &event_type(&event), user)
+            .await?
+        {
             return Ok(WebhookOutcome::Replayed);
         }
         let outcome = self.apply_webhook(&event).await;
-        match &outcome {
-            Ok(_) => self.webhooks.finish(&key, event.event_timestamp),
-            Err(_) => self.webhooks.abandon(&key),
+        if outcome.is_err()
+            && let Err(error) = self.store.forget_webhook(&key).await
+        {
+            tracing::warn!(%error, "a failed webhook delivery stays recorded; SnapTrade's retry will be acknowledged as a replay");
         }
         outcome
     }
@@ -386,8 +396,23 @@ fn deleted_change(at: DateTime<Utc>, what: &str) -> ConnectionStatusChange {
 fn webhook_key(event: &WebhookEvent) -> String {
     match &event.webhook_id {
         Some(id) => format!("id:{id}"),
-        None => format!("event:{}", event.raw),
+        None => format!(
+            "event:{}:{}:{}",
+            event_type(event),
+            event.user_id.as_deref().unwrap_or("-"),
+            event.event_timestamp.to_rfc3339()
+        ),
     }
+}
+
+/// The event's type as SnapTrade sent it.
+fn event_type(event: &WebhookEvent) -> String {
+    event
+        .raw
+        .get("eventType")
+        .and_then(serde_json::Value::as_str)
+        .filter(|kind| !kind.trim().is_empty())
+        .map_or_else(|| format!("{:?}", event.kind), str::to_owned)
 }
 
 fn ignored(event: &WebhookEvent, why: &str) -> WebhookOutcome {

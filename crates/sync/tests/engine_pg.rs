@@ -42,3 +42,76 @@ pg_cases!(
     an_account_the_provider_no_longer_reports_is_deactivated_and_its_holdings_dropped,
     no_secret_reaches_the_engine_its_reports_or_its_errors,
 );
+
+/// A delivery applied before a restart is recognised by the new engine (the record is in the database, not in
+/// the old engine's memory): acknowledged as a replay, not applied again.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twice(pool: PgPool) {
+    use std::sync::Arc;
+
+    use secrecy::SecretString;
+    use tributary_domain::{ConnectionStatus, ConnectionType, FeatureFlags};
+    use tributary_provider::router::ProviderRouter;
+    use tributary_provider::snaptrade::signing::{canonical_json, sign};
+    use tributary_repo::ConnectionRepository;
+    use tributary_sync::{SyncEngine, WebhookOutcome};
+
+    let world = world(pool.clone()).await;
+    world.connect_snaptrade(ConnectionType::Trade).await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let connection = world
+        .store()
+        .list_connections(world.user)
+        .await
+        .unwrap()
+        .remove(0);
+    let broken = support::webhook(
+        world.user,
+        "CONNECTION_BROKEN",
+        &connection.authorization_id.to_string(),
+        "hook-restart",
+    );
+    assert!(matches!(
+        world.deliver(&broken).await.unwrap(),
+        WebhookOutcome::ConnectionUpdated { .. }
+    ));
+    let fixed = support::webhook(
+        world.user,
+        "CONNECTION_FIXED",
+        &connection.authorization_id.to_string(),
+        "hook-fixed",
+    );
+    world.deliver(&fixed).await.unwrap();
+
+    // A new process: a new engine and a new pool on the same database.
+    let consumer_key = SecretString::from(world.sandbox.snaptrade().consumer_key());
+    let restarted = SyncEngine::new(
+        Arc::new(PgStore::new(
+            sqlx::postgres::PgPoolOptions::new()
+                .connect_with((*pool.connect_options()).clone())
+                .await
+                .unwrap(),
+            Keyring::new(SecretKey::generate()),
+        )),
+        ProviderRouter::new(FeatureFlags::new(true, true, true, true)),
+    )
+    .with_snaptrade(Arc::clone(&world.snaptrade), consumer_key.clone());
+    let signature = sign(&consumer_key, &canonical_json(&broken));
+    let body = serde_json::to_vec(&broken).unwrap();
+    let replay = restarted
+        .handle_snaptrade_webhook(Some(&signature), &body)
+        .await
+        .unwrap();
+
+    assert_eq!(replay, WebhookOutcome::Replayed);
+    let stored = world
+        .store()
+        .get_connection(world.user, connection.authorization_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        ConnectionStatus::Active,
+        "the replay did not break it again"
+    );
+}

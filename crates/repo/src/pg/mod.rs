@@ -8,6 +8,7 @@ mod portfolio;
 mod row;
 mod session;
 mod snaptrade_users;
+mod webhooks;
 
 use std::sync::Arc;
 

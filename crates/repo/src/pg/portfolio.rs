@@ -16,20 +16,6 @@ const MODE: &str = "
 select mode, has_alpaca, has_plaid, has_snaptrade, alpaca_account_id, accounts_count
 from public.get_user_portfolio_mode($1)";
 
-/// The facts `get_user_portfolio_mode` decides on, read directly for service callers: the same two lookups as
-/// one plain statement. Calling the PL/pgSQL function costs about 50 µs of server time per call on top of
-/// them (function call, result materialisation), as much again as the whole primary-key lookup it is measured
-/// against; the mode itself is the domain's [`PortfolioMode::from_providers`], the truth table the schema tests
-/// hold the function to.
-const FACTS: &str = "
-select (select o.alpaca_account_id from public.user_onboarding o
-        where o.user_id = $1 and o.alpaca_account_id is not null) as alpaca_account_id,
-       coalesce(bool_or(a.provider = 'plaid'), false) as has_plaid,
-       coalesce(bool_or(a.provider = 'snaptrade'), false) as has_snaptrade,
-       count(*)::int as accounts_count
-from public.user_investment_accounts a
-where a.user_id = $1 and a.is_active = true";
-
 const UNIFIED: &str = "
 select id, user_id, provider, provider_account_id, institution_name, account_name, account_type, account_subtype,
        is_active, account_mode, snaptrade_authorization_id, brokerage_name, connection_type, connection_status,
@@ -56,14 +42,15 @@ impl PortfolioRepository for PgStore {
                 .read_row(user, query, read_summary, "portfolio mode")
                 .await;
         }
-        // Service mode asks for this on every page view, for any user: one statement on the pool is one round
-        // trip (BEGIN, query and COMMIT would be three; a lone statement is its own transaction anyway).
-        let row = sqlx::query(FACTS)
+        // Service mode asks for this on every page view, for any user: the schema's function as one statement
+        // on the pool is one round trip (BEGIN, query and COMMIT would be three; a lone statement is its own
+        // transaction anyway). The function, not a copy of its logic, so the schema stays the one truth.
+        let row = sqlx::query(MODE)
             .bind(user.into_uuid())
             .fetch_one(self.pool())
             .await
             .map_err(classify)?;
-        read_facts(&row)
+        read_summary(&row)
     }
 
     async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError> {
@@ -97,25 +84,6 @@ fn read_summary(row: &PgRow) -> Result<PortfolioSummary, RepoError> {
         has_plaid: c.get("has_plaid")?,
         has_snaptrade: c.get("has_snaptrade")?,
         alpaca_account_id: c.parse_opt("alpaca_account_id", ProviderAccountId::parse)?,
-        accounts_count: u32::try_from(count).map_err(|_| {
-            RepoError::invalid("accounts_count", format!("{count} is out of range"))
-        })?,
-    })
-}
-
-/// A [`FACTS`] row: the mode follows from the providers, as in the function.
-fn read_facts(row: &PgRow) -> Result<PortfolioSummary, RepoError> {
-    let c = Columns(row);
-    let count: i32 = c.get("accounts_count")?;
-    let alpaca_account_id = c.parse_opt("alpaca_account_id", ProviderAccountId::parse)?;
-    let (has_plaid, has_snaptrade): (bool, bool) = (c.get("has_plaid")?, c.get("has_snaptrade")?);
-    let has_alpaca = alpaca_account_id.is_some();
-    Ok(PortfolioSummary {
-        mode: PortfolioMode::from_providers(has_alpaca, has_plaid, has_snaptrade),
-        has_alpaca,
-        has_plaid,
-        has_snaptrade,
-        alpaca_account_id,
         accounts_count: u32::try_from(count).map_err(|_| {
             RepoError::invalid("accounts_count", format!("{count} is out of range"))
         })?,

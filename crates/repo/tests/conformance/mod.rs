@@ -19,7 +19,7 @@ use tributary_domain::{
 use tributary_repo::{
     AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
     LockRepository, OrderRepository, PortfolioRepository, RepoError, SnapTradeUserRepository,
-    Store,
+    Store, WebhookRepository,
 };
 
 /// A store under test, and how to make users for it.
@@ -56,6 +56,7 @@ macro_rules! all_cases {
         $runner!(a_sync_outcome_is_recorded_and_a_failure_keeps_the_last_success);
         $runner!(a_users_lock_waits_for_its_holder_and_other_users_do_not);
         $runner!(a_unit_of_writes_is_saved_whole_or_not_at_all);
+        $runner!(a_webhook_delivery_is_recorded_once_and_a_replay_is_refused);
     };
 }
 
@@ -1125,4 +1126,52 @@ pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
     lock.release().await.unwrap();
     assert_eq!(store.list_accounts(user).await.unwrap().len(), 1);
     assert_eq!(symbols(h, user).await, ["AAPL"]);
+}
+
+pub async fn a_webhook_delivery_is_recorded_once_and_a_replay_is_refused<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.admin();
+    assert!(
+        store
+            .record_webhook("id:wh-1", "CONNECTION_BROKEN", Some(user))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_webhook("id:wh-1", "CONNECTION_BROKEN", Some(user))
+            .await
+            .unwrap(),
+        "a replay"
+    );
+    assert!(
+        store
+            .record_webhook("id:wh-2", "USER_DELETED", Some(UserId::generate()))
+            .await
+            .unwrap(),
+        "an event naming a user the store does not hold is still recorded"
+    );
+    assert!(
+        store
+            .record_webhook("id:wh-3", "SOMETHING_NEW", None)
+            .await
+            .unwrap()
+    );
+
+    store.forget_webhook("id:wh-1").await.unwrap();
+    assert!(
+        store
+            .record_webhook("id:wh-1", "CONNECTION_BROKEN", Some(user))
+            .await
+            .unwrap(),
+        "a forgotten delivery (its application failed) is applied when retried"
+    );
+    assert!(matches!(
+        store.record_webhook(" ", "CONNECTION_BROKEN", None).await,
+        Err(RepoError::InvalidData { field, .. }) if field == "webhook_id"
+    ));
+    assert!(matches!(
+        store.record_webhook("id:wh-4", "BAD\0TYPE", None).await,
+        Err(RepoError::InvalidData { field, .. }) if field == "event_type"
+    ));
 }

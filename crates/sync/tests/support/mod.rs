@@ -643,7 +643,7 @@ pub async fn a_provider_outage_keeps_its_holdings_and_reports_the_failure<S: Sto
     }
 }
 
-fn webhook(
+pub fn webhook(
     world_user: UserId,
     event_type: &str,
     authorization: &str,

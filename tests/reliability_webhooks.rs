@@ -1,7 +1,7 @@
 //! SnapTrade webhooks that go wrong, seen from the engine and the store: a forged signature, a stale or
-//! future timestamp, a replayed or duplicated delivery, an unknown event type, a 10 MiB body, bytes that are
-//! not UTF-8. Each is refused with a typed error or acknowledged with a `WebhookOutcome` saying why; none
-//! changes a row it should not, none is applied twice, none panics. Every case runs on `MemoryStore` and on
+//! future timestamp, a replayed or duplicated delivery, an unknown event type, a 10 MiB body (anything over
+//! `MAX_WEBHOOK_BODY`, 1 MiB, is refused before it is read), bytes that are not UTF-8. Each is refused with a
+//! typed error or acknowledged with a `WebhookOutcome` saying why; none changes a row it should not, none is applied twice, none panics. Every case runs on `MemoryStore` and on
 //! `PgStore` (a fresh migrated database), with the sandbox providers wired as the examples wire them.
 //!
 //! The verifier's own checks (signature, age, shape) are unit-tested in
@@ -27,7 +27,9 @@ use tributary::provider::ProviderError;
 use tributary::provider::snaptrade::signing::{canonical_json, sign};
 use tributary::provider::snaptrade::webhook::{CODE_BAD_SIGNATURE, CODE_STALE_EVENT};
 use tributary::repo::{Keyring, MemoryStore, PgStore, SecretKey, Store};
-use tributary::sync::{SyncEngine, SyncError, WebhookOutcome};
+use tributary::sync::{
+    CODE_WEBHOOK_TOO_LARGE, MAX_WEBHOOK_BODY, SyncEngine, SyncError, WebhookOutcome,
+};
 use tributary_sandbox::Sandbox;
 
 tributary_testdb::require_database!();
@@ -303,37 +305,113 @@ async fn an_unknown_event_type_is_acknowledged_with_its_reason_and_changes_nothi
     );
 }
 
-/// A payload padded to just over 10 MiB inside `details`, where SnapTrade puts per-event data.
-fn ten_mebibytes(mut event: Value) -> Value {
-    event["details"] = json!({ "padding": "x".repeat(10 * 1024 * 1024) });
+/// `event` with `details` padded by `bytes` characters, where SnapTrade puts per-event data.
+fn padded(mut event: Value, bytes: usize) -> Value {
+    event["details"] = json!({ "padding": "x".repeat(bytes) });
     event
 }
 
-async fn a_ten_mebibyte_body_is_refused_when_forged_and_applied_once_when_signed<
-    S: Store + 'static,
->(
-    hooked: Hooked<S>,
-) {
-    let before = hooked.rows().await;
-    let forged_event = ten_mebibytes(hooked.event("CONNECTION_BROKEN", "hook-huge-forged"));
-    let body = serde_json::to_vec(&forged_event).unwrap();
-    assert!(body.len() > 10 * 1024 * 1024);
+/// `event` padded so that its JSON body is exactly `body_len` bytes.
+fn padded_to(event: Value, body_len: usize) -> Value {
+    let unpadded = serde_json::to_vec(&padded(event.clone(), 0)).unwrap().len();
+    padded(event, body_len - unpadded)
+}
 
-    let refused = hooked
-        .deliver_raw(Some(&forged_signature(&forged_event)), &body)
-        .await
-        .unwrap_err();
+/// A payload padded to just over 10 MiB.
+fn ten_mebibytes(event: Value) -> Value {
+    padded(event, 10 * 1024 * 1024)
+}
 
-    assert_refused_as_forged(&refused);
+/// Checks `refused` is the size refusal: 413, its code, the limit named, the body not repeated.
+fn assert_refused_as_too_large(refused: &SyncError) {
+    let SyncError::Provider(ProviderError::Rejected(detail)) = refused else {
+        panic!("an oversized delivery is Rejected, got {refused:?}");
+    };
+    assert_eq!(detail.status, 413, "{detail}");
+    assert_eq!(
+        detail.code.as_deref(),
+        Some(CODE_WEBHOOK_TOO_LARGE),
+        "{detail}"
+    );
+    assert!(
+        detail
+            .message
+            .contains(&format!("over the {MAX_WEBHOOK_BODY}-byte limit")),
+        "{detail}"
+    );
     assert!(
         refused.to_string().len() < 1024,
         "the error repeats the body: {} bytes",
         refused.to_string().len()
     );
+}
+
+async fn a_ten_mebibyte_body_is_refused_unread_whether_forged_or_signed_and_burns_no_webhook_id<
+    S: Store + 'static,
+>(
+    hooked: Hooked<S>,
+) {
+    let before = hooked.rows().await;
+    let requests = hooked.snaptrade_requests();
+    let broken = hooked.event("CONNECTION_BROKEN", "hook-huge");
+    let huge = ten_mebibytes(broken.clone());
+    let forged_body = serde_json::to_vec(&huge).unwrap();
+    let (signed_body, signature) = hooked.providers.signed_webhook(&huge);
+    assert!(signed_body.len() > 10 * 1024 * 1024);
+
+    let forged = hooked
+        .deliver_raw(Some(&forged_signature(&huge)), &forged_body)
+        .await
+        .unwrap_err();
+    let signed = hooked
+        .deliver_raw(Some(&signature), &signed_body)
+        .await
+        .unwrap_err();
+
+    for refused in [&forged, &signed] {
+        assert_refused_as_too_large(refused);
+    }
+    assert_eq!(hooked.rows().await, before, "an oversized delivery wrote");
+    assert_eq!(hooked.connection_status().await, ConnectionStatus::Active);
+    assert_eq!(hooked.snaptrade_requests(), requests);
+    // Refused unread, it claimed nothing: the same event at its real size is applied under the same id.
+    assert_eq!(
+        hooked.deliver(&broken).await.unwrap(),
+        WebhookOutcome::ConnectionUpdated {
+            authorization_id: hooked.authorization,
+            status: ConnectionStatus::Disabled,
+        }
+    );
+}
+
+async fn a_signed_body_at_the_one_mebibyte_limit_is_applied_and_one_byte_more_is_refused<
+    S: Store + 'static,
+>(
+    hooked: Hooked<S>,
+) {
+    let over = padded_to(
+        hooked.event("CONNECTION_BROKEN", "hook-over"),
+        MAX_WEBHOOK_BODY + 1,
+    );
+    let (over_body, over_signature) = hooked.providers.signed_webhook(&over);
+    assert_eq!(over_body.len(), MAX_WEBHOOK_BODY + 1);
+    let before = hooked.rows().await;
+
+    let refused = hooked
+        .deliver_raw(Some(&over_signature), &over_body)
+        .await
+        .unwrap_err();
+
+    assert_refused_as_too_large(&refused);
     assert_eq!(hooked.rows().await, before);
 
-    let signed = ten_mebibytes(hooked.event("CONNECTION_BROKEN", "hook-huge"));
-    let applied = hooked.deliver(&signed).await.unwrap();
+    let largest = padded_to(
+        hooked.event("CONNECTION_BROKEN", "hook-largest"),
+        MAX_WEBHOOK_BODY,
+    );
+    let (body, signature) = hooked.providers.signed_webhook(&largest);
+    assert_eq!(body.len(), MAX_WEBHOOK_BODY);
+    let applied = hooked.deliver_raw(Some(&signature), &body).await.unwrap();
     assert_eq!(
         applied,
         WebhookOutcome::ConnectionUpdated {
@@ -351,7 +429,7 @@ async fn a_ten_mebibyte_body_is_refused_when_forged_and_applied_once_when_signed
     assert!(message.as_str().len() < 1024, "the padding was stored");
     let after = hooked.rows().await;
     assert_eq!(
-        hooked.deliver(&signed).await.unwrap(),
+        hooked.deliver_raw(Some(&signature), &body).await.unwrap(),
         WebhookOutcome::Replayed
     );
     assert_eq!(hooked.rows().await, after);
@@ -444,6 +522,7 @@ on_both_stores!(
     a_replayed_holdings_update_resyncs_once_and_is_then_acknowledged_as_a_replay,
     duplicate_deliveries_arriving_together_are_applied_once,
     an_unknown_event_type_is_acknowledged_with_its_reason_and_changes_nothing,
-    a_ten_mebibyte_body_is_refused_when_forged_and_applied_once_when_signed,
+    a_ten_mebibyte_body_is_refused_unread_whether_forged_or_signed_and_burns_no_webhook_id,
+    a_signed_body_at_the_one_mebibyte_limit_is_applied_and_one_byte_more_is_refused,
     bytes_that_are_not_utf8_are_refused_as_invalid_data_and_change_nothing,
 );

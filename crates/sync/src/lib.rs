@@ -58,4 +58,6 @@ pub use lock::{UserGuard, UserLocks};
 pub use orders::OrderPlacement;
 pub use report::{AccountReport, ConnectionReport, Outcome, ProviderReport, SyncReport};
 #[cfg(feature = "snaptrade")]
-pub use snaptrade::{RegisteredSnapTradeUser, WebhookOutcome};
+pub use snaptrade::{
+    CODE_WEBHOOK_TOO_LARGE, MAX_WEBHOOK_BODY, RegisteredSnapTradeUser, WebhookOutcome,
+};

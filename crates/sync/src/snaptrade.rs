@@ -14,12 +14,22 @@ use tributary_provider::snaptrade::webhook::verify_webhook;
 use tributary_provider::snaptrade::{
     SnapTradeClient, UserCredentials, WebhookEvent, WebhookEventKind,
 };
+use tributary_provider::{ErrorDetail, ProviderError};
 use tributary_repo::{ConnectionStatusChange, RepoError, SnapTradeUserRepository, Store};
 
 use crate::convert::deactivated;
 use crate::merge::{Lot, merge};
 use crate::source::{Logins, PerAccountSource, TradingDesk};
 use crate::{SyncEngine, SyncError, SyncReport};
+
+/// The largest webhook body [`SyncEngine::handle_snaptrade_webhook`] reads: 1 MiB. SnapTrade's deliveries are
+/// a few hundred bytes, so a body near this is not SnapTrade's; refusing it before it is parsed, canonicalised
+/// and hashed (each proportional to its size) keeps a flood of large bodies from costing memory and CPU.
+pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+
+/// The code on the error for a webhook body over [`MAX_WEBHOOK_BODY`] (a [`ProviderError::Rejected`] with
+/// HTTP status 413, beside the verifier's codes for a forged or a stale delivery).
+pub const CODE_WEBHOOK_TOO_LARGE: &str = "webhook_body_too_large";
 
 /// The user's stored SnapTrade registration, opened, as the client's credentials.
 #[derive(Debug, Default, Clone, Copy)]
@@ -190,15 +200,18 @@ impl<S: Store + 'static> SyncEngine<S> {
     /// an account's orders. Unknown event types are acknowledged and logged.
     ///
     /// # Errors
-    /// The verifier's refusal (forged, unsigned, stale, not JSON): answer 401/400 so SnapTrade retries.
-    /// Failures while acting are returned too (the delivery is then not marked as applied, so SnapTrade's
-    /// retry applies it).
+    /// A body over [`MAX_WEBHOOK_BODY`] is refused unread, as [`ProviderError::Rejected`] with status 413 and
+    /// code [`CODE_WEBHOOK_TOO_LARGE`]. The verifier's refusal (forged, unsigned, stale, not JSON): answer
+    /// 401/400 so SnapTrade retries (each error's [`ErrorDetail::status`] is the status to answer). Failures
+    /// while acting are returned too (the delivery is then not marked as applied, so SnapTrade's retry applies
+    /// it).
     pub async fn handle_snaptrade_webhook(
         &self,
         signature: Option<&str>,
         body: &[u8],
     ) -> Result<WebhookOutcome, SyncError> {
         let link = self.snaptrade()?;
+        check_body_size(body)?;
         let event = verify_webhook(&link.consumer_key, signature, body)?;
         let key = webhook_key(&event);
         let user = event
@@ -380,6 +393,20 @@ impl<S: Store + 'static> SyncEngine<S> {
             None => Ok(ignored(event, "names no stored SnapTrade account")),
         }
     }
+}
+
+/// Refuses a body over [`MAX_WEBHOOK_BODY`], saying how large it is and what the limit is.
+fn check_body_size(body: &[u8]) -> Result<(), ProviderError> {
+    if body.len() <= MAX_WEBHOOK_BODY {
+        return Ok(());
+    }
+    let message = format!(
+        "the webhook body is {} bytes, over the {MAX_WEBHOOK_BODY}-byte limit (MAX_WEBHOOK_BODY)",
+        body.len()
+    );
+    Err(ProviderError::Rejected(
+        ErrorDetail::new(Provider::SnapTrade, 413, message).with_code(CODE_WEBHOOK_TOO_LARGE),
+    ))
 }
 
 /// What SnapTrade deleting a `what` ("user", "connection") does to a connection.

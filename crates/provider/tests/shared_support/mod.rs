@@ -29,28 +29,59 @@ pub fn dec(text: &str) -> rust_decimal::Decimal {
     rust_decimal::Decimal::from_str(text).expect("a decimal literal")
 }
 
-/// A tracing subscriber that writes every span (with its fields, including ones recorded later, such as
-/// `status` and `latency_ms`) and every event (with its fields and message) into one string, so a test can
+/// Everything logged on one test's thread: every span (with its fields, including ones recorded later, such
+/// as `status` and `latency_ms`) and every event (with its fields and message) in one string, so a test can
 /// search everything a deployment would log.
+///
+/// One global subscriber routes each span and event to the capture of the thread it happens on. A global one,
+/// not `tracing::subscriber::set_default`: tracing caches per call site whether anyone listens, and a call site
+/// first reached by another test's thread while no scoped subscriber was registered stays cached as "never",
+/// silently dropping this test's spans. A global subscriber that listens to everything leaves nothing to race.
 #[derive(Clone, Default)]
 pub struct LogCapture {
     text: Arc<Mutex<String>>,
-    next_id: Arc<AtomicU64>,
+}
+
+/// Stops the capture of this thread when dropped.
+pub struct CaptureGuard(());
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.borrow_mut().take());
+    }
+}
+
+thread_local! {
+    static CURRENT: std::cell::RefCell<Option<Arc<Mutex<String>>>> = const { std::cell::RefCell::new(None) };
 }
 
 impl LogCapture {
     /// Captures everything logged on this thread until the guard is dropped. Tests using it run on the
     /// current-thread runtime (`#[tokio::test]`'s default), so the client's spans land here.
-    pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+    pub fn start() -> (Self, CaptureGuard) {
+        static ROUTER: std::sync::Once = std::sync::Once::new();
+        ROUTER.call_once(|| {
+            tracing::subscriber::set_global_default(Router::default())
+                .expect("no other global subscriber in the provider tests");
+        });
         let capture = Self::default();
-        let guard = tracing::subscriber::set_default(capture.clone());
-        (capture, guard)
+        CURRENT.with(|current| *current.borrow_mut() = Some(Arc::clone(&capture.text)));
+        (capture, CaptureGuard(()))
     }
 
     /// Everything captured so far.
     pub fn text(&self) -> String {
         self.text.lock().unwrap().clone()
     }
+}
+
+/// Appends to the capture of the calling thread, if it has one.
+fn write_here(write: impl FnOnce(&Mutex<String>)) {
+    CURRENT.with(|current| {
+        if let Some(text) = current.borrow().as_ref() {
+            write(text);
+        }
+    });
 }
 
 struct FieldWriter<'a>(&'a Mutex<String>);
@@ -64,29 +95,38 @@ impl tracing::field::Visit for FieldWriter<'_> {
     }
 }
 
-impl tracing::Subscriber for LogCapture {
+/// The global subscriber behind [`LogCapture`].
+#[derive(Default)]
+struct Router {
+    next_id: AtomicU64,
+}
+
+impl tracing::Subscriber for Router {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
 
     fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        self.text
-            .lock()
-            .unwrap()
-            .push_str(&format!("\nspan {} ", span.metadata().name()));
-        span.record(&mut FieldWriter(&self.text));
+        write_here(|text| {
+            text.lock()
+                .unwrap()
+                .push_str(&format!("\nspan {} ", span.metadata().name()));
+            span.record(&mut FieldWriter(text));
+        });
         tracing::span::Id::from_u64(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        values.record(&mut FieldWriter(&self.text));
+        write_here(|text| values.record(&mut FieldWriter(text)));
     }
 
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
 
     fn event(&self, event: &tracing::Event<'_>) {
-        self.text.lock().unwrap().push_str("\nevent ");
-        event.record(&mut FieldWriter(&self.text));
+        write_here(|text| {
+            text.lock().unwrap().push_str("\nevent ");
+            event.record(&mut FieldWriter(text));
+        });
     }
 
     fn enter(&self, _: &tracing::span::Id) {}

@@ -7,6 +7,7 @@
 //! into the domain's checked types. Two kinds of payload: arbitrary JSON, and the providers' spec
 //! examples (`tests/fixtures`) with nodes replaced by hostile values (NUL bytes, emoji, 1 MiB strings,
 //! decimals at and past their limits) or removed.
+#![cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 
 mod shared_support;
 
@@ -15,8 +16,10 @@ use std::future::Future;
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::Value;
+#[cfg(any(feature = "snaptrade", feature = "alpaca"))]
 use tributary_domain::{AccountId, ProviderAccountId, UserId};
 use tributary_provider::ProviderError;
+#[cfg(any(feature = "snaptrade", feature = "alpaca"))]
 use tributary_provider::capability::AccountRef;
 use url::Url;
 use wiremock::matchers::any;
@@ -28,6 +31,7 @@ use shared_support::hostile_json::{Edit, any_json, edited, edits, scalar_edits};
 /// HTTP round trips per property: enough to meet every hostile value many times, quick on two cores.
 const CASES: u32 = 64;
 
+#[cfg(any(feature = "snaptrade", feature = "alpaca"))]
 const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
 
 /// A `wiremock` server answering every request with the case's body, and a runtime to call it from.
@@ -88,6 +92,7 @@ fn for_hostile_payloads(example: Value, property: impl Fn(&Value) -> Result<(), 
     }
 }
 
+#[cfg(any(feature = "snaptrade", feature = "alpaca"))]
 fn account_ref() -> AccountRef {
     AccountRef {
         user_id: UserId::generate(),

@@ -460,6 +460,27 @@ impl ConnectionRepository for MemoryStore {
         write_if_changed(current, updated, |c| c.updated_at = Some(at));
         Ok(current.clone())
     }
+
+    async fn delete_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<BrokerageConnection, RepoError> {
+        let mut state = self.lock();
+        let owned = state
+            .connections
+            .get(&authorization)
+            .is_some_and(|c| c.user_id == user);
+        if !owned {
+            return Err(RepoError::NotFound {
+                entity: "connection",
+            });
+        }
+        Ok(state
+            .connections
+            .remove(&authorization)
+            .expect("checked above"))
+    }
 }
 
 #[async_trait]

@@ -178,6 +178,22 @@ pub trait ConnectionRepository: Send + Sync {
         authorization: AuthorizationId,
         change: ConnectionStatusChange,
     ) -> Result<BrokerageConnection, RepoError>;
+
+    /// Deletes one of the user's connections (SnapTrade deleted it) and returns the row as it was.
+    ///
+    /// Only the connection row goes. The accounts that name it keep their rows: their
+    /// `snaptrade_authorization_id` is not a foreign key to this table, and an account row must outlive its
+    /// connection because deleting it would cascade to its orders (`snaptrade_orders.account_id` is
+    /// `on delete cascade`), which are financial records. Deactivating those accounts is the caller's.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"connection"`) if the user has no such connection; another user's
+    /// connection with that id is never touched.
+    async fn delete_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<BrokerageConnection, RepoError>;
 }
 
 /// What replacing a user's holdings did.

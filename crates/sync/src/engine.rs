@@ -175,13 +175,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             user,
             source: Box::new(error),
         };
-        lock.begin_writes().await.map_err(|e| not_saved(e.into()))?;
-        self.write_sync(user, &snapshots, &connections, &accounts, &mut report, now)
-            .await
-            .map_err(not_saved)?;
-        lock.commit_writes()
-            .await
-            .map_err(|e| not_saved(e.into()))?;
+        let writes = self.write_sync(user, &snapshots, &connections, &accounts, &mut report, now);
+        in_one_unit(lock, writes).await.map_err(not_saved)?;
         Ok(report)
     }
 
@@ -475,6 +470,19 @@ impl<S> Held<S> {
         }
         result
     }
+}
+
+/// Runs `writes` (calls of an engine bound to `lock`) as the lock's unit of writes: saved whole when they
+/// succeed, nothing of them otherwise (the unit is left uncommitted, and releasing or dropping the lock
+/// rolls it back).
+pub(crate) async fn in_one_unit<T>(
+    lock: &UserLock,
+    writes: impl Future<Output = Result<T, SyncError>>,
+) -> Result<T, SyncError> {
+    lock.begin_writes().await?;
+    let done = writes.await?;
+    lock.commit_writes().await?;
+    Ok(done)
 }
 
 /// The lots of every fetched account, each account's outcome added to the report.

@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use tributary_domain::{
-    AuthorizationId, ConnectionStatus, ConnectionType, InvestmentAccount, NewSnapTradeUser,
-    Provider, StatusMessage, UserId,
+    AuthorizationId, ConnectionStatus, ConnectionType, InvestmentAccount, NewInvestmentAccount,
+    NewSnapTradeUser, Provider, StatusMessage, UserId,
 };
 use tributary_provider::capability::{ConnectionPortal, PortalLink, PortalRequest};
 use tributary_provider::snaptrade::webhook::verify_webhook;
@@ -18,6 +17,7 @@ use tributary_provider::{ErrorDetail, ProviderError};
 use tributary_repo::{ConnectionStatusChange, RepoError, SnapTradeUserRepository, Store};
 
 use crate::convert::deactivated;
+use crate::engine::in_one_unit;
 use crate::merge::{Lot, merge};
 use crate::source::{Logins, PerAccountSource, TradingDesk};
 use crate::{SyncEngine, SyncError, SyncReport};
@@ -60,17 +60,27 @@ pub(crate) struct SnapTradeLink {
 pub enum WebhookOutcome {
     /// Already applied under this webhook id: acknowledged, nothing done.
     Replayed,
-    /// A connection's health was recorded.
+    /// A connection's health was recorded (`CONNECTION_BROKEN`, `CONNECTION_FIXED`).
     ConnectionUpdated {
         /// The connection.
         authorization_id: AuthorizationId,
         /// Its status now.
         status: ConnectionStatus,
     },
+    /// SnapTrade deleted a connection (`CONNECTION_DELETED`): its row is deleted, and the accounts under it
+    /// are deactivated, their connection marked disabled and their holdings dropped — all saved as one unit.
+    /// The account rows and their orders are kept: orders are financial records.
+    ConnectionRemoved {
+        /// The deleted connection.
+        authorization_id: AuthorizationId,
+        /// How many of its accounts were active and are not any more.
+        accounts_deactivated: usize,
+    },
     /// The user was synced again (holdings or accounts changed at SnapTrade).
     Resynced(Box<SyncReport>),
-    /// SnapTrade deleted the user: the registration is removed, connections disabled, SnapTrade accounts
-    /// deactivated and their holdings dropped.
+    /// SnapTrade deleted the user (`USER_DELETED`): the registration and every SnapTrade connection are
+    /// deleted, the SnapTrade accounts deactivated and their holdings dropped — all saved as one unit. The
+    /// account rows and their orders are kept, as for [`Self::ConnectionRemoved`].
     UserRemoved,
     /// An account's orders were refreshed.
     OrdersRefreshed {
@@ -262,21 +272,7 @@ impl<S: Store + 'static> SyncEngine<S> {
                     .await
             }
             (WebhookEventKind::ConnectionDeleted, Some(authorization)) => {
-                // The repository cannot delete a connection: it is kept disabled, with why, and its
-                // accounts are deactivated with their holdings dropped.
-                let outcome = self
-                    .connection_changed(
-                        user,
-                        authorization,
-                        deleted_change(event.event_timestamp, "connection"),
-                    )
-                    .await?;
-                let _guard = self.locks.lock(user).await;
-                self.drop_accounts(user, |account| {
-                    account.snaptrade_authorization_id == Some(authorization)
-                })
-                .await?;
-                Ok(outcome)
+                self.connection_deleted(user, authorization).await
             }
             (
                 WebhookEventKind::AccountHoldingsUpdated
@@ -289,11 +285,7 @@ impl<S: Store + 'static> SyncEngine<S> {
                     self.sync_user(user).await?,
                 )))
             }
-            (WebhookEventKind::UserDeleted, _) => {
-                let _guard = self.locks.lock(user).await;
-                self.forget_snaptrade(user, event.event_timestamp).await?;
-                Ok(WebhookOutcome::UserRemoved)
-            }
+            (WebhookEventKind::UserDeleted, _) => self.user_deleted(user).await,
             (WebhookEventKind::TradeUpdate, _) => self.trade_updated(user, event).await,
             (kind, _) => {
                 tracing::info!(event = ?kind, "SnapTrade webhook acknowledged without action");
@@ -302,43 +294,97 @@ impl<S: Store + 'static> SyncEngine<S> {
         }
     }
 
-    /// What is left of a user SnapTrade deleted: no registration, connections disabled, accounts inactive,
-    /// and holdings made of the other providers' accounts only. (The caller holds the user's lock.)
-    async fn forget_snaptrade(&self, user: UserId, at: DateTime<Utc>) -> Result<(), SyncError> {
+    /// SnapTrade deleted a connection: its row is deleted, the accounts under it deactivated (their
+    /// connection marked disabled) and their holdings dropped, as one unit with the user held.
+    async fn connection_deleted(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<WebhookOutcome, SyncError> {
+        let held = self.hold(user).await?;
+        let writes = held.engine.remove_connection(user, authorization);
+        let result = in_one_unit(&held.lock, writes).await;
+        held.finish(result).await
+    }
+
+    /// SnapTrade deleted the user: their registration and every SnapTrade connection are deleted, their
+    /// SnapTrade accounts deactivated and those accounts' holdings dropped, as one unit with the user held.
+    async fn user_deleted(&self, user: UserId) -> Result<WebhookOutcome, SyncError> {
+        let held = self.hold(user).await?;
+        let result = in_one_unit(&held.lock, held.engine.forget_snaptrade(user)).await;
+        held.finish(result).await
+    }
+
+    /// Deletes the connection and retires its accounts. (The caller holds the user, inside a unit.)
+    async fn remove_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<WebhookOutcome, SyncError> {
+        let stored = match self.store.delete_connection(user, authorization).await {
+            Ok(_) => true,
+            Err(RepoError::NotFound { .. }) => false,
+            Err(error) => return Err(error.into()),
+        };
+        let accounts_deactivated = self
+            .retire_accounts(user, |account| {
+                account.snaptrade_authorization_id == Some(authorization)
+            })
+            .await?;
+        if !stored && accounts_deactivated == 0 {
+            return Ok(WebhookOutcome::Ignored {
+                reason: format!("connection {authorization} is not stored"),
+            });
+        }
+        Ok(WebhookOutcome::ConnectionRemoved {
+            authorization_id: authorization,
+            accounts_deactivated,
+        })
+    }
+
+    /// What is left of a user SnapTrade deleted: no registration, no connections, SnapTrade accounts inactive,
+    /// and holdings made of the other providers' accounts only. (The caller holds the user, inside a unit.)
+    async fn forget_snaptrade(&self, user: UserId) -> Result<WebhookOutcome, SyncError> {
         match self.store.delete_snaptrade_user(user).await {
             Ok(()) | Err(RepoError::NotFound { .. }) => {}
             Err(error) => return Err(error.into()),
         }
         for connection in self.store.list_connections(user).await? {
             self.store
-                .set_connection_status(
-                    user,
-                    connection.authorization_id,
-                    deleted_change(at, "user"),
-                )
+                .delete_connection(user, connection.authorization_id)
                 .await?;
         }
-        self.drop_accounts(user, |account| account.provider == Provider::SnapTrade)
-            .await
+        self.retire_accounts(user, |account| account.provider == Provider::SnapTrade)
+            .await?;
+        Ok(WebhookOutcome::UserRemoved)
     }
 
-    /// Deactivates the accounts `dropped` picks and rebuilds the holdings from the others' contributions.
-    /// (The caller holds the user's lock.)
-    async fn drop_accounts(
+    /// Deactivates the accounts `retired` picks, marks their connection disabled, and rebuilds the holdings
+    /// from the other accounts' contributions; returns how many accounts were active before.
+    ///
+    /// The account rows are kept, never deleted: `snaptrade_orders.account_id` cascades on delete, and an
+    /// account's orders are financial records that must outlive its connection. (The caller holds the user.)
+    async fn retire_accounts(
         &self,
         user: UserId,
-        dropped: impl Fn(&InvestmentAccount) -> bool,
-    ) -> Result<(), SyncError> {
+        retired: impl Fn(&InvestmentAccount) -> bool,
+    ) -> Result<usize, SyncError> {
         let (gone, kept): (Vec<_>, Vec<_>) = self
             .store
             .list_accounts(user)
             .await?
             .into_iter()
-            .partition(|account| dropped(account));
+            .partition(|account| retired(account));
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let was_active = gone.iter().filter(|account| account.is_active).count();
         let rows: Vec<_> = gone
             .iter()
-            .filter(|account| account.is_active)
-            .map(deactivated)
+            .map(|account| NewInvestmentAccount {
+                connection_status: ConnectionStatus::Disabled,
+                ..deactivated(account)
+            })
             .collect();
         self.store.upsert_accounts(user, &rows).await?;
         let kept: Vec<_> = kept.iter().map(|account| account.id).collect();
@@ -349,7 +395,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         self.store
             .replace_holdings(user, &merge(user, lots)?)
             .await?;
-        Ok(())
+        Ok(was_active)
     }
 
     async fn connection_changed(
@@ -407,16 +453,6 @@ fn check_body_size(body: &[u8]) -> Result<(), ProviderError> {
     Err(ProviderError::Rejected(
         ErrorDetail::new(Provider::SnapTrade, 413, message).with_code(CODE_WEBHOOK_TOO_LARGE),
     ))
-}
-
-/// What SnapTrade deleting a `what` ("user", "connection") does to a connection.
-fn deleted_change(at: DateTime<Utc>, what: &str) -> ConnectionStatusChange {
-    ConnectionStatusChange::Disabled {
-        at,
-        message: StatusMessage::from_optional(Some(&format!(
-            "the {what} was deleted at SnapTrade"
-        ))),
-    }
 }
 
 /// The delivery's identity: its webhook id, else what makes the event itself unique.

@@ -115,3 +115,68 @@ async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twic
         "the replay did not break it again"
     );
 }
+
+/// A CONNECTION_DELETED whose last write fails (a trigger refuses the holdings' rebuild) saves nothing: the
+/// connection row, the accounts and the holdings are as before, and SnapTrade's retry of the same delivery
+/// is applied in full once the fault is gone.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_connection_deletion_that_fails_part_way_saves_nothing_and_its_retry_applies(
+    pool: PgPool,
+) {
+    use tributary_domain::ConnectionType;
+    use tributary_repo::{AccountRepository, ConnectionRepository, HoldingRepository, RepoError};
+    use tributary_sync::{SyncError, WebhookOutcome};
+
+    let world = world(pool.clone()).await;
+    world.connect_snaptrade(ConnectionType::Trade).await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let store = world.store();
+    let connection = store.list_connections(world.user).await.unwrap().remove(0);
+    let accounts = store.list_accounts(world.user).await.unwrap();
+    let holdings = store.list_holdings(world.user).await.unwrap();
+    assert!(!holdings.is_empty());
+    sqlx::raw_sql(
+        "create function public.refuse_holdings() returns trigger language plpgsql as $$
+         begin raise exception 'the test refuses holdings writes'; end $$;
+         create trigger refuse_holdings before insert or update or delete on public.user_aggregated_holdings
+           for each row execute function public.refuse_holdings();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let deleted = support::webhook(
+        world.user,
+        "CONNECTION_DELETED",
+        &connection.authorization_id.to_string(),
+        "hook-deleted-part-way",
+    );
+
+    let failed = world.deliver(&deleted).await.unwrap_err();
+
+    assert!(matches!(failed, SyncError::Repo(_)), "{failed:?}");
+    assert_eq!(
+        store
+            .get_connection(world.user, connection.authorization_id)
+            .await
+            .unwrap(),
+        connection
+    );
+    assert_eq!(store.list_accounts(world.user).await.unwrap(), accounts);
+    assert_eq!(store.list_holdings(world.user).await.unwrap(), holdings);
+
+    sqlx::raw_sql("drop trigger refuse_holdings on public.user_aggregated_holdings")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let retried = world.deliver(&deleted).await.unwrap();
+    assert!(
+        matches!(retried, WebhookOutcome::ConnectionRemoved { accounts_deactivated, .. } if accounts_deactivated > 0),
+        "{retried:?}"
+    );
+    assert!(matches!(
+        store
+            .get_connection(world.user, connection.authorization_id)
+            .await,
+        Err(RepoError::NotFound { .. })
+    ));
+}

@@ -61,6 +61,12 @@ set status = $3, disabled_date = $4, error_message = $5
 where c.user_id = $1 and c.authorization_id = $2
   and (c.status, c.disabled_date, c.error_message) is distinct from ($3, $4, $5)";
 
+/// Scoped by user: another user's row with the same authorization id is never deleted.
+const DELETE: &str = "
+delete from public.snaptrade_brokerage_connections c where c.user_id = $1 and c.authorization_id = $2
+returning c.id, c.user_id, c.authorization_id, c.brokerage_slug, c.brokerage_name, c.connection_type, c.status,
+          c.disabled_date, c.error_message, c.accounts_count, c.last_synced_at, c.created_at, c.updated_at";
+
 #[async_trait]
 impl ConnectionRepository for PgStore {
     async fn upsert_connections(
@@ -186,6 +192,26 @@ impl ConnectionRepository for PgStore {
         let connection = fetch_one(&mut tx, user, authorization).await?;
         commit(tx).await?;
         Ok(connection)
+    }
+
+    async fn delete_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<BrokerageConnection, RepoError> {
+        let mut tx = self.begin(user).await?;
+        let row = sqlx::query(DELETE)
+            .bind(user.into_uuid())
+            .bind(authorization.into_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let deleted = row.as_ref().map(read_connection).transpose()?;
+        // Committed even when nothing matched: a miss is an answer, not a failed write of a unit.
+        commit(tx).await?;
+        deleted.ok_or(RepoError::NotFound {
+            entity: "connection",
+        })
     }
 }
 

@@ -57,6 +57,7 @@ macro_rules! all_cases {
         $runner!(a_users_lock_waits_for_its_holder_and_other_users_do_not);
         $runner!(a_unit_of_writes_is_saved_whole_or_not_at_all);
         $runner!(a_webhook_delivery_is_recorded_once_and_a_replay_is_refused);
+        $runner!(a_deleted_connection_is_gone_while_its_accounts_and_orders_stay);
     };
 }
 
@@ -73,6 +74,7 @@ macro_rules! user_scoped_cases {
         $runner!(a_pending_order_is_confirmed_in_place_as_the_providers_order);
         $runner!(connection_status_moves_between_active_disabled_and_error);
         $runner!(unified_accounts_carry_their_connections_health);
+        $runner!(a_deleted_connection_is_gone_while_its_accounts_and_orders_stay);
     };
 }
 
@@ -813,6 +815,75 @@ pub async fn unified_accounts_carry_their_connections_health<H: Harness>(h: &H) 
     assert_eq!(unified[1].connection_type, ConnectionType::Trade);
 }
 
+pub async fn a_deleted_connection_is_gone_while_its_accounts_and_orders_stay<H: Harness>(h: &H) {
+    let (user, other) = (h.new_user().await, h.new_user().await);
+    let store = h.store_for(user);
+    let (deleted, kept, others) = (
+        AuthorizationId::generate(),
+        AuthorizationId::generate(),
+        AuthorizationId::generate(),
+    );
+    store
+        .upsert_connections(user, &[connection(user, deleted), connection(user, kept)])
+        .await
+        .unwrap();
+    h.store_for(other)
+        .upsert_connections(other, &[connection(other, others)])
+        .await
+        .unwrap();
+    let mut linked = account(user, Provider::SnapTrade, "acc-deleted-connection");
+    linked.snaptrade_authorization_id = Some(deleted);
+    let linked = h.admin().upsert_accounts(user, &[linked]).await.unwrap();
+    let orders = store
+        .upsert_orders(user, &[order(user, linked[0].id, "ord-history")])
+        .await
+        .unwrap();
+    let before = store.get_connection(user, deleted).await.unwrap();
+
+    let removed = store.delete_connection(user, deleted).await.unwrap();
+
+    assert_eq!(removed, before, "the row as it was is returned");
+    let remaining: Vec<_> = store
+        .list_connections(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.authorization_id)
+        .collect();
+    assert_eq!(remaining, [kept]);
+    assert!(matches!(
+        store.get_connection(user, deleted).await,
+        Err(RepoError::NotFound {
+            entity: "connection"
+        })
+    ));
+    assert_eq!(store.list_accounts(user).await.unwrap(), linked);
+    assert_eq!(store.list_orders(user, None).await.unwrap(), orders);
+    let unified = store.unified_accounts(user).await.unwrap();
+    assert_eq!(unified[0].snaptrade_authorization_id, Some(deleted));
+    assert_eq!(unified[0].brokerage_connection_status, None);
+
+    for (whose, authorization) in [("deleted already", deleted), ("another user's", others)] {
+        assert!(
+            matches!(
+                store.delete_connection(user, authorization).await,
+                Err(RepoError::NotFound {
+                    entity: "connection"
+                })
+            ),
+            "{whose}"
+        );
+    }
+    assert_eq!(
+        h.store_for(other)
+            .get_connection(other, others)
+            .await
+            .unwrap()
+            .status,
+        ConnectionStatus::Active
+    );
+}
+
 pub async fn missing_rows_taken_keys_and_bad_batches_are_typed_errors<H: Harness>(h: &H) {
     let (alice, bob) = (h.new_user().await, h.new_user().await);
     let (as_alice, as_bob) = (h.store_for(alice), h.store_for(bob));
@@ -1089,6 +1160,20 @@ pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
     drop(lock);
     assert!(store.list_accounts(user).await.unwrap().is_empty());
     assert_eq!(symbols(h, user).await, ["VTI"]);
+
+    // A deletion is undone with the rest of an unfinished unit.
+    let authorization = AuthorizationId::generate();
+    store
+        .upsert_connections(user, &[connection(user, authorization)])
+        .await
+        .unwrap();
+    let lock = store.lock_user(user).await.unwrap();
+    let bound = store.within(&lock);
+    lock.begin_writes().await.unwrap();
+    bound.delete_connection(user, authorization).await.unwrap();
+    drop(bound);
+    drop(lock);
+    assert_eq!(store.list_connections(user).await.unwrap().len(), 1);
 
     // A write refused inside the unit: the unit does not commit, and its earlier writes are undone.
     let lock = store.lock_user(user).await.unwrap();

@@ -23,7 +23,7 @@ use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvi
 use tributary_provider::router::ProviderRouter;
 use tributary_provider::snaptrade::signing::{canonical_json, sign};
 use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
-use tributary_repo::Store;
+use tributary_repo::{RepoError, Store};
 use tributary_sandbox::{Sandbox, SeedAccount, SeedItem};
 use tributary_sync::source::GivenLogins;
 use tributary_sync::{Outcome, SyncEngine, SyncError, WebhookOutcome};
@@ -772,7 +772,22 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
         "{outcome:?}"
     );
 
-    // A deleted connection is disabled and its accounts leave the portfolio; the other connection stays.
+    // A deleted connection's row is gone; its accounts leave the portfolio, their orders stay as history;
+    // the other connection stays.
+    let under_deleted = |accounts: &[InvestmentAccount]| -> Vec<AccountId> {
+        accounts
+            .iter()
+            .filter(|a| a.snaptrade_authorization_id == Some(connection.authorization_id))
+            .map(|a| a.id)
+            .collect()
+    };
+    let before = world.store().list_accounts(world.user).await.unwrap();
+    let orders_before = world
+        .store()
+        .list_orders(world.user, Some(account.id))
+        .await
+        .unwrap();
+    assert!(!orders_before.is_empty());
     let deleted = webhook(
         world.user,
         "CONNECTION_DELETED",
@@ -782,30 +797,67 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
     let outcome = world.deliver(&deleted).await.unwrap();
     assert_eq!(
         outcome,
-        WebhookOutcome::ConnectionUpdated {
+        WebhookOutcome::ConnectionRemoved {
             authorization_id: connection.authorization_id,
-            status: ConnectionStatus::Disabled
+            accounts_deactivated: under_deleted(&before).len(),
         }
     );
+    assert!(matches!(
+        world
+            .store()
+            .get_connection(world.user, connection.authorization_id)
+            .await,
+        Err(RepoError::NotFound {
+            entity: "connection"
+        })
+    ));
+    let connections = world.store().list_connections(world.user).await.unwrap();
+    assert_eq!(connections.len(), 1);
+    assert_ne!(connections[0].authorization_id, connection.authorization_id);
     let accounts = world.store().list_accounts(world.user).await.unwrap();
+    assert_eq!(accounts.len(), before.len(), "no account row is deleted");
+    let retired = under_deleted(&accounts);
+    assert!(retired.contains(&account.id));
     for account in &accounts {
-        let of_deleted = account.snaptrade_authorization_id == Some(connection.authorization_id);
+        let of_deleted = retired.contains(&account.id);
         assert_eq!(account.is_active, !of_deleted, "{account:?}");
+        if of_deleted {
+            assert_eq!(account.connection_status, ConnectionStatus::Disabled);
+        }
     }
+    assert_eq!(
+        world
+            .store()
+            .list_orders(world.user, Some(account.id))
+            .await
+            .unwrap(),
+        orders_before,
+        "the order history of a deleted connection's account is kept"
+    );
     let holdings = world.store().list_holdings(world.user).await.unwrap();
     assert!(!holdings.is_empty());
-    let deleted_accounts: Vec<_> = accounts
-        .iter()
-        .filter(|a| !a.is_active)
-        .map(|a| a.id)
-        .collect();
     assert!(holdings.iter().all(|h| {
         h.account_contributions
             .iter()
-            .all(|c| !deleted_accounts.contains(&c.account_id))
+            .all(|c| !retired.contains(&c.account_id))
     }));
+    let again = webhook(
+        world.user,
+        "CONNECTION_DELETED",
+        &authorization,
+        "hook-conn-deleted-again",
+    );
+    let outcome = world.deliver(&again).await.unwrap();
+    assert!(
+        matches!(&outcome, WebhookOutcome::Ignored { reason } if reason.contains("is not stored")),
+        "a second deletion finds nothing left to delete: {outcome:?}"
+    );
+    assert_eq!(
+        world.store().list_accounts(world.user).await.unwrap(),
+        accounts
+    );
 
-    // The user's deletion removes their registration.
+    // The user's deletion removes their registration and every connection; accounts and orders stay.
     let deleted = webhook(world.user, "USER_DELETED", &authorization, "hook-deleted");
     let outcome = world.deliver(&deleted).await.unwrap();
     assert_eq!(outcome, WebhookOutcome::UserRemoved);
@@ -817,13 +869,29 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
             .unwrap()
             .is_none()
     );
-    let accounts = world.store().list_accounts(world.user).await.unwrap();
-    assert!(accounts.iter().all(|a| !a.is_active), "{accounts:?}");
-    let connections = world.store().list_connections(world.user).await.unwrap();
     assert!(
-        connections
+        world
+            .store()
+            .list_connections(world.user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let accounts = world.store().list_accounts(world.user).await.unwrap();
+    assert_eq!(accounts.len(), before.len(), "no account row is deleted");
+    assert!(
+        accounts
             .iter()
-            .all(|c| c.status == ConnectionStatus::Disabled)
+            .all(|a| !a.is_active && a.connection_status == ConnectionStatus::Disabled),
+        "{accounts:?}"
+    );
+    assert_eq!(
+        world
+            .store()
+            .list_orders(world.user, Some(account.id))
+            .await
+            .unwrap(),
+        orders_before
     );
     assert!(
         world

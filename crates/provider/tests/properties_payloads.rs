@@ -65,6 +65,35 @@ impl Served {
             call.await
         })
     }
+
+    /// Runs `call`, which makes several requests, while the server answers 200 with `body` on paths matching
+    /// `hostile_path` and with the spec example of each `(path regex, example)` of `others` elsewhere: the
+    /// hostile answer is the only bad one, so it is the one that reaches its conversion.
+    #[cfg(any(feature = "snaptrade", feature = "alpaca"))]
+    fn answering_at<T>(
+        &self,
+        hostile_path: &str,
+        body: &Value,
+        others: &[(&str, &Value)],
+        call: impl Future<Output = T>,
+    ) -> T {
+        self.runtime.block_on(async {
+            self.server.reset().await;
+            Mock::given(wiremock::matchers::path_regex(hostile_path))
+                .respond_with(ResponseTemplate::new(200).set_body_json(body))
+                .with_priority(1)
+                .mount(&self.server)
+                .await;
+            for (path, example) in others {
+                Mock::given(wiremock::matchers::path_regex(*path))
+                    .respond_with(ResponseTemplate::new(200).set_body_json(example))
+                    .with_priority(2)
+                    .mount(&self.server)
+                    .await;
+            }
+            call.await
+        })
+    }
 }
 
 /// `Ok`, or the errors a bad payload may produce; anything else fails the case.
@@ -104,8 +133,13 @@ fn account_ref() -> AccountRef {
 #[cfg(feature = "snaptrade")]
 mod snaptrade {
     use secrecy::SecretString;
-    use tributary_domain::{SnapTradeUserId, SnapTradeUserSecret};
-    use tributary_provider::capability::{Aggregation, BrokerageAccounts, OrderScope, Trading};
+    use tributary_domain::{
+        OrderAction, OrderType, Price, SnapTradeUserId, SnapTradeUserSecret, Symbol, TimeInForce,
+        Units,
+    };
+    use tributary_provider::capability::{
+        Aggregation, BrokerageAccounts, OrderRequest, OrderScope, OrderSize, Trading,
+    };
     use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
 
     use super::*;
@@ -154,6 +188,103 @@ mod snaptrade {
             ok_or_typed(served.answering(body, snaptrade.connections(&user())))
         });
     }
+
+    /// A day limit buy of the ticker the spec's symbol search example finds.
+    fn limit_buy() -> OrderRequest {
+        OrderRequest::new(
+            Symbol::parse("VAB.TO").unwrap(),
+            OrderAction::Buy,
+            OrderType::Limit,
+            TimeInForce::Day,
+            OrderSize::Units(Units::parse("1").unwrap()),
+            Some(Price::parse("31.33").unwrap()),
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn any_accounts_answer_becomes_accounts_or_a_typed_error() {
+        let served = Served::start();
+        let snaptrade = client(&served);
+        for_hostile_payloads(fixture("snaptrade", "accounts"), |body| {
+            ok_or_typed(served.answering(body, Aggregation::accounts(&snaptrade, &user())))
+        });
+    }
+
+    #[test]
+    fn any_account_details_or_balances_answer_becomes_an_account_or_a_typed_error() {
+        let served = Served::start();
+        let snaptrade = client(&served);
+        let account = ProviderAccountId::parse(ACCOUNT).unwrap();
+        let (details, balances) = (
+            fixture("snaptrade", "accounts"),
+            fixture("snaptrade", "balances"),
+        );
+        let details = details[0].clone();
+        for (hostile_path, example, other_path, other) in [
+            ("/accounts/[^/]+$", &details, "/balances$", &balances),
+            ("/balances$", &balances, "/accounts/[^/]+$", &details),
+        ] {
+            served
+                .answering_at(
+                    hostile_path,
+                    example,
+                    &[(other_path, other)],
+                    snaptrade.brokerage_account(&user(), &account),
+                )
+                .expect("the spec examples are read: the routes reach the conversion");
+            for_hostile_payloads(example.clone(), |body| {
+                ok_or_typed(served.answering_at(
+                    hostile_path,
+                    body,
+                    &[(other_path, other)],
+                    snaptrade.brokerage_account(&user(), &account),
+                ))
+            });
+        }
+    }
+
+    #[test]
+    fn any_activities_answer_becomes_transactions_or_a_typed_error() {
+        let served = Served::start();
+        let snaptrade = client(&served);
+        let accounts = fixture("snaptrade", "accounts");
+        let (from, to) = (
+            chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
+        );
+        let activities = fixture("snaptrade", "activities");
+        let page = served
+            .answering_at(
+                "/activities$",
+                &activities,
+                &[("/accounts$", &accounts)],
+                snaptrade.transactions(&user(), from, to, None),
+            )
+            .expect("the spec examples are read: the routes reach the conversion");
+        assert!(!page.transactions.is_empty());
+        for_hostile_payloads(activities, |body| {
+            ok_or_typed(served.answering_at(
+                "/activities$",
+                body,
+                &[("/accounts$", &accounts)],
+                snaptrade.transactions(&user(), from, to, None),
+            ))
+        });
+    }
+
+    #[test]
+    fn any_placed_order_answer_becomes_an_order_row_or_a_typed_error() {
+        let served = Served::start();
+        let snaptrade = client(&served);
+        for_hostile_payloads(fixture("snaptrade", "place_order"), |body| {
+            ok_or_typed(served.answering(
+                body,
+                snaptrade.place_order(&user(), &account_ref(), &limit_buy()),
+            ))
+        });
+    }
 }
 
 #[cfg(feature = "plaid")]
@@ -195,13 +326,41 @@ mod plaid {
             ok_or_typed(served.answering(body, Aggregation::accounts(&plaid, &token())))
         });
     }
+
+    #[test]
+    fn any_item_answer_becomes_a_connection_or_a_typed_error() {
+        let served = Served::start();
+        let plaid = client(&served);
+        for_hostile_payloads(fixture("plaid", "item_get"), |body| {
+            ok_or_typed(served.answering(body, Aggregation::connections(&plaid, &token())))
+        });
+    }
+
+    #[test]
+    fn any_investment_transactions_answer_becomes_a_page_or_a_typed_error() {
+        let served = Served::start();
+        let plaid = client(&served);
+        let (from, to) = (
+            chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
+        );
+        for_hostile_payloads(fixture("plaid", "investments_transactions_get"), |body| {
+            ok_or_typed(served.answering(
+                body,
+                Aggregation::transactions(&plaid, &token(), from, to, None),
+            ))
+        });
+    }
 }
 
 #[cfg(feature = "alpaca")]
 mod alpaca {
     use secrecy::SecretString;
+    use tributary_domain::{OrderAction, Symbol, Units};
     use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
-    use tributary_provider::capability::{BrokerageAccounts, OrderScope, Trading};
+    use tributary_provider::capability::{
+        BrokerageAccounts, OrderRequest, OrderScope, OrderSize, Trading,
+    };
 
     use super::*;
 
@@ -244,6 +403,62 @@ mod alpaca {
         let account = ProviderAccountId::parse(ACCOUNT).unwrap();
         for_hostile_payloads(fixture("alpaca", "trading_account"), |body| {
             ok_or_typed(served.answering(body, alpaca.brokerage_account(&(), &account)))
+        });
+    }
+
+    fn market_buy() -> OrderRequest {
+        OrderRequest::market(
+            Symbol::parse("AAPL").unwrap(),
+            OrderAction::Buy,
+            OrderSize::Units(Units::parse("1").unwrap()),
+        )
+    }
+
+    #[test]
+    fn any_account_answer_beside_its_trading_account_becomes_an_account_or_a_typed_error() {
+        let served = Served::start();
+        let alpaca = client(&served);
+        let account = ProviderAccountId::parse(ACCOUNT).unwrap();
+        let trading_account = fixture("alpaca", "trading_account");
+        let details = fixture("alpaca", "account");
+        served
+            .answering_at(
+                "^/v1/accounts/",
+                &details,
+                &[("/account$", &trading_account)],
+                alpaca.brokerage_account(&(), &account),
+            )
+            .expect("the spec examples are read: the routes reach the conversion");
+        for_hostile_payloads(details, |body| {
+            ok_or_typed(served.answering_at(
+                "^/v1/accounts/",
+                body,
+                &[("/account$", &trading_account)],
+                alpaca.brokerage_account(&(), &account),
+            ))
+        });
+    }
+
+    #[test]
+    fn any_submitted_order_answer_becomes_an_order_row_or_a_typed_error() {
+        let served = Served::start();
+        let alpaca = client(&served);
+        for_hostile_payloads(fixture("alpaca", "order_equity"), |body| {
+            ok_or_typed(
+                served.answering(body, alpaca.place_order(&(), &account_ref(), &market_buy())),
+            )
+        });
+    }
+
+    #[test]
+    fn any_trading_account_answer_becomes_an_order_impact_or_a_typed_error() {
+        let served = Served::start();
+        let alpaca = client(&served);
+        for_hostile_payloads(fixture("alpaca", "trading_account"), |body| {
+            ok_or_typed(served.answering(
+                body,
+                Trading::order_impact(&alpaca, &(), &account_ref(), &market_buy()),
+            ))
         });
     }
 }

@@ -8,7 +8,7 @@ use tributary_domain::{
     NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder, NewSnapTradeUser, UserId,
 };
 
-use crate::RepoError;
+use crate::{AccountSyncState, RepoError};
 
 /// Accounts are keyed by `(provider, provider_account_id, user_id)`.
 pub(crate) fn check_accounts(
@@ -58,6 +58,15 @@ pub(crate) fn check_orders(user: UserId, orders: &[NewOrder]) -> Result<(), Repo
         |o| (o.brokerage_order_id.clone(), o.account_id),
         "brokerage_order_id",
     )
+}
+
+/// Sync states are keyed by account; they carry no owner of their own (the call's user is the owner, and
+/// another user's account is simply not found).
+pub(crate) fn check_sync_states(
+    user: UserId,
+    states: &[AccountSyncState],
+) -> Result<(), RepoError> {
+    check_batch(user, states, |_| user, |s| s.account, "account_id")
 }
 
 /// A SnapTrade user is written only for its own user.

@@ -91,9 +91,9 @@ pub use lock::{InProcessGuard, InProcessLocks, UserLock};
 pub use memory::MemoryStore;
 pub use pg::{PgStore, StoreTx};
 pub use repository::{
-    AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
-    HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository, PortfolioSummary,
-    SnapTradeUserRepository, Store, UnifiedAccount, WebhookRepository,
+    AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
+    HoldingRepository, HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository,
+    PortfolioSummary, SnapTradeUserRepository, Store, UnifiedAccount, WebhookRepository,
 };
 #[cfg(feature = "mock")]
 pub use repository::{

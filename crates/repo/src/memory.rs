@@ -16,13 +16,14 @@ use tributary_domain::{
 
 use crate::batch::{
     check_accounts, check_connections, check_holdings, check_orders, check_snaptrade_user,
+    check_sync_states,
 };
 use crate::lock::{InProcessGuard, InProcessLocks, LockKind, UserLock};
 use crate::repository::check_webhook_text;
 use crate::{
-    AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
-    HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository, PortfolioSummary,
-    RepoError, SnapTradeUserRepository, UnifiedAccount, WebhookRepository,
+    AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
+    HoldingRepository, HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository,
+    PortfolioSummary, RepoError, SnapTradeUserRepository, UnifiedAccount, WebhookRepository,
 };
 
 /// The repositories in memory, behaving as [`crate::PgStore`] does: the same unique keys and conflicts,
@@ -264,18 +265,60 @@ impl AccountRepository for MemoryStore {
             .get_mut(&account)
             .filter(|a| a.user_id == user)
             .ok_or(RepoError::NotFound { entity: "account" })?;
-        let updated = InvestmentAccount {
-            sync_status: status,
-            sync_error_message: error_message,
-            last_synced: if status == SyncStatus::Success {
-                Some(at)
-            } else {
-                current.last_synced
-            },
-            ..current.clone()
-        };
+        let updated = sync_recorded(current, status, error_message, at);
         write_if_changed(current, updated, |a| a.updated_at = Some(stamp));
         Ok(current.clone())
+    }
+
+    async fn record_account_syncs(
+        &self,
+        user: UserId,
+        states: &[AccountSyncState],
+        at: DateTime<Utc>,
+    ) -> Result<usize, RepoError> {
+        check_sync_states(user, states)?;
+        let mut state = self.lock();
+        let all_found = states.iter().all(|s| {
+            state
+                .accounts
+                .get(&s.account)
+                .is_some_and(|a| a.user_id == user)
+        });
+        if !all_found {
+            return Err(RepoError::NotFound { entity: "account" });
+        }
+        if states.is_empty() {
+            return Ok(0);
+        }
+        let stamp = state.clock.stamp();
+        let mut written = 0;
+        for new in states {
+            let current = state.accounts.get_mut(&new.account).expect("checked above");
+            let updated = sync_recorded(current, new.status, new.error_message.clone(), at);
+            if write_if_changed(current, updated, |a| a.updated_at = Some(stamp)) {
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// The account with a sync's outcome recorded: `last_synced` moves only on success.
+fn sync_recorded(
+    current: &InvestmentAccount,
+    status: SyncStatus,
+    error_message: Option<StatusMessage>,
+    at: DateTime<Utc>,
+) -> InvestmentAccount {
+    InvestmentAccount {
+        sync_status: status,
+        sync_error_message: error_message,
+        last_synced: if status == SyncStatus::Success {
+            Some(at)
+        } else {
+            current.last_synced
+        },
+        ..current.clone()
     }
 }
 

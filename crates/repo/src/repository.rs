@@ -59,6 +59,32 @@ pub trait AccountRepository: Send + Sync {
         error_message: Option<StatusMessage>,
         at: DateTime<Utc>,
     ) -> Result<InvestmentAccount, RepoError>;
+
+    /// Records where a sync of each of `states`' accounts stands, as [`Self::record_account_sync`] does for
+    /// one, all at `at`, in one statement (a sync of many accounts pays one round trip, not one transaction
+    /// per account). Returns how many rows changed: a state recorded already rewrites nothing.
+    ///
+    /// # Errors
+    /// [`RepoError::InvalidData`] (`"account_id"`) if an account appears twice; [`RepoError::NotFound`]
+    /// (`"account"`) if the user has no such account (another user's included); [`RepoError::Forbidden`] in a
+    /// user-scoped store. Nothing is written then.
+    async fn record_account_syncs(
+        &self,
+        user: UserId,
+        states: &[AccountSyncState],
+        at: DateTime<Utc>,
+    ) -> Result<usize, RepoError>;
+}
+
+/// Where a sync of one account stands, for [`AccountRepository::record_account_syncs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSyncState {
+    /// The account.
+    pub account: AccountId,
+    /// How its sync went.
+    pub status: SyncStatus,
+    /// Why it did not succeed, if it did not.
+    pub error_message: Option<StatusMessage>,
 }
 
 /// SnapTrade user registrations (`snaptrade_users`), one per user, their secret sealed at rest.

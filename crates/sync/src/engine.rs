@@ -12,7 +12,9 @@ use tributary_domain::{
 };
 use tributary_provider::capability::{AccountRef, OrderScope, PlacedOrder};
 use tributary_provider::router::ProviderRouter;
-use tributary_repo::{PortfolioSummary, RepoError, Store, UnifiedAccount, UserLock};
+use tributary_repo::{
+    AccountSyncState, PortfolioSummary, RepoError, Store, UnifiedAccount, UserLock,
+};
 
 use crate::convert::{connection_of, deactivated, new_account, new_connection};
 use crate::merge::{Lot, merge};
@@ -192,13 +194,17 @@ impl<S: Store + 'static> SyncEngine<S> {
     ) -> Result<(), SyncError> {
         self.store.upsert_connections(user, connections).await?;
         let stored_accounts = self.store.upsert_accounts(user, accounts).await?;
+        // Every account the user has, fetched or not: listed once, after the upsert, for both the holdings
+        // and the sync states (deactivating vanished accounts changes nothing either reads but `is_active`).
+        let all_accounts = self.store.list_accounts(user).await?;
         let holdings = self
-            .holdings(user, snapshots, &stored_accounts, report)
+            .holdings(user, snapshots, &stored_accounts, &all_accounts, report)
             .await?;
         report.holdings_count = holdings.len();
         report.holdings = self.store.replace_holdings(user, &holdings).await?;
         self.sync_orders(user, &stored_accounts, report).await?;
-        self.record_sync_states(user, report, now).await
+        self.record_sync_states(user, &all_accounts, report, now)
+            .await
     }
 
     /// Holds `user` exclusively: first in this process (so waiting callers hold no database connection),
@@ -228,18 +234,23 @@ impl<S: Store + 'static> SyncEngine<S> {
     async fn record_sync_states(
         &self,
         user: UserId,
+        accounts: &[InvestmentAccount],
         report: &SyncReport,
         now: DateTime<Utc>,
     ) -> Result<(), SyncError> {
-        for account in self.store.list_accounts(user).await? {
-            let Some((status, message)) = sync_state(&account, report) else {
-                continue;
-            };
-            let message = message.and_then(|m| StatusMessage::from_optional(Some(&m)));
-            self.store
-                .record_account_sync(user, account.id, status, message, now)
-                .await?;
-        }
+        let states: Vec<_> = accounts
+            .iter()
+            .filter_map(|account| {
+                let (status, message) = sync_state(account, report)?;
+                Some(AccountSyncState {
+                    account: account.id,
+                    status,
+                    error_message: message.and_then(|m| StatusMessage::from_optional(Some(&m))),
+                })
+            })
+            .collect();
+        // One statement for every account: a sync of 50 accounts is not 50 round trips.
+        self.store.record_account_syncs(user, &states, now).await?;
         let snaptrade_synced = report
             .providers
             .iter()
@@ -315,6 +326,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         user: UserId,
         snapshots: &[Snapshot],
         stored: &[InvestmentAccount],
+        all_accounts: &[InvestmentAccount],
         report: &mut SyncReport,
     ) -> Result<Vec<NewHolding>, SyncError> {
         let mut lots = fetched_lots(snapshots, stored, report)?;
@@ -325,7 +337,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             .collect();
         let mut carried = Vec::new();
         let mut vanished = Vec::new();
-        for account in self.store.list_accounts(user).await? {
+        for account in all_accounts {
             let entry = report
                 .accounts
                 .iter()
@@ -335,7 +347,7 @@ impl<S: Store + 'static> SyncEngine<S> {
                 Some(_) => {}
                 None if complete.contains(&account.provider) => {
                     if account.is_active {
-                        vanished.push(account);
+                        vanished.push(account.clone());
                     }
                 }
                 None => carried.push(account.id),

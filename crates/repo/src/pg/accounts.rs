@@ -12,9 +12,9 @@ use tributary_domain::{
 
 use super::row::Columns;
 use super::{PgStore, commit};
-use crate::batch::check_accounts;
+use crate::batch::{check_accounts, check_sync_states};
 use crate::error::classify;
-use crate::{AccountRepository, RepoError};
+use crate::{AccountRepository, AccountSyncState, RepoError};
 
 /// The readable columns: never the two secret ones, which `authenticated` may not select.
 macro_rules! account_columns {
@@ -130,6 +130,31 @@ where a.user_id = $1 and a.id = $2
   and (a.sync_status, a.sync_error_message, a.last_synced)
       is distinct from ($3, $4, case when $3 = 'success' then $5 else a.last_synced end)";
 
+/// Every state of the batch in one statement. `found` counts the user's accounts among the batch's; the update
+/// runs only when that is all of them, so a batch naming an unknown (or another user's) account writes nothing.
+/// `last_synced` moves only on success; identical values are not rewritten.
+const RECORD_SYNCS: &str = "
+with batch as (
+  select * from unnest($2::uuid[], $3::text[], $4::text[]) as b(id, sync_status, sync_error_message)
+), found as (
+  select count(*) as accounts
+  from public.user_investment_accounts a join batch b on a.id = b.id
+  where a.user_id = $1
+), written as (
+  update public.user_investment_accounts a
+  set sync_status = b.sync_status, sync_error_message = b.sync_error_message,
+      last_synced = case when b.sync_status = 'success' then $5 else a.last_synced end
+  from batch b
+  where a.user_id = $1 and a.id = b.id
+    and (select accounts from found) = pg_catalog.cardinality($2::uuid[])
+    and (a.sync_status, a.sync_error_message, a.last_synced)
+        is distinct from
+        (b.sync_status, b.sync_error_message,
+         case when b.sync_status = 'success' then $5 else a.last_synced end)
+  returning 1
+)
+select (select accounts from found) as found, (select count(*) from written) as written";
+
 #[async_trait]
 impl AccountRepository for PgStore {
     async fn upsert_accounts(
@@ -241,6 +266,47 @@ impl AccountRepository for PgStore {
         let account = read_account(&row)?;
         commit(tx).await?;
         Ok(account)
+    }
+
+    async fn record_account_syncs(
+        &self,
+        user: UserId,
+        states: &[AccountSyncState],
+        at: DateTime<Utc>,
+    ) -> Result<usize, RepoError> {
+        check_sync_states(user, states)?;
+        if states.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin(user).await?;
+        let row = sqlx::query(RECORD_SYNCS)
+            .bind(user.into_uuid())
+            .bind(
+                states
+                    .iter()
+                    .map(|s| s.account.into_uuid())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(states.iter().map(|s| s.status.as_str()).collect::<Vec<_>>())
+            .bind(
+                states
+                    .iter()
+                    .map(|s| s.error_message.as_ref().map(StatusMessage::as_str))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let (found, written): (i64, i64) =
+            (Columns(&row).get("found")?, Columns(&row).get("written")?);
+        // Committed even when an account is missing: the statement wrote nothing then, and a miss is an
+        // answer, not a failed write of the caller's unit.
+        commit(tx).await?;
+        if usize::try_from(found).ok() != Some(states.len()) {
+            return Err(RepoError::NotFound { entity: "account" });
+        }
+        Ok(usize::try_from(written).unwrap_or(usize::MAX))
     }
 }
 

@@ -17,9 +17,9 @@ use tributary_domain::{
     SnapTradeUserSecret, StatusMessage, Symbol, SyncStatus, Units, UserId,
 };
 use tributary_repo::{
-    AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
-    LockRepository, OrderRepository, PortfolioRepository, RepoError, SnapTradeUserRepository,
-    Store, WebhookRepository,
+    AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
+    HoldingRepository, LockRepository, OrderRepository, PortfolioRepository, RepoError,
+    SnapTradeUserRepository, Store, WebhookRepository,
 };
 
 /// A store under test, and how to make users for it.
@@ -54,6 +54,7 @@ macro_rules! all_cases {
         $runner!(missing_rows_taken_keys_and_bad_batches_are_typed_errors);
         $runner!(snaptrade_users_register_once_and_keep_their_secret);
         $runner!(a_sync_outcome_is_recorded_and_a_failure_keeps_the_last_success);
+        $runner!(many_sync_outcomes_are_recorded_at_once_and_a_bad_batch_writes_nothing);
         $runner!(a_users_lock_waits_for_its_holder_and_other_users_do_not);
         $runner!(a_unit_of_writes_is_saved_whole_or_not_at_all);
         $runner!(a_webhook_delivery_is_recorded_once_and_a_replay_is_refused);
@@ -1101,6 +1102,142 @@ pub async fn a_sync_outcome_is_recorded_and_a_failure_keeps_the_last_success<H: 
             .await,
         Err(RepoError::NotFound { entity: "account" })
     ));
+}
+
+pub async fn many_sync_outcomes_are_recorded_at_once_and_a_bad_batch_writes_nothing<H: Harness>(
+    h: &H,
+) {
+    let (user, other) = (h.new_user().await, h.new_user().await);
+    let store = h.store_for(user);
+    let ok = snaptrade_account(h, user, "acc-ok").await;
+    let failing = snaptrade_account(h, user, "acc-failing").await;
+    let off = snaptrade_account(h, user, "acc-off").await;
+    let others = snaptrade_account(h, other, "acc-others").await;
+    let state = |account: &InvestmentAccount, status, text: Option<&str>| AccountSyncState {
+        account: account.id,
+        status,
+        error_message: text.map(message),
+    };
+    let synced_at = at(120);
+    let batch = [
+        state(&ok, SyncStatus::Success, None),
+        state(&failing, SyncStatus::Error, Some("rate limited")),
+        state(
+            &off,
+            SyncStatus::Disabled,
+            Some("the connection is disabled"),
+        ),
+    ];
+
+    assert_eq!(
+        store
+            .record_account_syncs(user, &batch, synced_at)
+            .await
+            .unwrap(),
+        3
+    );
+
+    let read = |account: InvestmentAccount| {
+        let store = store.clone();
+        async move { store.get_account(user, account.id).await.unwrap() }
+    };
+    let recorded = [
+        read(ok.clone()).await,
+        read(failing.clone()).await,
+        read(off.clone()).await,
+    ];
+    let seen: Vec<_> = recorded
+        .iter()
+        .map(|a| {
+            (
+                a.sync_status,
+                a.sync_error_message.as_ref().map(|m| m.as_str().to_owned()),
+                a.last_synced,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (SyncStatus::Success, None, Some(synced_at)),
+            (SyncStatus::Error, Some("rate limited".to_owned()), None),
+            (
+                SyncStatus::Disabled,
+                Some("the connection is disabled".to_owned()),
+                None
+            ),
+        ]
+    );
+    assert_eq!(
+        store
+            .record_account_syncs(user, &batch, synced_at)
+            .await
+            .unwrap(),
+        0,
+        "the same states again rewrite nothing"
+    );
+    assert_eq!(read(ok.clone()).await.updated_at, recorded[0].updated_at);
+
+    let failed_later = [state(&ok, SyncStatus::Error, Some("timeout"))];
+    assert_eq!(
+        store
+            .record_account_syncs(user, &failed_later, at(0))
+            .await
+            .unwrap(),
+        1
+    );
+    let after_failure = read(ok.clone()).await;
+    assert_eq!(after_failure.sync_status, SyncStatus::Error);
+    assert_eq!(
+        after_failure.last_synced,
+        Some(synced_at),
+        "a failure keeps the last success"
+    );
+
+    // Refused batches write nothing, not even their valid rows.
+    let before = store.list_accounts(user).await.unwrap();
+    let unknown = AccountSyncState {
+        account: AccountId::generate(),
+        ..state(&ok, SyncStatus::Success, None)
+    };
+    for (what, bad) in [
+        (
+            "an unknown account",
+            vec![state(&ok, SyncStatus::Success, None), unknown],
+        ),
+        (
+            "another user's account",
+            vec![
+                state(&failing, SyncStatus::Success, None),
+                state(&others, SyncStatus::Error, Some("not yours")),
+            ],
+        ),
+    ] {
+        assert!(
+            matches!(
+                store.record_account_syncs(user, &bad, at(0)).await,
+                Err(RepoError::NotFound { entity: "account" })
+            ),
+            "{what}"
+        );
+    }
+    let twice = [
+        state(&off, SyncStatus::Success, None),
+        state(&off, SyncStatus::Error, Some("which one?")),
+    ];
+    assert!(matches!(
+        store.record_account_syncs(user, &twice, at(0)).await,
+        Err(RepoError::InvalidData { field, .. }) if field == "account_id"
+    ));
+    assert_eq!(store.list_accounts(user).await.unwrap(), before);
+    assert_eq!(
+        h.admin().get_account(other, others.id).await.unwrap(),
+        others
+    );
+    assert_eq!(
+        store.record_account_syncs(user, &[], at(0)).await.unwrap(),
+        0
+    );
 }
 
 pub async fn a_users_lock_waits_for_its_holder_and_other_users_do_not<H: Harness>(h: &H) {

@@ -14,7 +14,7 @@ use tributary_provider::snaptrade::signing::{canonical_json, sign};
 use tributary_provider::snaptrade::webhook::verify_webhook_at;
 use tributary_provider::snaptrade::{WebhookEventKind, parse_timestamp};
 
-use shared_support::hostile_json::{any_json, hostile_text, mebibyte};
+use shared_support::hostile_json::{any_json, hostile_text, mebibyte, not_a_uuid};
 
 const CONSUMER_KEY: &str = "consumer-key-do-not-leak";
 
@@ -109,6 +109,28 @@ proptest! {
                 prop_assert_eq!(read.raw.get(name), Some(value));
             }
         }
+    }
+
+    #[test]
+    fn a_signed_event_whose_ids_are_not_uuids_keeps_them_as_text(
+        ids in prop::collection::vec(prop_oneof![not_a_uuid(), hostile_text()], 4),
+    ) {
+        let names = ["webhookId", "userId", "accountId", "brokerageAuthorizationId"];
+        let extra = names
+            .iter()
+            .zip(&ids)
+            .map(|(name, id)| ((*name).to_owned(), Value::String(id.clone())))
+            .collect();
+        let (signature, body) = signed(&event("ACCOUNT_HOLDINGS_UPDATED", extra));
+
+        let read = verify_webhook_at(&key(), Some(&signature), &body, now()).unwrap();
+
+        // Ids stay text here: the engine decides what an id that names nobody means.
+        let kept = |id: &String| (!id.is_empty()).then(|| id.clone());
+        prop_assert_eq!(read.webhook_id, kept(&ids[0]));
+        prop_assert_eq!(read.user_id, kept(&ids[1]));
+        prop_assert_eq!(read.account_id, kept(&ids[2]));
+        prop_assert_eq!(read.brokerage_authorization_id, kept(&ids[3]));
     }
 
     #[test]

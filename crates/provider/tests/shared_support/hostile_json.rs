@@ -11,24 +11,59 @@ pub fn mebibyte() -> String {
     "A".repeat(1 << 20)
 }
 
-/// Decimal text around the limits that matter: `Decimal`'s 96-bit mantissa and 28-digit scale, the
-/// schema's `NUMERIC(20, 8)`-style columns, exponents, signs, and text that is no number at all.
+/// The largest value of each `NUMERIC(precision, scale)` column shape in the schema, and the smallest
+/// past it (by one unit of the scale, and by a digit that rounds up into it).
+const COLUMN_LIMITS: &[&str] = &[
+    "999999999.999999", // NUMERIC(15, 6): units, prices
+    "1000000000",
+    "999999999.9999995",
+    "9999999999999.99", // NUMERIC(15, 2): notional values
+    "10000000000000",
+    "9999999999999.995",
+    "999999999999.99999999", // NUMERIC(20, 8): quantities, unit costs
+    "1000000000000.000000001",
+    "999999999999.999999995",
+    "999999999999999999.99", // NUMERIC(20, 2): amounts
+    "1000000000000000000",
+    "999999999999999999.995",
+    "999999.9999", // NUMERIC(10, 4): percentages
+    "1000000",
+    "999999.99995",
+];
+
+/// Decimal text around the limits that matter: `Decimal`'s 96-bit mantissa and 28-digit scale, each of
+/// the schema's `NUMERIC` column shapes (at the limit and past it, either sign), exponents, signs, and text
+/// that is no number at all.
 pub fn decimal_text() -> impl Strategy<Value = String> {
     prop_oneof![
-        Just("79228162514264337593543950335".to_owned()), // Decimal::MAX
-        Just("79228162514264337593543950336".to_owned()), // one past it
-        Just("-79228162514264337593543950336".to_owned()),
-        Just("0.0000000000000000000000000001".to_owned()), // the smallest scale Decimal holds
-        Just("0.00000000000000000000000000001".to_owned()), // one digit past it
-        Just("999999999999.99999999".to_owned()),
-        Just("1000000000000.000000001".to_owned()),
-        Just("1e30".to_owned()),
-        Just("-1E-30".to_owned()),
-        Just("1E400".to_owned()),
-        Just("-0".to_owned()),
-        Just("NaN".to_owned()),
-        Just("Infinity".to_owned()),
-        "-?[0-9]{1,40}(\\.[0-9]{1,40})?",
+        1 => Just("79228162514264337593543950335".to_owned()), // Decimal::MAX
+        1 => Just("79228162514264337593543950336".to_owned()), // one past it
+        1 => Just("-79228162514264337593543950336".to_owned()),
+        1 => Just("0.0000000000000000000000000001".to_owned()), // the smallest scale Decimal holds
+        1 => Just("0.00000000000000000000000000001".to_owned()), // one digit past it
+        4 => (prop::sample::select(COLUMN_LIMITS), any::<bool>())
+            .prop_map(|(limit, negative)| if negative { format!("-{limit}") } else { limit.to_owned() }),
+        1 => Just("1e30".to_owned()),
+        1 => Just("-1E-30".to_owned()),
+        1 => Just("1E400".to_owned()),
+        1 => Just("-0".to_owned()),
+        1 => Just("NaN".to_owned()),
+        1 => Just("Infinity".to_owned()),
+        1 => "-?[0-9]{1,40}(\\.[0-9]{1,40})?",
+    ]
+}
+
+/// Ids that are not UUIDs: near misses (a digit short, braces, a stray letter, no dashes with a
+/// suffix) and plain words, for fields the domain parses as UUIDs.
+pub fn not_a_uuid() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("not-a-uuid".to_owned()),
+        Just("3dcb795c-3ccc-402a-abb9-07e26a1b132".to_owned()),
+        Just("{3dcb795c-3ccc-402a-abb9-07e26a1b1326}".to_owned()),
+        Just("3dcb795c-3ccc-402a-abb9-07e26a1b132g".to_owned()),
+        Just("3dcb795c3ccc402aabb907e26a1b1326ff".to_owned()),
+        Just("00000000-0000-0000-0000-000000000000\0".to_owned()),
+        "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-z]{11,13}",
     ]
 }
 
@@ -36,6 +71,7 @@ pub fn decimal_text() -> impl Strategy<Value = String> {
 pub fn hostile_text() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => any::<String>(),
+        1 => not_a_uuid(),
         1 => Just(String::new()),
         1 => Just("\0".to_owned()),
         1 => Just("AAPL\0DROP".to_owned()),

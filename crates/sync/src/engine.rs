@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tributary_domain::{
-    AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding, Provider, ProviderAccountId,
-    StatusMessage, SyncStatus, UserId,
+    AccountId, AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding, Provider,
+    ProviderAccountId, StatusMessage, SyncStatus, UserId,
 };
 use tributary_provider::capability::{AccountRef, OrderScope, PlacedOrder};
 use tributary_provider::router::ProviderRouter;
@@ -194,6 +194,8 @@ impl<S: Store + 'static> SyncEngine<S> {
     ) -> Result<(), SyncError> {
         self.store.upsert_connections(user, connections).await?;
         let stored_accounts = self.store.upsert_accounts(user, accounts).await?;
+        // The orders are fetched while the holdings are merged and written (dropped unfinished on an error).
+        let order_fetches = self.start_order_fetches(&stored_accounts);
         // Every account the user has, fetched or not: listed once, after the upsert, for both the holdings
         // and the sync states (deactivating vanished accounts changes nothing either reads but `is_active`).
         let all_accounts = self.store.list_accounts(user).await?;
@@ -202,7 +204,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             .await?;
         report.holdings_count = holdings.len();
         report.holdings = self.store.replace_holdings(user, &holdings).await?;
-        self.sync_orders(user, &stored_accounts, report).await?;
+        self.save_orders(user, order_fetches, report).await?;
         self.record_sync_states(user, &all_accounts, report, now)
             .await
     }
@@ -387,29 +389,20 @@ impl<S: Store + 'static> SyncEngine<S> {
         Ok(())
     }
 
-    /// Each fetched account's orders at its trading provider, fetched concurrently, upserted in one batch.
-    async fn sync_orders(
-        &self,
-        user: UserId,
-        accounts: &[InvestmentAccount],
-        report: &mut SyncReport,
-    ) -> Result<(), SyncError> {
+    /// Starts fetching each account's orders at its trading provider, concurrently (bounded like every
+    /// provider call of the sync), and returns at once: the sync writes the holdings while they are in
+    /// flight. An account whose connection is not active is skipped.
+    fn start_order_fetches(&self, accounts: &[InvestmentAccount]) -> OrderFetches {
         let permits = Arc::new(Semaphore::new(self.concurrency));
-        let mut tasks = JoinSet::new();
+        let mut fetches = OrderFetches::default();
         for account in accounts {
             let Ok(desk) = self.desk(account.provider) else {
                 continue;
             };
-            let Some(entry) = report
-                .accounts
-                .iter_mut()
-                .find(|a| a.account_id == Some(account.id))
-            else {
-                continue;
-            };
             if account.connection_status != ConnectionStatus::Active {
-                entry.orders =
+                let skipped =
                     Outcome::skipped(format!("connection is {}", account.connection_status));
+                fetches.skipped.push((account.id, skipped));
                 continue;
             }
             let reference = account_ref(account);
@@ -418,7 +411,7 @@ impl<S: Store + 'static> SyncEngine<S> {
                 Arc::clone(&self.store),
                 Arc::clone(&permits),
             );
-            tasks.spawn(async move {
+            fetches.tasks.spawn(async move {
                 let _permit = permits.acquire().await;
                 let orders = desk
                     .orders(store.as_ref(), &reference, OrderScope::All)
@@ -426,16 +419,27 @@ impl<S: Store + 'static> SyncEngine<S> {
                 (reference.account_id, orders)
             });
         }
+        fetches
+    }
+
+    /// Waits for the order fetches, reports each account's outcome, and upserts every order in one batch.
+    async fn save_orders(
+        &self,
+        user: UserId,
+        mut fetches: OrderFetches,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        for (account, skipped) in fetches.skipped {
+            if let Some(entry) = report.account_mut(account) {
+                entry.orders = skipped;
+            }
+        }
         let mut orders: Vec<PlacedOrder> = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = fetches.tasks.join_next().await {
             let Ok((account, fetched)) = joined else {
                 continue;
             };
-            let Some(entry) = report
-                .accounts
-                .iter_mut()
-                .find(|a| a.account_id == Some(account))
-            else {
+            let Some(entry) = report.account_mut(account) else {
                 continue;
             };
             entry.orders = match fetched {
@@ -456,6 +460,13 @@ impl<S: Store + 'static> SyncEngine<S> {
         report.orders_written = self.store.upsert_orders(user, &orders).await?.len();
         Ok(())
     }
+}
+
+/// Order fetches in flight, one task per account, and the accounts skipped with why.
+#[derive(Default)]
+struct OrderFetches {
+    tasks: JoinSet<(AccountId, Result<Vec<PlacedOrder>, SyncError>)>,
+    skipped: Vec<(AccountId, Outcome)>,
 }
 
 /// A user held exclusively, and the engine whose calls for the user run under that hold.

@@ -124,4 +124,11 @@ impl SyncReport {
         });
         providers.chain(accounts).collect()
     }
+
+    /// The entry of a stored account, if this sync fetched it.
+    pub(crate) fn account_mut(&mut self, account: AccountId) -> Option<&mut AccountReport> {
+        self.accounts
+            .iter_mut()
+            .find(|a| a.account_id == Some(account))
+    }
 }

@@ -126,8 +126,14 @@ fn describe(outcome: &WebhookOutcome) -> String {
                 failed
             )
         }
+        WebhookOutcome::ConnectionRemoved {
+            authorization_id,
+            accounts_deactivated,
+        } => format!(
+            "connection {authorization_id} was deleted at SnapTrade: its row removed, {accounts_deactivated} accounts deactivated (their orders kept)"
+        ),
         WebhookOutcome::UserRemoved => {
-            "the user's SnapTrade registration was removed, their connections disabled and SnapTrade accounts deactivated".into()
+            "the user's SnapTrade registration and connections were deleted and their SnapTrade accounts deactivated (their orders kept)".into()
         }
         WebhookOutcome::OrdersRefreshed { written } => format!("the account's orders were refreshed ({written} written)"),
         WebhookOutcome::Ignored { reason } => format!("acknowledged without action: {reason}"),

@@ -1,5 +1,6 @@
-//! Test knobs shared by the three servers: added latency, injected 429/5xx/malformed answers, retired
-//! endpoints, and the log of every request received.
+//! Test knobs shared by the three servers: added latency (everywhere or on one path), injected
+//! 429/5xx/malformed answers, one path's answers replaced by a given body, retired endpoints, and the log
+//! of every request received.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -90,6 +91,13 @@ struct Faults {
     server_error_status: u16,
     malformed_calls: u32,
     retired: Vec<String>,
+    path_latencies: Vec<(String, Duration)>,
+    path_bodies: Vec<(String, String)>,
+}
+
+/// Whether `pattern` (a route template or an exact path) names this request.
+fn names(pattern: &str, template: Option<&str>, path: &str) -> bool {
+    pattern == path || Some(pattern) == template
 }
 
 /// The injected faults of one provider's server. Counted faults are used up one per request, on any
@@ -134,13 +142,49 @@ impl Knobs {
         lock(&self.faults).retired.push(pattern.to_owned());
     }
 
+    /// Waits `latency` before answering requests to `pattern` (a route template or an exact path, as in
+    /// [`retire_path`](Self::retire_path)), on top of [`set_latency`](Self::set_latency): one account's
+    /// positions can be slow while the others answer at once. The last setting for a pattern wins.
+    pub fn set_path_latency(&self, pattern: &str, latency: Duration) {
+        let mut faults = lock(&self.faults);
+        faults.path_latencies.retain(|(known, _)| known != pattern);
+        faults.path_latencies.push((pattern.to_owned(), latency));
+    }
+
+    /// Answers to `pattern` (a route template or an exact path) that would succeed are a 200 with `body`
+    /// instead, from now on: JSON missing a required field, a field of the wrong type, or text that is not
+    /// JSON at all, for one endpoint while the others answer as usual. The last setting for a pattern wins.
+    pub fn replace_body(&self, pattern: &str, body: impl Into<String>) {
+        let mut faults = lock(&self.faults);
+        faults.path_bodies.retain(|(known, _)| known != pattern);
+        faults.path_bodies.push((pattern.to_owned(), body.into()));
+    }
+
     /// Removes every fault and the added latency.
     pub fn reset(&self) {
         *lock(&self.faults) = Faults::default();
     }
 
-    fn latency(&self) -> Duration {
-        lock(&self.faults).latency
+    /// The added latency of a request: everyone's, plus its path's.
+    fn latency(&self, template: Option<&str>, path: &str) -> Duration {
+        let faults = lock(&self.faults);
+        let for_path = faults
+            .path_latencies
+            .iter()
+            .filter(|(pattern, _)| names(pattern, template, path))
+            .map(|(_, latency)| *latency)
+            .max()
+            .unwrap_or_default();
+        faults.latency + for_path
+    }
+
+    /// The body that replaces a successful answer to this request, if one was set.
+    fn replaced_body(&self, template: Option<&str>, path: &str) -> Option<String> {
+        lock(&self.faults)
+            .path_bodies
+            .iter()
+            .find(|(pattern, _)| names(pattern, template, path))
+            .map(|(_, body)| body.clone())
     }
 
     fn take_fault(&self, template: Option<&str>, path: &str) -> Option<Fault> {
@@ -156,7 +200,7 @@ impl Knobs {
         let retired = faults
             .retired
             .iter()
-            .any(|pattern| pattern == path || Some(pattern.as_str()) == template);
+            .any(|pattern| names(pattern, template, path));
         retired.then_some(Fault::Retired)
     }
 
@@ -237,7 +281,7 @@ pub(crate) async fn instrument(
         status: 0,
         received_at,
     };
-    let latency = instruments.knobs.latency();
+    let latency = instruments.knobs.latency(template.as_deref(), &entry.path);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -252,7 +296,14 @@ pub(crate) async fn instrument(
         Some(Fault::Retired) => instruments.dialect.gone().into_response(),
         None => {
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            if response.status().is_success() && instruments.knobs.take_malformed() {
+            if !response.status().is_success() {
+                response
+            } else if let Some(body) = instruments
+                .knobs
+                .replaced_body(template.as_deref(), &entry.path)
+            {
+                json_body(body)
+            } else if instruments.knobs.take_malformed() {
                 malformed()
             } else {
                 response
@@ -266,10 +317,15 @@ pub(crate) async fn instrument(
 
 /// A 200 whose JSON is cut off mid-way, as a dropped proxy connection would leave it.
 fn malformed() -> Response {
+    json_body(Bytes::from_static(b"{\"results\": [{\"id\": "))
+}
+
+/// A 200 declared as JSON with exactly `body`, whatever it holds.
+fn json_body(body: impl Into<Bytes>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        Bytes::from_static(b"{\"results\": [{\"id\": "),
+        body.into(),
     )
         .into_response()
 }

@@ -3,9 +3,9 @@
 //! [`Sandbox::start`] binds one HTTP server per provider on `127.0.0.1:0`. Each speaks its provider's
 //! wire format — the same paths, the same authentication checks (SnapTrade request signatures, Plaid
 //! `client_id`/`secret`, Alpaca HTTP Basic), JSON shaped like the official specs' examples — and keeps
-//! state: users, connections, accounts, positions, orders that fill. [`Knobs`] inject latency, 429s,
-//! 5xx, malformed bodies and retired endpoints; each server's [`RequestLog`] lets a test assert what
-//! was (or was not) sent. The servers stop when the [`Sandbox`] is dropped.
+//! state: users, connections, accounts, positions, orders that fill. [`Knobs`] inject latency (on every
+//! path or on one), 429s, 5xx, malformed bodies, a given body on one path, and retired endpoints; each
+//! server's [`RequestLog`] lets a test assert what was (or was not) sent. The servers stop when the [`Sandbox`] is dropped.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]

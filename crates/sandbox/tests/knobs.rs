@@ -187,3 +187,74 @@ async fn reset_turns_every_fault_off() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_path_latency_delays_only_the_requests_to_that_path() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let accounts = server
+        .seed_connection(&user.user_id, SeedConnection::new(2, 1))
+        .account_ids;
+    let slow = format!("/accounts/{}/positions/all", accounts[0]);
+    let quick = format!("/accounts/{}/positions/all", accounts[1]);
+    server
+        .knobs()
+        .set_path_latency(&slow, Duration::from_millis(300));
+
+    let started = Instant::now();
+    json(
+        call(server, Method::GET, &quick, Some(&user), "", None).await,
+        200,
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(300));
+    let started = Instant::now();
+    json(
+        call(server, Method::GET, &slow, Some(&user), "", None).await,
+        200,
+    )
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    server.knobs().reset();
+    let started = Instant::now();
+    json(
+        call(server, Method::GET, &slow, Some(&user), "", None).await,
+        200,
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn a_replaced_body_is_what_that_path_answers_and_the_others_answer_as_usual() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let accounts = server
+        .seed_connection(&user.user_id, SeedConnection::new(2, 1))
+        .account_ids;
+    let garbled = format!("/accounts/{}/positions/all", accounts[0]);
+    server.knobs().replace_body(&garbled, r#"{"results": 7}"#);
+
+    let response = call(server, Method::GET, &garbled, Some(&user), "", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "declared as JSON like the real answer"
+    );
+    assert_eq!(response.text().await.expect("body"), r#"{"results": 7}"#);
+    let other = format!("/accounts/{}/positions/all", accounts[1]);
+    let body = json(
+        call(server, Method::GET, &other, Some(&user), "", None).await,
+        200,
+    )
+    .await;
+    assert!(body["results"].is_array(), "{body}");
+
+    // A failing request keeps its own answer: only what would have succeeded is replaced.
+    let stranger = call(server, Method::GET, &garbled, None, "", None).await;
+    assert_ne!(stranger.status(), 200);
+}

@@ -383,6 +383,7 @@ impl<S: Store + 'static> SyncEngine<S> {
                 provider_account_id: account.provider_account_id.clone(),
                 account_id: Some(account.id),
                 positions: Outcome::skipped(&reason),
+                positions_failure: None,
                 orders: Outcome::skipped(reason),
             });
         }
@@ -525,7 +526,7 @@ fn fetched_lots(
             else {
                 continue;
             };
-            let outcome = match &account.positions {
+            let (outcome, failure) = match &account.positions {
                 Ok(positions) => {
                     for position in positions {
                         let institution = row.institution_name.clone();
@@ -534,15 +535,16 @@ fn fetched_lots(
                             Err(left_out) => report.positions_left_out.push(left_out.to_string()),
                         }
                     }
-                    Outcome::Synced
+                    (Outcome::Synced, None)
                 }
-                Err(reason) => Outcome::failed(reason),
+                Err(failure) => (Outcome::failed(failure), Some(failure.clone())),
             };
             report.accounts.push(AccountReport {
                 provider: row.provider,
                 provider_account_id: row.provider_account_id.clone(),
                 account_id: Some(row.id),
                 positions: outcome,
+                positions_failure: failure,
                 orders: Outcome::skipped("not a trading provider"),
             });
         }

@@ -56,7 +56,9 @@ pub use engine::{DEFAULT_CONCURRENCY, SyncEngine};
 pub use error::SyncError;
 pub use lock::{UserGuard, UserLocks};
 pub use orders::OrderPlacement;
-pub use report::{AccountReport, ConnectionReport, Outcome, ProviderReport, SyncReport};
+pub use report::{
+    AccountReport, ConnectionReport, FetchFailure, Outcome, ProviderReport, SyncReport,
+};
 #[cfg(feature = "snaptrade")]
 pub use snaptrade::{
     CODE_WEBHOOK_TOO_LARGE, MAX_WEBHOOK_BODY, RegisteredSnapTradeUser, WebhookOutcome,

@@ -1,6 +1,10 @@
 //! What a sync did: per provider, connection and account, what was synced, skipped and failed, and why.
 
+use std::fmt;
+use std::sync::Arc;
+
 use tributary_domain::{AccountId, AuthorizationId, ConnectionStatus, Provider, ProviderAccountId};
+use tributary_provider::ProviderError;
 use tributary_repo::HoldingsReplaced;
 
 /// How one part of a sync ended.
@@ -41,6 +45,61 @@ impl Outcome {
     }
 }
 
+/// Why an account's positions could not be fetched, with the provider's typed error when a call failed, so
+/// a caller can tell a [`ProviderError::Timeout`] (naming the call) from a [`ProviderError::Decode`] (with
+/// the raw body) and act on it. Shared, so snapshots and reports stay cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FetchFailure {
+    reason: String,
+    error: Option<Arc<ProviderError>>,
+}
+
+impl FetchFailure {
+    /// A failure that no provider call reported (the fetch's task itself failed).
+    pub fn untyped(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            error: None,
+        }
+    }
+
+    /// What went wrong, as the report's [`Outcome::Failed`] says it.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The provider's error, when a provider call failed.
+    pub fn provider_error(&self) -> Option<&ProviderError> {
+        self.error.as_deref()
+    }
+}
+
+impl From<ProviderError> for FetchFailure {
+    fn from(error: ProviderError) -> Self {
+        Self {
+            reason: error.to_string(),
+            error: Some(Arc::new(error)),
+        }
+    }
+}
+
+impl fmt::Display for FetchFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// Equal when the reasons and the errors are the same field by field (`ProviderError` has no `PartialEq`,
+/// so its derived `Debug`, which shows every field and never a secret, stands in for it).
+impl PartialEq for FetchFailure {
+    fn eq(&self, other: &Self) -> bool {
+        let fields = |error: &Option<Arc<ProviderError>>| error.as_ref().map(|e| format!("{e:?}"));
+        self.reason == other.reason && fields(&self.error) == fields(&other.error)
+    }
+}
+
+impl Eq for FetchFailure {}
+
 /// What happened to one provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderReport {
@@ -72,6 +131,8 @@ pub struct AccountReport {
     pub account_id: Option<AccountId>,
     /// How its positions ended.
     pub positions: Outcome,
+    /// Why its positions failed, typed, when they did (the same reason as `positions`).
+    pub positions_failure: Option<FetchFailure>,
     /// How its orders ended (Skipped for providers that do not trade).
     pub orders: Outcome,
 }
@@ -130,5 +191,40 @@ impl SyncReport {
         self.accounts
             .iter_mut()
             .find(|a| a.account_id == Some(account))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_failure_keeps_the_providers_error_typed_and_reads_as_it() {
+        let timeout = || ProviderError::Timeout {
+            provider: Provider::SnapTrade,
+            endpoint: "getAllAccountPositions",
+        };
+        let failure = FetchFailure::from(timeout());
+
+        assert_eq!(failure.reason(), timeout().to_string());
+        assert_eq!(failure.to_string(), timeout().to_string());
+        assert!(matches!(
+            failure.provider_error(),
+            Some(ProviderError::Timeout {
+                endpoint: "getAllAccountPositions",
+                ..
+            })
+        ));
+        assert_eq!(failure, FetchFailure::from(timeout()));
+        assert_ne!(
+            failure,
+            FetchFailure::untyped(failure.reason()),
+            "the same words without the typed error are another failure"
+        );
+        assert!(
+            FetchFailure::untyped("task failed")
+                .provider_error()
+                .is_none()
+        );
     }
 }

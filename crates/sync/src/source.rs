@@ -21,7 +21,7 @@ use tributary_provider::capability::{
 };
 use tributary_repo::PortfolioRepository;
 
-use crate::SyncError;
+use crate::{FetchFailure, SyncError};
 
 /// What one provider holds for a user.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,7 @@ pub struct FetchedAccount {
     /// The account.
     pub info: AccountInfo,
     /// Its positions, or why they could not be fetched.
-    pub positions: Result<Vec<Position>, String>,
+    pub positions: Result<Vec<Position>, FetchFailure>,
 }
 
 /// Finds the credentials a provider needs to act for a user.
@@ -213,7 +213,7 @@ async fn harvest_login<A: Aggregation>(
         limited(permits, client.positions(login)),
     );
     let (connections, accounts) = (connections?, accounts?);
-    let positions = positions.map_err(|error| error.to_string());
+    let positions = positions.map_err(FetchFailure::from);
     let accounts = accounts
         .into_iter()
         .map(|info| FetchedAccount {
@@ -378,11 +378,11 @@ where
         let account = info.provider_account_id.clone();
         tasks.spawn(async move {
             let positions = limited(&permits, client.account_positions(&login, &account)).await;
-            (index, positions.map_err(|error| error.to_string()))
+            (index, positions.map_err(FetchFailure::from))
         });
     }
-    let mut positions: Vec<Result<Vec<Position>, String>> =
-        vec![Err("not fetched".to_owned()); accounts.len()];
+    let mut positions: Vec<Result<Vec<Position>, FetchFailure>> =
+        vec![Err(FetchFailure::untyped("not fetched: its task failed")); accounts.len()];
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((index, fetched)) => positions[index] = fetched,
@@ -442,7 +442,7 @@ where
                     limited(&permits, client.brokerage_account(&login, &account)),
                     limited(&permits, client.account_positions(&login, &account)),
                 );
-                let positions = positions.map_err(|error| error.to_string());
+                let positions = positions.map_err(FetchFailure::from);
                 Ok((
                     Vec::new(),
                     vec![FetchedAccount {

@@ -49,11 +49,21 @@ fn url(text: &str) -> Url {
 
 impl<S: Store + 'static> World<S> {
     pub async fn start(store: S, user: UserId) -> Self {
+        Self::start_with_snaptrade_config(store, user, |config| config).await
+    }
+
+    /// The same world with SnapTrade's client configured further by `configure` (a short timeout…).
+    pub async fn start_with_snaptrade_config(
+        store: S,
+        user: UserId,
+        configure: impl FnOnce(SnapTradeConfig) -> SnapTradeConfig,
+    ) -> Self {
         let sandbox = Sandbox::start().await;
         let consumer_key = SecretString::from(sandbox.snaptrade().consumer_key());
         let snaptrade = SnapTradeConfig::new(sandbox.snaptrade().client_id(), consumer_key.clone())
             .unwrap()
             .with_base_url(url(&sandbox.snaptrade_base_url()));
+        let snaptrade = configure(snaptrade);
         let snaptrade = Arc::new(
             SnapTradeClient::new(snaptrade)
                 .unwrap()

@@ -69,7 +69,8 @@ impl Write for CaptureWriter {
 }
 
 /// Installs one global TRACE subscriber writing into [`LOG`] (global, so tasks on any runtime thread are
-/// captured), spans logged when they open and close with their recorded fields.
+/// captured), spans logged when they open and close with their recorded fields, and the `log` crate's records
+/// (reqwest, sqlx) bridged into it (`init` installs the bridge with tracing-subscriber's `tracing-log` feature).
 fn capture_logs() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
@@ -358,6 +359,11 @@ fn assert_the_log_holds_the_flow(log: &str) {
         "not captured at TRACE"
     );
     assert!(log.contains("provider call returned an error status"));
+    // Records of the `log` crate (reqwest's connection lines, sqlx's) are bridged into the capture too.
+    assert!(
+        log.lines().any(|line| line.contains(" reqwest::")),
+        "no `log` record of reqwest in the captured log"
+    );
 }
 
 /// The secrets every run shares: the sandbox's credentials.

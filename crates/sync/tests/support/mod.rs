@@ -58,12 +58,31 @@ impl<S: Store + 'static> World<S> {
         user: UserId,
         configure: impl FnOnce(SnapTradeConfig) -> SnapTradeConfig,
     ) -> Self {
+        Self::start_with_configs(store, user, configure, |config| config).await
+    }
+
+    /// The same world with Plaid's client configured further by `configure` (a short timeout…).
+    pub async fn start_with_plaid_config(
+        store: S,
+        user: UserId,
+        configure: impl FnOnce(PlaidConfig) -> PlaidConfig,
+    ) -> Self {
+        Self::start_with_configs(store, user, |config| config, configure).await
+    }
+
+    /// The world with SnapTrade's and Plaid's clients configured further by the two closures.
+    async fn start_with_configs(
+        store: S,
+        user: UserId,
+        configure_snaptrade: impl FnOnce(SnapTradeConfig) -> SnapTradeConfig,
+        configure_plaid: impl FnOnce(PlaidConfig) -> PlaidConfig,
+    ) -> Self {
         let sandbox = Sandbox::start().await;
         let consumer_key = SecretString::from(sandbox.snaptrade().consumer_key());
         let snaptrade = SnapTradeConfig::new(sandbox.snaptrade().client_id(), consumer_key.clone())
             .unwrap()
             .with_base_url(url(&sandbox.snaptrade_base_url()));
-        let snaptrade = configure(snaptrade);
+        let snaptrade = configure_snaptrade(snaptrade);
         let snaptrade = Arc::new(
             SnapTradeClient::new(snaptrade)
                 .unwrap()
@@ -75,7 +94,7 @@ impl<S: Store + 'static> World<S> {
             PlaidEnvironment::Sandbox,
         )
         .with_base_url(url(&sandbox.plaid_base_url()));
-        let plaid = Arc::new(PlaidClient::new(plaid).unwrap());
+        let plaid = Arc::new(PlaidClient::new(configure_plaid(plaid)).unwrap());
         let alpaca = AlpacaConfig::new(
             sandbox.alpaca().key_id(),
             SecretString::from(sandbox.alpaca().secret()),

@@ -285,6 +285,54 @@ mod snaptrade {
             ))
         });
     }
+
+    /// Found by the property below: the fees were summed with `+`, which panics past `Decimal::MAX`.
+    #[test]
+    fn fees_whose_sum_overflows_a_decimal_are_invalid_data_not_a_panic() {
+        let served = Served::start();
+        let snaptrade = client(&served);
+        let mut impact = fixture("snaptrade", "order_impact");
+        let most = shared_support::hostile_json::number_or_text("79228162514264337593543950335");
+        impact["trade_impacts"][0]["estimated_commission"] = most.clone();
+        impact["trade_impacts"][0]["forex_fees"] = most;
+        let symbols = fixture("snaptrade", "symbols");
+
+        let outcome = served.answering_at(
+            "/trade/impact$",
+            &impact,
+            &[("/symbols$", &symbols)],
+            Trading::order_impact(&snaptrade, &user(), &account_ref(), &limit_buy()),
+        );
+
+        assert!(
+            matches!(&outcome, Err(ProviderError::InvalidData { field, .. }) if field.starts_with("trade_impacts")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn any_order_impact_answer_becomes_an_impact_or_a_typed_error() {
+        let served = Served::start();
+        let snaptrade = client(&served);
+        let symbols = fixture("snaptrade", "symbols");
+        let impact = fixture("snaptrade", "order_impact");
+        served
+            .answering_at(
+                "/trade/impact$",
+                &impact,
+                &[("/symbols$", &symbols)],
+                Trading::order_impact(&snaptrade, &user(), &account_ref(), &limit_buy()),
+            )
+            .expect("the spec examples are read: the routes reach the conversion");
+        for_hostile_payloads(impact, |body| {
+            ok_or_typed(served.answering_at(
+                "/trade/impact$",
+                body,
+                &[("/symbols$", &symbols)],
+                Trading::order_impact(&snaptrade, &user(), &account_ref(), &limit_buy()),
+            ))
+        });
+    }
 }
 
 #[cfg(feature = "plaid")]

@@ -791,7 +791,17 @@ pub(crate) fn order_impact(impact: &ManualTradeAndImpact) -> Result<OrderImpact,
         .iter()
         .flat_map(|each| [each.estimated_commission, each.forex_fees])
         .flatten()
-        .reduce(|sum, fee| sum + fee);
+        .try_fold(None, |sum: Option<Decimal>, fee| match sum {
+            None => Ok(Some(fee)),
+            // Hostile or broken answers can carry fees near Decimal::MAX: `+` would panic.
+            Some(sum) => sum.checked_add(fee).map(Some).ok_or_else(|| {
+                ProviderError::invalid_data(
+                    Provider::SnapTrade,
+                    "trade_impacts.estimated_commission",
+                    "the fees' sum overflows a decimal",
+                )
+            }),
+        })?;
     let remaining = impact
         .combined_remaining_balance
         .as_ref()

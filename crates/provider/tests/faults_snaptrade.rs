@@ -95,6 +95,16 @@ fn requests_to(sandbox: &Sandbox, method: &str, path: &str) -> Vec<RecordedReque
         .collect()
 }
 
+/// The account at the sandbox holds exactly one order, the one the client returned: nothing placed twice.
+fn assert_the_sandbox_holds_only(sandbox: &Sandbox, account: Uuid, order: &impl AsRef<str>) {
+    let orders = sandbox.snaptrade().orders(account);
+    assert_eq!(orders.len(), 1, "{orders:#?}");
+    assert_eq!(
+        orders[0]["brokerage_order_id"].as_str(),
+        Some(order.as_ref())
+    );
+}
+
 #[tokio::test]
 async fn a_rate_limited_read_asks_again_only_after_retry_after_and_then_succeeds() {
     let sandbox = Sandbox::start().await;
@@ -297,12 +307,7 @@ async fn an_order_placed_but_its_answer_lost_exists_once_after_the_caller_retrie
     );
     assert_eq!(placed_before_the_retry, 1, "SnapTrade did place the order");
     assert_eq!(requests_to(&sandbox, "POST", "/trade/place").len(), 2);
-    let orders = sandbox.snaptrade().orders(account);
-    assert_eq!(orders.len(), 1, "{orders:#?}");
-    assert_eq!(
-        orders[0]["brokerage_order_id"].as_str(),
-        Some(placed.brokerage_order_id.as_str())
-    );
+    assert_the_sandbox_holds_only(&sandbox, account, &placed.brokerage_order_id);
 }
 
 #[tokio::test]
@@ -343,12 +348,7 @@ async fn an_order_that_timed_out_is_not_resent_and_the_callers_retry_with_its_id
         connections_before_the_retry, 1,
         "the client resent the order"
     );
-    let orders = sandbox.snaptrade().orders(account);
-    assert_eq!(orders.len(), 1, "{orders:#?}");
-    assert_eq!(
-        orders[0]["brokerage_order_id"].as_str(),
-        Some(placed.brokerage_order_id.as_str())
-    );
+    assert_the_sandbox_holds_only(&sandbox, account, &placed.brokerage_order_id);
 }
 
 #[tokio::test]

@@ -9,15 +9,16 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 use tributary::domain::{
-    AccountContribution, AccountId, Amount, HoldingFigures, InstitutionName, NewHolding, Quantity,
-    SecurityId, SecurityName, SecurityType, Symbol, UserId,
+    AccountContribution, AccountId, Amount, HoldingFigures, HoldingId, InstitutionName, NewHolding,
+    Quantity, SecurityId, SecurityName, SecurityType, Symbol, UserId,
 };
 use tributary::repo::{HoldingRepository, PgStore};
 
 use crate::report::{Figure, Timed};
 
-/// Every holdings column the repository writes, in the order of [`copy_line`].
-const COLUMNS: &str = "user_id, symbol, security_id, security_name, security_type, total_quantity, \
+/// Every holdings column the repository writes, in the order of [`copy_line`]. `id` too: the repository gives
+/// new rows time-ordered ids, and COPY and the per-row loop get the same kind, so all three write the same rows.
+const COLUMNS: &str = "id, user_id, symbol, security_id, security_name, security_type, total_quantity, \
     total_market_value, total_cost_basis, average_cost_basis, unrealized_gain_loss, \
     unrealized_gain_loss_percent, day_change_value, day_change_percent, account_contributions, \
     institution_breakdown, account_count, price_as_of, data_source, provider_metadata, universal_symbol_id, \
@@ -29,8 +30,8 @@ insert into public.user_aggregated_holdings
   (user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
    total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
    day_change_percent, account_contributions, institution_breakdown, account_count, price_as_of, data_source,
-   provider_metadata)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+   provider_metadata, id)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 on conflict (user_id, symbol) do update set
   security_id = excluded.security_id, security_name = excluded.security_name,
   security_type = excluded.security_type, total_quantity = excluded.total_quantity,
@@ -231,6 +232,7 @@ fn copy_line(out: &mut String, h: &NewHolding) -> anyhow::Result<()> {
     let f = &h.figures;
     let text = |value: Option<&str>| value.map(escape).unwrap_or_else(|| "\\N".to_owned());
     let fields = [
+        HoldingId::generate_ordered().to_string(),
         h.user_id.to_string(),
         escape(h.symbol.as_str()),
         text(h.security_id.as_ref().map(|v| v.as_str())),
@@ -304,6 +306,7 @@ async fn naive(pool: &PgPool, data: &Portfolios) -> anyhow::Result<Duration> {
                 .bind(h.price_as_of)
                 .bind(h.data_source.as_deref().unwrap_or("aggregated"))
                 .bind(serde_json::Value::Object(h.provider_metadata.clone()))
+                .bind(HoldingId::generate_ordered().into_uuid())
                 .execute(pool)
                 .await?;
         }

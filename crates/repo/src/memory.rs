@@ -603,7 +603,7 @@ fn upsert_holdings(
                 }
             }
             None => {
-                let created = new.clone().into_stored(HoldingId::generate(), at);
+                let created = new.clone().into_stored(HoldingId::generate_ordered(), at);
                 state.holdings.insert(key, created);
                 written += 1;
             }

@@ -528,6 +528,39 @@ async fn holdings_carry_their_contributions_through_the_jsonb_columns(pool: PgPo
 }
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn new_holdings_get_time_ordered_ids_that_later_writes_keep(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    service
+        .replace_holdings(user, &[holding(user, "VTI", "3", "750")])
+        .await?;
+    let first = service.get_holding(user, &Symbol::parse("VTI")?).await?;
+    service
+        .replace_holdings(
+            user,
+            &[
+                holding(user, "VTI", "4", "1000"),
+                holding(user, "BND", "1", "70"),
+            ],
+        )
+        .await?;
+    let changed = service.get_holding(user, &Symbol::parse("VTI")?).await?;
+    let added = service.get_holding(user, &Symbol::parse("BND")?).await?;
+
+    assert_eq!(
+        first.id.as_uuid().get_version_num(),
+        7,
+        "a v7 id, not the column's random default"
+    );
+    assert_eq!(changed.id, first.id, "an update keeps the row's id");
+    assert!(
+        added.id > first.id,
+        "a row added later sorts after the earlier one"
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
 async fn a_closed_pool_is_unavailable_not_a_panic(pool: PgPool) -> TestResult {
     let service = store(&pool, [1; 32]);
     let user = new_user(&pool).await;

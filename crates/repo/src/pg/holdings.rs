@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use rust_decimal::Decimal;
-use sqlx::PgConnection;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{Arguments, Encode, PgConnection, Postgres, Type};
 use tributary_domain::{
     Amount, Holding, HoldingFigures, HoldingId, NewHolding, Percent, Quantity, SecurityId,
     SecurityName, SecurityType, SignedAmount, Symbol, UnitCost, UserId,
@@ -15,7 +15,7 @@ use crate::batch::check_holdings;
 use crate::error::classify;
 use crate::{HoldingRepository, HoldingsReplaced, RepoError};
 
-/// One statement per batch; identical rows are not rewritten, so `rows_affected` counts real changes.
+/// The batch as rows to write (`$2`… bound by [`bind_batch`]), for [`UPSERT`] and [`REPLACE`].
 ///
 /// New rows get time-ordered ids from the application (`$22`, used only when the row is inserted): the column's
 /// default, `gen_random_uuid()`, scatters a batch's inserts over the whole primary-key index, which cost a
@@ -26,8 +26,9 @@ use crate::{HoldingRepository, HoldingsReplaced, RepoError};
 /// DO UPDATE … WHERE would skip those too, but only after locking each one, and a row lock writes the tuple
 /// and WAL, which makes a re-sync where nothing changed cost a commit flush and a dirty page per row. The
 /// WHERE on the update stays for rows another transaction changed in between.
-const UPSERT: &str = "
-with incoming as (
+macro_rules! changed_rows {
+    () => {
+        "incoming as (
   select id, symbol, security_id, security_name, security_type, total_quantity::numeric(20, 8) as total_quantity,
          total_market_value::numeric(20, 2) as total_market_value,
          total_cost_basis::numeric(20, 2) as total_cost_basis,
@@ -62,8 +63,13 @@ with incoming as (
            k.day_change_value, k.day_change_percent, k.account_contributions, k.institution_breakdown,
            k.account_count, k.price_as_of, k.data_source, k.provider_metadata, k.universal_symbol_id,
            k.option_contract))
-)
-insert into public.user_aggregated_holdings as h
+)"
+    };
+}
+
+macro_rules! insert_changed {
+    () => {
+        "insert into public.user_aggregated_holdings as h
   (id, user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
    total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
    day_change_percent, account_contributions, institution_breakdown, account_count, price_as_of, data_source,
@@ -95,15 +101,30 @@ where (h.security_id, h.security_name, h.security_type, h.total_quantity, h.tota
        excluded.unrealized_gain_loss, excluded.unrealized_gain_loss_percent, excluded.day_change_value,
        excluded.day_change_percent, excluded.account_contributions, excluded.institution_breakdown,
        excluded.account_count, excluded.price_as_of, excluded.data_source, excluded.provider_metadata,
-       excluded.universal_symbol_id, excluded.option_contract)";
+       excluded.universal_symbol_id, excluded.option_contract)"
+    };
+}
+
+/// One statement per batch; identical rows are not rewritten, so `rows_affected` counts real changes.
+const UPSERT: &str = concat!("with ", changed_rows!(), "\n", insert_changed!());
+
+/// [`UPSERT`] with the removal of every symbol the batch does not name, in one statement (one round trip; the
+/// two touch disjoint rows, so sharing a snapshot changes nothing). Run after [`LOCK_USER`], in its transaction.
+const REPLACE: &str = concat!(
+    "with removed as (
+  delete from public.user_aggregated_holdings where user_id = $1 and symbol <> all($2::text[]) returning 1
+), ",
+    changed_rows!(),
+    ", written as (\n",
+    insert_changed!(),
+    "\nreturning 1)
+select (select count(*) from removed) as removed, (select count(*) from written) as written"
+);
 
 /// Two replacements of one user's holdings at once would interleave their deletes and upserts; this lock,
 /// held until commit, makes the second wait for the first.
 const LOCK_USER: &str =
     "select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1::text, 0))";
-
-const REMOVE_OTHERS: &str =
-    "delete from public.user_aggregated_holdings where user_id = $1 and symbol <> all($2::text[])";
 
 const SELECT: &str = "
 select id, user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
@@ -140,20 +161,9 @@ impl HoldingRepository for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        let symbols: Vec<&str> = holdings.iter().map(|h| h.symbol.as_str()).collect();
-        let removed = sqlx::query(REMOVE_OTHERS)
-            .bind(user.into_uuid())
-            .bind(&symbols)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?
-            .rows_affected();
-        let written = upsert(&mut tx, user, holdings).await?;
+        let replaced = replace(&mut tx, user, holdings).await?;
         commit(tx).await?;
-        Ok(HoldingsReplaced {
-            written,
-            removed: usize::try_from(removed).unwrap_or(usize::MAX),
-        })
+        Ok(replaced)
     }
 
     async fn get_holding(&self, user: UserId, symbol: &Symbol) -> Result<Holding, RepoError> {
@@ -180,12 +190,43 @@ async fn upsert(
     if holdings.is_empty() {
         return Ok(0);
     }
+    let written = sqlx::query_with(UPSERT, batch_arguments(user, holdings)?)
+        .execute(conn)
+        .await
+        .map_err(classify)?
+        .rows_affected();
+    Ok(usize::try_from(written).unwrap_or(usize::MAX))
+}
+
+/// The user's holdings become the batch, in one statement: symbols it does not name are removed, the rest
+/// upserted. The caller holds [`LOCK_USER`].
+async fn replace(
+    conn: &mut PgConnection,
+    user: UserId,
+    holdings: &[NewHolding],
+) -> Result<HoldingsReplaced, RepoError> {
+    let (removed, written): (i64, i64) =
+        sqlx::query_as_with(REPLACE, batch_arguments(user, holdings)?)
+            .fetch_one(conn)
+            .await
+            .map_err(classify)?;
+    Ok(HoldingsReplaced {
+        written: usize::try_from(written).unwrap_or(usize::MAX),
+        removed: usize::try_from(removed).unwrap_or(usize::MAX),
+    })
+}
+
+/// `$1`, the user, and the batch column by column as arrays, `$2`…`$22` in the order `changed_rows!` reads
+/// them.
+fn batch_arguments(user: UserId, holdings: &[NewHolding]) -> Result<PgArguments, RepoError> {
     let figure = |f: fn(&HoldingFigures) -> Decimal| {
         holdings.iter().map(|h| f(&h.figures)).collect::<Vec<_>>()
     };
+    let text = |f: fn(&NewHolding) -> Option<&str>| holdings.iter().map(f).collect::<Vec<_>>();
     let mut contributions = Vec::with_capacity(holdings.len());
     let mut breakdowns = Vec::with_capacity(holdings.len());
     let mut contracts = Vec::with_capacity(holdings.len());
+    let mut account_counts = Vec::with_capacity(holdings.len());
     for holding in holdings {
         contributions.push(to_json(
             "account_contributions",
@@ -202,82 +243,105 @@ async fn upsert(
                 .map(|contract| to_json("option_contract", contract))
                 .transpose()?,
         );
+        account_counts.push(
+            i32::try_from(holding.account_count())
+                .map_err(|_| RepoError::invalid("account_count", "out of range"))?,
+        );
     }
-    let account_counts = holdings
+    let mut args = PgArguments::default();
+    add(&mut args, "user_id", user.into_uuid())?;
+    add(&mut args, "symbol", text(|h| Some(h.symbol.as_str())))?;
+    add(
+        &mut args,
+        "security_id",
+        text(|h| h.security_id.as_ref().map(|v| v.as_str())),
+    )?;
+    add(
+        &mut args,
+        "security_name",
+        text(|h| h.security_name.as_ref().map(|v| v.as_str())),
+    )?;
+    add(
+        &mut args,
+        "security_type",
+        text(|h| h.security_type.map(|t| t.as_str())),
+    )?;
+    add(
+        &mut args,
+        "total_quantity",
+        figure(|f| f.total_quantity.get()),
+    )?;
+    add(
+        &mut args,
+        "total_market_value",
+        figure(|f| f.total_market_value.get()),
+    )?;
+    add(
+        &mut args,
+        "total_cost_basis",
+        figure(|f| f.total_cost_basis.get()),
+    )?;
+    add(
+        &mut args,
+        "average_cost_basis",
+        figure(|f| f.average_cost_basis.get()),
+    )?;
+    add(
+        &mut args,
+        "unrealized_gain_loss",
+        figure(|f| f.unrealized_gain_loss.get()),
+    )?;
+    add(
+        &mut args,
+        "unrealized_gain_loss_percent",
+        figure(|f| f.unrealized_gain_loss_percent.get()),
+    )?;
+    add(
+        &mut args,
+        "day_change_value",
+        figure(|f| f.day_change_value.get()),
+    )?;
+    add(
+        &mut args,
+        "day_change_percent",
+        figure(|f| f.day_change_percent.get()),
+    )?;
+    add(&mut args, "account_contributions", contributions)?;
+    add(&mut args, "institution_breakdown", breakdowns)?;
+    add(&mut args, "account_count", account_counts)?;
+    add(
+        &mut args,
+        "price_as_of",
+        holdings.iter().map(|h| h.price_as_of).collect::<Vec<_>>(),
+    )?;
+    add(&mut args, "data_source", text(|h| h.data_source.as_deref()))?;
+    let metadata = holdings
         .iter()
-        .map(|h| {
-            i32::try_from(h.account_count())
-                .map_err(|_| RepoError::invalid("account_count", "out of range"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let written = sqlx::query(UPSERT)
-        .bind(user.into_uuid())
-        .bind(
-            holdings
-                .iter()
-                .map(|h| h.symbol.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            holdings
-                .iter()
-                .map(|h| h.security_id.as_ref().map(|v| v.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            holdings
-                .iter()
-                .map(|h| h.security_name.as_ref().map(|v| v.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            holdings
-                .iter()
-                .map(|h| h.security_type.map(|t| t.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(figure(|f| f.total_quantity.get()))
-        .bind(figure(|f| f.total_market_value.get()))
-        .bind(figure(|f| f.total_cost_basis.get()))
-        .bind(figure(|f| f.average_cost_basis.get()))
-        .bind(figure(|f| f.unrealized_gain_loss.get()))
-        .bind(figure(|f| f.unrealized_gain_loss_percent.get()))
-        .bind(figure(|f| f.day_change_value.get()))
-        .bind(figure(|f| f.day_change_percent.get()))
-        .bind(contributions)
-        .bind(breakdowns)
-        .bind(account_counts)
-        .bind(holdings.iter().map(|h| h.price_as_of).collect::<Vec<_>>())
-        .bind(
-            holdings
-                .iter()
-                .map(|h| h.data_source.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            holdings
-                .iter()
-                .map(|h| serde_json::Value::Object(h.provider_metadata.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            holdings
-                .iter()
-                .map(|h| h.universal_symbol_id.map(|id| id.into_uuid()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(contracts)
-        .bind(
-            holdings
-                .iter()
-                .map(|_| HoldingId::generate_ordered().into_uuid())
-                .collect::<Vec<_>>(),
-        )
-        .execute(conn)
-        .await
-        .map_err(classify)?
-        .rows_affected();
-    Ok(usize::try_from(written).unwrap_or(usize::MAX))
+        .map(|h| serde_json::Value::Object(h.provider_metadata.clone()));
+    add(&mut args, "provider_metadata", metadata.collect::<Vec<_>>())?;
+    let symbol_ids = holdings
+        .iter()
+        .map(|h| h.universal_symbol_id.map(|id| id.into_uuid()));
+    add(
+        &mut args,
+        "universal_symbol_id",
+        symbol_ids.collect::<Vec<_>>(),
+    )?;
+    add(&mut args, "option_contract", contracts)?;
+    let ids = holdings
+        .iter()
+        .map(|_| HoldingId::generate_ordered().into_uuid());
+    add(&mut args, "id", ids.collect::<Vec<_>>())?;
+    Ok(args)
+}
+
+fn add<'t, T: Encode<'t, Postgres> + Type<Postgres>>(
+    args: &mut PgArguments,
+    field: &'static str,
+    value: T,
+) -> Result<(), RepoError> {
+    args.add(value)
+        .map_err(|error| RepoError::invalid(field, error.to_string()))
 }
 
 fn to_json(

@@ -5,17 +5,19 @@
 //! Python's `json.dumps(obj, separators=(",", ":"), sort_keys=True)`, so the canonical form here is the
 //! same: keys sorted at every level, no whitespace, and every character outside printable ASCII escaped as
 //! `\uXXXX` (Python's default `ensure_ascii`). A signature that differs by one byte is a 401 with code 1076,
-//! which is why this is done by serde_json (sorted maps) plus one escaping pass, never by hand.
+//! which is why this is done by serde_json (sorted maps) with a formatter that adds that escaping, never by hand.
 //!
 //! Webhooks are signed the same way over the parsed payload; see [`super::webhook`].
 
-use std::fmt::Write as _;
+use std::io;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 use serde_json::Value;
+use serde_json::ser::Formatter;
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -23,21 +25,7 @@ type HmacSha256 = Hmac<Sha256>;
 /// The canonical JSON SnapTrade signs: sorted keys at every level, no whitespace, non-ASCII and DEL
 /// escaped as `\uXXXX` (UTF-16 surrogate pairs beyond the BMP), as Python's `json.dumps` writes it.
 pub fn canonical_json(value: &Value) -> String {
-    // serde_json is built without `preserve_order`, so every object is a BTreeMap and serializes sorted.
-    let compact = value.to_string();
-    let mut canonical = String::with_capacity(compact.len());
-    for character in compact.chars() {
-        if character.is_ascii() && character != '\u{7f}' {
-            canonical.push(character);
-        } else {
-            // Only string contents can hold such characters, so escaping them keeps the JSON valid.
-            let mut units = [0u16; 2];
-            for unit in character.encode_utf16(&mut units) {
-                let _ = write!(canonical, "\\u{unit:04x}");
-            }
-        }
-    }
-    canonical
+    to_canonical(value)
 }
 
 /// What a request's signature covers: `{"content": …, "path": …, "query": …}`.
@@ -45,12 +33,58 @@ pub fn canonical_json(value: &Value) -> String {
 /// `content` is `null` for no body, and for an empty object, as the SDKs send it.
 pub fn signature_payload(path: &str, query: &str, body: Option<&Value>) -> String {
     let content = match body {
-        Some(Value::Object(map)) if map.is_empty() => Value::Null,
-        Some(value) => value.clone(),
-        None => Value::Null,
+        Some(Value::Object(map)) if map.is_empty() => None,
+        other => other,
     };
-    let payload = serde_json::json!({ "content": content, "path": path, "query": query });
-    canonical_json(&payload)
+    // Fields in sorted order; the body is written from where it is, not copied into a new document first.
+    #[derive(Serialize)]
+    struct Payload<'a> {
+        content: Option<&'a Value>,
+        path: &'a str,
+        query: &'a str,
+    }
+    to_canonical(&Payload {
+        content,
+        path,
+        query,
+    })
+}
+
+/// Compact JSON through [`PythonAscii`]. serde_json is built without `preserve_order`, so every object is a
+/// BTreeMap and serializes with its keys sorted.
+fn to_canonical(value: &impl Serialize) -> String {
+    let mut out = Vec::with_capacity(256);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonAscii);
+    value
+        .serialize(&mut serializer)
+        .expect("JSON values and strings always serialize into memory");
+    String::from_utf8(out).expect("serde_json writes UTF-8, and PythonAscii only ASCII")
+}
+
+/// serde_json's compact format, with what Python's `ensure_ascii` escapes beyond it: every character outside
+/// printable ASCII (DEL included) as `\uXXXX`. Only string contents reach this, so the JSON stays valid.
+struct PythonAscii;
+
+impl Formatter for PythonAscii {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut plain = 0;
+        for (at, character) in fragment.char_indices() {
+            if character.is_ascii() && character != '\u{7f}' {
+                continue;
+            }
+            writer.write_all(&fragment.as_bytes()[plain..at])?;
+            let mut units = [0u16; 2];
+            for unit in character.encode_utf16(&mut units) {
+                write!(writer, "\\u{unit:04x}")?;
+            }
+            plain = at + character.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[plain..])
+    }
 }
 
 /// base64(HMAC-SHA256(`consumer_key`, `message`)), standard alphabet with padding.
@@ -164,5 +198,42 @@ mod tests {
             "3VkE1AkN6sr1yxWbl8JA7v9O9MFXfMFDVgzhC9GhptU="
         ));
         assert!(!verify(&key, message, "not base64!"));
+    }
+
+    /// The formatter against the plainest statement of the rule: serde_json's compact text, then every
+    /// character outside printable ASCII replaced by its UTF-16 escapes.
+    fn escaped_after_the_fact(value: &Value) -> String {
+        value
+            .to_string()
+            .chars()
+            .map(|character| {
+                if character.is_ascii() && character != '\u{7f}' {
+                    character.to_string()
+                } else {
+                    let mut units = [0u16; 2];
+                    let units = character.encode_utf16(&mut units);
+                    units.iter().map(|unit| format!("\\u{unit:04x}")).collect()
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_canonical_form_is_compact_json_with_non_ascii_escaped(
+            entries in proptest::collection::btree_map(".{0,8}", ".{0,16}", 0..6),
+            nested in ".{0,16}",
+            number in proptest::prelude::any::<i64>(),
+        ) {
+            let mut body: serde_json::Map<String, Value> =
+                entries.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            body.insert(nested.clone(), serde_json::json!([{ nested.clone(): number }, null, true]));
+            let body = Value::Object(body);
+            proptest::prop_assert_eq!(canonical_json(&body), escaped_after_the_fact(&body));
+            let payload = signature_payload(&nested, "q=1", Some(&body));
+            // Never empty (it holds `nested`), so it is signed as it is.
+            let expected = serde_json::json!({ "content": body, "path": nested, "query": "q=1" });
+            proptest::prop_assert_eq!(payload, escaped_after_the_fact(&expected));
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::batch::check_holdings;
 use crate::error::classify;
 use crate::{HoldingRepository, HoldingsReplaced, RepoError};
 
-/// The batch as rows to write (`$2`… bound by [`bind_batch`]), for [`UPSERT`] and [`REPLACE`].
+/// The batch as rows to write (`$2`… bound by [`batch_arguments`]), for [`UPSERT`] and [`REPLACE`].
 ///
 /// New rows get time-ordered ids from the application (`$22`, used only when the row is inserted): the column's
 /// default, `gen_random_uuid()`, scatters a batch's inserts over the whole primary-key index, which cost a
@@ -216,13 +216,16 @@ async fn replace(
     })
 }
 
+/// How one text column of a batch reads a holding.
+type TextColumn = for<'h> fn(&'h NewHolding) -> Option<&'h str>;
+/// How one money or quantity column of a batch reads a holding's figures.
+type FigureColumn = fn(&HoldingFigures) -> Decimal;
+
 /// `$1`, the user, and the batch column by column as arrays, `$2`…`$22` in the order `changed_rows!` reads
 /// them.
 fn batch_arguments(user: UserId, holdings: &[NewHolding]) -> Result<PgArguments, RepoError> {
-    let figure = |f: fn(&HoldingFigures) -> Decimal| {
-        holdings.iter().map(|h| f(&h.figures)).collect::<Vec<_>>()
-    };
-    let text = |f: fn(&NewHolding) -> Option<&str>| holdings.iter().map(f).collect::<Vec<_>>();
+    let figure = |f: FigureColumn| holdings.iter().map(|h| f(&h.figures)).collect::<Vec<_>>();
+    let text = |f: TextColumn| holdings.iter().map(f).collect::<Vec<_>>();
     let mut contributions = Vec::with_capacity(holdings.len());
     let mut breakdowns = Vec::with_capacity(holdings.len());
     let mut contracts = Vec::with_capacity(holdings.len());
@@ -250,62 +253,34 @@ fn batch_arguments(user: UserId, holdings: &[NewHolding]) -> Result<PgArguments,
     }
     let mut args = PgArguments::default();
     add(&mut args, "user_id", user.into_uuid())?;
-    add(&mut args, "symbol", text(|h| Some(h.symbol.as_str())))?;
-    add(
-        &mut args,
-        "security_id",
-        text(|h| h.security_id.as_ref().map(|v| v.as_str())),
-    )?;
-    add(
-        &mut args,
-        "security_name",
-        text(|h| h.security_name.as_ref().map(|v| v.as_str())),
-    )?;
-    add(
-        &mut args,
-        "security_type",
-        text(|h| h.security_type.map(|t| t.as_str())),
-    )?;
-    add(
-        &mut args,
-        "total_quantity",
-        figure(|f| f.total_quantity.get()),
-    )?;
-    add(
-        &mut args,
-        "total_market_value",
-        figure(|f| f.total_market_value.get()),
-    )?;
-    add(
-        &mut args,
-        "total_cost_basis",
-        figure(|f| f.total_cost_basis.get()),
-    )?;
-    add(
-        &mut args,
-        "average_cost_basis",
-        figure(|f| f.average_cost_basis.get()),
-    )?;
-    add(
-        &mut args,
-        "unrealized_gain_loss",
-        figure(|f| f.unrealized_gain_loss.get()),
-    )?;
-    add(
-        &mut args,
-        "unrealized_gain_loss_percent",
-        figure(|f| f.unrealized_gain_loss_percent.get()),
-    )?;
-    add(
-        &mut args,
-        "day_change_value",
-        figure(|f| f.day_change_value.get()),
-    )?;
-    add(
-        &mut args,
-        "day_change_percent",
-        figure(|f| f.day_change_percent.get()),
-    )?;
+    let texts: [(&str, TextColumn); 4] = [
+        ("symbol", |h| Some(h.symbol.as_str())),
+        ("security_id", |h| {
+            h.security_id.as_ref().map(|v| v.as_str())
+        }),
+        ("security_name", |h| {
+            h.security_name.as_ref().map(|v| v.as_str())
+        }),
+        ("security_type", |h| h.security_type.map(|t| t.as_str())),
+    ];
+    for (field, value) in texts {
+        add(&mut args, field, text(value))?;
+    }
+    let figures: [(&str, FigureColumn); 8] = [
+        ("total_quantity", |f| f.total_quantity.get()),
+        ("total_market_value", |f| f.total_market_value.get()),
+        ("total_cost_basis", |f| f.total_cost_basis.get()),
+        ("average_cost_basis", |f| f.average_cost_basis.get()),
+        ("unrealized_gain_loss", |f| f.unrealized_gain_loss.get()),
+        ("unrealized_gain_loss_percent", |f| {
+            f.unrealized_gain_loss_percent.get()
+        }),
+        ("day_change_value", |f| f.day_change_value.get()),
+        ("day_change_percent", |f| f.day_change_percent.get()),
+    ];
+    for (field, value) in figures {
+        add(&mut args, field, figure(value))?;
+    }
     add(&mut args, "account_contributions", contributions)?;
     add(&mut args, "institution_breakdown", breakdowns)?;
     add(&mut args, "account_count", account_counts)?;

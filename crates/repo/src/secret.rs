@@ -18,6 +18,7 @@ use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::{Digest, Sha256};
@@ -321,9 +322,24 @@ impl Keyring {
         sealed.split(':').nth(1) != Some(self.current.id())
     }
 
+    /// The MAC that keys holdings' content digests (migration 0012): HMAC-SHA256 under a key derived from the
+    /// current key, so a client that can write its own holdings rows cannot compute one. A rotation changes every
+    /// digest, which costs each user one full comparison on their next sync, not a rewrite of their rows.
+    pub(crate) fn holdings_digest_mac(&self) -> Hmac<Sha256> {
+        let derived = hmac_sha256(self.current.bytes.expose_secret())
+            .chain_update(b"tributary holdings content digest v1")
+            .finalize()
+            .into_bytes();
+        hmac_sha256(&derived)
+    }
+
     fn keys(&self) -> impl Iterator<Item = &SecretKey> {
         std::iter::once(&self.current).chain(&self.previous)
     }
+}
+
+fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length")
 }
 
 /// One entry of [`Keyring::PREVIOUS_KEYS_VARIABLE`]: base64 never contains `:`, so a colon means an id.

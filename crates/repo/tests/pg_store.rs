@@ -9,8 +9,9 @@ use conformance::{account, contribution, holding, snaptrade_user};
 use sqlx::PgPool;
 use tributary_domain::{AccountId, ExposeSecret, InstitutionName, Provider, Symbol, Units, UserId};
 use tributary_repo::{
-    AccountRepository, ConnectionRepository, HoldingRepository, Keyring, MemoryStore, PgStore,
-    PortfolioRepository, RepoError, SecretError, SecretKey, SnapTradeUserRepository,
+    AccountRepository, ConnectionRepository, HoldingRepository, HoldingsReplaced, Keyring,
+    MemoryStore, PgStore, PortfolioRepository, RepoError, SecretError, SecretKey,
+    SnapTradeUserRepository,
 };
 
 tributary_testdb::require_database!();
@@ -583,4 +584,153 @@ async fn a_server_that_cannot_be_reached_is_unavailable() {
         .await
         .unwrap_err();
     assert!(matches!(error, RepoError::Unavailable { .. }), "{error:?}");
+}
+
+/// Each of the user's rows as `(symbol, row version, updated_at, content_digest)`, by symbol.
+async fn stored_versions(
+    pool: &PgPool,
+    user: UserId,
+) -> sqlx::Result<
+    Vec<(
+        String,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        Option<Vec<u8>>,
+    )>,
+> {
+    sqlx::query_as(
+        "select symbol, xmin::text, updated_at, content_digest from user_aggregated_holdings
+         where user_id = $1 order by symbol",
+    )
+    .bind(user.into_uuid())
+    .fetch_all(pool)
+    .await
+}
+
+fn two_holdings(user: UserId) -> Vec<tributary_domain::NewHolding> {
+    vec![
+        holding(user, "VTI", "3", "750"),
+        holding(user, "BND", "1", "70"),
+    ]
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn an_unchanged_replacement_writes_nothing_in_either_mode(pool: PgPool) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    service.replace_holdings(user, &two_holdings(user)).await?;
+    let before = stored_versions(&pool, user).await?;
+
+    let as_service = service.replace_holdings(user, &two_holdings(user)).await?;
+    let as_user = service
+        .for_user(user)
+        .replace_holdings(user, &two_holdings(user))
+        .await?;
+
+    assert_eq!(as_service, HoldingsReplaced::default());
+    assert_eq!(as_user, HoldingsReplaced::default());
+    assert_eq!(stored_versions(&pool, user).await?, before);
+    assert!(
+        before
+            .iter()
+            .all(|(_, _, _, digest)| digest.as_ref().is_some_and(|d| d.len() == 32)),
+        "every row written by the repository carries a 32-byte digest: {before:?}"
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_row_changed_outside_the_repository_is_restored_by_the_next_unchanged_sync(
+    pool: PgPool,
+) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    service.replace_holdings(user, &two_holdings(user)).await?;
+    sqlx::query(
+        "update user_aggregated_holdings set total_quantity = 99 where user_id = $1 and symbol = 'VTI'",
+    )
+    .bind(user.into_uuid())
+    .execute(&pool)
+    .await?;
+    let edited = stored_versions(&pool, user).await?;
+    assert_eq!(edited[1].0, "VTI");
+    assert_eq!(
+        edited[1].3, None,
+        "the trigger clears the digest of a row changed outside the repository"
+    );
+
+    let replaced = service.replace_holdings(user, &two_holdings(user)).await?;
+
+    assert_eq!(
+        replaced,
+        HoldingsReplaced {
+            written: 1,
+            removed: 0
+        }
+    );
+    let vti = service.get_holding(user, &Symbol::parse("VTI")?).await?;
+    assert_eq!(vti.figures.total_quantity.get(), "3".parse()?);
+    assert!(stored_versions(&pool, user).await?[1].3.is_some());
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_user_cannot_keep_an_edited_row_past_a_sync_by_copying_a_digest(
+    pool: PgPool,
+) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    service.replace_holdings(user, &two_holdings(user)).await?;
+    // Through the Data API a user may update their own rows, digest included; another row's digest is the
+    // only valid one they can get hold of.
+    let mut tx = service.for_user(user).begin(user).await?;
+    sqlx::query(
+        "update user_aggregated_holdings set total_quantity = 99,
+           content_digest = (select content_digest from user_aggregated_holdings where symbol = 'BND')
+         where symbol = 'VTI'",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let replaced = service.replace_holdings(user, &two_holdings(user)).await?;
+
+    assert_eq!(replaced.written, 1);
+    let vti = service.get_holding(user, &Symbol::parse("VTI")?).await?;
+    assert_eq!(vti.figures.total_quantity.get(), "3".parse()?);
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_new_key_refreshes_the_digests_without_touching_the_holdings_data_or_updated_at(
+    pool: PgPool,
+) -> TestResult {
+    let user = new_user(&pool).await;
+    store(&pool, [1; 32])
+        .replace_holdings(user, &two_holdings(user))
+        .await?;
+    let before = stored_versions(&pool, user).await?;
+    let rotated = store(&pool, [2; 32]);
+
+    let refreshed = rotated.replace_holdings(user, &two_holdings(user)).await?;
+    let after = stored_versions(&pool, user).await?;
+    let again = rotated.replace_holdings(user, &two_holdings(user)).await?;
+
+    assert_eq!(
+        refreshed,
+        HoldingsReplaced {
+            written: 2,
+            removed: 0
+        }
+    );
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(
+            old.2, new.2,
+            "updated_at of {} stays: its data did not change",
+            old.0
+        );
+        assert_ne!(old.3, new.3, "the digest of {} is the new key's", old.0);
+    }
+    assert_eq!(again, HoldingsReplaced::default());
+    Ok(())
 }

@@ -240,7 +240,11 @@ async fn every_table_allows_and_denies_exactly_as_intended(
 
 /// Every function and view in `public` that the matrix below covers. A new one fails
 /// `every_function_and_view_in_public_is_in_the_matrix` until its rules are added here.
-const FUNCTIONS: &[&str] = &["get_user_portfolio_mode", "update_updated_at_column"];
+const FUNCTIONS: &[&str] = &[
+    "get_user_portfolio_mode",
+    "stamp_aggregated_holding",
+    "update_updated_at_column",
+];
 const VIEWS: &[&str] = &["v_unified_investment_accounts"];
 
 /// The SQLSTATE of a refused call, if it was refused by the database.
@@ -358,22 +362,26 @@ async fn get_user_portfolio_mode_answers_its_own_user_and_the_backend_and_refuse
 }
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn update_updated_at_column_runs_only_as_a_trigger_whoever_calls_it(
+async fn trigger_functions_run_only_as_triggers_whoever_calls_them(
     pool: PgPool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let user = create_auth_user(&pool).await?;
-    for identity in [Identity::Anon, Identity::User(user), Identity::ServiceRole] {
-        let mut tx = pool.begin().await?;
-        identity.apply(&mut tx).await?;
-        let called = sqlx::query("select public.update_updated_at_column()")
-            .execute(&mut *tx)
-            .await;
-        tx.rollback().await?;
-        // 0A000: "trigger functions can only be called as triggers"; 42501 where EXECUTE is not granted.
-        assert!(
-            matches!(sqlstate(&called).as_deref(), Some("0A000" | "42501")),
-            "{identity:?} called the trigger function: {called:?}"
-        );
+    let calls = [
+        "select public.update_updated_at_column()",
+        "select public.stamp_aggregated_holding()",
+    ];
+    for call in calls {
+        for identity in [Identity::Anon, Identity::User(user), Identity::ServiceRole] {
+            let mut tx = pool.begin().await?;
+            identity.apply(&mut tx).await?;
+            let called = sqlx::query(call).execute(&mut *tx).await;
+            tx.rollback().await?;
+            // 0A000: "trigger functions can only be called as triggers"; 42501 where EXECUTE is not granted.
+            assert!(
+                matches!(sqlstate(&called).as_deref(), Some("0A000" | "42501")),
+                "{identity:?} ran `{call}`: {called:?}"
+            );
+        }
     }
     Ok(())
 }

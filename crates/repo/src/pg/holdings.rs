@@ -1,8 +1,14 @@
 //! Aggregated holdings on PostgreSQL.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
-use rust_decimal::Decimal;
+use hmac::{Hmac, Mac};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::value::RawValue;
+use sha2::Sha256;
 use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::types::Json;
 use sqlx::{Arguments, Encode, PgConnection, Postgres, Type};
 use tributary_domain::{
     Amount, Holding, HoldingFigures, HoldingId, NewHolding, Percent, Quantity, SecurityId,
@@ -15,69 +21,89 @@ use crate::batch::check_holdings;
 use crate::error::classify;
 use crate::{HoldingRepository, HoldingsReplaced, RepoError};
 
-/// The batch as rows to write (`$2`… bound by [`batch_arguments`]), for [`UPSERT`] and [`REPLACE`].
+/// A holding's data columns as a row value, for comparing the stored row (`h`) with the proposed one
+/// (`excluded`): everything the repository writes but the key, the id and `content_digest`.
+#[rustfmt::skip]
+macro_rules! data_of {
+    ($t:literal) => {
+        concat!(
+            "(", $t, ".security_id, ", $t, ".security_name, ", $t, ".security_type, ", $t, ".total_quantity, ",
+            $t, ".total_market_value, ", $t, ".total_cost_basis, ", $t, ".average_cost_basis, ",
+            $t, ".unrealized_gain_loss, ", $t, ".unrealized_gain_loss_percent, ", $t, ".day_change_value, ",
+            $t, ".day_change_percent, ", $t, ".account_contributions, ", $t, ".institution_breakdown, ",
+            $t, ".account_count, ", $t, ".price_as_of, ", $t, ".data_source, ", $t, ".provider_metadata, ",
+            $t, ".universal_symbol_id, ", $t, ".option_contract)"
+        )
+    };
+}
+
+/// The batch as rows to write (`$2`… bound by [`batch_arguments`]), array by array in the select list: they
+/// are read in step, row by row, without first being stored in a tuplestore as `unnest(…) as k(…)` in FROM
+/// would be.
 ///
 /// New rows get time-ordered ids from the application (`$22`, used only when the row is inserted): the column's
 /// default, `gen_random_uuid()`, scatters a batch's inserts over the whole primary-key index, which cost a
 /// quarter of a bulk write's time per row (docs/benchmarks.md).
-///
-/// `incoming` is the batch cast to the columns' types (so `1.5` and `1.50000000` compare equal, as they are
-/// stored). `changed` leaves out every row already stored exactly so before the insert sees it: ON CONFLICT
-/// DO UPDATE … WHERE would skip those too, but only after locking each one, and a row lock writes the tuple
-/// and WAL, which makes a re-sync where nothing changed cost a commit flush and a dirty page per row. The
-/// WHERE on the update stays for rows another transaction changed in between.
-macro_rules! changed_rows {
+macro_rules! incoming {
     () => {
         "incoming as (
-  select id, symbol, security_id, security_name, security_type, total_quantity::numeric(20, 8) as total_quantity,
-         total_market_value::numeric(20, 2) as total_market_value,
-         total_cost_basis::numeric(20, 2) as total_cost_basis,
-         average_cost_basis::numeric(20, 8) as average_cost_basis,
-         unrealized_gain_loss::numeric(20, 2) as unrealized_gain_loss,
-         unrealized_gain_loss_percent::numeric(10, 4) as unrealized_gain_loss_percent,
-         day_change_value::numeric(20, 2) as day_change_value,
-         day_change_percent::numeric(10, 4) as day_change_percent, account_contributions,
-         institution_breakdown, account_count, price_as_of, coalesce(data_source, 'aggregated') as data_source,
-         provider_metadata, universal_symbol_id, option_contract
-  from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::numeric[],
-              $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[], $14::jsonb[],
-              $15::jsonb[], $16::int[], $17::timestamptz[], $18::text[], $19::jsonb[], $20::uuid[], $21::jsonb[],
-              $22::uuid[])
-    as k(symbol, security_id, security_name, security_type, total_quantity, total_market_value,
-         total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
-         day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
-         price_as_of, data_source, provider_metadata, universal_symbol_id, option_contract, id)
-), changed as (
-  select k.* from incoming k
-  where not exists (
-    select from public.user_aggregated_holdings s
-    where s.user_id = $1 and s.symbol = k.symbol
-      and (s.security_id, s.security_name, s.security_type, s.total_quantity, s.total_market_value,
-           s.total_cost_basis, s.average_cost_basis, s.unrealized_gain_loss, s.unrealized_gain_loss_percent,
-           s.day_change_value, s.day_change_percent, s.account_contributions, s.institution_breakdown,
-           s.account_count, s.price_as_of, s.data_source, s.provider_metadata, s.universal_symbol_id,
-           s.option_contract)
-        is not distinct from
-          (k.security_id, k.security_name, k.security_type, k.total_quantity, k.total_market_value,
-           k.total_cost_basis, k.average_cost_basis, k.unrealized_gain_loss, k.unrealized_gain_loss_percent,
-           k.day_change_value, k.day_change_percent, k.account_contributions, k.institution_breakdown,
-           k.account_count, k.price_as_of, k.data_source, k.provider_metadata, k.universal_symbol_id,
-           k.option_contract))
+  select unnest($2::text[]) as symbol, unnest($3::text[]) as security_id, unnest($4::text[]) as security_name,
+         unnest($5::text[]) as security_type, unnest($6::numeric[]) as total_quantity,
+         unnest($7::numeric[]) as total_market_value, unnest($8::numeric[]) as total_cost_basis,
+         unnest($9::numeric[]) as average_cost_basis, unnest($10::numeric[]) as unrealized_gain_loss,
+         unnest($11::numeric[]) as unrealized_gain_loss_percent, unnest($12::numeric[]) as day_change_value,
+         unnest($13::numeric[]) as day_change_percent, unnest($14::jsonb[]) as account_contributions,
+         unnest($15::jsonb[]) as institution_breakdown, unnest($16::int[]) as account_count,
+         unnest($17::timestamptz[]) as price_as_of, unnest($18::text[]) as data_source,
+         unnest($19::jsonb[]) as provider_metadata, unnest($20::uuid[]) as universal_symbol_id,
+         unnest($21::jsonb[]) as option_contract, unnest($22::uuid[]) as id, unnest($23::bytea[]) as content_digest
 )"
     };
 }
 
+/// `changed` leaves out every row whose stored `content_digest` is the batch row's (`$23`): the repository wrote
+/// exactly this data and nobody has changed the row since (migration 0012's trigger clears the digest on any
+/// other write). ON CONFLICT DO UPDATE … WHERE would skip such rows too, but only after locking each one, and a
+/// row lock writes the tuple and WAL, which makes a re-sync where little changed cost a dirty page per row.
+/// Rows with another digest go on to the upsert, whose WHERE compares the data itself.
+macro_rules! changed_rows {
+    () => {
+        concat!(
+            incoming!(),
+            ", changed as (
+  select k.* from incoming k
+  where not exists (
+    select from public.user_aggregated_holdings s
+    where s.user_id = $1 and s.symbol = k.symbol and s.content_digest = k.content_digest)
+)"
+        )
+    };
+}
+
+/// For a user who held nothing a moment before: every row goes to the upsert without first being looked up.
+/// Only a cost saved; a row some other write added meanwhile still meets ON CONFLICT and its WHERE.
+macro_rules! all_rows {
+    () => {
+        concat!(incoming!(), ", changed as (select * from incoming)")
+    };
+}
+
+/// The upsert of `changed`. A row is updated when its data or its digest differs; `updated_at` moves only
+/// when the data did (a digest written by an older key, or missing on a row written before migration 0012, is
+/// refreshed without pretending the holding changed).
 macro_rules! insert_changed {
     () => {
-        "insert into public.user_aggregated_holdings as h
+        concat!(
+            "insert into public.user_aggregated_holdings as h
   (id, user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
    total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
    day_change_percent, account_contributions, institution_breakdown, account_count, price_as_of, data_source,
-   provider_metadata, universal_symbol_id, option_contract)
+   provider_metadata, universal_symbol_id, option_contract, content_digest)
 select id, $1::uuid, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
        total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
        day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
-       price_as_of, data_source, provider_metadata, universal_symbol_id, option_contract
+       price_as_of, coalesce(data_source, 'aggregated'), provider_metadata, universal_symbol_id, option_contract,
+       content_digest
 from changed
 on conflict (user_id, symbol) do update set
   security_id = excluded.security_id, security_name = excluded.security_name,
@@ -89,19 +115,17 @@ on conflict (user_id, symbol) do update set
   account_contributions = excluded.account_contributions, institution_breakdown = excluded.institution_breakdown,
   account_count = excluded.account_count, price_as_of = excluded.price_as_of, data_source = excluded.data_source,
   provider_metadata = excluded.provider_metadata, universal_symbol_id = excluded.universal_symbol_id,
-  option_contract = excluded.option_contract
-where (h.security_id, h.security_name, h.security_type, h.total_quantity, h.total_market_value,
-       h.total_cost_basis, h.average_cost_basis, h.unrealized_gain_loss, h.unrealized_gain_loss_percent,
-       h.day_change_value, h.day_change_percent, h.account_contributions, h.institution_breakdown,
-       h.account_count, h.price_as_of, h.data_source, h.provider_metadata, h.universal_symbol_id,
-       h.option_contract)
-  is distinct from
-      (excluded.security_id, excluded.security_name, excluded.security_type, excluded.total_quantity,
-       excluded.total_market_value, excluded.total_cost_basis, excluded.average_cost_basis,
-       excluded.unrealized_gain_loss, excluded.unrealized_gain_loss_percent, excluded.day_change_value,
-       excluded.day_change_percent, excluded.account_contributions, excluded.institution_breakdown,
-       excluded.account_count, excluded.price_as_of, excluded.data_source, excluded.provider_metadata,
-       excluded.universal_symbol_id, excluded.option_contract)"
+  option_contract = excluded.option_contract, content_digest = excluded.content_digest,
+  updated_at = case when ",
+            data_of!("h"),
+            " is distinct from ",
+            data_of!("excluded"),
+            " then pg_catalog.now() else h.updated_at end
+where h.content_digest is distinct from excluded.content_digest or ",
+            data_of!("h"),
+            " is distinct from ",
+            data_of!("excluded")
+        )
     };
 }
 
@@ -110,16 +134,25 @@ const UPSERT: &str = concat!("with ", changed_rows!(), "\n", insert_changed!());
 
 /// [`UPSERT`] with the removal of every symbol the batch does not name, in one statement (one round trip; the
 /// two touch disjoint rows, so sharing a snapshot changes nothing). Run after [`LOCK_USER`], in its transaction.
-const REPLACE: &str = concat!(
-    "with removed as (
+macro_rules! replace_with {
+    ($rows:expr) => {
+        concat!(
+            "with removed as (
   delete from public.user_aggregated_holdings where user_id = $1 and symbol <> all($2::text[]) returning 1
 ), ",
-    changed_rows!(),
-    ", written as (\n",
-    insert_changed!(),
-    "\nreturning 1)
+            $rows,
+            ", written as (\n",
+            insert_changed!(),
+            "\nreturning 1)
 select (select count(*) from removed) as removed, (select count(*) from written) as written"
-);
+        )
+    };
+}
+
+/// The replacement when the user already holds something.
+const REPLACE: &str = replace_with!(changed_rows!());
+/// The replacement when the user held nothing when [`already_stored`] looked.
+const REPLACE_ALL: &str = replace_with!(all_rows!());
 
 /// Two replacements of one user's holdings at once would interleave their deletes and upserts; this lock,
 /// held until commit, makes the second wait for the first.
@@ -135,6 +168,10 @@ from public.user_aggregated_holdings
 where user_id = $1 and ($2::text is null or symbol = $2)
 order by symbol collate \"C\"";
 
+/// What [`already_stored`] compares a replacement with.
+const STORED_DIGESTS: &str =
+    "select symbol, content_digest from public.user_aggregated_holdings where user_id = $1";
+
 #[async_trait]
 impl HoldingRepository for PgStore {
     async fn upsert_holdings(
@@ -143,8 +180,9 @@ impl HoldingRepository for PgStore {
         holdings: &[NewHolding],
     ) -> Result<usize, RepoError> {
         check_holdings(user, holdings)?;
+        let rows = rows(self, holdings)?;
         let mut tx = self.begin(user).await?;
-        let written = upsert(&mut tx, user, holdings).await?;
+        let written = upsert(&mut tx, user, &rows).await?;
         commit(tx).await?;
         Ok(written)
     }
@@ -155,13 +193,24 @@ impl HoldingRepository for PgStore {
         holdings: &[NewHolding],
     ) -> Result<HoldingsReplaced, RepoError> {
         check_holdings(user, holdings)?;
+        let rows = rows(self, holdings)?;
+        // Most syncs find nothing changed: one short read then, and the batch never crosses the wire.
+        let stored = stored_digests(self, user).await?;
+        if already_stored(&stored, &rows) {
+            return Ok(HoldingsReplaced::default());
+        }
+        let statement = if stored.is_empty() {
+            REPLACE_ALL
+        } else {
+            REPLACE
+        };
         let mut tx = self.begin(user).await?;
         sqlx::query(LOCK_USER)
             .bind(user.to_string())
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        let replaced = replace(&mut tx, user, holdings).await?;
+        let replaced = replace(&mut tx, statement, user, &rows).await?;
         commit(tx).await?;
         Ok(replaced)
     }
@@ -185,12 +234,12 @@ impl HoldingRepository for PgStore {
 async fn upsert(
     conn: &mut PgConnection,
     user: UserId,
-    holdings: &[NewHolding],
+    rows: &[Row<'_>],
 ) -> Result<usize, RepoError> {
-    if holdings.is_empty() {
+    if rows.is_empty() {
         return Ok(0);
     }
-    let written = sqlx::query_with(UPSERT, batch_arguments(user, holdings)?)
+    let written = sqlx::query_with(UPSERT, batch_arguments(user, rows)?)
         .execute(conn)
         .await
         .map_err(classify)?
@@ -198,15 +247,16 @@ async fn upsert(
     Ok(usize::try_from(written).unwrap_or(usize::MAX))
 }
 
-/// The user's holdings become the batch, in one statement: symbols it does not name are removed, the rest
-/// upserted. The caller holds [`LOCK_USER`].
+/// The user's holdings become the batch, in one statement ([`REPLACE`] or [`REPLACE_ALL`]): symbols it does
+/// not name are removed, the rest upserted. The caller holds [`LOCK_USER`].
 async fn replace(
     conn: &mut PgConnection,
+    statement: &'static str,
     user: UserId,
-    holdings: &[NewHolding],
+    rows: &[Row<'_>],
 ) -> Result<HoldingsReplaced, RepoError> {
     let (removed, written): (i64, i64) =
-        sqlx::query_as_with(REPLACE, batch_arguments(user, holdings)?)
+        sqlx::query_as_with(statement, batch_arguments(user, rows)?)
             .fetch_one(conn)
             .await
             .map_err(classify)?;
@@ -216,41 +266,143 @@ async fn replace(
     })
 }
 
+/// A holding as the statements write it: its JSON documents serialized once, for the statement and for the
+/// digest alike, and its `content_digest` (migration 0012).
+struct Row<'h> {
+    holding: &'h NewHolding,
+    contributions: Box<RawValue>,
+    breakdown: Box<RawValue>,
+    metadata: Box<RawValue>,
+    contract: Option<Box<RawValue>>,
+    account_count: i32,
+    digest: ContentDigest,
+}
+
+/// A holding's `content_digest`: HMAC-SHA256 under the keyring's holdings key.
+type ContentDigest = [u8; 32];
+
+/// Each holding as a [`Row`]. The digest covers everything the row holds but its id, each field framed by its
+/// length. Figures are taken as the column stores them (rounded to its scale, trailing zeros dropped), so `1.5`
+/// and `1.50` digest alike; any other difference of spelling only costs a comparison of the data on the
+/// server, never a missed change.
+fn rows<'h>(store: &PgStore, holdings: &'h [NewHolding]) -> Result<Vec<Row<'h>>, RepoError> {
+    let mac = store.keyring().holdings_digest_mac();
+    holdings
+        .iter()
+        .map(|holding| {
+            let contributions = raw_json("account_contributions", &holding.account_contributions)?;
+            let breakdown = raw_json("institution_breakdown", &holding.institution_breakdown())?;
+            let metadata = raw_json("provider_metadata", &holding.provider_metadata)?;
+            let contract = holding
+                .option_contract
+                .as_ref()
+                .map(|contract| raw_json("option_contract", contract))
+                .transpose()?;
+            let account_count = i32::try_from(holding.account_count())
+                .map_err(|_| RepoError::invalid("account_count", "out of range"))?;
+            let mut digest = Framed(mac.clone());
+            digest.field(holding.user_id.into_uuid().as_bytes());
+            digest.field(holding.symbol.as_str().as_bytes());
+            digest.optional(holding.security_id.as_ref().map(|v| v.as_str().as_bytes()));
+            digest.optional(
+                holding
+                    .security_name
+                    .as_ref()
+                    .map(|v| v.as_str().as_bytes()),
+            );
+            digest.optional(holding.security_type.map(|t| t.as_str().as_bytes()));
+            for (_, value, scale) in FIGURES {
+                let stored = value(&holding.figures)
+                    .round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero)
+                    .normalize();
+                digest.field(&stored.serialize());
+            }
+            digest.field(contributions.get().as_bytes());
+            digest.field(breakdown.get().as_bytes());
+            digest.field(&account_count.to_le_bytes());
+            let price_as_of = holding
+                .price_as_of
+                .map(|at| at.timestamp_micros().to_le_bytes());
+            digest.optional(price_as_of.as_ref().map(|micros| &micros[..]));
+            digest.field(
+                holding
+                    .data_source
+                    .as_deref()
+                    .unwrap_or("aggregated")
+                    .as_bytes(),
+            );
+            digest.field(metadata.get().as_bytes());
+            digest.optional(
+                holding
+                    .universal_symbol_id
+                    .map(|id| id.into_uuid())
+                    .as_ref()
+                    .map(|id| &id.as_bytes()[..]),
+            );
+            digest.optional(contract.as_ref().map(|contract| contract.get().as_bytes()));
+            Ok(Row {
+                holding,
+                contributions,
+                breakdown,
+                metadata,
+                contract,
+                account_count,
+                digest: digest.0.finalize().into_bytes().into(),
+            })
+        })
+        .collect()
+}
+
+/// A MAC fed field by field, each framed by its length (or marked absent), so no two rows feed the same bytes.
+struct Framed(Hmac<Sha256>);
+
+impl Framed {
+    fn field(&mut self, bytes: &[u8]) {
+        self.0.update(&[1]);
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    fn optional(&mut self, bytes: Option<&[u8]>) {
+        match bytes {
+            Some(bytes) => self.field(bytes),
+            None => self.0.update(&[0]),
+        }
+    }
+}
+
+fn raw_json(
+    field: &'static str,
+    value: &impl serde::Serialize,
+) -> Result<Box<RawValue>, RepoError> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|error| RepoError::invalid(field, error.to_string()))
+}
+
 /// How one text column of a batch reads a holding.
 type TextColumn = for<'h> fn(&'h NewHolding) -> Option<&'h str>;
 /// How one money or quantity column of a batch reads a holding's figures.
 type FigureColumn = fn(&HoldingFigures) -> Decimal;
 
-/// `$1`, the user, and the batch column by column as arrays, `$2`…`$22` in the order `changed_rows!` reads
+/// The money and quantity columns: name, how a holding's figures give it, and the column's scale.
+const FIGURES: [(&str, FigureColumn, u32); 8] = [
+    ("total_quantity", |f| f.total_quantity.get(), 8),
+    ("total_market_value", |f| f.total_market_value.get(), 2),
+    ("total_cost_basis", |f| f.total_cost_basis.get(), 2),
+    ("average_cost_basis", |f| f.average_cost_basis.get(), 8),
+    ("unrealized_gain_loss", |f| f.unrealized_gain_loss.get(), 2),
+    (
+        "unrealized_gain_loss_percent",
+        |f| f.unrealized_gain_loss_percent.get(),
+        4,
+    ),
+    ("day_change_value", |f| f.day_change_value.get(), 2),
+    ("day_change_percent", |f| f.day_change_percent.get(), 4),
+];
+
+/// `$1`, the user, and the batch column by column as arrays, `$2`…`$23` in the order `changed_rows!` reads
 /// them.
-fn batch_arguments(user: UserId, holdings: &[NewHolding]) -> Result<PgArguments, RepoError> {
-    let figure = |f: FigureColumn| holdings.iter().map(|h| f(&h.figures)).collect::<Vec<_>>();
-    let text = |f: TextColumn| holdings.iter().map(f).collect::<Vec<_>>();
-    let mut contributions = Vec::with_capacity(holdings.len());
-    let mut breakdowns = Vec::with_capacity(holdings.len());
-    let mut contracts = Vec::with_capacity(holdings.len());
-    let mut account_counts = Vec::with_capacity(holdings.len());
-    for holding in holdings {
-        contributions.push(to_json(
-            "account_contributions",
-            &holding.account_contributions,
-        )?);
-        breakdowns.push(to_json(
-            "institution_breakdown",
-            &holding.institution_breakdown(),
-        )?);
-        contracts.push(
-            holding
-                .option_contract
-                .as_ref()
-                .map(|contract| to_json("option_contract", contract))
-                .transpose()?,
-        );
-        account_counts.push(
-            i32::try_from(holding.account_count())
-                .map_err(|_| RepoError::invalid("account_count", "out of range"))?,
-        );
-    }
+fn batch_arguments(user: UserId, rows: &[Row<'_>]) -> Result<PgArguments, RepoError> {
     let mut args = PgArguments::default();
     add(&mut args, "user_id", user.into_uuid())?;
     let texts: [(&str, TextColumn); 4] = [
@@ -264,50 +416,69 @@ fn batch_arguments(user: UserId, holdings: &[NewHolding]) -> Result<PgArguments,
         ("security_type", |h| h.security_type.map(|t| t.as_str())),
     ];
     for (field, value) in texts {
-        add(&mut args, field, text(value))?;
+        add(&mut args, field, column(rows, |r| value(r.holding)))?;
     }
-    let figures: [(&str, FigureColumn); 8] = [
-        ("total_quantity", |f| f.total_quantity.get()),
-        ("total_market_value", |f| f.total_market_value.get()),
-        ("total_cost_basis", |f| f.total_cost_basis.get()),
-        ("average_cost_basis", |f| f.average_cost_basis.get()),
-        ("unrealized_gain_loss", |f| f.unrealized_gain_loss.get()),
-        ("unrealized_gain_loss_percent", |f| {
-            f.unrealized_gain_loss_percent.get()
-        }),
-        ("day_change_value", |f| f.day_change_value.get()),
-        ("day_change_percent", |f| f.day_change_percent.get()),
-    ];
-    for (field, value) in figures {
-        add(&mut args, field, figure(value))?;
+    for (field, value, _) in FIGURES {
+        add(
+            &mut args,
+            field,
+            column(rows, |r| value(&r.holding.figures)),
+        )?;
     }
-    add(&mut args, "account_contributions", contributions)?;
-    add(&mut args, "institution_breakdown", breakdowns)?;
-    add(&mut args, "account_count", account_counts)?;
+    add(
+        &mut args,
+        "account_contributions",
+        column(rows, |r| Json(&*r.contributions)),
+    )?;
+    add(
+        &mut args,
+        "institution_breakdown",
+        column(rows, |r| Json(&*r.breakdown)),
+    )?;
+    add(
+        &mut args,
+        "account_count",
+        column(rows, |r| r.account_count),
+    )?;
     add(
         &mut args,
         "price_as_of",
-        holdings.iter().map(|h| h.price_as_of).collect::<Vec<_>>(),
+        column(rows, |r| r.holding.price_as_of),
     )?;
-    add(&mut args, "data_source", text(|h| h.data_source.as_deref()))?;
-    let metadata = holdings
-        .iter()
-        .map(|h| serde_json::Value::Object(h.provider_metadata.clone()));
-    add(&mut args, "provider_metadata", metadata.collect::<Vec<_>>())?;
-    let symbol_ids = holdings
-        .iter()
-        .map(|h| h.universal_symbol_id.map(|id| id.into_uuid()));
+    add(
+        &mut args,
+        "data_source",
+        column(rows, |r| r.holding.data_source.as_deref()),
+    )?;
+    add(
+        &mut args,
+        "provider_metadata",
+        column(rows, |r| Json(&*r.metadata)),
+    )?;
     add(
         &mut args,
         "universal_symbol_id",
-        symbol_ids.collect::<Vec<_>>(),
+        column(rows, |r| {
+            r.holding.universal_symbol_id.map(|id| id.into_uuid())
+        }),
     )?;
-    add(&mut args, "option_contract", contracts)?;
-    let ids = holdings
-        .iter()
-        .map(|_| HoldingId::generate_ordered().into_uuid());
-    add(&mut args, "id", ids.collect::<Vec<_>>())?;
+    add(
+        &mut args,
+        "option_contract",
+        column(rows, |r| r.contract.as_deref().map(Json)),
+    )?;
+    add(
+        &mut args,
+        "id",
+        column(rows, |_| HoldingId::generate_ordered().into_uuid()),
+    )?;
+    add(&mut args, "content_digest", column(rows, |r| &r.digest[..]))?;
     Ok(args)
+}
+
+/// One column of the batch: `read` of every row.
+fn column<'r, T>(rows: &'r [Row<'_>], read: impl Fn(&'r Row<'_>) -> T) -> Vec<T> {
+    rows.iter().map(read).collect()
 }
 
 fn add<'t, T: Encode<'t, Postgres> + Type<Postgres>>(
@@ -319,11 +490,31 @@ fn add<'t, T: Encode<'t, Postgres> + Type<Postgres>>(
         .map_err(|error| RepoError::invalid(field, error.to_string()))
 }
 
-fn to_json(
-    field: &'static str,
-    value: &impl serde::Serialize,
-) -> Result<serde_json::Value, RepoError> {
-    serde_json::to_value(value).map_err(|error| RepoError::invalid(field, error.to_string()))
+/// Each of the user's stored symbols with its digest (`None` for a row not written by the repository). One
+/// statement; in service mode outside a user's lock it runs alone on the pool (one round trip). Read without
+/// the replacement's lock: a replacement that commits meanwhile simply comes after this one.
+async fn stored_digests(
+    store: &PgStore,
+    user: UserId,
+) -> Result<HashMap<String, Option<Vec<u8>>>, RepoError> {
+    let query = sqlx::query(STORED_DIGESTS).bind(user.into_uuid());
+    let stored = store.read_rows_alone(user, query, read_digest).await?;
+    Ok(stored.into_iter().collect())
+}
+
+/// Whether the stored holdings already are the batch: the same symbols, each with the batch row's digest.
+fn already_stored(stored: &HashMap<String, Option<Vec<u8>>>, rows: &[Row<'_>]) -> bool {
+    // Batch symbols are distinct (check_holdings) and so are stored ones: same count, all found, same sets.
+    stored.len() == rows.len()
+        && rows.iter().all(|row| {
+            let digest = stored.get(row.holding.symbol.as_str());
+            digest.and_then(Option::as_deref) == Some(&row.digest[..])
+        })
+}
+
+fn read_digest(row: &PgRow) -> Result<(String, Option<Vec<u8>>), RepoError> {
+    let c = Columns(row);
+    Ok((c.get("symbol")?, c.get("content_digest")?))
 }
 
 fn read_holding(row: &PgRow) -> Result<Holding, RepoError> {

@@ -34,23 +34,16 @@ update public.user_onboarding set alpaca_account_id = null where user_id = $1 an
 #[async_trait]
 impl PortfolioRepository for PgStore {
     async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, RepoError> {
-        if self.acting_as().is_some() {
-            // As the user: the function, in a transaction with the user's role and claims, so RLS and the
-            // function's own refusal apply.
-            let query = sqlx::query(MODE).bind(user.into_uuid());
-            return self
-                .read_row(user, query, read_summary, "portfolio mode")
-                .await;
-        }
-        // Service mode asks for this on every page view, for any user: the schema's function as one statement
-        // on the pool is one round trip (BEGIN, query and COMMIT would be three; a lone statement is its own
-        // transaction anyway). The function, not a copy of its logic, so the schema stays the one truth.
-        let row = sqlx::query(MODE)
-            .bind(user.into_uuid())
-            .fetch_one(self.pool())
-            .await
-            .map_err(classify)?;
-        read_summary(&row)
+        // The schema's function, not a copy of its logic, so the schema stays the one truth. As a user it runs in
+        // a transaction with the user's role and claims, so RLS and the function's own refusal apply; service
+        // mode asks for this on every page view, for any user, and sends it as one statement.
+        let query = sqlx::query(MODE).bind(user.into_uuid());
+        self.read_rows_alone(user, query, read_summary)
+            .await?
+            .pop()
+            .ok_or(RepoError::NotFound {
+                entity: "portfolio mode",
+            })
     }
 
     async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError> {

@@ -281,76 +281,60 @@ struct Row<'h> {
 /// A holding's `content_digest`: HMAC-SHA256 under the keyring's holdings key.
 type ContentDigest = [u8; 32];
 
-/// Each holding as a [`Row`]. The digest covers everything the row holds but its id, each field framed by its
-/// length. Figures are taken as the column stores them (rounded to its scale, trailing zeros dropped), so `1.5`
-/// and `1.50` digest alike; any other difference of spelling only costs a comparison of the data on the
-/// server, never a missed change.
+/// Each holding as a [`Row`], digested under the keyring's holdings key.
 fn rows<'h>(store: &PgStore, holdings: &'h [NewHolding]) -> Result<Vec<Row<'h>>, RepoError> {
     let mac = store.keyring().holdings_digest_mac();
-    holdings
-        .iter()
-        .map(|holding| {
-            let contributions = raw_json("account_contributions", &holding.account_contributions)?;
-            let breakdown = raw_json("institution_breakdown", &holding.institution_breakdown())?;
-            let metadata = raw_json("provider_metadata", &holding.provider_metadata)?;
-            let contract = holding
-                .option_contract
-                .as_ref()
-                .map(|contract| raw_json("option_contract", contract))
-                .transpose()?;
-            let account_count = i32::try_from(holding.account_count())
-                .map_err(|_| RepoError::invalid("account_count", "out of range"))?;
-            let mut digest = Framed(mac.clone());
-            digest.field(holding.user_id.into_uuid().as_bytes());
-            digest.field(holding.symbol.as_str().as_bytes());
-            digest.optional(holding.security_id.as_ref().map(|v| v.as_str().as_bytes()));
-            digest.optional(
-                holding
-                    .security_name
-                    .as_ref()
-                    .map(|v| v.as_str().as_bytes()),
-            );
-            digest.optional(holding.security_type.map(|t| t.as_str().as_bytes()));
-            for (_, value, scale) in FIGURES {
-                let stored = value(&holding.figures)
-                    .round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero)
-                    .normalize();
-                digest.field(&stored.serialize());
-            }
-            digest.field(contributions.get().as_bytes());
-            digest.field(breakdown.get().as_bytes());
-            digest.field(&account_count.to_le_bytes());
-            let price_as_of = holding
-                .price_as_of
-                .map(|at| at.timestamp_micros().to_le_bytes());
-            digest.optional(price_as_of.as_ref().map(|micros| &micros[..]));
-            digest.field(
-                holding
-                    .data_source
-                    .as_deref()
-                    .unwrap_or("aggregated")
-                    .as_bytes(),
-            );
-            digest.field(metadata.get().as_bytes());
-            digest.optional(
-                holding
-                    .universal_symbol_id
-                    .map(|id| id.into_uuid())
-                    .as_ref()
-                    .map(|id| &id.as_bytes()[..]),
-            );
-            digest.optional(contract.as_ref().map(|contract| contract.get().as_bytes()));
-            Ok(Row {
-                holding,
-                contributions,
-                breakdown,
-                metadata,
-                contract,
-                account_count,
-                digest: digest.0.finalize().into_bytes().into(),
-            })
-        })
-        .collect()
+    holdings.iter().map(|holding| row(&mac, holding)).collect()
+}
+
+fn row<'h>(mac: &Hmac<Sha256>, holding: &'h NewHolding) -> Result<Row<'h>, RepoError> {
+    let contract = holding
+        .option_contract
+        .as_ref()
+        .map(|contract| raw_json("option_contract", contract))
+        .transpose()?;
+    let mut row = Row {
+        holding,
+        contributions: raw_json("account_contributions", &holding.account_contributions)?,
+        breakdown: raw_json("institution_breakdown", &holding.institution_breakdown())?,
+        metadata: raw_json("provider_metadata", &holding.provider_metadata)?,
+        contract,
+        account_count: i32::try_from(holding.account_count())
+            .map_err(|_| RepoError::invalid("account_count", "out of range"))?,
+        digest: ContentDigest::default(),
+    };
+    row.digest = content_digest(mac.clone(), &row);
+    Ok(row)
+}
+
+/// Everything the row holds but its id, each field framed by its length. Figures are taken as the column stores
+/// them (rounded to its scale, trailing zeros dropped), so `1.5` and `1.50` digest alike; any other difference
+/// of spelling only costs a comparison of the data on the server, never a missed change.
+fn content_digest(mac: Hmac<Sha256>, row: &Row<'_>) -> ContentDigest {
+    let h = row.holding;
+    let mut digest = Framed(mac);
+    digest.field(h.user_id.into_uuid().as_bytes());
+    digest.field(h.symbol.as_str().as_bytes());
+    digest.optional(h.security_id.as_ref().map(|v| v.as_str().as_bytes()));
+    digest.optional(h.security_name.as_ref().map(|v| v.as_str().as_bytes()));
+    digest.optional(h.security_type.map(|t| t.as_str().as_bytes()));
+    for (_, value, scale) in FIGURES {
+        let stored = value(&h.figures)
+            .round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero)
+            .normalize();
+        digest.field(&stored.serialize());
+    }
+    digest.field(row.contributions.get().as_bytes());
+    digest.field(row.breakdown.get().as_bytes());
+    digest.field(&row.account_count.to_le_bytes());
+    let price_as_of = h.price_as_of.map(|at| at.timestamp_micros().to_le_bytes());
+    digest.optional(price_as_of.as_ref().map(|micros| &micros[..]));
+    digest.field(h.data_source.as_deref().unwrap_or("aggregated").as_bytes());
+    digest.field(row.metadata.get().as_bytes());
+    let symbol_id = h.universal_symbol_id.map(|id| id.into_uuid());
+    digest.optional(symbol_id.as_ref().map(|id| &id.as_bytes()[..]));
+    digest.optional(row.contract.as_ref().map(|c| c.get().as_bytes()));
+    digest.0.finalize().into_bytes().into()
 }
 
 /// A MAC fed field by field, each framed by its length (or marked absent), so no two rows feed the same bytes.

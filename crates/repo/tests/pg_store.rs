@@ -734,3 +734,56 @@ async fn a_new_key_refreshes_the_digests_without_touching_the_holdings_data_or_u
     assert_eq!(again, HoldingsReplaced::default());
     Ok(())
 }
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn rows_another_writer_adds_while_a_first_replacement_waits_for_its_lock_are_replaced_too(
+    pool: PgPool,
+) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    // Another writer holds the user's replacement lock and adds rows the replacement's first read cannot see.
+    let mut other = pool.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(user.to_string())
+        .execute(&mut *other)
+        .await?;
+    sqlx::query(
+        "insert into user_aggregated_holdings (user_id, symbol, total_quantity, account_count)
+         values ($1, 'VTI', 42, 1), ($1, 'XYZ', 1, 1)",
+    )
+    .bind(user.into_uuid())
+    .execute(&mut *other)
+    .await?;
+    let replacing = tokio::spawn({
+        let service = service.clone();
+        async move { service.replace_holdings(user, &two_holdings(user)).await }
+    });
+    // The replacement found no rows, so it sends the statement without the lookup; wait until it queues for the lock.
+    while sqlx::query_scalar::<_, i64>(
+        "select count(*) from pg_locks
+         where locktype = 'advisory' and not granted
+           and database = (select oid from pg_database where datname = current_database())",
+    )
+    .fetch_one(&pool)
+    .await?
+        == 0
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    other.commit().await?;
+
+    let replaced = replacing.await??;
+
+    assert_eq!(
+        replaced,
+        HoldingsReplaced {
+            written: 2,
+            removed: 1
+        }
+    );
+    let stored = service.list_holdings(user).await?;
+    let symbols: Vec<&str> = stored.iter().map(|h| h.symbol.as_str()).collect();
+    assert_eq!(symbols, ["BND", "VTI"]);
+    assert_eq!(stored[1].figures.total_quantity.get(), "3".parse()?);
+    Ok(())
+}

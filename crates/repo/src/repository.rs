@@ -225,7 +225,9 @@ pub trait ConnectionRepository: Send + Sync {
 /// What replacing a user's holdings did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HoldingsReplaced {
-    /// Rows inserted or changed (unchanged rows are not counted: they are not rewritten).
+    /// Rows inserted or changed (unchanged rows are not counted: they are not rewritten). On PostgreSQL a row
+    /// whose data is unchanged but whose `content_digest` had to be refreshed (written before migration 0012,
+    /// changed outside the repository, or digested under a key since rotated) counts too; its `updated_at` stays.
     pub written: usize,
     /// Rows removed because the user no longer holds the symbol.
     pub removed: usize,

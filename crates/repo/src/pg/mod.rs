@@ -96,11 +96,9 @@ impl PgStore {
                 "a store scoped to user {me} cannot act for user {user}"
             )));
         }
-        let mut tx = match &self.session {
-            Some(session) if session.user == user => {
-                StoreTx(TxKind::Session(session.begin().await?))
-            }
-            _ => StoreTx(TxKind::Pooled(self.pool.begin().await.map_err(classify)?)),
+        let mut tx = match self.session_of(user) {
+            Some(session) => StoreTx(TxKind::Session(session.begin().await?)),
+            None => StoreTx(TxKind::Pooled(self.pool.begin().await.map_err(classify)?)),
         };
         if let Some(me) = self.acting_as {
             let claims = serde_json::json!({ "sub": me.to_string(), "role": "authenticated" });
@@ -114,6 +112,13 @@ impl PgStore {
             .map_err(classify)?;
         }
         Ok(tx)
+    }
+
+    /// The lock session this store is bound to, if it is `user`'s.
+    fn session_of(&self, user: UserId) -> Option<&PgSession> {
+        self.session
+            .as_deref()
+            .filter(|session| session.user == user)
     }
 
     pub(crate) fn keyring(&self) -> &Keyring {
@@ -143,8 +148,7 @@ impl PgStore {
         query: PgQuery<'_>,
         read: fn(&PgRow) -> Result<T, RepoError>,
     ) -> Result<Vec<T>, RepoError> {
-        let in_session = matches!(&self.session, Some(session) if session.user == user);
-        if self.acting_as.is_some() || in_session {
+        if self.acting_as.is_some() || self.session_of(user).is_some() {
             return self.read_rows(user, query, read).await;
         }
         let rows = query.fetch_all(&self.pool).await.map_err(classify)?;
@@ -159,11 +163,13 @@ impl PgStore {
         read: fn(&PgRow) -> Result<T, RepoError>,
         entity: &'static str,
     ) -> Result<T, RepoError> {
-        self.read_rows(user, query, read)
-            .await?
-            .pop()
-            .ok_or(RepoError::NotFound { entity })
+        only_row(self.read_rows(user, query, read).await?, entity)
     }
+}
+
+/// The row a query by key selected: none is [`RepoError::NotFound`].
+pub(crate) fn only_row<T>(mut rows: Vec<T>, entity: &'static str) -> Result<T, RepoError> {
+    rows.pop().ok_or(RepoError::NotFound { entity })
 }
 
 /// A query with its binds, before it runs.

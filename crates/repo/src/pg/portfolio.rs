@@ -8,7 +8,7 @@ use tributary_domain::{
 };
 
 use super::row::Columns;
-use super::{PgStore, commit};
+use super::{PgStore, commit, only_row};
 use crate::error::classify;
 use crate::{PortfolioRepository, PortfolioSummary, RepoError, UnifiedAccount};
 
@@ -38,12 +38,8 @@ impl PortfolioRepository for PgStore {
         // a transaction with the user's role and claims, so RLS and the function's own refusal apply; service
         // mode asks for this on every page view, for any user, and sends it as one statement.
         let query = sqlx::query(MODE).bind(user.into_uuid());
-        self.read_rows_alone(user, query, read_summary)
-            .await?
-            .pop()
-            .ok_or(RepoError::NotFound {
-                entity: "portfolio mode",
-            })
+        let rows = self.read_rows_alone(user, query, read_summary).await?;
+        only_row(rows, "portfolio mode")
     }
 
     async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError> {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::id::{AccountId, OrderId, UniversalSymbolId, UserId};
 use crate::numeric::{Notional, Price, Units};
 use crate::text::StatusMessage;
-use crate::text::{BrokerageOrderId, Symbol};
+use crate::text::{BrokerageOrderId, ClientOrderId, Symbol};
 use crate::vocabulary::open_vocabulary;
 
 open_vocabulary! {
@@ -190,6 +190,9 @@ pub struct Order {
     pub updated_at: Option<DateTime<Utc>>,
     /// The provider's order exactly as received, for what the columns do not keep.
     pub raw_order_data: Option<serde_json::Value>,
+    /// The caller's idempotency key the order was placed with through Tributary: unique per user, kept
+    /// when the provider's listing of the order (which may not carry it) rewrites the row.
+    pub client_order_id: Option<ClientOrderId>,
 }
 
 /// An order to insert or update, keyed by `(brokerage_order_id, account_id)`. Every field is already valid; the
@@ -236,6 +239,9 @@ pub struct NewOrder {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// The provider's order exactly as received.
     pub raw_order_data: Option<serde_json::Value>,
+    /// The caller's idempotency key, set only by the engine when it records an order it sends; `None`
+    /// leaves a stored key as it is.
+    pub client_order_id: Option<ClientOrderId>,
 }
 
 impl NewOrder {
@@ -273,6 +279,7 @@ impl NewOrder {
             filled_at: None,
             cancelled_at: None,
             raw_order_data: None,
+            client_order_id: None,
         }
     }
 
@@ -302,6 +309,7 @@ impl NewOrder {
             cancelled_at: self.cancelled_at,
             updated_at: Some(now),
             raw_order_data: self.raw_order_data,
+            client_order_id: self.client_order_id,
         }
     }
 }

@@ -14,7 +14,7 @@ mod shared_support;
 use std::future::Future;
 
 use proptest::strategy::Strategy;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde_json::Value;
 #[cfg(any(feature = "snaptrade", feature = "alpaca"))]
 use tributary_domain::{AccountId, ProviderAccountId, UserId};
@@ -106,13 +106,24 @@ fn ok_or_typed<T>(result: Result<T, ProviderError>) -> Result<(), TestCaseError>
     }
 }
 
+/// The runners' configuration: failures are saved to a committed file and replayed first on every run (a
+/// runner built by hand has no source file for proptest's default persistence to write beside).
+fn config() -> Config {
+    Config {
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/properties_payloads.proptest-regressions",
+        ))),
+        ..Config::with_cases(CASES)
+    }
+}
+
 /// Runs `property` over arbitrary JSON, over `example` with nodes replaced by arbitrary JSON or removed,
 /// and over `example` with scalars replaced by hostile text and decimals.
 fn for_hostile_payloads(example: Value, property: impl Fn(&Value) -> Result<(), TestCaseError>) {
-    let mut runner = TestRunner::new(Config::with_cases(CASES));
+    let mut runner = TestRunner::new(config());
     runner.run(&any_json(), |body| property(&body)).unwrap();
     for strategy in [edits(4).boxed(), scalar_edits(4).boxed()] {
-        let mut runner = TestRunner::new(Config::with_cases(CASES));
+        let mut runner = TestRunner::new(config());
         runner
             .run(&strategy, |changes: Vec<Edit>| {
                 property(&edited(example.clone(), &changes))

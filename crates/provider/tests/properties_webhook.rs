@@ -7,6 +7,7 @@ mod shared_support;
 
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 use tributary_provider::ProviderError;
@@ -63,7 +64,12 @@ fn hostile_fields() -> impl Strategy<Value = Map<String, Value>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // Failures are saved beside this file (tests/properties_webhook.proptest-regressions, committed) and replayed
+    // first on every run: proptest's default looks for lib.rs, which an integration test does not have.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::with_cases(64)
+    })]
 
     #[test]
     fn arbitrary_bytes_under_any_signature_are_refused_with_a_typed_error(

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tributary_domain::{
-    AccountId, AuthorizationId, BrokerageConnection, ConnectionId, ExposeSecret, Holding,
+    AccountId, AuthorizationId, ClientOrderId, BrokerageConnection, ConnectionId, ExposeSecret, Holding,
     HoldingId, InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount,
     NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider,
     ProviderAccountId, SnapTradeUser, SnapTradeUserRowId, StatusMessage, Symbol, SyncStatus,
@@ -147,6 +147,32 @@ impl State {
             .map(|a| a.id)
     }
 
+    /// Refuses `new`'s client order id when another of the user's orders holds it (PostgreSQL's
+    /// `snaptrade_orders_user_id_client_order_id_key`); `replacing` is the recorded order a confirmation folds
+    /// away, which may hold it.
+    fn check_client_order_id(
+        &self,
+        new: &NewOrder,
+        replacing: Option<OrderId>,
+    ) -> Result<(), RepoError> {
+        let Some(key) = &new.client_order_id else {
+            return Ok(());
+        };
+        let own_row = self.order_by_key(new);
+        let taken = self.orders.values().any(|o| {
+            o.user_id == new.user_id
+                && o.client_order_id.as_ref() == Some(key)
+                && Some(o.id) != own_row
+                && Some(o.id) != replacing
+        });
+        if taken {
+            return Err(RepoError::Conflict {
+                constraint: "snaptrade_orders_user_id_client_order_id_key".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     fn order_by_key(&self, new: &NewOrder) -> Option<OrderId> {
         self.orders
             .values()
@@ -155,6 +181,13 @@ impl State {
             })
             .map(|o| o.id)
     }
+}
+
+/// A write that names no client order id keeps the stored one (a provider's listing does not carry it).
+fn kept_client_order_id(new: &NewOrder, current: &Order) -> Option<ClientOrderId> {
+    new.client_order_id
+        .clone()
+        .or_else(|| current.client_order_id.clone())
 }
 
 /// Stores `updated` over `current` when anything changed, stamping `updated_at` as the schema's trigger does;
@@ -630,6 +663,9 @@ impl OrderRepository for MemoryStore {
         if !owns_every_account {
             return Err(RepoError::NotFound { entity: "account" });
         }
+        for new in orders {
+            state.check_client_order_id(new, None)?;
+        }
         let at = state.clock.stamp();
         let mut stored = Vec::with_capacity(orders.len());
         for new in orders {
@@ -638,6 +674,7 @@ impl OrderRepository for MemoryStore {
                     let current = state.orders.get_mut(&id).expect("found by key");
                     let updated = Order {
                         updated_at: current.updated_at,
+                        client_order_id: kept_client_order_id(new, current),
                         ..new.clone().into_stored(id, at)
                     };
                     write_if_changed(current, updated, |o| o.updated_at = Some(at));
@@ -684,6 +721,19 @@ impl OrderRepository for MemoryStore {
         }))
     }
 
+    async fn find_order_by_client_order_id(
+        &self,
+        user: UserId,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Order>, RepoError> {
+        Ok(self
+            .lock()
+            .orders
+            .values()
+            .find(|o| o.user_id == user && o.client_order_id.as_ref() == Some(client_order_id))
+            .cloned())
+    }
+
     async fn confirm_order(
         &self,
         user: UserId,
@@ -705,6 +755,7 @@ impl OrderRepository for MemoryStore {
         }
         // The provider's order stored already (a retry of a confirmed order) is the order: the recorded row
         // folds into it. Otherwise the recorded row takes the provider's id.
+        state.check_client_order_id(placed, Some(order))?;
         let kept = match state.order_by_key(placed).filter(|id| *id != order) {
             Some(existing) => {
                 state.orders.remove(&order);
@@ -716,6 +767,7 @@ impl OrderRepository for MemoryStore {
         let current = state.orders.get_mut(&kept).expect("checked above");
         let updated = Order {
             updated_at: current.updated_at,
+            client_order_id: kept_client_order_id(placed, current),
             ..placed.clone().into_stored(kept, at)
         };
         write_if_changed(current, updated, |o| o.updated_at = Some(at));

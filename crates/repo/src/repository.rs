@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tributary_domain::{
     AccountId, AccountMode, AccountName, AccountSubtype, AccountType, AuthorizationId,
-    BrokerageConnection, BrokerageName, ConnectionStatus, ConnectionType, Holding, InstitutionName,
+    BrokerageConnection, BrokerageName, ClientOrderId, ConnectionStatus, ConnectionType, Holding, InstitutionName,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
     NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider, ProviderAccountId,
     SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
@@ -297,6 +297,14 @@ pub trait OrderRepository: Send + Sync {
         user: UserId,
         account: Option<AccountId>,
     ) -> Result<Vec<Order>, RepoError>;
+
+    /// The user's order placed with `client_order_id` (the key is unique per user, in any of the user's
+    /// accounts), if there is one. Another user's order with the same key is never found.
+    async fn find_order_by_client_order_id(
+        &self,
+        user: UserId,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Order>, RepoError>;
 
     /// Rewrites a recorded order, keeping its id, with what the provider answered when it was placed: the
     /// provider's brokerage order id, status and fields. This is how the row recorded `PENDING` before an

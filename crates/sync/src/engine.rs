@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tributary_domain::{
-    AccountId, AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding, Provider,
-    ProviderAccountId, StatusMessage, SyncStatus, UserId,
+    AccountId, AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding,
+    NewInvestmentAccount, Notional, Provider, ProviderAccountId, StatusMessage, SyncStatus, UserId,
 };
 use tributary_provider::capability::{AccountRef, OrderScope, PlacedOrder};
 use tributary_provider::router::ProviderRouter;
@@ -36,6 +36,7 @@ pub struct SyncEngine<S> {
     desks: Vec<Arc<dyn OrderDesk<S>>>,
     pub(crate) locks: UserLocks,
     concurrency: usize,
+    pub(crate) notional_cap: Option<Notional>,
     #[cfg(feature = "snaptrade")]
     pub(crate) snaptrade: Option<crate::snaptrade::SnapTradeLink>,
 }
@@ -68,6 +69,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             desks: Vec::new(),
             locks: UserLocks::new(),
             concurrency: DEFAULT_CONCURRENCY,
+            notional_cap: None,
             #[cfg(feature = "snaptrade")]
             snaptrade: None,
         }
@@ -88,6 +90,14 @@ impl<S: Store + 'static> SyncEngine<S> {
     /// At most `limit` provider calls at once within one user's sync (at least one).
     pub fn with_concurrency(mut self, limit: usize) -> Self {
         self.concurrency = limit.max(1);
+        self
+    }
+
+    /// Refuses, before anything is recorded or sent, an order worth more than `cap`: a notional order over
+    /// it, or units whose limit or stop price puts them over it. Orders by units at market carry no price to
+    /// check and are not held to it. No cap unless one is set.
+    pub fn with_notional_cap(mut self, cap: Notional) -> Self {
+        self.notional_cap = Some(cap);
         self
     }
 
@@ -177,25 +187,35 @@ impl<S: Store + 'static> SyncEngine<S> {
             user,
             source: Box::new(error),
         };
-        let writes = self.write_sync(user, &snapshots, &connections, &accounts, &mut report, now);
+        // Every provider call is made before the unit of writes opens: no transaction waits on a provider.
+        let orders = self.fetch_orders(user, &accounts).await?;
+        let writes = self.write_sync(
+            user,
+            &snapshots,
+            &connections,
+            &accounts,
+            orders,
+            &mut report,
+            now,
+        );
         in_one_unit(lock, writes).await.map_err(not_saved)?;
         Ok(report)
     }
 
     /// The sync's writes (inside the caller's unit): connections, accounts, holdings, orders, sync states.
+    #[allow(clippy::too_many_arguments)] // the sync's parts, each fetched or derived before the unit
     async fn write_sync(
         &self,
         user: UserId,
         snapshots: &[Snapshot],
         connections: &[tributary_domain::NewBrokerageConnection],
-        accounts: &[tributary_domain::NewInvestmentAccount],
+        accounts: &[NewInvestmentAccount],
+        orders: Vec<FetchedOrders>,
         report: &mut SyncReport,
         now: DateTime<Utc>,
     ) -> Result<(), SyncError> {
         self.store.upsert_connections(user, connections).await?;
         let stored_accounts = self.store.upsert_accounts(user, accounts).await?;
-        // The orders are fetched while the holdings are merged and written (dropped unfinished on an error).
-        let order_fetches = self.start_order_fetches(&stored_accounts);
         // Every account the user has, fetched or not: listed once, after the upsert, for both the holdings
         // and the sync states (deactivating vanished accounts changes nothing either reads but `is_active`).
         let all_accounts = self.store.list_accounts(user).await?;
@@ -204,7 +224,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             .await?;
         report.holdings_count = holdings.len();
         report.holdings = self.store.replace_holdings(user, &holdings).await?;
-        self.save_orders(user, order_fetches, report).await?;
+        self.save_orders(user, orders, &stored_accounts, report)
+            .await?;
         self.record_sync_states(user, &all_accounts, report, now)
             .await
     }
@@ -221,6 +242,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             desks: self.desks.clone(),
             locks: self.locks.clone(),
             concurrency: self.concurrency,
+            notional_cap: self.notional_cap,
             #[cfg(feature = "snaptrade")]
             snaptrade: self.snaptrade.clone(),
         };
@@ -390,65 +412,99 @@ impl<S: Store + 'static> SyncEngine<S> {
         Ok(())
     }
 
-    /// Starts fetching each account's orders at its trading provider, concurrently (bounded like every
-    /// provider call of the sync), and returns at once: the sync writes the holdings while they are in
-    /// flight. An account whose connection is not active is skipped.
-    fn start_order_fetches(&self, accounts: &[InvestmentAccount]) -> OrderFetches {
+    /// Fetches each synced account's orders from its trading provider, concurrently (bounded like every
+    /// provider call of the sync), before anything is written. The accounts are the ones the providers just
+    /// reported, so no stored row alone decides whose orders are read. An account whose connection is not
+    /// active is skipped.
+    async fn fetch_orders(
+        &self,
+        user: UserId,
+        accounts: &[NewInvestmentAccount],
+    ) -> Result<Vec<FetchedOrders>, SyncError> {
+        let traded: Vec<&NewInvestmentAccount> = accounts
+            .iter()
+            .filter(|a| self.desk(a.provider).is_ok())
+            .collect();
+        if traded.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored: HashMap<(Provider, ProviderAccountId), AccountId> = self
+            .store
+            .list_accounts(user)
+            .await?
+            .into_iter()
+            .map(|a| ((a.provider, a.provider_account_id), a.id))
+            .collect();
         let permits = Arc::new(Semaphore::new(self.concurrency));
-        let mut fetches = OrderFetches::default();
-        for account in accounts {
-            let Ok(desk) = self.desk(account.provider) else {
-                continue;
-            };
+        let mut tasks = JoinSet::new();
+        let mut fetched = Vec::new();
+        for account in traded {
+            let key = (account.provider, account.provider_account_id.clone());
             if account.connection_status != ConnectionStatus::Active {
                 let skipped =
                     Outcome::skipped(format!("connection is {}", account.connection_status));
-                fetches.skipped.push((account.id, skipped));
+                fetched.push(FetchedOrders {
+                    key,
+                    orders: Err(skipped),
+                });
                 continue;
             }
-            let reference = account_ref(account);
-            let (desk, store, permits) = (
-                Arc::clone(desk),
-                Arc::clone(&self.store),
-                Arc::clone(&permits),
-            );
-            fetches.tasks.spawn(async move {
+            // A new account has no id until the unit writes it: its orders carry a stand-in, replaced then.
+            let reference = AccountRef {
+                user_id: user,
+                account_id: stored.get(&key).copied().unwrap_or_else(AccountId::generate),
+                provider_account_id: account.provider_account_id.clone(),
+            };
+            let desk = Arc::clone(self.desk(account.provider)?);
+            let (store, permits) = (Arc::clone(&self.store), Arc::clone(&permits));
+            tasks.spawn(async move {
                 let _permit = permits.acquire().await;
                 let orders = desk
                     .orders(store.as_ref(), &reference, OrderScope::All)
-                    .await;
-                (reference.account_id, orders)
+                    .await
+                    .map_err(Outcome::failed);
+                FetchedOrders { key, orders }
             });
         }
-        fetches
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(done) => fetched.push(done),
+                Err(panic) => tracing::error!(%user, error = %panic, "an order fetch task failed"),
+            }
+        }
+        Ok(fetched)
     }
 
-    /// Waits for the order fetches, reports each account's outcome, and upserts every order in one batch.
+    /// Reports each account's order outcome and upserts every fetched order, under the account's stored id,
+    /// in one batch.
     async fn save_orders(
         &self,
         user: UserId,
-        mut fetches: OrderFetches,
+        fetched: Vec<FetchedOrders>,
+        stored_accounts: &[InvestmentAccount],
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
-        for (account, skipped) in fetches.skipped {
-            if let Some(entry) = report.account_mut(account) {
-                entry.orders = skipped;
-            }
-        }
+        let ids: HashMap<(Provider, &ProviderAccountId), AccountId> = stored_accounts
+            .iter()
+            .map(|a| ((a.provider, &a.provider_account_id), a.id))
+            .collect();
         let mut orders: Vec<PlacedOrder> = Vec::new();
-        while let Some(joined) = fetches.tasks.join_next().await {
-            let Ok((account, fetched)) = joined else {
+        for FetchedOrders { key, orders: outcome } in fetched {
+            let Some(&account) = ids.get(&(key.0, &key.1)) else {
                 continue;
             };
             let Some(entry) = report.account_mut(account) else {
                 continue;
             };
-            entry.orders = match fetched {
+            entry.orders = match outcome {
                 Ok(fetched) => {
-                    orders.extend(fetched);
+                    orders.extend(fetched.into_iter().map(|order| PlacedOrder {
+                        account_id: account,
+                        ..order
+                    }));
                     Outcome::Synced
                 }
-                Err(error) => Outcome::failed(error),
+                Err(outcome) => outcome,
             };
         }
         orders.sort_by(|a, b| {
@@ -458,16 +514,34 @@ impl<S: Store + 'static> SyncEngine<S> {
         orders.dedup_by(|a, b| {
             a.account_id == b.account_id && a.brokerage_order_id == b.brokerage_order_id
         });
-        report.orders_written = self.store.upsert_orders(user, &orders).await?.len();
+        let written = self.store.upsert_orders(user, &orders).await?;
+        report.orders_written = all_written("snaptrade_orders", orders.len(), written)?.len();
         Ok(())
     }
 }
 
-/// Order fetches in flight, one task per account, and the accounts skipped with why.
-#[derive(Default)]
-struct OrderFetches {
-    tasks: JoinSet<(AccountId, Result<Vec<PlacedOrder>, SyncError>)>,
-    skipped: Vec<(AccountId, Outcome)>,
+/// One account's orders as its provider listed them (under a stand-in account id for a new account), or why
+/// they were not fetched; keyed by provider and the provider's account id until the account is written.
+struct FetchedOrders {
+    key: (Provider, ProviderAccountId),
+    orders: Result<Vec<PlacedOrder>, Outcome>,
+}
+
+/// `written` when the repository stored every one of the `sent` rows; a typed conflict naming the table's key
+/// otherwise (never a panic on a short answer).
+pub(crate) fn all_written<T>(
+    key: &'static str,
+    sent: usize,
+    written: Vec<T>,
+) -> Result<Vec<T>, SyncError> {
+    if written.len() == sent {
+        Ok(written)
+    } else {
+        Err(RepoError::Conflict {
+            constraint: format!("{key}: {} of {sent} rows written", written.len()),
+        }
+        .into())
+    }
 }
 
 /// A user held exclusively, and the engine whose calls for the user run under that hold.
@@ -600,13 +674,15 @@ pub(crate) fn account_ref(account: &InvestmentAccount) -> AccountRef {
 impl<S: Store + 'static> SyncEngine<S> {
     /// Wires Alpaca in: the user's brokerage account (from their onboarding) is synced and traded.
     pub fn with_alpaca(self, client: Arc<tributary_provider::alpaca::AlpacaClient>) -> Self {
-        use crate::source::{AlpacaBrokerageAccount, BrokerageSource, NoLogin, TradingDesk};
+        use crate::source::{
+            AlpacaBrokerageAccount, BrokerageSource, NoLogin, OnboardingAccountGate, TradingDesk,
+        };
         self.with_source(BrokerageSource::new(
             Arc::clone(&client),
             Provider::Alpaca,
             AlpacaBrokerageAccount,
         ))
-        .with_desk(TradingDesk::new(client, NoLogin))
+        .with_desk(TradingDesk::new(client, NoLogin, OnboardingAccountGate))
     }
 }
 

@@ -69,4 +69,39 @@ pub enum SyncError {
         /// The account the order was placed in.
         account: AccountId,
     },
+    /// The provider's own truth does not give this account to the user (for Alpaca, the account id of the
+    /// user's onboarding; for SnapTrade, the accounts the user's own registration lists), whatever the stored
+    /// row says: nothing was sent to the provider.
+    #[error("account {account} is not the user's own {provider} account; nothing was sent")]
+    AccountNotOwned {
+        /// The stored account that was refused.
+        account: AccountId,
+        /// Its provider.
+        provider: Provider,
+    },
+    /// Whether the provider holds the order cannot be told (the answer was lost, or the provider cannot prove
+    /// it absent). Nothing more was sent: the order stays recorded `PENDING` under its client order id, and
+    /// [`crate::SyncEngine::refresh_order`] or a retry of the placement settles it once the provider can tell.
+    #[error("the outcome of order {order} is unknown; it stays pending and nothing more was sent: {source}")]
+    OutcomeUnknown {
+        /// The recorded order.
+        order: tributary_domain::OrderId,
+        /// Why it cannot be told.
+        source: Box<SyncError>,
+    },
+    /// The order was refused before anything was sent: `reason` says which of the engine's rules it broke.
+    #[error("order refused before it was sent: {reason}")]
+    OrderRefused {
+        /// Which rule, e.g. the notional cap.
+        reason: String,
+    },
+    /// The client order id is already the key of a different order of the user's (another account, symbol,
+    /// size…): reusing it would return that order instead of placing this one, so nothing was sent.
+    #[error("client order id {client_order_id} already names a different order ({order})")]
+    ClientOrderIdReused {
+        /// The key.
+        client_order_id: tributary_domain::ClientOrderId,
+        /// The stored order it names.
+        order: tributary_domain::OrderId,
+    },
 }

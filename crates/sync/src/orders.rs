@@ -8,18 +8,21 @@ use tributary_domain::{
     OrderStatus, StatusMessage, UserId,
 };
 use tributary_provider::ProviderError;
-use tributary_provider::capability::{OrderImpact, OrderRequest, OrderScope, OrderSize};
-use tributary_repo::Store;
+use tributary_provider::capability::{
+    OrderImpact, OrderRequest, OrderScope, OrderSize, PlacedOrder,
+};
+use tributary_repo::{RepoError, Store};
 use uuid::Uuid;
 
-use crate::engine::account_ref;
+use crate::engine::{account_ref, all_written};
 use crate::{SyncEngine, SyncError};
 
 /// What placing an order did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderPlacement {
-    /// What the provider estimated before the order was sent.
-    pub impact: OrderImpact,
+    /// What the provider estimated before the order was sent; `None` when this call sent nothing because an
+    /// earlier call with the same client order id had placed it.
+    pub impact: Option<OrderImpact>,
     /// The order as stored with the provider's answer.
     pub order: Order,
     /// The client order id the order was sent with: send it again to retry safely.
@@ -28,16 +31,27 @@ pub struct OrderPlacement {
 
 impl<S: Store + 'static> SyncEngine<S> {
     /// Places `order` in the user's `account` through the provider the router picks (Alpaca, or SnapTrade
-    /// on a trade connection). The impact is checked first; the order is recorded `PENDING` under its client
-    /// order id before it is sent, and that same row is rewritten with the provider's order id and status
-    /// after (one row per placed order). Without a client order id one is
-    /// generated; retrying with the returned one never places the order twice (the providers de-duplicate
-    /// on it).
+    /// on a trade connection), in an account the provider's own truth gives the user (see
+    /// [`crate::source::AccountGate`]). Safe to call any number of times with the same client order id (one
+    /// is generated when the order has none; it is returned):
+    ///
+    /// - no order of the user's has that key: the impact is checked, the order is recorded `PENDING` under the
+    ///   key, sent, and the same row rewritten with the provider's answer;
+    /// - the order was placed (the provider answered): it is returned as stored, and nothing is sent;
+    /// - it was recorded but never handed to the provider (the process stopped in between; the row says so,
+    ///   and it is marked handed over, committed, before any request leaves): it is sent now;
+    /// - it was handed to the provider but no answer came (a timeout, a lost answer, a crash while sending):
+    ///   the provider is asked whether it holds an order under the key. Found, it is recorded and returned;
+    ///   proven absent, it is sent; when the provider cannot tell (SnapTrade, whose spec says it "does not
+    ///   enforce uniqueness server-side" and whose order records do not carry the key), nothing is sent and
+    ///   the error is [`SyncError::OutcomeUnknown`]: the order stays `PENDING` for a later
+    ///   [`Self::refresh_order`] to settle, or for the caller to check at the brokerage.
     ///
     /// # Errors
-    /// The router's refusal ([`ProviderError::ReadOnlyConnection`], disabled provider…) before anything is
-    /// recorded; the impact's refusal; the placement's error, after recording it on the pending order
-    /// (`REJECTED` when the provider refused, still `PENDING` when the answer was lost).
+    /// Before anything is recorded or sent: the router's refusal ([`ProviderError::ReadOnlyConnection`],
+    /// disabled provider…), [`SyncError::AccountNotOwned`], [`SyncError::OrderRefused`] (the engine's notional
+    /// cap), [`SyncError::ClientOrderIdReused`], the impact's refusal. After sending:
+    /// [`SyncError::OutcomeUnknown`] when the answer was lost, or the provider's refusal (recorded `REJECTED`).
     pub async fn place_order(
         &self,
         user: UserId,
@@ -57,57 +71,168 @@ impl<S: Store + 'static> SyncEngine<S> {
         order: OrderRequest,
     ) -> Result<OrderPlacement, SyncError> {
         let account = self.store.get_account(user, account).await?;
-        let desk = self.desk(self.router.trading_for(&account)?)?;
+        self.check_limits(&order)?;
         let (order, client_order_id) = with_client_order_id(order)?;
-        let reference = account_ref(&account);
-        let impact = desk.impact(self.store(), &reference, &order).await?;
-        let pending = self
-            .record_pending(&account, &order, &client_order_id)
+        let stored = self
+            .store
+            .find_order_by_client_order_id(user, &client_order_id)
             .await?;
-        match desk.place(self.store(), &reference, &order).await {
-            Ok(placed) => {
-                let order = self.store.confirm_order(user, pending.id, &placed).await?;
-                Ok(OrderPlacement {
-                    impact,
-                    order,
-                    client_order_id,
-                })
+        if let Some(stored) = &stored {
+            same_order(stored, &account, &order, &client_order_id)?;
+        }
+        let desk = self.admitted_desk(&account).await?;
+        let reference = account_ref(&account);
+        let placement = |impact, order| OrderPlacement {
+            impact,
+            order,
+            client_order_id: client_order_id.clone(),
+        };
+        match stored {
+            Some(stored) if !awaiting_answer(&stored) => Ok(placement(None, stored)),
+            // Recorded, and never handed to the provider (the process stopped in between): sent now.
+            Some(stored) if !handed_to_provider(&stored) => {
+                let impact = desk.impact(self.store(), &reference, &order).await?;
+                self.send(desk, &reference, &account, &order, &client_order_id)
+                    .await
+                    .map(|order| placement(Some(impact), order))
             }
+            Some(stored) => match desk.find(self.store(), &reference, &client_order_id).await {
+                Ok(Some(found)) => {
+                    let order = self.confirm(&stored, found, &client_order_id).await?;
+                    Ok(placement(None, order))
+                }
+                Ok(None) => {
+                    let impact = desk.impact(self.store(), &reference, &order).await?;
+                    self.send(desk, &reference, &account, &order, &client_order_id)
+                        .await
+                        .map(|order| placement(Some(impact), order))
+                }
+                Err(error) => Err(outcome_unknown(&stored, error)),
+            },
+            None => {
+                let impact = desk.impact(self.store(), &reference, &order).await?;
+                self.record(&account, &order, &client_order_id, Handed::No)
+                    .await?;
+                self.send(desk, &reference, &account, &order, &client_order_id)
+                    .await
+                    .map(|order| placement(Some(impact), order))
+            }
+        }
+    }
+
+    /// The desk of the account's trading provider, once the router and the provider's truth admit the
+    /// account: before any trading call, and whatever the stored row claims.
+    async fn admitted_desk(
+        &self,
+        account: &InvestmentAccount,
+    ) -> Result<&std::sync::Arc<dyn crate::source::OrderDesk<S>>, SyncError> {
+        let desk = self.desk(self.router.trading_for(account)?)?;
+        desk.admit(self.store(), account).await?;
+        Ok(desk)
+    }
+
+    /// The engine's own limits on an order, checked before anything is recorded or sent.
+    fn check_limits(&self, order: &OrderRequest) -> Result<(), SyncError> {
+        let (Some(cap), OrderSize::Notional(notional)) = (self.notional_cap, order.size()) else {
+            return self.check_priced_value(order);
+        };
+        if notional > cap {
+            return Err(SyncError::OrderRefused {
+                reason: format!("notional {notional} is over the engine's cap of {cap}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Units at a limit or stop price are held to the notional cap too: units × the highest price given.
+    fn check_priced_value(&self, order: &OrderRequest) -> Result<(), SyncError> {
+        let (Some(cap), OrderSize::Units(units)) = (self.notional_cap, order.size()) else {
+            return Ok(());
+        };
+        let price = [order.limit_price(), order.stop_price()]
+            .into_iter()
+            .flatten()
+            .map(|p| p.get())
+            .max();
+        let Some(price) = price else {
+            return Ok(());
+        };
+        let over = units
+            .get()
+            .checked_mul(price)
+            .is_none_or(|value| value > cap.get());
+        if over {
+            return Err(SyncError::OrderRefused {
+                reason: format!(
+                    "{units} units at {price} are over the engine's notional cap of {cap}"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks the recorded order as handed to the provider, sends it, and rewrites its row with the answer.
+    async fn send(
+        &self,
+        desk: &std::sync::Arc<dyn crate::source::OrderDesk<S>>,
+        reference: &tributary_provider::capability::AccountRef,
+        account: &InvestmentAccount,
+        order: &OrderRequest,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Order, SyncError> {
+        // Committed before the request leaves: a row still marked unsent was never sent, whatever happens next.
+        let pending = self
+            .record(account, order, client_order_id, Handed::Yes)
+            .await?;
+        match desk.place(self.store(), reference, order).await {
+            Ok(placed) => self.confirm(&pending, placed, client_order_id).await,
             Err(error) => {
-                let status = if unanswered(&error) {
+                let unanswered = unanswered(&error);
+                let status = if unanswered {
                     OrderStatus::Pending
                 } else {
                     OrderStatus::Rejected
                 };
                 let note = StatusMessage::from_optional(Some(&error.to_string()));
                 self.store
-                    .update_order_status(user, pending.id, status, note)
+                    .update_order_status(pending.user_id, pending.id, status, note)
                     .await?;
-                Err(error)
+                Err(if unanswered {
+                    outcome_unknown(&pending, error)
+                } else {
+                    error
+                })
             }
         }
     }
 
-    /// The pending row, keyed by the client order id until the provider gives its own id. A retry finds it
-    /// already there (pending, or confirmed with a provider answer that carries the client order id) and
-    /// leaves it as it is.
-    async fn record_pending(
+    /// The recorded order becomes the provider's, keeping its client order id.
+    async fn confirm(
+        &self,
+        recorded: &Order,
+        placed: PlacedOrder,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Order, SyncError> {
+        let placed = PlacedOrder {
+            client_order_id: Some(client_order_id.clone()),
+            ..placed
+        };
+        Ok(self
+            .store
+            .confirm_order(recorded.user_id, recorded.id, &placed)
+            .await?)
+    }
+
+    /// The pending row, keyed by the client order id until the provider gives its own id, and saying whether
+    /// the order has been handed to the provider (written again, `Handed::Yes`, just before it is sent).
+    async fn record(
         &self,
         account: &InvestmentAccount,
         order: &OrderRequest,
         client_order_id: &ClientOrderId,
+        handed: Handed,
     ) -> Result<Order, SyncError> {
         let key = BrokerageOrderId::parse(client_order_id.as_str())?;
-        let existing = self
-            .store
-            .list_orders(account.user_id, Some(account.id))
-            .await?;
-        if let Some(found) = existing
-            .into_iter()
-            .find(|o| o.brokerage_order_id == key || sent_with(o, client_order_id))
-        {
-            return Ok(found);
-        }
         let mut pending = NewOrder::new(
             account.user_id,
             account.id,
@@ -125,22 +250,31 @@ impl<S: Store + 'static> SyncEngine<S> {
         }
         pending.limit_price = order.limit_price();
         pending.stop_price = order.stop_price();
-        pending.raw_order_data = Some(json!({ "client_order_id": client_order_id.as_str() }));
-        Ok(self
+        pending.raw_order_data = Some(json!({
+            "client_order_id": client_order_id.as_str(),
+            HANDED_TO_PROVIDER: matches!(handed, Handed::Yes),
+        }));
+        pending.client_order_id = Some(client_order_id.clone());
+        let written = self
             .store
-            .upsert_orders(account.user_id, &[pending])
-            .await?
-            .remove(0))
+            .upsert_orders(account.user_id, std::slice::from_ref(&pending))
+            .await?;
+        first_written(written)
     }
 
     /// Cancels a stored order at its provider, then records what the provider says of it.
     ///
     /// # Errors
-    /// The repository's (unknown order), the router's, the provider's.
+    /// The repository's (unknown order), the router's, [`SyncError::AccountNotOwned`], the provider's.
     pub async fn cancel_order(&self, user: UserId, order: OrderId) -> Result<Order, SyncError> {
-        let _guard = self.locks.lock(user).await;
+        let held = self.hold(user).await?;
+        let result = held.engine.cancel_held(user, order).await;
+        held.finish(result).await
+    }
+
+    async fn cancel_held(&self, user: UserId, order: OrderId) -> Result<Order, SyncError> {
         let (stored, account) = self.order_and_account(user, order).await?;
-        let desk = self.desk(self.router.trading_for(&account)?)?;
+        let desk = self.admitted_desk(&account).await?;
         desk.cancel(
             self.store(),
             &account_ref(&account),
@@ -156,28 +290,74 @@ impl<S: Store + 'static> SyncEngine<S> {
         }
     }
 
-    /// Asks the provider for a stored order's current state and records it.
+    /// Asks the provider for a stored order's current state and records it. An order still awaiting the
+    /// provider's answer to its placement is looked up by its client order id: found, it becomes the
+    /// provider's order; proven absent, it is recorded `REJECTED` (it never reached the provider).
     ///
     /// # Errors
-    /// [`SyncError::OrderUnknown`] when the provider does not list it; the repository's and provider's.
+    /// [`SyncError::OrderUnknown`] when the provider does not list it; [`SyncError::OutcomeUnknown`] when the
+    /// provider cannot tell whether it holds an unanswered order; [`SyncError::AccountNotOwned`]; the
+    /// repository's and provider's.
     pub async fn refresh_order(&self, user: UserId, order: OrderId) -> Result<Order, SyncError> {
-        let _guard = self.locks.lock(user).await;
+        let held = self.hold(user).await?;
+        let result = held.engine.refresh_held(user, order).await;
+        held.finish(result).await
+    }
+
+    async fn refresh_held(&self, user: UserId, order: OrderId) -> Result<Order, SyncError> {
         let (stored, account) = self.order_and_account(user, order).await?;
-        self.refreshed(&stored, &account).await
+        let desk = self.admitted_desk(&account).await?;
+        let Some(client_order_id) = stored.client_order_id.clone().filter(|_| awaiting_answer(&stored))
+        else {
+            return self.refreshed(&stored, &account).await;
+        };
+        if !handed_to_provider(&stored) {
+            // Never sent: there is nothing to ask; a retry of the placement sends it.
+            return Ok(stored);
+        }
+        match desk
+            .find(self.store(), &account_ref(&account), &client_order_id)
+            .await
+        {
+            Ok(Some(found)) => self.confirm(&stored, found, &client_order_id).await,
+            Ok(None) => {
+                let note = StatusMessage::from_optional(Some(&format!(
+                    "never placed: {} holds no order with client order id {client_order_id}",
+                    account.provider
+                )));
+                Ok(self
+                    .store
+                    .update_order_status(user, order, OrderStatus::Rejected, note)
+                    .await?)
+            }
+            Err(error) => Err(outcome_unknown(&stored, error)),
+        }
     }
 
     /// Refreshes every order of one of the user's accounts from its provider: how many were written.
     ///
     /// # Errors
-    /// The repository's (unknown account), [`SyncError::NoClient`] for a provider that does not trade, the
-    /// provider's.
+    /// The repository's (unknown account), [`SyncError::NoClient`] for a provider that does not trade,
+    /// [`SyncError::AccountNotOwned`], the provider's.
     pub async fn refresh_account_orders(
         &self,
         user: UserId,
         account: AccountId,
     ) -> Result<usize, SyncError> {
-        let _guard = self.locks.lock(user).await;
+        let held = self.hold(user).await?;
+        let result = held.engine.refresh_account_held(user, account).await;
+        held.finish(result).await
+    }
+
+    async fn refresh_account_held(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<usize, SyncError> {
         let account = self.store.get_account(user, account).await?;
+        self.desk(account.provider)?
+            .admit(self.store(), &account)
+            .await?;
         self.account_orders_refreshed(&account).await
     }
 
@@ -190,11 +370,8 @@ impl<S: Store + 'static> SyncEngine<S> {
         let orders = desk
             .orders(self.store(), &account_ref(account), OrderScope::All)
             .await?;
-        Ok(self
-            .store
-            .upsert_orders(account.user_id, &orders)
-            .await?
-            .len())
+        let written = self.store.upsert_orders(account.user_id, &orders).await?;
+        Ok(all_written("snaptrade_orders", orders.len(), written)?.len())
     }
 
     async fn order_and_account(
@@ -220,11 +397,84 @@ impl<S: Store + 'static> SyncEngine<S> {
             .into_iter()
             .find(|o| o.brokerage_order_id == stored.brokerage_order_id)
             .ok_or(SyncError::OrderUnknown { order: stored.id })?;
-        Ok(self
+        let written = self
             .store
-            .upsert_orders(account.user_id, &[current])
-            .await?
-            .remove(0))
+            .upsert_orders(account.user_id, std::slice::from_ref(&current))
+            .await?;
+        Ok(first_written(written)?)
+    }
+}
+
+/// The one row a single-row write stored; a typed conflict, never a panic, when the repository stored none.
+fn first_written(written: Vec<Order>) -> Result<Order, SyncError> {
+    match <[Order; 1]>::try_from(written) {
+        Ok([order]) => Ok(order),
+        Err(written) => Err(all_written("snaptrade_orders", 1, written)
+            .err()
+            .unwrap_or_else(|| RepoError::Conflict {
+                constraint: "snaptrade_orders".to_owned(),
+            }
+            .into())),
+    }
+}
+
+/// The key of a recorded order's raw data saying whether it was handed to the provider.
+const HANDED_TO_PROVIDER: &str = "handed_to_provider";
+
+/// Whether a recorded order is being handed to the provider.
+#[derive(Debug, Clone, Copy)]
+enum Handed {
+    /// Recorded only: nothing has been sent.
+    No,
+    /// About to be sent (or sent): only the provider can say whether it holds the order.
+    Yes,
+}
+
+/// Whether a recorded order may have reached the provider. Only a row that says it was never handed over
+/// is known not to have (a row recorded before this marker existed may have been sent).
+fn handed_to_provider(order: &Order) -> bool {
+    order
+        .raw_order_data
+        .as_ref()
+        .and_then(|raw| raw.get(HANDED_TO_PROVIDER))
+        .and_then(serde_json::Value::as_bool)
+        != Some(false)
+}
+
+/// Whether a stored order still waits for the provider's answer to its placement: its row is keyed by its
+/// client order id, which the provider's own order id replaces once it answers.
+fn awaiting_answer(order: &Order) -> bool {
+    order
+        .client_order_id
+        .as_ref()
+        .is_some_and(|key| key.as_str() == order.brokerage_order_id.as_str())
+}
+
+/// A stored order under the same client order id must be this order (same account, symbol and side): a key
+/// reused for another order would silently return the first one.
+fn same_order(
+    stored: &Order,
+    account: &InvestmentAccount,
+    order: &OrderRequest,
+    client_order_id: &ClientOrderId,
+) -> Result<(), SyncError> {
+    if stored.account_id == account.id
+        && &stored.symbol == order.symbol()
+        && &stored.action == order.action()
+    {
+        Ok(())
+    } else {
+        Err(SyncError::ClientOrderIdReused {
+            client_order_id: client_order_id.clone(),
+            order: stored.id,
+        })
+    }
+}
+
+fn outcome_unknown(order: &Order, error: SyncError) -> SyncError {
+    SyncError::OutcomeUnknown {
+        order: order.id,
+        source: Box::new(error),
     }
 }
 
@@ -236,17 +486,6 @@ fn with_client_order_id(order: OrderRequest) -> Result<(OrderRequest, ClientOrde
     }
     let id = ClientOrderId::parse(&Uuid::new_v4().to_string())?;
     Ok((order.with_client_order_id(id.clone()), id))
-}
-
-/// Whether the stored order is the provider's answer to an order sent with `client_order_id` (Alpaca's
-/// orders carry it).
-fn sent_with(order: &Order, client_order_id: &ClientOrderId) -> bool {
-    order
-        .raw_order_data
-        .as_ref()
-        .and_then(|raw| raw.get("client_order_id"))
-        .and_then(serde_json::Value::as_str)
-        == Some(client_order_id.as_str())
 }
 
 /// Whether the provider may never have seen the order: the answer was lost, so it stays pending and a

@@ -19,7 +19,7 @@ use tributary_repo::{ConnectionStatusChange, RepoError, SnapTradeUserRepository,
 use crate::convert::deactivated;
 use crate::engine::in_one_unit;
 use crate::merge::{Lot, merge};
-use crate::source::{Logins, PerAccountSource, TradingDesk};
+use crate::source::{ListedAccountGate, Logins, PerAccountSource, TradingDesk};
 use crate::{SyncEngine, SyncError, SyncReport};
 
 /// The largest webhook body [`SyncEngine::handle_snaptrade_webhook`] reads: 1 MiB. SnapTrade's deliveries are
@@ -111,6 +111,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             .with_desk(TradingDesk::new(
                 Arc::clone(&client),
                 RegisteredSnapTradeUser,
+                ListedAccountGate::new(Arc::clone(&client), RegisteredSnapTradeUser),
             ));
         self.snaptrade = Some(SnapTradeLink {
             client,

@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tributary_domain::{BrokerageOrderId, Provider, ProviderAccountId, UserId};
+use tributary_domain::{
+    BrokerageOrderId, ClientOrderId, ConnectionStatus, ConnectionType, InvestmentAccount, Provider,
+    ProviderAccountId, UserId,
+};
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
     AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, OrderImpact,
@@ -493,23 +496,143 @@ pub trait OrderDesk<S>: Send + Sync {
         account: &AccountRef,
         scope: OrderScope,
     ) -> Result<Vec<PlacedOrder>, SyncError>;
+
+    /// The order the provider holds under `client_order_id`: `Ok(None)` only when the provider's answer
+    /// proves it holds none (see [`Trading::find_order`]).
+    async fn find(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<PlacedOrder>, SyncError>;
+
+    /// Refuses an account the provider's own truth does not give to its user, before any trading call: a
+    /// stored row is never enough to trade in, read the orders of, or cancel in an account.
+    async fn admit(&self, store: &S, account: &InvestmentAccount) -> Result<(), SyncError>;
 }
 
-/// A [`Trading`] client as an order desk, acting with the user's first login.
+/// Who may act in an account, decided from the provider's truth rather than from the stored row (which a bug
+/// elsewhere could have written for the wrong user).
+#[async_trait]
+pub trait AccountGate<S>: Send + Sync {
+    /// `Ok(())` when `account` is its user's own at the provider; otherwise a typed refusal
+    /// ([`SyncError::AccountNotOwned`], or the connection's state when it cannot trade).
+    async fn admit(&self, store: &S, account: &InvestmentAccount) -> Result<(), SyncError>;
+}
+
+/// Alpaca: the user trades only in the account their onboarding names (`user_onboarding.alpaca_account_id`,
+/// written by the backend when Alpaca opens the account, never by the user). The Broker API's key acts for
+/// every customer of the partner, so the row's `provider_account_id` alone proves nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OnboardingAccountGate;
+
+#[async_trait]
+impl<S: PortfolioRepository> AccountGate<S> for OnboardingAccountGate {
+    async fn admit(&self, store: &S, account: &InvestmentAccount) -> Result<(), SyncError> {
+        let onboarding = store.portfolio_mode(account.user_id).await?;
+        if onboarding.alpaca_account_id.as_ref() == Some(&account.provider_account_id) {
+            Ok(())
+        } else {
+            Err(SyncError::AccountNotOwned {
+                account: account.id,
+                provider: account.provider,
+            })
+        }
+    }
+}
+
+/// An aggregator whose credentials are the user's own (SnapTrade's registration): the account must be one the
+/// provider lists for those credentials, on a connection the provider reports as a working trade connection.
 #[derive(Debug)]
-pub struct TradingDesk<T, R> {
-    client: Arc<T>,
+pub struct ListedAccountGate<A, R> {
+    client: Arc<A>,
     logins: R,
 }
 
-impl<T, R> TradingDesk<T, R> {
-    /// The client, finding credentials with `logins`.
-    pub fn new(client: Arc<T>, logins: R) -> Self {
+impl<A, R> ListedAccountGate<A, R> {
+    /// Asks `client` with the user's logins found by `logins`.
+    pub fn new(client: Arc<A>, logins: R) -> Self {
         Self { client, logins }
     }
 }
 
-impl<T: Trading, R> TradingDesk<T, R> {
+#[async_trait]
+impl<S, A, R> AccountGate<S> for ListedAccountGate<A, R>
+where
+    S: Send + Sync,
+    A: Aggregation + 'static,
+    R: Logins<S, Login = A::Login>,
+{
+    async fn admit(&self, store: &S, account: &InvestmentAccount) -> Result<(), SyncError> {
+        let not_owned = || SyncError::AccountNotOwned {
+            account: account.id,
+            provider: account.provider,
+        };
+        if account.provider != self.client.provider() {
+            return Err(not_owned());
+        }
+        for login in self.logins.logins(store, account.user_id).await? {
+            let listed = self.client.accounts(&login).await?;
+            let Some(found) = listed
+                .iter()
+                .find(|a| a.provider_account_id == account.provider_account_id)
+            else {
+                continue;
+            };
+            return match &found.provider_connection_id {
+                Some(connection) => {
+                    let connections = self.client.connections(&login).await?;
+                    let info = connections
+                        .iter()
+                        .find(|c| &c.provider_connection_id == connection)
+                        .ok_or_else(not_owned)?;
+                    trade_connection(account, info)
+                }
+                None => Ok(()),
+            };
+        }
+        Err(not_owned())
+    }
+}
+
+/// The provider's word on the account's connection: a trade connection that works.
+fn trade_connection(account: &InvestmentAccount, info: &ConnectionInfo) -> Result<(), SyncError> {
+    if info.connection_type != ConnectionType::Trade {
+        return Err(ProviderError::ReadOnlyConnection {
+            account: account.id,
+        }
+        .into());
+    }
+    if info.status != ConnectionStatus::Active {
+        return Err(ProviderError::ConnectionUnavailable {
+            account: account.id,
+            status: info.status,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// A [`Trading`] client as an order desk, acting with the user's first login, in the accounts its gate admits.
+#[derive(Debug)]
+pub struct TradingDesk<T, R, G> {
+    client: Arc<T>,
+    logins: R,
+    gate: G,
+}
+
+impl<T, R, G> TradingDesk<T, R, G> {
+    /// The client, finding credentials with `logins`, acting only in accounts `gate` admits.
+    pub fn new(client: Arc<T>, logins: R, gate: G) -> Self {
+        Self {
+            client,
+            logins,
+            gate,
+        }
+    }
+}
+
+impl<T: Trading, R, G> TradingDesk<T, R, G> {
     async fn login<S>(&self, store: &S, user: UserId) -> Result<T::Login, SyncError>
     where
         R: Logins<S, Login = T::Login>,
@@ -524,11 +647,12 @@ impl<T: Trading, R> TradingDesk<T, R> {
 }
 
 #[async_trait]
-impl<S, T, R> OrderDesk<S> for TradingDesk<T, R>
+impl<S, T, R, G> OrderDesk<S> for TradingDesk<T, R, G>
 where
     S: Send + Sync,
     T: Trading + 'static,
     R: Logins<S, Login = T::Login>,
+    G: AccountGate<S>,
 {
     fn provider(&self) -> Provider {
         self.client.provider()
@@ -572,5 +696,22 @@ where
     ) -> Result<Vec<PlacedOrder>, SyncError> {
         let login = self.login(store, account.user_id).await?;
         Ok(self.client.list_orders(&login, account, scope).await?)
+    }
+
+    async fn find(
+        &self,
+        store: &S,
+        account: &AccountRef,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<PlacedOrder>, SyncError> {
+        let login = self.login(store, account.user_id).await?;
+        Ok(self
+            .client
+            .find_order(&login, account, client_order_id)
+            .await?)
+    }
+
+    async fn admit(&self, store: &S, account: &InvestmentAccount) -> Result<(), SyncError> {
+        self.gate.admit(store, account).await
     }
 }

@@ -34,4 +34,8 @@ memory_cases!(
     each_webhook_event_type_is_acted_on,
     an_account_the_provider_no_longer_reports_is_deactivated_and_its_holdings_dropped,
     no_secret_reaches_the_engine_its_reports_or_its_errors,
+    a_forged_alpaca_row_for_another_customers_account_can_neither_trade_nor_read,
+    a_forged_snaptrade_row_for_another_users_account_cannot_trade,
+    an_order_over_the_engines_notional_cap_is_refused_before_anything_is_sent,
+    a_client_order_id_reused_for_another_order_is_refused_and_nothing_is_sent,
 );

@@ -41,6 +41,10 @@ pg_cases!(
     each_webhook_event_type_is_acted_on,
     an_account_the_provider_no_longer_reports_is_deactivated_and_its_holdings_dropped,
     no_secret_reaches_the_engine_its_reports_or_its_errors,
+    a_forged_alpaca_row_for_another_customers_account_can_neither_trade_nor_read,
+    a_forged_snaptrade_row_for_another_users_account_cannot_trade,
+    an_order_over_the_engines_notional_cap_is_refused_before_anything_is_sent,
+    a_client_order_id_reused_for_another_order_is_refused_and_nothing_is_sent,
 );
 
 /// A delivery applied before a restart is recognised by the new engine (the record is in the database, not in
@@ -179,4 +183,92 @@ async fn a_connection_deletion_that_fails_part_way_saves_nothing_and_its_retry_a
             .await,
         Err(RepoError::NotFound { .. })
     ));
+}
+
+/// A store on its own pool to the same database, as another process would have.
+async fn another_process(pool: &PgPool) -> PgStore {
+    let own_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .expect("a second pool on the test database");
+    PgStore::new(own_pool, Keyring::new(SecretKey::generate()))
+}
+
+/// How many sessions of the test database sit in an open transaction.
+async fn open_transactions(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_catalog.pg_stat_activity
+         where datname = pg_catalog.current_database() and state like 'idle in transaction%'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Every provider call of a sync is made before its unit of writes opens: while the sandbox answers the order
+/// listing (slowly), no session of the database holds a transaction open.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_sync_waits_on_no_provider_while_a_transaction_is_open(pool: PgPool) {
+    use std::time::Duration;
+
+    let world = world(pool.clone()).await;
+    let alpaca_account = world.link_alpaca().await;
+    let orders_path = format!("/v1/trading/accounts/{alpaca_account}/orders");
+    world
+        .sandbox
+        .alpaca()
+        .knobs()
+        .set_path_latency(&orders_path, Duration::from_millis(600));
+
+    let sync = world.engine.sync_user(world.user);
+    let probe = async {
+        // Sampled while the order listing is in flight.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        open_transactions(&pool).await
+    };
+    let (report, open_during_listing) = tokio::join!(sync, probe);
+
+    assert!(
+        !report.unwrap().has_failures(),
+        "the sync itself succeeded"
+    );
+    assert_eq!(world.sandbox.alpaca().log().count("GET", &orders_path), 1);
+    assert_eq!(
+        open_during_listing, 0,
+        "no transaction was open while the provider was asked for orders"
+    );
+}
+
+/// Cancelling, refreshing and listing orders hold the same cross-process user lock as a sync: while another
+/// process holds the user, they wait; once it lets go, they run.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn order_calls_wait_for_another_process_holding_the_user(pool: PgPool) {
+    use std::time::Duration;
+
+    use tributary_repo::LockRepository;
+
+    let world = world(pool.clone()).await;
+    world.link_alpaca().await;
+    world.engine.sync_user(world.user).await.unwrap();
+    let account = world.first_account().await;
+    let there = another_process(&pool).await;
+    let held = there.lock_user(world.user).await.unwrap();
+
+    let waited = tokio::time::timeout(
+        Duration::from_millis(500),
+        world.engine.refresh_account_orders(world.user, account.id),
+    )
+    .await;
+    assert!(
+        waited.is_err(),
+        "the refresh waited for the other process's hold"
+    );
+
+    held.release().await.unwrap();
+    world
+        .engine
+        .refresh_account_orders(world.user, account.id)
+        .await
+        .unwrap();
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use rust_decimal::Decimal;
 use tributary_domain::{
     AccountId, Amount, InstitutionName, OptionContract, OptionRight, Price, Provider,
@@ -295,6 +296,13 @@ fn lots() -> impl Strategy<Value = Vec<Lot>> {
 }
 
 proptest! {
+    // Failures are saved beside this file (tests/merge.proptest-regressions, committed) and replayed first on
+    // every run: proptest's default looks for lib.rs, which an integration test does not have.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn the_merge_conserves_quantities_values_and_costs(lots in lots()) {
         let totals_in = |pick: fn(&Lot) -> Decimal| -> BTreeMap<String, Decimal> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 use tributary_domain::{
-    AccountId, BrokerageOrderId, NewOrder, Notional, Order, OrderAction, OrderId, OrderStatus,
+    AccountId, BrokerageOrderId, ClientOrderId, NewOrder, Notional, Order, OrderAction, OrderId, OrderStatus,
     OrderType, Price, StatusMessage, Symbol, TimeInForce, Units, UserId,
 };
 
@@ -25,34 +25,35 @@ const UPSERT: &str = "
 insert into public.snaptrade_orders as o
   (user_id, account_id, brokerage_order_id, symbol, universal_symbol_id, action, order_type, time_in_force, units,
    notional_value, limit_price, stop_price, filled_units, average_fill_price, status, status_message, placed_at,
-   filled_at, cancelled_at, raw_order_data)
+   filled_at, cancelled_at, raw_order_data, client_order_id)
 select $1::uuid, * from unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
                          $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
                          $14::numeric[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[],
-                         $19::timestamptz[], $20::jsonb[])
+                         $19::timestamptz[], $20::jsonb[], $21::text[])
 on conflict (brokerage_order_id, account_id) do update set
   symbol = excluded.symbol, universal_symbol_id = excluded.universal_symbol_id, action = excluded.action,
   order_type = excluded.order_type, time_in_force = excluded.time_in_force, units = excluded.units,
   notional_value = excluded.notional_value, limit_price = excluded.limit_price, stop_price = excluded.stop_price,
   filled_units = excluded.filled_units, average_fill_price = excluded.average_fill_price,
   status = excluded.status, status_message = excluded.status_message, placed_at = excluded.placed_at,
-  filled_at = excluded.filled_at, cancelled_at = excluded.cancelled_at, raw_order_data = excluded.raw_order_data
+  filled_at = excluded.filled_at, cancelled_at = excluded.cancelled_at, raw_order_data = excluded.raw_order_data,
+  client_order_id = coalesce(excluded.client_order_id, o.client_order_id)
 where o.user_id = excluded.user_id
   and (o.symbol, o.universal_symbol_id, o.action, o.order_type, o.time_in_force, o.units, o.notional_value,
        o.limit_price, o.stop_price, o.filled_units, o.average_fill_price, o.status, o.status_message,
-       o.placed_at, o.filled_at, o.cancelled_at, o.raw_order_data)
+       o.placed_at, o.filled_at, o.cancelled_at, o.raw_order_data, o.client_order_id)
   is distinct from
       (excluded.symbol, excluded.universal_symbol_id, excluded.action, excluded.order_type,
        excluded.time_in_force, excluded.units, excluded.notional_value, excluded.limit_price,
        excluded.stop_price, excluded.filled_units, excluded.average_fill_price, excluded.status,
        excluded.status_message, excluded.placed_at, excluded.filled_at, excluded.cancelled_at,
-       excluded.raw_order_data)";
+       excluded.raw_order_data, coalesce(excluded.client_order_id, o.client_order_id))";
 
 const SELECT_BATCH: &str = "
 select o.id, o.user_id, o.account_id, o.brokerage_order_id, o.symbol, o.universal_symbol_id, o.action,
        o.order_type, o.time_in_force, o.units, o.notional_value, o.limit_price, o.stop_price, o.filled_units,
        o.average_fill_price, o.status, o.status_message, o.placed_at, o.filled_at, o.cancelled_at, o.updated_at,
-       o.raw_order_data
+       o.raw_order_data, o.client_order_id
 from unnest($2::text[], $3::uuid[]) with ordinality as k(brokerage_order_id, account_id, position)
 join public.snaptrade_orders o
   on o.user_id = $1 and o.brokerage_order_id = k.brokerage_order_id and o.account_id = k.account_id
@@ -62,9 +63,10 @@ const SELECT: &str = "
 select o.id, o.user_id, o.account_id, o.brokerage_order_id, o.symbol, o.universal_symbol_id, o.action,
        o.order_type, o.time_in_force, o.units, o.notional_value, o.limit_price, o.stop_price, o.filled_units,
        o.average_fill_price, o.status, o.status_message, o.placed_at, o.filled_at, o.cancelled_at, o.updated_at,
-       o.raw_order_data
+       o.raw_order_data, o.client_order_id
 from public.snaptrade_orders o
 where o.user_id = $1 and ($2::uuid is null or o.id = $2) and ($3::uuid is null or o.account_id = $3)
+  and ($4::text is null or o.client_order_id = $4)
 order by o.placed_at desc, o.brokerage_order_id collate \"C\", o.account_id";
 
 /// The recorded order, locked until the confirmation commits; its account.
@@ -114,6 +116,19 @@ impl OrderRepository for PgStore {
     ) -> Result<Vec<Order>, RepoError> {
         let query = select_query(user, None, account);
         self.read_rows(user, query, read_order).await
+    }
+
+    async fn find_order_by_client_order_id(
+        &self,
+        user: UserId,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Order>, RepoError> {
+        let query = select_by_client_order_id(user, client_order_id);
+        Ok(self
+            .read_rows(user, query, read_order)
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn confirm_order(
@@ -251,6 +266,12 @@ async fn write_orders(
                 .map(|o| o.raw_order_data.clone())
                 .collect::<Vec<_>>(),
         )
+        .bind(
+            orders
+                .iter()
+                .map(|o| o.client_order_id.as_ref().map(ClientOrderId::as_str))
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *conn)
         .await
         .map_err(classify)?;
@@ -294,6 +315,16 @@ fn select_query(
         .bind(user.into_uuid())
         .bind(order.map(OrderId::into_uuid))
         .bind(account.map(AccountId::into_uuid))
+        .bind(None::<String>)
+}
+
+/// The user's order placed with `client_order_id`.
+fn select_by_client_order_id(user: UserId, client_order_id: &ClientOrderId) -> PgQuery<'static> {
+    sqlx::query(SELECT)
+        .bind(user.into_uuid())
+        .bind(None::<uuid::Uuid>)
+        .bind(None::<uuid::Uuid>)
+        .bind(client_order_id.as_str().to_owned())
 }
 
 fn read_order(row: &PgRow) -> Result<Order, RepoError> {
@@ -323,5 +354,6 @@ fn read_order(row: &PgRow) -> Result<Order, RepoError> {
         cancelled_at: c.get("cancelled_at")?,
         updated_at: c.get("updated_at")?,
         raw_order_data: c.get("raw_order_data")?,
+        client_order_id: c.parse_opt("client_order_id", ClientOrderId::parse)?,
     })
 }

@@ -29,6 +29,9 @@ use tributary_sync::source::GivenLogins;
 use tributary_sync::{Outcome, SyncEngine, SyncError, WebhookOutcome};
 use url::Url;
 
+mod trust;
+pub use trust::*;
+
 /// Every provider switched on.
 const ALL_ON: FeatureFlags = FeatureFlags::new(true, true, true, true);
 

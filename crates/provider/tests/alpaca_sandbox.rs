@@ -49,6 +49,7 @@ fn units(text: &str) -> OrderSize {
 
 fn market(symbol: &str, action: OrderAction, size: &str) -> OrderRequest {
     OrderRequest::market(Symbol::parse(symbol).unwrap(), action, units(size))
+        .expect("an order for a positive size")
 }
 
 fn limit_buy(symbol: &str, size: &str, limit: &str) -> OrderRequest {

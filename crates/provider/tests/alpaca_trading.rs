@@ -121,7 +121,8 @@ async fn an_order_alpaca_cannot_express_is_refused_before_anything_is_sent() {
         Symbol::parse("AAPL").unwrap(),
         OrderAction::BuyToOpen,
         OrderSize::Units(Units::parse("1").unwrap()),
-    );
+    )
+    .expect("an order for a positive size");
 
     for (order, field) in [(trailing, "order_type"), (option_open, "action")] {
         let error = client(&server)

@@ -400,7 +400,8 @@ async fn an_order_is_not_sent_again_after_a_server_failure() {
         Symbol::parse("AAPL").unwrap(),
         OrderAction::Buy,
         OrderSize::Units(Units::parse("1").unwrap()),
-    );
+    )
+    .expect("an order for a positive size");
 
     let error = Trading::place_order(&client(&server), &user(), &account_ref(), &order)
         .await
@@ -669,7 +670,8 @@ async fn order_impact_finds_the_universal_symbol_and_reports_value_fees_and_trad
         Symbol::parse("MVGP.U.TO").unwrap(),
         OrderAction::Buy,
         OrderSize::Units(Units::parse("10.5").unwrap()),
-    );
+    )
+    .expect("an order for a positive size");
 
     let impact = Trading::order_impact(&client(&server), &user(), &account_ref(), &order)
         .await

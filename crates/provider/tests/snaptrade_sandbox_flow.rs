@@ -162,7 +162,8 @@ async fn a_checked_market_order_is_placed_by_its_trade_id_and_executes() {
         Symbol::parse("MSFT").unwrap(),
         OrderAction::Buy,
         OrderSize::Units(Units::parse("1").unwrap()),
-    );
+    )
+    .expect("an order for a positive size");
 
     let impact = Trading::order_impact(&client, &credentials, &account, &order)
         .await

@@ -488,8 +488,9 @@ async fn another_422_is_still_a_rejection_without_a_lookup() {
     Mock::given(method("POST"))
         .and(path(orders_path()))
         .respond_with(
-            ResponseTemplate::new(422)
-                .set_body_json(json!({"code": 42210000, "message": "invalid crypto time_in_force"})),
+            ResponseTemplate::new(422).set_body_json(
+                json!({"code": 42210000, "message": "invalid crypto time_in_force"}),
+            ),
         )
         .expect(1)
         .mount(&server)

@@ -160,7 +160,8 @@ async fn a_server_error_on_submit_is_resolved_by_lookup_and_places_exactly_one_o
 }
 
 #[tokio::test]
-async fn the_same_client_order_id_twice_is_refused_the_second_time() {
+async fn placing_the_same_client_order_id_twice_returns_the_first_order_and_places_one() {
+    // The sandbox refuses the reused id with 422 as Alpaca does; the client reads that as "it exists".
     let sandbox = Sandbox::start().await;
     let account_id = sandbox.alpaca().default_account_id();
     let account = account_ref(account_id);
@@ -168,11 +169,19 @@ async fn the_same_client_order_id_twice_is_refused_the_second_time() {
     let order =
         limit_buy("VTI", "1", "50").with_client_order_id(ClientOrderId::parse("dup-1").unwrap());
 
-    alpaca.place_order(&(), &account, &order).await.unwrap();
-    let error = alpaca.place_order(&(), &account, &order).await.unwrap_err();
+    let first = alpaca.place_order(&(), &account, &order).await.unwrap();
+    let again = alpaca.place_order(&(), &account, &order).await.unwrap();
 
-    assert!(matches!(error, ProviderError::Rejected(_)), "got {error:?}");
+    assert_eq!(again.brokerage_order_id, first.brokerage_order_id);
+    assert_eq!(again.status, OrderStatus::Accepted);
     assert_eq!(sandbox.alpaca().orders(account_id).len(), 1);
+    assert_eq!(
+        sandbox
+            .alpaca()
+            .log()
+            .count("POST", &format!("/v1/trading/accounts/{account_id}/orders")),
+        2
+    );
 }
 
 #[tokio::test]

@@ -349,7 +349,11 @@ async fn find_order_reads_alpacas_404_as_proof_the_order_is_absent() {
         .await;
 
     let found = client(&server)
-        .find_order(&(), &account(), &ClientOrderId::parse("never-sent").unwrap())
+        .find_order(
+            &(),
+            &account(),
+            &ClientOrderId::parse("never-sent").unwrap(),
+        )
         .await
         .unwrap();
 

@@ -928,7 +928,8 @@ async fn find_order_is_always_an_unknown_outcome_and_asks_snaptrade_nothing() {
     // AccountOrderRecord carries no client_order_id: nothing SnapTrade answers can prove an order placed or
     // absent by our id, so the caller must not send it again.
     let server = MockServer::start().await;
-    let id = tributary_domain::ClientOrderId::parse("550e8400-e29b-41d4-a716-446655440000").unwrap();
+    let id =
+        tributary_domain::ClientOrderId::parse("550e8400-e29b-41d4-a716-446655440000").unwrap();
 
     let outcome = Trading::find_order(&client(&server), &user(), &account_ref(), &id).await;
 

@@ -294,3 +294,75 @@ async fn cancelling_an_unknown_order_is_not_found() {
 
     assert!(matches!(error, ProviderError::NotFound(_)), "got {error:?}");
 }
+
+fn client_with_timeout(sandbox: &Sandbox, timeout: std::time::Duration) -> AlpacaClient {
+    let config = AlpacaConfig::new(
+        sandbox.alpaca().key_id(),
+        SecretString::from(sandbox.alpaca().secret()),
+        AlpacaEnvironment::Sandbox,
+    )
+    .with_base_url(Url::parse(&sandbox.alpaca_base_url()).unwrap())
+    .with_timeout(timeout);
+    AlpacaClient::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn an_order_whose_answer_is_lost_is_found_by_its_client_order_id_and_placed_once() {
+    for how in [
+        tributary_sandbox::LostAnswer::ConnectionClosed,
+        tributary_sandbox::LostAnswer::ServerError(502),
+    ] {
+        let sandbox = Sandbox::start().await;
+        let account_id = sandbox.alpaca().default_account_id();
+        sandbox.alpaca().lose_order_answers(1, how);
+        let order = limit_buy("VTI", "1", "50")
+            .with_client_order_id(ClientOrderId::parse("lost-answer-1").unwrap());
+
+        let placed = client(&sandbox)
+            .place_order(&(), &account_ref(account_id), &order)
+            .await
+            .unwrap();
+
+        assert_eq!(sandbox.alpaca().order_count(account_id), 1, "{how:?}");
+        assert_eq!(
+            placed.raw_order_data.as_ref().unwrap()["client_order_id"],
+            "lost-answer-1"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_order_answered_after_the_timeout_exists_and_find_order_sees_it() {
+    let sandbox = Sandbox::start().await;
+    let account_id = sandbox.alpaca().default_account_id();
+    let account = account_ref(account_id);
+    sandbox
+        .alpaca()
+        .delay_order_answers(1, std::time::Duration::from_secs(5));
+    let alpaca = client_with_timeout(&sandbox, std::time::Duration::from_millis(300));
+    let id = ClientOrderId::parse("late-answer-1").unwrap();
+    let order = limit_buy("VTI", "1", "50").with_client_order_id(id.clone());
+
+    // The client times out, looks the order up, and finds it: one order, never two.
+    let placed = alpaca.place_order(&(), &account, &order).await.unwrap();
+    let found = alpaca.find_order(&(), &account, &id).await.unwrap();
+
+    assert_eq!(sandbox.alpaca().order_count(account_id), 1);
+    assert_eq!(
+        found.map(|order| order.brokerage_order_id),
+        Some(placed.brokerage_order_id)
+    );
+}
+
+#[tokio::test]
+async fn find_order_in_the_sandbox_is_none_for_an_order_never_sent() {
+    let sandbox = Sandbox::start().await;
+    let account = account_ref(sandbox.alpaca().default_account_id());
+
+    let found = client(&sandbox)
+        .find_order(&(), &account, &ClientOrderId::parse("never-sent").unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(found, None);
+}

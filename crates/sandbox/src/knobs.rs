@@ -37,8 +37,9 @@ pub enum MarketFill {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LostAnswer {
-    /// The status line and headers go out, then the connection closes in the middle of the body: the client
-    /// sees a broken answer, as when a proxy or the network drops it.
+    /// The connection closes before the answer is whole (hyper drops it when the body fails, usually before
+    /// even the status line is flushed): the client sees no answer or a cut one, as when a proxy or the
+    /// network drops it.
     ConnectionClosed,
     /// The handler's answer is replaced by this 5xx in the provider's error format.
     ServerError(u16),
@@ -416,7 +417,7 @@ pub(crate) async fn instrument(
     response
 }
 
-/// `response`'s status and headers, then a body that fails at once: hyper closes the connection mid-answer.
+/// `response`'s status and headers with a body that fails at once: hyper closes the connection mid-answer.
 fn broken_off(response: Response) -> Response {
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);

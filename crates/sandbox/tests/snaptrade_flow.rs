@@ -611,3 +611,43 @@ async fn an_order_is_found_by_its_brokerage_order_id() {
     let unknown = json!({"brokerage_order_id": Uuid::new_v4()});
     json(post(server, &user, &path, unknown).await, 404).await;
 }
+
+/// snaptrade-openapi.yaml, `AccountInformation_getUserAccountOrders.days`: "Values greater than 90 will be
+/// capped at 90" (`minimum: 1`).
+#[tokio::test]
+async fn snaptrade_sandbox_caps_the_order_window_at_90_days_as_the_spec_says() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let path = format!("/accounts/{account}/orders");
+    get(server, &user, &path, "days=365").await;
+    let refused = call(server, Method::GET, &path, Some(&user), "days=0", None).await;
+    assert_eq!(refused.status(), 400);
+}
+
+/// snaptrade-openapi.yaml, `NotionalValue`: "Can only work with `Market` for `order_type` and `Day` for
+/// `time_in_force`"; a zero price is refused (spec silent: the strictest plausible).
+#[tokio::test]
+async fn snaptrade_sandbox_takes_notional_only_for_market_day_orders_and_no_zero_price() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    for refused in [
+        json!({"account_id": account, "action": "BUY", "symbol": "AAPL", "order_type": "Market",
+               "time_in_force": "GTC", "notional_value": "100"}),
+        json!({"account_id": account, "action": "BUY", "symbol": "AAPL", "order_type": "Limit",
+               "time_in_force": "Day", "price": 0, "units": 1}),
+    ] {
+        json(post(server, &user, "/trade/place", refused).await, 400).await;
+    }
+    let day = json!({"account_id": account, "action": "BUY", "symbol": "AAPL", "order_type": "Market",
+                     "time_in_force": "Day", "notional_value": "100"});
+    json(post(server, &user, "/trade/place", day).await, 200).await;
+    assert_eq!(server.order_count(account), 1);
+}

@@ -528,7 +528,8 @@ pub async fn a_position_sold_at_the_sandbox_disappears_from_the_holdings<S: Stor
         sold.symbol.clone(),
         tributary::domain::OrderAction::Sell,
         OrderSize::Units(everything),
-    );
+    )
+    .expect("an order for a positive size");
     world.trade_at_alpaca(&sell).await;
 
     let report = world.sync().await;

@@ -45,6 +45,29 @@ pub enum DomainError {
         /// The column's scale (digits after the point).
         scale: u32,
     },
+    /// A number with more digits after the point than the column keeps, where rounding it would change what the
+    /// caller asked for (an order's size or price): refused instead of rounded.
+    #[error(
+        "{field}: {value} has more than the {scale} decimal places NUMERIC({precision},{scale}) keeps"
+    )]
+    ExcessScale {
+        /// The field that was being checked, e.g. `"units"`.
+        field: &'static str,
+        /// The value as given.
+        value: Decimal,
+        /// The column's precision (total significant digits).
+        precision: u32,
+        /// The column's scale (digits after the point).
+        scale: u32,
+    },
+    /// Zero or a negative number where only a positive one means anything (an order's size or price).
+    #[error("{field}: {value} must be greater than zero")]
+    NotPositive {
+        /// The field that was being checked, e.g. `"limit_price"`.
+        field: &'static str,
+        /// The offending value.
+        value: Decimal,
+    },
     /// A negative number where the schema or the meaning forbids one.
     #[error("{field}: {value} is negative, and must be zero or more")]
     Negative {

@@ -32,6 +32,9 @@
 //!   the database would drop anyway, and rounding here means the value in memory is the value the database
 //!   returns. The result carries the column's scale (`1.5` becomes `1.500000` in a `NUMERIC(15,6)`), as
 //!   PostgreSQL returns it, so an in-memory store and PostgreSQL agree even on the text form.
+//! * **What a caller asks for is never rounded.** An order's size and prices are built with the `exact`
+//!   constructors (`Units::parse_exact`, `Price::exact_for`…), which refuse more decimals than the column keeps
+//!   with [`DomainError::ExcessScale`]: rounding them would send an order other than the one asked for.
 //! * **Too many integer digits is always an error** ([`DomainError::NumericOverflow`]): PostgreSQL would refuse
 //!   the row, and silently capping money is never right. The check runs after rounding, as PostgreSQL's does
 //!   (`999.9999995` rounds up to `1000.000000`).

@@ -45,6 +45,26 @@ fn fit(
     Ok(rounded)
 }
 
+/// Checks that `value` has at most `scale` digits after the point (trailing zeros do not count), then fits it like
+/// [`fit`]: what a caller asks for is kept exactly or refused, never rounded.
+fn fit_exact(
+    field: &'static str,
+    value: Decimal,
+    precision: u32,
+    scale: u32,
+    sign: Sign,
+) -> Result<Decimal, DomainError> {
+    if value.normalize().scale() > scale {
+        return Err(DomainError::ExcessScale {
+            field,
+            value,
+            precision,
+            scale,
+        });
+    }
+    fit(field, value, precision, scale, sign)
+}
+
 /// Reads decimal text as providers send it: plain (`"12.50"`) or scientific (`"1.5E-7"`).
 fn parse_decimal(field: &'static str, text: &str) -> Result<Decimal, DomainError> {
     let trimmed = text.trim();
@@ -106,6 +126,40 @@ macro_rules! decimal_column {
             /// As [`Self::parse`], naming `field`.
             pub fn parse_for(field: &'static str, text: &str) -> Result<Self, DomainError> {
                 Self::new_for(field, parse_decimal(field, text)?)
+            }
+
+            /// Like [`Self::new`], but a value with more decimals than the column keeps is refused instead of
+            /// rounded: for what a caller asks for (an order's size or price), where rounding would send
+            /// something else than was asked.
+            ///
+            /// # Errors
+            /// [`DomainError::ExcessScale`], else as [`Self::new`], naming [`Self::FIELD`].
+            pub fn exact(value: Decimal) -> Result<Self, DomainError> {
+                Self::exact_for($field, value)
+            }
+
+            /// Like [`Self::exact`], naming `field` in the error.
+            ///
+            /// # Errors
+            /// As [`Self::exact`], naming `field`.
+            pub fn exact_for(field: &'static str, value: Decimal) -> Result<Self, DomainError> {
+                fit_exact(field, value, $precision, $scale, Sign::$sign).map(Self)
+            }
+
+            /// Parses decimal text, then checks it like [`Self::exact`].
+            ///
+            /// # Errors
+            /// [`DomainError::InvalidDecimal`] for text that is not a number, else as [`Self::exact`].
+            pub fn parse_exact(text: &str) -> Result<Self, DomainError> {
+                Self::parse_exact_for($field, text)
+            }
+
+            /// Like [`Self::parse_exact`], naming `field` in the error.
+            ///
+            /// # Errors
+            /// As [`Self::parse_exact`], naming `field`.
+            pub fn parse_exact_for(field: &'static str, text: &str) -> Result<Self, DomainError> {
+                Self::exact_for(field, parse_decimal(field, text)?)
             }
 
             /// The value, at the column's scale.
@@ -336,6 +390,56 @@ mod tests {
             error.to_string().contains("units: -3 is negative"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn an_exact_value_with_too_many_decimals_is_refused_naming_field_value_and_scale() {
+        let error = Units::exact_for("units", d("0.0000001")).unwrap_err();
+        assert_eq!(
+            error,
+            DomainError::ExcessScale {
+                field: "units",
+                value: d("0.0000001"),
+                precision: 15,
+                scale: 6
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "units: 0.0000001 has more than the 6 decimal places NUMERIC(15,6) keeps"
+        );
+        assert!(matches!(
+            Notional::parse_exact("10.125"),
+            Err(DomainError::ExcessScale {
+                field: "notional_value",
+                scale: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Price::parse_exact_for("limit_price", "187.1234567"),
+            Err(DomainError::ExcessScale {
+                field: "limit_price",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_exact_value_keeps_trailing_zeros_and_the_column_scale() {
+        assert_eq!(
+            Units::parse_exact("1.500000000").unwrap().get(),
+            d("1.500000")
+        );
+        assert_eq!(Notional::exact(d("10.10")).unwrap().to_string(), "10.10");
+        assert!(matches!(
+            Units::exact(d("1000000000")),
+            Err(DomainError::NumericOverflow { .. })
+        ));
+        assert!(matches!(
+            Units::parse_exact("-1"),
+            Err(DomainError::Negative { .. })
+        ));
     }
 
     /// Decimals of up to `max_integer` in magnitude with up to `max_scale` decimals, either sign.

@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use tributary_domain::{
     AccountId, AccountName, AccountSubtype, AccountType, AuthorizationId, BrokerageOrderId,
-    BrokerageSlug, ClientOrderId, ConnectionStatus, ConnectionType, InstitutionName, NewOrder,
-    Notional, OptionContract, OrderAction, OrderType, Price, Provider, ProviderAccountId,
+    BrokerageSlug, ClientOrderId, ConnectionStatus, ConnectionType, DomainError, InstitutionName,
+    NewOrder, Notional, OptionContract, OrderAction, OrderType, Price, Provider, ProviderAccountId,
     ProviderItemId, Quantity, SecurityId, SecurityName, SecurityType, SignedAmount, Symbol,
     TimeInForce, Units, UserId,
 };
@@ -245,8 +245,18 @@ pub struct OrderRequest {
 
 impl OrderRequest {
     /// A market order, good for the day.
-    pub fn market(symbol: Symbol, action: OrderAction, size: OrderSize) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// [`ProviderError::InvalidInput`] naming `units` or `notional_value` when the size is zero: nothing is
+    /// sent for an order that asks for nothing. (Build the size with the domain's `exact` constructors,
+    /// e.g. `Units::parse_exact`, so excess decimals are refused rather than rounded.)
+    pub fn market(
+        symbol: Symbol,
+        action: OrderAction,
+        size: OrderSize,
+    ) -> Result<Self, ProviderError> {
+        check_size(size)?;
+        Ok(Self {
             symbol,
             action,
             order_type: OrderType::Market,
@@ -255,11 +265,11 @@ impl OrderRequest {
             limit_price: None,
             stop_price: None,
             client_order_id: None,
-        }
+        })
     }
 
-    /// Any order, refused with [`ProviderError::InvalidInput`] naming the missing or superfluous price
-    /// when the prices do not fit the order type.
+    /// Any order, refused with [`ProviderError::InvalidInput`] naming the field when the size is zero, a
+    /// price is zero or negative, or a price is missing or superfluous for the order type.
     pub fn new(
         symbol: Symbol,
         action: OrderAction,
@@ -269,6 +279,7 @@ impl OrderRequest {
         limit_price: Option<Price>,
         stop_price: Option<Price>,
     ) -> Result<Self, ProviderError> {
+        check_size(size)?;
         check_price("limit_price", order_type.needs_limit_price(), limit_price)?;
         check_price("stop_price", order_type.needs_stop_price(), stop_price)?;
         Ok(Self {
@@ -330,11 +341,34 @@ impl OrderRequest {
     }
 }
 
+/// Refuses a size of zero (the types already refuse negative ones).
+fn check_size(size: OrderSize) -> Result<(), ProviderError> {
+    let (field, value) = match size {
+        OrderSize::Units(units) => ("units", units.get()),
+        OrderSize::Notional(notional) => ("notional_value", notional.get()),
+    };
+    check_positive(field, value)
+}
+
+/// A size or price must be greater than zero to mean anything: [`DomainError::NotPositive`] as
+/// [`ProviderError::InvalidInput`] naming the field.
+fn check_positive(field: &'static str, value: rust_decimal::Decimal) -> Result<(), ProviderError> {
+    if value > rust_decimal::Decimal::ZERO {
+        Ok(())
+    } else {
+        let error = DomainError::NotPositive { field, value };
+        Err(ProviderError::invalid_input(field, error.to_string()))
+    }
+}
+
 fn check_price(
     field: &'static str,
     needed: bool,
     price: Option<Price>,
 ) -> Result<(), ProviderError> {
+    if let Some(price) = price {
+        check_positive(field, price.get())?;
+    }
     match (needed, price) {
         (true, None) => Err(ProviderError::invalid_input(
             field,
@@ -405,6 +439,17 @@ pub trait Trading: Send + Sync {
         account: &AccountRef,
         order: &OrderRequest,
     ) -> Result<PlacedOrder, ProviderError>;
+
+    /// The order the provider holds that was sent with `client_order_id`.
+    ///
+    /// `Ok(Some(order))`: found. `Ok(None)`: the provider's answer proves it holds no such order (only then may
+    /// the caller send it). `Err(_)`: it cannot be told either way (the caller must not send it again).
+    async fn find_order(
+        &self,
+        login: &Self::Login,
+        account: &AccountRef,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<PlacedOrder>, ProviderError>;
 
     /// Asks the brokerage to cancel the order.
     async fn cancel_order(
@@ -545,6 +590,63 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_market_order_for_zero_units_is_refused_naming_units() {
+        let zero = OrderSize::Units(Units::parse("0").unwrap());
+        let error = OrderRequest::market(symbol(), OrderAction::Buy, zero).unwrap_err();
+        assert!(
+            matches!(error, ProviderError::InvalidInput { field: "units", ref reason } if reason.contains("greater than zero")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_order_for_zero_dollars_is_refused_naming_the_notional() {
+        let zero = OrderSize::Notional(Notional::parse("0.00").unwrap());
+        let error = OrderRequest::new(
+            symbol(),
+            OrderAction::Buy,
+            OrderType::Market,
+            TimeInForce::Day,
+            zero,
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            error,
+            ProviderError::InvalidInput {
+                field: "notional_value",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_zero_or_negative_price_is_refused_naming_the_price() {
+        for (limit, stop, field) in [
+            ("0", "100", "limit_price"),
+            ("-0.35", "100", "limit_price"),
+            ("101", "0", "stop_price"),
+            ("101", "-1", "stop_price"),
+        ] {
+            let error = OrderRequest::new(
+                symbol(),
+                OrderAction::Buy,
+                OrderType::StopLimit,
+                TimeInForce::Day,
+                units(),
+                Some(Price::parse(limit).unwrap()),
+                Some(Price::parse(stop).unwrap()),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(error, ProviderError::InvalidInput { field: f, .. } if f == field),
+                "{limit}/{stop}: {error:?}"
+            );
+        }
     }
 
     #[test]

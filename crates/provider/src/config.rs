@@ -25,10 +25,27 @@ macro_rules! shared_config_methods {
     ($config:ident, $reads:literal) => {
         impl $config {
             /// The same configuration pointed at another base URL (a local sandbox or `wiremock` in
-            /// tests). A path prefix in it is kept.
+            /// tests). A path prefix in it is kept. The client refuses to be built on a plain `http` URL
+            /// unless it points at loopback ([`ProviderError::InsecureUrl`]).
+            ///
+            /// [`ProviderError::InsecureUrl`]: crate::ProviderError::InsecureUrl
             pub fn with_base_url(mut self, base_url: ::url::Url) -> Self {
                 self.base_url = base_url;
                 self
+            }
+
+            /// The same configuration with another cap on the size of a response body (16 MiB unless set):
+            /// a larger answer is [`ProviderError::ResponseTooLarge`], read no further.
+            ///
+            /// [`ProviderError::ResponseTooLarge`]: crate::ProviderError::ResponseTooLarge
+            pub fn with_max_response_bytes(mut self, max_response_bytes: usize) -> Self {
+                self.max_response_bytes = max_response_bytes;
+                self
+            }
+
+            /// The cap on the size of a response body, in bytes.
+            pub fn max_response_bytes(&self) -> usize {
+                self.max_response_bytes
             }
 
             /// The same configuration with another per-request timeout.
@@ -61,6 +78,10 @@ macro_rules! shared_config_methods {
     };
 }
 pub(crate) use shared_config_methods;
+
+/// How large a response body may be unless the config says otherwise: 16 MiB, far above any page a provider
+/// documents, far below what would exhaust memory.
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// A provider's built-in base URL (its production or sandbox address, a constant known to parse).
 pub(crate) fn builtin_url(url: &'static str) -> Url {
@@ -146,7 +167,34 @@ pub(crate) fn parse_base_url(variable: &'static str, value: &str) -> Result<Url,
     if url.host_str().is_none_or(str::is_empty) {
         return Err(ProviderError::config(variable, "has no host"));
     }
+    require_secure_url(variable, &url)?;
     Ok(url)
+}
+
+/// Refuses a URL that is not `https`, unless it points at loopback (`127.0.0.0/8`, `::1`, `localhost`): a
+/// provider's credentials must never cross a network unencrypted. The error names the variable and the URL's
+/// scheme, host and port, never its user info, path or query.
+pub(crate) fn require_secure_url(variable: &'static str, url: &Url) -> Result<(), ProviderError> {
+    if url.scheme() == "https" || is_loopback(url) {
+        return Ok(());
+    }
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    Err(ProviderError::InsecureUrl {
+        variable,
+        url: shown,
+    })
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// `base` joined with `path` (which starts with `/`), keeping any path prefix `base` has. (SnapTrade builds
@@ -231,6 +279,52 @@ mod tests {
             endpoint_url(&url, "/v1/x"),
             "http://127.0.0.1:8080/prefix/v1/x"
         );
+    }
+
+    #[test]
+    fn a_plain_http_url_is_refused_unless_it_points_at_loopback() {
+        for loopback in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://[::1]:9000/prefix",
+            "http://localhost:3000",
+            "https://broker-api.alpaca.markets",
+        ] {
+            assert!(parse_base_url("SOME_URL", loopback).is_ok(), "{loopback}");
+        }
+        for remote in [
+            "http://broker-api.alpaca.markets",
+            "http://10.0.0.1:8080",
+            "http://[::2]",
+            "http://localhost.evil.example",
+            "http://128.0.0.1",
+        ] {
+            let error = parse_base_url("SOME_URL", remote).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    ProviderError::InsecureUrl {
+                        variable: "SOME_URL",
+                        ..
+                    }
+                ),
+                "{remote}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_insecure_url_error_names_the_host_but_not_the_credentials_or_path() {
+        let error = parse_base_url(
+            "SOME_URL",
+            "http://user:hunter2@api.example.com:81/x?token=t0k",
+        )
+        .unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(shown.contains("http://api.example.com:81"), "{shown}");
+        for secret in ["hunter2", "t0k", "user"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 
     #[test]

@@ -157,6 +157,50 @@ pub enum ProviderError {
         /// The transport's description (never a URL or a header).
         message: String,
     },
+    /// Whether the provider holds an order cannot be told from what it answers: it may have placed it or not.
+    /// The caller must not send the order again; it stays pending until a later refresh settles it.
+    #[error("{provider} cannot tell whether order {client_order_id} was placed: {reason}")]
+    OutcomeUnknown {
+        /// Who was asked.
+        provider: Provider,
+        /// The order's idempotency id, as sent.
+        client_order_id: String,
+        /// Why it cannot be told.
+        reason: String,
+    },
+    /// The provider answered with a redirect (3xx). Clients follow none: the request's credentials (Plaid's
+    /// secret and access token in the body, SnapTrade's signature in a header) must never reach another host.
+    #[error(
+        "{provider} answered {endpoint} with a redirect (HTTP {status}), which is not followed"
+    )]
+    Redirected {
+        /// Who answered.
+        provider: Provider,
+        /// The operation's name.
+        endpoint: &'static str,
+        /// The 3xx status.
+        status: u16,
+    },
+    /// The answer's body grew past the configured cap; it was not read further.
+    #[error("{provider}'s answer to {endpoint} is larger than the {limit} bytes allowed")]
+    ResponseTooLarge {
+        /// Who answered.
+        provider: Provider,
+        /// The operation's name.
+        endpoint: &'static str,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// A base URL uses plain `http` for a host other than loopback: credentials would travel unencrypted.
+    #[error(
+        "{variable} must be an https URL unless it points at loopback (127.0.0.0/8, ::1, localhost); got {url}"
+    )]
+    InsecureUrl {
+        /// The environment variable that sets the URL.
+        variable: &'static str,
+        /// The URL's scheme, host and port (never its user info, path or query).
+        url: String,
+    },
     /// The provider's client was compiled out of this build (its Cargo feature is off).
     #[error("the {0} client is not compiled into this build (enable the `{0}` feature)")]
     NotCompiled(Provider),
@@ -307,11 +351,15 @@ impl ProviderError {
             | Self::Decode { provider, .. }
             | Self::Timeout { provider, .. }
             | Self::Transport { provider, .. }
+            | Self::OutcomeUnknown { provider, .. }
+            | Self::Redirected { provider, .. }
+            | Self::ResponseTooLarge { provider, .. }
             | Self::NoTradingProvider { provider, .. } => Some(*provider),
             Self::NotCompiled(provider) | Self::Disabled(provider) | Self::NoClient(provider) => {
                 Some(*provider)
             }
             Self::Config { .. }
+            | Self::InsecureUrl { .. }
             | Self::InvalidInput { .. }
             | Self::ReadOnlyConnection { .. }
             | Self::ConnectionUnavailable { .. }

@@ -23,25 +23,84 @@ const USER_AGENT: &str = concat!("tributary/", env!("CARGO_PKG_VERSION"));
 /// A `X-RateLimit-Reset` at or above this is a unix time (Alpaca); below, seconds to wait (SnapTrade).
 const UNIX_TIME_THRESHOLD: u64 = 1_000_000_000;
 
-/// The provider's configured HTTP client: rustls, connect and request timeouts, pooled connections reused
-/// across calls. Build one per client and clone it; clones share the pool.
-pub(crate) fn build_client(
-    provider: Provider,
-    request_timeout: Duration,
-) -> Result<reqwest::Client, ProviderError> {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(request_timeout)
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .tcp_keepalive(Duration::from_secs(60))
-        .user_agent(USER_AGENT)
-        .build()
-        .map_err(|error| ProviderError::Transport {
-            provider,
-            endpoint: "client",
-            message: error.without_url().to_string(),
+/// The provider's HTTP client: `reqwest` (rustls, connect and request timeouts, pooled connections reused across
+/// calls, **no redirects followed**) and the cap on a response body. Build one per client and clone it; clones
+/// share the pool.
+///
+/// Redirects are never followed: Plaid's secret and access token travel in the body, SnapTrade's signature in a
+/// header, Alpaca's key in `Authorization`; a 3xx from a compromised or misconfigured host must not carry them
+/// elsewhere, so it ends the call as [`ProviderError::Redirected`]. A body is read chunk by chunk and refused as
+/// [`ProviderError::ResponseTooLarge`] as soon as it passes the cap, whatever `Content-Length` claims.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpClient {
+    inner: reqwest::Client,
+    max_response_bytes: usize,
+}
+
+impl HttpClient {
+    /// The client for `provider`, whose base URL is `base_url` (set by `variable`): refused unless it is
+    /// `https` or points at loopback.
+    pub(crate) fn new(
+        provider: Provider,
+        variable: &'static str,
+        base_url: &url::Url,
+        request_timeout: Duration,
+        max_response_bytes: usize,
+    ) -> Result<Self, ProviderError> {
+        crate::config::require_secure_url(variable, base_url)?;
+        let inner = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(request_timeout)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .tcp_keepalive(Duration::from_secs(60))
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|error| ProviderError::Transport {
+                provider,
+                endpoint: "client",
+                message: error.without_url().to_string(),
+            })?;
+        Ok(Self {
+            inner,
+            max_response_bytes,
         })
+    }
+
+    /// A request to `url`; send it with [`send`](Self::send) or [`send_idempotent`](Self::send_idempotent).
+    pub(crate) fn request(
+        &self,
+        method: reqwest::Method,
+        url: impl reqwest::IntoUrl,
+    ) -> RequestBuilder {
+        self.inner.request(method, url)
+    }
+
+    /// A POST to `url`.
+    #[cfg(feature = "plaid")]
+    pub(crate) fn post(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.inner.post(url)
+    }
+
+    /// Sends one request: see [`send`].
+    pub(crate) async fn send(
+        &self,
+        endpoint: Endpoint,
+        request: RequestBuilder,
+    ) -> Result<Reply, Failure> {
+        send(endpoint, request, self.max_response_bytes).await
+    }
+
+    /// Sends an idempotent request with retries: see [`send_idempotent`].
+    pub(crate) async fn send_idempotent(
+        &self,
+        backoff: &Backoff,
+        endpoint: Endpoint,
+        request: impl FnMut() -> RequestBuilder,
+    ) -> Result<Reply, Failure> {
+        send_idempotent(backoff, endpoint, request, self.max_response_bytes).await
+    }
 }
 
 /// Which call is being made: the provider and the operation's name.
@@ -125,6 +184,13 @@ pub(crate) enum Failure {
     Transport(reqwest::Error),
     /// An answer with a non-success status.
     Status(StatusFailure),
+    /// A redirect (3xx), which is never followed.
+    Redirected(StatusCode),
+    /// A body larger than the cap; reading stopped there.
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
 
 impl Failure {
@@ -138,6 +204,7 @@ impl Failure {
             Self::Status(failure) => {
                 failure.status == StatusCode::TOO_MANY_REQUESTS || failure.status.is_server_error()
             }
+            Self::Redirected(_) | Self::TooLarge { .. } => false,
         }
     }
 
@@ -149,6 +216,7 @@ impl Failure {
         match self {
             Self::Transport(error) => error.is_connect(),
             Self::Status(failure) => failure.status == StatusCode::TOO_MANY_REQUESTS,
+            Self::Redirected(_) | Self::TooLarge { .. } => false,
         }
     }
 
@@ -156,7 +224,7 @@ impl Failure {
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Status(failure) => failure.retry_after,
-            Self::Transport(_) => None,
+            Self::Transport(_) | Self::Redirected(_) | Self::TooLarge { .. } => None,
         }
     }
 
@@ -170,6 +238,16 @@ impl Failure {
         match self {
             Self::Transport(error) => transport_error(endpoint, &error),
             Self::Status(failure) => read_status(failure),
+            Self::Redirected(status) => ProviderError::Redirected {
+                provider: endpoint.provider,
+                endpoint: endpoint.name,
+                status: status.as_u16(),
+            },
+            Self::TooLarge { limit } => ProviderError::ResponseTooLarge {
+                provider: endpoint.provider,
+                endpoint: endpoint.name,
+                limit,
+            },
         }
     }
 }
@@ -213,7 +291,13 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
 ///
 /// Only those four fields are logged: never the URL, a header or a body, which is where credentials,
 /// tokens and user secrets travel.
-pub(crate) async fn send(endpoint: Endpoint, request: RequestBuilder) -> Result<Reply, Failure> {
+/// A redirect is a [`Failure::Redirected`] (the client follows none), and a body past `max_body` bytes a
+/// [`Failure::TooLarge`], read no further.
+async fn send(
+    endpoint: Endpoint,
+    request: RequestBuilder,
+    max_body: usize,
+) -> Result<Reply, Failure> {
     let span = tracing::info_span!(
         "provider_call",
         provider = endpoint.provider.as_str(),
@@ -239,17 +323,26 @@ pub(crate) async fn send(endpoint: Endpoint, request: RequestBuilder) -> Result<
         };
         let status = response.status();
         recorder.record("status", status.as_u16());
+        if status.is_redirection() {
+            recorder.record("latency_ms", elapsed_ms(started));
+            tracing::warn!("provider call answered a redirect, which is not followed");
+            return Err(Failure::Redirected(status));
+        }
         let retry_after = retry_after(status, response.headers());
         let request_id = request_id(response.headers());
-        let body = response.bytes().await;
+        let body = read_capped(response, max_body).await;
         recorder.record("latency_ms", elapsed_ms(started));
-        let body = body.map_err(|error| Failure::Transport(error.without_url()))?;
+        let body = body.inspect_err(|failure| {
+            if let Failure::TooLarge { limit } = failure {
+                tracing::warn!(limit, "provider answer is larger than allowed");
+            }
+        })?;
         if status.is_success() {
             tracing::debug!("provider call succeeded");
             Ok(Reply {
                 status,
                 request_id,
-                body: body.to_vec(),
+                body,
             })
         } else {
             tracing::info!("provider call returned an error status");
@@ -257,7 +350,7 @@ pub(crate) async fn send(endpoint: Endpoint, request: RequestBuilder) -> Result<
                 status,
                 retry_after,
                 request_id,
-                body: body.to_vec(),
+                body,
             }))
         }
     }
@@ -265,19 +358,44 @@ pub(crate) async fn send(endpoint: Endpoint, request: RequestBuilder) -> Result<
     .await
 }
 
+/// The body, read chunk by chunk and abandoned as soon as it passes `max_body` bytes. A `Content-Length` above
+/// the cap ends it before any chunk is read; one below it is not trusted, the bytes are counted.
+async fn read_capped(mut response: reqwest::Response, max_body: usize) -> Result<Vec<u8>, Failure> {
+    let too_large = Failure::TooLarge { limit: max_body };
+    if response
+        .content_length()
+        .is_some_and(|length| length > max_body as u64)
+    {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| Failure::Transport(error.without_url()))?
+    {
+        if body.len().saturating_add(chunk.len()) > max_body {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Sends an idempotent request, building it afresh for each attempt and repeating it after transient
 /// failures (429, 5xx, no answer) with `backoff`'s waits.
 ///
 /// Only for calls that change nothing when repeated (reads, cancels, deletes by id). A write that creates
 /// something (a user, an order) must go through [`send`] once, and resolve an unclear outcome itself.
-pub(crate) async fn send_idempotent(
+async fn send_idempotent(
     backoff: &Backoff,
     endpoint: Endpoint,
     mut request: impl FnMut() -> RequestBuilder,
+    max_body: usize,
 ) -> Result<Reply, Failure> {
     let mut attempt = 1;
     loop {
-        match send(endpoint, request()).await {
+        match send(endpoint, request(), max_body).await {
             Err(failure) if failure.is_transient() && attempt < backoff.max_attempts => {
                 let Some(wait) = backoff.delay(attempt, failure.retry_after()) else {
                     return Err(failure);

@@ -376,6 +376,140 @@ async fn a_duplicate_id_rejection_after_an_unclear_attempt_returns_the_order_tha
     );
 }
 
+fn reused_id_refusal() -> ResponseTemplate {
+    // The body Alpaca sends for a reused id (alpaca-py#260); the spec documents only `'422': Some
+    // parameters are not valid` for createOrderForAccount.
+    ResponseTemplate::new(422)
+        .set_body_json(json!({"code": 40010001, "message": "client_order_id must be unique"}))
+}
+
+#[tokio::test]
+async fn a_first_attempt_refused_for_a_reused_client_order_id_returns_the_order_alpaca_holds() {
+    // A caller's retry after a crash: the first POST of this process is refused because an earlier process's
+    // went through. The refusal means "it exists", so the existing order is the answer, not REJECTED.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(reused_id_refusal())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .and(query_param(
+            "client_order_id",
+            "5680c4bc-9ac1-4a12-a44c-df427ba53032",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let placed = client(&server)
+        .submit_order(
+            &account(),
+            &limit_order("5680c4bc-9ac1-4a12-a44c-df427ba53032"),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        placed.order.id.to_string(),
+        "7b08df51-c1ac-453c-99f9-323a5f075f0d"
+    );
+}
+
+#[tokio::test]
+async fn a_reused_client_order_id_held_by_another_order_is_refused_naming_the_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(reused_id_refusal())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut other = fixture("alpaca", "order_equity");
+    other["symbol"] = json!("MSFT");
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(other))
+        .mount(&server)
+        .await;
+
+    let error = client(&server)
+        .submit_order(&account(), &limit_order("reused-elsewhere"))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            error,
+            ProviderError::InvalidInput {
+                field: "client_order_id",
+                ..
+            }
+        ),
+        "got {error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reused_client_order_id_that_cannot_be_looked_up_is_an_unknown_outcome_not_a_rejection() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(reused_id_refusal())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "unauthorized"})))
+        .mount(&server)
+        .await;
+
+    let error = client(&server)
+        .submit_order(&account(), &limit_order("lost-1"))
+        .await
+        .unwrap_err();
+
+    let ProviderError::OutcomeUnknown {
+        client_order_id, ..
+    } = &error
+    else {
+        panic!("got {error:?}")
+    };
+    assert_eq!(client_order_id, "lost-1");
+}
+
+#[tokio::test]
+async fn another_422_is_still_a_rejection_without_a_lookup() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(orders_path()))
+        .respond_with(
+            ResponseTemplate::new(422).set_body_json(
+                json!({"code": 42210000, "message": "invalid crypto time_in_force"}),
+            ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
+        .expect(0)
+        .mount(&server)
+        .await;
+
+    let error = client(&server)
+        .submit_order(&account(), &limit_order("bad-tif"))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, ProviderError::Rejected(_)), "got {error:?}");
+}
+
 #[tokio::test]
 async fn when_the_lookup_also_fails_the_order_is_not_sent_again() {
     let server = MockServer::start().await;

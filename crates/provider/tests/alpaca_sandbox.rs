@@ -49,6 +49,7 @@ fn units(text: &str) -> OrderSize {
 
 fn market(symbol: &str, action: OrderAction, size: &str) -> OrderRequest {
     OrderRequest::market(Symbol::parse(symbol).unwrap(), action, units(size))
+        .expect("an order for a positive size")
 }
 
 fn limit_buy(symbol: &str, size: &str, limit: &str) -> OrderRequest {
@@ -159,7 +160,8 @@ async fn a_server_error_on_submit_is_resolved_by_lookup_and_places_exactly_one_o
 }
 
 #[tokio::test]
-async fn the_same_client_order_id_twice_is_refused_the_second_time() {
+async fn placing_the_same_client_order_id_twice_returns_the_first_order_and_places_one() {
+    // The sandbox refuses the reused id with 422 as Alpaca does; the client reads that as "it exists".
     let sandbox = Sandbox::start().await;
     let account_id = sandbox.alpaca().default_account_id();
     let account = account_ref(account_id);
@@ -167,11 +169,19 @@ async fn the_same_client_order_id_twice_is_refused_the_second_time() {
     let order =
         limit_buy("VTI", "1", "50").with_client_order_id(ClientOrderId::parse("dup-1").unwrap());
 
-    alpaca.place_order(&(), &account, &order).await.unwrap();
-    let error = alpaca.place_order(&(), &account, &order).await.unwrap_err();
+    let first = alpaca.place_order(&(), &account, &order).await.unwrap();
+    let again = alpaca.place_order(&(), &account, &order).await.unwrap();
 
-    assert!(matches!(error, ProviderError::Rejected(_)), "got {error:?}");
+    assert_eq!(again.brokerage_order_id, first.brokerage_order_id);
+    assert_eq!(again.status, OrderStatus::Accepted);
     assert_eq!(sandbox.alpaca().orders(account_id).len(), 1);
+    assert_eq!(
+        sandbox
+            .alpaca()
+            .log()
+            .count("POST", &format!("/v1/trading/accounts/{account_id}/orders")),
+        2
+    );
 }
 
 #[tokio::test]
@@ -283,4 +293,76 @@ async fn cancelling_an_unknown_order_is_not_found() {
         .unwrap_err();
 
     assert!(matches!(error, ProviderError::NotFound(_)), "got {error:?}");
+}
+
+fn client_with_timeout(sandbox: &Sandbox, timeout: std::time::Duration) -> AlpacaClient {
+    let config = AlpacaConfig::new(
+        sandbox.alpaca().key_id(),
+        SecretString::from(sandbox.alpaca().secret()),
+        AlpacaEnvironment::Sandbox,
+    )
+    .with_base_url(Url::parse(&sandbox.alpaca_base_url()).unwrap())
+    .with_timeout(timeout);
+    AlpacaClient::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn an_order_whose_answer_is_lost_is_found_by_its_client_order_id_and_placed_once() {
+    for how in [
+        tributary_sandbox::LostAnswer::ConnectionClosed,
+        tributary_sandbox::LostAnswer::ServerError(502),
+    ] {
+        let sandbox = Sandbox::start().await;
+        let account_id = sandbox.alpaca().default_account_id();
+        sandbox.alpaca().lose_order_answers(1, how);
+        let order = limit_buy("VTI", "1", "50")
+            .with_client_order_id(ClientOrderId::parse("lost-answer-1").unwrap());
+
+        let placed = client(&sandbox)
+            .place_order(&(), &account_ref(account_id), &order)
+            .await
+            .unwrap();
+
+        assert_eq!(sandbox.alpaca().order_count(account_id), 1, "{how:?}");
+        assert_eq!(
+            placed.raw_order_data.as_ref().unwrap()["client_order_id"],
+            "lost-answer-1"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_order_answered_after_the_timeout_exists_and_find_order_sees_it() {
+    let sandbox = Sandbox::start().await;
+    let account_id = sandbox.alpaca().default_account_id();
+    let account = account_ref(account_id);
+    sandbox
+        .alpaca()
+        .delay_order_answers(1, std::time::Duration::from_secs(5));
+    let alpaca = client_with_timeout(&sandbox, std::time::Duration::from_millis(300));
+    let id = ClientOrderId::parse("late-answer-1").unwrap();
+    let order = limit_buy("VTI", "1", "50").with_client_order_id(id.clone());
+
+    // The client times out, looks the order up, and finds it: one order, never two.
+    let placed = alpaca.place_order(&(), &account, &order).await.unwrap();
+    let found = alpaca.find_order(&(), &account, &id).await.unwrap();
+
+    assert_eq!(sandbox.alpaca().order_count(account_id), 1);
+    assert_eq!(
+        found.map(|order| order.brokerage_order_id),
+        Some(placed.brokerage_order_id)
+    );
+}
+
+#[tokio::test]
+async fn find_order_in_the_sandbox_is_none_for_an_order_never_sent() {
+    let sandbox = Sandbox::start().await;
+    let account = account_ref(sandbox.alpaca().default_account_id());
+
+    let found = client(&sandbox)
+        .find_order(&(), &account, &ClientOrderId::parse("never-sent").unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(found, None);
 }

@@ -121,7 +121,8 @@ async fn an_order_alpaca_cannot_express_is_refused_before_anything_is_sent() {
         Symbol::parse("AAPL").unwrap(),
         OrderAction::BuyToOpen,
         OrderSize::Units(Units::parse("1").unwrap()),
-    );
+    )
+    .expect("an order for a positive size");
 
     for (order, field) in [(trailing, "order_type"), (option_open, "action")] {
         let error = client(&server)
@@ -303,4 +304,77 @@ async fn the_brokerage_account_and_its_positions_are_domain_values() {
     assert_eq!(positions[1].side, PositionSide::Short);
     assert_eq!(positions[1].quantity.get(), dec("3"));
     assert_eq!(positions[1].market_value.unwrap().get(), dec("540.30"));
+}
+
+fn by_client_order_id() -> String {
+    format!("/v1/trading/accounts/{ACCOUNT}/orders:by_client_order_id")
+}
+
+#[tokio::test]
+async fn find_order_returns_the_order_alpaca_holds_under_the_client_order_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id()))
+        .and(query_param("client_order_id", "tributary-7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("alpaca", "order_equity")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let account = account();
+
+    let found = client(&server)
+        .find_order(&(), &account, &ClientOrderId::parse("tributary-7").unwrap())
+        .await
+        .unwrap()
+        .expect("the order Alpaca holds");
+
+    assert_eq!(found.account_id, account.account_id);
+    assert_eq!(
+        found.brokerage_order_id.as_str(),
+        "7b08df51-c1ac-453c-99f9-323a5f075f0d"
+    );
+}
+
+#[tokio::test]
+async fn find_order_reads_alpacas_404_as_proof_the_order_is_absent() {
+    // Spec: getOrderByClientOrderIdForAccount answers `'404': $ref NotFound` ("Resource does not exist.").
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id()))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"code": 40410000, "message": "order not found"})),
+        )
+        .mount(&server)
+        .await;
+
+    let found = client(&server)
+        .find_order(
+            &(),
+            &account(),
+            &ClientOrderId::parse("never-sent").unwrap(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(found, None);
+}
+
+#[tokio::test]
+async fn find_order_that_gets_no_clear_answer_is_an_error_never_absence() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(by_client_order_id()))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "forbidden"})))
+        .mount(&server)
+        .await;
+
+    let outcome = client(&server)
+        .find_order(&(), &account(), &ClientOrderId::parse("unclear").unwrap())
+        .await;
+
+    assert!(
+        matches!(outcome, Err(ProviderError::Rejected(_))),
+        "got {outcome:?}"
+    );
 }

@@ -471,6 +471,7 @@ mod alpaca {
             OrderAction::Buy,
             OrderSize::Units(Units::parse("1").unwrap()),
         )
+        .expect("an order for a positive size")
     }
 
     #[test]

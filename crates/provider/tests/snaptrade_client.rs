@@ -400,7 +400,8 @@ async fn an_order_is_not_sent_again_after_a_server_failure() {
         Symbol::parse("AAPL").unwrap(),
         OrderAction::Buy,
         OrderSize::Units(Units::parse("1").unwrap()),
-    );
+    )
+    .expect("an order for a positive size");
 
     let error = Trading::place_order(&client(&server), &user(), &account_ref(), &order)
         .await
@@ -669,7 +670,8 @@ async fn order_impact_finds_the_universal_symbol_and_reports_value_fees_and_trad
         Symbol::parse("MVGP.U.TO").unwrap(),
         OrderAction::Buy,
         OrderSize::Units(Units::parse("10.5").unwrap()),
-    );
+    )
+    .expect("an order for a positive size");
 
     let impact = Trading::order_impact(&client(&server), &user(), &account_ref(), &order)
         .await
@@ -918,4 +920,28 @@ async fn a_position_without_units_is_refused_naming_the_field() {
         panic!("expected InvalidData, got {error:?}");
     };
     assert_eq!(field, "positions[0].units");
+}
+
+#[tokio::test]
+async fn find_order_is_always_an_unknown_outcome_and_asks_snaptrade_nothing() {
+    // snaptrade-openapi.yaml, ClientOrderID: SnapTrade "does not enforce uniqueness server-side", and
+    // AccountOrderRecord carries no client_order_id: nothing SnapTrade answers can prove an order placed or
+    // absent by our id, so the caller must not send it again.
+    let server = MockServer::start().await;
+    let id =
+        tributary_domain::ClientOrderId::parse("550e8400-e29b-41d4-a716-446655440000").unwrap();
+
+    let outcome = Trading::find_order(&client(&server), &user(), &account_ref(), &id).await;
+
+    let Err(ProviderError::OutcomeUnknown {
+        provider,
+        client_order_id,
+        ..
+    }) = &outcome
+    else {
+        panic!("got {outcome:?}")
+    };
+    assert_eq!(*provider, tributary_domain::Provider::SnapTrade);
+    assert_eq!(client_order_id, id.as_str());
+    assert!(server.received_requests().await.unwrap().is_empty());
 }

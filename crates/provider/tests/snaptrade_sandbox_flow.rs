@@ -162,7 +162,8 @@ async fn a_checked_market_order_is_placed_by_its_trade_id_and_executes() {
         Symbol::parse("MSFT").unwrap(),
         OrderAction::Buy,
         OrderSize::Units(Units::parse("1").unwrap()),
-    );
+    )
+    .expect("an order for a positive size");
 
     let impact = Trading::order_impact(&client, &credentials, &account, &order)
         .await
@@ -281,5 +282,75 @@ async fn a_body_with_non_ascii_text_is_signed_as_snaptrade_checks_it() {
         apple
             .iter()
             .any(|symbol| symbol.symbol.as_deref() == Some("AAPL"))
+    );
+}
+
+/// The first account of a freshly connected trading user.
+async fn trading_account(
+    sandbox: &Sandbox,
+    client: &SnapTradeClient,
+) -> (UserCredentials, AccountRef, Uuid) {
+    let (user, credentials) = connected_user(sandbox, client, ConnectionType::Trade).await;
+    let accounts = Aggregation::accounts(client, &credentials).await.unwrap();
+    let provider_id = accounts[0].provider_account_id.clone();
+    let uuid = Uuid::parse_str(provider_id.as_str()).unwrap();
+    (credentials, account_ref(user, &provider_id), uuid)
+}
+
+#[tokio::test]
+async fn an_order_whose_answer_is_lost_exists_at_snaptrade_and_is_not_sent_again() {
+    for how in [
+        tributary_sandbox::LostAnswer::ConnectionClosed,
+        tributary_sandbox::LostAnswer::ServerError(500),
+    ] {
+        let sandbox = Sandbox::start().await;
+        let client = client(&sandbox);
+        let (credentials, account, account_id) = trading_account(&sandbox, &client).await;
+        sandbox.snaptrade().lose_order_answers(1, how);
+
+        let error =
+            Trading::place_order(&client, &credentials, &account, &limit_buy("AAPL", "100"))
+                .await
+                .unwrap_err();
+
+        assert!(error.is_transient(), "{how:?}: {error:?}");
+        assert_eq!(sandbox.snaptrade().order_count(account_id), 1, "{how:?}");
+        assert_eq!(sandbox.snaptrade().log().count("POST", "/trade/place"), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_order_answered_after_the_timeout_exists_at_snaptrade_and_find_order_cannot_tell() {
+    let sandbox = Sandbox::start().await;
+    let (credentials, account, account_id) = trading_account(&sandbox, &client(&sandbox)).await;
+    sandbox
+        .snaptrade()
+        .delay_order_answers(1, Duration::from_secs(5));
+    let snaptrade = sandbox.snaptrade();
+    let config = SnapTradeConfig::new(
+        snaptrade.client_id(),
+        SecretString::from(snaptrade.consumer_key()),
+    )
+    .unwrap()
+    .with_base_url(Url::parse(&sandbox.snaptrade_base_url()).unwrap())
+    .with_timeout(Duration::from_millis(300));
+    let impatient = SnapTradeClient::new(config).unwrap();
+    let id = tributary_domain::ClientOrderId::parse(&Uuid::new_v4().to_string()).unwrap();
+    let order = limit_buy("AAPL", "100").with_client_order_id(id.clone());
+
+    let error = Trading::place_order(&impatient, &credentials, &account, &order)
+        .await
+        .unwrap_err();
+    let found = Trading::find_order(&impatient, &credentials, &account, &id).await;
+
+    assert!(matches!(error, ProviderError::Timeout { .. }), "{error:?}");
+    assert!(
+        matches!(found, Err(ProviderError::OutcomeUnknown { .. })),
+        "{found:?}"
+    );
+    assert_eq!(sandbox.snaptrade().order_count(account_id), 1);
+    assert_eq!(
+        sandbox.snaptrade().client_order_ids(account_id),
+        vec![Some(id.as_str().to_owned())]
     );
 }

@@ -1,6 +1,7 @@
 //! Test knobs shared by the three servers: added latency (everywhere or on one path), injected
-//! 429/5xx/malformed answers, one path's answers replaced by a given body, retired endpoints, and the log
-//! of every request received.
+//! 429/5xx/malformed answers, one path's answers replaced by a given body, retired endpoints, answers lost or
+//! delayed after the request was handled (an order placed, its answer never seen), and the log of every request
+//! received.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -30,6 +31,18 @@ pub enum MarketFill {
     Immediate,
     /// A market order waits (SnapTrade PENDING, Alpaca `accepted`) until the test calls `step()`.
     OnStep,
+}
+
+/// How an answer is lost after the request was handled (see [`Knobs::lose_answer_next`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LostAnswer {
+    /// The connection closes before the answer is whole (hyper drops it when the body fails, usually before
+    /// even the status line is flushed): the client sees no answer or a cut one, as when a proxy or the
+    /// network drops it.
+    ConnectionClosed,
+    /// The handler's answer is replaced by this 5xx in the provider's error format.
+    ServerError(u16),
 }
 
 /// One request as the sandbox received it, with the status it answered.
@@ -93,6 +106,23 @@ struct Faults {
     retired: Vec<String>,
     path_latencies: Vec<(String, Duration)>,
     path_bodies: Vec<(String, String)>,
+    after_handler: Vec<AfterHandler>,
+}
+
+/// A fault applied once the handler has run and succeeded: its effects (an order placed) are kept, its
+/// answer is lost or late.
+#[derive(Debug)]
+struct AfterHandler {
+    method: String,
+    patterns: Vec<String>,
+    calls: u32,
+    effect: AfterEffect,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AfterEffect {
+    Lose(LostAnswer),
+    Delay(Duration),
 }
 
 /// Whether `pattern` (a route template or an exact path) names this request.
@@ -158,6 +188,60 @@ impl Knobs {
         let mut faults = lock(&self.faults);
         faults.path_bodies.retain(|(known, _)| known != pattern);
         faults.path_bodies.push((pattern.to_owned(), body.into()));
+    }
+
+    /// The next `calls` requests with `method` to `pattern` (a route template or an exact path, as in
+    /// [`retire_path`](Self::retire_path)) are handled (an order is placed, the state changes), and then their
+    /// successful answer is lost as `how` says. A request the handler refuses is answered as usual and does not
+    /// use up a call. Use it for "the provider placed the order but the answer never arrived".
+    pub fn lose_answer_next(&self, method: &str, pattern: &str, calls: u32, how: LostAnswer) {
+        self.after_handler(method, &[pattern], calls, AfterEffect::Lose(how));
+    }
+
+    /// The next `calls` requests with `method` to `pattern` are handled at once (the order exists from then
+    /// on), and their successful answer is sent only after `delay`: longer than the client's timeout, the
+    /// client gives up on an order that was placed. The request is in the [`RequestLog`] before the wait.
+    pub fn delay_answer_next(&self, method: &str, pattern: &str, calls: u32, delay: Duration) {
+        self.after_handler(method, &[pattern], calls, AfterEffect::Delay(delay));
+    }
+
+    /// One after-handler fault for requests to any of `patterns`, sharing its `calls`.
+    pub(crate) fn after_handler(
+        &self,
+        method: &str,
+        patterns: &[&str],
+        calls: u32,
+        effect: AfterEffect,
+    ) {
+        lock(&self.faults).after_handler.push(AfterHandler {
+            method: method.to_ascii_uppercase(),
+            patterns: patterns
+                .iter()
+                .map(|pattern| (*pattern).to_owned())
+                .collect(),
+            calls,
+            effect,
+        });
+    }
+
+    /// Uses up one call of the first after-handler fault naming this request, if any.
+    fn take_after_handler(
+        &self,
+        method: &str,
+        template: Option<&str>,
+        path: &str,
+    ) -> Option<AfterEffect> {
+        let mut faults = lock(&self.faults);
+        let fault = faults.after_handler.iter_mut().find(|fault| {
+            fault.calls > 0
+                && fault.method.eq_ignore_ascii_case(method)
+                && fault
+                    .patterns
+                    .iter()
+                    .any(|pattern| names(pattern, template, path))
+        })?;
+        fault.calls -= 1;
+        Some(fault.effect)
     }
 
     /// Removes every fault and the added latency.
@@ -298,6 +382,24 @@ pub(crate) async fn instrument(
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
             if !response.status().is_success() {
                 response
+            } else if let Some(effect) = instruments.knobs.take_after_handler(
+                &entry.method,
+                template.as_deref(),
+                &entry.path,
+            ) {
+                match effect {
+                    AfterEffect::Lose(LostAnswer::ConnectionClosed) => broken_off(response),
+                    AfterEffect::Lose(LostAnswer::ServerError(status)) => {
+                        instruments.dialect.server_error(status).into_response()
+                    }
+                    AfterEffect::Delay(delay) => {
+                        // Logged before the wait: a client that gives up drops this future mid-sleep.
+                        entry.status = response.status().as_u16();
+                        instruments.log.push(entry);
+                        tokio::time::sleep(delay).await;
+                        return response;
+                    }
+                }
             } else if let Some(body) = instruments
                 .knobs
                 .replaced_body(template.as_deref(), &entry.path)
@@ -313,6 +415,16 @@ pub(crate) async fn instrument(
     entry.status = response.status().as_u16();
     instruments.log.push(entry);
     response
+}
+
+/// `response`'s status and headers with a body that fails at once: hyper closes the connection mid-answer.
+fn broken_off(response: Response) -> Response {
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let failing = futures_util::stream::once(futures_util::future::ready(Err::<Bytes, _>(
+        std::io::Error::other("the sandbox lost this answer"),
+    )));
+    Response::from_parts(parts, Body::from_stream(failing))
 }
 
 /// A 200 whose JSON is cut off mid-way, as a dropped proxy connection would leave it.

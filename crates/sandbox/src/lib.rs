@@ -45,7 +45,7 @@ mod spread;
 use std::io;
 
 pub use alpaca::{AlpacaSandbox, SeedAccount};
-pub use knobs::{Knobs, MarketFill, RecordedRequest, RequestLog};
+pub use knobs::{Knobs, LostAnswer, MarketFill, RecordedRequest, RequestLog};
 pub use plaid::{PlaidSandbox, SeedItem, SeededItem};
 pub use snaptrade::{SeedConnection, SeededConnection, SnapTradeSandbox, SnapTradeUser};
 

@@ -241,3 +241,56 @@ async fn a_rate_limit_carries_the_reset_as_a_unix_time() {
         200
     );
 }
+
+/// alpaca-broker-api.yaml, `CreateOrderRequest.client_order_id`: "A unique identifier for the order"; Alpaca
+/// refuses a reused one even after the first order was cancelled (alpaca-py#260).
+#[tokio::test]
+async fn alpaca_sandbox_refuses_a_client_order_id_reused_after_a_cancel_as_alpaca_does() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.alpaca();
+    let account = server.default_account_id();
+    let body = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "100", "time_in_force": "gtc", "client_order_id": "reuse-after-cancel"});
+    let first = json(create(server, account, body.clone()).await, 200).await;
+    let cancel = format!(
+        "{}/{}",
+        orders_url(server, account),
+        first["id"].as_str().unwrap()
+    );
+    let cancelled = client(server, reqwest::Method::DELETE, cancel)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 204);
+
+    let again = json(create(server, account, body).await, 422).await;
+
+    assert_eq!(again["message"], "client_order_id must be unique");
+    assert_eq!(server.order_count(account), 1);
+}
+
+/// alpaca-broker-api.yaml, `CreateOrderRequest.qty`: "Can be fractionable for only market and day order
+/// types"; `CreateOrderRequest.notional`: "Only market and limit orders supported with time_in_force = day".
+#[tokio::test]
+async fn alpaca_sandbox_takes_fractions_and_notional_only_where_the_spec_says() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.alpaca();
+    let account = server.default_account_id();
+    for refused in [
+        json!({"symbol": "AAPL", "qty": "0.5", "side": "buy", "type": "limit", "limit_price": "100", "time_in_force": "day"}),
+        json!({"symbol": "AAPL", "qty": "0.5", "side": "buy", "type": "market", "time_in_force": "gtc"}),
+        json!({"symbol": "AAPL", "notional": "50", "side": "buy", "type": "market", "time_in_force": "gtc"}),
+        json!({"symbol": "AAPL", "notional": "50", "side": "buy", "type": "stop", "stop_price": "100", "time_in_force": "day"}),
+        json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "0", "time_in_force": "day"}),
+        json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day", "client_order_id": ""}),
+    ] {
+        json(create(server, account, refused).await, 422).await;
+    }
+    assert_eq!(server.order_count(account), 0);
+    for accepted in [
+        json!({"symbol": "AAPL", "qty": "0.5", "side": "buy", "type": "market", "time_in_force": "day"}),
+        json!({"symbol": "AAPL", "notional": "50", "side": "buy", "type": "limit", "limit_price": "100", "time_in_force": "day"}),
+    ] {
+        json(create(server, account, accepted).await, 200).await;
+    }
+    assert_eq!(server.order_count(account), 2);
+}

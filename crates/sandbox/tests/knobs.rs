@@ -258,3 +258,75 @@ async fn a_replaced_body_is_what_that_path_answers_and_the_others_answer_as_usua
     let stranger = call(server, Method::GET, &garbled, None, "", None).await;
     assert_ne!(stranger.status(), 200);
 }
+
+fn alpaca_order(sandbox: &Sandbox, body: serde_json::Value) -> reqwest::RequestBuilder {
+    let alpaca = sandbox.alpaca();
+    reqwest::Client::new()
+        .post(format!(
+            "{}/v1/trading/accounts/{}/orders",
+            alpaca.base_url(),
+            alpaca.default_account_id()
+        ))
+        .basic_auth(alpaca.key_id(), Some(alpaca.secret()))
+        .json(&body)
+}
+
+#[tokio::test]
+async fn a_lost_answer_breaks_off_after_the_order_is_placed_and_a_refused_request_uses_up_nothing()
+{
+    let sandbox = Sandbox::start().await;
+    let account = sandbox.alpaca().default_account_id();
+    sandbox
+        .alpaca()
+        .lose_order_answers(1, tributary_sandbox::LostAnswer::ConnectionClosed);
+
+    // Refused by the handler (no qty): answered as usual, the lost answer still pending.
+    let refused = alpaca_order(
+        &sandbox,
+        json!({"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+
+    let order = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"});
+    // The connection closes before the answer is whole: no status at all, or a body cut short.
+    let broken = match alpaca_order(&sandbox, order.clone()).send().await {
+        Ok(response) => response.bytes().await.map(drop),
+        Err(error) => Err(error),
+    };
+    assert!(broken.is_err(), "the answer is lost");
+    assert_eq!(sandbox.alpaca().order_count(account), 1);
+
+    let whole = alpaca_order(&sandbox, order).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert!(whole.json::<serde_json::Value>().await.is_ok());
+    assert_eq!(sandbox.alpaca().order_count(account), 2);
+}
+
+#[tokio::test]
+async fn a_late_answer_comes_after_the_delay_but_the_order_exists_at_once() {
+    let sandbox = Sandbox::start().await;
+    let account = sandbox.alpaca().default_account_id();
+    sandbox
+        .alpaca()
+        .delay_order_answers(1, Duration::from_secs(30));
+    let order = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"});
+
+    let gave_up = alpaca_order(&sandbox, order)
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await
+        .unwrap_err();
+
+    assert!(gave_up.is_timeout());
+    assert_eq!(sandbox.alpaca().order_count(account), 1);
+    assert_eq!(
+        sandbox
+            .alpaca()
+            .log()
+            .count("POST", &format!("/v1/trading/accounts/{account}/orders")),
+        1
+    );
+}

@@ -174,8 +174,10 @@ async fn impact_then_place_fills_a_market_order_once() {
     assert_eq!(server.orders(account).len(), 1);
 }
 
+/// snaptrade-openapi.yaml, `components.schemas.ClientOrderID`: "SnapTrade forwards this value to the broker
+/// but does not enforce uniqueness server-side."
 #[tokio::test]
-async fn a_repeated_client_order_id_returns_the_same_order() {
+async fn snaptrade_sandbox_places_a_second_order_for_a_reused_client_order_id_as_the_spec_says() {
     let sandbox = Sandbox::start().await;
     let server = sandbox.snaptrade();
     let user = server.seed_user("alice");
@@ -183,11 +185,94 @@ async fn a_repeated_client_order_id_returns_the_same_order() {
         .seed_connection(&user.user_id, SeedConnection::new(1, 1))
         .account_ids[0];
     let mut form = market_buy(server, account, 1);
-    form["client_order_id"] = json!(Uuid::new_v4());
+    let id = Uuid::new_v4().to_string();
+    form["client_order_id"] = json!(id);
     let first = json(post(server, &user, "/trade/place", form.clone()).await, 200).await;
     let second = json(post(server, &user, "/trade/place", form).await, 200).await;
-    assert_eq!(first["brokerage_order_id"], second["brokerage_order_id"]);
-    assert_eq!(server.orders(account).len(), 1);
+    assert_ne!(first["brokerage_order_id"], second["brokerage_order_id"]);
+    assert_eq!(server.order_count(account), 2);
+    assert_eq!(
+        server.client_order_ids(account),
+        vec![Some(id.clone()), Some(id)]
+    );
+}
+
+/// snaptrade-openapi.yaml, `components.schemas.ClientOrderID`: "Must be a canonical 36-character UUID"
+/// (`format: uuid`); `/trade/place` answers 400 "Trade could not be placed".
+#[tokio::test]
+async fn snaptrade_sandbox_refuses_a_client_order_id_that_is_not_a_canonical_uuid_as_the_spec_says()
+{
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let canonical = Uuid::new_v4();
+    for bad in [
+        json!("order-1"),
+        json!(canonical.simple().to_string()),
+        json!(format!("{{{canonical}}}")),
+        json!(format!("urn:uuid:{canonical}")),
+        json!(""),
+        json!(42),
+    ] {
+        let mut form = market_buy(server, account, 1);
+        form["client_order_id"] = bad.clone();
+        let refused = json(post(server, &user, "/trade/place", form).await, 400).await;
+        assert!(
+            refused["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("client_order_id")),
+            "{bad}: {refused}"
+        );
+    }
+    assert_eq!(server.order_count(account), 0);
+    let mut form = market_buy(server, account, 1);
+    form["client_order_id"] = json!(canonical.to_string().to_uppercase());
+    json(post(server, &user, "/trade/place", form).await, 200).await;
+    assert_eq!(server.order_count(account), 1);
+}
+
+/// A user's credentials reach only that user's accounts: another user's account answers exactly as an
+/// unknown one, snaptrade-openapi.yaml `404FailedRequestResponse` ("The requested resource does not exist.",
+/// code 1011), so it cannot even be told to exist.
+#[tokio::test]
+async fn snaptrade_sandbox_answers_another_users_account_as_an_unknown_one() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let alice = server.seed_user("alice");
+    let mallory = server.seed_user("mallory");
+    let victim = server
+        .seed_connection(&alice.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    server.seed_connection(&mallory.user_id, SeedConnection::new(1, 1));
+    let unknown = Uuid::new_v4();
+
+    for account in [victim, unknown] {
+        for path in [
+            format!("/accounts/{account}"),
+            format!("/accounts/{account}/balances"),
+            format!("/accounts/{account}/positions/all"),
+            format!("/accounts/{account}/orders"),
+            format!("/accounts/{account}/activities"),
+        ] {
+            let response = call(server, Method::GET, &path, Some(&mallory), "", None).await;
+            let body = json(response, 404).await;
+            assert_eq!(body["code"], "1011", "{path}");
+            assert_eq!(body["detail"], "The requested resource does not exist.");
+        }
+        let trade = json!({"account_id": account, "action": "BUY", "symbol": "AAPL",
+                           "order_type": "Market", "time_in_force": "Day", "units": 1});
+        for path in ["/trade/place", "/trade/impact"] {
+            let body = json(post(server, &mallory, path, trade.clone()).await, 404).await;
+            assert_eq!(body["code"], "1011", "{path}");
+        }
+        let cancel = json!({"brokerage_order_id": Uuid::new_v4()});
+        let path = format!("/accounts/{account}/trading/cancel");
+        json(post(server, &mallory, &path, cancel).await, 404).await;
+    }
+    assert_eq!(server.order_count(victim), 0);
 }
 
 #[tokio::test]
@@ -525,4 +610,44 @@ async fn an_order_is_found_by_its_brokerage_order_id() {
     assert_eq!(found, placed);
     let unknown = json!({"brokerage_order_id": Uuid::new_v4()});
     json(post(server, &user, &path, unknown).await, 404).await;
+}
+
+/// snaptrade-openapi.yaml, `AccountInformation_getUserAccountOrders.days`: "Values greater than 90 will be
+/// capped at 90" (`minimum: 1`).
+#[tokio::test]
+async fn snaptrade_sandbox_caps_the_order_window_at_90_days_as_the_spec_says() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    let path = format!("/accounts/{account}/orders");
+    get(server, &user, &path, "days=365").await;
+    let refused = call(server, Method::GET, &path, Some(&user), "days=0", None).await;
+    assert_eq!(refused.status(), 400);
+}
+
+/// snaptrade-openapi.yaml, `NotionalValue`: "Can only work with `Market` for `order_type` and `Day` for
+/// `time_in_force`"; a zero price is refused (spec silent: the strictest plausible).
+#[tokio::test]
+async fn snaptrade_sandbox_takes_notional_only_for_market_day_orders_and_no_zero_price() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 1))
+        .account_ids[0];
+    for refused in [
+        json!({"account_id": account, "action": "BUY", "symbol": "AAPL", "order_type": "Market",
+               "time_in_force": "GTC", "notional_value": "100"}),
+        json!({"account_id": account, "action": "BUY", "symbol": "AAPL", "order_type": "Limit",
+               "time_in_force": "Day", "price": 0, "units": 1}),
+    ] {
+        json(post(server, &user, "/trade/place", refused).await, 400).await;
+    }
+    let day = json!({"account_id": account, "action": "BUY", "symbol": "AAPL", "order_type": "Market",
+                     "time_in_force": "Day", "notional_value": "100"});
+    json(post(server, &user, "/trade/place", day).await, 200).await;
+    assert_eq!(server.order_count(account), 1);
 }

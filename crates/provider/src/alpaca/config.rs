@@ -6,7 +6,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::{Env, builtin_url, debug_config, shared_config_methods};
+use crate::config::{
+    DEFAULT_MAX_RESPONSE_BYTES, Env, builtin_url, debug_config, shared_config_methods,
+};
 use crate::error::ProviderError;
 
 /// `ALPACA_BROKER_API_KEY`: the Broker API key id (the Basic auth user name).
@@ -45,6 +47,7 @@ pub struct AlpacaConfig {
     pub(crate) api_secret: SecretString,
     pub(crate) base_url: Url,
     pub(crate) timeout: Duration,
+    pub(crate) max_response_bytes: usize,
 }
 
 impl AlpacaConfig {
@@ -59,6 +62,7 @@ impl AlpacaConfig {
             api_secret,
             base_url: environment.base_url(),
             timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -70,6 +74,7 @@ impl AlpacaConfig {
                 .optional_url(ENV_BASE_URL)?
                 .unwrap_or_else(|| AlpacaEnvironment::Sandbox.base_url()),
             timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
 

@@ -62,6 +62,24 @@ impl Trading for AlpacaClient {
         order_row(account, &placed)
     }
 
+    /// `GET /v1/trading/accounts/{account_id}/orders:by_client_order_id` (spec:
+    /// `getOrderByClientOrderIdForAccount`, "Retrieves a single order specified by the client order ID";
+    /// `'404': Resource does not exist`). Alpaca keeps `client_order_id` unique per account and looks it up
+    /// whatever the order's age or status, so its 404 proves the order absent; any other failure proves
+    /// nothing and is returned as it is.
+    async fn find_order(
+        &self,
+        _: &(),
+        account: &AccountRef,
+        client_order_id: &tributary_domain::ClientOrderId,
+    ) -> Result<Option<PlacedOrder>, ProviderError> {
+        let id = ClientOrderId::parse(client_order_id.as_str())?;
+        let found = self
+            .order_by_client_order_id(&broker_account(&account.provider_account_id)?, &id)
+            .await?;
+        found.map(|order| order_row(account, &order)).transpose()
+    }
+
     async fn cancel_order(
         &self,
         _: &(),

@@ -39,7 +39,7 @@ pub use orders::{
 
 use crate::config::endpoint_url;
 use crate::error::ProviderError;
-use crate::http::{self, Backoff, Endpoint, Failure, StatusFailure};
+use crate::http::{Backoff, Endpoint, Failure, HttpClient, StatusFailure};
 use wire::{Account, AlpacaErrorBody, Position, TradeAccount};
 
 /// A customer's account id at Alpaca (a UUID).
@@ -75,14 +75,20 @@ impl fmt::Display for BrokerAccountId {
 #[derive(Debug, Clone)]
 pub struct AlpacaClient {
     config: AlpacaConfig,
-    http: reqwest::Client,
+    http: HttpClient,
     retry: Backoff,
 }
 
 impl AlpacaClient {
     /// A client for `config`, with its own configured HTTP client.
     pub fn new(config: AlpacaConfig) -> Result<Self, ProviderError> {
-        let http = http::build_client(Provider::Alpaca, config.timeout)?;
+        let http = HttpClient::new(
+            Provider::Alpaca,
+            ENV_BASE_URL,
+            &config.base_url,
+            config.timeout,
+            config.max_response_bytes,
+        )?;
         Ok(Self {
             config,
             http,
@@ -238,7 +244,10 @@ impl AlpacaClient {
     ) -> Result<Vec<u8>, Failure> {
         let endpoint = Endpoint::new(Provider::Alpaca, endpoint);
         let request = || self.request(method.clone(), &path).query(query);
-        let reply = http::send_idempotent(&self.retry, endpoint, request).await?;
+        let reply = self
+            .http
+            .send_idempotent(&self.retry, endpoint, request)
+            .await?;
         Ok(reply.body)
     }
 

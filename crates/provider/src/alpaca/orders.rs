@@ -8,16 +8,16 @@
 
 use std::fmt;
 
-use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, StatusCode};
 use rust_decimal::Decimal;
 use tributary_domain::Provider;
 use uuid::Uuid;
 
-use super::wire::{CreateOrderRequest, Order};
+use super::wire::{AlpacaErrorBody, CreateOrderRequest, Order};
 use super::{AlpacaClient, BrokerAccountId, into_error};
 use crate::error::ProviderError;
-use crate::http::{self, Endpoint, Failure};
+use crate::http::{Endpoint, Failure, StatusFailure};
 
 /// Alpaca's limit on `client_order_id`.
 const CLIENT_ORDER_ID_MAX_LEN: usize = 128;
@@ -338,10 +338,13 @@ pub(super) async fn submit(
             .header(CONTENT_TYPE, "application/json")
             .body(body.clone());
         let endpoint = Endpoint::new(Provider::Alpaca, CREATE_ORDER);
-        let failure = match http::send(endpoint, request).await {
+        let failure = match client.http.send(endpoint, request).await {
             Ok(reply) => return AlpacaOrder::from_body(CREATE_ORDER, &reply.body),
             Err(failure) => failure,
         };
+        if is_reused_client_order_id(&failure) {
+            return already_placed(client, account, order, &client_order_id).await;
+        }
         let wait = client.retry.delay(attempt, failure.retry_after());
         let may_send_again = attempt < client.retry.max_attempts && failure.is_transient();
         let Some(wait) = wait.filter(|_| may_send_again) else {
@@ -390,6 +393,72 @@ async fn resolve_last_failure(
         return existing_order(existing, client_order_id);
     }
     Err(into_error(CREATE_ORDER, failure))
+}
+
+/// Alpaca's refusal of a `client_order_id` the account already used: HTTP 422 with the message
+/// `client_order_id must be unique` (spec: `createOrderForAccount` answers `'422': Some parameters are not
+/// valid`; the message is the one Alpaca sends, quoted in alpaca-py#260). It means an order with this id
+/// exists, not that this one was refused.
+fn is_reused_client_order_id(failure: &Failure) -> bool {
+    let Failure::Status(StatusFailure { status, body, .. }) = failure else {
+        return false;
+    };
+    *status == StatusCode::UNPROCESSABLE_ENTITY
+        && serde_json::from_slice::<AlpacaErrorBody>(body).is_ok_and(|error| {
+            error
+                .message
+                .trim()
+                .eq_ignore_ascii_case(REUSED_CLIENT_ORDER_ID)
+        })
+}
+
+/// Alpaca's message for a reused `client_order_id`.
+const REUSED_CLIENT_ORDER_ID: &str = "client_order_id must be unique";
+
+/// Alpaca says the account already holds an order with this `client_order_id` (an earlier attempt, by us or a
+/// caller's retry, went through): that order is the answer. It must be the same order, not another one that
+/// happens to carry the id; and if the lookup cannot find it, the outcome is unknown, never a rejection.
+async fn already_placed(
+    client: &AlpacaClient,
+    account: &BrokerAccountId,
+    order: &NewOrder,
+    client_order_id: &ClientOrderId,
+) -> Result<AlpacaOrder, ProviderError> {
+    let unknown = |reason: String| ProviderError::OutcomeUnknown {
+        provider: Provider::Alpaca,
+        client_order_id: client_order_id.as_str().to_owned(),
+        reason,
+    };
+    match client
+        .order_by_client_order_id(account, client_order_id)
+        .await
+    {
+        Ok(Some(existing)) if same_order(&existing, order) => {
+            existing_order(existing, client_order_id)
+        }
+        Ok(Some(existing)) => Err(ProviderError::invalid_input(
+            "client_order_id",
+            format!(
+                "is already used by another order of this account (Alpaca order {}, {} {})",
+                existing.order.id,
+                existing.order.side.as_deref().unwrap_or("?"),
+                existing.order.symbol
+            ),
+        )),
+        Ok(None) => Err(unknown(
+            "Alpaca refused the client_order_id as already used, yet finds no order with it"
+                .to_owned(),
+        )),
+        Err(error) => Err(unknown(format!(
+            "Alpaca refused the client_order_id as already used, and looking it up failed: {error}"
+        ))),
+    }
+}
+
+/// Whether the order Alpaca holds is the one we are placing: same symbol and side.
+fn same_order(existing: &AlpacaOrder, order: &NewOrder) -> bool {
+    existing.order.symbol.eq_ignore_ascii_case(&order.symbol)
+        && existing.order.side.as_deref() == Some(order.side.as_wire())
 }
 
 fn existing_order(

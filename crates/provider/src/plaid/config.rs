@@ -6,7 +6,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::{Env, builtin_url, debug_config, shared_config_methods};
+use crate::config::{
+    DEFAULT_MAX_RESPONSE_BYTES, Env, builtin_url, debug_config, shared_config_methods,
+};
 use crate::error::ProviderError;
 
 /// `PLAID_CLIENT_ID`: the client id from the Plaid dashboard.
@@ -55,6 +57,7 @@ pub struct PlaidConfig {
     pub(crate) secret: SecretString,
     pub(crate) base_url: Url,
     pub(crate) timeout: Duration,
+    pub(crate) max_response_bytes: usize,
 }
 
 /// How long one request may take: Plaid's first investments call after Link can block for a minute or two
@@ -73,6 +76,7 @@ impl PlaidConfig {
             secret,
             base_url: environment.base_url(),
             timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -88,6 +92,7 @@ impl PlaidConfig {
             secret,
             base_url,
             timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
 

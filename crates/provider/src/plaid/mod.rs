@@ -47,7 +47,7 @@ use tributary_domain::Provider;
 
 use crate::config::endpoint_url;
 use crate::error::ProviderError;
-use crate::http::{self, Backoff};
+use crate::http::{self, Backoff, HttpClient};
 use wire::{
     AccessTokenRequest, AccountsGetResponse, Authenticated, InvestmentTransactionsGetResponse,
     InvestmentTransactionsOptions, InvestmentTransactionsRequest, InvestmentsHoldingsGetResponse,
@@ -191,14 +191,20 @@ const ITEM_REMOVE: Operation = Operation {
 #[derive(Debug, Clone)]
 pub struct PlaidClient {
     config: PlaidConfig,
-    http: reqwest::Client,
+    http: HttpClient,
     retry: Backoff,
 }
 
 impl PlaidClient {
     /// A client for `config`, with its own configured HTTP client.
     pub fn new(config: PlaidConfig) -> Result<Self, ProviderError> {
-        let http = http::build_client(Provider::Plaid, config.timeout)?;
+        let http = HttpClient::new(
+            Provider::Plaid,
+            ENV_BASE_URL,
+            &config.base_url,
+            config.timeout,
+            config.max_response_bytes,
+        )?;
         Ok(Self {
             config,
             http,
@@ -366,8 +372,8 @@ impl PlaidClient {
                 .body(body.clone())
         };
         let sent = match endpoint.repeat {
-            Repeat::Safe => http::send_idempotent(&self.retry, name, request).await,
-            Repeat::Never => http::send(name, request()).await,
+            Repeat::Safe => self.http.send_idempotent(&self.retry, name, request).await,
+            Repeat::Never => self.http.send(name, request()).await,
         };
         let reply = sent.map_err(|failure| {
             failure.into_error(name, |status| {

@@ -6,7 +6,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::{Env, builtin_url, debug_config, shared_config_methods};
+use crate::config::{
+    DEFAULT_MAX_RESPONSE_BYTES, Env, builtin_url, debug_config, shared_config_methods,
+};
 use crate::error::ProviderError;
 
 /// `SNAPTRADE_CLIENT_ID`: the partner's client id (sent in every query).
@@ -31,6 +33,7 @@ pub struct SnapTradeConfig {
     pub(crate) consumer_key: SecretString,
     pub(crate) base_url: Url,
     pub(crate) timeout: Duration,
+    pub(crate) max_response_bytes: usize,
 }
 
 impl SnapTradeConfig {
@@ -48,6 +51,7 @@ impl SnapTradeConfig {
             consumer_key,
             base_url: default_base_url(),
             timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
 
@@ -59,6 +63,7 @@ impl SnapTradeConfig {
                 .optional_url(ENV_BASE_URL)?
                 .unwrap_or_else(default_base_url),
             timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
     }
 

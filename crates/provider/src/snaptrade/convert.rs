@@ -15,11 +15,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use tributary_domain::{
-    AccountName, AccountSubtype, AccountType, AuthorizationId, BrokerageOrderId, ConnectionStatus,
-    ConnectionType, DomainError, InstitutionName, NewOrder, OptionContract, OptionRight,
-    OrderAction, OrderStatus, OrderType, Price, Provider, ProviderAccountId, Quantity, SecurityId,
-    SecurityName, SecurityType, SignedAmount, SnapTradeUserId, Symbol, TimeInForce, Units,
-    UniversalSymbolId, UserId,
+    AccountName, AccountSubtype, AccountType, AuthorizationId, BrokerageOrderId, ClientOrderId,
+    ConnectionStatus, ConnectionType, DomainError, InstitutionName, NewOrder, OptionContract,
+    OptionRight, OrderAction, OrderStatus, OrderType, Price, Provider, ProviderAccountId, Quantity,
+    SecurityId, SecurityName, SecurityType, SignedAmount, SnapTradeUserId, Symbol, TimeInForce,
+    Units, UniversalSymbolId, UserId,
 };
 use uuid::Uuid;
 
@@ -200,6 +200,39 @@ impl Trading for SnapTradeClient {
         let form = place_form(&account.provider_account_id, order)?;
         let placed = self.place_force_order(login, &form).await?;
         order_row(account, &placed, "order")
+    }
+
+    /// SnapTrade can never prove an order absent, nor find one by our id, so this is always
+    /// [`ProviderError::OutcomeUnknown`] and makes no call. From `snaptrade-openapi.yaml`:
+    ///
+    /// * `ClientOrderID`: "SnapTrade forwards this value to the broker but does not enforce uniqueness
+    ///   server-side. Refer to per-brokerage documentation for behavior on duplicate submission." Nothing
+    ///   at SnapTrade is keyed by it.
+    /// * `AccountOrderRecord` (what `/accounts/{accountId}/orders`, `/recentOrders` and
+    ///   `/orders/details` return) has no `client_order_id` field: a listed order cannot be matched to
+    ///   ours, only guessed at by symbol, side and size, which another order of the user's could share.
+    /// * `/accounts/{accountId}/orders/details` looks an order up by `brokerage_order_id`, which exists only
+    ///   once SnapTrade answered the placement, the very answer that is missing when this is asked.
+    /// * `/accounts/{accountId}/orders`: "returns a list of recent orders", cached daily unless the key has
+    ///   real-time access ("Daily data is cached and refreshed once a day"), and `days` is capped at 90; and
+    ///   `/recentOrders` "only checks the last 24 hours" and returns "the latest page" of at most about 100.
+    ///   Not finding an order in either proves nothing.
+    /// * The checked flow's trade id (`/trade/{tradeId}`) places "the previously checked order"; the spec
+    ///   says an expired trade "will be rejected" but nothing of a trade id placed twice, so its refusal
+    ///   would not prove the first placement either.
+    async fn find_order(
+        &self,
+        _: &UserCredentials,
+        _: &AccountRef,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<PlacedOrder>, ProviderError> {
+        Err(ProviderError::OutcomeUnknown {
+            provider: Provider::SnapTrade,
+            client_order_id: client_order_id.as_str().to_owned(),
+            reason: "SnapTrade lists no order by client_order_id and does not enforce its uniqueness, so \
+                     neither its presence nor its absence can be proven; a later refresh settles it"
+                .to_owned(),
+        })
     }
 
     async fn cancel_order(

@@ -54,7 +54,7 @@ pub use convert::parse_timestamp;
 pub use webhook::{WebhookEvent, WebhookEventKind};
 
 use crate::error::{ErrorDetail, ProviderError};
-use crate::http::{self, Backoff, Endpoint, Failure, Reply, StatusFailure};
+use crate::http::{Backoff, Endpoint, Failure, HttpClient, Reply, StatusFailure};
 use wire::{
     Account, AllAccountPositions, Balance, BrokerageAuthorization, CancelOrderResponse,
     DeleteConnectionConfirmation, DeleteUserResponse, ErrorBody, LoginRedirect,
@@ -145,7 +145,7 @@ pub struct OrderQuery {
 #[derive(Debug, Clone)]
 pub struct SnapTradeClient {
     config: SnapTradeConfig,
-    http: reqwest::Client,
+    http: HttpClient,
     retry: Backoff,
 }
 
@@ -208,7 +208,13 @@ impl<'a> Call<'a> {
 impl SnapTradeClient {
     /// A client for `config`, with its own configured HTTP client.
     pub fn new(config: SnapTradeConfig) -> Result<Self, ProviderError> {
-        let http = http::build_client(Provider::SnapTrade, config.timeout)?;
+        let http = HttpClient::new(
+            Provider::SnapTrade,
+            ENV_BASE_URL,
+            &config.base_url,
+            config.timeout,
+            config.max_response_bytes,
+        )?;
         Ok(Self {
             config,
             http,
@@ -537,7 +543,9 @@ impl SnapTradeClient {
 
     /// An idempotent call: retried after transient failures, decoded as `T`.
     async fn read<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, ProviderError> {
-        let reply = http::send_idempotent(&self.retry, call.endpoint(), || self.request(call))
+        let reply = self
+            .http
+            .send_idempotent(&self.retry, call.endpoint(), || self.request(call))
             .await
             .map_err(|failure| into_error(call.endpoint(), failure))?;
         decode(call.endpoint, &reply.body)
@@ -548,7 +556,7 @@ impl SnapTradeClient {
     async fn send_once(&self, call: &Call<'_>) -> Result<Reply, ProviderError> {
         let mut attempt = 1;
         loop {
-            let failure = match http::send(call.endpoint(), self.request(call)).await {
+            let failure = match self.http.send(call.endpoint(), self.request(call)).await {
                 Ok(reply) => return Ok(reply),
                 Err(failure) => failure,
             };

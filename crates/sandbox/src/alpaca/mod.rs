@@ -11,8 +11,11 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::MarketFill;
-use crate::knobs::{Knobs, RequestLog, lock};
+use crate::knobs::{AfterEffect, Knobs, RequestLog, lock};
+use crate::{LostAnswer, MarketFill};
+
+/// The route of `createOrderForAccount` (and of listing orders, with GET), as the knobs name it.
+pub const ORDERS_PATH: &str = "/v1/trading/accounts/{account_id}/orders";
 use crate::server::InstrumentedServer;
 
 /// What [`AlpacaSandbox::seed_account`] creates.
@@ -102,6 +105,29 @@ impl AlpacaSandbox {
     /// Every request this server received.
     pub fn log(&self) -> &RequestLog {
         self.served.log()
+    }
+
+    /// The next `calls` orders are placed, and then Alpaca's answer to each is lost as `how` says (the
+    /// connection closes mid-answer, or a 5xx replaces it): the order exists, the client never heard so.
+    pub fn lose_order_answers(&self, calls: u32, how: LostAnswer) {
+        self.knobs()
+            .after_handler("POST", &[ORDERS_PATH], calls, AfterEffect::Lose(how));
+    }
+
+    /// The next `calls` orders are placed at once, and Alpaca's answer to each comes only after `delay`
+    /// (make it longer than the client's timeout: the client gives up on an order that exists).
+    pub fn delay_order_answers(&self, calls: u32, delay: std::time::Duration) {
+        self.knobs()
+            .after_handler("POST", &[ORDERS_PATH], calls, AfterEffect::Delay(delay));
+    }
+
+    /// How many orders the sandbox holds for the account, in every state.
+    pub fn order_count(&self, account_id: Uuid) -> usize {
+        lock(&self.shared.state)
+            .orders
+            .iter()
+            .filter(|order| order.account == account_id)
+            .count()
     }
 
     /// The ACTIVE account every sandbox starts with ($100,000 cash, AAPL and MSFT positions).

@@ -106,7 +106,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Refuses any request whose `Authorization: Basic` is not the sandbox's key pair.
+/// Refuses any request whose `Authorization: Basic` is not the sandbox's key pair: alpaca-broker-api.yaml
+/// `components.securitySchemes.BasicAuth` (every Broker API path), answered 401 as
+/// `components.responses.NotAuthorized` ("Client is not authorized for this operation.").
 async fn basic_auth(State(shared): Ctx, request: Request, next: Next) -> Response {
     let expected = format!(
         "Basic {}",
@@ -123,6 +125,8 @@ async fn basic_auth(State(shared): Ctx, request: Request, next: Next) -> Respons
     }
 }
 
+/// An account the sandbox holds; any other id (unknown, or not a UUID) is 404, `components.responses.NotFound`
+/// ("Resource does not exist."), which every `/v1/trading/accounts/{account_id}/…` path lists.
 fn account_id(state: &AlpacaState, text: &str) -> Result<Uuid, ApiError> {
     let id = Uuid::parse_str(text).map_err(|_| account_not_found())?;
     state
@@ -181,6 +185,9 @@ fn time_param(
         .map_err(|_| invalid(&format!("{name} must be an RFC 3339 timestamp")))
 }
 
+/// `getAllOrdersForAccount`: `status` "open, closed or all. Defaults to open."; `limit` "Defaults to 50 and max
+/// is 500."; `direction` (default `desc`), `after`, `until`, `symbols`. Values outside those are refused with
+/// 422 (the spec is silent on how; Alpaca's own validation errors are 422 `{code, message}`).
 async fn list_orders(State(shared): Ctx, Path(id): Path<String>, Query(params): Params) -> Reply {
     let status = params.get("status").map_or("open", String::as_str);
     if !matches!(status, "open" | "closed" | "all") {
@@ -267,6 +274,10 @@ async fn create_order(State(shared): Ctx, Path(id): Path<String>, body: Bytes) -
     let mut state = lock(&shared.state);
     let account = account_id(&state, &id)?;
     let mut order = parse_order(&state, account, &body)?;
+    // A reused id is refused, whatever the first order's state: `CreateOrderRequest.client_order_id` is "A
+    // unique identifier for the order"; Alpaca answers 422 "client_order_id must be unique" even after the
+    // first was cancelled (alpaca-py#260; the spec's createOrderForAccount lists `'422': Some parameters are
+    // not valid`).
     if state.orders.iter().any(|existing| {
         existing.account == account && existing.client_order_id == order.client_order_id
     }) {
@@ -311,28 +322,54 @@ fn parse_order(state: &AlpacaState, account: Uuid, body: &Value) -> Result<Order
         decimal_field(body, "qty")?,
         decimal_field(body, "notional")?,
     );
+    // alpaca-broker-api.yaml, `CreateOrderRequest.notional`: "Dollar amount to trade. Cannot work with qty.
+    // Only market and limit orders supported with time_in_force = day"; `CreateOrderRequest.qty`: "the number
+    // of shares to trade. Can be fractionable for only market and day order types." A size of zero or less is
+    // refused: the spec is silent, and no order for nothing is plausible.
     match (qty, notional) {
         (Some(_), Some(_)) => return Err(invalid("qty and notional are mutually exclusive")),
         (None, None) => return Err(invalid("qty or notional is required")),
-        (_, Some(_)) if order_type != "market" || time_in_force != "day" => {
+        (_, Some(_))
+            if !matches!(order_type.as_str(), "market" | "limit") || time_in_force != "day" =>
+        {
             return Err(invalid(
-                "notional orders must be market orders with time_in_force day",
+                "notional orders must be market or limit orders with time_in_force day",
             ));
         }
         (Some(qty), _) | (_, Some(qty)) if qty <= Decimal::ZERO => {
             return Err(invalid("qty must be > 0"));
         }
+        (Some(qty), None)
+            if qty.fract() != Decimal::ZERO
+                && (order_type != "market" || time_in_force != "day") =>
+        {
+            return Err(invalid(
+                "fractional orders must be market orders with time_in_force day",
+            ));
+        }
         _ => {}
     }
     let limit_price = decimal_field(body, "limit_price")?;
     let stop_price = decimal_field(body, "stop_price")?;
+    // `CreateOrderRequest.limit_price`/`stop_price`: "Required if type is limit or stop_limit" / "stop or
+    // stop_limit"; a price of zero or less is refused (spec silent: the strictest plausible).
+    if [limit_price, stop_price]
+        .into_iter()
+        .flatten()
+        .any(|price| price <= Decimal::ZERO)
+    {
+        return Err(invalid("limit_price and stop_price must be > 0"));
+    }
     if matches!(order_type.as_str(), "limit" | "stop_limit") && limit_price.is_none() {
         return Err(invalid("limit_price is required"));
     }
     if matches!(order_type.as_str(), "stop" | "stop_limit") && stop_price.is_none() {
         return Err(invalid("stop_price is required"));
     }
+    // `CreateOrderRequest.client_order_id`: "A unique identifier for the order. Automatically generated if not
+    // sent. (<= 128 characters)"; an empty one is refused (spec silent: the strictest plausible).
     let client_order_id = match body["client_order_id"].as_str() {
+        Some("") => return Err(invalid("client_order_id must not be empty")),
         Some(text) if text.chars().count() > 128 => {
             return Err(invalid("client_order_id must be at most 128 characters"));
         }
@@ -363,7 +400,9 @@ fn parse_order(state: &AlpacaState, account: Uuid, body: &Value) -> Result<Order
     })
 }
 
-/// Refuses a buy the account's cash cannot cover, with Alpaca's 403.
+/// Refuses a buy the account's cash cannot cover, with Alpaca's 403: `createOrderForAccount` lists
+/// `'403': Forbidden`; the body `{code: 40310000, message: "insufficient buying power", buying_power,
+/// cost_basis}` is the one Alpaca sends (research/alpaca.md).
 fn check_buying_power(state: &AlpacaState, order: &Order) -> Result<(), ApiError> {
     if order.side != "buy" {
         return Ok(());
@@ -400,6 +439,8 @@ async fn get_order(State(shared): Ctx, Path((id, order_id)): Path<(String, Strin
         .ok_or_else(order_not_found)
 }
 
+/// `getOrderByClientOrderIdForAccount`: "Retrieves a single order specified by the client order ID", of any
+/// status and age; `'404': NotFound` when the account holds none.
 async fn order_by_client_order_id(
     State(shared): Ctx,
     Path(id): Path<String>,
@@ -419,6 +460,9 @@ async fn order_by_client_order_id(
         .ok_or_else(order_not_found)
 }
 
+/// `deleteOrderForAccount`: "If the order is no longer cancelable (for example if the status is "filled"), the
+/// server will respond with status 422 … Upon acceptance of the cancel request, it returns status 204.";
+/// `'404': NotFound` for an order the account does not hold.
 async fn cancel_order(
     State(shared): Ctx,
     Path((id, order_id)): Path<(String, String)>,

@@ -12,8 +12,13 @@ use uuid::Uuid;
 
 pub use routes::TIMESTAMP_TOLERANCE_SECS;
 
-use crate::MarketFill;
-use crate::knobs::{Knobs, RequestLog, lock};
+use crate::knobs::{AfterEffect, Knobs, RequestLog, lock};
+use crate::{LostAnswer, MarketFill};
+
+/// The route of `Trading_placeForceOrder`, as the knobs name it.
+pub const PLACE_ORDER_PATH: &str = "/trade/place";
+/// The route of `Trading_placeOrder` (a checked trade), as the knobs name it.
+pub const PLACE_CHECKED_ORDER_PATH: &str = "/trade/{trade_id}";
 use crate::server::InstrumentedServer;
 
 /// A SnapTrade user as registerUser returns it.
@@ -204,6 +209,49 @@ impl SnapTradeSandbox {
                 authorization.disabled_date = Some(chrono::Utc::now());
             })
             .is_some()
+    }
+
+    /// The next `calls` orders (placed through `/trade/place` or `/trade/{tradeId}`) are placed, and then
+    /// SnapTrade's answer to each is lost as `how` says: the order exists, the client never heard so.
+    pub fn lose_order_answers(&self, calls: u32, how: LostAnswer) {
+        self.knobs().after_handler(
+            "POST",
+            &[PLACE_ORDER_PATH, PLACE_CHECKED_ORDER_PATH],
+            calls,
+            AfterEffect::Lose(how),
+        );
+    }
+
+    /// The next `calls` orders are placed at once, and SnapTrade's answer to each comes only after `delay`
+    /// (make it longer than the client's timeout: the client gives up on an order that exists).
+    pub fn delay_order_answers(&self, calls: u32, delay: std::time::Duration) {
+        self.knobs().after_handler(
+            "POST",
+            &[PLACE_ORDER_PATH, PLACE_CHECKED_ORDER_PATH],
+            calls,
+            AfterEffect::Delay(delay),
+        );
+    }
+
+    /// How many orders the sandbox holds for the account, in every state.
+    pub fn order_count(&self, account_id: Uuid) -> usize {
+        lock(&self.shared.state)
+            .orders
+            .iter()
+            .filter(|order| order.account_id == account_id)
+            .count()
+    }
+
+    /// The `client_order_id` each of the account's orders was placed with, oldest first: what the brokerage
+    /// received. SnapTrade's API never shows it back (`AccountOrderRecord` has no such field), so only a test
+    /// can look.
+    pub fn client_order_ids(&self, account_id: Uuid) -> Vec<Option<String>> {
+        lock(&self.shared.state)
+            .orders
+            .iter()
+            .filter(|order| order.account_id == account_id)
+            .map(|order| order.client_order_id.clone())
+            .collect()
     }
 
     /// Chooses when market orders fill.

@@ -177,7 +177,10 @@ fn api_routes() -> Router<Arc<Shared>> {
         .route("/symbols/{query}", get(symbol_by_ticker))
 }
 
-/// Checks clientId, timestamp freshness and the `Signature` header, as SnapTrade does before anything else.
+/// Checks clientId, timestamp freshness and the `Signature` header, as SnapTrade does before anything else:
+/// snaptrade-openapi.yaml `components.securitySchemes` (`PartnerClientId` and `PartnerTimestamp` in the query,
+/// `PartnerSignature` in the `Signature` header); a refusal is 401 `401FailedRequestResponse` ("Unable to verify
+/// signature sent", code 1076). The spec gives no freshness window: [`TIMESTAMP_TOLERANCE_SECS`] is ours.
 async fn verify_signature(State(shared): Ctx, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     if path == "/" || path.starts_with("/portal/") {
@@ -251,7 +254,8 @@ fn bad_signature() -> ApiError {
     error(401, Some("1076"), "Unable to verify signature sent")
 }
 
-/// The user named by `userId`/`userSecret`, or SnapTrade's 401 code 1083.
+/// The user named by `userId`/`userSecret` (required query parameters of every user-scoped path), or 401: the
+/// spec lists no status for wrong user credentials; 401 with SnapTrade's code 1083 is what it answers.
 fn user(shared: &Shared, params: &HashMap<String, String>) -> Result<String, ApiError> {
     let refused = || error(401, Some("1083"), "Invalid userID or userSecret provided");
     let user_id = params.get("userId").ok_or_else(refused)?;
@@ -602,7 +606,10 @@ async fn list_accounts(State(shared): Ctx, Query(params): Params) -> Reply {
     Ok(Json(Value::Array(list)))
 }
 
-/// The account `id` of the calling user.
+/// The account `id` of the calling user. Another user's account answers exactly as an unknown one, 404
+/// `404FailedRequestResponse` ("The requested resource does not exist.", code 1011): a user's credentials reach
+/// only that user's accounts, and the answer does not even tell that the account exists (the account paths
+/// document no 404 of their own; this is the spec's answer for a missing resource, the strictest plausible).
 fn owned_account(state: &SnapState, user_id: &str, id: &str) -> Result<Uuid, ApiError> {
     let id = uuid_param(id)?;
     state
@@ -659,14 +666,18 @@ async fn account_orders(
     if !matches!(wanted, "all" | "open" | "executed") {
         return Err(bad_request("state must be one of all, open, executed"));
     }
+    // snaptrade-openapi.yaml, `AccountInformation_getUserAccountOrders`: `state` "defaults to "all"" (enum all,
+    // open, executed); `days` "Defaults to the last 30 days if no value is passed in. Values greater than 90
+    // will be capped at 90." (`minimum: 1`, so less is refused).
     let days = match params.get("days") {
         Some(text) => text
             .parse::<i64>()
             .ok()
-            .filter(|days| (1..=90).contains(days)),
+            .filter(|days| *days >= 1)
+            .map(|days| days.min(90)),
         None => Some(30),
     };
-    let days = days.ok_or_else(|| bad_request("days must be an integer between 1 and 90"))?;
+    let days = days.ok_or_else(|| bad_request("days must be an integer of at least 1"))?;
     let since = Utc::now() - Duration::days(days);
     with_account(&shared, &params, &id, |state, account| {
         let list: Vec<Value> = state
@@ -707,7 +718,8 @@ async fn account_order_detail(
         .ok_or_else(not_found)
 }
 
-/// SnapTrade's largest page of activities.
+/// SnapTrade's largest page of activities: `AccountInformation_getAccountActivities` "will return a maximum of
+/// 1000 transactions per request".
 const MAX_ACTIVITIES_PAGE: u64 = 1_000;
 
 fn date_param(params: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
@@ -857,7 +869,16 @@ fn trade_form(
             "stop is required for Stop and StopLimit orders",
         ));
     }
-    let units = trade_units(state, body, symbol, &order_type)?;
+    // Prices of zero or less are refused: the spec (`Price`: "Trade Price if limit or stop limit order") is silent,
+    // and refusing is the strictest plausible.
+    if [limit_price, stop_price]
+        .into_iter()
+        .flatten()
+        .any(|price| price <= Decimal::ZERO)
+    {
+        return Err(bad_request("price and stop must be positive numbers"));
+    }
+    let units = trade_units(state, body, symbol, &order_type, &time_in_force)?;
     Ok(TradeForm {
         account_id,
         symbol,
@@ -884,24 +905,30 @@ fn resolve_symbol(state: &SnapState, body: &Value) -> Result<Uuid, ApiError> {
         .ok_or_else(|| bad_request("Symbol not found"))
 }
 
+/// snaptrade-openapi.yaml `components.schemas.Units`: "Must be `null` if `notional_value` is provided";
+/// `NotionalValue`: "Must be `null` if `units` is provided. Can only work with `Market` for `order_type` and
+/// `Day` for `time_in_force`." A size of zero or less is refused (spec silent: the strictest plausible).
 fn trade_units(
     state: &SnapState,
     body: &Value,
     symbol: Uuid,
     order_type: &str,
+    time_in_force: &str,
 ) -> Result<Decimal, ApiError> {
     let units = decimal_field(body, "units")?;
     let notional = decimal_field(body, "notional_value")?;
     match (units, notional) {
         (Some(units), None) if units > Decimal::ZERO => Ok(units),
-        (None, Some(notional)) if notional > Decimal::ZERO && order_type == "Market" => {
+        (None, Some(notional))
+            if notional > Decimal::ZERO && order_type == "Market" && time_in_force == "Day" =>
+        {
             let price = state
                 .symbol(symbol)
                 .map_or(Decimal::ONE, |found| found.price);
             Ok((notional / price).round_dp(6))
         }
-        (None, Some(_)) => Err(bad_request(
-            "notional_value is only allowed on Market orders",
+        (None, Some(notional)) if notional > Decimal::ZERO => Err(bad_request(
+            "notional_value is only allowed on Market orders with time_in_force Day",
         )),
         (Some(_), Some(_)) => Err(bad_request(
             "Provide either units or notional_value, not both",
@@ -910,7 +937,9 @@ fn trade_units(
     }
 }
 
-/// Refuses trading on read-only or disabled connections, as SnapTrade does.
+/// Refuses trading on read-only or disabled connections, as SnapTrade does: a disabled connection is 402
+/// `402BrokerageAuthDisabledResponse` (code 3003); a read-only one 403 (`Trading_placeForceOrder`: "User does
+/// not have permissions to place trades"; code 1141 of `403FeatureNotEnabledResponse`).
 fn check_can_trade(state: &SnapState, account_id: Uuid) -> Result<(), ApiError> {
     let authorization = state
         .account(account_id)
@@ -986,6 +1015,10 @@ async fn order_impact(State(shared): Ctx, Query(params): Params, body: Bytes) ->
     Ok(Json(reply))
 }
 
+/// `Trading_placeOrder`: places "the previously checked order"; `Trading_getOrderImpact`: "the `Trade` object
+/// returned expires after 5 minutes. Any order placed using an expired `Trade` will be rejected." (400, "Failed
+/// to submit order to broker"). A trade id placed once is gone: the spec is silent on a second use, and
+/// refusing it is the strictest plausible.
 async fn place_order(
     State(shared): Ctx,
     Query(params): Params,
@@ -1008,24 +1041,35 @@ async fn place_order(
     Ok(Json(submit(&mut state, trade.order)))
 }
 
+/// `Trading_placeForceOrder`: "Places a brokerage order in the specified account" (ManualTradeFormWithOptions),
+/// 400 "Trade could not be placed", 403 "User does not have permissions to place trades".
 async fn place_force_order(State(shared): Ctx, Query(params): Params, body: Bytes) -> Reply {
     let user_id = user(&shared, &params)?;
     let body = json_body(&body)?;
     let mut state = lock(&shared.state);
     let form = trade_form(&state, &user_id, &body, true)?;
     check_can_trade(&state, form.account_id)?;
-    let client_order_id = body["client_order_id"].as_str().map(str::to_owned);
-    if let Some(client_order_id) = &client_order_id {
-        let existing = state.orders.iter().find(|order| {
-            order.account_id == form.account_id
-                && order.client_order_id.as_ref() == Some(client_order_id)
-        });
-        if let Some(existing) = existing {
-            // Same client_order_id: the order already exists, so answer it instead of placing another.
-            return Ok(Json(order_json(&state, existing)));
-        }
-    }
+    let client_order_id = client_order_id(&body)?;
+    // No de-duplication on client_order_id: snaptrade-openapi.yaml, `components.schemas.ClientOrderID`:
+    // "SnapTrade forwards this value to the broker but does not enforce uniqueness server-side." A second
+    // placement with the same id places a second order, as the real SnapTrade may.
     Ok(Json(submit(&mut state, new_order(form, client_order_id))))
+}
+
+/// `client_order_id`, when sent: snaptrade-openapi.yaml, `components.schemas.ClientOrderID`: "Must be a
+/// canonical 36-character UUID" (`type: string, format: uuid`, nullable). Anything else is refused with 400, the
+/// status `Trading_placeForceOrder` documents for "Trade could not be placed" (the spec gives no code for it, so
+/// none is invented).
+fn client_order_id(body: &Value) -> Result<Option<String>, ApiError> {
+    match &body["client_order_id"] {
+        Value::Null => Ok(None),
+        Value::String(text) if text.len() == 36 && Uuid::try_parse(text).is_ok() => {
+            Ok(Some(text.clone()))
+        }
+        _ => Err(bad_request(
+            "client_order_id must be a canonical 36-character UUID",
+        )),
+    }
 }
 
 async fn cancel_order(

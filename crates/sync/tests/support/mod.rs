@@ -407,6 +407,7 @@ fn sell_everything(position: &Position) -> OrderRequest {
         OrderAction::Sell,
         OrderSize::Units(units),
     )
+    .expect("an order for a positive size")
 }
 
 pub async fn a_position_sold_at_the_provider_disappears_from_the_holdings<S: Store + 'static>(
@@ -508,7 +509,8 @@ pub async fn a_read_only_connection_refuses_an_order<S: Store + 'static>(world: 
         Symbol::parse("AAPL").unwrap(),
         OrderAction::Buy,
         OrderSize::Units(Units::parse("1").unwrap()),
-    );
+    )
+    .expect("an order for a positive size");
     let refused = world
         .engine
         .place_order(world.user, account.id, order)

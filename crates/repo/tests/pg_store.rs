@@ -157,25 +157,33 @@ async fn snaptrade_secrets_and_account_writes_are_service_mode_only(pool: PgPool
 }
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn a_user_cannot_take_another_users_connection_in_user_mode(pool: PgPool) -> TestResult {
+async fn another_users_authorization_id_neither_blocks_nor_is_taken_by_a_users_connection(
+    pool: PgPool,
+) -> TestResult {
     let service = store(&pool, [1; 32]);
     let (alice, bob) = (new_user(&pool).await, new_user(&pool).await);
     let authorization = tributary_domain::AuthorizationId::generate();
-    service
+    let alices = service
         .upsert_connections(alice, &[conformance::connection(alice, authorization)])
         .await?;
-    let taken = service
+    // Through the Data API Bob may not write a connection at all.
+    let forged = service
         .for_user(bob)
         .upsert_connections(bob, &[conformance::connection(bob, authorization)])
         .await;
-    // The same answer as in service mode: the key is taken, whoever holds it.
     assert!(
-        matches!(&taken, Err(RepoError::Conflict { constraint }) if constraint == "snaptrade_brokerage_connections_authorization_id_key"),
-        "{taken:?}"
+        matches!(&forged, Err(RepoError::Forbidden { .. })),
+        "{forged:?}"
     );
+    // The backend stores Bob's as his own row: the key is scoped by user.
+    let bobs = service
+        .upsert_connections(bob, &[conformance::connection(bob, authorization)])
+        .await?;
+    assert_eq!(bobs[0].user_id, bob);
+    assert_ne!(bobs[0].id, alices[0].id);
     assert_eq!(
-        service.get_connection(alice, authorization).await?.user_id,
-        alice
+        service.get_connection(alice, authorization).await?,
+        alices[0]
     );
     Ok(())
 }
@@ -675,23 +683,29 @@ async fn a_row_changed_outside_the_repository_is_restored_by_the_next_unchanged_
 }
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn a_user_cannot_keep_an_edited_row_past_a_sync_by_copying_a_digest(
-    pool: PgPool,
-) -> TestResult {
+async fn an_edited_row_is_not_kept_past_a_sync_by_copying_a_digest(pool: PgPool) -> TestResult {
     let service = store(&pool, [1; 32]);
     let user = new_user(&pool).await;
     service.replace_holdings(user, &two_holdings(user)).await?;
-    // Through the Data API a user may update their own rows, digest included; another row's digest is the
-    // only valid one they can get hold of.
+    let edit = "update user_aggregated_holdings set total_quantity = 99,
+                  content_digest = (select content_digest from user_aggregated_holdings where symbol = 'BND')
+                where symbol = 'VTI'";
+    // Through the Data API the user may not update a holding at all (migration 0013).
     let mut tx = service.for_user(user).begin(user).await?;
-    sqlx::query(
-        "update user_aggregated_holdings set total_quantity = 99,
-           content_digest = (select content_digest from user_aggregated_holdings where symbol = 'BND')
-         where symbol = 'VTI'",
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let refused = sqlx::query(edit).execute(&mut *tx).await;
+    tx.rollback().await?;
+    assert_eq!(
+        refused
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("42501"),
+        "{refused:?}"
+    );
+    // Someone who may write (a hand-run fix) and copies another row's digest, the only valid one at hand.
+    sqlx::query(edit).execute(&pool).await?;
 
     let replaced = service.replace_holdings(user, &two_holdings(user)).await?;
 

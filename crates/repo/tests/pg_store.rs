@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tributary_domain::{AccountId, ExposeSecret, InstitutionName, Provider, Symbol, Units, UserId};
 use tributary_repo::{
     AccountRepository, ConnectionRepository, HoldingRepository, HoldingsReplaced, Keyring,
-    MemoryStore, PgStore, PortfolioRepository, RepoError, SecretError, SecretKey,
+    MemoryStore, OrderRepository, PgStore, PortfolioRepository, RepoError, SecretError, SecretKey,
     SnapTradeUserRepository,
 };
 
@@ -799,5 +799,130 @@ async fn rows_another_writer_adds_while_a_first_replacement_waits_for_its_lock_a
     let symbols: Vec<&str> = stored.iter().map(|h| h.symbol.as_str()).collect();
     assert_eq!(symbols, ["BND", "VTI"]);
     assert_eq!(stored[1].figures.total_quantity.get(), "3".parse()?);
+    Ok(())
+}
+
+/// Makes the database keep out (a BEFORE trigger returning NULL: the row is silently not written) every row of
+/// `table` whose `column` is `'swallowed'`, the way a trigger or rule added by someone else could.
+async fn swallow_rows(pool: &PgPool, table: &str, column: &str) -> sqlx::Result<()> {
+    sqlx::raw_sql(
+        "create schema if not exists test_faults;
+         create or replace function test_faults.swallow() returns trigger language plpgsql
+           set search_path = '' as $$ begin return null; end $$;",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "create trigger swallow before insert or update on public.{table} for each row
+           when (new.{column} = 'swallowed') execute function test_faults.swallow()"
+    )))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+fn is_conflict_on<T: std::fmt::Debug>(outcome: &Result<T, RepoError>, key: &str) -> bool {
+    matches!(outcome, Err(RepoError::Conflict { constraint }) if constraint == key)
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_write_that_reads_back_fewer_rows_than_it_sent_is_a_conflict_naming_the_key_and_writes_nothing(
+    pool: PgPool,
+) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    let accounts = service
+        .upsert_accounts(user, &[account(user, Provider::SnapTrade, "acc")])
+        .await?;
+    let recorded = service
+        .upsert_orders(
+            user,
+            &[conformance::order(user, accounts[0].id, "pending-1")],
+        )
+        .await?;
+    swallow_rows(&pool, "user_investment_accounts", "provider_account_id").await?;
+    swallow_rows(&pool, "snaptrade_orders", "brokerage_order_id").await?;
+    swallow_rows(&pool, "snaptrade_brokerage_connections", "brokerage_name").await?;
+
+    let accounts_written = service
+        .upsert_accounts(
+            user,
+            &[
+                account(user, Provider::Plaid, "kept"),
+                account(user, Provider::Plaid, "swallowed"),
+            ],
+        )
+        .await;
+    assert!(
+        is_conflict_on(
+            &accounts_written,
+            "user_investment_accounts_provider_provider_account_id_user__key"
+        ),
+        "{accounts_written:?}"
+    );
+    assert_eq!(
+        service.list_accounts(user).await?,
+        accounts,
+        "nothing of the batch is written"
+    );
+
+    let orders_written = service
+        .upsert_orders(
+            user,
+            &[
+                conformance::order(user, accounts[0].id, "kept"),
+                conformance::order(user, accounts[0].id, "swallowed"),
+            ],
+        )
+        .await;
+    assert!(
+        is_conflict_on(
+            &orders_written,
+            "snaptrade_orders_user_id_account_id_brokerage_order_id_key"
+        ),
+        "{orders_written:?}"
+    );
+    // The provider's answer for a recorded order, whose row the database keeps out: confirm_order used to panic
+    // on the empty read-back (`.remove(0)`).
+    let confirmed = service
+        .confirm_order(
+            user,
+            recorded[0].id,
+            &conformance::order(user, accounts[0].id, "swallowed"),
+        )
+        .await;
+    assert!(
+        is_conflict_on(
+            &confirmed,
+            "snaptrade_orders_user_id_account_id_brokerage_order_id_key"
+        ),
+        "{confirmed:?}"
+    );
+    assert_eq!(
+        service.list_orders(user, None).await?,
+        recorded,
+        "the orders are as they were"
+    );
+
+    let mut swallowed =
+        conformance::connection(user, tributary_domain::AuthorizationId::generate());
+    swallowed.brokerage_name = tributary_domain::BrokerageName::parse("swallowed")?;
+    let connections_written = service
+        .upsert_connections(
+            user,
+            &[
+                conformance::connection(user, tributary_domain::AuthorizationId::generate()),
+                swallowed,
+            ],
+        )
+        .await;
+    assert!(
+        is_conflict_on(
+            &connections_written,
+            "snaptrade_brokerage_connections_user_id_authorization_id_key"
+        ),
+        "{connections_written:?}"
+    );
+    assert!(service.list_connections(user).await?.is_empty());
     Ok(())
 }

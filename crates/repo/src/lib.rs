@@ -71,7 +71,7 @@
 //! assert_eq!(failed, 0);
 //!
 //! let service = PgStore::new(pool, Keyring::from_env()?);
-//! let as_user = service.for_user(user); // RLS applies to everything this store does
+//! let as_user = service.for_user(user); // RLS applies to everything this store does; it only reads
 //! let accounts = as_user.list_accounts(user).await?;
 //! # Ok(())
 //! # }

@@ -58,7 +58,8 @@ struct State {
     users: HashSet<UserId>,
     accounts: HashMap<AccountId, InvestmentAccount>,
     snaptrade_users: HashMap<UserId, SnapTradeUser>,
-    connections: HashMap<AuthorizationId, BrokerageConnection>,
+    /// By user and authorization id: the key is scoped by user (migration 0013).
+    connections: HashMap<(UserId, AuthorizationId), BrokerageConnection>,
     holdings: HashMap<(UserId, Symbol), Holding>,
     orders: HashMap<OrderId, Order>,
     alpaca_accounts: HashMap<UserId, ProviderAccountId>,
@@ -177,7 +178,9 @@ impl State {
         self.orders
             .values()
             .find(|o| {
-                o.account_id == new.account_id && o.brokerage_order_id == new.brokerage_order_id
+                o.user_id == new.user_id
+                    && o.account_id == new.account_id
+                    && o.brokerage_order_id == new.brokerage_order_id
             })
             .map(|o| o.id)
     }
@@ -365,15 +368,6 @@ impl SnapTradeUserRepository for MemoryStore {
         check_snaptrade_user(user, snaptrade_user)?;
         let mut state = self.lock();
         state.ensure_user(user)?;
-        let taken = state
-            .snaptrade_users
-            .values()
-            .any(|s| s.user_id != user && s.snaptrade_user_id == snaptrade_user.snaptrade_user_id);
-        if taken {
-            return Err(RepoError::Conflict {
-                constraint: "snaptrade_users_snaptrade_user_id_key".to_owned(),
-            });
-        }
         let at = state.clock.stamp();
         let stored = state
             .snaptrade_users
@@ -448,21 +442,10 @@ impl ConnectionRepository for MemoryStore {
             return Ok(Vec::new());
         }
         state.ensure_user(user)?;
-        let held_by_other = connections.iter().any(|new| {
-            state
-                .connections
-                .get(&new.authorization_id)
-                .is_some_and(|c| c.user_id != user)
-        });
-        if held_by_other {
-            return Err(RepoError::Conflict {
-                constraint: "snaptrade_brokerage_connections_authorization_id_key".to_owned(),
-            });
-        }
         let at = state.clock.stamp();
         let mut stored = Vec::with_capacity(connections.len());
         for new in connections {
-            let connection = match state.connections.get_mut(&new.authorization_id) {
+            let connection = match state.connections.get_mut(&(user, new.authorization_id)) {
                 Some(current) => {
                     let updated = BrokerageConnection {
                         created_at: current.created_at,
@@ -476,7 +459,7 @@ impl ConnectionRepository for MemoryStore {
                     let created = new.clone().into_stored(ConnectionId::generate(), at);
                     state
                         .connections
-                        .insert(new.authorization_id, created.clone());
+                        .insert((user, new.authorization_id), created.clone());
                     created
                 }
             };
@@ -492,8 +475,7 @@ impl ConnectionRepository for MemoryStore {
     ) -> Result<BrokerageConnection, RepoError> {
         self.lock()
             .connections
-            .get(&authorization)
-            .filter(|c| c.user_id == user)
+            .get(&(user, authorization))
             .cloned()
             .ok_or(RepoError::NotFound {
                 entity: "connection",
@@ -519,13 +501,13 @@ impl ConnectionRepository for MemoryStore {
     ) -> Result<BrokerageConnection, RepoError> {
         let mut state = self.lock();
         let at = state.clock.stamp();
-        let current = state
-            .connections
-            .get_mut(&authorization)
-            .filter(|c| c.user_id == user)
-            .ok_or(RepoError::NotFound {
-                entity: "connection",
-            })?;
+        let current =
+            state
+                .connections
+                .get_mut(&(user, authorization))
+                .ok_or(RepoError::NotFound {
+                    entity: "connection",
+                })?;
         let (status, disabled_date, error_message) = change.apply_to(current);
         let updated = BrokerageConnection {
             status,
@@ -542,20 +524,12 @@ impl ConnectionRepository for MemoryStore {
         user: UserId,
         authorization: AuthorizationId,
     ) -> Result<BrokerageConnection, RepoError> {
-        let mut state = self.lock();
-        let owned = state
+        self.lock()
             .connections
-            .get(&authorization)
-            .is_some_and(|c| c.user_id == user);
-        if !owned {
-            return Err(RepoError::NotFound {
+            .remove(&(user, authorization))
+            .ok_or(RepoError::NotFound {
                 entity: "connection",
-            });
-        }
-        Ok(state
-            .connections
-            .remove(&authorization)
-            .expect("checked above"))
+            })
     }
 }
 
@@ -833,8 +807,7 @@ impl PortfolioRepository for MemoryStore {
             .map(|a| {
                 let connection = a
                     .snaptrade_authorization_id
-                    .and_then(|id| state.connections.get(&id))
-                    .filter(|c| c.user_id == user);
+                    .and_then(|id| state.connections.get(&(user, id)));
                 unified(a, connection)
             })
             .collect();
@@ -1003,7 +976,7 @@ impl State {
         self.connections.extend(
             rows.connections
                 .into_iter()
-                .map(|c| (c.authorization_id, c)),
+                .map(|c| ((c.user_id, c.authorization_id), c)),
         );
         self.holdings.extend(
             rows.holdings

@@ -50,7 +50,7 @@ pub trait AccountRepository: Send + Sync {
     ///
     /// # Errors
     /// [`RepoError::NotFound`] (`"account"`); [`RepoError::Forbidden`] in a user-scoped store (the schema lets
-    /// a signed-in user change only an account's name, sync switch, active and primary flags).
+    /// a signed-in user change only an account's name, sync switch and primary flag).
     async fn record_account_sync(
         &self,
         user: UserId,

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tributary_domain::{AccountId, ExposeSecret, InstitutionName, Provider, Symbol, Units, UserId};
 use tributary_repo::{
     AccountRepository, ConnectionRepository, HoldingRepository, HoldingsReplaced, Keyring,
-    MemoryStore, PgStore, PortfolioRepository, RepoError, SecretError, SecretKey,
+    MemoryStore, OrderRepository, PgStore, PortfolioRepository, RepoError, SecretError, SecretKey,
     SnapTradeUserRepository,
 };
 
@@ -157,25 +157,33 @@ async fn snaptrade_secrets_and_account_writes_are_service_mode_only(pool: PgPool
 }
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn a_user_cannot_take_another_users_connection_in_user_mode(pool: PgPool) -> TestResult {
+async fn another_users_authorization_id_neither_blocks_nor_is_taken_by_a_users_connection(
+    pool: PgPool,
+) -> TestResult {
     let service = store(&pool, [1; 32]);
     let (alice, bob) = (new_user(&pool).await, new_user(&pool).await);
     let authorization = tributary_domain::AuthorizationId::generate();
-    service
+    let alices = service
         .upsert_connections(alice, &[conformance::connection(alice, authorization)])
         .await?;
-    let taken = service
+    // Through the Data API Bob may not write a connection at all.
+    let forged = service
         .for_user(bob)
         .upsert_connections(bob, &[conformance::connection(bob, authorization)])
         .await;
-    // The same answer as in service mode: the key is taken, whoever holds it.
     assert!(
-        matches!(&taken, Err(RepoError::Conflict { constraint }) if constraint == "snaptrade_brokerage_connections_authorization_id_key"),
-        "{taken:?}"
+        matches!(&forged, Err(RepoError::Forbidden { .. })),
+        "{forged:?}"
     );
+    // The backend stores Bob's as his own row: the key is scoped by user.
+    let bobs = service
+        .upsert_connections(bob, &[conformance::connection(bob, authorization)])
+        .await?;
+    assert_eq!(bobs[0].user_id, bob);
+    assert_ne!(bobs[0].id, alices[0].id);
     assert_eq!(
-        service.get_connection(alice, authorization).await?.user_id,
-        alice
+        service.get_connection(alice, authorization).await?,
+        alices[0]
     );
     Ok(())
 }
@@ -675,23 +683,29 @@ async fn a_row_changed_outside_the_repository_is_restored_by_the_next_unchanged_
 }
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn a_user_cannot_keep_an_edited_row_past_a_sync_by_copying_a_digest(
-    pool: PgPool,
-) -> TestResult {
+async fn an_edited_row_is_not_kept_past_a_sync_by_copying_a_digest(pool: PgPool) -> TestResult {
     let service = store(&pool, [1; 32]);
     let user = new_user(&pool).await;
     service.replace_holdings(user, &two_holdings(user)).await?;
-    // Through the Data API a user may update their own rows, digest included; another row's digest is the
-    // only valid one they can get hold of.
+    let edit = "update user_aggregated_holdings set total_quantity = 99,
+                  content_digest = (select content_digest from user_aggregated_holdings where symbol = 'BND')
+                where symbol = 'VTI'";
+    // Through the Data API the user may not update a holding at all (migration 0013).
     let mut tx = service.for_user(user).begin(user).await?;
-    sqlx::query(
-        "update user_aggregated_holdings set total_quantity = 99,
-           content_digest = (select content_digest from user_aggregated_holdings where symbol = 'BND')
-         where symbol = 'VTI'",
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let refused = sqlx::query(edit).execute(&mut *tx).await;
+    tx.rollback().await?;
+    assert_eq!(
+        refused
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("42501"),
+        "{refused:?}"
+    );
+    // Someone who may write (a hand-run fix) and copies another row's digest, the only valid one at hand.
+    sqlx::query(edit).execute(&pool).await?;
 
     let replaced = service.replace_holdings(user, &two_holdings(user)).await?;
 
@@ -785,5 +799,130 @@ async fn rows_another_writer_adds_while_a_first_replacement_waits_for_its_lock_a
     let symbols: Vec<&str> = stored.iter().map(|h| h.symbol.as_str()).collect();
     assert_eq!(symbols, ["BND", "VTI"]);
     assert_eq!(stored[1].figures.total_quantity.get(), "3".parse()?);
+    Ok(())
+}
+
+/// Makes the database keep out (a BEFORE trigger returning NULL: the row is silently not written) every row of
+/// `table` whose `column` is `'swallowed'`, the way a trigger or rule added by someone else could.
+async fn swallow_rows(pool: &PgPool, table: &str, column: &str) -> sqlx::Result<()> {
+    sqlx::raw_sql(
+        "create schema if not exists test_faults;
+         create or replace function test_faults.swallow() returns trigger language plpgsql
+           set search_path = '' as $$ begin return null; end $$;",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "create trigger swallow before insert or update on public.{table} for each row
+           when (new.{column} = 'swallowed') execute function test_faults.swallow()"
+    )))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+fn is_conflict_on<T: std::fmt::Debug>(outcome: &Result<T, RepoError>, key: &str) -> bool {
+    matches!(outcome, Err(RepoError::Conflict { constraint }) if constraint == key)
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_write_that_reads_back_fewer_rows_than_it_sent_is_a_conflict_naming_the_key_and_writes_nothing(
+    pool: PgPool,
+) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    let accounts = service
+        .upsert_accounts(user, &[account(user, Provider::SnapTrade, "acc")])
+        .await?;
+    let recorded = service
+        .upsert_orders(
+            user,
+            &[conformance::order(user, accounts[0].id, "pending-1")],
+        )
+        .await?;
+    swallow_rows(&pool, "user_investment_accounts", "provider_account_id").await?;
+    swallow_rows(&pool, "snaptrade_orders", "brokerage_order_id").await?;
+    swallow_rows(&pool, "snaptrade_brokerage_connections", "brokerage_name").await?;
+
+    let accounts_written = service
+        .upsert_accounts(
+            user,
+            &[
+                account(user, Provider::Plaid, "kept"),
+                account(user, Provider::Plaid, "swallowed"),
+            ],
+        )
+        .await;
+    assert!(
+        is_conflict_on(
+            &accounts_written,
+            "user_investment_accounts_provider_provider_account_id_user__key"
+        ),
+        "{accounts_written:?}"
+    );
+    assert_eq!(
+        service.list_accounts(user).await?,
+        accounts,
+        "nothing of the batch is written"
+    );
+
+    let orders_written = service
+        .upsert_orders(
+            user,
+            &[
+                conformance::order(user, accounts[0].id, "kept"),
+                conformance::order(user, accounts[0].id, "swallowed"),
+            ],
+        )
+        .await;
+    assert!(
+        is_conflict_on(
+            &orders_written,
+            "snaptrade_orders_user_id_account_id_brokerage_order_id_key"
+        ),
+        "{orders_written:?}"
+    );
+    // The provider's answer for a recorded order, whose row the database keeps out: confirm_order used to panic
+    // on the empty read-back (`.remove(0)`).
+    let confirmed = service
+        .confirm_order(
+            user,
+            recorded[0].id,
+            &conformance::order(user, accounts[0].id, "swallowed"),
+        )
+        .await;
+    assert!(
+        is_conflict_on(
+            &confirmed,
+            "snaptrade_orders_user_id_account_id_brokerage_order_id_key"
+        ),
+        "{confirmed:?}"
+    );
+    assert_eq!(
+        service.list_orders(user, None).await?,
+        recorded,
+        "the orders are as they were"
+    );
+
+    let mut swallowed =
+        conformance::connection(user, tributary_domain::AuthorizationId::generate());
+    swallowed.brokerage_name = tributary_domain::BrokerageName::parse("swallowed")?;
+    let connections_written = service
+        .upsert_connections(
+            user,
+            &[
+                conformance::connection(user, tributary_domain::AuthorizationId::generate()),
+                swallowed,
+            ],
+        )
+        .await;
+    assert!(
+        is_conflict_on(
+            &connections_written,
+            "snaptrade_brokerage_connections_user_id_authorization_id_key"
+        ),
+        "{connections_written:?}"
+    );
+    assert!(service.list_connections(user).await?.is_empty());
     Ok(())
 }

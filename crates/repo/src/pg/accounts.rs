@@ -72,6 +72,9 @@ macro_rules! account_columns {
     };
 }
 
+/// The key an account is stored under: the provider's account id, scoped by provider and user.
+const ACCOUNT_KEY: &str = "user_investment_accounts_provider_provider_account_id_user__key";
+
 /// One statement for the whole batch; the WHERE on the update leaves identical rows (and their `updated_at`)
 /// alone.
 const UPSERT: &str = "
@@ -214,6 +217,13 @@ impl AccountRepository for PgStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(classify)?;
+        // Every account of the batch is read back under its key; fewer rows than sent (one kept out or removed by
+        // something else in the database) is a conflict on the key, and dropping the transaction undoes the batch.
+        if rows.len() != accounts.len() {
+            return Err(RepoError::Conflict {
+                constraint: ACCOUNT_KEY.to_owned(),
+            });
+        }
         let stored = rows
             .iter()
             .map(read_account)

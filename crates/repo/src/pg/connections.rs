@@ -13,24 +13,23 @@ use crate::batch::check_connections;
 use crate::error::classify;
 use crate::{ConnectionRepository, ConnectionStatusChange, RepoError};
 
-/// The constraint a connection held by another user collides with.
-const AUTHORIZATION_KEY: &str = "snaptrade_brokerage_connections_authorization_id_key";
+/// The key a connection is stored under: SnapTrade's authorization id, scoped by user (migration 0013), so
+/// another user's row with the same id is another row and never blocks or takes this one.
+const AUTHORIZATION_KEY: &str = "snaptrade_brokerage_connections_user_id_authorization_id_key";
 
-/// One statement per batch. Another user's row with the same authorization id is never updated (the WHERE
-/// skips it, and the caller sees a conflict); identical rows are not rewritten.
+/// One statement per batch; identical rows are not rewritten.
 const UPSERT: &str = "
 insert into public.snaptrade_brokerage_connections as c
   (user_id, authorization_id, brokerage_slug, brokerage_name, connection_type, status, disabled_date,
    error_message, accounts_count, last_synced_at)
 select $1::uuid, * from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
                          $8::text[], $9::int[], $10::timestamptz[])
-on conflict (authorization_id) do update set
+on conflict (user_id, authorization_id) do update set
   brokerage_slug = excluded.brokerage_slug, brokerage_name = excluded.brokerage_name,
   connection_type = excluded.connection_type, status = excluded.status, disabled_date = excluded.disabled_date,
   error_message = excluded.error_message, accounts_count = excluded.accounts_count,
   last_synced_at = excluded.last_synced_at
-where c.user_id = excluded.user_id
-  and (c.brokerage_slug, c.brokerage_name, c.connection_type, c.status, c.disabled_date, c.error_message,
+where (c.brokerage_slug, c.brokerage_name, c.connection_type, c.status, c.disabled_date, c.error_message,
        c.accounts_count, c.last_synced_at)
   is distinct from
       (excluded.brokerage_slug, excluded.brokerage_name, excluded.connection_type, excluded.status,
@@ -140,7 +139,8 @@ impl ConnectionRepository for PgStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(classify)?;
-        // A missing row is an authorization id another user holds: dropping the transaction undoes the batch.
+        // Every row of the batch is read back under its key; fewer rows than sent (a row removed or kept out by
+        // something else in the database) is a conflict on the key, and dropping the transaction undoes the batch.
         if rows.len() != connections.len() {
             return Err(RepoError::Conflict {
                 constraint: AUTHORIZATION_KEY.to_owned(),

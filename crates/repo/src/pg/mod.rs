@@ -35,10 +35,10 @@ use crate::{LockRepository, RepoError};
 /// * **user-scoped** ([`PgStore::for_user`]): every call runs in a transaction as role `authenticated` with the
 ///   user's JWT claims (`sub`), exactly as PostgREST runs a Supabase client's request, so row-level security and
 ///   column privileges back up the Rust code. Asking such a store about another user is
-///   [`RepoError::Forbidden`] before any SQL runs. The schema lets a signed-in user read their rows and write
-///   holdings, orders and connections; account, onboarding and SnapTrade-user writes, and every read of a
-///   SnapTrade user (its secret column is hidden from `authenticated`), are refused by the database and come
-///   back as [`RepoError::Forbidden`]: those are service-mode operations.
+///   [`RepoError::Forbidden`] before any SQL runs. The schema (migration 0013) lets a signed-in user read
+///   their rows and nothing more: every repository write, and every read of a SnapTrade user (its secret column
+///   is hidden from `authenticated`), is refused by the database and comes back as [`RepoError::Forbidden`]. The
+///   engine trusts what these tables say, so writing them is a service-mode operation.
 ///
 /// Cloning is cheap (the pool and keyring are shared).
 #[derive(Clone, Debug)]

@@ -19,8 +19,11 @@ use crate::{OrderRepository, RepoError};
 const OWNED_ACCOUNTS: &str = "
 select count(*) from public.user_investment_accounts where user_id = $1 and id = any($2::uuid[])";
 
-/// One statement per batch; identical rows are not rewritten. The account is checked to be the user's first,
-/// so the conflicting row is always the user's own.
+/// The key an order is stored under: the brokerage's order id, scoped by user and account (migration 0013).
+const ORDER_KEY: &str = "snaptrade_orders_user_id_account_id_brokerage_order_id_key";
+
+/// One statement per batch; identical rows are not rewritten. The key includes the user, so the conflicting row
+/// is always the user's own.
 const UPSERT: &str = "
 insert into public.snaptrade_orders as o
   (user_id, account_id, brokerage_order_id, symbol, universal_symbol_id, action, order_type, time_in_force, units,
@@ -30,7 +33,7 @@ select $1::uuid, * from unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $
                          $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
                          $14::numeric[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[],
                          $19::timestamptz[], $20::jsonb[], $21::text[])
-on conflict (brokerage_order_id, account_id) do update set
+on conflict (user_id, account_id, brokerage_order_id) do update set
   symbol = excluded.symbol, universal_symbol_id = excluded.universal_symbol_id, action = excluded.action,
   order_type = excluded.order_type, time_in_force = excluded.time_in_force, units = excluded.units,
   notional_value = excluded.notional_value, limit_price = excluded.limit_price, stop_price = excluded.stop_price,
@@ -38,8 +41,7 @@ on conflict (brokerage_order_id, account_id) do update set
   status = excluded.status, status_message = excluded.status_message, placed_at = excluded.placed_at,
   filled_at = excluded.filled_at, cancelled_at = excluded.cancelled_at, raw_order_data = excluded.raw_order_data,
   client_order_id = coalesce(excluded.client_order_id, o.client_order_id)
-where o.user_id = excluded.user_id
-  and (o.symbol, o.universal_symbol_id, o.action, o.order_type, o.time_in_force, o.units, o.notional_value,
+where (o.symbol, o.universal_symbol_id, o.action, o.order_type, o.time_in_force, o.units, o.notional_value,
        o.limit_price, o.stop_price, o.filled_units, o.average_fill_price, o.status, o.status_message,
        o.placed_at, o.filled_at, o.cancelled_at, o.raw_order_data, o.client_order_id)
   is distinct from
@@ -174,7 +176,10 @@ impl OrderRepository for PgStore {
         statement.execute(&mut *tx).await.map_err(classify)?;
         let confirmed = write_orders(&mut tx, user, std::slice::from_ref(placed))
             .await?
-            .remove(0);
+            .pop()
+            .ok_or_else(|| RepoError::Conflict {
+                constraint: ORDER_KEY.to_owned(),
+            })?;
         commit(tx).await?;
         Ok(confirmed)
     }
@@ -206,7 +211,9 @@ impl OrderRepository for PgStore {
 }
 
 /// Upserts the batch in one statement and reads it back as stored, in the order given (the caller has checked
-/// the batch and its accounts).
+/// the batch and its accounts). Fewer rows read back than sent (a row kept out or removed by something else in
+/// the database) is [`RepoError::Conflict`] on the order key; the caller's transaction is then dropped, undoing
+/// the batch.
 async fn write_orders(
     conn: &mut PgConnection,
     user: UserId,
@@ -282,10 +289,16 @@ async fn write_orders(
         .fetch_all(&mut *conn)
         .await
         .map_err(classify)?;
+    if rows.len() != orders.len() {
+        return Err(RepoError::Conflict {
+            constraint: ORDER_KEY.to_owned(),
+        });
+    }
     rows.iter().map(read_order).collect()
 }
 
-/// Every account the batch names must be the user's: the foreign key alone would accept another user's account.
+/// Every account the batch names must be the user's. The foreign key on (account_id, user_id) refuses another
+/// user's account too; asking first answers [`RepoError::NotFound`] for it, as for a missing one.
 async fn ensure_accounts_owned(
     conn: &mut PgConnection,
     user: UserId,

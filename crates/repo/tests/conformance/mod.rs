@@ -51,7 +51,8 @@ macro_rules! all_cases {
         $runner!(a_pending_order_is_confirmed_in_place_as_the_providers_order);
         $runner!(connection_status_moves_between_active_disabled_and_error);
         $runner!(unified_accounts_carry_their_connections_health);
-        $runner!(missing_rows_taken_keys_and_bad_batches_are_typed_errors);
+        $runner!(missing_rows_and_bad_batches_are_typed_errors);
+        $runner!(a_provider_key_held_by_one_user_neither_blocks_nor_captures_anothers);
         $runner!(snaptrade_users_register_once_and_keep_their_secret);
         $runner!(a_sync_outcome_is_recorded_and_a_failure_keeps_the_last_success);
         $runner!(many_sync_outcomes_are_recorded_at_once_and_a_bad_batch_writes_nothing);
@@ -62,8 +63,8 @@ macro_rules! all_cases {
     };
 }
 
-/// The cases a user-scoped store can run: everything but account writes through the user (the schema grants
-/// them to the backend only, so the harness's admin store sets accounts up) and SnapTrade users.
+/// The cases the user-scoped harness runs (reads as the user, writes as the backend): everything but the cases
+/// that read a SnapTrade user's secret, which the schema hides from the user.
 macro_rules! user_scoped_cases {
     ($runner:ident) => {
         $runner!(a_second_identical_write_changes_nothing);
@@ -76,6 +77,7 @@ macro_rules! user_scoped_cases {
         $runner!(connection_status_moves_between_active_disabled_and_error);
         $runner!(unified_accounts_carry_their_connections_health);
         $runner!(a_deleted_connection_is_gone_while_its_accounts_and_orders_stay);
+        $runner!(a_provider_key_held_by_one_user_neither_blocks_nor_captures_anothers);
     };
 }
 
@@ -885,7 +887,7 @@ pub async fn a_deleted_connection_is_gone_while_its_accounts_and_orders_stay<H: 
     );
 }
 
-pub async fn missing_rows_taken_keys_and_bad_batches_are_typed_errors<H: Harness>(h: &H) {
+pub async fn missing_rows_and_bad_batches_are_typed_errors<H: Harness>(h: &H) {
     let (alice, bob) = (h.new_user().await, h.new_user().await);
     let (as_alice, as_bob) = (h.store_for(alice), h.store_for(bob));
     assert!(matches!(
@@ -893,34 +895,15 @@ pub async fn missing_rows_taken_keys_and_bad_batches_are_typed_errors<H: Harness
         Err(RepoError::NotFound { entity: "account" })
     ));
 
-    let authorization = AuthorizationId::generate();
-    as_alice
-        .upsert_connections(alice, &[connection(alice, authorization)])
-        .await
-        .unwrap();
-    let bobs_own = AuthorizationId::generate();
-    let taken = as_bob
-        .upsert_connections(
-            bob,
-            &[connection(bob, bobs_own), connection(bob, authorization)],
-        )
-        .await;
-    assert!(
-        matches!(&taken, Err(RepoError::Conflict { constraint }) if constraint == "snaptrade_brokerage_connections_authorization_id_key"),
-        "{taken:?}"
-    );
-    assert!(
-        as_bob.list_connections(bob).await.unwrap().is_empty(),
-        "nothing of the batch is written"
-    );
-    assert_eq!(
-        as_alice
-            .get_connection(alice, authorization)
-            .await
-            .unwrap()
-            .user_id,
-        alice
-    );
+    let twice = [
+        connection(alice, AuthorizationId::generate()),
+        connection(bob, AuthorizationId::generate()),
+    ];
+    assert!(matches!(
+        as_alice.upsert_connections(alice, &twice).await,
+        Err(RepoError::Forbidden { .. })
+    ));
+    assert!(as_bob.list_connections(bob).await.unwrap().is_empty());
 
     let twice = [
         account(alice, Provider::Plaid, "dup"),
@@ -947,20 +930,78 @@ pub async fn missing_rows_taken_keys_and_bad_batches_are_typed_errors<H: Harness
             .await,
         Err(RepoError::NotFound { entity: "user" })
     ));
+}
 
-    let secret_user = snaptrade_user(alice, "snap-taken", "secret-a");
-    h.admin()
-        .upsert_snaptrade_user(alice, &secret_user)
+/// Every key a provider supplies is scoped by user (migration 0013): the same authorization id, SnapTrade user
+/// id, provider account id or brokerage order id stored for two users is two rows, and a write for one user
+/// neither fails on, nor changes, nor reads the other's.
+pub async fn a_provider_key_held_by_one_user_neither_blocks_nor_captures_anothers<H: Harness>(
+    h: &H,
+) {
+    let (alice, bob) = (h.new_user().await, h.new_user().await);
+    let (as_alice, as_bob) = (h.store_for(alice), h.store_for(bob));
+
+    let authorization = AuthorizationId::generate();
+    let alices_connection = as_alice
+        .upsert_connections(alice, &[connection(alice, authorization)])
         .await
         .unwrap();
-    let clash = h
-        .admin()
-        .upsert_snaptrade_user(bob, &snaptrade_user(bob, "snap-taken", "secret-b"))
-        .await;
-    assert!(
-        matches!(&clash, Err(RepoError::Conflict { constraint }) if constraint == "snaptrade_users_snaptrade_user_id_key"),
-        "{clash:?}"
+    let mut bobs = connection(bob, authorization);
+    bobs.status = ConnectionStatus::Disabled;
+    bobs.disabled_date = Some(at(10));
+    let bobs_own = AuthorizationId::generate();
+    let bobs_connections = as_bob
+        .upsert_connections(bob, &[connection(bob, bobs_own), bobs])
+        .await
+        .unwrap();
+    assert_eq!(bobs_connections.len(), 2);
+    assert!(bobs_connections.iter().all(|c| c.user_id == bob));
+    assert_ne!(bobs_connections[1].id, alices_connection[0].id);
+    assert_eq!(
+        as_alice.list_connections(alice).await.unwrap(),
+        alices_connection,
+        "Alice's connection is untouched"
     );
+    as_bob.delete_connection(bob, authorization).await.unwrap();
+    assert_eq!(
+        as_alice.get_connection(alice, authorization).await.unwrap(),
+        alices_connection[0]
+    );
+
+    let alices_account = snaptrade_account(h, alice, "same-provider-account").await;
+    let bobs_account = snaptrade_account(h, bob, "same-provider-account").await;
+    assert_ne!(alices_account.id, bobs_account.id);
+    assert_eq!(bobs_account.user_id, bob);
+
+    let alices_order = as_alice
+        .upsert_orders(
+            alice,
+            &[order(alice, alices_account.id, "same-brokerage-order")],
+        )
+        .await
+        .unwrap();
+    let mut filled = order(bob, bobs_account.id, "same-brokerage-order");
+    filled.status = OrderStatus::Filled;
+    let bobs_order = as_bob.upsert_orders(bob, &[filled]).await.unwrap();
+    assert_ne!(alices_order[0].id, bobs_order[0].id);
+    assert_eq!(
+        as_alice.list_orders(alice, None).await.unwrap(),
+        alices_order,
+        "Alice's order is untouched"
+    );
+
+    h.admin()
+        .upsert_snaptrade_user(alice, &snaptrade_user(alice, "snap-same", "secret-a"))
+        .await
+        .unwrap();
+    let bobs_registration = h
+        .admin()
+        .upsert_snaptrade_user(bob, &snaptrade_user(bob, "snap-same", "secret-b"))
+        .await
+        .unwrap();
+    assert_eq!(bobs_registration.user_id, bob);
+    let alices_registration = h.admin().find_snaptrade_user(alice).await.unwrap().unwrap();
+    assert_eq!(alices_registration.user_secret.expose_secret(), "secret-a");
 }
 
 pub async fn snaptrade_users_register_once_and_keep_their_secret<H: Harness>(h: &H) {

@@ -93,12 +93,14 @@ pub use pg::{PgStore, StoreTx};
 pub use repository::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
     HoldingRepository, HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository,
-    PortfolioSummary, SnapTradeUserRepository, Store, UnifiedAccount, WebhookRepository,
+    PortfolioSummary, RESEAL_BATCH, ResealReport, SecretRepository, SnapTradeUserRepository, Store,
+    UnifiedAccount, WebhookRepository,
 };
 #[cfg(feature = "mock")]
 pub use repository::{
     MockAccountRepository, MockConnectionRepository, MockHoldingRepository, MockOrderRepository,
-    MockPortfolioRepository, MockSnapTradeUserRepository, MockWebhookRepository,
+    MockPortfolioRepository, MockSecretRepository, MockSnapTradeUserRepository,
+    MockWebhookRepository,
 };
 pub use secret::{Keyring, SecretError, SecretKey};
 

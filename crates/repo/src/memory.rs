@@ -23,7 +23,8 @@ use crate::repository::check_webhook_text;
 use crate::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
     HoldingRepository, HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository,
-    PortfolioSummary, RepoError, SnapTradeUserRepository, UnifiedAccount, WebhookRepository,
+    PortfolioSummary, RepoError, ResealReport, SecretRepository, SnapTradeUserRepository,
+    UnifiedAccount, WebhookRepository,
 };
 
 /// The repositories in memory, behaving as [`crate::PgStore`] does: the same unique keys and conflicts,
@@ -832,6 +833,18 @@ impl WebhookRepository for MemoryStore {
     async fn forget_webhook(&self, webhook_id: &str) -> Result<(), RepoError> {
         self.lock().webhooks.remove(webhook_id);
         Ok(())
+    }
+}
+
+/// The memory store keeps SnapTrade secrets as the domain's `SecretString`s, never sealed (it has no keyring and
+/// nothing in it outlives the process), so there is never anything to re-seal: the same checks, and 0.
+#[async_trait]
+impl SecretRepository for MemoryStore {
+    async fn reseal_secrets(&self, batch_size: usize) -> Result<ResealReport, RepoError> {
+        if batch_size == 0 {
+            return Err(RepoError::invalid("batch_size", "must be at least 1"));
+        }
+        Ok(ResealReport::default())
     }
 }
 

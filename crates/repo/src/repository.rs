@@ -449,6 +449,41 @@ pub(crate) fn check_webhook_text(field: &'static str, value: &str) -> Result<(),
     Ok(())
 }
 
+/// How many rows [`SecretRepository::reseal_secrets`] re-seals per transaction unless told otherwise.
+pub const RESEAL_BATCH: usize = 500;
+
+/// What re-sealing the stored secrets did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ResealReport {
+    /// Values sealed again under the keyring's current key.
+    pub resealed: usize,
+    /// Values left as they were because they do not open under any key the keyring holds (sealed under a key
+    /// dropped too early, tampered with, not a sealed value at all). While this is not 0, no previous key may be
+    /// dropped: the rows it names would become unreadable for good.
+    pub unopenable: usize,
+}
+
+/// Sealed columns as a whole, across users: the backend's key rotation.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SecretRepository: Send + Sync {
+    /// Re-seals every stored sealed value that is not under the keyring's current key (today
+    /// `snaptrade_users.snaptrade_user_secret`) under it, keeping each value bound to its owner and column, so the
+    /// previous keys can then be dropped from the keyring.
+    ///
+    /// Batched: at most `batch_size` rows per transaction, each batch committed before the next is read, so a
+    /// rotation of a million rows holds no long lock. Resumable: a crash or an error half-way leaves every row
+    /// either under the new key or untouched, and the same call finishes the rest. Idempotent: a second run finds
+    /// nothing to do and reports 0. A value written concurrently (a user registering again) is not overwritten.
+    ///
+    /// # Errors
+    /// [`RepoError::InvalidData`] (`"batch_size"`) for a batch size of 0; [`RepoError::Forbidden`] in a
+    /// user-scoped store (this is a service operation across users); [`RepoError::Unavailable`] if the database
+    /// cannot be reached (the batches committed before stay done).
+    async fn reseal_secrets(&self, batch_size: usize) -> Result<ResealReport, RepoError>;
+}
+
 /// A user's lock, for work on the user that must not interleave with other work on the same user — in
 /// another task, or on PostgreSQL in another process sharing the database (a sync, an order placement).
 #[async_trait]

@@ -117,15 +117,15 @@ async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twic
 }
 
 /// A CONNECTION_DELETED whose last write fails (a trigger refuses the holdings' rebuild) saves nothing: the
-/// connection row, the accounts and the holdings are as before, and SnapTrade's retry of the same delivery
-/// is applied in full once the fault is gone.
+/// connection row, the accounts and the holdings are as before, the delivery stays recorded as failed, and
+/// SnapTrade's retry of the same delivery applies it in full once the fault is gone.
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
 async fn a_connection_deletion_that_fails_part_way_saves_nothing_and_its_retry_applies(
     pool: PgPool,
 ) {
     use tributary_domain::ConnectionType;
     use tributary_repo::{AccountRepository, ConnectionRepository, HoldingRepository, RepoError};
-    use tributary_sync::{SyncError, WebhookOutcome};
+    use tributary_sync::WebhookOutcome;
 
     let world = world(pool.clone()).await;
     world.connect_snaptrade(ConnectionType::Trade).await;
@@ -151,9 +151,18 @@ async fn a_connection_deletion_that_fails_part_way_saves_nothing_and_its_retry_a
         "hook-deleted-part-way",
     );
 
-    let failed = world.deliver(&deleted).await.unwrap_err();
+    world
+        .snaptrade
+        .delete_connection(&world.snaptrade_login().await, &connection.authorization_id)
+        .await
+        .unwrap();
 
-    assert!(matches!(failed, SyncError::Repo(_)), "{failed:?}");
+    let failed = world.deliver(&deleted).await.unwrap();
+
+    assert!(
+        matches!(&failed, WebhookOutcome::Deferred { reason } if reason.contains("refuses holdings")),
+        "recorded, its application failed and is kept for a retry: {failed:?}"
+    );
     assert_eq!(
         store
             .get_connection(world.user, connection.authorization_id)

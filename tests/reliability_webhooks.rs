@@ -1,5 +1,7 @@
 //! SnapTrade webhooks that go wrong, seen from the engine and the store: a forged signature, a stale or
-//! future timestamp, a replayed or duplicated delivery, an unknown event type, a 10 MiB body (anything over
+//! future timestamp (a hint to resync, not a command), a delivery whose application fails (kept and retried),
+//! a redelivery past the freshness window, a replayed deletion SnapTrade contradicts, a replayed or duplicated
+//! delivery, an unknown event type, a 10 MiB body (anything over
 //! `MAX_WEBHOOK_BODY`, 1 MiB, is refused before it is read), bytes that are not UTF-8. Each is refused with a
 //! typed error or acknowledged with a `WebhookOutcome` saying why; none changes a row it should not, none is applied twice, none panics. Every case runs on `MemoryStore` and on
 //! `PgStore` (a fresh migrated database), with the sandbox providers wired as the examples wire them.
@@ -24,11 +26,13 @@ use tributary::domain::{
     InvestmentAccount, Order, UserId,
 };
 use tributary::provider::ProviderError;
+use tributary::provider::snaptrade::UserCredentials;
 use tributary::provider::snaptrade::signing::{canonical_json, sign};
-use tributary::provider::snaptrade::webhook::{CODE_BAD_SIGNATURE, CODE_STALE_EVENT};
+use tributary::provider::snaptrade::webhook::{CODE_BAD_SIGNATURE, verify_webhook};
 use tributary::repo::{Keyring, MemoryStore, PgStore, SecretKey, Store};
 use tributary::sync::{
     CODE_WEBHOOK_TOO_LARGE, MAX_WEBHOOK_BODY, SyncEngine, SyncError, WebhookOutcome,
+    webhook_http_status,
 };
 use tributary_sandbox::Sandbox;
 
@@ -139,6 +143,37 @@ impl<S: Store + 'static> Hooked<S> {
         self.deliver_raw(Some(&signature), &body).await
     }
 
+    /// How many times SnapTrade was asked for the user's connections (a sync does, a deletion's check does).
+    fn authorization_lists(&self) -> usize {
+        self.sandbox()
+            .snaptrade()
+            .log()
+            .count("GET", "/authorizations")
+    }
+
+    /// The user's SnapTrade login, as stored.
+    async fn login(&self) -> UserCredentials {
+        let row = self
+            .engine
+            .store()
+            .find_snaptrade_user(self.user)
+            .await
+            .unwrap()
+            .expect("registered");
+        UserCredentials::new(row.snaptrade_user_id, row.user_secret)
+    }
+
+    /// Deletes the user's connection at SnapTrade, as the user would in SnapTrade's own app.
+    async fn delete_connection_at_snaptrade(&self) {
+        let login = self.login().await;
+        self.providers
+            .snaptrade
+            .client
+            .delete_connection(&login, &self.authorization)
+            .await
+            .unwrap();
+    }
+
     /// How many requests the SnapTrade sandbox has answered so far.
     fn snaptrade_requests(&self) -> usize {
         self.sandbox().snaptrade().log().all().len()
@@ -194,11 +229,11 @@ async fn a_forged_or_unsigned_delivery_is_refused_and_does_not_burn_its_webhook_
     );
 }
 
-async fn a_delivery_stamped_more_than_five_minutes_away_is_refused_as_stale<S: Store + 'static>(
+async fn a_signed_stale_unknown_delivery_resyncs_the_user_it_names_instead_of_obeying_it<
+    S: Store + 'static,
+>(
     hooked: Hooked<S>,
 ) {
-    let before = hooked.rows().await;
-    let requests = hooked.snaptrade_requests();
     for (offset, id) in [
         (-301, "hook-past"),
         (301, "hook-future"),
@@ -207,22 +242,31 @@ async fn a_delivery_stamped_more_than_five_minutes_away_is_refused_as_stale<S: S
         let mut event = hooked.event("CONNECTION_BROKEN", id);
         let at = Utc::now() + chrono::Duration::seconds(offset);
         event["eventTimestamp"] = json!(at.to_rfc3339());
+        let listed = hooked.authorization_lists();
 
-        let refused = hooked.deliver(&event).await.unwrap_err();
+        let result = hooked.deliver(&event).await;
 
-        let SyncError::Provider(ProviderError::Rejected(detail)) = &refused else {
-            panic!("a stale delivery is Rejected, got {refused:?}");
-        };
-        assert_eq!(detail.code.as_deref(), Some(CODE_STALE_EVENT), "{detail}");
-        assert!(detail.message.contains("more than 300s"), "{detail}");
+        assert_eq!(webhook_http_status(&result), 200, "{result:?}");
+        let outcome = result.unwrap();
+        assert!(
+            matches!(&outcome, WebhookOutcome::Resynced(report) if !report.has_failures()),
+            "a stale signed delivery is a hint to resync, got {outcome:?}"
+        );
+        assert!(
+            hooked.authorization_lists() > listed,
+            "the resync asked SnapTrade"
+        );
+        assert_eq!(
+            hooked.connection_status().await,
+            ConnectionStatus::Active,
+            "the stale command itself was not obeyed"
+        );
+        assert_eq!(
+            hooked.deliver(&event).await.unwrap(),
+            WebhookOutcome::Replayed,
+            "recorded once, it is not resynced again"
+        );
     }
-    assert_eq!(hooked.rows().await, before, "a stale delivery wrote");
-    assert_eq!(hooked.connection_status().await, ConnectionStatus::Active);
-    assert_eq!(
-        hooked.snaptrade_requests(),
-        requests,
-        "a stale delivery called SnapTrade"
-    );
 }
 
 async fn a_replayed_holdings_update_resyncs_once_and_is_then_acknowledged_as_a_replay<
@@ -481,6 +525,232 @@ async fn bytes_that_are_not_utf8_are_refused_as_invalid_data_and_change_nothing<
     ));
 }
 
+async fn a_delivery_whose_application_fails_stays_recorded_and_is_retried_and_applied_once<
+    S: Store + 'static,
+>(
+    hooked: Hooked<S>,
+) {
+    hooked.delete_connection_at_snaptrade().await;
+    let deleted = hooked.event("CONNECTION_DELETED", "hook-fails-first");
+    // SnapTrade's authorization list fails while the deletion is being confirmed: our failure, not the sender's.
+    hooked
+        .sandbox()
+        .snaptrade()
+        .knobs()
+        .retire_path("/authorizations");
+    let before = hooked.rows().await;
+
+    let first = hooked.deliver(&deleted).await;
+
+    assert_eq!(
+        webhook_http_status(&first),
+        200,
+        "recorded, so acknowledged: {first:?}"
+    );
+    assert!(
+        matches!(first, Ok(WebhookOutcome::Deferred { .. })),
+        "{first:?}"
+    );
+    assert_eq!(hooked.rows().await, before, "nothing applied yet");
+    let retried_too_soon = hooked.engine.retry_snaptrade_webhooks(10).await.unwrap();
+    assert!(
+        matches!(
+            retried_too_soon.as_slice(),
+            [(_, WebhookOutcome::Deferred { .. })]
+        ),
+        "{retried_too_soon:?}"
+    );
+    assert_eq!(hooked.rows().await, before);
+
+    hooked.sandbox().snaptrade().knobs().reset();
+    let retried = hooked.engine.retry_snaptrade_webhooks(10).await.unwrap();
+
+    assert!(
+        matches!(
+            retried.as_slice(),
+            [(_, WebhookOutcome::ConnectionRemoved { authorization_id, accounts_deactivated })]
+                if *authorization_id == hooked.authorization && *accounts_deactivated > 0
+        ),
+        "{retried:?}"
+    );
+    assert!(hooked.rows().await.connections.is_empty());
+    let after = hooked.rows().await;
+    assert!(
+        hooked
+            .engine
+            .retry_snaptrade_webhooks(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        hooked.deliver(&deleted).await.unwrap(),
+        WebhookOutcome::Replayed,
+        "SnapTrade's own retry of it is acknowledged, not applied again"
+    );
+    assert_eq!(hooked.rows().await, after);
+}
+
+async fn a_delivery_redelivered_after_the_freshness_window_is_acknowledged_and_not_applied_twice<
+    S: Store + 'static,
+>(
+    hooked: Hooked<S>,
+) {
+    // SnapTrade's retry carries the first delivery's eventTimestamp, so what matters is that it comes past the
+    // 300 s window (SnapTrade's own retries start after 30 minutes): stamped 295 s ago, delivered at once, then
+    // again once the stamp is more than 300 s old.
+    let mut broken = hooked.event("CONNECTION_BROKEN", "hook-retried-later");
+    let stamped = Utc::now() - chrono::Duration::seconds(295);
+    broken["eventTimestamp"] = json!(stamped.to_rfc3339());
+    let first = hooked.deliver(&broken).await.unwrap();
+    assert!(
+        matches!(first, WebhookOutcome::ConnectionUpdated { .. }),
+        "{first:?}"
+    );
+    hooked
+        .deliver(&hooked.event("CONNECTION_FIXED", "hook-fixed-meanwhile"))
+        .await
+        .unwrap();
+    let wait = (stamped + chrono::Duration::seconds(302) - Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(wait).await;
+    let (body, signature) = hooked.providers.signed_webhook(&broken);
+    let strict = verify_webhook(&hooked.providers.consumer_key, Some(&signature), &body);
+    assert!(
+        strict.is_err(),
+        "the redelivery is past the freshness window"
+    );
+    let before = hooked.rows().await;
+    let requests = hooked.snaptrade_requests();
+
+    let redelivered = hooked.deliver(&broken).await;
+
+    assert_eq!(webhook_http_status(&redelivered), 200);
+    assert_eq!(redelivered.unwrap(), WebhookOutcome::Replayed);
+    assert_eq!(hooked.rows().await, before, "applied twice");
+    assert_eq!(hooked.connection_status().await, ConnectionStatus::Active);
+    assert_eq!(
+        hooked.snaptrade_requests(),
+        requests,
+        "a recognised redelivery called SnapTrade"
+    );
+}
+
+async fn a_replayed_deletion_capture_deletes_nothing_while_snaptrade_still_has_it<
+    S: Store + 'static,
+>(
+    hooked: Hooked<S>,
+) {
+    let before = hooked.rows().await;
+    for (event_type, id) in [
+        ("CONNECTION_DELETED", "hook-captured-connection"),
+        ("USER_DELETED", "hook-captured-user"),
+    ] {
+        let listed = hooked.authorization_lists();
+
+        let outcome = hooked.deliver(&hooked.event(event_type, id)).await.unwrap();
+
+        assert!(
+            matches!(&outcome, WebhookOutcome::Resynced(report) if !report.has_failures()),
+            "{event_type}: SnapTrade still has it, so the user is resynced, got {outcome:?}"
+        );
+        assert!(
+            hooked.authorization_lists() > listed,
+            "{event_type}: SnapTrade was asked"
+        );
+        let now = hooked.rows().await;
+        assert_eq!(
+            now.connections.len(),
+            before.connections.len(),
+            "{event_type}"
+        );
+        assert_eq!(
+            now.connections
+                .iter()
+                .map(|c| c.authorization_id)
+                .collect::<Vec<_>>(),
+            before
+                .connections
+                .iter()
+                .map(|c| c.authorization_id)
+                .collect::<Vec<_>>()
+        );
+        assert!(now.accounts.iter().all(|a| a.is_active), "{event_type}");
+        assert_eq!(now.accounts.len(), before.accounts.len());
+        assert_eq!(now.holdings.len(), before.holdings.len(), "{event_type}");
+        assert!(now.registered_at_snaptrade, "{event_type}");
+    }
+}
+
+async fn a_confirmed_user_deletion_removes_the_registration_and_connections<S: Store + 'static>(
+    hooked: Hooked<S>,
+) {
+    let login = hooked.login().await;
+    hooked
+        .providers
+        .snaptrade
+        .client
+        .delete_user(&login.user_id)
+        .await
+        .unwrap();
+
+    let outcome = hooked
+        .deliver(&hooked.event("USER_DELETED", "hook-user-gone"))
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, WebhookOutcome::UserRemoved);
+    let rows = hooked.rows().await;
+    assert!(!rows.registered_at_snaptrade);
+    assert!(rows.connections.is_empty());
+    assert!(rows.accounts.iter().all(|a| !a.is_active));
+}
+
+async fn purging_removes_only_applied_records_older_than_the_cutoff<S: Store + 'static>(
+    hooked: Hooked<S>,
+) {
+    let broken = hooked.event("CONNECTION_BROKEN", "hook-to-purge");
+    hooked.deliver(&broken).await.unwrap();
+    hooked.delete_connection_at_snaptrade().await;
+    hooked
+        .sandbox()
+        .snaptrade()
+        .knobs()
+        .retire_path("/authorizations");
+    let pending = hooked.event("CONNECTION_DELETED", "hook-still-pending");
+    assert!(matches!(
+        hooked.deliver(&pending).await.unwrap(),
+        WebhookOutcome::Deferred { .. }
+    ));
+    hooked.sandbox().snaptrade().knobs().reset();
+
+    let before_cutoff = Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(
+        hooked
+            .engine
+            .purge_webhook_records(before_cutoff)
+            .await
+            .unwrap(),
+        0
+    );
+    let purged = hooked
+        .engine
+        .purge_webhook_records(Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+
+    assert_eq!(purged, 1, "only the applied record");
+    let retried = hooked.engine.retry_snaptrade_webhooks(10).await.unwrap();
+    assert!(
+        matches!(
+            retried.as_slice(),
+            [(_, WebhookOutcome::ConnectionRemoved { .. })]
+        ),
+        "the pending one was kept and is still applied: {retried:?}"
+    );
+}
+
 async fn on_memory() -> Hooked<MemoryStore> {
     let store = MemoryStore::new();
     let user = store.create_user();
@@ -518,7 +788,12 @@ macro_rules! on_both_stores {
 
 on_both_stores!(
     a_forged_or_unsigned_delivery_is_refused_and_does_not_burn_its_webhook_id,
-    a_delivery_stamped_more_than_five_minutes_away_is_refused_as_stale,
+    a_signed_stale_unknown_delivery_resyncs_the_user_it_names_instead_of_obeying_it,
+    a_delivery_whose_application_fails_stays_recorded_and_is_retried_and_applied_once,
+    a_delivery_redelivered_after_the_freshness_window_is_acknowledged_and_not_applied_twice,
+    a_replayed_deletion_capture_deletes_nothing_while_snaptrade_still_has_it,
+    a_confirmed_user_deletion_removes_the_registration_and_connections,
+    purging_removes_only_applied_records_older_than_the_cutoff,
     a_replayed_holdings_update_resyncs_once_and_is_then_acknowledged_as_a_replay,
     duplicate_deliveries_arriving_together_are_applied_once,
     an_unknown_event_type_is_acknowledged_with_its_reason_and_changes_nothing,
@@ -526,3 +801,61 @@ on_both_stores!(
     a_signed_body_at_the_one_mebibyte_limit_is_applied_and_one_byte_more_is_refused,
     bytes_that_are_not_utf8_are_refused_as_invalid_data_and_change_nothing,
 );
+
+/// The backend's own role receives webhooks: as `service_role` (no superuser, no privilege on `auth.users`), a
+/// delivery is recorded, applied, found again, retried and purged. The first version's record statement read
+/// `auth.users` and failed here with "permission denied for table users".
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_webhook_is_recorded_and_applied_as_service_role(pool: PgPool) {
+    let user = tributary_testdb::create_auth_user(&pool)
+        .await
+        .expect("a user in auth.users");
+    let as_service_role = sqlx::postgres::PgPoolOptions::new()
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("set role service_role")
+                    .execute(conn)
+                    .await
+                    .map(drop)
+            })
+        })
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let role: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(&as_service_role)
+        .await
+        .unwrap();
+    assert_eq!(role, "service_role");
+    let store = PgStore::new(as_service_role, Keyring::new(SecretKey::generate()));
+    let hooked = Hooked::start(store, UserId::new(user)).await;
+    let broken = hooked.event("CONNECTION_BROKEN", "hook-service-role");
+
+    let outcome = hooked.deliver(&broken).await.unwrap();
+
+    assert_eq!(
+        outcome,
+        WebhookOutcome::ConnectionUpdated {
+            authorization_id: hooked.authorization,
+            status: ConnectionStatus::Disabled,
+        }
+    );
+    assert_eq!(
+        hooked.deliver(&broken).await.unwrap(),
+        WebhookOutcome::Replayed
+    );
+    assert!(
+        hooked
+            .engine
+            .retry_snaptrade_webhooks(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let purged = hooked
+        .engine
+        .purge_webhook_records(Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+}

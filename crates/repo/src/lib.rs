@@ -92,13 +92,16 @@ pub use memory::MemoryStore;
 pub use pg::{PgStore, StoreTx};
 pub use repository::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
-    HoldingRepository, HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository,
-    PortfolioSummary, SnapTradeUserRepository, Store, UnifiedAccount, WebhookRepository,
+    HoldingRepository, HoldingsReplaced, LockRepository, NewWebhookDelivery, OrderRepository,
+    PortfolioRepository, PortfolioSummary, RESEAL_BATCH, ResealReport, SecretRepository,
+    SnapTradeUserRepository, Store, UnifiedAccount, WebhookDelivery, WebhookKey, WebhookRepository,
+    WebhookStatus,
 };
 #[cfg(feature = "mock")]
 pub use repository::{
     MockAccountRepository, MockConnectionRepository, MockHoldingRepository, MockOrderRepository,
-    MockPortfolioRepository, MockSnapTradeUserRepository, MockWebhookRepository,
+    MockPortfolioRepository, MockSecretRepository, MockSnapTradeUserRepository,
+    MockWebhookRepository,
 };
 pub use secret::{Keyring, SecretError, SecretKey};
 

@@ -19,11 +19,13 @@ use crate::batch::{
     check_sync_states,
 };
 use crate::lock::{InProcessGuard, InProcessLocks, LockKind, UserLock};
-use crate::repository::check_webhook_text;
+use crate::repository::{check_webhook_delivery, webhook_error_text};
 use crate::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
-    HoldingRepository, HoldingsReplaced, LockRepository, OrderRepository, PortfolioRepository,
-    PortfolioSummary, RepoError, SnapTradeUserRepository, UnifiedAccount, WebhookRepository,
+    HoldingRepository, HoldingsReplaced, LockRepository, NewWebhookDelivery, OrderRepository,
+    PortfolioRepository, PortfolioSummary, RepoError, ResealReport, SecretRepository,
+    SnapTradeUserRepository, UnifiedAccount, WebhookDelivery, WebhookKey, WebhookRepository,
+    WebhookStatus,
 };
 
 /// The repositories in memory, behaving as [`crate::PgStore`] does: the same unique keys and conflicts,
@@ -63,8 +65,8 @@ struct State {
     holdings: HashMap<(UserId, Symbol), Holding>,
     orders: HashMap<OrderId, Order>,
     alpaca_accounts: HashMap<UserId, ProviderAccountId>,
-    /// Applied webhook deliveries: id → the user named, if registered (the row goes with the user).
-    webhooks: HashMap<String, Option<UserId>>,
+    /// The webhook inbox, by key (a delivery naming a user goes with the user).
+    webhooks: HashMap<WebhookKey, WebhookDelivery>,
     clock: Clock,
 }
 
@@ -837,26 +839,107 @@ impl PortfolioRepository for MemoryStore {
 
 #[async_trait]
 impl WebhookRepository for MemoryStore {
-    async fn record_webhook(
-        &self,
-        webhook_id: &str,
-        event_type: &str,
-        user: Option<UserId>,
-    ) -> Result<bool, RepoError> {
-        check_webhook_text("webhook_id", webhook_id)?;
-        check_webhook_text("event_type", event_type)?;
+    async fn record_webhook(&self, delivery: &NewWebhookDelivery) -> Result<bool, RepoError> {
+        check_webhook_delivery(delivery)?;
         let mut state = self.lock();
-        if state.webhooks.contains_key(webhook_id) {
+        if state.webhooks.contains_key(&delivery.key) {
             return Ok(false);
         }
-        let user = user.filter(|user| state.users.contains(user));
-        state.webhooks.insert(webhook_id.to_owned(), user);
+        let user_id = delivery.user.filter(|user| state.users.contains(user));
+        let at = state.clock.stamp();
+        state.webhooks.insert(
+            delivery.key.clone(),
+            WebhookDelivery {
+                key: delivery.key.clone(),
+                event_type: delivery.event_type.clone(),
+                user_id,
+                payload: delivery.payload.clone(),
+                hint_only: delivery.hint_only,
+                status: WebhookStatus::Received,
+                attempts: 0,
+                last_error: None,
+                received_at: at,
+                updated_at: at,
+                applied_at: None,
+            },
+        );
         Ok(true)
     }
 
-    async fn forget_webhook(&self, webhook_id: &str) -> Result<(), RepoError> {
-        self.lock().webhooks.remove(webhook_id);
+    async fn find_webhook(&self, key: &WebhookKey) -> Result<Option<WebhookDelivery>, RepoError> {
+        Ok(self.lock().webhooks.get(key).cloned())
+    }
+
+    async fn mark_webhook_applied(&self, key: &WebhookKey) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        let at = state.clock.stamp();
+        let delivery = state
+            .webhooks
+            .get_mut(key)
+            .ok_or(RepoError::NotFound { entity: "webhook" })?;
+        delivery.status = WebhookStatus::Applied;
+        delivery.attempts += 1;
+        delivery.last_error = None;
+        delivery.applied_at = Some(at);
+        delivery.updated_at = at;
         Ok(())
+    }
+
+    async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        let at = state.clock.stamp();
+        let delivery = state
+            .webhooks
+            .get_mut(key)
+            .ok_or(RepoError::NotFound { entity: "webhook" })?;
+        delivery.attempts += 1;
+        delivery.updated_at = at;
+        if delivery.status != WebhookStatus::Applied {
+            delivery.status = WebhookStatus::Failed;
+            delivery.last_error = Some(webhook_error_text(error));
+        }
+        Ok(())
+    }
+
+    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
+        let state = self.lock();
+        let mut pending: Vec<_> = state
+            .webhooks
+            .values()
+            .filter(|delivery| delivery.status != WebhookStatus::Applied)
+            .cloned()
+            .collect();
+        pending.sort_by(|a, b| {
+            (a.received_at, &a.key.snaptrade_user_id, &a.key.webhook_id).cmp(&(
+                b.received_at,
+                &b.key.snaptrade_user_id,
+                &b.key.webhook_id,
+            ))
+        });
+        pending.truncate(limit);
+        Ok(pending)
+    }
+
+    async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
+        let mut state = self.lock();
+        let before = state.webhooks.len();
+        state.webhooks.retain(|_, delivery| {
+            delivery.status != WebhookStatus::Applied
+                || delivery.applied_at.is_none_or(|at| at >= applied_before)
+        });
+        Ok(before - state.webhooks.len())
+    }
+}
+
+/// The memory store keeps SnapTrade secrets as the domain's `SecretString`s, never sealed (it has no keyring and
+/// nothing in it outlives the process), so there is never anything to re-seal: the same checks, and 0.
+#[async_trait]
+impl SecretRepository for MemoryStore {
+    async fn reseal_secrets(&self, batch_size: usize) -> Result<ResealReport, RepoError> {
+        if batch_size == 0 {
+            return Err(RepoError::invalid("batch_size", "must be at least 1"));
+        }
+        Ok(ResealReport::default())
     }
 }
 

@@ -420,29 +420,155 @@ pub trait PortfolioRepository: Send + Sync {
     ) -> Result<(), RepoError>;
 }
 
-/// Webhook deliveries already applied (`snaptrade_webhook_events`), so a replay is never applied twice — not
-/// after a restart, not by another process sharing the database.
+/// Where a recorded webhook delivery stands (`snaptrade_webhook_events.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookStatus {
+    /// Recorded, not applied yet (being applied, or its process stopped half-way).
+    Received,
+    /// Applied: a redelivery is acknowledged and not applied again.
+    Applied,
+    /// Its application failed; [`WebhookRepository::pending_webhooks`] hands it out for a retry.
+    Failed,
+}
+
+impl WebhookStatus {
+    /// The column's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Applied => "applied",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self, RepoError> {
+        match text {
+            "received" => Ok(Self::Received),
+            "applied" => Ok(Self::Applied),
+            "failed" => Ok(Self::Failed),
+            other => Err(RepoError::invalid(
+                "status",
+                format!("`{other}` is not a webhook status"),
+            )),
+        }
+    }
+}
+
+/// A delivery's identity: its webhook id, scoped by the SnapTrade user it names (empty when it names none), so one
+/// user's delivery can never block, or be taken for, another's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WebhookKey {
+    /// The SnapTrade user the delivery names, as sent (`""` for none).
+    pub snaptrade_user_id: String,
+    /// The webhook id (or, when SnapTrade sent none, what makes the event unique).
+    pub webhook_id: String,
+}
+
+/// A verified delivery, as recorded before it is acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewWebhookDelivery {
+    /// Its identity.
+    pub key: WebhookKey,
+    /// Its `eventType` as sent.
+    pub event_type: String,
+    /// The Tributary user it names; kept only when that user exists (the row goes with the user).
+    pub user: Option<UserId>,
+    /// The payload as verified (never the deprecated `webhookSecret`): what the delivery is applied from.
+    pub payload: serde_json::Value,
+    /// Signed but stale when first seen: applied as a resync of its user, never as the command it carries.
+    pub hint_only: bool,
+}
+
+/// A recorded delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    /// Its identity.
+    pub key: WebhookKey,
+    /// Its `eventType` as sent.
+    pub event_type: String,
+    /// The Tributary user it names, when that user exists.
+    pub user_id: Option<UserId>,
+    /// The payload it is applied from.
+    pub payload: serde_json::Value,
+    /// Applied as a resync hint only (see [`NewWebhookDelivery::hint_only`]).
+    pub hint_only: bool,
+    /// Where it stands.
+    pub status: WebhookStatus,
+    /// How many applications were finished (applied or failed).
+    pub attempts: u32,
+    /// Why the last application failed.
+    pub last_error: Option<String>,
+    /// When it was first recorded.
+    pub received_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was applied.
+    pub applied_at: Option<DateTime<Utc>>,
+}
+
+/// The SnapTrade webhook inbox (`snaptrade_webhook_events`, backend only): every verified delivery is recorded
+/// before it is acknowledged and applied from its row, so a failure of ours never loses one, a redelivery is
+/// recognised (not after a restart either, nor by another process sharing the database) and never applied twice.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait WebhookRepository: Send + Sync {
-    /// Records the delivery `webhook_id` (of `event_type`, naming `user` when it names one): `true` the first
-    /// time, `false` for a replay. A `user` that does not exist is not recorded with the delivery.
+    /// Records a verified delivery as [`WebhookStatus::Received`]: `true` the first time, `false` when its key is
+    /// recorded already (a redelivery), which leaves the row as it was. A `user` that does not exist is not kept.
     ///
     /// # Errors
-    /// [`RepoError::InvalidData`] (`"webhook_id"`, `"event_type"`) for an empty or NUL-carrying value;
-    /// [`RepoError::Unavailable`] if the database cannot be reached.
-    async fn record_webhook(
-        &self,
-        webhook_id: &str,
-        event_type: &str,
-        user: Option<UserId>,
-    ) -> Result<bool, RepoError>;
+    /// [`RepoError::InvalidData`] (`"webhook_id"`, `"event_type"`, `"snaptrade_user_id"`) for an empty or
+    /// NUL-carrying value; [`RepoError::Unavailable`] if the database cannot be reached: the delivery is then not
+    /// recorded, and must not be acknowledged.
+    async fn record_webhook(&self, delivery: &NewWebhookDelivery) -> Result<bool, RepoError>;
 
-    /// Forgets a recorded delivery whose application failed, so the provider's retry of it is applied.
+    /// The recorded delivery with this key, if any.
+    async fn find_webhook(&self, key: &WebhookKey) -> Result<Option<WebhookDelivery>, RepoError>;
+
+    /// Marks a delivery applied (one more attempt, the last error cleared).
     ///
     /// # Errors
-    /// [`RepoError::Unavailable`] if the database cannot be reached.
-    async fn forget_webhook(&self, webhook_id: &str) -> Result<(), RepoError>;
+    /// [`RepoError::NotFound`] (`"webhook"`) if no delivery has this key.
+    async fn mark_webhook_applied(&self, key: &WebhookKey) -> Result<(), RepoError>;
+
+    /// Marks a delivery failed with why (one more attempt), so a retry picks it up. An applied delivery stays
+    /// applied.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"webhook"`) if no delivery has this key.
+    async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError>;
+
+    /// Up to `limit` deliveries not applied yet (received or failed), oldest first.
+    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError>;
+
+    /// Deletes the applied deliveries applied before `applied_before` (past the window in which the provider may
+    /// still redeliver them); a delivery not applied yet is never purged. Returns how many were deleted.
+    async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError>;
+}
+
+/// Checks a delivery's text fields before it is recorded.
+pub(crate) fn check_webhook_delivery(delivery: &NewWebhookDelivery) -> Result<(), RepoError> {
+    check_webhook_text("webhook_id", &delivery.key.webhook_id)?;
+    check_webhook_text("event_type", &delivery.event_type)?;
+    if delivery.key.snaptrade_user_id.contains('\0') {
+        return Err(RepoError::invalid(
+            "snaptrade_user_id",
+            "contains a NUL character",
+        ));
+    }
+    Ok(())
+}
+
+/// The longest failure reason kept on a delivery: enough to say what went wrong, never a whole response.
+pub(crate) const WEBHOOK_ERROR_CHARS: usize = 1000;
+
+/// A failure reason as stored: NUL-free, at most [`WEBHOOK_ERROR_CHARS`] characters.
+pub(crate) fn webhook_error_text(error: &str) -> String {
+    error
+        .chars()
+        .filter(|c| *c != '\0')
+        .take(WEBHOOK_ERROR_CHARS)
+        .collect()
 }
 
 /// Checks a webhook's text field before it is stored: PostgreSQL's text refuses NUL, and an empty id names
@@ -455,6 +581,41 @@ pub(crate) fn check_webhook_text(field: &'static str, value: &str) -> Result<(),
         return Err(RepoError::invalid(field, "contains a NUL character"));
     }
     Ok(())
+}
+
+/// How many rows [`SecretRepository::reseal_secrets`] re-seals per transaction unless told otherwise.
+pub const RESEAL_BATCH: usize = 500;
+
+/// What re-sealing the stored secrets did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ResealReport {
+    /// Values sealed again under the keyring's current key.
+    pub resealed: usize,
+    /// Values left as they were because they do not open under any key the keyring holds (sealed under a key
+    /// dropped too early, tampered with, not a sealed value at all). While this is not 0, no previous key may be
+    /// dropped: the rows it names would become unreadable for good.
+    pub unopenable: usize,
+}
+
+/// Sealed columns as a whole, across users: the backend's key rotation.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SecretRepository: Send + Sync {
+    /// Re-seals every stored sealed value that is not under the keyring's current key (today
+    /// `snaptrade_users.snaptrade_user_secret`) under it, keeping each value bound to its owner and column, so the
+    /// previous keys can then be dropped from the keyring.
+    ///
+    /// Batched: at most `batch_size` rows per transaction, each batch committed before the next is read, so a
+    /// rotation of a million rows holds no long lock. Resumable: a crash or an error half-way leaves every row
+    /// either under the new key or untouched, and the same call finishes the rest. Idempotent: a second run finds
+    /// nothing to do and reports 0. A value written concurrently (a user registering again) is not overwritten.
+    ///
+    /// # Errors
+    /// [`RepoError::InvalidData`] (`"batch_size"`) for a batch size of 0; [`RepoError::Forbidden`] in a
+    /// user-scoped store (this is a service operation across users); [`RepoError::Unavailable`] if the database
+    /// cannot be reached (the batches committed before stay done).
+    async fn reseal_secrets(&self, batch_size: usize) -> Result<ResealReport, RepoError>;
 }
 
 /// A user's lock, for work on the user that must not interleave with other work on the same user — in

@@ -10,7 +10,12 @@
 //! Keys rotate through the [`Keyring`]: it seals under its current key and opens values sealed under any key it
 //! holds, so old rows keep working after `TRIBUTARY_SECRET_KEY` changes as long as the old key is listed in
 //! `TRIBUTARY_SECRET_KEYS_PREVIOUS` (comma-separated, each `<key id>:<base64>`, or bare `<base64>` for a derived
-//! id). Rows are re-sealed under the current key the next time they are written.
+//! id). Rows are re-sealed under the current key the next time they are written, or all at once by
+//! [`crate::SecretRepository::reseal_secrets`], after which the old key can be dropped from the keyring.
+//!
+//! Key material is zeroized when dropped: the key bytes live in a [`SecretBox`], and the AES key schedule and
+//! GHASH key derivation of every cipher built from them are zeroized (`aes` and `aes-gcm` are built with their
+//! `zeroize` features).
 
 use std::fmt;
 
@@ -253,24 +258,11 @@ impl Keyring {
 
     /// Seals `secret` for `owner` under the current key, with a fresh random nonce.
     pub fn seal(&self, secret: &SnapTradeUserSecret, owner: UserId) -> String {
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let header = header(&self.current.id);
-        let aad = associated_data(&header, owner);
-        let ciphertext = self
-            .current
-            .cipher()
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: secret.expose_secret().as_bytes(),
-                    aad: aad.as_bytes(),
-                },
-            )
-            // AES-GCM refuses only messages beyond 64 GiB; a SnapTrade secret is a few dozen bytes.
-            .expect("AES-256-GCM seals any message under 64 GiB");
-        let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(&ciphertext);
-        format!("{header}:{}", BASE64.encode(sealed))
+        self.seal_bytes(
+            SNAPTRADE_USER_SECRET,
+            secret.expose_secret().as_bytes(),
+            owner,
+        )
     }
 
     /// Opens a value sealed for `owner` by [`Self::seal`] under any key this keyring holds.
@@ -278,6 +270,60 @@ impl Keyring {
     /// # Errors
     /// [`SecretError::Malformed`], [`SecretError::UnknownKey`] or [`SecretError::Unopenable`].
     pub fn open(&self, sealed: &str, owner: UserId) -> Result<SnapTradeUserSecret, SecretError> {
+        let plaintext = self.open_bytes(SNAPTRADE_USER_SECRET, sealed, owner)?;
+        let unopenable = || SecretError::Unopenable {
+            key_id: sealed.split(':').nth(1).unwrap_or_default().to_owned(),
+        };
+        let text = std::str::from_utf8(&plaintext).map_err(|_| unopenable())?;
+        SnapTradeUserSecret::new(SecretString::from(text)).map_err(|_| unopenable())
+    }
+
+    /// The value sealed for `owner` in `column` (`"<table>.<column>"`, part of what the tag authenticates), sealed
+    /// again under the current key; `None` when it is under the current key already. The owner binding is kept:
+    /// the new value opens for `owner` only, in `column` only. The plaintext never leaves this function unzeroized.
+    ///
+    /// # Errors
+    /// As [`Self::open`]: a value that does not open under a key this keyring holds is not re-sealed.
+    pub fn reseal(
+        &self,
+        column: &str,
+        sealed: &str,
+        owner: UserId,
+    ) -> Result<Option<String>, SecretError> {
+        if !self.needs_reseal(sealed) {
+            return Ok(None);
+        }
+        let plaintext = self.open_bytes(column, sealed, owner)?;
+        Ok(Some(self.seal_bytes(column, &plaintext, owner)))
+    }
+
+    fn seal_bytes(&self, column: &str, plaintext: &[u8], owner: UserId) -> String {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let header = header(&self.current.id);
+        let aad = associated_data(column, &header, owner);
+        let ciphertext = self
+            .current
+            .cipher()
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            // AES-GCM refuses only messages beyond 64 GiB; a sealed secret is a few dozen bytes.
+            .expect("AES-256-GCM seals any message under 64 GiB");
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&ciphertext);
+        format!("{header}:{}", BASE64.encode(sealed))
+    }
+
+    fn open_bytes(
+        &self,
+        column: &str,
+        sealed: &str,
+        owner: UserId,
+    ) -> Result<Zeroizing<Vec<u8>>, SecretError> {
         let malformed = |reason| SecretError::Malformed { reason };
         let mut parts = sealed.splitn(3, ':');
         let (format, key_id, body) = match (parts.next(), parts.next(), parts.next()) {
@@ -298,23 +344,19 @@ impl Keyring {
             return Err(malformed("too short to hold a nonce and a tag"));
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
-        let aad = associated_data(&header(key_id), owner);
-        let unopenable = || SecretError::Unopenable {
-            key_id: key_id.to_owned(),
-        };
-        let plaintext = Zeroizing::new(
-            key.cipher()
-                .decrypt(
-                    Nonce::from_slice(nonce),
-                    Payload {
-                        msg: ciphertext,
-                        aad: aad.as_bytes(),
-                    },
-                )
-                .map_err(|_| unopenable())?,
-        );
-        let text = std::str::from_utf8(&plaintext).map_err(|_| unopenable())?;
-        SnapTradeUserSecret::new(SecretString::from(text)).map_err(|_| unopenable())
+        let aad = associated_data(column, &header(key_id), owner);
+        key.cipher()
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| SecretError::Unopenable {
+                key_id: key_id.to_owned(),
+            })
     }
 
     /// Whether a sealed value is under an older key and should be re-sealed under the current one.
@@ -326,11 +368,14 @@ impl Keyring {
     /// current key, so a client that can write its own holdings rows cannot compute one. A rotation changes every
     /// digest, which costs each user one full comparison on their next sync, not a rewrite of their rows.
     pub(crate) fn holdings_digest_mac(&self) -> Hmac<Sha256> {
-        let derived = hmac_sha256(self.current.bytes.expose_secret())
-            .chain_update(b"tributary holdings content digest v1")
-            .finalize()
-            .into_bytes();
-        hmac_sha256(&derived)
+        let derived: Zeroizing<[u8; 32]> = Zeroizing::new(
+            hmac_sha256(self.current.bytes.expose_secret())
+                .chain_update(b"tributary holdings content digest v1")
+                .finalize()
+                .into_bytes()
+                .into(),
+        );
+        hmac_sha256(derived.as_slice())
     }
 
     fn keys(&self) -> impl Iterator<Item = &SecretKey> {
@@ -357,10 +402,14 @@ fn header(key_id: &str) -> String {
     format!("{FORMAT}:{key_id}")
 }
 
-/// What the tag authenticates besides the secret: the header (so a key id cannot be swapped) and the row's
-/// owner (so a sealed value cannot be moved to another user).
-fn associated_data(header: &str, owner: UserId) -> String {
-    format!("snaptrade_users.snaptrade_user_secret:{header}:{owner}")
+/// The sealed column SnapTrade user secrets live in, as the tag authenticates it.
+pub const SNAPTRADE_USER_SECRET: &str = "snaptrade_users.snaptrade_user_secret";
+
+/// What the tag authenticates besides the secret: the column (so a value cannot be moved to another sealed
+/// column), the header (so a key id cannot be swapped) and the row's owner (so a sealed value cannot be moved to
+/// another user).
+fn associated_data(column: &str, header: &str, owner: UserId) -> String {
+    format!("{column}:{header}:{owner}")
 }
 
 #[cfg(test)]
@@ -472,6 +521,62 @@ mod tests {
             old.open(&sealed_after, owner),
             Err(SecretError::UnknownKey { .. })
         ));
+    }
+
+    #[test]
+    fn a_reseal_moves_a_value_to_the_current_key_for_the_same_owner_and_column_only() {
+        let owner = UserId::generate();
+        let old = Keyring::new(SecretKey::from_bytes([1; 32]));
+        let sealed_before = old.seal(&secret(), owner);
+        let rotated = Keyring::new(SecretKey::from_bytes([2; 32]))
+            .with_previous(SecretKey::from_bytes([1; 32]))
+            .unwrap();
+
+        let resealed = rotated
+            .reseal(SNAPTRADE_USER_SECRET, &sealed_before, owner)
+            .unwrap()
+            .expect("a value under the old key is re-sealed");
+
+        let new_only = Keyring::new(SecretKey::from_bytes([2; 32]));
+        assert_eq!(
+            new_only.open(&resealed, owner).unwrap().expose_secret(),
+            PLAINTEXT
+        );
+        assert!(matches!(
+            new_only.open(&resealed, UserId::generate()),
+            Err(SecretError::Unopenable { .. })
+        ));
+        assert!(matches!(
+            new_only.open_bytes(
+                "user_investment_accounts.access_token_encrypted",
+                &resealed,
+                owner
+            ),
+            Err(SecretError::Unopenable { .. })
+        ));
+        assert_eq!(
+            rotated.reseal(SNAPTRADE_USER_SECRET, &resealed, owner),
+            Ok(None),
+            "a value under the current key is left as it is"
+        );
+    }
+
+    #[test]
+    fn a_value_under_a_key_no_longer_held_is_not_resealed() {
+        let owner = UserId::generate();
+        let sealed = Keyring::new(SecretKey::from_bytes([1; 32])).seal(&secret(), owner);
+        let without_it = Keyring::new(SecretKey::from_bytes([2; 32]));
+        assert!(matches!(
+            without_it.reseal(SNAPTRADE_USER_SECRET, &sealed, owner),
+            Err(SecretError::UnknownKey { .. })
+        ));
+    }
+
+    #[test]
+    fn key_material_and_every_cipher_built_from_it_are_zeroized_on_drop() {
+        fn zeroized_on_drop<T: secrecy::zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<SecretBox<[u8; 32]>>();
+        zeroized_on_drop::<aes::Aes256>();
     }
 
     #[test]

@@ -150,7 +150,11 @@ impl<S: Store + 'static> SyncEngine<S> {
     }
 
     /// The sync, with the user held: fetch, then write everything as one unit.
-    async fn sync_held(&self, user: UserId, lock: &UserLock) -> Result<SyncReport, SyncError> {
+    pub(crate) async fn sync_held(
+        &self,
+        user: UserId,
+        lock: &UserLock,
+    ) -> Result<SyncReport, SyncError> {
         let mut report = SyncReport::default();
         let snapshots = self.fetch_all(user, &mut report).await;
         let stored_connections: HashMap<AuthorizationId, _> = self

@@ -62,4 +62,5 @@ pub use report::{
 #[cfg(feature = "snaptrade")]
 pub use snaptrade::{
     CODE_WEBHOOK_TOO_LARGE, MAX_WEBHOOK_BODY, RegisteredSnapTradeUser, WebhookOutcome,
+    webhook_http_status,
 };

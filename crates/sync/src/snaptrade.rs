@@ -3,18 +3,24 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use tributary_domain::{
     AuthorizationId, ConnectionStatus, ConnectionType, InvestmentAccount, NewInvestmentAccount,
     NewSnapTradeUser, Provider, StatusMessage, UserId,
 };
 use tributary_provider::capability::{ConnectionPortal, PortalLink, PortalRequest};
-use tributary_provider::snaptrade::webhook::verify_webhook;
+use tributary_provider::snaptrade::webhook::{
+    CODE_BODY_TOO_LARGE, WebhookRefusal, verify_webhook_signature,
+};
 use tributary_provider::snaptrade::{
     SnapTradeClient, UserCredentials, WebhookEvent, WebhookEventKind,
 };
 use tributary_provider::{ErrorDetail, ProviderError};
-use tributary_repo::{ConnectionStatusChange, RepoError, SnapTradeUserRepository, Store};
+use tributary_repo::{
+    ConnectionStatusChange, NewWebhookDelivery, RepoError, SnapTradeUserRepository, Store,
+    UserLock, WebhookKey, WebhookStatus,
+};
 
 use crate::convert::deactivated;
 use crate::engine::in_one_unit;
@@ -29,7 +35,23 @@ pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
 
 /// The code on the error for a webhook body over [`MAX_WEBHOOK_BODY`] (a [`ProviderError::Rejected`] with
 /// HTTP status 413, beside the verifier's codes for a forged or a stale delivery).
-pub const CODE_WEBHOOK_TOO_LARGE: &str = "webhook_body_too_large";
+pub const CODE_WEBHOOK_TOO_LARGE: &str = CODE_BODY_TOO_LARGE;
+
+/// SnapTrade's answer (401, code 1083) for a `userId`/`userSecret` it does not know: the user is gone.
+const CODE_UNKNOWN_USER: &str = "1083";
+
+/// The status to answer a webhook delivery with, from what [`SyncEngine::handle_snaptrade_webhook`] returned:
+/// 200 when it was recorded (applied or not: a recorded delivery is never lost), 401/400/413 when it was refused
+/// (forged, malformed, too large), 503 when it could not be recorded (SnapTrade then delivers it again).
+pub fn webhook_http_status(result: &Result<WebhookOutcome, SyncError>) -> u16 {
+    match result {
+        Ok(_) => 200,
+        Err(SyncError::Provider(error)) => {
+            WebhookRefusal::of(error).map_or(503, WebhookRefusal::http_status)
+        }
+        Err(_) => 503,
+    }
+}
 
 /// The user's stored SnapTrade registration, opened, as the client's credentials.
 #[derive(Debug, Default, Clone, Copy)]
@@ -93,6 +115,12 @@ pub enum WebhookOutcome {
         /// Why.
         reason: String,
     },
+    /// Recorded, but applying it failed: it stays recorded (answer 2xx all the same) and
+    /// [`SyncEngine::retry_snaptrade_webhooks`] applies it later.
+    Deferred {
+        /// Why applying it failed.
+        reason: String,
+    },
 }
 
 impl<S: Store + 'static> SyncEngine<S> {
@@ -141,7 +169,22 @@ impl<S: Store + 'static> SyncEngine<S> {
         connection_type: ConnectionType,
         reconnect: Option<AuthorizationId>,
     ) -> Result<PortalLink, SyncError> {
-        let _guard = self.locks.lock(user).await;
+        self.snaptrade()?;
+        let held = self.hold(user).await?;
+        let result = held
+            .engine
+            .portal_link(user, connection_type, reconnect)
+            .await;
+        held.finish(result).await
+    }
+
+    /// [`Self::connect_snaptrade`], with the user held (no transaction is open across the provider calls).
+    async fn portal_link(
+        &self,
+        user: UserId,
+        connection_type: ConnectionType,
+        reconnect: Option<AuthorizationId>,
+    ) -> Result<PortalLink, SyncError> {
         let link = self.snaptrade()?;
         if let Some(authorization) = reconnect {
             // Only the user's own connection can be repaired.
@@ -191,7 +234,14 @@ impl<S: Store + 'static> SyncEngine<S> {
     /// # Errors
     /// [`RepoError::NotFound`] when the user is not registered; the provider's.
     pub async fn rotate_snaptrade_secret(&self, user: UserId) -> Result<(), SyncError> {
-        let _guard = self.locks.lock(user).await;
+        self.snaptrade()?;
+        let held = self.hold(user).await?;
+        let result = held.engine.rotated_secret(user).await;
+        held.finish(result).await
+    }
+
+    /// [`Self::rotate_snaptrade_secret`], with the user held.
+    async fn rotated_secret(&self, user: UserId) -> Result<(), SyncError> {
         let link = self.snaptrade()?;
         let row = self
             .store
@@ -205,17 +255,27 @@ impl<S: Store + 'static> SyncEngine<S> {
         self.store_registration(user, &rotated).await
     }
 
-    /// Verifies a SnapTrade webhook delivery (the `Signature` header's value and the raw body), refuses
-    /// a replay of one already applied (recorded in the repository by webhook id, so a replay after a restart
-    /// or to another process is refused too), and acts on it: connection health, a resync, the user's removal,
-    /// an account's orders. Unknown event types are acknowledged and logged.
+    /// Receives a SnapTrade webhook delivery (the `Signature` header's value and the raw body) through a durable
+    /// inbox: once its signature is verified, the delivery is recorded (repository, by SnapTrade user and webhook
+    /// id) before anything else, then applied from that record with the user held across processes. Answer with
+    /// [`webhook_http_status`]: `Ok` means recorded (2xx), whatever became of applying it.
+    ///
+    /// * A delivery recorded before (SnapTrade's retry, which comes after 30 minutes, beyond the 300 s freshness
+    ///   window; a duplicate; a replay) is acknowledged as [`WebhookOutcome::Replayed`] without being applied
+    ///   again, stale or not; one recorded but not applied yet is applied now.
+    /// * A signed delivery that is stale and unknown (our endpoint was down when it first came) is recorded and
+    ///   applied as a hint: a resync of the user it names, never the command it carries.
+    /// * A destructive event (`CONNECTION_DELETED`, `USER_DELETED`) is confirmed with SnapTrade's API first (the
+    ///   user's authorizations, listed with the stored registration): while SnapTrade still has the connection
+    ///   or the user, nothing is deleted and the user is resynced instead, so a replayed capture deletes nothing.
+    /// * A failure while applying leaves the delivery recorded as failed ([`WebhookOutcome::Deferred`]); a later
+    ///   [`Self::retry_snaptrade_webhooks`] applies it.
     ///
     /// # Errors
-    /// A body over [`MAX_WEBHOOK_BODY`] is refused unread, as [`ProviderError::Rejected`] with status 413 and
-    /// code [`CODE_WEBHOOK_TOO_LARGE`]. The verifier's refusal (forged, unsigned, stale, not JSON): answer
-    /// 401/400 so SnapTrade retries (each error's [`ErrorDetail::status`] is the status to answer). Failures
-    /// while acting are returned too (the delivery is then not marked as applied, so SnapTrade's retry applies
-    /// it).
+    /// Refusals, told apart by [`WebhookRefusal::of`]: a body over [`MAX_WEBHOOK_BODY`] is refused unread
+    /// ([`ProviderError::Rejected`], status 413, code [`CODE_WEBHOOK_TOO_LARGE`]); a forged or unsigned delivery
+    /// (401) or a body that is not a SnapTrade event (400). And [`SyncError::Repo`] when the delivery could not
+    /// be recorded: it was not acknowledged, answer 5xx so SnapTrade delivers it again.
     pub async fn handle_snaptrade_webhook(
         &self,
         signature: Option<&str>,
@@ -223,36 +283,130 @@ impl<S: Store + 'static> SyncEngine<S> {
     ) -> Result<WebhookOutcome, SyncError> {
         let link = self.snaptrade()?;
         check_body_size(body)?;
-        let event = verify_webhook(&link.consumer_key, signature, body)?;
-        let key = webhook_key(&event);
-        let user = event
-            .user_id
-            .as_deref()
-            .and_then(|id| UserId::parse(id).ok());
-        if !self
-            .store
-            .record_webhook(&key, &event_type(&event), user)
-            .await?
-        {
-            return Ok(WebhookOutcome::Replayed);
+        let event = verify_webhook_signature(&link.consumer_key, signature, body)?;
+        let delivery = NewWebhookDelivery {
+            key: webhook_key(&event),
+            event_type: event_type(&event),
+            user: named_user(&event),
+            payload: event.raw.clone(),
+            hint_only: !event.is_fresh_at(Utc::now()),
+        };
+        if !self.store.record_webhook(&delivery).await? {
+            let applied = self
+                .store
+                .find_webhook(&delivery.key)
+                .await?
+                .is_none_or(|stored| stored.status == WebhookStatus::Applied);
+            if applied {
+                return Ok(WebhookOutcome::Replayed);
+            }
         }
-        let outcome = self.apply_webhook(&event).await;
-        if outcome.is_err()
-            && let Err(error) = self.store.forget_webhook(&key).await
-        {
-            tracing::warn!(%error, "a failed webhook delivery stays recorded; SnapTrade's retry will be acknowledged as a replay");
-        }
-        outcome
+        Ok(self.apply_recorded(&delivery.key, &event).await)
     }
 
-    async fn apply_webhook(&self, event: &WebhookEvent) -> Result<WebhookOutcome, SyncError> {
-        let Some(user) = event
-            .user_id
-            .as_deref()
-            .and_then(|id| UserId::parse(id).ok())
-        else {
-            return Ok(ignored(event, "names no Tributary user"));
+    /// Applies up to `limit` recorded deliveries that are not applied yet (failed, or left half-way by a process
+    /// that stopped), oldest first, each as [`Self::handle_snaptrade_webhook`] would have; returns each one's
+    /// key and outcome. Run it on a schedule: a delivery SnapTrade was answered 2xx for is applied here if its
+    /// first application failed.
+    ///
+    /// # Errors
+    /// [`SyncError::Repo`] when the pending deliveries cannot be read; a delivery that fails again is
+    /// [`WebhookOutcome::Deferred`] in the list, not an error.
+    pub async fn retry_snaptrade_webhooks(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(WebhookKey, WebhookOutcome)>, SyncError> {
+        self.snaptrade()?;
+        let mut outcomes = Vec::new();
+        for delivery in self.store.pending_webhooks(limit).await? {
+            let outcome = match WebhookEvent::from_payload(delivery.payload.clone()) {
+                Ok(event) => self.apply_recorded(&delivery.key, &event).await,
+                Err(error) => self.deferred(&delivery.key, &error.into()).await,
+            };
+            outcomes.push((delivery.key, outcome));
+        }
+        Ok(outcomes)
+    }
+
+    /// Deletes the records of deliveries applied before `older_than`, once SnapTrade can no longer redeliver
+    /// them (its retries end within a day); deliveries not applied yet are kept. Returns how many were deleted.
+    ///
+    /// # Errors
+    /// The repository's.
+    pub async fn purge_webhook_records(
+        &self,
+        older_than: DateTime<Utc>,
+    ) -> Result<usize, SyncError> {
+        Ok(self.store.purge_webhooks(older_than).await?)
+    }
+
+    /// Applies a recorded delivery with its user held, and records how that went.
+    async fn apply_recorded(&self, key: &WebhookKey, event: &WebhookEvent) -> WebhookOutcome {
+        let Some(user) = named_user(event) else {
+            let outcome = ignored(event, "names no Tributary user");
+            return match self.store.mark_webhook_applied(key).await {
+                Ok(()) => outcome,
+                Err(error) => self.deferred(key, &error.into()).await,
+            };
         };
+        let applied = async {
+            let held = self.hold(user).await?;
+            let result = held.engine.apply_held(&held.lock, user, key, event).await;
+            held.finish(result).await
+        };
+        match applied.await {
+            Ok(outcome) => outcome,
+            Err(error) => self.deferred(key, &error).await,
+        }
+    }
+
+    /// Records a failed application for a retry, and says so.
+    async fn deferred(&self, key: &WebhookKey, error: &SyncError) -> WebhookOutcome {
+        tracing::warn!(webhook = %key.webhook_id, %error, "applying a SnapTrade webhook failed; it stays recorded for a retry");
+        if let Err(failed) = self
+            .store
+            .mark_webhook_failed(key, &error.to_string())
+            .await
+        {
+            tracing::warn!(webhook = %key.webhook_id, error = %failed, "recording the failure failed; the delivery stays pending all the same");
+        }
+        WebhookOutcome::Deferred {
+            reason: error.to_string(),
+        }
+    }
+
+    /// The delivery applied, the user held: checked again under the lock (another task or process may have
+    /// applied it meanwhile), applied, marked applied.
+    async fn apply_held(
+        &self,
+        lock: &UserLock,
+        user: UserId,
+        key: &WebhookKey,
+        event: &WebhookEvent,
+    ) -> Result<WebhookOutcome, SyncError> {
+        let Some(stored) = self.store.find_webhook(key).await? else {
+            return Ok(WebhookOutcome::Replayed);
+        };
+        if stored.status == WebhookStatus::Applied {
+            return Ok(WebhookOutcome::Replayed);
+        }
+        let outcome = if stored.hint_only {
+            tracing::info!(event = ?event.kind, "a stale SnapTrade webhook is a hint: the user is resynced");
+            WebhookOutcome::Resynced(Box::new(self.sync_held(user, lock).await?))
+        } else {
+            self.apply_webhook(lock, user, event).await?
+        };
+        self.store.mark_webhook_applied(key).await?;
+        Ok(outcome)
+    }
+
+    /// What the event says to do, with the user held.
+    async fn apply_webhook(
+        &self,
+        lock: &UserLock,
+        user: UserId,
+        event: &WebhookEvent,
+    ) -> Result<WebhookOutcome, SyncError> {
         let authorization = event
             .brokerage_authorization_id
             .as_deref()
@@ -273,7 +427,10 @@ impl<S: Store + 'static> SyncEngine<S> {
                     .await
             }
             (WebhookEventKind::ConnectionDeleted, Some(authorization)) => {
-                self.connection_deleted(user, authorization).await
+                if self.still_at_snaptrade(user, Some(authorization)).await? {
+                    return self.resynced_instead(user, lock, event).await;
+                }
+                in_one_unit(lock, self.remove_connection(user, authorization)).await
             }
             (
                 WebhookEventKind::AccountHoldingsUpdated
@@ -283,10 +440,15 @@ impl<S: Store + 'static> SyncEngine<S> {
             ) => {
                 // Holdings are replaced per user as a whole, so an account's update is a sync of its user.
                 Ok(WebhookOutcome::Resynced(Box::new(
-                    self.sync_user(user).await?,
+                    self.sync_held(user, lock).await?,
                 )))
             }
-            (WebhookEventKind::UserDeleted, _) => self.user_deleted(user).await,
+            (WebhookEventKind::UserDeleted, _) => {
+                if self.still_at_snaptrade(user, None).await? {
+                    return self.resynced_instead(user, lock, event).await;
+                }
+                in_one_unit(lock, self.forget_snaptrade(user)).await
+            }
             (WebhookEventKind::TradeUpdate, _) => self.trade_updated(user, event).await,
             (kind, _) => {
                 tracing::info!(event = ?kind, "SnapTrade webhook acknowledged without action");
@@ -295,25 +457,56 @@ impl<S: Store + 'static> SyncEngine<S> {
         }
     }
 
-    /// SnapTrade deleted a connection: its row is deleted, the accounts under it deactivated (their
-    /// connection marked disabled) and their holdings dropped, as one unit with the user held.
-    async fn connection_deleted(
+    /// Whether SnapTrade still has the user (and, when given, the connection), asked with the user's stored
+    /// registration before anything is deleted: a webhook is a hint, SnapTrade's API the truth. A user with no
+    /// registration stored has nothing left at SnapTrade that Tributary could reach or protect.
+    ///
+    /// # Errors
+    /// The provider's, other than its answer for an unknown user (401 code 1083, or 404): deleting nothing
+    /// and trying again later is the safe side.
+    async fn still_at_snaptrade(
         &self,
         user: UserId,
-        authorization: AuthorizationId,
-    ) -> Result<WebhookOutcome, SyncError> {
-        let held = self.hold(user).await?;
-        let writes = held.engine.remove_connection(user, authorization);
-        let result = in_one_unit(&held.lock, writes).await;
-        held.finish(result).await
+        authorization: Option<AuthorizationId>,
+    ) -> Result<bool, SyncError> {
+        let link = self.snaptrade()?;
+        let Some(row) = self.store.find_snaptrade_user(user).await? else {
+            return Ok(false);
+        };
+        let credentials = UserCredentials::new(row.snaptrade_user_id, row.user_secret);
+        match link
+            .client
+            .list_brokerage_authorizations(&credentials)
+            .await
+        {
+            Ok(listed) => Ok(authorization.is_none_or(|wanted| {
+                listed
+                    .iter()
+                    .filter_map(|found| found.id.as_deref())
+                    .filter_map(|id| AuthorizationId::parse(id).ok())
+                    .any(|id| id == wanted)
+            })),
+            Err(ProviderError::Unauthorized(detail))
+                if detail.code.as_deref() == Some(CODE_UNKNOWN_USER) =>
+            {
+                Ok(false)
+            }
+            Err(ProviderError::NotFound(_)) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
     }
 
-    /// SnapTrade deleted the user: their registration and every SnapTrade connection are deleted, their
-    /// SnapTrade accounts deactivated and those accounts' holdings dropped, as one unit with the user held.
-    async fn user_deleted(&self, user: UserId) -> Result<WebhookOutcome, SyncError> {
-        let held = self.hold(user).await?;
-        let result = in_one_unit(&held.lock, held.engine.forget_snaptrade(user)).await;
-        held.finish(result).await
+    /// A destructive event SnapTrade's API contradicts: nothing is deleted, the user is resynced.
+    async fn resynced_instead(
+        &self,
+        user: UserId,
+        lock: &UserLock,
+        event: &WebhookEvent,
+    ) -> Result<WebhookOutcome, SyncError> {
+        tracing::warn!(event = ?event.kind, "SnapTrade still has what the webhook says was deleted: nothing deleted, the user resynced");
+        Ok(WebhookOutcome::Resynced(Box::new(
+            self.sync_held(user, lock).await?,
+        )))
     }
 
     /// Deletes the connection and retires its accounts. (The caller holds the user, inside a unit.)
@@ -405,7 +598,6 @@ impl<S: Store + 'static> SyncEngine<S> {
         authorization: AuthorizationId,
         change: ConnectionStatusChange,
     ) -> Result<WebhookOutcome, SyncError> {
-        let _guard = self.locks.lock(user).await;
         match self
             .store
             .set_connection_status(user, authorization, change)
@@ -427,7 +619,6 @@ impl<S: Store + 'static> SyncEngine<S> {
         user: UserId,
         event: &WebhookEvent,
     ) -> Result<WebhookOutcome, SyncError> {
-        let _guard = self.locks.lock(user).await;
         let accounts = self.store.list_accounts(user).await?;
         let account = accounts.iter().find(|a| {
             a.provider == Provider::SnapTrade
@@ -452,12 +643,33 @@ fn check_body_size(body: &[u8]) -> Result<(), ProviderError> {
         body.len()
     );
     Err(ProviderError::Rejected(
-        ErrorDetail::new(Provider::SnapTrade, 413, message).with_code(CODE_WEBHOOK_TOO_LARGE),
+        ErrorDetail::new(Provider::SnapTrade, 413, message).with_code(CODE_BODY_TOO_LARGE),
     ))
 }
 
-/// The delivery's identity: its webhook id, else what makes the event itself unique.
-fn webhook_key(event: &WebhookEvent) -> String {
+/// The Tributary user a delivery names: SnapTrade's `userId` is the Tributary user id it was registered under.
+fn named_user(event: &WebhookEvent) -> Option<UserId> {
+    event
+        .user_id
+        .as_deref()
+        .and_then(|id| UserId::parse(id).ok())
+}
+
+/// The delivery's identity: the SnapTrade user it names (empty for none), and its webhook id, else what makes
+/// the event itself unique.
+fn webhook_key(event: &WebhookEvent) -> WebhookKey {
+    WebhookKey {
+        snaptrade_user_id: event
+            .user_id
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        webhook_id: webhook_id(event),
+    }
+}
+
+fn webhook_id(event: &WebhookEvent) -> String {
     match &event.webhook_id {
         Some(id) => format!("id:{id}"),
         None => format!(

@@ -121,15 +121,15 @@ async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twic
 }
 
 /// A CONNECTION_DELETED whose last write fails (a trigger refuses the holdings' rebuild) saves nothing: the
-/// connection row, the accounts and the holdings are as before, and SnapTrade's retry of the same delivery
-/// is applied in full once the fault is gone.
+/// connection row, the accounts and the holdings are as before, the delivery stays recorded as failed, and
+/// SnapTrade's retry of the same delivery applies it in full once the fault is gone.
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
 async fn a_connection_deletion_that_fails_part_way_saves_nothing_and_its_retry_applies(
     pool: PgPool,
 ) {
     use tributary_domain::ConnectionType;
     use tributary_repo::{AccountRepository, ConnectionRepository, HoldingRepository, RepoError};
-    use tributary_sync::{SyncError, WebhookOutcome};
+    use tributary_sync::WebhookOutcome;
 
     let world = world(pool.clone()).await;
     world.connect_snaptrade(ConnectionType::Trade).await;
@@ -155,9 +155,18 @@ async fn a_connection_deletion_that_fails_part_way_saves_nothing_and_its_retry_a
         "hook-deleted-part-way",
     );
 
-    let failed = world.deliver(&deleted).await.unwrap_err();
+    world
+        .snaptrade
+        .delete_connection(&world.snaptrade_login().await, &connection.authorization_id)
+        .await
+        .unwrap();
 
-    assert!(matches!(failed, SyncError::Repo(_)), "{failed:?}");
+    let failed = world.deliver(&deleted).await.unwrap();
+
+    assert!(
+        matches!(&failed, WebhookOutcome::Deferred { reason } if reason.contains("refuses holdings")),
+        "recorded, its application failed and is kept for a retry: {failed:?}"
+    );
     assert_eq!(
         store
             .get_connection(world.user, connection.authorization_id)
@@ -271,4 +280,122 @@ async fn order_calls_wait_for_another_process_holding_the_user(pool: PgPool) {
         .refresh_account_orders(world.user, account.id)
         .await
         .unwrap();
+
+/// Key rotation finishes: after the keyring's current key changes, one call re-seals every stored SnapTrade secret
+/// (across batches smaller than the table, from a state half re-sealed already as a crash would leave it), a second
+/// call finds nothing, and a keyring holding the new key alone then opens every secret, each for its owner only.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_rotated_key_is_resealed_in_batches_resumably_and_the_old_key_can_then_be_dropped(
+    pool: PgPool,
+) {
+    use secrecy::{ExposeSecret, SecretString};
+    use tributary_domain::{NewSnapTradeUser, SnapTradeUserId, SnapTradeUserSecret};
+    use tributary_repo::{SecretRepository, SnapTradeUserRepository};
+
+    let old_key = || SecretKey::from_bytes([1; 32]).with_id("k1").unwrap();
+    let new_key = || SecretKey::from_bytes([2; 32]).with_id("k2").unwrap();
+    let before = PgStore::new(pool.clone(), Keyring::new(old_key()));
+    let mut users = Vec::new();
+    for n in 0..7 {
+        let user = UserId::new(tributary_testdb::create_auth_user(&pool).await.unwrap());
+        let secret = format!("secret-of-user-{n}");
+        let row = NewSnapTradeUser {
+            user_id: user,
+            snaptrade_user_id: SnapTradeUserId::parse(&user.to_string()).unwrap(),
+            user_secret: SnapTradeUserSecret::new(SecretString::from(secret.clone())).unwrap(),
+        };
+        before.upsert_snaptrade_user(user, &row).await.unwrap();
+        users.push((user, row, secret));
+    }
+    let rotated = PgStore::new(
+        pool.clone(),
+        Keyring::new(new_key()).with_previous(old_key()).unwrap(),
+    );
+    // Two users changed their secret after the rotation: their rows are under the new key already, as rows a
+    // re-seal had committed before a crash would be.
+    for (user, row, secret) in users.iter_mut().take(2) {
+        *secret = format!("{secret}-rotated");
+        row.user_secret = SnapTradeUserSecret::new(SecretString::from(secret.clone())).unwrap();
+        rotated.upsert_snaptrade_user(*user, row).await.unwrap();
+    }
+
+    let report = rotated.reseal_secrets(2).await.unwrap();
+
+    assert_eq!((report.resealed, report.unopenable), (5, 0), "{report:?}");
+    let again = rotated.reseal_secrets(500).await.unwrap();
+    assert_eq!((again.resealed, again.unopenable), (0, 0), "{again:?}");
+    let new_only = PgStore::new(pool.clone(), Keyring::new(new_key()));
+    for (user, _, secret) in &users {
+        let found = new_only.find_snaptrade_user(*user).await.unwrap().unwrap();
+        assert_eq!(found.user_secret.expose_secret(), secret.as_str());
+    }
+    let sealed: Vec<(uuid::Uuid, String)> =
+        sqlx::query_as("select user_id, snaptrade_user_secret from public.snaptrade_users")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(sealed.len(), users.len());
+    let keyring = Keyring::new(new_key());
+    for (owner, value) in &sealed {
+        assert!(value.starts_with("v1:k2:"), "{value}");
+        let someone_else = UserId::new(uuid::Uuid::new_v4());
+        assert!(
+            keyring.open(value, someone_else).is_err(),
+            "the owner binding was lost"
+        );
+        assert!(keyring.open(value, UserId::new(*owner)).is_ok());
+    }
+}
+
+/// A value that opens under no key the keyring holds is counted and left as it is, never overwritten, and the
+/// rest are re-sealed; the count says the old key must not be dropped yet.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_value_under_a_key_the_keyring_lost_is_reported_and_left_untouched(pool: PgPool) {
+    use secrecy::SecretString;
+    use tributary_domain::{NewSnapTradeUser, SnapTradeUserId, SnapTradeUserSecret};
+    use tributary_repo::{SecretRepository, SnapTradeUserRepository};
+
+    let mut users = Vec::new();
+    for key in [[1; 32], [3; 32]] {
+        let user = UserId::new(tributary_testdb::create_auth_user(&pool).await.unwrap());
+        let row = NewSnapTradeUser {
+            user_id: user,
+            snaptrade_user_id: SnapTradeUserId::parse(&user.to_string()).unwrap(),
+            user_secret: SnapTradeUserSecret::new(SecretString::from("a-secret")).unwrap(),
+        };
+        PgStore::new(pool.clone(), Keyring::new(SecretKey::from_bytes(key)))
+            .upsert_snaptrade_user(user, &row)
+            .await
+            .unwrap();
+        users.push(user);
+    }
+    let lost: String = sqlx::query_scalar(
+        "select snaptrade_user_secret from public.snaptrade_users where user_id = $1",
+    )
+    .bind(users[1].into_uuid())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let rotated = PgStore::new(
+        pool.clone(),
+        Keyring::new(SecretKey::from_bytes([2; 32]))
+            .with_previous(SecretKey::from_bytes([1; 32]))
+            .unwrap(),
+    );
+
+    let report = rotated.reseal_secrets(1).await.unwrap();
+
+    assert_eq!((report.resealed, report.unopenable), (1, 1), "{report:?}");
+    let kept: String = sqlx::query_scalar(
+        "select snaptrade_user_secret from public.snaptrade_users where user_id = $1",
+    )
+    .bind(users[1].into_uuid())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, lost);
+    assert!(matches!(
+        rotated.for_user(users[0]).reseal_secrets(10).await,
+        Err(tributary_repo::RepoError::Forbidden { .. })
+    ));
 }

@@ -9,7 +9,10 @@
 //! A refused delivery is a [`ProviderError`]: a forged or missing signature is
 //! [`ProviderError::Unauthorized`] with code [`CODE_BAD_SIGNATURE`], a stale event
 //! [`ProviderError::Rejected`] with code [`CODE_STALE_EVENT`], a body that is not a JSON object
-//! [`ProviderError::InvalidData`]. A receiving endpoint answers those with 401/400 and SnapTrade retries.
+//! [`ProviderError::InvalidData`]; [`WebhookRefusal::of`] tells them apart and gives the status to answer
+//! (401/400, and 413 for a body the receiver refused unread). SnapTrade retries a refused delivery.
+//! [`verify_webhook_signature`] checks everything but the age, for a receiver that treats a signed but stale
+//! delivery as a hint to resync instead of refusing it.
 
 use std::time::Duration;
 
@@ -28,6 +31,58 @@ pub const MAX_EVENT_AGE: Duration = Duration::from_secs(300);
 pub const CODE_BAD_SIGNATURE: &str = "webhook_signature_mismatch";
 /// The code on the error for an event older (or further in the future) than [`MAX_EVENT_AGE`].
 pub const CODE_STALE_EVENT: &str = "webhook_stale_event";
+/// The code on the error for a body larger than the receiver reads (a [`ProviderError::Rejected`] with status
+/// 413, made by the receiver before it calls the verifier).
+pub const CODE_BODY_TOO_LARGE: &str = "webhook_body_too_large";
+
+/// Why an inbound delivery was refused, each with the status to answer: the four are told apart so the
+/// receiving endpoint answers 401, 400 or 413 (and a failure of its own, which is none of these, 5xx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WebhookRefusal {
+    /// The `Signature` header is missing or does not match the payload: 401.
+    BadSignature,
+    /// The event's timestamp is outside [`MAX_EVENT_AGE`]: 400.
+    Stale,
+    /// The body is larger than the receiver reads: 413.
+    TooLarge,
+    /// The body is not a JSON object with an `eventType` and a readable `eventTimestamp`: 400.
+    Malformed,
+}
+
+impl WebhookRefusal {
+    /// The refusal an error of the verifier (or of the receiver's size check) is, or `None` for any other error.
+    pub fn of(error: &ProviderError) -> Option<Self> {
+        match error {
+            ProviderError::Unauthorized(detail)
+                if detail.code.as_deref() == Some(CODE_BAD_SIGNATURE) =>
+            {
+                Some(Self::BadSignature)
+            }
+            ProviderError::Rejected(detail) => match detail.code.as_deref() {
+                Some(CODE_STALE_EVENT) => Some(Self::Stale),
+                Some(CODE_BODY_TOO_LARGE) => Some(Self::TooLarge),
+                _ => None,
+            },
+            ProviderError::InvalidData { field, .. } if field == WEBHOOK_BODY => {
+                Some(Self::Malformed)
+            }
+            _ => None,
+        }
+    }
+
+    /// The HTTP status to answer the delivery with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::BadSignature => 401,
+            Self::TooLarge => 413,
+            Self::Stale | Self::Malformed => 400,
+        }
+    }
+}
+
+/// The field a malformed body's [`ProviderError::InvalidData`] names.
+const WEBHOOK_BODY: &str = "webhook body";
 
 /// A verified webhook event.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +222,50 @@ impl ConnectionAttemptResult {
     }
 }
 
+impl WebhookEvent {
+    /// Reads an event from a payload verified before (the payload a receiver recorded, to apply it later). The
+    /// deprecated `webhookSecret` is dropped here too.
+    ///
+    /// # Errors
+    /// [`ProviderError::InvalidData`] (`"webhook body"`) as for a delivery that is not a JSON object with an
+    /// `eventType` and a readable `eventTimestamp`.
+    pub fn from_payload(payload: Value) -> Result<Self, ProviderError> {
+        match payload {
+            Value::Object(fields) => read_event(fields),
+            _ => Err(malformed("is not a JSON object".to_owned())),
+        }
+    }
+
+    /// Whether the event's timestamp is within [`MAX_EVENT_AGE`] of `now` (either way).
+    pub fn is_fresh_at(&self, now: DateTime<Utc>) -> bool {
+        check_age(self.event_timestamp, now).is_ok()
+    }
+}
+
+/// Checks a delivery's `Signature` header against `body`, then reads it, whatever its age: for a receiver that
+/// treats a signed but stale delivery as a hint (a resync) rather than refusing it. [`verify_webhook`] refuses
+/// stale ones too.
+///
+/// # Errors
+/// As [`verify_webhook`], without the stale refusal.
+pub fn verify_webhook_signature(
+    consumer_key: &SecretString,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<WebhookEvent, ProviderError> {
+    let payload: Value = serde_json::from_slice(body)
+        .map_err(|error| malformed(format!("is not JSON ({error})")))?;
+    let Value::Object(fields) = payload else {
+        return Err(malformed("is not a JSON object".to_owned()));
+    };
+    let payload = Value::Object(fields);
+    let signature = signature.ok_or_else(|| refused("the Signature header is missing"))?;
+    if !verify(consumer_key, &canonical_json(&payload), signature) {
+        return Err(refused("the Signature header does not match the payload"));
+    }
+    WebhookEvent::from_payload(payload)
+}
+
 /// Checks a delivery's `Signature` header against `body` and its age against the clock, then reads it.
 pub fn verify_webhook(
     consumer_key: &SecretString,
@@ -183,20 +282,7 @@ pub fn verify_webhook_at(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<WebhookEvent, ProviderError> {
-    let payload: Value = serde_json::from_slice(body)
-        .map_err(|error| malformed(format!("is not JSON ({error})")))?;
-    let Value::Object(fields) = payload else {
-        return Err(malformed("is not a JSON object".to_owned()));
-    };
-    let payload = Value::Object(fields);
-    let signature = signature.ok_or_else(|| refused("the Signature header is missing"))?;
-    if !verify(consumer_key, &canonical_json(&payload), signature) {
-        return Err(refused("the Signature header does not match the payload"));
-    }
-    let Value::Object(fields) = payload else {
-        unreachable!("checked above")
-    };
-    let event = read_event(fields)?;
+    let event = verify_webhook_signature(consumer_key, signature, body)?;
     check_age(event.event_timestamp, now)?;
     Ok(event)
 }
@@ -254,5 +340,5 @@ fn refused(message: &str) -> ProviderError {
 }
 
 fn malformed(reason: String) -> ProviderError {
-    ProviderError::invalid_data(Provider::SnapTrade, "webhook body", reason)
+    ProviderError::invalid_data(Provider::SnapTrade, WEBHOOK_BODY, reason)
 }

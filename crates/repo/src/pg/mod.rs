@@ -6,6 +6,7 @@ mod holdings;
 mod orders;
 mod portfolio;
 mod row;
+mod secrets;
 mod session;
 mod snaptrade_users;
 mod webhooks;

@@ -18,8 +18,8 @@ use tributary_domain::{
 };
 use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
-    HoldingRepository, LockRepository, OrderRepository, PortfolioRepository, RepoError,
-    SnapTradeUserRepository, Store, WebhookRepository,
+    HoldingRepository, LockRepository, NewWebhookDelivery, OrderRepository, PortfolioRepository,
+    RepoError, SnapTradeUserRepository, Store, WebhookKey, WebhookRepository, WebhookStatus,
 };
 
 /// A store under test, and how to make users for it.
@@ -59,6 +59,9 @@ macro_rules! all_cases {
         $runner!(a_users_lock_waits_for_its_holder_and_other_users_do_not);
         $runner!(a_unit_of_writes_is_saved_whole_or_not_at_all);
         $runner!(a_webhook_delivery_is_recorded_once_and_a_replay_is_refused);
+        $runner!(
+            a_failed_delivery_stays_pending_until_applied_and_only_old_applied_ones_are_purged
+        );
         $runner!(a_deleted_connection_is_gone_while_its_accounts_and_orders_stay);
     };
 }
@@ -1391,50 +1394,150 @@ pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
     assert_eq!(symbols(h, user).await, ["AAPL"]);
 }
 
+fn delivery(
+    snaptrade_user: &str,
+    id: &str,
+    event_type: &str,
+    user: Option<UserId>,
+) -> NewWebhookDelivery {
+    NewWebhookDelivery {
+        key: WebhookKey {
+            snaptrade_user_id: snaptrade_user.to_owned(),
+            webhook_id: id.to_owned(),
+        },
+        event_type: event_type.to_owned(),
+        user,
+        payload: serde_json::json!({ "eventType": event_type, "webhookId": id }),
+        hint_only: false,
+    }
+}
+
 pub async fn a_webhook_delivery_is_recorded_once_and_a_replay_is_refused<H: Harness>(h: &H) {
     let user = h.new_user().await;
     let store = h.admin();
-    assert!(
-        store
-            .record_webhook("id:wh-1", "CONNECTION_BROKEN", Some(user))
-            .await
-            .unwrap()
+    let scope = user.to_string();
+    let broken = delivery(&scope, "id:wh-1", "CONNECTION_BROKEN", Some(user));
+    assert!(store.record_webhook(&broken).await.unwrap());
+    assert!(!store.record_webhook(&broken).await.unwrap(), "a replay");
+    let recorded = store.find_webhook(&broken.key).await.unwrap().unwrap();
+    assert_eq!(
+        (recorded.status, recorded.attempts, recorded.user_id),
+        (WebhookStatus::Received, 0, Some(user))
+    );
+    assert_eq!(recorded.payload, broken.payload);
+    let stranger = UserId::generate();
+    let unknown = delivery(
+        &stranger.to_string(),
+        "id:wh-2",
+        "USER_DELETED",
+        Some(stranger),
     );
     assert!(
-        !store
-            .record_webhook("id:wh-1", "CONNECTION_BROKEN", Some(user))
-            .await
-            .unwrap(),
-        "a replay"
-    );
-    assert!(
-        store
-            .record_webhook("id:wh-2", "USER_DELETED", Some(UserId::generate()))
-            .await
-            .unwrap(),
+        store.record_webhook(&unknown).await.unwrap(),
         "an event naming a user the store does not hold is still recorded"
     );
+    assert_eq!(
+        store
+            .find_webhook(&unknown.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .user_id,
+        None
+    );
     assert!(
         store
-            .record_webhook("id:wh-3", "SOMETHING_NEW", None)
+            .record_webhook(&delivery("", "id:wh-3", "SOMETHING_NEW", None))
             .await
             .unwrap()
     );
-
-    store.forget_webhook("id:wh-1").await.unwrap();
+    let other = h.new_user().await;
     assert!(
         store
-            .record_webhook("id:wh-1", "CONNECTION_BROKEN", Some(user))
+            .record_webhook(&delivery(
+                &other.to_string(),
+                "id:wh-1",
+                "CONNECTION_BROKEN",
+                Some(other)
+            ))
             .await
             .unwrap(),
-        "a forgotten delivery (its application failed) is applied when retried"
+        "the same webhook id for another user is another delivery: one user's id never blocks another's"
     );
     assert!(matches!(
-        store.record_webhook(" ", "CONNECTION_BROKEN", None).await,
+        store.record_webhook(&delivery("", " ", "CONNECTION_BROKEN", None)).await,
         Err(RepoError::InvalidData { field, .. }) if field == "webhook_id"
     ));
     assert!(matches!(
-        store.record_webhook("id:wh-4", "BAD\0TYPE", None).await,
+        store.record_webhook(&delivery("", "id:wh-4", "BAD\0TYPE", None)).await,
         Err(RepoError::InvalidData { field, .. }) if field == "event_type"
+    ));
+}
+
+pub async fn a_failed_delivery_stays_pending_until_applied_and_only_old_applied_ones_are_purged<
+    H: Harness,
+>(
+    h: &H,
+) {
+    let user = h.new_user().await;
+    let store = h.admin();
+    let scope = user.to_string();
+    let first = delivery(&scope, "id:first", "CONNECTION_BROKEN", Some(user));
+    let second = delivery(&scope, "id:second", "ACCOUNT_HOLDINGS_UPDATED", Some(user));
+    for recorded in [&first, &second] {
+        assert!(store.record_webhook(recorded).await.unwrap());
+    }
+    store
+        .mark_webhook_failed(&first.key, "the database went away\0")
+        .await
+        .unwrap();
+    let pending = store.pending_webhooks(10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|d| d.key.clone()).collect::<Vec<_>>(),
+        [first.key.clone(), second.key.clone()],
+        "oldest first, failed and received alike"
+    );
+    assert_eq!(pending[0].status, WebhookStatus::Failed);
+    assert_eq!(pending[0].attempts, 1);
+    assert_eq!(
+        pending[0].last_error.as_deref(),
+        Some("the database went away")
+    );
+    assert_eq!(store.pending_webhooks(1).await.unwrap().len(), 1);
+
+    store.mark_webhook_applied(&first.key).await.unwrap();
+    store
+        .mark_webhook_failed(&first.key, "a late failure of another process")
+        .await
+        .unwrap();
+    let applied = store.find_webhook(&first.key).await.unwrap().unwrap();
+    assert_eq!(
+        applied.status,
+        WebhookStatus::Applied,
+        "applied stays applied"
+    );
+    assert_eq!(applied.last_error, None);
+    let applied_at = applied.applied_at.expect("stamped when applied");
+    assert_eq!(
+        store.pending_webhooks(10).await.unwrap().len(),
+        1,
+        "only the second is pending"
+    );
+
+    assert_eq!(
+        store.purge_webhooks(applied_at).await.unwrap(),
+        0,
+        "not older than itself"
+    );
+    let later = applied_at + Duration::seconds(1);
+    assert_eq!(store.purge_webhooks(later).await.unwrap(), 1);
+    assert_eq!(store.find_webhook(&first.key).await.unwrap(), None);
+    assert!(
+        store.find_webhook(&second.key).await.unwrap().is_some(),
+        "a delivery not applied yet is never purged, however old"
+    );
+    assert!(matches!(
+        store.mark_webhook_applied(&first.key).await,
+        Err(RepoError::NotFound { entity: "webhook" })
     ));
 }

@@ -822,6 +822,12 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
         .await
         .unwrap();
     assert!(!orders_before.is_empty());
+    // SnapTrade deleted it first: the webhook is only believed once SnapTrade's API confirms it.
+    world
+        .snaptrade
+        .delete_connection(&world.snaptrade_login().await, &connection.authorization_id)
+        .await
+        .unwrap();
     let deleted = webhook(
         world.user,
         "CONNECTION_DELETED",
@@ -892,6 +898,8 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
     );
 
     // The user's deletion removes their registration and every connection; accounts and orders stay.
+    let login = world.snaptrade_login().await;
+    world.snaptrade.delete_user(&login.user_id).await.unwrap();
     let deleted = webhook(world.user, "USER_DELETED", &authorization, "hook-deleted");
     let outcome = world.deliver(&deleted).await.unwrap();
     assert_eq!(outcome, WebhookOutcome::UserRemoved);

@@ -1,0 +1,126 @@
+//! Re-sealing every sealed column under the keyring's current key, in committed batches.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::PgStore;
+use crate::error::classify;
+use crate::secret::{SNAPTRADE_USER_SECRET, SecretError};
+use crate::{RepoError, ResealReport, SecretRepository};
+use tributary_domain::UserId;
+
+/// A column whose values the keyring seals, with its two statements. Another sealed column (Plaid's
+/// `user_investment_accounts.access_token_encrypted`, once something writes it) is one more entry of
+/// [`SEALED_COLUMNS`].
+struct SealedColumn {
+    /// `"<table>.<column>"`, as the sealed value's tag authenticates it.
+    name: &'static str,
+    /// The next rows after `$1` (by id) whose value is not under key `$2`, at most `$3`, locked for the batch:
+    /// `id`, `user_id` (the owner the value is bound to) and `sealed`.
+    select: &'static str,
+    /// Writes `$3[i]` over row `$1[i]` only where it still holds `$2[i]`: a value rewritten since the select (a
+    /// new registration) is newer than the re-seal and stays.
+    update: &'static str,
+}
+
+const SEALED_COLUMNS: &[SealedColumn] = &[SealedColumn {
+    name: SNAPTRADE_USER_SECRET,
+    select: "
+select id, user_id, snaptrade_user_secret as sealed from public.snaptrade_users
+where id > $1 and pg_catalog.split_part(snaptrade_user_secret, ':', 2) <> $2
+order by id limit $3 for update",
+    update: "
+update public.snaptrade_users s set snaptrade_user_secret = v.sealed
+from unnest($1::uuid[], $2::text[], $3::text[]) as v(id, old, sealed)
+where s.id = v.id and s.snaptrade_user_secret = v.old",
+}];
+
+#[async_trait]
+impl SecretRepository for PgStore {
+    async fn reseal_secrets(&self, batch_size: usize) -> Result<ResealReport, RepoError> {
+        if batch_size == 0 {
+            return Err(RepoError::invalid("batch_size", "must be at least 1"));
+        }
+        if let Some(user) = self.acting_as() {
+            return Err(RepoError::forbidden(format!(
+                "re-sealing is a service operation; a store scoped to user {user} cannot run it"
+            )));
+        }
+        let limit = i64::try_from(batch_size)
+            .map_err(|_| RepoError::invalid("batch_size", "is out of range"))?;
+        let mut report = ResealReport::default();
+        for column in SEALED_COLUMNS {
+            let mut after = Uuid::nil();
+            loop {
+                let (last, seen) = self.reseal_batch(column, after, limit, &mut report).await?;
+                match last {
+                    Some(last) if seen == batch_size => after = last,
+                    _ => break,
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl PgStore {
+    /// One batch in one transaction: returns the last id read and how many rows were read.
+    async fn reseal_batch(
+        &self,
+        column: &SealedColumn,
+        after: Uuid,
+        limit: i64,
+        report: &mut ResealReport,
+    ) -> Result<(Option<Uuid>, usize), RepoError> {
+        let mut tx = self.pool().begin().await.map_err(classify)?;
+        let rows = sqlx::query(column.select)
+            .bind(after)
+            .bind(self.keyring().current_key_id())
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let (mut ids, mut old, mut new) = (Vec::new(), Vec::new(), Vec::new());
+        let mut last = None;
+        for row in &rows {
+            let id: Uuid = row.try_get("id").map_err(classify)?;
+            let owner: Uuid = row.try_get("user_id").map_err(classify)?;
+            let sealed: String = row.try_get("sealed").map_err(classify)?;
+            last = Some(id);
+            match self
+                .keyring()
+                .reseal(column.name, &sealed, UserId::new(owner))
+            {
+                Ok(Some(resealed)) => {
+                    ids.push(id);
+                    old.push(sealed);
+                    new.push(resealed);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    report.unopenable += 1;
+                    log_unopenable(column.name, id, &error);
+                }
+            }
+        }
+        if !ids.is_empty() {
+            let written = sqlx::query(column.update)
+                .bind(&ids)
+                .bind(&old)
+                .bind(&new)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+            report.resealed += usize::try_from(written).unwrap_or(usize::MAX);
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok((last, rows.len()))
+    }
+}
+
+/// Names the row and why, never the value.
+fn log_unopenable(column: &str, id: Uuid, error: &SecretError) {
+    tracing::warn!(column, row = %id, %error, "a sealed value does not open under any key held; left as it is");
+}

@@ -1,10 +1,26 @@
 //! Test support for Tributary's database tests (not published).
 //!
-//! Two jobs:
+//! Three jobs:
 //! - [`require_database!`] makes a test binary refuse to run, with one line saying what to do, when no
 //!   PostgreSQL server is configured, instead of letting every `#[sqlx::test]` panic on its own.
 //! - [`Identity`] switches a transaction to the role and JWT claims PostgREST would use for a request, so
 //!   tests see exactly what a Supabase client would see through row-level security.
+//! - [`backend_pool`] runs the backend as it runs on a hosted Supabase project: it lays the test database out
+//!   like a hosted project's ([`lay_out_hosted_supabase`]) and applies the migrations as
+//!   [`HOSTED_POSTGRES_ROLE`], a login role with exactly the privileges of Supabase's `postgres` (not a
+//!   superuser, `BYPASSRLS`, only `USAGE` on schema `auth`), then hands back that role's pool. Tests that run
+//!   as the cluster superuser cannot see a privilege the backend lacks on Supabase; tests on this pool do.
+//!
+//! ```text
+//! #[sqlx::test(migrations = false)]
+//! async fn the_flow_runs_as_the_backend_role(superuser: sqlx::PgPool) -> anyhow::Result<()> {
+//!     let pool = tributary_testdb::backend_pool(&superuser, &tributary_repo::MIGRATOR).await?;
+//!     let user = tributary_testdb::create_auth_user(&pool).await?; // hosted_postgres may write auth.users
+//!     let store = tributary_repo::PgStore::new(pool, keyring);
+//!     // ... the same test as on the superuser's pool
+//!     Ok(())
+//! }
+//! ```
 //!
 //! ```text
 //! tributary_testdb::require_database!();

@@ -13,6 +13,14 @@ use tributary::repo::{Keyring, PgStore, SecretKey};
 
 tributary_testdb::require_database!();
 
+/// The test's database laid out as on hosted Supabase and migrated by the backend's own role (not a
+/// superuser): the engine runs with exactly the rights it has in production.
+async fn backend(superuser: &PgPool) -> PgPool {
+    tributary_testdb::backend_pool(superuser, &tributary::repo::MIGRATOR)
+        .await
+        .expect("the backend role's pool")
+}
+
 async fn world(pool: PgPool) -> World<PgStore> {
     let user = tributary_testdb::create_auth_user(&pool)
         .await
@@ -23,8 +31,9 @@ async fn world(pool: PgPool) -> World<PgStore> {
 
 macro_rules! pg_cases {
     ($($case:ident),* $(,)?) => {$(
-        #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-        async fn $case(pool: PgPool) {
+        #[sqlx::test(migrations = false)]
+        async fn $case(superuser: PgPool) {
+            let pool = backend(&superuser).await;
             flow::$case(world(pool).await).await;
         }
     )*};

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use conformance::Harness;
 use sqlx::PgPool;
 use tributary_domain::{
-    AccountId, AuthorizationId, BrokerageConnection, Holding, InvestmentAccount,
+    AccountId, AuthorizationId, ClientOrderId, BrokerageConnection, Holding, InvestmentAccount,
     NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder, NewSnapTradeUser, Order,
     OrderId, OrderStatus, ProviderAccountId, SnapTradeUser, StatusMessage, Symbol, SyncStatus,
     UserId,
@@ -24,7 +24,7 @@ use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
     HoldingRepository, HoldingsReplaced, Keyring, LockRepository, OrderRepository, PgStore,
     PortfolioRepository, PortfolioSummary, RepoError, SecretKey, SnapTradeUserRepository,
-    UnifiedAccount, UserLock, WebhookRepository,
+    NewWebhookDelivery, UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
 };
 
 tributary_testdb::require_database!();
@@ -253,6 +253,15 @@ impl OrderRepository for ReadsAsUser {
     ) -> Result<Vec<Order>, RepoError> {
         self.reader.list_orders(user, account).await
     }
+    async fn find_order_by_client_order_id(
+        &self,
+        user: UserId,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Order>, RepoError> {
+        self.reader
+            .find_order_by_client_order_id(user, client_order_id)
+            .await
+    }
     async fn confirm_order(
         &self,
         user: UserId,
@@ -295,18 +304,26 @@ impl PortfolioRepository for ReadsAsUser {
 
 #[async_trait]
 impl WebhookRepository for ReadsAsUser {
-    async fn record_webhook(
-        &self,
-        webhook_id: &str,
-        event_type: &str,
-        user: Option<UserId>,
-    ) -> Result<bool, RepoError> {
-        self.writer
-            .record_webhook(webhook_id, event_type, user)
-            .await
+    async fn record_webhook(&self, delivery: &NewWebhookDelivery) -> Result<bool, RepoError> {
+        self.writer.record_webhook(delivery).await
     }
-    async fn forget_webhook(&self, webhook_id: &str) -> Result<(), RepoError> {
-        self.writer.forget_webhook(webhook_id).await
+    async fn find_webhook(&self, key: &WebhookKey) -> Result<Option<WebhookDelivery>, RepoError> {
+        self.writer.find_webhook(key).await
+    }
+    async fn mark_webhook_applied(&self, key: &WebhookKey) -> Result<(), RepoError> {
+        self.writer.mark_webhook_applied(key).await
+    }
+    async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError> {
+        self.writer.mark_webhook_failed(key, error).await
+    }
+    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
+        self.writer.pending_webhooks(limit).await
+    }
+    async fn purge_webhooks(
+        &self,
+        applied_before: DateTime<Utc>,
+    ) -> Result<usize, RepoError> {
+        self.writer.purge_webhooks(applied_before).await
     }
 }
 

@@ -39,3 +39,26 @@ memory_cases!(
     an_order_over_the_engines_notional_cap_is_refused_before_anything_is_sent,
     a_client_order_id_reused_for_another_order_is_refused_and_nothing_is_sent,
 );
+
+/// The scenarios that build their own world (short client timeouts) from a store and a user.
+macro_rules! memory_store_cases {
+    ($($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            let store = MemoryStore::new();
+            let user = store.create_user();
+            support::$case(store, user).await;
+        }
+    )*};
+}
+
+memory_store_cases!(
+    alpaca_answer_lost_after_placing_leaves_one_order,
+    snaptrade_answer_lost_after_placing_leaves_one_order_and_sends_nothing_more,
+    alpaca_answer_after_the_timeout_leaves_one_order,
+    snaptrade_answer_after_the_timeout_leaves_one_order_and_sends_nothing_more,
+    alpaca_order_recorded_but_never_sent_is_sent_once_by_the_retry,
+    snaptrade_order_recorded_but_never_sent_is_sent_once_by_the_retry,
+    alpaca_retry_after_success_sends_nothing,
+    snaptrade_retry_after_success_sends_nothing,
+);

@@ -11,6 +11,14 @@ use tributary_repo::{Keyring, PgStore, SecretKey};
 
 tributary_testdb::require_database!();
 
+/// The test's database laid out as on hosted Supabase and migrated by the backend's own role (not a
+/// superuser): the engine runs with exactly the rights it has in production.
+async fn backend(superuser: &PgPool) -> PgPool {
+    tributary_testdb::backend_pool(superuser, &tributary_repo::MIGRATOR)
+        .await
+        .expect("the backend role's pool")
+}
+
 async fn world(pool: PgPool) -> World<PgStore> {
     let user = tributary_testdb::create_auth_user(&pool)
         .await
@@ -21,8 +29,9 @@ async fn world(pool: PgPool) -> World<PgStore> {
 
 macro_rules! pg_cases {
     ($($case:ident),* $(,)?) => {$(
-        #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-        async fn $case(pool: PgPool) {
+        #[sqlx::test(migrations = false)]
+        async fn $case(superuser: PgPool) {
+            let pool = backend(&superuser).await;
             support::$case(world(pool).await).await;
         }
     )*};
@@ -47,10 +56,37 @@ pg_cases!(
     a_client_order_id_reused_for_another_order_is_refused_and_nothing_is_sent,
 );
 
+/// The scenarios that build their own world (short client timeouts) from a store and a user.
+macro_rules! pg_store_cases {
+    ($($case:ident),* $(,)?) => {$(
+        #[sqlx::test(migrations = false)]
+        async fn $case(superuser: PgPool) {
+            let pool = backend(&superuser).await;
+            let user = tributary_testdb::create_auth_user(&pool)
+                .await
+                .expect("a user in auth.users");
+            let store = PgStore::new(pool, Keyring::new(SecretKey::generate()));
+            support::$case(store, UserId::new(user)).await;
+        }
+    )*};
+}
+
+pg_store_cases!(
+    alpaca_answer_lost_after_placing_leaves_one_order,
+    snaptrade_answer_lost_after_placing_leaves_one_order_and_sends_nothing_more,
+    alpaca_answer_after_the_timeout_leaves_one_order,
+    snaptrade_answer_after_the_timeout_leaves_one_order_and_sends_nothing_more,
+    alpaca_order_recorded_but_never_sent_is_sent_once_by_the_retry,
+    snaptrade_order_recorded_but_never_sent_is_sent_once_by_the_retry,
+    alpaca_retry_after_success_sends_nothing,
+    snaptrade_retry_after_success_sends_nothing,
+);
+
 /// A delivery applied before a restart is recognised by the new engine (the record is in the database, not in
 /// the old engine's memory): acknowledged as a replay, not applied again.
-#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twice(pool: PgPool) {
+#[sqlx::test(migrations = false)]
+async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twice(superuser: PgPool) {
+    let pool = backend(&superuser).await;
     use std::sync::Arc;
 
     use secrecy::SecretString;
@@ -123,10 +159,11 @@ async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twic
 /// A CONNECTION_DELETED whose last write fails (a trigger refuses the holdings' rebuild) saves nothing: the
 /// connection row, the accounts and the holdings are as before, the delivery stays recorded as failed, and
 /// SnapTrade's retry of the same delivery applies it in full once the fault is gone.
-#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+#[sqlx::test(migrations = false)]
 async fn a_connection_deletion_that_fails_part_way_saves_nothing_and_its_retry_applies(
-    pool: PgPool,
+    superuser: PgPool,
 ) {
+    let pool = backend(&superuser).await;
     use tributary_domain::ConnectionType;
     use tributary_repo::{AccountRepository, ConnectionRepository, HoldingRepository, RepoError};
     use tributary_sync::WebhookOutcome;
@@ -217,8 +254,9 @@ async fn open_transactions(pool: &PgPool) -> i64 {
 
 /// Every provider call of a sync is made before its unit of writes opens: while the sandbox answers the order
 /// listing (slowly), no session of the database holds a transaction open.
-#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn a_sync_waits_on_no_provider_while_a_transaction_is_open(pool: PgPool) {
+#[sqlx::test(migrations = false)]
+async fn a_sync_waits_on_no_provider_while_a_transaction_is_open(superuser: PgPool) {
+    let pool = backend(&superuser).await;
     use std::time::Duration;
 
     let world = world(pool.clone()).await;
@@ -251,8 +289,9 @@ async fn a_sync_waits_on_no_provider_while_a_transaction_is_open(pool: PgPool) {
 
 /// Cancelling, refreshing and listing orders hold the same cross-process user lock as a sync: while another
 /// process holds the user, they wait; once it lets go, they run.
-#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn order_calls_wait_for_another_process_holding_the_user(pool: PgPool) {
+#[sqlx::test(migrations = false)]
+async fn order_calls_wait_for_another_process_holding_the_user(superuser: PgPool) {
+    let pool = backend(&superuser).await;
     use std::time::Duration;
 
     use tributary_repo::LockRepository;
@@ -280,14 +319,16 @@ async fn order_calls_wait_for_another_process_holding_the_user(pool: PgPool) {
         .refresh_account_orders(world.user, account.id)
         .await
         .unwrap();
+}
 
 /// Key rotation finishes: after the keyring's current key changes, one call re-seals every stored SnapTrade secret
 /// (across batches smaller than the table, from a state half re-sealed already as a crash would leave it), a second
 /// call finds nothing, and a keyring holding the new key alone then opens every secret, each for its owner only.
-#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+#[sqlx::test(migrations = false)]
 async fn a_rotated_key_is_resealed_in_batches_resumably_and_the_old_key_can_then_be_dropped(
-    pool: PgPool,
+    superuser: PgPool,
 ) {
+    let pool = backend(&superuser).await;
     use secrecy::{ExposeSecret, SecretString};
     use tributary_domain::{NewSnapTradeUser, SnapTradeUserId, SnapTradeUserSecret};
     use tributary_repo::{SecretRepository, SnapTradeUserRepository};
@@ -349,8 +390,9 @@ async fn a_rotated_key_is_resealed_in_batches_resumably_and_the_old_key_can_then
 
 /// A value that opens under no key the keyring holds is counted and left as it is, never overwritten, and the
 /// rest are re-sealed; the count says the old key must not be dropped yet.
-#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn a_value_under_a_key_the_keyring_lost_is_reported_and_left_untouched(pool: PgPool) {
+#[sqlx::test(migrations = false)]
+async fn a_value_under_a_key_the_keyring_lost_is_reported_and_left_untouched(superuser: PgPool) {
+    let pool = backend(&superuser).await;
     use secrecy::SecretString;
     use tributary_domain::{NewSnapTradeUser, SnapTradeUserId, SnapTradeUserSecret};
     use tributary_repo::{SecretRepository, SnapTradeUserRepository};

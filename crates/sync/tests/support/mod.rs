@@ -29,7 +29,11 @@ use tributary_sync::source::GivenLogins;
 use tributary_sync::{Outcome, SyncEngine, SyncError, WebhookOutcome};
 use url::Url;
 
+mod retries;
 mod trust;
+#[allow(unused_imports)] // each test file uses the scenarios it runs
+pub use retries::*;
+#[allow(unused_imports)] // each test file uses the scenarios it runs
 pub use trust::*;
 
 /// Every provider switched on.
@@ -61,7 +65,7 @@ impl<S: Store + 'static> World<S> {
         user: UserId,
         configure: impl FnOnce(SnapTradeConfig) -> SnapTradeConfig,
     ) -> Self {
-        Self::start_with_configs(store, user, configure, |config| config).await
+        Self::start_with_configs(store, user, configure, |config| config, |config| config).await
     }
 
     /// The same world with Plaid's client configured further by `configure` (a short timeout…).
@@ -70,15 +74,28 @@ impl<S: Store + 'static> World<S> {
         user: UserId,
         configure: impl FnOnce(PlaidConfig) -> PlaidConfig,
     ) -> Self {
-        Self::start_with_configs(store, user, |config| config, configure).await
+        Self::start_with_configs(store, user, |config| config, configure, |config| config).await
     }
 
-    /// The world with SnapTrade's and Plaid's clients configured further by the two closures.
+    /// The same world with every client's timeout set to `timeout`.
+    pub async fn start_with_timeouts(store: S, user: UserId, timeout: Duration) -> Self {
+        Self::start_with_configs(
+            store,
+            user,
+            |config| config.with_timeout(timeout),
+            |config| config.with_timeout(timeout),
+            |config| config.with_timeout(timeout),
+        )
+        .await
+    }
+
+    /// The world with SnapTrade's, Plaid's and Alpaca's clients configured further by the closures.
     async fn start_with_configs(
         store: S,
         user: UserId,
         configure_snaptrade: impl FnOnce(SnapTradeConfig) -> SnapTradeConfig,
         configure_plaid: impl FnOnce(PlaidConfig) -> PlaidConfig,
+        configure_alpaca: impl FnOnce(AlpacaConfig) -> AlpacaConfig,
     ) -> Self {
         let sandbox = Sandbox::start().await;
         let consumer_key = SecretString::from(sandbox.snaptrade().consumer_key());
@@ -104,7 +121,7 @@ impl<S: Store + 'static> World<S> {
             AlpacaEnvironment::Sandbox,
         )
         .with_base_url(url(&sandbox.alpaca_base_url()));
-        let alpaca = Arc::new(AlpacaClient::new(alpaca).unwrap());
+        let alpaca = Arc::new(AlpacaClient::new(configure_alpaca(alpaca)).unwrap());
         let plaid_items = Arc::new(GivenLogins::new());
         let engine = SyncEngine::new(Arc::new(store), ProviderRouter::new(ALL_ON))
             .with_concurrency(3)

@@ -137,5 +137,8 @@ fn describe(outcome: &WebhookOutcome) -> String {
         }
         WebhookOutcome::OrdersRefreshed { written } => format!("the account's orders were refreshed ({written} written)"),
         WebhookOutcome::Ignored { reason } => format!("acknowledged without action: {reason}"),
+        WebhookOutcome::Deferred { reason } => format!(
+            "recorded and acknowledged, but applying it failed ({reason}); retry_snaptrade_webhooks applies it later"
+        ),
     }
 }

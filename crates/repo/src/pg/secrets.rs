@@ -53,7 +53,16 @@ impl SecretRepository for PgStore {
         for column in SEALED_COLUMNS {
             let mut after = Uuid::nil();
             loop {
-                let (last, seen) = self.reseal_batch(column, after, limit, &mut report).await?;
+                let (last, seen) = self
+                    .reseal_batch(
+                        column.name,
+                        column.select,
+                        column.update,
+                        after,
+                        limit,
+                        &mut report,
+                    )
+                    .await?;
                 match last {
                     Some(last) if seen == batch_size => after = last,
                     _ => break,
@@ -65,16 +74,19 @@ impl SecretRepository for PgStore {
 }
 
 impl PgStore {
-    /// One batch in one transaction: returns the last id read and how many rows were read.
+    /// One batch in one transaction: returns the last id read and how many rows were read. The statements are
+    /// `&'static str`: a [`SealedColumn`]'s constants, never built from a value.
     async fn reseal_batch(
         &self,
-        column: &SealedColumn,
+        column: &'static str,
+        select: &'static str,
+        update: &'static str,
         after: Uuid,
         limit: i64,
         report: &mut ResealReport,
     ) -> Result<(Option<Uuid>, usize), RepoError> {
         let mut tx = self.pool().begin().await.map_err(classify)?;
-        let rows = sqlx::query(column.select)
+        let rows = sqlx::query(select)
             .bind(after)
             .bind(self.keyring().current_key_id())
             .bind(limit)
@@ -88,10 +100,7 @@ impl PgStore {
             let owner: Uuid = row.try_get("user_id").map_err(classify)?;
             let sealed: String = row.try_get("sealed").map_err(classify)?;
             last = Some(id);
-            match self
-                .keyring()
-                .reseal(column.name, &sealed, UserId::new(owner))
-            {
+            match self.keyring().reseal(column, &sealed, UserId::new(owner)) {
                 Ok(Some(resealed)) => {
                     ids.push(id);
                     old.push(sealed);
@@ -100,12 +109,12 @@ impl PgStore {
                 Ok(None) => {}
                 Err(error) => {
                     report.unopenable += 1;
-                    log_unopenable(column.name, id, &error);
+                    log_unopenable(column, id, &error);
                 }
             }
         }
         if !ids.is_empty() {
-            let written = sqlx::query(column.update)
+            let written = sqlx::query(update)
                 .bind(&ids)
                 .bind(&old)
                 .bind(&new)

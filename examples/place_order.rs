@@ -100,12 +100,16 @@ async fn place<S: SignUp>(store: S, request: Request) -> anyhow::Result<()> {
     };
 
     let placed = engine.place_order(user, account, order).await?;
-    let estimate = placed
-        .impact
-        .estimated_value
-        .map_or_else(|| "none".to_owned(), |v| support::money(v.get()));
     out!("\nuser {user}, account {account}")?;
-    out!("impact checked first: estimated value {estimate}")?;
+    match &placed.impact {
+        Some(impact) => {
+            let estimate = impact
+                .estimated_value
+                .map_or_else(|| "none".to_owned(), |v| support::money(v.get()));
+            out!("impact checked first: estimated value {estimate}")?;
+        }
+        None => out!("already placed with this client order id: nothing was sent again")?,
+    }
     out!(
         "client order id {} (send it again to retry safely)\n",
         placed.client_order_id

@@ -256,10 +256,14 @@ async fn trade<S: SignUp>(
     };
     let order = support::limit_buy("AAPL", "1", "1.00")?;
     let placed = engine.place_order(user, account.id, order).await?;
-    let estimate = placed.impact.estimated_value.map_or_else(
-        || "no estimate".to_owned(),
-        |v| format!("estimated {}", money(v.get())),
-    );
+    let estimate = placed
+        .impact
+        .as_ref()
+        .and_then(|impact| impact.estimated_value)
+        .map_or_else(
+            || "no estimate".to_owned(),
+            |v| format!("estimated {}", money(v.get())),
+        );
     out!(
         "order:     limit buy 1 AAPL at 1.00 in {} {} ({estimate}): {}, brokerage order id {}",
         account.provider,

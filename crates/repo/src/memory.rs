@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tributary_domain::{
-    AccountId, AuthorizationId, ClientOrderId, BrokerageConnection, ConnectionId, ExposeSecret, Holding,
-    HoldingId, InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount,
-    NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider,
-    ProviderAccountId, SnapTradeUser, SnapTradeUserRowId, StatusMessage, Symbol, SyncStatus,
-    UserId,
+    AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, ConnectionId, ExposeSecret,
+    Holding, HoldingId, InvestmentAccount, NewBrokerageConnection, NewHolding,
+    NewInvestmentAccount, NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode,
+    Provider, ProviderAccountId, SnapTradeUser, SnapTradeUserRowId, StatusMessage, Symbol,
+    SyncStatus, UserId,
 };
 
 use crate::batch::{

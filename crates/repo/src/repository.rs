@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tributary_domain::{
     AccountId, AccountMode, AccountName, AccountSubtype, AccountType, AuthorizationId,
-    BrokerageConnection, BrokerageName, ClientOrderId, ConnectionStatus, ConnectionType, Holding, InstitutionName,
-    InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
-    NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider, ProviderAccountId,
-    SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
+    BrokerageConnection, BrokerageName, ClientOrderId, ConnectionStatus, ConnectionType, Holding,
+    InstitutionName, InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount,
+    NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider,
+    ProviderAccountId, SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 
 use crate::RepoError;

@@ -15,16 +15,17 @@ use chrono::{DateTime, Utc};
 use conformance::Harness;
 use sqlx::PgPool;
 use tributary_domain::{
-    AccountId, AuthorizationId, ClientOrderId, BrokerageConnection, Holding, InvestmentAccount,
+    AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Holding, InvestmentAccount,
     NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder, NewSnapTradeUser, Order,
     OrderId, OrderStatus, ProviderAccountId, SnapTradeUser, StatusMessage, Symbol, SyncStatus,
     UserId,
 };
 use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
-    HoldingRepository, HoldingsReplaced, Keyring, LockRepository, OrderRepository, PgStore,
-    PortfolioRepository, PortfolioSummary, RepoError, SecretKey, SnapTradeUserRepository,
-    NewWebhookDelivery, UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
+    HoldingRepository, HoldingsReplaced, Keyring, LockRepository, NewWebhookDelivery,
+    OrderRepository, PgStore, PortfolioRepository, PortfolioSummary, RepoError, SecretKey,
+    SnapTradeUserRepository, UnifiedAccount, UserLock, WebhookDelivery, WebhookKey,
+    WebhookRepository,
 };
 
 tributary_testdb::require_database!();
@@ -319,10 +320,7 @@ impl WebhookRepository for ReadsAsUser {
     async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
         self.writer.pending_webhooks(limit).await
     }
-    async fn purge_webhooks(
-        &self,
-        applied_before: DateTime<Utc>,
-    ) -> Result<usize, RepoError> {
+    async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
         self.writer.purge_webhooks(applied_before).await
     }
 }

@@ -456,7 +456,10 @@ impl<S: Store + 'static> SyncEngine<S> {
             // A new account has no id until the unit writes it: its orders carry a stand-in, replaced then.
             let reference = AccountRef {
                 user_id: user,
-                account_id: stored.get(&key).copied().unwrap_or_else(AccountId::generate),
+                account_id: stored
+                    .get(&key)
+                    .copied()
+                    .unwrap_or_else(AccountId::generate),
                 provider_account_id: account.provider_account_id.clone(),
             };
             let desk = Arc::clone(self.desk(account.provider)?);
@@ -493,7 +496,11 @@ impl<S: Store + 'static> SyncEngine<S> {
             .map(|a| ((a.provider, &a.provider_account_id), a.id))
             .collect();
         let mut orders: Vec<PlacedOrder> = Vec::new();
-        for FetchedOrders { key, orders: outcome } in fetched {
+        for FetchedOrders {
+            key,
+            orders: outcome,
+        } in fetched
+        {
             let Some(&account) = ids.get(&(key.0, &key.1)) else {
                 continue;
             };

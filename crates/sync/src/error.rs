@@ -82,7 +82,9 @@ pub enum SyncError {
     /// Whether the provider holds the order cannot be told (the answer was lost, or the provider cannot prove
     /// it absent). Nothing more was sent: the order stays recorded `PENDING` under its client order id, and
     /// [`crate::SyncEngine::refresh_order`] or a retry of the placement settles it once the provider can tell.
-    #[error("the outcome of order {order} is unknown; it stays pending and nothing more was sent: {source}")]
+    #[error(
+        "the outcome of order {order} is unknown; it stays pending and nothing more was sent: {source}"
+    )]
     OutcomeUnknown {
         /// The recorded order.
         order: tributary_domain::OrderId,

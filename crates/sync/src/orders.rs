@@ -307,7 +307,10 @@ impl<S: Store + 'static> SyncEngine<S> {
     async fn refresh_held(&self, user: UserId, order: OrderId) -> Result<Order, SyncError> {
         let (stored, account) = self.order_and_account(user, order).await?;
         let desk = self.admitted_desk(&account).await?;
-        let Some(client_order_id) = stored.client_order_id.clone().filter(|_| awaiting_answer(&stored))
+        let Some(client_order_id) = stored
+            .client_order_id
+            .clone()
+            .filter(|_| awaiting_answer(&stored))
         else {
             return self.refreshed(&stored, &account).await;
         };
@@ -411,10 +414,12 @@ fn first_written(written: Vec<Order>) -> Result<Order, SyncError> {
         Ok([order]) => Ok(order),
         Err(written) => Err(all_written("snaptrade_orders", 1, written)
             .err()
-            .unwrap_or_else(|| RepoError::Conflict {
-                constraint: "snaptrade_orders".to_owned(),
-            }
-            .into())),
+            .unwrap_or_else(|| {
+                RepoError::Conflict {
+                    constraint: "snaptrade_orders".to_owned(),
+                }
+                .into()
+            })),
     }
 }
 

@@ -85,7 +85,9 @@ pg_store_cases!(
 /// A delivery applied before a restart is recognised by the new engine (the record is in the database, not in
 /// the old engine's memory): acknowledged as a replay, not applied again.
 #[sqlx::test(migrations = false)]
-async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twice(superuser: PgPool) {
+async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twice(
+    superuser: PgPool,
+) {
     let pool = backend(&superuser).await;
     use std::sync::Arc;
 
@@ -276,10 +278,7 @@ async fn a_sync_waits_on_no_provider_while_a_transaction_is_open(superuser: PgPo
     };
     let (report, open_during_listing) = tokio::join!(sync, probe);
 
-    assert!(
-        !report.unwrap().has_failures(),
-        "the sync itself succeeded"
-    );
+    assert!(!report.unwrap().has_failures(), "the sync itself succeeded");
     assert_eq!(world.sandbox.alpaca().log().count("GET", &orders_path), 1);
     assert_eq!(
         open_during_listing, 0,

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 use tributary_domain::{
-    AccountId, BrokerageOrderId, ClientOrderId, NewOrder, Notional, Order, OrderAction, OrderId, OrderStatus,
-    OrderType, Price, StatusMessage, Symbol, TimeInForce, Units, UserId,
+    AccountId, BrokerageOrderId, ClientOrderId, NewOrder, Notional, Order, OrderAction, OrderId,
+    OrderStatus, OrderType, Price, StatusMessage, Symbol, TimeInForce, Units, UserId,
 };
 
 use super::row::Columns;

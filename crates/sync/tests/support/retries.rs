@@ -120,7 +120,11 @@ async fn retried_after_a_lost_answer<S: Store + 'static>(
             "{retried:?}"
         ),
     }
-    assert_eq!(orders_at_provider(world, account), 1, "one order at the provider");
+    assert_eq!(
+        orders_at_provider(world, account),
+        1,
+        "one order at the provider"
+    );
     let rows = world
         .store()
         .list_orders(world.user, Some(account.id))
@@ -238,7 +242,10 @@ async fn a_retry_after_success_sends_nothing<S: Store + 'static>(
     assert_eq!(retried.order.id, placed.order.id);
     assert_eq!(retried.client_order_id, key);
     assert!(retried.impact.is_none(), "nothing was checked or sent");
-    assert_eq!(world.sandbox.snaptrade().log().count("POST", "/trade"), requests.1);
+    assert_eq!(
+        world.sandbox.snaptrade().log().count("POST", "/trade"),
+        requests.1
+    );
     if provider == Provider::Alpaca {
         assert_eq!(
             world.sandbox.alpaca().log().all().len(),

@@ -104,7 +104,10 @@ pub async fn a_forged_snaptrade_row_for_another_users_account_cannot_trade<S: St
     world.engine.sync_user(world.user).await.unwrap();
     let own = world.first_account().await;
     // Another SnapTrade user of the same client, with a trade connection of their own.
-    let victim = world.sandbox.snaptrade().seed_user("victim-of-a-forged-row");
+    let victim = world
+        .sandbox
+        .snaptrade()
+        .seed_user("victim-of-a-forged-row");
     let seeded = world
         .sandbox
         .snaptrade()

@@ -1,6 +1,8 @@
 //! Orders: placed through the router's choice of provider, impact first, recorded before and after the
 //! provider answers, retry-safe through the client order id; cancelled and refreshed likewise.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use serde_json::json;
 use tributary_domain::{
@@ -9,12 +11,13 @@ use tributary_domain::{
 };
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
-    OrderImpact, OrderRequest, OrderScope, OrderSize, PlacedOrder,
+    AccountRef, OrderImpact, OrderRequest, OrderScope, OrderSize, PlacedOrder,
 };
 use tributary_repo::{RepoError, Store};
 use uuid::Uuid;
 
 use crate::engine::{account_ref, all_written};
+use crate::source::OrderDesk;
 use crate::{SyncEngine, SyncError};
 
 /// What placing an order did.
@@ -82,42 +85,60 @@ impl<S: Store + 'static> SyncEngine<S> {
         }
         let desk = self.admitted_desk(&account).await?;
         let reference = account_ref(&account);
-        let placement = |impact, order| OrderPlacement {
-            impact,
+        let sending = Sending {
+            desk,
+            reference: &reference,
+            account: &account,
+            order: &order,
+            client_order_id: &client_order_id,
+        };
+        let placed_before = |order| OrderPlacement {
+            impact: None,
             order,
             client_order_id: client_order_id.clone(),
         };
         match stored {
-            Some(stored) if !awaiting_answer(&stored) => Ok(placement(None, stored)),
+            Some(stored) if !awaiting_answer(&stored) => Ok(placed_before(stored)),
             // Recorded, and never handed to the provider (the process stopped in between): sent now.
             Some(stored) if !handed_to_provider(&stored) => {
-                let impact = desk.impact(self.store(), &reference, &order).await?;
-                self.send(desk, &reference, &account, &order, &client_order_id)
-                    .await
-                    .map(|order| placement(Some(impact), order))
+                self.check_and_send(&sending, Recorded::Already).await
             }
             Some(stored) => match desk.find(self.store(), &reference, &client_order_id).await {
                 Ok(Some(found)) => {
                     let order = self.confirm(&stored, found, &client_order_id).await?;
-                    Ok(placement(None, order))
+                    Ok(placed_before(order))
                 }
-                Ok(None) => {
-                    let impact = desk.impact(self.store(), &reference, &order).await?;
-                    self.send(desk, &reference, &account, &order, &client_order_id)
-                        .await
-                        .map(|order| placement(Some(impact), order))
-                }
+                Ok(None) => self.check_and_send(&sending, Recorded::Already).await,
                 Err(error) => Err(outcome_unknown(&stored, error)),
             },
-            None => {
-                let impact = desk.impact(self.store(), &reference, &order).await?;
-                self.record(&account, &order, &client_order_id, Handed::No)
-                    .await?;
-                self.send(desk, &reference, &account, &order, &client_order_id)
-                    .await
-                    .map(|order| placement(Some(impact), order))
-            }
+            None => self.check_and_send(&sending, Recorded::Not).await,
         }
+    }
+
+    /// Checks the order's impact, records it (not yet handed over) unless it was recorded before, and sends it.
+    async fn check_and_send(
+        &self,
+        sending: &Sending<'_, S>,
+        recorded: Recorded,
+    ) -> Result<OrderPlacement, SyncError> {
+        let Sending {
+            desk,
+            reference,
+            account,
+            order,
+            client_order_id,
+        } = *sending;
+        let impact = desk.impact(self.store(), reference, order).await?;
+        if let Recorded::Not = recorded {
+            self.record(account, order, client_order_id, Handed::No)
+                .await?;
+        }
+        let order = self.send(sending).await?;
+        Ok(OrderPlacement {
+            impact: Some(impact),
+            order,
+            client_order_id: client_order_id.clone(),
+        })
     }
 
     /// The desk of the account's trading provider, once the router and the provider's truth admit the
@@ -125,7 +146,7 @@ impl<S: Store + 'static> SyncEngine<S> {
     async fn admitted_desk(
         &self,
         account: &InvestmentAccount,
-    ) -> Result<&std::sync::Arc<dyn crate::source::OrderDesk<S>>, SyncError> {
+    ) -> Result<&Arc<dyn OrderDesk<S>>, SyncError> {
         let desk = self.desk(self.router.trading_for(account)?)?;
         desk.admit(self.store(), account).await?;
         Ok(desk)
@@ -172,14 +193,14 @@ impl<S: Store + 'static> SyncEngine<S> {
     }
 
     /// Marks the recorded order as handed to the provider, sends it, and rewrites its row with the answer.
-    async fn send(
-        &self,
-        desk: &std::sync::Arc<dyn crate::source::OrderDesk<S>>,
-        reference: &tributary_provider::capability::AccountRef,
-        account: &InvestmentAccount,
-        order: &OrderRequest,
-        client_order_id: &ClientOrderId,
-    ) -> Result<Order, SyncError> {
+    async fn send(&self, sending: &Sending<'_, S>) -> Result<Order, SyncError> {
+        let Sending {
+            desk,
+            reference,
+            account,
+            order,
+            client_order_id,
+        } = *sending;
         // Committed before the request leaves: a row still marked unsent was never sent, whatever happens next.
         let pending = self
             .record(account, order, client_order_id, Handed::Yes)
@@ -404,7 +425,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             .store
             .upsert_orders(account.user_id, std::slice::from_ref(&current))
             .await?;
-        Ok(first_written(written)?)
+        first_written(written)
     }
 }
 
@@ -421,6 +442,30 @@ fn first_written(written: Vec<Order>) -> Result<Order, SyncError> {
                 .into()
             })),
     }
+}
+
+/// An order on its way to the provider: the desk, the account and the key it is sent with.
+struct Sending<'a, S> {
+    desk: &'a Arc<dyn OrderDesk<S>>,
+    reference: &'a AccountRef,
+    account: &'a InvestmentAccount,
+    order: &'a OrderRequest,
+    client_order_id: &'a ClientOrderId,
+}
+
+impl<S> Clone for Sending<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Sending<'_, S> {}
+
+/// Whether the order's row exists already.
+#[derive(Debug, Clone, Copy)]
+enum Recorded {
+    Not,
+    Already,
 }
 
 /// The key of a recorded order's raw data saying whether it was handed to the provider.

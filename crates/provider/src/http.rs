@@ -69,6 +69,7 @@ impl HttpClient {
     }
 
     /// A request to `url`; send it with [`send`](Self::send) or [`send_idempotent`](Self::send_idempotent).
+    #[cfg(any(feature = "snaptrade", feature = "alpaca"))]
     pub(crate) fn request(
         &self,
         method: reqwest::Method,

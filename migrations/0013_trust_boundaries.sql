@@ -1,4 +1,4 @@
--- 0013: trust boundaries (issue 13). Re-runnable: every step finds its object as it leaves it and changes nothing.
+-- 0013: trust boundaries. Re-runnable: every step finds its object as it leaves it and changes nothing.
 --
 -- The sync engine trusts these rows: an Alpaca account row names the account an order is sent to with the
 -- partner-wide key, a connection row says whether an account may trade, a digest vouches for a holding. So they

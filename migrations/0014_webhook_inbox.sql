@@ -1,4 +1,4 @@
--- 0014: SnapTrade webhook deliveries become a durable inbox (issue 13). A verified delivery is recorded here before
+-- 0014: SnapTrade webhook deliveries become a durable inbox. A verified delivery is recorded here before
 -- it is acknowledged, then applied from this row; a failure while applying leaves the row `failed` for a retry, so
 -- a delivery is never lost to our own failure. The row also recognises SnapTrade's later retries of a delivery
 -- (by webhook id, after the 300 s freshness window), and applied rows are purged once no retry can come.

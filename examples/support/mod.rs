@@ -574,10 +574,10 @@ pub fn limit_buy(
 ) -> anyhow::Result<tributary::provider::capability::OrderRequest> {
     use tributary::domain::{OrderAction, OrderType, Price, Symbol, TimeInForce, Units};
     use tributary::provider::capability::{OrderRequest, OrderSize};
-    // The domain's errors name the field.
+    // The domain's errors name the field; more decimals than the order's columns hold is refused, not rounded.
     let symbol = Symbol::parse(symbol)?;
-    let units = Units::parse(units)?;
-    let limit = Price::parse(limit)?;
+    let units = Units::parse_exact(units)?;
+    let limit = Price::parse_exact(limit)?;
     let order = OrderRequest::new(
         symbol,
         OrderAction::Buy,

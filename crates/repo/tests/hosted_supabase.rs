@@ -170,9 +170,7 @@ async fn the_backend_role_has_exactly_what_hosted_supabases_postgres_has(
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_migrations_before_issue_13_failed_on_hosted_supabase_at_auth_users(
-    superuser: PgPool,
-) -> TestResult {
+async fn the_old_0001_failed_on_hosted_supabase_at_auth_users(superuser: PgPool) -> TestResult {
     lay_out_hosted_supabase(&superuser).await?;
     let backend = connect_as_hosted_postgres(&superuser).await?;
     let failed = sqlx::raw_sql(OLD_0001).execute(&backend).await;

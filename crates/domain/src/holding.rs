@@ -172,9 +172,13 @@ impl HoldingFigures {
     /// The figures that follow from a quantity, a market value and a cost basis: the average cost, and the
     /// unrealized gain or loss in money and in percent of the cost (zero when there is no cost).
     ///
+    /// The gain and its percent always fit their columns (the percent's column is wide enough for any gain
+    /// over a cost basis of one cent or more: Plaid's own example, a cost basis of 0.01 valued at 110, is a
+    /// gain of 1,099,900 %).
+    ///
     /// # Errors
-    /// [`DomainError::NumericOverflow`] naming the derived field when it does not fit its column (a gain of
-    /// a million percent or more on a tiny cost basis, for instance).
+    /// [`DomainError::NumericOverflow`] naming `average_cost_basis` when the cost per unit does not fit its
+    /// column (a large cost basis over a minute quantity).
     pub fn derive(
         quantity: Quantity,
         market_value: Amount,
@@ -423,17 +427,43 @@ mod tests {
     }
 
     #[test]
-    fn a_gain_percent_the_column_cannot_hold_is_refused_naming_it() {
-        let error = HoldingFigures::derive(
-            Quantity::parse("1").unwrap(),
-            Amount::parse("100000").unwrap(),
+    fn plaids_own_example_holding_a_gain_of_a_million_percent_derives_exactly() {
+        // /investments/holdings/get's example in plaid-openapi.yml: cost_basis 0.01, institution_value 110.
+        let figures = HoldingFigures::derive(
+            Quantity::parse("0.01").unwrap(),
+            Amount::parse("110").unwrap(),
             Amount::parse("0.01").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(figures.unrealized_gain_loss_percent.get(), d("1099900"));
+    }
+
+    #[test]
+    fn the_largest_gain_over_the_smallest_cost_basis_fits_the_percent_column() {
+        let figures = HoldingFigures::derive(
+            Quantity::parse("1").unwrap(),
+            Amount::parse("999999999999999999.99").unwrap(),
+            Amount::parse("0.01").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            figures.unrealized_gain_loss_percent.get(),
+            d("9999999999999999999800")
+        );
+    }
+
+    #[test]
+    fn a_cost_per_unit_the_column_cannot_hold_is_refused_naming_it() {
+        let error = HoldingFigures::derive(
+            Quantity::parse("0.00000001").unwrap(),
+            Amount::parse("100000").unwrap(),
+            Amount::parse("100000").unwrap(),
         )
         .unwrap_err();
         assert!(matches!(
             error,
             DomainError::NumericOverflow {
-                field: "unrealized_gain_loss_percent",
+                field: "average_cost_basis",
                 ..
             }
         ));

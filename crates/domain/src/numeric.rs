@@ -239,8 +239,9 @@ decimal_column!(
 );
 decimal_column!(
     /// A percentage, `12.5` meaning 12.5 %: `unrealized_gain_loss_percent`, `day_change_percent`,
-    /// `NUMERIC(10,4)`, so at most ±999 999.9999.
-    Percent, numeric(10, 4), Any, field = "percent"
+    /// `NUMERIC(26,4)`: wide enough for any gain over any cost basis the money columns can hold (below 10^18
+    /// over at least one cent is below 10^22 %), so a tiny cost basis never makes a holding unrepresentable.
+    Percent, numeric(26, 4), Any, field = "percent"
 );
 
 #[cfg(test)]
@@ -275,7 +276,7 @@ mod tests {
         );
         assert!(Notional::new(d("9999999999999.99")).is_ok());
         assert!(Quantity::new(d("999999999999.99999999")).is_ok());
-        assert!(Percent::new(d("-999999.9999")).is_ok());
+        assert!(Percent::new(d("-9999999999999999999999.9999")).is_ok());
     }
 
     #[test]
@@ -299,7 +300,7 @@ mod tests {
             Err(DomainError::NumericOverflow { .. })
         ));
         assert!(matches!(
-            Percent::new(d("-1000000")),
+            Percent::new(d("-10000000000000000000000")),
             Err(DomainError::NumericOverflow { .. })
         ));
     }

@@ -7,9 +7,11 @@ use tributary_domain::{
     Amount, DomainError, Notional, Percent, Price, Quantity, SignedAmount, UnitCost, Units,
 };
 
+/// The migrations that declare or change a decimal column, in the order they apply.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_base_schema.sql"),
     include_str!("../../../migrations/0008_add_snaptrade_support.sql"),
+    include_str!("../../../migrations/0016_gain_percent_width.sql"),
 ];
 
 /// A decimal type as the test sees it: its shape and its checked constructor.
@@ -55,16 +57,20 @@ fn columns() -> Vec<(&'static str, Shape)> {
     ]
 }
 
-/// The `(precision, scale)` of `column` in its `create table` line, e.g. `units decimal(15, 6),`.
+/// The `(precision, scale)` `column` has once every migration applied: the last of its `create table` line
+/// (`units decimal(15, 6),`) and its `alter column … type` lines (`alter column x type numeric(26, 4);`).
 fn declared_shape(column: &str) -> (u32, u32) {
-    let prefix = format!("{column} ");
+    let created = format!("{column} ");
+    let altered = format!("alter column {column} type ");
     let line = MIGRATIONS
         .iter()
         .flat_map(|sql| sql.lines())
         .map(str::trim)
-        .find(|line| {
-            line.starts_with(&prefix) && (line.contains("numeric(") || line.contains("decimal("))
+        .filter(|line| {
+            (line.starts_with(&created) || line.starts_with(&altered))
+                && (line.contains("numeric(") || line.contains("decimal("))
         })
+        .last()
         .unwrap_or_else(|| panic!("no numeric declaration of {column} in the migrations"));
     let inside = line
         .split_once('(')

@@ -926,3 +926,41 @@ async fn a_write_that_reads_back_fewer_rows_than_it_sent_is_a_conflict_naming_th
     assert!(service.list_connections(user).await?.is_empty());
     Ok(())
 }
+
+/// Plaid's own example holding (cost basis 0.01, valued at 110: a gain of 1,099,900 %) and the largest gain the
+/// money columns allow over one cent are stored and read back exactly: the percent column holds every gain.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_gain_of_any_size_over_a_one_cent_cost_basis_is_stored_exactly(
+    pool: PgPool,
+) -> TestResult {
+    use tributary_domain::{Amount, HoldingFigures, NewHolding, Quantity};
+
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    let gain = |symbol: &str, value: &str| -> Result<NewHolding, Box<dyn std::error::Error>> {
+        let figures = HoldingFigures::derive(
+            Quantity::parse("0.01")?,
+            Amount::parse(value)?,
+            Amount::parse("0.01")?,
+        )?;
+        Ok(NewHolding::new(user, Symbol::parse(symbol)?, figures))
+    };
+    let holdings = [
+        gain("PLAID", "110")?,
+        gain("MOON", "999999999999999999.99")?,
+    ];
+
+    service.replace_holdings(user, &holdings).await?;
+
+    let plaid = service.get_holding(user, &Symbol::parse("PLAID")?).await?;
+    assert_eq!(
+        plaid.figures.unrealized_gain_loss_percent.get(),
+        "1099900".parse()?
+    );
+    let moon = service.get_holding(user, &Symbol::parse("MOON")?).await?;
+    assert_eq!(
+        moon.figures.unrealized_gain_loss_percent.get(),
+        "9999999999999999999800".parse()?
+    );
+    Ok(())
+}

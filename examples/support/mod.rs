@@ -16,7 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tributary::domain::{ConnectionType, FeatureFlags, ProviderAccountId, UserId};
 use tributary::provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
 use tributary::provider::plaid::{
-    AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
+    AccessToken, LinkTokenRequest, PLAID_VERSION, PlaidClient, PlaidConfig, PlaidEnvironment,
 };
 use tributary::provider::router::ProviderRouter;
 use tributary::provider::snaptrade::signing::{canonical_json, sign};
@@ -232,8 +232,10 @@ impl Providers {
             "initial_products": ["investments"],
         });
         let url = format!("{}/sandbox/public_token/create", plaid.base_url());
+        // The sandbox, like plaid-openapi.yml's `security`, wants the API version pinned.
         let reply: serde_json::Value = reqwest::Client::new()
             .post(url)
+            .header("Plaid-Version", PLAID_VERSION)
             .json(&body)
             .send()
             .await?

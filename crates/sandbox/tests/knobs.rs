@@ -82,6 +82,7 @@ async fn server_errors_use_each_providers_body() {
     let body = json!({"client_id": plaid.client_id(), "secret": plaid.secret(), "access_token": "access-sandbox-x"});
     let response = reqwest::Client::new()
         .post(format!("{}/item/get", plaid.base_url()))
+        .header("Plaid-Version", "2020-09-14")
         .json(&body)
         .send()
         .await
@@ -102,6 +103,7 @@ async fn a_malformed_body_is_a_200_that_is_not_json() {
     let body = json!({"client_id": plaid.client_id(), "secret": plaid.secret(), "access_token": item.access_token});
     let response = reqwest::Client::new()
         .post(format!("{}/item/get", plaid.base_url()))
+        .header("Plaid-Version", "2020-09-14")
         .json(&body)
         .send()
         .await

@@ -3,8 +3,9 @@
 
 mod routes;
 mod state;
+mod vocabulary;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -93,6 +94,8 @@ impl PlaidSandbox {
             state: Mutex::new(routes::PlaidState {
                 items: HashMap::new(),
                 public_tokens: HashMap::new(),
+                removed_tokens: HashSet::new(),
+                clock_offset: chrono::Duration::zero(),
                 default_transactions: SeedItem::default().transactions,
             }),
             client_id: client_id.to_owned(),
@@ -174,6 +177,13 @@ impl PlaidSandbox {
             .values_mut()
             .find(|item| item.item_id == item_id);
         found.map(|item| item.login_required = required).is_some()
+    }
+
+    /// Moves the sandbox's clock forward by `by`, so tokens age as if that time had passed (public tokens
+    /// expire 30 minutes after creation).
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        let mut state = lock(&self.shared.state);
+        state.clock_offset += by;
     }
 
     /// How many Items are linked (removed ones excluded).

@@ -125,7 +125,10 @@ impl Spec {
 
     fn pointer(&self, reference: &str) -> &Value {
         let pointer = reference.strip_prefix('#').unwrap_or_else(|| {
-            panic!("{}: only local references are supported, not {reference}", self.file)
+            panic!(
+                "{}: only local references are supported, not {reference}",
+                self.file
+            )
         });
         self.doc
             .pointer(pointer)
@@ -219,7 +222,8 @@ impl Spec {
     /// # Panics
     /// When the operation takes no JSON body.
     pub fn validate_request(&self, method: &str, path: &str, body: &Value) -> Result<(), String> {
-        let request = self.operation(method, path)
+        let request = self
+            .operation(method, path)
             .get("requestBody")
             .map(|r| self.resolve(r))
             .unwrap_or_else(|| panic!("{}: {method} {path} takes no request body", self.file));
@@ -251,13 +255,19 @@ impl Spec {
 
     /// The compiled validator of `schema`, whose references resolve against the spec's `components`.
     fn validator(&self, key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
-        let mut cache = self.validators.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = self
+            .validators
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(found) = cache.get(key) {
             return Arc::clone(found);
         }
         let mut root = match schema.clone() {
             Value::Object(map) => map,
-            other => panic!("{}: {key}: a schema must be an object, not {other}", self.file),
+            other => panic!(
+                "{}: {key}: a schema must be an object, not {other}",
+                self.file
+            ),
         };
         root.insert("components".to_owned(), self.doc["components"].clone());
         let mut root = Value::Object(root);
@@ -266,7 +276,9 @@ impl Spec {
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
             .build(&root)
-            .unwrap_or_else(|error| panic!("{}: {key}: the schema does not compile: {error}", self.file));
+            .unwrap_or_else(|error| {
+                panic!("{}: {key}: the schema does not compile: {error}", self.file)
+            });
         let validator = Arc::new(validator);
         cache.insert(key.to_owned(), Arc::clone(&validator));
         validator
@@ -296,10 +308,7 @@ fn to_json_schema(value: &mut Value) {
             if map.get("nullable") == Some(&Value::Bool(true)) {
                 map.remove("nullable");
                 let inner = Value::Object(std::mem::take(map));
-                map.insert(
-                    "anyOf".to_owned(),
-                    json!([inner, { "type": "null" }]),
-                );
+                map.insert("anyOf".to_owned(), json!([inner, { "type": "null" }]));
             }
         }
         _ => {}

@@ -17,7 +17,7 @@ use tributary_repo::{
 };
 
 use crate::convert::{connection_of, deactivated, new_account, new_connection};
-use crate::merge::{Lot, merge};
+use crate::merge::{Lot, merge_each};
 use crate::source::{AccountSource, OrderDesk, Snapshot};
 use crate::{
     AccountReport, ConnectionReport, Outcome, ProviderReport, SyncError, SyncReport, UserGuard,
@@ -387,7 +387,13 @@ impl<S: Store + 'static> SyncEngine<S> {
                 lots.extend(Lot::carried_from(&holding, &carried));
             }
         }
-        Ok(merge(user, lots)?)
+        let merged = merge_each(user, lots);
+        for (symbol, error) in merged.left_out {
+            report.positions_left_out.push(format!(
+                "{symbol}: {error}; the holding is left out of this sync"
+            ));
+        }
+        Ok(merged.holdings)
     }
 
     /// Marks accounts the provider no longer reports inactive (their rows and orders stay for history).

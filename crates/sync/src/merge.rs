@@ -173,22 +173,50 @@ fn security_facts(provider: Provider, position: &Position) -> SecurityFacts {
     }
 }
 
+/// What [`merge_each`] made: a holding per symbol, and the symbols whose holding cannot be represented.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// One holding per symbol that fits its columns, by symbol.
+    pub holdings: Vec<NewHolding>,
+    /// Each symbol left out, with the figure that does not fit (an average cost per unit past its column,
+    /// say): reported, never rounded or clamped into a row.
+    pub left_out: Vec<(Symbol, DomainError)>,
+}
+
+/// Like [`merge`], but one symbol whose holding cannot be represented is left out with why instead of
+/// failing them all.
+pub fn merge_each(user: UserId, lots: Vec<Lot>) -> Merged {
+    let mut merged = Merged::default();
+    for (symbol, lots) in by_symbol(lots) {
+        match holding(user, symbol.clone(), &lots) {
+            Ok(holding) => merged.holdings.push(holding),
+            Err(error) => merged.left_out.push((symbol, error)),
+        }
+    }
+    merged
+}
+
+/// The lots of each symbol, by symbol, each symbol's sorted by account.
+fn by_symbol(lots: Vec<Lot>) -> BTreeMap<Symbol, Vec<Lot>> {
+    let mut by_symbol: BTreeMap<Symbol, Vec<Lot>> = BTreeMap::new();
+    for lot in lots {
+        by_symbol.entry(lot.symbol.clone()).or_default().push(lot);
+    }
+    for lots in by_symbol.values_mut() {
+        lots.sort_by_key(|lot| lot.account_id);
+    }
+    by_symbol
+}
+
 /// Folds `lots` into one holding per symbol, by symbol. Each holding's totals are the sums of its
 /// contributions, one per account (by account id); security facts come from the first lot that has each.
 ///
 /// # Errors
 /// [`DomainError`] naming the total that overflows its column.
 pub fn merge(user: UserId, lots: Vec<Lot>) -> Result<Vec<NewHolding>, DomainError> {
-    let mut by_symbol: BTreeMap<Symbol, Vec<Lot>> = BTreeMap::new();
-    for lot in lots {
-        by_symbol.entry(lot.symbol.clone()).or_default().push(lot);
-    }
-    by_symbol
+    by_symbol(lots)
         .into_iter()
-        .map(|(symbol, mut lots)| {
-            lots.sort_by_key(|lot| lot.account_id);
-            holding(user, symbol, &lots)
-        })
+        .map(|(symbol, lots)| holding(user, symbol, &lots))
         .collect()
 }
 

@@ -62,3 +62,102 @@ memory_store_cases!(
     alpaca_retry_after_success_sends_nothing,
     snaptrade_retry_after_success_sends_nothing,
 );
+
+/// One holding that cannot be represented (its cost per unit past `average_cost_basis`'s column) is left out
+/// and reported with the symbol and the field; the other holdings of the same account, and the sync, are saved.
+#[tokio::test]
+async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_rest_is_saved() {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use tokio::sync::Semaphore;
+    use tributary_domain::{
+        AccountType, FeatureFlags, Provider, ProviderAccountId, Quantity, SignedAmount, Symbol,
+        UserId,
+    };
+    use tributary_provider::capability::{AccountInfo, Position, PositionSide};
+    use tributary_provider::router::ProviderRouter;
+    use tributary_repo::HoldingRepository;
+    use tributary_sync::source::{AccountSource, FetchedAccount, Snapshot};
+    use tributary_sync::{SyncEngine, SyncError};
+
+    /// A Plaid stand-in holding one ordinary position and one whose cost per unit overflows.
+    struct OddBank;
+
+    fn position(symbol: &str, quantity: &str, value: &str, cost: &str) -> Position {
+        Position {
+            provider_account_id: ProviderAccountId::parse("odd-account").unwrap(),
+            symbol: Symbol::parse(symbol).unwrap(),
+            security_id: None,
+            security_name: None,
+            security_type: None,
+            provider_security_type: None,
+            option_contract: None,
+            side: PositionSide::Long,
+            quantity: Quantity::parse(quantity).unwrap(),
+            price: None,
+            market_value: Some(SignedAmount::parse(value).unwrap()),
+            cost_basis: Some(SignedAmount::parse(cost).unwrap()),
+            currency: Some("USD".to_owned()),
+        }
+    }
+
+    #[async_trait]
+    impl AccountSource<MemoryStore> for OddBank {
+        fn provider(&self) -> Provider {
+            Provider::Plaid
+        }
+
+        async fn fetch(
+            &self,
+            _: &MemoryStore,
+            _: UserId,
+            _: Arc<Semaphore>,
+        ) -> Result<Snapshot, SyncError> {
+            let info = AccountInfo {
+                provider: Provider::Plaid,
+                provider_account_id: ProviderAccountId::parse("odd-account").unwrap(),
+                provider_connection_id: None,
+                institution: None,
+                name: None,
+                account_type: AccountType::parse("brokerage").unwrap(),
+                account_subtype: None,
+                total_value: None,
+                cash: None,
+                currency: None,
+            };
+            Ok(Snapshot {
+                provider: Provider::Plaid,
+                connections: Vec::new(),
+                accounts: vec![FetchedAccount {
+                    info,
+                    positions: Ok(vec![
+                        position("VTI", "3", "750", "600"),
+                        position("DUST", "0.00000001", "100000", "100000"),
+                    ]),
+                }],
+                failures: Vec::new(),
+            })
+        }
+    }
+
+    let store = MemoryStore::new();
+    let user = store.create_user();
+    let engine = SyncEngine::new(
+        Arc::new(store),
+        ProviderRouter::new(FeatureFlags::new(true, true, true, true)),
+    )
+    .with_source(OddBank);
+
+    let report = engine.sync_user(user).await.unwrap();
+
+    let left_out = &report.positions_left_out;
+    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    assert!(
+        left_out[0].starts_with("DUST") && left_out[0].contains("average_cost_basis"),
+        "{left_out:?}"
+    );
+    let holdings = engine.store().list_holdings(user).await.unwrap();
+    let symbols: Vec<&str> = holdings.iter().map(|h| h.symbol.as_str()).collect();
+    assert_eq!(symbols, ["VTI"]);
+}

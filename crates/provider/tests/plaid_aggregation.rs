@@ -9,7 +9,6 @@ use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tributary_domain::{ConnectionStatus, ConnectionType, OptionRight, Provider, SecurityType};
-use tributary_provider::ProviderError;
 use tributary_provider::capability::{Aggregation, PositionSide, TransactionKind};
 use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use url::Url;
@@ -158,21 +157,28 @@ async fn a_negative_holding_is_a_short_position_with_positive_amounts() {
 }
 
 #[tokio::test]
-async fn a_quantity_the_column_cannot_hold_is_invalid_data_naming_the_field() {
+async fn a_holding_whose_quantity_the_column_cannot_hold_is_left_out_naming_the_field_and_the_rest_kept()
+ {
     let mut body = fixture("plaid", "investments_holdings_get");
+    let all = body["holdings"].as_array().unwrap().len();
     body["holdings"][2]["quantity"] = json!(1e15);
+    let odd_security = body["holdings"][2]["security_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let server = serving("/investments/holdings/get", body).await;
 
-    let error = client(&server).positions(&token()).await.unwrap_err();
+    let listing = client(&server).positions(&token()).await.unwrap();
 
-    let ProviderError::InvalidData {
-        provider, field, ..
-    } = error
-    else {
-        panic!("got {error:?}")
+    assert_eq!(listing.items.len(), all - 1, "every other holding is kept");
+    let [left_out] = listing.left_out.as_slice() else {
+        panic!("one holding left out: {:?}", listing.left_out)
     };
-    assert_eq!(provider, Provider::Plaid);
-    assert_eq!(field, "holdings[2].quantity");
+    assert_eq!(left_out.provider, Provider::Plaid);
+    assert_eq!(left_out.item, "holding");
+    assert_eq!(left_out.provider_id.as_deref(), Some(odd_security.as_str()));
+    assert_eq!(left_out.field, "holdings[2].quantity");
+    assert!(left_out.reason.contains("NUMERIC(20,8)"), "{left_out}");
 }
 
 #[tokio::test]

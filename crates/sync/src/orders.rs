@@ -121,23 +121,18 @@ impl<S: Store + 'static> SyncEngine<S> {
         sending: &Sending<'_, S>,
         recorded: Recorded,
     ) -> Result<OrderPlacement, SyncError> {
-        let Sending {
-            desk,
-            reference,
-            account,
-            order,
-            client_order_id,
-        } = *sending;
-        let impact = desk.impact(self.store(), reference, order).await?;
+        let impact = sending
+            .desk
+            .impact(self.store(), sending.reference, sending.order)
+            .await?;
         if let Recorded::Not = recorded {
-            self.record(account, order, client_order_id, Handed::No)
-                .await?;
+            self.record(sending, Handed::No).await?;
         }
         let order = self.send(sending).await?;
         Ok(OrderPlacement {
             impact: Some(impact),
             order,
-            client_order_id: client_order_id.clone(),
+            client_order_id: sending.client_order_id.clone(),
         })
     }
 
@@ -194,19 +189,17 @@ impl<S: Store + 'static> SyncEngine<S> {
 
     /// Marks the recorded order as handed to the provider, sends it, and rewrites its row with the answer.
     async fn send(&self, sending: &Sending<'_, S>) -> Result<Order, SyncError> {
-        let Sending {
-            desk,
-            reference,
-            account,
-            order,
-            client_order_id,
-        } = *sending;
         // Committed before the request leaves: a row still marked unsent was never sent, whatever happens next.
-        let pending = self
-            .record(account, order, client_order_id, Handed::Yes)
-            .await?;
-        match desk.place(self.store(), reference, order).await {
-            Ok(placed) => self.confirm(&pending, placed, client_order_id).await,
+        let pending = self.record(sending, Handed::Yes).await?;
+        let placed = sending
+            .desk
+            .place(self.store(), sending.reference, sending.order)
+            .await;
+        match placed {
+            Ok(placed) => {
+                self.confirm(&pending, placed, sending.client_order_id)
+                    .await
+            }
             Err(error) => {
                 let unanswered = unanswered(&error);
                 let status = if unanswered {
@@ -246,13 +239,13 @@ impl<S: Store + 'static> SyncEngine<S> {
 
     /// The pending row, keyed by the client order id until the provider gives its own id, and saying whether
     /// the order has been handed to the provider (written again, `Handed::Yes`, just before it is sent).
-    async fn record(
-        &self,
-        account: &InvestmentAccount,
-        order: &OrderRequest,
-        client_order_id: &ClientOrderId,
-        handed: Handed,
-    ) -> Result<Order, SyncError> {
+    async fn record(&self, sending: &Sending<'_, S>, handed: Handed) -> Result<Order, SyncError> {
+        let Sending {
+            account,
+            order,
+            client_order_id,
+            ..
+        } = *sending;
         let key = BrokerageOrderId::parse(client_order_id.as_str())?;
         let mut pending = NewOrder::new(
             account.user_id,

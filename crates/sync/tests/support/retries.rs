@@ -134,13 +134,15 @@ async fn retried_after_a_lost_answer<S: Store + 'static>(
     assert_eq!(rows[0].client_order_id.as_ref(), Some(key));
 }
 
-async fn an_answer_lost_after_the_provider_placed_the_order_leaves_one_order<S: Store + 'static>(
+/// Places an order whose first answer `astray` sends astray (lost, or later than the timeout), then retries.
+async fn an_answer_astray_leaves_one_order<S: Store + 'static>(
     store: S,
     user: UserId,
     provider: Provider,
+    astray: fn(&World<S>, Provider),
 ) {
     let (world, account) = world_trading_at(store, user, provider).await;
-    lose_answers(&world, provider);
+    astray(&world, provider);
     let (order, key) = with_key(limit_buy("AAPL", "1", "10.00"), &fresh_key());
 
     let first = world
@@ -151,21 +153,20 @@ async fn an_answer_lost_after_the_provider_placed_the_order_leaves_one_order<S: 
     retried_after_a_lost_answer(&world, &account, order, &key, first).await;
 }
 
+async fn an_answer_lost_after_the_provider_placed_the_order_leaves_one_order<S: Store + 'static>(
+    store: S,
+    user: UserId,
+    provider: Provider,
+) {
+    an_answer_astray_leaves_one_order(store, user, provider, lose_answers).await;
+}
+
 async fn an_answer_later_than_the_timeout_leaves_one_order<S: Store + 'static>(
     store: S,
     user: UserId,
     provider: Provider,
 ) {
-    let (world, account) = world_trading_at(store, user, provider).await;
-    delay_answers(&world, provider);
-    let (order, key) = with_key(limit_buy("AAPL", "1", "10.00"), &fresh_key());
-
-    let first = world
-        .engine
-        .place_order(world.user, account.id, order.clone())
-        .await;
-
-    retried_after_a_lost_answer(&world, &account, order, &key, first).await;
+    an_answer_astray_leaves_one_order(store, user, provider, delay_answers).await;
 }
 
 async fn an_order_recorded_but_never_sent_is_sent_once_by_the_retry<S: Store + 'static>(

@@ -51,6 +51,25 @@ fn is_not_owned(error: &SyncError, account: tributary_domain::AccountId) -> bool
     matches!(error, SyncError::AccountNotOwned { account: a, .. } if *a == account)
 }
 
+/// Listing the forged account's orders is refused as not the user's, like placing in it.
+async fn listing_orders_is_refused<S: Store + 'static>(
+    world: &World<S>,
+    forged: tributary_domain::AccountId,
+) {
+    let read = world
+        .engine
+        .refresh_account_orders(world.user, forged)
+        .await
+        .unwrap_err();
+    assert!(is_not_owned(&read, forged), "{read:?}");
+}
+
+/// No order of the user's is recorded.
+async fn no_order_is_recorded<S: Store + 'static>(world: &World<S>) {
+    let orders = world.store().list_orders(world.user, None).await.unwrap();
+    assert!(orders.is_empty(), "nothing was recorded: {orders:?}");
+}
+
 pub async fn a_forged_alpaca_row_for_another_customers_account_can_neither_trade_nor_read<
     S: Store + 'static,
 >(
@@ -71,12 +90,7 @@ pub async fn a_forged_alpaca_row_for_another_customers_account_can_neither_trade
         .await
         .unwrap_err();
     assert!(is_not_owned(&placed, forged.id), "{placed:?}");
-    let read = world
-        .engine
-        .refresh_account_orders(world.user, forged.id)
-        .await
-        .unwrap_err();
-    assert!(is_not_owned(&read, forged.id), "{read:?}");
+    listing_orders_is_refused(&world, forged.id).await;
 
     let victims_path = format!("/v1/trading/accounts/{victim}");
     assert_eq!(
@@ -86,15 +100,7 @@ pub async fn a_forged_alpaca_row_for_another_customers_account_can_neither_trade
         "nothing was asked of Alpaca about the victim's account"
     );
     assert!(world.sandbox.alpaca().orders(victim).is_empty());
-    assert!(
-        world
-            .store()
-            .list_orders(world.user, None)
-            .await
-            .unwrap()
-            .is_empty(),
-        "nothing was recorded"
-    );
+    no_order_is_recorded(&world).await;
 }
 
 pub async fn a_forged_snaptrade_row_for_another_users_account_cannot_trade<S: Store + 'static>(
@@ -131,12 +137,8 @@ pub async fn a_forged_snaptrade_row_for_another_users_account_cannot_trade<S: St
     assert!(is_not_owned(&refused, forged.id), "{refused:?}");
     assert_eq!(world.sandbox.snaptrade().log().count("POST", "/trade"), 0);
     assert!(world.sandbox.snaptrade().orders(victims_account).is_empty());
-    let read = world
-        .engine
-        .refresh_account_orders(world.user, forged.id)
-        .await
-        .unwrap_err();
-    assert!(is_not_owned(&read, forged.id), "{read:?}");
+    listing_orders_is_refused(&world, forged.id).await;
+    no_order_is_recorded(&world).await;
 }
 
 pub async fn an_order_over_the_engines_notional_cap_is_refused_before_anything_is_sent<
@@ -180,14 +182,7 @@ pub async fn an_order_over_the_engines_notional_cap_is_refused_before_anything_i
         "{priced:?}"
     );
     assert_eq!(world.sandbox.alpaca().log().count("POST", "/v1/trading"), 0);
-    assert!(
-        world
-            .store()
-            .list_orders(world.user, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    no_order_is_recorded(&world).await;
     // At the cap exactly, the order goes through.
     let at_cap = world
         .engine

@@ -34,8 +34,12 @@
 //! // PLAID_CLIENT_ID, PLAID_SECRET and PLAID_ENV (or PLAID_BASE_URL); a missing one is named in the error.
 //! let plaid = PlaidClient::new(PlaidConfig::from_env()?)?;
 //! let item = plaid.exchange_public_token("public-sandbox-…").await?;
-//! for position in plaid.positions(&item.access_token).await? {
+//! let holdings = plaid.positions(&item.access_token).await?;
+//! for position in &holdings.items {
 //!     println!("{} {} ({:?})", position.quantity, position.symbol, position.security_type);
+//! }
+//! for left_out in &holdings.left_out {
+//!     println!("left out: {left_out}"); // a holding Plaid sent that cannot be represented, and why
 //! }
 //! # Ok(()) }
 //! ```

@@ -404,9 +404,10 @@ async fn what_they_hold<S: Store + 'static>(
     held
 }
 
-/// A body that is cut off mid-way, one whose second position's instrument is a string where an object
-/// belongs, and one whose second position has no symbol; each starts with a well-formed position of a
-/// symbol the account does not hold, which must not be written either.
+/// A body that is cut off mid-way and one whose second position's instrument is a string where an object
+/// belongs (neither can be read: the account fails and nothing of the answer is written, not even its
+/// well-formed first position of a symbol the account does not hold), and one whose second position has no
+/// symbol (it reads: that position is left out, and the rest of the answer is written).
 const TRUNCATED: &str =
     r#"{"results": [{"instrument": {"symbol": "ZZZZ"}, "units": 5, "price": 1}, {"instrument": "#;
 const WRONG_TYPE: &str = r#"{"results": [{"instrument": {"symbol": "ZZZZ"}, "units": 5, "price": 1}, {"instrument": "YYYY", "units": 3, "price": 1}]}"#;
@@ -422,7 +423,7 @@ async fn a_malformed_provider_answer_writes_nothing_from_that_answer<S: Store + 
     let path = positions_path(&world, garbled);
     let knobs = world.sandbox.snaptrade().knobs();
 
-    for body in [TRUNCATED, WRONG_TYPE, MISSING_SYMBOL] {
+    for body in [TRUNCATED, WRONG_TYPE] {
         knobs.replace_body(&path, body);
         a_sync_fails_only_these_accounts_and_writes_nothing_of_the_answer(
             &world,
@@ -435,31 +436,49 @@ async fn a_malformed_provider_answer_writes_nothing_from_that_answer<S: Store + 
                     raw_body,
                     ..
                 } => {
-                    assert_ne!(
-                        body, MISSING_SYMBOL,
-                        "a missing symbol parses, then fails to convert"
-                    );
                     assert_eq!(*provider, Provider::SnapTrade);
                     assert_eq!(*endpoint, POSITIONS_CALL);
                     assert_eq!(raw_body, body, "the raw body is kept for diagnosis");
                 }
-                ProviderError::InvalidData {
-                    provider, field, ..
-                } => {
-                    assert_eq!(
-                        body, MISSING_SYMBOL,
-                        "only a body that parses gets to conversion"
-                    );
-                    assert_eq!(*provider, Provider::SnapTrade);
-                    assert_eq!(field, "positions[1].instrument.symbol");
-                }
-                other => panic!("expected Decode or InvalidData, got {other:?}"),
+                other => panic!("expected Decode, got {other:?}"),
             },
         )
         .await;
         knobs.reset();
         the_other_accounts_hold_what_the_sandbox_holds(&world, &[garbled.id]).await;
     }
+
+    knobs.replace_body(&path, MISSING_SYMBOL);
+    one_position_is_left_out_and_the_rest_written(
+        &world,
+        garbled.id,
+        Provider::SnapTrade,
+        "positions[1].instrument.symbol",
+    )
+    .await;
+    knobs.reset();
+    the_other_accounts_hold_what_the_sandbox_holds(&world, &[garbled.id]).await;
+}
+
+/// A sync whose answer for `account` holds one position that cannot be represented: the sync succeeds, the
+/// position is reported left out naming `field`, and the answer's other position (`ZZZZ`) is written.
+async fn one_position_is_left_out_and_the_rest_written<S: Store + 'static>(
+    world: &World<S>,
+    account: AccountId,
+    provider: Provider,
+    field: &str,
+) {
+    let report = world.engine.sync_user(world.user).await.unwrap();
+    assert!(!report.has_failures(), "{:?}", report.failures());
+    let [left_out] = report.left_out.as_slice() else {
+        panic!("one position left out: {:?}", report.left_out)
+    };
+    assert_eq!(left_out.provider, provider);
+    assert_eq!(left_out.field, field);
+    let holdings = world.store().list_holdings(world.user).await.unwrap();
+    let written = contributions_of(&holdings, &[account]);
+    let symbols: Vec<&str> = written.keys().map(|(_, symbol)| symbol.as_str()).collect();
+    assert_eq!(symbols, ["ZZZZ"], "the rest of the answer is written");
 }
 
 /// Alpaca's positions as its Broker API sends them: a well-formed position of `ZZZZ` (a symbol the account does
@@ -471,7 +490,8 @@ const ALPACA_NOT_JSON: &str = "<html><body>upstream unavailable</body></html>";
 const ALPACA_WRONG_TYPE: &str = r#"{"asset_id": "a0b6dd9d-8b9b-48a9-ba46-b9d54906e415", "symbol": "YYYY", "avg_entry_price": "1", "qty": ["3"], "side": "long"}"#;
 /// The second position has no `side`, a required field.
 const ALPACA_MISSING_SIDE: &str = r#"{"asset_id": "a0b6dd9d-8b9b-48a9-ba46-b9d54906e415", "symbol": "YYYY", "avg_entry_price": "1", "qty": "3"}"#;
-/// The second position's symbol is empty: the body parses, the domain refuses the symbol.
+/// The second position's symbol is empty: the body parses, the domain refuses the symbol, and that position
+/// alone is left out.
 const ALPACA_EMPTY_SYMBOL: &str = r#"{"asset_id": "a0b6dd9d-8b9b-48a9-ba46-b9d54906e415", "symbol": "", "avg_entry_price": "1", "qty": "3", "side": "long"}"#;
 
 /// An Alpaca positions body: the well-formed position, then `second` (raw text, so it may be anything).
@@ -520,19 +540,11 @@ async fn a_malformed_alpaca_answer_writes_nothing_from_that_answer<S: Store + 's
     }
 
     knobs.replace_body(&path, alpaca_positions(ALPACA_EMPTY_SYMBOL));
-    a_sync_fails_only_these_accounts_and_writes_nothing_of_the_answer(
+    one_position_is_left_out_and_the_rest_written(
         &world,
-        &[alpaca.id],
-        &before,
-        |error| match error {
-            ProviderError::InvalidData {
-                provider, field, ..
-            } => {
-                assert_eq!(*provider, Provider::Alpaca);
-                assert_eq!(field, "positions[1].symbol");
-            }
-            other => panic!("expected InvalidData naming the symbol, got {other:?}"),
-        },
+        alpaca.id,
+        Provider::Alpaca,
+        "positions[1].symbol",
     )
     .await;
     knobs.reset();

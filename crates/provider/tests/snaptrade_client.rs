@@ -3,6 +3,8 @@
 #![cfg(feature = "snaptrade")]
 
 mod shared_support;
+#[path = "snaptrade_spec/mod.rs"]
+mod snaptrade_spec;
 
 use std::time::Duration;
 

@@ -17,7 +17,8 @@ use tributary_domain::{
 };
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
-    AccountRef, Aggregation, OrderRequest, OrderSize, PositionSide, ProviderConnectionId, Trading,
+    AccountRef, Aggregation, OrderRequest, OrderScope, OrderSize, PositionSide,
+    ProviderConnectionId, Trading,
 };
 use tributary_provider::snaptrade::{
     OrderQuery, OrderState, SnapTradeClient, SnapTradeConfig, UserCredentials, signing,
@@ -902,29 +903,68 @@ async fn an_order_with_number_prices_and_no_order_type_is_told_by_its_prices() {
 }
 
 #[tokio::test]
-async fn a_position_without_units_is_refused_naming_the_field() {
+async fn a_position_without_units_is_left_out_with_its_id_and_field_and_the_rest_kept() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/accounts/{ACCOUNT}/positions/all")))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "results": [{"instrument": {"kind": "stock", "symbol": "AAPL"}}],
+            "results": [
+                {"instrument": {"kind": "stock", "symbol": "MSFT", "id": "1ef3a5d3-4a9b-40b2-b8d1-cc35f74d6324"}, "units": "3", "price": "400"},
+                {"instrument": {"kind": "stock", "symbol": "AAPL", "id": "899e2697-1d38-4c07-91ee-c16a2b1ce5c9"}},
+                {"instrument": {"kind": "stock", "raw_symbol": "VAB"}, "units": "-1"},
+            ],
             "data_freshness": {"as_of": "2026-06-02T14:30:00+00:00"}
         })))
         .mount(&server)
         .await;
 
-    let error = tributary_provider::capability::BrokerageAccounts::account_positions(
+    let listing = tributary_provider::capability::BrokerageAccounts::account_positions(
         &client(&server),
         &user(),
         &account(),
     )
     .await
-    .unwrap_err();
+    .unwrap();
 
-    let ProviderError::InvalidData { field, .. } = error else {
-        panic!("expected InvalidData, got {error:?}");
+    let symbols: Vec<&str> = listing.items.iter().map(|p| p.symbol.as_str()).collect();
+    assert_eq!(symbols, ["MSFT", "VAB"]);
+    let [left_out] = listing.left_out.as_slice() else {
+        panic!("expected one left out, got {:?}", listing.left_out);
     };
-    assert_eq!(field, "positions[0].units");
+    assert_eq!(left_out.item, "position");
+    assert_eq!(
+        left_out.provider_id.as_deref(),
+        Some("899e2697-1d38-4c07-91ee-c16a2b1ce5c9")
+    );
+    assert_eq!(left_out.field, "positions[1].units");
+    assert_eq!(left_out.reason, "is missing");
+}
+
+#[tokio::test]
+async fn an_order_without_a_symbol_is_left_out_with_its_brokerage_order_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT}/orders")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"brokerage_order_id": "66844", "status": "EXECUTED", "action": "BUY",
+             "universal_symbol": {"symbol": "AAPL"}, "time_placed": "2024-07-30T22:51:49.746270Z"},
+            {"brokerage_order_id": "66845", "status": "EXECUTED", "action": "BUY",
+             "time_placed": "2024-07-30T22:51:49.746270Z"},
+        ])))
+        .mount(&server)
+        .await;
+
+    let listing = Trading::list_orders(&client(&server), &user(), &account_ref(), OrderScope::All)
+        .await
+        .unwrap();
+
+    assert_eq!(listing.items.len(), 1);
+    assert_eq!(listing.left_out.len(), 1);
+    assert_eq!(listing.left_out[0].provider_id.as_deref(), Some("66845"));
+    assert_eq!(
+        listing.left_out[0].field,
+        "orders[1].universal_symbol.symbol"
+    );
 }
 
 #[tokio::test]

@@ -315,6 +315,20 @@ fn ok<T>(result: Result<T, ProviderError>) -> Result<(), ProviderError> {
     result.map(drop)
 }
 
+/// A listing is fine when each item left out names its field and says why.
+fn listed<T>(
+    result: Result<tributary_provider::capability::Listing<T>, ProviderError>,
+) -> Result<(), ProviderError> {
+    let listing = result?;
+    for left_out in &listing.left_out {
+        assert!(
+            !left_out.field.is_empty() && !left_out.reason.is_empty(),
+            "{left_out} names no field or no reason"
+        );
+    }
+    Ok(())
+}
+
 /// Every call of the client, against a server answering each operation with its generated instance.
 async fn run_calls(
     client: &SnapTradeClient,
@@ -351,7 +365,7 @@ async fn run_calls(
     );
     out(
         "list_orders",
-        ok(Trading::list_orders(client, &login, &account, OrderScope::All).await),
+        listed(Trading::list_orders(client, &login, &account, OrderScope::All).await),
     );
     let today = chrono::Utc::now().date_naive();
     out(

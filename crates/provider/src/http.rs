@@ -334,10 +334,11 @@ async fn send(
         }
         let retry_after = retry_after(status, response.headers());
         let request_id = request_id(response.headers());
-        let headers = status
-            .is_success()
-            .then(|| response.headers().clone())
-            .unwrap_or_default();
+        let headers = if status.is_success() {
+            response.headers().clone()
+        } else {
+            HeaderMap::new()
+        };
         let body = read_capped(response, max_body).await;
         recorder.record("latency_ms", elapsed_ms(started));
         let body = body.inspect_err(|failure| {

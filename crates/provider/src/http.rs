@@ -132,6 +132,9 @@ pub(crate) struct Reply {
     /// The provider's request id header, when it sent one.
     #[allow(dead_code)] // read by clients that report it on success
     pub request_id: Option<String>,
+    /// The response headers (SnapTrade reports its per-account budget in them).
+    #[allow(dead_code)] // read by clients that track a budget
+    pub headers: HeaderMap,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -331,6 +334,11 @@ async fn send(
         }
         let retry_after = retry_after(status, response.headers());
         let request_id = request_id(response.headers());
+        let headers = if status.is_success() {
+            response.headers().clone()
+        } else {
+            HeaderMap::new()
+        };
         let body = read_capped(response, max_body).await;
         recorder.record("latency_ms", elapsed_ms(started));
         let body = body.inspect_err(|failure| {
@@ -343,6 +351,7 @@ async fn send(
             Ok(Reply {
                 status,
                 request_id,
+                headers,
                 body,
             })
         } else {
@@ -430,17 +439,42 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// How long the provider asked us to wait: `Retry-After` (seconds or an HTTP date) on any status, and on a
-/// 429 without it, `X-RateLimit-Reset` (Alpaca sends a unix time, SnapTrade seconds). The reset header is
-/// ignored on other statuses: Alpaca sends it on every answer, and a 500 is no reason to wait a minute.
+/// 429 without it, the reset of the budget that ran out. SnapTrade reports two budgets (its API description,
+/// "Rate limiting"): the customer's in `X-RateLimit-Remaining`/`-Reset` and the account's in
+/// `X-RateLimit-Account-Remaining`/`-Reset`; "`X-RateLimit-Account-Remaining: 0` means the account-level one.
+/// Wait for the corresponding `*-Reset` value". When none says it is at zero, `X-RateLimit-Reset` (Alpaca
+/// sends a unix time, SnapTrade seconds). The reset headers are ignored on other statuses: Alpaca sends them
+/// on every answer, and a 500 is no reason to wait a minute.
 pub(crate) fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
     let header = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
     if let Some(value) = header(RETRY_AFTER.as_str()) {
         return parse_retry_after(value, now_unix());
     }
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return parse_rate_limit_reset(header("x-ratelimit-reset")?, now_unix());
+    if status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
     }
-    None
+    let spent = [
+        ("x-ratelimit-remaining", "x-ratelimit-reset"),
+        ("x-ratelimit-account-remaining", "x-ratelimit-account-reset"),
+    ]
+    .into_iter()
+    .filter(|(remaining, _)| header(remaining).is_some_and(|left| left == "0"))
+    .filter_map(|(_, reset)| parse_rate_limit_reset(header(reset)?, now_unix()))
+    .max();
+    spent.or_else(|| parse_rate_limit_reset(header("x-ratelimit-reset")?, now_unix()))
+}
+
+/// An account budget's state from SnapTrade's `X-RateLimit-Account-Remaining` and `X-RateLimit-Account-Reset`
+/// (seconds): `Some(wait)` when nothing is left until the reset, `Some(ZERO)` when some is left, `None` when
+/// the headers are absent or unreadable ("header absence tells you nothing about your allowance").
+#[cfg(feature = "snaptrade")]
+pub(crate) fn account_budget_wait(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+    let remaining: u64 = header("x-ratelimit-account-remaining")?.parse().ok()?;
+    if remaining > 0 {
+        return Some(Duration::ZERO);
+    }
+    parse_rate_limit_reset(header("x-ratelimit-account-reset")?, now_unix())
 }
 
 fn now_unix() -> u64 {

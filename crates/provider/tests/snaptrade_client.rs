@@ -3,6 +3,8 @@
 #![cfg(feature = "snaptrade")]
 
 mod shared_support;
+#[path = "snaptrade_spec/mod.rs"]
+mod snaptrade_spec;
 
 use std::time::Duration;
 
@@ -15,7 +17,8 @@ use tributary_domain::{
 };
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
-    AccountRef, Aggregation, OrderRequest, OrderSize, PositionSide, ProviderConnectionId, Trading,
+    AccountRef, Aggregation, OrderRequest, OrderScope, OrderSize, PositionSide,
+    ProviderConnectionId, Trading,
 };
 use tributary_provider::snaptrade::{
     OrderQuery, OrderState, SnapTradeClient, SnapTradeConfig, UserCredentials, signing,
@@ -900,29 +903,68 @@ async fn an_order_with_number_prices_and_no_order_type_is_told_by_its_prices() {
 }
 
 #[tokio::test]
-async fn a_position_without_units_is_refused_naming_the_field() {
+async fn a_position_without_units_is_left_out_with_its_id_and_field_and_the_rest_kept() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/accounts/{ACCOUNT}/positions/all")))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "results": [{"instrument": {"kind": "stock", "symbol": "AAPL"}}],
+            "results": [
+                {"instrument": {"kind": "stock", "symbol": "MSFT", "id": "1ef3a5d3-4a9b-40b2-b8d1-cc35f74d6324"}, "units": "3", "price": "400"},
+                {"instrument": {"kind": "stock", "symbol": "AAPL", "id": "899e2697-1d38-4c07-91ee-c16a2b1ce5c9"}},
+                {"instrument": {"kind": "stock", "raw_symbol": "VAB"}, "units": "-1"},
+            ],
             "data_freshness": {"as_of": "2026-06-02T14:30:00+00:00"}
         })))
         .mount(&server)
         .await;
 
-    let error = tributary_provider::capability::BrokerageAccounts::account_positions(
+    let listing = tributary_provider::capability::BrokerageAccounts::account_positions(
         &client(&server),
         &user(),
         &account(),
     )
     .await
-    .unwrap_err();
+    .unwrap();
 
-    let ProviderError::InvalidData { field, .. } = error else {
-        panic!("expected InvalidData, got {error:?}");
+    let symbols: Vec<&str> = listing.items.iter().map(|p| p.symbol.as_str()).collect();
+    assert_eq!(symbols, ["MSFT", "VAB"]);
+    let [left_out] = listing.left_out.as_slice() else {
+        panic!("expected one left out, got {:?}", listing.left_out);
     };
-    assert_eq!(field, "positions[0].units");
+    assert_eq!(left_out.item, "position");
+    assert_eq!(
+        left_out.provider_id.as_deref(),
+        Some("899e2697-1d38-4c07-91ee-c16a2b1ce5c9")
+    );
+    assert_eq!(left_out.field, "positions[1].units");
+    assert_eq!(left_out.reason, "is missing");
+}
+
+#[tokio::test]
+async fn an_order_without_a_symbol_is_left_out_with_its_brokerage_order_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT}/orders")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"brokerage_order_id": "66844", "status": "EXECUTED", "action": "BUY",
+             "universal_symbol": {"symbol": "AAPL"}, "time_placed": "2024-07-30T22:51:49.746270Z"},
+            {"brokerage_order_id": "66845", "status": "EXECUTED", "action": "BUY",
+             "time_placed": "2024-07-30T22:51:49.746270Z"},
+        ])))
+        .mount(&server)
+        .await;
+
+    let listing = Trading::list_orders(&client(&server), &user(), &account_ref(), OrderScope::All)
+        .await
+        .unwrap();
+
+    assert_eq!(listing.items.len(), 1);
+    assert_eq!(listing.left_out.len(), 1);
+    assert_eq!(listing.left_out[0].provider_id.as_deref(), Some("66845"));
+    assert_eq!(
+        listing.left_out[0].field,
+        "orders[1].universal_symbol.symbol"
+    );
 }
 
 #[tokio::test]
@@ -947,4 +989,178 @@ async fn find_order_is_always_an_unknown_outcome_and_asks_snaptrade_nothing() {
     assert_eq!(*provider, tributary_domain::Provider::SnapTrade);
     assert_eq!(client_order_id, id.as_str());
     assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+/// `fixtures/snaptrade/<name>.json` with `edit` applied to its first element.
+fn edited_fixture(name: &str, edit: impl FnOnce(&mut Value)) -> ResponseTemplate {
+    let mut body = fixture("snaptrade", name);
+    edit(&mut body[0]);
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+#[tokio::test]
+async fn data_freshness_mode_is_read_as_the_sdks_object_and_as_the_specs_string() {
+    // snaptrade-python-sdk 13.0.49's BrokerageAuthorizationDataFreshnessMode: {institution, snaptrade}, each
+    // `realtime` or `delayed`; specs/snaptrade-openapi.yaml's BrokerageAuthorization: a string.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/authorizations"))
+        .respond_with(edited_fixture("authorizations", |authorization| {
+            authorization["data_freshness_mode"] =
+                json!({"institution": "realtime", "snaptrade": "delayed"});
+        }))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/authorizations/87b24961-b51e-4db8-9226-f198f6518a89"))
+        .respond_with(
+            raw_fixture("authorizations")
+                .set_body_json(fixture("snaptrade", "authorizations")[0].clone()),
+        )
+        .mount(&server)
+        .await;
+    let client = client(&server);
+
+    let newer = client.list_brokerage_authorizations(&user()).await.unwrap();
+    let mode = newer[0].data_freshness_mode.as_ref().unwrap();
+    assert_eq!(mode.institution.as_deref(), Some("realtime"));
+    assert_eq!(mode.snaptrade.as_deref(), Some("delayed"));
+    assert!(mode.is_delayed());
+    let connections = Aggregation::connections(&client, &user()).await.unwrap();
+    assert_eq!(connections.len(), 1);
+
+    let older = client
+        .detail_brokerage_authorization(
+            &user(),
+            &AuthorizationId::parse("87b24961-b51e-4db8-9226-f198f6518a89").unwrap(),
+        )
+        .await
+        .unwrap();
+    let mode = older.data_freshness_mode.unwrap();
+    assert_eq!(mode.institution, None);
+    assert_eq!(mode.snaptrade.as_deref(), Some("realtime"));
+    assert!(!mode.is_delayed());
+}
+
+#[tokio::test]
+async fn opening_and_funding_dates_are_read_as_date_times_bare_dates_or_null() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/accounts"))
+        .respond_with(edited_fixture("accounts", |account| {
+            account["opening_date"] = json!("2021-01-01");
+            account["funding_date"] = json!(null);
+        }))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT}")))
+        .respond_with(
+            raw_fixture("accounts").set_body_json(fixture("snaptrade", "accounts")[0].clone()),
+        )
+        .mount(&server)
+        .await;
+    let client = client(&server);
+
+    let bare = client.list_user_accounts(&user()).await.unwrap();
+    assert_eq!(
+        bare[0].opening_date.unwrap().to_rfc3339(),
+        "2021-01-01T00:00:00+00:00"
+    );
+    assert_eq!(bare[0].funding_date, None);
+    assert_eq!(
+        Aggregation::accounts(&client, &user()).await.unwrap().len(),
+        1
+    );
+
+    let spec_shape = client.account_details(&user(), &account()).await.unwrap();
+    assert_eq!(
+        spec_shape.opening_date.unwrap().to_rfc3339(),
+        "2024-07-20T09:30:00+00:00"
+    );
+    assert_eq!(
+        spec_shape.funding_date.unwrap().to_rfc3339(),
+        "2024-07-25T12:00:00+00:00"
+    );
+}
+
+/// SnapTrade's account-level limit (snaptrade-python-sdk 13.0.49's API description, "Rate limiting"): 10
+/// requests a minute per account, reported in `X-RateLimit-Account-Limit`, `-Remaining` and `-Reset` (seconds);
+/// "On a 429 … `X-RateLimit-Account-Remaining: 0` means the account-level one. Wait for the corresponding
+/// `*-Reset` value".
+fn account_budget(response: ResponseTemplate, remaining: u32, reset_secs: u32) -> ResponseTemplate {
+    response
+        .insert_header("X-RateLimit-Account-Limit", "10")
+        .insert_header(
+            "X-RateLimit-Account-Remaining",
+            remaining.to_string().as_str(),
+        )
+        .insert_header("X-RateLimit-Account-Reset", reset_secs.to_string().as_str())
+}
+
+#[tokio::test]
+async fn a_429_from_the_account_limit_waits_for_the_accounts_reset() {
+    let server = MockServer::start().await;
+    let throttled = snaptrade_error(
+        429,
+        json!({"detail": "Request was throttled.", "status_code": 429, "code": "0000"}),
+    )
+    .insert_header("X-RateLimit-Limit", "250")
+    .insert_header("X-RateLimit-Remaining", "200")
+    .insert_header("X-RateLimit-Reset", "3");
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT}/balances")))
+        .respond_with(account_budget(throttled, 0, 42))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+
+    let error = client
+        .account_balances(&user(), &account())
+        .await
+        .unwrap_err();
+
+    let ProviderError::RateLimited { retry_after, .. } = error else {
+        panic!("expected RateLimited, got {error:?}");
+    };
+    assert_eq!(retry_after, Some(Duration::from_secs(42)));
+}
+
+#[tokio::test]
+async fn an_exhausted_account_budget_holds_that_accounts_next_call_but_not_another_accounts() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT}/balances")))
+        .respond_with(account_budget(raw_fixture("balances"), 0, 30))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let other = "0f4e3a36-2c1d-4c7b-9a55-7f3a3b4b1c2d";
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{other}/balances")))
+        .respond_with(account_budget(raw_fixture("balances"), 9, 60))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let other = ProviderAccountId::parse(other).unwrap();
+
+    client.account_balances(&user(), &account()).await.unwrap();
+    let held = client
+        .account_budget_wait(&account())
+        .expect("the account's budget is spent");
+    assert!(held > Duration::from_secs(25) && held <= Duration::from_secs(30));
+    // A clone shares the budget, as it shares the connection pool.
+    let error = client
+        .clone()
+        .account_balances(&user(), &account())
+        .await
+        .unwrap_err();
+    let ProviderError::RateLimited { retry_after, .. } = error else {
+        panic!("expected RateLimited, got {error:?}");
+    };
+    assert!(retry_after.is_some_and(|wait| wait > Duration::from_secs(25)));
+    client.account_balances(&user(), &other).await.unwrap();
+    client.account_balances(&user(), &other).await.unwrap();
 }

@@ -359,3 +359,51 @@ async fn an_order_answered_after_the_timeout_exists_at_snaptrade_and_find_order_
         vec![Some(id.as_str().to_owned())]
     );
 }
+
+/// `getAccountActivities` pages by `offset`/`limit` and "will return a maximum of 1000 transactions per request"
+/// (specs/snaptrade-openapi.yaml, `/accounts/{accountId}/activities`), which the sandbox follows: two accounts of
+/// 2,345 and 2,345 activities take three pages each, and every activity arrives once.
+#[tokio::test]
+async fn activities_are_paged_to_the_end_of_every_account_in_thousands() {
+    let sandbox = Sandbox::start().await;
+    let client = client(&sandbox);
+    let user = sandbox.snaptrade().seed_user("paging-user");
+    let credentials = UserCredentials::new(
+        tributary_domain::SnapTradeUserId::parse(&user.user_id).unwrap(),
+        tributary_domain::SnapTradeUserSecret::new(SecretString::from(user.user_secret.clone()))
+            .unwrap(),
+    );
+    let seeded = sandbox.snaptrade().seed_connection(
+        &user.user_id,
+        SeedConnection::new(2, 1).with_activities(2_345),
+    );
+    let from = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    let to = chrono::Utc::now().date_naive();
+
+    let mut cursor = None;
+    let mut pages = 0;
+    let mut ids = std::collections::HashSet::new();
+    loop {
+        let page = Aggregation::transactions(&client, &credentials, from, to, cursor)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.transactions.len() <= 1_000);
+        for transaction in page.transactions {
+            assert!(
+                ids.insert(transaction.provider_transaction_id.clone()),
+                "{} arrived twice",
+                transaction.provider_transaction_id
+            );
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 20, "the cursor never ends");
+    }
+
+    assert_eq!(seeded.account_ids.len(), 2);
+    assert_eq!(ids.len(), 2 * 2_345);
+    assert_eq!(pages, 6);
+}

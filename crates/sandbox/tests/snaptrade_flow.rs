@@ -651,3 +651,218 @@ async fn snaptrade_sandbox_takes_notional_only_for_market_day_orders_and_no_zero
     json(post(server, &user, "/trade/place", day).await, 200).await;
     assert_eq!(server.order_count(account), 1);
 }
+
+/// Every route the SnapTrade client calls, answered by the sandbox, checked against the response schema of
+/// `specs/snaptrade-openapi.yaml` (required fields, types, formats, enums, nullability).
+#[tokio::test]
+async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_schema() {
+    let spec = tributary_spec::Spec::load("snaptrade-openapi.yaml");
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let mut failures = Vec::new();
+    let mut checked = Vec::new();
+    let mut check = |method: &str, template: &str, body: &Value| {
+        checked.push(format!("{method} {template}"));
+        if let Err(error) = spec.validate_response(method, template, 200, body) {
+            failures.push(error);
+        }
+    };
+
+    let registered = json(
+        call(
+            server,
+            Method::POST,
+            "/snapTrade/registerUser",
+            None,
+            "",
+            Some(json!({"userId": "spec-registered"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("post", "/snapTrade/registerUser", &registered);
+    let user = server.seed_user("spec-user");
+    let login = json(
+        post(
+            server,
+            &user,
+            "/snapTrade/login",
+            json!({"broker": "ALPACA"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("post", "/snapTrade/login", &login);
+
+    let connection = server.seed_connection(&user.user_id, SeedConnection::new(1, 3));
+    let authorization = connection.authorization_id;
+    let account = connection.account_ids[0];
+    for (template, path, query) in [
+        ("/authorizations", "/authorizations".to_owned(), ""),
+        (
+            "/authorizations/{authorizationId}",
+            format!("/authorizations/{authorization}"),
+            "",
+        ),
+        ("/accounts", "/accounts".to_owned(), ""),
+        ("/accounts/{accountId}", format!("/accounts/{account}"), ""),
+        (
+            "/accounts/{accountId}/balances",
+            format!("/accounts/{account}/balances"),
+            "",
+        ),
+        (
+            "/accounts/{accountId}/positions/all",
+            format!("/accounts/{account}/positions/all"),
+            "",
+        ),
+        (
+            "/accounts/{accountId}/activities",
+            format!("/accounts/{account}/activities"),
+            "startDate=2000-01-01&endDate=2100-01-01&offset=0&limit=1000",
+        ),
+    ] {
+        check("get", template, &get(server, &user, &path, query).await);
+    }
+    let symbols = json(
+        call(
+            server,
+            Method::POST,
+            "/symbols",
+            None,
+            "",
+            Some(json!({"substring": "AAPL"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("post", "/symbols", &symbols);
+    let account_symbols = json(
+        post(
+            server,
+            &user,
+            &format!("/accounts/{account}/symbols"),
+            json!({"substring": "AAPL"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("post", "/accounts/{accountId}/symbols", &account_symbols);
+
+    let impact = json(
+        post(
+            server,
+            &user,
+            "/trade/impact",
+            market_buy(server, account, 1),
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("post", "/trade/impact", &impact);
+    let trade_id = impact["trade"]["id"].as_str().expect("a trade id");
+    let placed = json(
+        post(server, &user, &format!("/trade/{trade_id}"), json!({})).await,
+        200,
+    )
+    .await;
+    check("post", "/trade/{tradeId}", &placed);
+    let limit = json!({"account_id": account, "action": "BUY", "symbol": "MSFT", "order_type": "Limit",
+                       "time_in_force": "GTC", "price": 100, "units": 1.5,
+                       "client_order_id": Uuid::new_v4()});
+    let working = json(post(server, &user, "/trade/place", limit).await, 200).await;
+    check("post", "/trade/place", &working);
+    let orders = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/orders"),
+        "state=all&days=90",
+    )
+    .await;
+    check("get", "/accounts/{accountId}/orders", &orders);
+    let cancelled = json(
+        post(
+            server,
+            &user,
+            &format!("/accounts/{account}/trading/cancel"),
+            json!({"brokerage_order_id": working["brokerage_order_id"]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("post", "/accounts/{accountId}/trading/cancel", &cancelled);
+    let refreshed = json(
+        post(
+            server,
+            &user,
+            &format!("/authorizations/{authorization}/refresh"),
+            json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    check(
+        "post",
+        "/authorizations/{authorizationId}/refresh",
+        &refreshed,
+    );
+    let deleted = json(
+        call(
+            server,
+            Method::DELETE,
+            &format!("/connection/{authorization}"),
+            Some(&user),
+            "",
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("delete", "/connection/{connectionId}", &deleted);
+    let reset = json(
+        post(
+            server,
+            &user,
+            "/snapTrade/resetUserSecret",
+            json!({"userId": user.user_id, "userSecret": user.user_secret}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("post", "/snapTrade/resetUserSecret", &reset);
+    let gone = json(
+        call(
+            server,
+            Method::DELETE,
+            "/snapTrade/deleteUser",
+            None,
+            "userId=spec-user",
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("delete", "/snapTrade/deleteUser", &gone);
+
+    // A brokerage that reports opening and funding dates (Tastytrade) sends them as date-times.
+    let dated = server.seed_user("spec-dated");
+    let mut seed = SeedConnection::new(1, 1);
+    seed.broker = "TASTYTRADE".to_owned();
+    server.seed_connection(&dated.user_id, seed);
+    let accounts = get(server, &dated, "/accounts", "").await;
+    assert!(accounts[0]["opening_date"].is_string(), "{accounts}");
+    check("get", "/accounts", &accounts);
+
+    assert_eq!(checked.len(), 21, "{checked:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

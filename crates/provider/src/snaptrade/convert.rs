@@ -165,7 +165,15 @@ impl BrokerageAccounts for SnapTradeClient {
             Provider::SnapTrade,
             "position",
             positions.results.iter().enumerate(),
-            |_| None,
+            // SnapTrade's id for the instrument, or its ticker when it sent none.
+            |(_, wire)| {
+                let instrument = &wire.instrument;
+                [&instrument.id, &instrument.symbol, &instrument.raw_symbol]
+                    .into_iter()
+                    .flatten()
+                    .find(|text| !text.trim().is_empty())
+                    .cloned()
+            },
             |(index, wire)| position(account, wire, &format!("positions[{index}]")),
         ))
     }

@@ -33,6 +33,10 @@ pub mod signing;
 pub mod webhook;
 pub mod wire;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use chrono::Utc;
 use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
@@ -141,12 +145,44 @@ pub struct OrderQuery {
     pub days: Option<u8>,
 }
 
-/// The SnapTrade client. Cheap to clone; clones share one connection pool.
+/// The SnapTrade client. Cheap to clone; clones share one connection pool and the accounts' rate budgets.
 #[derive(Debug, Clone)]
 pub struct SnapTradeClient {
     config: SnapTradeConfig,
     http: HttpClient,
     retry: Backoff,
+    budgets: AccountBudgets,
+}
+
+/// SnapTrade's account-level rate limit (its API description, "Rate limiting": "10 requests/minute per account
+/// … reported in `X-RateLimit-Account-Limit`, `X-RateLimit-Account-Remaining` and `X-RateLimit-Account-Reset`"):
+/// for each account whose last answer said nothing is left, when its budget comes back. A call for such an
+/// account waits for the reset when that is within the retry schedule's longest wait, and otherwise ends as
+/// [`ProviderError::RateLimited`] with the wait, unsent: it would only be refused.
+#[derive(Debug, Clone, Default)]
+struct AccountBudgets(Arc<Mutex<HashMap<String, Instant>>>);
+
+impl AccountBudgets {
+    fn wait(&self, account: &str) -> Option<Duration> {
+        let spent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = *spent.get(account)?;
+        let wait = until.saturating_duration_since(Instant::now());
+        (!wait.is_zero()).then_some(wait)
+    }
+
+    /// Notes what an answer's headers say of `account`'s budget; no headers, no change (their absence
+    /// "tells you nothing about your allowance").
+    fn record(&self, account: &str, headers: &reqwest::header::HeaderMap) {
+        let Some(wait) = crate::http::account_budget_wait(headers) else {
+            return;
+        };
+        let mut spent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if wait.is_zero() {
+            spent.remove(account);
+        } else {
+            spent.insert(account.to_owned(), Instant::now() + wait);
+        }
+    }
 }
 
 /// One request before it is signed: the fresh timestamp and signature are added per attempt.
@@ -155,6 +191,8 @@ struct Call<'a> {
     method: Method,
     segments: Vec<&'a str>,
     user: Option<&'a UserCredentials>,
+    /// The account whose rate budget the call draws on.
+    account: Option<&'a str>,
     query: Vec<(&'static str, String)>,
     body: Option<Value>,
 }
@@ -166,6 +204,7 @@ impl<'a> Call<'a> {
             method,
             segments: segments.to_vec(),
             user: None,
+            account: None,
             query: Vec::new(),
             body: None,
         }
@@ -185,6 +224,11 @@ impl<'a> Call<'a> {
 
     fn for_user(mut self, user: &'a UserCredentials) -> Self {
         self.user = Some(user);
+        self
+    }
+
+    fn for_account(mut self, account: &'a str) -> Self {
+        self.account = Some(account);
         self
     }
 
@@ -219,6 +263,7 @@ impl SnapTradeClient {
             config,
             http,
             retry: Backoff::default(),
+            budgets: AccountBudgets::default(),
         })
     }
 
@@ -231,6 +276,12 @@ impl SnapTradeClient {
     /// The configuration in use.
     pub fn config(&self) -> &SnapTradeConfig {
         &self.config
+    }
+
+    /// How long the account's rate budget is spent for, when SnapTrade's last answer about it said
+    /// `X-RateLimit-Account-Remaining: 0`.
+    pub fn account_budget_wait(&self, account: &ProviderAccountId) -> Option<Duration> {
+        self.budgets.wait(account.as_str())
     }
 
     /// Registers a user under our own id (`POST /snapTrade/registerUser`) and returns its secret, which
@@ -371,7 +422,9 @@ impl SnapTradeClient {
         account: &ProviderAccountId,
     ) -> Result<Account, ProviderError> {
         self.read(
-            &Call::get("getUserAccountDetails", &["accounts", account.as_str()]).for_user(user),
+            &Call::get("getUserAccountDetails", &["accounts", account.as_str()])
+                .for_user(user)
+                .for_account(account.as_str()),
         )
         .await
     }
@@ -383,8 +436,12 @@ impl SnapTradeClient {
         account: &ProviderAccountId,
     ) -> Result<Vec<Balance>, ProviderError> {
         let segments = ["accounts", account.as_str(), "balances"];
-        self.read(&Call::get("getUserAccountBalance", &segments).for_user(user))
-            .await
+        self.read(
+            &Call::get("getUserAccountBalance", &segments)
+                .for_user(user)
+                .for_account(account.as_str()),
+        )
+        .await
     }
 
     /// Every position in the account, stocks and options alike (`GET /accounts/{id}/positions/all`; the
@@ -395,8 +452,12 @@ impl SnapTradeClient {
         account: &ProviderAccountId,
     ) -> Result<AllAccountPositions, ProviderError> {
         let segments = ["accounts", account.as_str(), "positions", "all"];
-        self.read(&Call::get("getAllAccountPositions", &segments).for_user(user))
-            .await
+        self.read(
+            &Call::get("getAllAccountPositions", &segments)
+                .for_user(user)
+                .for_account(account.as_str()),
+        )
+        .await
     }
 
     /// The account's orders, one record per leg (`GET /accounts/{id}/orders`).
@@ -409,6 +470,7 @@ impl SnapTradeClient {
         let segments = ["accounts", account.as_str(), "orders"];
         let mut call = Call::get("getUserAccountOrders", &segments)
             .for_user(user)
+            .for_account(account.as_str())
             .query("state", query.state.as_str());
         if let Some(days) = query.days {
             if !(1..=90).contains(&days) {
@@ -433,6 +495,7 @@ impl SnapTradeClient {
         self.read(
             &Call::post("getOrderImpact", &["trade", "impact"])
                 .for_user(user)
+                .for_account(&form.account_id)
                 .body(form)?,
         )
         .await
@@ -470,6 +533,7 @@ impl SnapTradeClient {
         }
         let call = Call::post("placeForceOrder", &["trade", "place"])
             .for_user(user)
+            .for_account(&form.account_id)
             .body(form)?;
         let reply = self.send_once(&call).await?;
         decode(call.endpoint, &reply.body)
@@ -490,6 +554,7 @@ impl SnapTradeClient {
         self.read(
             &Call::post("cancelOrder", &segments)
                 .for_user(user)
+                .for_account(account.as_str())
                 .body(&body)?,
         )
         .await
@@ -517,6 +582,7 @@ impl SnapTradeClient {
         let body = wire::SymbolQuery { substring };
         let call = Call::post("symbolSearchUserAccount", &segments)
             .for_user(user)
+            .for_account(account.as_str())
             .body(&body)?;
         self.read(&call).await
     }
@@ -534,6 +600,7 @@ impl SnapTradeClient {
         let segments = ["accounts", account.as_str(), "activities"];
         let call = Call::get("getAccountActivities", &segments)
             .for_user(user)
+            .for_account(account.as_str())
             .query("startDate", from.to_string())
             .query("endDate", to.to_string())
             .query("offset", offset.to_string())
@@ -543,21 +610,59 @@ impl SnapTradeClient {
 
     /// An idempotent call: retried after transient failures, decoded as `T`.
     async fn read<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, ProviderError> {
+        self.within_budget(call).await?;
         let reply = self
             .http
             .send_idempotent(&self.retry, call.endpoint(), || self.request(call))
             .await
             .map_err(|failure| into_error(call.endpoint(), failure))?;
+        self.note_budget(call, &reply);
         decode(call.endpoint, &reply.body)
+    }
+
+    /// Waits out the call's account budget when it is spent and comes back within the retry schedule's
+    /// longest wait; a longer wait ends the call unsent as [`ProviderError::RateLimited`].
+    async fn within_budget(&self, call: &Call<'_>) -> Result<(), ProviderError> {
+        let Some(wait) = call.account.and_then(|account| self.budgets.wait(account)) else {
+            return Ok(());
+        };
+        match self.retry.delay(1, Some(wait)) {
+            Some(wait) => {
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            None => Err(ProviderError::RateLimited {
+                detail: ErrorDetail::new(
+                    Provider::SnapTrade,
+                    429,
+                    format!(
+                        "{}: the account's request budget is spent (X-RateLimit-Account-Remaining: 0) \
+                         until its reset; not sent",
+                        call.endpoint
+                    ),
+                ),
+                retry_after: Some(wait),
+            }),
+        }
+    }
+
+    fn note_budget(&self, call: &Call<'_>, reply: &Reply) {
+        if let Some(account) = call.account {
+            self.budgets.record(account, &reply.headers);
+        }
     }
 
     /// A call that must not run twice: resent only while the previous attempt surely never reached
     /// SnapTrade (no connection, or refused with 429).
     async fn send_once(&self, call: &Call<'_>) -> Result<Reply, ProviderError> {
+        self.within_budget(call).await?;
         let mut attempt = 1;
         loop {
             let failure = match self.http.send(call.endpoint(), self.request(call)).await {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => {
+                    self.note_budget(call, &reply);
+                    return Ok(reply);
+                }
                 Err(failure) => failure,
             };
             let wait = (failure.surely_not_processed() && attempt < self.retry.max_attempts)

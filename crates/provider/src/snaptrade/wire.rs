@@ -14,6 +14,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde::de::{self, Deserializer};
@@ -116,10 +117,57 @@ pub struct BrokerageAuthorization {
     pub disabled: Option<bool>,
     /// When it was disabled.
     pub disabled_date: Option<String>,
-    /// `realtime` or `delayed`.
-    pub data_freshness_mode: Option<String>,
+    /// How fresh its data is. Sent as a string (`realtime`/`delayed`) by the API `specs/snaptrade-openapi.yaml`
+    /// describes, and as `{institution, snaptrade}` by the API snaptrade-python-sdk 13.0.49 was generated from
+    /// (`BrokerageAuthorizationDataFreshnessMode`); both are read.
+    #[serde(deserialize_with = "data_freshness_mode")]
+    pub data_freshness_mode: Option<DataFreshnessMode>,
     /// Last update (deprecated by SnapTrade).
     pub updated_date: Option<String>,
+}
+
+/// A connection's data freshness (`BrokerageAuthorization.data_freshness_mode`). Each side is `realtime` or
+/// `delayed`, kept as sent (an open vocabulary).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct DataFreshnessMode {
+    /// Whether the institution itself gives intra-day data (newer shape only; `None` from the older string).
+    pub institution: Option<String>,
+    /// How SnapTrade reads the connection: `realtime` reads the brokerage during the call, `delayed` serves
+    /// cached data (then `refreshBrokerageAuthorization` fetches fresh data). The older string is this side.
+    pub snaptrade: Option<String>,
+}
+
+impl DataFreshnessMode {
+    /// Whether SnapTrade serves this connection's data from its cache.
+    pub fn is_delayed(&self) -> bool {
+        self.snaptrade
+            .as_deref()
+            .is_some_and(|mode| mode.trim().eq_ignore_ascii_case("delayed"))
+    }
+}
+
+/// `data_freshness_mode` in either shape: the spec's string is SnapTrade's side, the SDK's object is read
+/// as it is; `null` is absent.
+fn data_freshness_mode<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DataFreshnessMode>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        Value::String(text) if text.trim().is_empty() => Ok(None),
+        Value::String(text) => Ok(Some(DataFreshnessMode {
+            institution: None,
+            snaptrade: Some(text),
+        })),
+        object @ Value::Object(_) => DataFreshnessMode::deserialize(object)
+            .map(Some)
+            .map_err(de::Error::custom),
+        other => Err(de::Error::custom(format!(
+            "data_freshness_mode: expected a string or an object, found {}",
+            kind_of(&other)
+        ))),
+    }
 }
 
 /// An amount in a currency (`Account.balance.total`).
@@ -166,6 +214,13 @@ pub struct Account {
     pub institution_name: Option<String>,
     /// When SnapTrade first saw it.
     pub created_date: Option<String>,
+    /// When it was opened at the brokerage (null for most brokerages). The spec says a date-time; accounts
+    /// are also sent with a bare date (`2021-01-01`, read as midnight UTC).
+    #[serde(deserialize_with = "lenient_timestamp")]
+    pub opening_date: Option<DateTime<Utc>>,
+    /// When it was funded (null for most brokerages); a date-time or a bare date, as `opening_date`.
+    #[serde(deserialize_with = "lenient_timestamp")]
+    pub funding_date: Option<DateTime<Utc>>,
     /// Total value.
     pub balance: Option<AccountBalance>,
     /// `open`, `closed`, `archived`, `unavailable`.
@@ -856,6 +911,24 @@ fn parse_decimal(text: &str) -> Result<Decimal, String> {
     Decimal::from_str_exact(text)
         .or_else(|_| Decimal::from_scientific(text))
         .map_err(|_| format!("`{}` is not a decimal number", cut(text)))
+}
+
+/// A timestamp in any of SnapTrade's spellings ([`parse_timestamp`](super::parse_timestamp): RFC 3339, Python's
+/// `str(datetime)`, a bare date); `null` and `""` are absent, anything else unreadable is an error naming it.
+pub(crate) fn lenient_timestamp<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        Value::String(text) if text.trim().is_empty() => Ok(None),
+        Value::String(text) => super::parse_timestamp(&text).map(Some).ok_or_else(|| {
+            de::Error::custom(format!("`{}` is not a date or a date-time", cut(&text)))
+        }),
+        other => Err(de::Error::custom(format!(
+            "expected a date-time string, found {}",
+            kind_of(&other)
+        ))),
+    }
 }
 
 /// An id or code as text, whether SnapTrade sent a string or a number; `null` is absent.

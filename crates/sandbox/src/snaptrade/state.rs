@@ -476,14 +476,31 @@ pub(crate) fn authorization_json(authorization: &Authorization) -> Value {
 }
 
 pub(crate) fn account_json(state: &SnapState, account: &Account) -> Value {
-    let institution = state.authorization(account.authorization_id).map_or_else(
+    let authorization = state.authorization(account.authorization_id);
+    let institution = authorization.map_or_else(
         || "Unknown".to_owned(),
         |authorization| brokerage_name(&authorization.broker),
     );
+    // `HoldingsSyncStatusDate` is `format: date-time` though its example writes a space for the `T`
+    // (specs/snaptrade-openapi.yaml, components/schemas/HoldingsSyncStatusDate): the format wins.
     let synced = account
         .created
-        .format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+        .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
         .to_string();
+    // `Account.opening_date`/`funding_date`: `format: date-time`, "Only populated for brokerages that expose
+    // this data (Tastytrade, eToro, moomoo, Public, and Unlok); `null` for all other brokerages".
+    let dated = authorization.is_some_and(|authorization| {
+        ["TASTYTRADE", "ETORO", "MOOMOO", "PUBLIC", "UNLOK"]
+            .contains(&authorization.broker.to_ascii_uppercase().as_str())
+    });
+    let (opening_date, funding_date) = if dated {
+        (
+            Some("2021-01-01T14:30:00.000000Z"),
+            Some("2021-01-04T14:30:00.000000Z"),
+        )
+    } else {
+        (None, None)
+    };
     json!({
         "id": account.id,
         "brokerage_authorization": account.authorization_id,
@@ -493,8 +510,8 @@ pub(crate) fn account_json(state: &SnapState, account: &Account) -> Value {
         "institution_name": institution,
         "institution_account_id": account.number,
         "created_date": timestamp(account.created),
-        "opening_date": "2021-01-01",
-        "funding_date": "2021-01-04",
+        "opening_date": opening_date,
+        "funding_date": funding_date,
         "sync_status": {
             "transactions": {
                 "initial_sync_completed": true,

@@ -330,6 +330,10 @@ pub struct Security {
     /// ISO-10962 classification code.
     #[serde(default)]
     pub cfi_code: Option<String>,
+    /// The 12-character FIGI (Financial Instrument Global Identifier). Required and nullable since Plaid's
+    /// spec 1.778.0 (plaid-python 46.0.0, `Security.figi`); absent from older answers, which still read.
+    #[serde(default)]
+    pub figi: Option<String>,
     /// The contract, when the security is an option.
     #[serde(default)]
     pub option_contract: Option<OptionContract>,

@@ -221,3 +221,33 @@ async fn a_removed_item_is_gone_for_good() {
 
     assert!(matches!(error, ProviderError::NotFound(_)), "got {error:?}");
 }
+
+#[tokio::test]
+async fn the_sandboxs_btc_quoted_holding_keeps_btc_and_its_cent_cost_option_converts() {
+    let sandbox = Sandbox::start().await;
+    let item = sandbox.plaid().seed_item(SeedItem::new(1, 4, 0));
+    let plaid = client(&sandbox);
+
+    let positions = plaid.positions(&token(&item)).await.unwrap();
+
+    let currency = |symbol: &str| {
+        positions
+            .iter()
+            .find(|position| position.symbol.as_str() == symbol)
+            .and_then(|position| position.currency.clone())
+    };
+    assert_eq!(currency("DOGE").as_deref(), Some("BTC"));
+    assert_eq!(currency("ACHN").as_deref(), Some("USD"));
+    let option = positions
+        .iter()
+        .find(|position| position.option_contract.is_some())
+        .unwrap();
+    assert_eq!(
+        option.cost_basis.map(rust_decimal::Decimal::from),
+        Some(rust_decimal::Decimal::new(1, 2))
+    );
+    assert_eq!(
+        option.market_value.map(rust_decimal::Decimal::from),
+        Some(rust_decimal::Decimal::from(110))
+    );
+}

@@ -1,5 +1,6 @@
 //! The Plaid sandbox checks credentials, links Items and pages investment transactions as Plaid does.
 
+mod plaid_spec;
 mod support;
 
 use std::collections::HashSet;

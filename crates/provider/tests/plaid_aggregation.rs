@@ -10,7 +10,6 @@ use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tributary_domain::{ConnectionStatus, ConnectionType, OptionRight, Provider, SecurityType};
-use tributary_provider::ProviderError;
 use tributary_provider::capability::{Aggregation, PositionSide, TransactionKind};
 use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use url::Url;
@@ -159,21 +158,26 @@ async fn a_negative_holding_is_a_short_position_with_positive_amounts() {
 }
 
 #[tokio::test]
-async fn a_quantity_the_column_cannot_hold_is_invalid_data_naming_the_field() {
+async fn a_quantity_the_column_cannot_hold_leaves_that_holding_out_naming_the_field() {
     let mut body = fixture("plaid", "investments_holdings_get");
     body["holdings"][2]["quantity"] = json!(1e15);
+    let security_id = body["holdings"][2]["security_id"].clone();
+    let count = body["holdings"].as_array().unwrap().len();
     let server = serving("/investments/holdings/get", body).await;
 
-    let error = client(&server).positions(&token()).await.unwrap_err();
+    let listing = client(&server).positions(&token()).await.unwrap();
 
-    let ProviderError::InvalidData {
-        provider, field, ..
-    } = error
-    else {
-        panic!("got {error:?}")
+    assert_eq!(
+        listing.items.len(),
+        count - 1,
+        "the other holdings are read"
+    );
+    let [left_out] = listing.left_out.as_slice() else {
+        panic!("got {:?}", listing.left_out)
     };
-    assert_eq!(provider, Provider::Plaid);
-    assert_eq!(field, "holdings[2].quantity");
+    assert_eq!(left_out.provider, Provider::Plaid);
+    assert_eq!(left_out.field, "holdings[2].quantity");
+    assert_eq!(left_out.provider_id.as_deref(), security_id.as_str());
 }
 
 #[tokio::test]

@@ -228,7 +228,7 @@ async fn the_sandboxs_btc_quoted_holding_keeps_btc_and_its_cent_cost_option_conv
     let item = sandbox.plaid().seed_item(SeedItem::new(1, 4, 0));
     let plaid = client(&sandbox);
 
-    let positions = plaid.positions(&token(&item)).await.unwrap();
+    let positions = plaid.positions(&token(&item)).await.unwrap().items;
 
     let currency = |symbol: &str| {
         positions

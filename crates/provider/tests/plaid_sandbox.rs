@@ -251,3 +251,27 @@ async fn the_sandboxs_btc_quoted_holding_keeps_btc_and_its_cent_cost_option_conv
         Some(rust_decimal::Decimal::from(110))
     );
 }
+
+/// What a quickstart on Plaid's sandbox does without a browser: a test Item from
+/// `/sandbox/public_token/create`, exchanged, then read.
+#[tokio::test]
+async fn a_test_item_made_without_link_is_exchanged_and_read() {
+    use secrecy::ExposeSecret;
+    let sandbox = Sandbox::start().await;
+    let plaid = client(&sandbox);
+
+    let public_token = plaid
+        .create_sandbox_public_token("ins_109508", &["investments".to_owned()])
+        .await
+        .unwrap();
+    let item = plaid
+        .exchange_public_token(public_token.expose_secret())
+        .await
+        .unwrap();
+    let positions = plaid.positions(&item.access_token).await.unwrap();
+
+    assert!(!format!("{public_token:?}").contains("public-sandbox"));
+    assert_eq!(sandbox.plaid().item_count(), 1);
+    assert!(!positions.items.is_empty());
+    assert_eq!(positions.left_out, []);
+}

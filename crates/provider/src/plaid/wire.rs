@@ -48,6 +48,13 @@ pub(crate) struct PublicTokenExchangeRequest<'a> {
     pub public_token: &'a str,
 }
 
+/// `/sandbox/public_token/create` request body (`SandboxPublicTokenCreateRequest`).
+#[derive(Serialize)]
+pub(crate) struct SandboxPublicTokenCreateRequest<'a> {
+    pub institution_id: &'a str,
+    pub initial_products: &'a [String],
+}
+
 /// `/link/token/create` request body.
 #[derive(Serialize)]
 pub(crate) struct LinkTokenCreateRequest<'a> {
@@ -111,6 +118,16 @@ pub struct ItemPublicTokenExchangeResponse {
     pub access_token: SecretString,
     /// The Item's id.
     pub item_id: String,
+    /// Plaid's id for this request.
+    pub request_id: String,
+}
+
+/// `/sandbox/public_token/create` response.
+#[derive(Debug, Deserialize)]
+pub struct SandboxPublicTokenCreateResponse {
+    /// A public token for a new test Item, to exchange like one from Link; kept secret from the moment it
+    /// is parsed.
+    pub public_token: SecretString,
     /// Plaid's id for this request.
     pub request_id: String,
 }

@@ -23,8 +23,9 @@ use crate::shared_support::dec;
 const SPEC: &str = "plaid-openapi.yml";
 
 /// Every Plaid operation the client calls (all are `POST`s).
-const CLIENT_PATHS: [&str; 7] = [
+const CLIENT_PATHS: [&str; 8] = [
     "/link/token/create",
+    "/sandbox/public_token/create",
     "/item/public_token/exchange",
     "/accounts/get",
     "/investments/holdings/get",
@@ -87,6 +88,11 @@ async fn read_as_the_client(path: &str, body: &Value) -> Result<(), String> {
     match path {
         "/link/token/create" => plaid
             .create_link_token(&LinkTokenRequest::investments("user-1", "Tributary"))
+            .await
+            .map(drop)
+            .map_err(shown),
+        "/sandbox/public_token/create" => plaid
+            .create_sandbox_public_token("ins_109508", &["investments".to_owned()])
             .await
             .map(drop)
             .map_err(shown),
@@ -415,6 +421,10 @@ async fn every_request_body_the_client_sends_validates_against_the_spec() {
     plaid.create_link_token(&link).await.unwrap();
     plaid
         .create_link_token(&link.clone().update(token()))
+        .await
+        .unwrap();
+    plaid
+        .create_sandbox_public_token("ins_109508", &["investments".to_owned()])
         .await
         .unwrap();
     plaid

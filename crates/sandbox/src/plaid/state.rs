@@ -83,9 +83,9 @@ pub(crate) struct Item {
 }
 
 impl Item {
-    /// An Item at `institution_id` with `accounts` accounts, `holdings_per_account` holdings each (the
-    /// first account's last holding is an option when there are at least two), and `transactions`
-    /// generated investment transactions.
+    /// An Item at `institution_id` with `accounts` accounts, `holdings_per_account` holdings each, and
+    /// `transactions` generated investment transactions. The holdings follow plaid-openapi.yml's holdings
+    /// example: ACHN, then DOGE quoted in BTC, MSFT, and the NFLX call bought for a cent (from the fourth on).
     pub(crate) fn generate(
         institution_id: &str,
         accounts: usize,

@@ -2,11 +2,22 @@
 //! validates against the operation's request schema, every answer against its response schema (the 200 one,
 //! or `default` for Plaid's error object); and its data is drawn from the spec's examples.
 
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tributary_sandbox::{PlaidSandbox, Sandbox};
 use tributary_spec::Spec;
 
 use super::post;
+
+/// A JSON number as the exact decimal its text says.
+fn decimal(value: &Value) -> Option<Decimal> {
+    value.is_number().then(|| {
+        value
+            .to_string()
+            .parse()
+            .expect("a JSON number is a decimal")
+    })
+}
 
 /// Sends `body` (after checking it against the request schema, credentials included), expects `status`, and
 /// checks the answer against the spec's response schema for that status.
@@ -177,7 +188,8 @@ async fn the_sandboxs_holdings_are_drawn_from_the_specs_examples() {
             .unwrap()
             .iter()
             .filter(|h| {
-                h["cost_basis"].to_string() == "0.01" && h["institution_value"].to_string() == "110"
+                decimal(&h["cost_basis"]) == Some(Decimal::new(1, 2))
+                    && decimal(&h["institution_value"]) == Some(Decimal::from(110))
             })
             .count()
     };

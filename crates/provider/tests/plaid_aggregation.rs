@@ -1,6 +1,7 @@
 //! Plaid as an `Aggregation` provider: the spec examples as domain types, against wiremock on 127.0.0.1.
 #![cfg(feature = "plaid")]
 
+mod plaid_spec;
 mod shared_support;
 
 use std::str::FromStr;

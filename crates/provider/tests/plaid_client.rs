@@ -190,6 +190,43 @@ async fn public_token_exchange_returns_a_secret_access_token() {
     assert!(!format!("{item:?}").contains(exchanged));
 }
 
+#[tokio::test]
+async fn a_sandbox_public_token_is_created_once_and_never_shown_even_when_its_answer_is_off() {
+    let server = MockServer::start().await;
+    let public = "public-sandbox-b0e2c4ee-a763-4df5-bfe9-46a46bce993d";
+    Mock::given(method("POST"))
+        .and(path("/sandbox/public_token/create"))
+        .and(body_json(json!({"client_id": CLIENT_ID, "secret": SECRET,
+                              "institution_id": "ins_109508", "initial_products": ["investments"]})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"public_token": public, "request_id": "Aim3b"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let plaid = client(&server);
+
+    let token = plaid
+        .create_sandbox_public_token("ins_109508", &["investments".to_owned()])
+        .await
+        .unwrap();
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/sandbox/public_token/create"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"public_token": public})))
+        .mount(&server)
+        .await;
+    let error = plaid
+        .create_sandbox_public_token("ins_109508", &["investments".to_owned()])
+        .await
+        .unwrap_err();
+
+    assert_eq!(token.expose_secret(), public);
+    assert!(!format!("{token:?}").contains(public));
+    assert!(!format!("{error:?} {error}").contains(public), "{error:?}");
+}
+
 fn transaction(n: u64) -> Value {
     json!({
         "investment_transaction_id": format!("txn-{n}"),

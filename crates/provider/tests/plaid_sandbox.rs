@@ -221,3 +221,57 @@ async fn a_removed_item_is_gone_for_good() {
 
     assert!(matches!(error, ProviderError::NotFound(_)), "got {error:?}");
 }
+
+#[tokio::test]
+async fn the_sandboxs_btc_quoted_holding_keeps_btc_and_its_cent_cost_option_converts() {
+    let sandbox = Sandbox::start().await;
+    let item = sandbox.plaid().seed_item(SeedItem::new(1, 4, 0));
+    let plaid = client(&sandbox);
+
+    let positions = plaid.positions(&token(&item)).await.unwrap().items;
+
+    let currency = |symbol: &str| {
+        positions
+            .iter()
+            .find(|position| position.symbol.as_str() == symbol)
+            .and_then(|position| position.currency.clone())
+    };
+    assert_eq!(currency("DOGE").as_deref(), Some("BTC"));
+    assert_eq!(currency("ACHN").as_deref(), Some("USD"));
+    let option = positions
+        .iter()
+        .find(|position| position.option_contract.is_some())
+        .unwrap();
+    assert_eq!(
+        option.cost_basis.map(rust_decimal::Decimal::from),
+        Some(rust_decimal::Decimal::new(1, 2))
+    );
+    assert_eq!(
+        option.market_value.map(rust_decimal::Decimal::from),
+        Some(rust_decimal::Decimal::from(110))
+    );
+}
+
+/// What a quickstart on Plaid's sandbox does without a browser: a test Item from
+/// `/sandbox/public_token/create`, exchanged, then read.
+#[tokio::test]
+async fn a_test_item_made_without_link_is_exchanged_and_read() {
+    use secrecy::ExposeSecret;
+    let sandbox = Sandbox::start().await;
+    let plaid = client(&sandbox);
+
+    let public_token = plaid
+        .create_sandbox_public_token("ins_109508", &["investments".to_owned()])
+        .await
+        .unwrap();
+    let item = plaid
+        .exchange_public_token(public_token.expose_secret())
+        .await
+        .unwrap();
+    let positions = plaid.positions(&item.access_token).await.unwrap();
+
+    assert!(!format!("{public_token:?}").contains("public-sandbox"));
+    assert_eq!(sandbox.plaid().item_count(), 1);
+    assert!(!positions.items.is_empty());
+    assert_eq!(positions.left_out, []);
+}

@@ -1,5 +1,6 @@
 //! The Plaid sandbox checks credentials, links Items and pages investment transactions as Plaid does.
 
+mod plaid_spec;
 mod support;
 
 use std::collections::HashSet;
@@ -719,4 +720,21 @@ async fn item_remove_refuses_an_unknown_reason_and_a_note_over_512_characters() 
     let fine = json!({"access_token": item.access_token, "reason_code": "OTHER", "reason_note": "x".repeat(512)});
     json(post(server, "/item/remove", fine).await, 200).await;
     assert_eq!(server.item_count(), 0);
+}
+
+/// Products Plaid added after the vendored spec (plaid-python 46.0.0, spec 1.778.0) are Plaid's products too:
+/// a request from the newer SDK naming them is not refused.
+#[tokio::test]
+async fn products_of_the_newer_spec_are_accepted() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.plaid();
+    for product in ["cra_home_lending", "cra_qualify"] {
+        let created = post(
+            server,
+            "/sandbox/public_token/create",
+            json!({"institution_id": "ins_109508", "initial_products": ["investments", product]}),
+        )
+        .await;
+        support::json(created, 200).await;
+    }
 }

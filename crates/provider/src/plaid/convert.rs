@@ -138,10 +138,10 @@ fn account_info(
             .transpose()?,
         total_value: amount(balances.current, at("balances.current"))?,
         cash: amount(balances.available, at("balances.available"))?,
-        currency: balances
-            .iso_currency_code
-            .clone()
-            .or_else(|| balances.unofficial_currency_code.clone()),
+        currency: currency(
+            balances.iso_currency_code.as_deref(),
+            balances.unofficial_currency_code.as_deref(),
+        ),
     })
 }
 
@@ -200,10 +200,22 @@ fn position(
             at("institution_value"),
         )?,
         cost_basis: amount(holding.cost_basis, at("cost_basis"))?,
-        currency: holding
-            .iso_currency_code
-            .clone()
-            .or_else(|| holding.unofficial_currency_code.clone()),
+        // Plaid's `Holding.iso_currency_code`: "Always `null` if `unofficial_currency_code` is non-`null`"; a
+        // holding in BTC says so in `unofficial_currency_code`. A holding naming neither is priced in its
+        // security's currency (`Security.iso_currency_code`/`unofficial_currency_code`, the currency of
+        // `close_price`). Nothing is assumed: no currency anywhere stays `None`, never USD.
+        currency: currency(
+            holding.iso_currency_code.as_deref(),
+            holding.unofficial_currency_code.as_deref(),
+        )
+        .or_else(|| {
+            security.and_then(|security| {
+                currency(
+                    security.iso_currency_code.as_deref(),
+                    security.unofficial_currency_code.as_deref(),
+                )
+            })
+        }),
     })
 }
 
@@ -333,6 +345,15 @@ fn amount(value: Option<Decimal>, field: String) -> Result<Option<SignedAmount>,
     value
         .map(|value| SignedAmount::new_for("amount", value).map_err(invalid(field)))
         .transpose()
+}
+
+/// The ISO-4217 code, else the unofficial one (crypto, `GBX`…); an empty code names no currency.
+fn currency(iso: Option<&str>, unofficial: Option<&str>) -> Option<String> {
+    [iso, unofficial]
+        .into_iter()
+        .flatten()
+        .find(|code| !code.trim().is_empty())
+        .map(str::to_owned)
 }
 
 fn non_zero(value: Decimal) -> Option<Decimal> {

@@ -53,6 +53,7 @@ use wire::{
     InvestmentTransactionsOptions, InvestmentTransactionsRequest, InvestmentsHoldingsGetResponse,
     ItemGetResponse, ItemPublicTokenExchangeResponse, ItemRemoveRequest, LinkTokenCreateRequest,
     LinkTokenCreateResponse, LinkTokenUser, PublicTokenExchangeRequest, RequestIdResponse,
+    SandboxPublicTokenCreateRequest, SandboxPublicTokenCreateResponse,
 };
 
 /// The API version every request pins.
@@ -166,6 +167,10 @@ const PUBLIC_TOKEN_EXCHANGE: Operation = Operation {
     path: "/item/public_token/exchange",
     repeat: Repeat::Never,
 };
+const SANDBOX_PUBLIC_TOKEN_CREATE: Operation = Operation {
+    path: "/sandbox/public_token/create",
+    repeat: Repeat::Never,
+};
 const ACCOUNTS_GET: Operation = Operation {
     path: "/accounts/get",
     repeat: Repeat::Safe,
@@ -263,6 +268,27 @@ impl PlaidClient {
             item_id: response.item_id,
             request_id: response.request_id,
         })
+    }
+
+    /// A public token for a new test Item at `institution_id` (`ins_109508`, "First Platypus Bank", is
+    /// Plaid's usual one), made without Link: `/sandbox/public_token/create`, which only Plaid's sandbox
+    /// answers. Exchange it with [`exchange_public_token`](Self::exchange_public_token). Not retried: each
+    /// call makes a new token.
+    pub async fn create_sandbox_public_token(
+        &self,
+        institution_id: &str,
+        initial_products: &[String],
+    ) -> Result<SecretString, ProviderError> {
+        let response: SandboxPublicTokenCreateResponse = self
+            .call(
+                SANDBOX_PUBLIC_TOKEN_CREATE,
+                &SandboxPublicTokenCreateRequest {
+                    institution_id,
+                    initial_products,
+                },
+            )
+            .await?;
+        Ok(response.public_token)
     }
 
     /// The Item's accounts with their balances (`/accounts/get`).
@@ -384,10 +410,11 @@ impl PlaidClient {
     }
 }
 
-/// Reads a 2xx body. The token exchange's body carries the access token, so it is never kept in an error.
+/// Reads a 2xx body. The token exchange's body carries the access token, and the sandbox's token creation a
+/// public token, so neither is ever kept in an error.
 fn decode<T: DeserializeOwned>(endpoint: Operation, bytes: &[u8]) -> Result<T, ProviderError> {
     serde_json::from_slice(bytes).map_err(|error| {
-        if endpoint.path == PUBLIC_TOKEN_EXCHANGE.path {
+        if [PUBLIC_TOKEN_EXCHANGE.path, SANDBOX_PUBLIC_TOKEN_CREATE.path].contains(&endpoint.path) {
             ProviderError::decode_withheld(Provider::Plaid, endpoint.path, &error)
         } else {
             ProviderError::decode(Provider::Plaid, endpoint.path, &error, bytes)

@@ -48,6 +48,13 @@ pub(crate) struct PublicTokenExchangeRequest<'a> {
     pub public_token: &'a str,
 }
 
+/// `/sandbox/public_token/create` request body (`SandboxPublicTokenCreateRequest`).
+#[derive(Serialize)]
+pub(crate) struct SandboxPublicTokenCreateRequest<'a> {
+    pub institution_id: &'a str,
+    pub initial_products: &'a [String],
+}
+
 /// `/link/token/create` request body.
 #[derive(Serialize)]
 pub(crate) struct LinkTokenCreateRequest<'a> {
@@ -111,6 +118,16 @@ pub struct ItemPublicTokenExchangeResponse {
     pub access_token: SecretString,
     /// The Item's id.
     pub item_id: String,
+    /// Plaid's id for this request.
+    pub request_id: String,
+}
+
+/// `/sandbox/public_token/create` response.
+#[derive(Debug, Deserialize)]
+pub struct SandboxPublicTokenCreateResponse {
+    /// A public token for a new test Item, to exchange like one from Link; kept secret from the moment it
+    /// is parsed.
+    pub public_token: SecretString,
     /// Plaid's id for this request.
     pub request_id: String,
 }
@@ -330,6 +347,10 @@ pub struct Security {
     /// ISO-10962 classification code.
     #[serde(default)]
     pub cfi_code: Option<String>,
+    /// The 12-character FIGI (Financial Instrument Global Identifier). Required and nullable since Plaid's
+    /// spec 1.778.0 (plaid-python 46.0.0, `Security.figi`); absent from older answers, which still read.
+    #[serde(default)]
+    pub figi: Option<String>,
     /// The contract, when the security is an option.
     #[serde(default)]
     pub option_contract: Option<OptionContract>,

@@ -20,7 +20,8 @@ pub struct SeedItem {
     pub institution_id: String,
     /// Investment accounts in the Item.
     pub accounts: usize,
-    /// Holdings per account (the fourth security is an option contract).
+    /// Holdings per account: ACHN, DOGE (quoted in BTC), MSFT, then an option contract bought for a cent, as
+    /// in plaid-openapi.yml's holdings example; synthetic funds after that.
     pub holdings_per_account: usize,
     /// Investment transactions in the Item, generated on demand (100,000 costs nothing until paged).
     pub transactions: u64,

@@ -28,9 +28,37 @@ pub(crate) struct Security {
     pub(crate) kind: &'static str,
     pub(crate) subtype: &'static str,
     pub(crate) close_price: Decimal,
+    /// The currency of its prices: ISO-4217 or, for crypto, an unofficial code.
+    pub(crate) currency: Currency,
+    /// The 12-character FIGI, when the security has a known one.
+    pub(crate) figi: Option<&'static str>,
     /// `(contract_type, expiration, strike, underlying ticker)` for options.
     pub(crate) option: Option<(&'static str, NaiveDate, Decimal, &'static str)>,
 }
+
+/// A security's currency, as Plaid's `iso_currency_code`/`unofficial_currency_code` pair says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Currency {
+    /// `iso_currency_code`, `unofficial_currency_code: null`.
+    Iso(&'static str),
+    /// plaid-openapi.yml `Security.iso_currency_code`: "Always `null` if `unofficial_currency_code` is
+    /// non-`null`"; `unofficial_currency_code` lists its codes in `UnofficialCurrencyCodeList` (BTC, ETH…).
+    Unofficial(&'static str),
+}
+
+impl Currency {
+    /// `(iso_currency_code, unofficial_currency_code)` as JSON.
+    pub(crate) fn codes(self) -> (Value, Value) {
+        match self {
+            Self::Iso(code) => (json!(code), Value::Null),
+            Self::Unofficial(code) => (Value::Null, json!(code)),
+        }
+    }
+}
+
+/// What one bitcoin is worth in dollars in the sandbox, to value a BTC-quoted holding in a USD account's
+/// balance (the spec is silent on how Plaid converts; a fixed rate keeps the sandbox deterministic).
+const USD_PER_BTC: i64 = 60_000;
 
 /// One holding: `quantity` of a security in an account.
 #[derive(Debug, Clone)]
@@ -55,9 +83,9 @@ pub(crate) struct Item {
 }
 
 impl Item {
-    /// An Item at `institution_id` with `accounts` accounts, `holdings_per_account` holdings each (the
-    /// first account's last holding is an option when there are at least two), and `transactions`
-    /// generated investment transactions.
+    /// An Item at `institution_id` with `accounts` accounts, `holdings_per_account` holdings each, and
+    /// `transactions` generated investment transactions. The holdings follow plaid-openapi.yml's holdings
+    /// example: ACHN, then DOGE quoted in BTC, MSFT, and the NFLX call bought for a cent (from the fourth on).
     pub(crate) fn generate(
         institution_id: &str,
         accounts: usize,
@@ -77,11 +105,25 @@ impl Item {
         let securities: Vec<Security> = (0..holdings_per_account.max(1)).map(security).collect();
         let holdings = (0..accounts.len())
             .flat_map(|account| {
-                (0..holdings_per_account).map(move |slot| Holding {
-                    account,
-                    security: slot,
-                    quantity: Decimal::from(slot as u64 + 1) * Decimal::new(25, 1),
-                    cost_basis: Decimal::new(150, 2) * Decimal::from(slot as u64 + 1),
+                (0..holdings_per_account).map(move |slot| {
+                    let (quantity, cost_basis) = match slot {
+                        // plaid-openapi.yml `/investments/holdings/get` example-1, the DOGE holding:
+                        // `quantity: 25000`; here quoted in BTC, its cost basis in BTC too.
+                        DOGE_SLOT => (Decimal::from(25_000), Decimal::new(5, 2)),
+                        // The same example's NFLX call: `quantity: 10000`, `cost_basis: 0.01` (worth 110: a
+                        // gain of 1,099,900 %).
+                        OPTION_SLOT => (Decimal::from(10_000), Decimal::new(1, 2)),
+                        _ => (
+                            Decimal::from(slot as u64 + 1) * Decimal::new(25, 1),
+                            Decimal::new(150, 2) * Decimal::from(slot as u64 + 1),
+                        ),
+                    };
+                    Holding {
+                        account,
+                        security: slot,
+                        quantity,
+                        cost_basis,
+                    }
                 })
             })
             .collect();
@@ -97,23 +139,28 @@ impl Item {
         }
     }
 
-    /// The account's current value: the sum of its holdings at their close prices.
+    /// The account's current value in its currency (USD): the sum of its holdings at their close prices,
+    /// a BTC-quoted one at [`USD_PER_BTC`].
     fn account_value(&self, account: usize) -> Decimal {
         self.holdings
             .iter()
             .filter(|holding| holding.account == account)
-            .map(|holding| self.holding_value(holding))
+            .map(|holding| {
+                let value = self.holding_value(holding);
+                match self.securities[holding.security].currency {
+                    Currency::Unofficial("BTC") => (value * Decimal::from(USD_PER_BTC)).round_dp(4),
+                    _ => value,
+                }
+            })
             .sum()
     }
 
+    /// `quantity × close_price` in the security's currency, as Plaid's example reports an option too
+    /// (`/investments/holdings/get` example-1: NFLX call, `quantity: 10000` × `institution_price: 0.011` =
+    /// `institution_value: 110`; no contract multiplier).
     fn holding_value(&self, holding: &Holding) -> Decimal {
         let security = &self.securities[holding.security];
-        let multiplier = if security.option.is_some() {
-            Decimal::from(100)
-        } else {
-            Decimal::ONE
-        };
-        (holding.quantity * security.close_price * multiplier).round_dp(4)
+        (holding.quantity * security.close_price).round_dp(4)
     }
 
     /// When the Item's generated transactions happened, newest first.
@@ -125,58 +172,83 @@ impl Item {
     }
 }
 
+/// The slot of the cryptocurrency quoted in BTC.
+const DOGE_SLOT: usize = 1;
+/// The slot of the option.
+const OPTION_SLOT: usize = 3;
+
 fn security(slot: usize) -> Security {
+    // `(ticker, name, type, subtype, close price, FIGI)`. ACHN is plaid-openapi.yml's
+    // `/investments/holdings/get` example-1 equity (`close_price: 2.11`); DOGE is its cryptocurrency, here
+    // quoted in BTC (`unofficial_currency_code`, a code of `UnofficialCurrencyCodeList`); the option is its
+    // NFLX call (`close_price: 0.011`). `figi` is required and nullable since Plaid spec 1.778.0
+    // (plaid-python 46.0.0 `Security.figi`); only MSFT's is known here, the others are null.
     let known = [
         (
             "ACHN",
             "Achillion Pharmaceuticals Inc.",
             "equity",
             "common stock",
-            211,
+            Decimal::new(211, 2),
+            None,
         ),
         (
-            "VTI",
-            "Vanguard Total Stock Market ETF",
-            "etf",
-            "etf",
-            26510,
+            "DOGE",
+            "Dogecoin",
+            "cryptocurrency",
+            "cryptocurrency",
+            Decimal::new(3, 6),
+            None,
         ),
         (
             "MSFT",
             "Microsoft Corporation",
             "equity",
             "common stock",
-            41025,
+            Decimal::new(41025, 2),
+            Some("BBG000BPH459"),
+        ),
+        (
+            "NFLX180201C00355000",
+            "Nflx Feb 01'18 $355 Call",
+            "derivative",
+            "option",
+            Decimal::new(11, 3),
+            None,
         ),
     ];
-    let (ticker, name, kind, subtype, cents) = match known.get(slot) {
-        Some(&(ticker, name, kind, subtype, cents)) => {
-            (ticker.to_owned(), name.to_owned(), kind, subtype, cents)
-        }
+    let (ticker, name, kind, subtype, close_price, figi) = match known.get(slot) {
+        Some(&(ticker, name, kind, subtype, price, figi)) => (
+            ticker.to_owned(),
+            name.to_owned(),
+            kind,
+            subtype,
+            price,
+            figi,
+        ),
         None => (
             format!("PLD{slot:04}"),
             format!("Plaid Synthetic {slot}"),
             "mutual fund",
             "mutual fund",
-            1000 + slot as i64,
+            Decimal::new(1000 + slot as i64, 2),
+            None,
         ),
     };
-    let is_option = slot == 3;
+    let is_option = slot == OPTION_SLOT;
     Security {
         security_id: format!("sec{:034}", slot),
-        ticker: if is_option {
-            "NFLX180201C00355000".to_owned()
+        ticker,
+        name,
+        kind,
+        subtype,
+        close_price,
+        currency: if slot == DOGE_SLOT {
+            Currency::Unofficial("BTC")
         } else {
-            ticker
+            Currency::Iso("USD")
         },
-        name: if is_option {
-            "NFLX Feb 01 2018 355.0 Call".to_owned()
-        } else {
-            name
-        },
-        kind: if is_option { "derivative" } else { kind },
-        subtype: if is_option { "option" } else { subtype },
-        close_price: Decimal::new(cents, 2),
+        figi,
         option: is_option.then(|| {
             (
                 "call",
@@ -252,6 +324,7 @@ pub(crate) fn account_json(item: &Item, index: usize, investment: bool) -> Value
 }
 
 pub(crate) fn security_json(item: &Item, security: &Security) -> Value {
+    let (iso, unofficial) = security.currency.codes();
     json!({
         "security_id": security.security_id,
         "isin": null,
@@ -268,12 +341,13 @@ pub(crate) fn security_json(item: &Item, security: &Security) -> Value {
         "close_price": number(security.close_price),
         "close_price_as_of": item.created.date_naive().to_string(),
         "update_datetime": null,
-        "iso_currency_code": "USD",
-        "unofficial_currency_code": null,
-        "market_identifier_code": "XNAS",
+        "iso_currency_code": iso,
+        "unofficial_currency_code": unofficial,
+        "market_identifier_code": if security.currency == Currency::Iso("USD") { json!("XNAS") } else { Value::Null },
         "sector": null,
         "industry": null,
         "cfi_code": null,
+        "figi": security.figi,
         "option_contract": security.option.map(|(contract_type, expiration, strike, underlying)| json!({
             "contract_type": contract_type,
             "expiration_date": expiration.to_string(),
@@ -286,6 +360,8 @@ pub(crate) fn security_json(item: &Item, security: &Security) -> Value {
 
 pub(crate) fn holding_json(item: &Item, holding: &Holding) -> Value {
     let security = &item.securities[holding.security];
+    // `Holding.iso_currency_code`/`unofficial_currency_code`: the holding is priced in its security's currency.
+    let (iso, unofficial) = security.currency.codes();
     json!({
         "account_id": item.accounts[holding.account].account_id,
         "security_id": security.security_id,
@@ -294,8 +370,8 @@ pub(crate) fn holding_json(item: &Item, holding: &Holding) -> Value {
         "institution_price_as_of": item.created.date_naive().to_string(),
         "institution_price_datetime": null,
         "institution_value": number(item.holding_value(holding)),
-        "iso_currency_code": "USD",
-        "unofficial_currency_code": null,
+        "iso_currency_code": iso,
+        "unofficial_currency_code": unofficial,
         "quantity": number(holding.quantity),
         "vested_quantity": null,
         "vested_value": null
@@ -308,8 +384,15 @@ pub(crate) fn transaction_json(item: &Item, index: u64) -> Value {
     let security = &item.securities[(index % item.securities.len() as u64) as usize];
     let quantity = Decimal::from(index % 7 + 1) + Decimal::new((index % 100) as i64, 2);
     let price = security.close_price;
-    let fees = Decimal::new(((index % 3) * 50) as i64, 2);
-    let gross = (quantity * price).round_dp(2);
+    // A trade is in its security's currency (`InvestmentTransaction.iso_currency_code`/
+    // `unofficial_currency_code`): a BTC-quoted one to the satoshi, without the dollar fees.
+    let in_btc = security.currency == Currency::Unofficial("BTC");
+    let fees = if in_btc {
+        Decimal::ZERO
+    } else {
+        Decimal::new(((index % 3) * 50) as i64, 2)
+    };
+    let gross = (quantity * price).round_dp(if in_btc { 8 } else { 2 });
     let (kind, subtype, quantity, amount, name) = match index % 4 {
         0 | 1 => (
             "buy",
@@ -334,6 +417,12 @@ pub(crate) fn transaction_json(item: &Item, index: u64) -> Value {
         ),
     };
     let is_cash = kind == "cash";
+    // A dividend is paid in dollars, whatever the security.
+    let (iso, unofficial) = if is_cash {
+        Currency::Iso("USD").codes()
+    } else {
+        security.currency.codes()
+    };
     json!({
         "investment_transaction_id": format!("{}-{index:010}", &item.item_id[..16]),
         "cancel_transaction_id": null,
@@ -348,7 +437,7 @@ pub(crate) fn transaction_json(item: &Item, index: u64) -> Value {
         "fees": number(if is_cash { Decimal::ZERO } else { fees }),
         "type": kind,
         "subtype": subtype,
-        "iso_currency_code": "USD",
-        "unofficial_currency_code": null
+        "iso_currency_code": iso,
+        "unofficial_currency_code": unofficial
     })
 }

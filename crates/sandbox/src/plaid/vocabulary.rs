@@ -1,6 +1,8 @@
 //! The closed lists plaid-openapi.yml gives for request fields the sandbox checks.
 
-/// plaid-openapi.yml `components.schemas.Products.enum`.
+/// plaid-openapi.yml `components.schemas.Products.enum`, and the two Plaid added since (plaid-python 46.0.0,
+/// spec 1.778.0, `Products.allowed_values`: `cra_home_lending`, `cra_qualify`), so a request from the newer SDK
+/// is not refused.
 pub(super) const PRODUCTS: &[&str] = &[
     "assets",
     "auth",
@@ -40,6 +42,8 @@ pub(super) const PRODUCTS: &[&str] = &[
     "pay_by_bank",
     "protect_linked_bank",
     "protect_transactions",
+    "cra_home_lending",
+    "cra_qualify",
 ];
 
 /// The products `LinkTokenCreateRequest.products` allows in update mode: "should be omitted (unless you are using
@@ -57,6 +61,8 @@ pub(super) const CREDIT_PRODUCTS: &[&str] = &[
     "cra_monitoring",
     "cra_lend_score",
     "cra_plaid_credit_score",
+    "cra_home_lending",
+    "cra_qualify",
 ];
 
 /// plaid-openapi.yml `components.schemas.CountryCode.enum`.

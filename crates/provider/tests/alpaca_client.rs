@@ -215,7 +215,7 @@ async fn submitting_sends_the_order_with_decimal_strings_and_our_client_order_id
         .await
         .unwrap();
 
-    assert_eq!(placed.order.status, "accepted");
+    assert_eq!(placed.order.status.as_deref(), Some("accepted"));
     assert_eq!(placed.raw, fixture("alpaca", "order_equity"));
 }
 
@@ -278,7 +278,7 @@ async fn a_submit_that_times_out_returns_the_order_alpaca_already_has_without_po
         .await
         .unwrap();
 
-    assert_eq!(placed.order.client_order_id, coid);
+    assert_eq!(placed.order.client_order_id.as_deref(), Some(coid));
     assert_eq!(
         placed.order.id.to_string(),
         "7b08df51-c1ac-453c-99f9-323a5f075f0d"
@@ -326,7 +326,7 @@ async fn a_submit_that_failed_with_5xx_and_left_no_order_is_sent_again_with_the_
         .await
         .unwrap();
 
-    assert_eq!(placed.order.status, "accepted");
+    assert_eq!(placed.order.status.as_deref(), Some("accepted"));
 }
 
 #[tokio::test]

@@ -240,26 +240,75 @@ fn time_in_force(time_in_force: &TimeInForce) -> Result<AlpacaTimeInForce, Provi
     }
 }
 
-/// An Alpaca order as the row Tributary records, with Alpaca's JSON kept as `raw_order_data`.
+/// An Alpaca order as the row Tributary records, with Alpaca's JSON kept as `raw_order_data`; an order that
+/// cannot be recorded is [`ProviderError::InvalidData`] naming the field and why.
 pub(super) fn order_row(
     account: &AccountRef,
     order: &AlpacaOrder,
 ) -> Result<OrderRow, ProviderError> {
-    let wire = &order.order;
+    row_of(account, &order.order, &order.raw, None)
+}
+
+/// The rows of a list of orders, item by item: each order, then each of its nested legs (an order of its
+/// own at Alpaca, with its own id). An order that cannot be recorded is set apart with its Alpaca id and the
+/// error naming the field, and the others are still returned.
+// Used by `Trading::list_orders` once the capability traits return `Listing` (the lead's change).
+#[allow(dead_code)]
+pub(super) fn order_rows(
+    account: &AccountRef,
+    orders: &[AlpacaOrder],
+) -> (Vec<OrderRow>, Vec<(String, ProviderError)>) {
+    let mut rows = Vec::new();
+    let mut left_out = Vec::new();
+    let mut add = |id: Uuid, row: Result<OrderRow, ProviderError>| match row {
+        Ok(row) => rows.push(row),
+        Err(error) => left_out.push((id.to_string(), error)),
+    };
+    for order in orders {
+        let wire = &order.order;
+        add(wire.id, row_of(account, wire, &order.raw, None));
+        for (index, leg) in wire.legs.iter().flatten().enumerate() {
+            let raw = &order.raw["legs"][index];
+            add(leg.id, row_of(account, leg, raw, Some(wire)));
+        }
+    }
+    (rows, left_out)
+}
+
+/// One order (or a leg of `parent`): a leg's empty type, time in force, status and times are its parent's,
+/// as the spec's multi-leg example shows (`legs[].type: ''` under a `limit` parent).
+fn row_of(
+    account: &AccountRef,
+    wire: &wire::Order,
+    raw: &serde_json::Value,
+    parent: Option<&wire::Order>,
+) -> Result<OrderRow, ProviderError> {
     let brokerage_order_id =
         BrokerageOrderId::parse(&wire.id.to_string()).map_err(invalid("id"))?;
-    let symbol = Symbol::parse(&wire.symbol).map_err(invalid("symbol"))?;
-    // A multi-leg order has no side of its own; its class (`mleg`) is kept in its place.
+    let symbol = order_symbol(wire)?;
+    // A multi-leg order has no side of its own (`side: ''`); its class (`mleg`) is kept in its place.
     let side = wire
         .side
         .as_deref()
         .or(wire.order_class.as_deref())
-        .unwrap_or_default();
+        .ok_or_else(|| missing("side"))?;
     let action = OrderAction::parse(side).map_err(invalid("side"))?;
-    let order_type =
-        tributary_domain::OrderType::parse(&wire.order_type).map_err(invalid("type"))?;
-    let status = OrderStatus::parse(&wire.status).map_err(invalid("status"))?;
-    let placed_at = wire.submitted_at.unwrap_or(wire.created_at);
+    let order_type = wire
+        .order_type()
+        .or(parent.and_then(wire::Order::order_type))
+        .ok_or_else(|| missing("type"))?;
+    let order_type = tributary_domain::OrderType::parse(order_type).map_err(invalid("type"))?;
+    let status = wire
+        .status
+        .as_deref()
+        .or(parent.and_then(|parent| parent.status.as_deref()))
+        .ok_or_else(|| missing("status"))?;
+    let status = OrderStatus::parse(status).map_err(invalid("status"))?;
+    let placed_at = wire
+        .submitted()
+        .or(wire.updated_at)
+        .or(parent.and_then(wire::Order::submitted))
+        .ok_or_else(|| missing("submitted_at"))?;
     let mut row = OrderRow::new(
         account.user_id,
         account.account_id,
@@ -270,18 +319,51 @@ pub(super) fn order_row(
         status,
         placed_at,
     );
-    row.time_in_force =
-        Some(TimeInForce::parse(&wire.time_in_force).map_err(invalid("time_in_force"))?);
-    row.units = optional(wire.qty, "qty", Units::new_for)?;
+    row.time_in_force = wire
+        .time_in_force
+        .as_deref()
+        .or(parent.and_then(|parent| parent.time_in_force.as_deref()))
+        .map(|text| TimeInForce::parse(text).map_err(invalid("time_in_force")))
+        .transpose()?;
+    // Quantities are never rounded: one with more decimals than the column keeps is refused (crypto
+    // quantities have up to 9 decimals; `units` keeps 6).
+    row.units = optional(wire.qty, "qty", Units::exact_for)?;
     row.notional_value = optional(wire.notional, "notional", Notional::new_for)?;
     row.limit_price = optional(wire.limit_price, "limit_price", Price::new_for)?;
     row.stop_price = optional(wire.stop_price, "stop_price", Price::new_for)?;
-    row.filled_units = optional(Some(wire.filled_qty), "filled_qty", Units::new_for)?;
+    row.filled_units = optional(wire.filled_qty, "filled_qty", Units::exact_for)?;
     row.average_fill_price = optional(wire.filled_avg_price, "filled_avg_price", Price::new_for)?;
     row.filled_at = wire.filled_at;
     row.cancelled_at = wire.canceled_at;
-    row.raw_order_data = Some(order.raw.clone());
+    row.raw_order_data = Some(raw.clone());
     Ok(row)
+}
+
+/// The order's symbol; a multi-leg order's is empty (the spec's `MultilegOptionsOrderResponse`), and it is
+/// recorded under its legs' symbols joined by `/`. Without a symbol or legs it cannot be recorded.
+fn order_symbol(wire: &wire::Order) -> Result<Symbol, ProviderError> {
+    if !wire.symbol.trim().is_empty() {
+        return Symbol::parse(&wire.symbol).map_err(invalid("symbol"));
+    }
+    let legs: Vec<&str> = wire
+        .legs
+        .iter()
+        .flatten()
+        .map(|leg| leg.symbol.trim())
+        .filter(|symbol| !symbol.is_empty())
+        .collect();
+    if legs.is_empty() {
+        return Err(ProviderError::invalid_data(
+            Provider::Alpaca,
+            "symbol",
+            "is empty and the order lists no legs with symbols (a multi-leg order read without `nested`)",
+        ));
+    }
+    Symbol::parse(&legs.join("/")).map_err(invalid("symbol"))
+}
+
+fn missing(field: &'static str) -> ProviderError {
+    ProviderError::invalid_data(Provider::Alpaca, field, "is missing or empty")
 }
 
 fn optional<T>(
@@ -355,7 +437,9 @@ pub(super) fn position(
         provider_security_type: position.asset_class.clone(),
         option_contract: None,
         side,
-        quantity: Quantity::new_for("qty", position.qty.abs()).map_err(invalid(at("qty")))?,
+        // Never rounded: Alpaca's crypto quantities have up to 9 decimals, the column keeps 8; one that does
+        // not fit is refused naming the field.
+        quantity: Quantity::exact_for("qty", position.qty.abs()).map_err(invalid(at("qty")))?,
         price: position
             .current_price
             .map(|price| {

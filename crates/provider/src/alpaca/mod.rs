@@ -14,7 +14,7 @@
 //! let alpaca = AlpacaClient::new(AlpacaConfig::from_env()?)?;
 //! let account = BrokerAccountId::parse("3dcb795c-3ccc-402a-abb9-07e26a1b1326")?;
 //! let order = alpaca.submit_order(&account, &NewOrder::market("AAPL", OrderSide::Buy, Decimal::ONE)).await?;
-//! println!("{} is {}", order.order.id, order.order.status);
+//! println!("{} is {:?}", order.order.id, order.order.status);
 //! # Ok(()) }
 //! ```
 
@@ -133,16 +133,88 @@ impl AlpacaClient {
         .await
     }
 
-    /// The account's orders matching `query` (`GET /v1/trading/accounts/{id}/orders`).
+    /// Every order of the account matching `query` (`GET /v1/trading/accounts/{id}/orders`), page after page.
+    ///
+    /// The spec's `getAllOrdersForAccount` pages by submission time: `direction` ("The chronological order of
+    /// response based on the submission time … Defaults to desc"), `until` ("only ones submitted until this
+    /// timestamp (exclusive)") and `limit` (max 500). Pages are read newest first; each next page ends just
+    /// after the oldest order of the last one, so orders sharing that instant are read again rather than lost,
+    /// and are kept once. When a whole page is one instant, that instant is read on its own with the largest
+    /// page; more orders in one nanosecond than that is an error, never a silently short list.
     pub async fn orders(
         &self,
         account: &BrokerAccountId,
         query: &OrderQuery,
     ) -> Result<Vec<AlpacaOrder>, ProviderError> {
+        let page_size = query.page_size();
+        let mut all: Vec<AlpacaOrder> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut until = query.until;
+        loop {
+            let page = self
+                .orders_page(account, &query.to_query(page_size, query.after, until))
+                .await?;
+            let full = page.len() >= page_size as usize;
+            let oldest = page
+                .iter()
+                .filter_map(|order| order.order.submitted())
+                .min();
+            let before = all.len();
+            all.extend(page.into_iter().filter(|order| seen.insert(order.order.id)));
+            if !full {
+                return Ok(all);
+            }
+            let Some(oldest) = oldest else {
+                return Err(ProviderError::invalid_data(
+                    Provider::Alpaca,
+                    "submitted_at",
+                    "a full page of orders carries no submission time to read the next page from",
+                ));
+            };
+            let one_ns = chrono::TimeDelta::nanoseconds(1);
+            if all.len() > before {
+                until = Some(oldest + one_ns);
+                continue;
+            }
+            // The whole page is one instant, all read before: read that instant alone, then go past it.
+            let instant = self
+                .orders_page(
+                    account,
+                    &query.to_query(
+                        orders::MAX_PAGE,
+                        Some(oldest - one_ns),
+                        Some(oldest + one_ns),
+                    ),
+                )
+                .await?;
+            if instant.len() >= orders::MAX_PAGE as usize {
+                return Err(ProviderError::invalid_data(
+                    Provider::Alpaca,
+                    "submitted_at",
+                    format!(
+                        "more than {} orders share the instant {oldest}; they cannot be paged",
+                        orders::MAX_PAGE
+                    ),
+                ));
+            }
+            all.extend(
+                instant
+                    .into_iter()
+                    .filter(|order| seen.insert(order.order.id)),
+            );
+            until = Some(oldest);
+        }
+    }
+
+    async fn orders_page(
+        &self,
+        account: &BrokerAccountId,
+        query: &[(&str, String)],
+    ) -> Result<Vec<AlpacaOrder>, ProviderError> {
         const ENDPOINT: &str = "getAllOrdersForAccount";
         let path = format!("/v1/trading/accounts/{account}/orders");
         let bytes = self
-            .read_with_retries(ENDPOINT, path, &query.to_query())
+            .read_with_retries(ENDPOINT, path, query)
             .await
             .map_err(|failure| into_error(ENDPOINT, failure))?;
         AlpacaOrder::list_from_body(ENDPOINT, &bytes)

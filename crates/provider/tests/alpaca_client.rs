@@ -741,3 +741,82 @@ async fn the_secret_never_appears_in_debug_output_or_captured_logs() {
         );
     }
 }
+
+/// Orders as the spec's `getAllOrdersForAccount` pages them: newest first by submission time, `until`
+/// exclusive, at most `limit`.
+struct PagedOrders(Vec<Value>);
+
+impl wiremock::Respond for PagedOrders {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let params: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let at = |name: &str| {
+            params
+                .get(name)
+                .map(|text| chrono::DateTime::parse_from_rfc3339(text).unwrap())
+        };
+        let (after, until) = (at("after"), at("until"));
+        let limit: usize = params["limit"].parse().unwrap();
+        assert_eq!(params["direction"], "desc");
+        let mut orders: Vec<&Value> = self
+            .0
+            .iter()
+            .filter(|order| {
+                let submitted =
+                    chrono::DateTime::parse_from_rfc3339(order["submitted_at"].as_str().unwrap())
+                        .unwrap();
+                after.is_none_or(|after| submitted > after)
+                    && until.is_none_or(|until| submitted < until)
+            })
+            .collect();
+        orders.sort_by(|a, b| b["submitted_at"].as_str().cmp(&a["submitted_at"].as_str()));
+        orders.truncate(limit);
+        ResponseTemplate::new(200).set_body_json(orders)
+    }
+}
+
+#[tokio::test]
+async fn orders_sharing_a_submission_instant_across_pages_are_each_listed_once() {
+    let server = MockServer::start().await;
+    let template = fixture("alpaca", "orders")[0].clone();
+    // Three orders share one instant, more than a page of two holds; one is older, one newer.
+    let instants = [
+        "2024-12-10T16:15:53.684952903Z",
+        "2024-12-10T16:15:53.684952902Z",
+        "2024-12-10T16:15:53.684952902Z",
+        "2024-12-10T16:15:53.684952902Z",
+        "2024-12-10T16:15:53.684952901Z",
+    ];
+    let orders: Vec<Value> = instants
+        .iter()
+        .map(|instant| {
+            let mut order = template.clone();
+            order["id"] = json!(Uuid::new_v4());
+            order["submitted_at"] = json!(instant);
+            order
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path(orders_path()))
+        .respond_with(PagedOrders(orders.clone()))
+        .mount(&server)
+        .await;
+    let query = OrderQuery {
+        status: OrderStatusFilter::All,
+        limit: Some(2),
+        ..OrderQuery::default()
+    };
+
+    let listed = client(&server).orders(&account(), &query).await.unwrap();
+
+    let mut ids: Vec<String> = listed
+        .iter()
+        .map(|order| order.order.id.to_string())
+        .collect();
+    let mut expected: Vec<String> = orders
+        .iter()
+        .map(|order| order["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected);
+}

@@ -111,14 +111,14 @@ impl<S: Store + 'static> World<S> {
         let login = self.snaptrade_login().await;
         accounts.extend(Aggregation::accounts(snaptrade, &login).await.unwrap());
         let found = Aggregation::positions(snaptrade, &login).await.unwrap();
-        positions.extend(found.into_iter().map(|p| (Provider::SnapTrade, p)));
+        positions.extend(found.items.into_iter().map(|p| (Provider::SnapTrade, p)));
 
         let plaid = self.providers.plaid.client.as_ref();
         let items = self.providers.plaid_items.as_ref();
         for token in items.logins(self.store(), self.user).await.unwrap() {
             accounts.extend(Aggregation::accounts(plaid, &token).await.unwrap());
             let found = Aggregation::positions(plaid, &token).await.unwrap();
-            positions.extend(found.into_iter().map(|p| (Provider::Plaid, p)));
+            positions.extend(found.items.into_iter().map(|p| (Provider::Plaid, p)));
         }
 
         let alpaca = self.providers.alpaca.client.as_ref();
@@ -126,7 +126,7 @@ impl<S: Store + 'static> World<S> {
         if let Some(id) = summary.alpaca_account_id {
             accounts.push(alpaca.brokerage_account(&(), &id).await.unwrap());
             let found = alpaca.account_positions(&(), &id).await.unwrap();
-            positions.extend(found.into_iter().map(|p| (Provider::Alpaca, p)));
+            positions.extend(found.items.into_iter().map(|p| (Provider::Alpaca, p)));
         }
         (accounts, positions)
     }

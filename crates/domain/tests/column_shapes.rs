@@ -64,13 +64,13 @@ fn declared_shape(column: &str) -> (u32, u32) {
     let altered = format!("alter column {column} type ");
     let line = MIGRATIONS
         .iter()
-        .flat_map(|sql| sql.lines())
+        .rev()
+        .flat_map(|sql| sql.lines().rev())
         .map(str::trim)
-        .filter(|line| {
+        .find(|line| {
             (line.starts_with(&created) || line.starts_with(&altered))
                 && (line.contains("numeric(") || line.contains("decimal("))
         })
-        .last()
         .unwrap_or_else(|| panic!("no numeric declaration of {column} in the migrations"));
     let inside = line
         .split_once('(')

@@ -206,8 +206,9 @@ pub trait Aggregation: Send + Sync {
     /// The accounts behind `login`.
     async fn accounts(&self, login: &Self::Login) -> Result<Vec<AccountInfo>, ProviderError>;
 
-    /// Every position in every account behind `login`.
-    async fn positions(&self, login: &Self::Login) -> Result<Vec<Position>, ProviderError>;
+    /// Every position in every account behind `login`; a position that cannot be represented is left out,
+    /// with why, and the others are returned.
+    async fn positions(&self, login: &Self::Login) -> Result<Listing<Position>, ProviderError>;
 
     /// One page of transactions between two dates (inclusive); start with `None`, then pass the page's
     /// `next` until it is `None`. Pages are fetched one at a time so a caller can store each before
@@ -219,6 +220,109 @@ pub trait Aggregation: Send + Sync {
         to: NaiveDate,
         page: Option<PageCursor>,
     ) -> Result<TransactionPage, ProviderError>;
+}
+
+/// An item of a provider's answer that cannot be represented (a field missing, a number past its column, a
+/// value the domain refuses): left out of the list it came in, and said why, so one odd item never sinks the
+/// rest and nothing is dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Who answered with it.
+    pub provider: Provider,
+    /// What kind of item: `"position"`, `"order"`, `"transaction"`…
+    pub item: &'static str,
+    /// The provider's id for it (a security id, an order id…), when it has one.
+    pub provider_id: Option<String>,
+    /// The field that could not be read.
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl LeftOut {
+    /// The item `provider_id` of kind `item`, left out because of `error` (a field the domain refused, or a
+    /// provider error naming one).
+    pub fn because(
+        provider: Provider,
+        item: &'static str,
+        provider_id: Option<String>,
+        error: &ProviderError,
+    ) -> Self {
+        let (field, reason) = match error {
+            ProviderError::InvalidData { field, reason, .. } => (field.clone(), reason.clone()),
+            other => (String::new(), other.to_string()),
+        };
+        Self {
+            provider,
+            item,
+            provider_id,
+            field,
+            reason,
+        }
+    }
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.provider, self.item)?;
+        if let Some(id) = &self.provider_id {
+            write!(f, " {id}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ", field {}", self.field)?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// What a list call read: the items that could be represented, and those left out with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<T> {
+    /// The items, in the provider's order.
+    pub items: Vec<T>,
+    /// The items that could not be represented.
+    pub left_out: Vec<LeftOut>,
+}
+
+impl<T> Listing<T> {
+    /// Every item read, none left out.
+    pub fn all(items: Vec<T>) -> Self {
+        Self {
+            items,
+            left_out: Vec::new(),
+        }
+    }
+
+    /// Converts each raw item with `convert`: one that fails is left out as an `item` of `provider`, named by
+    /// `id`, with the error's field and reason; the others are kept, in order.
+    pub fn each<R>(
+        provider: Provider,
+        item: &'static str,
+        raw: impl IntoIterator<Item = R>,
+        id: impl Fn(&R) -> Option<String>,
+        mut convert: impl FnMut(R) -> Result<T, ProviderError>,
+    ) -> Self {
+        let mut listing = Self::default();
+        for raw in raw {
+            let provider_id = id(&raw);
+            match convert(raw) {
+                Ok(converted) => listing.items.push(converted),
+                Err(error) => {
+                    tracing::warn!(%provider, item, ?provider_id, %error, "left out of a listing");
+                    listing
+                        .left_out
+                        .push(LeftOut::because(provider, item, provider_id, &error));
+                }
+            }
+        }
+        listing
+    }
+}
+
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Self::all(Vec::new())
+    }
 }
 
 /// How much of a security an order asks for: units or a dollar amount, never both.
@@ -459,13 +563,14 @@ pub trait Trading: Send + Sync {
         order: &BrokerageOrderId,
     ) -> Result<(), ProviderError>;
 
-    /// The account's orders, newest first as the provider lists them.
+    /// The account's orders, newest first as the provider lists them; an order that cannot be represented is
+    /// left out, with why, and the others are returned.
     async fn list_orders(
         &self,
         login: &Self::Login,
         account: &AccountRef,
         scope: OrderScope,
-    ) -> Result<Vec<PlacedOrder>, ProviderError>;
+    ) -> Result<Listing<PlacedOrder>, ProviderError>;
 }
 
 /// Reading the brokerage accounts a trading provider operates (Alpaca) or connects (SnapTrade).
@@ -481,12 +586,12 @@ pub trait BrokerageAccounts: Send + Sync {
         account: &ProviderAccountId,
     ) -> Result<AccountInfo, ProviderError>;
 
-    /// The account's positions.
+    /// The account's positions; a position that cannot be represented is left out, with why.
     async fn account_positions(
         &self,
         login: &Self::Login,
         account: &ProviderAccountId,
-    ) -> Result<Vec<Position>, ProviderError>;
+    ) -> Result<Listing<Position>, ProviderError>;
 }
 
 /// What the connection portal should offer.

@@ -78,7 +78,8 @@ async fn a_market_buy_fills_and_is_listed_among_closed_orders() {
     let closed = alpaca
         .list_orders(&(), &account, OrderScope::Closed)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
 
     assert_eq!(placed.status, OrderStatus::Filled);
     assert_eq!(placed.filled_units.map(Units::get), Some(dec("2")));
@@ -100,14 +101,16 @@ async fn a_limit_order_stays_open_until_cancelled() {
     let open = alpaca
         .list_orders(&(), &account, OrderScope::Open)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     Trading::cancel_order(&alpaca, &(), &account, &placed.brokerage_order_id)
         .await
         .unwrap();
     let after = alpaca
         .list_orders(&(), &account, OrderScope::All)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
 
     assert!(placed.status.is_open(), "{:?}", placed.status);
     assert_eq!(open.len(), 1);
@@ -227,7 +230,8 @@ async fn a_market_order_waits_until_the_market_steps() {
     let closed = alpaca
         .list_orders(&(), &account, OrderScope::Closed)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
 
     assert_eq!(placed.status, OrderStatus::Accepted);
     assert_eq!(closed[0].status, OrderStatus::Filled);
@@ -240,7 +244,7 @@ async fn the_account_and_positions_are_read_as_domain_values() {
     let alpaca = client(&sandbox);
 
     let account = alpaca.brokerage_account(&(), &id).await.unwrap();
-    let positions = alpaca.account_positions(&(), &id).await.unwrap();
+    let positions = alpaca.account_positions(&(), &id).await.unwrap().items;
 
     assert_eq!(account.provider_account_id, id);
     assert!(account.cash.is_some());
@@ -257,7 +261,11 @@ async fn reads_wait_out_a_rate_limit_reset_and_succeed() {
     sandbox.alpaca().knobs().rate_limit_next(1, 1);
     let id = ProviderAccountId::parse(&sandbox.alpaca().default_account_id().to_string()).unwrap();
 
-    let positions = client(&sandbox).account_positions(&(), &id).await.unwrap();
+    let positions = client(&sandbox)
+        .account_positions(&(), &id)
+        .await
+        .unwrap()
+        .items;
 
     assert_eq!(positions.len(), 2);
     assert_eq!(

@@ -153,7 +153,8 @@ async fn orders_are_listed_by_scope_and_keep_unknown_statuses() {
     let rows = client(&server)
         .list_orders(&(), &account(), OrderScope::Closed)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
 
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status.as_str(), "held_for_review");
@@ -292,7 +293,7 @@ async fn the_brokerage_account_and_its_positions_are_domain_values() {
     let id = ProviderAccountId::parse(ACCOUNT).unwrap();
 
     let info = alpaca.brokerage_account(&(), &id).await.unwrap();
-    let positions = alpaca.account_positions(&(), &id).await.unwrap();
+    let positions = alpaca.account_positions(&(), &id).await.unwrap().items;
 
     assert_eq!(info.provider, Provider::Alpaca);
     assert_eq!(info.account_type.as_str(), "trading");

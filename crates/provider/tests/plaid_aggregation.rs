@@ -92,7 +92,7 @@ async fn holdings_become_positions_keyed_by_ticker_or_security_id() {
     )
     .await;
 
-    let positions = client(&server).positions(&token()).await.unwrap();
+    let positions = client(&server).positions(&token()).await.unwrap().items;
 
     assert_eq!(positions.len(), 9);
     let achn = positions
@@ -126,7 +126,7 @@ async fn an_option_holding_carries_its_contract() {
     )
     .await;
 
-    let positions = client(&server).positions(&token()).await.unwrap();
+    let positions = client(&server).positions(&token()).await.unwrap().items;
 
     let option = positions
         .iter()
@@ -147,7 +147,7 @@ async fn a_negative_holding_is_a_short_position_with_positive_amounts() {
     body["holdings"][1]["institution_value"] = json!(-6.33);
     let server = serving("/investments/holdings/get", body).await;
 
-    let positions = client(&server).positions(&token()).await.unwrap();
+    let positions = client(&server).positions(&token()).await.unwrap().items;
 
     let short = positions
         .iter()

@@ -44,7 +44,7 @@ async fn a_seeded_item_reads_as_domain_accounts_and_positions() {
     let plaid = client(&sandbox);
 
     let accounts = Aggregation::accounts(&plaid, &token(&item)).await.unwrap();
-    let positions = plaid.positions(&token(&item)).await.unwrap();
+    let positions = plaid.positions(&token(&item)).await.unwrap().items;
 
     let ids: Vec<&str> = accounts
         .iter()

@@ -542,7 +542,8 @@ async fn stock_and_short_option_positions_come_from_positions_all() {
         &account(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .items;
 
     let stock = &positions[0];
     assert_eq!(stock.symbol.as_str(), "AAPL");
@@ -606,7 +607,8 @@ async fn an_order_record_becomes_an_order_row_with_an_unknown_status_kept() {
         tributary_provider::capability::OrderScope::All,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .items;
 
     let row = &rows[0];
     assert_eq!(
@@ -883,7 +885,8 @@ async fn an_order_with_number_prices_and_no_order_type_is_told_by_its_prices() {
         tributary_provider::capability::OrderScope::All,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .items;
 
     let row = &rows[0];
     assert_eq!(row.brokerage_order_id.as_str(), "991");

@@ -102,7 +102,10 @@ async fn register_portal_connection_accounts_positions_order_and_cancel_go_throu
         account.provider_connection_id == Some(ProviderConnectionId::Authorization(authorization))
     }));
 
-    let positions = Aggregation::positions(&client, &credentials).await.unwrap();
+    let positions = Aggregation::positions(&client, &credentials)
+        .await
+        .unwrap()
+        .items;
     assert!(positions.len() >= 6, "{} positions", positions.len());
     assert!(
         positions
@@ -127,7 +130,8 @@ async fn register_portal_connection_accounts_positions_order_and_cancel_go_throu
     let open = client
         .list_orders(&credentials, &account, OrderScope::Open)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert!(
         open.iter()
             .any(|row| row.brokerage_order_id == placed.brokerage_order_id)
@@ -139,7 +143,8 @@ async fn register_portal_connection_accounts_positions_order_and_cancel_go_throu
     let closed = client
         .list_orders(&credentials, &account, OrderScope::Closed)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     let cancelled = closed
         .iter()
         .find(|row| row.brokerage_order_id == placed.brokerage_order_id)

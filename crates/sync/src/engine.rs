@@ -10,7 +10,7 @@ use tributary_domain::{
     AccountId, AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding,
     NewInvestmentAccount, Notional, Provider, ProviderAccountId, StatusMessage, SyncStatus, UserId,
 };
-use tributary_provider::capability::{AccountRef, OrderScope, PlacedOrder};
+use tributary_provider::capability::{AccountRef, Listing, OrderScope, PlacedOrder};
 use tributary_provider::router::ProviderRouter;
 use tributary_repo::{
     AccountSyncState, PortfolioSummary, RepoError, Store, UnifiedAccount, UserLock,
@@ -157,6 +157,9 @@ impl<S: Store + 'static> SyncEngine<S> {
     ) -> Result<SyncReport, SyncError> {
         let mut report = SyncReport::default();
         let snapshots = self.fetch_all(user, &mut report).await;
+        for snapshot in &snapshots {
+            report.left_out.extend(snapshot.left_out.iter().cloned());
+        }
         let stored_connections: HashMap<AuthorizationId, _> = self
             .store
             .list_connections(user)
@@ -502,6 +505,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             .map(|a| ((a.provider, &a.provider_account_id), a.id))
             .collect();
         let mut orders: Vec<PlacedOrder> = Vec::new();
+        let mut left_out = Vec::new();
         for FetchedOrders {
             key,
             orders: outcome,
@@ -515,7 +519,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             };
             entry.orders = match outcome {
                 Ok(fetched) => {
-                    orders.extend(fetched.into_iter().map(|order| PlacedOrder {
+                    left_out.extend(fetched.left_out);
+                    orders.extend(fetched.items.into_iter().map(|order| PlacedOrder {
                         account_id: account,
                         ..order
                     }));
@@ -524,6 +529,7 @@ impl<S: Store + 'static> SyncEngine<S> {
                 Err(outcome) => outcome,
             };
         }
+        report.left_out.extend(left_out);
         orders.sort_by(|a, b| {
             (a.account_id, a.brokerage_order_id.as_str())
                 .cmp(&(b.account_id, b.brokerage_order_id.as_str()))
@@ -541,7 +547,7 @@ impl<S: Store + 'static> SyncEngine<S> {
 /// they were not fetched; keyed by provider and the provider's account id until the account is written.
 struct FetchedOrders {
     key: (Provider, ProviderAccountId),
-    orders: Result<Vec<PlacedOrder>, Outcome>,
+    orders: Result<Listing<PlacedOrder>, Outcome>,
 }
 
 /// `written` when the repository stored every one of the `sent` rows; a typed conflict naming the table's key

@@ -385,7 +385,8 @@ impl<S: Store + 'static> SyncEngine<S> {
         self.account_orders_refreshed(&account).await
     }
 
-    /// Every order of `account` from its provider, upserted (the caller holds the user's lock).
+    /// Every order of `account` from its provider, upserted (the caller holds the user's lock). An order the
+    /// provider answers with that cannot be represented is left out (and logged with its id and why).
     pub(crate) async fn account_orders_refreshed(
         &self,
         account: &InvestmentAccount,
@@ -393,7 +394,8 @@ impl<S: Store + 'static> SyncEngine<S> {
         let desk = self.desk(account.provider)?;
         let orders = desk
             .orders(self.store(), &account_ref(account), OrderScope::All)
-            .await?;
+            .await?
+            .items;
         let written = self.store.upsert_orders(account.user_id, &orders).await?;
         Ok(all_written("snaptrade_orders", orders.len(), written)?.len())
     }
@@ -418,6 +420,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             .orders(self.store(), &account_ref(account), OrderScope::All)
             .await?;
         let current = orders
+            .items
             .into_iter()
             .find(|o| o.brokerage_order_id == stored.brokerage_order_id)
             .ok_or(SyncError::OrderUnknown { order: stored.id })?;

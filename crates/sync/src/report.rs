@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tributary_domain::{AccountId, AuthorizationId, ConnectionStatus, Provider, ProviderAccountId};
 use tributary_provider::ProviderError;
+use tributary_provider::capability::LeftOut;
 use tributary_repo::HoldingsReplaced;
 
 /// How one part of a sync ended.
@@ -154,6 +155,9 @@ pub struct SyncReport {
     pub orders_written: usize,
     /// Positions left out of the holdings, with why (a short position has no place in a holdings row).
     pub positions_left_out: Vec<String>,
+    /// Items a provider answered with that cannot be represented (a position or an order with a field the
+    /// domain refuses): left out, each with its provider id, the field and why; the rest was written.
+    pub left_out: Vec<LeftOut>,
 }
 
 impl SyncReport {

@@ -19,8 +19,8 @@ use tributary_domain::{
 };
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
-    AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, OrderImpact,
-    OrderRequest, OrderScope, PlacedOrder, Position, Trading,
+    AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, LeftOut, Listing,
+    OrderImpact, OrderRequest, OrderScope, PlacedOrder, Position, Trading,
 };
 use tributary_repo::PortfolioRepository;
 
@@ -37,6 +37,8 @@ pub struct Snapshot {
     pub accounts: Vec<FetchedAccount>,
     /// Logins or accounts that could not be fetched at all: their accounts are missing from `accounts`.
     pub failures: Vec<String>,
+    /// Items the provider answered with that cannot be represented: left out of `accounts`, with why.
+    pub left_out: Vec<LeftOut>,
 }
 
 /// An account and its positions.
@@ -174,8 +176,8 @@ impl<A, R> AggregationSource<A, R> {
     }
 }
 
-/// What one login (or one brokerage account) gave: its connections and accounts.
-type Harvest = (Vec<ConnectionInfo>, Vec<FetchedAccount>);
+/// What one login (or one brokerage account) gave: its connections, its accounts, and what was left out.
+type Harvest = (Vec<ConnectionInfo>, Vec<FetchedAccount>, Vec<LeftOut>);
 type LoginHarvest = Result<Harvest, ProviderError>;
 
 #[async_trait]
@@ -216,7 +218,10 @@ async fn harvest_login<A: Aggregation>(
         limited(permits, client.positions(login)),
     );
     let (connections, accounts) = (connections?, accounts?);
-    let positions = positions.map_err(FetchFailure::from);
+    let (positions, left_out) = match positions {
+        Ok(listing) => (Ok(listing.items), listing.left_out),
+        Err(error) => (Err(FetchFailure::from(error)), Vec::new()),
+    };
     let accounts = accounts
         .into_iter()
         .map(|info| FetchedAccount {
@@ -229,7 +234,7 @@ async fn harvest_login<A: Aggregation>(
             info,
         })
         .collect();
-    Ok((connections, accounts))
+    Ok((connections, accounts, left_out))
 }
 
 /// The user's logins at `provider`; [`SyncError::NotLinked`] when there are none.
@@ -293,13 +298,15 @@ fn snapshot(
         connections: Vec::new(),
         accounts: Vec::new(),
         failures: Vec::new(),
+        left_out: Vec::new(),
     };
     let attempts = harvests.len();
     for harvest in harvests {
         match harvest {
-            Ok((connections, accounts)) => {
+            Ok((connections, accounts, left_out)) => {
                 snapshot.connections.extend(connections);
                 snapshot.accounts.extend(accounts);
+                snapshot.left_out.extend(left_out);
             }
             Err(reason) => snapshot.failures.push(reason),
         }
@@ -386,9 +393,15 @@ where
     }
     let mut positions: Vec<Result<Vec<Position>, FetchFailure>> =
         vec![Err(FetchFailure::untyped("not fetched: its task failed")); accounts.len()];
+    let mut left_out = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((index, fetched)) => positions[index] = fetched,
+            Ok((index, fetched)) => {
+                positions[index] = fetched.map(|listing| {
+                    left_out.extend(listing.left_out);
+                    listing.items
+                });
+            }
             Err(panic) => tracing::error!(error = %panic, "a positions task failed"),
         }
     }
@@ -397,7 +410,7 @@ where
         .zip(positions)
         .map(|(info, positions)| FetchedAccount { info, positions })
         .collect();
-    Ok((connections, accounts))
+    Ok((connections, accounts, left_out))
 }
 
 /// A [`BrokerageAccounts`] client as a source: each of the user's brokerage accounts and its positions,
@@ -445,13 +458,17 @@ where
                     limited(&permits, client.brokerage_account(&login, &account)),
                     limited(&permits, client.account_positions(&login, &account)),
                 );
-                let positions = positions.map_err(FetchFailure::from);
+                let (positions, left_out) = match positions {
+                    Ok(listing) => (Ok(listing.items), listing.left_out),
+                    Err(error) => (Err(FetchFailure::from(error)), Vec::new()),
+                };
                 Ok((
                     Vec::new(),
                     vec![FetchedAccount {
                         info: info?,
                         positions,
                     }],
+                    left_out,
                 ))
             }
         })
@@ -489,13 +506,13 @@ pub trait OrderDesk<S>: Send + Sync {
         order: &BrokerageOrderId,
     ) -> Result<(), SyncError>;
 
-    /// The account's orders.
+    /// The account's orders, and those left out because they cannot be represented.
     async fn orders(
         &self,
         store: &S,
         account: &AccountRef,
         scope: OrderScope,
-    ) -> Result<Vec<PlacedOrder>, SyncError>;
+    ) -> Result<Listing<PlacedOrder>, SyncError>;
 
     /// The order the provider holds under `client_order_id`: `Ok(None)` only when the provider's answer
     /// proves it holds none (see [`Trading::find_order`]).
@@ -693,7 +710,7 @@ where
         store: &S,
         account: &AccountRef,
         scope: OrderScope,
-    ) -> Result<Vec<PlacedOrder>, SyncError> {
+    ) -> Result<Listing<PlacedOrder>, SyncError> {
         let login = self.login(store, account.user_id).await?;
         Ok(self.client.list_orders(&login, account, scope).await?)
     }

@@ -64,7 +64,8 @@ memory_store_cases!(
 );
 
 /// One holding that cannot be represented (its cost per unit past `average_cost_basis`'s column) is left out
-/// and reported with the symbol and the field; the other holdings of the same account, and the sync, are saved.
+/// and reported with the symbol and the field, and what the provider's answer left out reaches the report; the
+/// other holdings of the same account, and the sync, are saved.
 #[tokio::test]
 async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_rest_is_saved() {
     use std::sync::Arc;
@@ -75,7 +76,7 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
         AccountType, FeatureFlags, Provider, ProviderAccountId, Quantity, SignedAmount, Symbol,
         UserId,
     };
-    use tributary_provider::capability::{AccountInfo, Position, PositionSide};
+    use tributary_provider::capability::{AccountInfo, LeftOut, Position, PositionSide};
     use tributary_provider::router::ProviderRouter;
     use tributary_repo::HoldingRepository;
     use tributary_sync::source::{AccountSource, FetchedAccount, Snapshot};
@@ -137,6 +138,13 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
                     ]),
                 }],
                 failures: Vec::new(),
+                left_out: vec![LeftOut {
+                    provider: Provider::Plaid,
+                    item: "holding",
+                    provider_id: Some("sec-odd".to_owned()),
+                    field: "holdings[2].quantity".to_owned(),
+                    reason: "is not a number".to_owned(),
+                }],
             })
         }
     }
@@ -160,4 +168,8 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
     let holdings = engine.store().list_holdings(user).await.unwrap();
     let symbols: Vec<&str> = holdings.iter().map(|h| h.symbol.as_str()).collect();
     assert_eq!(symbols, ["VTI"]);
+    // What the provider's answer left out reaches the report whole: provider, item, id, field and why.
+    assert_eq!(report.left_out.len(), 1);
+    assert_eq!(report.left_out[0].provider_id.as_deref(), Some("sec-odd"));
+    assert_eq!(report.left_out[0].field, "holdings[2].quantity");
 }

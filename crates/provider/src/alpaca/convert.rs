@@ -19,8 +19,8 @@ use super::orders::{
 use super::wire::{self, TradeAccount};
 use super::{AlpacaClient, BrokerAccountId};
 use crate::capability::{
-    AccountInfo, AccountRef, BrokerageAccounts, OrderImpact, OrderRequest, OrderScope, OrderSize,
-    PlacedOrder, Position, PositionSide, Trading,
+    AccountInfo, AccountRef, BrokerageAccounts, Listing, OrderImpact, OrderRequest, OrderScope,
+    OrderSize, PlacedOrder, Position, PositionSide, Trading,
 };
 use crate::error::ProviderError;
 
@@ -101,7 +101,7 @@ impl Trading for AlpacaClient {
         _: &(),
         account: &AccountRef,
         scope: OrderScope,
-    ) -> Result<Vec<PlacedOrder>, ProviderError> {
+    ) -> Result<Listing<PlacedOrder>, ProviderError> {
         let status = match scope {
             OrderScope::Open => OrderStatusFilter::Open,
             OrderScope::Closed => OrderStatusFilter::Closed,
@@ -115,10 +115,13 @@ impl Trading for AlpacaClient {
         let orders =
             AlpacaClient::orders(self, &broker_account(&account.provider_account_id)?, &query)
                 .await?;
-        orders
-            .iter()
-            .map(|order| order_row(account, order))
-            .collect()
+        Ok(Listing::each(
+            Provider::Alpaca,
+            "order",
+            &orders,
+            |order| Some(order.order.id.to_string()),
+            |order| order_row(account, order),
+        ))
     }
 }
 
@@ -141,13 +144,15 @@ impl BrokerageAccounts for AlpacaClient {
         &self,
         _: &(),
         account: &ProviderAccountId,
-    ) -> Result<Vec<Position>, ProviderError> {
+    ) -> Result<Listing<Position>, ProviderError> {
         let positions = self.positions(&broker_account(account)?).await?;
-        positions
-            .iter()
-            .enumerate()
-            .map(|(index, position)| self::position(account, position, index))
-            .collect()
+        Ok(Listing::each(
+            Provider::Alpaca,
+            "position",
+            positions.iter().enumerate(),
+            |(_, position)| Some(position.asset_id.to_string()),
+            |(index, position)| self::position(account, position, index),
+        ))
     }
 }
 

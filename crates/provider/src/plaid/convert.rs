@@ -22,7 +22,7 @@ use super::wire::{
 };
 use super::{AccessToken, MAX_PAGE_SIZE, PlaidClient};
 use crate::capability::{
-    AccountInfo, Aggregation, ConnectionInfo, PageCursor, Position, PositionSide,
+    AccountInfo, Aggregation, ConnectionInfo, Listing, PageCursor, Position, PositionSide,
     ProviderConnectionId, Transaction, TransactionKind, TransactionPage,
 };
 use crate::error::ProviderError;
@@ -49,8 +49,8 @@ impl Aggregation for PlaidClient {
         investment_accounts(&response.item, &response.accounts)
     }
 
-    async fn positions(&self, login: &AccessToken) -> Result<Vec<Position>, ProviderError> {
-        positions(&self.holdings(login).await?)
+    async fn positions(&self, login: &AccessToken) -> Result<Listing<Position>, ProviderError> {
+        Ok(positions(&self.holdings(login).await?))
     }
 
     async fn transactions(
@@ -145,17 +145,17 @@ fn account_info(
     })
 }
 
-/// Every holding as a position, its security looked up in the response's `securities`.
-pub(super) fn positions(
-    response: &InvestmentsHoldingsGetResponse,
-) -> Result<Vec<Position>, ProviderError> {
+/// Every holding as a position, its security looked up in the response's `securities`; a holding that cannot
+/// be represented is left out, named by its security id.
+pub(super) fn positions(response: &InvestmentsHoldingsGetResponse) -> Listing<Position> {
     let securities = securities_by_id(&response.securities);
-    response
-        .holdings
-        .iter()
-        .enumerate()
-        .map(|(index, holding)| position(holding, &securities, index))
-        .collect()
+    Listing::each(
+        Provider::Plaid,
+        "holding",
+        response.holdings.iter().enumerate(),
+        |(_, holding)| Some(holding.security_id.clone()),
+        |(index, holding)| position(holding, &securities, index),
+    )
 }
 
 fn position(

@@ -30,7 +30,7 @@ use super::wire::{
 use super::{LoginOptions, OrderQuery, OrderState, SnapTradeClient, UserCredentials};
 use crate::capability::{
     AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, ConnectionPortal,
-    OrderImpact, OrderRequest, OrderScope, OrderSize, PageCursor, PlacedOrder, PortalLink,
+    Listing, OrderImpact, OrderRequest, OrderScope, OrderSize, PageCursor, PlacedOrder, PortalLink,
     PortalRequest, Position, PositionSide, ProviderConnectionId, Trading, Transaction,
     TransactionKind, TransactionPage,
 };
@@ -75,10 +75,12 @@ impl Aggregation for SnapTradeClient {
             .collect()
     }
 
-    async fn positions(&self, login: &UserCredentials) -> Result<Vec<Position>, ProviderError> {
-        let mut positions = Vec::new();
+    async fn positions(&self, login: &UserCredentials) -> Result<Listing<Position>, ProviderError> {
+        let mut positions = Listing::default();
         for account in account_ids(&self.list_user_accounts(login).await?)? {
-            positions.extend(BrokerageAccounts::account_positions(self, login, &account).await?);
+            let listing = BrokerageAccounts::account_positions(self, login, &account).await?;
+            positions.items.extend(listing.items);
+            positions.left_out.extend(listing.left_out);
         }
         Ok(positions)
     }
@@ -157,14 +159,15 @@ impl BrokerageAccounts for SnapTradeClient {
         &self,
         login: &UserCredentials,
         account: &ProviderAccountId,
-    ) -> Result<Vec<Position>, ProviderError> {
+    ) -> Result<Listing<Position>, ProviderError> {
         let positions = self.all_account_positions(login, account).await?;
-        positions
-            .results
-            .iter()
-            .enumerate()
-            .map(|(index, wire)| position(account, wire, &format!("positions[{index}]")))
-            .collect()
+        Ok(Listing::each(
+            Provider::SnapTrade,
+            "position",
+            positions.results.iter().enumerate(),
+            |_| None,
+            |(index, wire)| position(account, wire, &format!("positions[{index}]")),
+        ))
     }
 }
 
@@ -252,7 +255,7 @@ impl Trading for SnapTradeClient {
         login: &UserCredentials,
         account: &AccountRef,
         scope: OrderScope,
-    ) -> Result<Vec<PlacedOrder>, ProviderError> {
+    ) -> Result<Listing<PlacedOrder>, ProviderError> {
         let state = match scope {
             OrderScope::Open => OrderState::Open,
             OrderScope::Closed | OrderScope::All => OrderState::All,
@@ -264,18 +267,17 @@ impl Trading for SnapTradeClient {
         let records = self
             .account_orders(login, &account.provider_account_id, query)
             .await?;
-        let rows = records
-            .iter()
-            .enumerate()
-            .map(|(index, record)| order_row(account, record, &format!("orders[{index}]")))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(match scope {
-            OrderScope::Closed => rows
-                .into_iter()
-                .filter(|row| row.status.is_terminal())
-                .collect(),
-            OrderScope::Open | OrderScope::All => rows,
-        })
+        let mut rows = Listing::each(
+            Provider::SnapTrade,
+            "order",
+            records.iter().enumerate(),
+            |(_, record)| record.fields.brokerage_order_id.clone(),
+            |(index, record)| order_row(account, record, &format!("orders[{index}]")),
+        );
+        if scope == OrderScope::Closed {
+            rows.items.retain(|row| row.status.is_terminal());
+        }
+        Ok(rows)
     }
 }
 

@@ -14,7 +14,7 @@ use tributary_domain::{
 };
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
-    AccountInfo, Aggregation, BrokerageAccounts, ConnectionInfo, PageCursor, Position,
+    AccountInfo, Aggregation, BrokerageAccounts, ConnectionInfo, Listing, PageCursor, Position,
     PositionSide, ProviderConnectionId, TransactionPage,
 };
 use tributary_provider::router::ProviderRouter;
@@ -106,7 +106,7 @@ impl Aggregation for SlowBank {
             .collect())
     }
 
-    async fn positions(&self, _: &String) -> Result<Vec<Position>, ProviderError> {
+    async fn positions(&self, _: &String) -> Result<Listing<Position>, ProviderError> {
         unreachable!("the per-account source reads positions account by account")
     }
 
@@ -137,9 +137,9 @@ impl BrokerageAccounts for SlowBank {
         &self,
         _: &String,
         account: &ProviderAccountId,
-    ) -> Result<Vec<Position>, ProviderError> {
+    ) -> Result<Listing<Position>, ProviderError> {
         self.positions_in_flight.during(pause()).await;
-        Ok(vec![Position {
+        Ok(Listing::all(vec![Position {
             provider_account_id: account.clone(),
             symbol: Symbol::parse("AAPL").unwrap(),
             security_id: None,
@@ -153,7 +153,7 @@ impl BrokerageAccounts for SlowBank {
             market_value: Some(SignedAmount::parse("200.00").unwrap()),
             cost_basis: None,
             currency: None,
-        }])
+        }]))
     }
 }
 

@@ -198,7 +198,8 @@ impl<S: Store + 'static> World<S> {
             let login = UserCredentials::new(row.snaptrade_user_id, row.user_secret);
             let positions = Aggregation::positions(self.snaptrade.as_ref(), &login)
                 .await
-                .unwrap();
+                .unwrap()
+                .items;
             all.extend(positions.into_iter().map(|p| (Provider::SnapTrade, p)));
         }
         let tokens = tributary_sync::source::Logins::logins(
@@ -211,7 +212,8 @@ impl<S: Store + 'static> World<S> {
         for token in tokens {
             let positions = Aggregation::positions(self.plaid.as_ref(), &token)
                 .await
-                .unwrap();
+                .unwrap()
+                .items;
             all.extend(positions.into_iter().map(|p| (Provider::Plaid, p)));
         }
         if let Some(id) = self
@@ -223,7 +225,8 @@ impl<S: Store + 'static> World<S> {
         {
             let positions = BrokerageAccounts::account_positions(self.alpaca.as_ref(), &(), &id)
                 .await
-                .unwrap();
+                .unwrap()
+                .items;
             all.extend(positions.into_iter().map(|p| (Provider::Alpaca, p)));
         }
         all

@@ -401,6 +401,8 @@ async fn an_account_with_more_orders_than_a_page_has_every_order_listed() {
     let listed = Trading::list_orders(&alpaca, &(), &account_ref(id), OrderScope::All)
         .await
         .unwrap();
+    assert!(listed.left_out.is_empty(), "{:?}", listed.left_out);
+    let listed = listed.items;
     let small_pages = alpaca
         .orders(
             &broker_account,

@@ -13,8 +13,8 @@ use tributary_domain::{
 use uuid::Uuid;
 
 use super::orders::{
-    AlpacaOrder, ClientOrderId, NewOrder, OrderQuantity, OrderQuery, OrderSide, OrderStatusFilter,
-    OrderType as AlpacaOrderType, TimeInForce as AlpacaTimeInForce,
+    self, AlpacaOrder, ClientOrderId, NewOrder, OrderQuantity, OrderQuery, OrderSide,
+    OrderStatusFilter, OrderType as AlpacaOrderType, TimeInForce as AlpacaTimeInForce,
 };
 use super::wire::{self, TradeAccount};
 use super::{AlpacaClient, BrokerAccountId};
@@ -107,21 +107,18 @@ impl Trading for AlpacaClient {
             OrderScope::Closed => OrderStatusFilter::Closed,
             OrderScope::All => OrderStatusFilter::All,
         };
+        // `nested=true` (getAllOrdersForAccount: "roll up multi-leg orders under the legs field of primary
+        // order"): a page never splits an order from its legs, and each leg is still recorded (order_rows).
         let query = OrderQuery {
             status,
-            limit: Some(500),
+            limit: Some(orders::MAX_PAGE),
+            nested: true,
             ..OrderQuery::default()
         };
         let orders =
             AlpacaClient::orders(self, &broker_account(&account.provider_account_id)?, &query)
                 .await?;
-        Ok(Listing::each(
-            Provider::Alpaca,
-            "order",
-            &orders,
-            |order| Some(order.order.id.to_string()),
-            |order| order_row(account, order),
-        ))
+        Ok(order_rows(account, &orders))
     }
 }
 
@@ -255,29 +252,26 @@ pub(super) fn order_row(
 }
 
 /// The rows of a list of orders, item by item: each order, then each of its nested legs (an order of its
-/// own at Alpaca, with its own id). An order that cannot be recorded is set apart with its Alpaca id and the
-/// error naming the field, and the others are still returned.
-// Used by `Trading::list_orders` once the capability traits return `Listing` (the lead's change).
-#[allow(dead_code)]
-pub(super) fn order_rows(
-    account: &AccountRef,
-    orders: &[AlpacaOrder],
-) -> (Vec<OrderRow>, Vec<(String, ProviderError)>) {
-    let mut rows = Vec::new();
-    let mut left_out = Vec::new();
-    let mut add = |id: Uuid, row: Result<OrderRow, ProviderError>| match row {
-        Ok(row) => rows.push(row),
-        Err(error) => left_out.push((id.to_string(), error)),
-    };
-    for order in orders {
-        let wire = &order.order;
-        add(wire.id, row_of(account, wire, &order.raw, None));
-        for (index, leg) in wire.legs.iter().flatten().enumerate() {
-            let raw = &order.raw["legs"][index];
-            add(leg.id, row_of(account, leg, raw, Some(wire)));
-        }
-    }
-    (rows, left_out)
+/// own at Alpaca, with its own id). An order that cannot be recorded is left out with its Alpaca id, the field
+/// and why, and the others are still returned.
+pub(super) fn order_rows(account: &AccountRef, orders: &[AlpacaOrder]) -> Listing<OrderRow> {
+    let flattened = orders.iter().flat_map(|order| {
+        let legs = order
+            .order
+            .legs
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(index, leg)| (leg, &order.raw["legs"][index], Some(&order.order)));
+        std::iter::once((&order.order, &order.raw, None)).chain(legs)
+    });
+    Listing::each(
+        Provider::Alpaca,
+        "order",
+        flattened,
+        |(wire, _, _)| Some(wire.id.to_string()),
+        |(wire, raw, parent)| row_of(account, wire, raw, parent),
+    )
 }
 
 /// One order (or a leg of `parent`): a leg's empty type, time in force, status and times are its parent's,

@@ -19,8 +19,8 @@ use super::orders::{
 use super::wire::{self, TradeAccount};
 use super::{AlpacaClient, BrokerAccountId};
 use crate::capability::{
-    AccountInfo, AccountRef, BrokerageAccounts, Listing, OrderImpact, OrderRequest, OrderScope,
-    OrderSize, PlacedOrder, Position, PositionSide, Trading,
+    AccountInfo, AccountRef, BrokerageAccounts, LeftOut, Listing, OrderImpact, OrderRequest,
+    OrderScope, OrderSize, PlacedOrder, Position, PositionSide, Trading,
 };
 use crate::error::ProviderError;
 
@@ -115,10 +115,10 @@ impl Trading for AlpacaClient {
             nested: true,
             ..OrderQuery::default()
         };
-        let orders =
-            AlpacaClient::orders(self, &broker_account(&account.provider_account_id)?, &query)
-                .await?;
-        Ok(order_rows(account, &orders))
+        let orders = self
+            .raw_orders(&broker_account(&account.provider_account_id)?, &query)
+            .await?;
+        Ok(order_rows(account, orders))
     }
 }
 
@@ -142,13 +142,23 @@ impl BrokerageAccounts for AlpacaClient {
         _: &(),
         account: &ProviderAccountId,
     ) -> Result<Listing<Position>, ProviderError> {
-        let positions = self.positions(&broker_account(account)?).await?;
+        // One by one: a position that does not parse is left out like one that cannot be recorded.
+        let positions = self.raw_positions(&broker_account(account)?).await?;
         Ok(Listing::each(
             Provider::Alpaca,
             "position",
-            positions.iter().enumerate(),
-            |(_, position)| Some(position.asset_id.to_string()),
-            |(index, position)| self::position(account, position, index),
+            positions.into_iter().enumerate(),
+            |(_, raw)| raw["asset_id"].as_str().map(str::to_owned),
+            |(index, raw)| {
+                let position = serde_json::from_value::<wire::Position>(raw).map_err(|error| {
+                    ProviderError::invalid_data(
+                        Provider::Alpaca,
+                        format!("positions[{index}].{}", serde_field(&error)),
+                        error,
+                    )
+                })?;
+                self::position(account, &position, index)
+            },
         ))
     }
 }
@@ -252,26 +262,62 @@ pub(super) fn order_row(
 }
 
 /// The rows of a list of orders, item by item: each order, then each of its nested legs (an order of its
-/// own at Alpaca, with its own id). An order that cannot be recorded is left out with its Alpaca id, the field
-/// and why, and the others are still returned.
-pub(super) fn order_rows(account: &AccountRef, orders: &[AlpacaOrder]) -> Listing<OrderRow> {
-    let flattened = orders.iter().flat_map(|order| {
-        let legs = order
-            .order
-            .legs
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(index, leg)| (leg, &order.raw["legs"][index], Some(&order.order)));
-        std::iter::once((&order.order, &order.raw, None)).chain(legs)
-    });
-    Listing::each(
-        Provider::Alpaca,
-        "order",
-        flattened,
-        |(wire, _, _)| Some(wire.id.to_string()),
-        |(wire, raw, parent)| row_of(account, wire, raw, parent),
-    )
+/// own at Alpaca, with its own id). An order that does not parse or cannot be recorded is left out with its
+/// Alpaca id, the field and why, and the others are still returned.
+pub(super) fn order_rows(
+    account: &AccountRef,
+    orders: Vec<serde_json::Value>,
+) -> Listing<OrderRow> {
+    let mut listing = Listing::default();
+    let add =
+        |listing: &mut Listing<OrderRow>, id: Uuid, row: Result<OrderRow, ProviderError>| match row
+        {
+            Ok(row) => listing.items.push(row),
+            Err(error) => listing.left_out.push(LeftOut::because(
+                Provider::Alpaca,
+                "order",
+                Some(id.to_string()),
+                &error,
+            )),
+        };
+    for raw in orders {
+        let order = match serde_json::from_value::<wire::Order>(raw.clone()) {
+            Ok(order) => order,
+            Err(error) => {
+                listing.left_out.push(undecodable(&raw, &error));
+                continue;
+            }
+        };
+        add(&mut listing, order.id, row_of(account, &order, &raw, None));
+        for (index, leg) in order.legs.iter().flatten().enumerate() {
+            let row = row_of(account, leg, &raw["legs"][index], Some(&order));
+            add(&mut listing, leg.id, row);
+        }
+    }
+    listing
+}
+
+/// An order whose JSON does not fit the spec's `Order` (an id that is not a UUID, a number that is not one):
+/// left out with whatever id it carries, and the field serde names.
+fn undecodable(raw: &serde_json::Value, error: &serde_json::Error) -> LeftOut {
+    LeftOut {
+        provider: Provider::Alpaca,
+        item: "order",
+        provider_id: raw["id"].as_str().map(str::to_owned),
+        field: serde_field(error),
+        reason: error.to_string(),
+    }
+}
+
+/// The field a serde error names (`missing field `qty``), or `*` when it names none.
+fn serde_field(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("field"))
+        .unwrap_or("*")
+        .to_owned()
 }
 
 /// One order (or a leg of `parent`): a leg's empty type, time in force, status and times are its parent's,

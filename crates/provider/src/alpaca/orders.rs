@@ -254,18 +254,6 @@ impl AlpacaOrder {
             .map_err(|error| ProviderError::decode(Provider::Alpaca, endpoint, &error, bytes))?;
         Self::from_json(endpoint, raw)
     }
-
-    /// Parses a response body holding a list of orders.
-    pub(super) fn list_from_body(
-        endpoint: &'static str,
-        bytes: &[u8],
-    ) -> Result<Vec<Self>, ProviderError> {
-        let raw: Vec<serde_json::Value> = serde_json::from_slice(bytes)
-            .map_err(|error| ProviderError::decode(Provider::Alpaca, endpoint, &error, bytes))?;
-        raw.into_iter()
-            .map(|order| Self::from_json(endpoint, order))
-            .collect()
-    }
 }
 
 /// Which orders to list.

@@ -545,7 +545,10 @@ async fn one_order_that_cannot_be_recorded_leaves_the_accounts_other_orders_list
     };
     let mut multileg = by_name("MultilegOptions");
     multileg["legs"] = Value::Null;
-    let body = json!([by_name("Equity"), multileg, by_name("Crypto")]);
+    // And one that is not even an `Order`: its quantity is not a number.
+    let mut garbled = by_name("Options");
+    garbled["qty"] = json!("lots");
+    let body = json!([by_name("Equity"), multileg, by_name("Crypto"), garbled]);
     let server = MockServer::start().await;
     serve(&server, "GET", ORDERS_PATH, &body).await;
 
@@ -565,11 +568,56 @@ async fn one_order_that_cannot_be_recorded_leaves_the_accounts_other_orders_list
             body[2]["id"].as_str().unwrap()
         ]
     );
-    assert_eq!(listed.left_out.len(), 1);
+    assert_eq!(listed.left_out.len(), 2);
     assert_eq!(
         listed.left_out[0].provider_id.as_deref(),
         body[1]["id"].as_str()
     );
     assert_eq!(listed.left_out[0].item, "order");
     assert_eq!(listed.left_out[0].field, "symbol");
+    assert_eq!(
+        listed.left_out[1].provider_id.as_deref(),
+        body[3]["id"].as_str()
+    );
+    assert!(
+        listed.left_out[1].reason.contains("lots"),
+        "{:?}",
+        listed.left_out[1]
+    );
+}
+
+#[tokio::test]
+async fn one_position_that_does_not_parse_leaves_the_others_listed() {
+    let spec = Spec::load(SPEC);
+    let (_, positions) = examples(&spec, "get", POSITIONS_PATH).remove(0);
+    let good = positions[0].clone();
+    let mut bad = good.clone();
+    bad["asset_id"] = json!("b0b6dd9d-8b9b-48a9-ba46-b9d54906e415");
+    bad["avg_entry_price"] = json!("");
+    let server = MockServer::start().await;
+    serve(&server, "GET", POSITIONS_PATH, &json!([bad, good])).await;
+
+    let read = BrokerageAccounts::account_positions(
+        &client(&server),
+        &(),
+        &ProviderAccountId::parse(ACCOUNT).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(read.items.len(), 1);
+    assert_eq!(
+        read.items[0].symbol.as_str(),
+        good["symbol"].as_str().unwrap()
+    );
+    assert_eq!(read.left_out.len(), 1);
+    assert_eq!(
+        read.left_out[0].provider_id.as_deref(),
+        Some("b0b6dd9d-8b9b-48a9-ba46-b9d54906e415")
+    );
+    assert!(
+        read.left_out[0].field.starts_with("positions[0]"),
+        "{:?}",
+        read.left_out[0]
+    );
 }

@@ -621,3 +621,105 @@ async fn one_position_that_does_not_parse_leaves_the_others_listed() {
         read.left_out[0]
     );
 }
+
+/// The body of a non-2xx answer, from its schema alone: a string schema (`createOrderForAccount`'s 403) is the
+/// response's description; an object (`Error`) its required fields, the message the description, numbers 0.
+fn error_body(spec: &Spec, response: &Value) -> Option<Value> {
+    let response = spec.resolve(response);
+    let description = response["description"].as_str().unwrap_or_default();
+    let schema = spec.resolve(response.pointer("/content/application~1json/schema")?);
+    if schema["type"] == json!("string") {
+        return Some(json!(description));
+    }
+    let mut body = Map::new();
+    for name in schema["required"].as_array().into_iter().flatten() {
+        let name = name.as_str().unwrap();
+        let value = match spec.resolve(&schema["properties"][name])["type"].as_str() {
+            Some("string") => json!(description),
+            _ => json!(0),
+        };
+        body.insert(name.to_owned(), value);
+    }
+    Some(Value::Object(body))
+}
+
+/// Every non-2xx answer the spec documents for the operations the client calls is a typed error carrying the
+/// status and the message (a 404 from `orders:by_client_order_id` is the typed "no such order").
+#[tokio::test]
+async fn every_error_answer_the_spec_documents_is_a_typed_error_with_its_status() {
+    let spec = Spec::load(SPEC);
+    let broker_account = BrokerAccountId::parse(ACCOUNT).unwrap();
+    let order_id = uuid::Uuid::new_v4();
+    let mut seen = 0;
+    for (verb, route) in READ_OPERATIONS {
+        let responses = spec.operation(verb, route)["responses"]
+            .as_object()
+            .unwrap()
+            .clone();
+        for (status, response) in responses
+            .iter()
+            .filter(|(status, _)| !status.starts_with('2'))
+        {
+            let Some(body) = error_body(&spec, response) else {
+                continue;
+            };
+            let status: u16 = status.parse().unwrap();
+            let server = MockServer::start().await;
+            let concrete = concrete(route).replace("{order_id}", &order_id.to_string());
+            Mock::given(method(verb.to_uppercase().as_str()))
+                .and(path(concrete))
+                .respond_with(ResponseTemplate::new(status).set_body_json(&body))
+                .mount(&server)
+                .await;
+            let alpaca = client(&server);
+            let name = format!("{verb} {route} {status}");
+            let error = match route {
+                ACCOUNT_PATH => alpaca.account(&broker_account).await.map(drop),
+                TRADING_ACCOUNT_PATH => alpaca.trading_account(&broker_account).await.map(drop),
+                POSITIONS_PATH => alpaca.positions(&broker_account).await.map(drop),
+                ORDERS_PATH if verb == "get" => alpaca
+                    .orders(
+                        &broker_account,
+                        &tributary_provider::alpaca::OrderQuery::default(),
+                    )
+                    .await
+                    .map(drop),
+                ORDERS_PATH => alpaca
+                    .submit_order(
+                        &broker_account,
+                        &NewOrder::market("AAPL", OrderSide::Buy, rust_decimal::Decimal::ONE),
+                    )
+                    .await
+                    .map(drop),
+                ORDER_PATH => alpaca.order(&broker_account, order_id).await.map(drop),
+                BY_CLIENT_ORDER_ID_PATH => {
+                    let found = alpaca
+                        .order_by_client_order_id(
+                            &broker_account,
+                            &ClientOrder::parse("x").unwrap(),
+                        )
+                        .await;
+                    if status == 404 {
+                        assert!(matches!(found, Ok(None)), "{name}: {found:?}");
+                        seen += 1;
+                        continue;
+                    }
+                    found.map(drop)
+                }
+                other => panic!("no call for {other}"),
+            }
+            .expect_err(&name);
+            let detail = match &error {
+                ProviderError::NotFound(detail)
+                | ProviderError::Rejected(detail)
+                | ProviderError::Unauthorized(detail) => detail,
+                other => panic!("{name}: not a typed answer: {other:?}"),
+            };
+            assert_eq!(detail.status, status, "{name}");
+            let description = spec.resolve(response)["description"].as_str().unwrap();
+            assert_eq!(detail.message, description, "{name}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 9, "the spec's error answers were found ({seen})");
+}

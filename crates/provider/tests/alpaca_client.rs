@@ -215,7 +215,7 @@ async fn submitting_sends_the_order_with_decimal_strings_and_our_client_order_id
         .await
         .unwrap();
 
-    assert_eq!(placed.order.status, "accepted");
+    assert_eq!(placed.order.status.as_deref(), Some("accepted"));
     assert_eq!(placed.raw, fixture("alpaca", "order_equity"));
 }
 
@@ -278,7 +278,7 @@ async fn a_submit_that_times_out_returns_the_order_alpaca_already_has_without_po
         .await
         .unwrap();
 
-    assert_eq!(placed.order.client_order_id, coid);
+    assert_eq!(placed.order.client_order_id.as_deref(), Some(coid));
     assert_eq!(
         placed.order.id.to_string(),
         "7b08df51-c1ac-453c-99f9-323a5f075f0d"
@@ -326,7 +326,7 @@ async fn a_submit_that_failed_with_5xx_and_left_no_order_is_sent_again_with_the_
         .await
         .unwrap();
 
-    assert_eq!(placed.order.status, "accepted");
+    assert_eq!(placed.order.status.as_deref(), Some("accepted"));
 }
 
 #[tokio::test]
@@ -740,4 +740,83 @@ async fn the_secret_never_appears_in_debug_output_or_captured_logs() {
             "the encoded credentials leaked: {text}"
         );
     }
+}
+
+/// Orders as the spec's `getAllOrdersForAccount` pages them: newest first by submission time, `until`
+/// exclusive, at most `limit`.
+struct PagedOrders(Vec<Value>);
+
+impl wiremock::Respond for PagedOrders {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let params: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let at = |name: &str| {
+            params
+                .get(name)
+                .map(|text| chrono::DateTime::parse_from_rfc3339(text).unwrap())
+        };
+        let (after, until) = (at("after"), at("until"));
+        let limit: usize = params["limit"].parse().unwrap();
+        assert_eq!(params["direction"], "desc");
+        let mut orders: Vec<&Value> = self
+            .0
+            .iter()
+            .filter(|order| {
+                let submitted =
+                    chrono::DateTime::parse_from_rfc3339(order["submitted_at"].as_str().unwrap())
+                        .unwrap();
+                after.is_none_or(|after| submitted > after)
+                    && until.is_none_or(|until| submitted < until)
+            })
+            .collect();
+        orders.sort_by(|a, b| b["submitted_at"].as_str().cmp(&a["submitted_at"].as_str()));
+        orders.truncate(limit);
+        ResponseTemplate::new(200).set_body_json(orders)
+    }
+}
+
+#[tokio::test]
+async fn orders_sharing_a_submission_instant_across_pages_are_each_listed_once() {
+    let server = MockServer::start().await;
+    let template = fixture("alpaca", "orders")[0].clone();
+    // Three orders share one instant, more than a page of two holds; one is older, one newer.
+    let instants = [
+        "2024-12-10T16:15:53.684952903Z",
+        "2024-12-10T16:15:53.684952902Z",
+        "2024-12-10T16:15:53.684952902Z",
+        "2024-12-10T16:15:53.684952902Z",
+        "2024-12-10T16:15:53.684952901Z",
+    ];
+    let orders: Vec<Value> = instants
+        .iter()
+        .map(|instant| {
+            let mut order = template.clone();
+            order["id"] = json!(Uuid::new_v4());
+            order["submitted_at"] = json!(instant);
+            order
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path(orders_path()))
+        .respond_with(PagedOrders(orders.clone()))
+        .mount(&server)
+        .await;
+    let query = OrderQuery {
+        status: OrderStatusFilter::All,
+        limit: Some(2),
+        ..OrderQuery::default()
+    };
+
+    let listed = client(&server).orders(&account(), &query).await.unwrap();
+
+    let mut ids: Vec<String> = listed
+        .iter()
+        .map(|order| order.order.id.to_string())
+        .collect();
+    let mut expected: Vec<String> = orders
+        .iter()
+        .map(|order| order["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected);
 }

@@ -374,3 +374,80 @@ async fn find_order_in_the_sandbox_is_none_for_an_order_never_sent() {
 
     assert_eq!(found, None);
 }
+
+/// More orders than one page holds (the spec's `limit` max is 500): every one is listed, through the capability
+/// and through the client with a small page.
+#[tokio::test]
+async fn an_account_with_more_orders_than_a_page_has_every_order_listed() {
+    let sandbox = Sandbox::start().await;
+    let alpaca = client(&sandbox);
+    let id = sandbox.alpaca().default_account_id();
+    let broker_account = tributary_provider::alpaca::BrokerAccountId::new(id);
+    let total = 501;
+    for _ in 0..total {
+        let order = tributary_provider::alpaca::NewOrder {
+            order_type: tributary_provider::alpaca::OrderType::Limit {
+                limit_price: dec("0.01"),
+            },
+            ..tributary_provider::alpaca::NewOrder::market(
+                "AAPL",
+                tributary_provider::alpaca::OrderSide::Buy,
+                Decimal::ONE,
+            )
+        };
+        alpaca.submit_order(&broker_account, &order).await.unwrap();
+    }
+
+    let listed = Trading::list_orders(&alpaca, &(), &account_ref(id), OrderScope::All)
+        .await
+        .unwrap();
+    assert!(listed.left_out.is_empty(), "{:?}", listed.left_out);
+    let listed = listed.items;
+    let small_pages = alpaca
+        .orders(
+            &broker_account,
+            &tributary_provider::alpaca::OrderQuery {
+                status: tributary_provider::alpaca::OrderStatusFilter::Open,
+                limit: Some(7),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    let distinct = |ids: Vec<String>| ids.into_iter().collect::<std::collections::HashSet<_>>();
+    assert_eq!(
+        distinct(
+            listed
+                .iter()
+                .map(|row| row.brokerage_order_id.as_str().to_owned())
+                .collect()
+        )
+        .len(),
+        total
+    );
+    assert_eq!(listed.len(), total);
+    assert_eq!(small_pages.len(), total);
+    assert_eq!(
+        distinct(
+            small_pages
+                .iter()
+                .map(|order| order.order.id.to_string())
+                .collect()
+        ),
+        sandbox
+            .alpaca()
+            .orders(id)
+            .iter()
+            .map(|order| order["id"].as_str().unwrap().to_owned())
+            .collect()
+    );
+    let pages = sandbox
+        .alpaca()
+        .log()
+        .all()
+        .iter()
+        .filter(|entry| entry.method == "GET" && entry.path.ends_with("/orders"))
+        .count();
+    assert!(pages >= 2 + 501 / 7, "{pages} pages were read");
+}

@@ -185,7 +185,10 @@ async fn an_order_placed_but_its_answer_lost_is_found_by_its_client_order_id_not
         .await
         .unwrap();
 
-    assert_eq!(placed.order.client_order_id, client_order_id.as_str());
+    assert_eq!(
+        placed.order.client_order_id.as_deref(),
+        Some(client_order_id.as_str())
+    );
     assert_eq!(
         requests_to(&sandbox, "POST", &orders_path(&account)).len(),
         1
@@ -207,7 +210,10 @@ async fn an_order_dropped_before_alpaca_saw_it_is_looked_up_then_sent_once_more(
         .await
         .unwrap();
 
-    assert_eq!(placed.order.client_order_id, client_order_id.as_str());
+    assert_eq!(
+        placed.order.client_order_id.as_deref(),
+        Some(client_order_id.as_str())
+    );
     let lookup = format!("{}:by_client_order_id", orders_path(&account));
     assert_eq!(requests_to(&sandbox, "GET", &lookup).len(), 1);
     assert_eq!(

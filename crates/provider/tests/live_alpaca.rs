@@ -80,7 +80,7 @@ async fn the_account_its_balances_positions_and_open_orders_parse() {
     }
     assert!(
         open.iter()
-            .all(|order| !order.order.client_order_id.is_empty()),
+            .all(|order| order.order.client_order_id.is_some()),
         "every open order carries a client_order_id"
     );
 }
@@ -120,7 +120,10 @@ async fn a_limit_order_far_below_the_market_is_found_by_its_client_order_id_and_
         .await;
     let cancelled = alpaca.cancel_order(&account, placed.order.id).await;
 
-    assert_eq!(placed.order.client_order_id, client_order_id.as_str());
+    assert_eq!(
+        placed.order.client_order_id.as_deref(),
+        Some(client_order_id.as_str())
+    );
     let found = found
         .unwrap()
         .expect("the order is found by its client_order_id");
@@ -140,7 +143,9 @@ async fn a_limit_order_far_below_the_market_is_found_by_its_client_order_id_and_
     assert_eq!(
         closed
             .iter()
-            .filter(|listed| listed.order.client_order_id == client_order_id.as_str())
+            .filter(
+                |listed| listed.order.client_order_id.as_deref() == Some(client_order_id.as_str())
+            )
             .count(),
         1,
         "exactly one order carries the client_order_id"

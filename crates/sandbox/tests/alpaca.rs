@@ -294,3 +294,99 @@ async fn alpaca_sandbox_takes_fractions_and_notional_only_where_the_spec_says() 
     }
     assert_eq!(server.order_count(account), 2);
 }
+
+/// Every route the Alpaca client uses answers as `specs/alpaca-broker-api.yaml`'s response schema says:
+/// required fields present, formats right (the account's identity, the trading account's balances, positions,
+/// orders in every state, the order lookups, and the list of accounts).
+#[tokio::test]
+async fn every_answer_the_client_reads_satisfies_the_spec_response_schema() {
+    let spec = tributary_spec::Spec::load("alpaca-broker-api.yaml");
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.alpaca();
+    server.set_market_fill(MarketFill::Immediate);
+    let account = server.default_account_id();
+    // Orders in several states: filled, open, canceled.
+    let filled = json(
+        create(server, account, json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"})).await,
+        200,
+    )
+    .await;
+    let open = json(
+        create(server, account, json!({"symbol": "MSFT", "qty": "2", "side": "buy", "type": "limit", "limit_price": "1", "time_in_force": "gtc", "client_order_id": "open-one"})).await,
+        200,
+    )
+    .await;
+    let canceled = json(
+        create(server, account, json!({"symbol": "AAPL", "notional": "10", "side": "buy", "type": "limit", "limit_price": "1", "time_in_force": "day"})).await,
+        200,
+    )
+    .await;
+    let cancel = client(
+        server,
+        reqwest::Method::DELETE,
+        format!(
+            "{}/{}",
+            orders_url(server, account),
+            canceled["id"].as_str().unwrap()
+        ),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(cancel.status(), 204);
+    let base = server.base_url();
+    let order_id = filled["id"].as_str().unwrap();
+    let routes = [
+        (
+            "/v1/accounts/{account_id}",
+            format!("/v1/accounts/{account}"),
+        ),
+        (
+            "/v1/trading/accounts/{account_id}/account",
+            format!("/v1/trading/accounts/{account}/account"),
+        ),
+        (
+            "/v1/trading/accounts/{account_id}/positions",
+            format!("/v1/trading/accounts/{account}/positions"),
+        ),
+        (
+            "/v1/trading/accounts/{account_id}/orders",
+            format!("/v1/trading/accounts/{account}/orders?status=all&nested=true"),
+        ),
+        (
+            "/v1/trading/accounts/{account_id}/orders/{order_id}",
+            format!("/v1/trading/accounts/{account}/orders/{order_id}"),
+        ),
+        (
+            "/v1/trading/accounts/{account_id}/orders:by_client_order_id",
+            format!(
+                "/v1/trading/accounts/{account}/orders:by_client_order_id?client_order_id=open-one"
+            ),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (template, route) in routes {
+        let body = json(
+            client(server, reqwest::Method::GET, format!("{base}{route}"))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        if let Err(error) = spec.validate_response("get", template, 200, &body) {
+            failures.push(error);
+        }
+    }
+    for order in [&filled, &open, &canceled] {
+        if let Err(error) = spec.validate_response(
+            "post",
+            "/v1/trading/accounts/{account_id}/orders",
+            200,
+            order,
+        ) {
+            failures.push(error);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

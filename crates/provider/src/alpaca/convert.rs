@@ -13,14 +13,14 @@ use tributary_domain::{
 use uuid::Uuid;
 
 use super::orders::{
-    AlpacaOrder, ClientOrderId, NewOrder, OrderQuantity, OrderQuery, OrderSide, OrderStatusFilter,
-    OrderType as AlpacaOrderType, TimeInForce as AlpacaTimeInForce,
+    self, AlpacaOrder, ClientOrderId, NewOrder, OrderQuantity, OrderQuery, OrderSide,
+    OrderStatusFilter, OrderType as AlpacaOrderType, TimeInForce as AlpacaTimeInForce,
 };
 use super::wire::{self, TradeAccount};
 use super::{AlpacaClient, BrokerAccountId};
 use crate::capability::{
-    AccountInfo, AccountRef, BrokerageAccounts, Listing, OrderImpact, OrderRequest, OrderScope,
-    OrderSize, PlacedOrder, Position, PositionSide, Trading,
+    AccountInfo, AccountRef, BrokerageAccounts, LeftOut, Listing, OrderImpact, OrderRequest,
+    OrderScope, OrderSize, PlacedOrder, Position, PositionSide, Trading,
 };
 use crate::error::ProviderError;
 
@@ -107,21 +107,18 @@ impl Trading for AlpacaClient {
             OrderScope::Closed => OrderStatusFilter::Closed,
             OrderScope::All => OrderStatusFilter::All,
         };
+        // `nested=true` (getAllOrdersForAccount: "roll up multi-leg orders under the legs field of primary
+        // order"): a page never splits an order from its legs, and each leg is still recorded (order_rows).
         let query = OrderQuery {
             status,
-            limit: Some(500),
+            limit: Some(orders::MAX_PAGE),
+            nested: true,
             ..OrderQuery::default()
         };
-        let orders =
-            AlpacaClient::orders(self, &broker_account(&account.provider_account_id)?, &query)
-                .await?;
-        Ok(Listing::each(
-            Provider::Alpaca,
-            "order",
-            &orders,
-            |order| Some(order.order.id.to_string()),
-            |order| order_row(account, order),
-        ))
+        let orders = self
+            .raw_orders(&broker_account(&account.provider_account_id)?, &query)
+            .await?;
+        Ok(order_rows(account, orders))
     }
 }
 
@@ -145,13 +142,23 @@ impl BrokerageAccounts for AlpacaClient {
         _: &(),
         account: &ProviderAccountId,
     ) -> Result<Listing<Position>, ProviderError> {
-        let positions = self.positions(&broker_account(account)?).await?;
+        // One by one: a position that does not parse is left out like one that cannot be recorded.
+        let positions = self.raw_positions(&broker_account(account)?).await?;
         Ok(Listing::each(
             Provider::Alpaca,
             "position",
-            positions.iter().enumerate(),
-            |(_, position)| Some(position.asset_id.to_string()),
-            |(index, position)| self::position(account, position, index),
+            positions.into_iter().enumerate(),
+            |(_, raw)| raw["asset_id"].as_str().map(str::to_owned),
+            |(index, raw)| {
+                let position = serde_json::from_value::<wire::Position>(raw).map_err(|error| {
+                    ProviderError::invalid_data(
+                        Provider::Alpaca,
+                        format!("positions[{index}].{}", serde_field(&error)),
+                        error,
+                    )
+                })?;
+                self::position(account, &position, index)
+            },
         ))
     }
 }
@@ -245,26 +252,108 @@ fn time_in_force(time_in_force: &TimeInForce) -> Result<AlpacaTimeInForce, Provi
     }
 }
 
-/// An Alpaca order as the row Tributary records, with Alpaca's JSON kept as `raw_order_data`.
+/// An Alpaca order as the row Tributary records, with Alpaca's JSON kept as `raw_order_data`; an order that
+/// cannot be recorded is [`ProviderError::InvalidData`] naming the field and why.
 pub(super) fn order_row(
     account: &AccountRef,
     order: &AlpacaOrder,
 ) -> Result<OrderRow, ProviderError> {
-    let wire = &order.order;
+    row_of(account, &order.order, &order.raw, None)
+}
+
+/// The rows of a list of orders, item by item: each order, then each of its nested legs (an order of its
+/// own at Alpaca, with its own id). An order that does not parse or cannot be recorded is left out with its
+/// Alpaca id, the field and why, and the others are still returned.
+pub(super) fn order_rows(
+    account: &AccountRef,
+    orders: Vec<serde_json::Value>,
+) -> Listing<OrderRow> {
+    let mut listing = Listing::default();
+    let add =
+        |listing: &mut Listing<OrderRow>, id: Uuid, row: Result<OrderRow, ProviderError>| match row
+        {
+            Ok(row) => listing.items.push(row),
+            Err(error) => listing.left_out.push(LeftOut::because(
+                Provider::Alpaca,
+                "order",
+                Some(id.to_string()),
+                &error,
+            )),
+        };
+    for raw in orders {
+        let order = match serde_json::from_value::<wire::Order>(raw.clone()) {
+            Ok(order) => order,
+            Err(error) => {
+                listing.left_out.push(undecodable(&raw, &error));
+                continue;
+            }
+        };
+        add(&mut listing, order.id, row_of(account, &order, &raw, None));
+        for (index, leg) in order.legs.iter().flatten().enumerate() {
+            let row = row_of(account, leg, &raw["legs"][index], Some(&order));
+            add(&mut listing, leg.id, row);
+        }
+    }
+    listing
+}
+
+/// An order whose JSON does not fit the spec's `Order` (an id that is not a UUID, a number that is not one):
+/// left out with whatever id it carries, and the field serde names.
+fn undecodable(raw: &serde_json::Value, error: &serde_json::Error) -> LeftOut {
+    LeftOut {
+        provider: Provider::Alpaca,
+        item: "order",
+        provider_id: raw["id"].as_str().map(str::to_owned),
+        field: serde_field(error),
+        reason: error.to_string(),
+    }
+}
+
+/// The field a serde error names (`missing field `qty``), or `*` when it names none.
+fn serde_field(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("field"))
+        .unwrap_or("*")
+        .to_owned()
+}
+
+/// One order (or a leg of `parent`): a leg's empty type, time in force, status and times are its parent's,
+/// as the spec's multi-leg example shows (`legs[].type: ''` under a `limit` parent).
+fn row_of(
+    account: &AccountRef,
+    wire: &wire::Order,
+    raw: &serde_json::Value,
+    parent: Option<&wire::Order>,
+) -> Result<OrderRow, ProviderError> {
     let brokerage_order_id =
         BrokerageOrderId::parse(&wire.id.to_string()).map_err(invalid("id"))?;
-    let symbol = Symbol::parse(&wire.symbol).map_err(invalid("symbol"))?;
-    // A multi-leg order has no side of its own; its class (`mleg`) is kept in its place.
+    let symbol = order_symbol(wire)?;
+    // A multi-leg order has no side of its own (`side: ''`); its class (`mleg`) is kept in its place.
     let side = wire
         .side
         .as_deref()
         .or(wire.order_class.as_deref())
-        .unwrap_or_default();
+        .ok_or_else(|| missing("side"))?;
     let action = OrderAction::parse(side).map_err(invalid("side"))?;
-    let order_type =
-        tributary_domain::OrderType::parse(&wire.order_type).map_err(invalid("type"))?;
-    let status = OrderStatus::parse(&wire.status).map_err(invalid("status"))?;
-    let placed_at = wire.submitted_at.unwrap_or(wire.created_at);
+    let order_type = wire
+        .order_type()
+        .or(parent.and_then(wire::Order::order_type))
+        .ok_or_else(|| missing("type"))?;
+    let order_type = tributary_domain::OrderType::parse(order_type).map_err(invalid("type"))?;
+    let status = wire
+        .status
+        .as_deref()
+        .or(parent.and_then(|parent| parent.status.as_deref()))
+        .ok_or_else(|| missing("status"))?;
+    let status = OrderStatus::parse(status).map_err(invalid("status"))?;
+    let placed_at = wire
+        .submitted()
+        .or(wire.updated_at)
+        .or(parent.and_then(wire::Order::submitted))
+        .ok_or_else(|| missing("submitted_at"))?;
     let mut row = OrderRow::new(
         account.user_id,
         account.account_id,
@@ -275,18 +364,51 @@ pub(super) fn order_row(
         status,
         placed_at,
     );
-    row.time_in_force =
-        Some(TimeInForce::parse(&wire.time_in_force).map_err(invalid("time_in_force"))?);
-    row.units = optional(wire.qty, "qty", Units::new_for)?;
+    row.time_in_force = wire
+        .time_in_force
+        .as_deref()
+        .or(parent.and_then(|parent| parent.time_in_force.as_deref()))
+        .map(|text| TimeInForce::parse(text).map_err(invalid("time_in_force")))
+        .transpose()?;
+    // Quantities are never rounded: one with more decimals than the column keeps is refused (crypto
+    // quantities have up to 9 decimals; `units` keeps 6).
+    row.units = optional(wire.qty, "qty", Units::exact_for)?;
     row.notional_value = optional(wire.notional, "notional", Notional::new_for)?;
     row.limit_price = optional(wire.limit_price, "limit_price", Price::new_for)?;
     row.stop_price = optional(wire.stop_price, "stop_price", Price::new_for)?;
-    row.filled_units = optional(Some(wire.filled_qty), "filled_qty", Units::new_for)?;
+    row.filled_units = optional(wire.filled_qty, "filled_qty", Units::exact_for)?;
     row.average_fill_price = optional(wire.filled_avg_price, "filled_avg_price", Price::new_for)?;
     row.filled_at = wire.filled_at;
     row.cancelled_at = wire.canceled_at;
-    row.raw_order_data = Some(order.raw.clone());
+    row.raw_order_data = Some(raw.clone());
     Ok(row)
+}
+
+/// The order's symbol; a multi-leg order's is empty (the spec's `MultilegOptionsOrderResponse`), and it is
+/// recorded under its legs' symbols joined by `/`. Without a symbol or legs it cannot be recorded.
+fn order_symbol(wire: &wire::Order) -> Result<Symbol, ProviderError> {
+    if !wire.symbol.trim().is_empty() {
+        return Symbol::parse(&wire.symbol).map_err(invalid("symbol"));
+    }
+    let legs: Vec<&str> = wire
+        .legs
+        .iter()
+        .flatten()
+        .map(|leg| leg.symbol.trim())
+        .filter(|symbol| !symbol.is_empty())
+        .collect();
+    if legs.is_empty() {
+        return Err(ProviderError::invalid_data(
+            Provider::Alpaca,
+            "symbol",
+            "is empty and the order lists no legs with symbols (a multi-leg order read without `nested`)",
+        ));
+    }
+    Symbol::parse(&legs.join("/")).map_err(invalid("symbol"))
+}
+
+fn missing(field: &'static str) -> ProviderError {
+    ProviderError::invalid_data(Provider::Alpaca, field, "is missing or empty")
 }
 
 fn optional<T>(
@@ -360,7 +482,9 @@ pub(super) fn position(
         provider_security_type: position.asset_class.clone(),
         option_contract: None,
         side,
-        quantity: Quantity::new_for("qty", position.qty.abs()).map_err(invalid(at("qty")))?,
+        // Never rounded: Alpaca's crypto quantities have up to 9 decimals, the column keeps 8; one that does
+        // not fit is refused naming the field.
+        quantity: Quantity::exact_for("qty", position.qty.abs()).map_err(invalid(at("qty")))?,
         price: position
             .current_price
             .map(|price| {

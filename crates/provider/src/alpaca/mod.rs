@@ -14,7 +14,7 @@
 //! let alpaca = AlpacaClient::new(AlpacaConfig::from_env()?)?;
 //! let account = BrokerAccountId::parse("3dcb795c-3ccc-402a-abb9-07e26a1b1326")?;
 //! let order = alpaca.submit_order(&account, &NewOrder::market("AAPL", OrderSide::Buy, Decimal::ONE)).await?;
-//! println!("{} is {}", order.order.id, order.order.status);
+//! println!("{} is {:?}", order.order.id, order.order.status);
 //! # Ok(()) }
 //! ```
 
@@ -120,32 +120,140 @@ impl AlpacaClient {
         .await
     }
 
-    /// The account's open positions (`GET /v1/trading/accounts/{id}/positions`).
+    /// The account's open positions (`GET /v1/trading/accounts/{id}/positions`). A position that does not
+    /// parse fails the call; [`BrokerageAccounts::account_positions`](crate::capability::BrokerageAccounts)
+    /// reads them one by one instead.
     pub async fn positions(
         &self,
         account: &BrokerAccountId,
     ) -> Result<Vec<Position>, ProviderError> {
+        self.raw_positions(account)
+            .await?
+            .into_iter()
+            .map(|raw| {
+                serde_json::from_value(raw.clone()).map_err(|error| {
+                    ProviderError::decode(
+                        Provider::Alpaca,
+                        POSITIONS_ENDPOINT,
+                        &error,
+                        raw.to_string().as_bytes(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The account's open positions as Alpaca's JSON.
+    pub(crate) async fn raw_positions(
+        &self,
+        account: &BrokerAccountId,
+    ) -> Result<Vec<serde_json::Value>, ProviderError> {
         self.read(
-            "getPositionsForAccount",
+            POSITIONS_ENDPOINT,
             format!("/v1/trading/accounts/{account}/positions"),
             &[],
         )
         .await
     }
 
-    /// The account's orders matching `query` (`GET /v1/trading/accounts/{id}/orders`).
+    /// Every order of the account matching `query` (`GET /v1/trading/accounts/{id}/orders`), page after page.
+    /// An order that does not parse fails the call; [`Trading::list_orders`](crate::capability::Trading)
+    /// reads them one by one instead.
     pub async fn orders(
         &self,
         account: &BrokerAccountId,
         query: &OrderQuery,
     ) -> Result<Vec<AlpacaOrder>, ProviderError> {
-        const ENDPOINT: &str = "getAllOrdersForAccount";
+        self.raw_orders(account, query)
+            .await?
+            .into_iter()
+            .map(|raw| AlpacaOrder::from_json(ORDERS_ENDPOINT, raw))
+            .collect()
+    }
+
+    /// Every order of the account matching `query`, as Alpaca's JSON, page after page.
+    ///
+    /// The spec's `getAllOrdersForAccount` pages by submission time: `direction` ("The chronological order of
+    /// response based on the submission time … Defaults to desc"), `until` ("only ones submitted until this
+    /// timestamp (exclusive)") and `limit` (max 500). Pages are read newest first; each next page ends just
+    /// after the oldest order of the last one, so orders sharing that instant are read again rather than lost,
+    /// and are kept once (by id). When a whole page is one instant, that instant is read on its own with the
+    /// largest page; more orders in one nanosecond than that is an error, never a silently short list.
+    pub(crate) async fn raw_orders(
+        &self,
+        account: &BrokerAccountId,
+        query: &OrderQuery,
+    ) -> Result<Vec<serde_json::Value>, ProviderError> {
+        let page_size = query.page_size();
+        let mut all: Vec<serde_json::Value> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        // An order without an id cannot be told apart from another: it is always kept (and left out later).
+        let mut first_time = |order: &serde_json::Value| {
+            order["id"]
+                .as_str()
+                .is_none_or(|id| seen.insert(id.to_owned()))
+        };
+        let mut until = query.until;
+        loop {
+            let page = self
+                .orders_page(account, &query.to_query(page_size, query.after, until))
+                .await?;
+            let full = page.len() >= page_size as usize;
+            let oldest = page.iter().filter_map(submitted).min();
+            let before = all.len();
+            all.extend(page.into_iter().filter(|order| first_time(order)));
+            if !full {
+                return Ok(all);
+            }
+            let Some(oldest) = oldest else {
+                return Err(ProviderError::invalid_data(
+                    Provider::Alpaca,
+                    "submitted_at",
+                    "a full page of orders carries no submission time to read the next page from",
+                ));
+            };
+            let one_ns = chrono::TimeDelta::nanoseconds(1);
+            if all.len() > before {
+                until = Some(oldest + one_ns);
+                continue;
+            }
+            // The whole page is one instant, all read before: read that instant alone, then go past it.
+            let instant = self
+                .orders_page(
+                    account,
+                    &query.to_query(
+                        orders::MAX_PAGE,
+                        Some(oldest - one_ns),
+                        Some(oldest + one_ns),
+                    ),
+                )
+                .await?;
+            if instant.len() >= orders::MAX_PAGE as usize {
+                return Err(ProviderError::invalid_data(
+                    Provider::Alpaca,
+                    "submitted_at",
+                    format!(
+                        "more than {} orders share the instant {oldest}; they cannot be paged",
+                        orders::MAX_PAGE
+                    ),
+                ));
+            }
+            all.extend(instant.into_iter().filter(|order| first_time(order)));
+            until = Some(oldest);
+        }
+    }
+
+    async fn orders_page(
+        &self,
+        account: &BrokerAccountId,
+        query: &[(&str, String)],
+    ) -> Result<Vec<serde_json::Value>, ProviderError> {
         let path = format!("/v1/trading/accounts/{account}/orders");
         let bytes = self
-            .read_with_retries(ENDPOINT, path, &query.to_query())
+            .read_with_retries(ORDERS_ENDPOINT, path, query)
             .await
-            .map_err(|failure| into_error(ENDPOINT, failure))?;
-        AlpacaOrder::list_from_body(ENDPOINT, &bytes)
+            .map_err(|failure| into_error(ORDERS_ENDPOINT, failure))?;
+        decode(ORDERS_ENDPOINT, &bytes)
     }
 
     /// One order by Alpaca's id (`GET /v1/trading/accounts/{id}/orders/{order_id}`).
@@ -260,6 +368,24 @@ impl AlpacaClient {
                 Some(self.config.api_secret.expose_secret()),
             )
     }
+}
+
+/// The operation that lists positions.
+const POSITIONS_ENDPOINT: &str = "getPositionsForAccount";
+
+/// The operation that lists orders.
+const ORDERS_ENDPOINT: &str = "getAllOrdersForAccount";
+
+/// When an order was submitted (`submitted_at`, else `created_at`), read from its JSON.
+fn submitted(order: &serde_json::Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    ["submitted_at", "created_at"]
+        .into_iter()
+        .find_map(|field| {
+            order[field]
+                .as_str()
+                .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+                .map(|at| at.with_timezone(&chrono::Utc))
+        })
 }
 
 fn decode<T: DeserializeOwned>(endpoint: &'static str, bytes: &[u8]) -> Result<T, ProviderError> {

@@ -254,18 +254,6 @@ impl AlpacaOrder {
             .map_err(|error| ProviderError::decode(Provider::Alpaca, endpoint, &error, bytes))?;
         Self::from_json(endpoint, raw)
     }
-
-    /// Parses a response body holding a list of orders.
-    pub(super) fn list_from_body(
-        endpoint: &'static str,
-        bytes: &[u8],
-    ) -> Result<Vec<Self>, ProviderError> {
-        let raw: Vec<serde_json::Value> = serde_json::from_slice(bytes)
-            .map_err(|error| ProviderError::decode(Provider::Alpaca, endpoint, &error, bytes))?;
-        raw.into_iter()
-            .map(|order| Self::from_json(endpoint, order))
-            .collect()
-    }
 }
 
 /// Which orders to list.
@@ -280,35 +268,63 @@ pub enum OrderStatusFilter {
     All,
 }
 
-/// Filters for listing orders.
+/// Filters for listing orders. [`AlpacaClient::orders`](super::AlpacaClient::orders) reads every page.
 #[derive(Debug, Clone, Default)]
 pub struct OrderQuery {
     /// Open, closed or all.
     pub status: OrderStatusFilter,
-    /// At most this many (Alpaca: default 50, max 500).
+    /// Orders per page (Alpaca: "Defaults to 50 and max is 500"); every page is read whatever its size.
     pub limit: Option<u32>,
-    /// Only orders submitted after this time.
+    /// Only orders submitted after this time (exclusive).
     pub after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only orders submitted until this time (exclusive).
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// Only these symbols.
     pub symbols: Vec<String>,
+    /// Multi-leg orders rolled up under their parent's `legs` instead of listed one by one.
+    pub nested: bool,
 }
 
+/// The spec's most orders per page (`getAllOrdersForAccount`, `limit`: "Defaults to 50 and max is 500").
+pub(super) const MAX_PAGE: u32 = 500;
+
 impl OrderQuery {
-    pub(super) fn to_query(&self) -> Vec<(&'static str, String)> {
+    /// The orders on one page.
+    pub(super) fn page_size(&self) -> u32 {
+        self.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE)
+    }
+
+    /// The query of one page: newest first (`direction=desc`), submitted before `until` (exclusive).
+    pub(super) fn to_query(
+        &self,
+        page_size: u32,
+        after: Option<chrono::DateTime<chrono::Utc>>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Vec<(&'static str, String)> {
         let status = match self.status {
             OrderStatusFilter::Open => "open",
             OrderStatusFilter::Closed => "closed",
             OrderStatusFilter::All => "all",
         };
-        let mut query = vec![("status", status.to_owned())];
-        if let Some(limit) = self.limit {
-            query.push(("limit", limit.min(500).to_string()));
+        let at = |time: chrono::DateTime<chrono::Utc>| {
+            time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        };
+        let mut query = vec![
+            ("status", status.to_owned()),
+            ("limit", page_size.to_string()),
+            ("direction", "desc".to_owned()),
+        ];
+        if let Some(after) = after {
+            query.push(("after", at(after)));
         }
-        if let Some(after) = self.after {
-            query.push(("after", after.to_rfc3339()));
+        if let Some(until) = until {
+            query.push(("until", at(until)));
         }
         if !self.symbols.is_empty() {
             query.push(("symbols", self.symbols.join(",")));
+        }
+        if self.nested {
+            query.push(("nested", "true".to_owned()));
         }
         query
     }

@@ -159,94 +159,141 @@ pub struct Position {
     pub change_today: Option<Decimal>,
 }
 
-/// An order, as returned by every order endpoint.
+/// An order, as returned by every order endpoint (the spec's `Order`, and `OrderLeg` for its `legs`).
+///
+/// The spec's `Order` requires only `id` and `symbol`; everything else may be missing or null, and its own
+/// examples send empty strings where a value does not apply (`MultilegOptionsOrderResponse`: `asset_id: ''`,
+/// `side: ''`, `asset_class: ''`, legs with `type: ''`). An empty string reads as absent here; whether an order
+/// without some field can still be recorded is decided in the conversion, order by order.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Order {
     /// Alpaca's order id.
     pub id: Uuid,
+    /// The symbol (empty for a multi-leg order, whose legs carry theirs).
+    pub symbol: String,
     /// The caller's idempotency handle, unique per account.
-    pub client_order_id: String,
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub client_order_id: Option<String>,
     /// When the order was entered.
-    pub created_at: DateTime<Utc>,
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub created_at: Option<DateTime<Utc>>,
     /// Last change.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub updated_at: Option<DateTime<Utc>>,
-    /// When it was submitted for execution.
-    #[serde(default)]
+    /// When it was submitted for execution (the time `after`/`until` page by).
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub submitted_at: Option<DateTime<Utc>>,
     /// When it filled completely.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub filled_at: Option<DateTime<Utc>>,
     /// When it expired.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub expired_at: Option<DateTime<Utc>>,
     /// When it was canceled.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub canceled_at: Option<DateTime<Utc>>,
     /// When it failed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub failed_at: Option<DateTime<Utc>>,
     /// When it was replaced.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub replaced_at: Option<DateTime<Utc>>,
     /// The order that replaced this one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub replaced_by: Option<Uuid>,
     /// The order this one replaced.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub replaces: Option<Uuid>,
     /// The asset (or option contract) id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub asset_id: Option<Uuid>,
-    /// The symbol (empty for multi-leg orders).
-    #[serde(default)]
-    pub symbol: String,
     /// `us_equity`, `us_option`, `crypto`, …
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub asset_class: Option<String>,
     /// Dollar amount, for notional orders (then `qty` is null).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub notional: Option<Decimal>,
     /// Units ordered (then `notional` is null).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub qty: Option<Decimal>,
     /// Units filled so far.
-    #[serde(default)]
-    pub filled_qty: Decimal,
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub filled_qty: Option<Decimal>,
     /// Average fill price.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub filled_avg_price: Option<Decimal>,
-    /// `simple`, `bracket`, `oco`, `oto`, `mleg` or `""`.
-    #[serde(default)]
+    /// `simple`, `bracket`, `oco`, `oto`, `mleg` (or empty).
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub order_class: Option<String>,
     /// `market`, `limit`, `stop`, `stop_limit`, `trailing_stop`.
-    #[serde(rename = "type")]
-    pub order_type: String,
-    /// `buy` or `sell` (and a few rarer sides).
-    #[serde(default)]
+    #[serde(rename = "type", default, deserialize_with = "blank_as_none")]
+    pub order_type: Option<String>,
+    /// The same as `type`, under the spec's other name for it.
+    #[serde(rename = "order_type", default, deserialize_with = "blank_as_none")]
+    pub order_type_alias: Option<String>,
+    /// `buy` or `sell` (and a few rarer sides); empty for a multi-leg order.
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub side: Option<String>,
+    /// `buy_to_open`, `sell_to_close`, … (options).
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub position_intent: Option<String>,
     /// `day`, `gtc`, `opg`, `cls`, `ioc`, `fok`.
-    pub time_in_force: String,
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub time_in_force: Option<String>,
     /// Limit price.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub limit_price: Option<Decimal>,
     /// Stop price.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub stop_price: Option<Decimal>,
     /// Trailing stop distance in dollars.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub trail_price: Option<Decimal>,
     /// Trailing stop distance in percent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub trail_percent: Option<Decimal>,
     /// `new`, `accepted`, `filled`, `canceled`, … (16 values and growing).
-    pub status: String,
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub status: Option<String>,
     /// Eligible for extended hours.
-    #[serde(default)]
-    pub extended_hours: bool,
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub extended_hours: Option<bool>,
     /// The commission charged, if any.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub commission: Option<Decimal>,
+    /// A multi-leg order's legs, when listed `nested` (the spec: "Otherwise, null").
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub legs: Option<Vec<Order>>,
+}
+
+impl Order {
+    /// The order type, under either of the spec's names for it.
+    pub fn order_type(&self) -> Option<&str> {
+        self.order_type
+            .as_deref()
+            .or(self.order_type_alias.as_deref())
+    }
+
+    /// When the order was submitted, the time Alpaca sorts and pages orders by (`submitted_at`, which the spec
+    /// says is `created_at` until it is submitted).
+    pub fn submitted(&self) -> Option<DateTime<Utc>> {
+        self.submitted_at.or(self.created_at)
+    }
+}
+
+/// Reads `null`, a missing field and an empty (or blank) string as `None`, anything else as `T`.
+fn blank_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(text) if text.trim().is_empty() => Ok(None),
+        value => serde_json::from_value(value)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// `CreateOrderRequest`, the body of `POST /v1/trading/accounts/{account_id}/orders`.

@@ -185,9 +185,15 @@ fn time_param(
         .map_err(|_| invalid(&format!("{name} must be an RFC 3339 timestamp")))
 }
 
-/// `getAllOrdersForAccount`: `status` "open, closed or all. Defaults to open."; `limit` "Defaults to 50 and max
-/// is 500."; `direction` (default `desc`), `after`, `until`, `symbols`. Values outside those are refused with
-/// 422 (the spec is silent on how; Alpaca's own validation errors are 422 `{code, message}`).
+/// `getAllOrdersForAccount` (alpaca-broker-api.yaml `paths./v1/trading/accounts/{account_id}/orders.get`), paged as
+/// the spec defines: `status` "open, closed or all. Defaults to open."; `limit` "Defaults to 50 and max is 500.";
+/// `direction` (`components.parameters.Direction`: "The chronological order of response based on the submission
+/// time. asc or desc. Defaults to desc."); `after` / `until` (`components.parameters.After`/`Until`: "only ones
+/// submitted after / until this timestamp (exclusive)"), compared with each order's submission time to the
+/// nanosecond; `symbols`; `nested` ("If true, the result will roll up multi-leg orders under the legs field of
+/// primary order": the sandbox places no multi-leg orders, so both values list the same orders). Values outside
+/// those are refused with 422 (the spec is silent on how; Alpaca's own validation errors are 422 `{code,
+/// message}`).
 async fn list_orders(State(shared): Ctx, Path(id): Path<String>, Query(params): Params) -> Reply {
     let status = params.get("status").map_or("open", String::as_str);
     if !matches!(status, "open" | "closed" | "all") {
@@ -200,9 +206,17 @@ async fn list_orders(State(shared): Ctx, Path(id): Path<String>, Query(params): 
     if !(1..=500).contains(&limit) {
         return Err(invalid("limit must be between 1 and 500"));
     }
-    let ascending = params
-        .get("direction")
-        .is_some_and(|direction| direction == "asc");
+    let ascending = match params.get("direction").map(String::as_str) {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(_) => return Err(invalid("direction must be asc or desc")),
+    };
+    if params
+        .get("nested")
+        .is_some_and(|nested| !matches!(nested.as_str(), "true" | "false"))
+    {
+        return Err(invalid("nested must be true or false"));
+    }
     let (after, until) = (time_param(&params, "after")?, time_param(&params, "until")?);
     let symbols: Option<Vec<String>> = params
         .get("symbols")

@@ -250,7 +250,17 @@ pub(crate) fn account_json(account: &Account) -> Value {
             "postal_code": "94401",
             "country": "USA"
         },
-        "identity": {"given_name": "Sandbox", "family_name": "Customer", "date_of_birth": "1990-01-01"}
+        // `components.schemas.Identity.required`: given_name, family_name, date_of_birth, tax_id_type,
+        // country_of_tax_residence, funding_source; values as in `AccountExtended`'s x-examples (with
+        // `USA_SSN` from the `tax_id_type` vocabulary, where the example misspells it `USA_SNN`).
+        "identity": {
+            "given_name": "Sandbox",
+            "family_name": "Customer",
+            "date_of_birth": "1990-01-01",
+            "tax_id_type": "USA_SSN",
+            "country_of_tax_residence": "USA",
+            "funding_source": ["employment_income"]
+        }
     })
 }
 
@@ -288,7 +298,15 @@ pub(crate) fn trade_account_json(state: &AlpacaState, account: &Account) -> Valu
         "shorting_enabled": false,
         "accrued_fees": "0",
         "pending_transfer_in": "0",
-        "created_at": timestamp(account.created)
+        "created_at": timestamp(account.created),
+        // `components.schemas.TradeAccount.required` also lists these: `admin_configurations` (an object
+        // of overrides; none are set on a sandbox account), `effective_buying_power` ("duplicate of buying
+        // power"), `last_maintenance_margin` (no margin is used) and `balance_asof` ("The date of the
+        // snapshot for `last_*` fields": today's, since `last_equity` is the current equity).
+        "admin_configurations": {},
+        "effective_buying_power": decimal_text(account.cash),
+        "last_maintenance_margin": "0",
+        "balance_asof": Utc::now().date_naive().to_string()
     })
 }
 

@@ -186,6 +186,8 @@ pub struct PageCursor(pub(crate) u64);
 pub struct TransactionPage {
     /// This page's transactions.
     pub transactions: Vec<Transaction>,
+    /// This page's transactions that cannot be represented, with why: the rest of the page is kept.
+    pub left_out: Vec<LeftOut>,
     /// Pass this to get the next page; `None` when there is none.
     pub next: Option<PageCursor>,
 }

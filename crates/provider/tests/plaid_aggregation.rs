@@ -183,6 +183,39 @@ async fn a_holding_whose_quantity_the_column_cannot_hold_is_left_out_naming_the_
 }
 
 #[tokio::test]
+async fn one_transaction_that_cannot_be_represented_is_left_out_and_the_page_kept() {
+    let mut body = fixture("plaid", "investments_transactions_get");
+    let all = body["investment_transactions"].as_array().unwrap().len();
+    body["investment_transactions"][1]["quantity"] = json!(1e15);
+    let odd = body["investment_transactions"][1]["investment_transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server = serving("/investments/transactions/get", body).await;
+
+    let page = client(&server)
+        .transactions(&token(), date("2024-01-01"), date("2024-12-31"), None)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        page.transactions.len(),
+        all - 1,
+        "the rest of the page is kept"
+    );
+    let [left_out] = page.left_out.as_slice() else {
+        panic!("one transaction left out: {:?}", page.left_out)
+    };
+    assert_eq!(left_out.item, "transaction");
+    assert_eq!(left_out.provider_id.as_deref(), Some(odd.as_str()));
+    assert_eq!(left_out.field, "investment_transactions[1].quantity");
+    assert_eq!(
+        page.next, None,
+        "the offset moved past the left-out one too"
+    );
+}
+
+#[tokio::test]
 async fn transactions_become_typed_kinds_with_unsigned_quantities() {
     let server = serving(
         "/investments/transactions/get",

@@ -71,10 +71,15 @@ async fn transactions_are_paged_in_500s_until_the_total_and_every_one_arrives_on
     let mut cursor = None;
     let mut pages = 0;
     loop {
-        let TransactionPage { transactions, next } = plaid
+        let TransactionPage {
+            transactions,
+            left_out,
+            next,
+        } = plaid
             .transactions(&token(&item), from, to, cursor)
             .await
             .unwrap();
+        assert!(left_out.is_empty(), "{left_out:?}");
         pages += 1;
         for transaction in transactions {
             assert!(seen.insert(transaction.provider_transaction_id));

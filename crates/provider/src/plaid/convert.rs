@@ -226,17 +226,20 @@ pub(super) fn transaction_page(
     offset: u64,
 ) -> Result<TransactionPage, ProviderError> {
     let securities = securities_by_id(&response.securities);
-    let transactions = response
-        .investment_transactions
-        .iter()
-        .enumerate()
-        .map(|(index, transaction)| self::transaction(transaction, &securities, index))
-        .collect::<Result<Vec<_>, _>>()?;
-    let received = transactions.len() as u64;
+    let listing = Listing::each(
+        Provider::Plaid,
+        "transaction",
+        response.investment_transactions.iter().enumerate(),
+        |(_, transaction)| Some(transaction.investment_transaction_id.clone()),
+        |(index, transaction)| self::transaction(transaction, &securities, index),
+    );
+    // The offset moves past every transaction Plaid sent, left out or not.
+    let received = response.investment_transactions.len() as u64;
     let next_offset = offset + received;
     let more = received > 0 && next_offset < response.total_investment_transactions;
     Ok(TransactionPage {
-        transactions,
+        transactions: listing.items,
+        left_out: listing.left_out,
         next: more.then_some(PageCursor(next_offset)),
     })
 }

@@ -100,18 +100,20 @@ impl Aggregation for SnapTradeClient {
         let Some(account) = accounts.get(index) else {
             return Ok(TransactionPage {
                 transactions: Vec::new(),
+                left_out: Vec::new(),
                 next: None,
             });
         };
         let page = self
             .account_activities(login, account, from, to, offset, ACTIVITY_PAGE)
             .await?;
-        let transactions = page
-            .data
-            .iter()
-            .enumerate()
-            .map(|(at, activity)| transaction(account, activity, &format!("activities[{at}]")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let listing = Listing::each(
+            Provider::SnapTrade,
+            "activity",
+            page.data.iter().enumerate(),
+            |(_, activity)| activity.id.clone(),
+            |(at, activity)| transaction(account, activity, &format!("activities[{at}]")),
+        );
         let seen = offset + page.data.len() as u64;
         let total = page
             .pagination
@@ -125,7 +127,11 @@ impl Aggregation for SnapTradeClient {
         } else {
             None
         };
-        Ok(TransactionPage { transactions, next })
+        Ok(TransactionPage {
+            transactions: listing.items,
+            left_out: listing.left_out,
+            next,
+        })
     }
 }
 

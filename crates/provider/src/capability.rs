@@ -309,12 +309,9 @@ impl<T> Listing<T> {
             let provider_id = id(&raw);
             match convert(raw) {
                 Ok(converted) => listing.items.push(converted),
-                Err(error) => {
-                    tracing::warn!(%provider, item, ?provider_id, %error, "left out of a listing");
-                    listing
-                        .left_out
-                        .push(LeftOut::because(provider, item, provider_id, &error));
-                }
+                Err(error) => listing
+                    .left_out
+                    .push(LeftOut::because(provider, item, provider_id, &error)),
             }
         }
         listing

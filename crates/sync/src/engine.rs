@@ -206,6 +206,9 @@ impl<S: Store + 'static> SyncEngine<S> {
             now,
         );
         in_one_unit(lock, writes).await.map_err(not_saved)?;
+        for left_out in &report.left_out {
+            tracing::warn!(%user, %left_out, "left out of the sync");
+        }
         Ok(report)
     }
 

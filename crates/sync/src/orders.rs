@@ -379,16 +379,19 @@ impl<S: Store + 'static> SyncEngine<S> {
     }
 
     /// Every order of `account` from its provider, upserted (the caller holds the user's lock). An order the
-    /// provider answers with that cannot be represented is left out (and logged with its id and why).
+    /// provider answers with that cannot be represented is left out, and logged with its id and why.
     pub(crate) async fn account_orders_refreshed(
         &self,
         account: &InvestmentAccount,
     ) -> Result<usize, SyncError> {
         let desk = self.desk(account.provider)?;
-        let orders = desk
+        let listing = desk
             .orders(self.store(), &account_ref(account), OrderScope::All)
-            .await?
-            .items;
+            .await?;
+        for left_out in &listing.left_out {
+            tracing::warn!(user = %account.user_id, %left_out, "an order was left out");
+        }
+        let orders = listing.items;
         let written = self.store.upsert_orders(account.user_id, &orders).await?;
         Ok(all_written("snaptrade_orders", orders.len(), written)?.len())
     }

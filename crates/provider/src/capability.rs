@@ -309,9 +309,11 @@ impl<T> Listing<T> {
             let provider_id = id(&raw);
             match convert(raw) {
                 Ok(converted) => listing.items.push(converted),
-                Err(error) => listing
-                    .left_out
-                    .push(LeftOut::because(provider, item, provider_id, &error)),
+                Err(error) => {
+                    listing
+                        .left_out
+                        .push(LeftOut::because(provider, item, provider_id, &error))
+                }
             }
         }
         listing

@@ -237,7 +237,12 @@ async fn print_portfolio<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> any
         "access",
         "connection",
     ]);
-    let mut unified = engine.unified_accounts(user).await?;
+    // A returning user's accounts from an earlier run's embedded sandboxes are kept, inactive: not shown.
+    let (mut unified, inactive): (Vec<_>, Vec<_>) = engine
+        .unified_accounts(user)
+        .await?
+        .into_iter()
+        .partition(|account| account.is_active);
     unified.sort_by_key(|a| {
         let name = a.account_name.as_ref().map(ToString::to_string);
         (a.provider, a.institution_name.to_string(), name)
@@ -257,6 +262,12 @@ async fn print_portfolio<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> any
         ]);
     }
     out!("{accounts}")?;
+    if !inactive.is_empty() {
+        out!(
+            "({} inactive accounts not shown: no longer linked, kept with their orders)\n",
+            inactive.len()
+        )?;
+    }
 
     let mut holdings = Table::new(&[
         "symbol",

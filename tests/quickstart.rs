@@ -436,6 +436,12 @@ async fn with_snaptrade_credentials_a_rerun_after_the_portal_syncs_the_connected
         ],
     );
     assert!(!second.contains("signed up"), "no second user: {second}");
+    assert_eq!(
+        second.matches("Plaid 401K").count(),
+        1,
+        "the first run's accounts, no longer linked, are not listed again: {second}"
+    );
+    assert!(second.contains("inactive accounts not shown"), "{second}");
     assert_eq!(sandbox.snaptrade().users().len(), 1, "registered once");
     let users: i64 = sqlx::query_scalar("select count(*) from auth.users")
         .fetch_one(&pool)

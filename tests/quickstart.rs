@@ -462,3 +462,43 @@ async fn with_snaptrade_credentials_in_memory_the_quickstart_says_a_rerun_needs_
         ],
     );
 }
+
+/// A Broker API that holds no accounts yet, as a new partner's sandbox does: answers every request `[]`
+/// (alpaca-broker-api.yaml `getAllAccounts`: a list of `AccountExtended`, here empty). Its URL.
+fn broker_api_without_accounts() -> String {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+                line.clear();
+            }
+            let _ = (&stream).write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\
+                  connection: close\r\n\r\n[]",
+            );
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_alpaca_credentials_and_no_accounts_yet_the_quickstart_says_opening_one_needs_kyc() {
+    let sandbox = Sandbox::start().await;
+    let mut variables = alpaca_variables_without_an_account(&sandbox);
+    variables.retain(|(name, _)| *name != "ALPACA_BROKER_BASE_URL");
+    variables.push(("ALPACA_BROKER_BASE_URL", broker_api_without_accounts()));
+    let stdout = quickstart_with(&sandbox, variables).await;
+    in_order(
+        &stdout,
+        &[
+            "alpaca:    skipped: no ALPACA_ACCOUNT_ID set, and your Broker API holds no accounts yet: opening \
+             one needs the customer's KYC details",
+            "re-run with ALPACA_ACCOUNT_ID=<its id>",
+            "alpaca skipped (",
+        ],
+    );
+}

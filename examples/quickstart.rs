@@ -15,9 +15,16 @@
 //! - `DATABASE_URL` set: the same on PostgreSQL (`PgStore`, migrations applied first, SnapTrade secrets
 //!   sealed with `TRIBUTARY_SECRET_KEY`, which is then required).
 //! - A provider's variables set (`SNAPTRADE_CLIENT_ID`+`SNAPTRADE_CONSUMER_KEY`, `PLAID_CLIENT_ID`+`PLAID_SECRET`,
-//!   `ALPACA_BROKER_API_KEY`+`ALPACA_BROKER_API_SECRET`): that provider's real client instead of its sandbox;
-//!   what needs a browser (SnapTrade's portal, Plaid Link) is skipped with what to do instead, no order is
-//!   placed there, and Alpaca needs `ALPACA_ACCOUNT_ID`.
+//!   `ALPACA_BROKER_API_KEY`+`ALPACA_BROKER_API_SECRET`): that provider's real client instead of its sandbox,
+//!   doing all it allows without a browser, and saying what needs one. No order is placed there.
+//!   - Plaid with `PLAID_ENV=sandbox`: a test Item is made through `/sandbox/public_token/create` (First
+//!     Platypus Bank, investments), exchanged and synced. With `PLAID_ENV=production`: a Link token, and
+//!     linking needs Plaid Link in a browser.
+//!   - Alpaca: the account named by `ALPACA_ACCOUNT_ID` is synced; without it, the Broker API's accounts
+//!     are listed with their statuses, to pick one and re-run.
+//!   - SnapTrade: the user is registered and the connection portal URL printed, to open in a browser and
+//!     connect a brokerage. With `DATABASE_URL` the registration is kept: a re-run finds that user again and
+//!     syncs the brokerages connected since.
 //!
 //! Any failure: exit status 1 and one line `quickstart: <reason>` on stderr.
 
@@ -55,14 +62,27 @@ async fn walk_through<S: SignUp>(store: S, flags: FeatureFlags) -> anyhow::Resul
     print_setup(&store, &providers, flags)?;
     let engine = providers.engine(store, flags);
 
-    let user = engine.store().sign_up().await?;
-    out!("\nuser {user} signed up")?;
-    link_everything(&providers, &engine, user).await?;
+    let returning = match providers.snaptrade.origin {
+        Origin::Real => engine.store().returning_snaptrade_user().await?,
+        Origin::Sandbox => None,
+    };
+    let user = match returning {
+        Some(user) => {
+            out!(
+                "\nuser {user} from an earlier run: its SnapTrade registration is stored, so the brokerages \
+                 connected in the portal since sync now"
+            )?;
+            user
+        }
+        None => {
+            let user = engine.store().sign_up().await?;
+            out!("\nuser {user} signed up")?;
+            user
+        }
+    };
+    link_everything(&providers, &engine, user, returning.is_some()).await?;
 
-    let report = engine.sync_user(user).await?;
-    if report.has_failures() {
-        bail!("the sync failed: {}", report.failures().join("; "));
-    }
+    let report = sync(&engine, user).await?;
     out!("sync:      {}", summary(&report))?;
 
     print_portfolio(&engine, user).await?;
@@ -93,20 +113,40 @@ async fn link_everything<S: SignUp>(
     providers: &Providers,
     engine: &SyncEngine<S>,
     user: UserId,
+    returning: bool,
 ) -> anyhow::Result<()> {
     let snaptrade = providers
         .connect_snaptrade(engine, user, ConnectionType::Trade)
         .await?;
+    let browser_step = matches!(snaptrade, Linked::NeedsBrowser(_));
     say(
         "snaptrade",
         snaptrade,
         "registered, connection portal completed (trade access)",
     )?;
+    if browser_step {
+        let next = match (engine.store().persistent(), returning) {
+            (true, false) => {
+                "then re-run the quickstart: the registration is stored in PostgreSQL, and the re-run \
+                 finds this user and syncs the brokerages connected in the portal"
+            }
+            (true, true) => "(for another brokerage; then re-run to sync it too)",
+            (false, _) => {
+                "then re-run with DATABASE_URL set from the first run: in memory the registration ends \
+                 with this run, and a re-run registers a new SnapTrade user with nothing connected"
+            }
+        };
+        out!("{:<10} {next}", "")?;
+    }
     let plaid = providers.link_plaid(user).await?;
     say(
         "plaid",
         plaid,
-        "Item linked (Link token created, public token exchanged)",
+        &format!(
+            "Item linked: a test Item at First Platypus Bank ({}) made by /sandbox/public_token/create \
+             (standing in for Plaid Link), public token exchanged",
+            support::PLAID_SANDBOX_INSTITUTION
+        ),
     )?;
     let alpaca = providers.link_alpaca(engine.store(), user, 2).await?;
     say(
@@ -122,6 +162,35 @@ fn say(provider: &str, linked: Linked, done: &str) -> anyhow::Result<()> {
     match linked {
         Linked::Done => out!("{label:<10} {done}"),
         Linked::NeedsBrowser(what) => out!("{label:<10} skipped: {what}"),
+    }
+}
+
+/// How many times the quickstart syncs while Plaid is still preparing a new Item's investments, and how long
+/// it waits between: Plaid answers `PRODUCT_NOT_READY` until the data is extracted (plaid-openapi.yml, the
+/// `ITEM_ERROR` codes), seconds on its sandbox.
+const PLAID_NOT_READY_TRIES: u32 = 6;
+const PLAID_NOT_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Syncs the user; while the only failures are a new Plaid Item's data not being ready yet, waits and syncs
+/// again (a bounded number of times).
+async fn sync<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> anyhow::Result<SyncReport> {
+    let mut tries = 1;
+    loop {
+        let report = engine.sync_user(user).await?;
+        if !report.has_failures() {
+            return Ok(report);
+        }
+        let failures = report.failures();
+        let not_ready = failures.iter().all(|f| f.contains("not ready yet"));
+        if !not_ready || tries == PLAID_NOT_READY_TRIES {
+            bail!("the sync failed: {}", failures.join("; "));
+        }
+        out!(
+            "sync:      Plaid is still preparing the new Item's investments; syncing again in {} s",
+            PLAID_NOT_READY_WAIT.as_secs()
+        )?;
+        tokio::time::sleep(PLAID_NOT_READY_WAIT).await;
+        tries += 1;
     }
 }
 
@@ -168,7 +237,12 @@ async fn print_portfolio<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> any
         "access",
         "connection",
     ]);
-    let mut unified = engine.unified_accounts(user).await?;
+    // A returning user's accounts from an earlier run's embedded sandboxes are kept, inactive: not shown.
+    let (mut unified, inactive): (Vec<_>, Vec<_>) = engine
+        .unified_accounts(user)
+        .await?
+        .into_iter()
+        .partition(|account| account.is_active);
     unified.sort_by_key(|a| {
         let name = a.account_name.as_ref().map(ToString::to_string);
         (a.provider, a.institution_name.to_string(), name)
@@ -188,6 +262,12 @@ async fn print_portfolio<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> any
         ]);
     }
     out!("{accounts}")?;
+    if !inactive.is_empty() {
+        out!(
+            "({} inactive accounts not shown: no longer linked, kept with their orders)\n",
+            inactive.len()
+        )?;
+    }
 
     let mut holdings = Table::new(&[
         "symbol",

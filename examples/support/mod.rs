@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use rust_decimal::Decimal;
+use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
-use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tributary::domain::{ConnectionType, FeatureFlags, ProviderAccountId, UserId};
 use tributary::provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
 use tributary::provider::plaid::{
-    AccessToken, LinkTokenRequest, PLAID_VERSION, PlaidClient, PlaidConfig, PlaidEnvironment,
+    AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
 };
 use tributary::provider::router::ProviderRouter;
 use tributary::provider::snaptrade::signing::{canonical_json, sign};
@@ -29,6 +29,18 @@ use url::Url;
 
 /// The variable that points the examples at a real Alpaca brokerage account (the sandbox opens its own).
 pub const ALPACA_ACCOUNT_VARIABLE: &str = "ALPACA_ACCOUNT_ID";
+
+/// How many of the Broker API's accounts the examples show when none is chosen.
+pub const ALPACA_ACCOUNTS_SHOWN: usize = 5;
+
+/// The institution a Plaid sandbox test Item is made at: `ins_109508`, "First Platypus Bank", the
+/// `institution_id` of plaid-openapi.yml's `SandboxPublicTokenCreateRequest` example and the institution
+/// Plaid's sandbox docs (plaid.com/docs/sandbox/institutions) name for non-OAuth test Items.
+pub const PLAID_SANDBOX_INSTITUTION: &str = "ins_109508";
+
+/// The product a Plaid sandbox test Item is made with: `investments` (plaid-openapi.yml `Products` enum), the
+/// only one the quickstart syncs; Plaid's sandbox fills it with its test holdings and transactions.
+pub const PLAID_SANDBOX_PRODUCT: &str = "investments";
 
 /// Where a provider client's requests go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +84,9 @@ pub struct Providers {
     pub consumer_key: SecretString,
     /// Plaid.
     pub plaid: Wired<PlaidClient>,
+    /// Whether Plaid is a sandbox (the in-process one, or Plaid's own with `PLAID_ENV=sandbox`), where a
+    /// test Item is made without Link.
+    pub plaid_sandbox: bool,
     /// The Plaid access tokens the caller holds, per user.
     pub plaid_items: Arc<GivenLogins<AccessToken>>,
     /// Alpaca's Broker API.
@@ -130,6 +145,7 @@ impl Providers {
             snaptrade,
         );
         let config = plaid_config(plaid)?;
+        let plaid_sandbox = plaid.is_some() || plaid_env_is_sandbox(config.base_url());
         let plaid = wired(PlaidClient::new(config.clone())?, config.base_url(), plaid);
         let config = alpaca_config(alpaca)?;
         let alpaca = wired(
@@ -142,6 +158,7 @@ impl Providers {
             snaptrade,
             consumer_key,
             plaid,
+            plaid_sandbox,
             plaid_items: Arc::new(GivenLogins::new()),
             alpaca,
         })
@@ -198,54 +215,38 @@ impl Providers {
         Ok(Linked::Done)
     }
 
-    /// Links a Plaid Item: creates a Link token; on the sandbox, stands in for Plaid Link (the sandbox's
-    /// `/sandbox/public_token/create`) and exchanges the public token, keeping the access token for syncs.
+    /// Links a Plaid Item. On a sandbox (the in-process one, or Plaid's with `PLAID_ENV=sandbox`) a test Item
+    /// is made without Link (`/sandbox/public_token/create` at [`PLAID_SANDBOX_INSTITUTION`]), its public token
+    /// exchanged and the access token kept for syncs. In production only Plaid Link, in the user's browser,
+    /// makes an Item: a Link token is created for it and nothing is linked.
     ///
     /// # Errors
     /// Plaid's.
     pub async fn link_plaid(&self, user: UserId) -> anyhow::Result<Linked> {
-        let request = LinkTokenRequest::investments(user.to_string(), "Tributary quickstart");
-        let link_token = self.plaid.client.create_link_token(&request).await?;
-        if self.plaid.origin == Origin::Real {
+        if !self.plaid_sandbox {
+            let request = LinkTokenRequest::investments(user.to_string(), "Tributary quickstart");
+            let link_token = self.plaid.client.create_link_token(&request).await?;
             return Ok(Linked::NeedsBrowser(format!(
-                "Plaid Link runs in a browser: start it with link token {}",
+                "linking an Item in production needs Plaid Link in a browser: start Link with link token {}, \
+                 exchange the public token it hands back, and sync",
                 link_token.link_token
             )));
         }
-        let public_token = self.sandbox_public_token().await?;
+        let public_token = self
+            .plaid
+            .client
+            .create_sandbox_public_token(
+                PLAID_SANDBOX_INSTITUTION,
+                &[PLAID_SANDBOX_PRODUCT.to_owned()],
+            )
+            .await?;
         let item = self
             .plaid
             .client
-            .exchange_public_token(&public_token)
+            .exchange_public_token(public_token.expose_secret())
             .await?;
         self.plaid_items.add(user, item.access_token);
         Ok(Linked::Done)
-    }
-
-    /// What Plaid Link hands the front end after the user logs in, made by the sandbox's endpoint.
-    async fn sandbox_public_token(&self) -> anyhow::Result<String> {
-        let plaid = self.sandbox().plaid();
-        let body = json!({
-            "client_id": plaid.client_id(),
-            "secret": plaid.secret(),
-            "institution_id": "ins_109508",
-            "initial_products": ["investments"],
-        });
-        let url = format!("{}/sandbox/public_token/create", plaid.base_url());
-        // The sandbox, like plaid-openapi.yml's `security`, wants the API version pinned.
-        let reply: serde_json::Value = reqwest::Client::new()
-            .post(url)
-            .header("Plaid-Version", PLAID_VERSION)
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        reply["public_token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow!("the sandbox's Link answered without a public_token"))
     }
 
     /// Records the user's Alpaca brokerage account in their onboarding: on the sandbox a new ACTIVE
@@ -267,18 +268,44 @@ impl Providers {
             }
             Origin::Real => match std::env::var(ALPACA_ACCOUNT_VARIABLE) {
                 Ok(id) if !id.trim().is_empty() => id,
-                _ => {
-                    return Ok(Linked::NeedsBrowser(format!(
-                        "opening an Alpaca account needs the user's KYC details: set \
-                         {ALPACA_ACCOUNT_VARIABLE} to one of your Broker API accounts"
-                    )));
-                }
+                _ => return Ok(Linked::NeedsBrowser(self.alpaca_accounts_to_pick().await?)),
             },
         };
         let id = ProviderAccountId::parse(id.trim())
             .map_err(|e| anyhow!("{ALPACA_ACCOUNT_VARIABLE}: {e}"))?;
         store.set_alpaca_account(user, Some(id)).await?;
         Ok(Linked::Done)
+    }
+
+    /// What to do without `ALPACA_ACCOUNT_ID`: the Broker API's accounts (`GET /v1/accounts`, the first
+    /// [`ALPACA_ACCOUNTS_SHOWN`], oldest first) with their statuses, and how to pick one.
+    async fn alpaca_accounts_to_pick(&self) -> anyhow::Result<String> {
+        let accounts = self.alpaca.client.accounts().await?;
+        if accounts.is_empty() {
+            return Ok(format!(
+                "no {ALPACA_ACCOUNT_VARIABLE} set, and your Broker API holds no accounts yet: opening one needs \
+                 the customer's KYC details (POST /v1/accounts, or the Broker dashboard); then re-run with \
+                 {ALPACA_ACCOUNT_VARIABLE}=<its id>"
+            ));
+        }
+        let mut text = format!(
+            "no {ALPACA_ACCOUNT_VARIABLE} set; your Broker API holds {} account{} (the first {}, oldest first):",
+            accounts.len(),
+            if accounts.len() == 1 { "" } else { "s" },
+            accounts.len().min(ALPACA_ACCOUNTS_SHOWN),
+        );
+        for account in accounts.iter().take(ALPACA_ACCOUNTS_SHOWN) {
+            text.push_str(&format!(
+                "\n             {}  {}  account number {}",
+                account.id,
+                account.status,
+                account.account_number.as_deref().unwrap_or("-"),
+            ));
+        }
+        text.push_str(&format!(
+            "\n           pick one and re-run with {ALPACA_ACCOUNT_VARIABLE}=<id> (an ACTIVE account syncs and trades)"
+        ));
+        Ok(text)
     }
 
     /// A SnapTrade webhook `payload`, as SnapTrade delivers it: the body and its `Signature` header, signed with
@@ -317,6 +344,17 @@ fn plaid_config(sandbox: Option<&Sandbox>) -> anyhow::Result<PlaidConfig> {
     )
     .with_base_url(sandbox_url(&sandbox.plaid_base_url()));
     Ok(config)
+}
+
+/// Whether the configured Plaid is Plaid's sandbox: `PLAID_ENV=sandbox`, or without `PLAID_ENV` a base URL
+/// that is Plaid's sandbox host.
+fn plaid_env_is_sandbox(base_url: &Url) -> bool {
+    match std::env::var(tributary::provider::plaid::ENV_ENVIRONMENT) {
+        Ok(value) if !value.trim().is_empty() => {
+            PlaidEnvironment::parse(&value) == Some(PlaidEnvironment::Sandbox)
+        }
+        _ => base_url.host_str() == PlaidEnvironment::Sandbox.base_url().host_str(),
+    }
 }
 
 /// Alpaca's configuration: the sandbox's, or from the environment when `sandbox` is None.
@@ -432,8 +470,16 @@ pub trait SignUp: Store + Sized + 'static {
     /// What the store is, for the first line the examples print.
     fn describe(&self) -> String;
 
+    /// Whether what is stored outlives the run (PostgreSQL does, memory does not).
+    fn persistent(&self) -> bool;
+
     /// A new user, as a sign-up would create one (a row in `auth.users` on PostgreSQL).
     async fn sign_up(&self) -> anyhow::Result<UserId>;
+
+    /// The user an earlier run signed up and registered at SnapTrade (the latest such), whose stored
+    /// registration lets a re-run sync the brokerages connected in the portal since. None in memory: nothing
+    /// outlives the run.
+    async fn returning_snaptrade_user(&self) -> anyhow::Result<Option<UserId>>;
 }
 
 impl SignUp for MemoryStore {
@@ -441,8 +487,16 @@ impl SignUp for MemoryStore {
         "MemoryStore (in memory; it seals nothing, so no TRIBUTARY_SECRET_KEY is needed)".to_owned()
     }
 
+    fn persistent(&self) -> bool {
+        false
+    }
+
     async fn sign_up(&self) -> anyhow::Result<UserId> {
         Ok(self.create_user())
+    }
+
+    async fn returning_snaptrade_user(&self) -> anyhow::Result<Option<UserId>> {
+        Ok(None)
     }
 }
 
@@ -452,17 +506,38 @@ impl SignUp for PgStore {
             .to_owned()
     }
 
+    fn persistent(&self) -> bool {
+        true
+    }
+
     async fn sign_up(&self) -> anyhow::Result<UserId> {
         let id = uuid::Uuid::new_v4();
         sqlx::query("insert into auth.users (id, email) values ($1, $2)")
             .bind(id)
-            .bind(format!("quickstart-{id}@example.invalid"))
+            .bind(format!("{SIGN_UP_EMAIL_PREFIX}{id}{SIGN_UP_EMAIL_DOMAIN}"))
             .execute(self.pool())
             .await
             .context("creating the user in auth.users")?;
         Ok(UserId::new(id))
     }
+
+    async fn returning_snaptrade_user(&self) -> anyhow::Result<Option<UserId>> {
+        // Only users the examples signed up (their address says so), never another user of the database.
+        let found: Option<uuid::Uuid> = sqlx::query_scalar(
+            "select s.user_id from public.snaptrade_users s join auth.users u on u.id = s.user_id \
+             where u.email like $1 order by s.created_at desc, s.id desc limit 1",
+        )
+        .bind(format!("{SIGN_UP_EMAIL_PREFIX}%{SIGN_UP_EMAIL_DOMAIN}"))
+        .fetch_optional(self.pool())
+        .await
+        .context("looking for an earlier run's SnapTrade registration")?;
+        Ok(found.map(UserId::new))
+    }
 }
+
+/// How the address of a user the examples sign up starts and ends (`quickstart-<uuid>@example.invalid`).
+const SIGN_UP_EMAIL_PREFIX: &str = "quickstart-";
+const SIGN_UP_EMAIL_DOMAIN: &str = "@example.invalid";
 
 /// `println!` that reports a closed stdout (`quickstart | head`) as an error instead of panicking.
 #[macro_export]

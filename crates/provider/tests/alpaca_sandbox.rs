@@ -451,3 +451,33 @@ async fn an_account_with_more_orders_than_a_page_has_every_order_listed() {
         .count();
     assert!(pages >= 2 + 501 / 7, "{pages} pages were read");
 }
+
+#[tokio::test]
+async fn the_partners_accounts_are_listed_oldest_first_with_their_status() {
+    let sandbox = Sandbox::start().await;
+    let default = sandbox.alpaca().default_account_id();
+    let opened = sandbox
+        .alpaca()
+        .seed_account(SeedAccount::new(Decimal::from(5_000), 1));
+    let listed = client(&sandbox).accounts().await.expect("the account list");
+    let ids: Vec<Uuid> = listed.iter().map(|account| account.id).collect();
+    assert_eq!(
+        ids,
+        vec![default, opened],
+        "oldest first, as the spec sorts"
+    );
+    assert!(listed.iter().all(|account| account.status == "ACTIVE"));
+    assert!(listed.iter().all(|account| account.currency == "USD"));
+}
+
+#[tokio::test]
+async fn listing_accounts_with_a_wrong_secret_is_unauthorized() {
+    let sandbox = Sandbox::start().await;
+    let listed = client_with_secret(&sandbox, "not-the-secret")
+        .accounts()
+        .await;
+    assert!(
+        matches!(listed, Err(ProviderError::Unauthorized(_))),
+        "{listed:?}"
+    );
+}

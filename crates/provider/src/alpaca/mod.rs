@@ -107,6 +107,14 @@ impl AlpacaClient {
             .await
     }
 
+    /// The correspondent's customer accounts (`GET /v1/accounts`, `getAllAccounts` in alpaca-broker-api.yaml):
+    /// "the first 1000 accounts", sorted by creation time, as the spec describes the call. For finding an
+    /// account id to act for; each account's details are read with [`account`](Self::account).
+    pub async fn accounts(&self) -> Result<Vec<Account>, ProviderError> {
+        self.read("getAllAccounts", "/v1/accounts".to_owned(), &[])
+            .await
+    }
+
     /// The account's balances and trading flags (`GET /v1/trading/accounts/{id}/account`).
     pub async fn trading_account(
         &self,

@@ -21,6 +21,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SPEC: &str = "alpaca-broker-api.yaml";
 const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
+const ACCOUNTS_PATH: &str = "/v1/accounts";
 const ACCOUNT_PATH: &str = "/v1/accounts/{account_id}";
 const TRADING_ACCOUNT_PATH: &str = "/v1/trading/accounts/{account_id}/account";
 const POSITIONS_PATH: &str = "/v1/trading/accounts/{account_id}/positions";
@@ -29,7 +30,8 @@ const ORDER_PATH: &str = "/v1/trading/accounts/{account_id}/orders/{order_id}";
 const BY_CLIENT_ORDER_ID_PATH: &str = "/v1/trading/accounts/{account_id}/orders:by_client_order_id";
 
 /// Every operation the client calls that answers with a body, as the spec writes it.
-const READ_OPERATIONS: [(&str, &str); 7] = [
+const READ_OPERATIONS: [(&str, &str); 8] = [
+    ("get", ACCOUNTS_PATH),
     ("get", ACCOUNT_PATH),
     ("get", TRADING_ACCOUNT_PATH),
     ("get", POSITIONS_PATH),
@@ -278,6 +280,33 @@ async fn order_converts(name: &str, order: &Value) {
     .unwrap_or_else(|error| panic!("{name}: finding it fails: {error}"))
     .expect("the order is found");
     assert_eq!(found.brokerage_order_id.as_str(), id, "{name}");
+}
+
+/// `getAllAccounts`, which the quickstart lists to show a partner its account ids: every shape of its answer
+/// (each `AccountExtended` example, with nulls, required-only) parses, each account keeping its id and status.
+#[tokio::test]
+async fn every_account_list_shape_the_spec_allows_parses() {
+    let spec = Spec::load(SPEC);
+    let all = shapes(&spec, "get", ACCOUNTS_PATH);
+    assert!(all.len() > 1, "{SPEC}: examples of GET {ACCOUNTS_PATH}");
+    for (name, body) in all {
+        let server = MockServer::start().await;
+        serve(&server, "GET", ACCOUNTS_PATH, &body).await;
+        let listed = client(&server)
+            .accounts()
+            .await
+            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        let sent = body.as_array().unwrap();
+        assert_eq!(listed.len(), sent.len(), "{name}");
+        for (account, item) in listed.iter().zip(sent) {
+            assert_eq!(
+                account.id.to_string(),
+                item["id"].as_str().unwrap(),
+                "{name}"
+            );
+            assert_eq!(account.status, item["status"].as_str().unwrap(), "{name}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -674,6 +703,7 @@ async fn every_error_answer_the_spec_documents_is_a_typed_error_with_its_status(
             let alpaca = client(&server);
             let name = format!("{verb} {route} {status}");
             let error = match route {
+                ACCOUNTS_PATH => alpaca.accounts().await.map(drop),
                 ACCOUNT_PATH => alpaca.account(&broker_account).await.map(drop),
                 TRADING_ACCOUNT_PATH => alpaca.trading_account(&broker_account).await.map(drop),
                 POSITIONS_PATH => alpaca.positions(&broker_account).await.map(drop),

@@ -135,6 +135,9 @@ fn account_id(state: &AlpacaState, text: &str) -> Result<Uuid, ApiError> {
         .ok_or_else(account_not_found)
 }
 
+/// `GET /v1/accounts` (alpaca-broker-api.yaml `getAllAccounts`): every account the sandbox holds, as a list of
+/// `AccountExtended` sorted by creation time (the spec: "Sorting is based on creation time"; the sandbox holds
+/// fewer than the 1000 the spec caps the answer at).
 async fn list_accounts(State(shared): Ctx) -> Reply {
     let state = lock(&shared.state);
     Ok(Json(Value::Array(

@@ -5,42 +5,21 @@
 mod shared_support;
 
 use rust_decimal::Decimal;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use tributary_domain::{
-    AccountId, BrokerageOrderId, ClientOrderId, OrderAction, OrderStatus, OrderType, Price,
-    Provider, ProviderAccountId, Symbol, TimeInForce, Units, UserId,
+    BrokerageOrderId, ClientOrderId, OrderAction, OrderStatus, OrderType, Price, Provider,
+    ProviderAccountId, Symbol, TimeInForce, Units,
 };
 use tributary_provider::ProviderError;
-use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
 use tributary_provider::capability::{
-    AccountRef, BrokerageAccounts, OrderRequest, OrderScope, OrderSize, PositionSide, Trading,
+    BrokerageAccounts, OrderRequest, OrderScope, OrderSize, PositionSide, Trading,
 };
-use url::Url;
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use shared_support::{dec, fixture};
 
-const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
-
-fn client(server: &MockServer) -> AlpacaClient {
-    let config = AlpacaConfig::new(
-        "key-id",
-        SecretString::from("secret"),
-        AlpacaEnvironment::Sandbox,
-    )
-    .with_base_url(Url::parse(&server.uri()).unwrap());
-    AlpacaClient::new(config).unwrap()
-}
-
-fn account() -> AccountRef {
-    AccountRef {
-        user_id: UserId::generate(),
-        account_id: AccountId::generate(),
-        provider_account_id: ProviderAccountId::parse(ACCOUNT).unwrap(),
-    }
-}
+use shared_support::alpaca::{ACCOUNT, account, client};
 
 fn limit_buy(units: &str, limit: &str) -> OrderRequest {
     OrderRequest::new(

@@ -5,22 +5,19 @@
 //! 127.0.0.1 and must parse and convert through the capability traits. Nothing here is copied from the spec by
 //! hand: an example the spec adds is covered without a new test.
 
-use secrecy::SecretString;
 use serde_json::{Map, Value, json};
-use tributary_domain::{AccountId, ClientOrderId, ProviderAccountId, UserId};
+use tributary_domain::{ClientOrderId, ProviderAccountId};
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{
-    AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId, ClientOrderId as ClientOrder,
-    NewOrder, OrderSide,
+    BrokerAccountId, ClientOrderId as ClientOrder, NewOrder, OrderSide,
 };
-use tributary_provider::capability::{AccountRef, BrokerageAccounts, OrderScope, Trading};
+use tributary_provider::capability::{BrokerageAccounts, OrderScope, Trading};
 use tributary_spec::Spec;
-use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SPEC: &str = "alpaca-broker-api.yaml";
-const ACCOUNT: &str = "3dcb795c-3ccc-402a-abb9-07e26a1b1326";
+use crate::shared_support::alpaca::{ACCOUNT, account, client};
 const ACCOUNTS_PATH: &str = "/v1/accounts";
 const ACCOUNT_PATH: &str = "/v1/accounts/{account_id}";
 const TRADING_ACCOUNT_PATH: &str = "/v1/trading/accounts/{account_id}/account";
@@ -40,24 +37,6 @@ const READ_OPERATIONS: [(&str, &str); 8] = [
     ("get", ORDER_PATH),
     ("get", BY_CLIENT_ORDER_ID_PATH),
 ];
-
-fn client(server: &MockServer) -> AlpacaClient {
-    let config = AlpacaConfig::new(
-        "key-id",
-        SecretString::from("secret"),
-        AlpacaEnvironment::Sandbox,
-    )
-    .with_base_url(Url::parse(&server.uri()).unwrap());
-    AlpacaClient::new(config).unwrap()
-}
-
-fn account() -> AccountRef {
-    AccountRef {
-        user_id: UserId::generate(),
-        account_id: AccountId::generate(),
-        provider_account_id: ProviderAccountId::parse(ACCOUNT).unwrap(),
-    }
-}
 
 fn concrete(template: &str) -> String {
     template.replace("{account_id}", ACCOUNT)

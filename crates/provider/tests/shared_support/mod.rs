@@ -164,5 +164,7 @@ pub fn required_variable(name: &str) -> String {
         })
 }
 
+#[cfg(feature = "alpaca")]
+pub mod alpaca;
 pub mod dropping_proxy;
 pub mod hostile_json;

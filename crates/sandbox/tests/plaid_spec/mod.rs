@@ -41,6 +41,28 @@ async fn checked(
     answer
 }
 
+/// A test Item made through `/sandbox/public_token/create` and exchanged, each answer checked against the
+/// spec: its access token.
+async fn sandbox_item(spec: &Spec, server: &PlaidSandbox) -> Value {
+    let created = checked(
+        spec,
+        server,
+        "/sandbox/public_token/create",
+        json!({"institution_id": "ins_109508", "initial_products": ["investments"]}),
+        200,
+    )
+    .await;
+    let exchanged = checked(
+        spec,
+        server,
+        "/item/public_token/exchange",
+        json!({"public_token": created["public_token"]}),
+        200,
+    )
+    .await;
+    exchanged["access_token"].clone()
+}
+
 #[tokio::test]
 async fn every_answer_of_every_route_the_client_uses_satisfies_the_spec() {
     let spec = Spec::load("plaid-openapi.yml");
@@ -50,23 +72,7 @@ async fn every_answer_of_every_route_the_client_uses_satisfies_the_spec() {
                       "user": {"client_user_id": "u1"}, "products": ["investments"],
                       "webhook": "https://example.com/webhooks/plaid"});
     checked(&spec, server, "/link/token/create", link, 200).await;
-    let created = checked(
-        &spec,
-        server,
-        "/sandbox/public_token/create",
-        json!({"institution_id": "ins_109508", "initial_products": ["investments"]}),
-        200,
-    )
-    .await;
-    let exchanged = checked(
-        &spec,
-        server,
-        "/item/public_token/exchange",
-        json!({"public_token": created["public_token"]}),
-        200,
-    )
-    .await;
-    let token = exchanged["access_token"].clone();
+    let token = sandbox_item(&spec, server).await;
     let accounts = checked(
         &spec,
         server,
@@ -141,23 +147,7 @@ async fn the_sandboxs_holdings_are_drawn_from_the_specs_examples() {
     let spec = Spec::load("plaid-openapi.yml");
     let sandbox = Sandbox::start().await;
     let server = sandbox.plaid();
-    let created = checked(
-        &spec,
-        server,
-        "/sandbox/public_token/create",
-        json!({"institution_id": "ins_109508", "initial_products": ["investments"]}),
-        200,
-    )
-    .await;
-    let exchanged = checked(
-        &spec,
-        server,
-        "/item/public_token/exchange",
-        json!({"public_token": created["public_token"]}),
-        200,
-    )
-    .await;
-    let token = exchanged["access_token"].clone();
+    let token = sandbox_item(&spec, server).await;
     let holdings = checked(
         &spec,
         server,

@@ -36,8 +36,10 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use serde_json::json;
-use support::{Linked, Origin, Providers, SignUp, Table, money, quantity};
-use tributary::domain::{ConnectionType, FeatureFlags, InvestmentAccount, Provider, UserId};
+use support::{Linked, Origin, Providers, SignUp, Table, currency_code, money, quantity};
+use tributary::domain::{
+    ConnectionType, FeatureFlags, InvestmentAccount, Provider, UserId, totals_by_currency,
+};
 use tributary::repo::MemoryStore;
 use tributary::sync::{SyncEngine, SyncReport, WebhookOutcome};
 
@@ -274,10 +276,12 @@ async fn print_portfolio<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> any
         ">quantity",
         ">market value",
         ">cost basis",
+        "currency",
         ">accounts",
         "institutions",
     ]);
-    for holding in engine.store().list_holdings(user).await? {
+    let stored = engine.store().list_holdings(user).await?;
+    for holding in &stored {
         let institutions: Vec<&str> = holding
             .institution_breakdown
             .keys()
@@ -288,11 +292,23 @@ async fn print_portfolio<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> any
             quantity(holding.figures.total_quantity.get()),
             money(holding.figures.total_market_value.get()),
             money(holding.figures.total_cost_basis.get()),
+            currency_code(holding.currency.as_ref()),
             holding.account_count.to_string(),
             institutions.join(", "),
         ]);
     }
     out!("{holdings}")?;
+    // Each currency is summed on its own: converting BTC or CAD into dollars needs a rate, which is yours to pick.
+    let mut totals = Table::new(&["currency", ">market value", ">cost basis", ">holdings"]);
+    for (currency, sums) in totals_by_currency(&stored) {
+        totals.row(vec![
+            currency_code(currency.as_ref()),
+            money(sums.market_value),
+            money(sums.cost_basis),
+            sums.holdings.to_string(),
+        ]);
+    }
+    out!("totals per currency:\n{totals}")?;
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 use tributary::domain::{
-    AccountContribution, AccountId, Amount, HoldingFigures, HoldingId, InstitutionName, NewHolding,
-    Quantity, SecurityId, SecurityName, SecurityType, Symbol, UserId,
+    AccountContribution, AccountId, Amount, Currency, HoldingFigures, HoldingId, InstitutionName,
+    NewHolding, Quantity, SecurityId, SecurityName, SecurityType, Symbol, UserId,
 };
 use tributary::repo::{HoldingRepository, PgStore};
 
@@ -22,7 +22,7 @@ const COLUMNS: &str = "id, user_id, symbol, security_id, security_name, security
     total_market_value, total_cost_basis, average_cost_basis, unrealized_gain_loss, \
     unrealized_gain_loss_percent, day_change_value, day_change_percent, account_contributions, \
     institution_breakdown, account_count, price_as_of, data_source, provider_metadata, universal_symbol_id, \
-    option_contract";
+    option_contract, currency";
 
 /// What a naive client does: one autocommitted upsert per row, rewriting the row whatever it held.
 const NAIVE_UPSERT: &str = "
@@ -30,9 +30,9 @@ insert into public.user_aggregated_holdings
   (user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
    total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
    day_change_percent, account_contributions, institution_breakdown, account_count, price_as_of, data_source,
-   provider_metadata, id)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-on conflict (user_id, symbol) do update set
+   provider_metadata, id, currency)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+on conflict (user_id, symbol, currency) do update set
   security_id = excluded.security_id, security_name = excluded.security_name,
   security_type = excluded.security_type, total_quantity = excluded.total_quantity,
   total_market_value = excluded.total_market_value, total_cost_basis = excluded.total_cost_basis,
@@ -78,6 +78,7 @@ impl Portfolios {
                     SecurityType::Equity
                 });
                 holding.price_as_of = Some(as_of);
+                holding.currency = Some(Currency::usd());
                 let accounts_holding = if s % 3 == 0 { 2 } else { 1 };
                 for (a, account) in accounts.iter().enumerate().take(accounts_holding) {
                     let share = Decimal::from(accounts_holding as u32);
@@ -260,6 +261,7 @@ fn copy_line(out: &mut String, h: &NewHolding) -> anyhow::Result<()> {
                 .transpose()?
                 .as_deref(),
         ),
+        text(h.currency.as_ref().map(|c| c.as_str())),
     ];
     out.push_str(&fields.join("\t"));
     out.push('\n');
@@ -307,6 +309,7 @@ async fn naive(pool: &PgPool, data: &Portfolios) -> anyhow::Result<Duration> {
                 .bind(h.data_source.as_deref().unwrap_or("aggregated"))
                 .bind(serde_json::Value::Object(h.provider_metadata.clone()))
                 .bind(HoldingId::generate_ordered().into_uuid())
+                .bind(h.currency.as_ref().map(|c| c.as_str()))
                 .execute(pool)
                 .await?;
         }

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tributary::domain::{ConnectionType, FeatureFlags, ProviderAccountId, UserId};
+use tributary::domain::{ConnectionType, Currency, FeatureFlags, ProviderAccountId, UserId};
 use tributary::provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
 use tributary::provider::plaid::{
     AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
@@ -620,19 +620,25 @@ impl fmt::Display for Table {
     }
 }
 
-/// Money with two decimals.
+/// Money as stored: at least two decimals, and every further digit it has (a fraction of a cent, or of a
+/// bitcoin, is shown, never rounded away).
 pub fn money(value: Decimal) -> String {
-    format!("{:.2}", value.round_dp(2))
-}
-
-/// A price with at least two decimals and no trailing zeros beyond them.
-pub fn price(value: Decimal) -> String {
     let value = value.normalize();
     if value.scale() < 2 {
         format!("{value:.2}")
     } else {
         value.to_string()
     }
+}
+
+/// A price: shown as [`money`] is.
+pub fn price(value: Decimal) -> String {
+    money(value)
+}
+
+/// A currency code, or `-` for a holding whose provider named none.
+pub fn currency_code(currency: Option<&Currency>) -> String {
+    currency.map_or_else(|| "-".to_owned(), |code| code.as_str().to_owned())
 }
 
 /// A quantity without trailing zeros.

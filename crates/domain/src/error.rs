@@ -123,6 +123,9 @@ pub enum TextProblem {
     /// Contains a control character (line break, tab...) where the value is an identifier.
     #[error("contains a control character")]
     ContainsControl,
+    /// Not a currency code (2 to 12 letters or digits, such as `USD` or `BTC`).
+    #[error("is not a currency code (2 to 12 letters or digits, such as USD or BTC)")]
+    NotACurrencyCode,
 }
 
 /// Cuts user input to 64 characters for an error message: enough to recognise, never a whole payload.

@@ -1,4 +1,5 @@
-//! Aggregated holdings (`public.user_aggregated_holdings`): one row per user and symbol, summed over accounts.
+//! Aggregated holdings (`public.user_aggregated_holdings`): one row per user, symbol and currency, summed over
+//! accounts.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::currency::Currency;
 use crate::error::DomainError;
 use crate::id::{AccountId, HoldingId, UniversalSymbolId, UserId};
 use crate::numeric::{Amount, Percent, Price, Quantity, SignedAmount, UnitCost};
@@ -228,6 +230,9 @@ pub struct Holding {
     pub security_name: Option<SecurityName>,
     /// The kind of security.
     pub security_type: Option<SecurityType>,
+    /// The currency every money figure of the row is in; `None` when the provider named none. Part of the key:
+    /// a symbol held in two currencies is two rows, never one sum.
+    pub currency: Option<Currency>,
     /// Quantities and money.
     #[serde(flatten)]
     pub figures: HoldingFigures,
@@ -251,7 +256,7 @@ pub struct Holding {
     pub option_contract: Option<OptionContract>,
 }
 
-/// A holding to write in a user's holdings replacement, keyed by `(user_id, symbol)`. `institution_breakdown` and
+/// A holding to write in a user's holdings replacement, keyed by `(user_id, symbol, currency)`. `institution_breakdown` and
 /// `account_count` are derived from the contributions (see [`NewHolding::institution_breakdown`],
 /// [`NewHolding::account_count`]), so they cannot disagree with them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,6 +271,8 @@ pub struct NewHolding {
     pub security_name: Option<SecurityName>,
     /// The kind of security.
     pub security_type: Option<SecurityType>,
+    /// The currency every money figure is in; `None` when the provider named none (see [`Holding::currency`]).
+    pub currency: Option<Currency>,
     /// Quantities and money.
     #[serde(flatten)]
     pub figures: HoldingFigures,
@@ -284,7 +291,8 @@ pub struct NewHolding {
 }
 
 impl NewHolding {
-    /// A holding of `symbol` with the given figures and nothing else.
+    /// A holding of `symbol` with the given figures and nothing else (no currency named: see
+    /// [`Self::in_currency`]).
     pub fn new(user_id: UserId, symbol: Symbol, figures: HoldingFigures) -> Self {
         Self {
             user_id,
@@ -292,6 +300,7 @@ impl NewHolding {
             security_id: None,
             security_name: None,
             security_type: None,
+            currency: None,
             figures,
             account_contributions: Vec::new(),
             price_as_of: None,
@@ -299,6 +308,15 @@ impl NewHolding {
             provider_metadata: serde_json::Map::new(),
             universal_symbol_id: None,
             option_contract: None,
+        }
+    }
+
+    /// The same holding, its figures in `currency`.
+    #[must_use]
+    pub fn in_currency(self, currency: Currency) -> Self {
+        Self {
+            currency: Some(currency),
+            ..self
         }
     }
 
@@ -332,6 +350,7 @@ impl NewHolding {
             security_id: self.security_id,
             security_name: self.security_name,
             security_type: self.security_type,
+            currency: self.currency,
             figures: self.figures,
             account_contributions: self.account_contributions,
             updated_at: Some(now),

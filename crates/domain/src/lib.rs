@@ -59,6 +59,7 @@
 
 mod account;
 mod connection;
+mod currency;
 mod error;
 mod flags;
 mod holding;
@@ -75,6 +76,7 @@ pub use account::{InvestmentAccount, NewInvestmentAccount, SyncStatus};
 pub use connection::{
     BrokerageConnection, ConnectionStatus, ConnectionType, NewBrokerageConnection,
 };
+pub use currency::{Currency, CurrencyTotals, totals_by_currency};
 pub use error::{DomainError, TextProblem};
 pub use flags::FeatureFlags;
 pub use holding::{

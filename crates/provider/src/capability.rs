@@ -17,10 +17,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use tributary_domain::{
     AccountId, AccountName, AccountSubtype, AccountType, AuthorizationId, BrokerageOrderId,
-    BrokerageSlug, ClientOrderId, ConnectionStatus, ConnectionType, DomainError, InstitutionName,
-    NewOrder, Notional, OptionContract, OrderAction, OrderType, Price, Provider, ProviderAccountId,
-    ProviderItemId, Quantity, SecurityId, SecurityName, SecurityType, SignedAmount, Symbol,
-    TimeInForce, Units, UserId,
+    BrokerageSlug, ClientOrderId, ConnectionStatus, ConnectionType, Currency, DomainError,
+    InstitutionName, NewOrder, Notional, OptionContract, OrderAction, OrderType, Price, Provider,
+    ProviderAccountId, ProviderItemId, Quantity, SecurityId, SecurityName, SecurityType,
+    SignedAmount, Symbol, TimeInForce, Units, UserId,
 };
 
 use crate::error::ProviderError;
@@ -87,8 +87,8 @@ pub struct AccountInfo {
     pub total_value: Option<SignedAmount>,
     /// Cash available, when reported.
     pub cash: Option<SignedAmount>,
-    /// The currency of the amounts (ISO 4217), when reported.
-    pub currency: Option<String>,
+    /// The currency of the amounts, when reported.
+    pub currency: Option<Currency>,
 }
 
 /// Long or short.
@@ -128,8 +128,8 @@ pub struct Position {
     pub market_value: Option<SignedAmount>,
     /// What the units cost in all, when reported.
     pub cost_basis: Option<SignedAmount>,
-    /// The currency (ISO 4217), when reported.
-    pub currency: Option<String>,
+    /// The currency its price and values are in, when reported.
+    pub currency: Option<Currency>,
 }
 
 /// What an investment transaction did. Open: a kind this crate does not know is kept.
@@ -239,6 +239,25 @@ pub struct LeftOut {
     pub field: String,
     /// Why.
     pub reason: String,
+}
+
+/// The first of `codes` that names a currency, parsed: providers send an empty string or null for "none". A
+/// code that is not a currency code is refused naming `field`, so the item carrying it is left out and reported
+/// rather than its money filed under a made-up currency.
+pub(crate) fn currency_code<'a>(
+    provider: Provider,
+    field: &str,
+    codes: impl IntoIterator<Item = Option<&'a str>>,
+) -> Result<Option<Currency>, ProviderError> {
+    codes
+        .into_iter()
+        .flatten()
+        .find(|code| !code.trim().is_empty())
+        .map(|code| {
+            Currency::parse(code)
+                .map_err(|error| ProviderError::invalid_data(provider, field, error))
+        })
+        .transpose()
 }
 
 impl LeftOut {

@@ -241,8 +241,8 @@ async fn the_sandboxs_btc_quoted_holding_keeps_btc_and_its_cent_cost_option_conv
             .find(|position| position.symbol.as_str() == symbol)
             .and_then(|position| position.currency.clone())
     };
-    assert_eq!(currency("DOGE").as_deref(), Some("BTC"));
-    assert_eq!(currency("ACHN").as_deref(), Some("USD"));
+    assert_eq!(currency("DOGE").as_ref().map(|c| c.as_str()), Some("BTC"));
+    assert_eq!(currency("ACHN").as_ref().map(|c| c.as_str()), Some("USD"));
     let option = positions
         .iter()
         .find(|position| position.option_contract.is_some())

@@ -502,7 +502,7 @@ async fn the_specs_connections_and_accounts_become_domain_values() {
     );
     assert_eq!(account.account_subtype.as_ref().unwrap().as_str(), "Margin");
     assert_eq!(account.total_value.unwrap().get(), dec("15363.23"));
-    assert_eq!(account.currency.as_deref(), Some("USD"));
+    assert_eq!(account.currency.as_ref().map(|c| c.as_str()), Some("USD"));
 }
 
 #[tokio::test]

@@ -38,13 +38,13 @@ pub(crate) fn check_connections(
     )
 }
 
-/// Holdings are keyed by `(user_id, symbol)`.
+/// Holdings are keyed by `(user_id, symbol, currency)`.
 pub(crate) fn check_holdings(user: UserId, holdings: &[NewHolding]) -> Result<(), RepoError> {
     check_batch(
         user,
         holdings,
         |h| h.user_id,
-        |h| h.symbol.clone(),
+        |h| (h.symbol.clone(), h.currency.clone()),
         "symbol",
     )
 }

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tributary_domain::{
-    AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, ConnectionId, ExposeSecret,
-    Holding, HoldingId, InvestmentAccount, NewBrokerageConnection, NewHolding,
+    AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, ConnectionId, Currency,
+    ExposeSecret, Holding, HoldingId, InvestmentAccount, NewBrokerageConnection, NewHolding,
     NewInvestmentAccount, NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode,
     Provider, ProviderAccountId, SnapTradeUser, SnapTradeUserRowId, StatusMessage, Symbol,
     SyncStatus, UserId,
@@ -62,7 +62,7 @@ struct State {
     snaptrade_users: HashMap<UserId, SnapTradeUser>,
     /// By user and authorization id: the key is scoped by user (migration 0013).
     connections: HashMap<(UserId, AuthorizationId), BrokerageConnection>,
-    holdings: HashMap<(UserId, Symbol), Holding>,
+    holdings: HashMap<HoldingKey, Holding>,
     orders: HashMap<OrderId, Order>,
     alpaca_accounts: HashMap<UserId, ProviderAccountId>,
     /// The webhook inbox, by key (a delivery naming a user goes with the user).
@@ -558,20 +558,25 @@ impl HoldingRepository for MemoryStore {
         if !holdings.is_empty() {
             state.ensure_user(user)?;
         }
-        let kept: HashSet<&Symbol> = holdings.iter().map(|h| &h.symbol).collect();
+        let kept: HashSet<HoldingKey> = holdings.iter().map(holding_key).collect();
         let before = state.holdings.len();
         state
             .holdings
-            .retain(|(owner, symbol), _| *owner != user || kept.contains(symbol));
+            .retain(|key, _| key.0 != user || kept.contains(key));
         let removed = before - state.holdings.len();
         let written = upsert_holdings(&mut state, user, holdings)?;
         Ok(HoldingsReplaced { written, removed })
     }
 
-    async fn get_holding(&self, user: UserId, symbol: &Symbol) -> Result<Holding, RepoError> {
+    async fn get_holding(
+        &self,
+        user: UserId,
+        symbol: &Symbol,
+        currency: Option<Currency>,
+    ) -> Result<Holding, RepoError> {
         self.lock()
             .holdings
-            .get(&(user, symbol.clone()))
+            .get(&(user, symbol.clone(), currency))
             .cloned()
             .ok_or(RepoError::NotFound { entity: "holding" })
     }
@@ -584,8 +589,25 @@ impl HoldingRepository for MemoryStore {
             .filter(|h| h.user_id == user)
             .cloned()
             .collect();
-        Ok(sorted_by(holdings, |h| h.symbol.as_str().to_owned()))
+        // As PostgreSQL's `order by symbol collate "C", currency collate "C" nulls first`.
+        Ok(sorted_by(holdings, |h| {
+            (
+                h.symbol.as_str().to_owned(),
+                h.currency.as_ref().map(|c| c.as_str().to_owned()),
+            )
+        }))
     }
+}
+
+/// A holding's key, as `user_aggregated_holdings_user_id_symbol_currency_key`.
+type HoldingKey = (UserId, Symbol, Option<Currency>);
+
+fn holding_key(holding: &NewHolding) -> HoldingKey {
+    (
+        holding.user_id,
+        holding.symbol.clone(),
+        holding.currency.clone(),
+    )
 }
 
 fn upsert_holdings(
@@ -600,7 +622,7 @@ fn upsert_holdings(
     let at = state.clock.stamp();
     let mut written = 0;
     for new in holdings {
-        let key = (user, new.symbol.clone());
+        let key = holding_key(new);
         match state.holdings.get_mut(&key) {
             Some(current) => {
                 let updated = Holding {
@@ -1064,7 +1086,7 @@ impl State {
         self.holdings.extend(
             rows.holdings
                 .into_iter()
-                .map(|h| ((h.user_id, h.symbol.clone()), h)),
+                .map(|h| ((h.user_id, h.symbol.clone(), h.currency.clone()), h)),
         );
         self.orders
             .extend(rows.orders.into_iter().map(|o| (o.id, o)));

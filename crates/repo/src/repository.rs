@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tributary_domain::{
     AccountId, AccountMode, AccountName, AccountSubtype, AccountType, AuthorizationId,
-    BrokerageConnection, BrokerageName, ClientOrderId, ConnectionStatus, ConnectionType, Holding,
-    InstitutionName, InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount,
-    NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode, Provider,
-    ProviderAccountId, SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
+    BrokerageConnection, BrokerageName, ClientOrderId, ConnectionStatus, ConnectionType, Currency,
+    Holding, InstitutionName, InvestmentAccount, NewBrokerageConnection, NewHolding,
+    NewInvestmentAccount, NewOrder, NewSnapTradeUser, Order, OrderId, OrderStatus, PortfolioMode,
+    Provider, ProviderAccountId, SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 
 use crate::RepoError;
@@ -229,27 +229,28 @@ pub struct HoldingsReplaced {
     /// whose data is unchanged but whose `content_digest` had to be refreshed (written before migration 0012,
     /// changed outside the repository, or digested under a key since rotated) counts too; its `updated_at` stays.
     pub written: usize,
-    /// Rows removed because the user no longer holds the symbol.
+    /// Rows removed because the user no longer holds the symbol in that currency.
     pub removed: usize,
 }
 
-/// Aggregated holdings (`user_aggregated_holdings`), one row per user and symbol.
+/// Aggregated holdings (`user_aggregated_holdings`), one row per user, symbol and currency.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait HoldingRepository: Send + Sync {
-    /// Inserts or updates `holdings`, keyed by `(user_id, symbol)`, in one statement; returns how many rows were
-    /// inserted or changed.
+    /// Inserts or updates `holdings`, keyed by `(user_id, symbol, currency)`, in one statement; returns how many
+    /// rows were inserted or changed.
     ///
     /// # Errors
-    /// [`RepoError::InvalidData`] (`"symbol"`) if a symbol appears twice; nothing is written then.
+    /// [`RepoError::InvalidData`] (`"symbol"`) if a symbol appears twice in one currency; nothing is written
+    /// then.
     async fn upsert_holdings(
         &self,
         user: UserId,
         holdings: &[NewHolding],
     ) -> Result<usize, RepoError>;
 
-    /// Makes `holdings` the user's whole set, in one transaction: symbols not in it are removed, the rest
-    /// upserted. Readers see the old set or the new one, never a mix.
+    /// Makes `holdings` the user's whole set, in one transaction: (symbol, currency) pairs not in it are
+    /// removed, the rest upserted. Readers see the old set or the new one, never a mix.
     ///
     /// # Errors
     /// As [`Self::upsert_holdings`]; nothing changes on error.
@@ -259,13 +260,19 @@ pub trait HoldingRepository: Send + Sync {
         holdings: &[NewHolding],
     ) -> Result<HoldingsReplaced, RepoError>;
 
-    /// The user's holding of one symbol.
+    /// The user's holding of one symbol in one currency (`None`: the holding whose provider named no
+    /// currency).
     ///
     /// # Errors
     /// [`RepoError::NotFound`] (`"holding"`).
-    async fn get_holding(&self, user: UserId, symbol: &Symbol) -> Result<Holding, RepoError>;
+    async fn get_holding(
+        &self,
+        user: UserId,
+        symbol: &Symbol,
+        currency: Option<Currency>,
+    ) -> Result<Holding, RepoError>;
 
-    /// All the user's holdings, by symbol (byte order).
+    /// All the user's holdings, by symbol then currency (byte order; no currency first).
     async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError>;
 }
 

@@ -22,7 +22,7 @@ const TABLES: [&str; 6] = [
     "snaptrade_orders",
 ];
 
-const NEW_COLUMNS: [(&str, &str); 9] = [
+const NEW_COLUMNS: [(&str, &str); 10] = [
     ("user_investment_accounts", "snaptrade_authorization_id"),
     ("user_investment_accounts", "brokerage_name"),
     ("user_investment_accounts", "connection_type"),
@@ -32,7 +32,10 @@ const NEW_COLUMNS: [(&str, &str); 9] = [
     ("user_aggregated_holdings", "provider_metadata"),
     ("user_aggregated_holdings", "universal_symbol_id"),
     ("user_aggregated_holdings", "option_contract"),
+    ("user_aggregated_holdings", "currency"),
 ];
+
+const VIEWS: [&str; 2] = ["v_unified_investment_accounts", "v_portfolio_totals"];
 
 /// Runs every check against `pool`'s database. A query that fails counts as a failed check, not an error, so the
 /// report is always complete.
@@ -69,17 +72,18 @@ pub async fn verify_schema(pool: &PgPool) -> Vec<Check> {
             .await,
         );
     }
-    let view = "v_unified_investment_accounts";
-    checks.push(ask(pool, format!("view {view} exists"), VIEW_EXISTS, &[view]).await);
-    checks.push(
-        ask(
-            pool,
-            format!("view {view} runs with security_invoker"),
-            VIEW_INVOKER,
-            &[view],
-        )
-        .await,
-    );
+    for view in VIEWS {
+        checks.push(ask(pool, format!("view {view} exists"), VIEW_EXISTS, &[view]).await);
+        checks.push(
+            ask(
+                pool,
+                format!("view {view} runs with security_invoker"),
+                VIEW_INVOKER,
+                &[view],
+            )
+            .await,
+        );
+    }
     let function = "get_user_portfolio_mode";
     checks.push(
         ask(

@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use conformance::Harness;
 use sqlx::PgPool;
 use tributary_domain::{
-    AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Holding, InvestmentAccount,
-    NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder, NewSnapTradeUser, Order,
-    OrderId, OrderStatus, ProviderAccountId, SnapTradeUser, StatusMessage, Symbol, SyncStatus,
-    UserId,
+    AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
+    InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, SnapTradeUser, StatusMessage,
+    Symbol, SyncStatus, UserId,
 };
 use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
@@ -227,8 +227,13 @@ impl HoldingRepository for ReadsAsUser {
     ) -> Result<HoldingsReplaced, RepoError> {
         self.writer.replace_holdings(user, holdings).await
     }
-    async fn get_holding(&self, user: UserId, symbol: &Symbol) -> Result<Holding, RepoError> {
-        self.reader.get_holding(user, symbol).await
+    async fn get_holding(
+        &self,
+        user: UserId,
+        symbol: &Symbol,
+        currency: Option<Currency>,
+    ) -> Result<Holding, RepoError> {
+        self.reader.get_holding(user, symbol, currency).await
     }
     async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError> {
         self.reader.list_holdings(user).await

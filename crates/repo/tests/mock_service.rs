@@ -77,6 +77,7 @@ fn stored_holding(user: UserId, symbol: &str, value: &str) -> Holding {
         id: HoldingId::generate(),
         user_id: user,
         symbol: Symbol::parse(symbol).unwrap(),
+        currency: None,
         security_id: None,
         security_name: None,
         security_type: None,

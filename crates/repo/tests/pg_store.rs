@@ -377,7 +377,7 @@ async fn a_blank_institution_name_or_bad_jsonb_in_the_database_is_invalid_data(
         .execute(&pool)
         .await?;
         let error = service
-            .get_holding(user, &Symbol::parse(symbol)?)
+            .get_holding(user, &Symbol::parse(symbol)?, None)
             .await
             .unwrap_err();
         assert!(
@@ -531,7 +531,7 @@ async fn holdings_carry_their_contributions_through_the_jsonb_columns(pool: PgPo
     .fetch_one(&pool)
     .await?;
     assert_eq!(breakdown["Vanguard"]["account_count"], 2);
-    let stored = service.get_holding(user, &spread.symbol).await?;
+    let stored = service.get_holding(user, &spread.symbol, None).await?;
     assert_eq!(stored.account_contributions, spread.account_contributions);
     Ok(())
 }
@@ -543,7 +543,9 @@ async fn new_holdings_get_time_ordered_ids_that_later_writes_keep(pool: PgPool) 
     service
         .replace_holdings(user, &[holding(user, "VTI", "3", "750")])
         .await?;
-    let first = service.get_holding(user, &Symbol::parse("VTI")?).await?;
+    let first = service
+        .get_holding(user, &Symbol::parse("VTI")?, None)
+        .await?;
     service
         .replace_holdings(
             user,
@@ -553,8 +555,12 @@ async fn new_holdings_get_time_ordered_ids_that_later_writes_keep(pool: PgPool) 
             ],
         )
         .await?;
-    let changed = service.get_holding(user, &Symbol::parse("VTI")?).await?;
-    let added = service.get_holding(user, &Symbol::parse("BND")?).await?;
+    let changed = service
+        .get_holding(user, &Symbol::parse("VTI")?, None)
+        .await?;
+    let added = service
+        .get_holding(user, &Symbol::parse("BND")?, None)
+        .await?;
 
     assert_eq!(
         first.id.as_uuid().get_version_num(),
@@ -676,7 +682,9 @@ async fn a_row_changed_outside_the_repository_is_restored_by_the_next_unchanged_
             removed: 0
         }
     );
-    let vti = service.get_holding(user, &Symbol::parse("VTI")?).await?;
+    let vti = service
+        .get_holding(user, &Symbol::parse("VTI")?, None)
+        .await?;
     assert_eq!(vti.figures.total_quantity.get(), "3".parse()?);
     assert!(stored_versions(&pool, user).await?[1].3.is_some());
     Ok(())
@@ -710,7 +718,9 @@ async fn an_edited_row_is_not_kept_past_a_sync_by_copying_a_digest(pool: PgPool)
     let replaced = service.replace_holdings(user, &two_holdings(user)).await?;
 
     assert_eq!(replaced.written, 1);
-    let vti = service.get_holding(user, &Symbol::parse("VTI")?).await?;
+    let vti = service
+        .get_holding(user, &Symbol::parse("VTI")?, None)
+        .await?;
     assert_eq!(vti.figures.total_quantity.get(), "3".parse()?);
     Ok(())
 }
@@ -952,15 +962,95 @@ async fn a_gain_of_any_size_over_a_one_cent_cost_basis_is_stored_exactly(
 
     service.replace_holdings(user, &holdings).await?;
 
-    let plaid = service.get_holding(user, &Symbol::parse("PLAID")?).await?;
+    let plaid = service
+        .get_holding(user, &Symbol::parse("PLAID")?, None)
+        .await?;
     assert_eq!(
         plaid.figures.unrealized_gain_loss_percent.get(),
         "1099900".parse()?
     );
-    let moon = service.get_holding(user, &Symbol::parse("MOON")?).await?;
+    let moon = service
+        .get_holding(user, &Symbol::parse("MOON")?, None)
+        .await?;
     assert_eq!(
         moon.figures.unrealized_gain_loss_percent.get(),
         "9999999999999999999800".parse()?
     );
+    Ok(())
+}
+
+/// What a dashboard reads through the Data API: `v_portfolio_totals` sums a user's holdings per currency,
+/// exactly as `totals_by_currency` does in Rust, and never adds two currencies together.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn the_totals_view_sums_each_currency_apart_as_the_rust_totals_do(
+    pool: PgPool,
+) -> TestResult {
+    use rust_decimal::Decimal;
+    use tributary_domain::{Currency, totals_by_currency};
+
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    let (cad, usd) = (Currency::parse("CAD")?, Currency::usd());
+    let holdings = [
+        holding(user, "BTC", "0.5", "45000.10").in_currency(cad.clone()),
+        holding(user, "SHOP", "10", "1234.56").in_currency(cad),
+        holding(user, "BTC", "0.25", "16000.25").in_currency(usd.clone()),
+        holding(user, "AAPL", "3", "600").in_currency(usd),
+        holding(user, "ODD", "1", "7"),
+    ];
+    service.replace_holdings(user, &holdings).await?;
+
+    type Row = (Option<String>, Decimal, Decimal, i32);
+    let from_view: Vec<Row> = sqlx::query_as(
+        "select currency, total_market_value, total_cost_basis, holding_count
+         from public.v_portfolio_totals where user_id = $1 order by currency nulls first",
+    )
+    .bind(user.into_uuid())
+    .fetch_all(&pool)
+    .await?;
+    let from_rust: Vec<Row> = totals_by_currency(&service.list_holdings(user).await?)
+        .into_iter()
+        .map(|(currency, sums)| {
+            (
+                currency.map(String::from),
+                sums.market_value,
+                sums.cost_basis,
+                i32::try_from(sums.holdings).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(from_view, from_rust);
+    let value_of = |code: Option<&str>| {
+        from_view
+            .iter()
+            .find(|row| row.0.as_deref() == code)
+            .map(|row| row.1)
+    };
+    assert_eq!(value_of(Some("CAD")), Some("46234.66".parse()?));
+    assert_eq!(value_of(Some("USD")), Some("16600.25".parse()?));
+    assert_eq!(value_of(None), Some("7".parse()?));
+    Ok(())
+}
+
+/// A currency the domain would refuse cannot be written around it either: the column's CHECK holds the same
+/// rule for any writer.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn the_currency_column_refuses_what_is_not_a_currency_code(pool: PgPool) -> TestResult {
+    let user = new_user(&pool).await;
+    for code in ["usd", "$", "", "US Dollar"] {
+        let inserted = sqlx::query(
+            "insert into user_aggregated_holdings (user_id, symbol, currency) values ($1, 'AAPL', $2)",
+        )
+        .bind(user.into_uuid())
+        .bind(code)
+        .execute(&pool)
+        .await;
+        let code_of = inserted
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code().map(|c| c.into_owned()));
+        assert_eq!(code_of.as_deref(), Some("23514"), "{code:?}: {inserted:?}");
+    }
     Ok(())
 }

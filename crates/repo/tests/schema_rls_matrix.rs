@@ -110,15 +110,25 @@ const TABLES: &[TableRules] = &[
     },
 ];
 
-/// The view: read with the caller's rights (so RLS applies), never written.
-const VIEW_RULES: TableRules = TableRules {
-    table: "v_unified_investment_accounts",
-    insert: "",
-    owner_reads: true,
-    hidden: &[],
-    owner_updates: &[],
-    one_row_per_user: false,
-};
+/// The views: read with the caller's rights (so RLS applies), never written.
+const VIEW_RULES: [TableRules; 2] = [
+    TableRules {
+        table: "v_unified_investment_accounts",
+        insert: "",
+        owner_reads: true,
+        hidden: &[],
+        owner_updates: &[],
+        one_row_per_user: false,
+    },
+    TableRules {
+        table: "v_portfolio_totals",
+        insert: "",
+        owner_reads: true,
+        hidden: &[],
+        owner_updates: &[],
+        one_row_per_user: false,
+    },
+];
 
 /// One row of every kind for `owner`, written as the backend (superuser); returns the owner's account.
 async fn seed_owner(pool: &PgPool, owner: Uuid) -> sqlx::Result<Uuid> {
@@ -426,7 +436,7 @@ async fn the_api_roles_hold_exactly_the_privileges_the_matrix_lists_and_no_trunc
     for relation in &relations {
         let rules = TABLES
             .iter()
-            .chain([&VIEW_RULES])
+            .chain(&VIEW_RULES)
             .find(|rules| rules.table == relation);
         let mut expected = BTreeSet::new();
         if let Some(rules) = rules {
@@ -532,7 +542,7 @@ const FUNCTIONS: &[&str] = &[
     "stamp_aggregated_holding",
     "update_updated_at_column",
 ];
-const VIEWS: &[&str] = &["v_unified_investment_accounts"];
+const VIEWS: &[&str] = &["v_portfolio_totals", "v_unified_investment_accounts"];
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
 async fn every_function_and_view_in_public_is_in_the_matrix(
@@ -663,23 +673,25 @@ async fn trigger_functions_run_only_as_triggers_whoever_calls_them(
     Ok(())
 }
 
-/// The owners of the rows `identity` sees in the unified view (or the refusal), and whether a delete
-/// through the view took effect.
-async fn unified_view_as(
+/// The owners of the rows `identity` sees in `view` (or the refusal), and whether a delete through the view
+/// took effect.
+async fn view_as(
     pool: &PgPool,
+    view: &str,
     identity: Identity,
 ) -> sqlx::Result<(sqlx::Result<Vec<Uuid>>, bool)> {
     let mut tx = pool.begin().await?;
     identity.apply(&mut tx).await?;
-    let seen = sqlx::query_scalar::<_, Uuid>(
-        "select user_id from public.v_unified_investment_accounts order by user_id",
-    )
+    // `view` is one of the matrix's own names, never input.
+    let seen = sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(format!(
+        "select user_id from public.{view} order by user_id"
+    )))
     .fetch_all(&mut *tx)
     .await;
     tx.rollback().await?;
     let mut tx = pool.begin().await?;
     identity.apply(&mut tx).await?;
-    let deleted = sqlx::query("delete from public.v_unified_investment_accounts")
+    let deleted = sqlx::query(sqlx::AssertSqlSafe(format!("delete from public.{view}")))
         .execute(&mut *tx)
         .await
         .is_ok_and(|done| done.rows_affected() > 0);
@@ -688,7 +700,7 @@ async fn unified_view_as(
 }
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
-async fn the_unified_view_shows_each_identity_only_the_rows_it_may_see_and_takes_no_writes(
+async fn the_views_show_each_identity_only_the_rows_it_may_see_and_take_no_writes(
     pool: PgPool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let owner = create_auth_user(&pool).await?;
@@ -698,17 +710,19 @@ async fn the_unified_view_shows_each_identity_only_the_rows_it_may_see_and_takes
     let mut everyone = vec![owner, other];
     everyone.sort_unstable();
 
-    let (seen, deleted) = unified_view_as(&pool, Identity::Anon).await?;
-    assert_eq!(sqlstate(&seen).as_deref(), Some("42501"), "anon: {seen:?}");
-    assert!(!deleted, "anon deleted through the view");
-    for (identity, expected) in [
-        (Identity::User(owner), vec![owner]),
-        (Identity::User(other), vec![other]),
-        (Identity::ServiceRole, everyone),
-    ] {
-        let (seen, deleted) = unified_view_as(&pool, identity).await?;
-        assert_eq!(seen?, expected, "{identity:?} through the view");
-        assert!(!deleted, "{identity:?} deleted through the view");
+    for view in VIEWS {
+        let (seen, deleted) = view_as(&pool, view, Identity::Anon).await?;
+        assert_eq!(sqlstate(&seen).as_deref(), Some("42501"), "anon: {seen:?}");
+        assert!(!deleted, "anon deleted through {view}");
+        for (identity, expected) in [
+            (Identity::User(owner), vec![owner]),
+            (Identity::User(other), vec![other]),
+            (Identity::ServiceRole, everyone.clone()),
+        ] {
+            let (seen, deleted) = view_as(&pool, view, identity).await?;
+            assert_eq!(seen?, expected, "{identity:?} through {view}");
+            assert!(!deleted, "{identity:?} deleted through {view}");
+        }
     }
     Ok(())
 }
@@ -826,7 +840,10 @@ mod user_scoped {
                 .user_id,
             alice
         );
-        assert_eq!(as_alice.get_holding(alice, &aapl).await?.user_id, alice);
+        assert_eq!(
+            as_alice.get_holding(alice, &aapl, None).await?.user_id,
+            alice
+        );
         assert_eq!(as_alice.get_order(alice, mine.order).await?.user_id, alice);
 
         // Bob's rows asked for by their ids under her own name: not found, as if they did not exist.
@@ -880,7 +897,7 @@ mod user_scoped {
             ),
             (
                 "get_holding",
-                is_forbidden(as_alice.get_holding(bob, &aapl).await),
+                is_forbidden(as_alice.get_holding(bob, &aapl, None).await),
             ),
             (
                 "list_orders",

@@ -394,9 +394,10 @@ impl<S: Store + 'static> SyncEngine<S> {
             }
         }
         let merged = merge_each(user, lots);
-        for (symbol, error) in merged.left_out {
+        for ((symbol, currency), error) in merged.left_out {
+            let currency = currency.map_or_else(|| "no currency".to_owned(), |c| c.to_string());
             report.positions_left_out.push(format!(
-                "{symbol}: {error}; the holding is left out of this sync"
+                "{symbol} ({currency}): {error}; the holding is left out of this sync"
             ));
         }
         Ok(merged.holdings)
@@ -630,7 +631,14 @@ fn fetched_lots(
                 Ok(positions) => {
                     for position in positions {
                         let institution = row.institution_name.clone();
-                        match Lot::from_position(row.id, institution, row.provider, position)? {
+                        let lot = Lot::from_position(
+                            row.id,
+                            institution,
+                            row.provider,
+                            position,
+                            account.info.currency.as_ref(),
+                        )?;
+                        match lot {
                             Ok(lot) => lots.push(lot),
                             Err(left_out) => report.positions_left_out.push(left_out.to_string()),
                         }

@@ -1,17 +1,18 @@
 //! The holdings merge: every account's positions, from every provider, folded into one row per symbol.
 //!
 //! Pure: no I/O, so the sums can be checked exhaustively. A [`Lot`] is one account's position in one
-//! symbol; [`merge`] groups lots by symbol into [`NewHolding`]s whose totals are the sums of their
-//! per-account contributions (a symbol held twice in one account is one contribution).
+//! symbol; [`merge`] groups lots by symbol and currency into [`NewHolding`]s whose totals are the sums of
+//! their per-account contributions (a symbol held twice in one account is one contribution). Lots in two
+//! currencies are never added together: each currency is a holding of its own.
 
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use tributary_domain::{
-    AccountContribution, AccountId, Amount, DomainError, Holding, HoldingFigures, InstitutionName,
-    NewHolding, OptionContract, Provider, Quantity, SecurityId, SecurityName, SecurityType, Symbol,
-    UniversalSymbolId, UserId,
+    AccountContribution, AccountId, Amount, Currency, DomainError, Holding, HoldingFigures,
+    InstitutionName, NewHolding, OptionContract, Provider, Quantity, SecurityId, SecurityName,
+    SecurityType, Symbol, UniversalSymbolId, UserId,
 };
 use tributary_provider::capability::{Position, PositionSide};
 
@@ -41,6 +42,8 @@ pub struct Lot {
     pub institution: InstitutionName,
     /// The symbol.
     pub symbol: Symbol,
+    /// The currency `market_value` and `cost_basis` are in; `None` when no one said.
+    pub currency: Option<Currency>,
     /// How many units.
     pub quantity: Quantity,
     /// What they are worth.
@@ -76,8 +79,10 @@ impl Lot {
     /// The lot a provider's position makes, or why it has no place in the holdings.
     ///
     /// The market value is the provider's, else price × quantity, else zero (a position with no price is
-    /// still held); a missing cost basis is zero. SnapTrade reports its universal symbol id as the
-    /// security id: when a SnapTrade security id is a UUID it is also the universal symbol id.
+    /// still held); a missing cost basis is zero. The currency is the position's, else `account_currency`
+    /// (the currency the provider reports the account's balances in), else none. SnapTrade reports its
+    /// universal symbol id as the security id: when a SnapTrade security id is a UUID it is also the
+    /// universal symbol id.
     ///
     /// # Errors
     /// [`DomainError`] naming `market_value` or `cost_basis` when a long position's value is negative or
@@ -87,6 +92,7 @@ impl Lot {
         institution: InstitutionName,
         provider: Provider,
         position: &Position,
+        account_currency: Option<&Currency>,
     ) -> Result<Result<Self, LeftOut>, DomainError> {
         if position.side == PositionSide::Short {
             // total_quantity and total_market_value are >= 0 columns: a short has no row to live in.
@@ -106,6 +112,10 @@ impl Lot {
             account_id,
             institution,
             symbol: position.symbol.clone(),
+            currency: position
+                .currency
+                .clone()
+                .or_else(|| account_currency.cloned()),
             quantity: position.quantity,
             market_value: Amount::new_for("market_value", market_value)?,
             cost_basis: Amount::new_for("cost_basis", cost_basis)?,
@@ -132,6 +142,7 @@ impl Lot {
                 account_id: contribution.account_id,
                 institution: contribution.institution.clone(),
                 symbol: holding.symbol.clone(),
+                currency: holding.currency.clone(),
                 quantity: contribution.quantity,
                 market_value: contribution.market_value,
                 cost_basis: contribution.cost_basis,
@@ -173,54 +184,64 @@ fn security_facts(provider: Provider, position: &Position) -> SecurityFacts {
     }
 }
 
-/// What [`merge_each`] made: a holding per symbol, and the symbols whose holding cannot be represented.
+/// A holding's key: a symbol in a currency (`None`: no one said which).
+pub type HoldingKey = (Symbol, Option<Currency>);
+
+/// What [`merge_each`] made: a holding per symbol and currency, and those whose holding cannot be
+/// represented.
 #[derive(Debug, Default)]
 pub struct Merged {
-    /// One holding per symbol that fits its columns, by symbol.
+    /// One holding per symbol and currency that fits its columns, by symbol then currency.
     pub holdings: Vec<NewHolding>,
-    /// Each symbol left out, with the figure that does not fit (an average cost per unit past its column,
+    /// Each holding left out, with the figure that does not fit (an average cost per unit past its column,
     /// say): reported, never rounded or clamped into a row.
-    pub left_out: Vec<(Symbol, DomainError)>,
+    pub left_out: Vec<(HoldingKey, DomainError)>,
 }
 
-/// Like [`merge`], but one symbol whose holding cannot be represented is left out with why instead of
-/// failing them all.
+/// Like [`merge`], but one holding that cannot be represented is left out with why instead of failing them
+/// all.
 pub fn merge_each(user: UserId, lots: Vec<Lot>) -> Merged {
     let mut merged = Merged::default();
-    for (symbol, lots) in by_symbol(lots) {
-        match holding(user, symbol.clone(), &lots) {
+    for (key, lots) in by_key(lots) {
+        match holding(user, key.clone(), &lots) {
             Ok(holding) => merged.holdings.push(holding),
-            Err(error) => merged.left_out.push((symbol, error)),
+            Err(error) => merged.left_out.push((key, error)),
         }
     }
     merged
 }
 
-/// The lots of each symbol, by symbol, each symbol's sorted by account.
-fn by_symbol(lots: Vec<Lot>) -> BTreeMap<Symbol, Vec<Lot>> {
-    let mut by_symbol: BTreeMap<Symbol, Vec<Lot>> = BTreeMap::new();
+/// The lots of each symbol and currency, by symbol then currency, each key's sorted by account.
+fn by_key(lots: Vec<Lot>) -> BTreeMap<HoldingKey, Vec<Lot>> {
+    let mut by_key: BTreeMap<HoldingKey, Vec<Lot>> = BTreeMap::new();
     for lot in lots {
-        by_symbol.entry(lot.symbol.clone()).or_default().push(lot);
+        let key = (lot.symbol.clone(), lot.currency.clone());
+        by_key.entry(key).or_default().push(lot);
     }
-    for lots in by_symbol.values_mut() {
+    for lots in by_key.values_mut() {
         lots.sort_by_key(|lot| lot.account_id);
     }
-    by_symbol
+    by_key
 }
 
-/// Folds `lots` into one holding per symbol, by symbol. Each holding's totals are the sums of its
-/// contributions, one per account (by account id); security facts come from the first lot that has each.
+/// Folds `lots` into one holding per symbol and currency, by symbol then currency. Each holding's totals are
+/// the sums of its contributions, one per account (by account id); security facts come from the first lot
+/// that has each.
 ///
 /// # Errors
 /// [`DomainError`] naming the total that overflows its column.
 pub fn merge(user: UserId, lots: Vec<Lot>) -> Result<Vec<NewHolding>, DomainError> {
-    by_symbol(lots)
+    by_key(lots)
         .into_iter()
-        .map(|(symbol, lots)| holding(user, symbol, &lots))
+        .map(|(key, lots)| holding(user, key, &lots))
         .collect()
 }
 
-fn holding(user: UserId, symbol: Symbol, lots: &[Lot]) -> Result<NewHolding, DomainError> {
+fn holding(
+    user: UserId,
+    (symbol, currency): HoldingKey,
+    lots: &[Lot],
+) -> Result<NewHolding, DomainError> {
     let contributions = contributions(lots)?;
     let sum = |value: fn(&AccountContribution) -> Decimal| -> Decimal {
         contributions.iter().map(value).sum()
@@ -239,6 +260,7 @@ fn holding(user: UserId, symbol: Symbol, lots: &[Lot]) -> Result<NewHolding, Dom
         provider_metadata: security.provider_metadata,
         universal_symbol_id: security.universal_symbol_id,
         option_contract: security.option_contract,
+        currency,
         ..NewHolding::new(user, symbol, figures)
     })
 }

@@ -99,7 +99,7 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
             price: None,
             market_value: Some(SignedAmount::parse(value).unwrap()),
             cost_basis: Some(SignedAmount::parse(cost).unwrap()),
-            currency: Some("USD".to_owned()),
+            currency: Some(tributary_domain::Currency::usd()),
         }
     }
 

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use rust_decimal::Decimal;
 use tributary_domain::{
-    AccountId, Amount, InstitutionName, OptionContract, OptionRight, Price, Provider,
+    AccountId, Amount, Currency, InstitutionName, OptionContract, OptionRight, Price, Provider,
     ProviderAccountId, Quantity, SecurityId, SecurityType, SignedAmount, Symbol, UniversalSymbolId,
     UserId,
 };
@@ -31,7 +31,7 @@ fn position(symbol: &str, quantity: &str, value: &str, cost: &str) -> Position {
         price: None,
         market_value: Some(SignedAmount::parse(value).unwrap()),
         cost_basis: Some(SignedAmount::parse(cost).unwrap()),
-        currency: Some("USD".into()),
+        currency: Some(Currency::usd()),
     }
 }
 
@@ -41,6 +41,7 @@ fn lot(account: AccountId, institution: &str, provider: Provider, position: &Pos
         InstitutionName::parse(institution).unwrap(),
         provider,
         position,
+        None,
     )
     .unwrap()
     .unwrap()
@@ -169,6 +170,7 @@ fn a_short_position_is_left_out_with_its_reason() {
         InstitutionName::parse("Alpaca").unwrap(),
         Provider::Alpaca,
         &short,
+        None,
     )
     .unwrap()
     .unwrap_err();
@@ -184,6 +186,7 @@ fn a_negative_market_value_on_a_long_position_is_refused_naming_the_field() {
         InstitutionName::parse("Plaid").unwrap(),
         Provider::Plaid,
         &negative,
+        None,
     )
     .unwrap_err();
     assert!(error.to_string().contains("market_value"), "{error}");
@@ -267,6 +270,63 @@ fn carried_lots_rebuild_the_same_holding() {
 }
 
 #[test]
+fn a_symbol_held_in_two_currencies_is_two_holdings_never_one_sum() {
+    let (wealthsimple, coinbase) = (AccountId::generate(), AccountId::generate());
+    let mut in_cad = position("BTC", "0.5", "45000.00", "40000.00");
+    in_cad.currency = Some(Currency::parse("CAD").unwrap());
+    let in_usd = position("BTC", "0.25", "16000.00", "15000.00");
+    let holdings = merge(
+        UserId::generate(),
+        vec![
+            lot(wealthsimple, "Wealthsimple", Provider::SnapTrade, &in_cad),
+            lot(coinbase, "Coinbase", Provider::SnapTrade, &in_usd),
+        ],
+    )
+    .unwrap();
+    let by_currency: Vec<_> = holdings
+        .iter()
+        .map(|h| {
+            (
+                h.currency.as_ref().unwrap().as_str(),
+                h.figures.total_market_value.get(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_currency,
+        [("CAD", dec("45000.00")), ("USD", dec("16000.00"))]
+    );
+}
+
+#[test]
+fn a_position_that_names_no_currency_is_in_its_accounts_currency_or_in_none() {
+    let mut unnamed = position("VTI", "1", "250.00", "200.00");
+    unnamed.currency = None;
+    let institution = || InstitutionName::parse("Alpaca").unwrap();
+    let usd = Currency::usd();
+    let with_account = Lot::from_position(
+        AccountId::generate(),
+        institution(),
+        Provider::Alpaca,
+        &unnamed,
+        Some(&usd),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(with_account.currency, Some(usd));
+    let unknown = Lot::from_position(
+        AccountId::generate(),
+        institution(),
+        Provider::Alpaca,
+        &unnamed,
+        None,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(unknown.currency, None, "never assumed to be dollars");
+}
+
+#[test]
 fn no_lots_make_no_holdings() {
     assert!(merge(UserId::generate(), Vec::new()).unwrap().is_empty());
 }
@@ -275,19 +335,23 @@ fn arbitrary_lot(accounts: Vec<AccountId>) -> impl Strategy<Value = Lot> {
     (
         0..accounts.len(),
         prop::sample::select(vec!["AAPL", "MSFT", "VTI", "SPY"]),
+        prop::sample::select(vec![Some("USD"), Some("CAD"), None]),
         0u64..10_000_000_000,
         0u64..100_000_000,
         0u64..100_000_000,
     )
-        .prop_map(move |(account, symbol, quantity, value, cost)| Lot {
-            account_id: accounts[account],
-            institution: InstitutionName::parse(&format!("Bank {}", account % 2)).unwrap(),
-            symbol: Symbol::parse(symbol).unwrap(),
-            quantity: Quantity::new(Decimal::new(quantity as i64, 8)).unwrap(),
-            market_value: Amount::new(Decimal::new(value as i64, 2)).unwrap(),
-            cost_basis: Amount::new(Decimal::new(cost as i64, 2)).unwrap(),
-            security: SecurityFacts::default(),
-        })
+        .prop_map(
+            move |(account, symbol, currency, quantity, value, cost)| Lot {
+                account_id: accounts[account],
+                institution: InstitutionName::parse(&format!("Bank {}", account % 2)).unwrap(),
+                symbol: Symbol::parse(symbol).unwrap(),
+                currency: currency.map(|code| Currency::parse(code).unwrap()),
+                quantity: Quantity::new(Decimal::new(quantity as i64, 8)).unwrap(),
+                market_value: Amount::new(Decimal::new(value as i64, 2)).unwrap(),
+                cost_basis: Amount::new(Decimal::new(cost as i64, 2)).unwrap(),
+                security: SecurityFacts::default(),
+            },
+        )
 }
 
 fn lots() -> impl Strategy<Value = Vec<Lot>> {
@@ -304,11 +368,13 @@ proptest! {
     })]
 
     #[test]
-    fn the_merge_conserves_quantities_values_and_costs(lots in lots()) {
-        let totals_in = |pick: fn(&Lot) -> Decimal| -> BTreeMap<String, Decimal> {
+    fn the_merge_conserves_quantities_values_and_costs_per_currency(lots in lots()) {
+        type Key = (String, Option<Currency>);
+        let totals_in = |pick: fn(&Lot) -> Decimal| -> BTreeMap<Key, Decimal> {
             let mut totals = BTreeMap::new();
             for lot in &lots {
-                *totals.entry(lot.symbol.as_str().to_owned()).or_default() += pick(lot);
+                let key = (lot.symbol.as_str().to_owned(), lot.currency.clone());
+                *totals.entry(key).or_default() += pick(lot);
             }
             totals
         };
@@ -318,7 +384,7 @@ proptest! {
         let holdings = merge(UserId::generate(), lots.clone()).unwrap();
         prop_assert_eq!(holdings.len(), quantities.len());
         for holding in &holdings {
-            let symbol = holding.symbol.as_str();
+            let symbol = &(holding.symbol.as_str().to_owned(), holding.currency.clone());
             prop_assert_eq!(holding.figures.total_quantity.get(), quantities[symbol]);
             prop_assert_eq!(holding.figures.total_market_value.get(), values[symbol]);
             prop_assert_eq!(holding.figures.total_cost_basis.get(), costs[symbol]);

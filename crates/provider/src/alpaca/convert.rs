@@ -20,7 +20,7 @@ use super::wire::{self, TradeAccount};
 use super::{AlpacaClient, BrokerAccountId};
 use crate::capability::{
     AccountInfo, AccountRef, BrokerageAccounts, LeftOut, Listing, OrderImpact, OrderRequest,
-    OrderScope, OrderSize, PlacedOrder, Position, PositionSide, Trading,
+    OrderScope, OrderSize, PlacedOrder, Position, PositionSide, Trading, currency_code,
 };
 use crate::error::ProviderError;
 
@@ -449,7 +449,11 @@ pub(super) fn account_info(
         account_subtype: None,
         total_value: amount(Some(balances.equity), "equity")?,
         cash: amount(Some(balances.cash), "cash")?,
-        currency: Some(balances.currency.clone()),
+        currency: currency_code(
+            Provider::Alpaca,
+            "currency",
+            [Some(balances.currency.as_str())],
+        )?,
     })
 }
 

@@ -23,7 +23,7 @@ use super::wire::{
 use super::{AccessToken, MAX_PAGE_SIZE, PlaidClient};
 use crate::capability::{
     AccountInfo, Aggregation, ConnectionInfo, Listing, PageCursor, Position, PositionSide,
-    ProviderConnectionId, Transaction, TransactionKind, TransactionPage,
+    ProviderConnectionId, Transaction, TransactionKind, TransactionPage, currency_code,
 };
 use crate::error::ProviderError;
 
@@ -138,10 +138,14 @@ fn account_info(
             .transpose()?,
         total_value: amount(balances.current, at("balances.current"))?,
         cash: amount(balances.available, at("balances.available"))?,
-        currency: currency(
-            balances.iso_currency_code.as_deref(),
-            balances.unofficial_currency_code.as_deref(),
-        ),
+        currency: currency_code(
+            Provider::Plaid,
+            &at("balances.iso_currency_code"),
+            [
+                balances.iso_currency_code.as_deref(),
+                balances.unofficial_currency_code.as_deref(),
+            ],
+        )?,
     })
 }
 
@@ -204,18 +208,16 @@ fn position(
         // holding in BTC says so in `unofficial_currency_code`. A holding naming neither is priced in its
         // security's currency (`Security.iso_currency_code`/`unofficial_currency_code`, the currency of
         // `close_price`). Nothing is assumed: no currency anywhere stays `None`, never USD.
-        currency: currency(
-            holding.iso_currency_code.as_deref(),
-            holding.unofficial_currency_code.as_deref(),
-        )
-        .or_else(|| {
-            security.and_then(|security| {
-                currency(
-                    security.iso_currency_code.as_deref(),
-                    security.unofficial_currency_code.as_deref(),
-                )
-            })
-        }),
+        currency: currency_code(
+            Provider::Plaid,
+            &at("iso_currency_code"),
+            [
+                holding.iso_currency_code.as_deref(),
+                holding.unofficial_currency_code.as_deref(),
+                security.and_then(|security| security.iso_currency_code.as_deref()),
+                security.and_then(|security| security.unofficial_currency_code.as_deref()),
+            ],
+        )?,
     })
 }
 
@@ -348,15 +350,6 @@ fn amount(value: Option<Decimal>, field: String) -> Result<Option<SignedAmount>,
     value
         .map(|value| SignedAmount::new_for("amount", value).map_err(invalid(field)))
         .transpose()
-}
-
-/// The ISO-4217 code, else the unofficial one (crypto, `GBX`…); an empty code names no currency.
-fn currency(iso: Option<&str>, unofficial: Option<&str>) -> Option<String> {
-    [iso, unofficial]
-        .into_iter()
-        .flatten()
-        .find(|code| !code.trim().is_empty())
-        .map(str::to_owned)
 }
 
 fn non_zero(value: Decimal) -> Option<Decimal> {

@@ -32,7 +32,7 @@ use crate::capability::{
     AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, ConnectionPortal,
     Listing, OrderImpact, OrderRequest, OrderScope, OrderSize, PageCursor, PlacedOrder, PortalLink,
     PortalRequest, Position, PositionSide, ProviderConnectionId, Trading, Transaction,
-    TransactionKind, TransactionPage,
+    TransactionKind, TransactionPage, currency_code,
 };
 use crate::error::ProviderError;
 
@@ -496,7 +496,11 @@ pub(crate) fn account_info(
             field("balance.total.amount"),
         )?,
         cash: signed(cash, field("cash"))?,
-        currency: total.and_then(|total| total.currency.clone()),
+        currency: currency_code(
+            Provider::SnapTrade,
+            &field("balance.total.currency"),
+            [total.and_then(|total| total.currency.as_deref())],
+        )?,
     })
 }
 
@@ -560,10 +564,11 @@ pub(crate) fn position(
             .transpose()?,
         market_value: signed(market_value, field("market_value"))?,
         cost_basis: signed(wire.cost_basis, field("cost_basis"))?,
-        currency: wire
-            .currency
-            .clone()
-            .or_else(|| instrument.currency.clone()),
+        currency: currency_code(
+            Provider::SnapTrade,
+            &field("currency"),
+            [wire.currency.as_deref(), instrument.currency.as_deref()],
+        )?,
     })
 }
 

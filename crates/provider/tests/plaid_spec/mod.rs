@@ -233,7 +233,7 @@ async fn a_holding_quoted_in_an_unofficial_currency_keeps_that_currency_never_us
                     position.security_id.as_ref().map(|id| id.as_str()) == Some(&crypto);
                 let expected = if is_crypto { "BTC" } else { "USD" };
                 assert_eq!(
-                    position.currency.as_deref(),
+                    position.currency.as_ref().map(|c| c.as_str()),
                     Some(expected),
                     "{name}: {:?} (currency on the holding: {on_holding})",
                     position.security_id

@@ -11,8 +11,8 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::types::Json;
 use sqlx::{Arguments, Encode, PgConnection, Postgres, Type};
 use tributary_domain::{
-    Amount, Holding, HoldingFigures, HoldingId, NewHolding, Percent, Quantity, SecurityId,
-    SecurityName, SecurityType, SignedAmount, Symbol, UnitCost, UserId,
+    Amount, Currency, Holding, HoldingFigures, HoldingId, NewHolding, Percent, Quantity,
+    SecurityId, SecurityName, SecurityType, SignedAmount, Symbol, UnitCost, UserId,
 };
 
 use super::row::Columns;
@@ -56,7 +56,8 @@ macro_rules! incoming {
          unnest($15::jsonb[]) as institution_breakdown, unnest($16::int[]) as account_count,
          unnest($17::timestamptz[]) as price_as_of, unnest($18::text[]) as data_source,
          unnest($19::jsonb[]) as provider_metadata, unnest($20::uuid[]) as universal_symbol_id,
-         unnest($21::jsonb[]) as option_contract, unnest($22::uuid[]) as id, unnest($23::bytea[]) as content_digest
+         unnest($21::jsonb[]) as option_contract, unnest($22::uuid[]) as id, unnest($23::bytea[]) as content_digest,
+         unnest($24::text[]) as currency
 )"
     };
 }
@@ -74,7 +75,8 @@ macro_rules! changed_rows {
   select k.* from incoming k
   where not exists (
     select from public.user_aggregated_holdings s
-    where s.user_id = $1 and s.symbol = k.symbol and s.content_digest = k.content_digest)
+    where s.user_id = $1 and s.symbol = k.symbol and coalesce(s.currency, '') = coalesce(k.currency, '')
+      and s.content_digest = k.content_digest)
 )"
         )
     };
@@ -98,14 +100,14 @@ macro_rules! insert_changed {
   (id, user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
    total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
    day_change_percent, account_contributions, institution_breakdown, account_count, price_as_of, data_source,
-   provider_metadata, universal_symbol_id, option_contract, content_digest)
+   provider_metadata, universal_symbol_id, option_contract, content_digest, currency)
 select id, $1::uuid, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
        total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
        day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
        price_as_of, coalesce(data_source, 'aggregated'), provider_metadata, universal_symbol_id, option_contract,
-       content_digest
+       content_digest, currency
 from changed
-on conflict (user_id, symbol) do update set
+on conflict (user_id, symbol, currency) do update set
   security_id = excluded.security_id, security_name = excluded.security_name,
   security_type = excluded.security_type, total_quantity = excluded.total_quantity,
   total_market_value = excluded.total_market_value, total_cost_basis = excluded.total_cost_basis,
@@ -132,13 +134,18 @@ where h.content_digest is distinct from excluded.content_digest or ",
 /// One statement per batch; identical rows are not rewritten, so `rows_affected` counts real changes.
 const UPSERT: &str = concat!("with ", changed_rows!(), "\n", insert_changed!());
 
-/// [`UPSERT`] with the removal of every symbol the batch does not name, in one statement (one round trip; the
+/// [`UPSERT`] with the removal of every (symbol, currency) the batch does not name (`''` stands for no currency
+/// there: the column's CHECK never lets a code be empty, and equality on it can be hashed), in one statement (one round trip; the
 /// two touch disjoint rows, so sharing a snapshot changes nothing). Run after [`LOCK_USER`], in its transaction.
 macro_rules! replace_with {
     ($rows:expr) => {
         concat!(
             "with removed as (
-  delete from public.user_aggregated_holdings where user_id = $1 and symbol <> all($2::text[]) returning 1
+  delete from public.user_aggregated_holdings h
+  where h.user_id = $1
+    and (h.symbol, coalesce(h.currency, '')) not in (
+      select k.symbol, coalesce(k.currency, '') from unnest($2::text[], $24::text[]) as k(symbol, currency))
+  returning 1
 ), ",
             $rows,
             ", written as (\n",
@@ -159,18 +166,31 @@ const REPLACE_ALL: &str = replace_with!(all_rows!());
 const LOCK_USER: &str =
     "select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1::text, 0))";
 
-const SELECT: &str = "
-select id, user_id, symbol, security_id, security_name, security_type, total_quantity, total_market_value,
-       total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent, day_change_value,
-       day_change_percent, account_contributions, institution_breakdown, account_count, updated_at, price_as_of,
-       data_source, provider_metadata, universal_symbol_id, option_contract
+macro_rules! select_holdings {
+    ($where:literal) => {
+        concat!(
+            "select id, user_id, symbol, currency, security_id, security_name, security_type, total_quantity,
+       total_market_value, total_cost_basis, average_cost_basis, unrealized_gain_loss, unrealized_gain_loss_percent,
+       day_change_value, day_change_percent, account_contributions, institution_breakdown, account_count,
+       updated_at, price_as_of, data_source, provider_metadata, universal_symbol_id, option_contract
 from public.user_aggregated_holdings
-where user_id = $1 and ($2::text is null or symbol = $2)
-order by symbol collate \"C\"";
+where ",
+            $where
+        )
+    };
+}
+
+/// One holding, by its key.
+const SELECT_ONE: &str =
+    select_holdings!("user_id = $1 and symbol = $2 and currency is not distinct from $3");
+
+/// All the user's holdings, by symbol then currency (byte order; no currency first).
+const SELECT_ALL: &str = select_holdings!(
+    "user_id = $1 order by symbol collate \"C\", currency collate \"C\" nulls first"
+);
 
 /// What [`already_stored`] compares a replacement with.
-const STORED_DIGESTS: &str =
-    "select symbol, content_digest from public.user_aggregated_holdings where user_id = $1";
+const STORED_DIGESTS: &str = "select symbol, currency, content_digest from public.user_aggregated_holdings where user_id = $1";
 
 #[async_trait]
 impl HoldingRepository for PgStore {
@@ -215,17 +235,21 @@ impl HoldingRepository for PgStore {
         Ok(replaced)
     }
 
-    async fn get_holding(&self, user: UserId, symbol: &Symbol) -> Result<Holding, RepoError> {
-        let query = sqlx::query(SELECT)
+    async fn get_holding(
+        &self,
+        user: UserId,
+        symbol: &Symbol,
+        currency: Option<Currency>,
+    ) -> Result<Holding, RepoError> {
+        let query = sqlx::query(SELECT_ONE)
             .bind(user.into_uuid())
-            .bind(symbol.as_str());
+            .bind(symbol.as_str())
+            .bind(currency.map(String::from));
         self.read_row(user, query, read_holding, "holding").await
     }
 
     async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError> {
-        let query = sqlx::query(SELECT)
-            .bind(user.into_uuid())
-            .bind(None::<&str>);
+        let query = sqlx::query(SELECT_ALL).bind(user.into_uuid());
         self.read_rows(user, query, read_holding).await
     }
 }
@@ -315,6 +339,7 @@ fn content_digest(mac: Hmac<Sha256>, row: &Row<'_>) -> ContentDigest {
     let mut digest = Framed(mac);
     digest.field(h.user_id.into_uuid().as_bytes());
     digest.field(h.symbol.as_str().as_bytes());
+    digest.optional(h.currency.as_ref().map(|c| c.as_str().as_bytes()));
     digest.optional(h.security_id.as_ref().map(|v| v.as_str().as_bytes()));
     digest.optional(h.security_name.as_ref().map(|v| v.as_str().as_bytes()));
     digest.optional(h.security_type.map(|t| t.as_str().as_bytes()));
@@ -384,8 +409,7 @@ const FIGURES: [(&str, FigureColumn, u32); 8] = [
     ("day_change_percent", |f| f.day_change_percent.get(), 4),
 ];
 
-/// `$1`, the user, and the batch column by column as arrays, `$2`…`$23` in the order `changed_rows!` reads
-/// them.
+/// `$1`, the user, and the batch column by column as arrays, `$2`…`$24` in the order `incoming!` reads them.
 fn batch_arguments(user: UserId, rows: &[Row<'_>]) -> Result<PgArguments, RepoError> {
     let mut args = PgArguments::default();
     add(&mut args, "user_id", user.into_uuid())?;
@@ -457,6 +481,11 @@ fn batch_arguments(user: UserId, rows: &[Row<'_>]) -> Result<PgArguments, RepoEr
         column(rows, |_| HoldingId::generate_ordered().into_uuid()),
     )?;
     add(&mut args, "content_digest", column(rows, |r| &r.digest[..]))?;
+    add(
+        &mut args,
+        "currency",
+        column(rows, |r| r.holding.currency.as_ref().map(Currency::as_str)),
+    )?;
     Ok(args)
 }
 
@@ -474,31 +503,39 @@ fn add<'t, T: Encode<'t, Postgres> + Type<Postgres>>(
         .map_err(|error| RepoError::invalid(field, error.to_string()))
 }
 
-/// Each of the user's stored symbols with its digest (`None` for a row not written by the repository). One
+/// Each of the user's stored holdings' keys with its digest (`None` for a row not written by the repository). One
 /// statement; in service mode outside a user's lock it runs alone on the pool (one round trip). Read without
 /// the replacement's lock: a replacement that commits meanwhile simply comes after this one.
-async fn stored_digests(
-    store: &PgStore,
-    user: UserId,
-) -> Result<HashMap<String, Option<Vec<u8>>>, RepoError> {
+async fn stored_digests(store: &PgStore, user: UserId) -> Result<StoredDigests, RepoError> {
     let query = sqlx::query(STORED_DIGESTS).bind(user.into_uuid());
     let stored = store.read_rows_alone(user, query, read_digest).await?;
     Ok(stored.into_iter().collect())
 }
 
-/// Whether the stored holdings already are the batch: the same symbols, each with the batch row's digest.
-fn already_stored(stored: &HashMap<String, Option<Vec<u8>>>, rows: &[Row<'_>]) -> bool {
-    // Batch symbols are distinct (check_holdings) and so are stored ones: same count, all found, same sets.
+/// A stored holding's key, `(symbol, currency)`, as the column spells it.
+type StoredKey = (String, Option<String>);
+/// Each stored holding's digest, by key.
+type StoredDigests = HashMap<StoredKey, Option<Vec<u8>>>;
+
+/// Whether the stored holdings already are the batch: the same keys, each with the batch row's digest.
+fn already_stored(stored: &StoredDigests, rows: &[Row<'_>]) -> bool {
+    // Batch keys are distinct (check_holdings) and so are stored ones: same count, all found, same sets.
     stored.len() == rows.len()
         && rows.iter().all(|row| {
-            let digest = stored.get(row.holding.symbol.as_str());
-            digest.and_then(Option::as_deref) == Some(&row.digest[..])
+            let key = (
+                row.holding.symbol.as_str().to_owned(),
+                row.holding.currency.as_ref().map(|c| c.as_str().to_owned()),
+            );
+            stored.get(&key).and_then(Option::as_deref) == Some(&row.digest[..])
         })
 }
 
-fn read_digest(row: &PgRow) -> Result<(String, Option<Vec<u8>>), RepoError> {
+fn read_digest(row: &PgRow) -> Result<(StoredKey, Option<Vec<u8>>), RepoError> {
     let c = Columns(row);
-    Ok((c.get("symbol")?, c.get("content_digest")?))
+    Ok((
+        (c.get("symbol")?, c.get("currency")?),
+        c.get("content_digest")?,
+    ))
 }
 
 fn read_holding(row: &PgRow) -> Result<Holding, RepoError> {
@@ -508,6 +545,7 @@ fn read_holding(row: &PgRow) -> Result<Holding, RepoError> {
         id: c.id("id")?,
         user_id: c.id("user_id")?,
         symbol: c.parse("symbol", Symbol::parse)?,
+        currency: c.parse_opt("currency", Currency::parse)?,
         security_id: c.parse_opt("security_id", SecurityId::parse)?,
         security_name: c.parse_opt("security_name", SecurityName::parse)?,
         security_type: c.parse_opt("security_type", SecurityType::parse)?,

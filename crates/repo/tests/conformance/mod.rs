@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use tributary_domain::{
     AccountContribution, AccountId, AccountType, Amount, AuthorizationId, BrokerageName,
-    BrokerageOrderId, BrokerageSlug, ConnectionStatus, ConnectionType, ExposeSecret,
+    BrokerageOrderId, BrokerageSlug, ConnectionStatus, ConnectionType, Currency, ExposeSecret,
     HoldingFigures, InstitutionName, InvestmentAccount, NewBrokerageConnection, NewHolding,
     NewInvestmentAccount, NewOrder, NewSnapTradeUser, OrderAction, OrderId, OrderStatus, OrderType,
     PortfolioMode, Price, Provider, ProviderAccountId, Quantity, SecretString, SnapTradeUserId,
@@ -45,6 +45,7 @@ macro_rules! all_cases {
         $runner!(a_second_identical_write_changes_nothing);
         $runner!(another_user_never_reads_or_writes_the_first_users_rows);
         $runner!(replacing_holdings_removes_symbols_no_longer_held);
+        $runner!(a_symbol_held_in_two_currencies_is_two_rows_each_replaced_on_its_own);
         $runner!(a_reader_never_sees_half_a_holdings_replacement);
         $runner!(portfolio_mode_follows_the_truth_table_for_every_combination);
         $runner!(orders_upsert_by_brokerage_order_and_account_and_take_status_updates);
@@ -312,7 +313,7 @@ pub async fn another_user_never_reads_or_writes_the_first_users_rows<H: Harness>
     ));
     assert!(matches!(
         as_bob
-            .get_holding(bob, &Symbol::parse("AAPL").unwrap())
+            .get_holding(bob, &Symbol::parse("AAPL").unwrap(), None)
             .await,
         Err(RepoError::NotFound { entity: "holding" })
     ));
@@ -386,7 +387,7 @@ pub async fn replacing_holdings_removes_symbols_no_longer_held<H: Harness>(h: &H
     let replaced = store.replace_holdings(user, &first).await.unwrap();
     assert_eq!((replaced.written, replaced.removed), (3, 0));
     let before_vti = store
-        .get_holding(user, &Symbol::parse("VTI").unwrap())
+        .get_holding(user, &Symbol::parse("VTI").unwrap(), None)
         .await
         .unwrap();
 
@@ -401,7 +402,7 @@ pub async fn replacing_holdings_removes_symbols_no_longer_held<H: Harness>(h: &H
     assert_eq!((replaced.written, replaced.removed), (2, 2));
     assert_eq!(symbols(h, user).await, ["TSLA", "VTI"]);
     let vti = store
-        .get_holding(user, &Symbol::parse("VTI").unwrap())
+        .get_holding(user, &Symbol::parse("VTI").unwrap(), None)
         .await
         .unwrap();
     assert_eq!(vti.id, before_vti.id, "a kept symbol is updated in place");
@@ -430,6 +431,65 @@ pub async fn replacing_holdings_removes_symbols_no_longer_held<H: Harness>(h: &H
         ["AAPL"],
         "another user's holdings are untouched"
     );
+}
+
+pub async fn a_symbol_held_in_two_currencies_is_two_rows_each_replaced_on_its_own<H: Harness>(
+    h: &H,
+) {
+    let user = h.new_user().await;
+    let store = h.store_for(user);
+    let (cad, usd) = (Currency::parse("CAD").unwrap(), Currency::usd());
+    let btc = Symbol::parse("BTC").unwrap();
+    let all = [
+        holding(user, "BTC", "0.5", "45000").in_currency(cad.clone()),
+        holding(user, "BTC", "0.25", "16000").in_currency(usd.clone()),
+        holding(user, "BTC", "0.1", "6000"),
+    ];
+    let replaced = store.replace_holdings(user, &all).await.unwrap();
+    assert_eq!((replaced.written, replaced.removed), (3, 0));
+    let listed: Vec<_> = store
+        .list_holdings(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.currency, h.figures.total_market_value.get()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (None, "6000".parse().unwrap()),
+            (Some(cad.clone()), "45000".parse().unwrap()),
+            (Some(usd.clone()), "16000".parse().unwrap()),
+        ],
+        "one row per currency, no currency first, never one sum"
+    );
+    let in_cad = store
+        .get_holding(user, &btc, Some(cad.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        in_cad.figures.total_quantity,
+        Quantity::parse("0.5").unwrap()
+    );
+
+    let unchanged = store.replace_holdings(user, &all).await.unwrap();
+    assert_eq!((unchanged.written, unchanged.removed), (0, 0));
+
+    // Only the CAD row stays: the USD row and the row in no currency go, the CAD row is kept in place.
+    let replaced = store.replace_holdings(user, &all[..1]).await.unwrap();
+    assert_eq!((replaced.written, replaced.removed), (0, 2));
+    assert_eq!(
+        store.get_holding(user, &btc, Some(cad)).await.unwrap().id,
+        in_cad.id
+    );
+    assert!(matches!(
+        store.get_holding(user, &btc, Some(usd)).await,
+        Err(RepoError::NotFound { entity: "holding" })
+    ));
+    assert!(matches!(
+        store.get_holding(user, &btc, None).await,
+        Err(RepoError::NotFound { entity: "holding" })
+    ));
 }
 
 pub async fn a_reader_never_sees_half_a_holdings_replacement<H: Harness>(h: &H) {

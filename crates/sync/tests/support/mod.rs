@@ -10,9 +10,9 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::json;
 use tributary_domain::{
-    AccountId, Amount, ConnectionStatus, ConnectionType, FeatureFlags, InvestmentAccount,
+    AccountId, Amount, ConnectionStatus, ConnectionType, Currency, FeatureFlags, InvestmentAccount,
     OrderAction, OrderStatus, OrderType, Price, Provider, ProviderAccountId, Symbol, SyncStatus,
-    TimeInForce, Units, UserId,
+    TimeInForce, Units, UserId, totals_by_currency,
 };
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
@@ -287,30 +287,56 @@ pub async fn a_sync_writes_exactly_what_the_sandbox_holds<S: Store + 'static>(wo
         report.providers
     );
 
+    // Keyed by symbol and currency: a position that names no currency is in its account's, and every sandbox
+    // account reports its balances in USD.
     let positions = world.sandbox_positions().await;
-    let mut expected: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    let mut expected: BTreeMap<(String, Currency), (Decimal, Decimal)> = BTreeMap::new();
     for (_, position) in positions
         .iter()
         .filter(|(_, p)| p.side == PositionSide::Long)
     {
+        let currency = position.currency.clone().unwrap_or_else(Currency::usd);
         let entry = expected
-            .entry(position.symbol.as_str().to_owned())
+            .entry((position.symbol.as_str().to_owned(), currency))
             .or_default();
         entry.0 += position.quantity.get();
         entry.1 += stored_value(position);
     }
     let holdings = world.store().list_holdings(world.user).await.unwrap();
-    let actual: BTreeMap<String, (Decimal, Decimal)> = holdings
+    let actual: BTreeMap<(String, Currency), (Decimal, Decimal)> = holdings
         .iter()
         .map(|h| {
             let totals = (
                 h.figures.total_quantity.get(),
                 h.figures.total_market_value.get(),
             );
-            (h.symbol.as_str().to_owned(), totals)
+            let currency = h
+                .currency
+                .clone()
+                .expect("every sandbox holding names a currency");
+            ((h.symbol.as_str().to_owned(), currency), totals)
         })
         .collect();
     assert_eq!(actual, expected);
+
+    // Plaid's DOGE is quoted in BTC (`unofficial_currency_code`): its value is never part of the dollars.
+    let btc = Currency::parse("BTC").unwrap();
+    let doge = holdings
+        .iter()
+        .find(|h| h.symbol.as_str() == "DOGE")
+        .expect("the sandbox's DOGE holding");
+    assert_eq!(doge.currency.as_ref(), Some(&btc));
+    let totals = totals_by_currency(&holdings);
+    let dollars: Decimal = expected
+        .iter()
+        .filter(|((_, currency), _)| *currency == Currency::usd())
+        .map(|(_, (_, value))| *value)
+        .sum();
+    assert_eq!(totals[&Some(Currency::usd())].market_value, dollars);
+    assert_eq!(
+        totals[&Some(btc)].market_value,
+        doge.figures.total_market_value.get()
+    );
 
     let expected_accounts: BTreeSet<(Provider, String)> = positions
         .iter()

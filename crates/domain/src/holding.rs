@@ -176,7 +176,8 @@ impl HoldingFigures {
     /// PostgreSQL would round them (see [the crate's Numbers section](crate#numbers)). The gain always fits
     /// its column, and so does its percent over a cost basis of one cent or more (the percent's column holds
     /// any gain the money columns can: Plaid's own example, a cost basis of 0.01 valued at 110, is a gain of
-    /// 1,099,900 %).
+    /// 1,099,900 %). Over a cost basis of a fraction of a cent, which the money columns keep since migration
+    /// 0017, a large gain's percent can pass its column.
     ///
     /// # Errors
     /// [`DomainError::NumericOverflow`] naming `average_cost_basis` when the cost per unit does not fit its
@@ -190,24 +191,26 @@ impl HoldingFigures {
     ) -> Result<Self, DomainError> {
         let cost = cost_basis.get();
         let gain = market_value.get() - cost;
+        // Cannot pass what a `Decimal` holds (about 7.9 × 10^28): a cost below 10^18 over at least 10^-10 units
+        // is below 10^28.
         let average_cost = if quantity.is_zero() {
             Decimal::ZERO
         } else {
-            // A large cost over a minute quantity can pass what a `Decimal` holds (about 7.9 × 10^28), and
-            // with it every column: reported as that largest value rather than a panic.
-            cost.checked_div(quantity.get())
-                .ok_or(DomainError::NumericOverflow {
-                    field: "average_cost_basis",
-                    value: Decimal::MAX,
-                    precision: UnitCost::PRECISION,
-                    scale: UnitCost::SCALE,
-                })?
+            cost / quantity.get()
         };
-        // Cannot pass what a `Decimal` holds: a gain below 10^20 over a cost of at least 10^-6 is below 10^28 %.
+        // A gain below 10^18 over a cost of 10^-10 passes what a `Decimal` holds: checked, and refused like a
+        // percent past its column.
         let gain_percent = if cost.is_zero() {
             Decimal::ZERO
         } else {
-            gain / cost * Decimal::ONE_HUNDRED
+            gain.checked_div(cost)
+                .and_then(|ratio| ratio.checked_mul(Decimal::ONE_HUNDRED))
+                .ok_or(DomainError::NumericOverflow {
+                    field: "unrealized_gain_loss_percent",
+                    value: Decimal::MAX,
+                    precision: Percent::PRECISION,
+                    scale: Percent::SCALE,
+                })?
         };
         Ok(Self {
             total_quantity: quantity,
@@ -455,41 +458,26 @@ mod tests {
     fn the_largest_gain_over_the_smallest_cost_basis_fits_the_percent_column() {
         let figures = HoldingFigures::derive(
             Quantity::parse("1").unwrap(),
-            Amount::parse("99999999999999999999.999999").unwrap(),
+            Amount::parse("999999999999999999.9999999999").unwrap(),
             Amount::parse("0.01").unwrap(),
         )
         .unwrap();
         assert_eq!(
             figures.unrealized_gain_loss_percent.get(),
-            d("999999999999999999999899.99")
+            d("9999999999999999999900")
         );
     }
 
     #[test]
     fn a_percent_past_its_column_over_a_fraction_of_a_cent_is_refused_naming_it() {
-        let error = HoldingFigures::derive(
-            Quantity::parse("1").unwrap(),
-            Amount::parse("10000000000000000000").unwrap(),
-            Amount::parse("0.000001").unwrap(),
-        )
-        .unwrap_err();
-        assert!(matches!(
-            error,
-            DomainError::NumericOverflow {
-                field: "unrealized_gain_loss_percent",
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn a_cost_per_unit_the_column_cannot_hold_is_refused_naming_it() {
-        for cost in ["100000000", "10000000000000000000"] {
-            // 10^8 over 10^-10 units is 10^18, one digit past the column; 10^19 over them is past what a
-            // `Decimal` holds, and refused the same way rather than a panic.
+        for (value, cost) in [
+            ("100000000000000000", "0.0001"),
+            // 10^28 % and more: past what a `Decimal` holds, refused the same way rather than a panic.
+            ("999999999999999999", "0.0000000001"),
+        ] {
             let error = HoldingFigures::derive(
-                Quantity::parse("0.0000000001").unwrap(),
-                Amount::parse(cost).unwrap(),
+                Quantity::parse("1").unwrap(),
+                Amount::parse(value).unwrap(),
                 Amount::parse(cost).unwrap(),
             )
             .unwrap_err();
@@ -497,13 +485,43 @@ mod tests {
                 matches!(
                     error,
                     DomainError::NumericOverflow {
-                        field: "average_cost_basis",
+                        field: "unrealized_gain_loss_percent",
                         ..
                     }
                 ),
-                "{cost}: {error}"
+                "{value} over {cost}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn a_cost_per_unit_the_column_cannot_hold_is_refused_naming_it() {
+        // 10^8 over 10^-10 units is 10^18, one digit past the column.
+        let error = HoldingFigures::derive(
+            Quantity::parse("0.0000000001").unwrap(),
+            Amount::parse("100000000").unwrap(),
+            Amount::parse("100000000").unwrap(),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            error,
+            DomainError::NumericOverflow {
+                field: "average_cost_basis",
+                ..
+            }
+        ));
+        // The largest cost over the fewest units stays within what a `Decimal` holds: refused, not a panic.
+        assert!(matches!(
+            HoldingFigures::derive(
+                Quantity::parse("0.0000000001").unwrap(),
+                Amount::parse("999999999999999999.9999999999").unwrap(),
+                Amount::parse("999999999999999999.9999999999").unwrap(),
+            ),
+            Err(DomainError::NumericOverflow {
+                field: "average_cost_basis",
+                ..
+            })
+        ));
     }
 
     #[test]

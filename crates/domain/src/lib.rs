@@ -31,15 +31,17 @@
 //! |---|---|---|
 //! | [`Quantity`] | `total_quantity` | `NUMERIC(28,10)`, `>= 0` |
 //! | [`UnitCost`] | `average_cost_basis` | `NUMERIC(28,10)`, `>= 0` |
-//! | [`Amount`] | `total_market_value`, `total_cost_basis` | `NUMERIC(26,6)`, `>= 0` |
-//! | [`SignedAmount`] | `unrealized_gain_loss`, `day_change_value` | `NUMERIC(26,6)` |
-//! | [`Percent`] | `unrealized_gain_loss_percent`, `day_change_percent` | `NUMERIC(28,4)` |
+//! | [`Amount`] | `total_market_value`, `total_cost_basis` | `NUMERIC(28,10)`, `>= 0` |
+//! | [`SignedAmount`] | `unrealized_gain_loss`, `day_change_value` | `NUMERIC(28,10)` |
+//! | [`Percent`] | `unrealized_gain_loss_percent`, `day_change_percent` | `NUMERIC(26,4)` |
 //! | [`Units`] | `units`, `filled_units` | `NUMERIC(24,10)`, `>= 0` |
 //! | [`Price`] | `limit_price`, `stop_price`, `average_fill_price` | `NUMERIC(24,10)` |
 //! | [`Notional`] | `notional_value` | `NUMERIC(15,2)`, `>= 0` |
 //!
-//! The columns are wide enough for what providers send (migration 0017): ten decimals for quantities and
-//! prices (Alpaca's crypto quantities have up to 9), six for money (Plaid's values run past the cent).
+//! The columns are wide enough for what providers send (migration 0017): ten decimals for quantities, prices
+//! and money (Alpaca's crypto quantities have up to 9, money in BTC has 8, Alpaca's balances 10), as many
+//! integer digits as before. Each shape holds at most 28 significant digits, what a [`rust_decimal::Decimal`]
+//! holds.
 //!
 //! * **Someone else's number is never rounded.** What a provider sends and what a caller asks for (an order's
 //!   size and prices) is built with the `exact` constructors (`Quantity::exact_for`, `Units::parse_exact`…),
@@ -59,8 +61,8 @@
 //!   to zero is zero.
 //! * Every value carries its column's scale (`1.5` is `1.5000000000` as [`Units`]), as PostgreSQL returns it,
 //!   so an in-memory store and PostgreSQL agree even on the text form.
-//! * In JSON (JSONB columns, wire types) they are exact decimal strings (`"1.500000"`); reading accepts strings
-//!   and numbers, and checks them like the `new` constructors (what is read back is what was written).
+//! * In JSON (JSONB columns, wire types) they are exact decimal strings (`"1.5000000000"`); reading accepts
+//!   strings and numbers, and checks them like the `new` constructors (what is read back is what was written).
 //!
 //! # Text
 //!

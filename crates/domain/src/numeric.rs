@@ -232,14 +232,15 @@ decimal_column!(
 );
 decimal_column!(
     /// A non-negative amount of money on a holding: `total_market_value` and `total_cost_basis`,
-    /// `NUMERIC(26,6)` (migration 0017) with `>= 0` CHECKs. Six decimals keep what providers send past the
-    /// cent (Plaid's example holding is worth `4437.35905`).
-    Amount, numeric(26, 6), NonNegative, field = "amount"
+    /// `NUMERIC(28,10)` (migration 0017) with `>= 0` CHECKs. Ten decimals keep money in a cryptocurrency to the
+    /// satoshi (Plaid quotes holdings in `unofficial_currency_code`s such as BTC) and Alpaca's balances as its
+    /// spec's example sends them (`equity: '28059.3882330664'`).
+    Amount, numeric(28, 10), NonNegative, field = "amount"
 );
 decimal_column!(
-    /// An amount of money that may be negative: `unrealized_gain_loss`, `day_change_value`, `NUMERIC(26,6)`
+    /// An amount of money that may be negative: `unrealized_gain_loss`, `day_change_value`, `NUMERIC(28,10)`
     /// (migration 0017).
-    SignedAmount, numeric(26, 6), Any, field = "signed_amount"
+    SignedAmount, numeric(28, 10), Any, field = "signed_amount"
 );
 decimal_column!(
     /// A cost per unit on a holding: `average_cost_basis`, `NUMERIC(28,10)` (migration 0017). Never negative: it
@@ -248,10 +249,9 @@ decimal_column!(
 );
 decimal_column!(
     /// A percentage, `12.5` meaning 12.5 %: `unrealized_gain_loss_percent`, `day_change_percent`,
-    /// `NUMERIC(28,4)` (migration 0017): wide enough for any gain over any cost basis of a cent or more that the
-    /// money columns can hold (below 10^20 over at least 0.01 is below 10^24 %). It is as wide as a
-    /// [`Decimal`] can hold at four decimals (28 significant digits).
-    Percent, numeric(28, 4), Any, field = "percent"
+    /// `NUMERIC(26,4)` (migration 0016): wide enough for any gain over any cost basis of a cent or more that the
+    /// money columns can hold (below 10^18 over at least 0.01 is below 10^22 %).
+    Percent, numeric(26, 4), Any, field = "percent"
 );
 
 #[cfg(test)]
@@ -268,7 +268,7 @@ mod tests {
         let units = Units::new(d("1.5")).unwrap();
         assert_eq!(units.get(), d("1.5"));
         assert_eq!(units.to_string(), "1.5000000000");
-        assert_eq!(Amount::new(d("1.5")).unwrap().to_string(), "1.500000");
+        assert_eq!(Amount::new(d("1.5")).unwrap().to_string(), "1.5000000000");
     }
 
     #[test]
@@ -282,7 +282,10 @@ mod tests {
             Price::new(d("-1.00000000005")).unwrap().get(),
             d("-1.0000000001")
         );
-        assert_eq!(Amount::new(d("10.0000005")).unwrap().get(), d("10.000001"));
+        assert_eq!(
+            Amount::new(d("10.00000000005")).unwrap().get(),
+            d("10.0000000001")
+        );
         assert_eq!(Notional::new(d("10.125")).unwrap().get(), d("10.13"));
     }
 
@@ -295,8 +298,8 @@ mod tests {
         assert!(Notional::new(d("9999999999999.99")).is_ok());
         assert!(Quantity::new(d("999999999999999999.9999999999")).is_ok());
         assert!(UnitCost::new(d("999999999999999999.9999999999")).is_ok());
-        assert!(Amount::new(d("99999999999999999999.999999")).is_ok());
-        assert!(Percent::new(d("-99999999999999999999999.9999")).is_ok());
+        assert!(Amount::new(d("999999999999999999.9999999999")).is_ok());
+        assert!(Percent::new(d("-9999999999999999999999.9999")).is_ok());
     }
 
     #[test]
@@ -320,7 +323,7 @@ mod tests {
             Err(DomainError::NumericOverflow { .. })
         ));
         assert!(matches!(
-            Percent::new(d("-1000000000000000000000000")),
+            Percent::new(d("-10000000000000000000000")),
             Err(DomainError::NumericOverflow { .. })
         ));
     }
@@ -477,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn plaids_institution_value_past_the_cent_is_kept_to_the_last_digit() {
+    fn money_past_the_cent_is_kept_to_the_last_digit() {
         // plaid-openapi.yml, /investments/holdings/get's example: `institution_value: 4437.35905`.
         assert_eq!(
             Amount::parse_exact_for("institution_value", "16.6665")
@@ -487,8 +490,11 @@ mod tests {
         );
         assert_eq!(
             SignedAmount::parse_exact("4437.35905").unwrap().to_string(),
-            "4437.359050"
+            "4437.3590500000"
         );
+        // A value quoted in BTC, to the satoshi; Alpaca's trading account example's `equity`.
+        assert!(Amount::parse_exact("0.00000001").is_ok());
+        assert!(SignedAmount::parse_exact("28059.3882330664").is_ok());
     }
 
     #[test]
@@ -502,10 +508,10 @@ mod tests {
             })
         ));
         assert!(matches!(
-            Amount::parse_exact_for("institution_value", "16.6666665"),
+            Amount::parse_exact_for("institution_value", "16.66666666665"),
             Err(DomainError::ExcessScale {
                 field: "institution_value",
-                scale: 6,
+                scale: 10,
                 ..
             })
         ));

@@ -949,7 +949,7 @@ async fn a_gain_of_any_size_over_a_one_cent_cost_basis_is_stored_exactly(
     };
     let holdings = [
         gain("PLAID", "110")?,
-        gain("MOON", "99999999999999999999.999999")?,
+        gain("MOON", "999999999999999999.9999999999")?,
     ];
 
     service.replace_holdings(user, &holdings).await?;
@@ -962,7 +962,7 @@ async fn a_gain_of_any_size_over_a_one_cent_cost_basis_is_stored_exactly(
     let moon = service.get_holding(user, &Symbol::parse("MOON")?).await?;
     assert_eq!(
         moon.figures.unrealized_gain_loss_percent.get(),
-        "999999999999999999999899.99".parse()?
+        "9999999999999999999900".parse()?
     );
     Ok(())
 }

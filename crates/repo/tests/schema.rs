@@ -461,7 +461,7 @@ async fn auth_uid_reads_the_legacy_claim_first_then_the_json_claims(pool: PgPool
 }
 
 /// The decimal columns migration 0017 widens, and the shape each has after it.
-const WIDENED: [(&str, &str, &str); 13] = [
+const WIDENED: [(&str, &str, &str); 11] = [
     (
         "user_aggregated_holdings",
         "total_quantity",
@@ -475,32 +475,22 @@ const WIDENED: [(&str, &str, &str); 13] = [
     (
         "user_aggregated_holdings",
         "total_market_value",
-        "numeric(26,6)",
+        "numeric(28,10)",
     ),
     (
         "user_aggregated_holdings",
         "total_cost_basis",
-        "numeric(26,6)",
+        "numeric(28,10)",
     ),
     (
         "user_aggregated_holdings",
         "unrealized_gain_loss",
-        "numeric(26,6)",
+        "numeric(28,10)",
     ),
     (
         "user_aggregated_holdings",
         "day_change_value",
-        "numeric(26,6)",
-    ),
-    (
-        "user_aggregated_holdings",
-        "unrealized_gain_loss_percent",
-        "numeric(28,4)",
-    ),
-    (
-        "user_aggregated_holdings",
-        "day_change_percent",
-        "numeric(28,4)",
+        "numeric(28,10)",
     ),
     ("snaptrade_orders", "units", "numeric(24,10)"),
     ("snaptrade_orders", "filled_units", "numeric(24,10)"),
@@ -584,7 +574,7 @@ async fn migration_0017_widens_the_columns_keeping_each_stored_value_and_a_rerun
         kept,
         (
             "0.1234567800".to_owned(),
-            "16.670000".to_owned(),
+            "16.6700000000".to_owned(),
             "187.1234560000".to_owned()
         )
     );
@@ -604,6 +594,6 @@ async fn migration_0017_widens_the_columns_keeping_each_stored_value_and_a_rerun
     )
     .fetch_one(&pool)
     .await?;
-    assert_eq!(crypto, "0.1234567890 16.666500");
+    assert_eq!(crypto, "0.1234567890 16.6665000000");
     Ok(())
 }

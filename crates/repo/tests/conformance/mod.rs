@@ -305,8 +305,11 @@ pub async fn providers_figures_are_stored_and_read_back_to_the_last_digit<H: Har
         .unwrap();
     assert_eq!(stored.figures, crypto.figures);
     assert_eq!(stored.figures.total_quantity.to_string(), "0.1234567890");
-    assert_eq!(stored.figures.total_market_value.to_string(), "16.666500");
-    assert_eq!(stored.figures.total_cost_basis.to_string(), "10.000001");
+    assert_eq!(
+        stored.figures.total_market_value.to_string(),
+        "16.6665000000"
+    );
+    assert_eq!(stored.figures.total_cost_basis.to_string(), "10.0000010000");
     // 10.000001 / 0.123456789 is the store's arithmetic, rounded to the column as PostgreSQL would.
     assert_eq!(
         stored.figures.average_cost_basis.to_string(),

@@ -71,10 +71,11 @@ fn place_order_refuses_units_that_are_not_a_number_naming_the_field() {
 
 #[test]
 fn place_order_refuses_units_with_more_decimals_than_an_order_holds_instead_of_rounding() {
-    let output = run("place_order", &["AAPL", "1.0000001"], &[], b"");
+    // Eleven decimals: one more than the `units` column (numeric(24, 10)) keeps.
+    let output = run("place_order", &["AAPL", "1.00000000001"], &[], b"");
     let reason = one_line_failure("place_order", &output);
     assert!(reason.starts_with("units:"), "{reason}");
-    assert!(reason.contains("1.0000001"), "{reason}");
+    assert!(reason.contains("1.00000000001"), "{reason}");
     assert_eq!(texts(&output).0, "", "nothing is placed or printed");
 }
 

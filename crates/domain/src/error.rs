@@ -45,8 +45,8 @@ pub enum DomainError {
         /// The column's scale (digits after the point).
         scale: u32,
     },
-    /// A number with more digits after the point than the column keeps, where rounding it would change what the
-    /// caller asked for (an order's size or price): refused instead of rounded.
+    /// A number with more digits after the point than the column keeps, where rounding it would change what
+    /// someone else gave (a provider's figure, an order's size or price): refused instead of rounded.
     #[error(
         "{field}: {value} has more than the {scale} decimal places NUMERIC({precision},{scale}) keeps"
     )]

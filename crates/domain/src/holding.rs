@@ -174,13 +174,18 @@ impl HoldingFigures {
     /// The figures that follow from a quantity, a market value and a cost basis: the average cost, and the
     /// unrealized gain or loss in money and in percent of the cost (zero when there is no cost).
     ///
-    /// The gain and its percent always fit their columns (the percent's column is wide enough for any gain
-    /// over a cost basis of one cent or more: Plaid's own example, a cost basis of 0.01 valued at 110, is a
-    /// gain of 1,099,900 %).
+    /// These are Tributary's arithmetic, not a provider's numbers, so they are rounded to their columns as
+    /// PostgreSQL would round them (see [the crate's Numbers section](crate#numbers)). The gain always fits
+    /// its column, and so does its percent over a cost basis of one cent or more (the percent's column holds
+    /// any gain the money columns can: Plaid's own example, a cost basis of 0.01 valued at 110, is a gain of
+    /// 1,099,900 %). Over a cost basis of a fraction of a cent, which the money columns keep since migration
+    /// 0017, a large gain's percent can pass its column.
     ///
     /// # Errors
     /// [`DomainError::NumericOverflow`] naming `average_cost_basis` when the cost per unit does not fit its
-    /// column (a large cost basis over a minute quantity).
+    /// column (a large cost basis over a minute quantity), or `unrealized_gain_loss_percent` when the percent
+    /// does not (a large gain over a cost basis of a fraction of a cent). Either leaves the holding out of a
+    /// sync, reported, rather than rounded or clamped into its row.
     pub fn derive(
         quantity: Quantity,
         market_value: Amount,
@@ -188,15 +193,26 @@ impl HoldingFigures {
     ) -> Result<Self, DomainError> {
         let cost = cost_basis.get();
         let gain = market_value.get() - cost;
+        // Cannot pass what a `Decimal` holds (about 7.9 × 10^28): a cost below 10^18 over at least 10^-10 units
+        // is below 10^28.
         let average_cost = if quantity.is_zero() {
             Decimal::ZERO
         } else {
             cost / quantity.get()
         };
+        // A gain below 10^18 over a cost of 10^-10 passes what a `Decimal` holds: checked, and refused like a
+        // percent past its column.
         let gain_percent = if cost.is_zero() {
             Decimal::ZERO
         } else {
-            gain / cost * Decimal::ONE_HUNDRED
+            gain.checked_div(cost)
+                .and_then(|ratio| ratio.checked_mul(Decimal::ONE_HUNDRED))
+                .ok_or(DomainError::NumericOverflow {
+                    field: "unrealized_gain_loss_percent",
+                    value: Decimal::MAX,
+                    precision: Percent::PRECISION,
+                    scale: Percent::SCALE,
+                })?
         };
         Ok(Self {
             total_quantity: quantity,
@@ -461,22 +477,49 @@ mod tests {
     fn the_largest_gain_over_the_smallest_cost_basis_fits_the_percent_column() {
         let figures = HoldingFigures::derive(
             Quantity::parse("1").unwrap(),
-            Amount::parse("999999999999999999.99").unwrap(),
+            Amount::parse("999999999999999999.9999999999").unwrap(),
             Amount::parse("0.01").unwrap(),
         )
         .unwrap();
         assert_eq!(
             figures.unrealized_gain_loss_percent.get(),
-            d("9999999999999999999800")
+            d("9999999999999999999900")
         );
     }
 
     #[test]
+    fn a_percent_past_its_column_over_a_fraction_of_a_cent_is_refused_naming_it() {
+        for (value, cost) in [
+            ("100000000000000000", "0.0001"),
+            // 10^28 % and more: past what a `Decimal` holds, refused the same way rather than a panic.
+            ("999999999999999999", "0.0000000001"),
+        ] {
+            let error = HoldingFigures::derive(
+                Quantity::parse("1").unwrap(),
+                Amount::parse(value).unwrap(),
+                Amount::parse(cost).unwrap(),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    DomainError::NumericOverflow {
+                        field: "unrealized_gain_loss_percent",
+                        ..
+                    }
+                ),
+                "{value} over {cost}: {error}"
+            );
+        }
+    }
+
+    #[test]
     fn a_cost_per_unit_the_column_cannot_hold_is_refused_naming_it() {
+        // 10^8 over 10^-10 units is 10^18, one digit past the column.
         let error = HoldingFigures::derive(
-            Quantity::parse("0.00000001").unwrap(),
-            Amount::parse("100000").unwrap(),
-            Amount::parse("100000").unwrap(),
+            Quantity::parse("0.0000000001").unwrap(),
+            Amount::parse("100000000").unwrap(),
+            Amount::parse("100000000").unwrap(),
         )
         .unwrap_err();
         assert!(matches!(
@@ -485,6 +528,18 @@ mod tests {
                 field: "average_cost_basis",
                 ..
             }
+        ));
+        // The largest cost over the fewest units stays within what a `Decimal` holds: refused, not a panic.
+        assert!(matches!(
+            HoldingFigures::derive(
+                Quantity::parse("0.0000000001").unwrap(),
+                Amount::parse("999999999999999999.9999999999").unwrap(),
+                Amount::parse("999999999999999999.9999999999").unwrap(),
+            ),
+            Err(DomainError::NumericOverflow {
+                field: "average_cost_basis",
+                ..
+            })
         ));
     }
 
@@ -555,7 +610,7 @@ mod tests {
     fn contributions_serialize_as_the_jsonb_array_and_read_back() {
         let contributions = vec![contribution("Vanguard", "2.5", "500.10", "400")];
         let json = serde_json::to_value(&contributions).unwrap();
-        assert_eq!(json[0]["quantity"], "2.50000000");
+        assert_eq!(json[0]["quantity"], "2.5000000000");
         assert_eq!(json[0]["institution"], "Vanguard");
         assert_eq!(
             serde_json::from_value::<Vec<AccountContribution>>(json).unwrap(),
@@ -610,7 +665,7 @@ mod tests {
             HoldingFigures::ZERO,
         );
         let json = serde_json::to_value(&holding).unwrap();
-        assert_eq!(json["total_quantity"], "0.00000000");
+        assert_eq!(json["total_quantity"], "0.0000000000");
         assert_eq!(serde_json::from_value::<NewHolding>(json).unwrap(), holding);
     }
 }

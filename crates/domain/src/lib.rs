@@ -14,35 +14,55 @@
 //!
 //! assert_eq!("snaptrade".parse::<Provider>()?, Provider::SnapTrade);
 //!
-//! // DECIMAL(15,6): rounded like PostgreSQL, refused when the integer part does not fit.
-//! assert_eq!(Units::parse("2.50000049")?.to_string(), "2.500000");
-//! let too_big = Units::parse_for("filled_units", "1000000000").unwrap_err();
+//! // NUMERIC(24,10): a provider's number is kept to the last digit or refused, never rounded.
+//! assert_eq!(Units::parse_exact("0.123456789")?.to_string(), "0.1234567890");
+//! let past_the_column = Units::parse_exact_for("filled_qty", "0.12345678901").unwrap_err();
+//! assert!(matches!(past_the_column, DomainError::ExcessScale { field: "filled_qty", .. }));
+//! let too_big = Units::parse_for("filled_units", "100000000000000").unwrap_err();
 //! assert!(matches!(too_big, DomainError::NumericOverflow { field: "filled_units", .. }));
 //! # Ok::<(), DomainError>(())
 //! ```
 //!
 //! # Numbers
 //!
-//! Each decimal type ([`Units`], [`Price`], [`Notional`], [`Quantity`], [`Amount`], [`SignedAmount`],
-//! [`UnitCost`], [`Percent`]) is one column shape, and a value that exists fits its column:
+//! Each decimal type is one column shape, and a value that exists fits its column:
 //!
-//! * **Excess scale is rounded**, half away from zero, to the column's scale — exactly what PostgreSQL does when
-//!   it stores a `numeric` into `NUMERIC(p, s)`. Providers send more decimals than the columns keep (Alpaca
-//!   quantities have 9, SnapTrade prices arrive as long floats); refusing them would fail whole syncs over digits
-//!   the database would drop anyway, and rounding here means the value in memory is the value the database
-//!   returns. The result carries the column's scale (`1.5` becomes `1.500000` in a `NUMERIC(15,6)`), as
-//!   PostgreSQL returns it, so an in-memory store and PostgreSQL agree even on the text form.
-//! * **What a caller asks for is never rounded.** An order's size and prices are built with the `exact`
-//!   constructors (`Units::parse_exact`, `Price::exact_for`…), which refuse more decimals than the column keeps
-//!   with [`DomainError::ExcessScale`]: rounding them would send an order other than the one asked for.
+//! | type | columns | shape |
+//! |---|---|---|
+//! | [`Quantity`] | `total_quantity` | `NUMERIC(28,10)`, `>= 0` |
+//! | [`UnitCost`] | `average_cost_basis` | `NUMERIC(28,10)`, `>= 0` |
+//! | [`Amount`] | `total_market_value`, `total_cost_basis` | `NUMERIC(28,10)`, `>= 0` |
+//! | [`SignedAmount`] | `unrealized_gain_loss`, `day_change_value` | `NUMERIC(28,10)` |
+//! | [`Percent`] | `unrealized_gain_loss_percent`, `day_change_percent` | `NUMERIC(26,4)` |
+//! | [`Units`] | `units`, `filled_units` | `NUMERIC(24,10)`, `>= 0` |
+//! | [`Price`] | `limit_price`, `stop_price`, `average_fill_price` | `NUMERIC(24,10)` |
+//! | [`Notional`] | `notional_value` | `NUMERIC(15,2)`, `>= 0` |
+//!
+//! The columns are wide enough for what providers send (migration 0017): ten decimals for quantities, prices
+//! and money (Alpaca's crypto quantities have up to 9, money in BTC has 8, Alpaca's balances 10), as many
+//! integer digits as before. Each shape holds at most 28 significant digits, what a [`rust_decimal::Decimal`]
+//! holds.
+//!
+//! * **Someone else's number is never rounded.** What a provider sends and what a caller asks for (an order's
+//!   size and prices) is built with the `exact` constructors (`Quantity::exact_for`, `Units::parse_exact`…),
+//!   which keep it to the last digit or refuse it with [`DomainError::ExcessScale`] when it has more decimals
+//!   than even these columns keep. The provider clients then leave that one position, order or transaction
+//!   out of their answer and report it with the field and the reason; the others are kept.
+//! * **A figure Tributary computes is rounded as PostgreSQL would store it**, half away from zero, to the
+//!   column's scale: an average cost (cost basis ÷ quantity), a percentage, a market value worked out as
+//!   price × quantity. That is arithmetic, not anyone's number; PostgreSQL would round the same way when it
+//!   stores a `numeric` into `NUMERIC(p, s)`, so the value in memory is the value the database returns. The
+//!   `new` constructors (`Amount::new_for`, `Percent::new`…) do this.
 //! * **Too many integer digits is always an error** ([`DomainError::NumericOverflow`]): PostgreSQL would refuse
-//!   the row, and silently capping money is never right. The check runs after rounding, as PostgreSQL's does
-//!   (`999.9999995` rounds up to `1000.000000`).
+//!   the row, and silently capping money is never right. For a computed figure the check runs after
+//!   rounding, as PostgreSQL's does (`999.9999995` rounds up to `1000.000000`).
 //! * **Negative values are an error** ([`DomainError::Negative`]) for the types whose column has a `>= 0` CHECK
-//!   or whose meaning has no negative (a notional amount, an average cost). A value that only rounds to zero is
-//!   zero.
-//! * In JSON (JSONB columns, wire types) they are exact decimal strings (`"1.500000"`); reading accepts strings
-//!   and numbers, and checks them like the constructors.
+//!   or whose meaning has no negative (a notional amount, an average cost). A computed value that only rounds
+//!   to zero is zero.
+//! * Every value carries its column's scale (`1.5` is `1.5000000000` as [`Units`]), as PostgreSQL returns it,
+//!   so an in-memory store and PostgreSQL agree even on the text form.
+//! * In JSON (JSONB columns, wire types) they are exact decimal strings (`"1.5000000000"`); reading accepts
+//!   strings and numbers, and checks them like the `new` constructors (what is read back is what was written).
 //!
 //! # Text
 //!

@@ -96,7 +96,10 @@ macro_rules! decimal_column {
             /// Zero, at the column's scale.
             pub const ZERO: Self = Self(Decimal::from_parts(0, 0, 0, false, $scale));
 
-            /// Rounds `value` to the column's scale and checks that it fits (see [the crate's Numbers section](crate#numbers)).
+            /// Rounds `value` to the column's scale, as PostgreSQL does, and checks that it fits: for a figure
+            /// Tributary computes itself (a sum, a quotient, price × quantity). A number someone else gives
+            /// (a provider, a caller) goes through [`Self::exact`] instead, which never rounds (see
+            /// [the crate's Numbers section](crate#numbers)).
             ///
             /// # Errors
             /// [`DomainError::NumericOverflow`] or [`DomainError::Negative`], naming [`Self::FIELD`].
@@ -129,8 +132,8 @@ macro_rules! decimal_column {
             }
 
             /// Like [`Self::new`], but a value with more decimals than the column keeps is refused instead of
-            /// rounded: for what a caller asks for (an order's size or price), where rounding would send
-            /// something else than was asked.
+            /// rounded: for a number someone else gives, a provider's figure or what a caller asks for (an
+            /// order's size or price), where rounding would store or send something else than was given.
             ///
             /// # Errors
             /// [`DomainError::ExcessScale`], else as [`Self::new`], naming [`Self::FIELD`].
@@ -204,43 +207,50 @@ macro_rules! decimal_column {
 }
 
 decimal_column!(
-    /// A number of shares or contracts in an order: `units` and `filled_units`, `DECIMAL(15,6)`, never negative
-    /// (the schema's CHECK).
-    Units, numeric(15, 6), NonNegative, field = "units"
+    /// A number of shares, contracts or coins in an order: `units` and `filled_units`, `NUMERIC(24,10)`
+    /// (migration 0017), never negative (the schema's CHECK). Ten decimals keep Alpaca's crypto quantities
+    /// (up to 9) exactly; fourteen integer digits are more than any order's size.
+    Units, numeric(24, 10), NonNegative, field = "units"
 );
 decimal_column!(
-    /// A price per unit in an order: `limit_price`, `stop_price`, `average_fill_price`, `DECIMAL(15,6)`.
-    /// Negative values are accepted, as the schema does: multi-leg option orders quote a net credit as a
-    /// negative limit price.
-    Price, numeric(15, 6), Any, field = "price"
+    /// A price per unit in an order: `limit_price`, `stop_price`, `average_fill_price`, `NUMERIC(24,10)`
+    /// (migration 0017), so a sub-cent crypto price keeps its digits. Negative values are accepted, as the
+    /// schema does: multi-leg option orders quote a net credit as a negative limit price.
+    Price, numeric(24, 10), Any, field = "price"
 );
 decimal_column!(
-    /// A dollar amount to trade instead of a number of units: `notional_value`, `DECIMAL(15,2)`, never negative
-    /// (the side is the order's action, not the sign).
+    /// A dollar amount to trade instead of a number of units: `notional_value`, `NUMERIC(15,2)`, never negative
+    /// (the side is the order's action, not the sign). Alpaca's `notional` "can take up to 2 decimal points"
+    /// (alpaca-broker-api.yaml, `CreateOrderRequest.notional`), and every order example in Alpaca's and
+    /// SnapTrade's specs is whole dollars (`notional: '500'`, `NotionalValue` `example: 100.00`).
     Notional, numeric(15, 2), NonNegative, field = "notional_value"
 );
 decimal_column!(
-    /// A holding's quantity: `total_quantity`, `NUMERIC(20,8)`, never negative (the schema's CHECK).
-    Quantity, numeric(20, 8), NonNegative, field = "total_quantity"
+    /// A holding's quantity: `total_quantity`, `NUMERIC(28,10)` (migration 0017), never negative (the schema's
+    /// CHECK). Ten decimals keep Alpaca's crypto quantities (up to 9) exactly.
+    Quantity, numeric(28, 10), NonNegative, field = "total_quantity"
 );
 decimal_column!(
     /// A non-negative amount of money on a holding: `total_market_value` and `total_cost_basis`,
-    /// `NUMERIC(20,2)` with `>= 0` CHECKs.
-    Amount, numeric(20, 2), NonNegative, field = "amount"
+    /// `NUMERIC(28,10)` (migration 0017) with `>= 0` CHECKs. Ten decimals keep money in a cryptocurrency to the
+    /// satoshi (Plaid quotes holdings in `unofficial_currency_code`s such as BTC) and Alpaca's balances as its
+    /// spec's example sends them (`equity: '28059.3882330664'`).
+    Amount, numeric(28, 10), NonNegative, field = "amount"
 );
 decimal_column!(
-    /// An amount of money that may be negative: `unrealized_gain_loss`, `day_change_value`, `NUMERIC(20,2)`.
-    SignedAmount, numeric(20, 2), Any, field = "signed_amount"
+    /// An amount of money that may be negative: `unrealized_gain_loss`, `day_change_value`, `NUMERIC(28,10)`
+    /// (migration 0017).
+    SignedAmount, numeric(28, 10), Any, field = "signed_amount"
 );
 decimal_column!(
-    /// A cost per unit on a holding: `average_cost_basis`, `NUMERIC(20,8)`. Never negative: it is the total cost
-    /// basis (which the schema keeps `>= 0`) divided by the quantity.
-    UnitCost, numeric(20, 8), NonNegative, field = "average_cost_basis"
+    /// A cost per unit on a holding: `average_cost_basis`, `NUMERIC(28,10)` (migration 0017). Never negative: it
+    /// is the total cost basis (which the schema keeps `>= 0`) divided by the quantity.
+    UnitCost, numeric(28, 10), NonNegative, field = "average_cost_basis"
 );
 decimal_column!(
     /// A percentage, `12.5` meaning 12.5 %: `unrealized_gain_loss_percent`, `day_change_percent`,
-    /// `NUMERIC(26,4)`: wide enough for any gain over any cost basis the money columns can hold (below 10^18
-    /// over at least one cent is below 10^22 %), so a tiny cost basis never makes a holding unrepresentable.
+    /// `NUMERIC(26,4)` (migration 0016): wide enough for any gain over any cost basis of a cent or more that the
+    /// money columns can hold (below 10^18 over at least 0.01 is below 10^22 %).
     Percent, numeric(26, 4), Any, field = "percent"
 );
 
@@ -257,43 +267,56 @@ mod tests {
     fn a_value_within_the_column_is_kept_at_the_column_scale() {
         let units = Units::new(d("1.5")).unwrap();
         assert_eq!(units.get(), d("1.5"));
-        assert_eq!(units.to_string(), "1.500000");
+        assert_eq!(units.to_string(), "1.5000000000");
+        assert_eq!(Amount::new(d("1.5")).unwrap().to_string(), "1.5000000000");
     }
 
     #[test]
-    fn excess_scale_is_rounded_half_away_from_zero_like_postgres() {
-        assert_eq!(Units::new(d("0.0000005")).unwrap().get(), d("0.000001"));
-        assert_eq!(Units::new(d("0.00000049")).unwrap().get(), d("0"));
-        assert_eq!(Price::new(d("-1.0000005")).unwrap().get(), d("-1.000001"));
+    fn a_computed_value_with_excess_scale_is_rounded_half_away_from_zero_like_postgres() {
+        assert_eq!(
+            Units::new(d("0.00000000005")).unwrap().get(),
+            d("0.0000000001")
+        );
+        assert_eq!(Units::new(d("0.000000000049")).unwrap().get(), d("0"));
+        assert_eq!(
+            Price::new(d("-1.00000000005")).unwrap().get(),
+            d("-1.0000000001")
+        );
+        assert_eq!(
+            Amount::new(d("10.00000000005")).unwrap().get(),
+            d("10.0000000001")
+        );
         assert_eq!(Notional::new(d("10.125")).unwrap().get(), d("10.13"));
     }
 
     #[test]
     fn the_largest_value_the_column_holds_is_accepted() {
         assert_eq!(
-            Units::new(d("999999999.999999")).unwrap().get(),
-            d("999999999.999999")
+            Units::new(d("99999999999999.9999999999")).unwrap().get(),
+            d("99999999999999.9999999999")
         );
         assert!(Notional::new(d("9999999999999.99")).is_ok());
-        assert!(Quantity::new(d("999999999999.99999999")).is_ok());
+        assert!(Quantity::new(d("999999999999999999.9999999999")).is_ok());
+        assert!(UnitCost::new(d("999999999999999999.9999999999")).is_ok());
+        assert!(Amount::new(d("999999999999999999.9999999999")).is_ok());
         assert!(Percent::new(d("-9999999999999999999999.9999")).is_ok());
     }
 
     #[test]
     fn one_integer_digit_too_many_is_refused_naming_the_field() {
-        let error = Units::new(d("1000000000")).unwrap_err();
+        let error = Units::new(d("100000000000000")).unwrap_err();
         assert_eq!(
             error,
             DomainError::NumericOverflow {
                 field: "units",
-                value: d("1000000000"),
-                precision: 15,
-                scale: 6
+                value: d("100000000000000"),
+                precision: 24,
+                scale: 10
             }
         );
         assert_eq!(
             error.to_string(),
-            "units: 1000000000 does not fit NUMERIC(15,6) (at most 9 integer digits)"
+            "units: 100000000000000 does not fit NUMERIC(24,10) (at most 14 integer digits)"
         );
         assert!(matches!(
             Notional::new(d("10000000000000")),
@@ -308,7 +331,7 @@ mod tests {
     #[test]
     fn rounding_that_carries_into_a_new_integer_digit_overflows_as_in_postgres() {
         assert!(matches!(
-            Units::new(d("999999999.9999995")),
+            Units::new(d("99999999999999.99999999995")),
             Err(DomainError::NumericOverflow { field: "units", .. })
         ));
     }
@@ -345,7 +368,7 @@ mod tests {
 
     #[test]
     fn a_negative_value_that_rounds_to_zero_is_zero() {
-        let units = Units::new(d("-0.0000001")).unwrap();
+        let units = Units::new(d("-0.00000000001")).unwrap();
         assert!(units.is_zero());
         assert!(!units.get().is_sign_negative());
     }
@@ -360,6 +383,10 @@ mod tests {
     fn decimal_text_parses_in_plain_and_scientific_notation() {
         assert_eq!(Price::parse(" 187.25 ").unwrap().get(), d("187.25"));
         assert_eq!(Price::parse("1.5E-3").unwrap().get(), d("0.0015"));
+        assert_eq!(
+            Quantity::parse_exact("1.23456789E-1").unwrap().get(),
+            d("0.123456789")
+        );
     }
 
     #[test]
@@ -395,19 +422,19 @@ mod tests {
 
     #[test]
     fn an_exact_value_with_too_many_decimals_is_refused_naming_field_value_and_scale() {
-        let error = Units::exact_for("units", d("0.0000001")).unwrap_err();
+        let error = Units::exact_for("units", d("0.00000000001")).unwrap_err();
         assert_eq!(
             error,
             DomainError::ExcessScale {
                 field: "units",
-                value: d("0.0000001"),
-                precision: 15,
-                scale: 6
+                value: d("0.00000000001"),
+                precision: 24,
+                scale: 10
             }
         );
         assert_eq!(
             error.to_string(),
-            "units: 0.0000001 has more than the 6 decimal places NUMERIC(15,6) keeps"
+            "units: 0.00000000001 has more than the 10 decimal places NUMERIC(24,10) keeps"
         );
         assert!(matches!(
             Notional::parse_exact("10.125"),
@@ -418,7 +445,7 @@ mod tests {
             })
         ));
         assert!(matches!(
-            Price::parse_exact_for("limit_price", "187.1234567"),
+            Price::parse_exact_for("limit_price", "187.12345678901"),
             Err(DomainError::ExcessScale {
                 field: "limit_price",
                 ..
@@ -429,12 +456,12 @@ mod tests {
     #[test]
     fn an_exact_value_keeps_trailing_zeros_and_the_column_scale() {
         assert_eq!(
-            Units::parse_exact("1.500000000").unwrap().get(),
-            d("1.500000")
+            Units::parse_exact("1.500000000000000").unwrap().get(),
+            d("1.5000000000")
         );
         assert_eq!(Notional::exact(d("10.10")).unwrap().to_string(), "10.10");
         assert!(matches!(
-            Units::exact(d("1000000000")),
+            Units::exact(d("100000000000000")),
             Err(DomainError::NumericOverflow { .. })
         ));
         assert!(matches!(
@@ -443,46 +470,112 @@ mod tests {
         ));
     }
 
-    /// Decimals of up to `max_integer` in magnitude with up to `max_scale` decimals, either sign.
+    #[test]
+    fn alpacas_nine_decimal_crypto_quantity_is_kept_to_the_last_digit() {
+        let quantity = Quantity::parse_exact_for("qty", "0.123456789").unwrap();
+        assert_eq!(quantity.get(), d("0.123456789"));
+        assert_eq!(quantity.to_string(), "0.1234567890");
+        let units = Units::parse_exact_for("filled_qty", "0.000000001").unwrap();
+        assert_eq!(units.get(), d("0.000000001"));
+    }
+
+    #[test]
+    fn money_past_the_cent_is_kept_to_the_last_digit() {
+        // plaid-openapi.yml, /investments/holdings/get's example: `institution_value: 4437.35905`.
+        assert_eq!(
+            Amount::parse_exact_for("institution_value", "16.6665")
+                .unwrap()
+                .get(),
+            d("16.6665")
+        );
+        assert_eq!(
+            SignedAmount::parse_exact("4437.35905").unwrap().to_string(),
+            "4437.3590500000"
+        );
+        // A value quoted in BTC, to the satoshi; Alpaca's trading account example's `equity`.
+        assert!(Amount::parse_exact("0.00000001").is_ok());
+        assert!(SignedAmount::parse_exact("28059.3882330664").is_ok());
+    }
+
+    #[test]
+    fn a_provider_number_past_even_the_widened_columns_is_refused_naming_the_field() {
+        assert!(matches!(
+            Quantity::parse_exact_for("qty", "0.12345678901"),
+            Err(DomainError::ExcessScale {
+                field: "qty",
+                scale: 10,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Amount::parse_exact_for("institution_value", "16.66666666665"),
+            Err(DomainError::ExcessScale {
+                field: "institution_value",
+                scale: 10,
+                ..
+            })
+        ));
+    }
+
+    /// Decimals of up to `max_integer` in magnitude with up to `max_scale` (at most 12) decimals, either sign.
     fn decimal_with_scale(max_integer: i64, max_scale: u32) -> impl Strategy<Value = Decimal> {
         (
             0..=max_integer,
             0..=max_scale,
-            0_i64..1_000_000_000,
+            0_i64..1_000_000_000_000,
             any::<bool>(),
         )
             .prop_map(|(integer, scale, fraction, negative)| {
                 let magnitude =
-                    Decimal::from(integer) + Decimal::new(fraction, 9).trunc_with_scale(scale);
+                    Decimal::from(integer) + Decimal::new(fraction, 12).trunc_with_scale(scale);
                 if negative { -magnitude } else { magnitude }
             })
     }
 
     proptest! {
         #[test]
-        fn every_accepted_value_fits_its_column(value in decimal_with_scale(2_000_000_000, 9)) {
+        fn every_accepted_value_fits_its_column(value in decimal_with_scale(200_000_000_000_000, 12)) {
             match Units::new(value) {
                 Ok(units) => {
                     prop_assert!(units.get() >= Decimal::ZERO);
-                    prop_assert!(units.get() < d("1000000000"));
-                    prop_assert_eq!(units.get().scale(), 6);
-                    prop_assert!((units.get() - value).abs() <= d("0.0000005"));
+                    prop_assert!(units.get() < d("100000000000000"));
+                    prop_assert_eq!(units.get().scale(), 10);
+                    prop_assert!((units.get() - value).abs() <= d("0.00000000005"));
                 }
                 Err(DomainError::Negative { .. }) => prop_assert!(value < Decimal::ZERO),
-                Err(DomainError::NumericOverflow { .. }) => prop_assert!(value.abs() >= d("999999999.9999995")),
+                Err(DomainError::NumericOverflow { .. }) => {
+                    prop_assert!(value.abs() >= d("99999999999999.99999999995"))
+                }
                 Err(other) => prop_assert!(false, "unexpected {other}"),
             }
         }
 
         #[test]
-        fn a_value_already_at_the_column_scale_is_kept_exactly(value in decimal_with_scale(999_999_999, 6)) {
+        fn a_value_already_at_the_column_scale_is_kept_exactly(value in decimal_with_scale(99_999_999_999_999, 10)) {
             let price = Price::new(value).unwrap();
             prop_assert_eq!(price.get(), value);
+            prop_assert_eq!(Price::exact(value).unwrap(), price);
             prop_assert_eq!(price.to_string().parse::<Price>().unwrap(), price);
         }
 
         #[test]
-        fn accepting_is_idempotent(value in decimal_with_scale(999_999_999_999, 9)) {
+        fn an_exact_value_is_kept_to_the_last_digit_or_refused_never_rounded(
+            value in decimal_with_scale(999_999_999_999_999_999, 12)
+        ) {
+            match Quantity::exact(value) {
+                Ok(quantity) => prop_assert_eq!(quantity.get(), value),
+                Err(DomainError::ExcessScale { field, scale, .. }) => {
+                    prop_assert_eq!(field, "total_quantity");
+                    prop_assert_eq!(scale, 10);
+                    prop_assert!(value.normalize().scale() > 10);
+                }
+                Err(DomainError::Negative { .. }) => prop_assert!(value < Decimal::ZERO),
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+        }
+
+        #[test]
+        fn accepting_is_idempotent(value in decimal_with_scale(999_999_999_999_999_999, 12)) {
             if let Ok(quantity) = Quantity::new(value) {
                 prop_assert_eq!(Quantity::new(quantity.get()).unwrap(), quantity);
                 let json = serde_json::to_string(&quantity).unwrap();

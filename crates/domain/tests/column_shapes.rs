@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_base_schema.sql"),
     include_str!("../../../migrations/0008_add_snaptrade_support.sql"),
     include_str!("../../../migrations/0016_gain_percent_width.sql"),
+    include_str!("../../../migrations/0017_exact_figures.sql"),
 ];
 
 /// A decimal type as the test sees it: its shape and its checked constructor.
@@ -58,7 +59,8 @@ fn columns() -> Vec<(&'static str, Shape)> {
 }
 
 /// The `(precision, scale)` `column` has once every migration applied: the last of its `create table` line
-/// (`units decimal(15, 6),`) and its `alter column … type` lines (`alter column x type numeric(26, 4);`).
+/// (`units decimal(15, 6),`) and its `alter column … type` lines (`alter column x type numeric(26, 4);` or,
+/// in a multi-column alter, `alter column x type numeric(28, 10),`).
 fn declared_shape(column: &str) -> (u32, u32) {
     let created = format!("{column} ");
     let altered = format!("alter column {column} type ");

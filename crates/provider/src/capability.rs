@@ -15,6 +15,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use tributary_domain::{
     AccountId, AccountName, AccountSubtype, AccountType, AuthorizationId, BrokerageOrderId,
     BrokerageSlug, ClientOrderId, ConnectionStatus, ConnectionType, Currency, DomainError,
@@ -165,10 +166,12 @@ pub struct Transaction {
     pub subtype: Option<String>,
     /// The security involved, when there is one.
     pub symbol: Option<Symbol>,
-    /// Units moved (always positive; `kind` says which way), when units moved.
-    pub quantity: Option<Quantity>,
-    /// The price per unit, when reported.
-    pub price: Option<Price>,
+    /// Units moved (always positive; `kind` says which way), when units moved: exactly as the provider sent
+    /// them. A transaction is not held in a column, so none bounds its digits: Plaid's own example sells
+    /// 47.74104242992852 units (a double's digits), and they are kept, not rounded nor refused.
+    pub quantity: Option<Decimal>,
+    /// The price per unit, when reported, exactly as sent.
+    pub price: Option<Decimal>,
     /// The amount of money, signed as the provider signs it (Plaid: positive = money out of the account).
     pub amount: SignedAmount,
     /// Fees, when reported.

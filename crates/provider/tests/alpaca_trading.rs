@@ -200,10 +200,10 @@ async fn the_impact_of_a_limit_buy_is_its_value_against_buying_power() {
         .unwrap();
 
     assert_eq!(impact.estimated_value.unwrap().get(), dec("300.00"));
-    assert_eq!(impact.buying_power.unwrap().get(), dec("103556.86"));
+    assert_eq!(impact.buying_power.unwrap().get(), dec("103556.8572572922"));
     assert_eq!(
         impact.remaining_buying_power.unwrap().get(),
-        dec("103256.86")
+        dec("103256.8572572922")
     );
     assert!(impact.warnings.is_empty(), "{:?}", impact.warnings);
 }
@@ -276,7 +276,7 @@ async fn the_brokerage_account_and_its_positions_are_domain_values() {
 
     assert_eq!(info.provider, Provider::Alpaca);
     assert_eq!(info.account_type.as_str(), "trading");
-    assert_eq!(info.total_value.unwrap().get(), dec("28059.39"));
+    assert_eq!(info.total_value.unwrap().get(), dec("28059.3882330664"));
     assert_eq!(info.cash.unwrap().get(), dec("24861.91"));
     assert_eq!(positions.len(), 2);
     assert_eq!(positions[0].side, PositionSide::Long);

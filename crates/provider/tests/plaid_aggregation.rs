@@ -79,8 +79,8 @@ async fn only_the_items_investment_accounts_are_aggregated_with_exact_balances()
     );
     assert_eq!(
         account.total_value.map(|value| value.get()),
-        Some(dec("23631.98")),
-        "rounded to NUMERIC(20,2) as PostgreSQL would"
+        Some(dec("23631.9805")),
+        "kept as Plaid sent it, past the cent"
     );
 }
 
@@ -162,7 +162,7 @@ async fn a_holding_whose_quantity_the_column_cannot_hold_is_left_out_naming_the_
  {
     let mut body = fixture("plaid", "investments_holdings_get");
     let all = body["holdings"].as_array().unwrap().len();
-    body["holdings"][2]["quantity"] = json!(1e15);
+    body["holdings"][2]["quantity"] = json!(1e18);
     let odd_security = body["holdings"][2]["security_id"]
         .as_str()
         .unwrap()
@@ -179,14 +179,15 @@ async fn a_holding_whose_quantity_the_column_cannot_hold_is_left_out_naming_the_
     assert_eq!(left_out.item, "holding");
     assert_eq!(left_out.provider_id.as_deref(), Some(odd_security.as_str()));
     assert_eq!(left_out.field, "holdings[2].quantity");
-    assert!(left_out.reason.contains("NUMERIC(20,8)"), "{left_out}");
+    assert!(left_out.reason.contains("NUMERIC(28,10)"), "{left_out}");
 }
 
 #[tokio::test]
 async fn one_transaction_that_cannot_be_represented_is_left_out_and_the_page_kept() {
     let mut body = fixture("plaid", "investments_transactions_get");
     let all = body["investment_transactions"].as_array().unwrap().len();
-    body["investment_transactions"][1]["quantity"] = json!(1e15);
+    // An amount past the money column's 18 integer digits: an amount, unlike a quantity, is money, held to it.
+    body["investment_transactions"][1]["amount"] = json!(1e19);
     let odd = body["investment_transactions"][1]["investment_transaction_id"]
         .as_str()
         .unwrap()
@@ -208,10 +209,68 @@ async fn one_transaction_that_cannot_be_represented_is_left_out_and_the_page_kep
     };
     assert_eq!(left_out.item, "transaction");
     assert_eq!(left_out.provider_id.as_deref(), Some(odd.as_str()));
-    assert_eq!(left_out.field, "investment_transactions[1].quantity");
+    assert_eq!(left_out.field, "investment_transactions[1].amount");
     assert_eq!(
         page.next, None,
         "the offset moved past the left-out one too"
+    );
+}
+
+/// Plaid's own transactions example sells `47.74104242992852` units and buys `0.7388014749727547` (a double's
+/// digits, 14 and 16 decimals): both are kept to the last digit, neither rounded nor left out.
+#[tokio::test]
+async fn the_examples_quantities_are_kept_to_the_last_digit() {
+    let server = serving(
+        "/investments/transactions/get",
+        fixture("plaid", "investments_transactions_get"),
+    )
+    .await;
+
+    let page = client(&server)
+        .transactions(&token(), date("2024-01-01"), date("2024-12-31"), None)
+        .await
+        .unwrap();
+
+    assert_eq!(page.left_out, []);
+    let quantities: Vec<_> = page.transactions.iter().map(|t| t.quantity).collect();
+    assert_eq!(
+        quantities,
+        [
+            None,
+            Some(dec("47.74104242992852")),
+            Some(dec("0.7388014749727547"))
+        ]
+    );
+}
+
+/// A holding worth a value past the cent keeps it to the last digit (the spec's own holdings example has
+/// `institution_value: 4437.35905`); one past the money column's ten decimals is left out naming the field.
+#[tokio::test]
+async fn a_holdings_value_is_kept_to_the_last_digit_or_the_holding_left_out_never_rounded() {
+    let mut body = fixture("plaid", "investments_holdings_get");
+    body["holdings"][1]["institution_value"] = json!(16.6665);
+    body["holdings"][2]["institution_value"] = json!(20.84000000001);
+    let kept = body["holdings"][1]["security_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server = serving("/investments/holdings/get", body).await;
+
+    let listing = client(&server).positions(&token()).await.unwrap();
+
+    let position = listing
+        .items
+        .iter()
+        .find(|position| position.security_id.as_ref().map(|id| id.as_str()) == Some(kept.as_str()))
+        .unwrap();
+    assert_eq!(position.market_value.unwrap().get(), dec("16.6665"));
+    let [left_out] = listing.left_out.as_slice() else {
+        panic!("one holding left out: {:?}", listing.left_out)
+    };
+    assert_eq!(left_out.field, "holdings[2].institution_value");
+    assert!(
+        left_out.reason.contains("more than the 10 decimal places"),
+        "{left_out}"
     );
 }
 
@@ -232,6 +291,7 @@ async fn transactions_become_typed_kinds_with_unsigned_quantities() {
         page.next, None,
         "the example's three transactions are all there is"
     );
+    assert_eq!(page.left_out, []);
     let kinds: Vec<_> = page.transactions.iter().map(|t| t.kind.clone()).collect();
     assert_eq!(
         kinds,
@@ -242,7 +302,7 @@ async fn transactions_become_typed_kinds_with_unsigned_quantities() {
         ]
     );
     let sell = &page.transactions[1];
-    assert_eq!(sell.quantity.unwrap().get(), dec("47.74104243"));
+    assert_eq!(sell.quantity, Some(dec("47.74104242992852")));
     assert_eq!(sell.amount.get(), dec("-1289.01"));
     assert_eq!(page.transactions[0].quantity, None, "cash moves no units");
 }

@@ -686,8 +686,8 @@ async fn order_impact_finds_the_universal_symbol_and_reports_value_fees_and_trad
         impact.trade_id.as_deref(),
         Some("139e307a-82f7-4402-b39e-4da7baa87758")
     );
-    // 10.5 × 31.33 = 328.965 → NUMERIC(20,2)
-    assert_eq!(impact.estimated_value.unwrap().get(), dec("328.97"));
+    // 10.5 × 31.33 = 328.965, within the money column's ten decimals
+    assert_eq!(impact.estimated_value.unwrap().get(), dec("328.965"));
     assert_eq!(impact.estimated_fees.unwrap().get(), dec("8.52"));
     assert_eq!(impact.remaining_buying_power.unwrap().get(), dec("1.11"));
     let requests = server.received_requests().await.unwrap();
@@ -811,7 +811,7 @@ async fn activities_page_through_each_account_behind_one_cursor() {
         tributary_provider::capability::TransactionKind::Buy
     );
     assert_eq!(buy.amount.get(), dec("263.82"));
-    assert_eq!(buy.quantity.unwrap().get(), dec("5.2"));
+    assert_eq!(buy.quantity, Some(dec("5.2")));
     assert_eq!(buy.date.to_string(), "2024-03-22");
     assert!(first.next.is_some());
     assert_eq!(second.next, None);
@@ -965,6 +965,92 @@ async fn an_order_without_a_symbol_is_left_out_with_its_brokerage_order_id() {
         listing.left_out[0].field,
         "orders[1].universal_symbol.symbol"
     );
+}
+
+/// SnapTrade's figures are kept to the last digit: a crypto position's 9-decimal units and a price of 10
+/// decimals are read as sent, while a price with one decimal more than the column keeps leaves its position
+/// out naming the field, never rounded. The market value is units × price worked out here, so it is rounded to
+/// the money column as PostgreSQL would.
+#[tokio::test]
+async fn a_positions_figures_are_kept_to_the_last_digit_or_the_position_left_out_never_rounded() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT}/positions/all")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [
+                {"instrument": {"kind": "crypto", "symbol": "BTC", "id": "1ef3a5d3-4a9b-40b2-b8d1-cc35f74d6324"},
+                 "units": "0.123456789", "price": 64123.1234567891, "cost_basis": 7000.00000001},
+                {"instrument": {"kind": "crypto", "symbol": "SHIB", "id": "899e2697-1d38-4c07-91ee-c16a2b1ce5c9"},
+                 "units": "1000000", "price": 0.00001234567891},
+            ],
+            "data_freshness": {"as_of": "2026-06-02T14:30:00+00:00"}
+        })))
+        .mount(&server)
+        .await;
+
+    let listing = tributary_provider::capability::BrokerageAccounts::account_positions(
+        &client(&server),
+        &user(),
+        &account(),
+    )
+    .await
+    .unwrap();
+
+    let [btc] = listing.items.as_slice() else {
+        panic!("expected one position, got {:?}", listing.items);
+    };
+    assert_eq!(btc.quantity.get(), dec("0.123456789"));
+    assert_eq!(btc.price.unwrap().get(), dec("64123.1234567891"));
+    assert_eq!(btc.cost_basis.unwrap().get(), dec("7000.00000001"));
+    // 0.123456789 × 64123.1234567891 = 7916.4349226257625361999, to ten decimals.
+    assert_eq!(btc.market_value.unwrap().get(), dec("7916.4349226258"));
+    let [left_out] = listing.left_out.as_slice() else {
+        panic!("expected one left out, got {:?}", listing.left_out);
+    };
+    assert_eq!(
+        left_out.provider_id.as_deref(),
+        Some("899e2697-1d38-4c07-91ee-c16a2b1ce5c9")
+    );
+    assert_eq!(left_out.field, "positions[1].price");
+    assert!(
+        left_out.reason.contains("more than the 10 decimal places"),
+        "{left_out}"
+    );
+}
+
+#[tokio::test]
+async fn an_order_whose_units_have_more_decimals_than_the_column_is_left_out_never_rounded() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT}/orders")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"brokerage_order_id": "66844", "status": "EXECUTED", "action": "BUY",
+             "universal_symbol": {"symbol": "BTC"}, "time_placed": "2024-07-30T22:51:49.746270Z",
+             "total_quantity": "0.123456789", "filled_quantity": "0.123456789",
+             "execution_price": "64123.1234567891"},
+            {"brokerage_order_id": "66845", "status": "EXECUTED", "action": "BUY",
+             "universal_symbol": {"symbol": "BTC"}, "time_placed": "2024-07-30T22:51:49.746270Z",
+             "total_quantity": "0.12345678901"},
+        ])))
+        .mount(&server)
+        .await;
+
+    let listing = Trading::list_orders(&client(&server), &user(), &account_ref(), OrderScope::All)
+        .await
+        .unwrap();
+
+    let [kept] = listing.items.as_slice() else {
+        panic!("expected one order, got {:?}", listing.items);
+    };
+    assert_eq!(kept.units.unwrap().get(), dec("0.123456789"));
+    assert_eq!(kept.filled_units.unwrap().get(), dec("0.123456789"));
+    assert_eq!(
+        kept.average_fill_price.unwrap().get(),
+        dec("64123.1234567891")
+    );
+    assert_eq!(listing.left_out.len(), 1);
+    assert_eq!(listing.left_out[0].provider_id.as_deref(), Some("66845"));
+    assert_eq!(listing.left_out[0].field, "orders[1].total_quantity");
 }
 
 #[tokio::test]

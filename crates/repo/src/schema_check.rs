@@ -1,8 +1,10 @@
 //! Checks that a database holds the schema the migrations create: what `cargo run --example verify_migration`
 //! prints. Unlike the design's script, it asks the catalog, so a check fails when an object is missing or weakened
-//! (RLS off, a view without `security_invoker`, a function without a pinned `search_path`).
+//! (RLS off, a view without `security_invoker`, a function without a pinned `search_path`, a decimal column
+//! narrower than the domain type that holds it).
 
 use sqlx::PgPool;
+use tributary_domain::{Amount, Notional, Percent, Price, Quantity, SignedAmount, UnitCost, Units};
 
 /// One check and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,89 @@ const NEW_COLUMNS: [(&str, &str); 10] = [
 ];
 
 const VIEWS: [&str; 2] = ["v_unified_investment_accounts", "v_portfolio_totals"];
+/// Every decimal column, with the precision and scale of the domain type that holds it (migration 0017 for
+/// most): a column narrower than its type would round or refuse a number the domain accepts exactly.
+const DECIMAL_COLUMNS: [(&str, &str, u32, u32); 14] = [
+    (
+        "user_aggregated_holdings",
+        "total_quantity",
+        Quantity::PRECISION,
+        Quantity::SCALE,
+    ),
+    (
+        "user_aggregated_holdings",
+        "total_market_value",
+        Amount::PRECISION,
+        Amount::SCALE,
+    ),
+    (
+        "user_aggregated_holdings",
+        "total_cost_basis",
+        Amount::PRECISION,
+        Amount::SCALE,
+    ),
+    (
+        "user_aggregated_holdings",
+        "average_cost_basis",
+        UnitCost::PRECISION,
+        UnitCost::SCALE,
+    ),
+    (
+        "user_aggregated_holdings",
+        "unrealized_gain_loss",
+        SignedAmount::PRECISION,
+        SignedAmount::SCALE,
+    ),
+    (
+        "user_aggregated_holdings",
+        "unrealized_gain_loss_percent",
+        Percent::PRECISION,
+        Percent::SCALE,
+    ),
+    (
+        "user_aggregated_holdings",
+        "day_change_value",
+        SignedAmount::PRECISION,
+        SignedAmount::SCALE,
+    ),
+    (
+        "user_aggregated_holdings",
+        "day_change_percent",
+        Percent::PRECISION,
+        Percent::SCALE,
+    ),
+    ("snaptrade_orders", "units", Units::PRECISION, Units::SCALE),
+    (
+        "snaptrade_orders",
+        "filled_units",
+        Units::PRECISION,
+        Units::SCALE,
+    ),
+    (
+        "snaptrade_orders",
+        "notional_value",
+        Notional::PRECISION,
+        Notional::SCALE,
+    ),
+    (
+        "snaptrade_orders",
+        "limit_price",
+        Price::PRECISION,
+        Price::SCALE,
+    ),
+    (
+        "snaptrade_orders",
+        "stop_price",
+        Price::PRECISION,
+        Price::SCALE,
+    ),
+    (
+        "snaptrade_orders",
+        "average_fill_price",
+        Price::PRECISION,
+        Price::SCALE,
+    ),
+];
 
 /// Runs every check against `pool`'s database. A query that fails counts as a failed check, not an error, so the
 /// report is always complete.
@@ -68,6 +153,18 @@ pub async fn verify_schema(pool: &PgPool) -> Vec<Check> {
                 format!("column {table}.{column} exists"),
                 COLUMN_EXISTS,
                 &[table, column],
+            )
+            .await,
+        );
+    }
+    for (table, column, precision, scale) in DECIMAL_COLUMNS {
+        let shape = format!("numeric({precision},{scale})");
+        checks.push(
+            ask(
+                pool,
+                format!("column {table}.{column} is {shape}"),
+                COLUMN_TYPE,
+                &[table, column, &shape],
             )
             .await,
         );
@@ -122,6 +219,11 @@ const RLS_ENABLED: &str = "select coalesce((select c.relrowsecurity from pg_clas
                     where n.nspname = 'public' and c.relname = $1), false)";
 const COLUMN_EXISTS: &str = "select exists (select 1 from information_schema.columns
                     where table_schema = 'public' and table_name = $1 and column_name = $2)";
+const COLUMN_TYPE: &str =
+    "select coalesce((select pg_catalog.format_type(a.atttypid, a.atttypmod) = $3
+                    from pg_catalog.pg_attribute a
+                    where a.attrelid = pg_catalog.to_regclass('public.' || $1) and a.attname = $2
+                      and not a.attisdropped), false)";
 const VIEW_EXISTS: &str =
     "select exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
                     where n.nspname = 'public' and c.relname = $1 and c.relkind = 'v')";

@@ -397,7 +397,9 @@ fn bad_input_is_refused_before_any_sql_naming_the_field() {
             "institution_name",
         ),
         (
-            Units::parse_for("units", "12345678901").unwrap_err().into(),
+            Units::parse_for("units", "123456789012345")
+                .unwrap_err()
+                .into(),
             "units",
         ),
         (
@@ -957,7 +959,7 @@ async fn a_gain_of_any_size_over_a_one_cent_cost_basis_is_stored_exactly(
     };
     let holdings = [
         gain("PLAID", "110")?,
-        gain("MOON", "999999999999999999.99")?,
+        gain("MOON", "999999999999999999.9999999999")?,
     ];
 
     service.replace_holdings(user, &holdings).await?;
@@ -974,7 +976,7 @@ async fn a_gain_of_any_size_over_a_one_cent_cost_basis_is_stored_exactly(
         .await?;
     assert_eq!(
         moon.figures.unrealized_gain_loss_percent.get(),
-        "9999999999999999999800".parse()?
+        "9999999999999999999900".parse()?
     );
     Ok(())
 }

@@ -459,3 +459,141 @@ async fn auth_uid_reads_the_legacy_claim_first_then_the_json_claims(pool: PgPool
     );
     Ok(())
 }
+
+/// The decimal columns migration 0017 widens, and the shape each has after it.
+const WIDENED: [(&str, &str, &str); 11] = [
+    (
+        "user_aggregated_holdings",
+        "total_quantity",
+        "numeric(28,10)",
+    ),
+    (
+        "user_aggregated_holdings",
+        "average_cost_basis",
+        "numeric(28,10)",
+    ),
+    (
+        "user_aggregated_holdings",
+        "total_market_value",
+        "numeric(28,10)",
+    ),
+    (
+        "user_aggregated_holdings",
+        "total_cost_basis",
+        "numeric(28,10)",
+    ),
+    (
+        "user_aggregated_holdings",
+        "unrealized_gain_loss",
+        "numeric(28,10)",
+    ),
+    (
+        "user_aggregated_holdings",
+        "day_change_value",
+        "numeric(28,10)",
+    ),
+    ("snaptrade_orders", "units", "numeric(24,10)"),
+    ("snaptrade_orders", "filled_units", "numeric(24,10)"),
+    ("snaptrade_orders", "limit_price", "numeric(24,10)"),
+    ("snaptrade_orders", "stop_price", "numeric(24,10)"),
+    ("snaptrade_orders", "average_fill_price", "numeric(24,10)"),
+];
+
+async fn column_shape(pool: &PgPool, table: &str, column: &str) -> sqlx::Result<String> {
+    sqlx::query_scalar(
+        "select pg_catalog.format_type(atttypid, atttypmod) from pg_catalog.pg_attribute
+         where attrelid = pg_catalog.to_regclass('public.' || $1) and attname = $2",
+    )
+    .bind(table)
+    .bind(column)
+    .fetch_one(pool)
+    .await
+}
+
+/// Which file each of the two tables is stored in: a new one after every rewrite.
+async fn storage_files(pool: &PgPool) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "select relfilenode::bigint from pg_catalog.pg_class
+         where oid in ('public.user_aggregated_holdings'::regclass, 'public.snaptrade_orders'::regclass)
+         order by relname",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+#[sqlx::test(migrations = false)]
+async fn migration_0017_widens_the_columns_keeping_each_stored_value_and_a_rerun_rewrites_nothing(
+    pool: PgPool,
+) -> TestResult {
+    let migrations = &tributary_repo::MIGRATOR;
+    for earlier in migrations.iter().filter(|migration| migration.version < 17) {
+        sqlx::raw_sql(earlier.sql.as_str()).execute(&pool).await?;
+    }
+    let exact_figures = migrations
+        .iter()
+        .find(|migration| migration.version == 17)
+        .expect("migrations/0017_exact_figures.sql")
+        .sql
+        .as_str();
+    let user = create_auth_user(&pool).await?;
+    let account = insert_account(&pool, user, "snaptrade", true).await?;
+    sqlx::query(
+        "insert into user_aggregated_holdings
+           (user_id, symbol, total_quantity, total_market_value, total_cost_basis, average_cost_basis,
+            unrealized_gain_loss, unrealized_gain_loss_percent)
+         values ($1, 'BTC', 0.12345678, 16.67, 10.00, 81.00000066, 6.67, 66.7)",
+    )
+    .bind(user)
+    .execute(&pool)
+    .await?;
+    sqlx::query(
+        "insert into snaptrade_orders
+           (user_id, account_id, brokerage_order_id, symbol, action, order_type, status, units, limit_price)
+         values ($1, $2, 'b-1', 'BTC/USD', 'BUY', 'Limit', 'EXECUTED', 0.123456, 187.123456)",
+    )
+    .bind(user)
+    .bind(account)
+    .execute(&pool)
+    .await?;
+
+    sqlx::raw_sql(exact_figures).execute(&pool).await?;
+    for (table, column, shape) in WIDENED {
+        assert_eq!(
+            column_shape(&pool, table, column).await?,
+            shape,
+            "{table}.{column}"
+        );
+    }
+    let kept: (String, String, String) = sqlx::query_as(
+        "select h.total_quantity::text, h.total_market_value::text, o.limit_price::text
+         from user_aggregated_holdings h, snaptrade_orders o",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(
+        kept,
+        (
+            "0.1234567800".to_owned(),
+            "16.6700000000".to_owned(),
+            "187.1234560000".to_owned()
+        )
+    );
+
+    let files = storage_files(&pool).await?;
+    sqlx::raw_sql(exact_figures).execute(&pool).await?;
+    assert_eq!(
+        storage_files(&pool).await?,
+        files,
+        "a re-run rewrites no table"
+    );
+
+    // What the narrower columns rounded is now kept to the last digit.
+    let crypto: String = sqlx::query_scalar(
+        "update user_aggregated_holdings set total_quantity = 0.123456789, total_market_value = 16.6665
+         returning total_quantity::text || ' ' || total_market_value::text",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(crypto, "0.1234567890 16.6665000000");
+    Ok(())
+}

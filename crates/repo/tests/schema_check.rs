@@ -46,3 +46,26 @@ async fn a_dropped_view_and_a_leaky_view_are_reported(pool: PgPool) -> sqlx::Res
     assert_eq!(failed, 3, "the view's existence check fails too");
     Ok(())
 }
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_decimal_column_narrower_than_its_domain_type_is_reported(
+    pool: PgPool,
+) -> sqlx::Result<()> {
+    // As before migration 0017: a 9-decimal crypto quantity would be rounded into this column.
+    sqlx::query(
+        "alter table user_aggregated_holdings alter column total_quantity type numeric(20, 8)",
+    )
+    .execute(&pool)
+    .await?;
+    let failed: Vec<String> = verify_schema(&pool)
+        .await
+        .into_iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        failed,
+        ["column user_aggregated_holdings.total_quantity is numeric(28,10)"]
+    );
+    Ok(())
+}

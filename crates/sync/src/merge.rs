@@ -104,7 +104,15 @@ impl Lot {
         }
         let market_value = match (position.market_value, position.price) {
             (Some(value), _) => value.get(),
-            (None, Some(price)) => price.get() * position.quantity.get(),
+            // Checked: the widest price times the widest quantity passes what a `Decimal` holds.
+            (None, Some(price)) => price.get().checked_mul(position.quantity.get()).ok_or(
+                DomainError::NumericOverflow {
+                    field: "market_value",
+                    value: Decimal::MAX,
+                    precision: Amount::PRECISION,
+                    scale: Amount::SCALE,
+                },
+            )?,
             (None, None) => Decimal::ZERO,
         };
         let cost_basis = position.cost_basis.map_or(Decimal::ZERO, |cost| cost.get());

@@ -134,7 +134,7 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
                     info,
                     positions: Ok(vec![
                         position("VTI", "3", "750", "600"),
-                        position("DUST", "0.00000001", "100000", "100000"),
+                        position("DUST", "0.0000000001", "100000000", "100000000"),
                     ]),
                 }],
                 failures: Vec::new(),

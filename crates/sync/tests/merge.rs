@@ -161,6 +161,23 @@ fn a_missing_market_value_is_price_times_quantity_and_a_missing_cost_is_zero() {
 }
 
 #[test]
+fn a_price_times_quantity_past_what_a_decimal_holds_is_refused_naming_market_value_not_a_panic() {
+    // The widest price (14 integer digits) times the widest quantity (18) passes 7.9 × 10^28.
+    let mut priced = position("HUGE", "999999999999999999", "0", "0");
+    priced.market_value = None;
+    priced.price = Some(Price::parse("99999999999999").unwrap());
+    let error = Lot::from_position(
+        AccountId::generate(),
+        InstitutionName::parse("SnapTrade").unwrap(),
+        Provider::SnapTrade,
+        &priced,
+        None,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("market_value"), "{error}");
+}
+
+#[test]
 fn a_short_position_is_left_out_with_its_reason() {
     let mut short = position("GME", "5", "100.00", "100.00");
     short.side = PositionSide::Short;

@@ -1,7 +1,18 @@
 //! Alpaca's payloads as domain types, and Alpaca as a [`Trading`] and [`BrokerageAccounts`] provider.
 //!
 //! Alpaca's decimal strings are already `Decimal`; here they are checked against the domain's column
-//! shapes, and a value the domain refuses is [`ProviderError::InvalidData`] naming the Alpaca field.
+//! shapes with the `exact` constructors: a quantity, a price or a cash balance is kept to the last digit or
+//! refused, never rounded, and a value the domain refuses is [`ProviderError::InvalidData`] naming the
+//! Alpaca field; in a list (positions, orders) that item alone is left out.
+//!
+//! Figures that are arithmetic are rounded to their column, as PostgreSQL would round them: an order's
+//! estimated value worked out here, and the sums and products Alpaca works out itself from numbers kept
+//! exactly. Those are `TradeAccount.equity` ("cash + long_market_value + short_market_value") and
+//! `buying_power` ("max(equity-initial_margin(0) * 2)"), and a position's `market_value` and `cost_basis`,
+//! which are its `qty` times `current_price` and `avg_entry_price` to the last digit (the spec's own position
+//! example: 0.079145874 × 172.34 = `cost_basis: '13.63999992516'`, eleven decimals). Their decimals are a
+//! quantity's plus a price's, more than any column keeps, so refusing them would leave out every fractional
+//! position.
 
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -370,14 +381,14 @@ fn row_of(
         .or(parent.and_then(|parent| parent.time_in_force.as_deref()))
         .map(|text| TimeInForce::parse(text).map_err(invalid("time_in_force")))
         .transpose()?;
-    // Quantities are never rounded: one with more decimals than the column keeps is refused (crypto
-    // quantities have up to 9 decimals; `units` keeps 6).
+    // Never rounded: crypto quantities have up to 9 decimals and `units` keeps 10; one with more decimals
+    // than its column keeps is refused naming the field, and the order left out.
     row.units = optional(wire.qty, "qty", Units::exact_for)?;
-    row.notional_value = optional(wire.notional, "notional", Notional::new_for)?;
-    row.limit_price = optional(wire.limit_price, "limit_price", Price::new_for)?;
-    row.stop_price = optional(wire.stop_price, "stop_price", Price::new_for)?;
+    row.notional_value = optional(wire.notional, "notional", Notional::exact_for)?;
+    row.limit_price = optional(wire.limit_price, "limit_price", Price::exact_for)?;
+    row.stop_price = optional(wire.stop_price, "stop_price", Price::exact_for)?;
     row.filled_units = optional(wire.filled_qty, "filled_qty", Units::exact_for)?;
-    row.average_fill_price = optional(wire.filled_avg_price, "filled_avg_price", Price::new_for)?;
+    row.average_fill_price = optional(wire.filled_avg_price, "filled_avg_price", Price::exact_for)?;
     row.filled_at = wire.filled_at;
     row.cancelled_at = wire.canceled_at;
     row.raw_order_data = Some(raw.clone());
@@ -421,7 +432,16 @@ fn optional<T>(
         .transpose()
 }
 
+/// Alpaca's amount, exactly (a cash balance).
 fn amount(
+    value: Option<Decimal>,
+    field: &'static str,
+) -> Result<Option<SignedAmount>, ProviderError> {
+    optional(value, field, SignedAmount::exact_for)
+}
+
+/// An amount Alpaca works out from others (equity, buying power), rounded to the column (module docs).
+fn arithmetic(
     value: Option<Decimal>,
     field: &'static str,
 ) -> Result<Option<SignedAmount>, ProviderError> {
@@ -447,7 +467,7 @@ pub(super) fn account_info(
             .transpose()?,
         account_type: AccountType::parse(account_type).map_err(invalid("account_type"))?,
         account_subtype: None,
-        total_value: amount(Some(balances.equity), "equity")?,
+        total_value: arithmetic(Some(balances.equity), "equity")?,
         cash: amount(Some(balances.cash), "cash")?,
         currency: currency_code(
             Provider::Alpaca,
@@ -470,7 +490,8 @@ pub(super) fn position(
     } else {
         PositionSide::Long
     };
-    let signed = |value: Option<Decimal>, field: &'static str| {
+    // qty × current_price and qty × avg_entry_price, Alpaca's arithmetic: rounded to the column (module docs).
+    let product = |value: Option<Decimal>, field: &'static str| {
         value
             .map(|value| SignedAmount::new_for(field, value.abs()).map_err(invalid(at(field))))
             .transpose()
@@ -486,17 +507,17 @@ pub(super) fn position(
         provider_security_type: position.asset_class.clone(),
         option_contract: None,
         side,
-        // Never rounded: Alpaca's crypto quantities have up to 9 decimals, the column keeps 8; one that does
-        // not fit is refused naming the field.
+        // Never rounded: Alpaca's crypto quantities have up to 9 decimals and the column keeps 10; one with
+        // more is refused naming the field, and the position left out.
         quantity: Quantity::exact_for("qty", position.qty.abs()).map_err(invalid(at("qty")))?,
         price: position
             .current_price
             .map(|price| {
-                Price::new_for("current_price", price).map_err(invalid(at("current_price")))
+                Price::exact_for("current_price", price).map_err(invalid(at("current_price")))
             })
             .transpose()?,
-        market_value: signed(position.market_value, "market_value")?,
-        cost_basis: signed(position.cost_basis, "cost_basis")?,
+        market_value: product(position.market_value, "market_value")?,
+        cost_basis: product(position.cost_basis, "cost_basis")?,
         currency: None,
     })
 }
@@ -518,15 +539,19 @@ pub(super) fn impact(
     if remaining.is_some_and(|left| left.is_sign_negative()) {
         warnings.push("the order exceeds the account's buying power".to_owned());
     }
+    // The estimate and what it leaves are worked out here, not Alpaca's numbers: rounded to the column.
+    let worked_out = |value: Option<Decimal>, field: &'static str| {
+        value
+            .map(|value| SignedAmount::new_for(field, value))
+            .transpose()
+            .map_err(|error| ProviderError::invalid_input("order", error.to_string()))
+    };
     Ok(OrderImpact {
         trade_id: None,
-        estimated_value: estimated_value
-            .map(|value| SignedAmount::new_for("estimated_value", value))
-            .transpose()
-            .map_err(|error| ProviderError::invalid_input("order", error.to_string()))?,
+        estimated_value: worked_out(estimated_value, "estimated_value")?,
         estimated_fees: None,
-        buying_power: amount(Some(balances.buying_power), "buying_power")?,
-        remaining_buying_power: amount(remaining, "buying_power")?,
+        buying_power: arithmetic(Some(balances.buying_power), "buying_power")?,
+        remaining_buying_power: worked_out(remaining, "remaining_buying_power")?,
         warnings,
     })
 }

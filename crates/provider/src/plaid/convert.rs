@@ -1,8 +1,9 @@
 //! Plaid's payloads as domain types, and Plaid as an [`Aggregation`] provider.
 //!
 //! Amounts arrive as `Decimal` read from Plaid's decimal text (see [`wire`](super::wire)); here they are
-//! checked against the domain's column shapes. A value the domain refuses is
-//! [`ProviderError::InvalidData`] with the path of the field in Plaid's payload.
+//! checked against the domain's column shapes with the `exact` constructors: Plaid's number is kept to the
+//! last digit or refused, never rounded. A value the domain refuses is [`ProviderError::InvalidData`] with
+//! the path of the field in Plaid's payload; in a list (holdings, transactions) that item alone is left out.
 
 use std::collections::HashMap;
 
@@ -193,10 +194,10 @@ fn position(
             .map(option_contract)
             .transpose()?,
         side,
-        quantity: Quantity::new_for("quantity", holding.quantity.abs())
+        quantity: Quantity::exact_for("quantity", holding.quantity.abs())
             .map_err(invalid(at("quantity")))?,
         price: Some(
-            Price::new_for("institution_price", holding.institution_price)
+            Price::exact_for("institution_price", holding.institution_price)
                 .map_err(invalid(at("institution_price")))?,
         ),
         market_value: amount(
@@ -258,12 +259,8 @@ fn transaction(
         ),
         None => None,
     };
-    let quantity = non_zero(transaction.quantity.abs())
-        .map(|units| Quantity::new_for("quantity", units).map_err(invalid(at("quantity"))))
-        .transpose()?;
-    let price = non_zero(transaction.price)
-        .map(|price| Price::new_for("price", price).map_err(invalid(at("price"))))
-        .transpose()?;
+    let quantity = non_zero(transaction.quantity.abs());
+    let price = non_zero(transaction.price);
     Ok(Transaction {
         provider_transaction_id: transaction.investment_transaction_id.clone(),
         provider_account_id: ProviderAccountId::parse(&transaction.account_id)
@@ -274,7 +271,7 @@ fn transaction(
         symbol,
         quantity,
         price,
-        amount: SignedAmount::new_for("amount", transaction.amount)
+        amount: SignedAmount::exact_for("amount", transaction.amount)
             .map_err(invalid(at("amount")))?,
         fees: amount(transaction.fees, at("fees"))?,
         description: transaction.name.clone(),
@@ -311,7 +308,7 @@ fn option_contract(contract: &wire::OptionContract) -> Result<OptionContract, Pr
         underlying_symbol: Symbol::parse(&contract.underlying_security_ticker)
             .map_err(invalid(field("underlying_security_ticker")))?,
         option_type,
-        strike_price: Price::new_for("strike_price", contract.strike_price)
+        strike_price: Price::exact_for("strike_price", contract.strike_price)
             .map_err(invalid(field("strike_price")))?,
         expiration_date: contract.expiration_date,
         multiplier: None,
@@ -346,9 +343,10 @@ fn institution(item: &Item) -> Option<InstitutionName> {
         .and_then(|name| InstitutionName::parse(name).ok())
 }
 
+/// Plaid's amount, exactly (a balance, a value, a cost basis, fees).
 fn amount(value: Option<Decimal>, field: String) -> Result<Option<SignedAmount>, ProviderError> {
     value
-        .map(|value| SignedAmount::new_for("amount", value).map_err(invalid(field)))
+        .map(|value| SignedAmount::exact_for("amount", value).map_err(invalid(field)))
         .transpose()
 }
 

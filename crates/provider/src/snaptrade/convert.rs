@@ -4,7 +4,9 @@
 //! Conversions are strict where the domain is (a negative quantity, a symbol that is not one, an id that
 //! is not a UUID is [`ProviderError::InvalidData`] naming the field, e.g. `positions[3].units`) and lenient
 //! where SnapTrade is: vocabularies stay open, a missing order type is told by the prices, a missing
-//! optional figure stays `None`.
+//! optional figure stays `None`. SnapTrade's numbers are kept to the last digit or refused with the domain's
+//! `exact` constructors, never rounded; only figures worked out here (units × price) are rounded to their
+//! column, as PostgreSQL would round them.
 //!
 //! [`Aggregation`]: crate::capability::Aggregation
 //! [`Trading`]: crate::capability::Trading
@@ -504,7 +506,18 @@ pub(crate) fn account_info(
     })
 }
 
+/// SnapTrade's amount, exactly.
 fn signed(value: Option<Decimal>, field: String) -> Result<Option<SignedAmount>, ProviderError> {
+    value
+        .map(|value| SignedAmount::exact(value).map_err(invalid(field)))
+        .transpose()
+}
+
+/// An amount worked out here (units × price), rounded to its column as PostgreSQL would.
+fn worked_out(
+    value: Option<Decimal>,
+    field: String,
+) -> Result<Option<SignedAmount>, ProviderError> {
     value
         .map(|value| SignedAmount::new(value).map_err(invalid(field)))
         .transpose()
@@ -557,12 +570,12 @@ pub(crate) fn position(
         provider_security_type: instrument.kind.clone(),
         option_contract,
         side,
-        quantity: Quantity::new_for("units", units.abs()).map_err(invalid(field("units")))?,
+        quantity: Quantity::exact_for("units", units.abs()).map_err(invalid(field("units")))?,
         price: wire
             .price
-            .map(|price| Price::new_for("price", price).map_err(invalid(field("price"))))
+            .map(|price| Price::exact_for("price", price).map_err(invalid(field("price"))))
             .transpose()?,
-        market_value: signed(market_value, field("market_value"))?,
+        market_value: worked_out(market_value, field("market_value"))?,
         cost_basis: signed(wire.cost_basis, field("cost_basis"))?,
         currency: currency_code(
             Provider::SnapTrade,
@@ -618,7 +631,7 @@ fn option_contract(
         underlying_symbol: Symbol::parse(underlying)
             .map_err(invalid(field("underlying.symbol")))?,
         option_type,
-        strike_price: Price::new_for("strike_price", strike)
+        strike_price: Price::exact_for("strike_price", strike)
             .map_err(invalid(field("strike_price")))?,
         expiration_date: expiration.date_naive(),
         multiplier: instrument.multiplier,
@@ -697,12 +710,12 @@ pub(crate) fn order_row(
         .transpose()?;
     let units = |value: Option<Decimal>, name: &'static str| {
         value
-            .map(|value| Units::new_for(name, value).map_err(invalid(field(name))))
+            .map(|value| Units::exact_for(name, value).map_err(invalid(field(name))))
             .transpose()
     };
     let price = |value: Option<Decimal>, name: &'static str| {
         value
-            .map(|value| Price::new_for(name, value).map_err(invalid(field(name))))
+            .map(|value| Price::exact_for(name, value).map_err(invalid(field(name))))
             .transpose()
     };
     row.units = units(wire.total_quantity, "total_quantity")?;
@@ -873,7 +886,7 @@ pub(crate) fn order_impact(impact: &ManualTradeAndImpact) -> Result<OrderImpact,
         .collect();
     Ok(OrderImpact {
         trade_id: trade.and_then(|trade| trade.id.clone()),
-        estimated_value: signed(value, "trade.price".to_owned())?,
+        estimated_value: worked_out(value, "trade.price".to_owned())?,
         estimated_fees: signed(fees, "trade_impacts.estimated_commission".to_owned())?,
         buying_power: None,
         remaining_buying_power: signed(remaining, "combined_remaining_balance.cash".to_owned())?,
@@ -912,10 +925,18 @@ pub(crate) fn transaction(
                 .as_ref()
                 .and_then(|option| option.ticker.as_deref())
         });
-    let amount = activity
-        .amount
-        .or_else(|| activity.units?.checked_mul(activity.price?))
-        .ok_or_else(|| missing(field("amount")))?;
+    // SnapTrade's amount exactly; without one, units × price, worked out here and rounded to the column.
+    let amount = match activity.amount {
+        Some(amount) => SignedAmount::exact(amount),
+        None => {
+            let worked_out = activity
+                .units
+                .zip(activity.price)
+                .and_then(|(units, price)| units.checked_mul(price));
+            SignedAmount::new(worked_out.ok_or_else(|| missing(field("amount")))?)
+        }
+    }
+    .map_err(invalid(field("amount")))?;
     Ok(Transaction {
         provider_transaction_id: id.to_owned(),
         provider_account_id: account.clone(),
@@ -928,14 +949,9 @@ pub(crate) fn transaction(
         quantity: activity
             .units
             .filter(|units| !units.is_zero())
-            .map(|units| Quantity::new_for("units", units.abs()).map_err(invalid(field("units"))))
-            .transpose()?,
-        price: activity
-            .price
-            .filter(|price| !price.is_zero())
-            .map(|price| Price::new_for("price", price).map_err(invalid(field("price"))))
-            .transpose()?,
-        amount: SignedAmount::new(amount).map_err(invalid(field("amount")))?,
+            .map(|units| units.abs()),
+        price: activity.price.filter(|price| !price.is_zero()),
+        amount,
         fees: signed(activity.fee, field("fee"))?,
         description: activity.description.clone().unwrap_or_default(),
     })

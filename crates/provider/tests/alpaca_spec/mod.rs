@@ -18,6 +18,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SPEC: &str = "alpaca-broker-api.yaml";
 use crate::shared_support::alpaca::{ACCOUNT, account, client};
+use crate::shared_support::dec;
 const ACCOUNTS_PATH: &str = "/v1/accounts";
 const ACCOUNT_PATH: &str = "/v1/accounts/{account_id}";
 const TRADING_ACCOUNT_PATH: &str = "/v1/trading/accounts/{account_id}/account";
@@ -464,10 +465,52 @@ async fn every_order_the_client_sends_validates_against_the_spec_request_schema(
     }
 }
 
-/// Alpaca sends crypto quantities with up to 9 decimals; the `Units` (`NUMERIC(15,6)`) and `Quantity`
-/// (`NUMERIC(20,8)`) columns keep fewer. Such a quantity is refused naming the field, never rounded.
+/// The positions example the spec gives its deprecated `/v1/accounts/positions`: a fractional position,
+/// `qty: '0.079145874'`, whose `cost_basis` and `market_value` are that quantity times `avg_entry_price` and
+/// `current_price` to the last digit (eleven decimals). Served as an account's positions, the quantity is kept
+/// exactly; the two products are Alpaca's arithmetic and rounded to the money column, not refused.
 #[tokio::test]
-async fn a_crypto_quantity_with_more_decimals_than_the_column_is_refused_not_rounded() {
+async fn the_spec_fractional_position_keeps_its_nine_decimal_quantity_exactly() {
+    let spec = Spec::load(SPEC);
+    let example = spec
+        .response_examples("get", "/v1/accounts/positions")
+        .into_iter()
+        .find(|example| example.status == "200")
+        .expect("the spec's account positions example")
+        .value;
+    let position = example["positions"]
+        .as_object()
+        .and_then(|by_account| by_account.values().next())
+        .and_then(|positions| positions.get(0))
+        .expect("a position in the example")
+        .clone();
+    assert_eq!(position["qty"], json!("0.079145874"));
+    let server = MockServer::start().await;
+    serve(&server, "GET", POSITIONS_PATH, &json!([position])).await;
+    let read = BrokerageAccounts::account_positions(
+        &client(&server),
+        &(),
+        &ProviderAccountId::parse(ACCOUNT).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read.left_out, []);
+    let position = &read.items[0];
+    assert_eq!(position.quantity.get(), dec("0.079145874"));
+    assert_eq!(position.price.unwrap().get(), dec("166.13"));
+    assert_eq!(
+        dec("0.079145874") * dec("172.34"),
+        dec("13.63999992516"),
+        "cost_basis is qty × avg_entry_price"
+    );
+    assert_eq!(position.cost_basis.unwrap().get(), dec("13.6399999252"));
+    assert_eq!(position.market_value.unwrap().get(), dec("13.1485040476"));
+}
+
+/// Alpaca sends crypto quantities with up to 9 decimals: the `Units` and `Quantity` columns keep 10
+/// (migration 0017), so they are read to the last digit, in a position and in an order.
+#[tokio::test]
+async fn a_nine_decimal_crypto_quantity_is_read_to_the_last_digit() {
     let spec = Spec::load(SPEC);
     let (_, positions) = examples(&spec, "get", POSITIONS_PATH).remove(0);
     let mut position = positions[0].clone();
@@ -481,31 +524,92 @@ async fn a_crypto_quantity_with_more_decimals_than_the_column_is_refused_not_rou
     )
     .await
     .unwrap();
-    assert!(read.items.is_empty());
-    assert_eq!(read.left_out.len(), 1);
-    let left_out = &read.left_out[0];
-    assert_eq!(left_out.field, "positions[0].qty");
-    assert!(left_out.reason.contains("decimal"), "{left_out:?}");
-    assert_eq!(
-        left_out.provider_id.as_ref(),
-        position["asset_id"].as_str().map(str::to_owned).as_ref()
-    );
+    assert_eq!(read.left_out, []);
+    assert_eq!(read.items[0].quantity.get(), dec("0.123456789"));
 
-    let (_, mut order) = examples(&spec, "post", ORDERS_PATH).remove(0);
+    let crypto = spec
+        .response_examples("post", ORDERS_PATH)
+        .into_iter()
+        .find(|example| example.name == "Crypto")
+        .expect("the spec's crypto order example");
+    let mut order = crypto.value;
+    order["qty"] = json!("0.123456789");
     order["filled_qty"] = json!("0.000000001");
+    order["filled_avg_price"] = json!("64123.1234567891");
     let server = MockServer::start().await;
     serve(&server, "GET", BY_CLIENT_ORDER_ID_PATH, &order).await;
-    let found = Trading::find_order(
+    let row = Trading::find_order(
         &client(&server),
         &(),
         &account(),
         &ClientOrderId::parse("x").unwrap(),
     )
-    .await;
-    assert!(
-        matches!(&found, Err(ProviderError::InvalidData { field, .. }) if field == "filled_qty"),
-        "{found:?}"
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(row.units.unwrap().get(), dec("0.123456789"));
+    assert_eq!(row.filled_units.unwrap().get(), dec("0.000000001"));
+    assert_eq!(
+        row.average_fill_price.unwrap().get(),
+        dec("64123.1234567891")
     );
+}
+
+/// A quantity or price with more decimals than even the widened columns keep is never rounded: the position
+/// or order is left out naming the field, and a single read of it is a typed error naming it.
+#[tokio::test]
+async fn a_figure_with_more_decimals_than_the_column_is_left_out_naming_the_field_not_rounded() {
+    let spec = Spec::load(SPEC);
+    let (_, positions) = examples(&spec, "get", POSITIONS_PATH).remove(0);
+    let mut past = positions[0].clone();
+    past["qty"] = json!("0.12345678901");
+    let mut kept = positions[0].clone();
+    kept["symbol"] = json!("MSFT");
+    let server = MockServer::start().await;
+    serve(&server, "GET", POSITIONS_PATH, &json!([past, kept])).await;
+    let read = BrokerageAccounts::account_positions(
+        &client(&server),
+        &(),
+        &ProviderAccountId::parse(ACCOUNT).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read.items.len(), 1);
+    assert_eq!(read.items[0].symbol.as_str(), "MSFT");
+    assert_eq!(read.left_out.len(), 1);
+    let left_out = &read.left_out[0];
+    assert_eq!(left_out.field, "positions[0].qty");
+    assert!(
+        left_out.reason.contains("more than the 10 decimal places"),
+        "{left_out:?}"
+    );
+    assert_eq!(
+        left_out.provider_id.as_ref(),
+        past["asset_id"].as_str().map(str::to_owned).as_ref()
+    );
+
+    let (_, order) = examples(&spec, "post", ORDERS_PATH).remove(0);
+    for (field, value) in [
+        ("filled_qty", "0.00000000001"),
+        ("limit_price", "187.12345678901"),
+    ] {
+        let mut past = order.clone();
+        past[field] = json!(value);
+        let server = MockServer::start().await;
+        serve(&server, "GET", BY_CLIENT_ORDER_ID_PATH, &past).await;
+        let found = Trading::find_order(
+            &client(&server),
+            &(),
+            &account(),
+            &ClientOrderId::parse("x").unwrap(),
+        )
+        .await;
+        assert!(
+            matches!(&found, Err(ProviderError::InvalidData { field: named, reason, .. })
+                if named == field && reason.contains("decimal places")),
+            "{field}: {found:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -464,7 +464,7 @@ async fn every_request_body_the_client_sends_validates_against_the_spec() {
     assert_eq!(sent, expected, "every operation was sent and checked");
 }
 
-/// A holding past the domain's columns (a quantity of 10^13 units does not fit `NUMERIC(20,8)`) in the
+/// A holding past the domain's columns (a quantity of 10^18 units does not fit `NUMERIC(28,10)`) in the
 /// spec's holdings example is left out, named by its security and the field, and the others are read.
 #[tokio::test]
 async fn one_holding_that_cannot_be_represented_is_left_out_and_the_others_are_read() {
@@ -473,7 +473,7 @@ async fn one_holding_that_cannot_be_represented_is_left_out_and_the_others_are_r
         let mut body = example.clone();
         let holdings = body["holdings"].as_array_mut().unwrap();
         let count = holdings.len();
-        holdings[1]["quantity"] = json!(10_000_000_000_000_u64);
+        holdings[1]["quantity"] = json!(1_000_000_000_000_000_000_u64);
         let security_id = holdings[1]["security_id"].as_str().unwrap().to_owned();
         let server = MockServer::start().await;
         serve(&server, HOLDINGS, &body).await;

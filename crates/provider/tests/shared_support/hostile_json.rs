@@ -14,21 +14,19 @@ pub fn mebibyte() -> String {
 /// The largest value of each `NUMERIC(precision, scale)` column shape in the schema, and the smallest
 /// past it (by one unit of the scale, and by a digit that rounds up into it).
 const COLUMN_LIMITS: &[&str] = &[
-    "999999999.999999", // NUMERIC(15, 6): units, prices
-    "1000000000",
-    "999999999.9999995",
+    "99999999999999.9999999999", // NUMERIC(24, 10): units, prices
+    "100000000000000",
+    "99999999999999.99999999995",
+    "0.00000000001",    // one decimal past the scale: refused, never rounded
     "9999999999999.99", // NUMERIC(15, 2): notional values
     "10000000000000",
     "9999999999999.995",
-    "999999999999.99999999", // NUMERIC(20, 8): quantities, unit costs
-    "1000000000000.000000001",
-    "999999999999.999999995",
-    "999999999999999999.99", // NUMERIC(20, 2): amounts
+    "999999999999999999.9999999999", // NUMERIC(28, 10): quantities, unit costs, amounts
     "1000000000000000000",
-    "999999999999999999.995",
-    "999999.9999", // NUMERIC(10, 4): percentages
-    "1000000",
-    "999999.99995",
+    "999999999999999999.99999999995",
+    "9999999999999999999999.9999", // NUMERIC(26, 4): percentages
+    "10000000000000000000000",
+    "9999999999999999999999.99995",
 ];
 
 /// Decimal text around the limits that matter: `Decimal`'s 96-bit mantissa and 28-digit scale, each of

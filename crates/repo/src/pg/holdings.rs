@@ -395,18 +395,46 @@ type FigureColumn = fn(&HoldingFigures) -> Decimal;
 
 /// The money and quantity columns: name, how a holding's figures give it, and the column's scale.
 const FIGURES: [(&str, FigureColumn, u32); 8] = [
-    ("total_quantity", |f| f.total_quantity.get(), 8),
-    ("total_market_value", |f| f.total_market_value.get(), 2),
-    ("total_cost_basis", |f| f.total_cost_basis.get(), 2),
-    ("average_cost_basis", |f| f.average_cost_basis.get(), 8),
-    ("unrealized_gain_loss", |f| f.unrealized_gain_loss.get(), 2),
+    (
+        "total_quantity",
+        |f| f.total_quantity.get(),
+        Quantity::SCALE,
+    ),
+    (
+        "total_market_value",
+        |f| f.total_market_value.get(),
+        Amount::SCALE,
+    ),
+    (
+        "total_cost_basis",
+        |f| f.total_cost_basis.get(),
+        Amount::SCALE,
+    ),
+    (
+        "average_cost_basis",
+        |f| f.average_cost_basis.get(),
+        UnitCost::SCALE,
+    ),
+    (
+        "unrealized_gain_loss",
+        |f| f.unrealized_gain_loss.get(),
+        SignedAmount::SCALE,
+    ),
     (
         "unrealized_gain_loss_percent",
         |f| f.unrealized_gain_loss_percent.get(),
-        4,
+        Percent::SCALE,
     ),
-    ("day_change_value", |f| f.day_change_value.get(), 2),
-    ("day_change_percent", |f| f.day_change_percent.get(), 4),
+    (
+        "day_change_value",
+        |f| f.day_change_value.get(),
+        SignedAmount::SCALE,
+    ),
+    (
+        "day_change_percent",
+        |f| f.day_change_percent.get(),
+        Percent::SCALE,
+    ),
 ];
 
 /// `$1`, the user, and the batch column by column as arrays, `$2`…`$24` in the order `incoming!` reads them.

@@ -43,6 +43,7 @@ macro_rules! all_cases {
     ($runner:ident) => {
         $runner!(account_upserts_are_idempotent_on_provider_account_and_user);
         $runner!(a_second_identical_write_changes_nothing);
+        $runner!(providers_figures_are_stored_and_read_back_to_the_last_digit);
         $runner!(another_user_never_reads_or_writes_the_first_users_rows);
         $runner!(replacing_holdings_removes_symbols_no_longer_held);
         $runner!(a_symbol_held_in_two_currencies_is_two_rows_each_replaced_on_its_own);
@@ -72,6 +73,7 @@ macro_rules! all_cases {
 macro_rules! user_scoped_cases {
     ($runner:ident) => {
         $runner!(a_second_identical_write_changes_nothing);
+        $runner!(providers_figures_are_stored_and_read_back_to_the_last_digit);
         $runner!(another_user_never_reads_or_writes_the_first_users_rows);
         $runner!(replacing_holdings_removes_symbols_no_longer_held);
         $runner!(a_reader_never_sees_half_a_holdings_replacement);
@@ -270,6 +272,94 @@ pub async fn a_second_identical_write_changes_nothing<H: Harness>(h: &H) {
     assert_eq!(
         store.upsert_connections(user, &connections).await.unwrap(),
         first
+    );
+}
+
+/// Alpaca's 9-decimal crypto quantity and a Plaid value past the cent, as the provider clients build them
+/// (`exact`), come back from the store to the last digit, and writing them again writes nothing.
+pub async fn providers_figures_are_stored_and_read_back_to_the_last_digit<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.store_for(user);
+    let account = snaptrade_account(h, user, "acc-exact").await;
+    let quantity = Quantity::parse_exact_for("qty", "0.123456789").unwrap();
+    let value = Amount::parse_exact_for("institution_value", "16.6665").unwrap();
+    let cost = Amount::parse_exact_for("cost_basis", "10.000001").unwrap();
+    let mut crypto = NewHolding::new(
+        user,
+        Symbol::parse("BTC").unwrap(),
+        HoldingFigures::derive(quantity, value, cost).unwrap(),
+    );
+    crypto.account_contributions = vec![AccountContribution {
+        account_id: account.id,
+        institution: InstitutionName::parse("Alpaca").unwrap(),
+        quantity,
+        market_value: value,
+        cost_basis: cost,
+    }];
+    store
+        .replace_holdings(user, std::slice::from_ref(&crypto))
+        .await
+        .unwrap();
+    let stored = store
+        .get_holding(user, &Symbol::parse("BTC").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(stored.figures, crypto.figures);
+    assert_eq!(stored.figures.total_quantity.to_string(), "0.1234567890");
+    assert_eq!(
+        stored.figures.total_market_value.to_string(),
+        "16.6665000000"
+    );
+    assert_eq!(stored.figures.total_cost_basis.to_string(), "10.0000010000");
+    // 10.000001 / 0.123456789 is the store's arithmetic, rounded to the column as PostgreSQL would.
+    assert_eq!(
+        stored.figures.average_cost_basis.to_string(),
+        "81.0000088371"
+    );
+    assert_eq!(stored.account_contributions, crypto.account_contributions);
+    assert_eq!(
+        stored.institution_breakdown["Alpaca"].quantity,
+        quantity.get()
+    );
+    let again = store
+        .replace_holdings(user, std::slice::from_ref(&crypto))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.written, again.removed),
+        (0, 0),
+        "an unchanged re-sync writes nothing"
+    );
+
+    let mut filled = order(user, account.id, "ord-crypto");
+    filled.units = Some(Units::parse_exact_for("qty", "0.123456789").unwrap());
+    filled.filled_units = Some(Units::parse_exact_for("filled_qty", "0.000000001").unwrap());
+    filled.limit_price = Some(Price::parse_exact_for("limit_price", "0.0000123456").unwrap());
+    filled.average_fill_price =
+        Some(Price::parse_exact_for("filled_avg_price", "64123.123456789").unwrap());
+    let placed = store
+        .upsert_orders(user, std::slice::from_ref(&filled))
+        .await
+        .unwrap();
+    let read = store.get_order(user, placed[0].id).await.unwrap();
+    assert_eq!(
+        (
+            read.units,
+            read.filled_units,
+            read.limit_price,
+            read.average_fill_price
+        ),
+        (
+            filled.units,
+            filled.filled_units,
+            filled.limit_price,
+            filled.average_fill_price
+        )
+    );
+    assert_eq!(read.units.unwrap().to_string(), "0.1234567890");
+    assert_eq!(
+        read.average_fill_price.unwrap().to_string(),
+        "64123.1234567890"
     );
 }
 
@@ -618,7 +708,7 @@ pub async fn orders_upsert_by_brokerage_order_and_account_and_take_status_update
     assert_eq!(synced[0].status, OrderStatus::Filled);
     assert_eq!(synced[0].average_fill_price, filled.average_fill_price);
     assert_eq!(synced[0].filled_at, filled.filled_at);
-    assert_eq!(synced[0].limit_price.unwrap().to_string(), "187.250000");
+    assert_eq!(synced[0].limit_price.unwrap().to_string(), "187.2500000000");
 
     let canceled = store
         .update_order_status(

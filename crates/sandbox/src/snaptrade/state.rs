@@ -1,6 +1,7 @@
 //! What the SnapTrade sandbox remembers, and how each thing looks on the wire.
 
 use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -10,6 +11,20 @@ use uuid::Uuid;
 use super::SeedConnection;
 use crate::knobs::MarketFill;
 use crate::reply::{decimal_text, number};
+
+/// A `type: number` field as SnapTrade's Python server writes it: a float, so always with a fraction or an
+/// exponent (`10000.0`, never `10000`). snaptrade-python-sdk 13.0.49 refuses an integer literal there: json
+/// reads it as an `int`, and its number models (`NumberBase` with `DecimalMixin`/`NoneDecimalMixin`) admit only
+/// the `Decimal` a float becomes ("Got int(10000) for required type Decimal"). Written from the decimal text, so
+/// no digit is lost to `f64`.
+pub(crate) fn float(value: Decimal) -> Value {
+    match number(value) {
+        Value::Number(written) if !written.to_string().contains(['.', 'e', 'E']) => {
+            serde_json::Number::from_str(&format!("{written}.0")).map_or(Value::Null, Value::Number)
+        }
+        other => other,
+    }
+}
 
 /// A security the sandbox can trade and hold.
 #[derive(Debug, Clone)]
@@ -469,7 +484,11 @@ pub(crate) fn authorization_json(authorization: &Authorization) -> Value {
         "type": authorization.connection_type,
         "disabled": authorization.disabled,
         "disabled_date": authorization.disabled_date.map(timestamp),
-        "data_freshness_mode": "realtime",
+        // The newer shape wins over the string of specs/snaptrade-openapi.yaml (`BrokerageAuthorization.
+        // data_freshness_mode`, `type: string`): snaptrade-python-sdk 13.0.49's `BrokerageAuthorizationDataFreshnessMode`
+        // is an object, `required: [institution, snaptrade]`, each `realtime` or `delayed` ("The two values are
+        // independent; the connection's data is effectively delayed if either value is `delayed`").
+        "data_freshness_mode": {"institution": "realtime", "snaptrade": "realtime"},
         "is_eligible_for_payout": false,
         "meta": {}
     })
@@ -520,7 +539,7 @@ pub(crate) fn account_json(state: &SnapState, account: &Account) -> Value {
             },
             "holdings": {"initial_sync_completed": true, "last_successful_sync": synced, "holdings_unavailable": false}
         },
-        "balance": {"total": {"amount": number(state.account_total(account)), "currency": account.currency}},
+        "balance": {"total": {"amount": float(state.account_total(account)), "currency": account.currency}},
         "status": "open",
         "raw_type": "Margin",
         "account_category": "INVESTMENT",
@@ -533,8 +552,8 @@ pub(crate) fn account_json(state: &SnapState, account: &Account) -> Value {
 pub(crate) fn balances_json(account: &Account) -> Value {
     json!([{
         "currency": currency_json(account.currency),
-        "cash": number(account.cash),
-        "buying_power": number(account.cash)
+        "cash": float(account.cash),
+        "buying_power": float(account.cash)
     }])
 }
 
@@ -760,9 +779,9 @@ pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Acti
         "id": id,
         "symbol": symbol.map(universal_symbol_json),
         "option_symbol": null,
-        "price": number(price),
-        "units": number(units),
-        "amount": number(amount),
+        "price": float(price),
+        "units": float(units),
+        "amount": float(amount),
         "currency": currency_json(account.currency),
         "type": kind,
         "option_type": "",
@@ -772,7 +791,7 @@ pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Acti
         },
         "trade_date": traded_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "settlement_date": (traded_at + Duration::days(2)).format("%Y-%m-%dT00:00:00Z").to_string(),
-        "fee": 0,
+        "fee": float(Decimal::ZERO),
         "fx_rate": null,
         "institution": institution,
         "external_reference_id": null
@@ -804,20 +823,20 @@ pub(crate) fn impact_json(state: &SnapState, trade_id: Uuid, order: &Order) -> O
                 "currency": currency_json(symbol.currency)
             },
             "action": order.action,
-            "units": number(order.units),
-            "price": number(price)
+            "units": float(order.units),
+            "price": float(price)
         },
         "trade_impacts": [{
             "account": account.id,
             "currency": currency["id"],
-            "remaining_cash": number(remaining),
-            "estimated_commission": 0,
-            "forex_fees": 0
+            "remaining_cash": float(remaining),
+            "estimated_commission": float(Decimal::ZERO),
+            "forex_fees": float(Decimal::ZERO)
         }],
         "combined_remaining_balance": {
             "account": {"id": account.id, "name": account.name, "number": account.number},
             "currency": currency,
-            "cash": number(remaining)
+            "cash": float(remaining)
         }
     }))
 }

@@ -121,16 +121,18 @@ impl AlpacaSandbox {
             .after_handler("POST", &[ORDERS_PATH], calls, AfterEffect::Delay(delay));
     }
 
-    /// How many orders the sandbox holds for the account, in every state.
+    /// How many orders were placed for the account through the API, in every state (the seeded history, a
+    /// multi-leg options order, is not counted: see [`AlpacaSandbox::seeded_orders`]).
     pub fn order_count(&self, account_id: Uuid) -> usize {
         lock(&self.shared.state)
             .orders
             .iter()
-            .filter(|order| order.account == account_id)
+            .filter(|order| order.account == account_id && !order.seeded)
             .count()
     }
 
-    /// The ACTIVE account every sandbox starts with ($100,000 cash, AAPL and MSFT positions).
+    /// The ACTIVE account every sandbox starts with ($100,000 cash, AAPL and MSFT positions, and a filled
+    /// multi-leg options order in its history).
     pub fn default_account_id(&self) -> Uuid {
         self.default_account
     }
@@ -160,13 +162,26 @@ impl AlpacaSandbox {
         waiting.len()
     }
 
-    /// The account's orders as the API renders them, oldest first.
+    /// The orders placed for the account through the API, as the API renders them, oldest first (the seeded
+    /// history is left out: see [`AlpacaSandbox::seeded_orders`]).
     pub fn orders(&self, account_id: Uuid) -> Vec<Value> {
+        self.rendered_orders(account_id, false)
+    }
+
+    /// The account's seeded history as the API renders it: every account is opened with one filled multi-leg
+    /// options order shaped as alpaca-broker-api.yaml's `MultilegOptionsOrderResponse` example (`asset_id`,
+    /// `symbol`, `side` and `asset_class` empty; legs with `type: ''`), which the order list serves with the
+    /// placed orders.
+    pub fn seeded_orders(&self, account_id: Uuid) -> Vec<Value> {
+        self.rendered_orders(account_id, true)
+    }
+
+    fn rendered_orders(&self, account_id: Uuid, seeded: bool) -> Vec<Value> {
         let state = lock(&self.shared.state);
         state
             .orders
             .iter()
-            .filter(|order| order.account == account_id)
+            .filter(|order| order.account == account_id && order.seeded == seeded)
             .map(|order| state::order_json(&state, order))
             .collect()
     }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 use support::json;
-use tributary_sandbox::{AlpacaSandbox, MarketFill, Sandbox};
+use tributary_sandbox::{AlpacaSandbox, MarketFill, Sandbox, SeedAccount};
 use tributary_spec::Spec;
 use uuid::Uuid;
 
@@ -568,12 +568,12 @@ async fn every_answer_of_every_path_satisfies_the_spec_response_schema() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// alpaca-broker-api.yaml `components.examples.MultilegOptionsOrderResponse`, in every account's history: the
-/// order has no asset, symbol or side of its own, its legs no type; `nested=true` rolls the legs up under it
-/// ("If true, the result will roll up multi-leg orders under the legs field of primary order"), otherwise they
-/// are listed after it as orders of their own and its `legs` is null.
+/// alpaca-broker-api.yaml `components.examples.MultilegOptionsOrderResponse`, in the default account's history
+/// (and an account seeded with it): the order has no asset, symbol or side of its own, its legs no type;
+/// `nested=true` rolls the legs up under it ("If true, the result will roll up multi-leg orders under the legs
+/// field of primary order"), otherwise they are listed after it as orders of their own and its `legs` is null.
 #[tokio::test]
-async fn every_account_holds_a_multi_leg_order_shaped_like_the_specs_example() {
+async fn the_default_account_holds_a_multi_leg_order_shaped_like_the_specs_example() {
     let sandbox = Sandbox::start().await;
     let server = sandbox.alpaca();
     let account = server.default_account_id();
@@ -616,6 +616,11 @@ async fn every_account_holds_a_multi_leg_order_shaped_like_the_specs_example() {
     // Not counted among the orders placed through the API.
     assert!(server.orders(account).is_empty());
     assert_eq!(server.order_count(account), 0);
+    // An account a test seeds has it only when asked.
+    let plain = server.seed_account(SeedAccount::default());
+    assert!(server.seeded_orders(plain).is_empty());
+    let asked = server.seed_account(SeedAccount::default().with_multileg_order());
+    assert_eq!(server.seeded_orders(asked).len(), 1);
 
     let list = |query: &'static str| {
         client(

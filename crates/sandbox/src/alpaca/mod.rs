@@ -26,6 +26,10 @@ pub struct SeedAccount {
     pub cash: Decimal,
     /// Positions (AAPL, MSFT, TSLA, SPY, VTI, then synthetic `ALP0005`…).
     pub positions: usize,
+    /// Whether the account's history holds the filled multi-leg options order of alpaca-broker-api.yaml's
+    /// `MultilegOptionsOrderResponse` example (see [`AlpacaSandbox::seeded_orders`]). The default account has
+    /// it; an account a test seeds has it only when asked, so a test that counts its own orders counts them.
+    pub multileg_order: bool,
 }
 
 impl Default for SeedAccount {
@@ -33,14 +37,25 @@ impl Default for SeedAccount {
         Self {
             cash: Decimal::from(100_000),
             positions: 2,
+            multileg_order: false,
         }
     }
 }
 
 impl SeedAccount {
-    /// An account with `cash` dollars and `positions` positions.
+    /// An account with `cash` dollars and `positions` positions, and no order yet.
     pub fn new(cash: Decimal, positions: usize) -> Self {
-        Self { cash, positions }
+        Self {
+            cash,
+            positions,
+            ..Self::default()
+        }
+    }
+
+    /// The same account with the spec's multi-leg options order in its history.
+    pub fn with_multileg_order(mut self) -> Self {
+        self.multileg_order = true;
+        self
     }
 }
 
@@ -65,8 +80,7 @@ impl std::fmt::Debug for AlpacaSandbox {
 impl AlpacaSandbox {
     pub(crate) async fn start(key_id: &str, secret: &str) -> io::Result<Self> {
         let mut world = state::AlpacaState::new();
-        let seed = SeedAccount::default();
-        let default_account = world.open_account(seed.cash, seed.positions);
+        let default_account = world.open_account(&SeedAccount::default().with_multileg_order());
         let shared = Arc::new(routes::Shared {
             state: Mutex::new(world),
             key_id: key_id.to_owned(),
@@ -121,8 +135,8 @@ impl AlpacaSandbox {
             .after_handler("POST", &[ORDERS_PATH], calls, AfterEffect::Delay(delay));
     }
 
-    /// How many orders were placed for the account through the API, in every state (the seeded history, a
-    /// multi-leg options order, is not counted: see [`AlpacaSandbox::seeded_orders`]).
+    /// How many orders were placed for the account through the API, in every state (its seeded history is not
+    /// counted: see [`AlpacaSandbox::seeded_orders`]).
     pub fn order_count(&self, account_id: Uuid) -> usize {
         lock(&self.shared.state)
             .orders
@@ -139,7 +153,7 @@ impl AlpacaSandbox {
 
     /// Opens another ACTIVE account.
     pub fn seed_account(&self, seed: SeedAccount) -> Uuid {
-        lock(&self.shared.state).open_account(seed.cash, seed.positions)
+        lock(&self.shared.state).open_account(&seed)
     }
 
     /// Chooses when market orders fill ([`MarketFill::OnStep`] leaves them `accepted`).
@@ -168,10 +182,10 @@ impl AlpacaSandbox {
         self.rendered_orders(account_id, false)
     }
 
-    /// The account's seeded history as the API renders it: every account is opened with one filled multi-leg
-    /// options order shaped as alpaca-broker-api.yaml's `MultilegOptionsOrderResponse` example (`asset_id`,
-    /// `symbol`, `side` and `asset_class` empty; legs with `type: ''`), which the order list serves with the
-    /// placed orders.
+    /// The account's seeded history as the API renders it: the default account (and any seeded
+    /// [`SeedAccount::with_multileg_order`]) holds one filled multi-leg options order shaped as
+    /// alpaca-broker-api.yaml's `MultilegOptionsOrderResponse` example (`asset_id`, `symbol`, `side` and
+    /// `asset_class` empty; legs with `type: ''`), which the order list serves with the placed orders.
     pub fn seeded_orders(&self, account_id: Uuid) -> Vec<Value> {
         self.rendered_orders(account_id, true)
     }

@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::SeedAccount;
 use crate::knobs::MarketFill;
 use crate::reply::decimal_text;
 
@@ -157,9 +158,10 @@ impl AlpacaState {
         self.accounts.iter().find(|account| account.id == id)
     }
 
-    /// Opens an ACTIVE account with `cash` and `positions` positions (the catalogue, then `ALP0005`…).
-    pub(crate) fn open_account(&mut self, cash: Decimal, positions: usize) -> Uuid {
-        let positions = (0..positions)
+    /// Opens an ACTIVE account as `seed` says: its cash, its positions (the catalogue, then `ALP0005`…) and, if
+    /// asked, the spec's multi-leg order in its history.
+    pub(crate) fn open_account(&mut self, seed: &SeedAccount) -> Uuid {
+        let positions = (0..seed.positions)
             .map(|slot| {
                 let asset = self.asset_for_slot(slot);
                 let price = self.asset(asset).map_or(Decimal::ONE, |found| found.price);
@@ -174,12 +176,14 @@ impl AlpacaState {
         let account = Account {
             id: Uuid::new_v4(),
             account_number: self.next_account_number.to_string(),
-            cash,
+            cash: seed.cash,
             positions,
             created: Utc::now(),
         };
         let id = account.id;
-        self.orders.push(multileg_history(id, account.created));
+        if seed.multileg_order {
+            self.orders.push(multileg_history(id, account.created));
+        }
         self.accounts.push(account);
         id
     }
@@ -516,7 +520,7 @@ pub(crate) fn leg_json(order: &Order, leg: &Leg) -> Value {
     })
 }
 
-/// The multi-leg options order every account's history holds, drawn from alpaca-broker-api.yaml
+/// The multi-leg options order of an account's seeded history, drawn from alpaca-broker-api.yaml
 /// `components.examples.MultilegOptionsOrderResponse`: a filled one-lot limit call spread at `10` (filled at
 /// `1.28`), buying three AAPL 250 calls to open and selling one 260 call to open, each leg at the example's
 /// contract, ratio and price; placed the day before the account was opened (filled 17 ms and last updated

@@ -1128,3 +1128,68 @@ async fn an_authorization_states_its_data_freshness_as_the_sdks_object() {
         );
     }
 }
+
+/// snaptrade-openapi.yaml's `Symbol` examples (VAB.TO, "VANGUARD CDN AGGREGATE BOND INDEX ETF") held in a
+/// US-dollar account: the position, its trades and its dividends are in Canadian dollars
+/// (`AccountPosition.currency`, `AccountUniversalActivity.currency`); the account's total is in its own currency.
+#[tokio::test]
+async fn a_connection_of_three_positions_holds_the_specs_canadian_etf_in_its_own_currency() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let mut seed = SeedConnection::new(1, 3).with_activities(12);
+    seed.with_option = false;
+    let account = server.seed_connection(&user.user_id, seed).account_ids[0];
+    let positions = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/positions/all"),
+        "",
+    )
+    .await;
+    let held: Vec<(&str, &str)> = positions["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|position| {
+            (
+                position["instrument"]["symbol"].as_str().unwrap(),
+                position["currency"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(held, [("AAPL", "USD"), ("VTI", "USD"), ("VAB.TO", "CAD")]);
+    let vab = &positions["results"][2];
+    assert_eq!(vab["instrument"]["raw_symbol"], "VAB");
+    assert_eq!(
+        vab["instrument"]["description"],
+        "VANGUARD CDN AGGREGATE BOND INDEX ETF"
+    );
+
+    // AAPL 10.5 × 190.50 + VTI 11.5 × 265.10 in USD, VAB.TO 12.5 × 23.21 CAD at 0.73, and 10,000 cash.
+    let described = get(server, &user, &format!("/accounts/{account}"), "").await;
+    assert_eq!(
+        described["balance"]["total"],
+        json!({"amount": 15260.69, "currency": "USD"})
+    );
+    let activities = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/activities"),
+        "limit=12",
+    )
+    .await;
+    let of_vab: Vec<&Value> = activities["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|activity| activity["symbol"]["symbol"] == "VAB.TO")
+        .collect();
+    assert!(!of_vab.is_empty(), "{activities}");
+    assert!(
+        of_vab
+            .iter()
+            .all(|activity| activity["currency"]["code"] == "CAD"),
+        "{of_vab:?}"
+    );
+}

@@ -41,7 +41,7 @@ pub(crate) struct Symbol {
 
 /// The symbols every sandbox starts with.
 pub(crate) fn catalogue() -> Vec<Symbol> {
-    let rows: [(&str, &str, &str, i64, u32, &str, &str); 6] = [
+    let rows: [(&str, &str, &str, i64, u32, &str, &str); 7] = [
         ("AAPL", "Apple Inc.", "stock", 19050, 2, "USD", "XNAS"),
         (
             "MSFT",
@@ -72,6 +72,17 @@ pub(crate) fn catalogue() -> Vec<Symbol> {
             "ARCX",
         ),
         ("SHOP.TO", "Shopify Inc.", "stock", 10500, 2, "CAD", "XTSE"),
+        // snaptrade-openapi.yaml `Symbol`'s examples: `symbol: VAB.TO`, `raw_symbol: VAB`, `description:
+        // VANGUARD CDN AGGREGATE BOND INDEX ETF`, listed on the TSX and quoted in Canadian dollars.
+        (
+            "VAB.TO",
+            "VANGUARD CDN AGGREGATE BOND INDEX ETF",
+            "etf",
+            2321,
+            2,
+            "CAD",
+            "XTSE",
+        ),
     ];
     rows.iter()
         .enumerate()
@@ -300,10 +311,13 @@ impl SnapState {
         id
     }
 
-    /// The `slot`-th seeded position: the catalogue first, then synthetic tickers `SBX0007`…
+    /// The `slot`-th seeded position: the catalogue first, then synthetic tickers `SBX0006`…. The third is the
+    /// spec's own example symbol, VAB.TO, held in Canadian dollars in a US-dollar account (`AccountPosition.
+    /// currency`: "ISO-4217 currency code for the position `price` and `cost_basis`"), so a connection of three
+    /// positions or more is not kinder than the spec: one of its figures is in another currency.
     fn seed_holding(&mut self, slot: usize) -> Holding {
-        let usd_catalogue = ["AAPL", "VTI", "MSFT", "SPY", "TSLA"];
-        let symbol = match usd_catalogue.get(slot) {
+        let catalogue = ["AAPL", "VTI", "VAB.TO", "MSFT", "SPY", "TSLA"];
+        let symbol = match catalogue.get(slot) {
             Some(ticker) => self.symbol_by_ticker(ticker).map(|symbol| symbol.id),
             None => None,
         }
@@ -356,17 +370,20 @@ impl SnapState {
         }
     }
 
-    /// Market value of the positions plus cash.
+    /// Market value of the positions plus cash, in the account's currency (`Account.balance.total`), a position
+    /// quoted in another currency converted at [`USD_PER_CAD`].
     pub(crate) fn account_total(&self, account: &Account) -> Decimal {
         let positions: Decimal = account
             .holdings
             .iter()
             .map(|holding| match holding {
                 Holding::Security { symbol, units, .. } => {
-                    *units
-                        * self
-                            .symbol(*symbol)
-                            .map_or(Decimal::ZERO, |found| found.price)
+                    let (price, currency) = self
+                        .symbol(*symbol)
+                        .map_or((Decimal::ZERO, account.currency), |found| {
+                            (found.price, found.currency)
+                        });
+                    in_currency(*units * price, currency, account.currency)
                 }
                 Holding::Option {
                     contract, units, ..
@@ -428,6 +445,19 @@ impl SnapState {
         let cutoff = Utc::now() - Duration::minutes(5);
         self.sessions.retain(|_, session| session.created > cutoff);
         self.trades.retain(|_, trade| trade.created > cutoff);
+    }
+}
+
+/// What one Canadian dollar is worth in US dollars in the sandbox, to value a CAD position in a USD account's
+/// total (the spec is silent on SnapTrade's rate; a fixed one keeps the sandbox deterministic).
+pub(crate) const USD_PER_CAD: Decimal = Decimal::from_parts(73, 0, 0, false, 2);
+
+/// `amount` in `from` expressed in `to` (USD and CAD are the sandbox's currencies).
+fn in_currency(amount: Decimal, from: &str, to: &str) -> Decimal {
+    match (from, to) {
+        ("CAD", "USD") => amount * USD_PER_CAD,
+        ("USD", "CAD") => amount / USD_PER_CAD,
+        _ => amount,
     }
 }
 
@@ -782,7 +812,9 @@ pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Acti
         "price": float(price),
         "units": float(units),
         "amount": float(amount),
-        "currency": currency_json(account.currency),
+        // `AccountUniversalActivity.currency`: "The currency in which the transaction `price`, `amount`, and `fee`
+        // are denominated": the security's for a trade or its dividend, the account's for a contribution.
+        "currency": currency_json(symbol.map_or(account.currency, |symbol| symbol.currency)),
         "type": kind,
         "option_type": "",
         "description": match symbol {

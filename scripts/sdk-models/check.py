@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -87,6 +88,11 @@ class SnapTradeCheck:
     def __init__(self, report: Report, sandbox: dict[str, str]) -> None:
         from snaptrade_client import SnapTrade, SnapTradeAuth
 
+        # The SDK logs a warning the first time a deprecated operation is called: printed as a note of the report
+        # (the SDK adds its own stderr handler only when the logger has none; its format is set back below, as
+        # the SDK's configuration formats every handler).
+        notes = logging.StreamHandler(sys.stdout)
+        logging.getLogger("snaptrade_client").addHandler(notes)
         self.report = report
         self.client = SnapTrade(
             auth=SnapTradeAuth.commercial_api_key(
@@ -94,6 +100,7 @@ class SnapTradeCheck:
             ),
             host=sandbox["base_url"],
         )
+        notes.setFormatter(logging.Formatter("  note     snaptrade-python-sdk: %(message)s"))
         configuration = self.client.account_information.api_client.configuration
         # Structural validation stays on: nothing listed here is skipped.
         assert configuration.disabled_client_side_validations in ("", set(), None), (
@@ -451,12 +458,14 @@ class AlpacaCheck:
                 client_order_id=limit_id,
             ),
         )
-        self.call(
-            "GET /v1/trading/accounts/{account_id}/orders",
-            client.get_orders_for_account,
-            account,
-            GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500, nested=True),
-        )
+        # As Tributary lists them (legs rolled up under their multi-leg order), and flat (legs as orders).
+        for nested in [True, False]:
+            self.call(
+                "GET /v1/trading/accounts/{account_id}/orders",
+                client.get_orders_for_account,
+                account,
+                GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500, nested=nested),
+            )
         self.call(
             "GET /v1/trading/accounts/{account_id}/orders/{order_id}",
             client.get_order_for_account_by_id,

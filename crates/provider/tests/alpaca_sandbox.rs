@@ -43,6 +43,15 @@ fn account_ref(id: Uuid) -> AccountRef {
     }
 }
 
+/// The rows the client reads from an account's seeded history: the sandbox's default account holds a filled
+/// multi-leg options order (alpaca-broker-api.yaml `MultilegOptionsOrderResponse`), listed as the order and
+/// each of its legs.
+fn seeded_rows(sandbox: &Sandbox, account: Uuid) -> usize {
+    let history = sandbox.alpaca().seeded_orders(account);
+    let legs = |order: &serde_json::Value| order["legs"].as_array().map_or(0, Vec::len);
+    history.iter().map(|order| 1 + legs(order)).sum()
+}
+
 fn units(text: &str) -> OrderSize {
     OrderSize::Units(Units::parse(text).unwrap())
 }
@@ -84,7 +93,8 @@ async fn a_market_buy_fills_and_is_listed_among_closed_orders() {
     assert_eq!(placed.status, OrderStatus::Filled);
     assert_eq!(placed.filled_units.map(Units::get), Some(dec("2")));
     assert!(placed.average_fill_price.is_some());
-    assert_eq!(closed.len(), 1);
+    let history = seeded_rows(&sandbox, sandbox.alpaca().default_account_id());
+    assert_eq!(closed.len(), 1 + history);
     assert_eq!(closed[0].brokerage_order_id, placed.brokerage_order_id);
 }
 
@@ -114,7 +124,8 @@ async fn a_limit_order_stays_open_until_cancelled() {
 
     assert!(placed.status.is_open(), "{:?}", placed.status);
     assert_eq!(open.len(), 1);
-    assert_eq!(after.len(), 1);
+    let history = seeded_rows(&sandbox, sandbox.alpaca().default_account_id());
+    assert_eq!(after.len(), 1 + history);
     assert_eq!(after[0].status, OrderStatus::Canceled);
     assert!(after[0].cancelled_at.is_some());
 }
@@ -416,6 +427,8 @@ async fn an_account_with_more_orders_than_a_page_has_every_order_listed() {
         .unwrap();
 
     let distinct = |ids: Vec<String>| ids.into_iter().collect::<std::collections::HashSet<_>>();
+    // Every placed order, and the account's filled history (all listed; not among the open ones).
+    let history = seeded_rows(&sandbox, id);
     assert_eq!(
         distinct(
             listed
@@ -424,9 +437,9 @@ async fn an_account_with_more_orders_than_a_page_has_every_order_listed() {
                 .collect()
         )
         .len(),
-        total
+        total + history
     );
-    assert_eq!(listed.len(), total);
+    assert_eq!(listed.len(), total + history);
     assert_eq!(small_pages.len(), total);
     assert_eq!(
         distinct(

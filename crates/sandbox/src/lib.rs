@@ -32,6 +32,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! For programs outside Rust, `cargo run -p tributary-sandbox` serves the three servers and prints their base
+//! URLs as one JSON line, until its standard input closes: `scripts/sdk-models/` drives the providers' official
+//! SDKs against it.
+//!
 //! This crate is a test tool: it never talks to the internet and is not published.
 
 pub mod alpaca;

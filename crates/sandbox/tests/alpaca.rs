@@ -2,9 +2,12 @@
 
 mod support;
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 use support::json;
-use tributary_sandbox::{AlpacaSandbox, MarketFill, Sandbox};
+use tributary_sandbox::{AlpacaSandbox, MarketFill, Sandbox, SeedAccount};
+use tributary_spec::Spec;
 use uuid::Uuid;
 
 fn orders_url(server: &AlpacaSandbox, account: Uuid) -> String {
@@ -178,7 +181,7 @@ async fn a_limit_order_stays_open_until_cancelled_and_is_found_by_client_order_i
     .await;
     assert_eq!(fetched["status"], "canceled");
 
-    let closed = format!("{}?status=closed", orders_url(server, account));
+    let closed = format!("{}?status=closed&nested=true", orders_url(server, account));
     let closed = json(
         client(server, reqwest::Method::GET, closed)
             .send()
@@ -187,7 +190,17 @@ async fn a_limit_order_stays_open_until_cancelled_and_is_found_by_client_order_i
         200,
     )
     .await;
-    assert_eq!(closed.as_array().map(Vec::len), Some(1));
+    // The canceled order, then (older) the account's seeded multi-leg order.
+    let closed: Vec<&Value> = closed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|order| &order["id"])
+        .collect();
+    assert_eq!(
+        closed,
+        [&json!(id), &server.seeded_orders(account)[0]["id"]]
+    );
 }
 
 #[tokio::test]
@@ -295,17 +308,120 @@ async fn alpaca_sandbox_takes_fractions_and_notional_only_where_the_spec_says() 
     assert_eq!(server.order_count(account), 2);
 }
 
-/// Every route the Alpaca client uses answers as `specs/alpaca-broker-api.yaml`'s response schema says:
-/// required fields present, formats right (the account's identity, the trading account's balances, positions,
-/// orders in every state, the order lookups, and the list of accounts).
+/// A schema violation as "location: message", array indices written `*`, so the same deviation in another item
+/// of a list reads the same.
+fn normalized(violation: &str) -> String {
+    let (location, message) = violation.split_once(": ").unwrap_or(("", violation));
+    let location: Vec<&str> = location
+        .split('/')
+        .map(|segment| {
+            if !segment.is_empty() && segment.bytes().all(|byte| byte.is_ascii_digit()) {
+                "*"
+            } else {
+                segment
+            }
+        })
+        .collect();
+    format!("{}: {message}", location.join("/"))
+}
+
+/// The violations of `components.schemas.Order` found in `order`, normalized (`Err` text of
+/// `Spec::validate_schema`: a title line, then one violation per line).
+fn order_violations(spec: &Spec, order: &Value) -> Vec<String> {
+    match spec.validate_schema("Order", order) {
+        Ok(()) => Vec::new(),
+        Err(report) => report
+            .lines()
+            .skip(1)
+            .map(|line| normalized(line.trim()))
+            .collect(),
+    }
+}
+
+/// Where the spec's own order examples break its `Order` schema: `MultilegOptionsOrderResponse` has `asset_id:
+/// ''` (`format: uuid`), `asset_class: ''` and `side: ''` (neither enum lists an empty value), and legs with
+/// `type: ''`/`order_type: ''` and `legs: null` (`OrderLeg.legs` is `type: object`) — legs that a list which is
+/// not `nested` shows as orders of their own, so each leg is checked as an `Order` too. The spec documents
+/// answers shaped so, so an answer may deviate there, the same way, and nowhere else.
+fn deviations_the_spec_makes(spec: &Spec) -> HashSet<String> {
+    spec.response_examples("post", "/v1/trading/accounts/{account_id}/orders")
+        .iter()
+        .filter(|example| example.status == "200")
+        .flat_map(|example| {
+            let legs = example.value["legs"].as_array().into_iter().flatten();
+            std::iter::once(&example.value).chain(legs)
+        })
+        .flat_map(|order| order_violations(spec, order))
+        .collect()
+}
+
+/// Checks an answer that is one order, or a list of orders, against `Order`: every violation must be one the
+/// spec's own examples make.
+fn check_orders(
+    spec: &Spec,
+    tolerated: &HashSet<String>,
+    route: &str,
+    body: &Value,
+) -> Vec<String> {
+    let orders = match body {
+        Value::Array(orders) => orders.iter().collect(),
+        order => vec![order],
+    };
+    orders
+        .into_iter()
+        .flat_map(|order| {
+            order_violations(spec, order)
+                .into_iter()
+                .filter(|violation| !tolerated.contains(violation))
+                .map(move |violation| format!("{route}: {violation}\n  order: {order}"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_specs_own_multi_leg_example_breaks_its_order_schema_only_where_the_sandbox_may() {
+    let spec = Spec::load("alpaca-broker-api.yaml");
+    let tolerated = deviations_the_spec_makes(&spec);
+    for expected in [
+        "/asset_id: \"\" is not a \"uuid\"",
+        "/side: \"\" is not one of",
+        "/legs/*/type: \"\" is not one of",
+    ] {
+        assert!(
+            tolerated.iter().any(|found| found.starts_with(expected)),
+            "{expected} not among {tolerated:#?}"
+        );
+    }
+    assert!(
+        tolerated.iter().all(|found| [
+            "/asset_id:",
+            "/asset_class:",
+            "/side:",
+            "/type:",
+            "/order_type:",
+            "/legs/*/type:",
+            "/legs/*/order_type:",
+            "/legs/*/legs:"
+        ]
+        .iter()
+        .any(|location| found.starts_with(location))),
+        "{tolerated:#?}"
+    );
+}
+
+/// Every path the Alpaca sandbox serves answers as `specs/alpaca-broker-api.yaml`'s response schema says:
+/// required fields present, formats right (the list of accounts, an account's identity, its trading account,
+/// positions, orders in every state and both list forms, the order lookups; and the error bodies). An order may
+/// deviate from `Order` only where the spec's own examples do.
 #[tokio::test]
-async fn every_answer_the_client_reads_satisfies_the_spec_response_schema() {
-    let spec = tributary_spec::Spec::load("alpaca-broker-api.yaml");
+async fn every_answer_of_every_path_satisfies_the_spec_response_schema() {
+    let spec = Spec::load("alpaca-broker-api.yaml");
+    let tolerated = deviations_the_spec_makes(&spec);
     let sandbox = Sandbox::start().await;
     let server = sandbox.alpaca();
     server.set_market_fill(MarketFill::Immediate);
     let account = server.default_account_id();
-    // Orders in several states: filled, open, canceled.
+    // Orders in several states: filled, open, canceled; and the account's seeded multi-leg order.
     let filled = json(
         create(server, account, json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"})).await,
         200,
@@ -335,8 +451,22 @@ async fn every_answer_the_client_reads_satisfies_the_spec_response_schema() {
     .unwrap();
     assert_eq!(cancel.status(), 204);
     let base = server.base_url();
-    let order_id = filled["id"].as_str().unwrap();
-    let routes = [
+    let multileg = &server.seeded_orders(account)[0];
+    let mut failures = Vec::new();
+    let mut checked = HashSet::new();
+    let mut get = async |template: &str, route: String, status: u16| {
+        checked.insert(format!("get {template}"));
+        json(
+            client(server, reqwest::Method::GET, format!("{base}{route}"))
+                .send()
+                .await
+                .unwrap(),
+            status,
+        )
+        .await
+    };
+    for (template, route) in [
+        ("/v1/accounts", "/v1/accounts".to_owned()),
         (
             "/v1/accounts/{account_id}",
             format!("/v1/accounts/{account}"),
@@ -349,13 +479,41 @@ async fn every_answer_the_client_reads_satisfies_the_spec_response_schema() {
             "/v1/trading/accounts/{account_id}/positions",
             format!("/v1/trading/accounts/{account}/positions"),
         ),
+    ] {
+        let body = get(template, route, 200).await;
+        if let Err(error) = spec.validate_response("get", template, 200, &body) {
+            failures.push(error);
+        }
+    }
+    let orders = "/v1/trading/accounts/{account_id}/orders";
+    for query in ["status=all&nested=true", "status=all&nested=false"] {
+        let listed = get(
+            orders,
+            format!("/v1/trading/accounts/{account}/orders?{query}"),
+            200,
+        )
+        .await;
+        assert_eq!(
+            listed.as_array().map(Vec::len),
+            Some(if query.ends_with("true") { 4 } else { 6 }),
+            "{query}: {listed}"
+        );
+        failures.extend(check_orders(&spec, &tolerated, orders, &listed));
+    }
+    for (template, route) in [
         (
-            "/v1/trading/accounts/{account_id}/orders",
-            format!("/v1/trading/accounts/{account}/orders?status=all&nested=true"),
+            "/v1/trading/accounts/{account_id}/orders/{order_id}",
+            format!(
+                "/v1/trading/accounts/{account}/orders/{}",
+                filled["id"].as_str().unwrap()
+            ),
         ),
         (
             "/v1/trading/accounts/{account_id}/orders/{order_id}",
-            format!("/v1/trading/accounts/{account}/orders/{order_id}"),
+            format!(
+                "/v1/trading/accounts/{account}/orders/{}",
+                multileg["id"].as_str().unwrap()
+            ),
         ),
         (
             "/v1/trading/accounts/{account_id}/orders:by_client_order_id",
@@ -363,30 +521,217 @@ async fn every_answer_the_client_reads_satisfies_the_spec_response_schema() {
                 "/v1/trading/accounts/{account}/orders:by_client_order_id?client_order_id=open-one"
             ),
         ),
-    ];
-    let mut failures = Vec::new();
-    for (template, route) in routes {
-        let body = json(
-            client(server, reqwest::Method::GET, format!("{base}{route}"))
+    ] {
+        let body = get(template, route, 200).await;
+        failures.extend(check_orders(&spec, &tolerated, template, &body));
+    }
+    for order in [&filled, &open, &canceled] {
+        failures.extend(check_orders(&spec, &tolerated, orders, order));
+    }
+    // The error bodies: `components.responses.NotFound`/`NotAuthorized`/`BadRequest` are `Error`.
+    let unknown = get(
+        "/v1/accounts/{account_id}",
+        format!("/v1/accounts/{}", Uuid::new_v4()),
+        404,
+    )
+    .await;
+    let not_cancelable = json(
+        client(
+            server,
+            reqwest::Method::DELETE,
+            format!(
+                "{}/{}",
+                orders_url(server, account),
+                filled["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap(),
+        422,
+    )
+    .await;
+    let anonymous = json(
+        reqwest::get(format!("{base}/v1/accounts")).await.unwrap(),
+        401,
+    )
+    .await;
+    checked.insert(format!("post {orders}"));
+    // `deleteOrderForAccount` answers 204 without a body, or 422 for an order no longer cancelable.
+    checked.insert("delete /v1/trading/accounts/{account_id}/orders/{order_id}".to_owned());
+    for error in [&unknown, &not_cancelable, &anonymous] {
+        if let Err(violation) = spec.validate_schema("Error", error) {
+            failures.push(violation);
+        }
+    }
+    assert_eq!(checked.len(), 9, "{checked:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// alpaca-broker-api.yaml `components.examples.MultilegOptionsOrderResponse`, in the default account's history
+/// (and an account seeded with it): the order has no asset, symbol or side of its own, its legs no type;
+/// `nested=true` rolls the legs up under it ("If true, the result will roll up multi-leg orders under the legs
+/// field of primary order"), otherwise they are listed after it as orders of their own and its `legs` is null.
+#[tokio::test]
+async fn the_default_account_holds_a_multi_leg_order_shaped_like_the_specs_example() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.alpaca();
+    let account = server.default_account_id();
+    let seeded = server.seeded_orders(account);
+    assert_eq!(seeded.len(), 1);
+    let order = &seeded[0];
+    for (field, value) in [
+        ("asset_id", json!("")),
+        ("symbol", json!("")),
+        ("side", json!("")),
+        ("asset_class", json!("")),
+        ("order_class", json!("mleg")),
+        ("type", json!("limit")),
+        ("status", json!("filled")),
+        ("limit_price", json!("10")),
+        ("filled_avg_price", json!("1.28")),
+    ] {
+        assert_eq!(order[field], value, "{field}: {order}");
+    }
+    let legs = order["legs"].as_array().expect("legs");
+    let shape: Vec<(&str, &str, &str, &str, &str)> = legs
+        .iter()
+        .map(|leg| {
+            (
+                leg["symbol"].as_str().unwrap(),
+                leg["side"].as_str().unwrap(),
+                leg["position_intent"].as_str().unwrap(),
+                leg["qty"].as_str().unwrap(),
+                leg["type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("AAPL241213C00250000", "buy", "buy_to_open", "3", ""),
+            ("AAPL241213C00260000", "sell", "sell_to_open", "1", ""),
+        ]
+    );
+    // Not counted among the orders placed through the API.
+    assert!(server.orders(account).is_empty());
+    assert_eq!(server.order_count(account), 0);
+    // An account a test seeds has it only when asked.
+    let plain = server.seed_account(SeedAccount::default());
+    assert!(server.seeded_orders(plain).is_empty());
+    let asked = server.seed_account(SeedAccount::default().with_multileg_order());
+    assert_eq!(server.seeded_orders(asked).len(), 1);
+
+    let list = |query: &'static str| {
+        client(
+            server,
+            reqwest::Method::GET,
+            format!("{}?{query}", orders_url(server, account)),
+        )
+        .send()
+    };
+    let nested = json(list("status=all&nested=true").await.unwrap(), 200).await;
+    assert_eq!(nested, json!([order]));
+    let flat = json(list("status=closed&nested=false").await.unwrap(), 200).await;
+    let ids: Vec<&Value> = flat
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|listed| &listed["id"])
+        .collect();
+    assert_eq!(ids, [&order["id"], &legs[0]["id"], &legs[1]["id"]]);
+    assert!(flat[0]["legs"].is_null(), "{flat}");
+    // By a leg's contract; and not among the open orders.
+    let by_contract = json(
+        list("status=all&nested=true&symbols=AAPL241213C00260000")
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(by_contract.as_array().map(Vec::len), Some(1));
+    let open = json(list("status=open").await.unwrap(), 200).await;
+    assert_eq!(open, json!([]));
+    // A filled order cannot be cancelled.
+    let cancel = client(
+        server,
+        reqwest::Method::DELETE,
+        format!(
+            "{}/{}",
+            orders_url(server, account),
+            order["id"].as_str().unwrap()
+        ),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(json(cancel, 422).await["code"], 42210000);
+}
+
+/// alpaca-py 0.44.0 sends `GetOrdersRequest.nested` as Python writes a bool (`True`), and Alpaca answers it.
+#[tokio::test]
+async fn the_order_list_reads_nested_as_alpaca_py_writes_it() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.alpaca();
+    let account = server.default_account_id();
+    for (nested, listed) in [("True", 1), ("False", 3), ("true", 1), ("false", 3)] {
+        let url = format!("{}?status=all&nested={nested}", orders_url(server, account));
+        let answer = json(
+            client(server, reqwest::Method::GET, url)
                 .send()
                 .await
                 .unwrap(),
             200,
         )
         .await;
-        if let Err(error) = spec.validate_response("get", template, 200, &body) {
-            failures.push(error);
-        }
+        assert_eq!(answer.as_array().map(Vec::len), Some(listed), "{nested}");
     }
-    for order in [&filled, &open, &canceled] {
-        if let Err(error) = spec.validate_response(
-            "post",
-            "/v1/trading/accounts/{account_id}/orders",
-            200,
-            order,
-        ) {
-            failures.push(error);
-        }
+    let url = format!("{}?nested=yes", orders_url(server, account));
+    let refused = client(server, reqwest::Method::GET, url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+}
+
+/// alpaca-py 0.44.0 `alpaca.broker.models.accounts.TradeAccount` requires keys the Broker spec only lists; the
+/// fields the SDK says Alpaca removed on 2026-07-06 are not sent.
+#[tokio::test]
+async fn the_trading_account_carries_every_key_alpaca_py_requires() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.alpaca();
+    let account = server.default_account_id();
+    let url = format!(
+        "{}/v1/trading/accounts/{account}/account",
+        server.base_url()
+    );
+    let trading = json(
+        client(server, reqwest::Method::GET, url)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    for key in [
+        "cash_withdrawable",
+        "cash_transferable",
+        "previous_close",
+        "last_long_market_value",
+        "last_short_market_value",
+        "last_cash",
+        "last_initial_margin",
+        "last_regt_buying_power",
+        "last_buying_power",
+        "clearing_broker",
+    ] {
+        assert!(trading.get(key).is_some(), "{key}: {trading}");
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(trading["clearing_broker"], "VELOX");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(trading["previous_close"].as_str().unwrap()).is_ok()
+    );
+    for removed in ["daytrading_buying_power", "daytrade_count"] {
+        assert!(trading.get(removed).is_none(), "{removed}: {trading}");
+    }
 }

@@ -652,23 +652,56 @@ async fn snaptrade_sandbox_takes_notional_only_for_market_day_orders_and_no_zero
     assert_eq!(server.order_count(account), 1);
 }
 
-/// Every route the SnapTrade client calls, answered by the sandbox, checked against the response schema of
-/// `specs/snaptrade-openapi.yaml` (required fields, types, formats, enums, nullability).
+/// The newer shapes that win over `specs/snaptrade-openapi.yaml`, checked against the SDK's model and put back
+/// in the spec's form, so the rest of the answer is still checked against the spec as it stands:
+/// `BrokerageAuthorization.data_freshness_mode` is an object in snaptrade-python-sdk 13.0.49
+/// (`BrokerageAuthorizationDataFreshnessMode`, `required: [institution, snaptrade]`, each `realtime` or
+/// `delayed`) where the spec has a string ("realtime" or "delayed": the effective mode, delayed if either is).
+fn in_the_specs_older_shape(authorization: &mut Value) {
+    let mode = &authorization["data_freshness_mode"];
+    let sides = [&mode["institution"], &mode["snaptrade"]];
+    assert!(
+        mode.as_object().is_some_and(|mode| mode.len() == 2)
+            && sides
+                .iter()
+                .all(|side| *side == "realtime" || *side == "delayed"),
+        "data_freshness_mode is not the SDK's object: {mode}"
+    );
+    let effective = if sides.iter().any(|side| *side == "delayed") {
+        "delayed"
+    } else {
+        "realtime"
+    };
+    authorization["data_freshness_mode"] = json!(effective);
+}
+
+/// Every path the SnapTrade sandbox serves (those the client calls, and the others), answered by the sandbox and
+/// checked against the response schema of `specs/snaptrade-openapi.yaml` for the status it answers with
+/// (required fields, types, formats, enums, nullability), errors included.
 #[tokio::test]
-async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_schema() {
+async fn every_answer_of_every_path_satisfies_the_specs_response_schema() {
     let spec = tributary_spec::Spec::load("snaptrade-openapi.yaml");
     let sandbox = Sandbox::start().await;
     let server = sandbox.snaptrade();
     let mut failures = Vec::new();
-    let mut checked = Vec::new();
-    let mut check = |method: &str, template: &str, body: &Value| {
-        checked.push(format!("{method} {template}"));
-        if let Err(error) = spec.validate_response(method, template, 200, body) {
-            failures.push(error);
+    let mut checked = std::collections::BTreeSet::new();
+    let mut check = |method: &str, template: &str, status: u16, body: &Value| {
+        checked.insert(format!("{method} {template} {status}"));
+        if let Err(error) = spec.validate_response(method, template, status, body) {
+            failures.push(format!("{error}\n  answer: {body}"));
         }
     };
+    let answer = |response: reqwest::Response, status: u16| json(response, status);
 
-    let registered = json(
+    let online = answer(
+        reqwest::get(format!("{}/", server.base_url()))
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    check("get", "/", 200, &online);
+    let registered = answer(
         call(
             server,
             Method::POST,
@@ -681,9 +714,15 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         200,
     )
     .await;
-    check("post", "/snapTrade/registerUser", &registered);
+    check("post", "/snapTrade/registerUser", 200, &registered);
     let user = server.seed_user("spec-user");
-    let login = json(
+    let users = answer(
+        call(server, Method::GET, "/snapTrade/listUsers", None, "", None).await,
+        200,
+    )
+    .await;
+    check("get", "/snapTrade/listUsers", 200, &users);
+    let login = answer(
         post(
             server,
             &user,
@@ -694,16 +733,31 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         200,
     )
     .await;
-    check("post", "/snapTrade/login", &login);
+    check("post", "/snapTrade/login", 200, &login);
 
     let connection = server.seed_connection(&user.user_id, SeedConnection::new(1, 3));
     let authorization = connection.authorization_id;
     let account = connection.account_ids[0];
+    let mut authorizations = get(server, &user, "/authorizations", "").await;
+    authorizations
+        .as_array_mut()
+        .expect("a list")
+        .iter_mut()
+        .for_each(in_the_specs_older_shape);
+    check("get", "/authorizations", 200, &authorizations);
+    let mut detail = get(
+        server,
+        &user,
+        &format!("/authorizations/{authorization}"),
+        "",
+    )
+    .await;
+    in_the_specs_older_shape(&mut detail);
+    check("get", "/authorizations/{authorizationId}", 200, &detail);
     for (template, path, query) in [
-        ("/authorizations", "/authorizations".to_owned(), ""),
         (
-            "/authorizations/{authorizationId}",
-            format!("/authorizations/{authorization}"),
+            "/authorizations/{authorizationId}/accounts",
+            format!("/authorizations/{authorization}/accounts"),
             "",
         ),
         ("/accounts", "/accounts".to_owned(), ""),
@@ -723,10 +777,22 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
             format!("/accounts/{account}/activities"),
             "startDate=2000-01-01&endDate=2100-01-01&offset=0&limit=1000",
         ),
+        ("/symbols/{query}", "/symbols/AAPL".to_owned(), ""),
     ] {
-        check("get", template, &get(server, &user, &path, query).await);
+        check(
+            "get",
+            template,
+            200,
+            &get(server, &user, &path, query).await,
+        );
     }
-    let symbols = json(
+    let unknown_symbol = answer(
+        call(server, Method::GET, "/symbols/NOSUCHTICKER", None, "", None).await,
+        404,
+    )
+    .await;
+    check("get", "/symbols/{query}", 404, &unknown_symbol);
+    let symbols = answer(
         call(
             server,
             Method::POST,
@@ -739,8 +805,8 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         200,
     )
     .await;
-    check("post", "/symbols", &symbols);
-    let account_symbols = json(
+    check("post", "/symbols", 200, &symbols);
+    let account_symbols = answer(
         post(
             server,
             &user,
@@ -751,9 +817,14 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         200,
     )
     .await;
-    check("post", "/accounts/{accountId}/symbols", &account_symbols);
+    check(
+        "post",
+        "/accounts/{accountId}/symbols",
+        200,
+        &account_symbols,
+    );
 
-    let impact = json(
+    let impact = answer(
         post(
             server,
             &user,
@@ -764,19 +835,27 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         200,
     )
     .await;
-    check("post", "/trade/impact", &impact);
+    check("post", "/trade/impact", 200, &impact);
     let trade_id = impact["trade"]["id"].as_str().expect("a trade id");
-    let placed = json(
+    let placed = answer(
         post(server, &user, &format!("/trade/{trade_id}"), json!({})).await,
         200,
     )
     .await;
-    check("post", "/trade/{tradeId}", &placed);
+    check("post", "/trade/{tradeId}", 200, &placed);
     let limit = json!({"account_id": account, "action": "BUY", "symbol": "MSFT", "order_type": "Limit",
                        "time_in_force": "GTC", "price": 100, "units": 1.5,
                        "client_order_id": Uuid::new_v4()});
-    let working = json(post(server, &user, "/trade/place", limit).await, 200).await;
-    check("post", "/trade/place", &working);
+    let working = answer(
+        post(server, &user, "/trade/place", limit.clone()).await,
+        200,
+    )
+    .await;
+    check("post", "/trade/place", 200, &working);
+    let mut not_a_uuid = limit;
+    not_a_uuid["client_order_id"] = json!("order-1");
+    let refused = answer(post(server, &user, "/trade/place", not_a_uuid).await, 400).await;
+    check("post", "/trade/place", 400, &refused);
     let orders = get(
         server,
         &user,
@@ -784,8 +863,38 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         "state=all&days=90",
     )
     .await;
-    check("get", "/accounts/{accountId}/orders", &orders);
-    let cancelled = json(
+    check("get", "/accounts/{accountId}/orders", 200, &orders);
+    let details = format!("/accounts/{account}/orders/details");
+    let found = answer(
+        post(
+            server,
+            &user,
+            &details,
+            json!({"brokerage_order_id": working["brokerage_order_id"]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    check("post", "/accounts/{accountId}/orders/details", 200, &found);
+    let missing = answer(
+        post(
+            server,
+            &user,
+            &details,
+            json!({"brokerage_order_id": Uuid::new_v4()}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    check(
+        "post",
+        "/accounts/{accountId}/orders/details",
+        404,
+        &missing,
+    );
+    let cancelled = answer(
         post(
             server,
             &user,
@@ -796,8 +905,13 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         200,
     )
     .await;
-    check("post", "/accounts/{accountId}/trading/cancel", &cancelled);
-    let refreshed = json(
+    check(
+        "post",
+        "/accounts/{accountId}/trading/cancel",
+        200,
+        &cancelled,
+    );
+    let refreshed = answer(
         post(
             server,
             &user,
@@ -811,9 +925,70 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
     check(
         "post",
         "/authorizations/{authorizationId}/refresh",
+        200,
         &refreshed,
     );
-    let deleted = json(
+
+    // A read-only connection refuses trading (403); disabling it twice is 402; an unknown one is 404; a bad
+    // signature is 401.
+    let read_only = server.seed_connection(&user.user_id, SeedConnection::new(1, 1).read_only());
+    let refused = answer(
+        post(
+            server,
+            &user,
+            "/trade/place",
+            market_buy(server, read_only.account_ids[0], 1),
+        )
+        .await,
+        403,
+    )
+    .await;
+    check("post", "/trade/place", 403, &refused);
+    let disable = format!("/authorizations/{}/disable", read_only.authorization_id);
+    let disabled = answer(post(server, &user, &disable, json!({})).await, 200).await;
+    check(
+        "post",
+        "/authorizations/{authorizationId}/disable",
+        200,
+        &disabled,
+    );
+    let twice = answer(post(server, &user, &disable, json!({})).await, 402).await;
+    check(
+        "post",
+        "/authorizations/{authorizationId}/disable",
+        402,
+        &twice,
+    );
+    let unknown = format!("/authorizations/{}/disable", Uuid::new_v4());
+    let nowhere = answer(post(server, &user, &unknown, json!({})).await, 404).await;
+    check(
+        "post",
+        "/authorizations/{authorizationId}/disable",
+        404,
+        &nowhere,
+    );
+    let forged = answer(
+        support::call_with_key(
+            server,
+            "not-the-consumer-key",
+            Method::POST,
+            &disable,
+            Some(&user),
+            "",
+            Some(json!({})),
+        )
+        .await,
+        401,
+    )
+    .await;
+    check(
+        "post",
+        "/authorizations/{authorizationId}/disable",
+        401,
+        &forged,
+    );
+
+    let deleted = answer(
         call(
             server,
             Method::DELETE,
@@ -826,8 +1001,8 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         200,
     )
     .await;
-    check("delete", "/connection/{connectionId}", &deleted);
-    let reset = json(
+    check("delete", "/connection/{connectionId}", 200, &deleted);
+    let reset = answer(
         post(
             server,
             &user,
@@ -838,8 +1013,8 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         200,
     )
     .await;
-    check("post", "/snapTrade/resetUserSecret", &reset);
-    let gone = json(
+    check("post", "/snapTrade/resetUserSecret", 200, &reset);
+    let gone = answer(
         call(
             server,
             Method::DELETE,
@@ -852,7 +1027,7 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
         200,
     )
     .await;
-    check("delete", "/snapTrade/deleteUser", &gone);
+    check("delete", "/snapTrade/deleteUser", 200, &gone);
 
     // A brokerage that reports opening and funding dates (Tastytrade) sends them as date-times.
     let dated = server.seed_user("spec-dated");
@@ -861,8 +1036,160 @@ async fn every_answer_to_a_route_the_client_uses_satisfies_the_specs_response_sc
     server.seed_connection(&dated.user_id, seed);
     let accounts = get(server, &dated, "/accounts", "").await;
     assert!(accounts[0]["opening_date"].is_string(), "{accounts}");
-    check("get", "/accounts", &accounts);
+    check("get", "/accounts", 200, &accounts);
 
-    assert_eq!(checked.len(), 21, "{checked:?}");
+    let paths: std::collections::BTreeSet<String> = checked
+        .iter()
+        .map(|key| {
+            key.rsplit_once(' ')
+                .map_or(key.as_str(), |(route, _)| route)
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(paths.len(), 26, "{paths:#?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// SnapTrade's server writes `type: number` fields as Python floats (`10000.0`), and snaptrade-python-sdk
+/// 13.0.49 refuses an integer literal there; `type: integer` fields stay integers.
+#[tokio::test]
+async fn number_fields_are_written_as_floats_and_integer_fields_as_integers() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let account = server
+        .seed_connection(&user.user_id, SeedConnection::new(1, 2))
+        .account_ids[0];
+    let float = |value: &Value| value.is_number() && value.to_string().contains(['.', 'e', 'E']);
+    let balances = get(server, &user, &format!("/accounts/{account}/balances"), "").await;
+    assert_eq!(balances[0]["cash"].to_string(), "10000.0");
+    assert!(float(&balances[0]["buying_power"]), "{balances}");
+    let described = get(server, &user, &format!("/accounts/{account}"), "").await;
+    assert!(
+        float(&described["balance"]["total"]["amount"]),
+        "{described}"
+    );
+    let activities = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/activities"),
+        "limit=8",
+    )
+    .await;
+    for activity in activities["data"].as_array().expect("data") {
+        for field in ["price", "units", "amount", "fee"] {
+            assert!(float(&activity[field]), "{field}: {activity}");
+        }
+    }
+    assert!(activities["pagination"]["total"].is_u64(), "{activities}");
+    let impact = json(
+        post(
+            server,
+            &user,
+            "/trade/impact",
+            market_buy(server, account, 2),
+        )
+        .await,
+        200,
+    )
+    .await;
+    for number in [
+        &impact["trade"]["units"],
+        &impact["trade"]["price"],
+        &impact["trade_impacts"][0]["remaining_cash"],
+        &impact["trade_impacts"][0]["estimated_commission"],
+        &impact["trade_impacts"][0]["forex_fees"],
+        &impact["combined_remaining_balance"]["cash"],
+    ] {
+        assert!(float(number), "{impact}");
+    }
+}
+
+/// snaptrade-python-sdk 13.0.49 `BrokerageAuthorizationDataFreshnessMode`: an object of two independent sides,
+/// where the shared spec still has a string.
+#[tokio::test]
+async fn an_authorization_states_its_data_freshness_as_the_sdks_object() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let connection = server.seed_connection(&user.user_id, SeedConnection::new(1, 1));
+    let listed = get(server, &user, "/authorizations", "").await;
+    let detail = get(
+        server,
+        &user,
+        &format!("/authorizations/{}", connection.authorization_id),
+        "",
+    )
+    .await;
+    for authorization in [&listed[0], &detail] {
+        assert_eq!(
+            authorization["data_freshness_mode"],
+            json!({"institution": "realtime", "snaptrade": "realtime"})
+        );
+    }
+}
+
+/// snaptrade-openapi.yaml's `Symbol` examples (VAB.TO, "VANGUARD CDN AGGREGATE BOND INDEX ETF") held in a
+/// US-dollar account: the position, its trades and its dividends are in Canadian dollars
+/// (`AccountPosition.currency`, `AccountUniversalActivity.currency`); the account's total is in its own currency.
+#[tokio::test]
+async fn a_connection_of_three_positions_holds_the_specs_canadian_etf_in_its_own_currency() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let user = server.seed_user("alice");
+    let mut seed = SeedConnection::new(1, 3).with_activities(12);
+    seed.with_option = false;
+    let account = server.seed_connection(&user.user_id, seed).account_ids[0];
+    let positions = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/positions/all"),
+        "",
+    )
+    .await;
+    let held: Vec<(&str, &str)> = positions["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|position| {
+            (
+                position["instrument"]["symbol"].as_str().unwrap(),
+                position["currency"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(held, [("AAPL", "USD"), ("VTI", "USD"), ("VAB.TO", "CAD")]);
+    let vab = &positions["results"][2];
+    assert_eq!(vab["instrument"]["raw_symbol"], "VAB");
+    assert_eq!(
+        vab["instrument"]["description"],
+        "VANGUARD CDN AGGREGATE BOND INDEX ETF"
+    );
+
+    // AAPL 10.5 × 190.50 + VTI 11.5 × 265.10 in USD, VAB.TO 12.5 × 23.21 CAD at 0.73, and 10,000 cash.
+    let described = get(server, &user, &format!("/accounts/{account}"), "").await;
+    assert_eq!(
+        described["balance"]["total"],
+        json!({"amount": 15260.69, "currency": "USD"})
+    );
+    let activities = get(
+        server,
+        &user,
+        &format!("/accounts/{account}/activities"),
+        "limit=12",
+    )
+    .await;
+    let of_vab: Vec<&Value> = activities["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|activity| activity["symbol"]["symbol"] == "VAB.TO")
+        .collect();
+    assert!(!of_vab.is_empty(), "{activities}");
+    assert!(
+        of_vab
+            .iter()
+            .all(|activity| activity["currency"]["code"] == "CAD"),
+        "{of_vab:?}"
+    );
 }

@@ -26,6 +26,10 @@ pub struct SeedAccount {
     pub cash: Decimal,
     /// Positions (AAPL, MSFT, TSLA, SPY, VTI, then synthetic `ALP0005`…).
     pub positions: usize,
+    /// Whether the account's history holds the filled multi-leg options order of alpaca-broker-api.yaml's
+    /// `MultilegOptionsOrderResponse` example (see [`AlpacaSandbox::seeded_orders`]). The default account has
+    /// it; an account a test seeds has it only when asked, so a test that counts its own orders counts them.
+    pub multileg_order: bool,
 }
 
 impl Default for SeedAccount {
@@ -33,14 +37,25 @@ impl Default for SeedAccount {
         Self {
             cash: Decimal::from(100_000),
             positions: 2,
+            multileg_order: false,
         }
     }
 }
 
 impl SeedAccount {
-    /// An account with `cash` dollars and `positions` positions.
+    /// An account with `cash` dollars and `positions` positions, and no order yet.
     pub fn new(cash: Decimal, positions: usize) -> Self {
-        Self { cash, positions }
+        Self {
+            cash,
+            positions,
+            ..Self::default()
+        }
+    }
+
+    /// The same account with the spec's multi-leg options order in its history.
+    pub fn with_multileg_order(mut self) -> Self {
+        self.multileg_order = true;
+        self
     }
 }
 
@@ -65,8 +80,7 @@ impl std::fmt::Debug for AlpacaSandbox {
 impl AlpacaSandbox {
     pub(crate) async fn start(key_id: &str, secret: &str) -> io::Result<Self> {
         let mut world = state::AlpacaState::new();
-        let seed = SeedAccount::default();
-        let default_account = world.open_account(seed.cash, seed.positions);
+        let default_account = world.open_account(&SeedAccount::default().with_multileg_order());
         let shared = Arc::new(routes::Shared {
             state: Mutex::new(world),
             key_id: key_id.to_owned(),
@@ -121,23 +135,25 @@ impl AlpacaSandbox {
             .after_handler("POST", &[ORDERS_PATH], calls, AfterEffect::Delay(delay));
     }
 
-    /// How many orders the sandbox holds for the account, in every state.
+    /// How many orders were placed for the account through the API, in every state (its seeded history is not
+    /// counted: see [`AlpacaSandbox::seeded_orders`]).
     pub fn order_count(&self, account_id: Uuid) -> usize {
         lock(&self.shared.state)
             .orders
             .iter()
-            .filter(|order| order.account == account_id)
+            .filter(|order| order.account == account_id && !order.seeded)
             .count()
     }
 
-    /// The ACTIVE account every sandbox starts with ($100,000 cash, AAPL and MSFT positions).
+    /// The ACTIVE account every sandbox starts with ($100,000 cash, AAPL and MSFT positions, and a filled
+    /// multi-leg options order in its history).
     pub fn default_account_id(&self) -> Uuid {
         self.default_account
     }
 
     /// Opens another ACTIVE account.
     pub fn seed_account(&self, seed: SeedAccount) -> Uuid {
-        lock(&self.shared.state).open_account(seed.cash, seed.positions)
+        lock(&self.shared.state).open_account(&seed)
     }
 
     /// Chooses when market orders fill ([`MarketFill::OnStep`] leaves them `accepted`).
@@ -160,13 +176,26 @@ impl AlpacaSandbox {
         waiting.len()
     }
 
-    /// The account's orders as the API renders them, oldest first.
+    /// The orders placed for the account through the API, as the API renders them, oldest first (the seeded
+    /// history is left out: see [`AlpacaSandbox::seeded_orders`]).
     pub fn orders(&self, account_id: Uuid) -> Vec<Value> {
+        self.rendered_orders(account_id, false)
+    }
+
+    /// The account's seeded history as the API renders it: the default account (and any seeded
+    /// [`SeedAccount::with_multileg_order`]) holds one filled multi-leg options order shaped as
+    /// alpaca-broker-api.yaml's `MultilegOptionsOrderResponse` example (`asset_id`, `symbol`, `side` and
+    /// `asset_class` empty; legs with `type: ''`), which the order list serves with the placed orders.
+    pub fn seeded_orders(&self, account_id: Uuid) -> Vec<Value> {
+        self.rendered_orders(account_id, true)
+    }
+
+    fn rendered_orders(&self, account_id: Uuid, seeded: bool) -> Vec<Value> {
         let state = lock(&self.shared.state);
         state
             .orders
             .iter()
-            .filter(|order| order.account == account_id)
+            .filter(|order| order.account == account_id && order.seeded == seeded)
             .map(|order| state::order_json(&state, order))
             .collect()
     }

@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::state::{
-    AlpacaState, Order, account_json, order_json, position_json, trade_account_json,
+    AlpacaState, Instrument, Order, account_json, leg_json, order_json, position_json,
+    trade_account_json,
 };
 use crate::knobs::MarketFill;
 use crate::knobs::{Dialect, lock};
@@ -194,9 +195,9 @@ fn time_param(
 /// time. asc or desc. Defaults to desc."); `after` / `until` (`components.parameters.After`/`Until`: "only ones
 /// submitted after / until this timestamp (exclusive)"), compared with each order's submission time to the
 /// nanosecond; `symbols`; `nested` ("If true, the result will roll up multi-leg orders under the legs field of
-/// primary order": the sandbox places no multi-leg orders, so both values list the same orders). Values outside
-/// those are refused with 422 (the spec is silent on how; Alpaca's own validation errors are 422 `{code,
-/// message}`).
+/// primary order"), a boolean written `true`/`false` or, as alpaca-py 0.44.0 sends `GetOrdersRequest.nested`
+/// through `requests`, `True`/`False`. Values outside those are refused with 422 (the spec is silent on how;
+/// Alpaca's own validation errors are 422 `{code, message}`).
 async fn list_orders(State(shared): Ctx, Path(id): Path<String>, Query(params): Params) -> Reply {
     let status = params.get("status").map_or("open", String::as_str);
     if !matches!(status, "open" | "closed" | "all") {
@@ -214,12 +215,11 @@ async fn list_orders(State(shared): Ctx, Path(id): Path<String>, Query(params): 
         Some("asc") => true,
         Some(_) => return Err(invalid("direction must be asc or desc")),
     };
-    if params
-        .get("nested")
-        .is_some_and(|nested| !matches!(nested.as_str(), "true" | "false"))
-    {
-        return Err(invalid("nested must be true or false"));
-    }
+    let nested = match params.get("nested").map(String::as_str) {
+        None | Some("false" | "False") => false,
+        Some("true" | "True") => true,
+        Some(_) => return Err(invalid("nested must be true or false")),
+    };
     let (after, until) = (time_param(&params, "after")?, time_param(&params, "until")?);
     let symbols: Option<Vec<String>> = params
         .get("symbols")
@@ -240,25 +240,42 @@ async fn list_orders(State(shared): Ctx, Path(id): Path<String>, Query(params): 
                 && until.is_none_or(|until| order.created < until)
         })
         .filter(|order| {
-            let symbol = state
-                .asset(order.asset)
-                .map(|asset| asset.symbol.to_uppercase())
-                .unwrap_or_default();
-            symbols
-                .as_ref()
-                .is_none_or(|wanted| wanted.contains(&symbol))
+            symbols.as_ref().is_none_or(|wanted| {
+                traded_symbols(&state, order).any(|symbol| wanted.contains(&symbol))
+            })
         })
         .collect();
     if !ascending {
         orders.reverse();
     }
-    Ok(Json(Value::Array(
-        orders
-            .into_iter()
-            .take(limit)
-            .map(|order| order_json(&state, order))
-            .collect(),
-    )))
+    // Not nested, a multi-leg order is listed without its legs, and each leg as an order of its own after it.
+    let listed = orders.into_iter().flat_map(|order| {
+        let mut rendered = order_json(&state, order);
+        let legs = match &order.instrument {
+            Instrument::Legs(legs) if !nested => {
+                rendered["legs"] = Value::Null;
+                legs.iter().map(|leg| leg_json(order, leg)).collect()
+            }
+            _ => Vec::new(),
+        };
+        std::iter::once(rendered).chain(legs)
+    });
+    Ok(Json(Value::Array(listed.take(limit).collect())))
+}
+
+/// The symbols an order trades, upper-cased: its asset's, or its legs' contracts'.
+fn traded_symbols<'a>(
+    state: &'a AlpacaState,
+    order: &'a Order,
+) -> impl Iterator<Item = String> + 'a {
+    let (asset, legs) = match &order.instrument {
+        Instrument::Asset(asset) => (state.asset(*asset), &[][..]),
+        Instrument::Legs(legs) => (None, legs.as_slice()),
+    };
+    asset
+        .map(|asset| asset.symbol.to_uppercase())
+        .into_iter()
+        .chain(legs.iter().map(|leg| leg.symbol.to_uppercase()))
 }
 
 fn decimal_field(body: &Value, name: &str) -> Result<Option<Decimal>, ApiError> {
@@ -398,7 +415,8 @@ fn parse_order(state: &AlpacaState, account: Uuid, body: &Value) -> Result<Order
         id: Uuid::new_v4(),
         account,
         client_order_id,
-        asset: asset.id,
+        instrument: Instrument::Asset(asset.id),
+        seeded: false,
         side,
         order_type,
         time_in_force,
@@ -426,7 +444,12 @@ fn check_buying_power(state: &AlpacaState, order: &Order) -> Result<(), ApiError
     }
     let price = order
         .limit_price
-        .or_else(|| state.asset(order.asset).map(|asset| asset.price))
+        .or_else(|| {
+            order
+                .asset()
+                .and_then(|asset| state.asset(asset))
+                .map(|asset| asset.price)
+        })
         .unwrap_or_default();
     let cost = order
         .notional

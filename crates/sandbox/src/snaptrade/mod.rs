@@ -308,7 +308,7 @@ impl SnapTradeSandbox {
             .map_or(0, |found| found.refreshes)
     }
 
-    /// The universal symbol id of a ticker the sandbox knows (AAPL, MSFT, TSLA, VTI, SPY, SHOP.TO, seeded SBX…).
+    /// The universal symbol id of a ticker the sandbox knows (AAPL, MSFT, TSLA, VTI, SPY, SHOP.TO, VAB.TO, seeded SBX…).
     pub fn symbol_id(&self, ticker: &str) -> Option<Uuid> {
         lock(&self.shared.state)
             .symbol_by_ticker(ticker)

@@ -1,6 +1,7 @@
 //! What the SnapTrade sandbox remembers, and how each thing looks on the wire.
 
 use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -10,6 +11,20 @@ use uuid::Uuid;
 use super::SeedConnection;
 use crate::knobs::MarketFill;
 use crate::reply::{decimal_text, number};
+
+/// A `type: number` field as SnapTrade's Python server writes it: a float, so always with a fraction or an
+/// exponent (`10000.0`, never `10000`). snaptrade-python-sdk 13.0.49 refuses an integer literal there: json
+/// reads it as an `int`, and its number models (`NumberBase` with `DecimalMixin`/`NoneDecimalMixin`) admit only
+/// the `Decimal` a float becomes ("Got int(10000) for required type Decimal"). Written from the decimal text, so
+/// no digit is lost to `f64`.
+pub(crate) fn float(value: Decimal) -> Value {
+    match number(value) {
+        Value::Number(written) if !written.to_string().contains(['.', 'e', 'E']) => {
+            serde_json::Number::from_str(&format!("{written}.0")).map_or(Value::Null, Value::Number)
+        }
+        other => other,
+    }
+}
 
 /// A security the sandbox can trade and hold.
 #[derive(Debug, Clone)]
@@ -26,7 +41,7 @@ pub(crate) struct Symbol {
 
 /// The symbols every sandbox starts with.
 pub(crate) fn catalogue() -> Vec<Symbol> {
-    let rows: [(&str, &str, &str, i64, u32, &str, &str); 6] = [
+    let rows: [(&str, &str, &str, i64, u32, &str, &str); 7] = [
         ("AAPL", "Apple Inc.", "stock", 19050, 2, "USD", "XNAS"),
         (
             "MSFT",
@@ -57,6 +72,17 @@ pub(crate) fn catalogue() -> Vec<Symbol> {
             "ARCX",
         ),
         ("SHOP.TO", "Shopify Inc.", "stock", 10500, 2, "CAD", "XTSE"),
+        // snaptrade-openapi.yaml `Symbol`'s examples: `symbol: VAB.TO`, `raw_symbol: VAB`, `description:
+        // VANGUARD CDN AGGREGATE BOND INDEX ETF`, listed on the TSX and quoted in Canadian dollars.
+        (
+            "VAB.TO",
+            "VANGUARD CDN AGGREGATE BOND INDEX ETF",
+            "etf",
+            2321,
+            2,
+            "CAD",
+            "XTSE",
+        ),
     ];
     rows.iter()
         .enumerate()
@@ -285,10 +311,13 @@ impl SnapState {
         id
     }
 
-    /// The `slot`-th seeded position: the catalogue first, then synthetic tickers `SBX0007`…
+    /// The `slot`-th seeded position: the catalogue first, then synthetic tickers `SBX0006`…. The third is the
+    /// spec's own example symbol, VAB.TO, held in Canadian dollars in a US-dollar account (`AccountPosition.
+    /// currency`: "ISO-4217 currency code for the position `price` and `cost_basis`"), so a connection of three
+    /// positions or more is not kinder than the spec: one of its figures is in another currency.
     fn seed_holding(&mut self, slot: usize) -> Holding {
-        let usd_catalogue = ["AAPL", "VTI", "MSFT", "SPY", "TSLA"];
-        let symbol = match usd_catalogue.get(slot) {
+        let catalogue = ["AAPL", "VTI", "VAB.TO", "MSFT", "SPY", "TSLA"];
+        let symbol = match catalogue.get(slot) {
             Some(ticker) => self.symbol_by_ticker(ticker).map(|symbol| symbol.id),
             None => None,
         }
@@ -341,17 +370,20 @@ impl SnapState {
         }
     }
 
-    /// Market value of the positions plus cash.
+    /// Market value of the positions plus cash, in the account's currency (`Account.balance.total`), a position
+    /// quoted in another currency converted at [`USD_PER_CAD`].
     pub(crate) fn account_total(&self, account: &Account) -> Decimal {
         let positions: Decimal = account
             .holdings
             .iter()
             .map(|holding| match holding {
                 Holding::Security { symbol, units, .. } => {
-                    *units
-                        * self
-                            .symbol(*symbol)
-                            .map_or(Decimal::ZERO, |found| found.price)
+                    let (price, currency) = self
+                        .symbol(*symbol)
+                        .map_or((Decimal::ZERO, account.currency), |found| {
+                            (found.price, found.currency)
+                        });
+                    in_currency(*units * price, currency, account.currency)
                 }
                 Holding::Option {
                     contract, units, ..
@@ -416,6 +448,19 @@ impl SnapState {
     }
 }
 
+/// What one Canadian dollar is worth in US dollars in the sandbox, to value a CAD position in a USD account's
+/// total (the spec is silent on SnapTrade's rate; a fixed one keeps the sandbox deterministic).
+pub(crate) const USD_PER_CAD: Decimal = Decimal::from_parts(73, 0, 0, false, 2);
+
+/// `amount` in `from` expressed in `to` (USD and CAD are the sandbox's currencies).
+fn in_currency(amount: Decimal, from: &str, to: &str) -> Decimal {
+    match (from, to) {
+        ("CAD", "USD") => amount * USD_PER_CAD,
+        ("USD", "CAD") => amount / USD_PER_CAD,
+        _ => amount,
+    }
+}
+
 /// SnapTrade's timestamp text, e.g. `2024-07-23T22:04:29.185Z`.
 pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
@@ -469,7 +514,11 @@ pub(crate) fn authorization_json(authorization: &Authorization) -> Value {
         "type": authorization.connection_type,
         "disabled": authorization.disabled,
         "disabled_date": authorization.disabled_date.map(timestamp),
-        "data_freshness_mode": "realtime",
+        // The newer shape wins over the string of specs/snaptrade-openapi.yaml (`BrokerageAuthorization.
+        // data_freshness_mode`, `type: string`): snaptrade-python-sdk 13.0.49's `BrokerageAuthorizationDataFreshnessMode`
+        // is an object, `required: [institution, snaptrade]`, each `realtime` or `delayed` ("The two values are
+        // independent; the connection's data is effectively delayed if either value is `delayed`").
+        "data_freshness_mode": {"institution": "realtime", "snaptrade": "realtime"},
         "is_eligible_for_payout": false,
         "meta": {}
     })
@@ -520,7 +569,7 @@ pub(crate) fn account_json(state: &SnapState, account: &Account) -> Value {
             },
             "holdings": {"initial_sync_completed": true, "last_successful_sync": synced, "holdings_unavailable": false}
         },
-        "balance": {"total": {"amount": number(state.account_total(account)), "currency": account.currency}},
+        "balance": {"total": {"amount": float(state.account_total(account)), "currency": account.currency}},
         "status": "open",
         "raw_type": "Margin",
         "account_category": "INVESTMENT",
@@ -533,8 +582,8 @@ pub(crate) fn account_json(state: &SnapState, account: &Account) -> Value {
 pub(crate) fn balances_json(account: &Account) -> Value {
     json!([{
         "currency": currency_json(account.currency),
-        "cash": number(account.cash),
-        "buying_power": number(account.cash)
+        "cash": float(account.cash),
+        "buying_power": float(account.cash)
     }])
 }
 
@@ -760,10 +809,12 @@ pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Acti
         "id": id,
         "symbol": symbol.map(universal_symbol_json),
         "option_symbol": null,
-        "price": number(price),
-        "units": number(units),
-        "amount": number(amount),
-        "currency": currency_json(account.currency),
+        "price": float(price),
+        "units": float(units),
+        "amount": float(amount),
+        // `AccountUniversalActivity.currency`: "The currency in which the transaction `price`, `amount`, and `fee`
+        // are denominated": the security's for a trade or its dividend, the account's for a contribution.
+        "currency": currency_json(symbol.map_or(account.currency, |symbol| symbol.currency)),
         "type": kind,
         "option_type": "",
         "description": match symbol {
@@ -772,7 +823,7 @@ pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Acti
         },
         "trade_date": traded_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "settlement_date": (traded_at + Duration::days(2)).format("%Y-%m-%dT00:00:00Z").to_string(),
-        "fee": 0,
+        "fee": float(Decimal::ZERO),
         "fx_rate": null,
         "institution": institution,
         "external_reference_id": null
@@ -804,20 +855,20 @@ pub(crate) fn impact_json(state: &SnapState, trade_id: Uuid, order: &Order) -> O
                 "currency": currency_json(symbol.currency)
             },
             "action": order.action,
-            "units": number(order.units),
-            "price": number(price)
+            "units": float(order.units),
+            "price": float(price)
         },
         "trade_impacts": [{
             "account": account.id,
             "currency": currency["id"],
-            "remaining_cash": number(remaining),
-            "estimated_commission": 0,
-            "forex_fees": 0
+            "remaining_cash": float(remaining),
+            "estimated_commission": float(Decimal::ZERO),
+            "forex_fees": float(Decimal::ZERO)
         }],
         "combined_remaining_balance": {
             "account": {"id": account.id, "name": account.name, "number": account.number},
             "currency": currency,
-            "cash": number(remaining)
+            "cash": float(remaining)
         }
     }))
 }

@@ -64,7 +64,7 @@ async fn sandbox_item(spec: &Spec, server: &PlaidSandbox) -> Value {
 }
 
 #[tokio::test]
-async fn every_answer_of_every_route_the_client_uses_satisfies_the_spec() {
+async fn every_answer_of_every_route_the_sandbox_serves_satisfies_the_spec() {
     let spec = Spec::load("plaid-openapi.yml");
     let sandbox = Sandbox::start().await;
     let server = sandbox.plaid();
@@ -118,6 +118,40 @@ async fn every_answer_of_every_route_the_client_uses_satisfies_the_spec() {
         "/item/get",
         json!({"access_token": token}),
         200,
+    )
+    .await;
+    checked(
+        &spec,
+        server,
+        "/investments/refresh",
+        json!({"access_token": token}),
+        200,
+    )
+    .await;
+    // Plaid's own way to break an Item: `/item/get` then shows its error, and data calls answer with it.
+    checked(
+        &spec,
+        server,
+        "/sandbox/item/reset_login",
+        json!({"access_token": token}),
+        200,
+    )
+    .await;
+    let broken = checked(
+        &spec,
+        server,
+        "/item/get",
+        json!({"access_token": token}),
+        200,
+    )
+    .await;
+    assert_eq!(broken["item"]["error"]["error_code"], "ITEM_LOGIN_REQUIRED");
+    checked(
+        &spec,
+        server,
+        "/investments/holdings/get",
+        json!({"access_token": token}),
+        400,
     )
     .await;
     let update = json!({"client_name": "Tributary", "language": "en", "country_codes": ["US"],

@@ -247,6 +247,7 @@ pub struct LeftOut {
 /// The first of `codes` that names a currency, parsed: providers send an empty string or null for "none". A
 /// code that is not a currency code is refused naming `field`, so the item carrying it is left out and reported
 /// rather than its money filed under a made-up currency.
+#[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 pub(crate) fn currency_code<'a>(
     provider: Provider,
     field: &str,

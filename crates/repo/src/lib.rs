@@ -81,14 +81,20 @@ mod batch;
 mod error;
 mod lock;
 mod memory;
+#[cfg(feature = "mock")]
+mod mock;
 mod pg;
 mod repository;
 pub mod schema_check;
 pub mod secret;
 
 pub use error::RepoError;
-pub use lock::{InProcessGuard, InProcessLocks, UserLock};
+#[cfg(feature = "mock")]
+pub use lock::MockHeldLock;
+pub use lock::{HeldLock, InProcessGuard, InProcessLocks, UserLock};
 pub use memory::MemoryStore;
+#[cfg(feature = "mock")]
+pub use mock::MockStore;
 pub use pg::{PgStore, StoreTx};
 pub use repository::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,

@@ -46,6 +46,13 @@ pub enum RepoError {
     /// A sealed secret could not be sealed or opened (unknown key, wrong key, tampered value).
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// A store was asked to bind itself ([`crate::LockRepository::within`]) to a user lock it did not take: one
+    /// of another store, or of another kind of store. A bug in the caller, not retryable.
+    #[error("the user lock was not taken from this store ({store})")]
+    ForeignLock {
+        /// The store that refused it, e.g. `"postgres"`, `"memory"`.
+        store: &'static str,
+    },
     /// Anything else the database reported: a schema that does not match the code, a bug. Not retryable.
     #[error("unexpected database error: {reason}")]
     Internal {

@@ -9,7 +9,12 @@
 //!   [`PgStore::for_user`] every call also runs as role `authenticated` with the user's JWT claims, so Supabase's
 //!   row-level security backs the code up.
 //! * [`MemoryStore`]: the same semantics in memory. One conformance suite (`tests/conformance/`) runs against both.
-//! * With the `mock` feature, `mockall` twins (`MockAccountRepository`, …). Enable it in dev-dependencies only.
+//! * With the `mock` feature, `mockall` twins: one per trait (`MockAccountRepository`, …), `MockStore` for all of
+//!   them at once (what `SyncEngine<MockStore>` runs on) and `MockHeldLock` for its locks. Enable it in
+//!   dev-dependencies only.
+//!
+//! A user's lock ([`LockRepository::lock_user`]) is a [`UserLock`] over any [`HeldLock`], so a store of your own,
+//! a decorator or a mock can implement [`Store`] too.
 //!
 //! Writes are idempotent on the schema's natural keys (an account by provider, provider account id and user; a
 //! connection by authorization id; an order by brokerage order id and account; a holding by user and symbol). A
@@ -81,14 +86,20 @@ mod batch;
 mod error;
 mod lock;
 mod memory;
+#[cfg(feature = "mock")]
+mod mock;
 mod pg;
 mod repository;
 pub mod schema_check;
 pub mod secret;
 
 pub use error::RepoError;
-pub use lock::{InProcessGuard, InProcessLocks, UserLock};
+#[cfg(feature = "mock")]
+pub use lock::MockHeldLock;
+pub use lock::{HeldLock, InProcessGuard, InProcessLocks, UserLock};
 pub use memory::MemoryStore;
+#[cfg(feature = "mock")]
+pub use mock::MockStore;
 pub use pg::{PgStore, StoreTx};
 pub use repository::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,

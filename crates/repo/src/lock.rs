@@ -2,40 +2,123 @@
 //! PostgreSQL (a session-level advisory lock), within the process in memory. A holder may also group its
 //! writes into one unit that is saved whole or not at all.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use async_trait::async_trait;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use tributary_domain::UserId;
 
 use crate::RepoError;
-use crate::memory::MemoryUnit;
-use crate::pg::PgSession;
+
+/// What a held user lock does: the open seam behind [`UserLock`], so any store — PostgreSQL, memory, a
+/// decorator, a mock, a store of your own — can hand out locks and drive the sync engine.
+///
+/// [`crate::PgStore`]'s locks are a session-level advisory lock on one pooled connection; [`crate::MemoryStore`]'s
+/// an in-process lock with a snapshot of the user's rows. A store recognises its own locks in
+/// [`crate::LockRepository::within`] with [`UserLock::downcast_ref`] (every `HeldLock` is [`Any`]) and refuses
+/// another's with [`RepoError::ForeignLock`]. With the `mock` feature, `MockHeldLock` is its `mockall` twin.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// use async_trait::async_trait;
+/// use tributary_domain::UserId;
+/// use tributary_repo::{HeldLock, RepoError, UserLock};
+///
+/// /// A lock that only remembers whether a unit of writes is open.
+/// struct Flag {
+///     user: UserId,
+///     open: AtomicBool,
+/// }
+///
+/// #[async_trait]
+/// impl HeldLock for Flag {
+///     fn user(&self) -> UserId {
+///         self.user
+///     }
+///     async fn begin_writes(&self) -> Result<(), RepoError> {
+///         self.open.store(true, Ordering::SeqCst);
+///         Ok(())
+///     }
+///     async fn commit_writes(&self) -> Result<(), RepoError> {
+///         self.open.store(false, Ordering::SeqCst);
+///         Ok(())
+///     }
+///     async fn release(&self) -> Result<(), RepoError> {
+///         Ok(())
+///     }
+/// }
+///
+/// # async fn run() -> Result<(), RepoError> {
+/// let user = UserId::generate();
+/// let lock = UserLock::new(Flag { user, open: AtomicBool::new(false) });
+/// lock.begin_writes().await?;
+/// // The store that made it finds its own kind of lock again:
+/// assert!(lock.downcast_ref::<Flag>().is_some_and(|flag| flag.open.load(Ordering::SeqCst)));
+/// lock.commit_writes().await?;
+/// assert_eq!(lock.user(), user);
+/// lock.release().await
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
+/// ```
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait HeldLock: Any + Send + Sync {
+    /// The user whose lock this is.
+    fn user(&self) -> UserId;
+
+    /// Starts a unit of writes: the bound stores' calls for the user from now on are saved together by
+    /// [`Self::commit_writes`], or not at all (an error, a dropped lock, a lost connection).
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] if the store cannot be used; [`RepoError::Internal`] if a unit is already
+    /// open.
+    async fn begin_writes(&self) -> Result<(), RepoError>;
+
+    /// Saves the unit of writes as a whole.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] if the store could not commit (nothing of the unit is saved then);
+    /// [`RepoError::Internal`] if no unit is open, or one of its writes failed (then it is rolled back).
+    async fn commit_writes(&self) -> Result<(), RepoError>;
+
+    /// Releases the lock now, rolling back an unfinished unit of writes. Called once, just before the lock is
+    /// dropped; a lock dropped without it must release itself (and roll back) all the same.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] if the lock could not be cleaned up; it must be released anyway.
+    async fn release(&self) -> Result<(), RepoError>;
+}
 
 /// Holds a user's lock until [released](Self::release) or dropped (dropping releases it too: on PostgreSQL by
 /// closing the connection that holds it, which also rolls back an unfinished unit of writes).
 ///
 /// Get one from [`crate::LockRepository::lock_user`]; a store bound to it with
 /// [`crate::LockRepository::within`] runs that user's calls on the lock's connection, and between
-/// [`Self::begin_writes`] and [`Self::commit_writes`] they are one transaction.
+/// [`Self::begin_writes`] and [`Self::commit_writes`] they are one transaction. A store of your own makes
+/// one from its [`HeldLock`] with [`UserLock::new`].
 pub struct UserLock {
+    /// `held`'s user, asked once.
     user: UserId,
-    kind: LockKind,
-}
-
-pub(crate) enum LockKind {
-    Pg(Arc<PgSession>),
-    Memory(Box<MemoryUnit>),
+    held: Box<dyn HeldLock>,
 }
 
 impl UserLock {
-    pub(crate) fn new(user: UserId, kind: LockKind) -> Self {
-        Self { user, kind }
+    /// Wraps a held lock (asking it once whose it is).
+    pub fn new(held: impl HeldLock) -> Self {
+        Self {
+            user: held.user(),
+            held: Box::new(held),
+        }
     }
 
-    pub(crate) fn kind(&self) -> &LockKind {
-        &self.kind
+    /// The held lock as its own type, if it is a `T`: how a store recognises a lock it took itself.
+    pub fn downcast_ref<T: HeldLock>(&self) -> Option<&T> {
+        let held: &dyn Any = self.held.as_ref();
+        held.downcast_ref()
     }
 
     /// The user whose lock this is.
@@ -43,54 +126,39 @@ impl UserLock {
         self.user
     }
 
-    /// Starts a unit of writes: the bound stores' calls for the user from now on are saved together by
-    /// [`Self::commit_writes`], or not at all (an error, a dropped lock, a lost connection).
+    /// Starts a unit of writes (see [`HeldLock::begin_writes`]).
     ///
     /// # Errors
-    /// [`RepoError::Unavailable`] if the database cannot be used; [`RepoError::Internal`] if a unit is
+    /// [`RepoError::Unavailable`] if the store cannot be used; [`RepoError::Internal`] if a unit is
     /// already open.
     pub async fn begin_writes(&self) -> Result<(), RepoError> {
-        match &self.kind {
-            LockKind::Pg(session) => session.begin_writes().await,
-            LockKind::Memory(unit) => unit.begin(),
-        }
+        self.held.begin_writes().await
     }
 
-    /// Saves the unit of writes as a whole.
+    /// Saves the unit of writes as a whole (see [`HeldLock::commit_writes`]).
     ///
     /// # Errors
-    /// [`RepoError::Unavailable`] if the database could not commit (nothing of the unit is saved then);
+    /// [`RepoError::Unavailable`] if the store could not commit (nothing of the unit is saved then);
     /// [`RepoError::Internal`] if no unit is open, or one of its writes failed (then it is rolled back).
     pub async fn commit_writes(&self) -> Result<(), RepoError> {
-        match &self.kind {
-            LockKind::Pg(session) => session.commit_writes().await,
-            LockKind::Memory(unit) => unit.commit(),
-        }
+        self.held.commit_writes().await
     }
 
     /// Releases the lock now, rolling back an unfinished unit of writes.
     ///
     /// # Errors
-    /// [`RepoError::Unavailable`] if the connection could not be cleaned up; it is closed instead, which
-    /// releases the lock all the same.
+    /// [`RepoError::Unavailable`] if the lock could not be cleaned up; on PostgreSQL its connection is
+    /// closed instead, which releases the lock all the same.
     pub async fn release(self) -> Result<(), RepoError> {
-        match &self.kind {
-            LockKind::Pg(session) => session.release().await,
-            LockKind::Memory(_) => Ok(()),
-        }
+        self.held.release().await
     }
 }
 
 impl fmt::Debug for UserLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let store = match self.kind {
-            LockKind::Pg(_) => "postgres",
-            LockKind::Memory(_) => "memory",
-        };
         f.debug_struct("UserLock")
             .field("user", &self.user)
-            .field("store", &store)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

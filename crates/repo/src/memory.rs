@@ -18,10 +18,10 @@ use crate::batch::{
     check_accounts, check_connections, check_holdings, check_orders, check_snaptrade_user,
     check_sync_states,
 };
-use crate::lock::{InProcessGuard, InProcessLocks, LockKind, UserLock};
+use crate::lock::{InProcessGuard, InProcessLocks, UserLock};
 use crate::repository::{check_webhook_delivery, webhook_error_text};
 use crate::{
-    AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
+    AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange, HeldLock,
     HoldingRepository, HoldingsReplaced, LockRepository, NewWebhookDelivery, OrderRepository,
     PortfolioRepository, PortfolioSummary, RepoError, ResealReport, SecretRepository,
     SnapTradeUserRepository, UnifiedAccount, WebhookDelivery, WebhookKey, WebhookRepository,
@@ -975,17 +975,22 @@ impl LockRepository for MemoryStore {
             user,
             saved: Mutex::new(None),
         };
-        Ok(UserLock::new(user, LockKind::Memory(Box::new(unit))))
+        Ok(UserLock::new(unit))
     }
 
-    fn within(&self, _lock: &UserLock) -> Self {
-        self.clone()
+    /// Calls already act on the shared rows, which the lock's unit snapshots and restores; binding only checks
+    /// that the lock is this store's (a clone's included).
+    fn within(&self, lock: &UserLock) -> Result<Self, RepoError> {
+        match lock.downcast_ref::<MemoryUnit>() {
+            Some(unit) if Arc::ptr_eq(&unit.store.state, &self.state) => Ok(self.clone()),
+            _ => Err(RepoError::ForeignLock { store: "memory" }),
+        }
     }
 }
 
 /// A user's lock in memory, and the user's rows as they were when a unit of writes began: put back unless the
 /// unit commits.
-pub(crate) struct MemoryUnit {
+struct MemoryUnit {
     _guard: InProcessGuard,
     store: MemoryStore,
     user: UserId,
@@ -1002,8 +1007,29 @@ struct UserRows {
     alpaca_account: Option<ProviderAccountId>,
 }
 
+#[async_trait]
+impl HeldLock for MemoryUnit {
+    fn user(&self) -> UserId {
+        self.user
+    }
+
+    async fn begin_writes(&self) -> Result<(), RepoError> {
+        self.begin()
+    }
+
+    async fn commit_writes(&self) -> Result<(), RepoError> {
+        self.commit()
+    }
+
+    /// The in-process lock goes with the unit when it is dropped, right after; an unfinished unit is undone
+    /// then.
+    async fn release(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
+}
+
 impl MemoryUnit {
-    pub(crate) fn begin(&self) -> Result<(), RepoError> {
+    fn begin(&self) -> Result<(), RepoError> {
         let mut saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
         if saved.is_some() {
             return Err(RepoError::Internal {
@@ -1014,7 +1040,7 @@ impl MemoryUnit {
         Ok(())
     }
 
-    pub(crate) fn commit(&self) -> Result<(), RepoError> {
+    fn commit(&self) -> Result<(), RepoError> {
         let mut saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
         saved.take().map(drop).ok_or_else(|| RepoError::Internal {
             reason: "no unit of writes is open on this lock".to_owned(),

@@ -640,7 +640,13 @@ pub trait LockRepository: Send + Sync {
     /// The same store, with its calls for the lock's user run on the lock's connection (so, between
     /// [`crate::UserLock::begin_writes`] and [`crate::UserLock::commit_writes`], in one transaction that is
     /// saved whole or not at all). Calls for other users are unaffected.
-    fn within(&self, lock: &crate::UserLock) -> Self
+    ///
+    /// A store recognises the locks it took by their type ([`crate::UserLock::downcast_ref`]); a decorator
+    /// passes the lock on to the store it wraps.
+    ///
+    /// # Errors
+    /// [`RepoError::ForeignLock`] if `lock` was not taken from this store (another store's, or another kind).
+    fn within(&self, lock: &crate::UserLock) -> Result<Self, RepoError>
     where
         Self: Sized;
 }

@@ -336,11 +336,11 @@ impl LockRepository for ReadsAsUser {
         self.writer.lock_user(user).await
     }
 
-    fn within(&self, lock: &UserLock) -> Self {
-        Self {
-            reader: self.reader.within(lock),
-            writer: self.writer.within(lock),
-        }
+    fn within(&self, lock: &UserLock) -> Result<Self, RepoError> {
+        Ok(Self {
+            reader: self.reader.within(lock)?,
+            writer: self.writer.within(lock)?,
+        })
     }
 }
 

@@ -246,7 +246,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         let local = self.locks.lock(user).await;
         let lock = self.store.lock_user(user).await?;
         let engine = Self {
-            store: Arc::new(self.store.within(&lock)),
+            store: Arc::new(self.store.within(&lock)?),
             router: self.router,
             sources: self.sources.clone(),
             desks: self.desks.clone(),

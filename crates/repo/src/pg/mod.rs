@@ -18,12 +18,12 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgPool, Postgres};
 use tributary_domain::UserId;
 
-pub(crate) use session::PgSession;
 pub use session::StoreTx;
 use session::TxKind;
+use session::{PgLock, PgSession};
 
 use crate::error::classify;
-use crate::lock::{LockKind, UserLock};
+use crate::lock::UserLock;
 use crate::secret::Keyring;
 use crate::{LockRepository, RepoError};
 
@@ -185,16 +185,16 @@ pub(crate) async fn commit(tx: StoreTx) -> Result<(), RepoError> {
 impl LockRepository for PgStore {
     async fn lock_user(&self, user: UserId) -> Result<UserLock, RepoError> {
         let session = PgSession::lock(self, user).await?;
-        Ok(UserLock::new(user, LockKind::Pg(Arc::new(session))))
+        Ok(UserLock::new(PgLock(Arc::new(session))))
     }
 
-    fn within(&self, lock: &UserLock) -> Self {
-        match lock.kind() {
-            LockKind::Pg(session) => Self {
-                session: Some(Arc::clone(session)),
-                ..self.clone()
-            },
-            LockKind::Memory(_) => self.clone(),
-        }
+    fn within(&self, lock: &UserLock) -> Result<Self, RepoError> {
+        let PgLock(session) = lock
+            .downcast_ref::<PgLock>()
+            .ok_or(RepoError::ForeignLock { store: "postgres" })?;
+        Ok(Self {
+            session: Some(Arc::clone(session)),
+            ..self.clone()
+        })
     }
 }

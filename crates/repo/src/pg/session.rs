@@ -4,14 +4,15 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tributary_domain::UserId;
 
 use super::PgStore;
-use crate::RepoError;
 use crate::error::classify;
+use crate::{HeldLock, RepoError};
 
 /// The advisory lock's key: the user id in its own namespace, so it never meets the transaction-scoped lock
 /// the holdings replacement takes on the bare user id (which a bound store's writes take on this same session).
@@ -158,6 +159,30 @@ impl PgSession {
             held: Some(held),
             own,
         })
+    }
+}
+
+/// A [`PgSession`] as a [`HeldLock`]: what [`PgStore::lock_user`](crate::LockRepository::lock_user) hands
+/// out, and what [`PgStore::within`](crate::LockRepository::within) recognises, sharing the session with the
+/// stores bound to it.
+pub(crate) struct PgLock(pub(crate) Arc<PgSession>);
+
+#[async_trait]
+impl HeldLock for PgLock {
+    fn user(&self) -> UserId {
+        self.0.user
+    }
+
+    async fn begin_writes(&self) -> Result<(), RepoError> {
+        self.0.begin_writes().await
+    }
+
+    async fn commit_writes(&self) -> Result<(), RepoError> {
+        self.0.commit_writes().await
+    }
+
+    async fn release(&self) -> Result<(), RepoError> {
+        self.0.release().await
     }
 }
 

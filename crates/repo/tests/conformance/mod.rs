@@ -18,8 +18,9 @@ use tributary_domain::{
 };
 use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
-    HoldingRepository, LockRepository, NewWebhookDelivery, OrderRepository, PortfolioRepository,
-    RepoError, SnapTradeUserRepository, Store, WebhookKey, WebhookRepository, WebhookStatus,
+    HoldingRepository, LockRepository, MemoryStore, MockHeldLock, NewWebhookDelivery,
+    OrderRepository, PortfolioRepository, RepoError, SnapTradeUserRepository, Store, UserLock,
+    WebhookKey, WebhookRepository, WebhookStatus,
 };
 
 /// A store under test, and how to make users for it.
@@ -60,6 +61,7 @@ macro_rules! all_cases {
         $runner!(many_sync_outcomes_are_recorded_at_once_and_a_bad_batch_writes_nothing);
         $runner!(a_users_lock_waits_for_its_holder_and_other_users_do_not);
         $runner!(a_unit_of_writes_is_saved_whole_or_not_at_all);
+        $runner!(a_store_binds_to_its_own_locks_and_refuses_anothers);
         $runner!(a_webhook_delivery_is_recorded_once_and_a_replay_is_refused);
         $runner!(
             a_failed_delivery_stays_pending_until_applied_and_only_old_applied_ones_are_purged
@@ -1466,6 +1468,39 @@ pub async fn a_users_lock_waits_for_its_holder_and_other_users_do_not<H: Harness
     after_drop.release().await.unwrap();
 }
 
+pub async fn a_store_binds_to_its_own_locks_and_refuses_anothers<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.admin();
+
+    // Its own lock binds it, and its clones and user-scoped twins too.
+    let own = store.lock_user(user).await.unwrap();
+    let bound = store.within(&own).unwrap();
+    assert!(bound.list_accounts(user).await.unwrap().is_empty());
+    let twin = h.store_for(user).within(&own).unwrap();
+    assert!(twin.list_accounts(user).await.unwrap().is_empty());
+    drop((bound, twin));
+    own.release().await.unwrap();
+
+    // Another store's lock (a second memory store, whichever store is under test) is a typed error.
+    let elsewhere = MemoryStore::new();
+    let stranger = elsewhere.create_user();
+    let foreign = elsewhere.lock_user(stranger).await.unwrap();
+    assert!(matches!(
+        store.within(&foreign),
+        Err(RepoError::ForeignLock { .. })
+    ));
+    foreign.release().await.unwrap();
+
+    // So is a lock of a kind the store does not know (here a mock's).
+    let mut held = MockHeldLock::new();
+    held.expect_user().return_const(user);
+    let unknown = UserLock::new(held);
+    assert!(matches!(
+        store.within(&unknown),
+        Err(RepoError::ForeignLock { .. })
+    ));
+}
+
 pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
     let user = h.new_user().await;
     let store = h.admin();
@@ -1476,7 +1511,7 @@ pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
 
     // Dropped before it commits: nothing of the unit stays.
     let lock = store.lock_user(user).await.unwrap();
-    let bound = store.within(&lock);
+    let bound = store.within(&lock).unwrap();
     lock.begin_writes().await.unwrap();
     bound
         .upsert_accounts(user, &[account(user, Provider::Plaid, "acc-unit")])
@@ -1499,7 +1534,7 @@ pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
         .await
         .unwrap();
     let lock = store.lock_user(user).await.unwrap();
-    let bound = store.within(&lock);
+    let bound = store.within(&lock).unwrap();
     lock.begin_writes().await.unwrap();
     bound.delete_connection(user, authorization).await.unwrap();
     drop(bound);
@@ -1508,7 +1543,7 @@ pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
 
     // A write refused inside the unit: the unit does not commit, and its earlier writes are undone.
     let lock = store.lock_user(user).await.unwrap();
-    let bound = store.within(&lock);
+    let bound = store.within(&lock).unwrap();
     lock.begin_writes().await.unwrap();
     bound
         .upsert_accounts(user, &[account(user, Provider::Plaid, "acc-unit")])
@@ -1527,7 +1562,7 @@ pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
 
     // Committed: everything stays.
     let lock = store.lock_user(user).await.unwrap();
-    let bound = store.within(&lock);
+    let bound = store.within(&lock).unwrap();
     lock.begin_writes().await.unwrap();
     bound
         .upsert_accounts(user, &[account(user, Provider::Plaid, "acc-unit")])

@@ -1,0 +1,409 @@
+//! A decorator store written outside `tributary-repo`: every repository trait implemented by counting the call
+//! and passing it on, its lock included. The engine runs the shared scenarios through it on the sandbox
+//! providers, which shows everything the engine needs is implementable by a store of a service's own.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tributary_domain::{
+    AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
+    InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, SnapTradeUser, StatusMessage,
+    Symbol, SyncStatus, UserId,
+};
+use tributary_repo::{
+    AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
+    HoldingRepository, HoldingsReplaced, LockRepository, MemoryStore, NewWebhookDelivery,
+    OrderRepository, PortfolioRepository, PortfolioSummary, RepoError, ResealReport,
+    SecretRepository, SnapTradeUserRepository, UnifiedAccount, UserLock, WebhookDelivery,
+    WebhookKey, WebhookRepository,
+};
+
+use crate::support::{self, World};
+
+/// Wraps a store and counts its calls by method; clones (and the store bound to a lock) share the counts.
+#[derive(Clone)]
+pub struct CountingStore<S> {
+    inner: S,
+    calls: Arc<Mutex<BTreeMap<&'static str, usize>>>,
+}
+
+impl<S> CountingStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            calls: Arc::default(),
+        }
+    }
+
+    /// How many times `method` was called.
+    pub fn calls(&self, method: &str) -> usize {
+        let calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        calls.get(method).copied().unwrap_or(0)
+    }
+
+    fn count(&self, method: &'static str) {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        *calls.entry(method).or_default() += 1;
+    }
+}
+
+/// The lock is the wrapped store's: taking it and binding to it are passed on, so the wrapped store recognises
+/// its own lock.
+#[async_trait]
+impl<S: LockRepository> LockRepository for CountingStore<S> {
+    async fn lock_user(&self, user: UserId) -> Result<UserLock, RepoError> {
+        self.count("lock_user");
+        self.inner.lock_user(user).await
+    }
+
+    fn within(&self, lock: &UserLock) -> Result<Self, RepoError> {
+        self.count("within");
+        Ok(Self {
+            inner: self.inner.within(lock)?,
+            calls: Arc::clone(&self.calls),
+        })
+    }
+}
+
+#[async_trait]
+impl<S: AccountRepository> AccountRepository for CountingStore<S> {
+    async fn upsert_accounts(
+        &self,
+        user: UserId,
+        accounts: &[NewInvestmentAccount],
+    ) -> Result<Vec<InvestmentAccount>, RepoError> {
+        self.count("upsert_accounts");
+        self.inner.upsert_accounts(user, accounts).await
+    }
+
+    async fn get_account(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<InvestmentAccount, RepoError> {
+        self.count("get_account");
+        self.inner.get_account(user, account).await
+    }
+
+    async fn list_accounts(&self, user: UserId) -> Result<Vec<InvestmentAccount>, RepoError> {
+        self.count("list_accounts");
+        self.inner.list_accounts(user).await
+    }
+
+    async fn record_account_sync(
+        &self,
+        user: UserId,
+        account: AccountId,
+        status: SyncStatus,
+        error_message: Option<StatusMessage>,
+        at: DateTime<Utc>,
+    ) -> Result<InvestmentAccount, RepoError> {
+        self.count("record_account_sync");
+        self.inner
+            .record_account_sync(user, account, status, error_message, at)
+            .await
+    }
+
+    async fn record_account_syncs(
+        &self,
+        user: UserId,
+        states: &[AccountSyncState],
+        at: DateTime<Utc>,
+    ) -> Result<usize, RepoError> {
+        self.count("record_account_syncs");
+        self.inner.record_account_syncs(user, states, at).await
+    }
+}
+
+#[async_trait]
+impl<S: SnapTradeUserRepository> SnapTradeUserRepository for CountingStore<S> {
+    async fn upsert_snaptrade_user(
+        &self,
+        user: UserId,
+        snaptrade_user: &NewSnapTradeUser,
+    ) -> Result<SnapTradeUser, RepoError> {
+        self.count("upsert_snaptrade_user");
+        self.inner.upsert_snaptrade_user(user, snaptrade_user).await
+    }
+
+    async fn find_snaptrade_user(&self, user: UserId) -> Result<Option<SnapTradeUser>, RepoError> {
+        self.count("find_snaptrade_user");
+        self.inner.find_snaptrade_user(user).await
+    }
+
+    async fn record_snaptrade_sync(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        self.count("record_snaptrade_sync");
+        self.inner.record_snaptrade_sync(user, at).await
+    }
+
+    async fn delete_snaptrade_user(&self, user: UserId) -> Result<(), RepoError> {
+        self.count("delete_snaptrade_user");
+        self.inner.delete_snaptrade_user(user).await
+    }
+}
+
+#[async_trait]
+impl<S: ConnectionRepository> ConnectionRepository for CountingStore<S> {
+    async fn upsert_connections(
+        &self,
+        user: UserId,
+        connections: &[NewBrokerageConnection],
+    ) -> Result<Vec<BrokerageConnection>, RepoError> {
+        self.count("upsert_connections");
+        self.inner.upsert_connections(user, connections).await
+    }
+
+    async fn get_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<BrokerageConnection, RepoError> {
+        self.count("get_connection");
+        self.inner.get_connection(user, authorization).await
+    }
+
+    async fn list_connections(&self, user: UserId) -> Result<Vec<BrokerageConnection>, RepoError> {
+        self.count("list_connections");
+        self.inner.list_connections(user).await
+    }
+
+    async fn set_connection_status(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+        change: ConnectionStatusChange,
+    ) -> Result<BrokerageConnection, RepoError> {
+        self.count("set_connection_status");
+        self.inner
+            .set_connection_status(user, authorization, change)
+            .await
+    }
+
+    async fn delete_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<BrokerageConnection, RepoError> {
+        self.count("delete_connection");
+        self.inner.delete_connection(user, authorization).await
+    }
+}
+
+#[async_trait]
+impl<S: HoldingRepository> HoldingRepository for CountingStore<S> {
+    async fn upsert_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<usize, RepoError> {
+        self.count("upsert_holdings");
+        self.inner.upsert_holdings(user, holdings).await
+    }
+
+    async fn replace_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<HoldingsReplaced, RepoError> {
+        self.count("replace_holdings");
+        self.inner.replace_holdings(user, holdings).await
+    }
+
+    async fn get_holding(
+        &self,
+        user: UserId,
+        symbol: &Symbol,
+        currency: Option<Currency>,
+    ) -> Result<Holding, RepoError> {
+        self.count("get_holding");
+        self.inner.get_holding(user, symbol, currency).await
+    }
+
+    async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError> {
+        self.count("list_holdings");
+        self.inner.list_holdings(user).await
+    }
+}
+
+#[async_trait]
+impl<S: OrderRepository> OrderRepository for CountingStore<S> {
+    async fn upsert_orders(
+        &self,
+        user: UserId,
+        orders: &[NewOrder],
+    ) -> Result<Vec<Order>, RepoError> {
+        self.count("upsert_orders");
+        self.inner.upsert_orders(user, orders).await
+    }
+
+    async fn get_order(&self, user: UserId, order: OrderId) -> Result<Order, RepoError> {
+        self.count("get_order");
+        self.inner.get_order(user, order).await
+    }
+
+    async fn list_orders(
+        &self,
+        user: UserId,
+        account: Option<AccountId>,
+    ) -> Result<Vec<Order>, RepoError> {
+        self.count("list_orders");
+        self.inner.list_orders(user, account).await
+    }
+
+    async fn find_order_by_client_order_id(
+        &self,
+        user: UserId,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Order>, RepoError> {
+        self.count("find_order_by_client_order_id");
+        self.inner
+            .find_order_by_client_order_id(user, client_order_id)
+            .await
+    }
+
+    async fn confirm_order(
+        &self,
+        user: UserId,
+        order: OrderId,
+        placed: &NewOrder,
+    ) -> Result<Order, RepoError> {
+        self.count("confirm_order");
+        self.inner.confirm_order(user, order, placed).await
+    }
+
+    async fn update_order_status(
+        &self,
+        user: UserId,
+        order: OrderId,
+        status: OrderStatus,
+        message: Option<StatusMessage>,
+    ) -> Result<Order, RepoError> {
+        self.count("update_order_status");
+        self.inner
+            .update_order_status(user, order, status, message)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: PortfolioRepository> PortfolioRepository for CountingStore<S> {
+    async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, RepoError> {
+        self.count("portfolio_mode");
+        self.inner.portfolio_mode(user).await
+    }
+
+    async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError> {
+        self.count("unified_accounts");
+        self.inner.unified_accounts(user).await
+    }
+
+    async fn set_alpaca_account(
+        &self,
+        user: UserId,
+        alpaca_account_id: Option<ProviderAccountId>,
+    ) -> Result<(), RepoError> {
+        self.count("set_alpaca_account");
+        self.inner.set_alpaca_account(user, alpaca_account_id).await
+    }
+}
+
+#[async_trait]
+impl<S: WebhookRepository> WebhookRepository for CountingStore<S> {
+    async fn record_webhook(&self, delivery: &NewWebhookDelivery) -> Result<bool, RepoError> {
+        self.count("record_webhook");
+        self.inner.record_webhook(delivery).await
+    }
+
+    async fn find_webhook(&self, key: &WebhookKey) -> Result<Option<WebhookDelivery>, RepoError> {
+        self.count("find_webhook");
+        self.inner.find_webhook(key).await
+    }
+
+    async fn mark_webhook_applied(&self, key: &WebhookKey) -> Result<(), RepoError> {
+        self.count("mark_webhook_applied");
+        self.inner.mark_webhook_applied(key).await
+    }
+
+    async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError> {
+        self.count("mark_webhook_failed");
+        self.inner.mark_webhook_failed(key, error).await
+    }
+
+    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
+        self.count("pending_webhooks");
+        self.inner.pending_webhooks(limit).await
+    }
+
+    async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
+        self.count("purge_webhooks");
+        self.inner.purge_webhooks(applied_before).await
+    }
+}
+
+#[async_trait]
+impl<S: SecretRepository> SecretRepository for CountingStore<S> {
+    async fn reseal_secrets(&self, batch_size: usize) -> Result<ResealReport, RepoError> {
+        self.count("reseal_secrets");
+        self.inner.reseal_secrets(batch_size).await
+    }
+}
+
+/// A world whose engine writes through a `CountingStore` over a `MemoryStore`, and a handle on the counts.
+async fn counted_world() -> (
+    World<CountingStore<MemoryStore>>,
+    CountingStore<MemoryStore>,
+) {
+    let memory = MemoryStore::new();
+    let user = memory.create_user();
+    let store = CountingStore::new(memory);
+    (World::start(store.clone(), user).await, store)
+}
+
+macro_rules! decorated_cases {
+    ($($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            support::$case(counted_world().await.0).await;
+        }
+    )*};
+}
+
+decorated_cases!(
+    a_sync_writes_exactly_what_the_sandbox_holds,
+    a_second_sync_changes_nothing,
+    a_limit_order_is_recorded_pending_then_accepted_then_cancelled,
+    a_replayed_webhook_is_not_applied_twice,
+    a_provider_outage_keeps_its_holdings_and_reports_the_failure,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_through_the_decorator_takes_the_users_lock_once_and_writes_through_the_bound_store()
+{
+    let (world, store) = counted_world().await;
+    world.link_everything().await;
+    let locks_before = store.calls("lock_user");
+    let replacements_before = store.calls("replace_holdings");
+
+    world.engine.sync_user(world.user).await.unwrap();
+
+    assert_eq!(store.calls("lock_user") - locks_before, 1);
+    assert!(store.calls("within") >= 1);
+    assert_eq!(store.calls("replace_holdings") - replacements_before, 1);
+    let holdings = world
+        .engine
+        .store()
+        .list_holdings(world.user)
+        .await
+        .unwrap();
+    assert!(
+        !holdings.is_empty(),
+        "the sync's holdings reached the wrapped store"
+    );
+}

@@ -7,7 +7,7 @@
 //! so a captured delivery cannot be replayed later.
 //!
 //! A refused delivery is a [`ProviderError`]: a forged or missing signature is
-//! [`ProviderError::Unauthorized`] with code [`CODE_BAD_SIGNATURE`], a stale event
+//! [`ProviderError::Unauthorized`] with code [`CODE_WEBHOOK_BAD_SIGNATURE`], a stale event
 //! [`ProviderError::Rejected`] with code [`CODE_STALE_EVENT`], a body that is not a JSON object
 //! [`ProviderError::InvalidData`]; [`WebhookRefusal::of`] tells them apart and gives the status to answer
 //! (401/400, and 413 for a body the receiver refused unread). SnapTrade retries a refused delivery.
@@ -27,8 +27,10 @@ use crate::error::{ErrorDetail, ProviderError};
 
 /// How far an event's timestamp may be from now (either way) before it is refused.
 pub const MAX_EVENT_AGE: Duration = Duration::from_secs(300);
-/// The code on the error for a delivery whose signature does not match.
-pub const CODE_BAD_SIGNATURE: &str = "webhook_signature_mismatch";
+/// The code on the error for an inbound delivery whose signature does not match (Tributary's own code, set
+/// on the [`ProviderError::Unauthorized`] the verifier returns; SnapTrade's API code "1076" for a request
+/// of ours it could not verify is a different thing and stays inside the client).
+pub const CODE_WEBHOOK_BAD_SIGNATURE: &str = "webhook_signature_mismatch";
 /// The code on the error for an event older (or further in the future) than [`MAX_EVENT_AGE`].
 pub const CODE_STALE_EVENT: &str = "webhook_stale_event";
 /// The code on the error for a body larger than the receiver reads (a [`ProviderError::Rejected`] with status
@@ -55,7 +57,7 @@ impl WebhookRefusal {
     pub fn of(error: &ProviderError) -> Option<Self> {
         match error {
             ProviderError::Unauthorized(detail)
-                if detail.code.as_deref() == Some(CODE_BAD_SIGNATURE) =>
+                if detail.code.as_deref() == Some(CODE_WEBHOOK_BAD_SIGNATURE) =>
             {
                 Some(Self::BadSignature)
             }
@@ -335,7 +337,7 @@ fn check_age(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ProviderError>
 
 fn refused(message: &str) -> ProviderError {
     ProviderError::Unauthorized(
-        ErrorDetail::new(Provider::SnapTrade, 401, message).with_code(CODE_BAD_SIGNATURE),
+        ErrorDetail::new(Provider::SnapTrade, 401, message).with_code(CODE_WEBHOOK_BAD_SIGNATURE),
     )
 }
 

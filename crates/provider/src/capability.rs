@@ -371,37 +371,118 @@ pub struct OrderRequest {
 }
 
 impl OrderRequest {
-    /// A market order, good for the day.
+    /// A market order, good for the day (change that with [`OrderRequest::with_time_in_force`]).
     ///
     /// # Errors
     /// [`ProviderError::InvalidInput`] naming `units` or `notional_value` when the size is zero: nothing is
     /// sent for an order that asks for nothing. (Build the size with the domain's `exact` constructors,
     /// e.g. `Units::parse_exact`, so excess decimals are refused rather than rounded.)
+    ///
+    /// ```
+    /// use tributary_domain::{OrderAction, OrderType, Symbol, Units};
+    /// use tributary_provider::capability::{OrderRequest, OrderSize};
+    ///
+    /// let size = OrderSize::Units(Units::parse_exact("2").unwrap());
+    /// let order = OrderRequest::market(Symbol::parse("AAPL").unwrap(), OrderAction::Buy, size).unwrap();
+    /// assert_eq!(order.order_type(), &OrderType::Market);
+    /// assert_eq!(order.limit_price(), None);
+    /// ```
     pub fn market(
         symbol: Symbol,
         action: OrderAction,
         size: OrderSize,
     ) -> Result<Self, ProviderError> {
-        check_size(size)?;
-        Ok(Self {
-            symbol,
-            action,
-            order_type: OrderType::Market,
-            time_in_force: TimeInForce::Day,
-            size,
-            limit_price: None,
-            stop_price: None,
-            client_order_id: None,
-        })
+        Self::checked(symbol, action, OrderType::Market, size, None, None)
     }
 
-    /// Any order, refused with [`ProviderError::InvalidInput`] naming the field when the size is zero, a
-    /// price is zero or negative, or a price is missing or superfluous for the order type.
-    pub fn new(
+    /// A limit order at `limit_price` or better, good for the day.
+    ///
+    /// # Errors
+    /// [`ProviderError::InvalidInput`] naming `units`/`notional_value` for a zero size, or `limit_price`
+    /// for a price that is zero or negative.
+    ///
+    /// ```
+    /// use tributary_domain::{OrderAction, OrderType, Price, Symbol, TimeInForce, Units};
+    /// use tributary_provider::capability::{OrderRequest, OrderSize};
+    ///
+    /// let order = OrderRequest::limit(
+    ///     Symbol::parse("AAPL").unwrap(),
+    ///     OrderAction::Buy,
+    ///     OrderSize::Units(Units::parse_exact("1").unwrap()),
+    ///     Price::parse("150.50").unwrap(),
+    /// )
+    /// .unwrap()
+    /// .with_time_in_force(TimeInForce::GoodTillCanceled);
+    /// assert_eq!(order.order_type(), &OrderType::Limit);
+    /// assert_eq!(order.limit_price(), Some(Price::parse("150.50").unwrap()));
+    /// ```
+    pub fn limit(
+        symbol: Symbol,
+        action: OrderAction,
+        size: OrderSize,
+        limit_price: Price,
+    ) -> Result<Self, ProviderError> {
+        Self::checked(
+            symbol,
+            action,
+            OrderType::Limit,
+            size,
+            Some(limit_price),
+            None,
+        )
+    }
+
+    /// A stop order: a market order once `stop_price` trades, good for the day.
+    ///
+    /// # Errors
+    /// [`ProviderError::InvalidInput`] naming `units`/`notional_value` for a zero size, or `stop_price`
+    /// for a price that is zero or negative.
+    pub fn stop(
+        symbol: Symbol,
+        action: OrderAction,
+        size: OrderSize,
+        stop_price: Price,
+    ) -> Result<Self, ProviderError> {
+        Self::checked(
+            symbol,
+            action,
+            OrderType::Stop,
+            size,
+            None,
+            Some(stop_price),
+        )
+    }
+
+    /// A stop-limit order: a limit order at `limit_price` once `stop_price` trades, good for the day.
+    ///
+    /// # Errors
+    /// [`ProviderError::InvalidInput`] naming `units`/`notional_value` for a zero size, or the price
+    /// (`stop_price`, `limit_price`) that is zero or negative.
+    pub fn stop_limit(
+        symbol: Symbol,
+        action: OrderAction,
+        size: OrderSize,
+        stop_price: Price,
+        limit_price: Price,
+    ) -> Result<Self, ProviderError> {
+        Self::checked(
+            symbol,
+            action,
+            OrderType::StopLimit,
+            size,
+            Some(limit_price),
+            Some(stop_price),
+        )
+    }
+
+    /// Any order type with its prices, refused with [`ProviderError::InvalidInput`] naming the field when
+    /// the size is zero, a price is zero or negative, or a price is missing or superfluous for the order
+    /// type. The named constructors above go through it; the crate's tests use it directly to build
+    /// orders no public constructor offers (a trailing stop, an unknown type).
+    pub(crate) fn checked(
         symbol: Symbol,
         action: OrderAction,
         order_type: OrderType,
-        time_in_force: TimeInForce,
         size: OrderSize,
         limit_price: Option<Price>,
         stop_price: Option<Price>,
@@ -413,12 +494,18 @@ impl OrderRequest {
             symbol,
             action,
             order_type,
-            time_in_force,
+            time_in_force: TimeInForce::Day,
             size,
             limit_price,
             stop_price,
             client_order_id: None,
         })
+    }
+
+    /// The same order working for `time_in_force` instead of the day.
+    pub fn with_time_in_force(mut self, time_in_force: TimeInForce) -> Self {
+        self.time_in_force = time_in_force;
+        self
     }
 
     /// The same order with our idempotency id (one is generated when none is given).
@@ -680,11 +767,11 @@ mod tests {
 
     #[test]
     fn a_limit_order_without_a_limit_price_is_refused_naming_the_field() {
-        let error = OrderRequest::new(
+        // No public constructor can leave it out; the shared check still refuses it.
+        let error = OrderRequest::checked(
             symbol(),
             OrderAction::Buy,
             OrderType::Limit,
-            TimeInForce::Day,
             units(),
             None,
             None,
@@ -701,11 +788,10 @@ mod tests {
 
     #[test]
     fn a_market_order_with_a_stop_price_is_refused() {
-        let error = OrderRequest::new(
+        let error = OrderRequest::checked(
             symbol(),
             OrderAction::Sell,
             OrderType::Market,
-            TimeInForce::Day,
             units(),
             None,
             Some(Price::parse("10").unwrap()),
@@ -733,16 +819,7 @@ mod tests {
     #[test]
     fn an_order_for_zero_dollars_is_refused_naming_the_notional() {
         let zero = OrderSize::Notional(Notional::parse("0.00").unwrap());
-        let error = OrderRequest::new(
-            symbol(),
-            OrderAction::Buy,
-            OrderType::Market,
-            TimeInForce::Day,
-            zero,
-            None,
-            None,
-        )
-        .unwrap_err();
+        let error = OrderRequest::market(symbol(), OrderAction::Buy, zero).unwrap_err();
         assert!(matches!(
             error,
             ProviderError::InvalidInput {
@@ -760,14 +837,12 @@ mod tests {
             ("101", "0", "stop_price"),
             ("101", "-1", "stop_price"),
         ] {
-            let error = OrderRequest::new(
+            let error = OrderRequest::stop_limit(
                 symbol(),
                 OrderAction::Buy,
-                OrderType::StopLimit,
-                TimeInForce::Day,
                 units(),
-                Some(Price::parse(limit).unwrap()),
-                Some(Price::parse(stop).unwrap()),
+                Price::parse(stop).unwrap(),
+                Price::parse(limit).unwrap(),
             )
             .unwrap_err();
             assert!(
@@ -775,21 +850,79 @@ mod tests {
                 "{limit}/{stop}: {error:?}"
             );
         }
+        let limit = OrderRequest::limit(
+            symbol(),
+            OrderAction::Buy,
+            units(),
+            Price::parse("0").unwrap(),
+        );
+        assert!(matches!(
+            limit,
+            Err(ProviderError::InvalidInput {
+                field: "limit_price",
+                ..
+            })
+        ));
+        let stop = OrderRequest::stop(
+            symbol(),
+            OrderAction::Sell,
+            units(),
+            Price::parse("-1").unwrap(),
+        );
+        assert!(matches!(
+            stop,
+            Err(ProviderError::InvalidInput {
+                field: "stop_price",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn a_stop_limit_order_with_both_prices_is_accepted() {
-        let order = OrderRequest::new(
+        let order = OrderRequest::stop_limit(
             symbol(),
             OrderAction::Buy,
-            OrderType::StopLimit,
-            TimeInForce::GoodTillCanceled,
             units(),
-            Some(Price::parse("101").unwrap()),
-            Some(Price::parse("100").unwrap()),
+            Price::parse("100").unwrap(),
+            Price::parse("101").unwrap(),
         )
-        .unwrap();
+        .unwrap()
+        .with_time_in_force(TimeInForce::GoodTillCanceled);
+        assert_eq!(order.order_type(), &OrderType::StopLimit);
+        assert_eq!(order.time_in_force(), &TimeInForce::GoodTillCanceled);
         assert_eq!(order.limit_price(), Some(Price::parse("101").unwrap()));
         assert_eq!(order.stop_price(), Some(Price::parse("100").unwrap()));
+    }
+
+    #[test]
+    fn each_named_constructor_makes_the_order_type_it_names_for_the_day() {
+        let price = Price::parse("10").unwrap();
+        let cases = [
+            (
+                OrderRequest::market(symbol(), OrderAction::Buy, units()).unwrap(),
+                OrderType::Market,
+                None,
+                None,
+            ),
+            (
+                OrderRequest::limit(symbol(), OrderAction::Buy, units(), price).unwrap(),
+                OrderType::Limit,
+                Some(price),
+                None,
+            ),
+            (
+                OrderRequest::stop(symbol(), OrderAction::Sell, units(), price).unwrap(),
+                OrderType::Stop,
+                None,
+                Some(price),
+            ),
+        ];
+        for (order, order_type, limit, stop) in cases {
+            assert_eq!(order.order_type(), &order_type);
+            assert_eq!(order.time_in_force(), &TimeInForce::Day);
+            assert_eq!(order.limit_price(), limit);
+            assert_eq!(order.stop_price(), stop);
+        }
     }
 }

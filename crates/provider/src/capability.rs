@@ -213,6 +213,26 @@ pub trait Aggregation: Send + Sync {
 
     /// Every position in every account behind `login`; a position that cannot be represented is left out,
     /// with why, and the others are returned.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "snaptrade")]
+    /// # async fn run(
+    /// #     credentials: tributary_provider::snaptrade::UserCredentials,
+    /// # ) -> Result<(), tributary_provider::ProviderError> {
+    /// use tributary_provider::capability::Aggregation;
+    /// use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
+    ///
+    /// let snaptrade = SnapTradeClient::new(SnapTradeConfig::from_env()?)?;
+    /// // `credentials`: what `ConnectionPortal::register_user` gave back for this user, as stored.
+    /// let holdings = snaptrade.positions(&credentials).await?;
+    /// for position in &holdings.items {
+    ///     println!("{} {}", position.quantity, position.symbol);
+    /// }
+    /// for left_out in &holdings.left_out {
+    ///     println!("left out: {left_out}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     async fn positions(&self, login: &Self::Login) -> Result<Listing<Position>, ProviderError>;
 
     /// One page of transactions between two dates (inclusive); start with `None`, then pass the page's
@@ -647,6 +667,31 @@ pub trait Trading: Send + Sync {
     ) -> Result<OrderImpact, ProviderError>;
 
     /// Places the order once: a retry after an unclear outcome never places it twice.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "alpaca")]
+    /// # async fn run(account: tributary_provider::capability::AccountRef) -> anyhow::Result<()> {
+    /// use tributary_domain::{OrderAction, Price, Symbol, Units};
+    /// use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig};
+    /// use tributary_provider::capability::{OrderRequest, OrderSize, Trading};
+    ///
+    /// let alpaca = AlpacaClient::new(AlpacaConfig::from_env()?)?;
+    /// let order = OrderRequest::limit(
+    ///     Symbol::parse("AAPL")?,
+    ///     OrderAction::Buy,
+    ///     OrderSize::Units(Units::parse_exact("1")?),
+    ///     Price::parse_exact("150.00")?,
+    /// )?;
+    /// // `account`: Tributary's ids for the user's brokerage account and Alpaca's id for it. Alpaca needs no
+    /// // per-user login (`()`): the correspondent's credentials are the client's own.
+    /// let placed = alpaca.place_order(&(), &account, &order).await?;
+    /// println!("{} is {}", placed.brokerage_order_id, placed.status);
+    ///
+    /// // Cancelling names the brokerage's id for the order. (`AlpacaClient` has an inherent `cancel_order`
+    /// // over Alpaca's own ids; the trait's is called by its path.)
+    /// Trading::cancel_order(&alpaca, &(), &account, &placed.brokerage_order_id).await?;
+    /// # Ok(()) }
+    /// ```
     async fn place_order(
         &self,
         login: &Self::Login,
@@ -665,7 +710,7 @@ pub trait Trading: Send + Sync {
         client_order_id: &ClientOrderId,
     ) -> Result<Option<PlacedOrder>, ProviderError>;
 
-    /// Asks the brokerage to cancel the order.
+    /// Asks the brokerage to cancel the order (an example is on [`Trading::place_order`]).
     async fn cancel_order(
         &self,
         login: &Self::Login,
@@ -739,6 +784,29 @@ pub trait ConnectionPortal: Send + Sync {
     async fn register_user(&self, user: UserId) -> Result<Self::Registration, ProviderError>;
 
     /// A link to the portal where the user connects (or repairs) a brokerage.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "snaptrade")]
+    /// # async fn run() -> Result<(), tributary_provider::ProviderError> {
+    /// use tributary_domain::{ConnectionType, UserId};
+    /// use tributary_provider::capability::{ConnectionPortal, PortalRequest};
+    /// use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
+    ///
+    /// let snaptrade = SnapTradeClient::new(SnapTradeConfig::from_env()?)?;
+    /// // Once per user: keep the credentials (the user secret is a secret) for every later call.
+    /// // (`SnapTradeClient` also has an inherent `register_user` over SnapTrade's own user id.)
+    /// let credentials = ConnectionPortal::register_user(&snaptrade, UserId::generate()).await?;
+    /// let request = PortalRequest {
+    ///     broker: None,
+    ///     connection_type: ConnectionType::Trade,
+    ///     reconnect: None,
+    ///     redirect_uri: Some("https://app.example/connected".to_owned()),
+    /// };
+    /// let link = snaptrade.portal_url(&credentials, &request).await?;
+    /// // Send the user to `link.url`; it carries a one-time token, so it is not logged.
+    /// # let _ = link;
+    /// # Ok(()) }
+    /// ```
     async fn portal_url(
         &self,
         registration: &Self::Registration,

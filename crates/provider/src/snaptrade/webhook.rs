@@ -269,6 +269,38 @@ pub fn verify_webhook_signature(
 }
 
 /// Checks a delivery's `Signature` header against `body` and its age against the clock, then reads it.
+///
+/// # Errors
+/// [`ProviderError::Unauthorized`] with code [`CODE_WEBHOOK_BAD_SIGNATURE`] for a missing or wrong
+/// signature, [`ProviderError::Rejected`] with code [`CODE_STALE_EVENT`] for an event older (or newer) than
+/// [`MAX_EVENT_AGE`], and a malformed-body error for anything that is not a JSON object;
+/// [`WebhookRefusal::of`] sorts them into the HTTP status to answer.
+///
+/// ```
+/// use secrecy::SecretString;
+/// use tributary_provider::snaptrade::signing::{canonical_json, sign};
+/// use tributary_provider::snaptrade::webhook::{WebhookRefusal, verify_webhook};
+/// use tributary_provider::snaptrade::WebhookEventKind;
+///
+/// // SNAPTRADE_CONSUMER_KEY: SnapTrade signs each delivery with it.
+/// let consumer_key = SecretString::from("consumer-key");
+/// let body = serde_json::json!({
+///     "eventType": "ACCOUNT_HOLDINGS_UPDATED",
+///     "eventTimestamp": chrono::Utc::now().to_rfc3339(),
+///     "userId": "user-1",
+///     "accountId": "917c8734-8470-4a3e-a18f-57c3f2ee6631",
+/// });
+/// // What SnapTrade sends: the body, and the signature of its canonical form in the `Signature` header.
+/// let signature = sign(&consumer_key, &canonical_json(&body));
+/// let bytes = serde_json::to_vec(&body).unwrap();
+///
+/// let event = verify_webhook(&consumer_key, Some(&signature), &bytes).unwrap();
+/// assert_eq!(event.kind, WebhookEventKind::AccountHoldingsUpdated);
+///
+/// // A forged delivery is refused, and the refusal says what to answer.
+/// let forged = verify_webhook(&consumer_key, Some("Zm9yZ2Vk"), &bytes).unwrap_err();
+/// assert_eq!(WebhookRefusal::of(&forged).map(WebhookRefusal::http_status), Some(401));
+/// ```
 pub fn verify_webhook(
     consumer_key: &SecretString,
     signature: Option<&str>,

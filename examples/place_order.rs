@@ -21,7 +21,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use support::{Linked, Providers, SignUp};
-use tributary::domain::{AccountId, Provider, UserId};
+use tributary::domain::{AccountId, OrderAction, Price, Provider, Symbol, Units, UserId};
+use tributary::provider::capability::{OrderRequest, OrderSize};
 use tributary::repo::MemoryStore;
 
 const USAGE: &str = "usage: cargo run --example place_order -- [SYMBOL [UNITS [LIMIT]]] \
@@ -88,7 +89,13 @@ fn parse_arguments(args: Vec<String>) -> anyhow::Result<Request> {
 
 async fn place<S: SignUp>(store: S, request: Request) -> anyhow::Result<()> {
     // Validate the order before anything is created for it.
-    let order = support::limit_buy(&request.symbol, &request.units, &request.limit)?;
+    // The domain's errors name the field; more decimals than the order's columns hold is refused, not rounded.
+    let order = OrderRequest::limit(
+        Symbol::parse(&request.symbol)?,
+        OrderAction::Buy,
+        OrderSize::Units(Units::parse_exact(&request.units)?),
+        Price::parse_exact(&request.limit)?,
+    )?;
     let providers = Providers::from_env().await?;
     out!("store:     {}", store.describe())?;
     out!("alpaca:    {}", providers.alpaca.describe())?;

@@ -38,8 +38,10 @@ use anyhow::{anyhow, bail};
 use serde_json::json;
 use support::{Linked, Origin, Providers, SignUp, Table, currency_code, money, quantity};
 use tributary::domain::{
-    ConnectionType, FeatureFlags, InvestmentAccount, Provider, UserId, totals_by_currency,
+    ConnectionType, FeatureFlags, InvestmentAccount, OrderAction, Price, Provider, Symbol, Units,
+    UserId, totals_by_currency,
 };
+use tributary::provider::capability::{OrderRequest, OrderSize};
 use tributary::repo::MemoryStore;
 use tributary::sync::{SyncEngine, SyncReport, WebhookOutcome};
 
@@ -350,7 +352,12 @@ async fn trade<S: SignUp>(
         )?;
         return Ok(());
     };
-    let order = support::limit_buy("AAPL", "1", "1.00")?;
+    let order = OrderRequest::limit(
+        Symbol::parse("AAPL")?,
+        OrderAction::Buy,
+        OrderSize::Units(Units::parse_exact("1")?),
+        Price::parse_exact("1.00")?,
+    )?;
     let placed = engine.place_order(user, account.id, order).await?;
     let estimate = placed
         .impact

@@ -28,7 +28,7 @@ use tributary::domain::{
 use tributary::provider::ProviderError;
 use tributary::provider::snaptrade::UserCredentials;
 use tributary::provider::snaptrade::signing::{canonical_json, sign};
-use tributary::provider::snaptrade::webhook::{CODE_BAD_SIGNATURE, verify_webhook};
+use tributary::provider::snaptrade::webhook::{CODE_WEBHOOK_BAD_SIGNATURE, verify_webhook};
 use tributary::repo::{Keyring, MemoryStore, PgStore, SecretKey, Store};
 use tributary::sync::{
     CODE_WEBHOOK_TOO_LARGE, MAX_WEBHOOK_BODY, SyncEngine, SyncError, WebhookOutcome,
@@ -190,7 +190,11 @@ fn assert_refused_as_forged(refused: &SyncError) {
     let SyncError::Provider(ProviderError::Unauthorized(detail)) = refused else {
         panic!("a forged delivery is Unauthorized, got {refused:?}");
     };
-    assert_eq!(detail.code.as_deref(), Some(CODE_BAD_SIGNATURE), "{detail}");
+    assert_eq!(
+        detail.code.as_deref(),
+        Some(CODE_WEBHOOK_BAD_SIGNATURE),
+        "{detail}"
+    );
     assert_eq!(detail.status, 401);
 }
 

@@ -211,7 +211,7 @@ async fn run_the_flow<S: Store + 'static>(
         .iter()
         .find(|a| a.provider == Provider::SnapTrade)
         .expect("a SnapTrade account");
-    let order = support::limit_buy("AAPL", "1", "1.00").unwrap();
+    let order = one_aapl_at_a_dollar();
     let placed = engine.place_order(user, trading.id, order).await.unwrap();
     exposure.debug("the order placement", &placed);
     let cancelled = engine.cancel_order(user, placed.order.id).await.unwrap();
@@ -310,7 +310,7 @@ async fn failures<S: Store + 'static>(
         .into_iter()
         .find(|a| a.connection_type == ConnectionType::Read && a.provider == Provider::SnapTrade)
         .expect("an account on the read connection");
-    let order = support::limit_buy("AAPL", "1", "1.00").unwrap();
+    let order = one_aapl_at_a_dollar();
     let refused = engine
         .place_order(user, read_only.id, order)
         .await
@@ -451,4 +451,17 @@ fn the_search_fails_when_a_secret_is_planted_in_a_text() {
     exposure.text("a planted log line", planted);
 
     exposure.assert_nothing_shown();
+}
+
+/// A day limit order to buy one AAPL at 1.00.
+fn one_aapl_at_a_dollar() -> tributary::provider::capability::OrderRequest {
+    use tributary::domain::{OrderAction, Price, Symbol, Units};
+    use tributary::provider::capability::{OrderRequest, OrderSize};
+    OrderRequest::limit(
+        Symbol::parse("AAPL").unwrap(),
+        OrderAction::Buy,
+        OrderSize::Units(Units::parse_exact("1").unwrap()),
+        Price::parse_exact("1.00").unwrap(),
+    )
+    .unwrap()
 }

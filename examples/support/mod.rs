@@ -646,33 +646,6 @@ pub fn quantity(value: Decimal) -> String {
     value.normalize().to_string()
 }
 
-/// A day limit order to buy `units` of `symbol` at `limit`, each parsed with the field it fills named.
-///
-/// # Errors
-/// A value the domain refuses, naming it.
-pub fn limit_buy(
-    symbol: &str,
-    units: &str,
-    limit: &str,
-) -> anyhow::Result<tributary::provider::capability::OrderRequest> {
-    use tributary::domain::{OrderAction, OrderType, Price, Symbol, TimeInForce, Units};
-    use tributary::provider::capability::{OrderRequest, OrderSize};
-    // The domain's errors name the field; more decimals than the order's columns hold is refused, not rounded.
-    let symbol = Symbol::parse(symbol)?;
-    let units = Units::parse_exact(units)?;
-    let limit = Price::parse_exact(limit)?;
-    let order = OrderRequest::new(
-        symbol,
-        OrderAction::Buy,
-        OrderType::Limit,
-        TimeInForce::Day,
-        OrderSize::Units(units),
-        Some(limit),
-        None,
-    )?;
-    Ok(order)
-}
-
 /// An order row as one readable table.
 pub fn order_table(order: &tributary::domain::Order) -> Table {
     let mut table = Table::new(&["column", "value"]);

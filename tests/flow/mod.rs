@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use tributary::domain::{
     AccountId, AccountMode, Amount, BrokerageConnection, ConnectionStatus, ConnectionType,
-    FeatureFlags, Holding, InstitutionName, InvestmentAccount, Order, Provider, ProviderAccountId,
-    Symbol, SyncStatus, Units, UniversalSymbolId, UserId,
+    FeatureFlags, Holding, InstitutionName, InvestmentAccount, Order, OrderAction, Price, Provider,
+    ProviderAccountId, Symbol, SyncStatus, Units, UniversalSymbolId, UserId,
 };
 use tributary::provider::ProviderError;
 use tributary::provider::capability::{
@@ -22,7 +22,7 @@ use tributary::sync::{SyncEngine, SyncError, SyncReport};
 use tributary_sandbox::Sandbox;
 use uuid::Uuid;
 
-use crate::support::{self, Linked, Providers};
+use crate::support::{Linked, Providers};
 
 /// Every provider switched on.
 const ALL_ON: FeatureFlags = FeatureFlags::new(true, true, true, true);
@@ -424,7 +424,13 @@ async fn check_every_table<S: Store + 'static>(world: &World<S>) -> Rows {
 }
 
 fn limit_buy(symbol: &str, units: &str, limit: &str) -> OrderRequest {
-    support::limit_buy(symbol, units, limit).unwrap()
+    OrderRequest::limit(
+        Symbol::parse(symbol).unwrap(),
+        OrderAction::Buy,
+        OrderSize::Units(Units::parse_exact(units).unwrap()),
+        Price::parse_exact(limit).unwrap(),
+    )
+    .unwrap()
 }
 
 pub async fn a_sync_leaves_every_table_as_the_sandbox_holds_it<S: Store + 'static>(

@@ -213,6 +213,26 @@ pub trait Aggregation: Send + Sync {
 
     /// Every position in every account behind `login`; a position that cannot be represented is left out,
     /// with why, and the others are returned.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "snaptrade")]
+    /// # async fn run(
+    /// #     credentials: tributary_provider::snaptrade::UserCredentials,
+    /// # ) -> Result<(), tributary_provider::ProviderError> {
+    /// use tributary_provider::capability::Aggregation;
+    /// use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
+    ///
+    /// let snaptrade = SnapTradeClient::new(SnapTradeConfig::from_env()?)?;
+    /// // `credentials`: what `ConnectionPortal::register_user` gave back for this user, as stored.
+    /// let holdings = snaptrade.positions(&credentials).await?;
+    /// for position in &holdings.items {
+    ///     println!("{} {}", position.quantity, position.symbol);
+    /// }
+    /// for left_out in &holdings.left_out {
+    ///     println!("left out: {left_out}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     async fn positions(&self, login: &Self::Login) -> Result<Listing<Position>, ProviderError>;
 
     /// One page of transactions between two dates (inclusive); start with `None`, then pass the page's
@@ -372,37 +392,118 @@ pub struct OrderRequest {
 }
 
 impl OrderRequest {
-    /// A market order, good for the day.
+    /// A market order, good for the day (change that with [`OrderRequest::with_time_in_force`]).
     ///
     /// # Errors
     /// [`ProviderError::InvalidInput`] naming `units` or `notional_value` when the size is zero: nothing is
     /// sent for an order that asks for nothing. (Build the size with the domain's `exact` constructors,
     /// e.g. `Units::parse_exact`, so excess decimals are refused rather than rounded.)
+    ///
+    /// ```
+    /// use tributary_domain::{OrderAction, OrderType, Symbol, Units};
+    /// use tributary_provider::capability::{OrderRequest, OrderSize};
+    ///
+    /// let size = OrderSize::Units(Units::parse_exact("2").unwrap());
+    /// let order = OrderRequest::market(Symbol::parse("AAPL").unwrap(), OrderAction::Buy, size).unwrap();
+    /// assert_eq!(order.order_type(), &OrderType::Market);
+    /// assert_eq!(order.limit_price(), None);
+    /// ```
     pub fn market(
         symbol: Symbol,
         action: OrderAction,
         size: OrderSize,
     ) -> Result<Self, ProviderError> {
-        check_size(size)?;
-        Ok(Self {
-            symbol,
-            action,
-            order_type: OrderType::Market,
-            time_in_force: TimeInForce::Day,
-            size,
-            limit_price: None,
-            stop_price: None,
-            client_order_id: None,
-        })
+        Self::checked(symbol, action, OrderType::Market, size, None, None)
     }
 
-    /// Any order, refused with [`ProviderError::InvalidInput`] naming the field when the size is zero, a
-    /// price is zero or negative, or a price is missing or superfluous for the order type.
-    pub fn new(
+    /// A limit order at `limit_price` or better, good for the day.
+    ///
+    /// # Errors
+    /// [`ProviderError::InvalidInput`] naming `units`/`notional_value` for a zero size, or `limit_price`
+    /// for a price that is zero or negative.
+    ///
+    /// ```
+    /// use tributary_domain::{OrderAction, OrderType, Price, Symbol, TimeInForce, Units};
+    /// use tributary_provider::capability::{OrderRequest, OrderSize};
+    ///
+    /// let order = OrderRequest::limit(
+    ///     Symbol::parse("AAPL").unwrap(),
+    ///     OrderAction::Buy,
+    ///     OrderSize::Units(Units::parse_exact("1").unwrap()),
+    ///     Price::parse("150.50").unwrap(),
+    /// )
+    /// .unwrap()
+    /// .with_time_in_force(TimeInForce::GoodTillCanceled);
+    /// assert_eq!(order.order_type(), &OrderType::Limit);
+    /// assert_eq!(order.limit_price(), Some(Price::parse("150.50").unwrap()));
+    /// ```
+    pub fn limit(
+        symbol: Symbol,
+        action: OrderAction,
+        size: OrderSize,
+        limit_price: Price,
+    ) -> Result<Self, ProviderError> {
+        Self::checked(
+            symbol,
+            action,
+            OrderType::Limit,
+            size,
+            Some(limit_price),
+            None,
+        )
+    }
+
+    /// A stop order: a market order once `stop_price` trades, good for the day.
+    ///
+    /// # Errors
+    /// [`ProviderError::InvalidInput`] naming `units`/`notional_value` for a zero size, or `stop_price`
+    /// for a price that is zero or negative.
+    pub fn stop(
+        symbol: Symbol,
+        action: OrderAction,
+        size: OrderSize,
+        stop_price: Price,
+    ) -> Result<Self, ProviderError> {
+        Self::checked(
+            symbol,
+            action,
+            OrderType::Stop,
+            size,
+            None,
+            Some(stop_price),
+        )
+    }
+
+    /// A stop-limit order: a limit order at `limit_price` once `stop_price` trades, good for the day.
+    ///
+    /// # Errors
+    /// [`ProviderError::InvalidInput`] naming `units`/`notional_value` for a zero size, or the price
+    /// (`stop_price`, `limit_price`) that is zero or negative.
+    pub fn stop_limit(
+        symbol: Symbol,
+        action: OrderAction,
+        size: OrderSize,
+        stop_price: Price,
+        limit_price: Price,
+    ) -> Result<Self, ProviderError> {
+        Self::checked(
+            symbol,
+            action,
+            OrderType::StopLimit,
+            size,
+            Some(limit_price),
+            Some(stop_price),
+        )
+    }
+
+    /// Any order type with its prices, refused with [`ProviderError::InvalidInput`] naming the field when
+    /// the size is zero, a price is zero or negative, or a price is missing or superfluous for the order
+    /// type. The named constructors above go through it; the crate's tests use it directly to build
+    /// orders no public constructor offers (a trailing stop, an unknown type).
+    pub(crate) fn checked(
         symbol: Symbol,
         action: OrderAction,
         order_type: OrderType,
-        time_in_force: TimeInForce,
         size: OrderSize,
         limit_price: Option<Price>,
         stop_price: Option<Price>,
@@ -414,12 +515,18 @@ impl OrderRequest {
             symbol,
             action,
             order_type,
-            time_in_force,
+            time_in_force: TimeInForce::Day,
             size,
             limit_price,
             stop_price,
             client_order_id: None,
         })
+    }
+
+    /// The same order working for `time_in_force` instead of the day.
+    pub fn with_time_in_force(mut self, time_in_force: TimeInForce) -> Self {
+        self.time_in_force = time_in_force;
+        self
     }
 
     /// The same order with our idempotency id (one is generated when none is given).
@@ -561,6 +668,31 @@ pub trait Trading: Send + Sync {
     ) -> Result<OrderImpact, ProviderError>;
 
     /// Places the order once: a retry after an unclear outcome never places it twice.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "alpaca")]
+    /// # async fn run(account: tributary_provider::capability::AccountRef) -> anyhow::Result<()> {
+    /// use tributary_domain::{OrderAction, Price, Symbol, Units};
+    /// use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig};
+    /// use tributary_provider::capability::{OrderRequest, OrderSize, Trading};
+    ///
+    /// let alpaca = AlpacaClient::new(AlpacaConfig::from_env()?)?;
+    /// let order = OrderRequest::limit(
+    ///     Symbol::parse("AAPL")?,
+    ///     OrderAction::Buy,
+    ///     OrderSize::Units(Units::parse_exact("1")?),
+    ///     Price::parse_exact("150.00")?,
+    /// )?;
+    /// // `account`: Tributary's ids for the user's brokerage account and Alpaca's id for it. Alpaca needs no
+    /// // per-user login (`()`): the correspondent's credentials are the client's own.
+    /// let placed = alpaca.place_order(&(), &account, &order).await?;
+    /// println!("{} is {}", placed.brokerage_order_id, placed.status);
+    ///
+    /// // Cancelling names the brokerage's id for the order. (`AlpacaClient` has an inherent `cancel_order`
+    /// // over Alpaca's own ids; the trait's is called by its path.)
+    /// Trading::cancel_order(&alpaca, &(), &account, &placed.brokerage_order_id).await?;
+    /// # Ok(()) }
+    /// ```
     async fn place_order(
         &self,
         login: &Self::Login,
@@ -579,7 +711,7 @@ pub trait Trading: Send + Sync {
         client_order_id: &ClientOrderId,
     ) -> Result<Option<PlacedOrder>, ProviderError>;
 
-    /// Asks the brokerage to cancel the order.
+    /// Asks the brokerage to cancel the order (an example is on [`Trading::place_order`]).
     async fn cancel_order(
         &self,
         login: &Self::Login,
@@ -653,6 +785,29 @@ pub trait ConnectionPortal: Send + Sync {
     async fn register_user(&self, user: UserId) -> Result<Self::Registration, ProviderError>;
 
     /// A link to the portal where the user connects (or repairs) a brokerage.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "snaptrade")]
+    /// # async fn run() -> Result<(), tributary_provider::ProviderError> {
+    /// use tributary_domain::{ConnectionType, UserId};
+    /// use tributary_provider::capability::{ConnectionPortal, PortalRequest};
+    /// use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
+    ///
+    /// let snaptrade = SnapTradeClient::new(SnapTradeConfig::from_env()?)?;
+    /// // Once per user: keep the credentials (the user secret is a secret) for every later call.
+    /// // (`SnapTradeClient` also has an inherent `register_user` over SnapTrade's own user id.)
+    /// let credentials = ConnectionPortal::register_user(&snaptrade, UserId::generate()).await?;
+    /// let request = PortalRequest {
+    ///     broker: None,
+    ///     connection_type: ConnectionType::Trade,
+    ///     reconnect: None,
+    ///     redirect_uri: Some("https://app.example/connected".to_owned()),
+    /// };
+    /// let link = snaptrade.portal_url(&credentials, &request).await?;
+    /// // Send the user to `link.url`; it carries a one-time token, so it is not logged.
+    /// # let _ = link;
+    /// # Ok(()) }
+    /// ```
     async fn portal_url(
         &self,
         registration: &Self::Registration,
@@ -681,11 +836,11 @@ mod tests {
 
     #[test]
     fn a_limit_order_without_a_limit_price_is_refused_naming_the_field() {
-        let error = OrderRequest::new(
+        // No public constructor can leave it out; the shared check still refuses it.
+        let error = OrderRequest::checked(
             symbol(),
             OrderAction::Buy,
             OrderType::Limit,
-            TimeInForce::Day,
             units(),
             None,
             None,
@@ -702,11 +857,10 @@ mod tests {
 
     #[test]
     fn a_market_order_with_a_stop_price_is_refused() {
-        let error = OrderRequest::new(
+        let error = OrderRequest::checked(
             symbol(),
             OrderAction::Sell,
             OrderType::Market,
-            TimeInForce::Day,
             units(),
             None,
             Some(Price::parse("10").unwrap()),
@@ -734,16 +888,7 @@ mod tests {
     #[test]
     fn an_order_for_zero_dollars_is_refused_naming_the_notional() {
         let zero = OrderSize::Notional(Notional::parse("0.00").unwrap());
-        let error = OrderRequest::new(
-            symbol(),
-            OrderAction::Buy,
-            OrderType::Market,
-            TimeInForce::Day,
-            zero,
-            None,
-            None,
-        )
-        .unwrap_err();
+        let error = OrderRequest::market(symbol(), OrderAction::Buy, zero).unwrap_err();
         assert!(matches!(
             error,
             ProviderError::InvalidInput {
@@ -761,14 +906,12 @@ mod tests {
             ("101", "0", "stop_price"),
             ("101", "-1", "stop_price"),
         ] {
-            let error = OrderRequest::new(
+            let error = OrderRequest::stop_limit(
                 symbol(),
                 OrderAction::Buy,
-                OrderType::StopLimit,
-                TimeInForce::Day,
                 units(),
-                Some(Price::parse(limit).unwrap()),
-                Some(Price::parse(stop).unwrap()),
+                Price::parse(stop).unwrap(),
+                Price::parse(limit).unwrap(),
             )
             .unwrap_err();
             assert!(
@@ -776,21 +919,79 @@ mod tests {
                 "{limit}/{stop}: {error:?}"
             );
         }
+        let limit = OrderRequest::limit(
+            symbol(),
+            OrderAction::Buy,
+            units(),
+            Price::parse("0").unwrap(),
+        );
+        assert!(matches!(
+            limit,
+            Err(ProviderError::InvalidInput {
+                field: "limit_price",
+                ..
+            })
+        ));
+        let stop = OrderRequest::stop(
+            symbol(),
+            OrderAction::Sell,
+            units(),
+            Price::parse("-1").unwrap(),
+        );
+        assert!(matches!(
+            stop,
+            Err(ProviderError::InvalidInput {
+                field: "stop_price",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn a_stop_limit_order_with_both_prices_is_accepted() {
-        let order = OrderRequest::new(
+        let order = OrderRequest::stop_limit(
             symbol(),
             OrderAction::Buy,
-            OrderType::StopLimit,
-            TimeInForce::GoodTillCanceled,
             units(),
-            Some(Price::parse("101").unwrap()),
-            Some(Price::parse("100").unwrap()),
+            Price::parse("100").unwrap(),
+            Price::parse("101").unwrap(),
         )
-        .unwrap();
+        .unwrap()
+        .with_time_in_force(TimeInForce::GoodTillCanceled);
+        assert_eq!(order.order_type(), &OrderType::StopLimit);
+        assert_eq!(order.time_in_force(), &TimeInForce::GoodTillCanceled);
         assert_eq!(order.limit_price(), Some(Price::parse("101").unwrap()));
         assert_eq!(order.stop_price(), Some(Price::parse("100").unwrap()));
+    }
+
+    #[test]
+    fn each_named_constructor_makes_the_order_type_it_names_for_the_day() {
+        let price = Price::parse("10").unwrap();
+        let cases = [
+            (
+                OrderRequest::market(symbol(), OrderAction::Buy, units()).unwrap(),
+                OrderType::Market,
+                None,
+                None,
+            ),
+            (
+                OrderRequest::limit(symbol(), OrderAction::Buy, units(), price).unwrap(),
+                OrderType::Limit,
+                Some(price),
+                None,
+            ),
+            (
+                OrderRequest::stop(symbol(), OrderAction::Sell, units(), price).unwrap(),
+                OrderType::Stop,
+                None,
+                Some(price),
+            ),
+        ];
+        for (order, order_type, limit, stop) in cases {
+            assert_eq!(order.order_type(), &order_type);
+            assert_eq!(order.time_in_force(), &TimeInForce::Day);
+            assert_eq!(order.limit_price(), limit);
+            assert_eq!(order.stop_price(), stop);
+        }
     }
 }

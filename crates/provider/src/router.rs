@@ -48,19 +48,6 @@ impl CompiledProviders {
     }
 }
 
-/// Which aggregation providers serve a user, and why the others do not.
-#[derive(Debug, Default)]
-pub struct AggregationPlan {
-    /// The providers to sync from, Plaid before SnapTrade.
-    pub serving: Vec<Provider>,
-    /// Providers the user has accounts with that cannot serve now: [`ProviderError::Disabled`] or
-    /// [`ProviderError::NotCompiled`].
-    pub refused: Vec<ProviderError>,
-}
-
-/// The providers that aggregate outside accounts.
-const AGGREGATORS: [Provider; 2] = [Provider::Plaid, Provider::SnapTrade];
-
 /// Picks providers for users and accounts.
 #[derive(Debug, Clone, Copy)]
 pub struct ProviderRouter {
@@ -101,33 +88,6 @@ impl ProviderRouter {
             Provider::Alpaca => flags.brokerage_mode,
             Provider::Manual => false,
         }
-    }
-
-    /// The providers that sync the user's active aggregated accounts: Plaid, SnapTrade or both, each only
-    /// if the user has an active account with it.
-    pub fn aggregation_for(&self, accounts: &[InvestmentAccount]) -> AggregationPlan {
-        let used = |provider: Provider| {
-            accounts
-                .iter()
-                .any(|account| account.is_active && account.provider == provider)
-        };
-        self.plan(AGGREGATORS.into_iter().filter(|provider| used(*provider)))
-    }
-
-    /// The aggregation providers a user may connect new accounts through now.
-    pub fn connectable_aggregators(&self) -> AggregationPlan {
-        self.plan(AGGREGATORS.into_iter())
-    }
-
-    fn plan(&self, providers: impl Iterator<Item = Provider>) -> AggregationPlan {
-        let mut plan = AggregationPlan::default();
-        for provider in providers {
-            match self.check(provider) {
-                Ok(()) => plan.serving.push(provider),
-                Err(refusal) => plan.refused.push(refusal),
-            }
-        }
-        plan
     }
 
     /// The provider that executes orders for `account`: Alpaca for the brokerage account, SnapTrade for an
@@ -229,47 +189,31 @@ mod tests {
     }
 
     #[test]
-    fn a_user_with_plaid_and_snaptrade_accounts_is_served_by_both() {
-        let accounts = [account(Provider::Plaid), account(Provider::SnapTrade)];
-        let plan = router(ALL_ON).aggregation_for(&accounts);
-        assert_eq!(plan.serving, [Provider::Plaid, Provider::SnapTrade]);
-        assert!(plan.refused.is_empty());
-    }
-
-    #[test]
-    fn only_the_providers_the_user_has_active_accounts_with_serve() {
-        let mut closed = account(Provider::SnapTrade);
-        closed.is_active = false;
-        let accounts = [account(Provider::Plaid), closed, account(Provider::Alpaca)];
-        let plan = router(ALL_ON).aggregation_for(&accounts);
-        assert_eq!(plan.serving, [Provider::Plaid]);
-        assert!(plan.refused.is_empty());
+    fn with_every_flag_on_both_aggregators_may_be_used() {
+        let router = router(ALL_ON);
+        assert!(router.check(Provider::Plaid).is_ok());
+        assert!(router.check(Provider::SnapTrade).is_ok());
     }
 
     #[test]
     fn a_provider_switched_off_by_its_flag_is_refused_as_disabled() {
-        let plaid_off = FeatureFlags::new(true, true, false, true);
-        let accounts = [account(Provider::Plaid), account(Provider::SnapTrade)];
-        let plan = router(plaid_off).aggregation_for(&accounts);
-        assert_eq!(plan.serving, [Provider::SnapTrade]);
+        let plaid_off = router(FeatureFlags::new(true, true, false, true));
         assert!(matches!(
-            plan.refused[..],
-            [ProviderError::Disabled(Provider::Plaid)]
+            plaid_off.check(Provider::Plaid),
+            Err(ProviderError::Disabled(Provider::Plaid))
         ));
+        assert!(plaid_off.check(Provider::SnapTrade).is_ok());
     }
 
     #[test]
     fn aggregation_mode_off_disables_both_aggregators() {
-        let aggregation_off = FeatureFlags::new(true, false, true, true);
-        let plan = router(aggregation_off).connectable_aggregators();
-        assert!(plan.serving.is_empty());
-        assert!(matches!(
-            plan.refused[..],
-            [
-                ProviderError::Disabled(Provider::Plaid),
-                ProviderError::Disabled(Provider::SnapTrade)
-            ]
-        ));
+        let aggregation_off = router(FeatureFlags::new(true, false, true, true));
+        for provider in [Provider::Plaid, Provider::SnapTrade] {
+            assert!(matches!(
+                aggregation_off.check(provider),
+                Err(ProviderError::Disabled(p)) if p == provider
+            ));
+        }
     }
 
     #[test]
@@ -279,11 +223,10 @@ mod tests {
             ..EVERYTHING
         };
         let router = ProviderRouter::with_compiled(ALL_ON, no_snaptrade);
-        let plan = router.connectable_aggregators();
-        assert_eq!(plan.serving, [Provider::Plaid]);
+        assert!(router.check(Provider::Plaid).is_ok());
         assert!(matches!(
-            plan.refused[..],
-            [ProviderError::NotCompiled(Provider::SnapTrade)]
+            router.check(Provider::SnapTrade),
+            Err(ProviderError::NotCompiled(Provider::SnapTrade))
         ));
         assert!(matches!(
             router.trading_for(&trade_connection()),

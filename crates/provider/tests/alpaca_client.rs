@@ -11,8 +11,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{
-    AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId, ClientOrderId, NewOrder,
-    OrderQuery, OrderSide, OrderStatusFilter, OrderType, TimeInForce,
+    AlpacaClient, AlpacaClientOrderId, AlpacaConfig, AlpacaEnvironment, AlpacaOrderQuery,
+    AlpacaOrderRequest, AlpacaOrderSide, AlpacaOrderStatusFilter, AlpacaOrderType,
+    AlpacaTimeInForce, BrokerAccountId,
 };
 use url::Url;
 use uuid::Uuid;
@@ -48,17 +49,17 @@ fn by_client_order_id_path() -> String {
     format!("/v1/trading/accounts/{ACCOUNT}/orders:by_client_order_id")
 }
 
-fn limit_order(client_order_id: &str) -> NewOrder {
-    NewOrder {
+fn limit_order(client_order_id: &str) -> AlpacaOrderRequest {
+    AlpacaOrderRequest {
         symbol: "AAPL".into(),
-        side: OrderSide::Buy,
-        order_type: OrderType::Limit {
+        side: AlpacaOrderSide::Buy,
+        order_type: AlpacaOrderType::Limit {
             limit_price: dec("150"),
         },
-        time_in_force: TimeInForce::GoodTillCanceled,
-        quantity: tributary_provider::alpaca::OrderQuantity::Units(dec("2")),
+        time_in_force: AlpacaTimeInForce::GoodTillCanceled,
+        quantity: tributary_provider::alpaca::AlpacaOrderQuantity::Units(dec("2")),
         extended_hours: false,
-        client_order_id: Some(ClientOrderId::parse(client_order_id).unwrap()),
+        client_order_id: Some(AlpacaClientOrderId::parse(client_order_id).unwrap()),
     }
 }
 
@@ -115,11 +116,11 @@ async fn orders_are_listed_with_their_filters_and_raw_json() {
         .expect(1)
         .mount(&server)
         .await;
-    let query = OrderQuery {
-        status: OrderStatusFilter::All,
+    let query = AlpacaOrderQuery {
+        status: AlpacaOrderStatusFilter::All,
         limit: Some(100),
         symbols: vec!["AAPL".into(), "ETH/USD".into()],
-        ..OrderQuery::default()
+        ..AlpacaOrderQuery::default()
     };
 
     let orders = client(&server).orders(&account(), &query).await.unwrap();
@@ -155,7 +156,7 @@ async fn an_order_is_fetched_by_id_and_by_client_order_id() {
         .order(&account(), Uuid::parse_str(order_id).unwrap())
         .await
         .unwrap();
-    let coid = ClientOrderId::parse("5680c4bc-9ac1-4a12-a44c-df427ba53032").unwrap();
+    let coid = AlpacaClientOrderId::parse("5680c4bc-9ac1-4a12-a44c-df427ba53032").unwrap();
     let by_client_id = alpaca
         .order_by_client_order_id(&account(), &coid)
         .await
@@ -180,7 +181,7 @@ async fn an_unknown_client_order_id_is_none() {
         .await;
 
     let found = client(&server)
-        .order_by_client_order_id(&account(), &ClientOrderId::parse("nope").unwrap())
+        .order_by_client_order_id(&account(), &AlpacaClientOrderId::parse("nope").unwrap())
         .await
         .unwrap();
 
@@ -232,7 +233,7 @@ async fn an_order_without_a_client_order_id_gets_a_uuid() {
     client(&server)
         .submit_order(
             &account(),
-            &NewOrder::market("AAPL", OrderSide::Buy, dec("0.5")),
+            &AlpacaOrderRequest::market("AAPL", AlpacaOrderSide::Buy, dec("0.5")),
         )
         .await
         .unwrap();
@@ -696,9 +697,9 @@ fn config_defaults_to_the_sandbox_and_names_missing_variables() {
 
 #[test]
 fn client_order_ids_longer_than_alpaca_allows_are_refused() {
-    assert!(ClientOrderId::parse("x".repeat(128)).is_ok());
-    assert!(ClientOrderId::parse("x".repeat(129)).is_err());
-    assert!(ClientOrderId::parse("").is_err());
+    assert!(AlpacaClientOrderId::parse("x".repeat(128)).is_ok());
+    assert!(AlpacaClientOrderId::parse("x".repeat(129)).is_err());
+    assert!(AlpacaClientOrderId::parse("").is_err());
 }
 
 #[tokio::test]
@@ -800,10 +801,10 @@ async fn orders_sharing_a_submission_instant_across_pages_are_each_listed_once()
         .respond_with(PagedOrders(orders.clone()))
         .mount(&server)
         .await;
-    let query = OrderQuery {
-        status: OrderStatusFilter::All,
+    let query = AlpacaOrderQuery {
+        status: AlpacaOrderStatusFilter::All,
         limit: Some(2),
-        ..OrderQuery::default()
+        ..AlpacaOrderQuery::default()
     };
 
     let listed = client(&server).orders(&account(), &query).await.unwrap();

@@ -7,8 +7,8 @@ mod shared_support;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use tributary_domain::{
-    AccountId, BrokerageOrderId, ClientOrderId, OrderAction, OrderStatus, OrderType, Price,
-    ProviderAccountId, Symbol, TimeInForce, Units, UserId,
+    AccountId, BrokerageOrderId, ClientOrderId, OrderAction, OrderStatus, Price, ProviderAccountId,
+    Symbol, Units, UserId,
 };
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
@@ -62,14 +62,11 @@ fn market(symbol: &str, action: OrderAction, size: &str) -> OrderRequest {
 }
 
 fn limit_buy(symbol: &str, size: &str, limit: &str) -> OrderRequest {
-    OrderRequest::new(
+    OrderRequest::limit(
         Symbol::parse(symbol).unwrap(),
         OrderAction::Buy,
-        OrderType::Limit,
-        TimeInForce::Day,
         units(size),
-        Some(Price::parse(limit).unwrap()),
-        None,
+        Price::parse(limit).unwrap(),
     )
     .unwrap()
 }
@@ -396,13 +393,13 @@ async fn an_account_with_more_orders_than_a_page_has_every_order_listed() {
     let broker_account = tributary_provider::alpaca::BrokerAccountId::new(id);
     let total = 501;
     for _ in 0..total {
-        let order = tributary_provider::alpaca::NewOrder {
-            order_type: tributary_provider::alpaca::OrderType::Limit {
+        let order = tributary_provider::alpaca::AlpacaOrderRequest {
+            order_type: tributary_provider::alpaca::AlpacaOrderType::Limit {
                 limit_price: dec("0.01"),
             },
-            ..tributary_provider::alpaca::NewOrder::market(
+            ..tributary_provider::alpaca::AlpacaOrderRequest::market(
                 "AAPL",
-                tributary_provider::alpaca::OrderSide::Buy,
+                tributary_provider::alpaca::AlpacaOrderSide::Buy,
                 Decimal::ONE,
             )
         };
@@ -417,8 +414,8 @@ async fn an_account_with_more_orders_than_a_page_has_every_order_listed() {
     let small_pages = alpaca
         .orders(
             &broker_account,
-            &tributary_provider::alpaca::OrderQuery {
-                status: tributary_provider::alpaca::OrderStatusFilter::Open,
+            &tributary_provider::alpaca::AlpacaOrderQuery {
+                status: tributary_provider::alpaca::AlpacaOrderStatusFilter::Open,
                 limit: Some(7),
                 ..Default::default()
             },

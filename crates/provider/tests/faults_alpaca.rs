@@ -18,8 +18,8 @@ use secrecy::SecretString;
 use serde_json::json;
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{
-    AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId, ClientOrderId, NewOrder,
-    OrderSide, OrderType, TimeInForce,
+    AlpacaClient, AlpacaClientOrderId, AlpacaConfig, AlpacaEnvironment, AlpacaOrderRequest,
+    AlpacaOrderSide, AlpacaOrderType, AlpacaTimeInForce, BrokerAccountId,
 };
 use tributary_sandbox::{RecordedRequest, Sandbox};
 use url::Url;
@@ -52,13 +52,13 @@ fn default_account(sandbox: &Sandbox) -> BrokerAccountId {
 }
 
 /// A limit buy far below the market, so it stays open, with our own client_order_id.
-fn limit_buy(client_order_id: &ClientOrderId) -> NewOrder {
-    NewOrder {
-        order_type: OrderType::Limit {
+fn limit_buy(client_order_id: &AlpacaClientOrderId) -> AlpacaOrderRequest {
+    AlpacaOrderRequest {
+        order_type: AlpacaOrderType::Limit {
             limit_price: Decimal::ONE,
         },
-        time_in_force: TimeInForce::GoodTillCanceled,
-        ..NewOrder::market("AAPL", OrderSide::Buy, Decimal::ONE)
+        time_in_force: AlpacaTimeInForce::GoodTillCanceled,
+        ..AlpacaOrderRequest::market("AAPL", AlpacaOrderSide::Buy, Decimal::ONE)
     }
     .with_client_order_id(client_order_id.clone())
 }
@@ -178,7 +178,7 @@ async fn an_order_placed_but_its_answer_lost_is_found_by_its_client_order_id_not
     let sandbox = Sandbox::start().await;
     let account = default_account(&sandbox);
     let proxy = DroppingProxy::losing_answers(&sandbox.alpaca_base_url(), 1).await;
-    let client_order_id = ClientOrderId::generate();
+    let client_order_id = AlpacaClientOrderId::generate();
 
     let placed = client_at(&sandbox, &proxy.base_url())
         .submit_order(&account, &limit_buy(&client_order_id))
@@ -203,7 +203,7 @@ async fn an_order_dropped_before_alpaca_saw_it_is_looked_up_then_sent_once_more(
     let sandbox = Sandbox::start().await;
     let account = default_account(&sandbox);
     let proxy = DroppingProxy::start(&sandbox.alpaca_base_url(), 1).await;
-    let client_order_id = ClientOrderId::generate();
+    let client_order_id = AlpacaClientOrderId::generate();
 
     let placed = client_at(&sandbox, &proxy.base_url())
         .submit_order(&account, &limit_buy(&client_order_id))
@@ -228,7 +228,7 @@ async fn an_order_that_timed_out_is_placed_once_when_the_caller_retries_with_its
     let sandbox = Sandbox::start().await;
     let account = default_account(&sandbox);
     let alpaca = client(&sandbox);
-    let order = limit_buy(&ClientOrderId::generate());
+    let order = limit_buy(&AlpacaClientOrderId::generate());
     // Slower than the client's 300 ms timeout, lookups included.
     sandbox
         .alpaca()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use tributary_domain::{
-    AccountId, ClientOrderId, OrderAction, OrderType, Price, ProviderAccountId, SnapTradeUserId,
+    AccountId, ClientOrderId, OrderAction, Price, ProviderAccountId, SnapTradeUserId,
     SnapTradeUserSecret, Symbol, TimeInForce, Units, UserId,
 };
 use tributary_provider::ProviderError;
@@ -72,16 +72,14 @@ fn account_ref(account: Uuid) -> AccountRef {
 }
 
 fn limit_buy_with_id(client_order_id: &ClientOrderId) -> OrderRequest {
-    OrderRequest::new(
+    OrderRequest::limit(
         Symbol::parse("AAPL").unwrap(),
         OrderAction::Buy,
-        OrderType::Limit,
-        TimeInForce::GoodTillCanceled,
         OrderSize::Units(Units::parse("1").unwrap()),
-        Some(Price::parse("1.00").unwrap()),
-        None,
+        Price::parse("1.00").unwrap(),
     )
     .unwrap()
+    .with_time_in_force(TimeInForce::GoodTillCanceled)
     .with_client_order_id(client_order_id.clone())
 }
 

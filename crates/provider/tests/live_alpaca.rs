@@ -20,8 +20,9 @@ mod shared_support;
 use rust_decimal::Decimal;
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{
-    AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId, ClientOrderId, NewOrder,
-    OrderQuery, OrderSide, OrderStatusFilter, OrderType, TimeInForce,
+    AlpacaClient, AlpacaClientOrderId, AlpacaConfig, AlpacaEnvironment, AlpacaOrderQuery,
+    AlpacaOrderRequest, AlpacaOrderSide, AlpacaOrderStatusFilter, AlpacaOrderType,
+    AlpacaTimeInForce, BrokerAccountId,
 };
 use uuid::Uuid;
 
@@ -56,7 +57,7 @@ async fn the_account_its_balances_positions_and_open_orders_parse() {
     let trading = alpaca.trading_account(&account).await.unwrap();
     let positions = alpaca.positions(&account).await.unwrap();
     let open = alpaca
-        .orders(&account, &OrderQuery::default())
+        .orders(&account, &AlpacaOrderQuery::default())
         .await
         .unwrap();
 
@@ -104,13 +105,13 @@ async fn an_account_alpaca_does_not_have_is_not_found() {
 async fn a_limit_order_far_below_the_market_is_found_by_its_client_order_id_and_cancelled() {
     let alpaca = sandbox_client();
     let account = sandbox_account();
-    let client_order_id = ClientOrderId::generate();
-    let order = NewOrder {
-        order_type: OrderType::Limit {
+    let client_order_id = AlpacaClientOrderId::generate();
+    let order = AlpacaOrderRequest {
+        order_type: AlpacaOrderType::Limit {
             limit_price: Decimal::ONE,
         },
-        time_in_force: TimeInForce::GoodTillCanceled,
-        ..NewOrder::market("AAPL", OrderSide::Buy, Decimal::ONE)
+        time_in_force: AlpacaTimeInForce::GoodTillCanceled,
+        ..AlpacaOrderRequest::market("AAPL", AlpacaOrderSide::Buy, Decimal::ONE)
     }
     .with_client_order_id(client_order_id.clone());
 
@@ -132,10 +133,10 @@ async fn a_limit_order_far_below_the_market_is_found_by_its_client_order_id_and_
     let closed = alpaca
         .orders(
             &account,
-            &OrderQuery {
-                status: OrderStatusFilter::All,
+            &AlpacaOrderQuery {
+                status: AlpacaOrderStatusFilter::All,
                 symbols: vec!["AAPL".into()],
-                ..OrderQuery::default()
+                ..AlpacaOrderQuery::default()
             },
         )
         .await

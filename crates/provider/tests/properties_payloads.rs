@@ -145,8 +145,7 @@ fn account_ref() -> AccountRef {
 mod snaptrade {
     use secrecy::SecretString;
     use tributary_domain::{
-        OrderAction, OrderType, Price, SnapTradeUserId, SnapTradeUserSecret, Symbol, TimeInForce,
-        Units,
+        OrderAction, Price, SnapTradeUserId, SnapTradeUserSecret, Symbol, Units,
     };
     use tributary_provider::capability::{
         Aggregation, BrokerageAccounts, OrderRequest, OrderScope, OrderSize, Trading,
@@ -202,14 +201,11 @@ mod snaptrade {
 
     /// A day limit buy of the ticker the spec's symbol search example finds.
     fn limit_buy() -> OrderRequest {
-        OrderRequest::new(
+        OrderRequest::limit(
             Symbol::parse("VAB.TO").unwrap(),
             OrderAction::Buy,
-            OrderType::Limit,
-            TimeInForce::Day,
             OrderSize::Units(Units::parse("1").unwrap()),
-            Some(Price::parse("31.33").unwrap()),
-            None,
+            Price::parse("31.33").unwrap(),
         )
         .unwrap()
     }

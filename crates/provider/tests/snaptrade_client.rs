@@ -136,14 +136,11 @@ async fn a_body_is_signed_as_sent_and_decimals_go_out_as_python_writes_them() {
         .expect(1)
         .mount(&server)
         .await;
-    let order = OrderRequest::new(
+    let order = OrderRequest::limit(
         Symbol::parse("AAPL").unwrap(),
         OrderAction::Buy,
-        OrderType::Limit,
-        TimeInForce::Day,
         OrderSize::Units(Units::parse("0.5").unwrap()),
-        Some(tributary_domain::Price::parse("150.50").unwrap()),
-        None,
+        tributary_domain::Price::parse("150.50").unwrap(),
     )
     .unwrap();
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use tributary_domain::{
-    AccountId, BrokerageSlug, ConnectionStatus, ConnectionType, OrderAction, OrderStatus,
-    OrderType, Price, ProviderAccountId, Symbol, TimeInForce, Units, UserId,
+    AccountId, BrokerageSlug, ConnectionStatus, ConnectionType, OrderAction, OrderStatus, Price,
+    ProviderAccountId, Symbol, TimeInForce, Units, UserId,
 };
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
@@ -65,16 +65,14 @@ fn account_ref(user: UserId, account: &ProviderAccountId) -> AccountRef {
 }
 
 fn limit_buy(ticker: &str, limit: &str) -> OrderRequest {
-    OrderRequest::new(
+    OrderRequest::limit(
         Symbol::parse(ticker).unwrap(),
         OrderAction::Buy,
-        OrderType::Limit,
-        TimeInForce::GoodTillCanceled,
         OrderSize::Units(Units::parse("2").unwrap()),
-        Some(Price::parse(limit).unwrap()),
-        None,
+        Price::parse(limit).unwrap(),
     )
     .unwrap()
+    .with_time_in_force(TimeInForce::GoodTillCanceled)
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tributary_provider::ProviderError;
 use tributary_provider::snaptrade::signing::{canonical_json, sign};
 use tributary_provider::snaptrade::webhook::{
-    CODE_BAD_SIGNATURE, CODE_STALE_EVENT, ConnectionAttemptResult, verify_webhook_at,
+    CODE_STALE_EVENT, CODE_WEBHOOK_BAD_SIGNATURE, ConnectionAttemptResult, verify_webhook_at,
 };
 use tributary_provider::snaptrade::{WebhookEventKind, parse_timestamp};
 
@@ -70,7 +70,7 @@ fn a_forged_signature_is_refused() {
     let ProviderError::Unauthorized(detail) = error else {
         panic!("expected Unauthorized, got {error:?}");
     };
-    assert_eq!(detail.code.as_deref(), Some(CODE_BAD_SIGNATURE));
+    assert_eq!(detail.code.as_deref(), Some(CODE_WEBHOOK_BAD_SIGNATURE));
 }
 
 #[test]

@@ -51,7 +51,18 @@ pub struct AlpacaConfig {
 }
 
 impl AlpacaConfig {
-    /// A configuration for one of the Broker API's environments.
+    /// A configuration for one of the Broker API's environments. [`AlpacaConfig::from_env`] reads the same
+    /// from `ALPACA_BROKER_API_KEY`, `ALPACA_BROKER_API_SECRET` and (optionally) `ALPACA_BROKER_BASE_URL`.
+    ///
+    /// ```
+    /// use secrecy::SecretString;
+    /// use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
+    ///
+    /// let config = AlpacaConfig::new("key-id", SecretString::from("secret"), AlpacaEnvironment::Sandbox);
+    /// let alpaca = AlpacaClient::new(config)?;
+    /// assert_eq!(alpaca.config().api_key(), "key-id");
+    /// # Ok::<(), tributary_provider::ProviderError>(())
+    /// ```
     pub fn new(
         api_key: impl Into<String>,
         api_secret: SecretString,

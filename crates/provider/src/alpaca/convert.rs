@@ -24,8 +24,9 @@ use tributary_domain::{
 use uuid::Uuid;
 
 use super::orders::{
-    self, AlpacaOrder, ClientOrderId, NewOrder, OrderQuantity, OrderQuery, OrderSide,
-    OrderStatusFilter, OrderType as AlpacaOrderType, TimeInForce as AlpacaTimeInForce,
+    self, AlpacaClientOrderId, AlpacaOrder, AlpacaOrderQuantity, AlpacaOrderQuery,
+    AlpacaOrderRequest, AlpacaOrderSide, AlpacaOrderStatusFilter, AlpacaOrderType,
+    AlpacaTimeInForce,
 };
 use super::wire::{self, TradeAccount};
 use super::{AlpacaClient, BrokerAccountId};
@@ -84,7 +85,7 @@ impl Trading for AlpacaClient {
         account: &AccountRef,
         client_order_id: &tributary_domain::ClientOrderId,
     ) -> Result<Option<PlacedOrder>, ProviderError> {
-        let id = ClientOrderId::parse(client_order_id.as_str())?;
+        let id = AlpacaClientOrderId::parse(client_order_id.as_str())?;
         let found = self
             .order_by_client_order_id(&broker_account(&account.provider_account_id)?, &id)
             .await?;
@@ -114,17 +115,17 @@ impl Trading for AlpacaClient {
         scope: OrderScope,
     ) -> Result<Listing<PlacedOrder>, ProviderError> {
         let status = match scope {
-            OrderScope::Open => OrderStatusFilter::Open,
-            OrderScope::Closed => OrderStatusFilter::Closed,
-            OrderScope::All => OrderStatusFilter::All,
+            OrderScope::Open => AlpacaOrderStatusFilter::Open,
+            OrderScope::Closed => AlpacaOrderStatusFilter::Closed,
+            OrderScope::All => AlpacaOrderStatusFilter::All,
         };
         // `nested=true` (getAllOrdersForAccount: "roll up multi-leg orders under the legs field of primary
         // order"): a page never splits an order from its legs, and each leg is still recorded (order_rows).
-        let query = OrderQuery {
+        let query = AlpacaOrderQuery {
             status,
             limit: Some(orders::MAX_PAGE),
             nested: true,
-            ..OrderQuery::default()
+            ..AlpacaOrderQuery::default()
         };
         let orders = self
             .raw_orders(&broker_account(&account.provider_account_id)?, &query)
@@ -186,19 +187,21 @@ fn broker_account(account: &ProviderAccountId) -> Result<BrokerAccountId, Provid
 
 /// The order as Alpaca takes it; what Alpaca cannot express is refused naming the field. Numbers lose the
 /// domain columns' trailing zeros (`2`, not `2.000000`).
-pub(super) fn alpaca_order(order: &OrderRequest) -> Result<NewOrder, ProviderError> {
+pub(super) fn alpaca_order(order: &OrderRequest) -> Result<AlpacaOrderRequest, ProviderError> {
     let client_order_id = order
         .client_order_id()
-        .map(|id| ClientOrderId::parse(id.as_str()))
+        .map(|id| AlpacaClientOrderId::parse(id.as_str()))
         .transpose()?;
-    Ok(NewOrder {
+    Ok(AlpacaOrderRequest {
         symbol: order.symbol().as_str().to_owned(),
         side: side(order.action())?,
         order_type: order_type(order)?,
         time_in_force: time_in_force(order.time_in_force())?,
         quantity: match order.size() {
-            OrderSize::Units(units) => OrderQuantity::Units(units.get().normalize()),
-            OrderSize::Notional(dollars) => OrderQuantity::Notional(dollars.get().normalize()),
+            OrderSize::Units(units) => AlpacaOrderQuantity::Units(units.get().normalize()),
+            OrderSize::Notional(dollars) => {
+                AlpacaOrderQuantity::Notional(dollars.get().normalize())
+            }
         },
         extended_hours: false,
         client_order_id,
@@ -206,10 +209,10 @@ pub(super) fn alpaca_order(order: &OrderRequest) -> Result<NewOrder, ProviderErr
 }
 
 /// Alpaca has two sides; shorting is selling what is not held, covering is buying it back.
-fn side(action: &OrderAction) -> Result<OrderSide, ProviderError> {
+fn side(action: &OrderAction) -> Result<AlpacaOrderSide, ProviderError> {
     match action {
-        OrderAction::Buy | OrderAction::BuyToCover => Ok(OrderSide::Buy),
-        OrderAction::Sell | OrderAction::SellShort => Ok(OrderSide::Sell),
+        OrderAction::Buy | OrderAction::BuyToCover => Ok(AlpacaOrderSide::Buy),
+        OrderAction::Sell | OrderAction::SellShort => Ok(AlpacaOrderSide::Sell),
         other => Err(ProviderError::invalid_input(
             "action",
             format!("Alpaca equity orders are buy or sell, not {other}"),
@@ -219,7 +222,8 @@ fn side(action: &OrderAction) -> Result<OrderSide, ProviderError> {
 
 fn order_type(order: &OrderRequest) -> Result<AlpacaOrderType, ProviderError> {
     use tributary_domain::OrderType;
-    // OrderRequest::new guarantees the prices its type needs; a missing one here is still an error, not a panic.
+    // OrderRequest's constructors guarantee the prices its type needs; a missing one here is still an error,
+    // not a panic.
     let limit = || required_price("limit_price", order.limit_price());
     let stop = || required_price("stop_price", order.stop_price());
     match order.order_type() {
@@ -583,4 +587,38 @@ fn blocked_warnings(balances: &TradeAccount) -> Vec<String> {
     .filter(|(blocked, _)| *blocked)
     .map(|(_, warning)| warning.to_owned())
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use tributary_domain::{OrderAction, OrderType, Symbol, Units};
+
+    use super::*;
+    use crate::capability::OrderSize;
+
+    #[test]
+    fn a_trailing_stop_is_refused_naming_the_order_type() {
+        // No public constructor builds a trailing stop; this guards the conversion should one appear.
+        // `place_order` converts before it sends, so nothing reaches Alpaca.
+        let trailing = OrderRequest::checked(
+            Symbol::parse("AAPL").unwrap(),
+            OrderAction::Sell,
+            OrderType::TrailingStop,
+            OrderSize::Units(Units::parse("1").unwrap()),
+            None,
+            None,
+        )
+        .unwrap();
+        let error = alpaca_order(&trailing).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ProviderError::InvalidInput {
+                    field: "order_type",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
 }

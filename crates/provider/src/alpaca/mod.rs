@@ -9,11 +9,11 @@
 //! ```no_run
 //! # async fn run() -> Result<(), tributary_provider::ProviderError> {
 //! use rust_decimal::Decimal;
-//! use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, BrokerAccountId, NewOrder, OrderSide};
+//! use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, BrokerAccountId, AlpacaOrderRequest, AlpacaOrderSide};
 //!
 //! let alpaca = AlpacaClient::new(AlpacaConfig::from_env()?)?;
 //! let account = BrokerAccountId::parse("3dcb795c-3ccc-402a-abb9-07e26a1b1326")?;
-//! let order = alpaca.submit_order(&account, &NewOrder::market("AAPL", OrderSide::Buy, Decimal::ONE)).await?;
+//! let order = alpaca.submit_order(&account, &AlpacaOrderRequest::market("AAPL", AlpacaOrderSide::Buy, Decimal::ONE)).await?;
 //! println!("{} is {:?}", order.order.id, order.order.status);
 //! # Ok(()) }
 //! ```
@@ -33,8 +33,8 @@ use uuid::Uuid;
 
 pub use config::{AlpacaConfig, AlpacaEnvironment, ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL};
 pub use orders::{
-    AlpacaOrder, ClientOrderId, NewOrder, OrderQuantity, OrderQuery, OrderSide, OrderStatusFilter,
-    OrderType, TimeInForce,
+    AlpacaClientOrderId, AlpacaOrder, AlpacaOrderQuantity, AlpacaOrderQuery, AlpacaOrderRequest,
+    AlpacaOrderSide, AlpacaOrderStatusFilter, AlpacaOrderType, AlpacaTimeInForce,
 };
 
 use crate::config::endpoint_url;
@@ -170,7 +170,7 @@ impl AlpacaClient {
     pub async fn orders(
         &self,
         account: &BrokerAccountId,
-        query: &OrderQuery,
+        query: &AlpacaOrderQuery,
     ) -> Result<Vec<AlpacaOrder>, ProviderError> {
         self.raw_orders(account, query)
             .await?
@@ -190,7 +190,7 @@ impl AlpacaClient {
     pub(crate) async fn raw_orders(
         &self,
         account: &BrokerAccountId,
-        query: &OrderQuery,
+        query: &AlpacaOrderQuery,
     ) -> Result<Vec<serde_json::Value>, ProviderError> {
         let page_size = query.page_size();
         let mut all: Vec<serde_json::Value> = Vec::new();
@@ -284,7 +284,7 @@ impl AlpacaClient {
     pub async fn order_by_client_order_id(
         &self,
         account: &BrokerAccountId,
-        client_order_id: &ClientOrderId,
+        client_order_id: &AlpacaClientOrderId,
     ) -> Result<Option<AlpacaOrder>, ProviderError> {
         let query = [("client_order_id", client_order_id.as_str().to_owned())];
         let path = format!("/v1/trading/accounts/{account}/orders:by_client_order_id");
@@ -307,7 +307,7 @@ impl AlpacaClient {
     pub async fn submit_order(
         &self,
         account: &BrokerAccountId,
-        order: &NewOrder,
+        order: &AlpacaOrderRequest,
     ) -> Result<AlpacaOrder, ProviderError> {
         orders::submit(self, account, order).await
     }

@@ -24,9 +24,9 @@ const CLIENT_ORDER_ID_MAX_LEN: usize = 128;
 
 /// Our idempotency handle for an order: at most 128 characters, unique per account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ClientOrderId(String);
+pub struct AlpacaClientOrderId(String);
 
-impl ClientOrderId {
+impl AlpacaClientOrderId {
     /// A fresh random id (a UUID v4).
     pub fn generate() -> Self {
         Self(Uuid::new_v4().to_string())
@@ -50,7 +50,7 @@ impl ClientOrderId {
     }
 }
 
-impl fmt::Display for ClientOrderId {
+impl fmt::Display for AlpacaClientOrderId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -58,14 +58,14 @@ impl fmt::Display for ClientOrderId {
 
 /// Buy or sell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderSide {
+pub enum AlpacaOrderSide {
     /// Buy.
     Buy,
     /// Sell.
     Sell,
 }
 
-impl OrderSide {
+impl AlpacaOrderSide {
     fn as_wire(self) -> &'static str {
         match self {
             Self::Buy => "buy",
@@ -76,7 +76,7 @@ impl OrderSide {
 
 /// The order types Alpaca accepts for equities (trailing stops are not offered by Tributary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderType {
+pub enum AlpacaOrderType {
     /// At the market.
     Market,
     /// At `limit_price` or better.
@@ -98,7 +98,7 @@ pub enum OrderType {
     },
 }
 
-impl OrderType {
+impl AlpacaOrderType {
     fn as_wire(self) -> &'static str {
         match self {
             Self::Market => "market",
@@ -125,7 +125,7 @@ impl OrderType {
 
 /// How long an order stays working.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeInForce {
+pub enum AlpacaTimeInForce {
     /// Until the end of the trading day.
     Day,
     /// Until canceled.
@@ -140,7 +140,7 @@ pub enum TimeInForce {
     FillOrKill,
 }
 
-impl TimeInForce {
+impl AlpacaTimeInForce {
     fn as_wire(self) -> &'static str {
         match self {
             Self::Day => "day",
@@ -155,7 +155,7 @@ impl TimeInForce {
 
 /// Units or dollars: Alpaca takes exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderQuantity {
+pub enum AlpacaOrderQuantity {
     /// A number of units (fractional for market/day orders).
     Units(Decimal),
     /// A dollar amount (market or limit, day only).
@@ -164,47 +164,47 @@ pub enum OrderQuantity {
 
 /// An order to place.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewOrder {
+pub struct AlpacaOrderRequest {
     /// Symbol or asset id.
     pub symbol: String,
     /// Buy or sell.
-    pub side: OrderSide,
+    pub side: AlpacaOrderSide,
     /// Market, limit, stop or stop-limit, with its prices.
-    pub order_type: OrderType,
+    pub order_type: AlpacaOrderType,
     /// How long it works.
-    pub time_in_force: TimeInForce,
+    pub time_in_force: AlpacaTimeInForce,
     /// Units or dollars.
-    pub quantity: OrderQuantity,
+    pub quantity: AlpacaOrderQuantity,
     /// Eligible for extended hours (limit orders, day or GTC).
     pub extended_hours: bool,
     /// Our idempotency handle; generated when `None`.
-    pub client_order_id: Option<ClientOrderId>,
+    pub client_order_id: Option<AlpacaClientOrderId>,
 }
 
-impl NewOrder {
+impl AlpacaOrderRequest {
     /// A day market order for `units` of `symbol`.
-    pub fn market(symbol: impl Into<String>, side: OrderSide, units: Decimal) -> Self {
+    pub fn market(symbol: impl Into<String>, side: AlpacaOrderSide, units: Decimal) -> Self {
         Self {
             symbol: symbol.into(),
             side,
-            order_type: OrderType::Market,
-            time_in_force: TimeInForce::Day,
-            quantity: OrderQuantity::Units(units),
+            order_type: AlpacaOrderType::Market,
+            time_in_force: AlpacaTimeInForce::Day,
+            quantity: AlpacaOrderQuantity::Units(units),
             extended_hours: false,
             client_order_id: None,
         }
     }
 
     /// The same order with a caller-chosen `client_order_id`.
-    pub fn with_client_order_id(mut self, id: ClientOrderId) -> Self {
+    pub fn with_client_order_id(mut self, id: AlpacaClientOrderId) -> Self {
         self.client_order_id = Some(id);
         self
     }
 
-    fn to_wire<'a>(&'a self, client_order_id: &'a ClientOrderId) -> CreateOrderRequest<'a> {
+    fn to_wire<'a>(&'a self, client_order_id: &'a AlpacaClientOrderId) -> CreateOrderRequest<'a> {
         let (qty, notional) = match self.quantity {
-            OrderQuantity::Units(units) => (Some(units), None),
-            OrderQuantity::Notional(dollars) => (None, Some(dollars)),
+            AlpacaOrderQuantity::Units(units) => (Some(units), None),
+            AlpacaOrderQuantity::Notional(dollars) => (None, Some(dollars)),
         };
         CreateOrderRequest {
             symbol: &self.symbol,
@@ -258,7 +258,7 @@ impl AlpacaOrder {
 
 /// Which orders to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OrderStatusFilter {
+pub enum AlpacaOrderStatusFilter {
     /// Working orders (Alpaca's default).
     #[default]
     Open,
@@ -270,9 +270,9 @@ pub enum OrderStatusFilter {
 
 /// Filters for listing orders. [`AlpacaClient::orders`](super::AlpacaClient::orders) reads every page.
 #[derive(Debug, Clone, Default)]
-pub struct OrderQuery {
+pub struct AlpacaOrderQuery {
     /// Open, closed or all.
-    pub status: OrderStatusFilter,
+    pub status: AlpacaOrderStatusFilter,
     /// Orders per page (Alpaca: "Defaults to 50 and max is 500"); every page is read whatever its size.
     pub limit: Option<u32>,
     /// Only orders submitted after this time (exclusive).
@@ -288,7 +288,7 @@ pub struct OrderQuery {
 /// The spec's most orders per page (`getAllOrdersForAccount`, `limit`: "Defaults to 50 and max is 500").
 pub(super) const MAX_PAGE: u32 = 500;
 
-impl OrderQuery {
+impl AlpacaOrderQuery {
     /// The orders on one page.
     pub(super) fn page_size(&self) -> u32 {
         self.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE)
@@ -302,9 +302,9 @@ impl OrderQuery {
         until: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Vec<(&'static str, String)> {
         let status = match self.status {
-            OrderStatusFilter::Open => "open",
-            OrderStatusFilter::Closed => "closed",
-            OrderStatusFilter::All => "all",
+            AlpacaOrderStatusFilter::Open => "open",
+            AlpacaOrderStatusFilter::Closed => "closed",
+            AlpacaOrderStatusFilter::All => "all",
         };
         let at = |time: chrono::DateTime<chrono::Utc>| {
             time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
@@ -335,12 +335,12 @@ const CREATE_ORDER: &str = "createOrderForAccount";
 pub(super) async fn submit(
     client: &AlpacaClient,
     account: &BrokerAccountId,
-    order: &NewOrder,
+    order: &AlpacaOrderRequest,
 ) -> Result<AlpacaOrder, ProviderError> {
     let client_order_id = order
         .client_order_id
         .clone()
-        .unwrap_or_else(ClientOrderId::generate);
+        .unwrap_or_else(AlpacaClientOrderId::generate);
     let body = serde_json::to_vec(&order.to_wire(&client_order_id))
         .expect("an order request is a plain struct that always serializes");
     let path = format!("/v1/trading/accounts/{account}/orders");
@@ -396,7 +396,7 @@ pub(super) async fn submit(
 async fn resolve_last_failure(
     client: &AlpacaClient,
     account: &BrokerAccountId,
-    client_order_id: &ClientOrderId,
+    client_order_id: &AlpacaClientOrderId,
     failure: Failure,
     earlier_attempt_unclear: bool,
 ) -> Result<AlpacaOrder, ProviderError> {
@@ -437,8 +437,8 @@ const REUSED_CLIENT_ORDER_ID: &str = "client_order_id must be unique";
 async fn already_placed(
     client: &AlpacaClient,
     account: &BrokerAccountId,
-    order: &NewOrder,
-    client_order_id: &ClientOrderId,
+    order: &AlpacaOrderRequest,
+    client_order_id: &AlpacaClientOrderId,
 ) -> Result<AlpacaOrder, ProviderError> {
     let unknown = |reason: String| ProviderError::OutcomeUnknown {
         provider: Provider::Alpaca,
@@ -472,14 +472,14 @@ async fn already_placed(
 }
 
 /// Whether the order Alpaca holds is the one we are placing: same symbol and side.
-fn same_order(existing: &AlpacaOrder, order: &NewOrder) -> bool {
+fn same_order(existing: &AlpacaOrder, order: &AlpacaOrderRequest) -> bool {
     existing.order.symbol.eq_ignore_ascii_case(&order.symbol)
         && existing.order.side.as_deref() == Some(order.side.as_wire())
 }
 
 fn existing_order(
     existing: AlpacaOrder,
-    client_order_id: &ClientOrderId,
+    client_order_id: &AlpacaClientOrderId,
 ) -> Result<AlpacaOrder, ProviderError> {
     tracing::info!(
         %client_order_id,

@@ -65,7 +65,18 @@ pub struct PlaidConfig {
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(150);
 
 impl PlaidConfig {
-    /// A configuration for one of Plaid's environments.
+    /// A configuration for one of Plaid's environments. [`PlaidConfig::from_env`] reads the same from
+    /// `PLAID_CLIENT_ID`, `PLAID_SECRET` and `PLAID_ENV` (or `PLAID_BASE_URL`).
+    ///
+    /// ```
+    /// use secrecy::SecretString;
+    /// use tributary_provider::plaid::{PlaidClient, PlaidConfig, PlaidEnvironment};
+    ///
+    /// let config = PlaidConfig::new("client-id", SecretString::from("secret"), PlaidEnvironment::Sandbox);
+    /// let plaid = PlaidClient::new(config)?;
+    /// assert_eq!(plaid.config().client_id(), "client-id");
+    /// # Ok::<(), tributary_provider::ProviderError>(())
+    /// ```
     pub fn new(
         client_id: impl Into<String>,
         secret: SecretString,

@@ -38,6 +38,26 @@ pub struct SnapTradeConfig {
 
 impl SnapTradeConfig {
     /// A configuration for SnapTrade's production API; a blank client id is refused naming the variable.
+    /// [`SnapTradeConfig::from_env`] reads the same from `SNAPTRADE_CLIENT_ID`, `SNAPTRADE_CONSUMER_KEY` and
+    /// (optionally) `SNAPTRADE_BASE_URL`, naming the variable that is missing.
+    ///
+    /// ```
+    /// use secrecy::SecretString;
+    /// use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
+    ///
+    /// // From parts (a secret store, a test)…
+    /// let config = SnapTradeConfig::new("TRIBUTARY", SecretString::from("consumer-key"))?
+    ///     .with_base_url(url::Url::parse("http://127.0.0.1:4010/api/v1/").unwrap());
+    /// // …the client owns its credentials from here on.
+    /// let client = SnapTradeClient::new(config)?;
+    /// assert_eq!(client.config().client_id(), "TRIBUTARY");
+    ///
+    /// // From the environment: one error naming the missing variable.
+    /// if let Err(missing) = SnapTradeConfig::from_env() {
+    ///     println!("{missing}");
+    /// }
+    /// # Ok::<(), tributary_provider::ProviderError>(())
+    /// ```
     pub fn new(
         client_id: impl Into<String>,
         consumer_key: SecretString,

@@ -66,8 +66,10 @@ use wire::{
     RefreshConfirmation, UniversalSymbol, UserIdAndSecret,
 };
 
-/// SnapTrade's code for a signature it could not verify; whatever the status, it means our keys or clock.
-const CODE_BAD_SIGNATURE: &str = "1076";
+/// SnapTrade's API code when it could not verify the signature on *our* request; whatever the status, it
+/// means our keys or clock. (Not to be confused with `webhook::CODE_WEBHOOK_BAD_SIGNATURE`, the code on our
+/// refusal of an inbound webhook whose signature does not match.)
+const CODE_REQUEST_SIGNATURE_REFUSED: &str = "1076";
 /// SnapTrade's codes for a disabled connection (refresh, trade) and one already disabled.
 const CODES_CONNECTION_DISABLED: [&str; 2] = ["3003", "3011"];
 /// SnapTrade's code for data still being gathered.
@@ -762,7 +764,7 @@ fn status_error(failure: StatusFailure) -> ProviderError {
         .filter(ErrorBody::is_recognised);
     let (code, message) = body.map_or((None, None), |body| (body.code(), body.message()));
     let variant: Option<fn(ErrorDetail) -> ProviderError> = match code.as_deref() {
-        Some(CODE_BAD_SIGNATURE) => Some(ProviderError::Unauthorized),
+        Some(CODE_REQUEST_SIGNATURE_REFUSED) => Some(ProviderError::Unauthorized),
         Some(code) if CODES_CONNECTION_DISABLED.contains(&code) => {
             Some(ProviderError::ConnectionDisabled)
         }

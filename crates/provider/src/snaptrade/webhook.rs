@@ -7,7 +7,7 @@
 //! so a captured delivery cannot be replayed later.
 //!
 //! A refused delivery is a [`ProviderError`]: a forged or missing signature is
-//! [`ProviderError::Unauthorized`] with code [`CODE_BAD_SIGNATURE`], a stale event
+//! [`ProviderError::Unauthorized`] with code [`CODE_WEBHOOK_BAD_SIGNATURE`], a stale event
 //! [`ProviderError::Rejected`] with code [`CODE_STALE_EVENT`], a body that is not a JSON object
 //! [`ProviderError::InvalidData`]; [`WebhookRefusal::of`] tells them apart and gives the status to answer
 //! (401/400, and 413 for a body the receiver refused unread). SnapTrade retries a refused delivery.
@@ -27,8 +27,10 @@ use crate::error::{ErrorDetail, ProviderError};
 
 /// How far an event's timestamp may be from now (either way) before it is refused.
 pub const MAX_EVENT_AGE: Duration = Duration::from_secs(300);
-/// The code on the error for a delivery whose signature does not match.
-pub const CODE_BAD_SIGNATURE: &str = "webhook_signature_mismatch";
+/// The code on the error for an inbound delivery whose signature does not match (Tributary's own code, set
+/// on the [`ProviderError::Unauthorized`] the verifier returns; SnapTrade's API code "1076" for a request
+/// of ours it could not verify is a different thing and stays inside the client).
+pub const CODE_WEBHOOK_BAD_SIGNATURE: &str = "webhook_signature_mismatch";
 /// The code on the error for an event older (or further in the future) than [`MAX_EVENT_AGE`].
 pub const CODE_STALE_EVENT: &str = "webhook_stale_event";
 /// The code on the error for a body larger than the receiver reads (a [`ProviderError::Rejected`] with status
@@ -55,7 +57,7 @@ impl WebhookRefusal {
     pub fn of(error: &ProviderError) -> Option<Self> {
         match error {
             ProviderError::Unauthorized(detail)
-                if detail.code.as_deref() == Some(CODE_BAD_SIGNATURE) =>
+                if detail.code.as_deref() == Some(CODE_WEBHOOK_BAD_SIGNATURE) =>
             {
                 Some(Self::BadSignature)
             }
@@ -267,6 +269,38 @@ pub fn verify_webhook_signature(
 }
 
 /// Checks a delivery's `Signature` header against `body` and its age against the clock, then reads it.
+///
+/// # Errors
+/// [`ProviderError::Unauthorized`] with code [`CODE_WEBHOOK_BAD_SIGNATURE`] for a missing or wrong
+/// signature, [`ProviderError::Rejected`] with code [`CODE_STALE_EVENT`] for an event older (or newer) than
+/// [`MAX_EVENT_AGE`], and a malformed-body error for anything that is not a JSON object;
+/// [`WebhookRefusal::of`] sorts them into the HTTP status to answer.
+///
+/// ```
+/// use secrecy::SecretString;
+/// use tributary_provider::snaptrade::signing::{canonical_json, sign};
+/// use tributary_provider::snaptrade::webhook::{WebhookRefusal, verify_webhook};
+/// use tributary_provider::snaptrade::WebhookEventKind;
+///
+/// // SNAPTRADE_CONSUMER_KEY: SnapTrade signs each delivery with it.
+/// let consumer_key = SecretString::from("consumer-key");
+/// let body = serde_json::json!({
+///     "eventType": "ACCOUNT_HOLDINGS_UPDATED",
+///     "eventTimestamp": chrono::Utc::now().to_rfc3339(),
+///     "userId": "user-1",
+///     "accountId": "917c8734-8470-4a3e-a18f-57c3f2ee6631",
+/// });
+/// // What SnapTrade sends: the body, and the signature of its canonical form in the `Signature` header.
+/// let signature = sign(&consumer_key, &canonical_json(&body));
+/// let bytes = serde_json::to_vec(&body).unwrap();
+///
+/// let event = verify_webhook(&consumer_key, Some(&signature), &bytes).unwrap();
+/// assert_eq!(event.kind, WebhookEventKind::AccountHoldingsUpdated);
+///
+/// // A forged delivery is refused, and the refusal says what to answer.
+/// let forged = verify_webhook(&consumer_key, Some("Zm9yZ2Vk"), &bytes).unwrap_err();
+/// assert_eq!(WebhookRefusal::of(&forged).map(WebhookRefusal::http_status), Some(401));
+/// ```
 pub fn verify_webhook(
     consumer_key: &SecretString,
     signature: Option<&str>,
@@ -335,7 +369,7 @@ fn check_age(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ProviderError>
 
 fn refused(message: &str) -> ProviderError {
     ProviderError::Unauthorized(
-        ErrorDetail::new(Provider::SnapTrade, 401, message).with_code(CODE_BAD_SIGNATURE),
+        ErrorDetail::new(Provider::SnapTrade, 401, message).with_code(CODE_WEBHOOK_BAD_SIGNATURE),
     )
 }
 

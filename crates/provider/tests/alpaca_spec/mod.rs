@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use tributary_domain::{ClientOrderId, ProviderAccountId};
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{
-    BrokerAccountId, ClientOrderId as ClientOrder, NewOrder, OrderSide,
+    AlpacaClientOrderId, AlpacaOrderRequest, AlpacaOrderSide, BrokerAccountId,
 };
 use tributary_provider::capability::{BrokerageAccounts, OrderScope, Trading};
 use tributary_spec::Spec;
@@ -374,62 +374,62 @@ async fn every_account_and_trading_account_shape_the_spec_allows_parses_and_conv
 }
 
 /// Every shape of order the client can send: each order type, units and dollars, extended hours.
-fn new_orders() -> Vec<NewOrder> {
-    use tributary_provider::alpaca::{OrderQuantity, OrderType, TimeInForce};
+fn new_orders() -> Vec<AlpacaOrderRequest> {
+    use tributary_provider::alpaca::{AlpacaOrderQuantity, AlpacaOrderType, AlpacaTimeInForce};
     let d = |text: &str| text.parse::<rust_decimal::Decimal>().unwrap();
-    let base = NewOrder::market("AAPL", OrderSide::Buy, d("2"));
+    let base = AlpacaOrderRequest::market("AAPL", AlpacaOrderSide::Buy, d("2"));
     let mut all = vec![
         base.clone(),
-        NewOrder {
-            quantity: OrderQuantity::Notional(d("500")),
+        AlpacaOrderRequest {
+            quantity: AlpacaOrderQuantity::Notional(d("500")),
             ..base.clone()
         },
-        NewOrder {
-            quantity: OrderQuantity::Units(d("0.000000001")),
+        AlpacaOrderRequest {
+            quantity: AlpacaOrderQuantity::Units(d("0.000000001")),
             symbol: "BTC/USD".into(),
             ..base.clone()
         },
     ];
     for (order_type, time_in_force) in [
         (
-            OrderType::Limit {
+            AlpacaOrderType::Limit {
                 limit_price: d("150"),
             },
-            TimeInForce::GoodTillCanceled,
+            AlpacaTimeInForce::GoodTillCanceled,
         ),
         (
-            OrderType::Stop {
+            AlpacaOrderType::Stop {
                 stop_price: d("140"),
             },
-            TimeInForce::Day,
+            AlpacaTimeInForce::Day,
         ),
         (
-            OrderType::StopLimit {
+            AlpacaOrderType::StopLimit {
                 stop_price: d("140"),
                 limit_price: d("139.5"),
             },
-            TimeInForce::ImmediateOrCancel,
+            AlpacaTimeInForce::ImmediateOrCancel,
         ),
     ] {
-        all.push(NewOrder {
+        all.push(AlpacaOrderRequest {
             order_type,
             time_in_force,
-            side: OrderSide::Sell,
+            side: AlpacaOrderSide::Sell,
             extended_hours: true,
             ..base.clone()
         });
     }
     for time_in_force in [
-        TimeInForce::AtOpen,
-        TimeInForce::AtClose,
-        TimeInForce::FillOrKill,
+        AlpacaTimeInForce::AtOpen,
+        AlpacaTimeInForce::AtClose,
+        AlpacaTimeInForce::FillOrKill,
     ] {
         all.push(
-            NewOrder {
+            AlpacaOrderRequest {
                 time_in_force,
                 ..base.clone()
             }
-            .with_client_order_id(ClientOrder::parse("x".repeat(128)).unwrap()),
+            .with_client_order_id(AlpacaClientOrderId::parse("x".repeat(128)).unwrap()),
         );
     }
     all
@@ -793,14 +793,18 @@ async fn every_error_answer_the_spec_documents_is_a_typed_error_with_its_status(
                 ORDERS_PATH if verb == "get" => alpaca
                     .orders(
                         &broker_account,
-                        &tributary_provider::alpaca::OrderQuery::default(),
+                        &tributary_provider::alpaca::AlpacaOrderQuery::default(),
                     )
                     .await
                     .map(drop),
                 ORDERS_PATH => alpaca
                     .submit_order(
                         &broker_account,
-                        &NewOrder::market("AAPL", OrderSide::Buy, rust_decimal::Decimal::ONE),
+                        &AlpacaOrderRequest::market(
+                            "AAPL",
+                            AlpacaOrderSide::Buy,
+                            rust_decimal::Decimal::ONE,
+                        ),
                     )
                     .await
                     .map(drop),
@@ -809,7 +813,7 @@ async fn every_error_answer_the_spec_documents_is_a_typed_error_with_its_status(
                     let found = alpaca
                         .order_by_client_order_id(
                             &broker_account,
-                            &ClientOrder::parse("x").unwrap(),
+                            &AlpacaClientOrderId::parse("x").unwrap(),
                         )
                         .await;
                     if status == 404 {

@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 use tributary_domain::{
-    AuthorizationId, BrokerageOrderId, OrderAction, OrderType, SnapTradeUserId, Symbol,
-    TimeInForce, Units, UserId,
+    AuthorizationId, BrokerageOrderId, OrderAction, SnapTradeUserId, Symbol, Units, UserId,
 };
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
@@ -384,14 +383,10 @@ async fn run_calls(
         .as_str()
         .and_then(|ticker| Symbol::parse(ticker).ok())
         .unwrap_or_else(|| Symbol::parse("AAPL").unwrap());
-    let order = OrderRequest::new(
+    let order = OrderRequest::market(
         ticker,
         OrderAction::Buy,
-        OrderType::Market,
-        TimeInForce::Day,
         OrderSize::Units(Units::parse("2").unwrap()),
-        None,
-        None,
     )
     .unwrap();
     out(

@@ -11,8 +11,8 @@ use secrecy::SecretString;
 use serde_json::json;
 use tributary_domain::{
     AccountId, Amount, ConnectionStatus, ConnectionType, Currency, FeatureFlags, InvestmentAccount,
-    OrderAction, OrderStatus, OrderType, Price, Provider, ProviderAccountId, Symbol, SyncStatus,
-    TimeInForce, Units, UserId, totals_by_currency,
+    OrderAction, OrderStatus, Price, Provider, ProviderAccountId, Symbol, SyncStatus, Units,
+    UserId, totals_by_currency,
 };
 use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
@@ -434,14 +434,11 @@ fn without_sync_times(accounts: Vec<InvestmentAccount>) -> Vec<InvestmentAccount
 
 /// A day limit order to buy `units` of `ticker` at `limit`.
 fn limit_buy(ticker: &str, units: &str, limit: &str) -> OrderRequest {
-    OrderRequest::new(
+    OrderRequest::limit(
         Symbol::parse(ticker).unwrap(),
         OrderAction::Buy,
-        OrderType::Limit,
-        TimeInForce::Day,
         OrderSize::Units(Units::parse(units).unwrap()),
-        Some(Price::parse(limit).unwrap()),
-        None,
+        Price::parse(limit).unwrap(),
     )
     .unwrap()
 }

@@ -610,8 +610,15 @@ fn the_migrator_embeds_every_file_of_the_top_level_migrations_folder_byte_for_by
     let on_disk = files
         .iter()
         .map(|file| {
-            let name = file.file_name().and_then(|name| name.to_str()).ok_or("file name")?;
-            let version = name.split_once('_').ok_or("no version prefix")?.0.parse::<i64>()?;
+            let name = file
+                .file_name()
+                .and_then(|name| name.to_str())
+                .ok_or("file name")?;
+            let version = name
+                .split_once('_')
+                .ok_or("no version prefix")?
+                .0
+                .parse::<i64>()?;
             Ok((version, std::fs::read_to_string(file)?))
         })
         .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
@@ -621,8 +628,14 @@ fn the_migrator_embeds_every_file_of_the_top_level_migrations_folder_byte_for_by
         .collect();
 
     assert_eq!(
-        embedded.iter().map(|(version, _)| *version).collect::<Vec<_>>(),
-        on_disk.iter().map(|(version, _)| *version).collect::<Vec<_>>(),
+        embedded
+            .iter()
+            .map(|(version, _)| *version)
+            .collect::<Vec<_>>(),
+        on_disk
+            .iter()
+            .map(|(version, _)| *version)
+            .collect::<Vec<_>>(),
     );
     for ((version, sql), (_, file)) in embedded.iter().zip(&on_disk) {
         assert_eq!(sql, file, "migration {version} differs from its file");

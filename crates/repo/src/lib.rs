@@ -117,4 +117,9 @@ pub use repository::{
 pub use secret::{Keyring, SecretError, SecretKey};
 
 /// Every migration in the workspace's `migrations/` folder, in order: the same files users apply to Supabase.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+///
+/// `crates/repo/migrations` is a symbolic link to the workspace's top-level `migrations/`, so the repository keeps
+/// one folder while the packaged crate carries the files (`cargo package` copies what a link points at) and the
+/// macro, which resolves its path from this crate's manifest, finds them both in the workspace and in the
+/// published crate.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

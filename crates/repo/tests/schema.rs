@@ -597,3 +597,48 @@ async fn migration_0017_widens_the_columns_keeping_each_stored_value_and_a_rerun
     assert_eq!(crypto, "0.1234567890 16.6665000000");
     Ok(())
 }
+
+/// `MIGRATOR` embeds `crates/repo/migrations`, a link to the workspace's top-level `migrations/` (so the published
+/// crate carries the files); this proves the link leads to that folder and that nothing in it is left out.
+#[test]
+fn the_migrator_embeds_every_file_of_the_top_level_migrations_folder_byte_for_byte() -> TestResult {
+    let mut files: Vec<_> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"))?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+    files.sort();
+    let on_disk = files
+        .iter()
+        .map(|file| {
+            let name = file
+                .file_name()
+                .and_then(|name| name.to_str())
+                .ok_or("file name")?;
+            let version = name
+                .split_once('_')
+                .ok_or("no version prefix")?
+                .0
+                .parse::<i64>()?;
+            Ok((version, std::fs::read_to_string(file)?))
+        })
+        .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
+    let embedded: Vec<_> = tributary_repo::MIGRATOR
+        .iter()
+        .map(|migration| (migration.version, migration.sql.as_str().to_owned()))
+        .collect();
+
+    assert_eq!(
+        embedded
+            .iter()
+            .map(|(version, _)| *version)
+            .collect::<Vec<_>>(),
+        on_disk
+            .iter()
+            .map(|(version, _)| *version)
+            .collect::<Vec<_>>(),
+    );
+    for ((version, sql), (_, file)) in embedded.iter().zip(&on_disk) {
+        assert_eq!(sql, file, "migration {version} differs from its file");
+    }
+    Ok(())
+}

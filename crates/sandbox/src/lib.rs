@@ -36,7 +36,7 @@
 //! URLs as one JSON line, until its standard input closes: `scripts/sdk-models/` drives the providers' official
 //! SDKs against it.
 //!
-//! This crate is a test tool: it never talks to the internet and is not published.
+//! This crate is a test tool: it never talks to the internet. Services add it to their `[dev-dependencies]`.
 
 pub mod alpaca;
 mod knobs;

@@ -29,6 +29,7 @@
 
 mod config;
 mod convert;
+mod signed_webhook;
 pub mod signing;
 pub mod webhook;
 pub mod wire;
@@ -55,6 +56,7 @@ pub use config::{
     DEFAULT_BASE_URL, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CONSUMER_KEY, SnapTradeConfig,
 };
 pub use convert::parse_timestamp;
+pub use signed_webhook::{SignedWebhook, sign_webhook};
 pub use webhook::{WebhookEvent, WebhookEventKind};
 
 use crate::error::{ErrorDetail, ProviderError};

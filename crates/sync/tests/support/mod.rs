@@ -1049,7 +1049,12 @@ pub async fn no_secret_reaches_the_engine_its_reports_or_its_errors<S: Store + '
     let texts = [
         format!("{:?}", world.engine),
         format!("{failed:?}"),
-        failed.failures().join("\n"),
+        failed
+            .failures()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
         format!("{forged:?} {forged}"),
     ];
     for text in &texts {

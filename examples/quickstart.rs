@@ -41,9 +41,9 @@ use tributary::domain::{
     ConnectionType, FeatureFlags, InvestmentAccount, OrderAction, Price, Provider, Symbol, Units,
     UserId, totals_by_currency,
 };
+use tributary::provider::ProviderError;
 use tributary::provider::capability::{OrderRequest, OrderSize};
 use tributary::repo::MemoryStore;
-use tributary::provider::ProviderError;
 use tributary::sync::{ReportedFailure, SyncEngine, SyncReport, WebhookOutcome};
 
 #[tokio::main]

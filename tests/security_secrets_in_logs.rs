@@ -338,8 +338,7 @@ async fn failures<S: Store + 'static>(
     match failed {
         Ok(report) => {
             assert!(report.has_failures(), "the failing providers are reported");
-            let failures: Vec<String> =
-                report.failures().iter().map(ToString::to_string).collect();
+            let failures: Vec<String> = report.failures().iter().map(ToString::to_string).collect();
             exposure.text("a failed sync's failures", failures.join("\n"));
             exposure.debug("a failed sync's report", &report);
         }

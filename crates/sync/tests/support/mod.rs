@@ -702,7 +702,10 @@ pub async fn a_provider_outage_keeps_its_holdings_and_reports_the_failure<S: Sto
         .outcome
         .failure()
         .unwrap_or_else(|| panic!("{snaptrade:?}"));
-    assert!(failure.is_retryable(), "a 503 is worth syncing again: {failure:?}");
+    assert!(
+        failure.is_retryable(),
+        "a 503 is worth syncing again: {failure:?}"
+    );
     assert!(!failure.needs_relink(), "{failure:?}");
     assert_eq!(failure.http_status(), Some(503), "{failure:?}");
     assert!(

@@ -135,7 +135,8 @@ async fn new_alpaca_customer<S: SignUp>(
     }
     let report = engine.sync_user(user).await?;
     if report.has_failures() {
-        bail!("the sync failed: {}", report.failures().join("; "));
+        let failures: Vec<String> = report.failures().iter().map(ToString::to_string).collect();
+        bail!("the sync failed: {}", failures.join("; "));
     }
     let account = engine
         .store()

@@ -41,9 +41,10 @@ use tributary::domain::{
     ConnectionType, FeatureFlags, InvestmentAccount, OrderAction, Price, Provider, Symbol, Units,
     UserId, totals_by_currency,
 };
+use tributary::provider::ProviderError;
 use tributary::provider::capability::{OrderRequest, OrderSize};
 use tributary::repo::MemoryStore;
-use tributary::sync::{SyncEngine, SyncReport, WebhookOutcome};
+use tributary::sync::{ReportedFailure, SyncEngine, SyncReport, WebhookOutcome};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -185,9 +186,15 @@ async fn sync<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> anyhow::Result
             return Ok(report);
         }
         let failures = report.failures();
-        let not_ready = failures.iter().all(|f| f.contains("not ready yet"));
+        let not_ready = failures.iter().all(|f| {
+            let errors = f.failure.provider_errors();
+            !errors.is_empty()
+                && errors
+                    .iter()
+                    .all(|e| matches!(e, ProviderError::NotReady(_)))
+        });
         if !not_ready || tries == PLAID_NOT_READY_TRIES {
-            bail!("the sync failed: {}", failures.join("; "));
+            bail!("the sync failed: {}", lines(&failures));
         }
         out!(
             "sync:      Plaid is still preparing the new Item's investments; syncing again in {} s",
@@ -196,6 +203,12 @@ async fn sync<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> anyhow::Result
         tokio::time::sleep(PLAID_NOT_READY_WAIT).await;
         tries += 1;
     }
+}
+
+/// A report's failures, `"; "` between them.
+fn lines(failures: &[ReportedFailure]) -> String {
+    let lines: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    lines.join("; ")
 }
 
 fn summary(report: &SyncReport) -> String {
@@ -208,8 +221,8 @@ fn summary(report: &SyncReport) -> String {
             tributary::sync::Outcome::Skipped { reason } => {
                 format!("{} skipped ({reason})", p.provider)
             }
-            tributary::sync::Outcome::Failed { reason } => {
-                format!("{} failed ({reason})", p.provider)
+            tributary::sync::Outcome::Failed(failure) => {
+                format!("{} failed ({failure})", p.provider)
             }
         })
         .collect();

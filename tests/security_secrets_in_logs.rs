@@ -338,7 +338,8 @@ async fn failures<S: Store + 'static>(
     match failed {
         Ok(report) => {
             assert!(report.has_failures(), "the failing providers are reported");
-            exposure.text("a failed sync's failures", report.failures().join("\n"));
+            let failures: Vec<String> = report.failures().iter().map(ToString::to_string).collect();
+            exposure.text("a failed sync's failures", failures.join("\n"));
             exposure.debug("a failed sync's report", &report);
         }
         Err(error) => exposure.error("a failed sync's error", &error),

@@ -368,8 +368,21 @@ impl ProviderError {
     }
 
     /// Whether the same call may succeed later without anyone changing anything: rate limits, provider
-    /// failures, data not ready yet, timeouts and dropped connections.
-    pub fn is_transient(&self) -> bool {
+    /// failures (5xx), data not ready yet, timeouts and dropped connections.
+    ///
+    /// [`OutcomeUnknown`](Self::OutcomeUnknown) is not: an order whose fate cannot be told must not be sent
+    /// again blindly.
+    ///
+    /// ```
+    /// use tributary_domain::Provider;
+    /// use tributary_provider::{ErrorDetail, ProviderError};
+    ///
+    /// let down = ProviderError::from_status(ErrorDetail::new(Provider::Plaid, 503, "maintenance"), None);
+    /// assert!(down.is_retryable());
+    /// let refused = ProviderError::from_status(ErrorDetail::new(Provider::Plaid, 400, "bad field"), None);
+    /// assert!(!refused.is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             Self::RateLimited { .. }
@@ -380,6 +393,89 @@ impl ProviderError {
         )
     }
 
+    /// Whether only the user can repair this, by linking the connection again (Plaid's Link update mode,
+    /// SnapTrade's connection portal): the institution wants them to sign in again
+    /// ([`LoginRequired`](Self::LoginRequired)), the brokerage connection is disabled
+    /// ([`ConnectionDisabled`](Self::ConnectionDisabled), or a stored connection that is not active,
+    /// [`ConnectionUnavailable`](Self::ConnectionUnavailable)), it is read-only where trading was asked
+    /// ([`ReadOnlyConnection`](Self::ReadOnlyConnection)), or the user's own credential no longer opens
+    /// anything (Plaid's `INVALID_ACCESS_TOKEN` and `ITEM_NOT_FOUND`: the Item was removed or its token
+    /// revoked).
+    ///
+    /// Our own credentials being refused ([`Unauthorized`](Self::Unauthorized) with any other code: an API
+    /// key, a secret, a signature) is not the user's to fix, and neither is an endpoint retired for the
+    /// account ([`Gone`](Self::Gone)): linking again would not change either.
+    ///
+    /// ```
+    /// use tributary_domain::Provider;
+    /// use tributary_provider::{ErrorDetail, ProviderError};
+    ///
+    /// let expired = ErrorDetail::new(Provider::Plaid, 400, "the login details changed")
+    ///     .with_code("ITEM_LOGIN_REQUIRED");
+    /// assert!(ProviderError::LoginRequired(expired).needs_relink());
+    ///
+    /// let our_key = ErrorDetail::new(Provider::Plaid, 400, "bad secret").with_code("INVALID_SECRET");
+    /// assert!(!ProviderError::Unauthorized(our_key).needs_relink());
+    /// ```
+    pub fn needs_relink(&self) -> bool {
+        match self {
+            Self::LoginRequired(_)
+            | Self::ConnectionDisabled(_)
+            | Self::ConnectionUnavailable { .. }
+            | Self::ReadOnlyConnection { .. } => true,
+            Self::Unauthorized(detail) | Self::NotFound(detail) => {
+                names_a_dead_user_credential(detail)
+            }
+            _ => false,
+        }
+    }
+
+    /// The HTTP status the provider answered with, when the failure was an answer (a 4xx or 5xx with its
+    /// detail, or a redirect that was not followed); `None` for failures without one (a timeout, a decode
+    /// error of a 2xx body, a configuration or routing refusal).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tributary_domain::Provider;
+    /// use tributary_provider::{ErrorDetail, ProviderError};
+    ///
+    /// let limited = ErrorDetail::new(Provider::Alpaca, 429, "slow down");
+    /// let error = ProviderError::from_status(limited, Some(Duration::from_secs(1)));
+    /// assert_eq!(error.http_status(), Some(429));
+    /// assert_eq!(ProviderError::NotCompiled(Provider::Alpaca).http_status(), None);
+    /// ```
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Unauthorized(detail)
+            | Self::ConnectionDisabled(detail)
+            | Self::LoginRequired(detail)
+            | Self::Gone(detail)
+            | Self::NotReady(detail)
+            | Self::NotFound(detail)
+            | Self::Rejected(detail)
+            | Self::Upstream(detail)
+            | Self::RateLimited { detail, .. } => Some(detail.status),
+            Self::Redirected { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The provider's detail (status, code, message, request id), when the failure was an error answer.
+    pub fn detail(&self) -> Option<&ErrorDetail> {
+        match self {
+            Self::Unauthorized(detail)
+            | Self::ConnectionDisabled(detail)
+            | Self::LoginRequired(detail)
+            | Self::Gone(detail)
+            | Self::NotReady(detail)
+            | Self::NotFound(detail)
+            | Self::Rejected(detail)
+            | Self::Upstream(detail)
+            | Self::RateLimited { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
+
     /// How long the provider asked us to wait, when it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -387,6 +483,23 @@ impl ProviderError {
             _ => None,
         }
     }
+}
+
+/// Provider error codes that say the user's own credential no longer opens anything, so only a new link
+/// helps. Plaid: `INVALID_ACCESS_TOKEN` (the access token the caller holds for the user's Item is refused)
+/// and `ITEM_NOT_FOUND` (the Item was removed). Plaid's OpenAPI spec lists no error codes, so these follow
+/// its error reference; SnapTrade and Alpaca name no such code: their 401s refuse our keys and signatures,
+/// not a user's.
+const DEAD_USER_CREDENTIAL_CODES: [(Provider, &str); 2] = [
+    (Provider::Plaid, "INVALID_ACCESS_TOKEN"),
+    (Provider::Plaid, "ITEM_NOT_FOUND"),
+];
+
+fn names_a_dead_user_credential(detail: &ErrorDetail) -> bool {
+    detail
+        .code
+        .as_deref()
+        .is_some_and(|code| DEAD_USER_CREDENTIAL_CODES.contains(&(detail.provider, code)))
 }
 
 /// The start of a body as text, cut to 2 KiB at a character boundary.
@@ -437,11 +550,157 @@ mod tests {
         }
     }
 
+    /// One error of every variant, each with the answers its classifiers must give.
+    fn every_variant() -> Vec<ProviderError> {
+        let account = AccountId::generate();
+        let plaid = |code: &str| ErrorDetail::new(Provider::Plaid, 400, "refused").with_code(code);
+        vec![
+            ProviderError::config("PLAID_SECRET", "is missing"),
+            ProviderError::invalid_input("symbol", "is empty"),
+            ProviderError::invalid_data(Provider::Alpaca, "qty", "is negative"),
+            ProviderError::Unauthorized(detail(401).with_code("1076")),
+            ProviderError::Unauthorized(plaid("INVALID_ACCESS_TOKEN")),
+            ProviderError::ConnectionDisabled(detail(402).with_code("3003")),
+            ProviderError::LoginRequired(plaid("ITEM_LOGIN_REQUIRED")),
+            ProviderError::Gone(detail(410)),
+            ProviderError::NotReady(detail(425)),
+            ProviderError::NotFound(detail(404)),
+            ProviderError::NotFound(plaid("ITEM_NOT_FOUND")),
+            ProviderError::Rejected(detail(422)),
+            ProviderError::RateLimited {
+                detail: detail(429),
+                retry_after: None,
+            },
+            ProviderError::Upstream(detail(503)),
+            ProviderError::Decode {
+                provider: Provider::SnapTrade,
+                endpoint: "listUserAccounts",
+                message: "expected a list".into(),
+                raw_body: "{}".into(),
+            },
+            ProviderError::Timeout {
+                provider: Provider::SnapTrade,
+                endpoint: "listUserAccounts",
+            },
+            ProviderError::Transport {
+                provider: Provider::SnapTrade,
+                endpoint: "listUserAccounts",
+                message: "connection reset".into(),
+            },
+            ProviderError::OutcomeUnknown {
+                provider: Provider::Alpaca,
+                client_order_id: "c-1".into(),
+                reason: "no answer".into(),
+            },
+            ProviderError::Redirected {
+                provider: Provider::Plaid,
+                endpoint: "/accounts/get",
+                status: 302,
+            },
+            ProviderError::ResponseTooLarge {
+                provider: Provider::Plaid,
+                endpoint: "/accounts/get",
+                limit: 1024,
+            },
+            ProviderError::InsecureUrl {
+                variable: "PLAID_BASE_URL",
+                url: "http://example.com".into(),
+            },
+            ProviderError::NotCompiled(Provider::Alpaca),
+            ProviderError::NoClient(Provider::Manual),
+            ProviderError::Disabled(Provider::Plaid),
+            ProviderError::ReadOnlyConnection { account },
+            ProviderError::ConnectionUnavailable {
+                account,
+                status: ConnectionStatus::Disabled,
+            },
+            ProviderError::AccountInactive { account },
+            ProviderError::NoTradingProvider {
+                account,
+                provider: Provider::Plaid,
+            },
+        ]
+    }
+
+    /// `(needs_relink, is_retryable, http_status)` for each variant. The match has no wildcard: a new
+    /// variant does not compile until someone decides how it is classified.
+    fn expected(error: &ProviderError) -> (bool, bool, Option<u16>) {
+        use ProviderError as E;
+        match error {
+            E::Config { .. } | E::InvalidInput { .. } | E::InvalidData { .. } => {
+                (false, false, None)
+            }
+            E::Unauthorized(d) => (
+                d.code.as_deref() == Some("INVALID_ACCESS_TOKEN"),
+                false,
+                Some(d.status),
+            ),
+            E::ConnectionDisabled(d) | E::LoginRequired(d) => (true, false, Some(d.status)),
+            E::Gone(d) | E::Rejected(d) => (false, false, Some(d.status)),
+            E::NotFound(d) => (
+                d.code.as_deref() == Some("ITEM_NOT_FOUND"),
+                false,
+                Some(d.status),
+            ),
+            E::NotReady(d) | E::Upstream(d) | E::RateLimited { detail: d, .. } => {
+                (false, true, Some(d.status))
+            }
+            E::Decode { .. } | E::OutcomeUnknown { .. } | E::ResponseTooLarge { .. } => {
+                (false, false, None)
+            }
+            E::Timeout { .. } | E::Transport { .. } => (false, true, None),
+            E::Redirected { status, .. } => (false, false, Some(*status)),
+            E::InsecureUrl { .. }
+            | E::NotCompiled(_)
+            | E::NoClient(_)
+            | E::Disabled(_)
+            | E::AccountInactive { .. }
+            | E::NoTradingProvider { .. } => (false, false, None),
+            E::ReadOnlyConnection { .. } | E::ConnectionUnavailable { .. } => (true, false, None),
+        }
+    }
+
+    #[test]
+    fn every_variant_is_classified_for_relink_retry_and_status() {
+        let errors = every_variant();
+        for error in &errors {
+            let (relink, retryable, status) = expected(error);
+            assert_eq!(error.needs_relink(), relink, "needs_relink of {error:?}");
+            assert_eq!(error.is_retryable(), retryable, "is_retryable of {error:?}");
+            assert_eq!(error.http_status(), status, "http_status of {error:?}");
+            assert_eq!(
+                error.detail().map(|d| d.status),
+                error
+                    .http_status()
+                    .filter(|_| !matches!(error, ProviderError::Redirected { .. })),
+                "detail of {error:?}"
+            );
+        }
+        assert!(errors.iter().any(ProviderError::needs_relink));
+        assert!(errors.iter().any(ProviderError::is_retryable));
+    }
+
+    #[test]
+    fn only_the_users_own_credential_refused_needs_a_relink() {
+        let refused = |provider, code: &str| {
+            ProviderError::Unauthorized(ErrorDetail::new(provider, 401, "no").with_code(code))
+        };
+        assert!(refused(Provider::Plaid, "INVALID_ACCESS_TOKEN").needs_relink());
+        for (provider, code) in [
+            (Provider::Plaid, "INVALID_SECRET"),
+            (Provider::Plaid, "INVALID_API_KEYS"),
+            (Provider::SnapTrade, "1076"),
+            (Provider::SnapTrade, "INVALID_ACCESS_TOKEN"),
+        ] {
+            assert!(!refused(provider, code).needs_relink(), "{provider} {code}");
+        }
+    }
+
     #[test]
     fn a_rate_limit_keeps_how_long_to_wait() {
         let error = ProviderError::from_status(detail(429), Some(Duration::from_secs(7)));
         assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
-        assert!(error.is_transient());
+        assert!(error.is_retryable());
     }
 
     #[test]

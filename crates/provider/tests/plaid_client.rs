@@ -653,5 +653,5 @@ async fn a_rate_limit_longer_than_the_backoff_cap_is_reported_at_once_with_its_w
         error.retry_after(),
         Some(std::time::Duration::from_secs(60))
     );
-    assert!(error.is_transient());
+    assert!(error.is_retryable());
 }

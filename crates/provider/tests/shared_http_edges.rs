@@ -109,7 +109,7 @@ async fn a_redirect_to_another_host_is_not_followed_and_the_other_host_receives_
                 matches!(error, ProviderError::Redirected { status: s, .. } if s == status),
                 "{name} after a {status}: {error:?}"
             );
-            assert!(!error.is_transient(), "{name}: a redirect is not retried");
+            assert!(!error.is_retryable(), "{name}: a redirect is not retried");
         }
     }
     assert!(

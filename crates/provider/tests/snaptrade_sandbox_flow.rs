@@ -316,7 +316,7 @@ async fn an_order_whose_answer_is_lost_exists_at_snaptrade_and_is_not_sent_again
                 .await
                 .unwrap_err();
 
-        assert!(error.is_transient(), "{how:?}: {error:?}");
+        assert!(error.is_retryable(), "{how:?}: {error:?}");
         assert_eq!(sandbox.snaptrade().order_count(account_id), 1, "{how:?}");
         assert_eq!(sandbox.snaptrade().log().count("POST", "/trade/place"), 1);
     }

@@ -20,8 +20,8 @@ use crate::convert::{connection_of, deactivated, new_account, new_connection};
 use crate::merge::{Lot, merge_each};
 use crate::source::{AccountSource, OrderDesk, Snapshot};
 use crate::{
-    AccountReport, ConnectionReport, Outcome, ProviderReport, SyncError, SyncReport, UserGuard,
-    UserLocks,
+    AccountReport, ConnectionReport, Failure, Outcome, ProviderReport, SyncError, SyncReport,
+    UserGuard, UserLocks,
 };
 
 /// How many provider calls one user's sync makes at once unless told otherwise.
@@ -335,7 +335,7 @@ impl<S: Store + 'static> SyncEngine<S> {
                     Outcome::Synced
                 }
                 Ok(snapshot) => {
-                    let outcome = Outcome::failed(snapshot.failures.join("; "));
+                    let outcome = Outcome::failed(Failure::Logins(snapshot.failures.clone()));
                     snapshots.push(snapshot);
                     outcome
                 }
@@ -422,7 +422,6 @@ impl<S: Store + 'static> SyncEngine<S> {
                 provider_account_id: account.provider_account_id.clone(),
                 account_id: Some(account.id),
                 positions: Outcome::skipped(&reason),
-                positions_failure: None,
                 orders: Outcome::skipped(reason),
             });
         }
@@ -627,7 +626,7 @@ fn fetched_lots(
             else {
                 continue;
             };
-            let (outcome, failure) = match &account.positions {
+            let outcome = match &account.positions {
                 Ok(positions) => {
                     for position in positions {
                         let institution = row.institution_name.clone();
@@ -643,16 +642,15 @@ fn fetched_lots(
                             Err(left_out) => report.positions_left_out.push(left_out.to_string()),
                         }
                     }
-                    (Outcome::Synced, None)
+                    Outcome::Synced
                 }
-                Err(failure) => (Outcome::failed(failure), Some(failure.clone())),
+                Err(failure) => Outcome::failed(failure),
             };
             report.accounts.push(AccountReport {
                 provider: row.provider,
                 provider_account_id: row.provider_account_id.clone(),
                 account_id: Some(row.id),
                 positions: outcome,
-                positions_failure: failure,
                 orders: Outcome::skipped("not a trading provider"),
             });
         }
@@ -671,7 +669,7 @@ fn sync_state(
         .find(|a| a.account_id == Some(account.id))
     {
         return Some(match (&entry.positions, account.connection_status) {
-            (Outcome::Failed { reason }, _) => (SyncStatus::Error, Some(reason.clone())),
+            (Outcome::Failed(failure), _) => (SyncStatus::Error, Some(failure.to_string())),
             (Outcome::Skipped { reason }, _) => (SyncStatus::Disabled, Some(reason.clone())),
             (_, ConnectionStatus::Disabled) => (
                 SyncStatus::Disabled,
@@ -690,7 +688,7 @@ fn sync_state(
         .iter()
         .find(|p| p.provider == account.provider)
         .and_then(|p| match &p.outcome {
-            Outcome::Failed { reason } => Some((SyncStatus::Error, Some(reason.clone()))),
+            Outcome::Failed(failure) => Some((SyncStatus::Error, Some(failure.to_string()))),
             _ => None,
         })
 }

@@ -4,6 +4,8 @@ use tributary_domain::{AccountId, DomainError, Provider, UserId};
 use tributary_provider::ProviderError;
 use tributary_repo::RepoError;
 
+use crate::report::{Failure, all_retryable, common_status};
+
 /// Why a sync-layer operation failed. Repository and provider failures keep their own classification
 /// (NotFound, Conflict, RateLimited, ReadOnlyConnection…) so a caller can act on them.
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +52,12 @@ pub enum SyncError {
         provider: Provider,
     },
     /// Nothing could be fetched from the provider (every login or account failed).
-    #[error("{provider} could not be reached: {reason}")]
+    #[error("{provider} could not be reached: {}", crate::report::joined(.failures))]
     Unreachable {
         /// The provider.
         provider: Provider,
-        /// What each attempt reported.
-        reason: String,
+        /// What each attempt reported, typed, one per login.
+        failures: Vec<Failure>,
     },
     /// The provider does not list an order the store holds.
     #[error("the provider does not list order {order}")]
@@ -106,4 +108,255 @@ pub enum SyncError {
         /// The stored order it names.
         order: tributary_domain::OrderId,
     },
+}
+
+impl SyncError {
+    /// Whether only the user can repair this by linking again: a provider's error that says so
+    /// ([`ProviderError::needs_relink`]: login required, connection disabled, the user's credential dead…),
+    /// also inside [`Unreachable`](Self::Unreachable) (any login) and [`NotSaved`](Self::NotSaved).
+    ///
+    /// [`NotLinked`](Self::NotLinked) is not a re-link: the user never linked; match it to offer a first
+    /// link.
+    ///
+    /// ```
+    /// use tributary_domain::{Provider, UserId};
+    /// use tributary_provider::{ErrorDetail, ProviderError};
+    /// use tributary_sync::SyncError;
+    ///
+    /// let disabled = ErrorDetail::new(Provider::SnapTrade, 402, "disabled").with_code("3003");
+    /// assert!(SyncError::from(ProviderError::ConnectionDisabled(disabled)).needs_relink());
+    /// let never = SyncError::NotLinked { user: UserId::generate(), provider: Provider::Plaid };
+    /// assert!(!never.needs_relink());
+    /// ```
+    pub fn needs_relink(&self) -> bool {
+        match self {
+            Self::Provider(error) => error.needs_relink(),
+            Self::Unreachable { failures, .. } => failures.iter().any(Failure::needs_relink),
+            Self::NotSaved { source, .. } => source.needs_relink(),
+            _ => false,
+        }
+    }
+
+    /// Whether the same operation may succeed later without anyone changing anything: a provider's
+    /// retryable error ([`ProviderError::is_retryable`]: timeouts, 5xx, rate limits, network), the database
+    /// unavailable ([`RepoError::Unavailable`]), another sync of the user running ([`Busy`](Self::Busy)),
+    /// every login of an [`Unreachable`](Self::Unreachable) provider retryable, or a
+    /// [`NotSaved`](Self::NotSaved) sync whose cause is.
+    ///
+    /// [`OutcomeUnknown`](Self::OutcomeUnknown) is not: settle the order with `refresh_order` first.
+    ///
+    /// ```
+    /// use tributary_domain::{Provider, UserId};
+    /// use tributary_provider::ProviderError;
+    /// use tributary_sync::SyncError;
+    ///
+    /// let timeout = ProviderError::Timeout { provider: Provider::Alpaca, endpoint: "getAccount" };
+    /// assert!(SyncError::from(timeout).is_retryable());
+    /// assert!(SyncError::Busy { user: UserId::generate() }.is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Provider(error) => error.is_retryable(),
+            Self::Repo(error) => matches!(error, RepoError::Unavailable { .. }),
+            Self::Busy { .. } => true,
+            Self::Unreachable { failures, .. } => all_retryable(failures),
+            Self::NotSaved { source, .. } => source.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// The provider's HTTP status, when a provider answered with one ([`ProviderError::http_status`]),
+    /// also inside [`NotSaved`](Self::NotSaved), [`OutcomeUnknown`](Self::OutcomeUnknown) and
+    /// [`Unreachable`](Self::Unreachable) (when every login got the same status).
+    ///
+    /// ```
+    /// use tributary_domain::Provider;
+    /// use tributary_provider::{ErrorDetail, ProviderError};
+    /// use tributary_sync::SyncError;
+    ///
+    /// let refused = ProviderError::Rejected(ErrorDetail::new(Provider::Alpaca, 422, "qty too small"));
+    /// assert_eq!(SyncError::from(refused).http_status(), Some(422));
+    /// ```
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Provider(error) => error.http_status(),
+            Self::Unreachable { failures, .. } => common_status(failures),
+            Self::NotSaved { source, .. } | Self::OutcomeUnknown { source, .. } => {
+                source.http_status()
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tributary_domain::{ClientOrderId, OrderId};
+    use tributary_provider::ErrorDetail;
+
+    use super::*;
+
+    fn user() -> UserId {
+        UserId::generate()
+    }
+
+    fn login_required() -> ProviderError {
+        let detail = ErrorDetail::new(Provider::Plaid, 400, "sign in again")
+            .with_code("ITEM_LOGIN_REQUIRED");
+        ProviderError::LoginRequired(detail)
+    }
+
+    fn upstream() -> ProviderError {
+        ProviderError::Upstream(ErrorDetail::new(Provider::Plaid, 503, "maintenance"))
+    }
+
+    /// One error of every variant (some twice, where what they wrap decides).
+    fn every_variant() -> Vec<SyncError> {
+        let account = AccountId::generate();
+        let order = OrderId::generate();
+        vec![
+            RepoError::Unavailable {
+                reason: "pool timed out".into(),
+            }
+            .into(),
+            RepoError::NotFound { entity: "account" }.into(),
+            login_required().into(),
+            ProviderError::RateLimited {
+                detail: ErrorDetail::new(Provider::Alpaca, 429, "slow down"),
+                retry_after: Some(Duration::from_secs(1)),
+            }
+            .into(),
+            UserId::parse("not a uuid").unwrap_err().into(),
+            SyncError::NotSaved {
+                user: user(),
+                source: Box::new(
+                    RepoError::Unavailable {
+                        reason: "gone".into(),
+                    }
+                    .into(),
+                ),
+            },
+            SyncError::Busy { user: user() },
+            SyncError::NoClient {
+                provider: Provider::Alpaca,
+            },
+            SyncError::NotLinked {
+                user: user(),
+                provider: Provider::Plaid,
+            },
+            SyncError::Unreachable {
+                provider: Provider::Plaid,
+                failures: vec![upstream().into(), login_required().into()],
+            },
+            SyncError::Unreachable {
+                provider: Provider::Plaid,
+                failures: vec![upstream().into(), upstream().into()],
+            },
+            SyncError::OrderUnknown { order },
+            SyncError::AccountMismatch { account },
+            SyncError::AccountNotOwned {
+                account,
+                provider: Provider::SnapTrade,
+            },
+            SyncError::OutcomeUnknown {
+                order,
+                source: Box::new(upstream().into()),
+            },
+            SyncError::OrderRefused {
+                reason: "over the notional cap".into(),
+            },
+            SyncError::ClientOrderIdReused {
+                client_order_id: ClientOrderId::parse("c-1").unwrap(),
+                order,
+            },
+        ]
+    }
+
+    /// `(needs_relink, is_retryable, http_status)` for each variant. No wildcard: a new variant does not
+    /// compile until someone decides how it is classified.
+    fn expected(error: &SyncError) -> (bool, bool, Option<u16>) {
+        match error {
+            SyncError::Repo(repo) => (false, matches!(repo, RepoError::Unavailable { .. }), None),
+            SyncError::Provider(provider) => (
+                provider.needs_relink(),
+                provider.is_retryable(),
+                provider.http_status(),
+            ),
+            SyncError::Domain(_) => (false, false, None),
+            SyncError::NotSaved { source, .. } => (
+                source.needs_relink(),
+                source.is_retryable(),
+                source.http_status(),
+            ),
+            SyncError::Busy { .. } => (false, true, None),
+            SyncError::NoClient { .. } | SyncError::NotLinked { .. } => (false, false, None),
+            SyncError::Unreachable { failures, .. } => {
+                let relink = failures.iter().any(Failure::needs_relink);
+                let all_upstream = failures.iter().all(Failure::is_retryable);
+                (relink, all_upstream, all_upstream.then_some(503))
+            }
+            SyncError::OrderUnknown { .. }
+            | SyncError::AccountMismatch { .. }
+            | SyncError::AccountNotOwned { .. } => (false, false, None),
+            SyncError::OutcomeUnknown { source, .. } => (false, false, source.http_status()),
+            SyncError::OrderRefused { .. } | SyncError::ClientOrderIdReused { .. } => {
+                (false, false, None)
+            }
+        }
+    }
+
+    #[test]
+    fn every_variant_is_classified_for_relink_retry_and_status() {
+        for error in every_variant() {
+            let (relink, retryable, status) = expected(&error);
+            assert_eq!(error.needs_relink(), relink, "needs_relink of {error:?}");
+            assert_eq!(error.is_retryable(), retryable, "is_retryable of {error:?}");
+            assert_eq!(error.http_status(), status, "http_status of {error:?}");
+        }
+    }
+
+    #[test]
+    fn a_provider_unreachable_through_a_login_that_needs_signing_in_again_needs_a_relink() {
+        let error = SyncError::Unreachable {
+            provider: Provider::Plaid,
+            failures: vec![upstream().into(), login_required().into()],
+        };
+        assert!(error.needs_relink());
+        assert!(!error.is_retryable(), "one login will not heal by waiting");
+        assert_eq!(
+            error.http_status(),
+            None,
+            "the logins got different statuses"
+        );
+    }
+
+    #[test]
+    fn an_unknown_order_outcome_is_not_retryable_even_when_its_cause_is() {
+        let error = SyncError::OutcomeUnknown {
+            order: OrderId::generate(),
+            source: Box::new(upstream().into()),
+        };
+        assert!(!error.is_retryable());
+        assert_eq!(error.http_status(), Some(503));
+    }
+
+    #[test]
+    fn an_unreachable_provider_reads_as_each_logins_failure() {
+        let error = SyncError::Unreachable {
+            provider: Provider::Plaid,
+            failures: vec![
+                upstream().into(),
+                Failure::task_failed("fetch task failed: boom"),
+            ],
+        };
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "plaid could not be reached: {}; fetch task failed: boom",
+                upstream()
+            )
+        );
+    }
 }

@@ -57,7 +57,8 @@ pub use error::SyncError;
 pub use lock::{UserGuard, UserLocks};
 pub use orders::OrderPlacement;
 pub use report::{
-    AccountReport, ConnectionReport, FetchFailure, Outcome, ProviderReport, SyncReport,
+    AccountReport, ConnectionReport, FailedPart, Failure, Outcome, ProviderReport, ReportedFailure,
+    SyncReport,
 };
 #[cfg(feature = "snaptrade")]
 pub use snaptrade::{

@@ -8,6 +8,8 @@ use tributary_provider::ProviderError;
 use tributary_provider::capability::LeftOut;
 use tributary_repo::HoldingsReplaced;
 
+use crate::SyncError;
+
 /// How one part of a sync ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -18,11 +20,8 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
-    /// Fetching failed; what was stored before is kept.
-    Failed {
-        /// What went wrong.
-        reason: String,
-    },
+    /// Fetching failed; what was stored before is kept. The [`Failure`] says why, typed.
+    Failed(Failure),
 }
 
 impl Outcome {
@@ -33,73 +32,253 @@ impl Outcome {
         }
     }
 
-    /// A failure with its reason.
-    pub fn failed(reason: impl ToString) -> Self {
-        Self::Failed {
-            reason: reason.to_string(),
-        }
+    /// A failure: a [`ProviderError`], a [`SyncError`] or a [`Failure`].
+    pub fn failed(failure: impl Into<Failure>) -> Self {
+        Self::Failed(failure.into())
     }
 
     /// Whether this part failed.
     pub fn is_failed(&self) -> bool {
-        matches!(self, Self::Failed { .. })
+        matches!(self, Self::Failed(_))
     }
-}
 
-/// Why an account's positions could not be fetched, with the provider's typed error when a call failed, so
-/// a caller can tell a [`ProviderError::Timeout`] (naming the call) from a [`ProviderError::Decode`] (with
-/// the raw body) and act on it. Shared, so snapshots and reports stay cheap to clone.
-#[derive(Debug, Clone)]
-pub struct FetchFailure {
-    reason: String,
-    error: Option<Arc<ProviderError>>,
-}
-
-impl FetchFailure {
-    /// A failure that no provider call reported (the fetch's task itself failed).
-    pub fn untyped(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            error: None,
+    /// Why this part failed, when it did.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Self::Failed(failure) => Some(failure),
+            Self::Synced | Self::Skipped { .. } => None,
         }
     }
+}
 
-    /// What went wrong, as the report's [`Outcome::Failed`] says it.
-    pub fn reason(&self) -> &str {
-        &self.reason
+/// Why one part of a sync failed (a provider as a whole, an account's positions or orders), typed so a
+/// caller can act on it: [`needs_relink`](Self::needs_relink) (send the user to re-link),
+/// [`is_retryable`](Self::is_retryable) (sync again later), [`http_status`](Self::http_status), or a match on
+/// the provider's own error. Shared, so snapshots and reports stay cheap to clone; its text (`Display`) is
+/// the error's.
+///
+/// ```
+/// use tributary_domain::Provider;
+/// use tributary_provider::{ErrorDetail, ProviderError};
+/// use tributary_sync::{Failure, Outcome};
+///
+/// let expired = ErrorDetail::new(Provider::Plaid, 400, "sign in again").with_code("ITEM_LOGIN_REQUIRED");
+/// let outcome = Outcome::failed(ProviderError::LoginRequired(expired));
+/// match outcome.failure() {
+///     Some(failure) if failure.needs_relink() => { /* send the user to Link update mode */ }
+///     Some(failure) if failure.is_retryable() => { /* sync again later */ }
+///     Some(other) => panic!("unexpected: {other}"),
+///     None => {}
+/// }
+/// assert!(matches!(
+///     outcome.failure().and_then(Failure::provider_error),
+///     Some(ProviderError::LoginRequired(_))
+/// ));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Failure {
+    /// A provider call failed.
+    Provider(Arc<ProviderError>),
+    /// The sync layer failed for this part: the user's logins could not be read from the store, no login
+    /// of the provider could be reached ([`SyncError::Unreachable`]), an order listing was refused….
+    Sync(Arc<SyncError>),
+    /// Some of the user's logins at a provider failed, one failure each; the other logins were synced.
+    Logins(Vec<Failure>),
+    /// The task fetching this part ended without an answer (it panicked or was cancelled).
+    TaskFailed {
+        /// What became of the task.
+        reason: String,
+    },
+}
+
+impl Failure {
+    /// A failed task's failure.
+    pub fn task_failed(reason: impl Into<String>) -> Self {
+        Self::TaskFailed {
+            reason: reason.into(),
+        }
     }
 
     /// The provider's error, when a provider call failed.
     pub fn provider_error(&self) -> Option<&ProviderError> {
-        self.error.as_deref()
+        match self {
+            Self::Provider(error) => Some(error),
+            Self::Sync(error) => match error.as_ref() {
+                SyncError::Provider(error) => Some(error),
+                _ => None,
+            },
+            Self::Logins(_) | Self::TaskFailed { .. } => None,
+        }
     }
-}
 
-impl From<ProviderError> for FetchFailure {
-    fn from(error: ProviderError) -> Self {
-        Self {
-            reason: error.to_string(),
-            error: Some(Arc::new(error)),
+    /// Every provider error behind this failure: its own, each login's of a [`Logins`](Self::Logins)
+    /// failure, and each login's of a provider that could not be reached at all
+    /// ([`SyncError::Unreachable`]). Empty when no provider call failed (a store error, a failed task).
+    pub fn provider_errors(&self) -> Vec<&ProviderError> {
+        match self {
+            Self::Provider(error) => vec![error],
+            Self::Sync(error) => match error.as_ref() {
+                SyncError::Provider(error) => vec![error],
+                SyncError::Unreachable { failures, .. } => {
+                    failures.iter().flat_map(Self::provider_errors).collect()
+                }
+                _ => Vec::new(),
+            },
+            Self::Logins(failures) => failures.iter().flat_map(Self::provider_errors).collect(),
+            Self::TaskFailed { .. } => Vec::new(),
+        }
+    }
+
+    /// The sync layer's error, when the failure was not a single provider call's.
+    pub fn sync_error(&self) -> Option<&SyncError> {
+        match self {
+            Self::Sync(error) => Some(error),
+            Self::Provider(_) | Self::Logins(_) | Self::TaskFailed { .. } => None,
+        }
+    }
+
+    /// Whether only the user can repair this by linking again ([`ProviderError::needs_relink`]); for
+    /// several logins, whether any of them needs it.
+    pub fn needs_relink(&self) -> bool {
+        match self {
+            Self::Provider(error) => error.needs_relink(),
+            Self::Sync(error) => error.needs_relink(),
+            Self::Logins(failures) => failures.iter().any(Self::needs_relink),
+            Self::TaskFailed { .. } => false,
+        }
+    }
+
+    /// Whether syncing again later may succeed without anyone changing anything
+    /// ([`ProviderError::is_retryable`]); for several logins, whether all of them may. A failed task is a
+    /// bug, not retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Provider(error) => error.is_retryable(),
+            Self::Sync(error) => error.is_retryable(),
+            Self::Logins(failures) => all_retryable(failures),
+            Self::TaskFailed { .. } => false,
+        }
+    }
+
+    /// The provider's HTTP status, when there was one ([`ProviderError::http_status`]); for several
+    /// logins, the status they all share, if they do.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Provider(error) => error.http_status(),
+            Self::Sync(error) => error.http_status(),
+            Self::Logins(failures) => common_status(failures),
+            Self::TaskFailed { .. } => None,
         }
     }
 }
 
-impl fmt::Display for FetchFailure {
+/// Whether every one of several failures is retryable (and there is at least one).
+pub(crate) fn all_retryable(failures: &[Failure]) -> bool {
+    !failures.is_empty() && failures.iter().all(Failure::is_retryable)
+}
+
+/// The HTTP status several failures all share, if they do.
+pub(crate) fn common_status(failures: &[Failure]) -> Option<u16> {
+    let first = failures.first()?.http_status()?;
+    failures
+        .iter()
+        .all(|f| f.http_status() == Some(first))
+        .then_some(first)
+}
+
+/// Several failures as one line, `"; "` between them.
+pub(crate) fn joined(failures: &[Failure]) -> String {
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<ProviderError> for Failure {
+    fn from(error: ProviderError) -> Self {
+        Self::Provider(Arc::new(error))
+    }
+}
+
+/// A sync error that is a provider's becomes [`Failure::Provider`], so a caller finds it in one place.
+impl From<SyncError> for Failure {
+    fn from(error: SyncError) -> Self {
+        match error {
+            SyncError::Provider(error) => Self::from(error),
+            other => Self::Sync(Arc::new(other)),
+        }
+    }
+}
+
+impl From<&Failure> for Failure {
+    fn from(failure: &Failure) -> Self {
+        failure.clone()
+    }
+}
+
+impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)
+        match self {
+            Self::Provider(error) => error.fmt(f),
+            Self::Sync(error) => error.fmt(f),
+            Self::Logins(failures) => f.write_str(&joined(failures)),
+            Self::TaskFailed { reason } => f.write_str(reason),
+        }
     }
 }
 
-/// Equal when the reasons and the errors are the same field by field (`ProviderError` has no `PartialEq`,
-/// so its derived `Debug`, which shows every field and never a secret, stands in for it).
-impl PartialEq for FetchFailure {
+/// Equal when the failures are the same field by field (`ProviderError` and `SyncError` have no
+/// `PartialEq`, so their derived `Debug`, which shows every field and never a secret, stands in for it).
+impl PartialEq for Failure {
     fn eq(&self, other: &Self) -> bool {
-        let fields = |error: &Option<Arc<ProviderError>>| error.as_ref().map(|e| format!("{e:?}"));
-        self.reason == other.reason && fields(&self.error) == fields(&other.error)
+        format!("{self:?}") == format!("{other:?}")
     }
 }
 
-impl Eq for FetchFailure {}
+impl Eq for Failure {}
+
+/// Which part of a sync a [`ReportedFailure`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailedPart {
+    /// The provider as a whole (or some of its logins): its accounts are missing from the report.
+    Provider,
+    /// An account's positions.
+    Positions,
+    /// An account's orders.
+    Orders,
+}
+
+/// One failure of a [`SyncReport`], with where it happened. Its text is one line:
+/// `"snaptrade: …"`, `"account acct-1 positions: …"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReportedFailure {
+    /// The provider.
+    pub provider: Provider,
+    /// The provider's id for the account, when the failure is an account's.
+    pub account: Option<ProviderAccountId>,
+    /// What failed.
+    pub part: FailedPart,
+    /// Why, typed.
+    pub failure: Failure,
+}
+
+impl fmt::Display for ReportedFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let part = match self.part {
+            FailedPart::Provider => None,
+            FailedPart::Positions => Some("positions"),
+            FailedPart::Orders => Some("orders"),
+        };
+        match (&self.account, part) {
+            (Some(account), Some(part)) => write!(f, "account {account} {part}: {}", self.failure),
+            _ => write!(f, "{}: {}", self.provider, self.failure),
+        }
+    }
+}
 
 /// What happened to one provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,8 +311,6 @@ pub struct AccountReport {
     pub account_id: Option<AccountId>,
     /// How its positions ended.
     pub positions: Outcome,
-    /// Why its positions failed, typed, when they did (the same reason as `positions`).
-    pub positions_failure: Option<FetchFailure>,
     /// How its orders ended (Skipped for providers that do not trade).
     pub orders: Outcome,
 }
@@ -170,22 +347,39 @@ impl SyncReport {
                 .any(|a| a.positions.is_failed() || a.orders.is_failed())
     }
 
-    /// The failures, one line each: `"snaptrade: …"`, `"account acct-1 positions: …"`.
-    pub fn failures(&self) -> Vec<String> {
-        let providers = self.providers.iter().filter_map(|p| match &p.outcome {
-            Outcome::Failed { reason } => Some(format!("{}: {reason}", p.provider)),
-            _ => None,
+    /// The failures, each typed and with where it happened; each reads as one line
+    /// (`"snaptrade: …"`, `"account acct-1 positions: …"`).
+    ///
+    /// ```
+    /// # use tributary_sync::SyncReport;
+    /// # let report = SyncReport::default();
+    /// if report.failures().iter().any(|f| f.failure.needs_relink()) {
+    ///     // ask the user to link the connection again
+    /// }
+    /// ```
+    pub fn failures(&self) -> Vec<ReportedFailure> {
+        let providers = self.providers.iter().filter_map(|p| {
+            p.outcome.failure().map(|failure| ReportedFailure {
+                provider: p.provider,
+                account: None,
+                part: FailedPart::Provider,
+                failure: failure.clone(),
+            })
         });
         let accounts = self.accounts.iter().flat_map(|a| {
-            [("positions", &a.positions), ("orders", &a.orders)]
-                .into_iter()
-                .filter_map(move |(what, outcome)| match outcome {
-                    Outcome::Failed { reason } => Some(format!(
-                        "account {} {what}: {reason}",
-                        a.provider_account_id
-                    )),
-                    _ => None,
+            [
+                (FailedPart::Positions, &a.positions),
+                (FailedPart::Orders, &a.orders),
+            ]
+            .into_iter()
+            .filter_map(move |(part, outcome)| {
+                outcome.failure().map(|failure| ReportedFailure {
+                    provider: a.provider,
+                    account: Some(a.provider_account_id.clone()),
+                    part,
+                    failure: failure.clone(),
                 })
+            })
         });
         providers.chain(accounts).collect()
     }
@@ -197,20 +391,33 @@ impl SyncReport {
             .find(|a| a.account_id == Some(account))
     }
 }
-
 #[cfg(test)]
 mod tests {
+    use tributary_provider::ErrorDetail;
+    use tributary_repo::RepoError;
+
     use super::*;
 
-    #[test]
-    fn a_fetch_failure_keeps_the_providers_error_typed_and_reads_as_it() {
-        let timeout = || ProviderError::Timeout {
+    fn timeout() -> ProviderError {
+        ProviderError::Timeout {
             provider: Provider::SnapTrade,
             endpoint: "getAllAccountPositions",
-        };
-        let failure = FetchFailure::from(timeout());
+        }
+    }
 
-        assert_eq!(failure.reason(), timeout().to_string());
+    fn disabled() -> ProviderError {
+        let detail = ErrorDetail::new(Provider::SnapTrade, 402, "disabled").with_code("3003");
+        ProviderError::ConnectionDisabled(detail)
+    }
+
+    fn upstream(status: u16) -> ProviderError {
+        ProviderError::Upstream(ErrorDetail::new(Provider::Plaid, status, "down"))
+    }
+
+    #[test]
+    fn a_failure_keeps_the_providers_error_typed_and_reads_as_it() {
+        let failure = Failure::from(timeout());
+
         assert_eq!(failure.to_string(), timeout().to_string());
         assert!(matches!(
             failure.provider_error(),
@@ -219,16 +426,162 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(failure, FetchFailure::from(timeout()));
+        assert_eq!(failure, Failure::from(timeout()));
         assert_ne!(
             failure,
-            FetchFailure::untyped(failure.reason()),
+            Failure::task_failed(failure.to_string()),
             "the same words without the typed error are another failure"
         );
         assert!(
-            FetchFailure::untyped("task failed")
+            Failure::task_failed("task failed")
                 .provider_error()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_sync_error_that_is_a_providers_becomes_a_provider_failure() {
+        let failure = Failure::from(SyncError::from(disabled()));
+        assert!(matches!(failure, Failure::Provider(_)), "{failure:?}");
+        let busy = Failure::from(SyncError::Busy {
+            user: tributary_domain::UserId::generate(),
+        });
+        assert!(matches!(busy.sync_error(), Some(SyncError::Busy { .. })));
+    }
+
+    /// One failure of every variant.
+    fn every_variant() -> Vec<Failure> {
+        vec![
+            disabled().into(),
+            timeout().into(),
+            SyncError::from(RepoError::Unavailable {
+                reason: "pool timed out".into(),
+            })
+            .into(),
+            SyncError::Unreachable {
+                provider: Provider::Plaid,
+                failures: vec![upstream(503).into(), upstream(503).into()],
+            }
+            .into(),
+            Failure::Logins(vec![upstream(503).into(), disabled().into()]),
+            Failure::Logins(vec![upstream(502).into(), upstream(502).into()]),
+            Failure::task_failed("fetch task failed: boom"),
+        ]
+    }
+
+    /// `(needs_relink, is_retryable, http_status)` for each variant. No wildcard: a new variant does not
+    /// compile until someone decides how it is classified.
+    fn expected(failure: &Failure) -> (bool, bool, Option<u16>) {
+        match failure {
+            Failure::Provider(error) => (
+                error.needs_relink(),
+                error.is_retryable(),
+                error.http_status(),
+            ),
+            Failure::Sync(error) => (
+                error.needs_relink(),
+                error.is_retryable(),
+                error.http_status(),
+            ),
+            Failure::Logins(failures) => {
+                let statuses: Vec<_> = failures.iter().map(Failure::http_status).collect();
+                let shared = statuses.windows(2).all(|w| w[0] == w[1]);
+                (
+                    failures.iter().any(Failure::needs_relink),
+                    failures.iter().all(Failure::is_retryable),
+                    statuses[0].filter(|_| shared),
+                )
+            }
+            Failure::TaskFailed { .. } => (false, false, None),
+        }
+    }
+
+    #[test]
+    fn every_failure_is_classified_for_relink_retry_and_status() {
+        let failures = every_variant();
+        for failure in &failures {
+            let (relink, retryable, status) = expected(failure);
+            assert_eq!(
+                failure.needs_relink(),
+                relink,
+                "needs_relink of {failure:?}"
+            );
+            assert_eq!(
+                failure.is_retryable(),
+                retryable,
+                "is_retryable of {failure:?}"
+            );
+            assert_eq!(failure.http_status(), status, "http_status of {failure:?}");
+        }
+        let answers: Vec<_> = failures.iter().map(expected).collect();
+        assert_eq!(
+            answers,
+            [
+                (true, false, Some(402)),
+                (false, true, None),
+                (false, true, None),
+                (false, true, Some(503)),
+                (true, false, None),
+                (false, true, Some(502)),
+                (false, false, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_provider_error_behind_a_failure_is_found_however_deep() {
+        let unreachable = Failure::from(SyncError::Unreachable {
+            provider: Provider::Plaid,
+            failures: vec![upstream(503).into(), Failure::task_failed("boom")],
+        });
+        let logins = Failure::Logins(vec![disabled().into(), unreachable]);
+        let found: Vec<_> = logins
+            .provider_errors()
+            .into_iter()
+            .map(|e| e.http_status())
+            .collect();
+        assert_eq!(found, [Some(402), Some(503)]);
+        assert!(Failure::task_failed("boom").provider_errors().is_empty());
+    }
+
+    #[test]
+    fn a_reports_failures_are_typed_and_read_as_one_line_each() {
+        let account = ProviderAccountId::parse("acct-1").unwrap();
+        let report = SyncReport {
+            providers: vec![
+                ProviderReport {
+                    provider: Provider::Plaid,
+                    outcome: Outcome::failed(Failure::Logins(vec![upstream(503).into()])),
+                },
+                ProviderReport {
+                    provider: Provider::Alpaca,
+                    outcome: Outcome::Synced,
+                },
+            ],
+            accounts: vec![AccountReport {
+                provider: Provider::SnapTrade,
+                provider_account_id: account.clone(),
+                account_id: None,
+                positions: Outcome::failed(disabled()),
+                orders: Outcome::skipped("not a trading provider"),
+            }],
+            ..SyncReport::default()
+        };
+
+        assert!(report.has_failures());
+        let failures = report.failures();
+        let lines: Vec<String> = failures.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                format!("plaid: {}", upstream(503)),
+                format!("account acct-1 positions: {}", disabled()),
+            ]
+        );
+        assert_eq!(failures[0].part, FailedPart::Provider);
+        assert!(failures[0].failure.is_retryable());
+        assert_eq!(failures[1].part, FailedPart::Positions);
+        assert_eq!(failures[1].account.as_ref(), Some(&account));
+        assert!(failures[1].failure.needs_relink());
     }
 }

@@ -24,7 +24,7 @@ use tributary_provider::capability::{
 };
 use tributary_repo::PortfolioRepository;
 
-use crate::{FetchFailure, SyncError};
+use crate::{Failure, SyncError};
 
 /// What one provider holds for a user.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +35,9 @@ pub struct Snapshot {
     pub connections: Vec<ConnectionInfo>,
     /// Its accounts, each with its positions or why they could not be fetched.
     pub accounts: Vec<FetchedAccount>,
-    /// Logins or accounts that could not be fetched at all: their accounts are missing from `accounts`.
-    pub failures: Vec<String>,
+    /// Logins or accounts that could not be fetched at all, each typed: their accounts are missing from
+    /// `accounts`.
+    pub failures: Vec<Failure>,
     /// Items the provider answered with that cannot be represented: left out of `accounts`, with why.
     pub left_out: Vec<LeftOut>,
 }
@@ -47,7 +48,7 @@ pub struct FetchedAccount {
     /// The account.
     pub info: AccountInfo,
     /// Its positions, or why they could not be fetched.
-    pub positions: Result<Vec<Position>, FetchFailure>,
+    pub positions: Result<Vec<Position>, Failure>,
 }
 
 /// Finds the credentials a provider needs to act for a user.
@@ -220,7 +221,7 @@ async fn harvest_login<A: Aggregation>(
     let (connections, accounts) = (connections?, accounts?);
     let (positions, left_out) = match positions {
         Ok(listing) => (Ok(listing.items), listing.left_out),
-        Err(error) => (Err(FetchFailure::from(error)), Vec::new()),
+        Err(error) => (Err(Failure::from(error)), Vec::new()),
     };
     let accounts = accounts
         .into_iter()
@@ -277,12 +278,12 @@ async fn limited<T>(permits: &Semaphore, call: impl Future<Output = T>) -> T {
 
 async fn join_all<T: 'static>(
     mut tasks: JoinSet<Result<T, ProviderError>>,
-) -> Vec<Result<T, String>> {
+) -> Vec<Result<T, Failure>> {
     let mut results = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         results.push(match joined {
-            Ok(result) => result.map_err(|error| error.to_string()),
-            Err(panic) => Err(format!("fetch task failed: {panic}")),
+            Ok(result) => result.map_err(Failure::from),
+            Err(panic) => Err(Failure::task_failed(format!("fetch task failed: {panic}"))),
         });
     }
     results
@@ -291,7 +292,7 @@ async fn join_all<T: 'static>(
 /// One snapshot from every login's harvest; an error only when no login gave anything.
 fn snapshot(
     provider: Provider,
-    harvests: Vec<Result<Harvest, String>>,
+    harvests: Vec<Result<Harvest, Failure>>,
 ) -> Result<Snapshot, SyncError> {
     let mut snapshot = Snapshot {
         provider,
@@ -308,13 +309,13 @@ fn snapshot(
                 snapshot.accounts.extend(accounts);
                 snapshot.left_out.extend(left_out);
             }
-            Err(reason) => snapshot.failures.push(reason),
+            Err(failure) => snapshot.failures.push(failure),
         }
     }
     if snapshot.failures.len() == attempts {
         return Err(SyncError::Unreachable {
             provider,
-            reason: snapshot.failures.join("; "),
+            failures: snapshot.failures,
         });
     }
     Ok(snapshot)
@@ -388,11 +389,11 @@ where
         let account = info.provider_account_id.clone();
         tasks.spawn(async move {
             let positions = limited(&permits, client.account_positions(&login, &account)).await;
-            (index, positions.map_err(FetchFailure::from))
+            (index, positions.map_err(Failure::from))
         });
     }
-    let mut positions: Vec<Result<Vec<Position>, FetchFailure>> =
-        vec![Err(FetchFailure::untyped("not fetched: its task failed")); accounts.len()];
+    let mut positions: Vec<Result<Vec<Position>, Failure>> =
+        vec![Err(Failure::task_failed("not fetched: its task failed")); accounts.len()];
     let mut left_out = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -460,7 +461,7 @@ where
                 );
                 let (positions, left_out) = match positions {
                     Ok(listing) => (Ok(listing.items), listing.left_out),
-                    Err(error) => (Err(FetchFailure::from(error)), Vec::new()),
+                    Err(error) => (Err(Failure::from(error)), Vec::new()),
                 };
                 Ok((
                     Vec::new(),

@@ -698,7 +698,16 @@ pub async fn a_provider_outage_keeps_its_holdings_and_reports_the_failure<S: Sto
         .iter()
         .find(|p| p.provider == Provider::SnapTrade)
         .unwrap();
-    assert!(snaptrade.outcome.is_failed(), "{snaptrade:?}");
+    let failure = snaptrade
+        .outcome
+        .failure()
+        .unwrap_or_else(|| panic!("{snaptrade:?}"));
+    assert!(
+        failure.is_retryable(),
+        "a 503 is worth syncing again: {failure:?}"
+    );
+    assert!(!failure.needs_relink(), "{failure:?}");
+    assert_eq!(failure.http_status(), Some(503), "{failure:?}");
     assert!(
         report
             .providers
@@ -1049,7 +1058,12 @@ pub async fn no_secret_reaches_the_engine_its_reports_or_its_errors<S: Store + '
     let texts = [
         format!("{:?}", world.engine),
         format!("{failed:?}"),
-        failed.failures().join("\n"),
+        failed
+            .failures()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
         format!("{forged:?} {forged}"),
     ];
     for text in &texts {

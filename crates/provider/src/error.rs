@@ -446,17 +446,8 @@ impl ProviderError {
     /// ```
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            Self::Unauthorized(detail)
-            | Self::ConnectionDisabled(detail)
-            | Self::LoginRequired(detail)
-            | Self::Gone(detail)
-            | Self::NotReady(detail)
-            | Self::NotFound(detail)
-            | Self::Rejected(detail)
-            | Self::Upstream(detail)
-            | Self::RateLimited { detail, .. } => Some(detail.status),
             Self::Redirected { status, .. } => Some(*status),
-            _ => None,
+            _ => self.detail().map(|detail| detail.status),
         }
     }
 

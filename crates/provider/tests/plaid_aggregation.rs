@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tributary_domain::{ConnectionStatus, ConnectionType, OptionRight, Provider, SecurityType};
-use tributary_provider::capability::{Aggregation, PositionSide, TransactionKind};
+use tributary_provider::capability::{Aggregation, PositionSide, TransactionKind, TransactionPage};
 use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use url::Url;
 use wiremock::matchers::{body_partial_json, method, path};
@@ -44,6 +44,19 @@ fn token() -> AccessToken {
 
 fn date(text: &str) -> NaiveDate {
     NaiveDate::from_str(text).unwrap()
+}
+
+/// Plaid's own `/investments/transactions/get` example, read as one page of 2024.
+async fn the_examples_transactions_page() -> TransactionPage {
+    let server = serving(
+        "/investments/transactions/get",
+        fixture("plaid", "investments_transactions_get"),
+    )
+    .await;
+    client(&server)
+        .transactions(&token(), date("2024-01-01"), date("2024-12-31"), None)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -220,16 +233,7 @@ async fn one_transaction_that_cannot_be_represented_is_left_out_and_the_page_kep
 /// digits, 14 and 16 decimals): both are kept to the last digit, neither rounded nor left out.
 #[tokio::test]
 async fn the_examples_quantities_are_kept_to_the_last_digit() {
-    let server = serving(
-        "/investments/transactions/get",
-        fixture("plaid", "investments_transactions_get"),
-    )
-    .await;
-
-    let page = client(&server)
-        .transactions(&token(), date("2024-01-01"), date("2024-12-31"), None)
-        .await
-        .unwrap();
+    let page = the_examples_transactions_page().await;
 
     assert_eq!(page.left_out, []);
     let quantities: Vec<_> = page.transactions.iter().map(|t| t.quantity).collect();
@@ -276,16 +280,7 @@ async fn a_holdings_value_is_kept_to_the_last_digit_or_the_holding_left_out_neve
 
 #[tokio::test]
 async fn transactions_become_typed_kinds_with_unsigned_quantities() {
-    let server = serving(
-        "/investments/transactions/get",
-        fixture("plaid", "investments_transactions_get"),
-    )
-    .await;
-
-    let page = client(&server)
-        .transactions(&token(), date("2024-01-01"), date("2024-12-31"), None)
-        .await
-        .unwrap();
+    let page = the_examples_transactions_page().await;
 
     assert_eq!(
         page.next, None,

@@ -11,7 +11,7 @@ use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{
     AlpacaClientOrderId, AlpacaOrderRequest, AlpacaOrderSide, BrokerAccountId,
 };
-use tributary_provider::capability::{BrokerageAccounts, OrderScope, Trading};
+use tributary_provider::capability::{BrokerageAccounts, OrderScope, PlacedOrder, Trading};
 use tributary_spec::Spec;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -187,6 +187,21 @@ async fn serve(server: &MockServer, verb: &str, route: &str, body: &Value) {
         .respond_with(ResponseTemplate::new(200).set_body_json(body))
         .mount(server)
         .await;
+}
+
+/// What `find_order` makes of `order`, answered as Alpaca's order-by-client-order-id lookup.
+async fn order_found_by_client_order_id(
+    order: &Value,
+) -> Result<Option<PlacedOrder>, ProviderError> {
+    let server = MockServer::start().await;
+    serve(&server, "GET", BY_CLIENT_ORDER_ID_PATH, order).await;
+    Trading::find_order(
+        &client(&server),
+        &(),
+        &account(),
+        &ClientOrderId::parse("x").unwrap(),
+    )
+    .await
 }
 
 /// One order body (an example, a required-only order…) through every order read the capabilities make.
@@ -536,17 +551,10 @@ async fn a_nine_decimal_crypto_quantity_is_read_to_the_last_digit() {
     order["qty"] = json!("0.123456789");
     order["filled_qty"] = json!("0.000000001");
     order["filled_avg_price"] = json!("64123.1234567891");
-    let server = MockServer::start().await;
-    serve(&server, "GET", BY_CLIENT_ORDER_ID_PATH, &order).await;
-    let row = Trading::find_order(
-        &client(&server),
-        &(),
-        &account(),
-        &ClientOrderId::parse("x").unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let row = order_found_by_client_order_id(&order)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.units.unwrap().get(), dec("0.123456789"));
     assert_eq!(row.filled_units.unwrap().get(), dec("0.000000001"));
     assert_eq!(
@@ -595,15 +603,7 @@ async fn a_figure_with_more_decimals_than_the_column_is_left_out_naming_the_fiel
     ] {
         let mut past = order.clone();
         past[field] = json!(value);
-        let server = MockServer::start().await;
-        serve(&server, "GET", BY_CLIENT_ORDER_ID_PATH, &past).await;
-        let found = Trading::find_order(
-            &client(&server),
-            &(),
-            &account(),
-            &ClientOrderId::parse("x").unwrap(),
-        )
-        .await;
+        let found = order_found_by_client_order_id(&past).await;
         assert!(
             matches!(&found, Err(ProviderError::InvalidData { field: named, reason, .. })
                 if named == field && reason.contains("decimal places")),
@@ -621,17 +621,10 @@ async fn the_spec_multi_leg_order_is_recorded_under_its_legs_symbols_without_a_s
         .find(|example| example.name == "MultilegOptions")
         .expect("the spec's multi-leg example")
         .value;
-    let server = MockServer::start().await;
-    serve(&server, "GET", BY_CLIENT_ORDER_ID_PATH, &multileg).await;
-    let row = Trading::find_order(
-        &client(&server),
-        &(),
-        &account(),
-        &ClientOrderId::parse("x").unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let row = order_found_by_client_order_id(&multileg)
+        .await
+        .unwrap()
+        .unwrap();
     let legs: Vec<&str> = multileg["legs"]
         .as_array()
         .unwrap()

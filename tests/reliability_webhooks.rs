@@ -25,14 +25,13 @@ use tributary::domain::{
     AuthorizationId, BrokerageConnection, ConnectionStatus, ConnectionType, FeatureFlags, Holding,
     InvestmentAccount, Order, UserId,
 };
-use tributary::provider::ProviderError;
+use tributary::provider::WebhookError;
 use tributary::provider::snaptrade::UserCredentials;
 use tributary::provider::snaptrade::signing::{canonical_json, sign};
-use tributary::provider::snaptrade::webhook::{CODE_WEBHOOK_BAD_SIGNATURE, verify_webhook};
+use tributary::provider::snaptrade::webhook::verify_webhook;
 use tributary::repo::{Keyring, MemoryStore, PgStore, SecretKey, Store};
 use tributary::sync::{
-    CODE_WEBHOOK_TOO_LARGE, MAX_WEBHOOK_BODY, SyncEngine, SyncError, WebhookOutcome,
-    webhook_http_status,
+    MAX_WEBHOOK_BODY, SyncEngine, SyncError, WebhookOutcome, webhook_http_status,
 };
 use tributary_sandbox::Sandbox;
 
@@ -187,15 +186,17 @@ fn forged_signature(payload: &Value) -> String {
 }
 
 fn assert_refused_as_forged(refused: &SyncError) {
-    let SyncError::Provider(ProviderError::Unauthorized(detail)) = refused else {
-        panic!("a forged delivery is Unauthorized, got {refused:?}");
+    let SyncError::Webhook(
+        refusal @ (WebhookError::BadSignature { .. } | WebhookError::MissingSignature { .. }),
+    ) = refused
+    else {
+        panic!("a forged or unsigned delivery is refused for its signature, got {refused:?}");
     };
+    assert_eq!(refusal.http_status(), 401);
     assert_eq!(
-        detail.code.as_deref(),
-        Some(CODE_WEBHOOK_BAD_SIGNATURE),
-        "{detail}"
+        webhook_http_status(&Err(SyncError::Webhook(refusal.clone()))),
+        401
     );
-    assert_eq!(detail.status, 401);
 }
 
 async fn a_forged_or_unsigned_delivery_is_refused_and_does_not_burn_its_webhook_id<
@@ -220,7 +221,17 @@ async fn a_forged_or_unsigned_delivery_is_refused_and_does_not_burn_its_webhook_
     for refused in [&forged, &unsigned, &garbage] {
         assert_refused_as_forged(refused);
     }
-    assert!(unsigned.to_string().contains("missing"), "{unsigned}");
+    assert!(
+        matches!(
+            unsigned,
+            SyncError::Webhook(WebhookError::MissingSignature { .. })
+        ),
+        "{unsigned}"
+    );
+    assert!(
+        unsigned.to_string().contains("carries no signature"),
+        "{unsigned}"
+    );
     assert_eq!(hooked.rows().await, before, "a refused delivery wrote");
     // The forgeries did not mark the id as seen: SnapTrade's genuine delivery with it is still applied.
     let genuine = hooked.deliver(&broken).await.unwrap();
@@ -372,20 +383,16 @@ fn ten_mebibytes(event: Value) -> Value {
 
 /// Checks `refused` is the size refusal: 413, its code, the limit named, the body not repeated.
 fn assert_refused_as_too_large(refused: &SyncError) {
-    let SyncError::Provider(ProviderError::Rejected(detail)) = refused else {
-        panic!("an oversized delivery is Rejected, got {refused:?}");
+    let SyncError::Webhook(refusal @ WebhookError::TooLarge { limit, .. }) = refused else {
+        panic!("an oversized delivery is TooLarge, got {refused:?}");
     };
-    assert_eq!(detail.status, 413, "{detail}");
-    assert_eq!(
-        detail.code.as_deref(),
-        Some(CODE_WEBHOOK_TOO_LARGE),
-        "{detail}"
-    );
+    assert_eq!(*limit, MAX_WEBHOOK_BODY);
+    assert_eq!(refusal.http_status(), 413, "{refusal}");
     assert!(
-        detail
-            .message
+        refusal
+            .to_string()
             .contains(&format!("over the {MAX_WEBHOOK_BODY}-byte limit")),
-        "{detail}"
+        "{refusal}"
     );
     assert!(
         refused.to_string().len() < 1024,
@@ -515,10 +522,9 @@ async fn bytes_that_are_not_utf8_are_refused_as_invalid_data_and_change_nothing<
             .deliver_raw(Some(&signature), body)
             .await
             .unwrap_err();
-        let SyncError::Provider(ProviderError::InvalidData { field, reason, .. }) = &refused else {
-            panic!("{what}: refused as InvalidData, got {refused:?}");
+        let SyncError::Webhook(WebhookError::Malformed { reason, .. }) = &refused else {
+            panic!("{what}: refused as malformed, got {refused:?}");
         };
-        assert_eq!(field, "webhook body", "{what}");
         assert!(reason.contains("not JSON"), "{what}: {reason}");
     }
     assert_eq!(hooked.rows().await, before);

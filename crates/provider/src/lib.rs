@@ -50,6 +50,7 @@ mod config;
 mod error;
 #[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod http;
+mod inbound;
 pub mod router;
 
 /// The Alpaca Broker API client: accounts, positions and orders that are never placed twice.
@@ -63,4 +64,5 @@ pub mod plaid;
 pub mod snaptrade;
 
 pub use error::{ErrorDetail, ProviderError};
+pub use inbound::WebhookError;
 pub use router::ProviderRouter;

@@ -4,10 +4,11 @@
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tributary_provider::ProviderError;
+use tributary_domain::Provider;
+use tributary_provider::WebhookError;
 use tributary_provider::snaptrade::signing::{canonical_json, sign};
 use tributary_provider::snaptrade::webhook::{
-    CODE_STALE_EVENT, CODE_WEBHOOK_BAD_SIGNATURE, ConnectionAttemptResult, verify_webhook_at,
+    ConnectionAttemptResult, MAX_EVENT_AGE, verify_webhook_at,
 };
 use tributary_provider::snaptrade::{WebhookEventKind, parse_timestamp};
 
@@ -67,10 +68,13 @@ fn a_forged_signature_is_refused() {
 
     let error = verify_webhook_at(&key(), Some(&forged), &body, now()).unwrap_err();
 
-    let ProviderError::Unauthorized(detail) = error else {
-        panic!("expected Unauthorized, got {error:?}");
-    };
-    assert_eq!(detail.code.as_deref(), Some(CODE_WEBHOOK_BAD_SIGNATURE));
+    assert_eq!(
+        error,
+        WebhookError::BadSignature {
+            provider: Provider::SnapTrade
+        }
+    );
+    assert_eq!(error.http_status(), 401);
 }
 
 #[test]
@@ -88,14 +92,21 @@ fn a_payload_changed_after_signing_is_refused() {
     )
     .unwrap_err();
 
-    assert!(matches!(error, ProviderError::Unauthorized(_)));
+    assert!(
+        matches!(error, WebhookError::BadSignature { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn a_delivery_without_a_signature_is_refused() {
     let (_, body) = delivery(&holdings_updated(now()));
     let error = verify_webhook_at(&key(), None, &body, now()).unwrap_err();
-    assert!(matches!(error, ProviderError::Unauthorized(_)));
+    assert!(
+        matches!(error, WebhookError::MissingSignature { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.http_status(), 401);
 }
 
 #[test]
@@ -104,10 +115,15 @@ fn an_event_older_than_five_minutes_is_refused_as_stale() {
 
     let error = verify_webhook_at(&key(), Some(&signature), &body, now()).unwrap_err();
 
-    let ProviderError::Rejected(detail) = error else {
-        panic!("expected Rejected, got {error:?}");
+    let WebhookError::Stale {
+        distance, max_age, ..
+    } = error
+    else {
+        panic!("expected Stale, got {error:?}");
     };
-    assert_eq!(detail.code.as_deref(), Some(CODE_STALE_EVENT));
+    assert_eq!(distance.as_secs(), 301);
+    assert_eq!(max_age, MAX_EVENT_AGE);
+    assert_eq!(error.http_status(), 400);
 }
 
 #[test]
@@ -192,10 +208,11 @@ fn every_documented_event_type_has_its_own_kind() {
 }
 
 #[test]
-fn a_body_that_is_not_a_json_object_is_invalid_data() {
+fn a_body_that_is_not_a_json_object_is_refused_as_malformed() {
     let error = verify_webhook_at(&key(), Some("x"), b"[1, 2]", now()).unwrap_err();
     assert!(
-        matches!(error, ProviderError::InvalidData { .. }),
+        matches!(&error, WebhookError::Malformed { reason, .. } if reason.contains("not a JSON object")),
         "{error:?}"
     );
+    assert_eq!(error.http_status(), 400);
 }

@@ -394,12 +394,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             }
         }
         let merged = merge_each(user, lots);
-        for ((symbol, currency), error) in merged.left_out {
-            let currency = currency.map_or_else(|| "no currency".to_owned(), |c| c.to_string());
-            report.positions_left_out.push(format!(
-                "{symbol} ({currency}): {error}; the holding is left out of this sync"
-            ));
-        }
+        report.positions_left_out.extend(merged.left_out);
         Ok(merged.holdings)
     }
 
@@ -639,7 +634,7 @@ fn fetched_lots(
                         )?;
                         match lot {
                             Ok(lot) => lots.push(lot),
-                            Err(left_out) => report.positions_left_out.push(left_out.to_string()),
+                            Err(left_out) => report.positions_left_out.push(left_out),
                         }
                     }
                     Outcome::Synced

@@ -1,7 +1,7 @@
 //! The sync layer's one error.
 
 use tributary_domain::{AccountId, DomainError, Provider, UserId};
-use tributary_provider::ProviderError;
+use tributary_provider::{ProviderError, WebhookError};
 use tributary_repo::RepoError;
 
 use crate::report::{Failure, all_retryable, common_status};
@@ -17,6 +17,10 @@ pub enum SyncError {
     /// A provider refused or failed (including the router's refusals: disabled, read-only connection…).
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// An inbound webhook delivery was refused before anything was recorded: answer it with
+    /// [`WebhookError::http_status`] (the provider delivers it again).
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
     /// A value the domain refuses, built in the sync layer (e.g. a sum that overflows its column).
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -93,11 +97,12 @@ pub enum SyncError {
         /// Why it cannot be told.
         source: Box<SyncError>,
     },
-    /// The order was refused before anything was sent: `reason` says which of the engine's rules it broke.
+    /// The order was refused before anything was recorded or sent: `reason` says which of the engine's rules
+    /// it broke.
     #[error("order refused before it was sent: {reason}")]
     OrderRefused {
-        /// Which rule, e.g. the notional cap.
-        reason: String,
+        /// Which rule, with the figures.
+        reason: OrderRefusal,
     },
     /// The client order id is already the key of a different order of the user's (another account, symbol,
     /// size…): reusing it would return that order instead of placing this one, so nothing was sent.
@@ -193,7 +198,7 @@ impl SyncError {
 mod tests {
     use std::time::Duration;
 
-    use tributary_domain::{ClientOrderId, OrderId};
+    use tributary_domain::{ClientOrderId, Notional, OrderId};
     use tributary_provider::ErrorDetail;
 
     use super::*;
@@ -265,8 +270,14 @@ mod tests {
                 source: Box::new(upstream().into()),
             },
             SyncError::OrderRefused {
-                reason: "over the notional cap".into(),
+                reason: OrderRefusal::NotionalOverCap {
+                    notional: Notional::parse("1000.01").unwrap(),
+                    cap: Notional::parse("1000").unwrap(),
+                },
             },
+            SyncError::Webhook(WebhookError::BadSignature {
+                provider: Provider::SnapTrade,
+            }),
             SyncError::ClientOrderIdReused {
                 client_order_id: ClientOrderId::parse("c-1").unwrap(),
                 order,
@@ -285,6 +296,8 @@ mod tests {
                 provider.http_status(),
             ),
             SyncError::Domain(_) => (false, false, None),
+            // The status a refused delivery is answered with is the refusal's own, not a provider's answer.
+            SyncError::Webhook(_) => (false, false, None),
             SyncError::NotSaved { source, .. } => (
                 source.needs_relink(),
                 source.is_retryable(),
@@ -359,4 +372,28 @@ mod tests {
             )
         );
     }
+}
+
+/// Which of the engine's own limits an order broke (see [`crate::SyncEngine::with_notional_cap`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrderRefusal {
+    /// A notional order for more than the cap.
+    #[error("notional {notional} is over the engine's cap of {cap}")]
+    NotionalOverCap {
+        /// The order's notional.
+        notional: tributary_domain::Notional,
+        /// The engine's cap.
+        cap: tributary_domain::Notional,
+    },
+    /// Units at a limit or stop price whose value (units × the highest price given) is over the cap.
+    #[error("{units} units at {price} are over the engine's notional cap of {cap}")]
+    PricedValueOverCap {
+        /// The order's units.
+        units: tributary_domain::Units,
+        /// The highest of its limit and stop prices.
+        price: rust_decimal::Decimal,
+        /// The engine's cap.
+        cap: tributary_domain::Notional,
+    },
 }

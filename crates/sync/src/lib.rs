@@ -53,7 +53,7 @@ mod snaptrade;
 pub mod source;
 
 pub use engine::{DEFAULT_CONCURRENCY, SyncEngine};
-pub use error::SyncError;
+pub use error::{OrderRefusal, SyncError};
 pub use lock::{UserGuard, UserLocks};
 pub use orders::OrderPlacement;
 pub use report::{
@@ -62,6 +62,5 @@ pub use report::{
 };
 #[cfg(feature = "snaptrade")]
 pub use snaptrade::{
-    CODE_WEBHOOK_TOO_LARGE, MAX_WEBHOOK_BODY, RegisteredSnapTradeUser, WebhookOutcome,
-    webhook_http_status,
+    MAX_WEBHOOK_BODY, RegisteredSnapTradeUser, WebhookOutcome, webhook_http_status,
 };

@@ -54,24 +54,49 @@ pub struct Lot {
     pub security: SecurityFacts,
 }
 
-/// Why a position was left out of the holdings.
+/// A position, or the holding its lots would make, left out of the holdings: reported with why, never rounded
+/// or clamped into a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeftOut {
-    /// The account.
-    pub account_id: AccountId,
+pub struct PositionLeftOut {
     /// The symbol.
     pub symbol: Symbol,
+    /// Its currency, when the provider said.
+    pub currency: Option<Currency>,
+    /// The account holding the position; `None` for a holding merged from several accounts' lots.
+    pub account_id: Option<AccountId>,
     /// Why.
-    pub reason: &'static str,
+    pub reason: LeftOutReason,
 }
 
-impl std::fmt::Display for LeftOut {
+/// Why a position has no place in the holdings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeftOutReason {
+    /// A short position: a holding's quantity and market value are never negative.
+    ShortPosition,
+    /// A figure of the merged holding does not fit its column (an average cost per unit past its scale…).
+    DoesNotFit(DomainError),
+}
+
+impl std::fmt::Display for LeftOutReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} in account {}: {}",
-            self.symbol, self.account_id, self.reason
-        )
+        match self {
+            Self::ShortPosition => f.write_str("short positions are not aggregated into holdings"),
+            Self::DoesNotFit(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::fmt::Display for PositionLeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.symbol)?;
+        if let Some(currency) = &self.currency {
+            write!(f, " ({currency})")?;
+        }
+        if let Some(account) = self.account_id {
+            write!(f, " in account {account}")?;
+        }
+        write!(f, ": {}", self.reason)
     }
 }
 
@@ -93,13 +118,17 @@ impl Lot {
         provider: Provider,
         position: &Position,
         account_currency: Option<&Currency>,
-    ) -> Result<Result<Self, LeftOut>, DomainError> {
+    ) -> Result<Result<Self, PositionLeftOut>, DomainError> {
         if position.side == PositionSide::Short {
             // total_quantity and total_market_value are >= 0 columns: a short has no row to live in.
-            return Ok(Err(LeftOut {
-                account_id,
+            return Ok(Err(PositionLeftOut {
                 symbol: position.symbol.clone(),
-                reason: "short positions are not aggregated into holdings",
+                currency: position
+                    .currency
+                    .clone()
+                    .or_else(|| account_currency.cloned()),
+                account_id: Some(account_id),
+                reason: LeftOutReason::ShortPosition,
             }));
         }
         let market_value = match (position.market_value, position.price) {
@@ -203,7 +232,7 @@ pub struct Merged {
     pub holdings: Vec<NewHolding>,
     /// Each holding left out, with the figure that does not fit (an average cost per unit past its column,
     /// say): reported, never rounded or clamped into a row.
-    pub left_out: Vec<(HoldingKey, DomainError)>,
+    pub left_out: Vec<PositionLeftOut>,
 }
 
 /// Like [`merge`], but one holding that cannot be represented is left out with why instead of failing them
@@ -213,7 +242,12 @@ pub fn merge_each(user: UserId, lots: Vec<Lot>) -> Merged {
     for (key, lots) in by_key(lots) {
         match holding(user, key.clone(), &lots) {
             Ok(holding) => merged.holdings.push(holding),
-            Err(error) => merged.left_out.push((key, error)),
+            Err(error) => merged.left_out.push(PositionLeftOut {
+                symbol: key.0,
+                currency: key.1,
+                account_id: None,
+                reason: LeftOutReason::DoesNotFit(error),
+            }),
         }
     }
     merged

@@ -17,6 +17,7 @@ use tributary_repo::{RepoError, Store};
 use uuid::Uuid;
 
 use crate::engine::{account_ref, all_written};
+use crate::error::OrderRefusal;
 use crate::source::OrderDesk;
 use crate::{SyncEngine, SyncError};
 
@@ -154,7 +155,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         };
         if notional > cap {
             return Err(SyncError::OrderRefused {
-                reason: format!("notional {notional} is over the engine's cap of {cap}"),
+                reason: OrderRefusal::NotionalOverCap { notional, cap },
             });
         }
         Ok(())
@@ -179,9 +180,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             .is_none_or(|value| value > cap.get());
         if over {
             return Err(SyncError::OrderRefused {
-                reason: format!(
-                    "{units} units at {price} are over the engine's notional cap of {cap}"
-                ),
+                reason: OrderRefusal::PricedValueOverCap { units, price, cap },
             });
         }
         Ok(())

@@ -9,6 +9,7 @@ use tributary_provider::capability::LeftOut;
 use tributary_repo::HoldingsReplaced;
 
 use crate::SyncError;
+use crate::merge::PositionLeftOut;
 
 /// How one part of a sync ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,8 +331,9 @@ pub struct SyncReport {
     pub holdings: HoldingsReplaced,
     /// Orders upserted.
     pub orders_written: usize,
-    /// Positions left out of the holdings, with why (a short position has no place in a holdings row).
-    pub positions_left_out: Vec<String>,
+    /// Positions left out of the holdings, with why (a short position has no place in a holdings row; a
+    /// merged holding whose figure does not fit its column is left out whole).
+    pub positions_left_out: Vec<PositionLeftOut>,
     /// Items a provider answered with that cannot be represented (a position or an order with a field the
     /// domain refuses): left out, each with its provider id, the field and why; the rest was written.
     pub left_out: Vec<LeftOut>,

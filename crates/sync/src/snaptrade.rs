@@ -10,13 +10,11 @@ use tributary_domain::{
     NewSnapTradeUser, Provider, StatusMessage, UserId,
 };
 use tributary_provider::capability::{ConnectionPortal, PortalLink, PortalRequest};
-use tributary_provider::snaptrade::webhook::{
-    CODE_BODY_TOO_LARGE, WebhookRefusal, verify_webhook_signature,
-};
+use tributary_provider::snaptrade::webhook::verify_webhook_signature;
 use tributary_provider::snaptrade::{
     SnapTradeClient, UserCredentials, WebhookEvent, WebhookEventKind,
 };
-use tributary_provider::{ErrorDetail, ProviderError};
+use tributary_provider::{ProviderError, WebhookError};
 use tributary_repo::{
     ConnectionStatusChange, NewWebhookDelivery, RepoError, SnapTradeUserRepository, Store,
     UserLock, WebhookKey, WebhookStatus,
@@ -33,10 +31,6 @@ use crate::{SyncEngine, SyncError, SyncReport};
 /// and hashed (each proportional to its size) keeps a flood of large bodies from costing memory and CPU.
 pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
 
-/// The code on the error for a webhook body over [`MAX_WEBHOOK_BODY`] (a [`ProviderError::Rejected`] with
-/// HTTP status 413, beside the verifier's codes for a forged or a stale delivery).
-pub const CODE_WEBHOOK_TOO_LARGE: &str = CODE_BODY_TOO_LARGE;
-
 /// SnapTrade's answer (401, code 1083) for a `userId`/`userSecret` it does not know: the user is gone.
 const CODE_UNKNOWN_USER: &str = "1083";
 
@@ -46,9 +40,7 @@ const CODE_UNKNOWN_USER: &str = "1083";
 pub fn webhook_http_status(result: &Result<WebhookOutcome, SyncError>) -> u16 {
     match result {
         Ok(_) => 200,
-        Err(SyncError::Provider(error)) => {
-            WebhookRefusal::of(error).map_or(503, WebhookRefusal::http_status)
-        }
+        Err(SyncError::Webhook(refusal)) => refusal.http_status(),
         Err(_) => 503,
     }
 }
@@ -272,8 +264,8 @@ impl<S: Store + 'static> SyncEngine<S> {
     ///   [`Self::retry_snaptrade_webhooks`] applies it.
     ///
     /// # Errors
-    /// Refusals, told apart by [`WebhookRefusal::of`]: a body over [`MAX_WEBHOOK_BODY`] is refused unread
-    /// ([`ProviderError::Rejected`], status 413, code [`CODE_WEBHOOK_TOO_LARGE`]); a forged or unsigned delivery
+    /// [`SyncError::Webhook`] for a refused delivery, with the status to answer: a body over
+    /// [`MAX_WEBHOOK_BODY`] is refused unread ([`WebhookError::TooLarge`], 413); a forged or unsigned delivery
     /// (401) or a body that is not a SnapTrade event (400). And [`SyncError::Repo`] when the delivery could not
     /// be recorded: it was not acknowledged, answer 5xx so SnapTrade delivers it again.
     pub async fn handle_snaptrade_webhook(
@@ -282,7 +274,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         body: &[u8],
     ) -> Result<WebhookOutcome, SyncError> {
         let link = self.snaptrade()?;
-        check_body_size(body)?;
+        WebhookError::check_size(Provider::SnapTrade, body, MAX_WEBHOOK_BODY)?;
         let event = verify_webhook_signature(&link.consumer_key, signature, body)?;
         let delivery = NewWebhookDelivery {
             key: webhook_key(&event),
@@ -631,20 +623,6 @@ impl<S: Store + 'static> SyncEngine<S> {
             None => Ok(ignored(event, "names no stored SnapTrade account")),
         }
     }
-}
-
-/// Refuses a body over [`MAX_WEBHOOK_BODY`], saying how large it is and what the limit is.
-fn check_body_size(body: &[u8]) -> Result<(), ProviderError> {
-    if body.len() <= MAX_WEBHOOK_BODY {
-        return Ok(());
-    }
-    let message = format!(
-        "the webhook body is {} bytes, over the {MAX_WEBHOOK_BODY}-byte limit (MAX_WEBHOOK_BODY)",
-        body.len()
-    );
-    Err(ProviderError::Rejected(
-        ErrorDetail::new(Provider::SnapTrade, 413, message).with_code(CODE_BODY_TOO_LARGE),
-    ))
 }
 
 /// The Tributary user a delivery names: SnapTrade's `userId` is the Tributary user id it was registered under.

@@ -79,6 +79,7 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
     use tributary_provider::capability::{AccountInfo, LeftOut, Position, PositionSide};
     use tributary_provider::router::ProviderRouter;
     use tributary_repo::HoldingRepository;
+    use tributary_sync::merge::LeftOutReason;
     use tributary_sync::source::{AccountSource, FetchedAccount, Snapshot};
     use tributary_sync::{SyncEngine, SyncError};
 
@@ -161,8 +162,16 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
 
     let left_out = &report.positions_left_out;
     assert_eq!(left_out.len(), 1, "{left_out:?}");
+    assert_eq!(left_out[0].symbol.as_str(), "DUST");
+    assert_eq!(
+        left_out[0].account_id, None,
+        "a merged holding is not one account's"
+    );
     assert!(
-        left_out[0].starts_with("DUST") && left_out[0].contains("average_cost_basis"),
+        matches!(
+            &left_out[0].reason,
+            LeftOutReason::DoesNotFit(error) if error.to_string().contains("average_cost_basis")
+        ),
         "{left_out:?}"
     );
     let holdings = engine.store().list_holdings(user).await.unwrap();

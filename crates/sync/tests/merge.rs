@@ -11,7 +11,7 @@ use tributary_domain::{
     UserId,
 };
 use tributary_provider::capability::{Position, PositionSide};
-use tributary_sync::merge::{Lot, SecurityFacts, merge};
+use tributary_sync::merge::{LeftOutReason, Lot, SecurityFacts, merge};
 
 fn dec(text: &str) -> Decimal {
     text.parse().unwrap()
@@ -191,8 +191,9 @@ fn a_short_position_is_left_out_with_its_reason() {
     )
     .unwrap()
     .unwrap_err();
-    assert_eq!(left_out.account_id, account);
-    assert!(left_out.to_string().contains("short"));
+    assert_eq!(left_out.account_id, Some(account));
+    assert_eq!(left_out.reason, LeftOutReason::ShortPosition);
+    assert!(left_out.to_string().contains("short"), "{left_out}");
 }
 
 #[test]

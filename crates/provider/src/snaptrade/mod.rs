@@ -69,8 +69,8 @@ use wire::{
 };
 
 /// SnapTrade's API code when it could not verify the signature on *our* request; whatever the status, it
-/// means our keys or clock. (Not to be confused with `webhook::CODE_WEBHOOK_BAD_SIGNATURE`, the code on our
-/// refusal of an inbound webhook whose signature does not match.)
+/// means our keys or clock. (Not to be confused with [`crate::WebhookError::BadSignature`], our refusal of an
+/// inbound webhook whose signature does not match.)
 const CODE_REQUEST_SIGNATURE_REFUSED: &str = "1076";
 /// SnapTrade's codes for a disabled connection (refresh, trade) and one already disabled.
 const CODES_CONNECTION_DISABLED: [&str; 2] = ["3003", "3011"];

@@ -26,7 +26,7 @@ pub struct SignedWebhook {
 /// ```
 /// use secrecy::SecretString;
 /// use serde_json::json;
-/// use tributary_provider::snaptrade::webhook::{WebhookRefusal, verify_webhook};
+/// use tributary_provider::snaptrade::webhook::verify_webhook;
 /// use tributary_provider::snaptrade::{WebhookEventKind, sign_webhook};
 ///
 /// // The consumer key your service verifies deliveries with (in a test, any key both sides share).
@@ -48,7 +48,7 @@ pub struct SignedWebhook {
 /// // Signed with another key, the same body is refused with 401.
 /// let forged = sign_webhook(&SecretString::from("not-the-key"), &event.raw);
 /// let refused = verify_webhook(&consumer_key, Some(&forged.signature), forged.body.as_bytes()).unwrap_err();
-/// assert_eq!(WebhookRefusal::of(&refused).map(WebhookRefusal::http_status), Some(401));
+/// assert_eq!(refused.http_status(), 401);
 /// ```
 pub fn sign_webhook(consumer_key: &SecretString, payload: &Value) -> SignedWebhook {
     SignedWebhook {

@@ -6,13 +6,11 @@
 //! `eventTimestamp` is more than [`MAX_EVENT_AGE`] away from now is refused, as SnapTrade's docs advise,
 //! so a captured delivery cannot be replayed later.
 //!
-//! A refused delivery is a [`ProviderError`]: a forged or missing signature is
-//! [`ProviderError::Unauthorized`] with code [`CODE_WEBHOOK_BAD_SIGNATURE`], a stale event
-//! [`ProviderError::Rejected`] with code [`CODE_STALE_EVENT`], a body that is not a JSON object
-//! [`ProviderError::InvalidData`]; [`WebhookRefusal::of`] tells them apart and gives the status to answer
-//! (401/400, and 413 for a body the receiver refused unread). SnapTrade retries a refused delivery.
-//! [`verify_webhook_signature`] checks everything but the age, for a receiver that treats a signed but stale
-//! delivery as a hint to resync instead of refusing it.
+//! A refused delivery is a [`WebhookError`] naming what was wrong (no signature, a wrong one, a stale event, a
+//! body that is not an event), with [`WebhookError::http_status`] the status to answer (401/400, and 413 for a
+//! body the receiver refused unread). SnapTrade retries a refused delivery. [`verify_webhook_signature`] checks
+//! everything but the age, for a receiver that treats a signed but stale delivery as a hint to resync instead
+//! of refusing it.
 
 use std::time::Duration;
 
@@ -23,69 +21,10 @@ use tributary_domain::Provider;
 
 use super::convert::parse_timestamp;
 use super::signing::{canonical_json, verify};
-use crate::error::{ErrorDetail, ProviderError};
+use crate::inbound::WebhookError;
 
 /// How far an event's timestamp may be from now (either way) before it is refused.
 pub const MAX_EVENT_AGE: Duration = Duration::from_secs(300);
-/// The code on the error for an inbound delivery whose signature does not match (Tributary's own code, set
-/// on the [`ProviderError::Unauthorized`] the verifier returns; SnapTrade's API code "1076" for a request
-/// of ours it could not verify is a different thing and stays inside the client).
-pub const CODE_WEBHOOK_BAD_SIGNATURE: &str = "webhook_signature_mismatch";
-/// The code on the error for an event older (or further in the future) than [`MAX_EVENT_AGE`].
-pub const CODE_STALE_EVENT: &str = "webhook_stale_event";
-/// The code on the error for a body larger than the receiver reads (a [`ProviderError::Rejected`] with status
-/// 413, made by the receiver before it calls the verifier).
-pub const CODE_BODY_TOO_LARGE: &str = "webhook_body_too_large";
-
-/// Why an inbound delivery was refused, each with the status to answer: the four are told apart so the
-/// receiving endpoint answers 401, 400 or 413 (and a failure of its own, which is none of these, 5xx).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WebhookRefusal {
-    /// The `Signature` header is missing or does not match the payload: 401.
-    BadSignature,
-    /// The event's timestamp is outside [`MAX_EVENT_AGE`]: 400.
-    Stale,
-    /// The body is larger than the receiver reads: 413.
-    TooLarge,
-    /// The body is not a JSON object with an `eventType` and a readable `eventTimestamp`: 400.
-    Malformed,
-}
-
-impl WebhookRefusal {
-    /// The refusal an error of the verifier (or of the receiver's size check) is, or `None` for any other error.
-    pub fn of(error: &ProviderError) -> Option<Self> {
-        match error {
-            ProviderError::Unauthorized(detail)
-                if detail.code.as_deref() == Some(CODE_WEBHOOK_BAD_SIGNATURE) =>
-            {
-                Some(Self::BadSignature)
-            }
-            ProviderError::Rejected(detail) => match detail.code.as_deref() {
-                Some(CODE_STALE_EVENT) => Some(Self::Stale),
-                Some(CODE_BODY_TOO_LARGE) => Some(Self::TooLarge),
-                _ => None,
-            },
-            ProviderError::InvalidData { field, .. } if field == WEBHOOK_BODY => {
-                Some(Self::Malformed)
-            }
-            _ => None,
-        }
-    }
-
-    /// The HTTP status to answer the delivery with.
-    pub fn http_status(self) -> u16 {
-        match self {
-            Self::BadSignature => 401,
-            Self::TooLarge => 413,
-            Self::Stale | Self::Malformed => 400,
-        }
-    }
-}
-
-/// The field a malformed body's [`ProviderError::InvalidData`] names.
-const WEBHOOK_BODY: &str = "webhook body";
-
 /// A verified webhook event.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -229,9 +168,9 @@ impl WebhookEvent {
     /// deprecated `webhookSecret` is dropped here too.
     ///
     /// # Errors
-    /// [`ProviderError::InvalidData`] (`"webhook body"`) as for a delivery that is not a JSON object with an
-    /// `eventType` and a readable `eventTimestamp`.
-    pub fn from_payload(payload: Value) -> Result<Self, ProviderError> {
+    /// [`WebhookError::Malformed`] as for a delivery that is not a JSON object with an `eventType` and a
+    /// readable `eventTimestamp`.
+    pub fn from_payload(payload: Value) -> Result<Self, WebhookError> {
         match payload {
             Value::Object(fields) => read_event(fields),
             _ => Err(malformed("is not a JSON object".to_owned())),
@@ -254,16 +193,20 @@ pub fn verify_webhook_signature(
     consumer_key: &SecretString,
     signature: Option<&str>,
     body: &[u8],
-) -> Result<WebhookEvent, ProviderError> {
+) -> Result<WebhookEvent, WebhookError> {
     let payload: Value = serde_json::from_slice(body)
         .map_err(|error| malformed(format!("is not JSON ({error})")))?;
     let Value::Object(fields) = payload else {
         return Err(malformed("is not a JSON object".to_owned()));
     };
     let payload = Value::Object(fields);
-    let signature = signature.ok_or_else(|| refused("the Signature header is missing"))?;
+    let signature = signature.ok_or(WebhookError::MissingSignature {
+        provider: Provider::SnapTrade,
+    })?;
     if !verify(consumer_key, &canonical_json(&payload), signature) {
-        return Err(refused("the Signature header does not match the payload"));
+        return Err(WebhookError::BadSignature {
+            provider: Provider::SnapTrade,
+        });
     }
     WebhookEvent::from_payload(payload)
 }
@@ -271,15 +214,15 @@ pub fn verify_webhook_signature(
 /// Checks a delivery's `Signature` header against `body` and its age against the clock, then reads it.
 ///
 /// # Errors
-/// [`ProviderError::Unauthorized`] with code [`CODE_WEBHOOK_BAD_SIGNATURE`] for a missing or wrong
-/// signature, [`ProviderError::Rejected`] with code [`CODE_STALE_EVENT`] for an event older (or newer) than
-/// [`MAX_EVENT_AGE`], and a malformed-body error for anything that is not a JSON object;
-/// [`WebhookRefusal::of`] sorts them into the HTTP status to answer.
+/// [`WebhookError::MissingSignature`] or [`WebhookError::BadSignature`] for a missing or wrong signature,
+/// [`WebhookError::Stale`] for an event older (or newer) than [`MAX_EVENT_AGE`], and
+/// [`WebhookError::Malformed`] for anything that is not a SnapTrade event; each knows the HTTP status to
+/// answer.
 ///
 /// ```
 /// use secrecy::SecretString;
 /// use tributary_provider::snaptrade::signing::{canonical_json, sign};
-/// use tributary_provider::snaptrade::webhook::{WebhookRefusal, verify_webhook};
+/// use tributary_provider::snaptrade::webhook::verify_webhook;
 /// use tributary_provider::snaptrade::WebhookEventKind;
 ///
 /// // SNAPTRADE_CONSUMER_KEY: SnapTrade signs each delivery with it.
@@ -299,13 +242,13 @@ pub fn verify_webhook_signature(
 ///
 /// // A forged delivery is refused, and the refusal says what to answer.
 /// let forged = verify_webhook(&consumer_key, Some("Zm9yZ2Vk"), &bytes).unwrap_err();
-/// assert_eq!(WebhookRefusal::of(&forged).map(WebhookRefusal::http_status), Some(401));
+/// assert_eq!(forged.http_status(), 401);
 /// ```
 pub fn verify_webhook(
     consumer_key: &SecretString,
     signature: Option<&str>,
     body: &[u8],
-) -> Result<WebhookEvent, ProviderError> {
+) -> Result<WebhookEvent, WebhookError> {
     verify_webhook_at(consumer_key, signature, body, Utc::now())
 }
 
@@ -315,13 +258,13 @@ pub fn verify_webhook_at(
     signature: Option<&str>,
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<WebhookEvent, ProviderError> {
+) -> Result<WebhookEvent, WebhookError> {
     let event = verify_webhook_signature(consumer_key, signature, body)?;
     check_age(event.event_timestamp, now)?;
     Ok(event)
 }
 
-fn read_event(mut fields: Map<String, Value>) -> Result<WebhookEvent, ProviderError> {
+fn read_event(mut fields: Map<String, Value>) -> Result<WebhookEvent, WebhookError> {
     // The deprecated shared secret must not travel further than this function.
     fields.remove("webhookSecret");
     let text = |name: &str| match fields.get(name) {
@@ -349,30 +292,21 @@ fn read_event(mut fields: Map<String, Value>) -> Result<WebhookEvent, ProviderEr
     })
 }
 
-fn check_age(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ProviderError> {
+fn check_age(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), WebhookError> {
     let distance = (now - at).abs().to_std().unwrap_or(Duration::MAX);
     if distance > MAX_EVENT_AGE {
-        let detail = ErrorDetail::new(
-            Provider::SnapTrade,
-            400,
-            format!(
-                "the event's timestamp is {}s from now, more than {}s",
-                distance.as_secs(),
-                MAX_EVENT_AGE.as_secs()
-            ),
-        )
-        .with_code(CODE_STALE_EVENT);
-        return Err(ProviderError::Rejected(detail));
+        return Err(WebhookError::Stale {
+            provider: Provider::SnapTrade,
+            distance,
+            max_age: MAX_EVENT_AGE,
+        });
     }
     Ok(())
 }
 
-fn refused(message: &str) -> ProviderError {
-    ProviderError::Unauthorized(
-        ErrorDetail::new(Provider::SnapTrade, 401, message).with_code(CODE_WEBHOOK_BAD_SIGNATURE),
-    )
-}
-
-fn malformed(reason: String) -> ProviderError {
-    ProviderError::invalid_data(Provider::SnapTrade, WEBHOOK_BODY, reason)
+fn malformed(reason: String) -> WebhookError {
+    WebhookError::Malformed {
+        provider: Provider::SnapTrade,
+        reason,
+    }
 }

@@ -14,7 +14,6 @@ use tributary_domain::{
     OrderAction, OrderStatus, Price, Provider, ProviderAccountId, Symbol, SyncStatus, Units,
     UserId, totals_by_currency,
 };
-use tributary_provider::ProviderError;
 use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
 use tributary_provider::capability::{
     Aggregation, BrokerageAccounts, OrderRequest, OrderSize, Position, PositionSide,
@@ -23,6 +22,7 @@ use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvi
 use tributary_provider::router::ProviderRouter;
 use tributary_provider::snaptrade::signing::{canonical_json, sign};
 use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
+use tributary_provider::{ProviderError, WebhookError};
 use tributary_repo::{RepoError, Store};
 use tributary_sandbox::{Sandbox, SeedAccount, SeedItem};
 use tributary_sync::source::GivenLogins;
@@ -785,7 +785,10 @@ pub async fn a_replayed_webhook_is_not_applied_twice<S: Store + 'static>(world: 
         .await
         .unwrap_err();
     assert!(
-        matches!(forged, SyncError::Provider(ProviderError::Unauthorized(_))),
+        matches!(
+            forged,
+            SyncError::Webhook(WebhookError::BadSignature { .. })
+        ),
         "{forged:?}"
     );
 

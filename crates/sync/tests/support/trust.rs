@@ -9,7 +9,7 @@ use tributary_domain::{
 use tributary_provider::capability::{OrderRequest, OrderSize};
 use tributary_repo::Store;
 use tributary_sandbox::{SeedAccount, SeedConnection};
-use tributary_sync::SyncError;
+use tributary_sync::{OrderRefusal, SyncError};
 
 use super::{World, limit_buy};
 
@@ -169,7 +169,11 @@ pub async fn an_order_over_the_engines_notional_cap_is_refused_before_anything_i
         .await
         .unwrap_err();
     assert!(
-        matches!(&by_value, SyncError::OrderRefused { reason } if reason.contains("1000.01")),
+        matches!(
+            &by_value,
+            SyncError::OrderRefused { reason: OrderRefusal::NotionalOverCap { notional, .. } }
+                if notional.get() == Decimal::new(100_001, 2)
+        ),
         "{by_value:?}"
     );
     let priced = world
@@ -178,7 +182,11 @@ pub async fn an_order_over_the_engines_notional_cap_is_refused_before_anything_i
         .await
         .unwrap_err();
     assert!(
-        matches!(priced, SyncError::OrderRefused { .. }),
+        matches!(
+            &priced,
+            SyncError::OrderRefused { reason: OrderRefusal::PricedValueOverCap { units, price, .. } }
+                if units.get() == Decimal::from(11) && *price == Decimal::from(100)
+        ),
         "{priced:?}"
     );
     assert_eq!(world.sandbox.alpaca().log().count("POST", "/v1/trading"), 0);

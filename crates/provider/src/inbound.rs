@@ -1,0 +1,152 @@
+//! Refusals of inbound webhook deliveries, whichever provider sent them.
+//!
+//! A delivery is refused before anything is recorded or applied, and each refusal carries the HTTP status the
+//! receiving endpoint answers with: a provider retries a refused delivery, so a forgery or a replay costs it
+//! nothing, and a genuine delivery refused by mistake comes again.
+
+use std::time::Duration;
+
+use tributary_domain::Provider;
+
+/// Why an inbound webhook delivery was refused, with the status to answer ([`WebhookError::http_status`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookError {
+    /// The delivery carries no signature: 401.
+    #[error("{provider} webhook refused: it carries no signature")]
+    MissingSignature {
+        /// Who the delivery claims to come from.
+        provider: Provider,
+    },
+    /// The signature does not match the body: 401.
+    #[error("{provider} webhook refused: the signature does not match the payload")]
+    BadSignature {
+        /// Who the delivery claims to come from.
+        provider: Provider,
+    },
+    /// The event's timestamp is further from now than `max_age`, either way: 400. A captured delivery cannot
+    /// be replayed later.
+    #[error(
+        "{provider} webhook refused: the event's timestamp is {}s from now, more than {}s",
+        distance.as_secs(),
+        max_age.as_secs()
+    )]
+    Stale {
+        /// Who sent it.
+        provider: Provider,
+        /// How far the timestamp is from now.
+        distance: Duration,
+        /// The furthest accepted.
+        max_age: Duration,
+    },
+    /// The body is larger than the receiver reads: 413. It was refused unread.
+    #[error("{provider} webhook refused: the body is {bytes} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// Who it claims to come from.
+        provider: Provider,
+        /// The body's size.
+        bytes: usize,
+        /// The largest body read.
+        limit: usize,
+    },
+    /// The body is not an event of the provider's (not JSON, not an object, a required field missing or
+    /// unreadable): 400.
+    #[error("{provider} webhook refused: the body {reason}")]
+    Malformed {
+        /// Who it claims to come from.
+        provider: Provider,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl WebhookError {
+    /// The HTTP status to answer the delivery with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::MissingSignature { .. } | Self::BadSignature { .. } => 401,
+            Self::TooLarge { .. } => 413,
+            Self::Stale { .. } | Self::Malformed { .. } => 400,
+        }
+    }
+
+    /// Who the delivery claims to come from.
+    pub fn provider(&self) -> Provider {
+        match self {
+            Self::MissingSignature { provider }
+            | Self::BadSignature { provider }
+            | Self::Stale { provider, .. }
+            | Self::TooLarge { provider, .. }
+            | Self::Malformed { provider, .. } => *provider,
+        }
+    }
+
+    /// Refuses a body over `limit` bytes, before it is parsed or hashed (each costs in proportion to its size).
+    ///
+    /// # Errors
+    /// [`WebhookError::TooLarge`] when `body` is longer than `limit`.
+    pub fn check_size(provider: Provider, body: &[u8], limit: usize) -> Result<(), Self> {
+        if body.len() <= limit {
+            return Ok(());
+        }
+        Err(Self::TooLarge {
+            provider,
+            bytes: body.len(),
+            limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_answers_its_own_status() {
+        let provider = Provider::SnapTrade;
+        let cases = [
+            (WebhookError::MissingSignature { provider }, 401),
+            (WebhookError::BadSignature { provider }, 401),
+            (
+                WebhookError::Stale {
+                    provider,
+                    distance: Duration::from_secs(301),
+                    max_age: Duration::from_secs(300),
+                },
+                400,
+            ),
+            (
+                WebhookError::TooLarge {
+                    provider,
+                    bytes: 2,
+                    limit: 1,
+                },
+                413,
+            ),
+            (
+                WebhookError::Malformed {
+                    provider,
+                    reason: "is not JSON".into(),
+                },
+                400,
+            ),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.http_status(), status, "{error}");
+            assert_eq!(error.provider(), provider);
+        }
+    }
+
+    #[test]
+    fn a_body_at_the_limit_is_read_and_one_byte_more_is_refused() {
+        assert_eq!(
+            WebhookError::check_size(Provider::SnapTrade, b"ab", 2),
+            Ok(())
+        );
+        let refused = WebhookError::check_size(Provider::SnapTrade, b"abc", 2).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "snaptrade webhook refused: the body is 3 bytes, over the 2-byte limit"
+        );
+    }
+}

@@ -44,6 +44,10 @@
 //! # Ok(()) }
 //! ```
 
+// Each provider's JSON (its `wire` module) and its raw calls are private: the public surface is domain
+// types. A private type reachable through a public signature would be a leak, and this lint names it.
+#![warn(unnameable_types)]
+
 pub mod capability;
 #[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod config;
@@ -51,6 +55,11 @@ mod error;
 #[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod http;
 pub mod router;
+#[cfg(all(
+    test,
+    any(feature = "snaptrade", feature = "plaid", feature = "alpaca")
+))]
+mod tests;
 
 /// The Alpaca Broker API client: accounts, positions and orders that are never placed twice.
 #[cfg(feature = "alpaca")]

@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
+use crate::ProviderError;
+use crate::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId};
+use crate::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
+use crate::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
 use secrecy::SecretString;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tributary_domain::{SnapTradeUserId, SnapTradeUserSecret};
-use tributary_provider::ProviderError;
-use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId};
-use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
-use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
 use url::Url;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};

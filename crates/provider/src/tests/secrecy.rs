@@ -2,14 +2,12 @@
 //! likely to slip: configuration errors, failed connections, timeouts and bodies that carry a token.
 #![cfg(any(feature = "plaid", feature = "alpaca"))]
 
-mod shared_support;
-
 use std::collections::HashMap;
 
-use tributary_provider::ProviderError;
+use crate::ProviderError;
 use url::Url;
 
-use shared_support::{LogCapture, assert_no_secret};
+use crate::tests::support::{LogCapture, assert_no_secret};
 
 const SECRET: &str = "s3cr3t-value-never-shown";
 const TOKEN: &str = "access-production-token-never-shown";
@@ -45,8 +43,8 @@ fn shown(error: &ProviderError) -> [String; 2] {
 
 #[cfg(feature = "plaid")]
 mod plaid {
+    use crate::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
     use secrecy::SecretString;
-    use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -149,10 +147,8 @@ mod plaid {
 mod alpaca {
     use std::time::Duration;
 
+    use crate::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId};
     use secrecy::SecretString;
-    use tributary_provider::alpaca::{
-        AlpacaClient, AlpacaConfig, AlpacaEnvironment, BrokerAccountId,
-    };
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -2,8 +2,6 @@
 //! wiremock on 127.0.0.1.
 #![cfg(feature = "alpaca")]
 
-mod shared_support;
-
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tributary_domain::{
@@ -17,9 +15,9 @@ use tributary_provider::capability::{
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use shared_support::{dec, fixture};
+use crate::support::{dec, fixture};
 
-use shared_support::alpaca::{ACCOUNT, account, client};
+use crate::support::alpaca::{ACCOUNT, account, client};
 
 fn limit_buy(units: &str, limit: &str) -> OrderRequest {
     OrderRequest::limit(

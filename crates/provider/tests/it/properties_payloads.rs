@@ -9,8 +9,6 @@
 //! decimals at and past their limits) or removed.
 #![cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 
-mod shared_support;
-
 use std::future::Future;
 
 use proptest::strategy::Strategy;
@@ -25,8 +23,8 @@ use url::Url;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use shared_support::fixture;
-use shared_support::hostile_json::{Edit, any_json, edited, edits, scalar_edits};
+use crate::support::fixture;
+use crate::support::hostile_json::{Edit, any_json, edited, edits, scalar_edits};
 
 /// HTTP round trips per property: enough to meet every hostile value many times, quick on two cores.
 const CASES: u32 = 64;
@@ -111,7 +109,7 @@ fn ok_or_typed<T>(result: Result<T, ProviderError>) -> Result<(), TestCaseError>
 fn config() -> Config {
     Config {
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "tests/properties_payloads.proptest-regressions",
+            "tests/it/properties_payloads.proptest-regressions",
         ))),
         ..Config::with_cases(CASES)
     }
@@ -299,7 +297,7 @@ mod snaptrade {
         let served = Served::start();
         let snaptrade = client(&served);
         let mut impact = fixture("snaptrade", "order_impact");
-        let most = shared_support::hostile_json::number_or_text("79228162514264337593543950335");
+        let most = crate::support::hostile_json::number_or_text("79228162514264337593543950335");
         impact["trade_impacts"][0]["estimated_commission"] = most.clone();
         impact["trade_impacts"][0]["forex_fees"] = most;
         let symbols = fixture("snaptrade", "symbols");

@@ -3,8 +3,6 @@
 //! unsigned gets through, and what is signed is kept exactly.
 #![cfg(feature = "snaptrade")]
 
-mod shared_support;
-
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -15,7 +13,7 @@ use tributary_provider::snaptrade::signing::{canonical_json, sign};
 use tributary_provider::snaptrade::webhook::verify_webhook_at;
 use tributary_provider::snaptrade::{WebhookEventKind, parse_timestamp};
 
-use shared_support::hostile_json::{any_json, hostile_text, mebibyte, not_a_uuid};
+use crate::support::hostile_json::{any_json, hostile_text, mebibyte, not_a_uuid};
 
 const CONSUMER_KEY: &str = "consumer-key-do-not-leak";
 
@@ -64,7 +62,7 @@ fn hostile_fields() -> impl Strategy<Value = Map<String, Value>> {
 }
 
 proptest! {
-    // Failures are saved beside this file (tests/properties_webhook.proptest-regressions, committed) and replayed
+    // Failures are saved beside this file (tests/it/properties_webhook.proptest-regressions, committed) and replayed
     // first on every run: proptest's default looks for lib.rs, which an integration test does not have.
     #![proptest_config(ProptestConfig {
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),

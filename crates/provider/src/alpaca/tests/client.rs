@@ -2,25 +2,23 @@
 //! errors, secrecy.
 #![cfg(feature = "alpaca")]
 
-mod shared_support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use secrecy::SecretString;
-use serde_json::{Value, json};
-use tributary_provider::ProviderError;
-use tributary_provider::alpaca::{
+use crate::ProviderError;
+use crate::alpaca::{
     AlpacaClient, AlpacaClientOrderId, AlpacaConfig, AlpacaEnvironment, AlpacaOrderQuery,
     AlpacaOrderRequest, AlpacaOrderSide, AlpacaOrderStatusFilter, AlpacaOrderType,
     AlpacaTimeInForce, BrokerAccountId,
 };
+use secrecy::SecretString;
+use serde_json::{Value, json};
 use url::Url;
 use uuid::Uuid;
 use wiremock::matchers::{body_json, body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use shared_support::{LogCapture, dec, fixture};
+use crate::tests::support::{LogCapture, dec, fixture};
 
 const KEY: &str = "broker-key-id";
 const SECRET: &str = "broker-secret-do-not-leak";
@@ -57,7 +55,7 @@ fn limit_order(client_order_id: &str) -> AlpacaOrderRequest {
             limit_price: dec("150"),
         },
         time_in_force: AlpacaTimeInForce::GoodTillCanceled,
-        quantity: tributary_provider::alpaca::AlpacaOrderQuantity::Units(dec("2")),
+        quantity: crate::alpaca::AlpacaOrderQuantity::Units(dec("2")),
         extended_hours: false,
         client_order_id: Some(AlpacaClientOrderId::parse(client_order_id).unwrap()),
     }

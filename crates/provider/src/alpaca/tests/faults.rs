@@ -8,26 +8,24 @@
 //! the operation (`alpaca_client`, `shared_secrecy`).
 #![cfg(feature = "alpaca")]
 
-mod shared_support;
-
 use std::time::Duration;
 
+use crate::ProviderError;
+use crate::alpaca::{
+    AlpacaClient, AlpacaClientOrderId, AlpacaConfig, AlpacaEnvironment, AlpacaOrderRequest,
+    AlpacaOrderSide, AlpacaOrderType, AlpacaTimeInForce, BrokerAccountId,
+};
 use chrono::{DurationRound, TimeDelta};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::json;
-use tributary_provider::ProviderError;
-use tributary_provider::alpaca::{
-    AlpacaClient, AlpacaClientOrderId, AlpacaConfig, AlpacaEnvironment, AlpacaOrderRequest,
-    AlpacaOrderSide, AlpacaOrderType, AlpacaTimeInForce, BrokerAccountId,
-};
 use tributary_sandbox::{RecordedRequest, Sandbox};
 use url::Url;
 use uuid::Uuid;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use shared_support::dropping_proxy::DroppingProxy;
+use crate::tests::support::dropping_proxy::DroppingProxy;
 
 /// The client's default number of attempts for a call it may repeat.
 const ATTEMPTS: usize = 3;

@@ -15,18 +15,16 @@
 //! and cancels it; on an account without buying power it fails with Alpaca's refusal.
 #![cfg(feature = "alpaca")]
 
-mod shared_support;
-
-use rust_decimal::Decimal;
-use tributary_provider::ProviderError;
-use tributary_provider::alpaca::{
+use crate::ProviderError;
+use crate::alpaca::{
     AlpacaClient, AlpacaClientOrderId, AlpacaConfig, AlpacaEnvironment, AlpacaOrderQuery,
     AlpacaOrderRequest, AlpacaOrderSide, AlpacaOrderStatusFilter, AlpacaOrderType,
     AlpacaTimeInForce, BrokerAccountId,
 };
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use shared_support::{configured, required_variable};
+use crate::tests::support::{configured, required_variable};
 
 /// The variable naming the sandbox customer account the tests read.
 const ENV_ACCOUNT_ID: &str = "ALPACA_BROKER_ACCOUNT_ID";

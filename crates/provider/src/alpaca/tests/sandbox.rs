@@ -2,24 +2,22 @@
 //! fill and cancel, client_order_id uniqueness, buying power, and faults on demand.
 #![cfg(feature = "alpaca")]
 
-mod shared_support;
-
+use crate::ProviderError;
+use crate::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
+use crate::capability::{
+    AccountRef, BrokerageAccounts, OrderRequest, OrderScope, OrderSize, Trading,
+};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use tributary_domain::{
     AccountId, BrokerageOrderId, ClientOrderId, OrderAction, OrderStatus, Price, ProviderAccountId,
     Symbol, Units, UserId,
 };
-use tributary_provider::ProviderError;
-use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
-use tributary_provider::capability::{
-    AccountRef, BrokerageAccounts, OrderRequest, OrderScope, OrderSize, Trading,
-};
 use tributary_sandbox::{MarketFill, Sandbox, SeedAccount};
 use url::Url;
 use uuid::Uuid;
 
-use shared_support::dec;
+use crate::tests::support::dec;
 
 fn client_with_secret(sandbox: &Sandbox, secret: &str) -> AlpacaClient {
     let config = AlpacaConfig::new(
@@ -390,16 +388,16 @@ async fn an_account_with_more_orders_than_a_page_has_every_order_listed() {
     let sandbox = Sandbox::start().await;
     let alpaca = client(&sandbox);
     let id = sandbox.alpaca().default_account_id();
-    let broker_account = tributary_provider::alpaca::BrokerAccountId::new(id);
+    let broker_account = crate::alpaca::BrokerAccountId::new(id);
     let total = 501;
     for _ in 0..total {
-        let order = tributary_provider::alpaca::AlpacaOrderRequest {
-            order_type: tributary_provider::alpaca::AlpacaOrderType::Limit {
+        let order = crate::alpaca::AlpacaOrderRequest {
+            order_type: crate::alpaca::AlpacaOrderType::Limit {
                 limit_price: dec("0.01"),
             },
-            ..tributary_provider::alpaca::AlpacaOrderRequest::market(
+            ..crate::alpaca::AlpacaOrderRequest::market(
                 "AAPL",
-                tributary_provider::alpaca::AlpacaOrderSide::Buy,
+                crate::alpaca::AlpacaOrderSide::Buy,
                 Decimal::ONE,
             )
         };
@@ -414,8 +412,8 @@ async fn an_account_with_more_orders_than_a_page_has_every_order_listed() {
     let small_pages = alpaca
         .orders(
             &broker_account,
-            &tributary_provider::alpaca::AlpacaOrderQuery {
-                status: tributary_provider::alpaca::AlpacaOrderStatusFilter::Open,
+            &crate::alpaca::AlpacaOrderQuery {
+                status: crate::alpaca::AlpacaOrderStatusFilter::Open,
                 limit: Some(7),
                 ..Default::default()
             },

@@ -1,13 +1,12 @@
 //! The Broker API spec examples parse into the wire types; decimal strings become exact decimals.
 #![cfg(feature = "alpaca")]
 
-mod alpaca_spec;
-mod shared_support;
+mod spec;
 
+use crate::alpaca::wire::{Account, AlpacaErrorBody, Order, Position, TradeAccount};
 use rust_decimal::Decimal;
-use tributary_provider::alpaca::wire::{Account, AlpacaErrorBody, Order, Position, TradeAccount};
 
-use shared_support::{dec, fixture_text};
+use crate::tests::support::{dec, fixture_text};
 
 #[test]
 fn account_example_parses_without_keeping_kyc_data() {

@@ -1,22 +1,21 @@
 //! Plaid as an `Aggregation` provider: the spec examples as domain types, against wiremock on 127.0.0.1.
 #![cfg(feature = "plaid")]
 
-mod plaid_spec;
-mod shared_support;
+mod spec;
 
 use std::str::FromStr;
 
+use crate::capability::{Aggregation, PositionSide, TransactionKind, TransactionPage};
+use crate::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tributary_domain::{ConnectionStatus, ConnectionType, OptionRight, Provider, SecurityType};
-use tributary_provider::capability::{Aggregation, PositionSide, TransactionKind, TransactionPage};
-use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use url::Url;
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use shared_support::{dec, fixture};
+use crate::tests::support::{dec, fixture};
 
 async fn serving(endpoint: &str, body: Value) -> MockServer {
     let server = MockServer::start().await;

@@ -1,23 +1,22 @@
 //! The Plaid client against wiremock on 127.0.0.1: request shape, parsing, errors, paging, secrecy.
 #![cfg(feature = "plaid")]
 
-mod shared_support;
-
 use std::collections::HashMap;
 use std::fmt::Debug;
 
+use crate::ProviderError;
+use crate::capability::Aggregation;
+use crate::plaid::{
+    AccessToken, LinkTokenRequest, MAX_PAGE_SIZE, PlaidClient, PlaidConfig, PlaidEnvironment,
+};
 use chrono::NaiveDate;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use tributary_provider::ProviderError;
-use tributary_provider::plaid::{
-    AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
-};
 use url::Url;
 use wiremock::matchers::{body_json, body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use shared_support::{LogCapture, dec, fixture};
+use crate::tests::support::{LogCapture, dec, fixture};
 
 const CLIENT_ID: &str = "client-id-123";
 const SECRET: &str = "plaid-secret-do-not-leak";
@@ -275,18 +274,24 @@ async fn transactions_are_paged_by_offset_until_the_total_is_reached() {
     let access_token = token();
     let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
     let end = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
-    let mut pages = plaid.investment_transactions(&access_token, start, end);
-
     let mut page_sizes = Vec::new();
     let mut ids = Vec::new();
-    while let Some(page) = pages.next_page().await {
-        let page = page.unwrap();
-        page_sizes.push(page.investment_transactions.len());
+    let mut cursor = None;
+    loop {
+        let page = Aggregation::transactions(&plaid, &access_token, start, end, cursor)
+            .await
+            .unwrap();
+        assert!(page.left_out.is_empty(), "{:?}", page.left_out);
+        page_sizes.push(page.transactions.len());
         ids.extend(
-            page.investment_transactions
+            page.transactions
                 .into_iter()
-                .map(|t| t.investment_transaction_id),
+                .map(|t| t.provider_transaction_id),
         );
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
     }
 
     assert_eq!(page_sizes, [500, 500, 203]);
@@ -319,10 +324,12 @@ async fn paging_stops_on_an_early_empty_page_instead_of_looping() {
     let plaid = client(&server);
     let access_token = token();
     let day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
-    let mut pages = plaid.investment_transactions(&access_token, day, day);
+    let page = Aggregation::transactions(&plaid, &access_token, day, day, None)
+        .await
+        .unwrap();
 
-    assert!(pages.next_page().await.unwrap().is_ok());
-    assert!(pages.next_page().await.is_none());
+    assert!(page.transactions.is_empty());
+    assert_eq!(page.next, None);
 }
 
 #[tokio::test]
@@ -338,10 +345,8 @@ async fn transaction_amounts_keep_every_digit() {
     let day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
 
     let page = plaid
-        .investment_transactions(&access_token, day, day)
-        .next_page()
+        .investment_transactions_page(&access_token, day, day, &[], MAX_PAGE_SIZE, 0)
         .await
-        .unwrap()
         .unwrap();
 
     assert_eq!(

@@ -7,20 +7,18 @@
 //! (`plaid_sandbox`); 429 past the retry cap, a body missing its fields (`plaid_client`).
 #![cfg(feature = "plaid")]
 
-mod shared_support;
-
 use std::time::Duration;
 
+use crate::ProviderError;
+use crate::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use secrecy::SecretString;
 use serde_json::json;
-use tributary_provider::ProviderError;
-use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use tributary_sandbox::{Sandbox, SeedItem, SeededItem};
 use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use shared_support::dropping_proxy::DroppingProxy;
+use crate::tests::support::dropping_proxy::DroppingProxy;
 
 /// The client's default number of attempts for a call it may repeat.
 const ATTEMPTS: usize = 3;

@@ -15,17 +15,13 @@
 //! no Item is created: the tests create a Link token and check how Plaid refuses what it never issued.
 #![cfg(feature = "plaid")]
 
-mod shared_support;
-
+use crate::ProviderError;
+use crate::plaid::{AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment};
 use chrono::Utc;
 use secrecy::SecretString;
-use tributary_provider::ProviderError;
-use tributary_provider::plaid::{
-    AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
-};
 use uuid::Uuid;
 
-use shared_support::configured;
+use crate::tests::support::configured;
 
 /// The configuration from the environment, refused unless it points at Plaid's Sandbox.
 fn sandbox_config() -> PlaidConfig {

@@ -2,14 +2,12 @@
 //! auth checks, error bodies and paging, plus faults on demand.
 #![cfg(feature = "plaid")]
 
+use crate::ProviderError;
+use crate::capability::{Aggregation, TransactionPage};
+use crate::plaid::{AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment};
 use chrono::{Duration as Days, NaiveDate, Utc};
 use secrecy::SecretString;
 use tributary_domain::ConnectionStatus;
-use tributary_provider::ProviderError;
-use tributary_provider::capability::{Aggregation, TransactionPage};
-use tributary_provider::plaid::{
-    AccessToken, LinkTokenRequest, MAX_PAGE_SIZE, PlaidClient, PlaidConfig, PlaidEnvironment,
-};
 use tributary_sandbox::{Sandbox, SeedItem, SeededItem};
 use url::Url;
 
@@ -99,23 +97,6 @@ async fn transactions_are_paged_in_500s_until_the_total_and_every_one_arrives_on
             .count("POST", "/investments/transactions/get"),
         3
     );
-}
-
-#[tokio::test]
-async fn the_clients_own_pager_streams_the_same_pages() {
-    let sandbox = Sandbox::start().await;
-    let item = sandbox.plaid().seed_item(SeedItem::new(1, 1, 1_001));
-    let plaid = client(&sandbox);
-    let (from, to) = whole_history();
-    let token = token(&item);
-
-    let mut pages = plaid.investment_transactions(&token, from, to);
-    let mut sizes = Vec::new();
-    while let Some(page) = pages.next_page().await {
-        sizes.push(page.unwrap().investment_transactions.len());
-    }
-
-    assert_eq!(sizes, [MAX_PAGE_SIZE as usize, MAX_PAGE_SIZE as usize, 1]);
 }
 
 #[tokio::test]

@@ -1,15 +1,13 @@
 //! Plaid's spec examples parse into the wire types, numbers keep their exact decimal text.
 #![cfg(feature = "plaid")]
 
-mod shared_support;
-
-use secrecy::ExposeSecret;
-use tributary_provider::plaid::wire::{
+use crate::plaid::wire::{
     AccountsGetResponse, InvestmentTransactionsGetResponse, InvestmentsHoldingsGetResponse,
     ItemGetResponse, ItemPublicTokenExchangeResponse, LinkTokenCreateResponse, RequestIdResponse,
 };
+use secrecy::ExposeSecret;
 
-use shared_support::{dec, fixture_text};
+use crate::tests::support::{dec, fixture_text};
 
 #[test]
 fn link_token_example_parses() {
@@ -144,7 +142,7 @@ fn numbers_with_more_digits_than_a_float_holds_are_read_exactly() {
 fn a_security_with_null_type_and_unknown_fields_still_parses() {
     let body =
         r#"{"security_id": "s1", "type": null, "brand_new_field": {"x": 1}, "close_price": 1.5}"#;
-    let security: tributary_provider::plaid::wire::Security = serde_json::from_str(body).unwrap();
+    let security: crate::plaid::wire::Security = serde_json::from_str(body).unwrap();
     assert_eq!(security.security_type, None);
     assert_eq!(security.close_price, Some(dec("1.5")));
 }

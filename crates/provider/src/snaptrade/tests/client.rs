@@ -2,12 +2,18 @@
 //! retries only where safe, lenient parsing of the spec's examples, and no secret anywhere.
 #![cfg(feature = "snaptrade")]
 
-mod shared_support;
-#[path = "snaptrade_spec/mod.rs"]
-mod snaptrade_spec;
+mod spec;
 
 use std::time::Duration;
 
+use crate::ProviderError;
+use crate::capability::{
+    AccountRef, Aggregation, OrderRequest, OrderScope, OrderSize, PositionSide,
+    ProviderConnectionId, Trading,
+};
+use crate::snaptrade::{
+    OrderQuery, OrderState, SnapTradeClient, SnapTradeConfig, UserCredentials, signing,
+};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tributary_domain::{
@@ -15,19 +21,11 @@ use tributary_domain::{
     OrderStatus, OrderType, ProviderAccountId, SecurityType, SnapTradeUserId, SnapTradeUserSecret,
     Symbol, TimeInForce, Units, UserId,
 };
-use tributary_provider::ProviderError;
-use tributary_provider::capability::{
-    AccountRef, Aggregation, OrderRequest, OrderScope, OrderSize, PositionSide,
-    ProviderConnectionId, Trading,
-};
-use tributary_provider::snaptrade::{
-    OrderQuery, OrderState, SnapTradeClient, SnapTradeConfig, UserCredentials, signing,
-};
 use url::Url;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
-use shared_support::{LogCapture, assert_no_secret, dec, fixture, fixture_text};
+use crate::tests::support::{LogCapture, assert_no_secret, dec, fixture, fixture_text};
 
 const CLIENT_ID: &str = "TRIBUTARY-TEST";
 const CONSUMER_KEY: &str = "consumer-key-do-not-leak";
@@ -195,7 +193,7 @@ async fn delete_user_sends_the_user_id_without_a_secret() {
         .await;
 
     let deleted = client(&server)
-        .delete_user(&SnapTradeUserId::parse("user-1").unwrap())
+        .delete_snaptrade_user(&SnapTradeUserId::parse("user-1").unwrap())
         .await
         .unwrap();
 
@@ -431,7 +429,7 @@ async fn register_user_is_sent_again_only_after_a_refusal_that_surely_did_nothin
         .await;
 
     let user = client(&server)
-        .register_user(&SnapTradeUserId::parse("snaptrade-user-123").unwrap())
+        .register_snaptrade_user(&SnapTradeUserId::parse("snaptrade-user-123").unwrap())
         .await
         .unwrap();
 
@@ -452,7 +450,7 @@ async fn register_user_is_not_repeated_after_a_server_failure() {
         .await;
 
     let error = client(&server)
-        .register_user(&SnapTradeUserId::parse("user-1").unwrap())
+        .register_snaptrade_user(&SnapTradeUserId::parse("user-1").unwrap())
         .await
         .unwrap_err();
 
@@ -536,7 +534,7 @@ async fn stock_and_short_option_positions_come_from_positions_all() {
         .mount(&server)
         .await;
 
-    let positions = tributary_provider::capability::BrokerageAccounts::account_positions(
+    let positions = crate::capability::BrokerageAccounts::account_positions(
         &client(&server),
         &user(),
         &account(),
@@ -604,7 +602,7 @@ async fn an_order_record_becomes_an_order_row_with_an_unknown_status_kept() {
         &client(&server),
         &user(),
         &account_ref(),
-        tributary_provider::capability::OrderScope::All,
+        crate::capability::OrderScope::All,
     )
     .await
     .unwrap()
@@ -734,20 +732,16 @@ async fn the_portal_link_asks_for_broker_trade_access_and_reconnect() {
         .mount(&server)
         .await;
     let reconnect = AuthorizationId::parse("87b24961-b51e-4db8-9226-f198f6518a89").unwrap();
-    let request = tributary_provider::capability::PortalRequest {
+    let request = crate::capability::PortalRequest {
         broker: Some(tributary_domain::BrokerageSlug::parse("ROBINHOOD").unwrap()),
         connection_type: ConnectionType::Trade,
         reconnect: Some(reconnect),
         redirect_uri: None,
     };
 
-    let link = tributary_provider::capability::ConnectionPortal::portal_url(
-        &client(&server),
-        &user(),
-        &request,
-    )
-    .await
-    .unwrap();
+    let link = crate::capability::ConnectionPortal::portal_url(&client(&server), &user(), &request)
+        .await
+        .unwrap();
 
     assert!(
         link.url
@@ -803,10 +797,7 @@ async fn activities_page_through_each_account_behind_one_cursor() {
         .unwrap();
 
     let buy = &first.transactions[0];
-    assert_eq!(
-        buy.kind,
-        tributary_provider::capability::TransactionKind::Buy
-    );
+    assert_eq!(buy.kind, crate::capability::TransactionKind::Buy);
     assert_eq!(buy.amount.get(), dec("263.82"));
     assert_eq!(buy.quantity, Some(dec("5.2")));
     assert_eq!(buy.date.to_string(), "2024-03-22");
@@ -882,7 +873,7 @@ async fn an_order_with_number_prices_and_no_order_type_is_told_by_its_prices() {
         &client(&server),
         &user(),
         &account_ref(),
-        tributary_provider::capability::OrderScope::All,
+        crate::capability::OrderScope::All,
     )
     .await
     .unwrap()
@@ -915,7 +906,7 @@ async fn a_position_without_units_is_left_out_with_its_id_and_field_and_the_rest
         .mount(&server)
         .await;
 
-    let listing = tributary_provider::capability::BrokerageAccounts::account_positions(
+    let listing = crate::capability::BrokerageAccounts::account_positions(
         &client(&server),
         &user(),
         &account(),
@@ -985,7 +976,7 @@ async fn a_positions_figures_are_kept_to_the_last_digit_or_the_position_left_out
         .mount(&server)
         .await;
 
-    let listing = tributary_provider::capability::BrokerageAccounts::account_positions(
+    let listing = crate::capability::BrokerageAccounts::account_positions(
         &client(&server),
         &user(),
         &account(),
@@ -1094,13 +1085,12 @@ async fn data_freshness_mode_is_read_as_the_sdks_object_and_as_the_specs_string(
         }))
         .mount(&server)
         .await;
+    // The spec's own example, with the string, answered by another server.
+    let older_server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/authorizations/87b24961-b51e-4db8-9226-f198f6518a89"))
-        .respond_with(
-            raw_fixture("authorizations")
-                .set_body_json(fixture("snaptrade", "authorizations")[0].clone()),
-        )
-        .mount(&server)
+        .and(path("/authorizations"))
+        .respond_with(raw_fixture("authorizations"))
+        .mount(&older_server)
         .await;
     let client = client(&server);
 
@@ -1112,12 +1102,13 @@ async fn data_freshness_mode_is_read_as_the_sdks_object_and_as_the_specs_string(
     let connections = Aggregation::connections(&client, &user()).await.unwrap();
     assert_eq!(connections.len(), 1);
 
-    let older = client
-        .detail_brokerage_authorization(
-            &user(),
-            &AuthorizationId::parse("87b24961-b51e-4db8-9226-f198f6518a89").unwrap(),
-        )
+    let older = self::client(&older_server)
+        .list_brokerage_authorizations(&user())
         .await
+        .unwrap();
+    let older = older
+        .into_iter()
+        .find(|found| found.id.as_deref() == Some("87b24961-b51e-4db8-9226-f198f6518a89"))
         .unwrap();
     let mode = older.data_freshness_mode.unwrap();
     assert_eq!(mode.institution, None);

@@ -7,23 +7,21 @@
 //! every error body shape (`snaptrade_client`).
 #![cfg(feature = "snaptrade")]
 
-mod shared_support;
-
 use std::time::Duration;
 
+use crate::ProviderError;
+use crate::capability::{AccountRef, OrderRequest, OrderSize, Trading};
+use crate::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
 use secrecy::SecretString;
 use tributary_domain::{
     AccountId, ClientOrderId, OrderAction, Price, ProviderAccountId, SnapTradeUserId,
     SnapTradeUserSecret, Symbol, TimeInForce, Units, UserId,
 };
-use tributary_provider::ProviderError;
-use tributary_provider::capability::{AccountRef, OrderRequest, OrderSize, Trading};
-use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
 use tributary_sandbox::{RecordedRequest, Sandbox, SeedConnection};
 use url::Url;
 use uuid::Uuid;
 
-use shared_support::dropping_proxy::DroppingProxy;
+use crate::tests::support::dropping_proxy::DroppingProxy;
 
 /// Attempts per idempotent call in these tests (the client's default too).
 const ATTEMPTS: u32 = 3;
@@ -239,7 +237,7 @@ async fn register_user_is_not_sent_again_after_its_connection_drops() {
     let snaptrade = client_at(&sandbox, &proxy.base_url(), Duration::from_millis(5));
     let user = SnapTradeUserId::parse("dropped-registration").unwrap();
 
-    let error = snaptrade.register_user(&user).await.unwrap_err();
+    let error = snaptrade.register_snaptrade_user(&user).await.unwrap_err();
 
     assert!(
         matches!(

@@ -14,17 +14,13 @@
 //! (`tributary-live-<uuid>`) and deletes it again, even when a check in between fails.
 #![cfg(feature = "snaptrade")]
 
-mod shared_support;
-
+use crate::ProviderError;
+use crate::snaptrade::{LoginOptions, SnapTradeClient, SnapTradeConfig, UserCredentials};
 use secrecy::SecretString;
 use tributary_domain::{SnapTradeUserId, SnapTradeUserSecret};
-use tributary_provider::ProviderError;
-use tributary_provider::snaptrade::{
-    LoginOptions, SnapTradeClient, SnapTradeConfig, UserCredentials,
-};
 use uuid::Uuid;
 
-use shared_support::configured;
+use crate::tests::support::configured;
 
 fn live_client() -> SnapTradeClient {
     let config = configured(SnapTradeConfig::from_env());
@@ -59,31 +55,15 @@ async fn a_throwaway_user_is_registered_gets_a_portal_link_has_no_accounts_and_i
     let snaptrade = live_client();
     let user_id = SnapTradeUserId::parse(&format!("tributary-live-{}", Uuid::new_v4())).unwrap();
 
-    let user = snaptrade.register_user(&user_id).await.unwrap();
+    let user = snaptrade.register_snaptrade_user(&user_id).await.unwrap();
     // Checked before asserting, so the user is deleted whatever the checks found.
     let checked = check_fresh_user(&snaptrade, &user).await;
-    let deleted = snaptrade.delete_user(&user_id).await;
+    let deleted = snaptrade.delete_snaptrade_user(&user_id).await;
 
     assert_eq!(user.user_id, user_id);
     checked.unwrap();
     let deleted = deleted.unwrap();
     assert_eq!(deleted.user_id.as_deref(), Some(user_id.as_str()));
-}
-
-#[tokio::test]
-#[ignore = "talks to the real SnapTrade API; needs SNAPTRADE_CLIENT_ID and SNAPTRADE_CONSUMER_KEY"]
-async fn a_symbol_search_is_signed_as_snaptrade_checks_it_and_finds_apple() {
-    let snaptrade = live_client();
-
-    let found = snaptrade.search_symbols("AAPL").await.unwrap();
-
-    assert!(
-        found
-            .iter()
-            .any(|symbol| symbol.symbol.as_deref() == Some("AAPL") && symbol.id.is_some()),
-        "AAPL with its universal symbol id is among {} results",
-        found.len()
-    );
 }
 
 #[tokio::test]

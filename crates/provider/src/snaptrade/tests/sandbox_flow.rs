@@ -5,17 +5,17 @@
 
 use std::time::Duration;
 
+use crate::ProviderError;
+use crate::capability::{
+    AccountRef, Aggregation, ConnectionPortal, OrderRequest, OrderScope, OrderSize, PortalRequest,
+    ProviderConnectionId, Trading,
+};
+use crate::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
 use secrecy::SecretString;
 use tributary_domain::{
     AccountId, BrokerageSlug, ConnectionStatus, ConnectionType, OrderAction, OrderStatus, Price,
     ProviderAccountId, Symbol, TimeInForce, Units, UserId,
 };
-use tributary_provider::ProviderError;
-use tributary_provider::capability::{
-    AccountRef, Aggregation, ConnectionPortal, OrderRequest, OrderScope, OrderSize, PortalRequest,
-    ProviderConnectionId, Trading,
-};
-use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
 use tributary_sandbox::{Sandbox, SeedConnection};
 use url::Url;
 use uuid::Uuid;
@@ -173,13 +173,13 @@ async fn a_checked_market_order_is_placed_by_its_trade_id_and_executes() {
         .unwrap();
     let trade_id = impact.trade_id.expect("a checked trade has an id");
     let record = client
-        .place_checked_order(&credentials, &trade_id, None)
+        .place_checked_trade(&credentials, &trade_id, None)
         .await
         .unwrap();
 
     assert_eq!(record.fields.status.as_deref(), Some("EXECUTED"));
     let again = client
-        .place_checked_order(&credentials, &trade_id, None)
+        .place_checked_order(&credentials, &account, &trade_id, None)
         .await
         .unwrap_err();
     assert!(matches!(again, ProviderError::Rejected(_)), "{again:?}");
@@ -230,7 +230,7 @@ async fn a_broken_connection_is_reported_and_refuses_to_refresh() {
         .await
         .unwrap();
     let refresh = client
-        .refresh_brokerage_authorization(
+        .refresh_connection(
             &credentials,
             &tributary_domain::AuthorizationId::new(seeded.authorization_id),
         )
@@ -276,9 +276,17 @@ async fn reads_ride_out_rate_limits_and_server_errors_but_orders_are_sent_once()
 async fn a_body_with_non_ascii_text_is_signed_as_snaptrade_checks_it() {
     let sandbox = Sandbox::start().await;
     let client = client(&sandbox);
+    let (credentials, account, _) = trading_account(&sandbox, &client).await;
+    let account = &account.provider_account_id;
 
-    let found = client.search_symbols("Société Générale").await.unwrap();
-    let apple = client.search_symbols("AAPL").await.unwrap();
+    let found = client
+        .search_account_symbols(&credentials, account, "Société Générale")
+        .await
+        .unwrap();
+    let apple = client
+        .search_account_symbols(&credentials, account, "AAPL")
+        .await
+        .unwrap();
 
     assert!(found.is_empty());
     assert!(

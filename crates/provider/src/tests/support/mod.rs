@@ -1,9 +1,9 @@
-//! Test support shared by the provider tests: the spec-example fixtures, exact decimals, and a tracing
-//! subscriber that captures every log line.
+//! Test support shared by the provider's unit tests: the spec-example fixtures, exact decimals, a tracing
+//! subscriber that captures every log line, and a proxy that drops connections.
 //!
-//! Use it with `mod shared_support;` at the top of a test file.
+//! (`tests/it/support/` holds what the integration tests of the public surface share.)
 
-#![allow(dead_code)] // each test binary uses its own part of this module
+#![allow(dead_code)] // each feature set uses its own part of this module
 
 use std::fmt::Debug;
 use std::str::FromStr;
@@ -146,7 +146,7 @@ pub fn assert_no_secret(secrets: &[(&str, &str)], texts: &[String]) {
 /// A provider configuration read from the environment by a test against the real provider. A missing or
 /// malformed variable fails the test with the config error, which names the variable: such a test never
 /// passes without having run.
-pub fn configured<T>(config: Result<T, tributary_provider::ProviderError>) -> T {
+pub fn configured<T>(config: Result<T, crate::ProviderError>) -> T {
     config.unwrap_or_else(|error| {
         panic!("{error}: set it to run this test against the real provider")
     })
@@ -167,4 +167,3 @@ pub fn required_variable(name: &str) -> String {
 #[cfg(feature = "alpaca")]
 pub mod alpaca;
 pub mod dropping_proxy;
-pub mod hostile_json;

@@ -5,20 +5,18 @@
 //! 127.0.0.1 and must parse and convert through the capability traits. Nothing here is copied from the spec by
 //! hand: an example the spec adds is covered without a new test.
 
+use crate::ProviderError;
+use crate::alpaca::{AlpacaClientOrderId, AlpacaOrderRequest, AlpacaOrderSide, BrokerAccountId};
+use crate::capability::{BrokerageAccounts, OrderScope, PlacedOrder, Trading};
 use serde_json::{Map, Value, json};
 use tributary_domain::{ClientOrderId, ProviderAccountId};
-use tributary_provider::ProviderError;
-use tributary_provider::alpaca::{
-    AlpacaClientOrderId, AlpacaOrderRequest, AlpacaOrderSide, BrokerAccountId,
-};
-use tributary_provider::capability::{BrokerageAccounts, OrderScope, PlacedOrder, Trading};
 use tributary_spec::Spec;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SPEC: &str = "alpaca-broker-api.yaml";
-use crate::shared_support::alpaca::{ACCOUNT, account, client};
-use crate::shared_support::dec;
+use crate::tests::support::alpaca::{ACCOUNT, account, client};
+use crate::tests::support::dec;
 const ACCOUNTS_PATH: &str = "/v1/accounts";
 const ACCOUNT_PATH: &str = "/v1/accounts/{account_id}";
 const TRADING_ACCOUNT_PATH: &str = "/v1/trading/accounts/{account_id}/account";
@@ -390,7 +388,7 @@ async fn every_account_and_trading_account_shape_the_spec_allows_parses_and_conv
 
 /// Every shape of order the client can send: each order type, units and dollars, extended hours.
 fn new_orders() -> Vec<AlpacaOrderRequest> {
-    use tributary_provider::alpaca::{AlpacaOrderQuantity, AlpacaOrderType, AlpacaTimeInForce};
+    use crate::alpaca::{AlpacaOrderQuantity, AlpacaOrderType, AlpacaTimeInForce};
     let d = |text: &str| text.parse::<rust_decimal::Decimal>().unwrap();
     let base = AlpacaOrderRequest::market("AAPL", AlpacaOrderSide::Buy, d("2"));
     let mut all = vec![
@@ -784,10 +782,7 @@ async fn every_error_answer_the_spec_documents_is_a_typed_error_with_its_status(
                 TRADING_ACCOUNT_PATH => alpaca.trading_account(&broker_account).await.map(drop),
                 POSITIONS_PATH => alpaca.positions(&broker_account).await.map(drop),
                 ORDERS_PATH if verb == "get" => alpaca
-                    .orders(
-                        &broker_account,
-                        &tributary_provider::alpaca::AlpacaOrderQuery::default(),
-                    )
+                    .orders(&broker_account, &crate::alpaca::AlpacaOrderQuery::default())
                     .await
                     .map(drop),
                 ORDERS_PATH => alpaca

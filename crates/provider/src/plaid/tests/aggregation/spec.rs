@@ -5,20 +5,18 @@
 
 use std::collections::BTreeSet;
 
+use crate::capability::{Aggregation, Position};
+use crate::plaid::wire::InvestmentsHoldingsGetResponse;
+use crate::plaid::{AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment};
 use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tributary_provider::capability::{Aggregation, Position};
-use tributary_provider::plaid::wire::InvestmentsHoldingsGetResponse;
-use tributary_provider::plaid::{
-    AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
-};
 use tributary_spec::Spec;
 use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::shared_support::dec;
+use crate::tests::support::dec;
 
 const SPEC: &str = "plaid-openapi.yml";
 
@@ -84,7 +82,7 @@ async fn read_as_the_client(path: &str, body: &Value) -> Result<(), String> {
     let server = MockServer::start().await;
     serve(&server, path, body).await;
     let plaid = client(&server);
-    let shown = |error: tributary_provider::ProviderError| format!("{error}");
+    let shown = |error: crate::ProviderError| format!("{error}");
     match path {
         "/link/token/create" => plaid
             .create_link_token(&LinkTokenRequest::investments("user-1", "Tributary"))
@@ -443,11 +441,17 @@ async fn every_request_body_the_client_sends_validates_against_the_spec() {
     plaid.accounts(&token()).await.unwrap();
     plaid.holdings(&token()).await.unwrap();
     let access = token();
-    let mut pages = plaid
-        .investment_transactions(&access, from, to)
-        .for_accounts(vec!["JqMLm4rJwpF6gMPJwBqdh9ZjjPvvpDcb7kDK1".into()])
-        .page_size(2);
-    pages.next_page().await.unwrap().unwrap();
+    plaid
+        .investment_transactions_page(
+            &access,
+            from,
+            to,
+            &["JqMLm4rJwpF6gMPJwBqdh9ZjjPvvpDcb7kDK1".into()],
+            2,
+            0,
+        )
+        .await
+        .unwrap();
     plaid.transactions(&token(), from, to, None).await.unwrap();
     plaid.item(&token()).await.unwrap();
     plaid.remove_item(&token()).await.unwrap();

@@ -26,6 +26,7 @@ use tributary::domain::{
     InvestmentAccount, Order, UserId,
 };
 use tributary::provider::ProviderError;
+use tributary::provider::capability::ConnectionPortal;
 use tributary::provider::snaptrade::UserCredentials;
 use tributary::provider::snaptrade::signing::{canonical_json, sign};
 use tributary::provider::snaptrade::webhook::{CODE_WEBHOOK_BAD_SIGNATURE, verify_webhook};
@@ -169,7 +170,7 @@ impl<S: Store + 'static> Hooked<S> {
         self.providers
             .snaptrade
             .client
-            .delete_connection(&login, &self.authorization)
+            .remove_connection(&login, &self.authorization)
             .await
             .unwrap();
     }

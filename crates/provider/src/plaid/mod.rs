@@ -5,10 +5,10 @@
 //! `/item/get`) are safe to repeat and are retried on 429, 5xx and connection failures;
 //! `/link/token/create`, `/item/public_token/exchange` and `/item/remove` change state and are sent once.
 //!
-//! The client's own methods are Link's: [`create_link_token`](PlaidClient::create_link_token),
-//! [`exchange_public_token`](PlaidClient::exchange_public_token),
-//! [`create_sandbox_public_token`](PlaidClient::create_sandbox_public_token) and
-//! [`remove_item`](PlaidClient::remove_item). An Item's data is read through
+//! The client's own methods are Link's: [`create_link_token`](crate::plaid::PlaidClient::create_link_token),
+//! [`exchange_public_token`](crate::plaid::PlaidClient::exchange_public_token),
+//! [`create_sandbox_public_token`](crate::plaid::PlaidClient::create_sandbox_public_token) and
+//! [`remove_item`](crate::plaid::PlaidClient::remove_item). An Item's data is read through
 //! [`Aggregation`](crate::capability::Aggregation), in domain types; Plaid's JSON stays inside this module.
 //!
 //! ```no_run

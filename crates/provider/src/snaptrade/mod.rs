@@ -16,7 +16,8 @@
 //! (register a user, the portal link, remove a connection), [`Aggregation`], [`BrokerageAccounts`] and
 //! [`Trading`]. Its own methods are what no trait says: deleting a user, rotating a user secret, the ids of
 //! a user's connections, a billed refresh, placing a checked trade, and the account's rate budget.
-//! SnapTrade's JSON stays inside this module; [`parse_orders`] reads a saved order answer into domain rows.
+//! SnapTrade's JSON stays inside this module; [`parse_orders`](crate::snaptrade::parse_orders) reads a
+//! saved order answer into domain rows.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), tributary_provider::ProviderError> {

@@ -5,5 +5,6 @@
 mod alpaca_trading;
 mod properties_payloads;
 mod properties_webhook;
+mod snaptrade_orders;
 mod snaptrade_webhook;
 mod support;

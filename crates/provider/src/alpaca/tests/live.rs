@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! ALPACA_BROKER_API_KEY=... ALPACA_BROKER_API_SECRET=... ALPACA_BROKER_ACCOUNT_ID=<uuid> \
-//!     cargo test -p tributary-provider --test live_alpaca -- --ignored
+//!     cargo test -p tributary-provider --all-features --lib alpaca::tests::live -- --ignored
 //! ```
 //!
 //! `ALPACA_BROKER_BASE_URL` may stay unset (the sandbox is the default); one that points anywhere else

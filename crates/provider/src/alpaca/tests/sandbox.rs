@@ -479,6 +479,27 @@ async fn the_partners_accounts_are_listed_oldest_first_with_their_status() {
 }
 
 #[tokio::test]
+async fn the_broker_accounts_are_the_partners_accounts_as_stored_account_ids() {
+    let sandbox = Sandbox::start().await;
+    let default = sandbox.alpaca().default_account_id();
+    let opened = sandbox
+        .alpaca()
+        .seed_account(SeedAccount::new(Decimal::from(5_000), 1));
+
+    let listed = client(&sandbox)
+        .broker_accounts()
+        .await
+        .expect("the account list");
+
+    let ids: Vec<String> = listed
+        .iter()
+        .map(|account| account.id.to_string())
+        .collect();
+    assert_eq!(ids, vec![default.to_string(), opened.to_string()]);
+    assert!(listed.iter().all(|account| account.status == "ACTIVE"));
+}
+
+#[tokio::test]
 async fn listing_accounts_with_a_wrong_secret_is_unauthorized() {
     let sandbox = Sandbox::start().await;
     let listed = client_with_secret(&sandbox, "not-the-secret")

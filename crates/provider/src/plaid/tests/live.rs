@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! PLAID_CLIENT_ID=... PLAID_SECRET=... PLAID_ENV=sandbox \
-//!     cargo test -p tributary-provider --test live_plaid -- --ignored
+//!     cargo test -p tributary-provider --all-features --lib plaid::tests::live -- --ignored
 //! ```
 //!
 //! A missing variable fails the test with its name, and so does any configuration that does not point at

@@ -1073,6 +1073,32 @@ fn edited_fixture(name: &str, edit: impl FnOnce(&mut Value)) -> ResponseTemplate
 }
 
 #[tokio::test]
+async fn connection_ids_are_the_listed_authorizations_that_carry_a_readable_id() {
+    let mut listed = fixture("snaptrade", "authorizations");
+    let first = listed[0].clone();
+    let mut without_id = first.clone();
+    without_id.as_object_mut().unwrap().remove("id");
+    let mut unreadable = first.clone();
+    unreadable["id"] = json!("not-a-uuid");
+    listed = json!([first, without_id, unreadable]);
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/authorizations"))
+        .and(SignedWithConsumerKey)
+        .respond_with(ResponseTemplate::new(200).set_body_json(listed))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let ids = client(&server).connection_ids(&user()).await.unwrap();
+
+    assert_eq!(
+        ids,
+        [AuthorizationId::parse("87b24961-b51e-4db8-9226-f198f6518a89").unwrap()]
+    );
+}
+
+#[tokio::test]
 async fn data_freshness_mode_is_read_as_the_sdks_object_and_as_the_specs_string() {
     // snaptrade-python-sdk 13.0.49's BrokerageAuthorizationDataFreshnessMode: {institution, snaptrade}, each
     // `realtime` or `delayed`; specs/snaptrade-openapi.yaml's BrokerageAuthorization: a string.

@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! SNAPTRADE_CLIENT_ID=... SNAPTRADE_CONSUMER_KEY=... \
-//!     cargo test -p tributary-provider --test live_snaptrade -- --ignored
+//!     cargo test -p tributary-provider --all-features --lib snaptrade::tests::live -- --ignored
 //! ```
 //!
 //! `SNAPTRADE_BASE_URL` is optional (`https://api.snaptrade.com`). A missing variable fails the test with

@@ -26,6 +26,7 @@ use tributary::domain::{
     InvestmentAccount, Order, UserId,
 };
 use tributary::provider::WebhookError;
+use tributary::provider::capability::ConnectionPortal;
 use tributary::provider::snaptrade::UserCredentials;
 use tributary::provider::snaptrade::signing::{canonical_json, sign};
 use tributary::provider::snaptrade::webhook::verify_webhook;
@@ -168,7 +169,7 @@ impl<S: Store + 'static> Hooked<S> {
         self.providers
             .snaptrade
             .client
-            .delete_connection(&login, &self.authorization)
+            .remove_connection(&login, &self.authorization)
             .await
             .unwrap();
     }

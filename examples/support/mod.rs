@@ -280,7 +280,7 @@ impl Providers {
     /// What to do without `ALPACA_ACCOUNT_ID`: the Broker API's accounts (`GET /v1/accounts`, the first
     /// [`ALPACA_ACCOUNTS_SHOWN`], oldest first) with their statuses, and how to pick one.
     async fn alpaca_accounts_to_pick(&self) -> anyhow::Result<String> {
-        let accounts = self.alpaca.client.accounts().await?;
+        let accounts = self.alpaca.client.broker_accounts().await?;
         if accounts.is_empty() {
             return Ok(format!(
                 "no {ALPACA_ACCOUNT_VARIABLE} set, and your Broker API holds no accounts yet: opening one needs \

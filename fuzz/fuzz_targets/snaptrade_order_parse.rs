@@ -1,87 +1,39 @@
-//! SnapTrade order JSON (`getUserAccountOrders`, `placeForceOrder` answers) on arbitrary bytes: the
-//! lenient wire structs read it or refuse it, never panic, and every field a record carries goes through
-//! the domain's checked constructors the order conversion uses (ids, symbol, vocabularies, units, prices,
-//! timestamps), which answer a value or a `DomainError`, never a panic.
+//! SnapTrade order JSON (`getUserAccountOrders`, `placeForceOrder` answers) on arbitrary bytes, read as the
+//! client reads it, through the crate's public entry points `snaptrade::parse_orders` and
+//! `snaptrade::parse_order`: the lenient wire structs, then the conversion into order rows, whose every field
+//! goes through the domain's checked constructors (ids, symbol, vocabularies, units, prices, timestamps).
+//! Each ends in rows, rows left out with why, or a typed error, never a panic.
 //!
-//! The conversion itself (`snaptrade::convert::order_row`) is crate-private; the property test
-//! `properties_payloads::snaptrade::any_orders_answer_becomes_order_rows_or_a_typed_error` drives it
-//! end to end over HTTP.
+//! The property test `properties_payloads::snaptrade::any_orders_answer_becomes_order_rows_or_a_typed_error`
+//! (`crates/provider/tests/it/`) drives the same conversion end to end over HTTP.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tributary_domain::{
-    BrokerageOrderId, OrderAction, OrderStatus, OrderType, Price, Symbol, TimeInForce, Units,
-    UniversalSymbolId,
-};
-use tributary_provider::snaptrade::parse_timestamp;
-use tributary_provider::snaptrade::wire::{OrderFields, OrderRecord};
+use tributary_domain::{AccountId, ProviderAccountId, UserId};
+use tributary_provider::capability::AccountRef;
+use tributary_provider::snaptrade::{parse_order, parse_orders};
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(records) = serde_json::from_slice::<Vec<OrderRecord>>(data) {
-        records.iter().for_each(check_fields);
-    }
-    if let Ok(record) = serde_json::from_slice::<OrderRecord>(data) {
-        check_fields(&record);
-    }
-});
-
-fn check_fields(record: &OrderRecord) {
-    let fields: &OrderFields = &record.fields;
-    let _ = format!("{record:?}");
-    if let Some(id) = &fields.brokerage_order_id {
-        let _ = BrokerageOrderId::parse(id);
-    }
-    let equity = fields
-        .universal_symbol
-        .iter()
-        .flat_map(|symbol| [&symbol.symbol, &symbol.raw_symbol]);
-    let option = fields.option_symbol.iter().map(|option| &option.ticker);
-    for symbol in equity.chain(option).flatten() {
-        let _ = Symbol::parse(symbol);
-    }
-    if let Some(id) = fields
-        .universal_symbol
-        .as_ref()
-        .and_then(|s| s.id.as_deref())
-    {
-        let _ = UniversalSymbolId::parse(id);
-    }
-    if let Some(action) = &fields.action {
-        let _ = OrderAction::parse(action);
-    }
-    if let Some(status) = &fields.status {
-        let _ = OrderStatus::parse(status);
-    }
-    if let Some(order_type) = &fields.order_type {
-        let _ = OrderType::parse(order_type);
-    }
-    if let Some(time_in_force) = &fields.time_in_force {
-        let _ = TimeInForce::parse(time_in_force);
-    }
-    for units in [fields.total_quantity, fields.filled_quantity]
-        .into_iter()
-        .flatten()
-    {
-        let _ = Units::new_for("units", units);
-    }
-    for price in [
-        fields.limit_price,
-        fields.stop_price,
-        fields.execution_price,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let _ = Price::new_for("price", price);
-    }
-    for time in [
-        &fields.time_placed,
-        &fields.time_updated,
-        &fields.time_executed,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let _ = parse_timestamp(time);
+/// The account the rows are recorded against: fixed, so every run reads the same bytes the same way.
+fn account() -> AccountRef {
+    AccountRef {
+        user_id: UserId::parse("0b3ebefb-ed47-43df-8d8f-729a4420b5cf").expect("a UUID"),
+        account_id: AccountId::parse("3dcb795c-3ccc-402a-abb9-07e26a1b1326").expect("a UUID"),
+        provider_account_id: ProviderAccountId::parse("917c8734-8470-4a3e-a18f-57c3f2ee6631")
+            .expect("an account id"),
     }
 }
+
+fuzz_target!(|data: &[u8]| {
+    let account = account();
+    if let Ok(listing) = parse_orders(&account, data) {
+        for row in &listing.items {
+            let _ = format!("{row:?}");
+        }
+        for left_out in &listing.left_out {
+            let _ = left_out.to_string();
+        }
+    }
+    if let Ok(row) = parse_order(&account, data) {
+        let _ = format!("{row:?}");
+    }
+});

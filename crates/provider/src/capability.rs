@@ -6,8 +6,9 @@
 //! `Decimal` newtypes, and reports a value the domain refuses as [`ProviderError::InvalidData`] naming the
 //! field.
 //!
-//! Where a client has an inherent method of the same name (`PlaidClient::accounts` returns Plaid's own
-//! response), call the capability with its trait path: `Aggregation::accounts(&plaid, &token)`.
+//! No client has a public method of its own named like a capability's, so a call never lands on
+//! something other than the capability; where two capabilities share a method name (`accounts` is not
+//! one, but `provider` is), name the trait: `Aggregation::provider(&snaptrade)`.
 //!
 //! Each trait has an associated type for what the provider needs to know who is asking: a Plaid Item's
 //! access token, a SnapTrade user's id and secret, an Alpaca account id. Those hold secrets where they
@@ -190,7 +191,7 @@ pub struct TransactionPage {
     /// This page's transactions.
     pub transactions: Vec<Transaction>,
     /// This page's transactions that cannot be represented, with why: the rest of the page is kept.
-    pub left_out: Vec<LeftOut>,
+    pub left_out: Vec<UnreadableItem>,
     /// Pass this to get the next page; `None` when there is none.
     pub next: Option<PageCursor>,
 }
@@ -251,7 +252,7 @@ pub trait Aggregation: Send + Sync {
 /// value the domain refuses): left out of the list it came in, and said why, so one odd item never sinks the
 /// rest and nothing is dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeftOut {
+pub struct UnreadableItem {
     /// Who answered with it.
     pub provider: Provider,
     /// What kind of item: `"position"`, `"order"`, `"transaction"`…
@@ -284,7 +285,7 @@ pub(crate) fn currency_code<'a>(
         .transpose()
 }
 
-impl LeftOut {
+impl UnreadableItem {
     /// The item `provider_id` of kind `item`, left out because of `error` (a field the domain refused, or a
     /// provider error naming one).
     pub fn because(
@@ -307,7 +308,7 @@ impl LeftOut {
     }
 }
 
-impl std::fmt::Display for LeftOut {
+impl std::fmt::Display for UnreadableItem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.provider, self.item)?;
         if let Some(id) = &self.provider_id {
@@ -326,7 +327,7 @@ pub struct Listing<T> {
     /// The items, in the provider's order.
     pub items: Vec<T>,
     /// The items that could not be represented.
-    pub left_out: Vec<LeftOut>,
+    pub left_out: Vec<UnreadableItem>,
 }
 
 impl<T> Listing<T> {
@@ -352,11 +353,12 @@ impl<T> Listing<T> {
             let provider_id = id(&raw);
             match convert(raw) {
                 Ok(converted) => listing.items.push(converted),
-                Err(error) => {
-                    listing
-                        .left_out
-                        .push(LeftOut::because(provider, item, provider_id, &error))
-                }
+                Err(error) => listing.left_out.push(UnreadableItem::because(
+                    provider,
+                    item,
+                    provider_id,
+                    &error,
+                )),
             }
         }
         listing
@@ -688,9 +690,8 @@ pub trait Trading: Send + Sync {
     /// let placed = alpaca.place_order(&(), &account, &order).await?;
     /// println!("{} is {}", placed.brokerage_order_id, placed.status);
     ///
-    /// // Cancelling names the brokerage's id for the order. (`AlpacaClient` has an inherent `cancel_order`
-    /// // over Alpaca's own ids; the trait's is called by its path.)
-    /// Trading::cancel_order(&alpaca, &(), &account, &placed.brokerage_order_id).await?;
+    /// // Cancelling names the brokerage's id for the order.
+    /// alpaca.cancel_order(&(), &account, &placed.brokerage_order_id).await?;
     /// # Ok(()) }
     /// ```
     async fn place_order(
@@ -795,8 +796,7 @@ pub trait ConnectionPortal: Send + Sync {
     ///
     /// let snaptrade = SnapTradeClient::new(SnapTradeConfig::from_env()?)?;
     /// // Once per user: keep the credentials (the user secret is a secret) for every later call.
-    /// // (`SnapTradeClient` also has an inherent `register_user` over SnapTrade's own user id.)
-    /// let credentials = ConnectionPortal::register_user(&snaptrade, UserId::generate()).await?;
+    /// let credentials = snaptrade.register_user(UserId::generate()).await?;
     /// let request = PortalRequest {
     ///     broker: None,
     ///     connection_type: ConnectionType::Trade,

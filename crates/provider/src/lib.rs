@@ -7,8 +7,11 @@
 //!   [`capability::Trading`], [`capability::BrokerageAccounts`], [`capability::ConnectionPortal`]).
 //! - [`router`]: [`ProviderRouter`] decides from the feature flags, the user's accounts and the compiled
 //!   features; a provider switched off or compiled out is a typed error, never a panic.
-//! - One module per provider: its client, its config (`from_env()` and a plain constructor for tests), its
-//!   wire types and their conversion into domain types.
+//! - One module per provider: its client and its config (`from_env()` and a plain constructor for tests).
+//!   The provider's JSON (its private `wire` structs) and the raw calls that return it stay inside the
+//!   module; what comes out is the capabilities' domain types and the few methods of the client's own that
+//!   no capability covers (Plaid's Link tokens, SnapTrade's user deletion and secret rotation, Alpaca's list
+//!   of accounts).
 //!
 //! Every failure is one [`ProviderError`], sorted by what a caller can do about it (reconnect, wait, fix the
 //! request). Calls that may be repeated are retried with capped, jittered backoff honouring `Retry-After`;
@@ -44,6 +47,10 @@
 //! # Ok(()) }
 //! ```
 
+// Each provider's JSON (its `wire` module) and its raw calls are private: the public surface is domain
+// types. A private type reachable through a public signature would be a leak, and this lint names it.
+#![warn(unnameable_types)]
+
 pub mod capability;
 #[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod config;
@@ -52,6 +59,11 @@ mod error;
 mod http;
 mod inbound;
 pub mod router;
+#[cfg(all(
+    test,
+    any(feature = "snaptrade", feature = "plaid", feature = "alpaca")
+))]
+mod tests;
 
 /// The Alpaca Broker API client: accounts, positions and orders that are never placed twice.
 #[cfg(feature = "alpaca")]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tributary_domain::{AccountId, AuthorizationId, ConnectionStatus, Provider, ProviderAccountId};
 use tributary_provider::ProviderError;
-use tributary_provider::capability::LeftOut;
+use tributary_provider::capability::UnreadableItem;
 use tributary_repo::HoldingsReplaced;
 
 use crate::SyncError;
@@ -336,7 +336,7 @@ pub struct SyncReport {
     pub positions_left_out: Vec<PositionLeftOut>,
     /// Items a provider answered with that cannot be represented (a position or an order with a field the
     /// domain refuses): left out, each with its provider id, the field and why; the rest was written.
-    pub left_out: Vec<LeftOut>,
+    pub left_out: Vec<UnreadableItem>,
 }
 
 impl SyncReport {

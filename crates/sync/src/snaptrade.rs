@@ -466,18 +466,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             return Ok(false);
         };
         let credentials = UserCredentials::new(row.snaptrade_user_id, row.user_secret);
-        match link
-            .client
-            .list_brokerage_authorizations(&credentials)
-            .await
-        {
-            Ok(listed) => Ok(authorization.is_none_or(|wanted| {
-                listed
-                    .iter()
-                    .filter_map(|found| found.id.as_deref())
-                    .filter_map(|id| AuthorizationId::parse(id).ok())
-                    .any(|id| id == wanted)
-            })),
+        match link.client.connection_ids(&credentials).await {
+            Ok(listed) => Ok(authorization.is_none_or(|wanted| listed.contains(&wanted))),
             Err(ProviderError::Unauthorized(detail))
                 if detail.code.as_deref() == Some(CODE_UNKNOWN_USER) =>
             {

@@ -19,8 +19,8 @@ use tributary_domain::{
 };
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
-    AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, LeftOut, Listing,
-    OrderImpact, OrderRequest, OrderScope, PlacedOrder, Position, Trading,
+    AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, Listing, OrderImpact,
+    OrderRequest, OrderScope, PlacedOrder, Position, Trading, UnreadableItem,
 };
 use tributary_repo::PortfolioRepository;
 
@@ -39,7 +39,7 @@ pub struct Snapshot {
     /// `accounts`.
     pub failures: Vec<Failure>,
     /// Items the provider answered with that cannot be represented: left out of `accounts`, with why.
-    pub left_out: Vec<LeftOut>,
+    pub left_out: Vec<UnreadableItem>,
 }
 
 /// An account and its positions.
@@ -178,7 +178,11 @@ impl<A, R> AggregationSource<A, R> {
 }
 
 /// What one login (or one brokerage account) gave: its connections, its accounts, and what was left out.
-type Harvest = (Vec<ConnectionInfo>, Vec<FetchedAccount>, Vec<LeftOut>);
+type Harvest = (
+    Vec<ConnectionInfo>,
+    Vec<FetchedAccount>,
+    Vec<UnreadableItem>,
+);
 type LoginHarvest = Result<Harvest, ProviderError>;
 
 #[async_trait]

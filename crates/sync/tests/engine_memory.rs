@@ -76,7 +76,7 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
         AccountType, FeatureFlags, Provider, ProviderAccountId, Quantity, SignedAmount, Symbol,
         UserId,
     };
-    use tributary_provider::capability::{AccountInfo, LeftOut, Position, PositionSide};
+    use tributary_provider::capability::{AccountInfo, Position, PositionSide, UnreadableItem};
     use tributary_provider::router::ProviderRouter;
     use tributary_repo::HoldingRepository;
     use tributary_sync::merge::LeftOutReason;
@@ -139,7 +139,7 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
                     ]),
                 }],
                 failures: Vec::new(),
-                left_out: vec![LeftOut {
+                left_out: vec![UnreadableItem {
                     provider: Provider::Plaid,
                     item: "holding",
                     provider_id: Some("sec-odd".to_owned()),

@@ -167,6 +167,7 @@ async fn a_connection_deletion_that_fails_part_way_saves_nothing_and_its_retry_a
 ) {
     let pool = backend(&superuser).await;
     use tributary_domain::ConnectionType;
+    use tributary_provider::capability::ConnectionPortal;
     use tributary_repo::{AccountRepository, ConnectionRepository, HoldingRepository, RepoError};
     use tributary_sync::WebhookOutcome;
 
@@ -196,7 +197,7 @@ async fn a_connection_deletion_that_fails_part_way_saves_nothing_and_its_retry_a
 
     world
         .snaptrade
-        .delete_connection(&world.snaptrade_login().await, &connection.authorization_id)
+        .remove_connection(&world.snaptrade_login().await, &connection.authorization_id)
         .await
         .unwrap();
 

@@ -31,8 +31,8 @@ use super::orders::{
 use super::wire::{self, TradeAccount};
 use super::{AlpacaClient, BrokerAccountId};
 use crate::capability::{
-    AccountInfo, AccountRef, BrokerageAccounts, LeftOut, Listing, OrderImpact, OrderRequest,
-    OrderScope, OrderSize, PlacedOrder, Position, PositionSide, Trading, currency_code,
+    AccountInfo, AccountRef, BrokerageAccounts, Listing, OrderImpact, OrderRequest, OrderScope,
+    OrderSize, PlacedOrder, Position, PositionSide, Trading, UnreadableItem, currency_code,
 };
 use crate::error::ProviderError;
 
@@ -288,7 +288,7 @@ pub(super) fn order_rows(
         |listing: &mut Listing<OrderRow>, id: Uuid, row: Result<OrderRow, ProviderError>| match row
         {
             Ok(row) => listing.items.push(row),
-            Err(error) => listing.left_out.push(LeftOut::because(
+            Err(error) => listing.left_out.push(UnreadableItem::because(
                 Provider::Alpaca,
                 "order",
                 Some(id.to_string()),
@@ -314,8 +314,8 @@ pub(super) fn order_rows(
 
 /// An order whose JSON does not fit the spec's `Order` (an id that is not a UUID, a number that is not one):
 /// left out with whatever id it carries, and the field serde names.
-fn undecodable(raw: &serde_json::Value, error: &serde_json::Error) -> LeftOut {
-    LeftOut {
+fn undecodable(raw: &serde_json::Value, error: &serde_json::Error) -> UnreadableItem {
+    UnreadableItem {
         provider: Provider::Alpaca,
         item: "order",
         provider_id: raw["id"].as_str().map(str::to_owned),

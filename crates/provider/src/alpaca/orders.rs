@@ -183,6 +183,7 @@ pub struct AlpacaOrderRequest {
 
 impl AlpacaOrderRequest {
     /// A day market order for `units` of `symbol`.
+    #[cfg(test)]
     pub fn market(symbol: impl Into<String>, side: AlpacaOrderSide, units: Decimal) -> Self {
         Self {
             symbol: symbol.into(),
@@ -196,6 +197,7 @@ impl AlpacaOrderRequest {
     }
 
     /// The same order with a caller-chosen `client_order_id`.
+    #[cfg(test)]
     pub fn with_client_order_id(mut self, id: AlpacaClientOrderId) -> Self {
         self.client_order_id = Some(id);
         self

@@ -283,13 +283,7 @@ impl Trading for SnapTradeClient {
         let records = self
             .account_orders(login, &account.provider_account_id, query)
             .await?;
-        let mut rows = Listing::each(
-            Provider::SnapTrade,
-            "order",
-            records.iter().enumerate(),
-            |(_, record)| record.fields.brokerage_order_id.clone(),
-            |(index, record)| order_row(account, record, &format!("orders[{index}]")),
-        );
+        let mut rows = order_rows(account, &records);
         if scope == OrderScope::Closed {
             rows.items.retain(|row| row.status.is_terminal());
         }
@@ -305,7 +299,7 @@ impl ConnectionPortal for SnapTradeClient {
     async fn register_user(&self, user: UserId) -> Result<UserCredentials, ProviderError> {
         let user_id = SnapTradeUserId::parse(&user.to_string())
             .map_err(|error| ProviderError::invalid_input("user_id", error.to_string()))?;
-        SnapTradeClient::register_user(self, &user_id).await
+        self.register_snaptrade_user(&user_id).await
     }
 
     async fn portal_url(
@@ -636,6 +630,48 @@ fn option_contract(
         expiration_date: expiration.date_naive(),
         multiplier: instrument.multiplier,
     }))
+}
+
+/// A SnapTrade answer listing an account's orders (`getUserAccountOrders`: a JSON array of
+/// `AccountOrderRecord`) as the rows to store for `account`, read as [`Trading::list_orders`] reads it: an
+/// order that cannot be represented is left out, with why, and the others are kept.
+///
+/// For an answer that was kept (a recorded response, a support ticket's attachment) rather than fetched.
+///
+/// # Errors
+/// [`ProviderError::Decode`] when the body is not such an array.
+pub fn parse_orders(
+    account: &AccountRef,
+    body: &[u8],
+) -> Result<Listing<PlacedOrder>, ProviderError> {
+    let records: Vec<OrderRecord> = serde_json::from_slice(body).map_err(|error| {
+        ProviderError::decode(Provider::SnapTrade, "getUserAccountOrders", &error, body)
+    })?;
+    Ok(order_rows(account, &records))
+}
+
+/// A SnapTrade answer holding one order (`placeForceOrder`'s or `placeOrder`'s `AccountOrderRecord`) as the
+/// row to store for `account`, read as [`Trading::place_order`] reads it.
+///
+/// # Errors
+/// [`ProviderError::Decode`] when the body is not an order record, [`ProviderError::InvalidData`] naming
+/// the field when the order cannot be represented.
+pub fn parse_order(account: &AccountRef, body: &[u8]) -> Result<PlacedOrder, ProviderError> {
+    let record: OrderRecord = serde_json::from_slice(body).map_err(|error| {
+        ProviderError::decode(Provider::SnapTrade, "placeForceOrder", &error, body)
+    })?;
+    order_row(account, &record, "order")
+}
+
+/// Order records as rows, each that cannot be represented left out with why.
+fn order_rows(account: &AccountRef, records: &[OrderRecord]) -> Listing<NewOrder> {
+    Listing::each(
+        Provider::SnapTrade,
+        "order",
+        records.iter().enumerate(),
+        |(_, record)| record.fields.brokerage_order_id.clone(),
+        |(index, record)| order_row(account, record, &format!("orders[{index}]")),
+    )
 }
 
 /// An order record as the row to store. SnapTrade leaves `order_type` out for some brokerages; the prices

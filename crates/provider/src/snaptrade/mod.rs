@@ -12,27 +12,51 @@
 //! not connect, or a 429), because a second registration conflicts and loses the secret, and a second
 //! order is a second trade.
 //!
+//! The client's work is done through the capability traits, in domain types: [`ConnectionPortal`]
+//! (register a user, the portal link, remove a connection), [`Aggregation`], [`BrokerageAccounts`] and
+//! [`Trading`]. Its own methods are what no trait says: deleting a user, rotating a user secret, the ids of
+//! a user's connections, a billed refresh, placing a checked trade, and the account's rate budget.
+//! SnapTrade's JSON stays inside this module; [`parse_orders`](crate::snaptrade::parse_orders) reads a
+//! saved order answer into domain rows.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), tributary_provider::ProviderError> {
-//! use tributary_domain::SnapTradeUserId;
-//! use tributary_provider::snaptrade::{LoginOptions, SnapTradeClient, SnapTradeConfig};
+//! use tributary_domain::{ConnectionType, UserId};
+//! use tributary_provider::capability::{Aggregation, ConnectionPortal, PortalRequest};
+//! use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
 //!
 //! let snaptrade = SnapTradeClient::new(SnapTradeConfig::from_env()?)?;
-//! let user = snaptrade.register_user(&SnapTradeUserId::parse("user-1").unwrap()).await?;
-//! let portal = snaptrade.login(&user, &LoginOptions::default()).await?;
-//! // … send the user to the portal; later:
-//! for account in snaptrade.list_user_accounts(&user).await? {
-//!     println!("{:?} at {:?}", account.name, account.institution_name);
+//! let user = ConnectionPortal::register_user(&snaptrade, UserId::generate()).await?;
+//! let request = PortalRequest {
+//!     broker: None,
+//!     connection_type: ConnectionType::Read,
+//!     reconnect: None,
+//!     redirect_uri: None,
+//! };
+//! let portal = snaptrade.portal_url(&user, &request).await?;
+//! // … send the user to `portal.url`; later:
+//! for account in Aggregation::accounts(&snaptrade, &user).await? {
+//!     println!("{:?} at {:?}", account.name, account.institution);
 //! }
 //! # drop(portal); Ok(()) }
 //! ```
+//!
+//! [`ConnectionPortal`]: crate::capability::ConnectionPortal
+//! [`Aggregation`]: crate::capability::Aggregation
+//! [`BrokerageAccounts`]: crate::capability::BrokerageAccounts
+//! [`Trading`]: crate::capability::Trading
 
 mod config;
 mod convert;
 mod signed_webhook;
 pub mod signing;
+#[cfg(test)]
+mod tests;
 pub mod webhook;
-pub mod wire;
+// The provider's JSON in full, as its spec describes it. A field no conversion reads yet is still parsed, so
+// a value of the wrong shape is refused where it arrives; the unit tests read every field.
+#[allow(dead_code)]
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -55,10 +79,11 @@ use uuid::Uuid;
 pub use config::{
     DEFAULT_BASE_URL, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CONSUMER_KEY, SnapTradeConfig,
 };
-pub use convert::parse_timestamp;
+pub use convert::{parse_order, parse_orders, parse_timestamp};
 pub use signed_webhook::{SignedWebhook, sign_webhook};
 pub use webhook::{WebhookEvent, WebhookEventKind};
 
+use crate::capability::{AccountRef, PlacedOrder};
 use crate::error::{ErrorDetail, ProviderError};
 use crate::http::{Backoff, Endpoint, Failure, HttpClient, Reply, StatusFailure};
 use wire::{
@@ -105,7 +130,7 @@ impl From<&tributary_domain::SnapTradeUser> for UserCredentials {
 
 /// What the connection portal should offer (`login`'s body).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoginOptions {
+pub(crate) struct LoginOptions {
     /// Go straight to this brokerage.
     pub broker: Option<BrokerageSlug>,
     /// `read` (SnapTrade's default) or `trade` access.
@@ -120,14 +145,12 @@ pub struct LoginOptions {
 
 /// Which orders `getUserAccountOrders` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OrderState {
+pub(crate) enum OrderState {
     /// Every order (SnapTrade's default).
     #[default]
     All,
     /// Working orders.
     Open,
-    /// Filled orders.
-    Executed,
 }
 
 impl OrderState {
@@ -135,14 +158,13 @@ impl OrderState {
         match self {
             Self::All => "all",
             Self::Open => "open",
-            Self::Executed => "executed",
         }
     }
 }
 
 /// `getUserAccountOrders`' filter: a state and how many days back (1 to 90; SnapTrade's default 30).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OrderQuery {
+pub(crate) struct OrderQuery {
     /// Which orders.
     pub state: OrderState,
     /// How many days back.
@@ -288,9 +310,11 @@ impl SnapTradeClient {
         self.budgets.wait(account.as_str())
     }
 
-    /// Registers a user under our own id (`POST /snapTrade/registerUser`) and returns its secret, which
-    /// SnapTrade never shows again: store it before anything else.
-    pub async fn register_user(
+    /// Registers a user under `user_id` (`POST /snapTrade/registerUser`) and returns its secret, which
+    /// SnapTrade never shows again: store it before anything else. The public way in is
+    /// [`ConnectionPortal::register_user`](crate::capability::ConnectionPortal::register_user), which
+    /// registers Tributary's user id.
+    pub(crate) async fn register_snaptrade_user(
         &self,
         user_id: &SnapTradeUserId,
     ) -> Result<UserCredentials, ProviderError> {
@@ -304,7 +328,12 @@ impl SnapTradeClient {
 
     /// Deletes the user and all its connections (`DELETE /snapTrade/deleteUser`). Asynchronous: the
     /// `USER_DELETED` webhook says when it is done.
-    pub async fn delete_user(
+    pub async fn delete_user(&self, user_id: &SnapTradeUserId) -> Result<(), ProviderError> {
+        self.delete_snaptrade_user(user_id).await.map(drop)
+    }
+
+    /// [`delete_user`](Self::delete_user), with SnapTrade's answer.
+    pub(crate) async fn delete_snaptrade_user(
         &self,
         user_id: &SnapTradeUserId,
     ) -> Result<DeleteUserResponse, ProviderError> {
@@ -328,7 +357,7 @@ impl SnapTradeClient {
     }
 
     /// A connection portal link for the user (`POST /snapTrade/login`), valid for 5 minutes.
-    pub async fn login(
+    pub(crate) async fn login(
         &self,
         user: &UserCredentials,
         options: &LoginOptions,
@@ -358,8 +387,23 @@ impl SnapTradeClient {
         Ok(redirect)
     }
 
+    /// The ids of the user's connections (`GET /authorizations`), as SnapTrade lists them. A listed
+    /// connection without a readable id cannot be named, so it is not among them; the connections with
+    /// their health are [`Aggregation::connections`](crate::capability::Aggregation::connections).
+    pub async fn connection_ids(
+        &self,
+        user: &UserCredentials,
+    ) -> Result<Vec<AuthorizationId>, ProviderError> {
+        let listed = self.list_brokerage_authorizations(user).await?;
+        Ok(listed
+            .iter()
+            .filter_map(|found| found.id.as_deref())
+            .filter_map(|id| AuthorizationId::parse(id).ok())
+            .collect())
+    }
+
     /// The user's connections (`GET /authorizations`).
-    pub async fn list_brokerage_authorizations(
+    pub(crate) async fn list_brokerage_authorizations(
         &self,
         user: &UserCredentials,
     ) -> Result<Vec<BrokerageAuthorization>, ProviderError> {
@@ -367,22 +411,9 @@ impl SnapTradeClient {
             .await
     }
 
-    /// One connection (`GET /authorizations/{id}`).
-    pub async fn detail_brokerage_authorization(
-        &self,
-        user: &UserCredentials,
-        authorization: &AuthorizationId,
-    ) -> Result<BrokerageAuthorization, ProviderError> {
-        let id = authorization.to_string();
-        self.read(
-            &Call::get("detailBrokerageAuthorization", &["authorizations", &id]).for_user(user),
-        )
-        .await
-    }
-
     /// Removes a connection and its accounts (`DELETE /connection/{id}`). Asynchronous: the
     /// `CONNECTION_DELETED` webhook says when it is done.
-    pub async fn delete_connection(
+    pub(crate) async fn delete_connection(
         &self,
         user: &UserCredentials,
         connection: &AuthorizationId,
@@ -392,14 +423,14 @@ impl SnapTradeClient {
             .await
     }
 
-    /// Asks SnapTrade to refresh a connection's holdings (`POST /authorizations/{id}/refresh`). Each call
-    /// is billed, so it is never repeated on its own; a disabled connection is
-    /// [`ProviderError::ConnectionDisabled`].
-    pub async fn refresh_brokerage_authorization(
+    /// Asks SnapTrade to refresh a connection's holdings now (`POST /authorizations/{id}/refresh`); the
+    /// `ACCOUNT_HOLDINGS_UPDATED` webhook says when they are in. Each call is billed, so it is never repeated
+    /// on its own; a disabled connection is [`ProviderError::ConnectionDisabled`].
+    pub async fn refresh_connection(
         &self,
         user: &UserCredentials,
         authorization: &AuthorizationId,
-    ) -> Result<RefreshConfirmation, ProviderError> {
+    ) -> Result<(), ProviderError> {
         let id = authorization.to_string();
         let call = Call::post(
             "refreshBrokerageAuthorization",
@@ -407,11 +438,11 @@ impl SnapTradeClient {
         )
         .for_user(user);
         let reply = self.send_once(&call).await?;
-        decode(call.endpoint, &reply.body)
+        decode::<RefreshConfirmation>(call.endpoint, &reply.body).map(drop)
     }
 
     /// The user's accounts (`GET /accounts`).
-    pub async fn list_user_accounts(
+    pub(crate) async fn list_user_accounts(
         &self,
         user: &UserCredentials,
     ) -> Result<Vec<Account>, ProviderError> {
@@ -420,7 +451,7 @@ impl SnapTradeClient {
     }
 
     /// One account (`GET /accounts/{id}`).
-    pub async fn account_details(
+    pub(crate) async fn account_details(
         &self,
         user: &UserCredentials,
         account: &ProviderAccountId,
@@ -434,7 +465,7 @@ impl SnapTradeClient {
     }
 
     /// The account's cash and buying power, one entry per currency (`GET /accounts/{id}/balances`).
-    pub async fn account_balances(
+    pub(crate) async fn account_balances(
         &self,
         user: &UserCredentials,
         account: &ProviderAccountId,
@@ -450,7 +481,7 @@ impl SnapTradeClient {
 
     /// Every position in the account, stocks and options alike (`GET /accounts/{id}/positions/all`; the
     /// older `/positions`, `/options` and `/holdings` answer 410 for new customers).
-    pub async fn all_account_positions(
+    pub(crate) async fn all_account_positions(
         &self,
         user: &UserCredentials,
         account: &ProviderAccountId,
@@ -465,7 +496,7 @@ impl SnapTradeClient {
     }
 
     /// The account's orders, one record per leg (`GET /accounts/{id}/orders`).
-    pub async fn account_orders(
+    pub(crate) async fn account_orders(
         &self,
         user: &UserCredentials,
         account: &ProviderAccountId,
@@ -490,7 +521,7 @@ impl SnapTradeClient {
 
     /// Checks an order without placing it (`POST /trade/impact`); the answer's trade id places exactly
     /// this order with [`place_checked_order`](Self::place_checked_order) within 5 minutes.
-    pub async fn order_impact(
+    pub(crate) async fn order_impact(
         &self,
         user: &UserCredentials,
         form: &ManualTradeForm,
@@ -505,8 +536,24 @@ impl SnapTradeClient {
         .await
     }
 
-    /// Places an order checked by [`order_impact`](Self::order_impact) (`POST /trade/{tradeId}`).
+    /// Places exactly the order [`Trading::order_impact`](crate::capability::Trading::order_impact) checked,
+    /// by the impact's `trade_id` (`POST /trade/{tradeId}`), within 5 minutes of the check; sent once.
+    /// `wait_to_confirm`: whether SnapTrade waits for the brokerage to confirm (its default: it does).
     pub async fn place_checked_order(
+        &self,
+        user: &UserCredentials,
+        account: &AccountRef,
+        trade_id: &str,
+        wait_to_confirm: Option<bool>,
+    ) -> Result<PlacedOrder, ProviderError> {
+        let record = self
+            .place_checked_trade(user, trade_id, wait_to_confirm)
+            .await?;
+        convert::order_row(account, &record, "order")
+    }
+
+    /// [`place_checked_order`](Self::place_checked_order), as SnapTrade answers it.
+    pub(crate) async fn place_checked_trade(
         &self,
         user: &UserCredentials,
         trade_id: &str,
@@ -526,7 +573,7 @@ impl SnapTradeClient {
     /// Places an order without a check (`POST /trade/place`). SnapTrade passes `client_order_id` to the
     /// brokerage but does not deduplicate on it, so the order is sent once (again only if the first try
     /// surely never arrived).
-    pub async fn place_force_order(
+    pub(crate) async fn place_force_order(
         &self,
         user: &UserCredentials,
         form: &ManualTradeFormWithOptions,
@@ -545,7 +592,7 @@ impl SnapTradeClient {
 
     /// Asks the brokerage to cancel an order (`POST /accounts/{id}/trading/cancel`). Repeating it asks for
     /// the same outcome, so it is retried like a read.
-    pub async fn cancel_order(
+    pub(crate) async fn cancel_order(
         &self,
         user: &UserCredentials,
         account: &ProviderAccountId,
@@ -564,19 +611,9 @@ impl SnapTradeClient {
         .await
     }
 
-    /// Securities whose ticker or name contains `substring` (`POST /symbols`, at most 20).
-    pub async fn search_symbols(
-        &self,
-        substring: &str,
-    ) -> Result<Vec<UniversalSymbol>, ProviderError> {
-        let body = wire::SymbolQuery { substring };
-        self.read(&Call::post("getSymbols", &["symbols"]).body(&body)?)
-            .await
-    }
-
     /// Securities the account's brokerage can trade whose ticker or name contains `substring`
     /// (`POST /accounts/{id}/symbols`).
-    pub async fn search_account_symbols(
+    pub(crate) async fn search_account_symbols(
         &self,
         user: &UserCredentials,
         account: &ProviderAccountId,
@@ -592,7 +629,7 @@ impl SnapTradeClient {
     }
 
     /// One page of the account's activities (`GET /accounts/{id}/activities`), dates inclusive.
-    pub async fn account_activities(
+    pub(crate) async fn account_activities(
         &self,
         user: &UserCredentials,
         account: &ProviderAccountId,

@@ -16,7 +16,8 @@ use tributary_domain::{
 };
 use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
 use tributary_provider::capability::{
-    Aggregation, BrokerageAccounts, OrderRequest, OrderSize, Position, PositionSide,
+    Aggregation, BrokerageAccounts, ConnectionPortal, OrderRequest, OrderSize, Position,
+    PositionSide,
 };
 use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use tributary_provider::router::ProviderRouter;
@@ -880,7 +881,7 @@ pub async fn each_webhook_event_type_is_acted_on<S: Store + 'static>(world: Worl
     // SnapTrade deleted it first: the webhook is only believed once SnapTrade's API confirms it.
     world
         .snaptrade
-        .delete_connection(&world.snaptrade_login().await, &connection.authorization_id)
+        .remove_connection(&world.snaptrade_login().await, &connection.authorization_id)
         .await
         .unwrap();
     let deleted = webhook(

@@ -295,13 +295,15 @@ mod tests {
     #[test]
     fn each_providers_own_variable_switches_exactly_that_provider() {
         let all_on: Vec<(String, String)> = std::iter::once(FeatureFlags::AGGREGATION_MODE)
-            .chain(Provider::ALL.iter().filter_map(|p| p.flag()).map(|f| f.variable))
+            .chain(
+                Provider::ALL
+                    .iter()
+                    .filter_map(|p| p.flag())
+                    .map(|f| f.variable),
+            )
             .map(|variable| (variable.to_owned(), "on".to_owned()))
             .collect();
-        assert_eq!(
-            from_pairs(&all_on).unwrap(),
-            FeatureFlags::all_on()
-        );
+        assert_eq!(from_pairs(&all_on).unwrap(), FeatureFlags::all_on());
         for provider in Provider::ALL {
             let Some(flag) = provider.flag() else {
                 assert!(!FeatureFlags::all_on().is_enabled(*provider), "{provider}");

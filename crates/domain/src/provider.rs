@@ -58,7 +58,10 @@ impl Provider {
     pub const fn flag(self) -> Option<ProviderFlag> {
         match self {
             Self::Plaid => Some(ProviderFlag::aggregator("FF_PLAID_INVESTMENT_SYNC", true)),
-            Self::SnapTrade => Some(ProviderFlag::aggregator("FF_SNAPTRADE_INVESTMENT_SYNC", true)),
+            Self::SnapTrade => Some(ProviderFlag::aggregator(
+                "FF_SNAPTRADE_INVESTMENT_SYNC",
+                true,
+            )),
             Self::Alpaca => Some(ProviderFlag::own("FF_BROKERAGE_MODE", false)),
             Self::Manual => None,
         }
@@ -263,7 +266,11 @@ mod tests {
             }
         }
         let distinct: std::collections::BTreeSet<_> = variables.iter().collect();
-        assert_eq!(distinct.len(), variables.len(), "each flag is its provider's own");
+        assert_eq!(
+            distinct.len(),
+            variables.len(),
+            "each flag is its provider's own"
+        );
     }
 
     #[test]
@@ -271,7 +278,10 @@ mod tests {
         let set: ProviderSet = [Provider::Alpaca, Provider::Plaid, Provider::Alpaca]
             .into_iter()
             .collect();
-        assert_eq!(set.iter().collect::<Vec<_>>(), [Provider::Plaid, Provider::Alpaca]);
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [Provider::Plaid, Provider::Alpaca]
+        );
         assert!(!set.without(Provider::Plaid).contains(Provider::Plaid));
         assert!(ProviderSet::EMPTY.is_empty());
         for provider in Provider::ALL {

@@ -279,7 +279,12 @@ mod tests {
 
     #[test]
     fn a_provider_switched_off_by_its_flag_is_refused_as_disabled() {
-        let plaid_off = router(FeatureFlags::builder().aggregation_mode(true).enable(Provider::SnapTrade).build());
+        let plaid_off = router(
+            FeatureFlags::builder()
+                .aggregation_mode(true)
+                .enable(Provider::SnapTrade)
+                .build(),
+        );
         assert!(matches!(
             plaid_off.check(Provider::Plaid),
             Err(RoutingRefusal::Disabled(Provider::Plaid))
@@ -427,8 +432,16 @@ mod tests {
         }
         let router = ProviderRouter::new(ALL_ON);
         for provider in Provider::ALL {
-            assert_eq!(compiled().contains(*provider), provider.has_client(), "{provider}");
-            assert_eq!(router.check(*provider).is_ok(), provider.has_client(), "{provider}");
+            assert_eq!(
+                compiled().contains(*provider),
+                provider.has_client(),
+                "{provider}"
+            );
+            assert_eq!(
+                router.check(*provider).is_ok(),
+                provider.has_client(),
+                "{provider}"
+            );
         }
     }
 
@@ -479,7 +492,10 @@ mod tests {
             compiled.contains(Provider::SnapTrade),
             cfg!(feature = "snaptrade")
         );
-        assert_eq!(compiled.contains(Provider::Alpaca), cfg!(feature = "alpaca"));
+        assert_eq!(
+            compiled.contains(Provider::Alpaca),
+            cfg!(feature = "alpaca")
+        );
         assert!(!compiled.contains(Provider::Manual));
         let router = ProviderRouter::new(ALL_ON);
         assert_eq!(

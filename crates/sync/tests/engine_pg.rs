@@ -135,13 +135,14 @@ async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twic
                 .unwrap(),
             Keyring::new(SecretKey::generate()),
         )),
-        ProviderRouter::new(FeatureFlags::new(true, true, true, true)),
+        ProviderRouter::new(FeatureFlags::all_on()),
     )
-    .with_snaptrade(Arc::clone(&world.snaptrade), consumer_key.clone());
+    .with_snaptrade(Arc::clone(&world.snaptrade));
     let signature = sign(&consumer_key, &canonical_json(&broken));
     let body = serde_json::to_vec(&broken).unwrap();
     let replay = restarted
-        .handle_snaptrade_webhook(Some(&signature), &body)
+        .snaptrade()
+        .handle_webhook(Some(&signature), &body)
         .await
         .unwrap();
 

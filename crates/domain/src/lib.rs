@@ -110,7 +110,7 @@ pub use id::{
 pub use numeric::{Amount, Notional, Percent, Price, Quantity, SignedAmount, UnitCost, Units};
 pub use order::{NewOrder, Order, OrderAction, OrderStatus, OrderType, TimeInForce};
 pub use portfolio::PortfolioMode;
-pub use provider::{AccountMode, Provider, ProviderSet};
+pub use provider::{AccountMode, Provider, ProviderSet, TradingAccess};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use snaptrade_user::{NewSnapTradeUser, SnapTradeUser, SnapTradeUserSecret};
 pub use text::{

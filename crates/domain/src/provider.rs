@@ -67,6 +67,15 @@ impl Provider {
         }
     }
 
+    /// Which of the provider's accounts take orders.
+    pub const fn trading(self) -> TradingAccess {
+        match self {
+            Self::Alpaca => TradingAccess::Always,
+            Self::SnapTrade => TradingAccess::TradeConnection,
+            Self::Plaid | Self::Manual => TradingAccess::Never,
+        }
+    }
+
     /// Whether the provider has a client (every provider but manual entry, which nothing syncs).
     pub const fn has_client(self) -> bool {
         self.flag().is_some()
@@ -76,6 +85,17 @@ impl Provider {
     const fn bit(self) -> u32 {
         1 << self as u32
     }
+}
+
+/// Which of a provider's accounts take orders ([`Provider::trading`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradingAccess {
+    /// None: the provider only reads (aggregation), or nothing syncs it (manual).
+    Never,
+    /// Every active account: the brokerage Tributary operates.
+    Always,
+    /// Accounts on an active connection made with trading access; read-only connections never trade.
+    TradeConnection,
 }
 
 /// A set of providers: the ones switched on by the flags, the ones compiled into a build.

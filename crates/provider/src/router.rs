@@ -13,7 +13,7 @@
 
 use tributary_domain::{
     AccountId, ConnectionStatus, ConnectionType, FeatureFlags, InvestmentAccount, Provider,
-    ProviderSet,
+    ProviderSet, TradingAccess,
 };
 
 /// The providers whose clients this build contains: one line per provider's Cargo feature.
@@ -163,8 +163,8 @@ impl ProviderRouter {
         Ok(())
     }
 
-    /// The provider that executes orders for `account`: Alpaca for the brokerage account, SnapTrade for an
-    /// account on an active trade connection.
+    /// The provider that executes orders for `account`, as its [`Provider::trading`] says: Alpaca for the
+    /// brokerage account, SnapTrade for an account on an active trade connection.
     ///
     /// # Errors
     /// Refused, in this order: an inactive account; a Plaid or manual account
@@ -177,13 +177,13 @@ impl ProviderRouter {
                 account: account.id,
             });
         }
-        match account.provider {
-            Provider::Alpaca => {}
-            Provider::SnapTrade => check_trade_connection(account)?,
-            provider @ (Provider::Plaid | Provider::Manual) => {
+        match account.provider.trading() {
+            TradingAccess::Always => {}
+            TradingAccess::TradeConnection => check_trade_connection(account)?,
+            TradingAccess::Never => {
                 return Err(RoutingRefusal::NoTradingProvider {
                     account: account.id,
-                    provider,
+                    provider: account.provider,
                 });
             }
         }

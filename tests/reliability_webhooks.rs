@@ -738,6 +738,7 @@ async fn purging_removes_only_applied_records_older_than_the_cutoff<S: Store + '
     assert_eq!(
         hooked
             .engine
+            .snaptrade()
             .purge_webhook_records(before_cutoff)
             .await
             .unwrap(),
@@ -745,6 +746,7 @@ async fn purging_removes_only_applied_records_older_than_the_cutoff<S: Store + '
     );
     let purged = hooked
         .engine
+        .snaptrade()
         .purge_webhook_records(Utc::now() + chrono::Duration::seconds(1))
         .await
         .unwrap();
@@ -864,6 +866,7 @@ async fn a_webhook_is_recorded_and_applied_as_service_role(pool: PgPool) {
     );
     let purged = hooked
         .engine
+        .snaptrade()
         .purge_webhook_records(Utc::now() + chrono::Duration::seconds(1))
         .await
         .unwrap();

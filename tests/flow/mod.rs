@@ -10,12 +10,12 @@ use tributary::domain::{
     FeatureFlags, Holding, InstitutionName, InvestmentAccount, Order, OrderAction, Price, Provider,
     ProviderAccountId, Symbol, SyncStatus, Units, UniversalSymbolId, UserId,
 };
+use tributary::provider::RoutingRefusal;
 use tributary::provider::capability::{
     AccountInfo, AccountRef, Aggregation, BrokerageAccounts, OrderRequest, OrderSize, Position,
     PositionSide, ProviderConnectionId, Trading,
 };
 use tributary::provider::snaptrade::UserCredentials;
-use tributary::provider::{ProviderError, RoutingRefusal};
 use tributary::repo::Store;
 use tributary::sync::source::Logins;
 use tributary::sync::{SyncEngine, SyncError, SyncReport};

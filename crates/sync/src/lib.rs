@@ -47,7 +47,6 @@
 //! # }).unwrap();
 //! ```
 
-/// Alpaca's plugin: the brokerage account synced and traded.
 #[cfg(feature = "alpaca")]
 pub mod alpaca;
 mod convert;
@@ -56,12 +55,10 @@ mod error;
 mod lock;
 pub mod merge;
 mod orders;
-/// Plaid's plugin and linking.
 #[cfg(feature = "plaid")]
 pub mod plaid;
 mod plugin;
 mod report;
-/// SnapTrade's plugin and its flows: registration, portal, secret rotation, webhooks.
 #[cfg(feature = "snaptrade")]
 pub mod snaptrade;
 pub mod source;

@@ -107,10 +107,10 @@ fn print_setup<S: SignUp>(
     out!("alpaca:    {}", providers.alpaca.describe())?;
     out!(
         "flags:     brokerage {}, aggregation {}, plaid sync {}, snaptrade sync {}",
-        on(flags.brokerage_mode),
-        on(flags.aggregation_mode),
-        on(flags.plaid_investment_sync),
-        on(flags.snaptrade_investment_sync),
+        on(flags.brokerage_mode()),
+        on(flags.aggregation_mode()),
+        on(flags.flag_on(Provider::Plaid)),
+        on(flags.flag_on(Provider::SnapTrade)),
     )
 }
 
@@ -143,7 +143,7 @@ async fn link_everything<S: SignUp>(
         };
         out!("{:<10} {next}", "")?;
     }
-    let plaid = providers.link_plaid(user).await?;
+    let plaid = providers.link_plaid(engine, user).await?;
     say(
         "plaid",
         plaid,
@@ -415,7 +415,8 @@ async fn receive_webhook<S: SignUp>(
     });
     let (body, signature) = providers.signed_webhook(&payload);
     let outcome = engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
+        .snaptrade()
+        .handle_webhook(Some(&signature), &body)
         .await?;
     let WebhookOutcome::Resynced(report) = outcome else {
         return Err(anyhow!(
@@ -428,7 +429,8 @@ async fn receive_webhook<S: SignUp>(
         report.holdings.removed
     )?;
     let replay = engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
+        .snaptrade()
+        .handle_webhook(Some(&signature), &body)
         .await?;
     if replay != WebhookOutcome::Replayed {
         bail!("a replayed webhook was applied again: {replay:?}");

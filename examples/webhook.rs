@@ -103,7 +103,8 @@ async fn apply<S: SignUp>(store: S, body: &[u8], signature: Signature) -> anyhow
     };
     let engine = providers.engine(store, support::flags_from_env()?);
     let outcome = engine
-        .handle_snaptrade_webhook(signature.as_deref(), body)
+        .snaptrade()
+        .handle_webhook(signature.as_deref(), body)
         .await?;
     out!("outcome:   {}", describe(&outcome))
 }

@@ -39,7 +39,7 @@ use tributary_sandbox::Sandbox;
 tributary_testdb::require_database!();
 
 /// Every provider switched on.
-const ALL_ON: FeatureFlags = FeatureFlags::new(true, true, true, true);
+const ALL_ON: FeatureFlags = FeatureFlags::all_on();
 
 /// How long any one delivery may take before the test calls it a hang (debug build, 2 cores, 10 MiB).
 const NO_HANG: Duration = Duration::from_secs(60);
@@ -131,7 +131,7 @@ impl<S: Store + 'static> Hooked<S> {
     ) -> Result<WebhookOutcome, SyncError> {
         tokio::time::timeout(
             NO_HANG,
-            self.engine.handle_snaptrade_webhook(signature, body),
+            self.engine.snaptrade().handle_webhook(signature, body),
         )
         .await
         .expect("the handler answers instead of hanging")
@@ -230,7 +230,9 @@ async fn a_forged_or_unsigned_delivery_is_refused_and_does_not_burn_its_webhook_
         "{unsigned}"
     );
     assert!(
-        unsigned.to_string().contains("carries no signature"),
+        unsigned
+            .to_string()
+            .contains("the Signature header is missing"),
         "{unsigned}"
     );
     assert_eq!(hooked.rows().await, before, "a refused delivery wrote");
@@ -563,7 +565,7 @@ async fn a_delivery_whose_application_fails_stays_recorded_and_is_retried_and_ap
         "{first:?}"
     );
     assert_eq!(hooked.rows().await, before, "nothing applied yet");
-    let retried_too_soon = hooked.engine.retry_snaptrade_webhooks(10).await.unwrap();
+    let retried_too_soon = hooked.engine.snaptrade().retry_webhooks(10).await.unwrap();
     assert!(
         matches!(
             retried_too_soon.as_slice(),
@@ -574,7 +576,7 @@ async fn a_delivery_whose_application_fails_stays_recorded_and_is_retried_and_ap
     assert_eq!(hooked.rows().await, before);
 
     hooked.sandbox().snaptrade().knobs().reset();
-    let retried = hooked.engine.retry_snaptrade_webhooks(10).await.unwrap();
+    let retried = hooked.engine.snaptrade().retry_webhooks(10).await.unwrap();
 
     assert!(
         matches!(
@@ -589,7 +591,8 @@ async fn a_delivery_whose_application_fails_stays_recorded_and_is_retried_and_ap
     assert!(
         hooked
             .engine
-            .retry_snaptrade_webhooks(10)
+            .snaptrade()
+            .retry_webhooks(10)
             .await
             .unwrap()
             .is_empty()
@@ -627,7 +630,11 @@ async fn a_delivery_redelivered_after_the_freshness_window_is_acknowledged_and_n
         .unwrap_or_default();
     tokio::time::sleep(wait).await;
     let (body, signature) = hooked.providers.signed_webhook(&broken);
-    let strict = verify_webhook(&hooked.providers.consumer_key, Some(&signature), &body);
+    let strict = verify_webhook(
+        &SecretString::from(hooked.sandbox().snaptrade().consumer_key()),
+        Some(&signature),
+        &body,
+    );
     assert!(
         strict.is_err(),
         "the redelivery is past the freshness window"
@@ -740,6 +747,7 @@ async fn purging_removes_only_applied_records_older_than_the_cutoff<S: Store + '
     assert_eq!(
         hooked
             .engine
+            .snaptrade()
             .purge_webhook_records(before_cutoff)
             .await
             .unwrap(),
@@ -747,12 +755,13 @@ async fn purging_removes_only_applied_records_older_than_the_cutoff<S: Store + '
     );
     let purged = hooked
         .engine
+        .snaptrade()
         .purge_webhook_records(Utc::now() + chrono::Duration::seconds(1))
         .await
         .unwrap();
 
     assert_eq!(purged, 1, "only the applied record");
-    let retried = hooked.engine.retry_snaptrade_webhooks(10).await.unwrap();
+    let retried = hooked.engine.snaptrade().retry_webhooks(10).await.unwrap();
     assert!(
         matches!(
             retried.as_slice(),
@@ -858,13 +867,15 @@ async fn a_webhook_is_recorded_and_applied_as_service_role(pool: PgPool) {
     assert!(
         hooked
             .engine
-            .retry_snaptrade_webhooks(10)
+            .snaptrade()
+            .retry_webhooks(10)
             .await
             .unwrap()
             .is_empty()
     );
     let purged = hooked
         .engine
+        .snaptrade()
         .purge_webhook_records(Utc::now() + chrono::Duration::seconds(1))
         .await
         .unwrap();

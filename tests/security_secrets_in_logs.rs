@@ -32,7 +32,7 @@ use tributary_sandbox::Sandbox;
 tributary_testdb::require_database!();
 
 /// Every provider switched on.
-const ALL_ON: FeatureFlags = FeatureFlags::new(true, true, true, true);
+const ALL_ON: FeatureFlags = FeatureFlags::all_on();
 
 /// The sealing key PgStore uses here, as `TRIBUTARY_SECRET_KEY` holds it (base64) and as bytes: distinctive,
 /// so finding either is meaningful.
@@ -180,7 +180,10 @@ async fn run_the_flow<S: Store + 'static>(
         .await
         .unwrap();
     assert_eq!(linked, Linked::Done);
-    assert_eq!(providers.link_plaid(user).await.unwrap(), Linked::Done);
+    assert_eq!(
+        providers.link_plaid(engine, user).await.unwrap(),
+        Linked::Done
+    );
     let alpaca = providers
         .link_alpaca(engine.store(), user, 3)
         .await
@@ -223,7 +226,7 @@ async fn run_the_flow<S: Store + 'static>(
 
     // A rotation: the old secret and the new one must both stay hidden.
     let before = store.find_snaptrade_user(user).await.unwrap().unwrap();
-    engine.rotate_snaptrade_secret(user).await.unwrap();
+    engine.snaptrade().rotate_secret(user).await.unwrap();
     let after = store.find_snaptrade_user(user).await.unwrap().unwrap();
     exposure.debug("the SnapTrade registration before a rotation", &before);
     exposure.debug("the SnapTrade registration after a rotation", &after);
@@ -264,7 +267,8 @@ async fn webhooks<S: Store + 'static>(
     });
     let (body, signature) = providers.signed_webhook(&payload);
     let applied = engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
+        .snaptrade()
+        .handle_webhook(Some(&signature), &body)
         .await
         .unwrap();
     assert!(
@@ -273,17 +277,20 @@ async fn webhooks<S: Store + 'static>(
     );
     exposure.debug("a webhook's outcome", &applied);
     let replay = engine
-        .handle_snaptrade_webhook(Some(&signature), &body)
+        .snaptrade()
+        .handle_webhook(Some(&signature), &body)
         .await
         .unwrap();
     assert_eq!(replay, WebhookOutcome::Replayed);
     let forged = engine
-        .handle_snaptrade_webhook(Some("Zm9yZ2Vk"), &body)
+        .snaptrade()
+        .handle_webhook(Some("Zm9yZ2Vk"), &body)
         .await
         .unwrap_err();
     exposure.error("a forged webhook's error", &forged);
     let unsigned = engine
-        .handle_snaptrade_webhook(None, b"{\"eventType\":\"USER_DELETED\"}")
+        .snaptrade()
+        .handle_webhook(None, b"{\"eventType\":\"USER_DELETED\"}")
         .await
         .unwrap_err();
     exposure.error("an unsigned webhook's error", &unsigned);

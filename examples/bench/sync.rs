@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use secrecy::SecretString;
 use tributary::domain::{
-    FeatureFlags, NewSnapTradeUser, ProviderAccountId, SnapTradeUserId, SnapTradeUserSecret, UserId,
+    FeatureFlags, NewSnapTradeUser, Provider, ProviderAccountId, SnapTradeUserId,
+    SnapTradeUserSecret, UserId,
 };
 use tributary::provider::capability::{
     AccountRef, Aggregation, BrokerageAccounts, OrderScope, Trading,
@@ -34,13 +35,17 @@ pub async fn run(store: &PgStore, user: UserId, shape: &Shape) -> anyhow::Result
     let client = Arc::new(client(&sandbox)?);
     let accounts = shape.connections * shape.accounts_per_connection;
     let engine = |concurrency| {
-        let consumer_key = SecretString::from(sandbox.snaptrade().consumer_key());
         SyncEngine::new(
             Arc::new(store.clone()),
-            ProviderRouter::new(FeatureFlags::new(false, true, false, true)),
+            ProviderRouter::new(
+                FeatureFlags::builder()
+                    .aggregation_mode(true)
+                    .enable(Provider::SnapTrade)
+                    .build(),
+            ),
         )
         .with_concurrency(concurrency)
-        .with_snaptrade(Arc::clone(&client), consumer_key)
+        .with_snaptrade(Arc::clone(&client))
     };
     let (serial, parallel) = (engine(1), engine(accounts));
     // The first sync writes every row; the timed ones find the same data, as a periodic re-sync does.

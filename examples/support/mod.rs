@@ -13,13 +13,14 @@ use rust_decimal::Decimal;
 use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tributary::domain::{ConnectionType, Currency, FeatureFlags, ProviderAccountId, UserId};
+use tributary::domain::{
+    ConnectionType, Currency, FeatureFlags, Provider, ProviderAccountId, UserId,
+};
 use tributary::provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
 use tributary::provider::plaid::{
     AccessToken, LinkTokenRequest, PlaidClient, PlaidConfig, PlaidEnvironment,
 };
 use tributary::provider::router::ProviderRouter;
-use tributary::provider::snaptrade::signing::{canonical_json, sign};
 use tributary::provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
 use tributary::repo::{Keyring, MemoryStore, PgStore, Store};
 use tributary::sync::SyncEngine;
@@ -80,8 +81,6 @@ pub struct Providers {
     pub sandbox: Option<Sandbox>,
     /// SnapTrade.
     pub snaptrade: Wired<SnapTradeClient>,
-    /// The key SnapTrade signs webhooks with (the consumer key).
-    pub consumer_key: SecretString,
     /// Plaid.
     pub plaid: Wired<PlaidClient>,
     /// Whether Plaid is a sandbox (the in-process one, or Plaid's own with `PLAID_ENV=sandbox`), where a
@@ -138,7 +137,7 @@ impl Providers {
             (false, Some(sandbox)) => Some(sandbox),
             (false, None) => unreachable!("the sandbox runs unless every provider is real"),
         });
-        let (config, consumer_key) = snaptrade_config(snaptrade)?;
+        let config = snaptrade_config(snaptrade)?;
         let snaptrade = wired(
             SnapTradeClient::new(config.clone())?,
             config.base_url(),
@@ -156,7 +155,6 @@ impl Providers {
         Ok(Self {
             sandbox,
             snaptrade,
-            consumer_key,
             plaid,
             plaid_sandbox,
             plaid_items: Arc::new(GivenLogins::new()),
@@ -167,10 +165,7 @@ impl Providers {
     /// The engine on `store` with the three clients wired in.
     pub fn engine<S: Store + 'static>(&self, store: S, flags: FeatureFlags) -> SyncEngine<S> {
         SyncEngine::new(Arc::new(store), ProviderRouter::new(flags))
-            .with_snaptrade(
-                Arc::clone(&self.snaptrade.client),
-                self.consumer_key.clone(),
-            )
+            .with_snaptrade(Arc::clone(&self.snaptrade.client))
             .with_plaid(
                 Arc::clone(&self.plaid.client),
                 Arc::clone(&self.plaid_items),
@@ -198,7 +193,8 @@ impl Providers {
         connection_type: ConnectionType,
     ) -> anyhow::Result<Linked> {
         let link = engine
-            .connect_snaptrade(user, connection_type, None)
+            .snaptrade()
+            .connect(user, connection_type, None)
             .await?;
         if self.snaptrade.origin == Origin::Real {
             return Ok(Linked::NeedsBrowser(format!(
@@ -216,13 +212,18 @@ impl Providers {
     }
 
     /// Links a Plaid Item. On a sandbox (the in-process one, or Plaid's with `PLAID_ENV=sandbox`) a test Item
-    /// is made without Link (`/sandbox/public_token/create` at [`PLAID_SANDBOX_INSTITUTION`]), its public token
-    /// exchanged and the access token kept for syncs. In production only Plaid Link, in the user's browser,
+    /// is made without Link (`/sandbox/public_token/create` at [`PLAID_SANDBOX_INSTITUTION`]) and linked through
+    /// the engine (`engine.plaid().link`, which exchanges its public token and keeps the access token for
+    /// syncs). In production only Plaid Link, in the user's browser,
     /// makes an Item: a Link token is created for it and nothing is linked.
     ///
     /// # Errors
     /// Plaid's.
-    pub async fn link_plaid(&self, user: UserId) -> anyhow::Result<Linked> {
+    pub async fn link_plaid<S: Store + 'static>(
+        &self,
+        engine: &SyncEngine<S>,
+        user: UserId,
+    ) -> anyhow::Result<Linked> {
         if !self.plaid_sandbox {
             let request = LinkTokenRequest::investments(user.to_string(), "Tributary quickstart");
             let link_token = self.plaid.client.create_link_token(&request).await?;
@@ -240,12 +241,10 @@ impl Providers {
                 &[PLAID_SANDBOX_PRODUCT.to_owned()],
             )
             .await?;
-        let item = self
-            .plaid
-            .client
-            .exchange_public_token(public_token.expose_secret())
+        engine
+            .plaid()
+            .link(user, public_token.expose_secret())
             .await?;
-        self.plaid_items.add(user, item.access_token);
         Ok(Linked::Done)
     }
 
@@ -311,24 +310,20 @@ impl Providers {
     /// A SnapTrade webhook `payload`, as SnapTrade delivers it: the body and its `Signature` header, signed with
     /// the consumer key.
     pub fn signed_webhook(&self, payload: &serde_json::Value) -> (Vec<u8>, String) {
-        let signature = sign(&self.consumer_key, &canonical_json(payload));
-        let body = serde_json::to_vec(payload).expect("a JSON value serializes");
-        (body, signature)
+        let delivery = self.snaptrade.client.sign_webhook(payload);
+        (delivery.body.into_bytes(), delivery.signature)
     }
 }
 
-/// SnapTrade's configuration and consumer key: the sandbox's, or from the environment when `sandbox` is None.
-fn snaptrade_config(sandbox: Option<&Sandbox>) -> anyhow::Result<(SnapTradeConfig, SecretString)> {
+/// SnapTrade's configuration: the sandbox's, or from the environment when `sandbox` is None. The client built
+/// from it owns the consumer key, for its requests and for the webhooks it verifies and signs.
+fn snaptrade_config(sandbox: Option<&Sandbox>) -> anyhow::Result<SnapTradeConfig> {
     let Some(sandbox) = sandbox else {
-        let config = SnapTradeConfig::from_env()?;
-        // The config keeps its key to itself; from_env has just checked that the variable is set.
-        let key = std::env::var("SNAPTRADE_CONSUMER_KEY")?;
-        return Ok((config, SecretString::from(key)));
+        return Ok(SnapTradeConfig::from_env()?);
     };
     let key = SecretString::from(sandbox.snaptrade().consumer_key());
-    let config = SnapTradeConfig::new(sandbox.snaptrade().client_id(), key.clone())?
-        .with_base_url(sandbox_url(&sandbox.snaptrade_base_url()));
-    Ok((config, key))
+    Ok(SnapTradeConfig::new(sandbox.snaptrade().client_id(), key)?
+        .with_base_url(sandbox_url(&sandbox.snaptrade_base_url())))
 }
 
 /// Plaid's configuration: the sandbox's, or from the environment when `sandbox` is None.
@@ -400,10 +395,11 @@ pub enum Linked {
 /// # Errors
 /// A flag set to something other than a boolean, naming it.
 pub fn flags_from_env() -> anyhow::Result<FeatureFlags> {
+    let brokerage_variable = Provider::Alpaca.flag().map(|flag| flag.variable);
     let flags = FeatureFlags::from_lookup(|name| {
         std::env::var(name)
             .ok()
-            .or_else(|| (name == FeatureFlags::BROKERAGE_MODE).then(|| "true".to_owned()))
+            .or_else(|| (Some(name) == brokerage_variable).then(|| "true".to_owned()))
     })?;
     Ok(flags)
 }

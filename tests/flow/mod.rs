@@ -10,7 +10,7 @@ use tributary::domain::{
     FeatureFlags, Holding, InstitutionName, InvestmentAccount, Order, OrderAction, Price, Provider,
     ProviderAccountId, Symbol, SyncStatus, Units, UniversalSymbolId, UserId,
 };
-use tributary::provider::ProviderError;
+use tributary::provider::RoutingRefusal;
 use tributary::provider::capability::{
     AccountInfo, AccountRef, Aggregation, BrokerageAccounts, OrderRequest, OrderSize, Position,
     PositionSide, ProviderConnectionId, Trading,
@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::support::{Linked, Providers};
 
 /// Every provider switched on.
-const ALL_ON: FeatureFlags = FeatureFlags::new(true, true, true, true);
+const ALL_ON: FeatureFlags = FeatureFlags::all_on();
 
 /// One user, the engine on a store, and the sandbox providers behind it.
 pub struct World<S> {
@@ -66,7 +66,11 @@ impl<S: Store + 'static> World<S> {
     /// three positions: what the quickstart links.
     async fn link_everything(&self) {
         self.connect_snaptrade(ConnectionType::Trade).await;
-        let plaid = self.providers.link_plaid(self.user).await.unwrap();
+        let plaid = self
+            .providers
+            .link_plaid(&self.engine, self.user)
+            .await
+            .unwrap();
         assert_eq!(plaid, Linked::Done);
         let alpaca = self
             .providers
@@ -624,7 +628,7 @@ pub async fn a_read_only_connection_refuses_an_order<S: Store + 'static>(world: 
         .unwrap_err();
 
     assert!(
-        matches!(&refused, SyncError::Provider(ProviderError::ReadOnlyConnection { account: a }) if *a == account.id),
+        matches!(&refused, SyncError::Refused(RoutingRefusal::ReadOnlyConnection { account: a }) if *a == account.id),
         "{refused:?}"
     );
     assert!(world.rows().await.orders.is_empty());

@@ -98,7 +98,7 @@ pub use connection::{
 };
 pub use currency::{Currency, CurrencyTotals, totals_by_currency};
 pub use error::{DomainError, TextProblem};
-pub use flags::FeatureFlags;
+pub use flags::{FeatureFlags, FeatureFlagsBuilder, ProviderFlag};
 pub use holding::{
     AccountContribution, DEFAULT_DATA_SOURCE, Holding, HoldingFigures, InstitutionTotals,
     NewHolding, OptionContract, OptionRight, SecurityType, institution_breakdown,
@@ -110,7 +110,7 @@ pub use id::{
 pub use numeric::{Amount, Notional, Percent, Price, Quantity, SignedAmount, UnitCost, Units};
 pub use order::{NewOrder, Order, OrderAction, OrderStatus, OrderType, TimeInForce};
 pub use portfolio::PortfolioMode;
-pub use provider::{AccountMode, Provider};
+pub use provider::{AccountMode, Provider, ProviderSet, TradingAccess};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use snaptrade_user::{NewSnapTradeUser, SnapTradeUser, SnapTradeUserSecret};
 pub use text::{

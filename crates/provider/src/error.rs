@@ -1,4 +1,6 @@
-//! The crate's one error type, sorted by what a caller can do about a failure.
+//! The crate's error for outbound calls and their configuration, sorted by what a caller can do about a
+//! failure. The router's refusals (a provider switched off, a read-only connection…) are their own enum,
+//! [`crate::router::RoutingRefusal`].
 //!
 //! Every client turns its provider's error bodies into these variants, so the sync layer handles "the user
 //! must reconnect" or "wait and try again" once, whatever the provider. Nothing here ever holds a secret:
@@ -8,7 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use tributary_domain::{AccountId, ConnectionStatus, Provider};
+use tributary_domain::Provider;
 
 /// What a provider said about a failed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +67,7 @@ impl fmt::Display for ErrorDetail {
     }
 }
 
-/// Everything that can go wrong talking to a provider or choosing one.
+/// Everything that can go wrong configuring a provider's client or talking to the provider.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProviderError {
@@ -201,47 +203,6 @@ pub enum ProviderError {
         /// The URL's scheme, host and port (never its user info, path or query).
         url: String,
     },
-    /// The provider's client was compiled out of this build (its Cargo feature is off).
-    #[error("the {0} client is not compiled into this build (enable the `{0}` feature)")]
-    NotCompiled(Provider),
-    /// The provider has no client at all (manual accounts are entered by hand).
-    #[error("{0} accounts have no provider client")]
-    NoClient(Provider),
-    /// The provider is switched off by a feature flag.
-    #[error("{0} is disabled by a feature flag")]
-    Disabled(Provider),
-    /// The account's brokerage connection is read-only: it can be read, never traded.
-    #[error(
-        "account {account} is connected read-only and cannot trade; reconnect it with trading access"
-    )]
-    ReadOnlyConnection {
-        /// The account.
-        account: AccountId,
-    },
-    /// The account's brokerage connection is not active (disabled or in error) until the user repairs it.
-    #[error(
-        "account {account}'s connection is {status}; the user must reconnect it before trading"
-    )]
-    ConnectionUnavailable {
-        /// The account.
-        account: AccountId,
-        /// The connection's status.
-        status: ConnectionStatus,
-    },
-    /// The account is not active any more.
-    #[error("account {account} is not active")]
-    AccountInactive {
-        /// The account.
-        account: AccountId,
-    },
-    /// No provider executes orders for this kind of account (Plaid and manual accounts are read-only).
-    #[error("no provider trades {provider} account {account}")]
-    NoTradingProvider {
-        /// The account.
-        account: AccountId,
-        /// The provider the account comes from.
-        provider: Provider,
-    },
 }
 
 /// Constructors, public so implementations of the capability traits outside this crate (test doubles,
@@ -353,17 +314,8 @@ impl ProviderError {
             | Self::Transport { provider, .. }
             | Self::OutcomeUnknown { provider, .. }
             | Self::Redirected { provider, .. }
-            | Self::ResponseTooLarge { provider, .. }
-            | Self::NoTradingProvider { provider, .. } => Some(*provider),
-            Self::NotCompiled(provider) | Self::Disabled(provider) | Self::NoClient(provider) => {
-                Some(*provider)
-            }
-            Self::Config { .. }
-            | Self::InsecureUrl { .. }
-            | Self::InvalidInput { .. }
-            | Self::ReadOnlyConnection { .. }
-            | Self::ConnectionUnavailable { .. }
-            | Self::AccountInactive { .. } => None,
+            | Self::ResponseTooLarge { provider, .. } => Some(*provider),
+            Self::Config { .. } | Self::InsecureUrl { .. } | Self::InvalidInput { .. } => None,
         }
     }
 
@@ -396,9 +348,7 @@ impl ProviderError {
     /// Whether only the user can repair this, by linking the connection again (Plaid's Link update mode,
     /// SnapTrade's connection portal): the institution wants them to sign in again
     /// ([`LoginRequired`](Self::LoginRequired)), the brokerage connection is disabled
-    /// ([`ConnectionDisabled`](Self::ConnectionDisabled), or a stored connection that is not active,
-    /// [`ConnectionUnavailable`](Self::ConnectionUnavailable)), it is read-only where trading was asked
-    /// ([`ReadOnlyConnection`](Self::ReadOnlyConnection)), or the user's own credential no longer opens
+    /// ([`ConnectionDisabled`](Self::ConnectionDisabled)), or the user's own credential no longer opens
     /// anything (Plaid's `INVALID_ACCESS_TOKEN` and `ITEM_NOT_FOUND`: the Item was removed or its token
     /// revoked).
     ///
@@ -419,10 +369,7 @@ impl ProviderError {
     /// ```
     pub fn needs_relink(&self) -> bool {
         match self {
-            Self::LoginRequired(_)
-            | Self::ConnectionDisabled(_)
-            | Self::ConnectionUnavailable { .. }
-            | Self::ReadOnlyConnection { .. } => true,
+            Self::LoginRequired(_) | Self::ConnectionDisabled(_) => true,
             Self::Unauthorized(detail) | Self::NotFound(detail) => {
                 names_a_dead_user_credential(detail)
             }
@@ -432,7 +379,7 @@ impl ProviderError {
 
     /// The HTTP status the provider answered with, when the failure was an answer (a 4xx or 5xx with its
     /// detail, or a redirect that was not followed); `None` for failures without one (a timeout, a decode
-    /// error of a 2xx body, a configuration or routing refusal).
+    /// error of a 2xx body, a configuration error).
     ///
     /// ```
     /// use std::time::Duration;
@@ -442,7 +389,8 @@ impl ProviderError {
     /// let limited = ErrorDetail::new(Provider::Alpaca, 429, "slow down");
     /// let error = ProviderError::from_status(limited, Some(Duration::from_secs(1)));
     /// assert_eq!(error.http_status(), Some(429));
-    /// assert_eq!(ProviderError::NotCompiled(Provider::Alpaca).http_status(), None);
+    /// let timeout = ProviderError::Timeout { provider: Provider::Alpaca, endpoint: "getAccount" };
+    /// assert_eq!(timeout.http_status(), None);
     /// ```
     pub fn http_status(&self) -> Option<u16> {
         match self {
@@ -543,7 +491,6 @@ mod tests {
 
     /// One error of every variant, each with the answers its classifiers must give.
     fn every_variant() -> Vec<ProviderError> {
-        let account = AccountId::generate();
         let plaid = |code: &str| ErrorDetail::new(Provider::Plaid, 400, "refused").with_code(code);
         vec![
             ProviderError::config("PLAID_SECRET", "is missing"),
@@ -597,19 +544,6 @@ mod tests {
                 variable: "PLAID_BASE_URL",
                 url: "http://example.com".into(),
             },
-            ProviderError::NotCompiled(Provider::Alpaca),
-            ProviderError::NoClient(Provider::Manual),
-            ProviderError::Disabled(Provider::Plaid),
-            ProviderError::ReadOnlyConnection { account },
-            ProviderError::ConnectionUnavailable {
-                account,
-                status: ConnectionStatus::Disabled,
-            },
-            ProviderError::AccountInactive { account },
-            ProviderError::NoTradingProvider {
-                account,
-                provider: Provider::Plaid,
-            },
         ]
     }
 
@@ -641,13 +575,7 @@ mod tests {
             }
             E::Timeout { .. } | E::Transport { .. } => (false, true, None),
             E::Redirected { status, .. } => (false, false, Some(*status)),
-            E::InsecureUrl { .. }
-            | E::NotCompiled(_)
-            | E::NoClient(_)
-            | E::Disabled(_)
-            | E::AccountInactive { .. }
-            | E::NoTradingProvider { .. } => (false, false, None),
-            E::ReadOnlyConnection { .. } | E::ConnectionUnavailable { .. } => (true, false, None),
+            E::InsecureUrl { .. } => (false, false, None),
         }
     }
 

@@ -13,10 +13,12 @@ use tributary_domain::Provider;
 #[non_exhaustive]
 pub enum WebhookError {
     /// The delivery carries no signature: 401.
-    #[error("{provider} webhook refused: it carries no signature")]
+    #[error("{provider} webhook refused: the {header} header is missing")]
     MissingSignature {
         /// Who the delivery claims to come from.
         provider: Provider,
+        /// The header the signature travels in (`Signature` for SnapTrade).
+        header: &'static str,
     },
     /// The signature does not match the body: 401.
     #[error("{provider} webhook refused: the signature does not match the payload")]
@@ -73,7 +75,7 @@ impl WebhookError {
     /// Who the delivery claims to come from.
     pub fn provider(&self) -> Provider {
         match self {
-            Self::MissingSignature { provider }
+            Self::MissingSignature { provider, .. }
             | Self::BadSignature { provider }
             | Self::Stale { provider, .. }
             | Self::TooLarge { provider, .. }
@@ -105,7 +107,13 @@ mod tests {
     fn each_refusal_answers_its_own_status() {
         let provider = Provider::SnapTrade;
         let cases = [
-            (WebhookError::MissingSignature { provider }, 401),
+            (
+                WebhookError::MissingSignature {
+                    provider,
+                    header: "Signature",
+                },
+                401,
+            ),
             (WebhookError::BadSignature { provider }, 401),
             (
                 WebhookError::Stale {

@@ -6,14 +6,14 @@
 //! - [`capability`]: what a provider can do, as traits in domain types ([`capability::Aggregation`],
 //!   [`capability::Trading`], [`capability::BrokerageAccounts`], [`capability::ConnectionPortal`]).
 //! - [`router`]: [`ProviderRouter`] decides from the feature flags, the user's accounts and the compiled
-//!   features; a provider switched off or compiled out is a typed error, never a panic.
+//!   features; a provider switched off or compiled out is a typed [`RoutingRefusal`], never a panic.
 //! - One module per provider: its client and its config (`from_env()` and a plain constructor for tests).
 //!   The provider's JSON (its private `wire` structs) and the raw calls that return it stay inside the
 //!   module; what comes out is the capabilities' domain types and the few methods of the client's own that
 //!   no capability covers (Plaid's Link tokens, SnapTrade's user deletion and secret rotation, Alpaca's list
 //!   of accounts).
 //!
-//! Every failure is one [`ProviderError`], sorted by what a caller can do about it (reconnect, wait, fix the
+//! Every failure of a call is one [`ProviderError`], sorted by what a caller can do about it (reconnect, wait, fix the
 //! request). Calls that may be repeated are retried with capped, jittered backoff honouring `Retry-After`;
 //! writes are never retried blindly. Each call is one `provider_call` tracing span (provider, endpoint,
 //! status, latency). Secrets (API secrets, access tokens, user secrets) live in `secrecy::SecretString` and
@@ -21,11 +21,11 @@
 //!
 //! ```
 //! use tributary_domain::{FeatureFlags, Provider};
-//! use tributary_provider::{ProviderError, ProviderRouter};
+//! use tributary_provider::{ProviderRouter, RoutingRefusal};
 //!
-//! // FF_BROKERAGE_MODE off, aggregation with Plaid and SnapTrade on.
-//! let router = ProviderRouter::new(FeatureFlags::new(false, true, true, true));
-//! assert!(matches!(router.check(Provider::Alpaca), Err(ProviderError::Disabled(Provider::Alpaca))));
+//! // FF_BROKERAGE_MODE off, aggregation with Plaid and SnapTrade on: the defaults.
+//! let router = ProviderRouter::new(FeatureFlags::default());
+//! assert_eq!(router.check(Provider::Alpaca), Err(RoutingRefusal::Disabled(Provider::Alpaca)));
 //! ```
 //!
 //! ```no_run
@@ -77,4 +77,4 @@ pub mod snaptrade;
 
 pub use error::{ErrorDetail, ProviderError};
 pub use inbound::WebhookError;
-pub use router::ProviderRouter;
+pub use router::{ProviderRouter, RoutingRefusal};

@@ -11,16 +11,6 @@ use tributary_domain::{
 };
 use tributary_provider::capability::{AccountInfo, ConnectionInfo, ProviderConnectionId};
 
-/// The name shown for an account whose provider names no institution.
-fn provider_display_name(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Plaid => "Plaid",
-        Provider::SnapTrade => "SnapTrade",
-        Provider::Alpaca => "Alpaca",
-        Provider::Manual => "Manual",
-    }
-}
-
 /// The account row for a provider's account, with its connection's type and health.
 pub(crate) fn new_account(
     user: UserId,
@@ -33,7 +23,7 @@ pub(crate) fn new_account(
         .or_else(|| connection.and_then(|c| c.institution.clone()))
     {
         Some(institution) => institution,
-        None => InstitutionName::parse(provider_display_name(info.provider))?,
+        None => InstitutionName::parse(info.provider.display_name())?,
     };
     let mut account = NewInvestmentAccount::new(
         user,
@@ -116,7 +106,7 @@ pub(crate) fn new_connection(
     let name = info
         .institution
         .as_ref()
-        .map_or(provider_display_name(info.provider), |i| i.as_str());
+        .map_or(info.provider.display_name(), |i| i.as_str());
     let connection = NewBrokerageConnection::new(
         user,
         authorization,

@@ -18,6 +18,7 @@ use tributary_repo::{
 
 use crate::convert::{connection_of, deactivated, new_account, new_connection};
 use crate::merge::{Lot, merge_each};
+use crate::plugin::{ProviderPlugin, Registered};
 use crate::source::{AccountSource, OrderDesk, Snapshot};
 use crate::{
     AccountReport, ConnectionReport, Failure, Outcome, ProviderReport, SyncError, SyncReport,
@@ -37,8 +38,7 @@ pub struct SyncEngine<S> {
     pub(crate) locks: UserLocks,
     concurrency: usize,
     pub(crate) notional_cap: Option<Notional>,
-    #[cfg(feature = "snaptrade")]
-    pub(crate) snaptrade: Option<crate::snaptrade::SnapTradeLink>,
+    plugins: Vec<Registered>,
 }
 
 impl<S> std::fmt::Debug for SyncEngine<S> {
@@ -70,9 +70,28 @@ impl<S: Store + 'static> SyncEngine<S> {
             locks: UserLocks::new(),
             concurrency: DEFAULT_CONCURRENCY,
             notional_cap: None,
-            #[cfg(feature = "snaptrade")]
-            snaptrade: None,
+            plugins: Vec::new(),
         }
+    }
+
+    /// Adds a provider: its source and its desk (with its gate), as its [`ProviderPlugin`] gives them. The
+    /// provider's own flows find the plugin again through [`Self::plugin`].
+    pub fn with_provider<P: ProviderPlugin<S>>(mut self, plugin: P) -> Self {
+        if let Some(source) = plugin.source() {
+            self.sources.push(source);
+        }
+        if let Some(desk) = plugin.desk() {
+            self.desks.push(desk);
+        }
+        self.plugins.push(Arc::new(plugin));
+        self
+    }
+
+    /// The plugin of type `P` given to [`Self::with_provider`], if one was (the first, if several were).
+    pub fn plugin<P: ProviderPlugin<S>>(&self) -> Option<&P> {
+        self.plugins
+            .iter()
+            .find_map(|plugin| plugin.as_ref().downcast_ref::<P>())
     }
 
     /// Adds a provider to sync accounts and positions from.
@@ -253,8 +272,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             locks: self.locks.clone(),
             concurrency: self.concurrency,
             notional_cap: self.notional_cap,
-            #[cfg(feature = "snaptrade")]
-            snaptrade: self.snaptrade.clone(),
+            plugins: self.plugins.clone(),
         };
         Ok(Held {
             _local: local,
@@ -263,8 +281,8 @@ impl<S: Store + 'static> SyncEngine<S> {
         })
     }
 
-    /// Writes each account's sync status (and the SnapTrade user's last sync) from the report: success,
-    /// the connection's disabled/error state, or the failure's reason.
+    /// Writes each account's sync status from the report (success, the connection's disabled/error state, or
+    /// the failure's reason), and lets each source that synced in full record it ([`AccountSource::synced`]).
     async fn record_sync_states(
         &self,
         user: UserId,
@@ -285,14 +303,13 @@ impl<S: Store + 'static> SyncEngine<S> {
             .collect();
         // One statement for every account: a sync of 50 accounts is not 50 round trips.
         self.store.record_account_syncs(user, &states, now).await?;
-        let snaptrade_synced = report
-            .providers
-            .iter()
-            .any(|p| p.provider == Provider::SnapTrade && p.outcome == Outcome::Synced);
-        if snaptrade_synced {
-            match self.store.record_snaptrade_sync(user, now).await {
-                Ok(()) | Err(RepoError::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
+        for source in &self.sources {
+            let synced = report
+                .providers
+                .iter()
+                .any(|p| p.provider == source.provider() && p.outcome == Outcome::Synced);
+            if synced {
+                source.synced(self.store.as_ref(), user, now).await?;
             }
         }
         Ok(())
@@ -694,33 +711,5 @@ pub(crate) fn account_ref(account: &InvestmentAccount) -> AccountRef {
         user_id: account.user_id,
         account_id: account.id,
         provider_account_id: account.provider_account_id.clone(),
-    }
-}
-
-#[cfg(feature = "alpaca")]
-impl<S: Store + 'static> SyncEngine<S> {
-    /// Wires Alpaca in: the user's brokerage account (from their onboarding) is synced and traded.
-    pub fn with_alpaca(self, client: Arc<tributary_provider::alpaca::AlpacaClient>) -> Self {
-        use crate::source::{
-            AlpacaBrokerageAccount, BrokerageSource, NoLogin, OnboardingAccountGate, TradingDesk,
-        };
-        self.with_source(BrokerageSource::new(
-            Arc::clone(&client),
-            Provider::Alpaca,
-            AlpacaBrokerageAccount,
-        ))
-        .with_desk(TradingDesk::new(client, NoLogin, OnboardingAccountGate))
-    }
-}
-
-#[cfg(feature = "plaid")]
-impl<S: Store + 'static> SyncEngine<S> {
-    /// Wires Plaid in: each user's Items, whose access tokens the caller holds in `items`, are synced.
-    pub fn with_plaid(
-        self,
-        client: Arc<tributary_provider::plaid::PlaidClient>,
-        items: Arc<crate::source::GivenLogins<tributary_provider::plaid::AccessToken>>,
-    ) -> Self {
-        self.with_source(crate::source::AggregationSource::new(client, items))
     }
 }

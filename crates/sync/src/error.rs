@@ -1,26 +1,30 @@
 //! The sync layer's one error.
 
 use tributary_domain::{AccountId, DomainError, Provider, UserId};
-use tributary_provider::{ProviderError, WebhookError};
+use tributary_provider::{ProviderError, RoutingRefusal, WebhookError};
 use tributary_repo::RepoError;
 
 use crate::report::{Failure, all_retryable, common_status};
 
-/// Why a sync-layer operation failed. Repository and provider failures keep their own classification
-/// (NotFound, Conflict, RateLimited, ReadOnlyConnection…) so a caller can act on them.
+/// Why a sync-layer operation failed. Repository failures, provider calls and the router's refusals keep their
+/// own classification (NotFound, Conflict, RateLimited, ReadOnlyConnection…) so a caller can act on them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyncError {
     /// The repository refused or failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
-    /// A provider refused or failed (including the router's refusals: disabled, read-only connection…).
+    /// A provider call failed or the provider refused it.
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// An inbound webhook delivery was refused before anything was recorded: answer it with
     /// [`WebhookError::http_status`] (the provider delivers it again).
     #[error(transparent)]
     Webhook(#[from] WebhookError),
+    /// The router will not use the provider: switched off, compiled out, a read-only connection… Nothing was
+    /// sent.
+    #[error(transparent)]
+    Refused(#[from] RoutingRefusal),
     /// A value the domain refuses, built in the sync layer (e.g. a sum that overflows its column).
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -118,6 +122,7 @@ pub enum SyncError {
 impl SyncError {
     /// Whether only the user can repair this by linking again: a provider's error that says so
     /// ([`ProviderError::needs_relink`]: login required, connection disabled, the user's credential dead…),
+    /// a routing refusal that says so ([`RoutingRefusal::needs_relink`]: a read-only or broken connection),
     /// also inside [`Unreachable`](Self::Unreachable) (any login) and [`NotSaved`](Self::NotSaved).
     ///
     /// [`NotLinked`](Self::NotLinked) is not a re-link: the user never linked; match it to offer a first
@@ -136,6 +141,7 @@ impl SyncError {
     pub fn needs_relink(&self) -> bool {
         match self {
             Self::Provider(error) => error.needs_relink(),
+            Self::Refused(refusal) => refusal.needs_relink(),
             Self::Unreachable { failures, .. } => failures.iter().any(Failure::needs_relink),
             Self::NotSaved { source, .. } => source.needs_relink(),
             _ => false,
@@ -152,7 +158,7 @@ impl SyncError {
     ///
     /// ```
     /// use tributary_domain::{Provider, UserId};
-    /// use tributary_provider::ProviderError;
+    /// use tributary_provider::{ProviderError, RoutingRefusal};
     /// use tributary_sync::SyncError;
     ///
     /// let timeout = ProviderError::Timeout { provider: Provider::Alpaca, endpoint: "getAccount" };
@@ -162,6 +168,7 @@ impl SyncError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Provider(error) => error.is_retryable(),
+            Self::Refused(refusal) => refusal.is_retryable(),
             Self::Repo(error) => matches!(error, RepoError::Unavailable { .. }),
             Self::Busy { .. } => true,
             Self::Unreachable { failures, .. } => all_retryable(failures),
@@ -185,6 +192,7 @@ impl SyncError {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Self::Provider(error) => error.http_status(),
+            Self::Refused(refusal) => refusal.http_status(),
             Self::Unreachable { failures, .. } => common_status(failures),
             Self::NotSaved { source, .. } | Self::OutcomeUnknown { source, .. } => {
                 source.http_status()
@@ -228,6 +236,8 @@ mod tests {
             .into(),
             RepoError::NotFound { entity: "account" }.into(),
             login_required().into(),
+            RoutingRefusal::ReadOnlyConnection { account }.into(),
+            RoutingRefusal::Disabled(Provider::Alpaca).into(),
             ProviderError::RateLimited {
                 detail: ErrorDetail::new(Provider::Alpaca, 429, "slow down"),
                 retry_after: Some(Duration::from_secs(1)),
@@ -294,6 +304,15 @@ mod tests {
                 provider.needs_relink(),
                 provider.is_retryable(),
                 provider.http_status(),
+            ),
+            SyncError::Refused(refusal) => (
+                matches!(
+                    refusal,
+                    RoutingRefusal::ReadOnlyConnection { .. }
+                        | RoutingRefusal::ConnectionUnavailable { .. }
+                ),
+                false,
+                None,
             ),
             SyncError::Domain(_) => (false, false, None),
             // The status a refused delivery is answered with is the refusal's own, not a provider's answer.

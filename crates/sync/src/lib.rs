@@ -11,16 +11,22 @@
 //! | [`SyncEngine::sync_user`] | connections, accounts, holdings (merged by symbol across providers, replaced atomically) and orders; a [`SyncReport`] of what was synced, skipped and failed |
 //! | [`SyncEngine::place_order`] | the router picks the provider; impact first; recorded `PENDING`, then with the provider's status; retry-safe through the client order id |
 //! | [`SyncEngine::cancel_order`], [`SyncEngine::refresh_order`] | act at the provider, record what it says |
-//! | `connect_snaptrade` | registers the user once, returns the portal link (read, trade, reconnect) |
-//! | `handle_snaptrade_webhook` | verified, replays acknowledged and not applied twice, acted on per event type |
+//! | `engine.snaptrade().connect` | registers the user once, returns the portal link (read, trade, reconnect) |
+//! | `engine.snaptrade().handle_webhook` | verified, replays acknowledged and not applied twice, acted on per event type |
+//! | `engine.plaid().link` | exchanges Plaid Link's public token; the Item's access token is used by the next syncs |
 //! | [`SyncEngine::portfolio_mode`], [`SyncEngine::unified_accounts`] | the schema's function and view |
 //!
 //! One user's operations never interleave: each holds the user's lock ([`UserLocks`]). Within one sync,
 //! provider calls run concurrently up to [`SyncEngine::with_concurrency`]. A provider that fails is reported
 //! and the holdings of its accounts are kept as they were; a position a provider stops reporting disappears.
 //!
-//! Wire providers in with `with_snaptrade`, `with_plaid`, `with_alpaca` (one per Cargo feature) or any
-//! [`source::AccountSource`] / [`source::OrderDesk`]; with none, a sync only reads the store:
+//! Each provider joins through one [`ProviderPlugin`] (its source, and its desk with the gate that admits
+//! accounts) given to [`SyncEngine::with_provider`]; the engine holds no provider's name. Each provider's folder
+//! (`snaptrade`, `plaid`, `alpaca`, one per Cargo feature) has its plugin, a one-line `with_snaptrade` /
+//! `with_plaid` / `with_alpaca`, and its own flows beside sync (`engine.snaptrade()`, `engine.plaid()`). Any
+//! [`source::AccountSource`] / [`source::OrderDesk`] can also be added alone. A refusal of the router (a provider
+//! switched off or compiled out, a read-only connection) is [`SyncError::Refused`]. With no provider, a sync
+//! only reads the store:
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,21 +47,27 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "alpaca")]
+pub mod alpaca;
 mod convert;
 mod engine;
 mod error;
 mod lock;
 pub mod merge;
 mod orders;
+#[cfg(feature = "plaid")]
+pub mod plaid;
+mod plugin;
 mod report;
 #[cfg(feature = "snaptrade")]
-mod snaptrade;
+pub mod snaptrade;
 pub mod source;
 
 pub use engine::{DEFAULT_CONCURRENCY, SyncEngine};
 pub use error::{OrderRefusal, SyncError};
 pub use lock::{UserGuard, UserLocks};
 pub use orders::OrderPlacement;
+pub use plugin::ProviderPlugin;
 pub use report::{
     AccountReport, ConnectionReport, FailedPart, Failure, Outcome, ProviderReport, ReportedFailure,
     SyncReport,

@@ -52,7 +52,7 @@ impl<S: Store + 'static> SyncEngine<S> {
     ///   [`Self::refresh_order`] to settle, or for the caller to check at the brokerage.
     ///
     /// # Errors
-    /// Before anything is recorded or sent: the router's refusal ([`ProviderError::ReadOnlyConnection`],
+    /// Before anything is recorded or sent: the router's refusal ([`RoutingRefusal::ReadOnlyConnection`](tributary_provider::RoutingRefusal::ReadOnlyConnection),
     /// disabled provider…), [`SyncError::AccountNotOwned`], [`SyncError::OrderRefused`] (the engine's notional
     /// cap), [`SyncError::ClientOrderIdReused`], the impact's refusal. After sending:
     /// [`SyncError::OutcomeUnknown`] when the answer was lost, or the provider's refusal (recorded `REJECTED`).

@@ -4,24 +4,24 @@
 //! [`AggregationSource`] adapts any [`Aggregation`] client (Plaid, SnapTrade), [`BrokerageSource`] any
 //! [`BrokerageAccounts`] client (Alpaca), and [`TradingDesk`] any [`Trading`] client. Each is told how to
 //! find a user's credentials by a [`Logins`] resolver: [`GivenLogins`] (handed in by the caller, e.g. Plaid
-//! access tokens), [`RegisteredSnapTradeUser`](crate::RegisteredSnapTradeUser) (the stored, sealed SnapTrade registration),
+//! access tokens), `RegisteredSnapTradeUser` (the stored, sealed SnapTrade registration, in the `snaptrade` module),
 //! [`AlpacaBrokerageAccount`] (the user's onboarding) and [`NoLogin`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tributary_domain::{
-    BrokerageOrderId, ClientOrderId, ConnectionStatus, ConnectionType, InvestmentAccount, Provider,
-    ProviderAccountId, UserId,
+    BrokerageOrderId, ClientOrderId, InvestmentAccount, Provider, ProviderAccountId, UserId,
 };
-use tributary_provider::ProviderError;
 use tributary_provider::capability::{
     AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, Listing, OrderImpact,
     OrderRequest, OrderScope, PlacedOrder, Position, Trading, UnreadableItem,
 };
+use tributary_provider::{ProviderError, router};
 use tributary_repo::PortfolioRepository;
 
 use crate::{Failure, SyncError};
@@ -161,6 +161,20 @@ pub trait AccountSource<S>: Send + Sync {
         user: UserId,
         permits: Arc<Semaphore>,
     ) -> Result<Snapshot, SyncError>;
+
+    /// Records, inside the sync's unit of writes, that `user` was synced from this source in full at `at`, for
+    /// a provider that keeps such a record of its own (SnapTrade's registration keeps its last sync). Nothing
+    /// by default.
+    ///
+    /// # Errors
+    /// The repository's.
+    async fn synced(&self, store: &S, user: UserId, at: DateTime<Utc>) -> Result<(), SyncError>
+    where
+        S: Sync,
+    {
+        let _ = (store, user, at);
+        Ok(())
+    }
 }
 
 /// An [`Aggregation`] client as a source: per login, its connections, accounts and all positions.
@@ -619,20 +633,11 @@ where
 
 /// The provider's word on the account's connection: a trade connection that works.
 fn trade_connection(account: &InvestmentAccount, info: &ConnectionInfo) -> Result<(), SyncError> {
-    if info.connection_type != ConnectionType::Trade {
-        return Err(ProviderError::ReadOnlyConnection {
-            account: account.id,
-        }
-        .into());
-    }
-    if info.status != ConnectionStatus::Active {
-        return Err(ProviderError::ConnectionUnavailable {
-            account: account.id,
-            status: info.status,
-        }
-        .into());
-    }
-    Ok(())
+    Ok(router::trade_connection(
+        account.id,
+        info.connection_type,
+        info.status,
+    )?)
 }
 
 /// A [`Trading`] client as an order desk, acting with the user's first login, in the accounts its gate admits.

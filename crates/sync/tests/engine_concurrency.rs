@@ -82,7 +82,7 @@ async fn a_provider_switched_off_is_skipped_with_the_routers_reason() {
     logins.add(user, "token".to_owned());
     let engine = SyncEngine::new(
         Arc::new(store.clone()),
-        ProviderRouter::new(FeatureFlags::new(false, true, false, false)),
+        ProviderRouter::new(FeatureFlags::builder().aggregation_mode(true).build()),
     )
     .with_source(PerAccountSource::new(Arc::clone(&bank), logins));
 

@@ -152,11 +152,8 @@ async fn a_holding_that_cannot_be_represented_is_left_out_and_reported_and_the_r
 
     let store = MemoryStore::new();
     let user = store.create_user();
-    let engine = SyncEngine::new(
-        Arc::new(store),
-        ProviderRouter::new(FeatureFlags::new(true, true, true, true)),
-    )
-    .with_source(OddBank);
+    let engine = SyncEngine::new(Arc::new(store), ProviderRouter::new(FeatureFlags::all_on()))
+        .with_source(OddBank);
 
     let report = engine.sync_user(user).await.unwrap();
 

@@ -135,13 +135,14 @@ async fn a_webhook_replayed_after_a_restart_is_acknowledged_and_not_applied_twic
                 .unwrap(),
             Keyring::new(SecretKey::generate()),
         )),
-        ProviderRouter::new(FeatureFlags::new(true, true, true, true)),
+        ProviderRouter::new(FeatureFlags::all_on()),
     )
-    .with_snaptrade(Arc::clone(&world.snaptrade), consumer_key.clone());
+    .with_snaptrade(Arc::clone(&world.snaptrade));
     let signature = sign(&consumer_key, &canonical_json(&broken));
     let body = serde_json::to_vec(&broken).unwrap();
     let replay = restarted
-        .handle_snaptrade_webhook(Some(&signature), &body)
+        .snaptrade()
+        .handle_webhook(Some(&signature), &body)
         .await
         .unwrap();
 
@@ -440,4 +441,48 @@ async fn a_value_under_a_key_the_keyring_lost_is_reported_and_left_untouched(sup
         rotated.for_user(users[0]).reseal_secrets(10).await,
         Err(tributary_repo::RepoError::Forbidden { .. })
     ));
+}
+
+/// Every [`Provider`] is one the schema admits: the real migrations' CHECK constraints take each variant's
+/// spelling as `provider` and its [`AccountMode`] as `account_mode`. A variant added without the migration
+/// that extends them fails here (docs/adding-a-provider.md).
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn every_provider_and_account_mode_is_admitted_by_the_schemas_check_constraints(
+    pool: PgPool,
+) {
+    use tributary_domain::{
+        AccountMode, AccountType, InstitutionName, NewInvestmentAccount, Provider,
+        ProviderAccountId,
+    };
+    use tributary_repo::AccountRepository;
+
+    let user = UserId::new(
+        tributary_testdb::create_auth_user(&pool)
+            .await
+            .expect("a user in auth.users"),
+    );
+    let store = PgStore::new(pool, Keyring::new(SecretKey::generate()));
+    let rows: Vec<_> = Provider::ALL
+        .iter()
+        .map(|provider| {
+            NewInvestmentAccount::new(
+                user,
+                *provider,
+                ProviderAccountId::parse(&format!("account-at-{provider}")).unwrap(),
+                InstitutionName::parse(provider.display_name()).unwrap(),
+                AccountType::parse("investment").unwrap(),
+            )
+        })
+        .collect();
+    let stored = store.upsert_accounts(user, &rows).await.unwrap();
+    let mut admitted: Vec<_> = stored
+        .iter()
+        .map(|account| (account.provider, account.account_mode))
+        .collect();
+    admitted.sort();
+    let expected: Vec<_> = Provider::ALL
+        .iter()
+        .map(|provider| (*provider, AccountMode::from(*provider)))
+        .collect();
+    assert_eq!(admitted, expected);
 }

@@ -57,6 +57,29 @@ pub fn sign_webhook(consumer_key: &SecretString, payload: &Value) -> SignedWebho
     }
 }
 
+/// The webhook calls that need the consumer key, which the client owns: a receiver verifies with the client it
+/// already built, never by reading the key again.
+impl super::SnapTradeClient {
+    /// Checks a delivery's `Signature` header against `body` with this client's consumer key, then reads it,
+    /// whatever its age (a receiver that treats a stale delivery as a hint checks the age itself).
+    ///
+    /// # Errors
+    /// As [`verify_webhook_signature`](super::webhook::verify_webhook_signature).
+    pub fn verify_webhook_signature(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<super::WebhookEvent, crate::WebhookError> {
+        super::webhook::verify_webhook_signature(&self.config().consumer_key, signature, body)
+    }
+
+    /// `payload` signed with this client's consumer key as SnapTrade signs a delivery ([`sign_webhook`]), for
+    /// a service's tests of its own webhook route.
+    pub fn sign_webhook(&self, payload: &Value) -> SignedWebhook {
+        sign_webhook(&self.config().consumer_key, payload)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -202,6 +202,7 @@ pub fn verify_webhook_signature(
     let payload = Value::Object(fields);
     let signature = signature.ok_or(WebhookError::MissingSignature {
         provider: Provider::SnapTrade,
+        header: "Signature",
     })?;
     if !verify(consumer_key, &canonical_json(&payload), signature) {
         return Err(WebhookError::BadSignature {

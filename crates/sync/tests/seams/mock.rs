@@ -28,10 +28,7 @@ fn engine(lock: UserLock, bound: MockStore) -> SyncEngine<MockStore> {
     let mut store = MockStore::new();
     store.expect_lock_user().times(1).return_once(|_| Ok(lock));
     store.expect_within().times(1).return_once(|_| Ok(bound));
-    SyncEngine::new(
-        Arc::new(store),
-        ProviderRouter::new(FeatureFlags::new(true, true, true, true)),
-    )
+    SyncEngine::new(Arc::new(store), ProviderRouter::new(FeatureFlags::all_on()))
 }
 
 fn unavailable() -> RepoError {
@@ -149,10 +146,7 @@ async fn a_lock_the_store_cannot_take_is_the_callers_error_and_nothing_is_read()
         .expect_lock_user()
         .times(1)
         .returning(|_| Err(unavailable()));
-    let engine = SyncEngine::new(
-        Arc::new(store),
-        ProviderRouter::new(FeatureFlags::new(true, true, true, true)),
-    );
+    let engine = SyncEngine::new(Arc::new(store), ProviderRouter::new(FeatureFlags::all_on()));
 
     let error = engine.sync_user(user).await.unwrap_err();
 
@@ -176,10 +170,7 @@ async fn a_store_that_refuses_its_own_lock_fails_the_sync_before_anything_is_rea
         .expect_within()
         .times(1)
         .returning(|_| Err(RepoError::ForeignLock { store: "mock" }));
-    let engine = SyncEngine::new(
-        Arc::new(store),
-        ProviderRouter::new(FeatureFlags::new(true, true, true, true)),
-    );
+    let engine = SyncEngine::new(Arc::new(store), ProviderRouter::new(FeatureFlags::all_on()));
 
     let error = engine.sync_user(user).await.unwrap_err();
 

@@ -169,7 +169,12 @@ pub fn engine<S: Store + Clone + 'static>(
     }
     SyncEngine::new(
         Arc::new(store.clone()),
-        ProviderRouter::new(FeatureFlags::new(false, true, true, false)),
+        ProviderRouter::new(
+            FeatureFlags::builder()
+                .aggregation_mode(true)
+                .enable(Provider::Plaid)
+                .build(),
+        ),
     )
     .with_concurrency(limit)
     .with_source(PerAccountSource::new(Arc::clone(bank), logins))

@@ -23,7 +23,7 @@ use tributary_provider::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvi
 use tributary_provider::router::ProviderRouter;
 use tributary_provider::snaptrade::signing::{canonical_json, sign};
 use tributary_provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
-use tributary_provider::{ProviderError, WebhookError};
+use tributary_provider::{RoutingRefusal, WebhookError};
 use tributary_repo::{RepoError, Store};
 use tributary_sandbox::{Sandbox, SeedAccount, SeedItem};
 use tributary_sync::source::GivenLogins;
@@ -38,7 +38,7 @@ pub use retries::*;
 pub use trust::*;
 
 /// Every provider switched on.
-const ALL_ON: FeatureFlags = FeatureFlags::new(true, true, true, true);
+const ALL_ON: FeatureFlags = FeatureFlags::all_on();
 
 /// The engine on a store, wired to the three sandbox providers, and the clients to check against.
 pub struct World<S> {
@@ -126,7 +126,7 @@ impl<S: Store + 'static> World<S> {
         let plaid_items = Arc::new(GivenLogins::new());
         let engine = SyncEngine::new(Arc::new(store), ProviderRouter::new(ALL_ON))
             .with_concurrency(3)
-            .with_snaptrade(Arc::clone(&snaptrade), consumer_key)
+            .with_snaptrade(Arc::clone(&snaptrade))
             .with_plaid(Arc::clone(&plaid), Arc::clone(&plaid_items))
             .with_alpaca(Arc::clone(&alpaca));
         Self {
@@ -148,7 +148,8 @@ impl<S: Store + 'static> World<S> {
     pub async fn connect_snaptrade(&self, connection_type: ConnectionType) {
         let link = self
             .engine
-            .connect_snaptrade(self.user, connection_type, None)
+            .snaptrade()
+            .connect(self.user, connection_type, None)
             .await
             .unwrap();
         let portal = reqwest::get(&link.url).await.unwrap();
@@ -247,7 +248,8 @@ impl<S: Store + 'static> World<S> {
         let signature = sign(&key, &canonical_json(payload));
         let body = serde_json::to_vec(payload).unwrap();
         self.engine
-            .handle_snaptrade_webhook(Some(&signature), &body)
+            .snaptrade()
+            .handle_webhook(Some(&signature), &body)
             .await
     }
 
@@ -561,7 +563,7 @@ pub async fn a_read_only_connection_refuses_an_order<S: Store + 'static>(world: 
         .await
         .unwrap_err();
     assert!(
-        matches!(refused, SyncError::Provider(ProviderError::ReadOnlyConnection { account: a }) if a == account.id),
+        matches!(refused, SyncError::Refused(RoutingRefusal::ReadOnlyConnection { account: a }) if a == account.id),
         "{refused:?}"
     );
     assert!(
@@ -667,7 +669,8 @@ pub async fn connecting_twice_registers_the_user_once<S: Store + 'static>(world:
 
     world
         .engine
-        .rotate_snaptrade_secret(world.user)
+        .snaptrade()
+        .rotate_secret(world.user)
         .await
         .unwrap();
     let rotated = world.snaptrade_login().await;
@@ -782,7 +785,8 @@ pub async fn a_replayed_webhook_is_not_applied_twice<S: Store + 'static>(world: 
     let body = serde_json::to_vec(&broken).unwrap();
     let forged = world
         .engine
-        .handle_snaptrade_webhook(Some("forged"), &body)
+        .snaptrade()
+        .handle_webhook(Some("forged"), &body)
         .await
         .unwrap_err();
     assert!(
@@ -1056,7 +1060,8 @@ pub async fn no_secret_reaches_the_engine_its_reports_or_its_errors<S: Store + '
     world.sandbox.snaptrade().knobs().reset();
     let forged = world
         .engine
-        .handle_snaptrade_webhook(Some("forged"), b"{\"eventType\":\"USER_DELETED\"}")
+        .snaptrade()
+        .handle_webhook(Some("forged"), b"{\"eventType\":\"USER_DELETED\"}")
         .await
         .unwrap_err();
     let texts = [

@@ -1,16 +1,16 @@
-//! SnapTrade: registering users once, the connection portal, and webhooks.
+//! SnapTrade, as the engine takes it ([`SnapTradePlugin`]: per-account sync, trading on trade connections, the
+//! listed-account gate) and its own flows beside sync ([`SnapTrade`], from [`SyncEngine::snaptrade`]):
+//! registering users once, the connection portal, secret rotation, and webhooks.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 use tributary_domain::{
     AuthorizationId, ConnectionStatus, ConnectionType, InvestmentAccount, NewInvestmentAccount,
     NewSnapTradeUser, Provider, StatusMessage, UserId,
 };
 use tributary_provider::capability::{ConnectionPortal, PortalLink, PortalRequest};
-use tributary_provider::snaptrade::webhook::verify_webhook_signature;
 use tributary_provider::snaptrade::{
     SnapTradeClient, UserCredentials, WebhookEvent, WebhookEventKind,
 };
@@ -23,10 +23,12 @@ use tributary_repo::{
 use crate::convert::deactivated;
 use crate::engine::in_one_unit;
 use crate::merge::{Lot, merge};
-use crate::source::{ListedAccountGate, Logins, PerAccountSource, TradingDesk};
-use crate::{SyncEngine, SyncError, SyncReport};
+use crate::source::{
+    AccountSource, ListedAccountGate, Logins, OrderDesk, PerAccountSource, Snapshot, TradingDesk,
+};
+use crate::{ProviderPlugin, SyncEngine, SyncError, SyncReport};
 
-/// The largest webhook body [`SyncEngine::handle_snaptrade_webhook`] reads: 1 MiB. SnapTrade's deliveries are
+/// The largest webhook body [`SnapTrade::handle_webhook`] reads: 1 MiB. SnapTrade's deliveries are
 /// a few hundred bytes, so a body near this is not SnapTrade's; refusing it before it is parsed, canonicalised
 /// and hashed (each proportional to its size) keeps a flood of large bodies from costing memory and CPU.
 pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
@@ -34,7 +36,7 @@ pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
 /// SnapTrade's answer (401, code 1083) for a `userId`/`userSecret` it does not know: the user is gone.
 const CODE_UNKNOWN_USER: &str = "1083";
 
-/// The status to answer a webhook delivery with, from what [`SyncEngine::handle_snaptrade_webhook`] returned:
+/// The status to answer a webhook delivery with, from what [`SnapTrade::handle_webhook`] returned:
 /// 200 when it was recorded (applied or not: a recorded delivery is never lost), 401/400/413 when it was refused
 /// (forged, malformed, too large), 503 when it could not be recorded (SnapTrade then delivers it again).
 pub fn webhook_http_status(result: &Result<WebhookOutcome, SyncError>) -> u16 {
@@ -62,11 +64,76 @@ impl<S: SnapTradeUserRepository> Logins<S> for RegisteredSnapTradeUser {
     }
 }
 
-/// The SnapTrade client and the consumer key webhooks are signed with.
-#[derive(Clone)]
-pub(crate) struct SnapTradeLink {
+/// SnapTrade's [`ProviderPlugin`]: the user's stored registration as the login, each account's positions
+/// fetched concurrently, trading on trade connections that SnapTrade itself lists for the user
+/// ([`ListedAccountGate`]). The client owns every credential, the consumer key its webhooks are verified with
+/// included.
+#[derive(Debug, Clone)]
+pub struct SnapTradePlugin {
     client: Arc<SnapTradeClient>,
-    consumer_key: SecretString,
+}
+
+impl SnapTradePlugin {
+    /// The plugin for `client`.
+    pub fn new(client: Arc<SnapTradeClient>) -> Self {
+        Self { client }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Arc<SnapTradeClient> {
+        &self.client
+    }
+}
+
+impl<S: Store + 'static> ProviderPlugin<S> for SnapTradePlugin {
+    fn provider(&self) -> Provider {
+        Provider::SnapTrade
+    }
+
+    fn source(&self) -> Option<Arc<dyn AccountSource<S>>> {
+        Some(Arc::new(SnapTradeSource(PerAccountSource::new(
+            Arc::clone(&self.client),
+            RegisteredSnapTradeUser,
+        ))))
+    }
+
+    fn desk(&self) -> Option<Arc<dyn OrderDesk<S>>> {
+        Some(Arc::new(TradingDesk::new(
+            Arc::clone(&self.client),
+            RegisteredSnapTradeUser,
+            ListedAccountGate::new(Arc::clone(&self.client), RegisteredSnapTradeUser),
+        )))
+    }
+}
+
+/// The per-account source, which also records the registration's last sync.
+struct SnapTradeSource(PerAccountSource<SnapTradeClient, RegisteredSnapTradeUser>);
+
+#[async_trait]
+impl<S: Store + 'static> AccountSource<S> for SnapTradeSource {
+    fn provider(&self) -> Provider {
+        Provider::SnapTrade
+    }
+
+    async fn fetch(
+        &self,
+        store: &S,
+        user: UserId,
+        permits: Arc<tokio::sync::Semaphore>,
+    ) -> Result<Snapshot, SyncError> {
+        self.0.fetch(store, user, permits).await
+    }
+
+    /// `snaptrade_users.last_sync_at`; a user with no registration has none to record.
+    async fn synced(&self, store: &S, user: UserId, at: DateTime<Utc>) -> Result<(), SyncError>
+    where
+        S: Sync,
+    {
+        match store.record_snaptrade_sync(user, at).await {
+            Ok(()) | Err(RepoError::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
 }
 
 /// What a webhook delivery did.
@@ -108,7 +175,7 @@ pub enum WebhookOutcome {
         reason: String,
     },
     /// Recorded, but applying it failed: it stays recorded (answer 2xx all the same) and
-    /// [`SyncEngine::retry_snaptrade_webhooks`] applies it later.
+    /// [`SnapTrade::retry_webhooks`] applies it later.
     Deferred {
         /// Why applying it failed.
         reason: String,
@@ -116,35 +183,35 @@ pub enum WebhookOutcome {
 }
 
 impl<S: Store + 'static> SyncEngine<S> {
-    /// Wires SnapTrade in: the client syncs accounts (each account's positions fetched concurrently) and
-    /// trades on trade connections; `consumer_key` verifies its webhooks.
-    pub fn with_snaptrade(
-        mut self,
-        client: Arc<SnapTradeClient>,
-        consumer_key: SecretString,
-    ) -> Self {
-        self = self
-            .with_source(PerAccountSource::new(
-                Arc::clone(&client),
-                RegisteredSnapTradeUser,
-            ))
-            .with_desk(TradingDesk::new(
-                Arc::clone(&client),
-                RegisteredSnapTradeUser,
-                ListedAccountGate::new(Arc::clone(&client), RegisteredSnapTradeUser),
-            ));
-        self.snaptrade = Some(SnapTradeLink {
-            client,
-            consumer_key,
-        });
-        self
+    /// Wires SnapTrade in: [`Self::with_provider`] with a [`SnapTradePlugin`]. The client owns its credentials,
+    /// the consumer key its webhooks are verified with included.
+    pub fn with_snaptrade(self, client: Arc<SnapTradeClient>) -> Self {
+        self.with_provider(SnapTradePlugin::new(client))
     }
 
-    fn snaptrade(&self) -> Result<&SnapTradeLink, SyncError> {
-        self.router.check(Provider::SnapTrade)?;
-        self.snaptrade.as_ref().ok_or(SyncError::NoClient {
-            provider: Provider::SnapTrade,
-        })
+    /// SnapTrade's own flows on this engine: the connection portal, secret rotation, webhooks.
+    pub fn snaptrade(&self) -> SnapTrade<'_, S> {
+        SnapTrade { engine: self }
+    }
+}
+
+/// SnapTrade's flows beside sync and orders, on the engine they feed ([`SyncEngine::snaptrade`]). Each call
+/// checks that the router allows SnapTrade and that it is wired in ([`SyncError::NoClient`] otherwise).
+#[derive(Debug)]
+pub struct SnapTrade<'e, S> {
+    engine: &'e SyncEngine<S>,
+}
+
+impl<S: Store + 'static> SnapTrade<'_, S> {
+    /// The wired client, once the router allows SnapTrade.
+    fn client(&self) -> Result<&Arc<SnapTradeClient>, SyncError> {
+        self.engine.router.check(Provider::SnapTrade)?;
+        self.engine
+            .plugin::<SnapTradePlugin>()
+            .map(SnapTradePlugin::client)
+            .ok_or(SyncError::NoClient {
+                provider: Provider::SnapTrade,
+            })
     }
 
     /// The link to SnapTrade's connection portal for `user`, registering the user at SnapTrade on the first
@@ -155,53 +222,57 @@ impl<S: Store + 'static> SyncEngine<S> {
     /// [`SyncError::Repo`] with [`RepoError::Secret`] when the stored secret cannot be opened: SnapTrade's
     /// `resetUserSecret` needs the current secret, so the user is never registered again behind the
     /// operator's back (that would orphan their connections); the provider's errors.
-    pub async fn connect_snaptrade(
+    pub async fn connect(
         &self,
         user: UserId,
         connection_type: ConnectionType,
         reconnect: Option<AuthorizationId>,
     ) -> Result<PortalLink, SyncError> {
-        self.snaptrade()?;
-        let held = self.hold(user).await?;
-        let result = held
-            .engine
-            .portal_link(user, connection_type, reconnect)
-            .await;
+        self.client()?;
+        let held = self.engine.hold(user).await?;
+        let result = SnapTrade {
+            engine: &held.engine,
+        }
+        .portal_link(user, connection_type, reconnect)
+        .await;
         held.finish(result).await
     }
 
-    /// [`Self::connect_snaptrade`], with the user held (no transaction is open across the provider calls).
+    /// [`Self::connect`], with the user held (no transaction is open across the provider calls).
     async fn portal_link(
         &self,
         user: UserId,
         connection_type: ConnectionType,
         reconnect: Option<AuthorizationId>,
     ) -> Result<PortalLink, SyncError> {
-        let link = self.snaptrade()?;
+        let client = self.client()?;
         if let Some(authorization) = reconnect {
             // Only the user's own connection can be repaired.
-            self.store.get_connection(user, authorization).await?;
+            self.engine
+                .store
+                .get_connection(user, authorization)
+                .await?;
         }
-        let credentials = self.snaptrade_credentials(link, user).await?;
+        let credentials = self.snaptrade_credentials(client, user).await?;
         let request = PortalRequest {
             broker: None,
             connection_type,
             reconnect,
             redirect_uri: None,
         };
-        Ok(link.client.portal_url(&credentials, &request).await?)
+        Ok(client.portal_url(&credentials, &request).await?)
     }
 
     /// The stored registration, or a new one stored before it is used.
     async fn snaptrade_credentials(
         &self,
-        link: &SnapTradeLink,
+        client: &SnapTradeClient,
         user: UserId,
     ) -> Result<UserCredentials, SyncError> {
-        if let Some(row) = self.store.find_snaptrade_user(user).await? {
+        if let Some(row) = self.engine.store.find_snaptrade_user(user).await? {
             return Ok(UserCredentials::new(row.snaptrade_user_id, row.user_secret));
         }
-        let registered = ConnectionPortal::register_user(link.client.as_ref(), user).await?;
+        let registered = ConnectionPortal::register_user(client, user).await?;
         self.store_registration(user, &registered).await?;
         Ok(registered)
     }
@@ -216,7 +287,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             snaptrade_user_id: credentials.user_id.clone(),
             user_secret: credentials.user_secret.clone(),
         };
-        self.store.upsert_snaptrade_user(user, &row).await?;
+        self.engine.store.upsert_snaptrade_user(user, &row).await?;
         Ok(())
     }
 
@@ -225,25 +296,30 @@ impl<S: Store + 'static> SyncEngine<S> {
     ///
     /// # Errors
     /// [`RepoError::NotFound`] when the user is not registered; the provider's.
-    pub async fn rotate_snaptrade_secret(&self, user: UserId) -> Result<(), SyncError> {
-        self.snaptrade()?;
-        let held = self.hold(user).await?;
-        let result = held.engine.rotated_secret(user).await;
+    pub async fn rotate_secret(&self, user: UserId) -> Result<(), SyncError> {
+        self.client()?;
+        let held = self.engine.hold(user).await?;
+        let result = SnapTrade {
+            engine: &held.engine,
+        }
+        .rotated_secret(user)
+        .await;
         held.finish(result).await
     }
 
-    /// [`Self::rotate_snaptrade_secret`], with the user held.
+    /// [`Self::rotate_secret`], with the user held.
     async fn rotated_secret(&self, user: UserId) -> Result<(), SyncError> {
-        let link = self.snaptrade()?;
-        let row = self
-            .store
-            .find_snaptrade_user(user)
-            .await?
-            .ok_or(RepoError::NotFound {
-                entity: "snaptrade user",
-            })?;
+        let client = self.client()?;
+        let row =
+            self.engine
+                .store
+                .find_snaptrade_user(user)
+                .await?
+                .ok_or(RepoError::NotFound {
+                    entity: "snaptrade user",
+                })?;
         let current = UserCredentials::new(row.snaptrade_user_id, row.user_secret);
-        let rotated = link.client.reset_user_secret(&current).await?;
+        let rotated = client.reset_user_secret(&current).await?;
         self.store_registration(user, &rotated).await
     }
 
@@ -261,21 +337,21 @@ impl<S: Store + 'static> SyncEngine<S> {
     ///   user's authorizations, listed with the stored registration): while SnapTrade still has the connection
     ///   or the user, nothing is deleted and the user is resynced instead, so a replayed capture deletes nothing.
     /// * A failure while applying leaves the delivery recorded as failed ([`WebhookOutcome::Deferred`]); a later
-    ///   [`Self::retry_snaptrade_webhooks`] applies it.
+    ///   [`Self::retry_webhooks`] applies it.
     ///
     /// # Errors
     /// [`SyncError::Webhook`] for a refused delivery, with the status to answer: a body over
     /// [`MAX_WEBHOOK_BODY`] is refused unread ([`WebhookError::TooLarge`], 413); a forged or unsigned delivery
     /// (401) or a body that is not a SnapTrade event (400). And [`SyncError::Repo`] when the delivery could not
     /// be recorded: it was not acknowledged, answer 5xx so SnapTrade delivers it again.
-    pub async fn handle_snaptrade_webhook(
+    pub async fn handle_webhook(
         &self,
         signature: Option<&str>,
         body: &[u8],
     ) -> Result<WebhookOutcome, SyncError> {
-        let link = self.snaptrade()?;
+        let client = self.client()?;
         WebhookError::check_size(Provider::SnapTrade, body, MAX_WEBHOOK_BODY)?;
-        let event = verify_webhook_signature(&link.consumer_key, signature, body)?;
+        let event = client.verify_webhook_signature(signature, body)?;
         let delivery = NewWebhookDelivery {
             key: webhook_key(&event),
             event_type: event_type(&event),
@@ -283,8 +359,9 @@ impl<S: Store + 'static> SyncEngine<S> {
             payload: event.raw.clone(),
             hint_only: !event.is_fresh_at(Utc::now()),
         };
-        if !self.store.record_webhook(&delivery).await? {
+        if !self.engine.store.record_webhook(&delivery).await? {
             let applied = self
+                .engine
                 .store
                 .find_webhook(&delivery.key)
                 .await?
@@ -297,20 +374,20 @@ impl<S: Store + 'static> SyncEngine<S> {
     }
 
     /// Applies up to `limit` recorded deliveries that are not applied yet (failed, or left half-way by a process
-    /// that stopped), oldest first, each as [`Self::handle_snaptrade_webhook`] would have; returns each one's
+    /// that stopped), oldest first, each as [`Self::handle_webhook`] would have; returns each one's
     /// key and outcome. Run it on a schedule: a delivery SnapTrade was answered 2xx for is applied here if its
     /// first application failed.
     ///
     /// # Errors
     /// [`SyncError::Repo`] when the pending deliveries cannot be read; a delivery that fails again is
     /// [`WebhookOutcome::Deferred`] in the list, not an error.
-    pub async fn retry_snaptrade_webhooks(
+    pub async fn retry_webhooks(
         &self,
         limit: usize,
     ) -> Result<Vec<(WebhookKey, WebhookOutcome)>, SyncError> {
-        self.snaptrade()?;
+        self.client()?;
         let mut outcomes = Vec::new();
-        for delivery in self.store.pending_webhooks(limit).await? {
+        for delivery in self.engine.store.pending_webhooks(limit).await? {
             let outcome = match WebhookEvent::from_payload(delivery.payload.clone()) {
                 Ok(event) => self.apply_recorded(&delivery.key, &event).await,
                 Err(error) => self.deferred(&delivery.key, &error.into()).await,
@@ -329,21 +406,25 @@ impl<S: Store + 'static> SyncEngine<S> {
         &self,
         older_than: DateTime<Utc>,
     ) -> Result<usize, SyncError> {
-        Ok(self.store.purge_webhooks(older_than).await?)
+        Ok(self.engine.store.purge_webhooks(older_than).await?)
     }
 
     /// Applies a recorded delivery with its user held, and records how that went.
     async fn apply_recorded(&self, key: &WebhookKey, event: &WebhookEvent) -> WebhookOutcome {
         let Some(user) = named_user(event) else {
             let outcome = ignored(event, "names no Tributary user");
-            return match self.store.mark_webhook_applied(key).await {
+            return match self.engine.store.mark_webhook_applied(key).await {
                 Ok(()) => outcome,
                 Err(error) => self.deferred(key, &error.into()).await,
             };
         };
         let applied = async {
-            let held = self.hold(user).await?;
-            let result = held.engine.apply_held(&held.lock, user, key, event).await;
+            let held = self.engine.hold(user).await?;
+            let result = SnapTrade {
+                engine: &held.engine,
+            }
+            .apply_held(&held.lock, user, key, event)
+            .await;
             held.finish(result).await
         };
         match applied.await {
@@ -356,6 +437,7 @@ impl<S: Store + 'static> SyncEngine<S> {
     async fn deferred(&self, key: &WebhookKey, error: &SyncError) -> WebhookOutcome {
         tracing::warn!(webhook = %key.webhook_id, %error, "applying a SnapTrade webhook failed; it stays recorded for a retry");
         if let Err(failed) = self
+            .engine
             .store
             .mark_webhook_failed(key, &error.to_string())
             .await
@@ -376,7 +458,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         key: &WebhookKey,
         event: &WebhookEvent,
     ) -> Result<WebhookOutcome, SyncError> {
-        let Some(stored) = self.store.find_webhook(key).await? else {
+        let Some(stored) = self.engine.store.find_webhook(key).await? else {
             return Ok(WebhookOutcome::Replayed);
         };
         if stored.status == WebhookStatus::Applied {
@@ -384,11 +466,11 @@ impl<S: Store + 'static> SyncEngine<S> {
         }
         let outcome = if stored.hint_only {
             tracing::info!(event = ?event.kind, "a stale SnapTrade webhook is a hint: the user is resynced");
-            WebhookOutcome::Resynced(Box::new(self.sync_held(user, lock).await?))
+            WebhookOutcome::Resynced(Box::new(self.engine.sync_held(user, lock).await?))
         } else {
             self.apply_webhook(lock, user, event).await?
         };
-        self.store.mark_webhook_applied(key).await?;
+        self.engine.store.mark_webhook_applied(key).await?;
         Ok(outcome)
     }
 
@@ -432,7 +514,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             ) => {
                 // Holdings are replaced per user as a whole, so an account's update is a sync of its user.
                 Ok(WebhookOutcome::Resynced(Box::new(
-                    self.sync_held(user, lock).await?,
+                    self.engine.sync_held(user, lock).await?,
                 )))
             }
             (WebhookEventKind::UserDeleted, _) => {
@@ -461,12 +543,12 @@ impl<S: Store + 'static> SyncEngine<S> {
         user: UserId,
         authorization: Option<AuthorizationId>,
     ) -> Result<bool, SyncError> {
-        let link = self.snaptrade()?;
-        let Some(row) = self.store.find_snaptrade_user(user).await? else {
+        let client = self.client()?;
+        let Some(row) = self.engine.store.find_snaptrade_user(user).await? else {
             return Ok(false);
         };
         let credentials = UserCredentials::new(row.snaptrade_user_id, row.user_secret);
-        match link.client.connection_ids(&credentials).await {
+        match client.connection_ids(&credentials).await {
             Ok(listed) => Ok(authorization.is_none_or(|wanted| listed.contains(&wanted))),
             Err(ProviderError::Unauthorized(detail))
                 if detail.code.as_deref() == Some(CODE_UNKNOWN_USER) =>
@@ -487,7 +569,7 @@ impl<S: Store + 'static> SyncEngine<S> {
     ) -> Result<WebhookOutcome, SyncError> {
         tracing::warn!(event = ?event.kind, "SnapTrade still has what the webhook says was deleted: nothing deleted, the user resynced");
         Ok(WebhookOutcome::Resynced(Box::new(
-            self.sync_held(user, lock).await?,
+            self.engine.sync_held(user, lock).await?,
         )))
     }
 
@@ -497,7 +579,12 @@ impl<S: Store + 'static> SyncEngine<S> {
         user: UserId,
         authorization: AuthorizationId,
     ) -> Result<WebhookOutcome, SyncError> {
-        let stored = match self.store.delete_connection(user, authorization).await {
+        let stored = match self
+            .engine
+            .store
+            .delete_connection(user, authorization)
+            .await
+        {
             Ok(_) => true,
             Err(RepoError::NotFound { .. }) => false,
             Err(error) => return Err(error.into()),
@@ -521,12 +608,13 @@ impl<S: Store + 'static> SyncEngine<S> {
     /// What is left of a user SnapTrade deleted: no registration, no connections, SnapTrade accounts inactive,
     /// and holdings made of the other providers' accounts only. (The caller holds the user, inside a unit.)
     async fn forget_snaptrade(&self, user: UserId) -> Result<WebhookOutcome, SyncError> {
-        match self.store.delete_snaptrade_user(user).await {
+        match self.engine.store.delete_snaptrade_user(user).await {
             Ok(()) | Err(RepoError::NotFound { .. }) => {}
             Err(error) => return Err(error.into()),
         }
-        for connection in self.store.list_connections(user).await? {
-            self.store
+        for connection in self.engine.store.list_connections(user).await? {
+            self.engine
+                .store
                 .delete_connection(user, connection.authorization_id)
                 .await?;
         }
@@ -546,6 +634,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         retired: impl Fn(&InvestmentAccount) -> bool,
     ) -> Result<usize, SyncError> {
         let (gone, kept): (Vec<_>, Vec<_>) = self
+            .engine
             .store
             .list_accounts(user)
             .await?
@@ -562,13 +651,14 @@ impl<S: Store + 'static> SyncEngine<S> {
                 ..deactivated(account)
             })
             .collect();
-        self.store.upsert_accounts(user, &rows).await?;
+        self.engine.store.upsert_accounts(user, &rows).await?;
         let kept: Vec<_> = kept.iter().map(|account| account.id).collect();
         let mut lots = Vec::new();
-        for holding in self.store.list_holdings(user).await? {
+        for holding in self.engine.store.list_holdings(user).await? {
             lots.extend(Lot::carried_from(&holding, &kept));
         }
-        self.store
+        self.engine
+            .store
             .replace_holdings(user, &merge(user, lots)?)
             .await?;
         Ok(was_active)
@@ -581,6 +671,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         change: ConnectionStatusChange,
     ) -> Result<WebhookOutcome, SyncError> {
         match self
+            .engine
             .store
             .set_connection_status(user, authorization, change)
             .await
@@ -601,14 +692,14 @@ impl<S: Store + 'static> SyncEngine<S> {
         user: UserId,
         event: &WebhookEvent,
     ) -> Result<WebhookOutcome, SyncError> {
-        let accounts = self.store.list_accounts(user).await?;
+        let accounts = self.engine.store.list_accounts(user).await?;
         let account = accounts.iter().find(|a| {
             a.provider == Provider::SnapTrade
                 && Some(a.provider_account_id.as_str()) == event.account_id.as_deref()
         });
         match account {
             Some(account) => Ok(WebhookOutcome::OrdersRefreshed {
-                written: self.account_orders_refreshed(account).await?,
+                written: self.engine.account_orders_refreshed(account).await?,
             }),
             None => Ok(ignored(event, "names no stored SnapTrade account")),
         }

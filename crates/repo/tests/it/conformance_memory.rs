@@ -1,11 +1,9 @@
 //! The conformance suite against `MemoryStore`.
 
-#[macro_use]
-mod conformance;
-
-use conformance::Harness;
 use tributary_domain::UserId;
 use tributary_repo::MemoryStore;
+
+use crate::conformance::{self, Harness};
 
 struct Memory(MemoryStore);
 

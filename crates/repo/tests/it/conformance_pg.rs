@@ -7,12 +7,8 @@
 //!   user's claims, as PostgREST runs a request), every write through the backend, because the schema lets a
 //!   user write nothing the engine trusts (`schema_rls_matrix.rs` shows each write refused).
 
-#[macro_use]
-mod conformance;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use conformance::Harness;
 use sqlx::PgPool;
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
@@ -28,7 +24,7 @@ use tributary_repo::{
     WebhookRepository,
 };
 
-tributary_testdb::require_database!();
+use crate::conformance::{self, Harness};
 
 struct Pg {
     store: PgStore,
@@ -91,10 +87,6 @@ impl Harness for UserScoped {
             reader: self.0.store.clone(),
             writer: self.0.store.clone(),
         }
-    }
-
-    fn user_scoped(&self) -> bool {
-        true
     }
 }
 

@@ -10,12 +10,10 @@ use sqlx::postgres::PgConnectOptions;
 use tributary_testdb::{HOSTED_POSTGRES_ROLE, connect_as_hosted_postgres, lay_out_hosted_supabase};
 use uuid::Uuid;
 
-tributary_testdb::require_database!();
-
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const MIGRATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
-const README: &str = include_str!("../../../README.md");
+const README: &str = include_str!("../../../../README.md");
 const OLD_0001: &str = include_str!("fixtures/0001_supabase_compat_before_issue_13.sql");
 
 fn migration_files() -> Result<Vec<PathBuf>, std::io::Error> {

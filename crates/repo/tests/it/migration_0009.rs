@@ -3,9 +3,7 @@
 
 use sqlx::PgPool;
 
-tributary_testdb::require_database!();
-
-const SYNC_SUPPORT: &str = include_str!("../../../migrations/0009_sync_support.sql");
+const SYNC_SUPPORT: &str = include_str!("../../../../migrations/0009_sync_support.sql");
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
 async fn applying_0009_twice_is_harmless(pool: PgPool) -> anyhow::Result<()> {

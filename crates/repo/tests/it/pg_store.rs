@@ -1,11 +1,8 @@
 //! What only PostgreSQL can show: row-level security behind the user-scoped mode, the sealed secret column,
 //! rows the domain refuses to read, and batches that fail inside the database leaving nothing behind.
 
-#[macro_use]
-mod conformance;
-
 use base64::Engine as _;
-use conformance::{account, contribution, holding, snaptrade_user};
+
 use sqlx::PgPool;
 use tributary_domain::{AccountId, ExposeSecret, InstitutionName, Provider, Symbol, Units, UserId};
 use tributary_repo::{
@@ -14,7 +11,7 @@ use tributary_repo::{
     SnapTradeUserRepository,
 };
 
-tributary_testdb::require_database!();
+use crate::conformance::{self, account, contribution, holding, snaptrade_user};
 
 const SECRET: &str = "c2f1a9e0-plaintext-snaptrade-secret";
 

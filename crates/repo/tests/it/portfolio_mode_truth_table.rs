@@ -10,8 +10,6 @@ use tributary_domain::{PortfolioMode, Provider};
 use tributary_testdb::{Identity, create_auth_user};
 use uuid::Uuid;
 
-tributary_testdb::require_database!();
-
 #[derive(Debug, Clone, Copy)]
 struct Combination {
     alpaca: bool,

@@ -5,8 +5,6 @@ use sqlx::{PgPool, Row};
 use tributary_testdb::{Identity, create_auth_user};
 use uuid::Uuid;
 
-tributary_testdb::require_database!();
-
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 async fn insert_account(

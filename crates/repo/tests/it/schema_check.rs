@@ -3,8 +3,6 @@
 use sqlx::PgPool;
 use tributary_repo::schema_check::verify_schema;
 
-tributary_testdb::require_database!();
-
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
 async fn every_check_passes_on_the_migrated_schema(pool: PgPool) -> sqlx::Result<()> {
     let checks = verify_schema(&pool).await;

@@ -5,12 +5,10 @@ use sqlx::{PgPool, postgres::PgConnection};
 use tributary_testdb::{Identity, create_auth_user};
 use uuid::Uuid;
 
-tributary_testdb::require_database!();
-
 type CheckResult = Result<bool, Box<dyn std::error::Error>>;
 
-const SUPABASE_COMPAT: &str = include_str!("../../../migrations/0001_supabase_compat.sql");
-const BASE_SCHEMA: &str = include_str!("../../../migrations/0002_base_schema.sql");
+const SUPABASE_COMPAT: &str = include_str!("../../../../migrations/0001_supabase_compat.sql");
+const BASE_SCHEMA: &str = include_str!("../../../../migrations/0002_base_schema.sql");
 const DESIGN_008: &str = include_str!("fixtures/design_008.sql");
 
 async fn apply_design_as_written(pool: &PgPool) -> sqlx::Result<()> {

@@ -9,15 +9,11 @@
 //! repository write is refused, and with the Rust code's scoping set aside, row-level security alone still hides
 //! everyone else's rows.
 
-mod conformance;
-
 use std::collections::BTreeSet;
 
 use sqlx::PgPool;
 use tributary_testdb::{Identity, create_auth_user};
 use uuid::Uuid;
-
-tributary_testdb::require_database!();
 
 /// What `authenticated` may do on one table (or view), on its own rows. Nothing else is allowed to it, nothing at
 /// all to `anon`, and nothing on another user's rows.

@@ -9,10 +9,10 @@ use tributary_domain::{
 
 /// The migrations that declare or change a decimal column, in the order they apply.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/0002_base_schema.sql"),
-    include_str!("../../../migrations/0008_add_snaptrade_support.sql"),
-    include_str!("../../../migrations/0016_gain_percent_width.sql"),
-    include_str!("../../../migrations/0017_exact_figures.sql"),
+    include_str!("../../../../migrations/0002_base_schema.sql"),
+    include_str!("../../../../migrations/0008_add_snaptrade_support.sql"),
+    include_str!("../../../../migrations/0016_gain_percent_width.sql"),
+    include_str!("../../../../migrations/0017_exact_figures.sql"),
 ];
 
 /// A decimal type as the test sees it: its shape and its checked constructor.

@@ -11,8 +11,8 @@ use tributary_domain::{
 
 /// In the order they are applied: a later definition of a constraint replaces an earlier one.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/0002_base_schema.sql"),
-    include_str!("../../../migrations/0008_add_snaptrade_support.sql"),
+    include_str!("../../../../migrations/0002_base_schema.sql"),
+    include_str!("../../../../migrations/0008_add_snaptrade_support.sql"),
 ];
 
 /// The single-quoted strings in `sql`.

@@ -1,11 +1,9 @@
 //! The Alpaca Broker sandbox checks Basic auth and keeps orders the way Alpaca does.
 
-mod support;
-
 use std::collections::HashSet;
 
+use crate::support::json;
 use serde_json::{Value, json};
-use support::json;
 use tributary_sandbox::{AlpacaSandbox, MarketFill, Sandbox, SeedAccount};
 use tributary_spec::Spec;
 use uuid::Uuid;

@@ -1,12 +1,10 @@
 //! The test knobs: latency, injected 429/5xx/malformed answers, retired endpoints and the request log.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{call, json};
 use reqwest::Method;
 use serde_json::json;
-use support::{call, json};
 use tributary_sandbox::{Sandbox, SeedConnection, SeedItem};
 
 #[tokio::test]

@@ -1,12 +1,11 @@
 //! The Plaid sandbox checks credentials, links Items and pages investment transactions as Plaid does.
 
 mod plaid_spec;
-mod support;
 
 use std::collections::HashSet;
 
+use crate::support::json;
 use serde_json::{Value, json};
-use support::json;
 use tributary_sandbox::{PlaidSandbox, Sandbox, SeedItem};
 
 /// The API version the sandbox speaks: the one plaid-openapi.yml describes (`info.version: 2020-09-14_…`).
@@ -735,6 +734,6 @@ async fn products_of_the_newer_spec_are_accepted() {
             json!({"institution_id": "ins_109508", "initial_products": ["investments", product]}),
         )
         .await;
-        support::json(created, 200).await;
+        crate::support::json(created, 200).await;
     }
 }

@@ -1,10 +1,8 @@
 //! The SnapTrade sandbox checks signatures, clientId, timestamps and user secrets as SnapTrade does.
 
-mod support;
-
+use crate::support::{auth_query, call, call_with_key, json, now, send_raw};
 use reqwest::Method;
 use serde_json::json;
-use support::{auth_query, call, call_with_key, json, now, send_raw};
 use tributary_sandbox::Sandbox;
 use tributary_sandbox::snaptrade::signature::{canonical_json, sign_text, signature};
 

@@ -1,10 +1,8 @@
 //! The SnapTrade sandbox's portal, connections, accounts, positions and orders behave like SnapTrade's.
 
-mod support;
-
+use crate::support::{call, json};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{call, json};
 use tributary_sandbox::{MarketFill, Sandbox, SeedConnection, SnapTradeSandbox, SnapTradeUser};
 use uuid::Uuid;
 
@@ -968,7 +966,7 @@ async fn every_answer_of_every_path_satisfies_the_specs_response_schema() {
         &nowhere,
     );
     let forged = answer(
-        support::call_with_key(
+        crate::support::call_with_key(
             server,
             "not-the-consumer-key",
             Method::POST,

@@ -1,7 +1,5 @@
 //! A raw SnapTrade caller for the sandbox's own tests: builds the query, signs it, sends it with reqwest.
 
-#![allow(dead_code)]
-
 use serde_json::Value;
 use tributary_sandbox::snaptrade::signature;
 use tributary_sandbox::{SnapTradeSandbox, SnapTradeUser};

@@ -3,16 +3,15 @@
 //! interleave while two users' syncs do run side by side.
 #![cfg(feature = "plaid")]
 
-mod slow_bank;
-
 use std::sync::Arc;
 
-use slow_bank::{SlowBank, engine};
 use tributary_domain::{FeatureFlags, Quantity};
 use tributary_provider::router::ProviderRouter;
 use tributary_repo::{HoldingRepository, MemoryStore};
 use tributary_sync::SyncEngine;
 use tributary_sync::source::{GivenLogins, PerAccountSource};
+
+use crate::slow_bank::{SlowBank, engine};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_are_fetched_concurrently_up_to_the_configured_limit() {

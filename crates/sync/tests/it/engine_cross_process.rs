@@ -3,17 +3,14 @@
 //! lock), while different users still sync side by side.
 #![cfg(feature = "plaid")]
 
-mod slow_bank;
-
 use std::sync::Arc;
 
-use slow_bank::{SlowBank, engine};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tributary_domain::{Quantity, UserId};
 use tributary_repo::{HoldingRepository, Keyring, PgStore, SecretKey};
 
-tributary_testdb::require_database!();
+use crate::slow_bank::{SlowBank, engine};
 
 /// A store on its own pool to the same database, as another process would have.
 async fn another_process(pool: &PgPool) -> PgStore {

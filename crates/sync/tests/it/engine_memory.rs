@@ -1,10 +1,9 @@
 //! The engine on `MemoryStore` with the sandbox providers.
 #![cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 
-mod support;
-
-use support::World;
 use tributary_repo::MemoryStore;
+
+use crate::support::{self, World};
 
 async fn world() -> World<MemoryStore> {
     let store = MemoryStore::new();

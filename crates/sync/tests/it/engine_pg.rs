@@ -2,14 +2,11 @@
 //! scenarios as on `MemoryStore`.
 #![cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 
-mod support;
-
 use sqlx::PgPool;
-use support::World;
 use tributary_domain::UserId;
 use tributary_repo::{Keyring, PgStore, SecretKey};
 
-tributary_testdb::require_database!();
+use crate::support::{self, World};
 
 /// The test's database laid out as on hosted Supabase and migrated by the backend's own role (not a
 /// superuser): the engine runs with exactly the rights it has in production.

@@ -2,14 +2,11 @@
 //! of a sync, many syncs at once, and a database that cannot be reached or has no connection to spare.
 #![cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use support::World;
 use tributary_domain::{
     BrokerageConnection, Holding, InvestmentAccount, Order, ProviderAccountId, UserId,
 };
@@ -21,7 +18,7 @@ use tributary_repo::{
 use tributary_sandbox::SeedItem;
 use tributary_sync::SyncError;
 
-tributary_testdb::require_database!();
+use crate::support::World;
 
 async fn new_user(pool: &PgPool) -> UserId {
     UserId::new(tributary_testdb::create_auth_user(pool).await.unwrap())

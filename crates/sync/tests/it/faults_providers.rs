@@ -5,13 +5,10 @@
 //! every other account syncs and is written.
 #![cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use support::World;
 use tributary_domain::{
     AccountContribution, AccountId, ConnectionType, Holding, InvestmentAccount, Provider,
     SyncStatus,
@@ -22,7 +19,7 @@ use tributary_repo::Store;
 use tributary_sandbox::RequestLog;
 use tributary_sync::{AccountReport, Outcome, SyncReport};
 
-tributary_testdb::require_database!();
+use crate::support::World;
 
 /// The SnapTrade and Plaid clients' timeout in the slow tests: short, so the tests are quick, yet far above
 /// what the sandbox needs to answer on a loaded machine (and a call that still overruns it once is retried).

@@ -377,7 +377,7 @@ fn lots() -> impl Strategy<Value = Vec<Lot>> {
 }
 
 proptest! {
-    // Failures are saved beside this file (tests/merge.proptest-regressions, committed) and replayed first on
+    // Failures are saved beside this file (tests/it/merge.proptest-regressions, committed) and replayed first on
     // every run: proptest's default looks for lib.rs, which an integration test does not have.
     #![proptest_config(ProptestConfig {
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),

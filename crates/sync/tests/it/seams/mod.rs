@@ -4,6 +4,3 @@
 #[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod counting;
 mod mock;
-#[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
-#[path = "../support/mod.rs"]
-mod support;

@@ -1,7 +1,5 @@
 //! A Plaid-like provider double whose calls take a while and are counted in flight, and an engine on it.
 
-#![allow(dead_code)] // each test file uses part of it
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -1,7 +1,5 @@
 //! One engine on the sandbox providers, over any store, and the scenarios both stores must pass.
 
-#![allow(dead_code)] // each test file uses the scenarios it runs
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,9 +29,7 @@ use url::Url;
 
 mod retries;
 mod trust;
-#[allow(unused_imports)] // each test file uses the scenarios it runs
 pub use retries::*;
-#[allow(unused_imports)] // each test file uses the scenarios it runs
 pub use trust::*;
 
 /// Every provider switched on.

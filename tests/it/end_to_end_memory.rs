@@ -2,13 +2,9 @@
 //! after a sync, a second sync that changes nothing, a sold position, a broken connection, a read-only
 //! connection refusing an order. The same cases run on PostgreSQL in `end_to_end_pg.rs`.
 
-#[path = "../examples/support/mod.rs"]
-mod support;
-
-mod flow;
-
-use flow::World;
 use tributary::repo::MemoryStore;
+
+use crate::flow::{self, World};
 
 async fn world() -> World<MemoryStore> {
     let store = MemoryStore::new();

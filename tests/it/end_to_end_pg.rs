@@ -1,17 +1,11 @@
 //! The end-to-end flow on `PgStore` (a fresh database migrated from `migrations/` per test) with the sandbox
 //! providers: the same cases as on `MemoryStore` (`end_to_end_memory.rs`).
 
-#[path = "../examples/support/mod.rs"]
-mod support;
-
-mod flow;
-
-use flow::World;
 use sqlx::PgPool;
 use tributary::domain::UserId;
 use tributary::repo::{Keyring, PgStore, SecretKey};
 
-tributary_testdb::require_database!();
+use crate::flow::{self, World};
 
 /// The test's database laid out as on hosted Supabase and migrated by the backend's own role (not a
 /// superuser): the engine runs with exactly the rights it has in production.

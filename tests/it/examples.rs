@@ -1,10 +1,9 @@
 //! The `portfolio_mode`, `place_order` and `webhook` examples as a user runs them, without a database: what
 //! they print, and one line on stderr with a non-zero exit for every bad input.
 
-mod example_binary;
-
-use example_binary::{one_line_failure, run, texts};
 use serde_json::json;
+
+use crate::example_binary::{one_line_failure, run, texts};
 
 #[test]
 fn portfolio_mode_without_a_user_id_prints_its_usage() {

@@ -1,14 +1,11 @@
 //! The examples with `DATABASE_URL` set: the quickstart's walk-through leaves the user's portfolio in
 //! PostgreSQL, and `portfolio_mode`, `webhook` and `place_order` read and change it there.
 
-mod example_binary;
-
-use example_binary::{SECRET_KEY, one_line_failure, run, texts, url_of};
 use serde_json::json;
 use sqlx::PgPool;
 use tributary::domain::ConnectionStatus;
 
-tributary_testdb::require_database!();
+use crate::example_binary::{SECRET_KEY, one_line_failure, run, texts, url_of};
 
 async fn count(pool: &PgPool, table: &str) -> i64 {
     let sql = format!("select count(*) from {table}");

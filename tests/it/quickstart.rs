@@ -3,13 +3,10 @@
 //! sandbox credentials (pointed here at sandbox servers the test runs) it does what that provider allows
 //! without a browser and says what needs one.
 
-mod example_binary;
-
-use example_binary::{SECRET_KEY, one_line_failure, run, texts, url_of};
 use sqlx::PgPool;
 use tributary_sandbox::{Sandbox, SeedAccount};
 
-tributary_testdb::require_database!();
+use crate::example_binary::{SECRET_KEY, one_line_failure, run, texts, url_of};
 
 /// Asserts each of `expected` appears in `stdout`, in this order.
 fn in_order(stdout: &str, expected: &[&str]) {

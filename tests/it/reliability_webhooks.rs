@@ -9,9 +9,6 @@
 //! The verifier's own checks (signature, age, shape) are unit-tested in
 //! `crates/provider/tests/snaptrade_webhook.rs`; here the point is what the engine does with the delivery.
 
-#[path = "../examples/support/mod.rs"]
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +16,6 @@ use chrono::Utc;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use support::Providers;
 use tokio::task::JoinSet;
 use tributary::domain::{
     AuthorizationId, BrokerageConnection, ConnectionStatus, ConnectionType, FeatureFlags, Holding,
@@ -36,7 +32,7 @@ use tributary::sync::{
 };
 use tributary_sandbox::Sandbox;
 
-tributary_testdb::require_database!();
+use crate::support::{self, Providers};
 
 /// Every provider switched on.
 const ALL_ON: FeatureFlags = FeatureFlags::new(true, true, true, true);

@@ -1,12 +1,9 @@
 //! `cargo run --example verify_migration` against a database missing one object fails and names it; against the
 //! full migrations it passes. Runs the example binary that `cargo test` builds beside the test binaries.
 
-mod example_binary;
-
-use example_binary::{run, texts, url_of};
 use sqlx::PgPool;
 
-tributary_testdb::require_database!();
+use crate::example_binary::{run, texts, url_of};
 
 fn verify(url: &str) -> (bool, String) {
     let output = run("verify_migration", &[], &[("DATABASE_URL", url)], b"");

@@ -1,7 +1,5 @@
 //! Running an example's binary from a test: `cargo test` builds the examples beside the test binaries.
 
-#![allow(dead_code)] // each test file uses what it needs
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -51,6 +51,12 @@ pg_cases!(
     a_forged_snaptrade_row_for_another_users_account_cannot_trade,
     an_order_over_the_engines_notional_cap_is_refused_before_anything_is_sent,
     a_client_order_id_reused_for_another_order_is_refused_and_nothing_is_sent,
+    // Every table checked against the sandbox, field by field (`support/tables.rs`).
+    a_sync_leaves_every_table_as_the_sandbox_holds_it,
+    a_second_sync_after_an_order_changes_no_table,
+    a_position_sold_at_the_sandbox_disappears_from_the_holdings,
+    broken_connections_end_disabled_or_in_error_with_their_messages,
+    a_read_only_connection_refuses_a_limit_order,
 );
 
 /// The scenarios that build their own world (short client timeouts) from a store and a user.

@@ -28,8 +28,10 @@ use tributary_sync::{Outcome, SyncEngine, SyncError, WebhookOutcome};
 use url::Url;
 
 mod retries;
+mod tables;
 mod trust;
 pub use retries::*;
+pub use tables::*;
 pub use trust::*;
 
 /// Every provider switched on.

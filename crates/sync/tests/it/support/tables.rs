@@ -1,79 +1,55 @@
-//! The end-to-end flow, generic over the store: the engine wired exactly as the examples wire it (the
-//! sandbox providers through `examples/support`), and the checks of every table against what the sandbox
-//! holds. `end_to_end_memory.rs` runs each case on `MemoryStore`, `end_to_end_pg.rs` on `PgStore`.
+//! Every table checked against the sandbox, field by field, after the flow a user goes through: SnapTrade
+//! connected through its portal, a Plaid Item linked through Link's sandbox tokens, an Alpaca account with
+//! three positions, orders placed through the engine and at Alpaca directly. Moved here from the facade's
+//! `tests/flow/mod.rs` (issue 15: one end-to-end harness), so these scenarios run on the same [`World`] as
+//! the rest, on both stores.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
-use tributary::domain::{
-    AccountId, AccountMode, Amount, BrokerageConnection, ConnectionStatus, ConnectionType,
-    FeatureFlags, Holding, InstitutionName, InvestmentAccount, Order, OrderAction, Price, Provider,
-    ProviderAccountId, Symbol, SyncStatus, Units, UniversalSymbolId, UserId,
+use secrecy::ExposeSecret;
+use tributary_domain::{
+    AccountId, AccountMode, Amount, BrokerageConnection, ConnectionStatus, ConnectionType, Holding,
+    InstitutionName, InvestmentAccount, Order, OrderAction, Price, Provider, ProviderAccountId,
+    Symbol, SyncStatus, Units, UniversalSymbolId, UserId,
 };
-use tributary::provider::ProviderError;
-use tributary::provider::capability::{
+use tributary_provider::ProviderError;
+use tributary_provider::capability::{
     AccountInfo, AccountRef, Aggregation, BrokerageAccounts, OrderRequest, OrderSize, Position,
     PositionSide, ProviderConnectionId, Trading,
 };
-use tributary::provider::snaptrade::UserCredentials;
-use tributary::repo::Store;
-use tributary::sync::source::Logins;
-use tributary::sync::{SyncEngine, SyncError, SyncReport};
+use tributary_repo::Store;
 use tributary_sandbox::Sandbox;
+use tributary_sync::source::Logins;
+use tributary_sync::{SyncError, SyncReport};
 use uuid::Uuid;
 
-use crate::support::{Linked, Providers};
+use super::World;
 
-/// Every provider switched on.
-const ALL_ON: FeatureFlags = FeatureFlags::new(true, true, true, true);
-
-/// One user, the engine on a store, and the sandbox providers behind it.
-pub struct World<S> {
-    pub providers: Providers,
-    pub engine: SyncEngine<S>,
-    pub user: UserId,
-}
+/// The institution and product the Plaid sandbox links without Link's browser (as `examples/support` does).
+const PLAID_SANDBOX_INSTITUTION: &str = "ins_109508";
+const PLAID_SANDBOX_PRODUCT: &str = "investments";
 
 impl<S: Store + 'static> World<S> {
-    pub async fn start(store: S, user: UserId) -> Self {
-        let providers = Providers::on_sandbox(Sandbox::start().await);
-        let engine = providers.engine(store, ALL_ON);
-        Self {
-            providers,
-            engine,
-            user,
-        }
-    }
-
-    fn store(&self) -> &S {
-        self.engine.store()
-    }
-
-    fn sandbox(&self) -> &Sandbox {
-        self.providers.sandbox.as_ref().expect("on the sandbox")
-    }
-
-    async fn connect_snaptrade(&self, connection_type: ConnectionType) {
-        let linked = self
-            .providers
-            .connect_snaptrade(&self.engine, self.user, connection_type)
-            .await
-            .unwrap();
-        assert_eq!(linked, Linked::Done);
-    }
-
-    /// A SnapTrade trade connection through the portal, a Plaid Item through Link, an Alpaca account with
-    /// three positions: what the quickstart links.
-    async fn link_everything(&self) {
+    /// A SnapTrade trade connection through the portal, a Plaid Item through Link's sandbox tokens, an Alpaca
+    /// account with three positions: what the quickstart links.
+    async fn link_everything_through_link(&self) {
         self.connect_snaptrade(ConnectionType::Trade).await;
-        let plaid = self.providers.link_plaid(self.user).await.unwrap();
-        assert_eq!(plaid, Linked::Done);
-        let alpaca = self
-            .providers
-            .link_alpaca(self.store(), self.user, 3)
+        let public_token = self
+            .plaid
+            .create_sandbox_public_token(
+                PLAID_SANDBOX_INSTITUTION,
+                &[PLAID_SANDBOX_PRODUCT.to_owned()],
+            )
             .await
             .unwrap();
-        assert_eq!(alpaca, Linked::Done);
+        let item = self
+            .plaid
+            .exchange_public_token(public_token.expose_secret())
+            .await
+            .unwrap();
+        self.plaid_items.add(self.user, item.access_token);
+        self.link_alpaca().await;
     }
 
     async fn sync(&self) -> SyncReport {
@@ -94,34 +70,24 @@ impl<S: Store + 'static> World<S> {
             .unwrap_or_else(|| panic!("a {provider} account is stored"))
     }
 
-    async fn snaptrade_login(&self) -> UserCredentials {
-        let row = self
-            .store()
-            .find_snaptrade_user(self.user)
-            .await
-            .unwrap()
-            .expect("registered at SnapTrade");
-        UserCredentials::new(row.snaptrade_user_id, row.user_secret)
-    }
-
     /// Every account and position the three providers report for the user, read through the clients.
     async fn at_the_providers(&self) -> (Vec<AccountInfo>, Vec<(Provider, Position)>) {
         let (mut accounts, mut positions) = (Vec::new(), Vec::new());
-        let snaptrade = self.providers.snaptrade.client.as_ref();
+        let snaptrade = self.snaptrade.as_ref();
         let login = self.snaptrade_login().await;
         accounts.extend(Aggregation::accounts(snaptrade, &login).await.unwrap());
         let found = Aggregation::positions(snaptrade, &login).await.unwrap();
         positions.extend(found.items.into_iter().map(|p| (Provider::SnapTrade, p)));
 
-        let plaid = self.providers.plaid.client.as_ref();
-        let items = self.providers.plaid_items.as_ref();
+        let plaid = self.plaid.as_ref();
+        let items = self.plaid_items.as_ref();
         for token in items.logins(self.store(), self.user).await.unwrap() {
             accounts.extend(Aggregation::accounts(plaid, &token).await.unwrap());
             let found = Aggregation::positions(plaid, &token).await.unwrap();
             positions.extend(found.items.into_iter().map(|p| (Provider::Plaid, p)));
         }
 
-        let alpaca = self.providers.alpaca.client.as_ref();
+        let alpaca = self.alpaca.as_ref();
         let summary = self.store().portfolio_mode(self.user).await.unwrap();
         if let Some(id) = summary.alpaca_account_id {
             accounts.push(alpaca.brokerage_account(&(), &id).await.unwrap());
@@ -139,7 +105,7 @@ impl<S: Store + 'static> World<S> {
             account_id: account.id,
             provider_account_id: account.provider_account_id,
         };
-        let alpaca = self.providers.alpaca.client.as_ref();
+        let alpaca = self.alpaca.as_ref();
         Trading::place_order(alpaca, &(), &reference, order)
             .await
             .unwrap();
@@ -416,10 +382,10 @@ fn canonical_status(status: &serde_json::Value) -> String {
 async fn check_every_table<S: Store + 'static>(world: &World<S>) -> Rows {
     let (accounts, positions) = world.at_the_providers().await;
     let rows = world.rows().await;
-    check_connections(world.sandbox(), world.user, &rows);
+    check_connections(&world.sandbox, world.user, &rows);
     check_accounts(&accounts, &rows);
     check_holdings(&positions, &rows);
-    check_orders(world.sandbox(), &rows);
+    check_orders(&world.sandbox, &rows);
     rows
 }
 
@@ -436,7 +402,7 @@ fn limit_buy(symbol: &str, units: &str, limit: &str) -> OrderRequest {
 pub async fn a_sync_leaves_every_table_as_the_sandbox_holds_it<S: Store + 'static>(
     world: World<S>,
 ) {
-    world.link_everything().await;
+    world.link_everything_through_link().await;
     world.sync().await;
     let snaptrade_account = world.account(Provider::SnapTrade).await;
     world
@@ -467,8 +433,8 @@ pub async fn a_sync_leaves_every_table_as_the_sandbox_holds_it<S: Store + 'stati
     );
 }
 
-pub async fn a_second_sync_changes_nothing<S: Store + 'static>(world: World<S>) {
-    world.link_everything().await;
+pub async fn a_second_sync_after_an_order_changes_no_table<S: Store + 'static>(world: World<S>) {
+    world.link_everything_through_link().await;
     world.sync().await;
     let account = world.account(Provider::SnapTrade).await;
     world
@@ -520,7 +486,7 @@ fn without_sync_times(rows: &Rows) -> Rows {
 pub async fn a_position_sold_at_the_sandbox_disappears_from_the_holdings<S: Store + 'static>(
     world: World<S>,
 ) {
-    world.link_everything().await;
+    world.link_everything_through_link().await;
     world.sync().await;
     let alpaca = world.account(Provider::Alpaca).await;
     let (_, positions) = world.at_the_providers().await;
@@ -532,7 +498,7 @@ pub async fn a_position_sold_at_the_sandbox_disappears_from_the_holdings<S: Stor
     let everything = Units::new(sold.quantity.get()).unwrap();
     let sell = OrderRequest::market(
         sold.symbol.clone(),
-        tributary::domain::OrderAction::Sell,
+        OrderAction::Sell,
         OrderSize::Units(everything),
     )
     .expect("an order for a positive size");
@@ -558,11 +524,11 @@ pub async fn a_position_sold_at_the_sandbox_disappears_from_the_holdings<S: Stor
 pub async fn broken_connections_end_disabled_or_in_error_with_their_messages<S: Store + 'static>(
     world: World<S>,
 ) {
-    world.link_everything().await;
+    world.link_everything_through_link().await;
     world.sync().await;
     let connection = world.rows().await.connections.remove(0);
     let disabled = world
-        .sandbox()
+        .sandbox
         .snaptrade()
         .disable_connection(*connection.authorization_id.as_uuid());
     assert!(disabled);
@@ -571,7 +537,7 @@ pub async fn broken_connections_end_disabled_or_in_error_with_their_messages<S: 
         .await
         .provider_item_id
         .unwrap();
-    assert!(world.sandbox().plaid().require_login(plaid_item.as_str()));
+    assert!(world.sandbox.plaid().require_login(plaid_item.as_str()));
 
     let report = world.engine.sync_user(world.user).await.unwrap();
 
@@ -611,7 +577,7 @@ pub async fn broken_connections_end_disabled_or_in_error_with_their_messages<S: 
     }
 }
 
-pub async fn a_read_only_connection_refuses_an_order<S: Store + 'static>(world: World<S>) {
+pub async fn a_read_only_connection_refuses_a_limit_order<S: Store + 'static>(world: World<S>) {
     world.connect_snaptrade(ConnectionType::Read).await;
     world.sync().await;
     let account = world.account(Provider::SnapTrade).await;
@@ -628,5 +594,5 @@ pub async fn a_read_only_connection_refuses_an_order<S: Store + 'static>(world: 
         "{refused:?}"
     );
     assert!(world.rows().await.orders.is_empty());
-    assert_eq!(world.sandbox().snaptrade().log().count("POST", "/trade"), 0);
+    assert_eq!(world.sandbox.snaptrade().log().count("POST", "/trade"), 0);
 }

@@ -8,7 +8,7 @@
 //! * [`PgStore`] over a `sqlx::PgPool`. In service mode the Rust code scopes each query by user; with
 //!   [`PgStore::for_user`] every call also runs as role `authenticated` with the user's JWT claims, so Supabase's
 //!   row-level security backs the code up.
-//! * [`MemoryStore`]: the same semantics in memory. One conformance suite (`tests/conformance/`) runs against both.
+//! * [`MemoryStore`]: the same semantics in memory. One conformance suite (`tests/it/conformance/`) runs against both.
 //! * With the `mock` feature, `mockall` twins: one per trait (`MockAccountRepository`, …), `MockStore` for all of
 //!   them at once (what `SyncEngine<MockStore>` runs on) and `MockHeldLock` for its locks. Enable it in
 //!   dev-dependencies only.

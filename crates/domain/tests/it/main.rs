@@ -1,0 +1,5 @@
+//! The domain's integration tests, one binary (issue 15): its decimal types and closed vocabularies agree with
+//! the migrations users apply.
+
+mod column_shapes;
+mod schema_vocabularies;

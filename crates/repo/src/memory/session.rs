@@ -1,0 +1,174 @@
+//! A user's lock in memory and its unit of writes: the user's rows snapshotted when it begins, put back
+//! unless it commits.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use tributary_domain::{
+    BrokerageConnection, Holding, InvestmentAccount, Order, ProviderAccountId, SnapTradeUser,
+    UserId,
+};
+
+use super::{MemoryStore, State};
+use crate::lock::{InProcessGuard, UserLock};
+use crate::{HeldLock, LockRepository, RepoError};
+
+#[async_trait]
+impl LockRepository for MemoryStore {
+    async fn lock_user(&self, user: UserId) -> Result<UserLock, RepoError> {
+        let guard = self.locks.lock(user).await;
+        let unit = MemoryUnit {
+            _guard: guard,
+            store: self.clone(),
+            user,
+            saved: Mutex::new(None),
+        };
+        Ok(UserLock::new(unit))
+    }
+
+    /// Calls already act on the shared rows, which the lock's unit snapshots and restores; binding only checks
+    /// that the lock is this store's (a clone's included).
+    fn within(&self, lock: &UserLock) -> Result<Self, RepoError> {
+        match lock.downcast_ref::<MemoryUnit>() {
+            Some(unit) if Arc::ptr_eq(&unit.store.state, &self.state) => Ok(self.clone()),
+            _ => Err(RepoError::ForeignLock { store: "memory" }),
+        }
+    }
+}
+
+/// A user's lock in memory, and the user's rows as they were when a unit of writes began: put back unless the
+/// unit commits.
+struct MemoryUnit {
+    _guard: InProcessGuard,
+    store: MemoryStore,
+    user: UserId,
+    saved: Mutex<Option<UserRows>>,
+}
+
+/// Everything one user has in the store.
+struct UserRows {
+    accounts: Vec<InvestmentAccount>,
+    snaptrade_user: Option<SnapTradeUser>,
+    connections: Vec<BrokerageConnection>,
+    holdings: Vec<Holding>,
+    orders: Vec<Order>,
+    alpaca_account: Option<ProviderAccountId>,
+}
+
+#[async_trait]
+impl HeldLock for MemoryUnit {
+    fn user(&self) -> UserId {
+        self.user
+    }
+
+    async fn begin_writes(&self) -> Result<(), RepoError> {
+        self.begin()
+    }
+
+    async fn commit_writes(&self) -> Result<(), RepoError> {
+        self.commit()
+    }
+
+    /// The in-process lock goes with the unit when it is dropped, right after; an unfinished unit is undone
+    /// then.
+    async fn release(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
+}
+
+impl MemoryUnit {
+    fn begin(&self) -> Result<(), RepoError> {
+        let mut saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        if saved.is_some() {
+            return Err(RepoError::Internal {
+                reason: "a unit of writes is already open on this lock".to_owned(),
+            });
+        }
+        *saved = Some(self.store.lock().rows_of(self.user));
+        Ok(())
+    }
+
+    fn commit(&self) -> Result<(), RepoError> {
+        let mut saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        saved.take().map(drop).ok_or_else(|| RepoError::Internal {
+            reason: "no unit of writes is open on this lock".to_owned(),
+        })
+    }
+}
+
+impl Drop for MemoryUnit {
+    /// An unfinished unit is undone: the user's rows go back to what they were when it began.
+    fn drop(&mut self) {
+        let saved = self
+            .saved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(rows) = saved {
+            self.store.lock().restore(self.user, rows);
+        }
+    }
+}
+
+impl State {
+    fn rows_of(&self, user: UserId) -> UserRows {
+        let mine = |owner: UserId| owner == user;
+        UserRows {
+            accounts: self
+                .accounts
+                .values()
+                .filter(|a| mine(a.user_id))
+                .cloned()
+                .collect(),
+            snaptrade_user: self.snaptrade_users.get(&user).cloned(),
+            connections: self
+                .connections
+                .values()
+                .filter(|c| mine(c.user_id))
+                .cloned()
+                .collect(),
+            holdings: self
+                .holdings
+                .values()
+                .filter(|h| mine(h.user_id))
+                .cloned()
+                .collect(),
+            orders: self
+                .orders
+                .values()
+                .filter(|o| mine(o.user_id))
+                .cloned()
+                .collect(),
+            alpaca_account: self.alpaca_accounts.get(&user).cloned(),
+        }
+    }
+
+    fn restore(&mut self, user: UserId, rows: UserRows) {
+        self.accounts.retain(|_, a| a.user_id != user);
+        self.connections.retain(|_, c| c.user_id != user);
+        self.holdings.retain(|_, h| h.user_id != user);
+        self.orders.retain(|_, o| o.user_id != user);
+        self.snaptrade_users.remove(&user);
+        self.alpaca_accounts.remove(&user);
+        self.accounts
+            .extend(rows.accounts.into_iter().map(|a| (a.id, a)));
+        self.connections.extend(
+            rows.connections
+                .into_iter()
+                .map(|c| ((c.user_id, c.authorization_id), c)),
+        );
+        self.holdings.extend(
+            rows.holdings
+                .into_iter()
+                .map(|h| ((h.user_id, h.symbol.clone(), h.currency.clone()), h)),
+        );
+        self.orders
+            .extend(rows.orders.into_iter().map(|o| (o.id, o)));
+        if let Some(snaptrade_user) = rows.snaptrade_user {
+            self.snaptrade_users.insert(user, snaptrade_user);
+        }
+        if let Some(alpaca_account) = rows.alpaca_account {
+            self.alpaca_accounts.insert(user, alpaca_account);
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The conformance suite against `PgStore`, three ways:
+//! - **service**: as the cluster superuser on the migrated test database;
+//! - **backend role**: on a database laid out like a hosted Supabase project's, migrated and then used by
+//!   `hosted_postgres`, a login role with exactly the privileges of Supabase's `postgres` (not a superuser,
+//!   `BYPASSRLS`, only `USAGE` on schema `auth`), so a privilege the backend lacks on Supabase fails here too;
+//! - **user-scoped**: every read through the store scoped to the signed-in user (role `authenticated` with the
+//!   user's claims, as PostgREST runs a request), every write through the backend, because the schema lets a
+//!   user write nothing the engine trusts (`schema_rls_matrix.rs` shows each write refused).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tributary_domain::{
+    AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
+    InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, SnapTradeUser, StatusMessage,
+    Symbol, SyncStatus, UserId,
+};
+use tributary_repo::{
+    AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
+    HoldingRepository, HoldingsReplaced, Keyring, LockRepository, NewWebhookDelivery,
+    OrderRepository, PgStore, PortfolioRepository, PortfolioSummary, RepoError, SecretKey,
+    SnapTradeUserRepository, UnifiedAccount, UserLock, WebhookDelivery, WebhookKey,
+    WebhookRepository,
+};
+
+use crate::conformance::{self, Harness};
+
+struct Pg {
+    store: PgStore,
+}
+
+impl Pg {
+    fn new(pool: PgPool) -> Self {
+        Self {
+            store: PgStore::new(pool, Keyring::new(SecretKey::generate())),
+        }
+    }
+
+    /// On a hosted-Supabase layout, migrated and used by the backend's own role.
+    async fn as_backend_role(superuser: PgPool) -> Self {
+        let pool = tributary_testdb::backend_pool(&superuser, &tributary_repo::MIGRATOR)
+            .await
+            .expect("the migrations apply as the backend role");
+        Self::new(pool)
+    }
+}
+
+impl Harness for Pg {
+    type Store = PgStore;
+
+    async fn new_user(&self) -> UserId {
+        let id = tributary_testdb::create_auth_user(self.store.pool())
+            .await
+            .expect("a user in auth.users");
+        UserId::new(id)
+    }
+
+    fn store_for(&self, _user: UserId) -> PgStore {
+        self.store.clone()
+    }
+
+    fn admin(&self) -> PgStore {
+        self.store.clone()
+    }
+}
+
+/// Reads as the signed-in user, writes as the backend.
+struct UserScoped(Pg);
+
+impl Harness for UserScoped {
+    type Store = ReadsAsUser;
+
+    async fn new_user(&self) -> UserId {
+        self.0.new_user().await
+    }
+
+    fn store_for(&self, user: UserId) -> ReadsAsUser {
+        ReadsAsUser {
+            reader: self.0.store.for_user(user),
+            writer: self.0.store.clone(),
+        }
+    }
+
+    fn admin(&self) -> ReadsAsUser {
+        ReadsAsUser {
+            reader: self.0.store.clone(),
+            writer: self.0.store.clone(),
+        }
+    }
+}
+
+/// A store whose reads run as the user (`reader`, from [`PgStore::for_user`]) and whose writes run as the
+/// backend (`writer`), the way a Supabase client and Tributary's engine share the database.
+#[derive(Clone, Debug)]
+struct ReadsAsUser {
+    reader: PgStore,
+    writer: PgStore,
+}
+
+#[async_trait]
+impl AccountRepository for ReadsAsUser {
+    async fn upsert_accounts(
+        &self,
+        user: UserId,
+        accounts: &[NewInvestmentAccount],
+    ) -> Result<Vec<InvestmentAccount>, RepoError> {
+        self.writer.upsert_accounts(user, accounts).await
+    }
+    async fn get_account(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<InvestmentAccount, RepoError> {
+        self.reader.get_account(user, account).await
+    }
+    async fn list_accounts(&self, user: UserId) -> Result<Vec<InvestmentAccount>, RepoError> {
+        self.reader.list_accounts(user).await
+    }
+    async fn record_account_sync(
+        &self,
+        user: UserId,
+        account: AccountId,
+        status: SyncStatus,
+        error_message: Option<StatusMessage>,
+        at: DateTime<Utc>,
+    ) -> Result<InvestmentAccount, RepoError> {
+        self.writer
+            .record_account_sync(user, account, status, error_message, at)
+            .await
+    }
+    async fn record_account_syncs(
+        &self,
+        user: UserId,
+        states: &[AccountSyncState],
+        at: DateTime<Utc>,
+    ) -> Result<usize, RepoError> {
+        self.writer.record_account_syncs(user, states, at).await
+    }
+}
+
+#[async_trait]
+impl SnapTradeUserRepository for ReadsAsUser {
+    async fn upsert_snaptrade_user(
+        &self,
+        user: UserId,
+        snaptrade_user: &NewSnapTradeUser,
+    ) -> Result<SnapTradeUser, RepoError> {
+        self.writer
+            .upsert_snaptrade_user(user, snaptrade_user)
+            .await
+    }
+    async fn find_snaptrade_user(&self, user: UserId) -> Result<Option<SnapTradeUser>, RepoError> {
+        self.reader.find_snaptrade_user(user).await
+    }
+    async fn record_snaptrade_sync(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        self.writer.record_snaptrade_sync(user, at).await
+    }
+    async fn delete_snaptrade_user(&self, user: UserId) -> Result<(), RepoError> {
+        self.writer.delete_snaptrade_user(user).await
+    }
+}
+
+#[async_trait]
+impl ConnectionRepository for ReadsAsUser {
+    async fn upsert_connections(
+        &self,
+        user: UserId,
+        connections: &[NewBrokerageConnection],
+    ) -> Result<Vec<BrokerageConnection>, RepoError> {
+        self.writer.upsert_connections(user, connections).await
+    }
+    async fn get_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<BrokerageConnection, RepoError> {
+        self.reader.get_connection(user, authorization).await
+    }
+    async fn list_connections(&self, user: UserId) -> Result<Vec<BrokerageConnection>, RepoError> {
+        self.reader.list_connections(user).await
+    }
+    async fn set_connection_status(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+        change: ConnectionStatusChange,
+    ) -> Result<BrokerageConnection, RepoError> {
+        self.writer
+            .set_connection_status(user, authorization, change)
+            .await
+    }
+    async fn delete_connection(
+        &self,
+        user: UserId,
+        authorization: AuthorizationId,
+    ) -> Result<BrokerageConnection, RepoError> {
+        self.writer.delete_connection(user, authorization).await
+    }
+}
+
+#[async_trait]
+impl HoldingRepository for ReadsAsUser {
+    async fn upsert_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<usize, RepoError> {
+        self.writer.upsert_holdings(user, holdings).await
+    }
+    async fn replace_holdings(
+        &self,
+        user: UserId,
+        holdings: &[NewHolding],
+    ) -> Result<HoldingsReplaced, RepoError> {
+        self.writer.replace_holdings(user, holdings).await
+    }
+    async fn get_holding(
+        &self,
+        user: UserId,
+        symbol: &Symbol,
+        currency: Option<Currency>,
+    ) -> Result<Holding, RepoError> {
+        self.reader.get_holding(user, symbol, currency).await
+    }
+    async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError> {
+        self.reader.list_holdings(user).await
+    }
+}
+
+#[async_trait]
+impl OrderRepository for ReadsAsUser {
+    async fn upsert_orders(
+        &self,
+        user: UserId,
+        orders: &[NewOrder],
+    ) -> Result<Vec<Order>, RepoError> {
+        self.writer.upsert_orders(user, orders).await
+    }
+    async fn get_order(&self, user: UserId, order: OrderId) -> Result<Order, RepoError> {
+        self.reader.get_order(user, order).await
+    }
+    async fn list_orders(
+        &self,
+        user: UserId,
+        account: Option<AccountId>,
+    ) -> Result<Vec<Order>, RepoError> {
+        self.reader.list_orders(user, account).await
+    }
+    async fn find_order_by_client_order_id(
+        &self,
+        user: UserId,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Option<Order>, RepoError> {
+        self.reader
+            .find_order_by_client_order_id(user, client_order_id)
+            .await
+    }
+    async fn confirm_order(
+        &self,
+        user: UserId,
+        order: OrderId,
+        placed: &NewOrder,
+    ) -> Result<Order, RepoError> {
+        self.writer.confirm_order(user, order, placed).await
+    }
+    async fn update_order_status(
+        &self,
+        user: UserId,
+        order: OrderId,
+        status: OrderStatus,
+        message: Option<StatusMessage>,
+    ) -> Result<Order, RepoError> {
+        self.writer
+            .update_order_status(user, order, status, message)
+            .await
+    }
+}
+
+#[async_trait]
+impl PortfolioRepository for ReadsAsUser {
+    async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, RepoError> {
+        self.reader.portfolio_mode(user).await
+    }
+    async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError> {
+        self.reader.unified_accounts(user).await
+    }
+    async fn set_alpaca_account(
+        &self,
+        user: UserId,
+        alpaca_account_id: Option<ProviderAccountId>,
+    ) -> Result<(), RepoError> {
+        self.writer
+            .set_alpaca_account(user, alpaca_account_id)
+            .await
+    }
+}
+
+#[async_trait]
+impl WebhookRepository for ReadsAsUser {
+    async fn record_webhook(&self, delivery: &NewWebhookDelivery) -> Result<bool, RepoError> {
+        self.writer.record_webhook(delivery).await
+    }
+    async fn find_webhook(&self, key: &WebhookKey) -> Result<Option<WebhookDelivery>, RepoError> {
+        self.writer.find_webhook(key).await
+    }
+    async fn mark_webhook_applied(&self, key: &WebhookKey) -> Result<(), RepoError> {
+        self.writer.mark_webhook_applied(key).await
+    }
+    async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError> {
+        self.writer.mark_webhook_failed(key, error).await
+    }
+    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
+        self.writer.pending_webhooks(limit).await
+    }
+    async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
+        self.writer.purge_webhooks(applied_before).await
+    }
+}
+
+#[async_trait]
+impl LockRepository for ReadsAsUser {
+    async fn lock_user(&self, user: UserId) -> Result<UserLock, RepoError> {
+        self.writer.lock_user(user).await
+    }
+
+    fn within(&self, lock: &UserLock) -> Result<Self, RepoError> {
+        Ok(Self {
+            reader: self.reader.within(lock)?,
+            writer: self.writer.within(lock)?,
+        })
+    }
+}
+
+macro_rules! service_case {
+    ($case:ident) => {
+        #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+        async fn $case(pool: PgPool) {
+            conformance::$case(&Pg::new(pool)).await;
+        }
+    };
+}
+
+macro_rules! backend_role_case {
+    ($case:ident) => {
+        #[sqlx::test(migrations = false)]
+        async fn $case(superuser: PgPool) {
+            conformance::$case(&Pg::as_backend_role(superuser).await).await;
+        }
+    };
+}
+
+macro_rules! user_scoped_case {
+    ($case:ident) => {
+        #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+        async fn $case(pool: PgPool) {
+            conformance::$case(&UserScoped(Pg::new(pool))).await;
+        }
+    };
+}
+
+mod service {
+    use super::*;
+    all_cases!(service_case);
+}
+
+mod backend_role {
+    use super::*;
+    all_cases!(backend_role_case);
+}
+
+mod user_scoped {
+    use super::*;
+    user_scoped_cases!(user_scoped_case);
+}

@@ -1,0 +1,18 @@
+//! The repository's integration tests, one binary (issue 15): the conformance suite on both stores, what only
+//! PostgreSQL can show, the schema (RLS, the portfolio mode, the migrations), and the mock twin in use.
+
+#[macro_use]
+mod conformance;
+mod conformance_memory;
+mod conformance_pg;
+mod hosted_supabase;
+mod migration_0009;
+mod mock_service;
+mod pg_store;
+mod portfolio_mode_truth_table;
+mod schema;
+mod schema_check;
+mod schema_design_defects;
+mod schema_rls_matrix;
+
+tributary_testdb::require_database!();

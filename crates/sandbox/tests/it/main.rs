@@ -1,0 +1,11 @@
+//! The sandbox's integration tests, one binary (issue 15): each provider's server as its clients see it, the
+//! test knobs, and the sandbox's lifecycle and `Debug` output.
+
+mod alpaca;
+mod debug_output;
+mod knobs;
+mod lifecycle;
+mod plaid;
+mod snaptrade_auth;
+mod snaptrade_flow;
+mod support;

@@ -1,0 +1,18 @@
+//! The sync engine's integration tests, one binary (issue 15): the engine on both stores with the sandbox
+//! providers, the faults of issue 7, its bounds on parallelism, the holdings merge, and stores written
+//! outside `tributary-repo`.
+
+mod engine_concurrency;
+mod engine_cross_process;
+mod engine_memory;
+mod engine_pg;
+mod faults_database;
+mod faults_providers;
+mod merge;
+mod seams;
+#[cfg(feature = "plaid")]
+mod slow_bank;
+#[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
+mod support;
+
+tributary_testdb::require_database!();

@@ -51,7 +51,7 @@ use std::io;
 pub use alpaca::{AlpacaSandbox, SeedAccount};
 pub use knobs::{Knobs, LostAnswer, MarketFill, RecordedRequest, RequestLog};
 pub use plaid::{PlaidSandbox, SeedItem, SeededItem};
-pub use snaptrade::{SeedConnection, SeededConnection, SnapTradeSandbox, SnapTradeUser};
+pub use snaptrade::{SeedConnection, SeededConnection, SeededUser, SnapTradeSandbox};
 
 /// The SnapTrade `clientId` the sandbox accepts.
 pub const SNAPTRADE_CLIENT_ID: &str = "SANDBOX-CLIENT";

@@ -21,20 +21,20 @@ pub const PLACE_ORDER_PATH: &str = "/trade/place";
 pub const PLACE_CHECKED_ORDER_PATH: &str = "/trade/{trade_id}";
 use crate::server::InstrumentedServer;
 
-/// A SnapTrade user as registerUser returns it.
+/// A SnapTrade user the sandbox registered (`seed_user`), as registerUser returns it.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct SnapTradeUser {
+pub struct SeededUser {
     /// The partner-chosen user id.
     pub user_id: String,
     /// The secret SnapTrade hands out once; user-scoped calls send it as `userSecret`.
     pub user_secret: String,
 }
 
-impl std::fmt::Debug for SnapTradeUser {
+impl std::fmt::Debug for SeededUser {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
-            .debug_struct("SnapTradeUser")
+            .debug_struct("SeededUser")
             .field("user_id", &self.user_id)
             .finish_non_exhaustive()
     }
@@ -163,7 +163,7 @@ impl SnapTradeSandbox {
     ///
     /// # Panics
     /// If the user already exists: seeding is test setup, and a clash is a bug in the test.
-    pub fn seed_user(&self, user_id: &str) -> SnapTradeUser {
+    pub fn seed_user(&self, user_id: &str) -> SeededUser {
         let user_secret = format!("{}", Uuid::new_v4().simple());
         let previous = lock(&self.shared.state)
             .users
@@ -172,7 +172,7 @@ impl SnapTradeSandbox {
             previous.is_none(),
             "SnapTrade sandbox user {user_id} already exists"
         );
-        SnapTradeUser {
+        SeededUser {
             user_id: user_id.to_owned(),
             user_secret,
         }

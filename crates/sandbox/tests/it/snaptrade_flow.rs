@@ -3,10 +3,10 @@
 use crate::support::{call, json};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tributary_sandbox::{MarketFill, Sandbox, SeedConnection, SnapTradeSandbox, SnapTradeUser};
+use tributary_sandbox::{MarketFill, Sandbox, SeedConnection, SeededUser, SnapTradeSandbox};
 use uuid::Uuid;
 
-async fn get(server: &SnapTradeSandbox, user: &SnapTradeUser, path: &str, query: &str) -> Value {
+async fn get(server: &SnapTradeSandbox, user: &SeededUser, path: &str, query: &str) -> Value {
     json(
         call(server, Method::GET, path, Some(user), query, None).await,
         200,
@@ -16,7 +16,7 @@ async fn get(server: &SnapTradeSandbox, user: &SnapTradeUser, path: &str, query:
 
 async fn post(
     server: &SnapTradeSandbox,
-    user: &SnapTradeUser,
+    user: &SeededUser,
     path: &str,
     body: Value,
 ) -> reqwest::Response {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use tributary_sandbox::snaptrade::signature;
-use tributary_sandbox::{SnapTradeSandbox, SnapTradeUser};
+use tributary_sandbox::{SeededUser, SnapTradeSandbox};
 
 /// Unix seconds now.
 pub fn now() -> i64 {
@@ -10,7 +10,7 @@ pub fn now() -> i64 {
 }
 
 /// `clientId=…&timestamp=…`, then `&userId=…&userSecret=…` for a user-scoped call.
-pub fn auth_query(client_id: &str, timestamp: i64, user: Option<&SnapTradeUser>) -> String {
+pub fn auth_query(client_id: &str, timestamp: i64, user: Option<&SeededUser>) -> String {
     let mut query = format!("clientId={client_id}&timestamp={timestamp}");
     if let Some(user) = user {
         query.push_str(&format!(
@@ -47,7 +47,7 @@ pub async fn call(
     server: &SnapTradeSandbox,
     method: reqwest::Method,
     path: &str,
-    user: Option<&SnapTradeUser>,
+    user: Option<&SeededUser>,
     extra_query: &str,
     body: Option<Value>,
 ) -> reqwest::Response {
@@ -69,7 +69,7 @@ pub async fn call_with_key(
     key: &str,
     method: reqwest::Method,
     path: &str,
-    user: Option<&SnapTradeUser>,
+    user: Option<&SeededUser>,
     extra_query: &str,
     body: Option<Value>,
 ) -> reqwest::Response {

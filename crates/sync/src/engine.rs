@@ -125,7 +125,31 @@ impl<S: Store + 'static> SyncEngine<S> {
         &self.store
     }
 
-    /// The user's portfolio mode, from the schema's `get_user_portfolio_mode`.
+    /// The user's portfolio mode, from the schema's `get_user_portfolio_mode`: brokerage (an Alpaca account),
+    /// aggregation (Plaid or SnapTrade accounts), hybrid (both) or none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tributary_domain::{FeatureFlags, PortfolioMode, ProviderAccountId};
+    /// use tributary_provider::router::ProviderRouter;
+    /// use tributary_repo::{MemoryStore, PortfolioRepository};
+    /// use tributary_sync::SyncEngine;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = Arc::new(MemoryStore::new());
+    /// let user = store.create_user();
+    /// let engine = SyncEngine::new(Arc::clone(&store), ProviderRouter::new(FeatureFlags::all_on()));
+    /// assert_eq!(engine.portfolio_mode(user).await?.mode, PortfolioMode::None);
+    ///
+    /// // Onboarding opened an Alpaca brokerage account for the user.
+    /// let alpaca = ProviderAccountId::parse("904837e3-3b76-47ec-b432-046db621571b")?;
+    /// store.set_alpaca_account(user, Some(alpaca.clone())).await?;
+    /// let summary = engine.portfolio_mode(user).await?;
+    /// assert_eq!(summary.mode, PortfolioMode::Brokerage);
+    /// assert_eq!(summary.alpaca_account_id, Some(alpaca));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// The repository's.
@@ -159,6 +183,41 @@ impl<S: Store + 'static> SyncEngine<S> {
     /// [`crate::UserLocks`]), and everything the sync writes is saved in one unit: when any write fails (the
     /// database connection lost, a value refused) nothing of it is saved and the error is
     /// [`SyncError::NotSaved`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "alpaca")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use rust_decimal::Decimal;
+    /// # use secrecy::SecretString;
+    /// # use tributary_provider::alpaca::{AlpacaConfig, AlpacaEnvironment};
+    /// # use tributary_sandbox::{Sandbox, SeedAccount};
+    /// use std::sync::Arc;
+    /// use tributary_domain::{FeatureFlags, ProviderAccountId};
+    /// use tributary_provider::alpaca::AlpacaClient;
+    /// use tributary_provider::router::ProviderRouter;
+    /// use tributary_repo::{HoldingRepository, MemoryStore, PortfolioRepository};
+    /// use tributary_sync::SyncEngine;
+    ///
+    /// # let sandbox = Sandbox::start().await;
+    /// # let brokerage_account = sandbox.alpaca().seed_account(SeedAccount::new(Decimal::from(100_000), 3));
+    /// # let config = AlpacaConfig::new(sandbox.alpaca().key_id(), SecretString::from(sandbox.alpaca().secret()),
+    /// #     AlpacaEnvironment::Sandbox).with_base_url(sandbox.alpaca_base_url().parse::<url::Url>()?);
+    /// // In a service: AlpacaConfig::from_env()? reads ALPACA_API_KEY, ALPACA_API_SECRET…
+    /// let store = Arc::new(MemoryStore::new());
+    /// let user = store.create_user();
+    /// let account = ProviderAccountId::parse(&brokerage_account.to_string())?;
+    /// store.set_alpaca_account(user, Some(account)).await?;
+    /// let engine = SyncEngine::new(Arc::clone(&store), ProviderRouter::new(FeatureFlags::all_on()))
+    ///     .with_alpaca(Arc::new(AlpacaClient::new(config)?));
+    ///
+    /// let report = engine.sync_user(user).await?;
+    /// assert!(!report.has_failures(), "{:?}", report.failures());
+    /// assert_eq!(store.list_holdings(user).await?.len(), report.holdings_count);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "alpaca"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     /// Only the repository's: provider failures are in the report.

@@ -56,6 +56,55 @@ impl<S: Store + 'static> SyncEngine<S> {
     /// disabled provider…), [`SyncError::AccountNotOwned`], [`SyncError::OrderRefused`] (the engine's notional
     /// cap), [`SyncError::ClientOrderIdReused`], the impact's refusal. After sending:
     /// [`SyncError::OutcomeUnknown`] when the answer was lost, or the provider's refusal (recorded `REJECTED`).
+    ///
+    /// ```
+    /// # #[cfg(feature = "alpaca")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # use rust_decimal::Decimal;
+    /// # use secrecy::SecretString;
+    /// # use tributary_domain::{FeatureFlags, Provider, ProviderAccountId};
+    /// # use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
+    /// # use tributary_provider::router::ProviderRouter;
+    /// # use tributary_repo::{AccountRepository, MemoryStore, PortfolioRepository};
+    /// # use tributary_sandbox::{Sandbox, SeedAccount};
+    /// # use tributary_sync::SyncEngine;
+    /// # let sandbox = Sandbox::start().await;
+    /// # let brokerage_account = sandbox.alpaca().seed_account(SeedAccount::new(Decimal::from(100_000), 0));
+    /// # let config = AlpacaConfig::new(sandbox.alpaca().key_id(), SecretString::from(sandbox.alpaca().secret()),
+    /// #     AlpacaEnvironment::Sandbox).with_base_url(sandbox.alpaca_base_url().parse::<url::Url>()?);
+    /// # let store = Arc::new(MemoryStore::new());
+    /// # let user = store.create_user();
+    /// # store.set_alpaca_account(user, Some(ProviderAccountId::parse(&brokerage_account.to_string())?)).await?;
+    /// # let engine = SyncEngine::new(Arc::clone(&store), ProviderRouter::new(FeatureFlags::all_on()))
+    /// #     .with_alpaca(Arc::new(AlpacaClient::new(config)?));
+    /// use tributary_domain::{OrderAction, OrderStatus, Price, Symbol, Units};
+    /// use tributary_provider::capability::{OrderRequest, OrderSize};
+    ///
+    /// // A synced brokerage account (`engine.sync_user(user)` stored it).
+    /// engine.sync_user(user).await?;
+    /// let account = store.list_accounts(user).await?.into_iter().find(|a| a.provider == Provider::Alpaca).unwrap();
+    ///
+    /// let order = OrderRequest::limit(
+    ///     Symbol::parse("AAPL")?,
+    ///     OrderAction::Buy,
+    ///     OrderSize::Units(Units::parse("2")?),
+    ///     Price::parse("150.00")?,
+    /// )?;
+    /// let placed = engine.place_order(user, account.id, order.clone()).await?;
+    /// assert_eq!(placed.order.status, OrderStatus::Accepted);
+    ///
+    /// // Sent again with the same client order id (a retry after a timeout, say), nothing is sent twice.
+    /// let retried = engine
+    ///     .place_order(user, account.id, order.with_client_order_id(placed.client_order_id.clone()))
+    ///     .await?;
+    /// assert_eq!(retried.order.id, placed.order.id);
+    /// assert!(retried.impact.is_none(), "nothing was sent");
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "alpaca"))]
+    /// # fn main() {}
+    /// ```
     pub async fn place_order(
         &self,
         user: UserId,
@@ -276,6 +325,44 @@ impl<S: Store + 'static> SyncEngine<S> {
     }
 
     /// Cancels a stored order at its provider, then records what the provider says of it.
+    ///
+    /// ```
+    /// # #[cfg(feature = "alpaca")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # use rust_decimal::Decimal;
+    /// # use secrecy::SecretString;
+    /// # use tributary_domain::{FeatureFlags, Provider, ProviderAccountId};
+    /// # use tributary_provider::alpaca::{AlpacaClient, AlpacaConfig, AlpacaEnvironment};
+    /// # use tributary_provider::router::ProviderRouter;
+    /// # use tributary_repo::{AccountRepository, MemoryStore, PortfolioRepository};
+    /// # use tributary_sandbox::{Sandbox, SeedAccount};
+    /// # use tributary_sync::SyncEngine;
+    /// # let sandbox = Sandbox::start().await;
+    /// # let brokerage_account = sandbox.alpaca().seed_account(SeedAccount::new(Decimal::from(100_000), 0));
+    /// # let config = AlpacaConfig::new(sandbox.alpaca().key_id(), SecretString::from(sandbox.alpaca().secret()),
+    /// #     AlpacaEnvironment::Sandbox).with_base_url(sandbox.alpaca_base_url().parse::<url::Url>()?);
+    /// # let store = Arc::new(MemoryStore::new());
+    /// # let user = store.create_user();
+    /// # store.set_alpaca_account(user, Some(ProviderAccountId::parse(&brokerage_account.to_string())?)).await?;
+    /// # let engine = SyncEngine::new(Arc::clone(&store), ProviderRouter::new(FeatureFlags::all_on()))
+    /// #     .with_alpaca(Arc::new(AlpacaClient::new(config)?));
+    /// # use tributary_domain::{OrderAction, Price, Symbol, Units};
+    /// # use tributary_provider::capability::{OrderRequest, OrderSize};
+    /// # engine.sync_user(user).await?;
+    /// # let account = store.list_accounts(user).await?.into_iter().find(|a| a.provider == Provider::Alpaca).unwrap();
+    /// # let order = OrderRequest::limit(Symbol::parse("AAPL")?, OrderAction::Buy, OrderSize::Units(Units::parse("2")?), Price::parse("150.00")?)?;
+    /// use tributary_domain::OrderStatus;
+    ///
+    /// let placed = engine.place_order(user, account.id, order).await?;
+    /// let canceled = engine.cancel_order(user, placed.order.id).await?;
+    /// assert_eq!(canceled.id, placed.order.id);
+    /// assert_eq!(canceled.status, OrderStatus::Canceled);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "alpaca"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     /// The repository's (unknown order), the router's, [`SyncError::AccountNotOwned`], the provider's.

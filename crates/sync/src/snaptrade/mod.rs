@@ -218,6 +218,37 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
     /// call only: later calls reuse the stored, sealed secret. `connection_type` asks for read or trade
     /// access; `reconnect` names a broken connection to repair instead of adding one.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use secrecy::SecretString;
+    /// # use tributary_provider::snaptrade::SnapTradeConfig;
+    /// # use tributary_sandbox::Sandbox;
+    /// # let sandbox = Sandbox::start().await;
+    /// # let config = SnapTradeConfig::new(sandbox.snaptrade().client_id(),
+    /// #     SecretString::from(sandbox.snaptrade().consumer_key()))?
+    /// #     .with_base_url(sandbox.snaptrade_base_url().parse::<url::Url>()?);
+    /// use std::sync::Arc;
+    /// use tributary_domain::{ConnectionType, FeatureFlags};
+    /// use tributary_provider::router::ProviderRouter;
+    /// use tributary_provider::snaptrade::SnapTradeClient;
+    /// use tributary_repo::MemoryStore;
+    /// use tributary_sync::SyncEngine;
+    ///
+    /// // In a service: SnapTradeConfig::from_env()? reads SNAPTRADE_CLIENT_ID and SNAPTRADE_CONSUMER_KEY.
+    /// let client = Arc::new(SnapTradeClient::new(config)?);
+    /// let store = Arc::new(MemoryStore::new());
+    /// let user = store.create_user();
+    /// let engine = SyncEngine::new(store, ProviderRouter::new(FeatureFlags::all_on()))
+    ///     .with_snaptrade(Arc::clone(&client));
+    ///
+    /// let link = engine.snaptrade().connect(user, ConnectionType::Trade, None).await?;
+    /// // Send the user to `link.url` (it carries a one-time token: never log it); SnapTrade's portal connects a
+    /// // brokerage, and the next sync brings its accounts.
+    /// assert!(link.url.starts_with("http"));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`SyncError::Repo`] with [`RepoError::Secret`] when the stored secret cannot be opened: SnapTrade's
     /// `resetUserSecret` needs the current secret, so the user is never registered again behind the
@@ -338,6 +369,54 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
     ///   or the user, nothing is deleted and the user is resynced instead, so a replayed capture deletes nothing.
     /// * A failure while applying leaves the delivery recorded as failed ([`WebhookOutcome::Deferred`]); a later
     ///   [`Self::retry_webhooks`] applies it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use secrecy::SecretString;
+    /// # use tributary_provider::snaptrade::SnapTradeConfig;
+    /// # use tributary_sandbox::Sandbox;
+    /// # let sandbox = Sandbox::start().await;
+    /// # let config = SnapTradeConfig::new(sandbox.snaptrade().client_id(),
+    /// #     SecretString::from(sandbox.snaptrade().consumer_key()))?
+    /// #     .with_base_url(sandbox.snaptrade_base_url().parse::<url::Url>()?);
+    /// use std::sync::Arc;
+    /// use tributary_domain::{ConnectionType, FeatureFlags};
+    /// use tributary_provider::router::ProviderRouter;
+    /// use tributary_provider::snaptrade::SnapTradeClient;
+    /// use tributary_repo::MemoryStore;
+    /// use tributary_sync::SyncEngine;
+    ///
+    /// // In a service: SnapTradeConfig::from_env()? reads SNAPTRADE_CLIENT_ID and SNAPTRADE_CONSUMER_KEY.
+    /// let client = Arc::new(SnapTradeClient::new(config)?);
+    /// let store = Arc::new(MemoryStore::new());
+    /// let user = store.create_user();
+    /// let engine = SyncEngine::new(store, ProviderRouter::new(FeatureFlags::all_on()))
+    ///     .with_snaptrade(Arc::clone(&client));
+    /// use serde_json::json;
+    /// use tributary_sync::{WebhookOutcome, webhook_http_status};
+    ///
+    /// engine.snaptrade().connect(user, ConnectionType::Trade, None).await?;
+    /// // What SnapTrade POSTs: a body, and its signature in the `Signature` header (signed here as SnapTrade
+    /// // would, for the example).
+    /// let delivery = client.sign_webhook(&json!({
+    ///     "webhookId": "f4a7c3f2-4a5e-4b8b-9a36-0d6a4f3c2b1e",
+    ///     "eventType": "ACCOUNT_HOLDINGS_UPDATED",
+    ///     "eventTimestamp": chrono::Utc::now().to_rfc3339(),
+    ///     "userId": user.to_string(),
+    /// }));
+    ///
+    /// let result = engine.snaptrade().handle_webhook(Some(&delivery.signature), delivery.body.as_bytes()).await;
+    /// assert_eq!(webhook_http_status(&result), 200);
+    /// assert!(matches!(result?, WebhookOutcome::Resynced(_)));
+    ///
+    /// // The same delivery again is acknowledged and not applied twice; a forged one is answered 401.
+    /// let again = engine.snaptrade().handle_webhook(Some(&delivery.signature), delivery.body.as_bytes()).await;
+    /// assert_eq!(again?, WebhookOutcome::Replayed);
+    /// let forged = engine.snaptrade().handle_webhook(Some("Zm9yZ2Vk"), delivery.body.as_bytes()).await;
+    /// assert_eq!(webhook_http_status(&forged), 401);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`SyncError::Webhook`] for a refused delivery, with the status to answer: a body over

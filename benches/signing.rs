@@ -1,6 +1,6 @@
 //! SnapTrade request signing: the canonical JSON of `{content, path, query}`, HMAC-SHA256 with the consumer
 //! key, base64 — what every SnapTrade call costs before it leaves the process. Target: ≤ 5 µs for a typical
-//! 200-byte body (issue 6).
+//! 200-byte body.
 //!
 //! ```sh
 //! cargo bench --bench signing

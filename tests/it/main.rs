@@ -1,4 +1,4 @@
-//! The facade's integration tests, one binary (issue 15): the webhook reliability cases, the SQL-binds scan,
+//! The facade's integration tests, one binary: the webhook reliability cases, the SQL-binds scan,
 //! and every example binary run as a user runs it. The end-to-end scenarios run on the sync engine's one
 //! harness (`crates/sync/tests/it/support/`), on both stores.
 //!

@@ -1,4 +1,4 @@
-//! The domain's integration tests, one binary (issue 15): its decimal types and closed vocabularies agree with
+//! The domain's integration tests, one binary: its decimal types and closed vocabularies agree with
 //! the migrations users apply.
 
 mod column_shapes;

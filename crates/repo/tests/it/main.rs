@@ -1,4 +1,4 @@
-//! The repository's integration tests, one binary (issue 15): the conformance suite on both stores, what only
+//! The repository's integration tests, one binary: the conformance suite on both stores, what only
 //! PostgreSQL can show, the schema (RLS, the portfolio mode, the migrations), and the mock twin in use.
 
 #[macro_use]

@@ -168,7 +168,7 @@ fn sqlstate<T>(outcome: &sqlx::Result<T>) -> Option<String> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The attack of issue 13
+// The attack: a signed-in user forging rows the engine trusts
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
 async fn a_signed_in_user_cannot_insert_a_trading_account_naming_another_customers_alpaca_account(

@@ -1,4 +1,4 @@
-//! The sandbox's integration tests, one binary (issue 15): each provider's server as its clients see it, the
+//! The sandbox's integration tests, one binary: each provider's server as its clients see it, the
 //! test knobs, and the sandbox's lifecycle and `Debug` output.
 
 mod alpaca;

@@ -1,4 +1,4 @@
-//! The sync engine's integration tests, one binary (issue 15): the engine on both stores with the sandbox
+//! The sync engine's integration tests, one binary: the engine on both stores with the sandbox
 //! providers, the faults of issue 7, its bounds on parallelism, the holdings merge, and stores written
 //! outside `tributary-repo`.
 

@@ -1,8 +1,7 @@
 //! Every table checked against the sandbox, field by field, after the flow a user goes through: SnapTrade
 //! connected through its portal, a Plaid Item linked through Link's sandbox tokens, an Alpaca account with
-//! three positions, orders placed through the engine and at Alpaca directly. Moved here from the facade's
-//! `tests/flow/mod.rs` (issue 15: one end-to-end harness), so these scenarios run on the same [`World`] as
-//! the rest, on both stores.
+//! three positions, orders placed through the engine and at Alpaca directly; on the same [`World`] as the rest
+//! of the engine's scenarios, on both stores.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -42,6 +42,7 @@ mod convert;
 mod error_codes;
 #[cfg(test)]
 mod tests;
+pub mod webhook;
 // The provider's JSON in full, as its spec describes it. A field no conversion reads yet is still parsed, so
 // a value of the wrong shape is refused where it arrives; the unit tests read every field.
 #[allow(dead_code)]
@@ -59,6 +60,10 @@ pub use config::{
     ENV_BASE_URL, ENV_CLIENT_ID, ENV_ENVIRONMENT, ENV_SECRET, PlaidConfig, PlaidEnvironment,
 };
 use tributary_domain::Provider;
+pub use webhook::{
+    PlaidWebhook, PlaidWebhookEnvironment, PlaidWebhookError, PlaidWebhookKind,
+    PlaidWebhookVerifier, WebhookVerificationKey,
+};
 
 use crate::config::endpoint_url;
 use crate::error::ProviderError;

@@ -16,16 +16,17 @@ use tributary_spec::Spec;
 use super::{post, refused};
 use crate::support::json;
 
+/// Each delivery received: its `Plaid-Verification` header and its body.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A receiver on 127.0.0.1 that keeps each delivery's `Plaid-Verification` header and body.
-async fn receiver() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
-    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+async fn receiver() -> (String, Received) {
+    let received: Received = Arc::default();
     let app = Router::new()
         .route(
             "/webhooks/plaid",
             route_post(
-                |State(received): State<Arc<Mutex<Vec<(String, Vec<u8>)>>>>,
-                 headers: HeaderMap,
-                 body: Bytes| async move {
+                |State(received): State<Received>, headers: HeaderMap, body: Bytes| async move {
                     let header = headers
                         .get("plaid-verification")
                         .and_then(|value| value.to_str().ok())

@@ -11,6 +11,10 @@
 //! [`remove_item`](crate::plaid::PlaidClient::remove_item). An Item's data is read through
 //! [`Aggregation`](crate::capability::Aggregation), in domain types; Plaid's JSON stays inside this module.
 //!
+//! Plaid's webhooks are verified by [`PlaidWebhookVerifier`](crate::plaid::PlaidWebhookVerifier) (the
+//! `Plaid-Verification` ES256 JWT, its key from `/webhook_verification_key/get`) and read as
+//! [`PlaidWebhook`](crate::plaid::PlaidWebhook) events; see [`webhook`](crate::plaid::webhook).
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), tributary_provider::ProviderError> {
 //! use chrono::NaiveDate;

@@ -452,7 +452,7 @@ impl PlaidWebhookVerifier {
         if key.expired_at.is_some() {
             return Err(WebhookError::ExpiredKey {
                 provider: Provider::Plaid,
-                kid: kid.to_owned(),
+                kid: printable(kid, 64),
             }
             .into());
         }
@@ -545,7 +545,7 @@ fn read_header(token: &str) -> Result<String, WebhookError> {
     if header.alg != SIGNING_ALGORITHM {
         return Err(WebhookError::UnsupportedAlgorithm {
             provider: Provider::Plaid,
-            alg: header.alg.chars().take(32).collect(),
+            alg: printable(&header.alg, 32),
         });
     }
     header.kid.filter(|kid| !kid.is_empty()).ok_or_else(bad)
@@ -603,9 +603,18 @@ fn check_body_hash(claim: &str, body: &[u8]) -> Result<(), WebhookError> {
 fn unknown_key(kid: &str) -> PlaidWebhookError {
     WebhookError::UnknownKey {
         provider: Provider::Plaid,
-        kid: kid.chars().take(64).collect(),
+        kid: printable(kid, 64),
     }
     .into()
+}
+
+/// Text the sender chose, fit for an error message and a log line: control characters (a forged newline)
+/// dropped, cut to `limit` characters.
+fn printable(text: &str, limit: usize) -> String {
+    text.chars()
+        .filter(|character| !character.is_control())
+        .take(limit)
+        .collect()
 }
 
 fn malformed(reason: String) -> WebhookError {
@@ -784,6 +793,12 @@ mod tests {
         .unwrap_err();
         assert_eq!(bad_error.http_status(), 400);
         assert!(PlaidWebhook::from_payload(json!([1])).is_err());
+    }
+
+    #[test]
+    fn a_kid_or_alg_in_a_refusal_carries_no_control_characters() {
+        assert_eq!(printable("kid\nFAKE LOG LINE", 64), "kidFAKE LOG LINE");
+        assert_eq!(printable(&"k".repeat(100), 64).len(), 64);
     }
 
     #[test]

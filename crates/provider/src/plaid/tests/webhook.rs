@@ -687,3 +687,11 @@ async fn fire_webhook_delivers_a_signed_webhook_to_the_items_url_that_verifies()
     assert_eq!(event.raw["new_holdings"], json!(2));
     assert_eq!(sandbox.plaid().fired_webhooks().len(), 1);
 }
+
+#[tokio::test]
+async fn the_verifiers_debug_line_shows_no_secret() {
+    let sandbox = Sandbox::start().await;
+    let line = format!("{:?}", verifier(&sandbox));
+    assert!(line.starts_with("PlaidWebhookVerifier"), "{line}");
+    assert!(!line.contains(sandbox.plaid().secret()), "{line}");
+}

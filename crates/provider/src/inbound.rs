@@ -26,6 +26,32 @@ pub enum WebhookError {
         /// Who the delivery claims to come from.
         provider: Provider,
     },
+    /// The signature names a signing key the provider does not know (Plaid's JWT `kid`, looked up again at
+    /// the provider before refusing): 401.
+    #[error("{provider} webhook refused: the signing key `{kid}` is not one of the provider's")]
+    UnknownKey {
+        /// Who the delivery claims to come from.
+        provider: Provider,
+        /// The key id the delivery names.
+        kid: String,
+    },
+    /// The signature was made with a key the provider has retired (Plaid's JWK with `expired_at` set): 401.
+    #[error("{provider} webhook refused: the signing key `{kid}` has expired")]
+    ExpiredKey {
+        /// Who the delivery claims to come from.
+        provider: Provider,
+        /// The key id the delivery names.
+        kid: String,
+    },
+    /// The signature uses an algorithm the provider does not sign with (`none`, `HS256`… where Plaid signs
+    /// `ES256` only): 401. Refused before any key is looked up.
+    #[error("{provider} webhook refused: the signature's algorithm `{alg}` is not accepted")]
+    UnsupportedAlgorithm {
+        /// Who the delivery claims to come from.
+        provider: Provider,
+        /// The algorithm the delivery names (cut to 32 characters).
+        alg: String,
+    },
     /// The event's timestamp is further from now than `max_age`, either way: 400. A captured delivery cannot
     /// be replayed later.
     #[error(
@@ -66,7 +92,11 @@ impl WebhookError {
     /// The HTTP status to answer the delivery with.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::MissingSignature { .. } | Self::BadSignature { .. } => 401,
+            Self::MissingSignature { .. }
+            | Self::BadSignature { .. }
+            | Self::UnknownKey { .. }
+            | Self::ExpiredKey { .. }
+            | Self::UnsupportedAlgorithm { .. } => 401,
             Self::TooLarge { .. } => 413,
             Self::Stale { .. } | Self::Malformed { .. } => 400,
         }
@@ -77,6 +107,9 @@ impl WebhookError {
         match self {
             Self::MissingSignature { provider, .. }
             | Self::BadSignature { provider }
+            | Self::UnknownKey { provider, .. }
+            | Self::ExpiredKey { provider, .. }
+            | Self::UnsupportedAlgorithm { provider, .. }
             | Self::Stale { provider, .. }
             | Self::TooLarge { provider, .. }
             | Self::Malformed { provider, .. } => *provider,
@@ -115,6 +148,27 @@ mod tests {
                 401,
             ),
             (WebhookError::BadSignature { provider }, 401),
+            (
+                WebhookError::UnknownKey {
+                    provider,
+                    kid: "k".into(),
+                },
+                401,
+            ),
+            (
+                WebhookError::ExpiredKey {
+                    provider,
+                    kid: "k".into(),
+                },
+                401,
+            ),
+            (
+                WebhookError::UnsupportedAlgorithm {
+                    provider,
+                    alg: "none".into(),
+                },
+                401,
+            ),
             (
                 WebhookError::Stale {
                     provider,

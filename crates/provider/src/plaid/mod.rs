@@ -11,6 +11,10 @@
 //! [`remove_item`](crate::plaid::PlaidClient::remove_item). An Item's data is read through
 //! [`Aggregation`](crate::capability::Aggregation), in domain types; Plaid's JSON stays inside this module.
 //!
+//! Plaid's webhooks are verified by [`PlaidWebhookVerifier`](crate::plaid::PlaidWebhookVerifier) (the
+//! `Plaid-Verification` ES256 JWT, its key from `/webhook_verification_key/get`) and read as
+//! [`PlaidWebhook`](crate::plaid::PlaidWebhook) events; see [`webhook`](crate::plaid::webhook).
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), tributary_provider::ProviderError> {
 //! use chrono::NaiveDate;
@@ -42,6 +46,7 @@ mod convert;
 mod error_codes;
 #[cfg(test)]
 mod tests;
+pub mod webhook;
 // The provider's JSON in full, as its spec describes it. A field no conversion reads yet is still parsed, so
 // a value of the wrong shape is refused where it arrives; the unit tests read every field.
 #[allow(dead_code)]
@@ -59,6 +64,10 @@ pub use config::{
     ENV_BASE_URL, ENV_CLIENT_ID, ENV_ENVIRONMENT, ENV_SECRET, PlaidConfig, PlaidEnvironment,
 };
 use tributary_domain::Provider;
+pub use webhook::{
+    PlaidWebhook, PlaidWebhookEnvironment, PlaidWebhookError, PlaidWebhookKind,
+    PlaidWebhookVerifier, WebhookVerificationKey,
+};
 
 use crate::config::endpoint_url;
 use crate::error::ProviderError;

@@ -4,13 +4,17 @@
 mod routes;
 mod state;
 mod vocabulary;
+mod webhook;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex};
 
 use crate::knobs::{Knobs, RequestLog, lock};
+
 use crate::server::InstrumentedServer;
+pub use routes::FiredWebhook;
+pub use webhook::{PlaidWebhookSigner, SignedPlaidWebhook, VERIFICATION_HEADER, body_sha256};
 
 /// What [`PlaidSandbox::seed_item`] creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +102,10 @@ impl PlaidSandbox {
                 removed_tokens: HashSet::new(),
                 clock_offset: chrono::Duration::zero(),
                 default_transactions: SeedItem::default().transactions,
+                webhook_keys: webhook::WebhookKeys::generate(),
+                item_webhooks: HashMap::new(),
+                pending_webhooks: HashMap::new(),
+                fired_webhooks: Vec::new(),
             }),
             client_id: client_id.to_owned(),
             secret: secret.to_owned(),
@@ -185,6 +193,81 @@ impl PlaidSandbox {
     pub fn advance_clock(&self, by: chrono::Duration) {
         let mut state = lock(&self.shared.state);
         state.clock_offset += by;
+    }
+
+    /// The `kid` of the key webhooks are signed with now (served by `/webhook_verification_key/get`).
+    pub fn webhook_key_id(&self) -> String {
+        lock(&self.shared.state)
+            .webhook_keys
+            .current()
+            .kid()
+            .to_owned()
+    }
+
+    /// `payload` signed now with the sandbox's current key, as Plaid signs a delivery: for a service's tests of
+    /// its own webhook route, whose verifier fetches the key from this server.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use serde_json::json;
+    /// use tributary_sandbox::Sandbox;
+    ///
+    /// let sandbox = Sandbox::start().await;
+    /// // `HoldingsDefaultUpdateWebhook`'s example from plaid-openapi.yml.
+    /// let delivery = sandbox.plaid().sign_webhook(&json!({
+    ///     "webhook_type": "HOLDINGS",
+    ///     "webhook_code": "DEFAULT_UPDATE",
+    ///     "item_id": "wz666MBjYWTp2PDzzggYhM6oWWmBb",
+    ///     "error": null,
+    ///     "new_holdings": 19,
+    ///     "updated_holdings": 0,
+    ///     "environment": "sandbox",
+    /// }));
+    /// // POST `delivery.body` to your route with the header `Plaid-Verification: <delivery.verification>`.
+    /// assert_eq!(delivery.verification.split('.').count(), 3);
+    /// # }
+    /// ```
+    pub fn sign_webhook(&self, payload: &serde_json::Value) -> SignedPlaidWebhook {
+        self.sign_webhook_at(payload, chrono::Utc::now())
+    }
+
+    /// [`sign_webhook`](Self::sign_webhook) with the token issued at `issued_at` (a stale one, for a test).
+    pub fn sign_webhook_at(
+        &self,
+        payload: &serde_json::Value,
+        issued_at: chrono::DateTime<chrono::Utc>,
+    ) -> SignedPlaidWebhook {
+        lock(&self.shared.state)
+            .webhook_keys
+            .current()
+            .sign_at(payload, issued_at)
+    }
+
+    /// Rotates the webhook signing key, as Plaid does: the old key is still served, now with `expired_at`, and
+    /// a new one signs from here on. Returns the new `kid`.
+    pub fn rotate_webhook_key(&self) -> String {
+        let mut state = lock(&self.shared.state);
+        let now = chrono::Utc::now() + state.clock_offset;
+        state.webhook_keys.rotate(now)
+    }
+
+    /// Sets the webhook URL of the Item `item_id` (what `options.webhook` of `/sandbox/public_token/create`
+    /// sets), where `/sandbox/item/fire_webhook` delivers. Returns false if no Item has this id.
+    pub fn set_item_webhook(&self, item_id: &str, url: &str) -> bool {
+        let mut state = lock(&self.shared.state);
+        if !state.items.values().any(|item| item.item_id == item_id) {
+            return false;
+        }
+        state
+            .item_webhooks
+            .insert(item_id.to_owned(), url.to_owned());
+        true
+    }
+
+    /// Every delivery `/sandbox/item/fire_webhook` sent, in order.
+    pub fn fired_webhooks(&self) -> Vec<FiredWebhook> {
+        lock(&self.shared.state).fired_webhooks.clone()
     }
 
     /// How many Items are linked (removed ones excluded).

@@ -1,6 +1,7 @@
 //! The Plaid sandbox checks credentials, links Items and pages investment transactions as Plaid does.
 
 mod plaid_spec;
+mod plaid_webhook;
 
 use std::collections::HashSet;
 

@@ -7,4 +7,5 @@ mod client;
 mod faults;
 mod live;
 mod sandbox;
+mod webhook;
 mod wire;

@@ -149,6 +149,12 @@ pub(super) fn sandbox_public_token_create(
         return Err(invalid_field("options.webhook must be a URL"));
     }
     let public_token = format!("public-sandbox-{}", uuid::Uuid::new_v4());
+    // `options.webhook`: "Specify a webhook to associate with the new Item."
+    if let Some(webhook) = optional_text(&options, "webhook", false)? {
+        state
+            .pending_webhooks
+            .insert(public_token.clone(), webhook.to_owned());
+    }
     let created = now(state);
     state
         .public_tokens
@@ -188,9 +194,13 @@ pub(super) fn public_token_exchange(
         }
     };
     state.public_tokens.remove(public_token);
+    let webhook = state.pending_webhooks.remove(public_token);
     let item = Item::generate(&institution_id, 2, 4, state.default_transactions);
     let access_token = format!("access-sandbox-{}", uuid::Uuid::new_v4());
     let item_id = item.item_id.clone();
+    if let Some(webhook) = webhook {
+        state.item_webhooks.insert(item_id.clone(), webhook);
+    }
     state.items.insert(access_token.clone(), item);
     Ok(json!({"access_token": access_token, "item_id": item_id}))
 }

@@ -9,6 +9,7 @@ mod accounts;
 mod investments;
 mod item;
 mod link;
+mod webhook;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,8 @@ use self::accounts::accounts_get;
 use self::investments::{holdings_get, investments_refresh, transactions_get};
 use self::item::{item_get, item_remove, sandbox_reset_login};
 use self::link::{link_token_create, public_token_exchange, sandbox_public_token_create};
+pub use self::webhook::FiredWebhook;
+use self::webhook::{sandbox_item_fire_webhook, webhook_verification_key_get};
 use super::state::{Item, login_required_body, random_id};
 use crate::knobs::{Dialect, lock};
 use crate::reply::ApiError;
@@ -46,6 +49,14 @@ pub(crate) struct PlaidState {
     pub(crate) clock_offset: Duration,
     /// How many transactions Items created through Link get.
     pub(crate) default_transactions: u64,
+    /// The keys webhooks are signed with, served by /webhook_verification_key/get.
+    pub(crate) webhook_keys: crate::plaid::webhook::WebhookKeys,
+    /// item_id → the Item's webhook URL.
+    pub(crate) item_webhooks: HashMap<String, String>,
+    /// public_token → the webhook URL its Item will have (`options.webhook` of /sandbox/public_token/create).
+    pub(crate) pending_webhooks: HashMap<String, String>,
+    /// Every delivery /sandbox/item/fire_webhook sent, in order.
+    pub(crate) fired_webhooks: Vec<FiredWebhook>,
 }
 
 /// The state and the credentials the handlers check.
@@ -154,7 +165,7 @@ impl Dialect for PlaidDialect {
 }
 
 /// Every Plaid path the sandbox serves, with the `properties` of its request schema in plaid-openapi.yml.
-static ENDPOINTS: [Endpoint; 10] = [
+static ENDPOINTS: [Endpoint; 12] = [
     Endpoint {
         path: "/link/token/create",
         handler: link_token_create,
@@ -320,6 +331,26 @@ static ENDPOINTS: [Endpoint; 10] = [
         handler: sandbox_reset_login,
         // `SandboxItemResetLoginRequest.properties`.
         fields: ACCESS_TOKEN_ONLY,
+        nested: &[],
+    },
+    Endpoint {
+        path: "/webhook_verification_key/get",
+        handler: webhook_verification_key_get,
+        // `WebhookVerificationKeyGetRequest.properties`.
+        fields: &["client_id", "secret", "key_id"],
+        nested: &[],
+    },
+    Endpoint {
+        path: "/sandbox/item/fire_webhook",
+        handler: sandbox_item_fire_webhook,
+        // `SandboxItemFireWebhookRequest.properties`.
+        fields: &[
+            "client_id",
+            "secret",
+            "access_token",
+            "webhook_type",
+            "webhook_code",
+        ],
         nested: &[],
     },
 ];

@@ -158,6 +158,39 @@ async fn an_item_needing_a_login_is_marked_repaired_through_update_mode_and_sync
     );
 }
 
+/// A user who takes back their consent (`USER_PERMISSION_REVOKED`): the Item is recorded `revoked` and its
+/// accounts disabled; once the user is through update mode it syncs healthy again.
+async fn a_revoked_item_is_marked_revoked_and_update_mode_restores_it<S: Store + 'static>(
+    world: World<S>,
+) {
+    let item = link(&world).await;
+    let user = world.user;
+    assert!(world.sandbox.plaid().revoke_permission(item.as_str()));
+    let report = world.engine.sync_user(user).await.unwrap();
+    assert!(plaid_outcome(&report).is_failed());
+    let revoked = world.store().get_plaid_item(user, &item).await.unwrap();
+    assert_eq!(revoked.status, PlaidItemStatus::Revoked);
+    assert_eq!(
+        revoked.error_code.as_deref(),
+        Some("USER_PERMISSION_REVOKED")
+    );
+    assert!(revoked.status.needs_repair());
+    assert_eq!(
+        plaid_health(world.store(), user).await,
+        [ConnectionStatus::Disabled, ConnectionStatus::Disabled]
+    );
+    world
+        .engine
+        .plaid()
+        .update_link_token(user, &item, "Tributary")
+        .await
+        .unwrap();
+    assert!(world.sandbox.plaid().repair_login(item.as_str()));
+    world.engine.sync_user(user).await.unwrap();
+    let restored = world.store().get_plaid_item(user, &item).await.unwrap();
+    assert_eq!(restored.status, PlaidItemStatus::Healthy);
+}
+
 /// Update mode is for the user's own stored Items: an Item id the user does not hold (another user's included)
 /// is not found, and nothing is asked of Plaid.
 async fn update_mode_is_refused_for_an_item_the_user_does_not_hold<S: Store + 'static>(
@@ -216,6 +249,15 @@ mod memory {
     }
 
     #[tokio::test]
+    async fn a_revoked_item_is_marked_revoked_and_update_mode_restores_it() {
+        let (store, user) = store_and_user();
+        super::a_revoked_item_is_marked_revoked_and_update_mode_restores_it(
+            World::start(store, user).await,
+        )
+        .await;
+    }
+
+    #[tokio::test]
     async fn update_mode_is_refused_for_an_item_the_user_does_not_hold() {
         let (store, user) = store_and_user();
         let other = store.create_user();
@@ -268,6 +310,13 @@ mod postgres {
             world,
         )
         .await;
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn a_revoked_item_is_marked_revoked_and_update_mode_restores_it(superuser: PgPool) {
+        let pool = backend(&superuser).await;
+        let world = World::start(store(&pool), user(&pool).await).await;
+        super::a_revoked_item_is_marked_revoked_and_update_mode_restores_it(world).await;
     }
 
     #[sqlx::test(migrations = false)]

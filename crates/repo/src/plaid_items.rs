@@ -145,11 +145,16 @@ pub struct PlaidItem {
 /// A change of an Item's health.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlaidItemStatusChange {
-    /// Plaid answered a sync in full at `at`: healthy again, the code and message cleared.
+    /// Plaid answered a sync in full at `at`: an Item that could not sync (login required, revoked, a state this
+    /// crate does not know) is healthy again, its code and message cleared. A pending expiration or disconnection
+    /// is kept: the Item still works until then, so a sync says nothing about it ([`Self::Repaired`] clears it).
     Synced {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The user went through Link's update mode, or Plaid said the Item works again (`LOGIN_REPAIRED`): healthy,
+    /// whatever the state was, the code and message cleared; the last sync is kept.
+    Repaired,
     /// Plaid reported a problem with the Item.
     Failing {
         /// The new status (not [`PlaidItemStatus::Healthy`]).
@@ -269,7 +274,18 @@ pub(crate) fn apply_change(
     Option<DateTime<Utc>>,
 ) {
     match change {
-        PlaidItemStatusChange::Synced { at } => (PlaidItemStatus::Healthy, None, None, Some(*at)),
+        PlaidItemStatusChange::Synced { at } => match current.status {
+            PlaidItemStatus::PendingExpiration | PlaidItemStatus::PendingDisconnect => (
+                current.status.clone(),
+                current.error_code.clone(),
+                current.last_error.clone(),
+                Some(*at),
+            ),
+            _ => (PlaidItemStatus::Healthy, None, None, Some(*at)),
+        },
+        PlaidItemStatusChange::Repaired => {
+            (PlaidItemStatus::Healthy, None, None, current.last_synced_at)
+        }
         PlaidItemStatusChange::Failing {
             status,
             error_code,

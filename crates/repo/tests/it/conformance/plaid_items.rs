@@ -227,6 +227,37 @@ pub async fn an_items_health_moves_and_its_accounts_show_it<H: Harness>(h: &H) {
             .all(|(_, status)| *status == ConnectionStatus::Active)
     );
 
+    // A pending expiration is a warning, not a failure: a sync keeps it, a repair clears it.
+    store
+        .set_plaid_item_status(
+            user,
+            &item,
+            PlaidItemStatusChange::Failing {
+                status: PlaidItemStatus::PendingExpiration,
+                error_code: Some("PENDING_EXPIRATION".into()),
+                message: None,
+            },
+        )
+        .await
+        .unwrap();
+    let later = at(1);
+    let synced = store
+        .set_plaid_item_status(user, &item, PlaidItemStatusChange::Synced { at: later })
+        .await
+        .unwrap();
+    assert_eq!(synced.status, PlaidItemStatus::PendingExpiration);
+    assert_eq!(synced.error_code.as_deref(), Some("PENDING_EXPIRATION"));
+    assert_eq!(synced.last_synced_at, Some(later));
+    let repaired = store
+        .set_plaid_item_status(user, &item, PlaidItemStatusChange::Repaired)
+        .await
+        .unwrap();
+    assert_eq!(repaired.status, PlaidItemStatus::Healthy);
+    assert_eq!(
+        (repaired.error_code, repaired.last_synced_at),
+        (None, Some(later))
+    );
+
     for bad in [
         PlaidItemStatusChange::Failing {
             status: PlaidItemStatus::Healthy,

@@ -242,9 +242,15 @@ async fn run_the_flow<S: Store + 'static>(
         after.user_secret.expose_secret()
     );
 
-    let tokens = providers.plaid_items.logins(store, user).await.unwrap();
-    assert!(!tokens.is_empty(), "a Plaid Item is linked");
-    for token in &tokens {
+    // Linking stores the Item with its token sealed; the store hands it back opened.
+    let items = store.list_plaid_items(user).await.unwrap();
+    assert!(!items.is_empty(), "a Plaid Item is linked");
+    for item in &items {
+        exposure.debug("a stored Plaid Item", item);
+        exposure.secret("a Plaid access token", item.access_token.expose_secret());
+    }
+    let given = providers.plaid_items.logins(store, user).await.unwrap();
+    for token in &given {
         exposure.debug("a Plaid access token", token);
         exposure.secret("a Plaid access token", token.secret().expose_secret());
     }

@@ -213,8 +213,8 @@ impl Providers {
 
     /// Links a Plaid Item. On a sandbox (the in-process one, or Plaid's with `PLAID_ENV=sandbox`) a test Item
     /// is made without Link (`/sandbox/public_token/create` at [`PLAID_SANDBOX_INSTITUTION`]) and linked through
-    /// the engine (`engine.plaid().link`, which exchanges its public token and keeps the access token for
-    /// syncs). In production only Plaid Link, in the user's browser,
+    /// the engine (`engine.plaid().link`, which exchanges its public token, stores the Item with its access token
+    /// sealed, and syncs). In production only Plaid Link, in the user's browser,
     /// makes an Item: a Link token is created for it and nothing is linked.
     ///
     /// # Errors

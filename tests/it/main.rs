@@ -8,6 +8,7 @@
 mod example_binary;
 mod examples;
 mod examples_pg;
+mod examples_sync;
 mod quickstart;
 mod reliability_webhooks;
 mod security_sql_binds;

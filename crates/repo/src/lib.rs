@@ -2,7 +2,8 @@
 //! from a mock or an in-memory twin in other services' tests.
 //!
 //! One trait per aggregate — [`AccountRepository`], [`SnapTradeUserRepository`], [`ConnectionRepository`],
-//! [`HoldingRepository`], [`OrderRepository`], [`PortfolioRepository`] (all together: [`Store`]) — and every method
+//! [`HoldingRepository`], [`OrderRepository`], [`PortfolioRepository`], [`PlaidItemRepository`] (all together:
+//! [`Store`]) — and every method
 //! takes the [`UserId`](tributary_domain::UserId) it acts for. Three implementations:
 //!
 //! * [`PgStore`] over a `sqlx::PgPool`. In service mode the Rust code scopes each query by user; with
@@ -22,7 +23,8 @@
 //! re-sync leaves `updated_at` alone. [`HoldingRepository::replace_holdings`] swaps a user's whole set in one
 //! transaction.
 //!
-//! SnapTrade user secrets are sealed with AES-256-GCM before they reach the column (see [`secret`]); the key comes
+//! SnapTrade user secrets and Plaid Items' access tokens are sealed with AES-256-GCM before they reach their
+//! columns (see [`secret`]); the key comes
 //! from `TRIBUTARY_SECRET_KEY` through [`Keyring::from_env`]. Failures are one [`RepoError`] with variants a
 //! caller can act on; no `sqlx` error type leaks out.
 //!
@@ -89,6 +91,7 @@ mod memory;
 #[cfg(feature = "mock")]
 mod mock;
 mod pg;
+mod plaid_items;
 mod repository;
 pub mod schema_check;
 pub mod secret;
@@ -101,6 +104,11 @@ pub use memory::MemoryStore;
 #[cfg(feature = "mock")]
 pub use mock::MockStore;
 pub use pg::{PgStore, StoreTx};
+#[cfg(feature = "mock")]
+pub use plaid_items::MockPlaidItemRepository;
+pub use plaid_items::{
+    NewPlaidItem, PlaidItem, PlaidItemRepository, PlaidItemStatus, PlaidItemStatusChange,
+};
 pub use repository::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
     HoldingRepository, HoldingsReplaced, LockRepository, NewWebhookDelivery, OrderRepository,

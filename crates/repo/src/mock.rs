@@ -6,16 +6,16 @@ use chrono::{DateTime, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
-    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, SnapTradeUser, StatusMessage,
-    Symbol, SyncStatus, UserId,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, ProviderItemId,
+    SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 
 use crate::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
-    HoldingRepository, HoldingsReplaced, LockRepository, NewWebhookDelivery, OrderRepository,
-    PortfolioRepository, PortfolioSummary, RepoError, ResealReport, SecretRepository,
-    SnapTradeUserRepository, UnifiedAccount, UserLock, WebhookDelivery, WebhookKey,
-    WebhookRepository,
+    HoldingRepository, HoldingsReplaced, LockRepository, NewPlaidItem, NewWebhookDelivery,
+    OrderRepository, PlaidItem, PlaidItemRepository, PlaidItemStatusChange, PortfolioRepository,
+    PortfolioSummary, RepoError, ResealReport, SecretRepository, SnapTradeUserRepository,
+    UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
 };
 
 mockall::mock! {
@@ -192,6 +192,27 @@ mockall::mock! {
         async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError>;
         async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError>;
         async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError>;
+    }
+
+    #[async_trait]
+    impl PlaidItemRepository for Store {
+        async fn upsert_plaid_item(
+            &self,
+            user: UserId,
+            item: &NewPlaidItem,
+        ) -> Result<PlaidItem, RepoError>;
+        async fn get_plaid_item(
+            &self,
+            user: UserId,
+            item: &ProviderItemId,
+        ) -> Result<PlaidItem, RepoError>;
+        async fn list_plaid_items(&self, user: UserId) -> Result<Vec<PlaidItem>, RepoError>;
+        async fn set_plaid_item_status(
+            &self,
+            user: UserId,
+            item: &ProviderItemId,
+            change: PlaidItemStatusChange,
+        ) -> Result<PlaidItem, RepoError>;
     }
 
     #[async_trait]

@@ -609,8 +609,8 @@ pub struct ResealReport {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SecretRepository: Send + Sync {
-    /// Re-seals every stored sealed value that is not under the keyring's current key (today
-    /// `snaptrade_users.snaptrade_user_secret`) under it, keeping each value bound to its owner and column, so the
+    /// Re-seals every stored sealed value that is not under the keyring's current key
+    /// (`snaptrade_users.snaptrade_user_secret` and `plaid_items.access_token_encrypted`) under it, keeping each value bound to its owner and column, so the
     /// previous keys can then be dropped from the keyring.
     ///
     /// Batched: at most `batch_size` rows per transaction, each batch committed before the next is read, so a
@@ -662,6 +662,7 @@ pub trait Store:
     + PortfolioRepository
     + LockRepository
     + WebhookRepository
+    + crate::PlaidItemRepository
 {
 }
 
@@ -674,5 +675,6 @@ impl<T> Store for T where
         + PortfolioRepository
         + LockRepository
         + WebhookRepository
+        + crate::PlaidItemRepository
 {
 }

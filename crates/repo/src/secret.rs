@@ -27,7 +27,7 @@ use hmac::{Hmac, Mac};
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::{Digest, Sha256};
-use tributary_domain::{SnapTradeUserSecret, UserId};
+use tributary_domain::{ProviderItemId, SnapTradeUserSecret, UserId};
 
 /// The format tag at the start of every sealed value.
 const FORMAT: &str = "v1";
@@ -278,6 +278,39 @@ impl Keyring {
         SnapTradeUserSecret::new(SecretString::from(text)).map_err(|_| unopenable())
     }
 
+    /// Seals a Plaid Item's access token for `owner` and `item` under the current key: the value opens only for
+    /// that owner, that Item and `plaid_items.access_token_encrypted`.
+    pub fn seal_plaid_access_token(
+        &self,
+        token: &SecretString,
+        owner: UserId,
+        item: &ProviderItemId,
+    ) -> String {
+        self.seal_bytes(
+            &plaid_access_token_context(item),
+            token.expose_secret().as_bytes(),
+            owner,
+        )
+    }
+
+    /// Opens a value sealed by [`Self::seal_plaid_access_token`] for the same owner and Item.
+    ///
+    /// # Errors
+    /// [`SecretError::Malformed`], [`SecretError::UnknownKey`] or [`SecretError::Unopenable`] (tampered, or
+    /// sealed for another owner or Item).
+    pub fn open_plaid_access_token(
+        &self,
+        sealed: &str,
+        owner: UserId,
+        item: &ProviderItemId,
+    ) -> Result<SecretString, SecretError> {
+        let plaintext = self.open_bytes(&plaid_access_token_context(item), sealed, owner)?;
+        let text = std::str::from_utf8(&plaintext).map_err(|_| SecretError::Unopenable {
+            key_id: sealed.split(':').nth(1).unwrap_or_default().to_owned(),
+        })?;
+        Ok(SecretString::from(text))
+    }
+
     /// The value sealed for `owner` in `column` (`"<table>.<column>"`, part of what the tag authenticates), sealed
     /// again under the current key; `None` when it is under the current key already. The owner binding is kept:
     /// the new value opens for `owner` only, in `column` only. The plaintext never leaves this function unzeroized.
@@ -404,6 +437,19 @@ fn header(key_id: &str) -> String {
 
 /// The sealed column SnapTrade user secrets live in, as the tag authenticates it.
 pub const SNAPTRADE_USER_SECRET: &str = "snaptrade_users.snaptrade_user_secret";
+
+/// The sealed column Plaid Items' access tokens live in.
+pub const PLAID_ACCESS_TOKEN: &str = "plaid_items.access_token_encrypted";
+
+/// What a Plaid access token's tag authenticates as its column: the column and the Item, length-prefixed so no
+/// Item id can pose as another binding.
+pub(crate) fn plaid_access_token_context(item: &ProviderItemId) -> String {
+    format!(
+        "{PLAID_ACCESS_TOKEN}#{}:{}",
+        item.as_str().len(),
+        item.as_str()
+    )
+}
 
 /// What the tag authenticates besides the secret: the column (so a value cannot be moved to another sealed
 /// column), the header (so a key id cannot be swapped) and the row's owner (so a sealed value cannot be moved to
@@ -559,6 +605,34 @@ mod tests {
             Ok(None),
             "a value under the current key is left as it is"
         );
+    }
+
+    #[test]
+    fn a_plaid_access_token_opens_only_for_its_owner_and_item() {
+        let keyring = Keyring::new(SecretKey::generate());
+        let owner = UserId::generate();
+        let item = ProviderItemId::parse("eVBnVMp7zdTJLkRNr33Rs6zr7KNJqBFL9DrE6").unwrap();
+        let token = SecretString::from("access-sandbox-de3ce8ef-33f8-452c-a685-8671031fc0f6");
+        let sealed = keyring.seal_plaid_access_token(&token, owner, &item);
+        assert!(!sealed.contains("access-sandbox"));
+        assert_eq!(
+            keyring
+                .open_plaid_access_token(&sealed, owner, &item)
+                .unwrap()
+                .expose_secret(),
+            token.expose_secret()
+        );
+        let other_item = ProviderItemId::parse("another-item").unwrap();
+        for (who, which) in [(UserId::generate(), &item), (owner, &other_item)] {
+            assert!(matches!(
+                keyring.open_plaid_access_token(&sealed, who, which),
+                Err(SecretError::Unopenable { .. })
+            ));
+        }
+        assert!(matches!(
+            keyring.open(&sealed, owner),
+            Err(SecretError::Unopenable { .. })
+        ));
     }
 
     #[test]

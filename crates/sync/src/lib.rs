@@ -13,7 +13,7 @@
 //! | [`SyncEngine::cancel_order`], [`SyncEngine::refresh_order`] | act at the provider, record what it says |
 //! | `engine.snaptrade().connect` | registers the user once, returns the portal link (read, trade, reconnect) |
 //! | `engine.snaptrade().handle_webhook` | verified, replays acknowledged and not applied twice, acted on per event type |
-//! | `engine.plaid().link` | exchanges Plaid Link's public token; the Item's access token is used by the next syncs |
+//! | `engine.plaid().link` | exchanges Plaid Link's public token, stores the Item (token sealed) and syncs; `update_link_token` repairs an Item |
 //! | [`SyncEngine::portfolio_mode`], [`SyncEngine::unified_accounts`] | the schema's function and view |
 //!
 //! One user's operations never interleave: each holds the user's lock ([`UserLocks`]). Within one sync,

@@ -4,6 +4,7 @@ mod accounts;
 mod connections;
 mod holdings;
 mod orders;
+mod plaid_items;
 mod portfolio;
 mod secrets;
 mod session;
@@ -18,11 +19,11 @@ use chrono::{DateTime, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, Currency, Holding, InvestmentAccount,
     NewHolding, NewInvestmentAccount, NewOrder, Order, OrderId, Provider, ProviderAccountId,
-    SnapTradeUser, Symbol, UserId,
+    ProviderItemId, SnapTradeUser, Symbol, UserId,
 };
 
 use crate::lock::InProcessLocks;
-use crate::{RepoError, WebhookDelivery, WebhookKey};
+use crate::{PlaidItem, RepoError, WebhookDelivery, WebhookKey};
 
 /// The repositories in memory, behaving as [`crate::PgStore`] does: the same unique keys and conflicts,
 /// idempotent upserts that leave unchanged rows (and their `updated_at`) alone, all-or-nothing batches,
@@ -61,6 +62,8 @@ struct State {
     holdings: HashMap<HoldingKey, Holding>,
     orders: HashMap<OrderId, Order>,
     alpaca_accounts: HashMap<UserId, ProviderAccountId>,
+    /// Plaid Items by user and Item id (`plaid_items_user_id_item_id_key`).
+    plaid_items: HashMap<(UserId, ProviderItemId), PlaidItem>,
     /// The webhook inbox, by key (a delivery naming a user goes with the user).
     webhooks: HashMap<WebhookKey, WebhookDelivery>,
     clock: Clock,
@@ -100,6 +103,7 @@ impl fmt::Debug for MemoryStore {
             .field("connections", &state.connections.len())
             .field("holdings", &state.holdings.len())
             .field("orders", &state.orders.len())
+            .field("plaid_items", &state.plaid_items.len())
             .finish()
     }
 }

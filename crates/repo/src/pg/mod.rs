@@ -4,6 +4,7 @@ mod accounts;
 mod connections;
 mod holdings;
 mod orders;
+mod plaid_items;
 mod portfolio;
 mod row;
 mod secrets;

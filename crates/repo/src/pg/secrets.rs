@@ -6,35 +6,50 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::error::classify;
-use crate::secret::{SNAPTRADE_USER_SECRET, SecretError};
+use crate::secret::{
+    PLAID_ACCESS_TOKEN, SNAPTRADE_USER_SECRET, SecretError, plaid_access_token_context,
+};
 use crate::{RepoError, ResealReport, SecretRepository};
-use tributary_domain::UserId;
+use tributary_domain::{ProviderItemId, UserId};
 
-/// A column whose values the keyring seals, with its two statements. Another sealed column (Plaid's
-/// `user_investment_accounts.access_token_encrypted`, once something writes it) is one more entry of
+/// A column whose values the keyring seals, with its two statements. Another sealed column is one more entry of
 /// [`SEALED_COLUMNS`].
 struct SealedColumn {
     /// `"<table>.<column>"`, as the sealed value's tag authenticates it.
     name: &'static str,
     /// The next rows after `$1` (by id) whose value is not under key `$2`, at most `$3`, locked for the batch:
-    /// `id`, `user_id` (the owner the value is bound to) and `sealed`.
+    /// `id`, `user_id` (the owner the value is bound to), `item_id` (the Plaid Item it is bound to, or null) and
+    /// `sealed`.
     select: &'static str,
     /// Writes `$3[i]` over row `$1[i]` only where it still holds `$2[i]`: a value rewritten since the select (a
     /// new registration) is newer than the re-seal and stays.
     update: &'static str,
 }
 
-const SEALED_COLUMNS: &[SealedColumn] = &[SealedColumn {
-    name: SNAPTRADE_USER_SECRET,
-    select: "
-select id, user_id, snaptrade_user_secret as sealed from public.snaptrade_users
+const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        name: SNAPTRADE_USER_SECRET,
+        select: "
+select id, user_id, null::text as item_id, snaptrade_user_secret as sealed from public.snaptrade_users
 where id > $1 and pg_catalog.split_part(snaptrade_user_secret, ':', 2) <> $2
 order by id limit $3 for update",
-    update: "
+        update: "
 update public.snaptrade_users s set snaptrade_user_secret = v.sealed
 from unnest($1::uuid[], $2::text[], $3::text[]) as v(id, old, sealed)
 where s.id = v.id and s.snaptrade_user_secret = v.old",
-}];
+    },
+    SealedColumn {
+        name: PLAID_ACCESS_TOKEN,
+        select: "
+select id, user_id, item_id, access_token_encrypted as sealed from public.plaid_items
+where id > $1 and pg_catalog.split_part(access_token_encrypted, ':', 2) <> $2
+order by id limit $3 for update",
+        update: "
+update public.plaid_items p set access_token_encrypted = v.sealed
+from unnest($1::uuid[], $2::text[], $3::text[]) as v(id, old, sealed)
+where p.id = v.id and p.access_token_encrypted = v.old",
+    },
+];
 
 #[async_trait]
 impl SecretRepository for PgStore {
@@ -98,9 +113,20 @@ impl PgStore {
         for row in &rows {
             let id: Uuid = row.try_get("id").map_err(classify)?;
             let owner: Uuid = row.try_get("user_id").map_err(classify)?;
+            let item: Option<String> = row.try_get("item_id").map_err(classify)?;
             let sealed: String = row.try_get("sealed").map_err(classify)?;
             last = Some(id);
-            match self.keyring().reseal(column, &sealed, UserId::new(owner)) {
+            // A Plaid token's tag binds its Item too: the context is the column and the Item.
+            let context = match item.as_deref().map(ProviderItemId::parse) {
+                Some(Ok(item)) => plaid_access_token_context(&item),
+                Some(Err(_)) => {
+                    report.unopenable += 1;
+                    tracing::warn!(column, row = %id, "a sealed value's Item id is not one; left as it is");
+                    continue;
+                }
+                None => column.to_owned(),
+            };
+            match self.keyring().reseal(&context, &sealed, UserId::new(owner)) {
                 Ok(Some(resealed)) => {
                     ids.push(id);
                     old.push(sealed);

@@ -13,15 +13,15 @@ use sqlx::PgPool;
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
-    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, SnapTradeUser, StatusMessage,
-    Symbol, SyncStatus, UserId,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, ProviderItemId,
+    SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
-    HoldingRepository, HoldingsReplaced, Keyring, LockRepository, NewWebhookDelivery,
-    OrderRepository, PgStore, PortfolioRepository, PortfolioSummary, RepoError, SecretKey,
-    SnapTradeUserRepository, UnifiedAccount, UserLock, WebhookDelivery, WebhookKey,
-    WebhookRepository,
+    HoldingRepository, HoldingsReplaced, Keyring, LockRepository, NewPlaidItem, NewWebhookDelivery,
+    OrderRepository, PgStore, PlaidItem, PlaidItemRepository, PlaidItemStatusChange,
+    PortfolioRepository, PortfolioSummary, RepoError, SecretKey, SnapTradeUserRepository,
+    UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
 };
 
 use crate::conformance::{self, Harness};
@@ -319,6 +319,36 @@ impl WebhookRepository for ReadsAsUser {
     }
     async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
         self.writer.purge_webhooks(applied_before).await
+    }
+}
+
+/// Plaid Items' tokens are hidden from the user: every call goes through the backend, as the webhook inbox's.
+#[async_trait]
+impl PlaidItemRepository for ReadsAsUser {
+    async fn upsert_plaid_item(
+        &self,
+        user: UserId,
+        item: &NewPlaidItem,
+    ) -> Result<PlaidItem, RepoError> {
+        self.writer.upsert_plaid_item(user, item).await
+    }
+    async fn get_plaid_item(
+        &self,
+        user: UserId,
+        item: &ProviderItemId,
+    ) -> Result<PlaidItem, RepoError> {
+        self.writer.get_plaid_item(user, item).await
+    }
+    async fn list_plaid_items(&self, user: UserId) -> Result<Vec<PlaidItem>, RepoError> {
+        self.writer.list_plaid_items(user).await
+    }
+    async fn set_plaid_item_status(
+        &self,
+        user: UserId,
+        item: &ProviderItemId,
+        change: PlaidItemStatusChange,
+    ) -> Result<PlaidItem, RepoError> {
+        self.writer.set_plaid_item_status(user, item, change).await
     }
 }
 

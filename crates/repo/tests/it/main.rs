@@ -9,6 +9,7 @@ mod hosted_supabase;
 mod migration_0009;
 mod mock_service;
 mod pg_store;
+mod plaid_items_pg;
 mod portfolio_mode_truth_table;
 mod schema;
 mod schema_check;

@@ -289,3 +289,56 @@ mod readme_snippet {
         Ok(())
     }
 }
+
+/// A third service: the Items a UI should prompt the user to repair, and nothing else asked of the store.
+async fn items_to_repair(
+    items: &dyn tributary_repo::PlaidItemRepository,
+    user: UserId,
+) -> Result<Vec<String>, RepoError> {
+    Ok(items
+        .list_plaid_items(user)
+        .await?
+        .into_iter()
+        .filter(|item| item.status.needs_repair())
+        .map(|item| item.item_id.as_str().to_owned())
+        .collect())
+}
+
+#[tokio::test]
+async fn the_items_to_repair_come_from_one_listing_of_the_users_plaid_items() {
+    use tributary_domain::ProviderItemId;
+    use tributary_repo::{MockPlaidItemRepository, PlaidItem, PlaidItemStatus};
+
+    let user = UserId::generate();
+    let item = |id: &str, status: PlaidItemStatus| PlaidItem {
+        id: uuid::Uuid::new_v4(),
+        user_id: user,
+        item_id: ProviderItemId::parse(id).unwrap(),
+        institution_id: None,
+        institution_name: None,
+        access_token: secrecy::SecretString::from("access-sandbox-token"),
+        status,
+        error_code: None,
+        last_error: None,
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+        status_changed_at: chrono::Utc::now(),
+        last_synced_at: None,
+    };
+    let listed = vec![
+        item("item-ok", PlaidItemStatus::Healthy),
+        item("item-login", PlaidItemStatus::LoginRequired),
+        item("item-expiring", PlaidItemStatus::PendingExpiration),
+    ];
+    let mut items = MockPlaidItemRepository::new();
+    items
+        .expect_list_plaid_items()
+        .with(eq(user))
+        .times(1)
+        .return_once(move |_| Ok(listed));
+
+    assert_eq!(
+        items_to_repair(&items, user).await.unwrap(),
+        ["item-login", "item-expiring"]
+    );
+}

@@ -75,6 +75,15 @@ const TABLES: &[TableRules] = &[
         one_row_per_user: true,
     },
     TableRules {
+        table: "plaid_items",
+        insert: "insert into public.plaid_items (user_id, item_id, access_token_encrypted, status)
+                 values ('{user}', gen_random_uuid()::text, 'v1:k1:c2VhbGVk', 'healthy')",
+        owner_reads: true,
+        hidden: &["access_token_encrypted"],
+        owner_updates: &[],
+        one_row_per_user: false,
+    },
+    TableRules {
         table: "snaptrade_brokerage_connections",
         insert: "insert into public.snaptrade_brokerage_connections
                    (user_id, authorization_id, brokerage_slug, brokerage_name, connection_type, status)
@@ -143,6 +152,8 @@ async fn seed_owner(pool: &PgPool, owner: Uuid) -> sqlx::Result<Uuid> {
          values ($1, gen_random_uuid(), 'ALPACA', 'Alpaca')",
         "insert into snaptrade_webhook_events (webhook_id, event_type, user_id)
          values ('id:' || $1::text, 'CONNECTION_BROKEN', $1)",
+        "insert into plaid_items (user_id, item_id, access_token_encrypted, status, error_code)
+         values ($1, 'item-1', 'v1:k1:c2VhbGVk', 'login_required', 'ITEM_LOGIN_REQUIRED')",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).execute(pool).await?;
     }

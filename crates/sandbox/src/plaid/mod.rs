@@ -15,6 +15,7 @@ use crate::knobs::{Knobs, RequestLog, lock};
 use crate::server::InstrumentedServer;
 pub use routes::FiredWebhook;
 pub use webhook::{PlaidWebhookSigner, SignedPlaidWebhook, VERIFICATION_HEADER, body_sha256};
+use state::Item;
 
 /// What [`PlaidSandbox::seed_item`] creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,18 +175,35 @@ impl PlaidSandbox {
         self.set_login_required(item_id, true)
     }
 
-    /// Repairs an Item broken by [`PlaidSandbox::require_login`] (what Link's update mode does).
+    /// Repairs an Item broken by [`PlaidSandbox::require_login`] or [`PlaidSandbox::revoke_permission`]: what
+    /// the user going through Link's update mode does (plaid-openapi.yml `/sandbox/item/reset_login`: "you can
+    /// then use Plaid Link update mode to restore the Item to a good state"; `UserPermissionRevokedWebhook`: "To
+    /// attempt to restore the Item, it can be sent through update mode").
     pub fn repair_login(&self, item_id: &str) -> bool {
-        self.set_login_required(item_id, false)
+        self.with_item(item_id, |item| {
+            item.login_required = false;
+            item.permission_revoked = false;
+        })
+    }
+
+    /// Revokes the user's consent to an Item: data calls answer `USER_PERMISSION_REVOKED` (an `ITEM_ERROR`, as
+    /// plaid-openapi.yml's `UserPermissionRevokedWebhook` example carries it) and /item/get shows the error, until
+    /// [`PlaidSandbox::repair_login`]. Returns false if no Item has this id.
+    pub fn revoke_permission(&self, item_id: &str) -> bool {
+        self.with_item(item_id, |item| item.permission_revoked = true)
     }
 
     fn set_login_required(&self, item_id: &str, required: bool) -> bool {
+        self.with_item(item_id, |item| item.login_required = required)
+    }
+
+    fn with_item(&self, item_id: &str, change: impl FnOnce(&mut Item)) -> bool {
         let mut state = lock(&self.shared.state);
         let found = state
             .items
             .values_mut()
             .find(|item| item.item_id == item_id);
-        found.map(|item| item.login_required = required).is_some()
+        found.map(change).is_some()
     }
 
     /// Moves the sandbox's clock forward by `by`, so tokens age as if that time had passed (public tokens

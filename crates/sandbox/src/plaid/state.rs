@@ -79,6 +79,8 @@ pub(crate) struct Item {
     pub(crate) holdings: Vec<Holding>,
     pub(crate) transactions: u64,
     pub(crate) login_required: bool,
+    /// The user took back their consent (`USER_PERMISSION_REVOKED`); Link's update mode restores it.
+    pub(crate) permission_revoked: bool,
     pub(crate) created: DateTime<Utc>,
 }
 
@@ -135,6 +137,7 @@ impl Item {
             holdings,
             transactions,
             login_required: false,
+            permission_revoked: false,
             created: Utc::now(),
         }
     }
@@ -277,13 +280,36 @@ pub(crate) fn item_json(item: &Item) -> Value {
         "products": ["investments"],
         "consented_products": ["investments"],
         "consent_expiration_time": null,
-        "error": item.login_required.then(login_required_body),
+        "error": item_error_body(item),
         "institution_id": item.institution_id,
         "institution_name": "First Platypus Bank",
         "item_id": item.item_id,
         "update_type": "background",
         "webhook": "",
         "auth_method": "INSTANT_AUTH"
+    })
+}
+
+/// The PlaidError an Item in error answers with, if it is in error: a revoked consent first (nothing works until
+/// the user grants it again), then a required login.
+pub(crate) fn item_error_body(item: &Item) -> Option<Value> {
+    if item.permission_revoked {
+        Some(permission_revoked_body())
+    } else {
+        item.login_required.then(login_required_body)
+    }
+}
+
+/// The PlaidError of an Item whose user revoked their consent: plaid-openapi.yml `UserPermissionRevokedWebhook`
+/// example-1's `error` (`error_type: ITEM_ERROR`, `error_code: USER_PERMISSION_REVOKED`, `status: 400`).
+pub(crate) fn permission_revoked_body() -> Value {
+    json!({
+        "error_type": "ITEM_ERROR",
+        "error_code": "USER_PERMISSION_REVOKED",
+        "error_code_reason": null,
+        "error_message": "the holder of this account has revoked their permission for your application to access it",
+        "display_message": null,
+        "status": 400
     })
 }
 

@@ -309,6 +309,67 @@ async fn an_item_needing_login_answers_item_login_required_until_repaired() {
 }
 
 #[tokio::test]
+async fn an_item_whose_consent_is_revoked_answers_user_permission_revoked_until_update_mode() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.plaid();
+    let item = server.seed_item(SeedItem::default());
+    assert!(server.revoke_permission(&item.item_id));
+    assert!(!server.revoke_permission("no-such-item"));
+    for path in ["/accounts/get", "/investments/holdings/get"] {
+        let error = json(
+            post(server, path, json!({"access_token": item.access_token})).await,
+            400,
+        )
+        .await;
+        assert_eq!(error["error_type"], "ITEM_ERROR", "{path}");
+        assert_eq!(error["error_code"], "USER_PERMISSION_REVOKED", "{path}");
+    }
+    let described = json(
+        post(
+            server,
+            "/item/get",
+            json!({"access_token": item.access_token}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        described["item"]["error"]["error_code"],
+        "USER_PERMISSION_REVOKED"
+    );
+    // Update mode is open to the revoked Item: a Link token for it, no products.
+    let token = json(
+        post(
+            server,
+            "/link/token/create",
+            json!({"client_name": "Tributary", "language": "en", "country_codes": ["US"],
+                   "user": {"client_user_id": "user-1"}, "access_token": item.access_token}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(
+        token["link_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("link-sandbox-")
+    );
+    assert!(server.repair_login(&item.item_id));
+    json(
+        post(
+            server,
+            "/accounts/get",
+            json!({"access_token": item.access_token}),
+        )
+        .await,
+        200,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_removed_item_is_gone() {
     let sandbox = Sandbox::start().await;
     let server = sandbox.plaid();

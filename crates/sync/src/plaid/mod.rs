@@ -1,18 +1,22 @@
-//! Plaid, as the engine takes it: each user's Items synced with the access tokens the caller holds, and the
-//! link step that turns Plaid Link's public token into an Item the engine syncs.
+//! Plaid, as the engine takes it: each user's Items stored (their access tokens sealed) and synced from the store,
+//! so any process sharing the database syncs any user; the link step that turns Plaid Link's public token into a
+//! stored Item; and update mode for an Item that needs its user again.
+
+mod items;
 
 use std::sync::Arc;
 
-use tributary_domain::{Provider, UserId};
-use tributary_provider::plaid::{AccessToken, LinkedItem, PlaidClient};
-use tributary_repo::Store;
+use tributary_domain::{Provider, ProviderItemId, UserId};
+use tributary_provider::plaid::{AccessToken, LinkToken, LinkTokenRequest, PlaidClient};
+use tributary_repo::{NewPlaidItem, Store};
 
-use crate::source::{AccountSource, AggregationSource, GivenLogins};
-use crate::{ProviderPlugin, SyncEngine, SyncError};
+pub use self::items::{StoredItemsSource, item_status_for_code};
+use crate::source::{AccountSource, GivenLogins};
+use crate::{ProviderPlugin, SyncEngine, SyncError, SyncReport};
 
-/// Plaid's [`ProviderPlugin`]: an aggregation source over the user's Items. Plaid does not trade, so there is no
-/// desk. The repository does not keep Plaid access tokens: the caller holds them and hands them over
-/// ([`Plaid::add_item`], or [`Plaid::link`] when linking), kept here per user.
+/// Plaid's [`ProviderPlugin`]: a source over the user's stored Items ([`StoredItemsSource`]), plus any access
+/// tokens the caller holds itself and hands over ([`Plaid::add_item`]), kept here per user. Plaid does not trade,
+/// so there is no desk.
 #[derive(Debug, Clone)]
 pub struct PlaidPlugin {
     client: Arc<PlaidClient>,
@@ -20,8 +24,8 @@ pub struct PlaidPlugin {
 }
 
 impl PlaidPlugin {
-    /// The plugin for `client`, which owns its credentials; `items` are the access tokens the caller holds
-    /// per user (start with [`GivenLogins::new`]).
+    /// The plugin for `client`, which owns its credentials; `items` are access tokens the caller holds itself,
+    /// per user, synced beside the stored Items (start with [`GivenLogins::new`]).
     pub fn new(client: Arc<PlaidClient>, items: Arc<GivenLogins<AccessToken>>) -> Self {
         Self { client, items }
     }
@@ -38,7 +42,7 @@ impl<S: Store + 'static> ProviderPlugin<S> for PlaidPlugin {
     }
 
     fn source(&self) -> Option<Arc<dyn AccountSource<S>>> {
-        Some(Arc::new(AggregationSource::new(
+        Some(Arc::new(StoredItemsSource::new(
             Arc::clone(&self.client),
             Arc::clone(&self.items),
         )))
@@ -55,7 +59,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         self.with_provider(PlaidPlugin::new(client, items))
     }
 
-    /// Plaid's own steps on this engine: linking Items.
+    /// Plaid's own steps on this engine: linking Items, repairing them.
     pub fn plaid(&self) -> Plaid<'_, S> {
         Plaid { engine: self }
     }
@@ -87,19 +91,59 @@ impl<S: Store + 'static> Plaid<'_, S> {
     }
 
     /// Links an Item: exchanges the public token Plaid Link handed the user's browser for the Item's access
-    /// token, which the next syncs of `user` use. The caller keeps the returned access token (the repository
-    /// does not) and hands it back with [`Self::add_item`] after a restart.
+    /// token, stores the Item with the token sealed (bound to `user` and the Item), and syncs `user`. From then
+    /// on every sync of `user`, in any process sharing the database, reads the Item from the store.
     ///
     /// # Errors
-    /// The router's refusal; [`SyncError::NoClient`]; Plaid's (a public token works once).
-    pub async fn link(&self, user: UserId, public_token: &str) -> Result<LinkedItem, SyncError> {
+    /// The router's refusal; [`SyncError::NoClient`]; Plaid's (a public token works once); the store's. When the
+    /// first sync fails the Item is stored already: the next sync of `user` picks it up.
+    pub async fn link(
+        &self,
+        user: UserId,
+        public_token: &str,
+    ) -> Result<LinkedPlaidItem, SyncError> {
         let plugin = self.plugin()?;
-        let item = plugin.client.exchange_public_token(public_token).await?;
-        plugin.items.add(user, item.access_token.clone());
-        Ok(item)
+        let linked = plugin.client.exchange_public_token(public_token).await?;
+        let item_id = ProviderItemId::parse(&linked.item_id)?;
+        self.engine
+            .store
+            .upsert_plaid_item(
+                user,
+                &NewPlaidItem {
+                    item_id: item_id.clone(),
+                    institution_id: None,
+                    institution_name: None,
+                    access_token: linked.access_token.secret().clone(),
+                },
+            )
+            .await?;
+        let report = self.engine.sync_user(user).await?;
+        Ok(LinkedPlaidItem { item_id, report })
     }
 
-    /// Adds an Item's access token the caller already holds, for the next syncs of `user`.
+    /// A Link token in update mode for one of `user`'s stored Items (Plaid's `/link/token/create` with the
+    /// Item's `access_token`): what the front end opens Link with when the Item needs its user again (its status
+    /// is `login_required`, `pending_expiration`, `pending_disconnect` or `revoked`). Once the user is through,
+    /// the next sync finds the Item working and records it healthy.
+    ///
+    /// # Errors
+    /// The router's refusal; [`SyncError::NoClient`]; [`tributary_repo::RepoError::NotFound`] (`"plaid item"`)
+    /// when `user` has no such stored Item (another user's never is); Plaid's.
+    pub async fn update_link_token(
+        &self,
+        user: UserId,
+        item: &ProviderItemId,
+        client_name: &str,
+    ) -> Result<LinkToken, SyncError> {
+        let plugin = self.plugin()?;
+        let stored = self.engine.store.get_plaid_item(user, item).await?;
+        let request = LinkTokenRequest::investments(user.to_string(), client_name)
+            .update(AccessToken::new(stored.access_token));
+        Ok(plugin.client.create_link_token(&request).await?)
+    }
+
+    /// Adds an Item's access token the caller holds itself (not stored), for the next syncs of `user` in this
+    /// process.
     ///
     /// # Errors
     /// [`SyncError::NoClient`] when Plaid is not wired in.
@@ -113,4 +157,13 @@ impl<S: Store + 'static> Plaid<'_, S> {
         plugin.items.add(user, access_token);
         Ok(())
     }
+}
+
+/// What [`Plaid::link`] did: the Item stored, and the first sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedPlaidItem {
+    /// Plaid's id for the new Item.
+    pub item_id: ProviderItemId,
+    /// The sync that followed.
+    pub report: SyncReport,
 }

@@ -9,6 +9,7 @@ mod engine_pg;
 mod faults_database;
 mod faults_providers;
 mod merge;
+mod plaid_items;
 mod seams;
 #[cfg(feature = "plaid")]
 mod slow_bank;

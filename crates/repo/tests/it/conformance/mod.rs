@@ -8,6 +8,7 @@ mod connections;
 mod holdings;
 mod locks;
 mod orders;
+mod plaid_items;
 mod portfolio;
 mod snaptrade_users;
 mod webhooks;
@@ -38,6 +39,10 @@ pub use self::locks::{
 pub use self::orders::{
     a_pending_order_is_confirmed_in_place_as_the_providers_order,
     orders_upsert_by_brokerage_order_and_account_and_take_status_updates,
+};
+pub use self::plaid_items::{
+    an_items_health_moves_and_its_accounts_show_it, plaid_item,
+    plaid_items_are_stored_once_per_user_and_item_and_keep_their_token,
 };
 pub use self::portfolio::portfolio_mode_follows_the_truth_table_for_every_combination;
 pub use self::snaptrade_users::snaptrade_users_register_once_and_keep_their_secret;
@@ -101,6 +106,8 @@ macro_rules! all_cases {
             a_failed_delivery_stays_pending_until_applied_and_only_old_applied_ones_are_purged
         );
         $runner!(a_deleted_connection_is_gone_while_its_accounts_and_orders_stay);
+        $runner!(plaid_items_are_stored_once_per_user_and_item_and_keep_their_token);
+        $runner!(an_items_health_moves_and_its_accounts_show_it);
     };
 }
 

@@ -29,7 +29,7 @@ use self::item::{item_get, item_remove, sandbox_reset_login};
 use self::link::{link_token_create, public_token_exchange, sandbox_public_token_create};
 pub use self::webhook::FiredWebhook;
 use self::webhook::{sandbox_item_fire_webhook, webhook_verification_key_get};
-use super::state::{Item, login_required_body, random_id};
+use super::state::{Item, item_error_body, random_id};
 use crate::knobs::{Dialect, lock};
 use crate::reply::ApiError;
 
@@ -642,8 +642,8 @@ fn item<'a>(
     })?;
     // `PlaidError`: "An Item with a non-`null` error object will only be part of an API response when calling
     // `/item/get` to view Item status. Otherwise … an error code will be returned instead."
-    if usable && item.login_required {
-        let mut refusal = ApiError::new(400, login_required_body());
+    if usable && let Some(body) = item_error_body(item) {
+        let mut refusal = ApiError::new(400, body);
         refusal.body["request_id"] = Value::String(request_id());
         return Err(refusal);
     }

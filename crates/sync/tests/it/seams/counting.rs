@@ -10,15 +10,16 @@ use chrono::{DateTime, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
-    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, SnapTradeUser, StatusMessage,
-    Symbol, SyncStatus, UserId,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, ProviderItemId,
+    SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
-    HoldingRepository, HoldingsReplaced, LockRepository, MemoryStore, NewWebhookDelivery,
-    OrderRepository, PortfolioRepository, PortfolioSummary, RepoError, ResealReport,
-    SecretRepository, SnapTradeUserRepository, UnifiedAccount, UserLock, WebhookDelivery,
-    WebhookKey, WebhookRepository,
+    HoldingRepository, HoldingsReplaced, LockRepository, MemoryStore, NewPlaidItem,
+    NewWebhookDelivery, OrderRepository, PlaidItem, PlaidItemRepository, PlaidItemStatusChange,
+    PortfolioRepository, PortfolioSummary, RepoError, ResealReport, SecretRepository,
+    SnapTradeUserRepository, UnifiedAccount, UserLock, WebhookDelivery, WebhookKey,
+    WebhookRepository,
 };
 
 use crate::support::{self, World};
@@ -344,6 +345,42 @@ impl<S: WebhookRepository> WebhookRepository for CountingStore<S> {
     async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
         self.count("purge_webhooks");
         self.inner.purge_webhooks(applied_before).await
+    }
+}
+
+#[async_trait]
+impl<S: PlaidItemRepository> PlaidItemRepository for CountingStore<S> {
+    async fn upsert_plaid_item(
+        &self,
+        user: UserId,
+        item: &NewPlaidItem,
+    ) -> Result<PlaidItem, RepoError> {
+        self.count("upsert_plaid_item");
+        self.inner.upsert_plaid_item(user, item).await
+    }
+
+    async fn get_plaid_item(
+        &self,
+        user: UserId,
+        item: &ProviderItemId,
+    ) -> Result<PlaidItem, RepoError> {
+        self.count("get_plaid_item");
+        self.inner.get_plaid_item(user, item).await
+    }
+
+    async fn list_plaid_items(&self, user: UserId) -> Result<Vec<PlaidItem>, RepoError> {
+        self.count("list_plaid_items");
+        self.inner.list_plaid_items(user).await
+    }
+
+    async fn set_plaid_item_status(
+        &self,
+        user: UserId,
+        item: &ProviderItemId,
+        change: PlaidItemStatusChange,
+    ) -> Result<PlaidItem, RepoError> {
+        self.count("set_plaid_item_status");
+        self.inner.set_plaid_item_status(user, item, change).await
     }
 }
 

@@ -92,6 +92,7 @@ mod pg;
 mod repository;
 pub mod schema_check;
 pub mod secret;
+mod streams;
 
 pub use error::RepoError;
 #[cfg(feature = "mock")]
@@ -101,6 +102,9 @@ pub use memory::MemoryStore;
 #[cfg(feature = "mock")]
 pub use mock::MockStore;
 pub use pg::{PgStore, StoreTx};
+pub use repository::EventStreamRepository;
+#[cfg(feature = "mock")]
+pub use repository::MockEventStreamRepository;
 pub use repository::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
     HoldingRepository, HoldingsReplaced, LockRepository, NewWebhookDelivery, OrderRepository,
@@ -115,6 +119,7 @@ pub use repository::{
     MockWebhookRepository,
 };
 pub use secret::{Keyring, SecretError, SecretKey};
+pub use streams::{StreamEventId, StreamName};
 
 /// Every migration in the workspace's `migrations/` folder, in order: the same files users apply to Supabase.
 ///

@@ -15,13 +15,14 @@ pub struct Check {
     pub passed: bool,
 }
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "user_investment_accounts",
     "user_aggregated_holdings",
     "user_onboarding",
     "snaptrade_users",
     "snaptrade_brokerage_connections",
     "snaptrade_orders",
+    "event_stream_positions",
 ];
 
 const NEW_COLUMNS: [(&str, &str); 10] = [

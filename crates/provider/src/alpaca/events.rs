@@ -386,6 +386,11 @@ fn checked(id: TradeEventId, event: wire::TradeUpdateEvent) -> Result<TradeEvent
 /// The response's chunks, ended with an error once more than `cap` bytes arrive without an event boundary (a
 /// blank line): an event may be as large as an answer, no larger, so a server that never ends its event cannot
 /// grow our memory without bound.
+///
+/// Also ended, after the bytes before it, by Alpaca's slow-reader comment (the spec: "The server sends a comment
+/// when the client is not consuming messages fast enough. Example: `: you are reading too slowly, dropped 10000
+/// messages`"): events are missing from this connection, and a new one from the last applied id reads them as
+/// history. The SSE parser drops comments, so they are looked for here.
 fn capped_chunks(
     response: reqwest::Response,
     cap: usize,
@@ -395,18 +400,36 @@ fn capped_chunks(
         pending: usize,
         last: u8,
         cap: usize,
+        /// The start of the current line (enough to tell a slow-reader comment).
+        line: Vec<u8>,
+        /// A slow-reader comment seen: the error that ends the stream next.
+        gap: Option<String>,
     }
+    const LINE_PREFIX: usize = 120;
     let state = State {
         response: Some(response),
         pending: 0,
         last: 0,
         cap,
+        line: Vec::new(),
+        gap: None,
     };
     stream::unfold(state, |mut state| async move {
+        if let Some(comment) = state.gap.take() {
+            state.response = None;
+            let error = ProviderError::Transport {
+                provider: Provider::Alpaca,
+                endpoint: ENDPOINT,
+                message: format!("Alpaca dropped events on this connection ({comment})"),
+            };
+            return Some((Err(error), state));
+        }
         let response = state.response.as_mut()?;
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                for &byte in chunk.iter() {
+                let mut keep = chunk.len();
+                let mut line_start = 0;
+                for (index, &byte) in chunk.iter().enumerate() {
                     // `\n\n` ends an event (`\r\n\r\n` too: its `\r` resets nothing, its second `\n` follows one).
                     if byte == b'\n' && state.last == b'\n' {
                         state.pending = 0;
@@ -416,8 +439,20 @@ fn capped_chunks(
                     if byte != b'\r' {
                         state.last = byte;
                     }
+                    if byte == b'\n' || byte == b'\r' {
+                        if let Some(comment) = slow_reader_comment(&state.line) {
+                            // The bytes before the comment's line are passed on; the rest is not read.
+                            keep = line_start;
+                            state.gap = Some(comment);
+                            break;
+                        }
+                        state.line.clear();
+                        line_start = index + 1;
+                    } else if state.line.len() < LINE_PREFIX {
+                        state.line.push(byte);
+                    }
                 }
-                if state.pending > state.cap {
+                if state.pending > state.cap && state.gap.is_none() {
                     state.response = None;
                     let error = ProviderError::ResponseTooLarge {
                         provider: Provider::Alpaca,
@@ -426,7 +461,7 @@ fn capped_chunks(
                     };
                     return Some((Err(error), state));
                 }
-                Some((Ok(chunk.to_vec()), state))
+                Some((Ok(chunk[..keep].to_vec()), state))
             }
             Ok(None) => None,
             Err(error) => {
@@ -436,6 +471,14 @@ fn capped_chunks(
             }
         }
     })
+}
+
+/// The comment on `line` if it is Alpaca's slow-reader notice (`: you are reading too slowly, dropped N
+/// messages`).
+fn slow_reader_comment(line: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(line).ok()?;
+    let comment = text.strip_prefix(':')?.trim();
+    comment.contains("dropped").then(|| comment.to_owned())
 }
 
 /// An error answer's body, cut at `cap` (it is only read for Alpaca's message).

@@ -256,3 +256,45 @@ async fn an_event_larger_than_the_response_cap_ends_the_stream() {
         "{items:?}"
     );
 }
+
+#[tokio::test]
+async fn a_slow_reader_comment_ends_the_stream_after_the_events_before_it() {
+    let server = MockServer::start().await;
+    // alpaca-broker-api.yaml, `subscribeToTradeV2SSE`: "The server sends a comment when the client is not
+    // consuming messages fast enough. Example: `: you are reading too slowly, dropped 10000 messages`".
+    let body = format!(
+        "data: {}\n\n: you are reading too slowly, dropped 10000 messages\n\ndata: {}\n\n",
+        spec_event(FIRST, "new", "new"),
+        spec_event(THIRD, "fill", "filled"),
+    );
+    Mock::given(path("/v2/events/trades"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(body),
+        )
+        .mount(&server)
+        .await;
+    let items = items(&client(&server), None).await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(matches!(&items[0], Ok(TradeStreamItem::Event(event)) if event.id.as_str() == FIRST));
+    assert!(
+        matches!(&items[1], Err(ProviderError::Transport { message, .. }) if message.contains("dropped 10000")),
+        "{items:?}"
+    );
+}
+
+#[tokio::test]
+async fn other_comments_are_ignored() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v2/events/trades"))
+        .respond_with(sse(&[spec_event(FIRST, "new", "new").to_string()]))
+        .mount(&server)
+        .await;
+    // `sse` opens with `: connected`.
+    let items = items(&client(&server), None).await;
+    assert!(
+        matches!(items.as_slice(), [Ok(TradeStreamItem::Event(_))]),
+        "{items:?}"
+    );
+}

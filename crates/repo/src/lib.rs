@@ -95,6 +95,7 @@ mod plaid_items;
 mod repository;
 pub mod schema_check;
 pub mod secret;
+mod streams;
 
 pub use error::RepoError;
 #[cfg(feature = "mock")]
@@ -109,6 +110,9 @@ pub use plaid_items::MockPlaidItemRepository;
 pub use plaid_items::{
     NewPlaidItem, PlaidItem, PlaidItemRepository, PlaidItemStatus, PlaidItemStatusChange,
 };
+pub use repository::EventStreamRepository;
+#[cfg(feature = "mock")]
+pub use repository::MockEventStreamRepository;
 pub use repository::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
     HoldingRepository, HoldingsReplaced, LockRepository, NewWebhookDelivery, OrderRepository,
@@ -123,6 +127,7 @@ pub use repository::{
     MockWebhookRepository,
 };
 pub use secret::{Keyring, SecretError, SecretKey};
+pub use streams::{StreamEventId, StreamName};
 
 /// Every migration in the workspace's `migrations/` folder, in order: the same files users apply to Supabase.
 ///

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
-    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, ProviderItemId,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, Provider, ProviderAccountId, ProviderItemId,
     SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 
@@ -17,9 +17,11 @@ use crate::{
     PortfolioSummary, RepoError, ResealReport, SecretRepository, SnapTradeUserRepository,
     UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
 };
+use crate::{EventStreamRepository, StreamEventId, StreamName};
 
 mockall::mock! {
-    /// Every repository trait at once — everything [`crate::Store`] asks for, and [`SecretRepository`] — as one
+    /// Every repository trait at once — everything [`crate::Store`] asks for, [`SecretRepository`] and
+    /// [`EventStreamRepository`] — as one
     /// `mockall` mock: what `SyncEngine<MockStore>` runs on in a test that states each store call it expects.
     ///
     /// [`LockRepository::lock_user`] returns a [`UserLock`] you build from a [`crate::MockHeldLock`];
@@ -213,6 +215,25 @@ mockall::mock! {
             item: &ProviderItemId,
             change: PlaidItemStatusChange,
         ) -> Result<PlaidItem, RepoError>;
+    }
+
+    #[async_trait]
+    impl EventStreamRepository for Store {
+        async fn stream_position(
+            &self,
+            stream: &StreamName,
+        ) -> Result<Option<StreamEventId>, RepoError>;
+        async fn advance_stream(
+            &self,
+            user: Option<UserId>,
+            stream: &StreamName,
+            event: &StreamEventId,
+        ) -> Result<bool, RepoError>;
+        async fn accounts_by_provider_id(
+            &self,
+            provider: Provider,
+            provider_account_id: &ProviderAccountId,
+        ) -> Result<Vec<InvestmentAccount>, RepoError>;
     }
 
     #[async_trait]

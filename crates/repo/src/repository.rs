@@ -678,3 +678,52 @@ impl<T> Store for T where
         + crate::PlaidItemRepository
 {
 }
+
+/// Where the consumers of providers' event streams stand (`event_stream_positions`, backend only), and whose
+/// account an event names. A service operation across users: a user-scoped store refuses every call as
+/// [`RepoError::Forbidden`].
+///
+/// Not part of [`Store`]: only a service that follows a stream needs it, and a store of your own is not made to
+/// implement it.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait EventStreamRepository: Send + Sync {
+    /// The id of the last event applied from `stream`, or `None` before the first.
+    async fn stream_position(
+        &self,
+        stream: &crate::StreamName,
+    ) -> Result<Option<crate::StreamEventId>, RepoError>;
+
+    /// Moves `stream`'s position to `event` when `event` is past it (or the stream has none yet); returns whether
+    /// it moved. An event at or before the position is one already applied: `false`, nothing written, so a
+    /// consumer that advances first and applies only on `true` never applies an event twice — not after a
+    /// reconnect, not when two consumers race (on PostgreSQL the second waits for the first's transaction, then
+    /// finds the position moved).
+    ///
+    /// `user` is the user whose rows the event changes. In a store bound to that user's lock
+    /// ([`LockRepository::within`]) the move joins the lock's unit of writes, so the position and the event's
+    /// changes are saved together or not at all. `None` for an event that changes nothing (one naming no user's
+    /// account): the move is its own transaction.
+    ///
+    /// # Errors
+    /// [`RepoError::Forbidden`] in a user-scoped store; [`RepoError::Unavailable`] if the database cannot be
+    /// reached.
+    async fn advance_stream(
+        &self,
+        user: Option<UserId>,
+        stream: &crate::StreamName,
+        event: &crate::StreamEventId,
+    ) -> Result<bool, RepoError>;
+
+    /// Every stored account of `provider` with the provider's id `provider_account_id`, whoever owns it (one per owner,
+    /// ordered by owner id): who an event naming a provider account concerns. Usually one; none when no user
+    /// holds it.
+    ///
+    /// # Errors
+    /// [`RepoError::Forbidden`] in a user-scoped store.
+    async fn accounts_by_provider_id(
+        &self,
+        provider: Provider,
+        provider_account_id: &ProviderAccountId,
+    ) -> Result<Vec<InvestmentAccount>, RepoError>;
+}

@@ -15,7 +15,7 @@ pub struct Check {
     pub passed: bool,
 }
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "user_investment_accounts",
     "user_aggregated_holdings",
     "user_onboarding",
@@ -23,6 +23,7 @@ const TABLES: [&str; 7] = [
     "snaptrade_brokerage_connections",
     "snaptrade_orders",
     "plaid_items",
+    "event_stream_positions",
 ];
 
 const NEW_COLUMNS: [(&str, &str); 10] = [

@@ -325,7 +325,7 @@ fn undecodable(raw: &serde_json::Value, error: &serde_json::Error) -> Unreadable
 }
 
 /// The field a serde error names (`missing field `qty``), or `*` when it names none.
-fn serde_field(error: &serde_json::Error) -> String {
+pub(super) fn serde_field(error: &serde_json::Error) -> String {
     let message = error.to_string();
     message
         .split('`')
@@ -337,7 +337,7 @@ fn serde_field(error: &serde_json::Error) -> String {
 
 /// One order (or a leg of `parent`): a leg's empty type, time in force, status and times are its parent's,
 /// as the spec's multi-leg example shows (`legs[].type: ''` under a `limit` parent).
-fn row_of(
+pub(super) fn row_of(
     account: &AccountRef,
     wire: &wire::Order,
     raw: &serde_json::Value,

@@ -38,6 +38,7 @@
 
 mod config;
 mod convert;
+mod events;
 mod orders;
 #[cfg(test)]
 mod tests;
@@ -56,6 +57,10 @@ use tributary_domain::{Provider, ProviderAccountId};
 use uuid::Uuid;
 
 pub use config::{AlpacaConfig, AlpacaEnvironment, ENV_API_KEY, ENV_API_SECRET, ENV_BASE_URL};
+pub use events::{
+    RefusedTradeEvent, TRADE_EVENTS_CONNECTION_LIFETIME, TradeEvent, TradeEventId, TradeEventKind,
+    TradeEventStream, TradeStreamItem,
+};
 pub(crate) use orders::{AlpacaClientOrderId, AlpacaOrder, AlpacaOrderQuery, AlpacaOrderRequest};
 #[cfg(test)]
 pub(crate) use orders::{

@@ -326,3 +326,38 @@ pub struct AlpacaErrorBody {
     /// The message.
     pub message: String,
 }
+
+/// `TradeUpdateEventV2`, one event of the trade event stream (`GET /v2/events/trades`, `subscribeToTradeV2SSE`).
+///
+/// The spec lists no required field; read as the strictest plausible provider, an event is refused without the
+/// fields that say what it is and whose: `event_id` ("lexically sortable, monotonically increasing"),
+/// `account_id` ("Account UUID"), `event`, `at` ("Timestamp of event") and the `order` it concerns. The order stays
+/// JSON here: it is read as an [`Order`] by the conversion, which keeps it for `raw_order_data`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TradeUpdateEvent {
+    /// The event's ULID.
+    pub event_id: String,
+    /// The customer account the order belongs to.
+    pub account_id: Uuid,
+    /// `new`, `fill`, `partial_fill`, `canceled`, … (an open vocabulary, `TradeUpdateEventType`).
+    pub event: String,
+    /// When the event happened.
+    pub at: DateTime<Utc>,
+    /// The order as it stands after the event.
+    pub order: serde_json::Value,
+    /// The execution behind a fill (not present for multi-leg options).
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub execution_id: Option<String>,
+    /// Meaning depends on `event` (the fill time, the cancel time…).
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub timestamp: Option<DateTime<Utc>>,
+    /// `fill`/`partial_fill`: the average price of this fill.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub price: Option<Decimal>,
+    /// `fill`/`partial_fill`/`trade_bust`/`trade_correct`: the shares of this execution (negative for a bust).
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub qty: Option<Decimal>,
+    /// `fill`/`partial_fill`: the position after the fill, negative when short.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub position_qty: Option<Decimal>,
+}

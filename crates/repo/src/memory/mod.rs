@@ -9,6 +9,7 @@ mod portfolio;
 mod secrets;
 mod session;
 mod snaptrade_users;
+mod streams;
 mod webhooks;
 
 use std::collections::{HashMap, HashSet};
@@ -23,7 +24,7 @@ use tributary_domain::{
 };
 
 use crate::lock::InProcessLocks;
-use crate::{PlaidItem, RepoError, WebhookDelivery, WebhookKey};
+use crate::{PlaidItem, RepoError, StreamEventId, StreamName, WebhookDelivery, WebhookKey};
 
 /// The repositories in memory, behaving as [`crate::PgStore`] does: the same unique keys and conflicts,
 /// idempotent upserts that leave unchanged rows (and their `updated_at`) alone, all-or-nothing batches,
@@ -66,6 +67,8 @@ struct State {
     plaid_items: HashMap<(UserId, ProviderItemId), PlaidItem>,
     /// The webhook inbox, by key (a delivery naming a user goes with the user).
     webhooks: HashMap<WebhookKey, WebhookDelivery>,
+    /// The last event applied from each stream (the service's, no user's).
+    stream_positions: HashMap<StreamName, StreamEventId>,
     clock: Clock,
 }
 

@@ -1,6 +1,7 @@
 //! A user's lock in memory and its unit of writes: the user's rows snapshotted when it begins, put back
 //! unless it commits.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -11,7 +12,7 @@ use tributary_domain::{
 
 use super::{MemoryStore, State};
 use crate::lock::{InProcessGuard, UserLock};
-use crate::{HeldLock, LockRepository, RepoError};
+use crate::{HeldLock, LockRepository, RepoError, StreamEventId, StreamName};
 
 #[async_trait]
 impl LockRepository for MemoryStore {
@@ -53,6 +54,10 @@ struct UserRows {
     holdings: Vec<Holding>,
     orders: Vec<Order>,
     alpaca_account: Option<ProviderAccountId>,
+    /// Every stream's position: a consumer moves one in the unit of writes of the user whose rows the event
+    /// changes (PostgreSQL's transaction covers both). Each stream has one consumer at a time, so restoring them
+    /// all undoes only that unit's move.
+    stream_positions: HashMap<StreamName, StreamEventId>,
 }
 
 #[async_trait]
@@ -140,6 +145,7 @@ impl State {
                 .cloned()
                 .collect(),
             alpaca_account: self.alpaca_accounts.get(&user).cloned(),
+            stream_positions: self.stream_positions.clone(),
         }
     }
 
@@ -170,5 +176,6 @@ impl State {
         if let Some(alpaca_account) = rows.alpaca_account {
             self.alpaca_accounts.insert(user, alpaca_account);
         }
+        self.stream_positions = rows.stream_positions;
     }
 }

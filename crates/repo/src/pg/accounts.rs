@@ -124,6 +124,14 @@ const SELECT_ALL: &str = concat!(
       order by a.provider collate \"C\", a.provider_account_id collate \"C\""
 );
 
+/// Every user's account of one provider id (`EventStreamRepository::accounts_by_provider_id`), by owner.
+pub(super) const SELECT_BY_PROVIDER_ID: &str = concat!(
+    "select ",
+    account_columns!("a"),
+    " from public.user_investment_accounts a where a.provider = $1 and a.provider_account_id = $2
+      order by a.user_id"
+);
+
 /// `last_synced` moves only on success; identical values are not rewritten.
 const RECORD_SYNC: &str = "
 update public.user_investment_accounts a

@@ -10,6 +10,7 @@ mod row;
 mod secrets;
 mod session;
 mod snaptrade_users;
+mod streams;
 mod webhooks;
 
 use std::sync::Arc;

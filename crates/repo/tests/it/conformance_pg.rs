@@ -407,3 +407,41 @@ mod user_scoped {
     use super::*;
     user_scoped_cases!(user_scoped_case);
 }
+
+/// Event stream positions are the service's bookkeeping: a store scoped to a user refuses every call before any
+/// SQL runs (and the schema, migration 0020, would refuse it anyway).
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_user_scoped_store_neither_reads_nor_moves_stream_positions_nor_finds_account_owners(
+    pool: PgPool,
+) {
+    use tributary_domain::{Provider, ProviderAccountId};
+    use tributary_repo::{EventStreamRepository, StreamEventId, StreamName};
+
+    let pg = Pg::new(pool);
+    let user = pg.new_user().await;
+    let scoped = pg.store.for_user(user);
+    let stream = StreamName::parse("alpaca/trade-events").unwrap();
+    let event = StreamEventId::parse("01G112NTT0XAXKDZK3AABK68TH").unwrap();
+    let account = ProviderAccountId::parse("529248ad-c4cc-4a50-bea4-6bfd2953f83a").unwrap();
+    let forbidden = |outcome: Result<(), RepoError>| {
+        assert!(
+            matches!(outcome, Err(RepoError::Forbidden { .. })),
+            "{outcome:?}"
+        );
+    };
+    forbidden(scoped.stream_position(&stream).await.map(drop));
+    forbidden(
+        scoped
+            .advance_stream(Some(user), &stream, &event)
+            .await
+            .map(drop),
+    );
+    forbidden(scoped.advance_stream(None, &stream, &event).await.map(drop));
+    forbidden(
+        scoped
+            .accounts_by_provider_id(Provider::Alpaca, &account)
+            .await
+            .map(drop),
+    );
+    assert_eq!(pg.store.stream_position(&stream).await.unwrap(), None);
+}

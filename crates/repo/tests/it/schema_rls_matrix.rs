@@ -113,6 +113,17 @@ const TABLES: &[TableRules] = &[
         owner_updates: &[],
         one_row_per_user: false,
     },
+    TableRules {
+        table: "event_stream_positions",
+        insert: "insert into public.event_stream_positions (stream_name, last_event_id)
+                 values ('s:' || gen_random_uuid(), '01G112NTT0XAXKDZK3AABK68TH')",
+        // Backend only (migration 0020): a stream's position is the service's; a user who could move it would
+        // make the follower skip events.
+        owner_reads: false,
+        hidden: &[],
+        owner_updates: &[],
+        one_row_per_user: false,
+    },
 ];
 
 /// The views: read with the caller's rights (so RLS applies), never written.
@@ -154,6 +165,8 @@ async fn seed_owner(pool: &PgPool, owner: Uuid) -> sqlx::Result<Uuid> {
          values ('id:' || $1::text, 'CONNECTION_BROKEN', $1)",
         "insert into plaid_items (user_id, item_id, access_token_encrypted, status, error_code)
          values ($1, 'item-1', 'v1:k1:c2VhbGVk', 'login_required', 'ITEM_LOGIN_REQUIRED')",
+        "insert into event_stream_positions (stream_name, last_event_id)
+         values ('alpaca/trade-events:' || $1::text, '01G112NTT0XAXKDZK3AABK68TH')",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).execute(pool).await?;
     }
@@ -264,18 +277,21 @@ async fn attempt(
             .await?;
     }
     identity.apply(&mut tx).await?;
+    // The owner's rows: by user_id, but a backend-only table keyed otherwise names its seeded row.
+    let owner_rows = match table {
+        "event_stream_positions" => format!("stream_name = 'alpaca/trade-events:{owner}'"),
+        _ => format!("user_id = '{owner}'"),
+    };
     let sql = match action {
-        Action::Select => format!("select 1 from public.{table} where user_id = '{owner}'"),
+        Action::Select => format!("select 1 from public.{table} where {owner_rows}"),
         Action::Insert => rules
             .insert
             .replace("{user}", &owner.to_string())
             .replace("{account}", &account.to_string()),
         Action::Update(column) => {
-            format!(
-                "update public.{table} set \"{column}\" = \"{column}\" where user_id = '{owner}'"
-            )
+            format!("update public.{table} set \"{column}\" = \"{column}\" where {owner_rows}")
         }
-        Action::Delete => format!("delete from public.{table} where user_id = '{owner}'"),
+        Action::Delete => format!("delete from public.{table} where {owner_rows}"),
         Action::Truncate => format!("truncate public.{table} cascade"),
     };
     let outcome = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -1139,12 +1155,17 @@ mod user_scoped {
 
         let mut mismatches = Vec::new();
         for (relation, owner_may_read) in relations {
-            let own: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "select count(*) from public.{relation} where user_id = $1"
-            )))
-            .bind(alice)
-            .fetch_one(&pool)
-            .await?;
+            // A backend-only table may have no user_id (event_stream_positions): Alice may see none of it.
+            let own: i64 = if owner_may_read {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "select count(*) from public.{relation} where user_id = $1"
+                )))
+                .bind(alice)
+                .fetch_one(&pool)
+                .await?
+            } else {
+                0
+            };
             // Deliberately no `where user_id = ...`: only the schema stands between Alice and Bob's rows.
             let mut tx = service
                 .for_user(UserId::new(alice))

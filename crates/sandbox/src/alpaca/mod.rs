@@ -1,6 +1,7 @@
 //! The Alpaca Broker API server: accounts, trading accounts, positions and orders for broker
 //! customers, behind HTTP Basic auth.
 
+mod events;
 mod routes;
 mod state;
 
@@ -85,6 +86,7 @@ impl AlpacaSandbox {
             state: Mutex::new(world),
             key_id: key_id.to_owned(),
             secret: secret.to_owned(),
+            trade_events_changed: tokio::sync::Notify::new(),
         });
         let served =
             InstrumentedServer::spawn(routes::router(shared.clone()), routes::AlpacaDialect)
@@ -173,6 +175,8 @@ impl AlpacaSandbox {
         for &index in &waiting {
             state.fill(index);
         }
+        drop(state);
+        self.shared.trade_events_changed.notify_waiters();
         waiting.len()
     }
 
@@ -188,6 +192,30 @@ impl AlpacaSandbox {
     /// `asset_class` empty; legs with `type: ''`), which the order list serves with the placed orders.
     pub fn seeded_orders(&self, account_id: Uuid) -> Vec<Value> {
         self.rendered_orders(account_id, true)
+    }
+
+    /// The trade events recorded so far (`GET /v2/events/trades`), oldest first, as the stream sends them.
+    pub fn trade_events(&self) -> Vec<Value> {
+        lock(&self.shared.state)
+            .trade_events
+            .events
+            .iter()
+            .map(|event| event.data.clone())
+            .collect()
+    }
+
+    /// The next connection to `/v2/events/trades` breaks off after sending `events` events (the connection
+    /// closes mid-stream, as a dropped network would leave it); later connections are whole again.
+    pub fn drop_trade_events_after(&self, events: usize) {
+        lock(&self.shared.state).trade_events.drop_after = Some(events);
+    }
+
+    /// Records a trade event for `account_id` whose order does not read (its `qty` is no number): it gets an
+    /// id and a place in the stream like any other. Returns its id.
+    pub fn send_malformed_trade_event(&self, account_id: Uuid) -> String {
+        let id = lock(&self.shared.state).record_malformed_trade_event(account_id);
+        self.shared.trade_events_changed.notify_waiters();
+        id
     }
 
     fn rendered_orders(&self, account_id: Uuid, seeded: bool) -> Vec<Value> {

@@ -113,6 +113,8 @@ pub(crate) struct AlpacaState {
     pub(crate) accounts: Vec<Account>,
     pub(crate) orders: Vec<Order>,
     pub(crate) market_fill: MarketFill,
+    /// Every order change, for `GET /v2/events/trades`.
+    pub(crate) trade_events: super::events::TradeEventLog,
     next_account_number: u64,
 }
 
@@ -140,6 +142,7 @@ impl AlpacaState {
             accounts: Vec::new(),
             orders: Vec::new(),
             market_fill: MarketFill::Immediate,
+            trade_events: super::events::TradeEventLog::default(),
             next_account_number: 901_000_000,
         }
     }
@@ -254,6 +257,7 @@ impl AlpacaState {
             }),
         }
         account.positions.retain(|position| !position.qty.is_zero());
+        self.record_trade_event(index, "fill");
     }
 
     fn market_value(&self, account: &Account) -> Decimal {

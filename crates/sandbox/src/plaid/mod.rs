@@ -14,8 +14,8 @@ use crate::knobs::{Knobs, RequestLog, lock};
 
 use crate::server::InstrumentedServer;
 pub use routes::FiredWebhook;
-pub use webhook::{PlaidWebhookSigner, SignedPlaidWebhook, VERIFICATION_HEADER, body_sha256};
 use state::Item;
+pub use webhook::{PlaidWebhookSigner, SignedPlaidWebhook, VERIFICATION_HEADER, body_sha256};
 
 /// What [`PlaidSandbox::seed_item`] creates.
 #[derive(Debug, Clone, PartialEq, Eq)]

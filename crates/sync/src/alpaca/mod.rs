@@ -1,5 +1,7 @@
 //! Alpaca, as the engine takes it: the user's brokerage account (named by their onboarding) synced and traded.
 
+pub mod events;
+
 use std::sync::Arc;
 
 use tributary_domain::Provider;

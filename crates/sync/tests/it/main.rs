@@ -2,6 +2,8 @@
 //! providers, the faults of issue 7, its bounds on parallelism, the holdings merge, and stores written
 //! outside `tributary-repo`.
 
+#[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
+mod alpaca_trade_events;
 mod engine_concurrency;
 mod engine_cross_process;
 mod engine_memory;

@@ -4,6 +4,7 @@
 //! does is tested in `tests/it/`.
 
 mod client;
+mod events;
 mod faults;
 mod live;
 mod sandbox;

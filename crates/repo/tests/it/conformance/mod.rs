@@ -11,6 +11,7 @@ mod orders;
 mod plaid_items;
 mod portfolio;
 mod snaptrade_users;
+mod streams;
 mod webhooks;
 mod writes;
 
@@ -46,6 +47,10 @@ pub use self::plaid_items::{
 };
 pub use self::portfolio::portfolio_mode_follows_the_truth_table_for_every_combination;
 pub use self::snaptrade_users::snaptrade_users_register_once_and_keep_their_secret;
+pub use self::streams::{
+    a_stream_position_is_saved_with_its_unit_of_writes_or_not_at_all,
+    a_stream_position_moves_only_forward, the_owners_of_a_provider_account_are_found_across_users,
+};
 pub use self::webhooks::{
     a_failed_delivery_stays_pending_until_applied_and_only_old_applied_ones_are_purged,
     a_webhook_delivery_is_recorded_once_and_a_replay_is_refused,
@@ -108,6 +113,9 @@ macro_rules! all_cases {
         $runner!(a_deleted_connection_is_gone_while_its_accounts_and_orders_stay);
         $runner!(plaid_items_are_stored_once_per_user_and_item_and_keep_their_token);
         $runner!(an_items_health_moves_and_its_accounts_show_it);
+        $runner!(a_stream_position_moves_only_forward);
+        $runner!(a_stream_position_is_saved_with_its_unit_of_writes_or_not_at_all);
+        $runner!(the_owners_of_a_provider_account_are_found_across_users);
     };
 }
 

@@ -1,6 +1,7 @@
 //! Alpaca Broker API paths behind HTTP Basic auth.
 
 mod accounts;
+mod events;
 mod orders;
 
 use std::collections::HashMap;
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<AlpacaState>,
     pub(crate) key_id: String,
     pub(crate) secret: String,
+    /// Woken when an event is recorded, for the open event streams.
+    pub(crate) trade_events_changed: tokio::sync::Notify,
 }
 
 type Ctx = State<Arc<Shared>>;
@@ -99,6 +102,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/v1/trading/accounts/{account_id}/orders/{order_id}",
             get(get_order).delete(cancel_order),
         )
+        .route("/v2/events/trades", get(events::trade_events))
         .fallback(|| async { error(404, 40_410_000, "endpoint not found") })
         .layer(middleware::from_fn_with_state(shared.clone(), basic_auth))
         .with_state(shared)

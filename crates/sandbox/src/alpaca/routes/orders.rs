@@ -170,10 +170,17 @@ pub(super) async fn create_order(State(shared): Ctx, Path(id): Path<String>, bod
     };
     state.orders.push(order);
     let index = state.orders.len() - 1;
+    // `TradeUpdateEventType`: `accepted` "Sent when an order is received and accepted by Alpaca", `new` "Sent
+    // when an order has been routed to exchanges for execution": the event names the status the order took.
+    let event = state.orders[index].status;
+    state.record_trade_event(index, event);
     if fills_now {
         state.fill(index);
     }
-    Ok(Json(order_json(&state, &state.orders[index])))
+    let rendered = order_json(&state, &state.orders[index]);
+    drop(state);
+    shared.trade_events_changed.notify_waiters();
+    Ok(Json(rendered))
 }
 
 fn parse_order(state: &AlpacaState, account: Uuid, body: &Value) -> Result<Order, ApiError> {
@@ -369,5 +376,11 @@ pub(super) async fn cancel_order(
     order.status = "canceled";
     order.canceled_at = Some(now);
     order.updated = now;
+    // `canceled`: "Sent when your requested cancellation of an order is processed."
+    if let Some(index) = state.orders.iter().position(|order| order.id == order_id) {
+        state.record_trade_event(index, "canceled");
+    }
+    drop(state);
+    shared.trade_events_changed.notify_waiters();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -94,6 +94,41 @@ impl<S: Store + 'static> Plaid<'_, S> {
     /// token, stores the Item with the token sealed (bound to `user` and the Item), and syncs `user`. From then
     /// on every sync of `user`, in any process sharing the database, reads the Item from the store.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use secrecy::{ExposeSecret, SecretString};
+    /// # use tributary_provider::plaid::{PlaidConfig, PlaidEnvironment};
+    /// # use tributary_sandbox::Sandbox;
+    /// # let sandbox = Sandbox::start().await;
+    /// # let config = PlaidConfig::new(sandbox.plaid().client_id(), SecretString::from(sandbox.plaid().secret()),
+    /// #     PlaidEnvironment::Sandbox).with_base_url(sandbox.plaid_base_url().parse::<url::Url>()?);
+    /// use std::sync::Arc;
+    /// use tributary_domain::FeatureFlags;
+    /// use tributary_provider::plaid::PlaidClient;
+    /// use tributary_provider::router::ProviderRouter;
+    /// use tributary_repo::{MemoryStore, PlaidItemRepository};
+    /// use tributary_sync::SyncEngine;
+    /// use tributary_sync::source::GivenLogins;
+    ///
+    /// // In a service: PlaidConfig::from_env()? reads PLAID_CLIENT_ID, PLAID_SECRET and PLAID_ENV.
+    /// let client = Arc::new(PlaidClient::new(config)?);
+    /// let store = Arc::new(MemoryStore::new());
+    /// let user = store.create_user();
+    /// let engine = SyncEngine::new(Arc::clone(&store), ProviderRouter::new(FeatureFlags::all_on()))
+    ///     .with_plaid(Arc::clone(&client), Arc::new(GivenLogins::new()));
+    ///
+    /// // Plaid Link hands the user's browser a public token (made here with Plaid's sandbox call instead).
+    /// let public_token = client.create_sandbox_public_token("ins_109508", &["investments".to_owned()]).await?;
+    /// let linked = engine.plaid().link(user, public_token.expose_secret()).await?;
+    /// assert!(!linked.report.has_failures(), "{:?}", linked.report.failures());
+    ///
+    /// // The Item is stored, its access token sealed: any process sharing the database syncs it from now on.
+    /// let items = store.list_plaid_items(user).await?;
+    /// assert_eq!(items[0].item_id, linked.item_id);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// The router's refusal; [`SyncError::NoClient`]; Plaid's (a public token works once); the store's. When the
     /// first sync fails the Item is stored already: the next sync of `user` picks it up.

@@ -8,6 +8,11 @@ use std::time::Duration;
 
 use tributary_domain::Provider;
 
+/// The largest webhook body a receiver reads unless told otherwise: 1 MiB. Providers' deliveries are a few
+/// kilobytes at most, so a body near this is not theirs; refusing it before it is parsed or hashed (each costing
+/// in proportion to its size) keeps a flood of large bodies from costing memory and CPU.
+pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+
 /// Why an inbound webhook delivery was refused, with the status to answer ([`WebhookError::http_status`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

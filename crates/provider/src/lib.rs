@@ -76,5 +76,5 @@ pub mod plaid;
 pub mod snaptrade;
 
 pub use error::{ErrorDetail, ProviderError};
-pub use inbound::WebhookError;
+pub use inbound::{MAX_WEBHOOK_BODY, WebhookError};
 pub use router::{ProviderRouter, RoutingRefusal};

@@ -58,7 +58,7 @@ pub const MAX_TOKEN_AGE: Duration = Duration::from_secs(5 * 60);
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(30);
 /// The largest body [`PlaidWebhookVerifier`] reads by default. Plaid's webhooks are small JSON objects (the
 /// spec's examples are under 1 KiB); 1 MiB is the same cap as SnapTrade's receiver.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_MAX_BODY_BYTES: usize = crate::MAX_WEBHOOK_BODY;
 
 const KEY_GET: Operation = Operation {
     path: "/webhook_verification_key/get",

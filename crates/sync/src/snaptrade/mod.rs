@@ -28,10 +28,8 @@ use crate::source::{
 };
 use crate::{ProviderPlugin, SyncEngine, SyncError, SyncReport};
 
-/// The largest webhook body [`SnapTrade::handle_webhook`] reads: 1 MiB. SnapTrade's deliveries are
-/// a few hundred bytes, so a body near this is not SnapTrade's; refusing it before it is parsed, canonicalised
-/// and hashed (each proportional to its size) keeps a flood of large bodies from costing memory and CPU.
-pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+/// The largest webhook body [`SnapTrade::handle_webhook`] reads, as every receiver's: 1 MiB.
+pub use tributary_provider::MAX_WEBHOOK_BODY;
 
 /// SnapTrade's answer (401, code 1083) for a `userId`/`userSecret` it does not know: the user is gone.
 const CODE_UNKNOWN_USER: &str = "1083";

@@ -10,6 +10,10 @@ pub use tributary_sync as sync;
 // The crates whose types appear in Tributary's public API, so a service names them through `tributary::` at the
 // versions Tributary was built with: `sqlx` for `PgStore::new(PgPool, …)` and `repo::MIGRATOR`, `rust_decimal`
 // for every amount, `chrono` for timestamps, `url` for the clients' base URLs, `secrecy` for keys and secrets.
+// The axum the webhook routes are built with, for the service that mounts them.
+#[cfg(feature = "axum")]
+#[doc(no_inline)]
+pub use axum;
 #[doc(no_inline)]
 pub use chrono;
 #[doc(no_inline)]

@@ -77,7 +77,8 @@ pub enum WebhookError {
     TooLarge {
         /// Who it claims to come from.
         provider: Provider,
-        /// The body's size.
+        /// The body's size: its declared length, or, for a body streamed without one, what was read of it
+        /// when it went over the limit.
         bytes: usize,
         /// The largest body read.
         limit: usize,

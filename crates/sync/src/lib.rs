@@ -59,6 +59,8 @@ mod orders;
 pub mod plaid;
 mod plugin;
 mod report;
+#[cfg(all(feature = "axum", feature = "snaptrade"))]
+pub mod routes;
 #[cfg(feature = "snaptrade")]
 pub mod snaptrade;
 pub mod source;

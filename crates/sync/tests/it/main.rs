@@ -17,5 +17,6 @@ mod seams;
 mod slow_bank;
 #[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod support;
+mod webhook_routes;
 
 tributary_testdb::require_database!();

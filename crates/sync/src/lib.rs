@@ -52,6 +52,7 @@ pub mod alpaca;
 mod convert;
 mod engine;
 mod error;
+mod lifecycle;
 mod lock;
 pub mod merge;
 mod orders;
@@ -65,6 +66,7 @@ pub mod source;
 
 pub use engine::{DEFAULT_CONCURRENCY, SyncEngine};
 pub use error::{OrderRefusal, SyncError};
+pub use lifecycle::{ProviderRemoval, UserForgotten};
 pub use lock::{UserGuard, UserLocks};
 pub use orders::OrderPlacement;
 pub use plugin::ProviderPlugin;

@@ -2,15 +2,10 @@
 //! Plaid Item and disconnecting a SnapTrade connection — the providers told first, then the rows changed in one
 //! unit of writes, so a call cut short anywhere is finished by the same call made again.
 
-use tributary_domain::{
-    ConnectionStatus, InvestmentAccount, NewInvestmentAccount, ProviderAccountId, ProviderItemId,
-    UserId,
-};
+use tributary_domain::{ProviderAccountId, ProviderItemId, UserId};
 use tributary_repo::{RemovalRepository, Store, UserLock, UserRowsDeleted};
 
-use crate::convert::deactivated;
 use crate::engine::in_one_unit;
-use crate::merge::{Lot, merge};
 use crate::{SyncEngine, SyncError};
 
 /// What a provider answered when Tributary asked it to end something.
@@ -164,43 +159,54 @@ impl<S: Store + RemovalRepository + 'static> SyncEngine<S> {
     }
 }
 
-impl<S: Store + 'static> SyncEngine<S> {
-    /// Deactivates the accounts `retired` picks, marks their connection disabled, and rebuilds the holdings
-    /// from the other accounts' contributions; returns how many accounts were active before.
-    ///
-    /// The account rows are kept, never deleted: `snaptrade_orders.account_id` cascades on delete, and an
-    /// account's orders are financial records that must outlive its connection. (The caller holds the user.)
-    pub(crate) async fn retire_accounts(
-        &self,
-        user: UserId,
-        retired: impl Fn(&InvestmentAccount) -> bool,
-    ) -> Result<usize, SyncError> {
-        let (gone, kept): (Vec<_>, Vec<_>) = self
-            .store
-            .list_accounts(user)
-            .await?
-            .into_iter()
-            .partition(|account| retired(account));
-        if gone.is_empty() {
-            return Ok(0);
+/// Retiring accounts, shared by Plaid's unlink and SnapTrade's connection removals.
+#[cfg(any(feature = "plaid", feature = "snaptrade"))]
+mod retire {
+    use tributary_domain::{ConnectionStatus, InvestmentAccount, NewInvestmentAccount, UserId};
+    use tributary_repo::Store;
+
+    use crate::convert::deactivated;
+    use crate::merge::{Lot, merge};
+    use crate::{SyncEngine, SyncError};
+
+    impl<S: Store + 'static> SyncEngine<S> {
+        /// Deactivates the accounts `retired` picks, marks their connection disabled, and rebuilds the holdings
+        /// from the other accounts' contributions; returns how many accounts were active before.
+        ///
+        /// The account rows are kept, never deleted: `snaptrade_orders.account_id` cascades on delete, and an
+        /// account's orders are financial records that must outlive its connection. (The caller holds the user.)
+        pub(crate) async fn retire_accounts(
+            &self,
+            user: UserId,
+            retired: impl Fn(&InvestmentAccount) -> bool,
+        ) -> Result<usize, SyncError> {
+            let (gone, kept): (Vec<_>, Vec<_>) = self
+                .store
+                .list_accounts(user)
+                .await?
+                .into_iter()
+                .partition(|account| retired(account));
+            if gone.is_empty() {
+                return Ok(0);
+            }
+            let was_active = gone.iter().filter(|account| account.is_active).count();
+            let rows: Vec<_> = gone
+                .iter()
+                .map(|account| NewInvestmentAccount {
+                    connection_status: ConnectionStatus::Disabled,
+                    ..deactivated(account)
+                })
+                .collect();
+            self.store.upsert_accounts(user, &rows).await?;
+            let kept: Vec<_> = kept.iter().map(|account| account.id).collect();
+            let mut lots = Vec::new();
+            for holding in self.store.list_holdings(user).await? {
+                lots.extend(Lot::carried_from(&holding, &kept));
+            }
+            self.store
+                .replace_holdings(user, &merge(user, lots)?)
+                .await?;
+            Ok(was_active)
         }
-        let was_active = gone.iter().filter(|account| account.is_active).count();
-        let rows: Vec<_> = gone
-            .iter()
-            .map(|account| NewInvestmentAccount {
-                connection_status: ConnectionStatus::Disabled,
-                ..deactivated(account)
-            })
-            .collect();
-        self.store.upsert_accounts(user, &rows).await?;
-        let kept: Vec<_> = kept.iter().map(|account| account.id).collect();
-        let mut lots = Vec::new();
-        for holding in self.store.list_holdings(user).await? {
-            lots.extend(Lot::carried_from(&holding, &kept));
-        }
-        self.store
-            .replace_holdings(user, &merge(user, lots)?)
-            .await?;
-        Ok(was_active)
     }
 }

@@ -544,7 +544,10 @@ pub async fn a_broken_snaptrade_connection_shows_disabled_cannot_trade_and_trade
         .await
         .unwrap();
     assert!(trades() > 0, "the order is sent once the connection works");
-    assert_eq!(world.store().list_orders(user, None).await.unwrap().len(), 1);
+    assert_eq!(
+        world.store().list_orders(user, None).await.unwrap().len(),
+        1
+    );
 }
 
 /// What a call cut short must leave: everything the same call made again can finish.

@@ -83,6 +83,9 @@ impl<S: Store + RemovalRepository + 'static> SyncEngine<S> {
 
     /// [`Self::forget_user`], with the user held.
     async fn forget_held(&self, user: UserId, lock: &UserLock) -> Result<UserForgotten, SyncError> {
+        // Every provider that must be told is checked before the first is: none is told while another cannot be.
+        self.plaid_reachable(user).await?;
+        self.snaptrade_reachable(user).await?;
         let plaid_items = self.plaid_items_removed(user).await?;
         let snaptrade = self.snaptrade_user_removed(user).await?;
         let alpaca_account = self.store.portfolio_mode(user).await?.alpaca_account_id;
@@ -141,6 +144,32 @@ impl<S: Store + RemovalRepository + 'static> SyncEngine<S> {
         Err(SyncError::NoClient {
             provider: tributary_domain::Provider::Plaid,
         })
+    }
+
+    /// Plaid's client when the user has Items stored; nothing to check otherwise.
+    async fn plaid_reachable(&self, user: UserId) -> Result<(), SyncError> {
+        if self.store.list_plaid_items(user).await?.is_empty() {
+            return Ok(());
+        }
+        #[cfg(feature = "plaid")]
+        return self.plaid().client().map(drop);
+        #[cfg(not(feature = "plaid"))]
+        return Err(SyncError::NoClient {
+            provider: tributary_domain::Provider::Plaid,
+        });
+    }
+
+    /// SnapTrade's client when the user has a registration stored; nothing to check otherwise.
+    async fn snaptrade_reachable(&self, user: UserId) -> Result<(), SyncError> {
+        if self.store.find_snaptrade_user(user).await?.is_none() {
+            return Ok(());
+        }
+        #[cfg(feature = "snaptrade")]
+        return self.snaptrade().reachable();
+        #[cfg(not(feature = "snaptrade"))]
+        return Err(SyncError::NoClient {
+            provider: tributary_domain::Provider::SnapTrade,
+        });
     }
 
     #[cfg(feature = "snaptrade")]

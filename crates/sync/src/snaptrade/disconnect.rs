@@ -115,6 +115,11 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
         })
     }
 
+    /// Whether this engine can reach SnapTrade: the router allows it and it is wired in.
+    pub(crate) fn reachable(&self) -> Result<(), SyncError> {
+        self.client().map(drop)
+    }
+
     /// The SnapTrade user deleted at SnapTrade (`Authentication_deleteSnapTradeUser`: "Deletes a registered user
     /// and all associated data"), or gone already; nothing is changed here. A user never registered has nothing
     /// there.

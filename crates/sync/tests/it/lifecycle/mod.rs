@@ -976,3 +976,100 @@ mod postgres_more {
         lost(superuser, Removal::Disconnect).await;
     }
 }
+
+/// A user with something stored at a provider this engine cannot reach (SnapTrade not wired in): forgetting them
+/// would leave it billed and unreachable, so the call is refused before anything is sent to any provider (Plaid,
+/// wired in, is not told either) or deleted.
+async fn forgetting_a_user_is_refused_while_a_provider_holding_something_is_not_wired<
+    S: Store + RemovalRepository + 'static,
+>(
+    store: S,
+    user: UserId,
+) {
+    use std::sync::Arc;
+
+    use secrecy::SecretString;
+    use tributary_domain::{FeatureFlags, SnapTradeUserId, SnapTradeUserSecret};
+    use tributary_provider::plaid::{PlaidClient, PlaidConfig, PlaidEnvironment};
+    use tributary_provider::router::ProviderRouter;
+    use tributary_repo::NewPlaidItem;
+    use tributary_sandbox::{Sandbox, SeedItem};
+    use tributary_sync::SyncEngine;
+    use tributary_sync::source::GivenLogins;
+
+    let sandbox = Sandbox::start().await;
+    let seeded = sandbox.plaid().seed_item(SeedItem::default());
+    let store = Arc::new(store);
+    store
+        .upsert_plaid_item(
+            user,
+            &NewPlaidItem {
+                item_id: ProviderItemId::parse(&seeded.item_id).unwrap(),
+                institution_id: None,
+                institution_name: None,
+                access_token: SecretString::from(seeded.access_token.as_str()),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_snaptrade_user(
+            user,
+            &tributary_domain::NewSnapTradeUser {
+                user_id: user,
+                snaptrade_user_id: SnapTradeUserId::parse(&user.to_string()).unwrap(),
+                user_secret: SnapTradeUserSecret::new(SecretString::from("secret")).unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let plaid = PlaidConfig::new(
+        sandbox.plaid().client_id(),
+        SecretString::from(sandbox.plaid().secret()),
+        PlaidEnvironment::Sandbox,
+    )
+    .with_base_url(sandbox.plaid_base_url().parse().unwrap());
+    let engine = SyncEngine::new(
+        Arc::clone(&store),
+        ProviderRouter::new(FeatureFlags::all_on()),
+    )
+    .with_plaid(
+        Arc::new(PlaidClient::new(plaid).unwrap()),
+        Arc::new(GivenLogins::new()),
+    );
+
+    let refused = engine.forget_user(user).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            SyncError::NoClient {
+                provider: Provider::SnapTrade
+            }
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(sandbox.plaid().log().count("POST", "/item/remove"), 0);
+    assert_eq!(sandbox.plaid().item_count(), 1);
+    assert_eq!(store.list_plaid_items(user).await.unwrap().len(), 1);
+    assert!(store.find_snaptrade_user(user).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn forgetting_a_user_is_refused_while_a_provider_holding_something_is_not_wired_in_memory() {
+    let store = MemoryStore::new();
+    let user = store.create_user();
+    forgetting_a_user_is_refused_while_a_provider_holding_something_is_not_wired(store, user).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn forgetting_a_user_is_refused_while_a_provider_holding_something_is_not_wired_on_postgres(
+    superuser: PgPool,
+) {
+    let pool = backend(&superuser).await;
+    let user = pg_user(&pool).await;
+    forgetting_a_user_is_refused_while_a_provider_holding_something_is_not_wired(
+        pg_store(&pool),
+        user,
+    )
+    .await;
+}

@@ -10,8 +10,8 @@ use crate::{RemovalRepository, RepoError, UserRowsDeleted};
 
 const DELETE_ITEM: &str = "delete from public.plaid_items where user_id = $1 and item_id = $2";
 
-/// Orders first: `snaptrade_orders.account_id` cascades from the accounts, and counting them needs them deleted
-/// by name. The onboarding row says whether it held an Alpaca account link.
+/// Orders first: `snaptrade_orders.account_id` cascades from the accounts, so they are deleted (and counted) by
+/// their own statement before the accounts go. The onboarding row says whether it held an Alpaca account link.
 const DELETE_ORDERS: &str = "delete from public.snaptrade_orders where user_id = $1";
 const DELETE_HOLDINGS: &str = "delete from public.user_aggregated_holdings where user_id = $1";
 const DELETE_ACCOUNTS: &str = "delete from public.user_investment_accounts where user_id = $1";
@@ -51,36 +51,49 @@ impl RemovalRepository for PgStore {
     async fn delete_user_rows(&self, user: UserId) -> Result<UserRowsDeleted, RepoError> {
         self.service_only_removal()?;
         let mut tx = self.begin(user).await?;
-        let mut counts = [0_usize; 6];
-        for (count, statement) in counts.iter_mut().zip([
-            DELETE_ORDERS,
-            DELETE_HOLDINGS,
-            DELETE_ACCOUNTS,
-            DELETE_CONNECTIONS,
-            DELETE_ITEMS,
-            DELETE_SNAPTRADE_USER,
-        ]) {
-            let done = sqlx::query(statement)
-                .bind(user.into_uuid())
+        let user_id = user.into_uuid();
+        let orders = deleted(
+            sqlx::query(DELETE_ORDERS)
+                .bind(user_id)
                 .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-            *count = usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
-        }
+                .await,
+        )?;
+        let holdings = deleted(
+            sqlx::query(DELETE_HOLDINGS)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await,
+        )?;
+        let accounts = deleted(
+            sqlx::query(DELETE_ACCOUNTS)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await,
+        )?;
+        let connections = deleted(
+            sqlx::query(DELETE_CONNECTIONS)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await,
+        )?;
+        let plaid_items = deleted(
+            sqlx::query(DELETE_ITEMS)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await,
+        )?;
+        let snaptrade_users = deleted(
+            sqlx::query(DELETE_SNAPTRADE_USER)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await,
+        )?;
         let linked: i64 = sqlx::query_scalar(DELETE_ONBOARDING)
             .bind(user.into_uuid())
             .fetch_one(&mut *tx)
             .await
             .map_err(classify)?;
         commit(tx).await?;
-        let [
-            orders,
-            holdings,
-            accounts,
-            connections,
-            plaid_items,
-            snaptrade_users,
-        ] = counts;
         Ok(UserRowsDeleted {
             accounts,
             orders,
@@ -91,6 +104,12 @@ impl RemovalRepository for PgStore {
             alpaca_account_link: linked > 0,
         })
     }
+}
+
+/// How many rows a delete took.
+fn deleted(done: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> Result<usize, RepoError> {
+    let rows = done.map_err(classify)?.rows_affected();
+    Ok(usize::try_from(rows).unwrap_or(usize::MAX))
 }
 
 impl PgStore {

@@ -190,13 +190,14 @@ async fn forgetting_a_user_with_nothing_linked_deletes_their_rows_in_one_unit_an
 
     let user = UserId::generate();
     let mut bound = MockStore::new();
+    // Each is read twice: once to check that every provider to be told can be reached, once to tell it.
     bound
         .expect_list_plaid_items()
-        .times(1)
+        .times(2)
         .returning(|_| Ok(Vec::new()));
     bound
         .expect_find_snaptrade_user()
-        .times(1)
+        .times(2)
         .returning(|_| Ok(None));
     bound.expect_portfolio_mode().times(1).returning(|_| {
         Ok(PortfolioSummary {

@@ -122,3 +122,35 @@ async fn a_user_deleted_twice_is_not_found_the_second_time_and_their_secret_open
     .await;
     assert_eq!(refused["code"], "1083", "{refused}");
 }
+
+/// snaptrade-openapi.yaml, `SnapTradeLoginUserRequestBody.reconnect`: "The UUID of the brokerage connection to be
+/// reconnected": a connection of the calling user. One of another user's, or one deleted, is "404: Not Found" and
+/// gives no portal link.
+#[tokio::test]
+async fn a_reconnect_naming_another_users_or_a_deleted_connection_is_not_found() {
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.snaptrade();
+    let (alice, bob) = (server.seed_user("alice"), server.seed_user("bob"));
+    let connection = server.seed_connection(&alice.user_id, SeedConnection::new(1, 1));
+    let login = |user| {
+        call(
+            server,
+            Method::POST,
+            "/snapTrade/login",
+            Some(user),
+            "",
+            Some(json!({"reconnect": connection.authorization_id})),
+        )
+    };
+    let stolen = json(login(&bob).await, 404).await;
+    assert!(stolen.get("redirectURI").is_none(), "{stolen}");
+    json(login(&alice).await, 200).await;
+
+    let path = format!("/connection/{}", connection.authorization_id);
+    json(
+        call(server, Method::DELETE, &path, Some(&alice), "", None).await,
+        200,
+    )
+    .await;
+    json(login(&alice).await, 404).await;
+}

@@ -401,6 +401,35 @@ pub async fn another_users_item_and_connection_can_be_neither_unlinked_nor_disco
         ),
         "{disconnect:?}"
     );
+    // Nor can the attacker open the reconnect portal for the victim's connection: refused before SnapTrade is asked.
+    let logins = world
+        .sandbox
+        .snaptrade()
+        .log()
+        .count("POST", "/snapTrade/login");
+    let reconnect = world
+        .engine
+        .snaptrade()
+        .connect(attacker, ConnectionType::Trade, Some(authorization))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            reconnect,
+            SyncError::Repo(RepoError::NotFound {
+                entity: "connection"
+            })
+        ),
+        "{reconnect:?}"
+    );
+    assert_eq!(
+        world
+            .sandbox
+            .snaptrade()
+            .log()
+            .count("POST", "/snapTrade/login"),
+        logins
+    );
     // Forgetting themselves touches nothing of the victim's.
     world.engine.forget_user(attacker).await.unwrap();
 

@@ -92,6 +92,7 @@ mod memory;
 mod mock;
 mod pg;
 mod plaid_items;
+mod removal;
 mod repository;
 pub mod schema_check;
 pub mod secret;
@@ -110,6 +111,9 @@ pub use plaid_items::MockPlaidItemRepository;
 pub use plaid_items::{
     NewPlaidItem, PlaidItem, PlaidItemRepository, PlaidItemStatus, PlaidItemStatusChange,
 };
+#[cfg(feature = "mock")]
+pub use removal::MockRemovalRepository;
+pub use removal::{RemovalRepository, UserRowsDeleted};
 pub use repository::EventStreamRepository;
 #[cfg(feature = "mock")]
 pub use repository::MockEventStreamRepository;

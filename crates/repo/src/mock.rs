@@ -17,7 +17,7 @@ use crate::{
     PortfolioSummary, RepoError, ResealReport, SecretRepository, SnapTradeUserRepository,
     UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
 };
-use crate::{EventStreamRepository, StreamEventId, StreamName};
+use crate::{EventStreamRepository, RemovalRepository, StreamEventId, StreamName, UserRowsDeleted};
 
 mockall::mock! {
     /// Every repository trait at once — everything [`crate::Store`] asks for, [`SecretRepository`] and
@@ -234,6 +234,12 @@ mockall::mock! {
             provider: Provider,
             provider_account_id: &ProviderAccountId,
         ) -> Result<Vec<InvestmentAccount>, RepoError>;
+    }
+
+    #[async_trait]
+    impl RemovalRepository for Store {
+        async fn delete_plaid_item(&self, user: UserId, item: &ProviderItemId) -> Result<(), RepoError>;
+        async fn delete_user_rows(&self, user: UserId) -> Result<UserRowsDeleted, RepoError>;
     }
 
     #[async_trait]

@@ -194,7 +194,8 @@ pub trait ConnectionRepository: Send + Sync {
     /// All the user's connections, by authorization id.
     async fn list_connections(&self, user: UserId) -> Result<Vec<BrokerageConnection>, RepoError>;
 
-    /// Moves a connection to another state; a change to the state it is already in rewrites nothing.
+    /// Moves a connection to another state, and its accounts' `connection_status` with it (the accounts naming
+    /// it), in one transaction; a change to the state it is already in rewrites nothing.
     ///
     /// # Errors
     /// [`RepoError::NotFound`] (`"connection"`).

@@ -14,6 +14,7 @@
 //! | `engine.snaptrade().connect` | registers the user once, returns the portal link (read, trade, reconnect) |
 //! | `engine.snaptrade().handle_webhook` | verified, replays acknowledged and not applied twice, acted on per event type |
 //! | `engine.plaid().link` | exchanges Plaid Link's public token, stores the Item (token sealed) and syncs; `update_link_token` repairs an Item |
+//! | `engine.plaid().unlink_item`, `engine.snaptrade().disconnect`, [`SyncEngine::forget_user`] | the provider told first (an Item removed, a connection or the SnapTrade user deleted), then the rows changed in one unit; idempotent, and a call cut short is finished by the same call |
 //! | [`SyncEngine::portfolio_mode`], [`SyncEngine::unified_accounts`] | the schema's function and view |
 //!
 //! One user's operations never interleave: each holds the user's lock ([`UserLocks`]). Within one sync,
@@ -52,6 +53,7 @@ pub mod alpaca;
 mod convert;
 mod engine;
 mod error;
+mod lifecycle;
 mod lock;
 pub mod merge;
 mod orders;
@@ -67,6 +69,7 @@ pub mod source;
 
 pub use engine::{DEFAULT_CONCURRENCY, SyncEngine};
 pub use error::{OrderRefusal, SyncError};
+pub use lifecycle::{ProviderRemoval, UserForgotten};
 pub use lock::{UserGuard, UserLocks};
 pub use orders::OrderPlacement;
 pub use plugin::ProviderPlugin;

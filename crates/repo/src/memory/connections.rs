@@ -96,7 +96,18 @@ impl ConnectionRepository for MemoryStore {
             ..current.clone()
         };
         write_if_changed(current, updated, |c| c.updated_at = Some(at));
-        Ok(current.clone())
+        let stored = current.clone();
+        // The connection's health on its accounts, as PostgreSQL's statement does.
+        let at = state.clock.stamp();
+        for account in state.accounts.values_mut() {
+            let under = account.user_id == user
+                && account.snaptrade_authorization_id == Some(authorization);
+            if under && account.connection_status != stored.status {
+                account.connection_status = stored.status;
+                account.updated_at = Some(at);
+            }
+        }
+        Ok(stored)
     }
 
     async fn delete_connection(

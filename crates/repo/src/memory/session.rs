@@ -12,7 +12,7 @@ use tributary_domain::{
 
 use super::{MemoryStore, State};
 use crate::lock::{InProcessGuard, UserLock};
-use crate::{HeldLock, LockRepository, RepoError, StreamEventId, StreamName};
+use crate::{HeldLock, LockRepository, PlaidItem, RepoError, StreamEventId, StreamName};
 
 #[async_trait]
 impl LockRepository for MemoryStore {
@@ -54,6 +54,7 @@ struct UserRows {
     holdings: Vec<Holding>,
     orders: Vec<Order>,
     alpaca_account: Option<ProviderAccountId>,
+    plaid_items: Vec<PlaidItem>,
     /// Every stream's position: a consumer moves one in the unit of writes of the user whose rows the event
     /// changes (PostgreSQL's transaction covers both). Each stream has one consumer at a time, so restoring them
     /// all undoes only that unit's move.
@@ -145,6 +146,12 @@ impl State {
                 .cloned()
                 .collect(),
             alpaca_account: self.alpaca_accounts.get(&user).cloned(),
+            plaid_items: self
+                .plaid_items
+                .values()
+                .filter(|i| mine(i.user_id))
+                .cloned()
+                .collect(),
             stream_positions: self.stream_positions.clone(),
         }
     }
@@ -156,6 +163,7 @@ impl State {
         self.orders.retain(|_, o| o.user_id != user);
         self.snaptrade_users.remove(&user);
         self.alpaca_accounts.remove(&user);
+        self.plaid_items.retain(|(owner, _), _| *owner != user);
         self.accounts
             .extend(rows.accounts.into_iter().map(|a| (a.id, a)));
         self.connections.extend(
@@ -176,6 +184,11 @@ impl State {
         if let Some(alpaca_account) = rows.alpaca_account {
             self.alpaca_accounts.insert(user, alpaca_account);
         }
+        self.plaid_items.extend(
+            rows.plaid_items
+                .into_iter()
+                .map(|i| ((i.user_id, i.item_id.clone()), i)),
+        );
         self.stream_positions = rows.stream_positions;
     }
 }

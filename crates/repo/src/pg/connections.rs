@@ -60,6 +60,12 @@ set status = $3, disabled_date = $4, error_message = $5
 where c.user_id = $1 and c.authorization_id = $2
   and (c.status, c.disabled_date, c.error_message) is distinct from ($3, $4, $5)";
 
+/// The connection's health on its accounts (`user_investment_accounts` naming the authorization), so an account
+/// shows, and the router reads, the state of the connection it trades through.
+const MIRROR_ON_ACCOUNTS: &str = "
+update public.user_investment_accounts set connection_status = $3
+where user_id = $1 and snaptrade_authorization_id = $2 and connection_status is distinct from $3";
+
 /// Scoped by user: another user's row with the same authorization id is never deleted.
 const DELETE: &str = "
 delete from public.snaptrade_brokerage_connections c where c.user_id = $1 and c.authorization_id = $2
@@ -190,6 +196,13 @@ impl ConnectionRepository for PgStore {
             .await
             .map_err(classify)?;
         let connection = fetch_one(&mut tx, user, authorization).await?;
+        sqlx::query(MIRROR_ON_ACCOUNTS)
+            .bind(user.into_uuid())
+            .bind(authorization.into_uuid())
+            .bind(connection.status.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
         commit(tx).await?;
         Ok(connection)
     }

@@ -445,3 +445,31 @@ async fn a_user_scoped_store_neither_reads_nor_moves_stream_positions_nor_finds_
     );
     assert_eq!(pg.store.stream_position(&stream).await.unwrap(), None);
 }
+
+/// Removing rows is the service's: a user scoped to their own rows can delete neither an Item of theirs nor
+/// everything they have (the API roles hold no delete privilege on these tables either), and nothing is deleted.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_user_scoped_store_removes_neither_an_item_nor_the_users_rows(pool: PgPool) {
+    use tributary_domain::ProviderItemId;
+    use tributary_repo::{PlaidItemRepository, RemovalRepository};
+
+    let pg = Pg::new(pool);
+    let user = pg.new_user().await;
+    pg.store
+        .upsert_plaid_item(user, &conformance::plaid_item("item-1", "access-sandbox-1"))
+        .await
+        .unwrap();
+    let scoped = pg.store.for_user(user);
+    let item = ProviderItemId::parse("item-1").unwrap();
+    let deleted = scoped.delete_plaid_item(user, &item).await;
+    assert!(
+        matches!(deleted, Err(RepoError::Forbidden { .. })),
+        "{deleted:?}"
+    );
+    let deleted = scoped.delete_user_rows(user).await;
+    assert!(
+        matches!(deleted, Err(RepoError::Forbidden { .. })),
+        "{deleted:?}"
+    );
+    pg.store.get_plaid_item(user, &item).await.unwrap();
+}

@@ -7,6 +7,7 @@ mod debug_output;
 mod knobs;
 mod lifecycle;
 mod plaid;
+mod removal;
 mod snaptrade_auth;
 mod snaptrade_flow;
 mod support;

@@ -3,6 +3,7 @@
 //! stored Item; and update mode for an Item that needs its user again.
 
 mod items;
+mod unlink;
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use tributary_provider::plaid::{AccessToken, LinkToken, LinkTokenRequest, PlaidC
 use tributary_repo::{NewPlaidItem, Store};
 
 pub use self::items::{StoredItemsSource, item_status_for_code};
+pub use self::unlink::PlaidItemUnlinked;
+pub(crate) use self::unlink::removed_at_plaid;
 use crate::source::{AccountSource, GivenLogins};
 use crate::{ProviderPlugin, SyncEngine, SyncError, SyncReport};
 

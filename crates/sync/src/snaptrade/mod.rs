@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tributary_domain::{
-    AuthorizationId, ConnectionStatus, ConnectionType, InvestmentAccount, NewInvestmentAccount,
-    NewSnapTradeUser, Provider, StatusMessage, UserId,
+    AuthorizationId, ConnectionStatus, ConnectionType, InvestmentAccount, NewSnapTradeUser,
+    Provider, StatusMessage, UserId,
 };
 use tributary_provider::capability::{ConnectionPortal, PortalLink, PortalRequest};
 use tributary_provider::snaptrade::{
@@ -20,13 +20,15 @@ use tributary_repo::{
     UserLock, WebhookKey, WebhookStatus,
 };
 
-use crate::convert::deactivated;
 use crate::engine::in_one_unit;
-use crate::merge::{Lot, merge};
 use crate::source::{
     AccountSource, ListedAccountGate, Logins, OrderDesk, PerAccountSource, Snapshot, TradingDesk,
 };
 use crate::{ProviderPlugin, SyncEngine, SyncError, SyncReport};
+
+mod disconnect;
+
+pub use self::disconnect::SnapTradeDisconnected;
 
 /// The largest webhook body [`SnapTrade::handle_webhook`] reads, as every receiver's: 1 MiB.
 pub use tributary_provider::MAX_WEBHOOK_BODY;
@@ -710,35 +712,7 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
         user: UserId,
         retired: impl Fn(&InvestmentAccount) -> bool,
     ) -> Result<usize, SyncError> {
-        let (gone, kept): (Vec<_>, Vec<_>) = self
-            .engine
-            .store
-            .list_accounts(user)
-            .await?
-            .into_iter()
-            .partition(|account| retired(account));
-        if gone.is_empty() {
-            return Ok(0);
-        }
-        let was_active = gone.iter().filter(|account| account.is_active).count();
-        let rows: Vec<_> = gone
-            .iter()
-            .map(|account| NewInvestmentAccount {
-                connection_status: ConnectionStatus::Disabled,
-                ..deactivated(account)
-            })
-            .collect();
-        self.engine.store.upsert_accounts(user, &rows).await?;
-        let kept: Vec<_> = kept.iter().map(|account| account.id).collect();
-        let mut lots = Vec::new();
-        for holding in self.engine.store.list_holdings(user).await? {
-            lots.extend(Lot::carried_from(&holding, &kept));
-        }
-        self.engine
-            .store
-            .replace_holdings(user, &merge(user, lots)?)
-            .await?;
-        Ok(was_active)
+        self.engine.retire_accounts(user, retired).await
     }
 
     async fn connection_changed(

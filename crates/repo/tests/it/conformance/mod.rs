@@ -10,6 +10,7 @@ mod locks;
 mod orders;
 mod plaid_items;
 mod portfolio;
+mod removal;
 mod snaptrade_users;
 mod streams;
 mod webhooks;
@@ -46,6 +47,11 @@ pub use self::plaid_items::{
     plaid_items_are_stored_once_per_user_and_item_and_keep_their_token,
 };
 pub use self::portfolio::portfolio_mode_follows_the_truth_table_for_every_combination;
+pub use self::removal::{
+    a_connections_health_shows_on_its_accounts,
+    a_removal_in_an_unfinished_unit_of_writes_is_undone,
+    removing_an_item_or_a_user_deletes_that_users_rows_and_no_one_elses,
+};
 pub use self::snaptrade_users::snaptrade_users_register_once_and_keep_their_secret;
 pub use self::streams::{
     a_stream_position_is_saved_with_its_unit_of_writes_or_not_at_all,
@@ -116,6 +122,9 @@ macro_rules! all_cases {
         $runner!(a_stream_position_moves_only_forward);
         $runner!(a_stream_position_is_saved_with_its_unit_of_writes_or_not_at_all);
         $runner!(the_owners_of_a_provider_account_are_found_across_users);
+        $runner!(removing_an_item_or_a_user_deletes_that_users_rows_and_no_one_elses);
+        $runner!(a_removal_in_an_unfinished_unit_of_writes_is_undone);
+        $runner!(a_connections_health_shows_on_its_accounts);
     };
 }
 

@@ -122,6 +122,12 @@ pub(super) async fn authorization_accounts(
     Ok(Json(Value::Array(list)))
 }
 
+/// snaptrade-openapi.yaml, `DELETE /connection/{connectionId}` (`Connections_deleteConnection`): "Deletes the
+/// SnapTrade connection specified by the ID. This will also remove the accounts and holdings data associated with
+/// the connection from SnapTrade", answered 200 with `DeleteConnectionConfirmation` (`detail`, `connection_id`);
+/// "404: Not Found" for a connection that is not the user's (one deleted already included: "This action is
+/// irreversible"), in `404FailedRequestResponse`'s shape (code 1011). The real deletion is queued; the sandbox
+/// does it at once, so the answer and the state agree from then on.
 pub(super) async fn delete_connection(
     State(shared): Ctx,
     Query(params): Params,
@@ -130,6 +136,31 @@ pub(super) async fn delete_connection(
     let user_id = user(&shared, &params)?;
     let mut state = lock(&shared.state);
     let id = owned_authorization(&state, &user_id, &id)?;
+    remove_authorization_data(&mut state, id);
+    Ok(Json(json!({
+        "detail": "Connection deletion has been queued. Wait for the CONNECTION_DELETED webhook for confirmation.",
+        "connection_id": id
+    })))
+}
+
+/// snaptrade-openapi-legacy-2026-08-07.yaml, `DELETE /authorizations/{authorizationId}`
+/// (`Connections_removeBrokerageAuthorization`, dropped from the current spec in favour of
+/// `Connections_deleteConnection`): "This endpoint is synchronous, a 204 response indicates that the data has been
+/// successfully deleted"; "404: Not Found" otherwise. Served for clients built on the older spec.
+pub(super) async fn remove_authorization(
+    State(shared): Ctx,
+    Query(params): Params,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let user_id = user(&shared, &params)?;
+    let mut state = lock(&shared.state);
+    let id = owned_authorization(&state, &user_id, &id)?;
+    remove_authorization_data(&mut state, id);
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The authorization, its accounts and their orders.
+fn remove_authorization_data(state: &mut SnapState, id: Uuid) {
     let accounts: Vec<Uuid> = state
         .accounts
         .iter()
@@ -143,8 +174,4 @@ pub(super) async fn delete_connection(
         .accounts
         .retain(|account| account.authorization_id != id);
     state.authorizations.retain(|found| found.id != id);
-    Ok(Json(json!({
-        "detail": "Connection deletion has been queued. Wait for the CONNECTION_DELETED webhook for confirmation.",
-        "connection_id": id
-    })))
 }

@@ -28,7 +28,7 @@ use self::accounts::{
 };
 use self::connections::{
     authorization_accounts, delete_connection, detail_authorization, disable_authorization,
-    list_authorizations, refresh_authorization,
+    list_authorizations, refresh_authorization, remove_authorization,
 };
 use self::portal::{login, portal};
 use self::reference_data::{account_symbol_search, symbol_by_ticker, symbol_search};
@@ -146,7 +146,7 @@ fn api_routes() -> Router<Arc<Shared>> {
         .route("/authorizations", get(list_authorizations))
         .route(
             "/authorizations/{authorization_id}",
-            get(detail_authorization),
+            get(detail_authorization).delete(remove_authorization),
         )
         .route(
             "/authorizations/{authorization_id}/refresh",

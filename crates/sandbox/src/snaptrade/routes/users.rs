@@ -28,6 +28,11 @@ pub(super) async fn register_user(State(shared): Ctx, body: Bytes) -> Reply {
     Ok(Json(json!({"userId": user_id, "userSecret": secret})))
 }
 
+/// snaptrade-openapi.yaml, `DELETE /snapTrade/deleteUser` (`Authentication_deleteSnapTradeUser`): "Deletes a
+/// registered user and all associated data. This action is irreversible", answered 200 with `DeleteUserResponse`
+/// (`status` "is always `deleted`", `detail`, `userId`); "404: Not Found" for a user it does not know, one deleted
+/// already included. Queued at SnapTrade, done at once here; the user's secret stops opening anything (401 code
+/// 1083 from then on).
 pub(super) async fn delete_user(State(shared): Ctx, Query(params): Params) -> Reply {
     let user_id = params
         .get("userId")

@@ -179,3 +179,86 @@ async fn a_store_that_refuses_its_own_lock_fails_the_sync_before_anything_is_rea
         "{error:?}"
     );
 }
+
+/// `forget_user` on a store with nothing at any provider: no provider is needed, the user's rows are deleted in
+/// one unit of writes, and the report says nothing was stored anywhere.
+#[tokio::test]
+async fn forgetting_a_user_with_nothing_linked_deletes_their_rows_in_one_unit_and_asks_no_provider()
+{
+    use tributary_repo::{PortfolioSummary, UserRowsDeleted};
+    use tributary_sync::ProviderRemoval;
+
+    let user = UserId::generate();
+    let mut bound = MockStore::new();
+    // Each is read twice: once to check that every provider to be told can be reached, once to tell it.
+    bound
+        .expect_list_plaid_items()
+        .times(2)
+        .returning(|_| Ok(Vec::new()));
+    bound
+        .expect_find_snaptrade_user()
+        .times(2)
+        .returning(|_| Ok(None));
+    bound.expect_portfolio_mode().times(1).returning(|_| {
+        Ok(PortfolioSummary {
+            mode: tributary_domain::PortfolioMode::Aggregation,
+            has_alpaca: false,
+            has_plaid: false,
+            has_snaptrade: false,
+            alpaca_account_id: None,
+            accounts_count: 0,
+        })
+    });
+    let deleted = UserRowsDeleted {
+        accounts: 1,
+        holdings: 2,
+        ..UserRowsDeleted::default()
+    };
+    bound
+        .expect_delete_user_rows()
+        .times(1)
+        .return_once(move |_| Ok(deleted));
+    let engine = engine(lock(user, 1, 1), bound);
+
+    let forgotten = engine.forget_user(user).await.unwrap();
+
+    assert!(forgotten.plaid_items.is_empty());
+    assert_eq!(forgotten.snaptrade, ProviderRemoval::NothingStored);
+    assert_eq!(forgotten.alpaca, ProviderRemoval::NothingStored);
+    assert_eq!(forgotten.rows, deleted);
+}
+
+/// A failing deletion leaves the unit uncommitted (the lock's release rolls it back) and reaches the caller.
+#[tokio::test]
+async fn a_forget_whose_deletion_fails_commits_nothing_and_reports_the_repositorys_error() {
+    use tributary_repo::PortfolioSummary;
+
+    let user = UserId::generate();
+    let mut bound = MockStore::new();
+    bound
+        .expect_list_plaid_items()
+        .returning(|_| Ok(Vec::new()));
+    bound.expect_find_snaptrade_user().returning(|_| Ok(None));
+    bound.expect_portfolio_mode().returning(|_| {
+        Ok(PortfolioSummary {
+            mode: tributary_domain::PortfolioMode::None,
+            has_alpaca: false,
+            has_plaid: false,
+            has_snaptrade: false,
+            alpaca_account_id: None,
+            accounts_count: 0,
+        })
+    });
+    bound
+        .expect_delete_user_rows()
+        .times(1)
+        .returning(|_| Err(unavailable()));
+    let engine = engine(lock(user, 1, 0), bound);
+
+    let error = engine.forget_user(user).await.unwrap_err();
+
+    assert!(
+        matches!(error, SyncError::Repo(RepoError::Unavailable { .. })),
+        "{error:?}"
+    );
+}

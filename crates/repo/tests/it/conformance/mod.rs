@@ -44,6 +44,7 @@ pub use self::orders::{
 pub use self::plaid_items::{
     an_items_health_moves_and_its_accounts_show_it, plaid_item,
     plaid_items_are_stored_once_per_user_and_item_and_keep_their_token,
+    the_holders_of_a_plaid_item_are_found_across_users,
 };
 pub use self::portfolio::portfolio_mode_follows_the_truth_table_for_every_combination;
 pub use self::snaptrade_users::snaptrade_users_register_once_and_keep_their_secret;
@@ -54,6 +55,7 @@ pub use self::streams::{
 pub use self::webhooks::{
     a_failed_delivery_stays_pending_until_applied_and_only_old_applied_ones_are_purged,
     a_webhook_delivery_is_recorded_once_and_a_replay_is_refused,
+    each_providers_deliveries_are_keyed_and_retried_apart,
 };
 pub use self::writes::{
     a_second_identical_write_changes_nothing,
@@ -116,6 +118,8 @@ macro_rules! all_cases {
         $runner!(a_stream_position_moves_only_forward);
         $runner!(a_stream_position_is_saved_with_its_unit_of_writes_or_not_at_all);
         $runner!(the_owners_of_a_provider_account_are_found_across_users);
+        $runner!(each_providers_deliveries_are_keyed_and_retried_apart);
+        $runner!(the_holders_of_a_plaid_item_are_found_across_users);
     };
 }
 

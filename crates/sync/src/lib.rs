@@ -64,9 +64,11 @@ pub mod snaptrade;
 pub mod source;
 
 pub use engine::{DEFAULT_CONCURRENCY, SyncEngine};
-pub use error::{OrderRefusal, SyncError};
+pub use error::{OrderRefusal, SyncError, webhook_status};
 pub use lock::{UserGuard, UserLocks};
 pub use orders::OrderPlacement;
+#[cfg(feature = "plaid")]
+pub use plaid::PlaidWebhookOutcome;
 pub use plugin::ProviderPlugin;
 pub use report::{
     AccountReport, ConnectionReport, FailedPart, Failure, Outcome, ProviderReport, ReportedFailure,

@@ -12,6 +12,8 @@ mod faults_database;
 mod faults_providers;
 mod merge;
 mod plaid_items;
+#[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
+mod plaid_webhooks;
 mod seams;
 #[cfg(feature = "plaid")]
 mod slow_bank;

@@ -242,6 +242,16 @@ async fn each_plaid_webhook_kind_does_what_it_says<S: Store + 'static>(world: Wo
     hooks.deliver(&repaired).await.unwrap();
     assert_eq!(hooks.status().await, PlaidItemStatus::Healthy);
 
+    // `ITEM` / `LOGIN_REQUIRED` is no code of the spec's (a required login is `ITEM` / `ERROR`); a delivery
+    // using it all the same is read as what it says.
+    let login_required = json!({"webhook_type": "ITEM", "webhook_code": "LOGIN_REQUIRED",
+                                "item_id": hooks.item.as_str(), "environment": "sandbox"});
+    assert_eq!(
+        hooks.deliver(&login_required).await.unwrap(),
+        hooks.changed_to(PlaidItemStatus::LoginRequired)
+    );
+    hooks.deliver(&repaired).await.unwrap();
+
     // Acknowledged without action, the Item left as it is.
     for schema in [
         "InvestmentsDefaultUpdateWebhook",
@@ -652,6 +662,58 @@ async fn a_snaptrade_delivery_for_a_user_the_store_does_not_know_writes_nothing<
     ));
 }
 
+/// An Item the store holds for two users (Plaid's ids are Plaid-wide; a store keys Items by user): the webhook
+/// is applied to each holder, each held in turn, and recorded once.
+async fn a_webhook_for_an_item_two_users_hold_is_applied_to_each<S: Store + 'static>(
+    world: World<S>,
+    other: UserId,
+) {
+    let hooks = Hooks::start(world).await;
+    let stored = hooks
+        .store()
+        .get_plaid_item(hooks.world.user, &hooks.item)
+        .await
+        .unwrap();
+    hooks
+        .store()
+        .upsert_plaid_item(
+            other,
+            &tributary_repo::NewPlaidItem {
+                item_id: hooks.item.clone(),
+                institution_id: None,
+                institution_name: None,
+                access_token: stored.access_token.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut holders = vec![hooks.world.user, other];
+    holders.sort_by_key(|user| user.into_uuid());
+
+    let outcome = hooks
+        .deliver(&hooks.example("ItemErrorWebhook"))
+        .await
+        .unwrap();
+    let expected: Vec<_> = holders
+        .iter()
+        .map(|user| PlaidWebhookOutcome::ItemStatusChanged {
+            user: *user,
+            item_id: hooks.item.clone(),
+            status: PlaidItemStatus::LoginRequired,
+        })
+        .collect();
+    assert_eq!(outcome, PlaidWebhookOutcome::PerOwner(expected));
+    for user in holders {
+        let item = hooks
+            .store()
+            .get_plaid_item(user, &hooks.item)
+            .await
+            .unwrap();
+        assert_eq!(item.status, PlaidItemStatus::LoginRequired);
+    }
+    assert!(hooks.pending().await.is_empty());
+}
+
 macro_rules! scenarios {
     ($runner:ident) => {
         $runner!(each_plaid_webhook_kind_does_what_it_says);
@@ -685,6 +747,17 @@ mod memory {
     }
 
     scenarios!(on_memory);
+
+    #[tokio::test]
+    async fn a_webhook_for_an_item_two_users_hold_is_applied_to_each() {
+        let (store, user) = store_and_user();
+        let other = store.create_user();
+        super::a_webhook_for_an_item_two_users_hold_is_applied_to_each(
+            World::start(store, user).await,
+            other,
+        )
+        .await;
+    }
 
     #[tokio::test]
     async fn a_plaid_delivery_whose_application_fails_stays_pending_and_a_retry_applies_it() {
@@ -723,6 +796,14 @@ mod postgres {
     }
 
     scenarios!(on_postgres);
+
+    #[sqlx::test(migrations = false)]
+    async fn a_webhook_for_an_item_two_users_hold_is_applied_to_each(superuser: PgPool) {
+        let pool = backend(&superuser).await;
+        let other = user(&pool).await;
+        let world = World::start(store(&pool), user(&pool).await).await;
+        super::a_webhook_for_an_item_two_users_hold_is_applied_to_each(world, other).await;
+    }
 
     #[sqlx::test(migrations = false)]
     async fn a_plaid_delivery_whose_application_fails_stays_pending_and_a_retry_applies_it(

@@ -192,7 +192,7 @@ pub async fn each_providers_deliveries_are_keyed_and_retried_apart<H: Harness>(h
     };
     assert_eq!(
         keys(store.pending_webhooks(Provider::Plaid, 10).await.unwrap()),
-        [plaid.key.clone()]
+        std::slice::from_ref(&plaid.key)
     );
     assert_eq!(
         keys(
@@ -201,7 +201,7 @@ pub async fn each_providers_deliveries_are_keyed_and_retried_apart<H: Harness>(h
                 .await
                 .unwrap()
         ),
-        [snaptrade.key.clone()]
+        std::slice::from_ref(&snaptrade.key)
     );
     store.mark_webhook_applied(&plaid.key).await.unwrap();
     assert_eq!(

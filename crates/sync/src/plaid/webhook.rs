@@ -150,6 +150,7 @@ impl<S: Store + 'static> Plaid<'_, S> {
             .map_err(|failure| match failure {
                 PlaidWebhookError::Refused(refusal) => SyncError::Webhook(refusal),
                 PlaidWebhookError::KeyUnavailable(error) => SyncError::Provider(error),
+                // A failure the verifier may add later: refused as unverifiable, never taken for genuine.
                 other => SyncError::Webhook(WebhookError::Malformed {
                     provider: Provider::Plaid,
                     reason: other.to_string(),

@@ -138,6 +138,9 @@ fn describe(outcome: &WebhookOutcome) -> String {
         }
         WebhookOutcome::OrdersRefreshed { written } => format!("the account's orders were refreshed ({written} written)"),
         WebhookOutcome::Ignored { reason } => format!("acknowledged without action: {reason}"),
+        WebhookOutcome::UnknownUser { snaptrade_user_id } => {
+            format!("names SnapTrade user {snaptrade_user_id}, whom this database does not know: acknowledged, nothing written")
+        }
         WebhookOutcome::Deferred { reason } => format!(
             "recorded and acknowledged, but applying it failed ({reason}); retry_snaptrade_webhooks applies it later"
         ),

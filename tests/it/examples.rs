@@ -110,8 +110,8 @@ fn webhook_signed_with_the_sandbox_key_is_verified_and_acknowledged() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("outcome:   acknowledged without action: connection"),
-        "an empty MemoryStore holds no connection: {stdout}"
+        stdout.contains("whom this database does not know: acknowledged, nothing written"),
+        "an empty MemoryStore knows no user: {stdout}"
     );
 }
 

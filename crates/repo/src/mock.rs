@@ -192,7 +192,11 @@ mockall::mock! {
         async fn find_webhook(&self, key: &WebhookKey) -> Result<Option<WebhookDelivery>, RepoError>;
         async fn mark_webhook_applied(&self, key: &WebhookKey) -> Result<(), RepoError>;
         async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError>;
-        async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError>;
+        async fn pending_webhooks(
+            &self,
+            provider: Provider,
+            limit: usize,
+        ) -> Result<Vec<WebhookDelivery>, RepoError>;
         async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError>;
     }
 
@@ -215,6 +219,7 @@ mockall::mock! {
             item: &ProviderItemId,
             change: PlaidItemStatusChange,
         ) -> Result<PlaidItem, RepoError>;
+        async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError>;
     }
 
     #[async_trait]

@@ -261,6 +261,14 @@ pub trait PlaidItemRepository: Send + Sync {
         item: &ProviderItemId,
         change: PlaidItemStatusChange,
     ) -> Result<PlaidItem, RepoError>;
+
+    /// The users who hold the Item `item` (Plaid's ids are Plaid-wide; a store holds an Item once per user, so
+    /// this is usually one user, none when no user holds it), ordered by user id: whom a Plaid webhook, which names
+    /// an Item and no user, concerns. A service operation across users.
+    ///
+    /// # Errors
+    /// [`RepoError::Forbidden`] in a user-scoped store.
+    async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError>;
 }
 
 /// The status, code, message and last sync an Item has after `change`.

@@ -428,7 +428,7 @@ pub trait PortfolioRepository: Send + Sync {
     ) -> Result<(), RepoError>;
 }
 
-/// Where a recorded webhook delivery stands (`snaptrade_webhook_events.status`).
+/// Where a recorded webhook delivery stands (`snaptrade_webhook_events.status`, the inbox of every provider).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookStatus {
@@ -463,14 +463,44 @@ impl WebhookStatus {
     }
 }
 
-/// A delivery's identity: its webhook id, scoped by the SnapTrade user it names (empty when it names none), so one
-/// user's delivery can never block, or be taken for, another's.
+/// A delivery's identity: the provider that sent it, and its delivery id — for SnapTrade its webhook id scoped by
+/// the SnapTrade user it names (empty when it names none), so one user's delivery can never block, or be taken
+/// for, another's; for Plaid, which sends no webhook id, what its signature binds (the token's issue time and the
+/// body's SHA-256), so a replay of one signed delivery is the same key and two events never are.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct WebhookKey {
-    /// The SnapTrade user the delivery names, as sent (`""` for none).
+    /// Who sent it: [`Provider::SnapTrade`] or [`Provider::Plaid`] (the providers whose webhooks are received).
+    pub provider: Provider,
+    /// The SnapTrade user the delivery names, as sent (`""` for none, and for every other provider's delivery).
     pub snaptrade_user_id: String,
-    /// The webhook id (or, when SnapTrade sent none, what makes the event unique).
+    /// The delivery id: SnapTrade's webhook id (or, when SnapTrade sent none, what makes the event unique);
+    /// Plaid's signed token's `iat` and the body's SHA-256.
     pub webhook_id: String,
+}
+
+impl WebhookKey {
+    /// A SnapTrade delivery's key.
+    pub fn snaptrade(snaptrade_user_id: impl Into<String>, webhook_id: impl Into<String>) -> Self {
+        Self {
+            provider: Provider::SnapTrade,
+            snaptrade_user_id: snaptrade_user_id.into(),
+            webhook_id: webhook_id.into(),
+        }
+    }
+
+    /// A Plaid delivery's key.
+    pub fn plaid(webhook_id: impl Into<String>) -> Self {
+        Self {
+            provider: Provider::Plaid,
+            snaptrade_user_id: String::new(),
+            webhook_id: webhook_id.into(),
+        }
+    }
+}
+
+/// Whether the inbox takes `provider`'s deliveries (`snaptrade_webhook_events_provider_check`).
+pub(crate) fn receives_webhooks(provider: Provider) -> bool {
+    matches!(provider, Provider::SnapTrade | Provider::Plaid)
 }
 
 /// A verified delivery, as recorded before it is acknowledged.
@@ -515,7 +545,7 @@ pub struct WebhookDelivery {
     pub applied_at: Option<DateTime<Utc>>,
 }
 
-/// The SnapTrade webhook inbox (`snaptrade_webhook_events`, backend only): every verified delivery is recorded
+/// The webhook inbox of every provider (`snaptrade_webhook_events`, backend only): every verified delivery is recorded
 /// before it is acknowledged and applied from its row, so a failure of ours never loses one, a redelivery is
 /// recognised (not after a restart either, nor by another process sharing the database) and never applied twice.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -526,7 +556,8 @@ pub trait WebhookRepository: Send + Sync {
     ///
     /// # Errors
     /// [`RepoError::InvalidData`] (`"webhook_id"`, `"event_type"`, `"snaptrade_user_id"`) for an empty or
-    /// NUL-carrying value; [`RepoError::Unavailable`] if the database cannot be reached: the delivery is then not
+    /// NUL-carrying value, (`"provider"`) for a provider that sends no webhooks, or (`"snaptrade_user_id"`) for
+    /// one set on another provider's delivery; [`RepoError::Unavailable`] if the database cannot be reached: the delivery is then not
     /// recorded, and must not be acknowledged.
     async fn record_webhook(&self, delivery: &NewWebhookDelivery) -> Result<bool, RepoError>;
 
@@ -546,8 +577,13 @@ pub trait WebhookRepository: Send + Sync {
     /// [`RepoError::NotFound`] (`"webhook"`) if no delivery has this key.
     async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError>;
 
-    /// Up to `limit` deliveries not applied yet (received or failed), oldest first.
-    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError>;
+    /// Up to `limit` of `provider`'s deliveries not applied yet (received or failed), oldest first: each
+    /// provider's retry reads its own.
+    async fn pending_webhooks(
+        &self,
+        provider: Provider,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>, RepoError>;
 
     /// Deletes the applied deliveries applied before `applied_before` (past the window in which the provider may
     /// still redeliver them); a delivery not applied yet is never purged. Returns how many were deleted.
@@ -558,10 +594,22 @@ pub trait WebhookRepository: Send + Sync {
 pub(crate) fn check_webhook_delivery(delivery: &NewWebhookDelivery) -> Result<(), RepoError> {
     check_webhook_text("webhook_id", &delivery.key.webhook_id)?;
     check_webhook_text("event_type", &delivery.event_type)?;
+    if !receives_webhooks(delivery.key.provider) {
+        return Err(RepoError::invalid(
+            "provider",
+            format!("{} sends no webhooks", delivery.key.provider),
+        ));
+    }
     if delivery.key.snaptrade_user_id.contains('\0') {
         return Err(RepoError::invalid(
             "snaptrade_user_id",
             "contains a NUL character",
+        ));
+    }
+    if delivery.key.provider != Provider::SnapTrade && !delivery.key.snaptrade_user_id.is_empty() {
+        return Err(RepoError::invalid(
+            "snaptrade_user_id",
+            "is SnapTrade's scope; another provider's delivery has none",
         ));
     }
     Ok(())

@@ -26,7 +26,7 @@ const TABLES: [&str; 8] = [
     "event_stream_positions",
 ];
 
-const NEW_COLUMNS: [(&str, &str); 10] = [
+const NEW_COLUMNS: [(&str, &str); 11] = [
     ("user_investment_accounts", "snaptrade_authorization_id"),
     ("user_investment_accounts", "brokerage_name"),
     ("user_investment_accounts", "connection_type"),
@@ -37,6 +37,8 @@ const NEW_COLUMNS: [(&str, &str); 10] = [
     ("user_aggregated_holdings", "universal_symbol_id"),
     ("user_aggregated_holdings", "option_contract"),
     ("user_aggregated_holdings", "currency"),
+    // The webhook inbox serves every provider (migration 0021).
+    ("snaptrade_webhook_events", "provider"),
 ];
 
 const VIEWS: [&str; 2] = ["v_unified_investment_accounts", "v_portfolio_totals"];

@@ -416,3 +416,26 @@ pub enum OrderRefusal {
         cap: tributary_domain::Notional,
     },
 }
+
+impl SyncError {
+    /// The HTTP status to answer a webhook delivery with when receiving it failed: the refusal's own
+    /// ([`WebhookError::http_status`]: 401 forged or unsigned, 400 stale or malformed, 413 too large), else 503 —
+    /// the delivery was not recorded (our store, or the provider's verification key, was unavailable), so the
+    /// provider must deliver it again.
+    pub fn webhook_http_status(&self) -> u16 {
+        match self {
+            Self::Webhook(refusal) => refusal.http_status(),
+            _ => 503,
+        }
+    }
+}
+
+/// The HTTP status to answer a webhook delivery with, from what a provider's `handle_webhook` returned (SnapTrade's
+/// or Plaid's): 200 when it was recorded (applied or not: a recorded delivery is never lost), else
+/// [`SyncError::webhook_http_status`].
+pub fn webhook_status<T>(result: &Result<T, SyncError>) -> u16 {
+    match result {
+        Ok(_) => 200,
+        Err(error) => error.webhook_http_status(),
+    }
+}

@@ -61,17 +61,19 @@ mod orders;
 pub mod plaid;
 mod plugin;
 mod report;
-#[cfg(all(feature = "axum", feature = "snaptrade"))]
+#[cfg(all(feature = "axum", any(feature = "snaptrade", feature = "plaid")))]
 pub mod routes;
 #[cfg(feature = "snaptrade")]
 pub mod snaptrade;
 pub mod source;
 
 pub use engine::{DEFAULT_CONCURRENCY, SyncEngine};
-pub use error::{OrderRefusal, SyncError};
+pub use error::{OrderRefusal, SyncError, webhook_status};
 pub use lifecycle::{ProviderRemoval, UserForgotten};
 pub use lock::{UserGuard, UserLocks};
 pub use orders::OrderPlacement;
+#[cfg(feature = "plaid")]
+pub use plaid::PlaidWebhookOutcome;
 pub use plugin::ProviderPlugin;
 pub use report::{
     AccountReport, ConnectionReport, FailedPart, Failure, Outcome, ProviderReport, ReportedFailure,

@@ -9,7 +9,7 @@
 //!
 //! | the delivery | status | the provider then |
 //! |---|---|---|
-//! | recorded: applied, replayed, ignored, naming a user or Item the store does not hold, or deferred because applying it failed (a provider error during the follow-up sync included) | 200 | stops; a deferred delivery is applied by the engine's retry, not by a redelivery |
+//! | recorded: applied, replayed, ignored, naming a user or Item the store does not hold (`unknown`), or deferred because applying it failed (a provider error during the follow-up sync included) | 200 | stops; a deferred delivery is applied by the engine's retry, not by a redelivery |
 //! | forged, unsigned, or signed with a key the provider does not have | 401 | retries, and is refused again |
 //! | stale or not one of the provider's events | 400 | retries, and is refused again |
 //! | over [`MAX_WEBHOOK_BODY`] | 413 | retries, and is refused again |
@@ -79,6 +79,8 @@ pub fn webhook_routes<S: Store + 'static>(engine: Arc<SyncEngine<S>>) -> Router 
     let routes = Router::new();
     #[cfg(feature = "snaptrade")]
     let routes = routes.route("/snaptrade", axum::routing::post(snaptrade_delivery::<S>));
+    #[cfg(feature = "plaid")]
+    let routes = routes.route("/plaid", axum::routing::post(plaid_delivery::<S>));
     routes.with_state(engine)
 }
 
@@ -125,11 +127,81 @@ fn snaptrade_answer(outcome: &crate::WebhookOutcome) -> Answer {
             Answer::new("applied", Some(format!("{written} orders refreshed")))
         }
         Outcome::Ignored { reason } => Answer::new("ignored", Some(reason.clone())),
-        Outcome::Deferred { .. } => Answer::new(
-            "deferred",
-            Some("recorded; applying it failed and is retried".into()),
+        Outcome::UnknownUser { .. } => Answer::new(
+            "unknown",
+            Some("names a user this service does not hold".into()),
         ),
+        Outcome::Deferred { .. } => deferred(),
     }
+}
+
+/// A Plaid delivery, through [`crate::plaid::Plaid::handle_webhook`].
+#[cfg(feature = "plaid")]
+async fn plaid_delivery<S: Store + 'static>(
+    State(engine): State<Arc<SyncEngine<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let provider = Provider::Plaid;
+    let result = match read_capped(provider, &headers, body).await {
+        Ok(body) => {
+            let verification = text_header(&headers, "Plaid-Verification");
+            engine.plaid().handle_webhook(verification, &body).await
+        }
+        Err(refusal) => Err(refusal.into()),
+    };
+    answer(provider, result.map(|outcome| plaid_answer(&outcome)))
+}
+
+/// What a Plaid outcome tells the provider's delivery log.
+#[cfg(feature = "plaid")]
+fn plaid_answer(outcome: &crate::plaid::PlaidWebhookOutcome) -> Answer {
+    use crate::plaid::PlaidWebhookOutcome as Outcome;
+    match outcome {
+        Outcome::Replayed => Answer::new("replayed", None),
+        Outcome::Resynced { report, .. } if report.has_failures() => Answer::new(
+            "applied",
+            Some(format!(
+                "Item synced; {} parts failed and are tried again at the next sync",
+                report.failures().len()
+            )),
+        ),
+        Outcome::Resynced { .. } => Answer::new("applied", Some("Item synced".into())),
+        Outcome::ItemStatusChanged { status, .. } => {
+            Answer::new("applied", Some(format!("Item {}", status.as_str())))
+        }
+        Outcome::Acknowledged { reason } => Answer::new("ignored", Some(reason.clone())),
+        Outcome::UnknownItem { .. } => Answer::new(
+            "unknown",
+            Some("names an Item this service does not hold".into()),
+        ),
+        Outcome::OtherEnvironment { environment } => Answer::new(
+            "ignored",
+            Some(format!(
+                "sent from Plaid's {environment} environment, not this one's"
+            )),
+        ),
+        Outcome::PerOwner(outcomes) => {
+            let each: Vec<_> = outcomes.iter().map(plaid_answer).collect();
+            let outcome = if each.iter().any(|answer| answer.outcome == "deferred") {
+                "deferred"
+            } else {
+                "applied"
+            };
+            Answer::new(
+                outcome,
+                Some(format!("applied for {} holders of the Item", each.len())),
+            )
+        }
+        Outcome::Deferred { .. } => deferred(),
+    }
+}
+
+fn deferred() -> Answer {
+    Answer::new(
+        "deferred",
+        Some("recorded; applying it failed and is retried".into()),
+    )
 }
 
 /// The answer's body: what became of the delivery, for the provider's delivery log.
@@ -155,19 +227,23 @@ fn answer(provider: Provider, result: Result<Answer, SyncError>) -> Response {
             tracing::info!(%provider, outcome = answer.outcome, detail = answer.detail.as_deref(), "webhook delivery recorded");
             (StatusCode::OK, answer)
         }
-        Err(SyncError::Webhook(refusal)) => {
-            tracing::warn!(%provider, %refusal, "webhook delivery refused");
-            let status =
-                StatusCode::from_u16(refusal.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, Answer::new("refused", Some(refusal.to_string())))
-        }
         Err(error) => {
-            tracing::error!(%provider, %error, "webhook delivery not recorded; the provider will deliver it again");
-            let detail = "not recorded; deliver it again".to_owned();
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Answer::new("not_recorded", Some(detail)),
-            )
+            let status = StatusCode::from_u16(error.webhook_http_status())
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let body = match &error {
+                SyncError::Webhook(refusal) => {
+                    tracing::warn!(%provider, %refusal, "webhook delivery refused");
+                    Answer::new("refused", Some(refusal.to_string()))
+                }
+                _ => {
+                    tracing::error!(%provider, %error, "webhook delivery not recorded; the provider will deliver it again");
+                    Answer::new(
+                        "not_recorded",
+                        Some("not recorded; deliver it again".to_owned()),
+                    )
+                }
+            };
+            (status, body)
         }
     };
     (status, Json(body)).into_response()

@@ -56,6 +56,7 @@ pub struct PlaidConfig {
     pub(crate) client_id: String,
     pub(crate) secret: SecretString,
     pub(crate) base_url: Url,
+    pub(crate) environment: Option<PlaidEnvironment>,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
 }
@@ -86,6 +87,7 @@ impl PlaidConfig {
             client_id: client_id.into(),
             secret,
             base_url: environment.base_url(),
+            environment: Some(environment),
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
@@ -94,14 +96,22 @@ impl PlaidConfig {
     fn from_variables<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ProviderError> {
         let client_id = env.required(ENV_CLIENT_ID)?;
         let secret = env.secret(ENV_SECRET)?;
-        let base_url = match env.optional_url(ENV_BASE_URL)? {
-            Some(url) => url,
-            None => environment_from(env)?.base_url(),
+        let (base_url, environment) = match env.optional_url(ENV_BASE_URL)? {
+            Some(url) => (
+                url,
+                env.optional(ENV_ENVIRONMENT)
+                    .and_then(|value| PlaidEnvironment::parse(&value)),
+            ),
+            None => {
+                let environment = environment_from(env)?;
+                (environment.base_url(), Some(environment))
+            }
         };
         Ok(Self {
             client_id,
             secret,
             base_url,
+            environment,
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
@@ -110,6 +120,13 @@ impl PlaidConfig {
     /// The client id (not a secret: Plaid shows it in dashboards and logs).
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The Plaid environment this configuration is for: the one it was made for, or `PLAID_ENV` when
+    /// `PLAID_BASE_URL` chose the URL (`None` when that was not set either). A webhook sent from another
+    /// environment concerns Items this configuration never reaches.
+    pub fn environment(&self) -> Option<PlaidEnvironment> {
+        self.environment
     }
 }
 

@@ -66,7 +66,7 @@ pub use config::{
 use tributary_domain::Provider;
 pub use webhook::{
     PlaidWebhook, PlaidWebhookEnvironment, PlaidWebhookError, PlaidWebhookKind,
-    PlaidWebhookVerifier, WebhookVerificationKey,
+    PlaidWebhookVerifier, SignedDelivery, WebhookVerificationKey,
 };
 
 use crate::config::endpoint_url;
@@ -75,9 +75,10 @@ use crate::http::{self, Backoff, HttpClient};
 use wire::{
     AccessTokenRequest, AccountsGetResponse, Authenticated, InvestmentTransactionsGetResponse,
     InvestmentTransactionsOptions, InvestmentTransactionsRequest, InvestmentsHoldingsGetResponse,
-    ItemGetResponse, ItemPublicTokenExchangeResponse, ItemRemoveRequest, LinkTokenCreateRequest,
-    LinkTokenCreateResponse, LinkTokenUser, PublicTokenExchangeRequest, RequestIdResponse,
-    SandboxPublicTokenCreateRequest, SandboxPublicTokenCreateResponse,
+    ItemGetResponse, ItemPublicTokenExchangeResponse, ItemRemoveRequest, ItemWebhookUpdateRequest,
+    ItemWebhookUpdateResponse, LinkTokenCreateRequest, LinkTokenCreateResponse, LinkTokenUser,
+    PublicTokenExchangeRequest, RequestIdResponse, SandboxPublicTokenCreateRequest,
+    SandboxPublicTokenCreateResponse,
 };
 
 /// The API version every request pins.
@@ -238,6 +239,12 @@ const ITEM_GET: Operation = Operation {
     path: "/item/get",
     repeat: Repeat::Safe,
 };
+const ITEM_WEBHOOK_UPDATE: Operation = Operation {
+    path: "/item/webhook/update",
+    // Setting the same URL twice leaves the Item as once, but each call fires `WEBHOOK_UPDATE_ACKNOWLEDGED`:
+    // not repeated on a failure whose outcome is unknown.
+    repeat: Repeat::Never,
+};
 const ITEM_REMOVE: Operation = Operation {
     path: "/item/remove",
     repeat: Repeat::Never,
@@ -383,6 +390,28 @@ impl PlaidClient {
             },
         )
         .await
+    }
+
+    /// Points the Item's webhooks at `webhook`, or stops them with `None` (`/item/webhook/update`,
+    /// `ItemWebhookUpdateRequest.webhook`: "The new webhook URL to associate with the Item. To remove a webhook
+    /// from an Item, set to `null`."). Plaid then sends `ITEM` / `WEBHOOK_UPDATE_ACKNOWLEDGED` to the new URL
+    /// (`WebhookUpdateAcknowledgedWebhook`). Returns the webhook URL the Item now has, as Plaid answers it
+    /// (`ItemWebhookUpdateResponse.item.webhook`). Not retried.
+    ///
+    /// # Errors
+    /// Any [`ProviderError`], sorted as the client sorts Plaid's errors (a URL that is not one is
+    /// `INVALID_FIELD`, a token Plaid does not know `INVALID_ACCESS_TOKEN`).
+    pub async fn update_item_webhook(
+        &self,
+        access_token: &AccessToken,
+        webhook: Option<&url::Url>,
+    ) -> Result<Option<String>, ProviderError> {
+        let body = ItemWebhookUpdateRequest {
+            access_token: access_token.0.expose_secret(),
+            webhook: webhook.map(url::Url::as_str),
+        };
+        let response: ItemWebhookUpdateResponse = self.call(ITEM_WEBHOOK_UPDATE, &body).await?;
+        Ok(response.item.webhook.filter(|url| !url.is_empty()))
     }
 
     /// Removes the Item and invalidates its access token (`/item/remove`). Not retried. Returns Plaid's

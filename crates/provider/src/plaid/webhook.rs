@@ -253,6 +253,34 @@ pub struct PlaidWebhook {
     pub environment: PlaidWebhookEnvironment,
     /// The payload as received.
     pub raw: Value,
+    /// What the signature bound, when the event came through [`PlaidWebhookVerifier::verify`] (`None` for one
+    /// read back with [`PlaidWebhook::from_payload`]).
+    pub signed: Option<SignedDelivery>,
+}
+
+/// What a verified delivery's token bound: when it was issued, and the body it was issued for.
+///
+/// Plaid sends no webhook id; these two identify one signed delivery. A replay of the same delivery (the same
+/// token, the same body) has the same identity; two events never do, since their bodies differ, nor does one event
+/// signed again later, since its `iat` differs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct SignedDelivery {
+    /// The token's `iat`.
+    pub issued_at: DateTime<Utc>,
+    /// The SHA-256 of the body, lowercase hex (the token's `request_body_sha256`, checked against the body).
+    pub body_sha256: String,
+}
+
+impl SignedDelivery {
+    /// The delivery's identity as one string: `iat:<seconds>:sha256:<hex>`.
+    pub fn delivery_id(&self) -> String {
+        format!(
+            "iat:{}:sha256:{}",
+            self.issued_at.timestamp(),
+            self.body_sha256
+        )
+    }
 }
 
 impl PlaidWebhook {
@@ -293,6 +321,7 @@ fn read_event(fields: Map<String, Value>) -> Result<PlaidWebhook, WebhookError> 
         error,
         environment,
         raw: Value::Object(fields),
+        signed: None,
     })
 }
 
@@ -433,7 +462,16 @@ impl PlaidWebhookVerifier {
         check_body_hash(&claims.request_body_sha256, body)?;
         let payload: Value = serde_json::from_slice(body)
             .map_err(|error| malformed(format!("is not JSON ({error})")))?;
-        Ok(PlaidWebhook::from_payload(payload)?)
+        let mut event = PlaidWebhook::from_payload(payload)?;
+        // `check_age` accepted `iat`, so it is a time chrono represents; the hash is the body's own, in the
+        // lowercase hex `check_body_hash` compared.
+        let issued_at = DateTime::from_timestamp(claims.iat, 0)
+            .ok_or_else(|| malformed("has an issue time no clock can show".to_owned()))?;
+        event.signed = Some(SignedDelivery {
+            issued_at,
+            body_sha256: hex_sha256(body),
+        });
+        Ok(event)
     }
 
     /// The key for `kid`: from the cache, else from Plaid (Plaid's docs: cache keys by `kid`, look a new `kid`
@@ -586,11 +624,7 @@ fn check_age(iat: i64, now: DateTime<Utc>) -> Result<(), WebhookError> {
 /// The body's SHA-256 in hex against the signed claim, in constant time. Plaid's docs compute it as a lowercase
 /// hex digest; an uppercase claim is read the same.
 fn check_body_hash(claim: &str, body: &[u8]) -> Result<(), WebhookError> {
-    let digest = Sha256::digest(body);
-    let mut expected = String::with_capacity(64);
-    for byte in digest {
-        expected.push_str(&format!("{byte:02x}"));
-    }
+    let expected = hex_sha256(body);
     let claim = claim.to_ascii_lowercase();
     if bool::from(expected.as_bytes().ct_eq(claim.as_bytes())) {
         return Ok(());
@@ -598,6 +632,15 @@ fn check_body_hash(claim: &str, body: &[u8]) -> Result<(), WebhookError> {
     Err(WebhookError::BadSignature {
         provider: Provider::Plaid,
     })
+}
+
+/// The SHA-256 of `body`, lowercase hex.
+fn hex_sha256(body: &[u8]) -> String {
+    let mut hex = String::with_capacity(64);
+    for byte in Sha256::digest(body) {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
 }
 
 fn unknown_key(kid: &str) -> PlaidWebhookError {

@@ -42,6 +42,23 @@ pub(crate) struct ItemRemoveRequest<'a> {
     pub reason_note: Option<&'a str>,
 }
 
+/// `/item/webhook/update` request body (`ItemWebhookUpdateRequest`): `webhook` is `nullable: true`, and `null`
+/// removes the Item's webhook, so it is always sent.
+#[derive(Serialize)]
+pub(crate) struct ItemWebhookUpdateRequest<'a> {
+    pub access_token: &'a str,
+    pub webhook: Option<&'a str>,
+}
+
+/// `/item/webhook/update` response (`ItemWebhookUpdateResponse.required: [item, request_id]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemWebhookUpdateResponse {
+    /// The Item as it now is.
+    pub item: Item,
+    /// Plaid's id for this request.
+    pub request_id: String,
+}
+
 /// `/item/public_token/exchange` request body.
 #[derive(Serialize)]
 pub(crate) struct PublicTokenExchangeRequest<'a> {

@@ -117,6 +117,18 @@ impl PlaidItemRepository for MemoryStore {
         mirror_on_accounts(&mut state, &stored);
         Ok(stored)
     }
+
+    async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError> {
+        let mut owners: Vec<UserId> = self
+            .lock()
+            .plaid_items
+            .keys()
+            .filter(|(_, held)| held == item)
+            .map(|(user, _)| *user)
+            .collect();
+        owners.sort_by_key(|user| user.into_uuid());
+        Ok(owners)
+    }
 }
 
 /// The Item's health on its accounts' `connection_status`, each changed account stamped.

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tributary_domain::Provider;
 
 use super::MemoryStore;
 use crate::repository::{check_webhook_delivery, webhook_error_text};
@@ -73,12 +74,18 @@ impl WebhookRepository for MemoryStore {
         Ok(())
     }
 
-    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
+    async fn pending_webhooks(
+        &self,
+        provider: Provider,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>, RepoError> {
         let state = self.lock();
         let mut pending: Vec<_> = state
             .webhooks
             .values()
-            .filter(|delivery| delivery.status != WebhookStatus::Applied)
+            .filter(|delivery| {
+                delivery.key.provider == provider && delivery.status != WebhookStatus::Applied
+            })
             .cloned()
             .collect();
         pending.sort_by(|a, b| {

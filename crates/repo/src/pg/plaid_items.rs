@@ -55,6 +55,9 @@ const MIRROR_ON_ACCOUNTS: &str = "
 update public.user_investment_accounts set connection_status = $3
 where user_id = $1 and provider = 'plaid' and provider_item_id = $2 and connection_status is distinct from $3";
 
+/// Who holds an Item, across users (`idx_plaid_items_item_id`, migration 0021).
+const OWNERS: &str = "select user_id from public.plaid_items where item_id = $1 order by user_id";
+
 #[async_trait]
 impl PlaidItemRepository for PgStore {
     async fn upsert_plaid_item(
@@ -148,6 +151,20 @@ impl PlaidItemRepository for PgStore {
         let stored = self.read_item(&row)?;
         commit(tx).await?;
         Ok(stored)
+    }
+
+    async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError> {
+        if let Some(me) = self.acting_as() {
+            return Err(RepoError::forbidden(format!(
+                "finding the owners of a Plaid Item is a service operation; a store scoped to user {me} cannot run it"
+            )));
+        }
+        let owners: Vec<uuid::Uuid> = sqlx::query_scalar(OWNERS)
+            .bind(item.as_str())
+            .fetch_all(self.pool())
+            .await
+            .map_err(classify)?;
+        Ok(owners.into_iter().map(UserId::new).collect())
     }
 }
 

@@ -1,4 +1,5 @@
-//! The SnapTrade webhook inbox on PostgreSQL (`snaptrade_webhook_events`, backend only).
+//! The webhook inbox on PostgreSQL (`snaptrade_webhook_events`, every provider's since migration 0021, backend
+//! only).
 //!
 //! No statement here reads `auth.users`: `service_role` holds no privilege on it (on Supabase, nor on the shim),
 //! so the first version's `(select u.id from auth.users u …)` failed as `service_role` with "permission denied
@@ -9,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use tributary_domain::UserId;
+use tributary_domain::{Provider, UserId};
 
 use super::PgStore;
 use super::row::Columns;
@@ -22,19 +23,19 @@ use crate::{
 /// One statement: the first delivery inserts its row, a redelivery finds the key taken and inserts nothing.
 const RECORD: &str = "
 insert into public.snaptrade_webhook_events
-  (snaptrade_user_id, webhook_id, event_type, user_id, payload, hint_only, status)
-values ($1, $2, $3, $4, $5, $6, 'received')
-on conflict (snaptrade_user_id, webhook_id) do nothing";
+  (provider, snaptrade_user_id, webhook_id, event_type, user_id, payload, hint_only, status)
+values ($7, $1, $2, $3, $4, $5, $6, 'received')
+on conflict (provider, snaptrade_user_id, webhook_id) do nothing";
 
 const FIND: &str = "
-select snaptrade_user_id, webhook_id, event_type, user_id, payload, hint_only, status, attempts,
+select provider, snaptrade_user_id, webhook_id, event_type, user_id, payload, hint_only, status, attempts,
   last_error, received_at, updated_at, applied_at
-from public.snaptrade_webhook_events where snaptrade_user_id = $1 and webhook_id = $2";
+from public.snaptrade_webhook_events where provider = $3 and snaptrade_user_id = $1 and webhook_id = $2";
 
 const MARK_APPLIED: &str = "
 update public.snaptrade_webhook_events
 set status = 'applied', attempts = attempts + 1, last_error = null, applied_at = now(), updated_at = now()
-where snaptrade_user_id = $1 and webhook_id = $2";
+where provider = $3 and snaptrade_user_id = $1 and webhook_id = $2";
 
 /// An applied delivery stays applied: a failure reported late (another process applied it meanwhile) is dropped.
 const MARK_FAILED: &str = "
@@ -43,12 +44,12 @@ set status = case when status = 'applied' then status else 'failed' end,
   attempts = attempts + 1,
   last_error = case when status = 'applied' then last_error else $3 end,
   updated_at = now()
-where snaptrade_user_id = $1 and webhook_id = $2";
+where provider = $4 and snaptrade_user_id = $1 and webhook_id = $2";
 
 const PENDING: &str = "
-select snaptrade_user_id, webhook_id, event_type, user_id, payload, hint_only, status, attempts,
+select provider, snaptrade_user_id, webhook_id, event_type, user_id, payload, hint_only, status, attempts,
   last_error, received_at, updated_at, applied_at
-from public.snaptrade_webhook_events where status <> 'applied'
+from public.snaptrade_webhook_events where provider = $2 and status <> 'applied'
 order by received_at, snaptrade_user_id, webhook_id limit $1";
 
 const PURGE: &str = "
@@ -75,6 +76,7 @@ impl WebhookRepository for PgStore {
         let row = sqlx::query(FIND)
             .bind(&key.snaptrade_user_id)
             .bind(&key.webhook_id)
+            .bind(key.provider.as_str())
             .fetch_optional(self.pool())
             .await
             .map_err(classify)?;
@@ -85,6 +87,7 @@ impl WebhookRepository for PgStore {
         let changed = sqlx::query(MARK_APPLIED)
             .bind(&key.snaptrade_user_id)
             .bind(&key.webhook_id)
+            .bind(key.provider.as_str())
             .execute(self.pool())
             .await
             .map_err(classify)?
@@ -97,6 +100,7 @@ impl WebhookRepository for PgStore {
             .bind(&key.snaptrade_user_id)
             .bind(&key.webhook_id)
             .bind(webhook_error_text(error))
+            .bind(key.provider.as_str())
             .execute(self.pool())
             .await
             .map_err(classify)?
@@ -104,10 +108,15 @@ impl WebhookRepository for PgStore {
         found(changed)
     }
 
-    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
+    async fn pending_webhooks(
+        &self,
+        provider: Provider,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>, RepoError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = sqlx::query(PENDING)
             .bind(limit)
+            .bind(provider.as_str())
             .fetch_all(self.pool())
             .await
             .map_err(classify)?;
@@ -138,6 +147,7 @@ impl PgStore {
             .bind(user.map(UserId::into_uuid))
             .bind(Json(&delivery.payload))
             .bind(delivery.hint_only)
+            .bind(delivery.key.provider.as_str())
             .execute(self.pool())
             .await?
             .rows_affected();
@@ -158,8 +168,10 @@ fn read_delivery(row: &PgRow) -> Result<WebhookDelivery, RepoError> {
     let attempts: i32 = c.get("attempts")?;
     let payload: Json<serde_json::Value> = c.get("payload")?;
     let user_id: Option<uuid::Uuid> = c.get("user_id")?;
+    let provider: String = c.get("provider")?;
     Ok(WebhookDelivery {
         key: WebhookKey {
+            provider: Provider::parse(&provider)?,
             snaptrade_user_id: c.get("snaptrade_user_id")?,
             webhook_id: c.get("webhook_id")?,
         },

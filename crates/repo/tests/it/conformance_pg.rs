@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
-    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, ProviderItemId,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, Provider, ProviderAccountId, ProviderItemId,
     SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 use tributary_repo::{
@@ -314,8 +314,12 @@ impl WebhookRepository for ReadsAsUser {
     async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError> {
         self.writer.mark_webhook_failed(key, error).await
     }
-    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
-        self.writer.pending_webhooks(limit).await
+    async fn pending_webhooks(
+        &self,
+        provider: Provider,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>, RepoError> {
+        self.writer.pending_webhooks(provider, limit).await
     }
     async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
         self.writer.purge_webhooks(applied_before).await
@@ -349,6 +353,9 @@ impl PlaidItemRepository for ReadsAsUser {
         change: PlaidItemStatusChange,
     ) -> Result<PlaidItem, RepoError> {
         self.writer.set_plaid_item_status(user, item, change).await
+    }
+    async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError> {
+        self.writer.plaid_item_owners(item).await
     }
 }
 
@@ -472,4 +479,19 @@ async fn a_user_scoped_store_removes_neither_an_item_nor_the_users_rows(pool: Pg
         "{deleted:?}"
     );
     pg.store.get_plaid_item(user, &item).await.unwrap();
+}
+
+/// A Plaid Item's holders are found across users: a store scoped to one user refuses the lookup before any SQL
+/// runs, so a signed-in user cannot learn who else holds an Item.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_user_scoped_store_does_not_find_the_holders_of_a_plaid_item(pool: PgPool) {
+    let pg = Pg::new(pool);
+    let user = pg.new_user().await;
+    let item = ProviderItemId::parse("item-1").unwrap();
+    let outcome = pg.store.for_user(user).plaid_item_owners(&item).await;
+    assert!(
+        matches!(outcome, Err(RepoError::Forbidden { .. })),
+        "{outcome:?}"
+    );
+    assert!(pg.store.plaid_item_owners(&item).await.unwrap().is_empty());
 }

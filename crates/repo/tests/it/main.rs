@@ -7,6 +7,7 @@ mod conformance_memory;
 mod conformance_pg;
 mod hosted_supabase;
 mod migration_0009;
+mod migration_0021;
 mod mock_service;
 mod pg_store;
 mod plaid_items_pg;

@@ -105,8 +105,8 @@ const TABLES: &[TableRules] = &[
     },
     TableRules {
         table: "snaptrade_webhook_events",
-        insert: "insert into public.snaptrade_webhook_events (webhook_id, event_type, user_id)
-                 values (gen_random_uuid()::text, 'USER_DELETED', '{user}')",
+        insert: "insert into public.snaptrade_webhook_events (provider, webhook_id, event_type, user_id)
+                 values ('plaid', gen_random_uuid()::text, 'ITEM:ERROR', '{user}')",
         // Backend only: not even the user the event names may see it.
         owner_reads: false,
         hidden: &[],
@@ -161,8 +161,10 @@ async fn seed_owner(pool: &PgPool, owner: Uuid) -> sqlx::Result<Uuid> {
         "insert into snaptrade_users (user_id, snaptrade_user_id, snaptrade_user_secret) values ($1, $1::text, 's')",
         "insert into snaptrade_brokerage_connections (user_id, authorization_id, brokerage_slug, brokerage_name)
          values ($1, gen_random_uuid(), 'ALPACA', 'Alpaca')",
-        "insert into snaptrade_webhook_events (webhook_id, event_type, user_id)
-         values ('id:' || $1::text, 'CONNECTION_BROKEN', $1)",
+        "insert into snaptrade_webhook_events (provider, webhook_id, event_type, user_id)
+         values ('snaptrade', 'id:' || $1::text, 'CONNECTION_BROKEN', $1)",
+        "insert into snaptrade_webhook_events (provider, webhook_id, event_type, user_id)
+         values ('plaid', 'iat:1:sha256:' || $1::text, 'HOLDINGS:DEFAULT_UPDATE', $1)",
         "insert into plaid_items (user_id, item_id, access_token_encrypted, status, error_code)
          values ($1, 'item-1', 'v1:k1:c2VhbGVk', 'login_required', 'ITEM_LOGIN_REQUIRED')",
         "insert into event_stream_positions (stream_name, last_event_id)

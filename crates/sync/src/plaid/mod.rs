@@ -4,33 +4,44 @@
 
 mod items;
 mod unlink;
+mod webhook;
 
 use std::sync::Arc;
 
 use tributary_domain::{Provider, ProviderItemId, UserId};
-use tributary_provider::plaid::{AccessToken, LinkToken, LinkTokenRequest, PlaidClient};
+use tributary_provider::plaid::{
+    AccessToken, LinkToken, LinkTokenRequest, PlaidClient, PlaidWebhookVerifier,
+};
 use tributary_repo::{NewPlaidItem, Store};
 
 pub use self::items::{StoredItemsSource, item_status_for_code};
 pub use self::unlink::PlaidItemUnlinked;
 pub(crate) use self::unlink::removed_at_plaid;
+pub use self::webhook::PlaidWebhookOutcome;
 use crate::source::{AccountSource, GivenLogins};
 use crate::{ProviderPlugin, SyncEngine, SyncError, SyncReport};
 
 /// Plaid's [`ProviderPlugin`]: a source over the user's stored Items ([`StoredItemsSource`]), plus any access
 /// tokens the caller holds itself and hands over ([`Plaid::add_item`]), kept here per user. Plaid does not trade,
-/// so there is no desk.
+/// so there is no desk. It keeps one [`PlaidWebhookVerifier`], so the webhook keys it learns are cached as long as
+/// the engine lives.
 #[derive(Debug, Clone)]
 pub struct PlaidPlugin {
     client: Arc<PlaidClient>,
     items: Arc<GivenLogins<AccessToken>>,
+    verifier: Arc<PlaidWebhookVerifier>,
 }
 
 impl PlaidPlugin {
     /// The plugin for `client`, which owns its credentials; `items` are access tokens the caller holds itself,
     /// per user, synced beside the stored Items (start with [`GivenLogins::new`]).
     pub fn new(client: Arc<PlaidClient>, items: Arc<GivenLogins<AccessToken>>) -> Self {
-        Self { client, items }
+        let verifier = Arc::new(PlaidWebhookVerifier::new(PlaidClient::clone(&client)));
+        Self {
+            client,
+            items,
+            verifier,
+        }
     }
 
     /// The client.
@@ -62,7 +73,7 @@ impl<S: Store + 'static> SyncEngine<S> {
         self.with_provider(PlaidPlugin::new(client, items))
     }
 
-    /// Plaid's own steps on this engine: linking Items, repairing them.
+    /// Plaid's own steps on this engine: linking Items, repairing them, receiving their webhooks.
     pub fn plaid(&self) -> Plaid<'_, S> {
         Plaid { engine: self }
     }

@@ -38,13 +38,10 @@ const CODE_UNKNOWN_USER: &str = "1083";
 
 /// The status to answer a webhook delivery with, from what [`SnapTrade::handle_webhook`] returned:
 /// 200 when it was recorded (applied or not: a recorded delivery is never lost), 401/400/413 when it was refused
-/// (forged, malformed, too large), 503 when it could not be recorded (SnapTrade then delivers it again).
+/// (forged, malformed, too large), 503 when it could not be recorded (SnapTrade then delivers it again). The same
+/// as [`crate::webhook_status`], which serves every provider's outcome.
 pub fn webhook_http_status(result: &Result<WebhookOutcome, SyncError>) -> u16 {
-    match result {
-        Ok(_) => 200,
-        Err(SyncError::Webhook(refusal)) => refusal.http_status(),
-        Err(_) => 503,
-    }
+    crate::webhook_status(result)
 }
 
 /// The user's stored SnapTrade registration, opened, as the client's credentials.
@@ -173,6 +170,13 @@ pub enum WebhookOutcome {
     Ignored {
         /// Why.
         reason: String,
+    },
+    /// The delivery names a user this store does not know (no such user, or none registered at SnapTrade):
+    /// acknowledged and recorded as applied, nothing else written. A genuine delivery for a user deleted since,
+    /// or a captured delivery re-signed for a made-up user, ends here.
+    UnknownUser {
+        /// The SnapTrade user id the delivery named.
+        snaptrade_user_id: String,
     },
     /// Recorded, but applying it failed: it stays recorded (answer 2xx all the same) and
     /// [`SnapTrade::retry_webhooks`] applies it later.
@@ -466,7 +470,12 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
     ) -> Result<Vec<(WebhookKey, WebhookOutcome)>, SyncError> {
         self.client()?;
         let mut outcomes = Vec::new();
-        for delivery in self.engine.store.pending_webhooks(limit).await? {
+        for delivery in self
+            .engine
+            .store
+            .pending_webhooks(Provider::SnapTrade, limit)
+            .await?
+        {
             let outcome = match WebhookEvent::from_payload(delivery.payload.clone()) {
                 Ok(event) => self.apply_recorded(&delivery.key, &event).await,
                 Err(error) => self.deferred(&delivery.key, &error.into()).await,
@@ -542,6 +551,15 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
         };
         if stored.status == WebhookStatus::Applied {
             return Ok(WebhookOutcome::Replayed);
+        }
+        // Tributary registers every user it serves at SnapTrade and stores the registration: a delivery naming a
+        // user without one concerns no one here (never synced, never "resynced" into an empty report).
+        if self.engine.store.find_snaptrade_user(user).await?.is_none() {
+            tracing::info!(event = ?event.kind, "a SnapTrade webhook for a user this store does not know: acknowledged as unknown");
+            self.engine.store.mark_webhook_applied(key).await?;
+            return Ok(WebhookOutcome::UnknownUser {
+                snaptrade_user_id: key.snaptrade_user_id.clone(),
+            });
         }
         let outcome = if stored.hint_only {
             tracing::info!(event = ?event.kind, "a stale SnapTrade webhook is a hint: the user is resynced");
@@ -768,15 +786,10 @@ fn named_user(event: &WebhookEvent) -> Option<UserId> {
 /// The delivery's identity: the SnapTrade user it names (empty for none), and its webhook id, else what makes
 /// the event itself unique.
 fn webhook_key(event: &WebhookEvent) -> WebhookKey {
-    WebhookKey {
-        snaptrade_user_id: event
-            .user_id
-            .as_deref()
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
-        webhook_id: webhook_id(event),
-    }
+    WebhookKey::snaptrade(
+        event.user_id.as_deref().unwrap_or_default().trim(),
+        webhook_id(event),
+    )
 }
 
 fn webhook_id(event: &WebhookEvent) -> String {

@@ -13,6 +13,8 @@ mod faults_providers;
 mod lifecycle;
 mod merge;
 mod plaid_items;
+#[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
+mod plaid_webhooks;
 mod seams;
 #[cfg(feature = "plaid")]
 mod slow_bank;

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tributary_domain::{ConnectionType, FeatureFlags, UserId};
 use tributary_provider::MAX_WEBHOOK_BODY;
+use tributary_provider::plaid::PlaidClient;
 use tributary_provider::router::ProviderRouter;
 use tributary_provider::snaptrade::SnapTradeClient;
 use tributary_repo::{Keyring, MemoryStore, PgStore, SecretKey, Store, WebhookKey};
@@ -28,6 +29,7 @@ struct Mounted<S> {
     engine: Arc<SyncEngine<S>>,
     sandbox: Sandbox,
     snaptrade: Arc<SnapTradeClient>,
+    plaid: Arc<PlaidClient>,
     user: UserId,
     address: SocketAddr,
     http: reqwest::Client,
@@ -40,15 +42,16 @@ impl<S: Store + 'static> Mounted<S> {
             engine,
             user,
             snaptrade,
+            plaid,
             ..
         } = world;
-        Self::serve_engine(engine, sandbox, snaptrade, user).await
+        Self::serve_engine(engine, sandbox, (snaptrade, plaid), user).await
     }
 
     async fn serve_engine(
         engine: SyncEngine<S>,
         sandbox: Sandbox,
-        snaptrade: Arc<SnapTradeClient>,
+        (snaptrade, plaid): (Arc<SnapTradeClient>, Arc<PlaidClient>),
         user: UserId,
     ) -> Self {
         let engine = Arc::new(engine);
@@ -60,6 +63,7 @@ impl<S: Store + 'static> Mounted<S> {
             engine,
             sandbox,
             snaptrade,
+            plaid,
             user,
             address,
             http: reqwest::Client::new(),
@@ -133,11 +137,46 @@ impl<S: Store + 'static> Mounted<S> {
         })
     }
 
+    /// Links a Plaid Item through the engine, as Plaid Link would; its id.
+    async fn link_plaid(&self) -> String {
+        let public_token = self
+            .plaid
+            .create_sandbox_public_token("ins_109508", &["investments".to_owned()])
+            .await
+            .unwrap();
+        let linked = self
+            .engine
+            .plaid()
+            .link(
+                self.user,
+                secrecy::ExposeSecret::expose_secret(&public_token),
+            )
+            .await
+            .unwrap();
+        linked.item_id.as_str().to_owned()
+    }
+
+    /// Posts a Plaid delivery of `body`, signed by the sandbox's key as issued at `issued_at`.
+    async fn post_plaid(
+        &self,
+        body: &Value,
+        issued_at: chrono::DateTime<chrono::Utc>,
+    ) -> (u16, Value) {
+        let signed = self.sandbox.plaid().sign_webhook_at(body, issued_at);
+        let answer = self
+            .http
+            .post(format!("http://{}/webhooks/plaid", self.address))
+            .header("Plaid-Verification", signed.verification)
+            .body(signed.body)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap())
+    }
+
     async fn recorded(&self, webhook_id: &str) -> bool {
-        let key = WebhookKey {
-            snaptrade_user_id: self.user.to_string(),
-            webhook_id: format!("id:{webhook_id}"),
-        };
+        let key = WebhookKey::snaptrade(self.user.to_string(), format!("id:{webhook_id}"));
         self.engine
             .store()
             .find_webhook(&key)
@@ -265,6 +304,115 @@ async fn a_provider_failing_the_follow_up_sync_is_never_answered_as_a_bad_delive
     assert!(mounted.recorded("w-outage").await);
 }
 
+async fn a_snaptrade_delivery_for_a_user_never_registered_is_answered_200_unknown<
+    S: Store + 'static,
+>(
+    mounted: Mounted<S>,
+) {
+    let (status, answer) = mounted
+        .deliver("ACCOUNT_HOLDINGS_UPDATED", "w-unknown")
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("unknown")),
+        "{answer}"
+    );
+    assert!(
+        mounted
+            .engine
+            .store()
+            .list_holdings(mounted.user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// plaid-openapi.yml `HoldingsDefaultUpdateWebhook`, for `item`, sent from the sandbox.
+fn holdings_update(item: &str) -> Value {
+    json!({
+        "webhook_type": "HOLDINGS",
+        "webhook_code": "DEFAULT_UPDATE",
+        "item_id": item,
+        "error": null,
+        "new_holdings": 1,
+        "updated_holdings": 0,
+        "environment": "sandbox",
+    })
+}
+
+async fn a_plaid_delivery_is_answered_200_applied_then_replayed_and_an_unknown_item_200_unknown<
+    S: Store + 'static,
+>(
+    mounted: Mounted<S>,
+) {
+    let item = mounted.link_plaid().await;
+    let now = chrono::Utc::now();
+    let (status, answer) = mounted.post_plaid(&holdings_update(&item), now).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("applied")),
+        "{answer}"
+    );
+    let (status, answer) = mounted.post_plaid(&holdings_update(&item), now).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("replayed")),
+        "{answer}"
+    );
+    let (status, answer) = mounted
+        .post_plaid(&holdings_update("item-no-one-holds"), now)
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("unknown")),
+        "{answer}"
+    );
+}
+
+async fn a_plaid_delivery_unsigned_is_401_and_stale_is_400<S: Store + 'static>(
+    mounted: Mounted<S>,
+) {
+    let item = mounted.link_plaid().await;
+    let url = format!("http://{}/webhooks/plaid", mounted.address);
+    let unsigned = mounted
+        .http
+        .post(&url)
+        .body(holdings_update(&item).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+    let six_minutes_ago = chrono::Utc::now() - chrono::Duration::minutes(6);
+    let (status, answer) = mounted
+        .post_plaid(&holdings_update(&item), six_minutes_ago)
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (400, Some("refused")),
+        "{answer}"
+    );
+}
+
+async fn plaids_verification_key_unavailable_is_answered_503<S: Store + 'static>(
+    mounted: Mounted<S>,
+) {
+    let item = mounted.link_plaid().await;
+    mounted
+        .sandbox
+        .plaid()
+        .knobs()
+        .server_error_next(1_000, 500);
+    let (status, answer) = mounted
+        .post_plaid(&holdings_update(&item), chrono::Utc::now())
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (503, Some("not_recorded")),
+        "{answer}"
+    );
+}
+
 /// A delivery the engine cannot record yet (its store unreachable, SnapTrade switched off) is answered 503, so
 /// SnapTrade delivers it again rather than taking it as delivered.
 async fn assert_answered_503_and_not_recorded<S: Store + 'static>(mounted: &Mounted<S>, id: &str) {
@@ -304,7 +452,13 @@ async fn a_mock_store_failing_to_record_is_answered_503() {
     let world = World::start(MemoryStore::new(), UserId::new(uuid::Uuid::new_v4())).await;
     let engine = SyncEngine::new(Arc::new(store), ProviderRouter::new(FeatureFlags::all_on()))
         .with_snaptrade(Arc::clone(&world.snaptrade));
-    let mounted = Mounted::serve_engine(engine, world.sandbox, world.snaptrade, world.user).await;
+    let mounted = Mounted::serve_engine(
+        engine,
+        world.sandbox,
+        (world.snaptrade, world.plaid),
+        world.user,
+    )
+    .await;
     assert_answered_503_and_not_recorded(&mounted, "w-injected").await;
 }
 
@@ -318,7 +472,8 @@ async fn a_delivery_for_a_provider_switched_off_is_answered_503_and_not_recorded
         ProviderRouter::new(FeatureFlags::builder().build()),
     )
     .with_snaptrade(Arc::clone(&world.snaptrade));
-    let mounted = Mounted::serve_engine(engine, world.sandbox, world.snaptrade, user).await;
+    let mounted =
+        Mounted::serve_engine(engine, world.sandbox, (world.snaptrade, world.plaid), user).await;
     assert_answered_503_and_not_recorded(&mounted, "w-off").await;
     assert!(!mounted.recorded("w-off").await);
 }
@@ -359,4 +514,8 @@ both_stores!(
     a_signed_body_that_is_no_snaptrade_event_is_answered_400,
     a_body_over_the_limit_is_answered_413_declared_or_streamed,
     a_provider_failing_the_follow_up_sync_is_never_answered_as_a_bad_delivery,
+    a_snaptrade_delivery_for_a_user_never_registered_is_answered_200_unknown,
+    a_plaid_delivery_is_answered_200_applied_then_replayed_and_an_unknown_item_200_unknown,
+    a_plaid_delivery_unsigned_is_401_and_stale_is_400,
+    plaids_verification_key_unavailable_is_answered_503,
 );

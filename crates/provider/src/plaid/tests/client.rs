@@ -528,6 +528,19 @@ fn config_reads_the_environment_names_and_picks_the_environment_url() {
     ]))
     .unwrap();
     assert_eq!(config.base_url().as_str(), "http://127.0.0.1:9999/");
+    assert_eq!(config.environment(), Some(PlaidEnvironment::Production));
+
+    let unnamed = PlaidConfig::from_lookup(lookup(&[
+        ("PLAID_CLIENT_ID", "id"),
+        ("PLAID_SECRET", "s"),
+        ("PLAID_BASE_URL", "http://127.0.0.1:9999"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        unnamed.environment(),
+        None,
+        "a base URL alone says no environment"
+    );
 }
 
 #[test]

@@ -628,6 +628,114 @@ async fn the_spec_example_key_answer_reads_as_a_verification_key() {
 }
 
 #[tokio::test]
+async fn a_replay_has_the_same_delivery_identity_and_another_event_or_token_does_not() {
+    let sandbox = Sandbox::start().await;
+    let verifier = verifier(&sandbox);
+    let identity = |signed: &tributary_sandbox::plaid::SignedPlaidWebhook| {
+        let verifier = &verifier;
+        let signed = signed.clone();
+        async move {
+            verifier
+                .verify(Some(&signed.verification), signed.body.as_bytes())
+                .await
+                .unwrap()
+                .signed
+                .expect("a verified delivery says what its signature bound")
+        }
+    };
+    let issued = Utc::now() - chrono::Duration::seconds(10);
+    let captured = sandbox.plaid().sign_webhook_at(&holdings_update(), issued);
+    let first = identity(&captured).await;
+    assert_eq!(
+        first,
+        identity(&captured).await,
+        "a replay is the same delivery"
+    );
+    assert_eq!(first.issued_at.timestamp(), issued.timestamp());
+    assert_eq!(first.body_sha256, body_sha256(captured.body.as_bytes()));
+    assert_eq!(
+        first.delivery_id(),
+        format!("iat:{}:sha256:{}", issued.timestamp(), first.body_sha256)
+    );
+
+    let mut other_event = holdings_update();
+    other_event["new_holdings"] = json!(20);
+    let other = identity(&sandbox.plaid().sign_webhook_at(&other_event, issued)).await;
+    assert_ne!(
+        other.delivery_id(),
+        first.delivery_id(),
+        "another body, another delivery"
+    );
+    let resigned = identity(
+        &sandbox
+            .plaid()
+            .sign_webhook_at(&holdings_update(), issued + chrono::Duration::seconds(1)),
+    )
+    .await;
+    assert_ne!(
+        resigned.delivery_id(),
+        first.delivery_id(),
+        "the same event signed again is another delivery (Plaid's retry)"
+    );
+    let read_back = crate::plaid::PlaidWebhook::from_payload(holdings_update()).unwrap();
+    assert_eq!(
+        read_back.signed, None,
+        "a payload read back was not verified here"
+    );
+}
+
+#[tokio::test]
+async fn update_item_webhook_moves_the_items_webhook_and_null_removes_it() {
+    let sandbox = Sandbox::start().await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/plaid/new"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let item = sandbox.plaid().seed_item(SeedItem::new(1, 1, 1));
+    let client = verifier(&sandbox).client().clone();
+    let token = crate::plaid::AccessToken::new(SecretString::from(item.access_token.clone()));
+    let url = Url::parse(&format!("{}/plaid/new", receiver.uri())).unwrap();
+
+    let now = client
+        .update_item_webhook(&token, Some(&url))
+        .await
+        .unwrap();
+    assert_eq!(now.as_deref(), Some(url.as_str()));
+    let fired = sandbox.plaid().fired_webhooks();
+    let acknowledged = fired
+        .last()
+        .expect("the new URL is sent an acknowledgement");
+    assert_eq!(acknowledged.url, url.as_str());
+    let event = verifier(&sandbox)
+        .verify(
+            Some(&acknowledged.delivery.verification),
+            acknowledged.delivery.body.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(event.kind, PlaidWebhookKind::ItemWebhookUpdateAcknowledged);
+    assert_eq!(event.item_id.as_deref(), Some(item.item_id.as_str()));
+
+    assert_eq!(
+        client.update_item_webhook(&token, None).await.unwrap(),
+        None
+    );
+    assert_eq!(sandbox.plaid().fired_webhooks().len(), fired.len());
+    let unknown = crate::plaid::AccessToken::new(SecretString::from("access-sandbox-nope"));
+    let refused = client
+        .update_item_webhook(&unknown, Some(&url))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.detail().and_then(|detail| detail.code.as_deref()),
+        Some("INVALID_ACCESS_TOKEN"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn fire_webhook_delivers_a_signed_webhook_to_the_items_url_that_verifies() {
     let sandbox = Sandbox::start().await;
     let receiver = MockServer::start().await;

@@ -45,6 +45,7 @@ pub use self::orders::{
 pub use self::plaid_items::{
     an_items_health_moves_and_its_accounts_show_it, plaid_item,
     plaid_items_are_stored_once_per_user_and_item_and_keep_their_token,
+    the_holders_of_a_plaid_item_are_found_across_users,
 };
 pub use self::portfolio::portfolio_mode_follows_the_truth_table_for_every_combination;
 pub use self::removal::{
@@ -60,6 +61,7 @@ pub use self::streams::{
 pub use self::webhooks::{
     a_failed_delivery_stays_pending_until_applied_and_only_old_applied_ones_are_purged,
     a_webhook_delivery_is_recorded_once_and_a_replay_is_refused,
+    each_providers_deliveries_are_keyed_and_retried_apart,
 };
 pub use self::writes::{
     a_second_identical_write_changes_nothing,
@@ -125,6 +127,8 @@ macro_rules! all_cases {
         $runner!(removing_an_item_or_a_user_deletes_that_users_rows_and_no_one_elses);
         $runner!(a_removal_in_an_unfinished_unit_of_writes_is_undone);
         $runner!(a_connections_health_shows_on_its_accounts);
+        $runner!(each_providers_deliveries_are_keyed_and_retried_apart);
+        $runner!(the_holders_of_a_plaid_item_are_found_across_users);
     };
 }
 

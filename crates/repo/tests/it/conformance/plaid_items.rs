@@ -288,3 +288,33 @@ pub async fn an_items_health_moves_and_its_accounts_show_it<H: Harness>(h: &H) {
         })
     ));
 }
+
+pub async fn the_holders_of_a_plaid_item_are_found_across_users<H: Harness>(h: &H) {
+    let (first, second) = (h.new_user().await, h.new_user().await);
+    let store = h.admin();
+    let shared = ProviderItemId::parse("item-shared").unwrap();
+    assert!(
+        store.plaid_item_owners(&shared).await.unwrap().is_empty(),
+        "no one holds an Item never stored"
+    );
+    for user in [first, second] {
+        store
+            .upsert_plaid_item(user, &plaid_item("item-shared", "access-sandbox-s"))
+            .await
+            .unwrap();
+    }
+    store
+        .upsert_plaid_item(first, &plaid_item("item-own", "access-sandbox-o"))
+        .await
+        .unwrap();
+    let mut both = vec![first, second];
+    both.sort_by_key(|user| user.into_uuid());
+    assert_eq!(store.plaid_item_owners(&shared).await.unwrap(), both);
+    assert_eq!(
+        store
+            .plaid_item_owners(&ProviderItemId::parse("item-own").unwrap())
+            .await
+            .unwrap(),
+        [first]
+    );
+}

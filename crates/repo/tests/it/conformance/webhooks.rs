@@ -1,7 +1,7 @@
 //! The webhook inbox: a delivery recorded once, a failed one kept until applied, old applied ones purged.
 
 use chrono::Duration;
-use tributary_domain::UserId;
+use tributary_domain::{Provider, UserId};
 use tributary_repo::{NewWebhookDelivery, RepoError, WebhookKey, WebhookRepository, WebhookStatus};
 
 use super::Harness;
@@ -13,10 +13,7 @@ fn delivery(
     user: Option<UserId>,
 ) -> NewWebhookDelivery {
     NewWebhookDelivery {
-        key: WebhookKey {
-            snaptrade_user_id: snaptrade_user.to_owned(),
-            webhook_id: id.to_owned(),
-        },
+        key: WebhookKey::snaptrade(snaptrade_user, id),
         event_type: event_type.to_owned(),
         user,
         payload: serde_json::json!({ "eventType": event_type, "webhookId": id }),
@@ -103,7 +100,10 @@ pub async fn a_failed_delivery_stays_pending_until_applied_and_only_old_applied_
         .mark_webhook_failed(&first.key, "the database went away\0")
         .await
         .unwrap();
-    let pending = store.pending_webhooks(10).await.unwrap();
+    let pending = store
+        .pending_webhooks(Provider::SnapTrade, 10)
+        .await
+        .unwrap();
     assert_eq!(
         pending.iter().map(|d| d.key.clone()).collect::<Vec<_>>(),
         [first.key.clone(), second.key.clone()],
@@ -115,7 +115,14 @@ pub async fn a_failed_delivery_stays_pending_until_applied_and_only_old_applied_
         pending[0].last_error.as_deref(),
         Some("the database went away")
     );
-    assert_eq!(store.pending_webhooks(1).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .pending_webhooks(Provider::SnapTrade, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     store.mark_webhook_applied(&first.key).await.unwrap();
     store
@@ -131,7 +138,11 @@ pub async fn a_failed_delivery_stays_pending_until_applied_and_only_old_applied_
     assert_eq!(applied.last_error, None);
     let applied_at = applied.applied_at.expect("stamped when applied");
     assert_eq!(
-        store.pending_webhooks(10).await.unwrap().len(),
+        store
+            .pending_webhooks(Provider::SnapTrade, 10)
+            .await
+            .unwrap()
+            .len(),
         1,
         "only the second is pending"
     );
@@ -151,5 +162,79 @@ pub async fn a_failed_delivery_stays_pending_until_applied_and_only_old_applied_
     assert!(matches!(
         store.mark_webhook_applied(&first.key).await,
         Err(RepoError::NotFound { entity: "webhook" })
+    ));
+}
+
+pub async fn each_providers_deliveries_are_keyed_and_retried_apart<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.admin();
+    let snaptrade = delivery("", "iat:1700000000:sha256:ab", "HOLDINGS", Some(user));
+    let plaid = NewWebhookDelivery {
+        key: WebhookKey::plaid("iat:1700000000:sha256:ab"),
+        event_type: "HOLDINGS:DEFAULT_UPDATE".to_owned(),
+        user: Some(user),
+        payload: serde_json::json!({ "webhook_type": "HOLDINGS", "webhook_code": "DEFAULT_UPDATE" }),
+        hint_only: false,
+    };
+    assert!(store.record_webhook(&snaptrade).await.unwrap());
+    assert!(
+        store.record_webhook(&plaid).await.unwrap(),
+        "the same delivery id from another provider is another delivery"
+    );
+    assert!(!store.record_webhook(&plaid).await.unwrap(), "a replay");
+    let found = store.find_webhook(&plaid.key).await.unwrap().unwrap();
+    assert_eq!(
+        (found.key.provider, found.user_id),
+        (Provider::Plaid, Some(user))
+    );
+    let keys = |pending: Vec<tributary_repo::WebhookDelivery>| {
+        pending.into_iter().map(|d| d.key).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(store.pending_webhooks(Provider::Plaid, 10).await.unwrap()),
+        std::slice::from_ref(&plaid.key)
+    );
+    assert_eq!(
+        keys(
+            store
+                .pending_webhooks(Provider::SnapTrade, 10)
+                .await
+                .unwrap()
+        ),
+        std::slice::from_ref(&snaptrade.key)
+    );
+    store.mark_webhook_applied(&plaid.key).await.unwrap();
+    assert_eq!(
+        store
+            .find_webhook(&snaptrade.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        WebhookStatus::Received,
+        "marking one provider's delivery leaves the other's as it was"
+    );
+    assert!(
+        store
+            .pending_webhooks(Provider::Plaid, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut alpaca = plaid.clone();
+    alpaca.key.provider = Provider::Alpaca;
+    assert!(matches!(
+        store.record_webhook(&alpaca).await,
+        Err(RepoError::InvalidData { field, .. }) if field == "provider"
+    ));
+    let mut scoped = plaid.clone();
+    scoped.key = WebhookKey {
+        snaptrade_user_id: user.to_string(),
+        ..WebhookKey::plaid("iat:1:sha256:cd")
+    };
+    assert!(matches!(
+        store.record_webhook(&scoped).await,
+        Err(RepoError::InvalidData { field, .. }) if field == "snaptrade_user_id"
     ));
 }

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::webhook::fire_login_required;
 use super::{PlaidState, invalid_field, item, optional_text};
 use crate::plaid::state::item_json;
 use crate::plaid::vocabulary::REMOVE_REASONS;
@@ -55,11 +56,16 @@ pub(super) fn item_remove(state: &mut PlaidState, request: &Value) -> Result<Val
 }
 
 /// Plaid's own sandbox helper: forces the Item into ITEM_LOGIN_REQUIRED (`SandboxItemResetLoginResponse.required:
-/// [reset_login, request_id]`).
+/// [reset_login, request_id]`), and fires the Item's `ITEM` / `ERROR` webhook when it has a webhook URL ("An
+/// `ITEM_LOGIN_REQUIRED` webhook will also be fired after a call to this endpoint, if one is associated with the
+/// Item").
 pub(super) fn sandbox_reset_login(
     state: &mut PlaidState,
     request: &Value,
 ) -> Result<Value, ApiError> {
-    item(state, request, false)?.login_required = true;
+    let item = item(state, request, false)?;
+    item.login_required = true;
+    let item_id = item.item_id.clone();
+    fire_login_required(state, &item_id);
     Ok(json!({"reset_login": true}))
 }

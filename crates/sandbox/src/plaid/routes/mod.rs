@@ -28,7 +28,7 @@ use self::investments::{holdings_get, investments_refresh, transactions_get};
 use self::item::{item_get, item_remove, sandbox_reset_login};
 use self::link::{link_token_create, public_token_exchange, sandbox_public_token_create};
 pub use self::webhook::FiredWebhook;
-use self::webhook::{sandbox_item_fire_webhook, webhook_verification_key_get};
+use self::webhook::{item_webhook_update, sandbox_item_fire_webhook, webhook_verification_key_get};
 use super::state::{Item, item_error_body, random_id};
 use crate::knobs::{Dialect, lock};
 use crate::reply::ApiError;
@@ -165,7 +165,7 @@ impl Dialect for PlaidDialect {
 }
 
 /// Every Plaid path the sandbox serves, with the `properties` of its request schema in plaid-openapi.yml.
-static ENDPOINTS: [Endpoint; 12] = [
+static ENDPOINTS: [Endpoint; 13] = [
     Endpoint {
         path: "/link/token/create",
         handler: link_token_create,
@@ -317,6 +317,13 @@ static ENDPOINTS: [Endpoint; 12] = [
             "reason_code",
             "reason_note",
         ],
+        nested: &[],
+    },
+    Endpoint {
+        path: "/item/webhook/update",
+        handler: item_webhook_update,
+        // `ItemWebhookUpdateRequest.properties`.
+        fields: &["client_id", "secret", "access_token", "webhook"],
         nested: &[],
     },
     Endpoint {

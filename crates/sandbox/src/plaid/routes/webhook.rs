@@ -4,7 +4,8 @@
 use chrono::Duration;
 use serde_json::{Value, json};
 
-use super::{PlaidState, error, invalid_field, item, now, optional_text, required_text};
+use super::{PlaidState, error, invalid_field, is_url, item, now, optional_text, required_text};
+use crate::plaid::state::{item_json, login_required_body};
 use crate::plaid::webhook::{SignedPlaidWebhook, VERIFICATION_HEADER};
 use crate::reply::ApiError;
 
@@ -163,16 +164,78 @@ pub(super) fn sandbox_item_fire_webhook(
         ));
     };
     payload["webhook_code"] = json!(code);
+    fire(state, url, &item_id, payload);
+    Ok(json!({"webhook_fired": true}))
+}
+
+/// `/item/webhook/update` (`ItemWebhookUpdateRequest.required: [access_token]`): sets the Item's webhook URL, or
+/// removes it — `webhook`: "The new webhook URL to associate with the Item. To remove a webhook from an Item, set
+/// to `null`." (`format: url`, `nullable: true`; an absent `webhook` is read as `null`, the request's only other
+/// field being the token). The answer is `ItemWebhookUpdateResponse` (`required: [item, request_id]`) with the
+/// Item's new `webhook`; a new URL is sent `WEBHOOK_UPDATE_ACKNOWLEDGED` (`WebhookUpdateAcknowledgedWebhook`:
+/// "Fired when an Item's webhook is updated. This will be sent to the newly specified webhook.", `required:
+/// [webhook_type, webhook_code, item_id, new_webhook_url, environment]`). An Item in error still takes a new URL:
+/// the spec names no error for it, and Plaid sends such an Item's webhooks all the same.
+pub(super) fn item_webhook_update(
+    state: &mut PlaidState,
+    request: &Value,
+) -> Result<Value, ApiError> {
+    let webhook = optional_text(request, "webhook", true)?;
+    if let Some(url) = webhook
+        && !is_url(url)
+    {
+        return Err(invalid_field("webhook must be a URL"));
+    }
+    let item = item(state, request, false)?;
+    let item_id = item.item_id.clone();
+    let mut described = item_json(item);
+    described["webhook"] = json!(webhook.unwrap_or_default());
+    match webhook {
+        Some(url) => {
+            state.item_webhooks.insert(item_id.clone(), url.to_owned());
+            let payload = json!({
+                "webhook_type": "ITEM",
+                "webhook_code": "WEBHOOK_UPDATE_ACKNOWLEDGED",
+                "error": null,
+                "new_webhook_url": url,
+            });
+            fire(state, url.to_owned(), &item_id, payload);
+        }
+        None => {
+            state.item_webhooks.remove(&item_id);
+        }
+    }
+    Ok(json!({ "item": described }))
+}
+
+/// `/sandbox/item/reset_login`'s webhook: "An `ITEM_LOGIN_REQUIRED` webhook will also be fired after a call to
+/// this endpoint, if one is associated with the Item." That is `ItemErrorWebhook` (`ITEM` / `ERROR`, `required:
+/// [webhook_type, webhook_code, item_id, error, environment]`) carrying `ITEM_LOGIN_REQUIRED`, as its example does:
+/// the spec has no `ITEM` / `LOGIN_REQUIRED` code. Sent only when the Item has a webhook URL.
+pub(super) fn fire_login_required(state: &mut PlaidState, item_id: &str) {
+    let Some(url) = state.item_webhooks.get(item_id).cloned() else {
+        return;
+    };
+    let payload = json!({
+        "webhook_type": "ITEM",
+        "webhook_code": "ERROR",
+        "error": login_required_body(),
+    });
+    fire(state, url, item_id, payload);
+}
+
+/// Signs `payload` for the Item with the current key (naming the Item and the sandbox environment), keeps it in
+/// [`PlaidState::fired_webhooks`] and POSTs it to `url` in the background.
+fn fire(state: &mut PlaidState, url: String, item_id: &str, mut payload: Value) {
     payload["item_id"] = json!(item_id);
     // `WebhookEnvironmentValues`: "The Plaid environment the webhook was sent from" — this is the sandbox.
     payload["environment"] = json!("sandbox");
-    let delivery = state.webhook_keys.current().sign_at(&payload, now);
+    let delivery = state.webhook_keys.current().sign_at(&payload, now(state));
     state.fired_webhooks.push(FiredWebhook {
         url: url.clone(),
         delivery: delivery.clone(),
     });
     deliver(url, delivery);
-    Ok(json!({"webhook_fired": true}))
 }
 
 /// POSTs `delivery` to `url` in the background, as Plaid delivers after answering. A receiver that is down or

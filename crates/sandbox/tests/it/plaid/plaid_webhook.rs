@@ -240,3 +240,133 @@ async fn fire_webhook_refuses_what_plaid_refuses() {
     assert!(server.set_item_webhook(&seeded.item_id, "http://127.0.0.1:9/unreachable"));
     assert!(!server.set_item_webhook("no-such-item", "http://127.0.0.1:9/unreachable"));
 }
+
+#[tokio::test]
+async fn item_webhook_update_moves_the_webhook_and_acknowledges_it_at_the_new_url() {
+    let spec = Spec::load("plaid-openapi.yml");
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.plaid();
+    let token = item_with_webhook(&sandbox, "http://127.0.0.1:9/old").await;
+    let (url, received) = receiver().await;
+
+    let answer = json(
+        post(
+            server,
+            "/item/webhook/update",
+            json!({"access_token": token, "webhook": url}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    spec.validate_response("post", "/item/webhook/update", 200, &answer)
+        .unwrap_or_else(|error| panic!("{error}\n{answer}"));
+    assert_eq!(answer["item"]["webhook"], json!(url));
+
+    let mut deliveries = Vec::new();
+    for _ in 0..100 {
+        deliveries = received.lock().unwrap().clone();
+        if !deliveries.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (_, body) = deliveries
+        .first()
+        .expect("the new URL was sent the acknowledgement");
+    let payload: Value = serde_json::from_slice(body).unwrap();
+    spec.validate_schema("WebhookUpdateAcknowledgedWebhook", &payload)
+        .unwrap_or_else(|error| panic!("{error}\n{payload}"));
+    assert_eq!(payload["new_webhook_url"], json!(url));
+    assert_eq!(server.fired_webhooks().last().unwrap().url, url);
+
+    // Later webhooks go to the new URL.
+    json(
+        post(
+            server,
+            "/sandbox/item/fire_webhook",
+            json!({"access_token": token, "webhook_type": "HOLDINGS", "webhook_code": "DEFAULT_UPDATE"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(server.fired_webhooks().last().unwrap().url, url);
+
+    // `null` removes it: nothing is acknowledged, and there is nowhere left to fire to.
+    let fired = server.fired_webhooks().len();
+    let removed = json(
+        post(
+            server,
+            "/item/webhook/update",
+            json!({"access_token": token, "webhook": null}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(removed["item"]["webhook"], json!(""));
+    assert_eq!(server.fired_webhooks().len(), fired);
+    let nowhere = refused(
+        server,
+        "/sandbox/item/fire_webhook",
+        json!({"access_token": token, "webhook_type": "HOLDINGS", "webhook_code": "DEFAULT_UPDATE"}),
+    )
+    .await;
+    assert_eq!(nowhere.1, "SANDBOX_WEBHOOK_INVALID");
+    let not_a_url = refused(
+        server,
+        "/item/webhook/update",
+        json!({"access_token": token, "webhook": "not a url"}),
+    )
+    .await;
+    assert_eq!(not_a_url.1, "INVALID_FIELD");
+}
+
+#[tokio::test]
+async fn reset_login_fires_an_item_error_webhook_carrying_item_login_required() {
+    let spec = Spec::load("plaid-openapi.yml");
+    let sandbox = Sandbox::start().await;
+    let server = sandbox.plaid();
+    let token = item_with_webhook(&sandbox, "http://127.0.0.1:9/unreachable").await;
+    json(
+        post(
+            server,
+            "/sandbox/item/reset_login",
+            json!({"access_token": token}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let fired = server
+        .fired_webhooks()
+        .pop()
+        .expect("the Item's webhook was fired");
+    let payload: Value = serde_json::from_str(&fired.delivery.body).unwrap();
+    spec.validate_schema("ItemErrorWebhook", &payload)
+        .unwrap_or_else(|error| panic!("{error}\n{payload}"));
+    assert_eq!(
+        (
+            payload["webhook_type"].as_str(),
+            payload["webhook_code"].as_str()
+        ),
+        (Some("ITEM"), Some("ERROR"))
+    );
+    assert_eq!(payload["error"]["error_code"], "ITEM_LOGIN_REQUIRED");
+
+    // An Item without a webhook URL is reset all the same, and nothing is fired.
+    let seeded = server.seed_item(tributary_sandbox::SeedItem::default());
+    let before = server.fired_webhooks().len();
+    json(
+        post(
+            server,
+            "/sandbox/item/reset_login",
+            json!({"access_token": seeded.access_token}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(server.fired_webhooks().len(), before);
+}

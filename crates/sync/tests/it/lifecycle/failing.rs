@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
-    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, ProviderItemId,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, Provider, ProviderAccountId, ProviderItemId,
     SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 use tributary_repo::{
@@ -362,9 +362,13 @@ impl<S: WebhookRepository> WebhookRepository for FailingStore<S> {
         self.inner.mark_webhook_failed(key, error).await
     }
 
-    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
+    async fn pending_webhooks(
+        &self,
+        provider: Provider,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>, RepoError> {
         self.step("pending_webhooks")?;
-        self.inner.pending_webhooks(limit).await
+        self.inner.pending_webhooks(provider, limit).await
     }
 
     async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
@@ -396,6 +400,11 @@ impl<S: PlaidItemRepository> PlaidItemRepository for FailingStore<S> {
     async fn list_plaid_items(&self, user: UserId) -> Result<Vec<PlaidItem>, RepoError> {
         self.step("list_plaid_items")?;
         self.inner.list_plaid_items(user).await
+    }
+
+    async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError> {
+        self.step("plaid_item_owners")?;
+        self.inner.plaid_item_owners(item).await
     }
 
     async fn set_plaid_item_status(

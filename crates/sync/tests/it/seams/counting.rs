@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
-    NewSnapTradeUser, Order, OrderId, OrderStatus, ProviderAccountId, ProviderItemId,
+    NewSnapTradeUser, Order, OrderId, OrderStatus, Provider, ProviderAccountId, ProviderItemId,
     SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
 use tributary_repo::{
@@ -24,11 +24,13 @@ use tributary_repo::{
 
 use crate::support::{self, World};
 
-/// Wraps a store and counts its calls by method; clones (and the store bound to a lock) share the counts.
+/// Wraps a store and counts its calls by method; clones (and the store bound to a lock) share the counts. An
+/// Item status change can be made to fail, as a database that went away would.
 #[derive(Clone)]
 pub struct CountingStore<S> {
     inner: S,
     calls: Arc<Mutex<BTreeMap<&'static str, usize>>>,
+    item_status_unavailable: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S> CountingStore<S> {
@@ -36,7 +38,14 @@ impl<S> CountingStore<S> {
         Self {
             inner,
             calls: Arc::default(),
+            item_status_unavailable: Arc::default(),
         }
+    }
+
+    /// From now on, `set_plaid_item_status` fails as unavailable (`true`) or is passed on (`false`).
+    pub fn set_item_status_unavailable(&self, unavailable: bool) {
+        self.item_status_unavailable
+            .store(unavailable, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// How many times `method` was called.
@@ -65,6 +74,7 @@ impl<S: LockRepository> LockRepository for CountingStore<S> {
         Ok(Self {
             inner: self.inner.within(lock)?,
             calls: Arc::clone(&self.calls),
+            item_status_unavailable: Arc::clone(&self.item_status_unavailable),
         })
     }
 }
@@ -337,9 +347,13 @@ impl<S: WebhookRepository> WebhookRepository for CountingStore<S> {
         self.inner.mark_webhook_failed(key, error).await
     }
 
-    async fn pending_webhooks(&self, limit: usize) -> Result<Vec<WebhookDelivery>, RepoError> {
+    async fn pending_webhooks(
+        &self,
+        provider: Provider,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>, RepoError> {
         self.count("pending_webhooks");
-        self.inner.pending_webhooks(limit).await
+        self.inner.pending_webhooks(provider, limit).await
     }
 
     async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
@@ -380,7 +394,20 @@ impl<S: PlaidItemRepository> PlaidItemRepository for CountingStore<S> {
         change: PlaidItemStatusChange,
     ) -> Result<PlaidItem, RepoError> {
         self.count("set_plaid_item_status");
+        if self
+            .item_status_unavailable
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(RepoError::Unavailable {
+                reason: "the test made the database go away".to_owned(),
+            });
+        }
         self.inner.set_plaid_item_status(user, item, change).await
+    }
+
+    async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError> {
+        self.count("plaid_item_owners");
+        self.inner.plaid_item_owners(item).await
     }
 }
 

@@ -2,5 +2,5 @@
 //! runs is one the shared harness runs on both stores), and the `mock` feature's `MockStore` with expectations.
 
 #[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
-mod counting;
+pub(crate) mod counting;
 mod mock;

@@ -90,6 +90,7 @@ mod portfolio;
 mod provider;
 mod snaptrade_user;
 mod text;
+mod transaction;
 mod vocabulary;
 
 pub use account::{InvestmentAccount, NewInvestmentAccount, SyncStatus};
@@ -118,4 +119,8 @@ pub use text::{
     ClientOrderId, InstitutionId, InstitutionName, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES,
     ProviderAccountId, ProviderItemId, SecurityId, SecurityName, SnapTradeUserId, StatusMessage,
     Symbol,
+};
+pub use transaction::{
+    InvestmentTransaction, NewInvestmentTransaction, NewValuePoint, ProviderTransactionId,
+    TransactionDescription, TransactionId, TransactionSubtype, TransactionType, ValuePoint,
 };

@@ -35,6 +35,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::MAX_TEXT_BYTES;
 use crate::currency::Currency;
 use crate::error::{DomainError, excerpt};
 use crate::id::{AccountId, UserId, uuid_id};
@@ -42,7 +43,6 @@ use crate::numeric::{Amount, SignedAmount};
 use crate::provider::Provider;
 use crate::text::{Controls, SecurityId, StatusMessage, Symbol, check, text_newtype};
 use crate::vocabulary::open_vocabulary;
-use crate::{MAX_MESSAGE_BYTES, MAX_TEXT_BYTES};
 
 uuid_id!(
     /// A stored transaction: `investment_transactions.id`. The provider's id is a [`ProviderTransactionId`].
@@ -78,7 +78,7 @@ text_newtype!(
 
 /// A transaction's description as the provider wrote it (`investment_transactions.description`). Informative,
 /// not a key, so it is cleaned rather than refused, as a [`StatusMessage`] is: NUL characters removed, whitespace
-/// trimmed, cut at [`MAX_MESSAGE_BYTES`].
+/// trimmed, cut at [`crate::MAX_MESSAGE_BYTES`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TransactionDescription(String);
@@ -451,7 +451,7 @@ pub struct ValuePoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TextProblem;
+    use crate::{MAX_MESSAGE_BYTES, TextProblem};
 
     fn parsed(text: &str) -> TransactionType {
         TransactionType::parse(text).unwrap()

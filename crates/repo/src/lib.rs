@@ -2,8 +2,8 @@
 //! from a mock or an in-memory twin in other services' tests.
 //!
 //! One trait per aggregate — [`AccountRepository`], [`SnapTradeUserRepository`], [`ConnectionRepository`],
-//! [`HoldingRepository`], [`OrderRepository`], [`PortfolioRepository`], [`PlaidItemRepository`] (all together:
-//! [`Store`]) — and every method
+//! [`HoldingRepository`], [`OrderRepository`], [`PortfolioRepository`], [`PlaidItemRepository`],
+//! [`TransactionRepository`], [`ValueHistoryRepository`] (all together: [`Store`]) — and every method
 //! takes the [`UserId`](tributary_domain::UserId) it acts for. Three implementations:
 //!
 //! * [`PgStore`] over a `sqlx::PgPool`. In service mode the Rust code scopes each query by user; with
@@ -86,6 +86,7 @@
 
 mod batch;
 mod error;
+mod history;
 mod lock;
 mod memory;
 #[cfg(feature = "mock")]
@@ -98,6 +99,11 @@ pub mod secret;
 mod streams;
 
 pub use error::RepoError;
+#[cfg(feature = "mock")]
+pub use history::{MockTransactionRepository, MockValueHistoryRepository};
+pub use history::{
+    TransactionQuery, TransactionRepository, TransactionsWritten, ValueHistoryRepository,
+};
 #[cfg(feature = "mock")]
 pub use lock::MockHeldLock;
 pub use lock::{HeldLock, InProcessGuard, InProcessLocks, UserLock};

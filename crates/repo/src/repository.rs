@@ -663,6 +663,8 @@ pub trait Store:
     + LockRepository
     + WebhookRepository
     + crate::PlaidItemRepository
+    + crate::TransactionRepository
+    + crate::ValueHistoryRepository
 {
 }
 
@@ -676,6 +678,8 @@ impl<T> Store for T where
         + LockRepository
         + WebhookRepository
         + crate::PlaidItemRepository
+        + crate::TransactionRepository
+        + crate::ValueHistoryRepository
 {
 }
 

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod connections;
+pub mod history;
 mod holdings;
 mod locks;
 mod orders;
@@ -25,6 +26,17 @@ pub use self::connections::{
     a_deleted_connection_is_gone_while_its_accounts_and_orders_stay,
     a_provider_key_held_by_one_user_neither_blocks_nor_captures_anothers,
     connection_status_moves_between_active_disabled_and_error,
+};
+pub use self::history::{
+    a_revision_in_another_currency_is_refused_and_its_batch_writes_nothing,
+    a_transaction_batch_naming_another_users_account_or_rows_is_refused_and_writes_nothing,
+    a_value_point_naming_another_users_account_is_refused_and_writes_nothing,
+    a_withdrawn_transaction_is_removed_and_an_unknown_id_is_skipped,
+    the_synced_through_day_moves_only_forward_per_account,
+    transactions_and_their_sync_position_are_saved_with_their_unit_of_writes_or_not_at_all,
+    transactions_are_listed_newest_first_by_account_and_dates_up_to_a_limit,
+    transactions_upsert_by_provider_id_and_an_unchanged_resync_writes_nothing,
+    value_points_are_one_per_account_or_total_day_and_currency,
 };
 pub use self::holdings::{
     a_reader_never_sees_half_a_holdings_replacement,
@@ -116,6 +128,19 @@ macro_rules! all_cases {
         $runner!(a_stream_position_moves_only_forward);
         $runner!(a_stream_position_is_saved_with_its_unit_of_writes_or_not_at_all);
         $runner!(the_owners_of_a_provider_account_are_found_across_users);
+        $runner!(transactions_upsert_by_provider_id_and_an_unchanged_resync_writes_nothing);
+        $runner!(transactions_are_listed_newest_first_by_account_and_dates_up_to_a_limit);
+        $runner!(a_withdrawn_transaction_is_removed_and_an_unknown_id_is_skipped);
+        $runner!(
+            a_transaction_batch_naming_another_users_account_or_rows_is_refused_and_writes_nothing
+        );
+        $runner!(a_revision_in_another_currency_is_refused_and_its_batch_writes_nothing);
+        $runner!(the_synced_through_day_moves_only_forward_per_account);
+        $runner!(value_points_are_one_per_account_or_total_day_and_currency);
+        $runner!(a_value_point_naming_another_users_account_is_refused_and_writes_nothing);
+        $runner!(
+            transactions_and_their_sync_position_are_saved_with_their_unit_of_writes_or_not_at_all
+        );
     };
 }
 
@@ -135,6 +160,16 @@ macro_rules! user_scoped_cases {
         $runner!(unified_accounts_carry_their_connections_health);
         $runner!(a_deleted_connection_is_gone_while_its_accounts_and_orders_stay);
         $runner!(a_provider_key_held_by_one_user_neither_blocks_nor_captures_anothers);
+        $runner!(transactions_upsert_by_provider_id_and_an_unchanged_resync_writes_nothing);
+        $runner!(transactions_are_listed_newest_first_by_account_and_dates_up_to_a_limit);
+        $runner!(a_withdrawn_transaction_is_removed_and_an_unknown_id_is_skipped);
+        $runner!(
+            a_transaction_batch_naming_another_users_account_or_rows_is_refused_and_writes_nothing
+        );
+        $runner!(a_revision_in_another_currency_is_refused_and_its_batch_writes_nothing);
+        $runner!(the_synced_through_day_moves_only_forward_per_account);
+        $runner!(value_points_are_one_per_account_or_total_day_and_currency);
+        $runner!(a_value_point_naming_another_users_account_is_refused_and_writes_nothing);
     };
 }
 

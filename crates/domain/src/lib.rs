@@ -122,5 +122,6 @@ pub use text::{
 };
 pub use transaction::{
     InvestmentTransaction, NewInvestmentTransaction, NewValuePoint, ProviderTransactionId,
-    TransactionDescription, TransactionId, TransactionSubtype, TransactionType, ValuePoint,
+    RawRecord, TransactionDescription, TransactionId, TransactionSubtype, TransactionType,
+    ValuePoint,
 };

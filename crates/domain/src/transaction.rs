@@ -283,8 +283,8 @@ pub struct NewInvestmentTransaction {
     pub currency: Currency,
     /// The provider's description.
     pub description: Option<TransactionDescription>,
-    /// The provider's record exactly as received, for what the columns do not keep (a JSON object).
-    pub raw: serde_json::Value,
+    /// The provider's record exactly as received, for what the columns do not keep.
+    pub raw: RawRecord,
 }
 
 impl NewInvestmentTransaction {
@@ -317,17 +317,8 @@ impl NewInvestmentTransaction {
             fees: None,
             currency,
             description: None,
-            raw: serde_json::Value::Object(serde_json::Map::new()),
+            raw: RawRecord::empty(),
         }
-    }
-
-    /// Checks what no type can: the raw record is a JSON object (the column's CHECK), and no text in it holds a
-    /// NUL character, which PostgreSQL's `jsonb` cannot store.
-    ///
-    /// # Errors
-    /// [`DomainError::Invalid`] naming `raw`.
-    pub fn check(&self) -> Result<(), DomainError> {
-        check_raw(&self.raw)
     }
 
     /// The row this draft becomes when first inserted with id `id` at `now`: what an in-memory store keeps, and
@@ -342,31 +333,72 @@ impl NewInvestmentTransaction {
     }
 }
 
-/// A raw provider record a `jsonb` column takes: an object, with no NUL character in any string or key.
-fn check_raw(raw: &serde_json::Value) -> Result<(), DomainError> {
-    fn has_nul(value: &serde_json::Value) -> bool {
-        match value {
-            serde_json::Value::String(text) => text.contains('\0'),
-            serde_json::Value::Array(items) => items.iter().any(has_nul),
-            serde_json::Value::Object(map) => map
-                .iter()
-                .any(|(key, value)| key.contains('\0') || has_nul(value)),
-            _ => false,
+/// A provider's record exactly as received (`investment_transactions.raw_provider_data`, `jsonb`): a JSON object
+/// (the column's CHECK) with no NUL character in any string or key, which PostgreSQL's `jsonb` cannot store.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
+pub struct RawRecord(serde_json::Map<String, serde_json::Value>);
+
+impl RawRecord {
+    /// The field name used in errors.
+    pub const FIELD: &'static str = "raw";
+
+    /// `{}`: no record kept.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Checks that `value` is an object a `jsonb` column takes.
+    ///
+    /// # Errors
+    /// [`DomainError::Invalid`] naming `raw`, for anything but an object, or an object holding a NUL character.
+    pub fn parse(value: serde_json::Value) -> Result<Self, DomainError> {
+        fn has_nul(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::String(text) => text.contains('\0'),
+                serde_json::Value::Array(items) => items.iter().any(has_nul),
+                serde_json::Value::Object(map) => map
+                    .iter()
+                    .any(|(key, value)| key.contains('\0') || has_nul(value)),
+                _ => false,
+            }
         }
+        let invalid = |reason: &str| DomainError::Invalid {
+            field: Self::FIELD,
+            reason: reason.to_owned(),
+        };
+        let serde_json::Value::Object(map) = value else {
+            return Err(invalid("the provider's record must be a JSON object"));
+        };
+        if map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || has_nul(value))
+        {
+            return Err(invalid(
+                "contains a NUL character, which PostgreSQL jsonb cannot store",
+            ));
+        }
+        Ok(Self(map))
     }
-    if !raw.is_object() {
-        return Err(DomainError::Invalid {
-            field: "raw",
-            reason: "the provider's record must be a JSON object".to_owned(),
-        });
+
+    /// The record's fields.
+    pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
     }
-    if has_nul(raw) {
-        return Err(DomainError::Invalid {
-            field: "raw",
-            reason: "contains a NUL character, which PostgreSQL jsonb cannot store".to_owned(),
-        });
+}
+
+impl TryFrom<serde_json::Value> for RawRecord {
+    type Error = DomainError;
+
+    fn try_from(value: serde_json::Value) -> Result<Self, Self::Error> {
+        Self::parse(value)
     }
-    Ok(())
+}
+
+impl From<RawRecord> for serde_json::Value {
+    fn from(record: RawRecord) -> Self {
+        Self::Object(record.0)
+    }
 }
 
 /// A transaction as stored: a row of `public.investment_transactions`.
@@ -619,7 +651,10 @@ mod tests {
             description: TransactionDescription::from_optional(Some(
                 "SELL Matthews Pacific Tiger Fund Insti Class",
             )),
-            raw: serde_json::json!({"investment_transaction_id": id, "amount": -1289.01}),
+            raw: RawRecord::parse(
+                serde_json::json!({"investment_transaction_id": id, "amount": -1289.01}),
+            )
+            .unwrap(),
             ..NewInvestmentTransaction::new(
                 UserId::generate(),
                 AccountId::generate(),
@@ -646,18 +681,22 @@ mod tests {
 
     #[test]
     fn a_raw_record_that_is_not_an_object_or_holds_a_nul_is_refused() {
-        let mut sale = plaid_sale();
-        assert!(sale.check().is_ok());
-        sale.raw = serde_json::json!(["not", "an", "object"]);
-        assert!(matches!(
-            sale.check(),
-            Err(DomainError::Invalid { field: "raw", .. })
-        ));
-        sale.raw = serde_json::json!({"name": "bad\u{0}text"});
-        assert!(matches!(
-            sale.check(),
-            Err(DomainError::Invalid { field: "raw", .. })
-        ));
+        assert!(RawRecord::parse(serde_json::json!({"id": "x", "nested": [{"a": 1}]})).is_ok());
+        for refused in [
+            serde_json::json!(["not", "an", "object"]),
+            serde_json::json!("text"),
+            serde_json::json!({"name": "bad\u{0}text"}),
+            serde_json::json!({"nested": [{"bad\u{0}key": 1}]}),
+        ] {
+            assert!(
+                matches!(
+                    RawRecord::parse(refused.clone()),
+                    Err(DomainError::Invalid { field: "raw", .. })
+                ),
+                "{refused}"
+            );
+            assert!(serde_json::from_value::<RawRecord>(refused).is_err());
+        }
     }
 
     #[test]

@@ -119,8 +119,8 @@ pub trait TransactionRepository: Send + Sync {
     /// [`RepoError::Forbidden`] if a transaction names another user; [`RepoError::NotFound`] (`"account"`) if
     /// `account` is not the user's (another user's included); [`RepoError::InvalidData`] naming
     /// `account_id` (a transaction of another account), `provider` (not the account's provider),
-    /// `provider_transaction_id` (twice in the batch), `raw` (not a JSON object, or holding a NUL) or `currency`
-    /// (another currency than the stored transaction's).
+    /// `provider_transaction_id` (twice in the batch) or `currency` (another currency than the stored
+    /// transaction's).
     async fn upsert_transactions(
         &self,
         user: UserId,
@@ -236,7 +236,6 @@ pub(crate) fn check_transactions(
                 "appears twice in one batch",
             ));
         }
-        transaction.check()?;
     }
     Ok(())
 }

@@ -5,10 +5,11 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
+use sqlx::types::Json;
 use tributary_domain::{
     AccountId, Currency, InvestmentTransaction, NewInvestmentTransaction, Provider,
-    ProviderTransactionId, SecurityId, SignedAmount, Symbol, TransactionDescription, TransactionId,
-    TransactionSubtype, TransactionType, UserId,
+    ProviderTransactionId, RawRecord, SecurityId, SignedAmount, Symbol, TransactionDescription,
+    TransactionId, TransactionSubtype, TransactionType, UserId,
 };
 
 use super::row::Columns;
@@ -295,7 +296,12 @@ async fn upsert(
         .bind(column(|t| {
             t.description.as_ref().map(TransactionDescription::as_str)
         }))
-        .bind(transactions.iter().map(|t| &t.raw).collect::<Vec<_>>())
+        .bind(
+            transactions
+                .iter()
+                .map(|t| Json(&t.raw))
+                .collect::<Vec<_>>(),
+        )
         .fetch_one(conn)
         .await
         .map_err(classify)?;
@@ -340,7 +346,8 @@ fn read_transaction(row: &PgRow) -> Result<InvestmentTransaction, RepoError> {
             fees: c.opt_decimal("fees", SignedAmount::exact_for)?,
             currency: c.parse("currency", Currency::parse)?,
             description: c.parse_opt("description", TransactionDescription::parse)?,
-            raw: c.get("raw_provider_data")?,
+            raw: RawRecord::parse(c.get("raw_provider_data")?)
+                .map_err(|error| RepoError::invalid("raw_provider_data", error.to_string()))?,
         },
         created_at: c.get("created_at")?,
         updated_at: c.get("updated_at")?,

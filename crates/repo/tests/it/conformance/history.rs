@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use tributary_domain::{
     AccountId, Amount, Currency, InvestmentTransaction, NewInvestmentTransaction, NewValuePoint,
-    Provider, ProviderTransactionId, SecurityId, SignedAmount, Symbol, TransactionDescription,
-    TransactionSubtype, TransactionType, UserId,
+    Provider, ProviderTransactionId, RawRecord, SecurityId, SignedAmount, Symbol,
+    TransactionDescription, TransactionSubtype, TransactionType, UserId,
 };
 use tributary_repo::{
     AccountRepository, LockRepository, RepoError, TransactionQuery, TransactionRepository,
@@ -35,7 +35,7 @@ pub fn transaction(
     currency: &str,
 ) -> NewInvestmentTransaction {
     NewInvestmentTransaction {
-        raw: serde_json::json!({ "id": id, "amount": amount }),
+        raw: RawRecord::parse(serde_json::json!({ "id": id, "amount": amount })).unwrap(),
         ..NewInvestmentTransaction::new(
             user,
             account,
@@ -64,10 +64,11 @@ fn plaid_sale(user: UserId, account: AccountId) -> NewInvestmentTransaction {
         description: TransactionDescription::from_optional(Some(
             "SELL Matthews Pacific Tiger Fund Insti Class",
         )),
-        raw: serde_json::json!({
+        raw: RawRecord::parse(serde_json::json!({
             "investment_transaction_id": id, "amount": -1289.01, "quantity": -47.74104242992852,
             "type": "sell", "subtype": "sell", "iso_currency_code": "USD"
-        }),
+        }))
+        .unwrap(),
         ..NewInvestmentTransaction::new(
             user,
             account,
@@ -462,21 +463,10 @@ pub async fn a_transaction_batch_naming_another_users_account_or_rows_is_refused
         "1",
         "USD",
     );
-    let mut not_an_object = transaction(
-        alice,
-        alices,
-        Provider::Plaid,
-        "a-4",
-        "2025-02-03",
-        "1",
-        "USD",
-    );
-    not_an_object.raw = serde_json::json!([1, 2]);
     for (bad, field) in [
         (other_account, "account_id"),
         (other_provider, "provider"),
         (good.clone(), "provider_transaction_id"),
-        (not_an_object, "raw"),
     ] {
         let outcome = store
             .upsert_transactions(alice, alices, &[good.clone(), bad])

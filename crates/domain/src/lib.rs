@@ -75,7 +75,15 @@
 //! Values a schema CHECK closes ([`Provider`], [`AccountMode`], [`ConnectionType`], [`ConnectionStatus`],
 //! [`SyncStatus`], [`SecurityType`], [`PortfolioMode`]) parse only from their exact stored spelling. Providers'
 //! order vocabularies ([`OrderStatus`], [`OrderAction`], [`OrderType`], [`TimeInForce`]) are open: case and
-//! separators are ignored, and an unknown value is kept as `Other(String)` instead of failing.
+//! separators are ignored, and an unknown value is kept as `Other(String)` instead of failing. So is
+//! [`TransactionType`], one vocabulary for the three providers' transactions, each provider's spelling an alias
+//! of the shared value where it means the same.
+//!
+//! # History
+//!
+//! [`NewInvestmentTransaction`] is a provider's transaction as stored, its quantity and price exact whatever
+//! their digits, its money signed as cash into the account; [`NewValuePoint`] is a day's value of an account or
+//! of the user's total, in one currency.
 
 mod account;
 mod connection;

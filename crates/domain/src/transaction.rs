@@ -5,27 +5,7 @@
 //! table holds them for every provider, keyed by the provider's own id within the user's account, so a re-sync or
 //! an overlapping page never stores one twice.
 //!
-//! # Signs
-//!
-//! Providers sign their numbers differently; a stored transaction has one convention, so sums over providers
-//! mean something:
-//!
-//! * [`NewInvestmentTransaction::amount`] is the transaction's effect on the account's cash, in its currency:
-//!   **positive when cash comes in** (a sale, a deposit, a dividend), negative when it goes out (a purchase, a
-//!   withdrawal, a fee). SnapTrade signs `amount` this way (`AccountUniversalActivity.amount`: "transactions that
-//!   positively affect the account balance (like sell, deposits, dividends, etc) will have a positive amount"),
-//!   and Alpaca its `net_amount`; Plaid signs the other way (`InvestmentTransaction.amount`: "Positive values when
-//!   cash is debited, e.g. purchases of stock"), so its mapping negates it.
-//! * [`NewInvestmentTransaction::quantity`] is **positive when units come into the account** and negative when
-//!   they leave, as Plaid signs it (`InvestmentTransaction.quantity`: "Positive for buy transactions; negative for
-//!   sell transactions"). Alpaca's fills carry an unsigned `qty` and a `side`, which says the sign.
-//!
-//! # Exact figures
-//!
-//! Quantities and prices are kept exactly as sent, whatever their digits: a transaction is a provider's record,
-//! not a position a column bounds, and Plaid's own example sells `47.74104242992852` units (a double's digits).
-//! They are [`Decimal`]s and their columns unconstrained `numeric`. Money (amount, fees) is a [`SignedAmount`],
-//! `NUMERIC(28,10)` as every money column, taken exactly or refused (never rounded).
+//! How a stored transaction signs and keeps its numbers is on [`NewInvestmentTransaction`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -249,6 +229,28 @@ impl TransactionType {
 
 /// A transaction to insert or update, keyed by `(user_id, account_id, provider_transaction_id)`. The database
 /// assigns the row's id and timestamps.
+///
+/// # Signs
+///
+/// Providers sign their numbers differently; a stored transaction has one convention, so sums over providers
+/// mean something:
+///
+/// * [`NewInvestmentTransaction::amount`] is the transaction's effect on the account's cash, in its currency:
+///   **positive when cash comes in** (a sale, a deposit, a dividend), negative when it goes out (a purchase, a
+///   withdrawal, a fee). SnapTrade signs `amount` this way (`AccountUniversalActivity.amount`: "transactions that
+///   positively affect the account balance (like sell, deposits, dividends, etc) will have a positive amount"),
+///   and Alpaca its `net_amount`; Plaid signs the other way (`InvestmentTransaction.amount`: "Positive values when
+///   cash is debited, e.g. purchases of stock"), so its mapping negates it.
+/// * [`NewInvestmentTransaction::quantity`] is **positive when units come into the account** and negative when
+///   they leave, as Plaid signs it (`InvestmentTransaction.quantity`: "Positive for buy transactions; negative for
+///   sell transactions"). Alpaca's fills carry an unsigned `qty` and a `side`, which says the sign.
+///
+/// # Exact figures
+///
+/// Quantities and prices are kept exactly as sent, whatever their digits: a transaction is a provider's record,
+/// not a position a column bounds, and Plaid's own example sells `47.74104242992852` units (a double's digits).
+/// They are [`Decimal`]s and their columns unconstrained `numeric`. Money (amount, fees) is a [`SignedAmount`],
+/// `NUMERIC(28,10)` as every money column, taken exactly or refused (never rounded).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewInvestmentTransaction {
     /// The owner.
@@ -271,7 +273,7 @@ pub struct NewInvestmentTransaction {
     pub symbol: Option<Symbol>,
     /// The provider's id for the security (Plaid's `security_id`, SnapTrade's symbol id).
     pub security_id: Option<SecurityId>,
-    /// Units moved, signed (positive into the account; see [the module's Signs](self#signs)), exactly as sent.
+    /// Units moved, signed (positive into the account; see [Signs](Self#signs)), exactly as sent.
     pub quantity: Option<Decimal>,
     /// The price per unit, exactly as sent.
     pub price: Option<Decimal>,

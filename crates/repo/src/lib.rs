@@ -18,7 +18,9 @@
 //! a decorator or a mock can implement [`Store`] too.
 //!
 //! Writes are idempotent on the schema's natural keys (an account by provider, provider account id and user; a
-//! connection by authorization id; an order by brokerage order id and account; a holding by user and symbol). A
+//! connection by authorization id; an order by brokerage order id and account; a holding by user and symbol; a
+//! transaction by user, account and provider transaction id; a value point by user, account-or-total, day and
+//! currency). A
 //! batch is one `INSERT … SELECT FROM unnest(…)` statement, and rows that would not change are not rewritten, so a
 //! re-sync leaves `updated_at` alone. [`HoldingRepository::replace_holdings`] swaps a user's whole set in one
 //! transaction.

@@ -83,6 +83,31 @@ create or replace trigger update_investment_transactions_updated_at
   before update on public.investment_transactions
   for each row execute function public.update_updated_at_column();
 
+-- A transaction keeps its currency: its amount, price and fees are in it, and the account's history (its net
+-- contributions, its value) is summed per currency. A revision naming another currency is refused, whoever writes
+-- it, rather than silently moving a figure from one currency's series to another's; a provider that really changed
+-- it is followed by deleting the transaction and storing it again.
+create or replace function public.keep_transaction_currency()
+returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  if new.currency is distinct from old.currency then
+    raise exception 'transaction % is stored in %; a revision in % would mix currencies in the account''s history (remove it and store it again if the provider really changed it)',
+      old.provider_transaction_id, old.currency, new.currency
+      using errcode = 'check_violation', schema = 'public', table = 'investment_transactions', column = 'currency';
+  end if;
+  return new;
+end;
+$$;
+revoke execute on function public.keep_transaction_currency() from public, anon, authenticated;
+
+create or replace trigger keep_investment_transactions_currency
+  before update of currency on public.investment_transactions
+  for each row execute function public.keep_transaction_currency();
+
 create table if not exists public.investment_transaction_sync (
   user_id uuid not null,
   account_id uuid not null,

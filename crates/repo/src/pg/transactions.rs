@@ -15,7 +15,7 @@ use tributary_domain::{
 use super::row::Columns;
 use super::{PgStore, commit};
 use crate::error::classify;
-use crate::history::{check_transactions, currency_changed};
+use crate::history::check_transactions;
 use crate::{RepoError, TransactionQuery, TransactionRepository, TransactionsWritten};
 
 /// The account's provider, if the account is the user's.
@@ -39,9 +39,9 @@ macro_rules! data_of {
 ///
 /// `matched` looks each row up by its key once: a row identical to the stored one goes no further, so an
 /// unchanged re-sync neither rewrites nor locks anything (ON CONFLICT … WHERE would skip it too, but only after
-/// locking it, which writes the tuple and WAL). A row whose stored currency differs refuses the whole batch: the
-/// insert takes no row then, and the statement answers the first such row for the error. Rows inserted are told
-/// from rows updated by `xmax`, which is 0 on a tuple a transaction has only inserted.
+/// locking it, which writes the tuple and WAL). A revision naming another currency than the stored row's is
+/// refused by the table's trigger (migration 0024), which aborts the statement: nothing of the batch is written.
+/// Rows inserted are told from rows updated by `xmax`, which is 0 on a tuple a transaction has only inserted.
 const UPSERT: &str = concat!(
     "with incoming as (
   select unnest($4::uuid[]) as id, unnest($5::text[]) as provider_transaction_id,
@@ -51,7 +51,7 @@ const UPSERT: &str = concat!(
          unnest($14::numeric[]) as amount, unnest($15::numeric[]) as fees, unnest($16::text[]) as currency,
          unnest($17::text[]) as description, unnest($18::jsonb[]) as raw_provider_data
 ), matched as (
-  select k.*, t.currency as stored_currency, ",
+  select k.*, ",
     data_of!("t"),
     " is not distinct from ",
     data_of!("k"),
@@ -59,10 +59,6 @@ const UPSERT: &str = concat!(
   from incoming k
   left join public.investment_transactions t
     on t.user_id = $1 and t.account_id = $2 and t.provider_transaction_id = k.provider_transaction_id
-), refused as (
-  select provider_transaction_id, stored_currency, currency from matched
-  where stored_currency <> currency
-  limit 1
 ), written as (
   insert into public.investment_transactions as t
     (id, user_id, account_id, provider, provider_transaction_id, trade_date, settlement_date, transaction_type,
@@ -70,25 +66,22 @@ const UPSERT: &str = concat!(
   select id, $1::uuid, $2::uuid, $3::text, provider_transaction_id, trade_date, settlement_date, transaction_type,
          subtype, symbol, security_id, quantity, price, amount, fees, currency, description, raw_provider_data
   from matched
-  where unchanged is not true and not exists (select from refused)
+  where unchanged is not true
   on conflict (user_id, account_id, provider_transaction_id) do update set
     trade_date = excluded.trade_date, settlement_date = excluded.settlement_date,
     transaction_type = excluded.transaction_type, subtype = excluded.subtype, symbol = excluded.symbol,
     security_id = excluded.security_id, quantity = excluded.quantity, price = excluded.price,
-    amount = excluded.amount, fees = excluded.fees, description = excluded.description,
-    raw_provider_data = excluded.raw_provider_data
-  where t.currency = excluded.currency and ",
+    amount = excluded.amount, fees = excluded.fees, currency = excluded.currency,
+    description = excluded.description, raw_provider_data = excluded.raw_provider_data
+  where ",
     data_of!("t"),
     " is distinct from ",
     data_of!("excluded"),
     "
   returning (t.xmax = 0) as inserted
 )
-select (select provider_transaction_id from refused) as refused_id,
-       (select stored_currency from refused) as stored_currency,
-       (select currency from refused) as sent_currency,
-       (select count(*) from written where inserted) as inserted,
-       (select count(*) from written where not inserted) as updated"
+select count(*) filter (where inserted) as inserted, count(*) filter (where not inserted) as updated
+from written"
 );
 
 const REMOVE: &str = "
@@ -240,7 +233,8 @@ async fn account_provider(
     Provider::parse(&provider).map_err(RepoError::from)
 }
 
-/// The batch as [`UPSERT`]: what it wrote, or the first transaction whose currency it refused.
+/// The batch as [`UPSERT`]: what it wrote. A revision in another currency is [`RepoError::InvalidData`]
+/// (`currency`), from the table's trigger, and the statement wrote nothing.
 async fn upsert(
     conn: &mut PgConnection,
     user: UserId,
@@ -258,13 +252,7 @@ async fn upsert(
         .iter()
         .map(|_| TransactionId::generate_ordered().into_uuid())
         .collect();
-    let (refused_id, stored_currency, sent_currency, inserted, updated): (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        i64,
-        i64,
-    ) = sqlx::query_as(UPSERT)
+    let (inserted, updated): (i64, i64) = sqlx::query_as(UPSERT)
         .bind(user.into_uuid())
         .bind(account.into_uuid())
         .bind(provider.as_str())
@@ -305,14 +293,6 @@ async fn upsert(
         .fetch_one(conn)
         .await
         .map_err(classify)?;
-    if let (Some(id), Some(stored), Some(sent)) = (refused_id, stored_currency, sent_currency) {
-        // Nothing was written; the caller's transaction is dropped all the same.
-        return Err(currency_changed(
-            &id,
-            &Currency::parse(&stored)?,
-            &Currency::parse(&sent)?,
-        ));
-    }
     let count = |n: i64| usize::try_from(n).unwrap_or(usize::MAX);
     let (inserted, updated) = (count(inserted), count(updated));
     Ok(TransactionsWritten {

@@ -218,3 +218,56 @@ async fn a_user_scoped_store_reads_its_own_history_only_and_is_refused_every_his
     assert_eq!(after, before, "nothing changed");
     Ok(())
 }
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_stored_transactions_currency_is_kept_even_against_the_backends_own_sql(
+    pool: PgPool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let store = PgStore::new(pool.clone(), Keyring::new(SecretKey::generate()));
+    let user = UserId::new(create_auth_user(&pool).await?);
+    let brokerage = store
+        .upsert_accounts(user, &[account(user, Provider::SnapTrade, "acc-fx")])
+        .await?[0]
+        .id;
+    store
+        .upsert_transactions(
+            user,
+            brokerage,
+            &[transaction(
+                user,
+                brokerage,
+                Provider::SnapTrade,
+                "fx-1",
+                "2025-03-03",
+                "1",
+                "CAD",
+            )],
+        )
+        .await?;
+    let changed = sqlx::query(
+        "update public.investment_transactions set currency = 'USD', amount = amount * 0.7
+         where provider_transaction_id = 'fx-1'",
+    )
+    .execute(&pool)
+    .await;
+    let refused = changed.expect_err("the trigger refuses it");
+    let database = refused.as_database_error().expect("a database error");
+    assert_eq!(database.code().as_deref(), Some("23514"));
+    assert!(
+        database.message().contains("fx-1"),
+        "{}",
+        database.message()
+    );
+    // Any other revision of the row goes through.
+    sqlx::query(
+        "update public.investment_transactions set description = 'Contribution'
+         where provider_transaction_id = 'fx-1'",
+    )
+    .execute(&pool)
+    .await?;
+    let stored = store
+        .list_transactions(user, &TransactionQuery::latest(1))
+        .await?;
+    assert_eq!(stored[0].transaction.currency.as_str(), "CAD");
+    Ok(())
+}

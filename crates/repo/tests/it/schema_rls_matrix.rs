@@ -609,6 +609,7 @@ async fn every_key_between_user_tables_and_every_provider_key_carries_the_user(
 /// `every_function_and_view_in_public_is_in_the_matrix` until its rules are added here.
 const FUNCTIONS: &[&str] = &[
     "get_user_portfolio_mode",
+    "keep_transaction_currency",
     "stamp_aggregated_holding",
     "update_updated_at_column",
 ];
@@ -726,6 +727,7 @@ async fn trigger_functions_run_only_as_triggers_whoever_calls_them(
     let calls = [
         "select public.update_updated_at_column()",
         "select public.stamp_aggregated_holding()",
+        "select public.keep_transaction_currency()",
     ];
     for call in calls {
         for identity in [Identity::Anon, Identity::User(user), Identity::ServiceRole] {

@@ -80,6 +80,8 @@ macro_rules! uuid_id {
     };
 }
 
+pub(crate) use uuid_id;
+
 uuid_id!(
     /// A Supabase user: `auth.users.id`, and `user_id` in every table.
     UserId,

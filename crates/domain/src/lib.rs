@@ -75,7 +75,15 @@
 //! Values a schema CHECK closes ([`Provider`], [`AccountMode`], [`ConnectionType`], [`ConnectionStatus`],
 //! [`SyncStatus`], [`SecurityType`], [`PortfolioMode`]) parse only from their exact stored spelling. Providers'
 //! order vocabularies ([`OrderStatus`], [`OrderAction`], [`OrderType`], [`TimeInForce`]) are open: case and
-//! separators are ignored, and an unknown value is kept as `Other(String)` instead of failing.
+//! separators are ignored, and an unknown value is kept as `Other(String)` instead of failing. So is
+//! [`TransactionType`], one vocabulary for the three providers' transactions, each provider's spelling an alias
+//! of the shared value where it means the same.
+//!
+//! # History
+//!
+//! [`NewInvestmentTransaction`] is a provider's transaction as stored, its quantity and price exact whatever
+//! their digits, its money signed as cash into the account; [`NewValuePoint`] is a day's value of an account or
+//! of the user's total, in one currency.
 
 mod account;
 mod connection;
@@ -90,6 +98,7 @@ mod portfolio;
 mod provider;
 mod snaptrade_user;
 mod text;
+mod transaction;
 mod vocabulary;
 
 pub use account::{InvestmentAccount, NewInvestmentAccount, SyncStatus};
@@ -118,4 +127,9 @@ pub use text::{
     ClientOrderId, InstitutionId, InstitutionName, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES,
     ProviderAccountId, ProviderItemId, SecurityId, SecurityName, SnapTradeUserId, StatusMessage,
     Symbol,
+};
+pub use transaction::{
+    InvestmentTransaction, NewInvestmentTransaction, NewValuePoint, ProviderTransactionId,
+    RawRecord, TransactionDescription, TransactionId, TransactionSubtype, TransactionType,
+    ValuePoint,
 };

@@ -127,6 +127,8 @@ macro_rules! text_newtype {
     };
 }
 
+pub(crate) use text_newtype;
+
 text_newtype!(
     /// A provider's id for an account (`user_investment_accounts.provider_account_id`): Plaid's `account_id`,
     /// SnapTrade's account UUID as text, Alpaca's account id.

@@ -2,8 +2,8 @@
 //! from a mock or an in-memory twin in other services' tests.
 //!
 //! One trait per aggregate — [`AccountRepository`], [`SnapTradeUserRepository`], [`ConnectionRepository`],
-//! [`HoldingRepository`], [`OrderRepository`], [`PortfolioRepository`], [`PlaidItemRepository`] (all together:
-//! [`Store`]) — and every method
+//! [`HoldingRepository`], [`OrderRepository`], [`PortfolioRepository`], [`PlaidItemRepository`],
+//! [`TransactionRepository`], [`ValueHistoryRepository`] (all together: [`Store`]) — and every method
 //! takes the [`UserId`](tributary_domain::UserId) it acts for. Three implementations:
 //!
 //! * [`PgStore`] over a `sqlx::PgPool`. In service mode the Rust code scopes each query by user; with
@@ -18,7 +18,9 @@
 //! a decorator or a mock can implement [`Store`] too.
 //!
 //! Writes are idempotent on the schema's natural keys (an account by provider, provider account id and user; a
-//! connection by authorization id; an order by brokerage order id and account; a holding by user and symbol). A
+//! connection by authorization id; an order by brokerage order id and account; a holding by user and symbol; a
+//! transaction by user, account and provider transaction id; a value point by user, account-or-total, day and
+//! currency). A
 //! batch is one `INSERT … SELECT FROM unnest(…)` statement, and rows that would not change are not rewritten, so a
 //! re-sync leaves `updated_at` alone. [`HoldingRepository::replace_holdings`] swaps a user's whole set in one
 //! transaction.
@@ -86,6 +88,7 @@
 
 mod batch;
 mod error;
+mod history;
 mod lock;
 mod memory;
 #[cfg(feature = "mock")]
@@ -99,6 +102,11 @@ pub mod secret;
 mod streams;
 
 pub use error::RepoError;
+#[cfg(feature = "mock")]
+pub use history::{MockTransactionRepository, MockValueHistoryRepository};
+pub use history::{
+    TransactionQuery, TransactionRepository, TransactionsWritten, ValueHistoryRepository,
+};
 #[cfg(feature = "mock")]
 pub use lock::MockHeldLock;
 pub use lock::{HeldLock, InProcessGuard, InProcessLocks, UserLock};

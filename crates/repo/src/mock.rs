@@ -2,7 +2,7 @@
 //! over [`crate::Store`]) on expectations. With [`crate::MockHeldLock`] for the locks it hands out.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
@@ -18,6 +18,11 @@ use crate::{
     UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
 };
 use crate::{EventStreamRepository, RemovalRepository, StreamEventId, StreamName, UserRowsDeleted};
+use crate::{TransactionQuery, TransactionRepository, TransactionsWritten, ValueHistoryRepository};
+use tributary_domain::{
+    InvestmentTransaction, NewInvestmentTransaction, NewValuePoint, ProviderTransactionId,
+    ValuePoint,
+};
 
 mockall::mock! {
     /// Every repository trait at once — everything [`crate::Store`] asks for, [`SecretRepository`] and
@@ -220,6 +225,53 @@ mockall::mock! {
             change: PlaidItemStatusChange,
         ) -> Result<PlaidItem, RepoError>;
         async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError>;
+    }
+
+    #[async_trait]
+    impl TransactionRepository for Store {
+        async fn upsert_transactions(
+            &self,
+            user: UserId,
+            account: AccountId,
+            transactions: &[NewInvestmentTransaction],
+        ) -> Result<TransactionsWritten, RepoError>;
+        async fn remove_transactions(
+            &self,
+            user: UserId,
+            account: AccountId,
+            provider_transaction_ids: &[ProviderTransactionId],
+        ) -> Result<usize, RepoError>;
+        async fn list_transactions(
+            &self,
+            user: UserId,
+            query: &TransactionQuery,
+        ) -> Result<Vec<InvestmentTransaction>, RepoError>;
+        async fn transactions_synced_through(
+            &self,
+            user: UserId,
+            account: AccountId,
+        ) -> Result<Option<NaiveDate>, RepoError>;
+        async fn advance_transactions_synced_through(
+            &self,
+            user: UserId,
+            account: AccountId,
+            through: NaiveDate,
+        ) -> Result<bool, RepoError>;
+    }
+
+    #[async_trait]
+    impl ValueHistoryRepository for Store {
+        async fn upsert_value_points(
+            &self,
+            user: UserId,
+            points: &[NewValuePoint],
+        ) -> Result<usize, RepoError>;
+        async fn value_history(
+            &self,
+            user: UserId,
+            from: NaiveDate,
+            to: NaiveDate,
+        ) -> Result<Vec<ValuePoint>, RepoError>;
     }
 
     #[async_trait]

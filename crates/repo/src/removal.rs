@@ -18,6 +18,10 @@ pub struct UserRowsDeleted {
     pub connections: usize,
     /// `plaid_items` rows, their sealed tokens with them.
     pub plaid_items: usize,
+    /// `investment_transactions` rows (every account's, with how far each account was synced).
+    pub transactions: usize,
+    /// `portfolio_value_history` rows, the per-account series and the user's totals.
+    pub value_points: usize,
     /// Whether the `snaptrade_users` row (the sealed SnapTrade secret) was there.
     pub snaptrade_user: bool,
     /// Whether the user's `user_onboarding` row held an Alpaca account link (the row is deleted either way;

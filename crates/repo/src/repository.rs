@@ -712,6 +712,8 @@ pub trait Store:
     + LockRepository
     + WebhookRepository
     + crate::PlaidItemRepository
+    + crate::TransactionRepository
+    + crate::ValueHistoryRepository
 {
 }
 
@@ -725,6 +727,8 @@ impl<T> Store for T where
         + LockRepository
         + WebhookRepository
         + crate::PlaidItemRepository
+        + crate::TransactionRepository
+        + crate::ValueHistoryRepository
 {
 }
 

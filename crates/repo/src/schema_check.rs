@@ -26,6 +26,13 @@ const TABLES: [&str; 8] = [
     "event_stream_positions",
 ];
 
+/// The history's tables (migration 0024).
+const HISTORY_TABLES: [&str; 3] = [
+    "investment_transactions",
+    "investment_transaction_sync",
+    "portfolio_value_history",
+];
+
 const NEW_COLUMNS: [(&str, &str); 11] = [
     ("user_investment_accounts", "snaptrade_authorization_id"),
     ("user_investment_accounts", "brokerage_name"),
@@ -126,11 +133,58 @@ const DECIMAL_COLUMNS: [(&str, &str, u32, u32); 14] = [
     ),
 ];
 
+/// The history's money columns (migration 0024), each the shape of the domain type that holds it.
+const HISTORY_DECIMAL_COLUMNS: [(&str, &str, u32, u32); 6] = [
+    (
+        "investment_transactions",
+        "amount",
+        SignedAmount::PRECISION,
+        SignedAmount::SCALE,
+    ),
+    (
+        "investment_transactions",
+        "fees",
+        SignedAmount::PRECISION,
+        SignedAmount::SCALE,
+    ),
+    (
+        "portfolio_value_history",
+        "market_value",
+        SignedAmount::PRECISION,
+        SignedAmount::SCALE,
+    ),
+    (
+        "portfolio_value_history",
+        "cost_basis",
+        Amount::PRECISION,
+        Amount::SCALE,
+    ),
+    (
+        "portfolio_value_history",
+        "cash",
+        SignedAmount::PRECISION,
+        SignedAmount::SCALE,
+    ),
+    (
+        "portfolio_value_history",
+        "net_contributions",
+        SignedAmount::PRECISION,
+        SignedAmount::SCALE,
+    ),
+];
+
+/// Columns that keep a provider's number whatever its digits (a transaction's quantity and price): plain
+/// `numeric`, which any typmod would round or refuse.
+const UNBOUNDED_COLUMNS: [(&str, &str); 2] = [
+    ("investment_transactions", "quantity"),
+    ("investment_transactions", "price"),
+];
+
 /// Runs every check against `pool`'s database. A query that fails counts as a failed check, not an error, so the
 /// report is always complete.
 pub async fn verify_schema(pool: &PgPool) -> Vec<Check> {
     let mut checks = Vec::new();
-    for table in TABLES {
+    for table in TABLES.into_iter().chain(HISTORY_TABLES) {
         checks.push(
             ask(
                 pool,
@@ -161,7 +215,9 @@ pub async fn verify_schema(pool: &PgPool) -> Vec<Check> {
             .await,
         );
     }
-    for (table, column, precision, scale) in DECIMAL_COLUMNS {
+    for (table, column, precision, scale) in
+        DECIMAL_COLUMNS.into_iter().chain(HISTORY_DECIMAL_COLUMNS)
+    {
         let shape = format!("numeric({precision},{scale})");
         checks.push(
             ask(
@@ -169,6 +225,17 @@ pub async fn verify_schema(pool: &PgPool) -> Vec<Check> {
                 format!("column {table}.{column} is {shape}"),
                 COLUMN_TYPE,
                 &[table, column, &shape],
+            )
+            .await,
+        );
+    }
+    for (table, column) in UNBOUNDED_COLUMNS {
+        checks.push(
+            ask(
+                pool,
+                format!("column {table}.{column} is numeric"),
+                COLUMN_TYPE,
+                &[table, column, "numeric"],
             )
             .await,
         );

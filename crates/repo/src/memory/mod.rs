@@ -11,17 +11,19 @@ mod secrets;
 mod session;
 mod snaptrade_users;
 mod streams;
+mod transactions;
+mod value_history;
 mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, Currency, Holding, InvestmentAccount,
-    NewHolding, NewInvestmentAccount, NewOrder, Order, OrderId, Provider, ProviderAccountId,
-    ProviderItemId, SnapTradeUser, Symbol, UserId,
+    InvestmentTransaction, NewHolding, NewInvestmentAccount, NewOrder, Order, OrderId, Provider,
+    ProviderAccountId, ProviderItemId, SnapTradeUser, Symbol, UserId, ValuePoint,
 };
 
 use crate::lock::InProcessLocks;
@@ -70,6 +72,12 @@ struct State {
     webhooks: HashMap<WebhookKey, WebhookDelivery>,
     /// The last event applied from each stream (the service's, no user's).
     stream_positions: HashMap<StreamName, StreamEventId>,
+    /// Investment transactions by user, account and provider id.
+    transactions: HashMap<transactions::TransactionKey, InvestmentTransaction>,
+    /// How far each account's transactions were synced, by user and account.
+    transactions_synced: HashMap<(UserId, AccountId), NaiveDate>,
+    /// The value history by user, account (none: the total), day and currency.
+    value_points: HashMap<value_history::ValuePointKey, ValuePoint>,
     clock: Clock,
 }
 

@@ -29,6 +29,17 @@ impl RemovalRepository for MemoryStore {
         let before = state.orders.len();
         state.orders.retain(|_, order| order.user_id != user);
         deleted.orders = count(before, state.orders.len());
+        let before = state.transactions.len();
+        state.transactions.retain(|(owner, _, _), _| *owner != user);
+        deleted.transactions = count(before, state.transactions.len());
+        state
+            .transactions_synced
+            .retain(|(owner, _), _| *owner != user);
+        let before = state.value_points.len();
+        state
+            .value_points
+            .retain(|(owner, _, _, _), _| *owner != user);
+        deleted.value_points = count(before, state.value_points.len());
         let before = state.holdings.len();
         state.holdings.retain(|_, holding| holding.user_id != user);
         deleted.holdings = count(before, state.holdings.len());

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use tributary_domain::{
-    BrokerageConnection, Holding, InvestmentAccount, Order, ProviderAccountId, SnapTradeUser,
-    UserId,
+    AccountId, BrokerageConnection, Holding, InvestmentAccount, InvestmentTransaction, Order,
+    ProviderAccountId, SnapTradeUser, UserId, ValuePoint,
 };
 
 use super::{MemoryStore, State};
@@ -59,6 +60,9 @@ struct UserRows {
     /// changes (PostgreSQL's transaction covers both). Each stream has one consumer at a time, so restoring them
     /// all undoes only that unit's move.
     stream_positions: HashMap<StreamName, StreamEventId>,
+    transactions: Vec<InvestmentTransaction>,
+    transactions_synced: Vec<(AccountId, NaiveDate)>,
+    value_points: Vec<ValuePoint>,
 }
 
 #[async_trait]
@@ -153,6 +157,24 @@ impl State {
                 .cloned()
                 .collect(),
             stream_positions: self.stream_positions.clone(),
+            transactions: self
+                .transactions
+                .values()
+                .filter(|t| mine(t.transaction.user_id))
+                .cloned()
+                .collect(),
+            transactions_synced: self
+                .transactions_synced
+                .iter()
+                .filter(|((owner, _), _)| mine(*owner))
+                .map(|((_, account), day)| (*account, *day))
+                .collect(),
+            value_points: self
+                .value_points
+                .values()
+                .filter(|p| mine(p.point.user_id))
+                .cloned()
+                .collect(),
         }
     }
 
@@ -190,5 +212,23 @@ impl State {
                 .map(|i| ((i.user_id, i.item_id.clone()), i)),
         );
         self.stream_positions = rows.stream_positions;
+        self.transactions.retain(|key, _| key.0 != user);
+        self.transactions.extend(
+            rows.transactions
+                .into_iter()
+                .map(|t| (super::transactions::transaction_key(&t.transaction), t)),
+        );
+        self.transactions_synced.retain(|key, _| key.0 != user);
+        self.transactions_synced.extend(
+            rows.transactions_synced
+                .into_iter()
+                .map(|(account, day)| ((user, account), day)),
+        );
+        self.value_points.retain(|key, _| key.0 != user);
+        self.value_points.extend(
+            rows.value_points
+                .into_iter()
+                .map(|p| (super::value_history::value_point_key(&p.point), p)),
+        );
     }
 }

@@ -12,6 +12,8 @@ mod secrets;
 mod session;
 mod snaptrade_users;
 mod streams;
+mod transactions;
+mod value_history;
 mod webhooks;
 
 use std::sync::Arc;

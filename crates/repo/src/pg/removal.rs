@@ -13,6 +13,12 @@ const DELETE_ITEM: &str = "delete from public.plaid_items where user_id = $1 and
 /// Orders first: `snaptrade_orders.account_id` cascades from the accounts, so they are deleted (and counted) by
 /// their own statement before the accounts go. The onboarding row says whether it held an Alpaca account link.
 const DELETE_ORDERS: &str = "delete from public.snaptrade_orders where user_id = $1";
+/// The history goes explicitly too: the accounts' cascade would take the transactions and per-account values, but
+/// not the user's totals, which reference the user alone.
+const DELETE_TRANSACTIONS: &str = "delete from public.investment_transactions where user_id = $1";
+const DELETE_TRANSACTION_SYNC: &str =
+    "delete from public.investment_transaction_sync where user_id = $1";
+const DELETE_VALUE_POINTS: &str = "delete from public.portfolio_value_history where user_id = $1";
 const DELETE_HOLDINGS: &str = "delete from public.user_aggregated_holdings where user_id = $1";
 const DELETE_ACCOUNTS: &str = "delete from public.user_investment_accounts where user_id = $1";
 const DELETE_CONNECTIONS: &str =
@@ -54,6 +60,24 @@ impl RemovalRepository for PgStore {
         let user_id = user.into_uuid();
         let orders = deleted(
             sqlx::query(DELETE_ORDERS)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await,
+        )?;
+        let transactions = deleted(
+            sqlx::query(DELETE_TRANSACTIONS)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await,
+        )?;
+        deleted(
+            sqlx::query(DELETE_TRANSACTION_SYNC)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await,
+        )?;
+        let value_points = deleted(
+            sqlx::query(DELETE_VALUE_POINTS)
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await,
@@ -100,6 +124,8 @@ impl RemovalRepository for PgStore {
             holdings,
             connections,
             plaid_items,
+            transactions,
+            value_points,
             snaptrade_user: snaptrade_users > 0,
             alpaca_account_link: linked > 0,
         })

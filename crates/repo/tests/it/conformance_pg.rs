@@ -8,7 +8,7 @@
 //!   user write nothing the engine trusts (`schema_rls_matrix.rs` shows each write refused).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
@@ -16,12 +16,19 @@ use tributary_domain::{
     NewSnapTradeUser, Order, OrderId, OrderStatus, Provider, ProviderAccountId, ProviderItemId,
     SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
 };
+use tributary_domain::{
+    InvestmentTransaction, NewInvestmentTransaction, NewValuePoint, ProviderTransactionId,
+    ValuePoint,
+};
 use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
     HoldingRepository, HoldingsReplaced, Keyring, LockRepository, NewPlaidItem, NewWebhookDelivery,
     OrderRepository, PgStore, PlaidItem, PlaidItemRepository, PlaidItemStatusChange,
     PortfolioRepository, PortfolioSummary, RepoError, SecretKey, SnapTradeUserRepository,
     UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
+};
+use tributary_repo::{
+    TransactionQuery, TransactionRepository, TransactionsWritten, ValueHistoryRepository,
 };
 
 use crate::conformance::{self, Harness};
@@ -356,6 +363,73 @@ impl PlaidItemRepository for ReadsAsUser {
     }
     async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError> {
         self.writer.plaid_item_owners(item).await
+    }
+}
+
+#[async_trait]
+impl TransactionRepository for ReadsAsUser {
+    async fn upsert_transactions(
+        &self,
+        user: UserId,
+        account: AccountId,
+        transactions: &[NewInvestmentTransaction],
+    ) -> Result<TransactionsWritten, RepoError> {
+        self.writer
+            .upsert_transactions(user, account, transactions)
+            .await
+    }
+    async fn remove_transactions(
+        &self,
+        user: UserId,
+        account: AccountId,
+        provider_transaction_ids: &[ProviderTransactionId],
+    ) -> Result<usize, RepoError> {
+        self.writer
+            .remove_transactions(user, account, provider_transaction_ids)
+            .await
+    }
+    async fn list_transactions(
+        &self,
+        user: UserId,
+        query: &TransactionQuery,
+    ) -> Result<Vec<InvestmentTransaction>, RepoError> {
+        self.reader.list_transactions(user, query).await
+    }
+    async fn transactions_synced_through(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<Option<NaiveDate>, RepoError> {
+        self.reader.transactions_synced_through(user, account).await
+    }
+    async fn advance_transactions_synced_through(
+        &self,
+        user: UserId,
+        account: AccountId,
+        through: NaiveDate,
+    ) -> Result<bool, RepoError> {
+        self.writer
+            .advance_transactions_synced_through(user, account, through)
+            .await
+    }
+}
+
+#[async_trait]
+impl ValueHistoryRepository for ReadsAsUser {
+    async fn upsert_value_points(
+        &self,
+        user: UserId,
+        points: &[NewValuePoint],
+    ) -> Result<usize, RepoError> {
+        self.writer.upsert_value_points(user, points).await
+    }
+    async fn value_history(
+        &self,
+        user: UserId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ValuePoint>, RepoError> {
+        self.reader.value_history(user, from, to).await
     }
 }
 

@@ -5,6 +5,7 @@
 mod conformance;
 mod conformance_memory;
 mod conformance_pg;
+mod history_pg;
 mod hosted_supabase;
 mod migration_0009;
 mod migration_0021;

@@ -67,3 +67,30 @@ async fn a_decimal_column_narrower_than_its_domain_type_is_reported(
     );
     Ok(())
 }
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_bounded_transaction_quantity_and_a_history_table_without_rls_are_reported(
+    pool: PgPool,
+) -> sqlx::Result<()> {
+    // Plaid's example quantity, 47.74104242992852, would be rounded into this column.
+    sqlx::query("alter table investment_transactions alter column quantity type numeric(24, 10)")
+        .execute(&pool)
+        .await?;
+    sqlx::query("alter table portfolio_value_history disable row level security")
+        .execute(&pool)
+        .await?;
+    let failed: Vec<String> = verify_schema(&pool)
+        .await
+        .into_iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "RLS is enabled on portfolio_value_history",
+            "column investment_transactions.quantity is numeric"
+        ]
+    );
+    Ok(())
+}

@@ -124,6 +124,39 @@ const TABLES: &[TableRules] = &[
         owner_updates: &[],
         one_row_per_user: false,
     },
+    TableRules {
+        table: "investment_transactions",
+        insert: "insert into public.investment_transactions
+                   (user_id, account_id, provider, provider_transaction_id, trade_date, transaction_type, amount,
+                    currency)
+                 values ('{user}', '{account}', 'snaptrade', gen_random_uuid()::text, current_date, 'deposit',
+                         1000000, 'USD')",
+        // Migration 0024: the value history is derived from these rows; a user who could write them would
+        // forge their own performance.
+        owner_reads: true,
+        hidden: &[],
+        owner_updates: &[],
+        one_row_per_user: false,
+    },
+    TableRules {
+        table: "investment_transaction_sync",
+        insert: "insert into public.investment_transaction_sync (user_id, account_id, synced_through)
+                 values ('{user}', '{account}', '2099-12-31')",
+        // A user who moved it forward would make the next sync skip transactions.
+        owner_reads: true,
+        hidden: &[],
+        owner_updates: &[],
+        one_row_per_user: true,
+    },
+    TableRules {
+        table: "portfolio_value_history",
+        insert: "insert into public.portfolio_value_history (user_id, account_id, day, currency, market_value)
+                 values ('{user}', null, current_date, 'USD', 1000000)",
+        owner_reads: true,
+        hidden: &[],
+        owner_updates: &[],
+        one_row_per_user: false,
+    },
 ];
 
 /// The views: read with the caller's rights (so RLS applies), never written.
@@ -180,6 +213,20 @@ async fn seed_owner(pool: &PgPool, owner: Uuid) -> sqlx::Result<Uuid> {
     .bind(account)
     .execute(pool)
     .await?;
+    for sql in [
+        "insert into investment_transactions
+           (user_id, account_id, provider, provider_transaction_id, trade_date, transaction_type, amount, currency)
+         values ($1, $2, 'snaptrade', 'tx-1', '2025-01-02', 'buy', -100, 'USD')",
+        "insert into investment_transaction_sync (user_id, account_id, synced_through) values ($1, $2, '2025-01-02')",
+        "insert into portfolio_value_history (user_id, account_id, day, currency, market_value)
+         values ($1, $2, '2025-01-02', 'USD', 100), ($1, null, '2025-01-02', 'USD', 100)",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(owner)
+            .bind(account)
+            .execute(pool)
+            .await?;
+    }
     Ok(account)
 }
 
@@ -564,6 +611,7 @@ async fn every_key_between_user_tables_and_every_provider_key_carries_the_user(
 /// `every_function_and_view_in_public_is_in_the_matrix` until its rules are added here.
 const FUNCTIONS: &[&str] = &[
     "get_user_portfolio_mode",
+    "keep_transaction_currency",
     "stamp_aggregated_holding",
     "update_updated_at_column",
 ];
@@ -681,6 +729,7 @@ async fn trigger_functions_run_only_as_triggers_whoever_calls_them(
     let calls = [
         "select public.update_updated_at_column()",
         "select public.stamp_aggregated_holding()",
+        "select public.keep_transaction_currency()",
     ];
     for call in calls {
         for identity in [Identity::Anon, Identity::User(user), Identity::ServiceRole] {

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod connections;
+pub mod history;
 mod holdings;
 mod locks;
 mod orders;
@@ -26,6 +27,17 @@ pub use self::connections::{
     a_deleted_connection_is_gone_while_its_accounts_and_orders_stay,
     a_provider_key_held_by_one_user_neither_blocks_nor_captures_anothers,
     connection_status_moves_between_active_disabled_and_error,
+};
+pub use self::history::{
+    a_revision_in_another_currency_is_refused_and_its_batch_writes_nothing,
+    a_transaction_batch_naming_another_users_account_or_rows_is_refused_and_writes_nothing,
+    a_value_point_naming_another_users_account_is_refused_and_writes_nothing,
+    a_withdrawn_transaction_is_removed_and_an_unknown_id_is_skipped,
+    the_synced_through_day_moves_only_forward_per_account,
+    transactions_and_their_sync_position_are_saved_with_their_unit_of_writes_or_not_at_all,
+    transactions_are_listed_newest_first_by_account_and_dates_up_to_a_limit,
+    transactions_upsert_by_provider_id_and_an_unchanged_resync_writes_nothing,
+    value_points_are_one_per_account_or_total_day_and_currency,
 };
 pub use self::holdings::{
     a_reader_never_sees_half_a_holdings_replacement,
@@ -129,6 +141,19 @@ macro_rules! all_cases {
         $runner!(a_connections_health_shows_on_its_accounts);
         $runner!(each_providers_deliveries_are_keyed_and_retried_apart);
         $runner!(the_holders_of_a_plaid_item_are_found_across_users);
+        $runner!(transactions_upsert_by_provider_id_and_an_unchanged_resync_writes_nothing);
+        $runner!(transactions_are_listed_newest_first_by_account_and_dates_up_to_a_limit);
+        $runner!(a_withdrawn_transaction_is_removed_and_an_unknown_id_is_skipped);
+        $runner!(
+            a_transaction_batch_naming_another_users_account_or_rows_is_refused_and_writes_nothing
+        );
+        $runner!(a_revision_in_another_currency_is_refused_and_its_batch_writes_nothing);
+        $runner!(the_synced_through_day_moves_only_forward_per_account);
+        $runner!(value_points_are_one_per_account_or_total_day_and_currency);
+        $runner!(a_value_point_naming_another_users_account_is_refused_and_writes_nothing);
+        $runner!(
+            transactions_and_their_sync_position_are_saved_with_their_unit_of_writes_or_not_at_all
+        );
     };
 }
 
@@ -148,6 +173,16 @@ macro_rules! user_scoped_cases {
         $runner!(unified_accounts_carry_their_connections_health);
         $runner!(a_deleted_connection_is_gone_while_its_accounts_and_orders_stay);
         $runner!(a_provider_key_held_by_one_user_neither_blocks_nor_captures_anothers);
+        $runner!(transactions_upsert_by_provider_id_and_an_unchanged_resync_writes_nothing);
+        $runner!(transactions_are_listed_newest_first_by_account_and_dates_up_to_a_limit);
+        $runner!(a_withdrawn_transaction_is_removed_and_an_unknown_id_is_skipped);
+        $runner!(
+            a_transaction_batch_naming_another_users_account_or_rows_is_refused_and_writes_nothing
+        );
+        $runner!(a_revision_in_another_currency_is_refused_and_its_batch_writes_nothing);
+        $runner!(the_synced_through_day_moves_only_forward_per_account);
+        $runner!(value_points_are_one_per_account_or_total_day_and_currency);
+        $runner!(a_value_point_naming_another_users_account_is_refused_and_writes_nothing);
     };
 }
 

@@ -6,7 +6,8 @@ use tributary_domain::{
 use tributary_repo::{
     AccountRepository, ConnectionRepository, ConnectionStatusChange, HoldingRepository,
     LockRepository, OrderRepository, PlaidItemRepository, PortfolioRepository, RemovalRepository,
-    RepoError, SnapTradeUserRepository, UserRowsDeleted,
+    RepoError, SnapTradeUserRepository, TransactionRepository, UserRowsDeleted,
+    ValueHistoryRepository,
 };
 
 use super::{Harness, account, connection, holding, order, plaid_item, snaptrade_user};
@@ -33,6 +34,40 @@ where
         .unwrap();
     store
         .upsert_orders(user, &[order(user, accounts[0].id, "order-1")])
+        .await
+        .unwrap();
+    let plaid_account = accounts[1].id;
+    store
+        .upsert_transactions(
+            user,
+            plaid_account,
+            &[super::history::transaction(
+                user,
+                plaid_account,
+                Provider::Plaid,
+                "tx-1",
+                "2025-05-02",
+                "100",
+                "USD",
+            )],
+        )
+        .await
+        .unwrap();
+    store
+        .advance_transactions_synced_through(user, plaid_account, super::history::day("2025-05-02"))
+        .await
+        .unwrap();
+    let value = |account| {
+        tributary_domain::NewValuePoint::new(
+            user,
+            account,
+            super::history::day("2025-05-02"),
+            tributary_domain::Currency::usd(),
+            tributary_domain::SignedAmount::parse_exact("100").unwrap(),
+        )
+    };
+    store
+        .upsert_value_points(user, &[value(Some(plaid_account)), value(None)])
         .await
         .unwrap();
     store
@@ -106,6 +141,8 @@ where
             holdings: 2,
             connections: 1,
             plaid_items: 1,
+            transactions: 1,
+            value_points: 2,
             snaptrade_user: true,
             alpaca_account_link: true,
         }
@@ -115,6 +152,24 @@ where
     assert!(store.list_holdings(user).await.unwrap().is_empty());
     assert!(store.list_connections(user).await.unwrap().is_empty());
     assert!(store.list_plaid_items(user).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_transactions(user, &tributary_repo::TransactionQuery::latest(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let all_time = (
+        super::history::day("2000-01-01"),
+        super::history::day("2100-01-01"),
+    );
+    assert!(
+        store
+            .value_history(user, all_time.0, all_time.1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.find_snaptrade_user(user).await.unwrap().is_none());
     assert!(
         store

@@ -5,20 +5,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
-    InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
-    NewSnapTradeUser, Order, OrderId, OrderStatus, Provider, ProviderAccountId, ProviderItemId,
-    SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
+    InvestmentAccount, InvestmentTransaction, NewBrokerageConnection, NewHolding,
+    NewInvestmentAccount, NewInvestmentTransaction, NewOrder, NewSnapTradeUser, NewValuePoint,
+    Order, OrderId, OrderStatus, Provider, ProviderAccountId, ProviderItemId,
+    ProviderTransactionId, SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId, ValuePoint,
 };
 use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
     HoldingRepository, HoldingsReplaced, LockRepository, NewPlaidItem, NewWebhookDelivery,
     OrderRepository, PlaidItem, PlaidItemRepository, PlaidItemStatusChange, PortfolioRepository,
     PortfolioSummary, RemovalRepository, RepoError, ResealReport, SecretRepository,
-    SnapTradeUserRepository, UnifiedAccount, UserLock, UserRowsDeleted, WebhookDelivery,
-    WebhookKey, WebhookRepository,
+    SnapTradeUserRepository, TransactionQuery, TransactionRepository, TransactionsWritten,
+    UnifiedAccount, UserLock, UserRowsDeleted, ValueHistoryRepository, WebhookDelivery, WebhookKey,
+    WebhookRepository,
 };
 
 /// Wraps a store; once armed with [`Self::fail_at`], its `n`-th call fails with [`RepoError::Unavailable`].
@@ -440,5 +442,84 @@ impl<S: RemovalRepository> RemovalRepository for FailingStore<S> {
     async fn delete_user_rows(&self, user: UserId) -> Result<UserRowsDeleted, RepoError> {
         self.step("delete_user_rows")?;
         self.inner.delete_user_rows(user).await
+    }
+}
+
+#[async_trait]
+impl<S: TransactionRepository> TransactionRepository for FailingStore<S> {
+    async fn upsert_transactions(
+        &self,
+        user: UserId,
+        account: AccountId,
+        transactions: &[NewInvestmentTransaction],
+    ) -> Result<TransactionsWritten, RepoError> {
+        self.step("upsert_transactions")?;
+        self.inner
+            .upsert_transactions(user, account, transactions)
+            .await
+    }
+
+    async fn remove_transactions(
+        &self,
+        user: UserId,
+        account: AccountId,
+        provider_transaction_ids: &[ProviderTransactionId],
+    ) -> Result<usize, RepoError> {
+        self.step("remove_transactions")?;
+        self.inner
+            .remove_transactions(user, account, provider_transaction_ids)
+            .await
+    }
+
+    async fn list_transactions(
+        &self,
+        user: UserId,
+        query: &TransactionQuery,
+    ) -> Result<Vec<InvestmentTransaction>, RepoError> {
+        self.step("list_transactions")?;
+        self.inner.list_transactions(user, query).await
+    }
+
+    async fn transactions_synced_through(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<Option<NaiveDate>, RepoError> {
+        self.step("transactions_synced_through")?;
+        self.inner.transactions_synced_through(user, account).await
+    }
+
+    async fn advance_transactions_synced_through(
+        &self,
+        user: UserId,
+        account: AccountId,
+        through: NaiveDate,
+    ) -> Result<bool, RepoError> {
+        self.step("advance_transactions_synced_through")?;
+        self.inner
+            .advance_transactions_synced_through(user, account, through)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: ValueHistoryRepository> ValueHistoryRepository for FailingStore<S> {
+    async fn upsert_value_points(
+        &self,
+        user: UserId,
+        points: &[NewValuePoint],
+    ) -> Result<usize, RepoError> {
+        self.step("upsert_value_points")?;
+        self.inner.upsert_value_points(user, points).await
+    }
+
+    async fn value_history(
+        &self,
+        user: UserId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ValuePoint>, RepoError> {
+        self.step("value_history")?;
+        self.inner.value_history(user, from, to).await
     }
 }

@@ -6,12 +6,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tributary_domain::{
     AccountId, AuthorizationId, BrokerageConnection, ClientOrderId, Currency, Holding,
     InvestmentAccount, NewBrokerageConnection, NewHolding, NewInvestmentAccount, NewOrder,
     NewSnapTradeUser, Order, OrderId, OrderStatus, Provider, ProviderAccountId, ProviderItemId,
     SnapTradeUser, StatusMessage, Symbol, SyncStatus, UserId,
+};
+use tributary_domain::{
+    InvestmentTransaction, NewInvestmentTransaction, NewValuePoint, ProviderTransactionId,
+    ValuePoint,
 };
 use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
@@ -20,6 +24,9 @@ use tributary_repo::{
     PortfolioRepository, PortfolioSummary, RepoError, ResealReport, SecretRepository,
     SnapTradeUserRepository, UnifiedAccount, UserLock, WebhookDelivery, WebhookKey,
     WebhookRepository,
+};
+use tributary_repo::{
+    TransactionQuery, TransactionRepository, TransactionsWritten, ValueHistoryRepository,
 };
 
 use crate::support::{self, World};
@@ -408,6 +415,85 @@ impl<S: PlaidItemRepository> PlaidItemRepository for CountingStore<S> {
     async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError> {
         self.count("plaid_item_owners");
         self.inner.plaid_item_owners(item).await
+    }
+}
+
+#[async_trait]
+impl<S: TransactionRepository> TransactionRepository for CountingStore<S> {
+    async fn upsert_transactions(
+        &self,
+        user: UserId,
+        account: AccountId,
+        transactions: &[NewInvestmentTransaction],
+    ) -> Result<TransactionsWritten, RepoError> {
+        self.count("upsert_transactions");
+        self.inner
+            .upsert_transactions(user, account, transactions)
+            .await
+    }
+
+    async fn remove_transactions(
+        &self,
+        user: UserId,
+        account: AccountId,
+        provider_transaction_ids: &[ProviderTransactionId],
+    ) -> Result<usize, RepoError> {
+        self.count("remove_transactions");
+        self.inner
+            .remove_transactions(user, account, provider_transaction_ids)
+            .await
+    }
+
+    async fn list_transactions(
+        &self,
+        user: UserId,
+        query: &TransactionQuery,
+    ) -> Result<Vec<InvestmentTransaction>, RepoError> {
+        self.count("list_transactions");
+        self.inner.list_transactions(user, query).await
+    }
+
+    async fn transactions_synced_through(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<Option<NaiveDate>, RepoError> {
+        self.count("transactions_synced_through");
+        self.inner.transactions_synced_through(user, account).await
+    }
+
+    async fn advance_transactions_synced_through(
+        &self,
+        user: UserId,
+        account: AccountId,
+        through: NaiveDate,
+    ) -> Result<bool, RepoError> {
+        self.count("advance_transactions_synced_through");
+        self.inner
+            .advance_transactions_synced_through(user, account, through)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: ValueHistoryRepository> ValueHistoryRepository for CountingStore<S> {
+    async fn upsert_value_points(
+        &self,
+        user: UserId,
+        points: &[NewValuePoint],
+    ) -> Result<usize, RepoError> {
+        self.count("upsert_value_points");
+        self.inner.upsert_value_points(user, points).await
+    }
+
+    async fn value_history(
+        &self,
+        user: UserId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ValuePoint>, RepoError> {
+        self.count("value_history");
+        self.inner.value_history(user, from, to).await
     }
 }
 

@@ -93,6 +93,7 @@ mod mock;
 mod pg;
 mod plaid_items;
 mod repository;
+mod schedule;
 pub mod schema_check;
 pub mod secret;
 mod streams;
@@ -126,6 +127,9 @@ pub use repository::{
     MockPortfolioRepository, MockSecretRepository, MockSnapTradeUserRepository,
     MockWebhookRepository,
 };
+#[cfg(feature = "mock")]
+pub use schedule::MockSyncScheduleRepository;
+pub use schedule::{DueUser, SyncScheduleRepository};
 pub use secret::{Keyring, SecretError, SecretKey};
 pub use streams::{StreamEventId, StreamName};
 

@@ -17,6 +17,7 @@ use crate::{
     PortfolioSummary, RepoError, ResealReport, SecretRepository, SnapTradeUserRepository,
     UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
 };
+use crate::{DueUser, SyncScheduleRepository};
 use crate::{EventStreamRepository, StreamEventId, StreamName};
 
 mockall::mock! {
@@ -234,6 +235,15 @@ mockall::mock! {
             provider: Provider,
             provider_account_id: &ProviderAccountId,
         ) -> Result<Vec<InvestmentAccount>, RepoError>;
+    }
+
+    #[async_trait]
+    impl SyncScheduleRepository for Store {
+        async fn users_due_for_sync(
+            &self,
+            older_than: DateTime<Utc>,
+            limit: usize,
+        ) -> Result<Vec<DueUser>, RepoError>;
     }
 
     #[async_trait]

@@ -6,6 +6,7 @@ mod holdings;
 mod orders;
 mod plaid_items;
 mod portfolio;
+mod schedule;
 mod secrets;
 mod session;
 mod snaptrade_users;

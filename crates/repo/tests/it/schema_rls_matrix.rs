@@ -124,6 +124,17 @@ const TABLES: &[TableRules] = &[
         owner_updates: &[],
         one_row_per_user: false,
     },
+    TableRules {
+        table: "user_sync_schedule",
+        insert: "insert into public.user_sync_schedule (user_id, syncable, last_synced_at)
+                 values ('{user}', true, now())",
+        // Backend only (migration 0023): the scheduler's bookkeeping, kept by triggers; a user who could write it
+        // would skip their own syncs or crowd out everyone else's.
+        owner_reads: false,
+        hidden: &[],
+        owner_updates: &[],
+        one_row_per_user: true,
+    },
 ];
 
 /// The views: read with the caller's rights (so RLS applies), never written.
@@ -562,6 +573,7 @@ async fn every_key_between_user_tables_and_every_provider_key_carries_the_user(
 /// `every_function_and_view_in_public_is_in_the_matrix` until its rules are added here.
 const FUNCTIONS: &[&str] = &[
     "get_user_portfolio_mode",
+    "schedule_user_sync",
     "stamp_aggregated_holding",
     "update_updated_at_column",
 ];
@@ -679,6 +691,7 @@ async fn trigger_functions_run_only_as_triggers_whoever_calls_them(
     let calls = [
         "select public.update_updated_at_column()",
         "select public.stamp_aggregated_holding()",
+        "select public.schedule_user_sync()",
     ];
     for call in calls {
         for identity in [Identity::Anon, Identity::User(user), Identity::ServiceRole] {

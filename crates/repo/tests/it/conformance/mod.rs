@@ -10,6 +10,7 @@ mod locks;
 mod orders;
 mod plaid_items;
 mod portfolio;
+mod schedule;
 mod snaptrade_users;
 mod streams;
 mod webhooks;
@@ -46,6 +47,7 @@ pub use self::plaid_items::{
     plaid_items_are_stored_once_per_user_and_item_and_keep_their_token,
 };
 pub use self::portfolio::portfolio_mode_follows_the_truth_table_for_every_combination;
+pub use self::schedule::the_users_due_are_those_with_a_usable_link_synced_too_long_ago_oldest_first;
 pub use self::snaptrade_users::snaptrade_users_register_once_and_keep_their_secret;
 pub use self::streams::{
     a_stream_position_is_saved_with_its_unit_of_writes_or_not_at_all,
@@ -116,6 +118,7 @@ macro_rules! all_cases {
         $runner!(a_stream_position_moves_only_forward);
         $runner!(a_stream_position_is_saved_with_its_unit_of_writes_or_not_at_all);
         $runner!(the_owners_of_a_provider_account_are_found_across_users);
+        $runner!(the_users_due_are_those_with_a_usable_link_synced_too_long_ago_oldest_first);
     };
 }
 

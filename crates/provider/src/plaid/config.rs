@@ -58,6 +58,7 @@ pub struct PlaidConfig {
     pub(crate) base_url: Url,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
+    pub(crate) rate_limits: crate::limit::RateLimits,
 }
 
 /// How long one request may take: Plaid's first investments call after Link can block for a minute or two
@@ -88,6 +89,7 @@ impl PlaidConfig {
             base_url: environment.base_url(),
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            rate_limits: crate::limit::RateLimits::plaid(),
         }
     }
 
@@ -104,6 +106,7 @@ impl PlaidConfig {
             base_url,
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            rate_limits: crate::limit::RateLimits::plaid(),
         })
     }
 

@@ -14,6 +14,7 @@
 //! | `engine.snaptrade().connect` | registers the user once, returns the portal link (read, trade, reconnect) |
 //! | `engine.snaptrade().handle_webhook` | verified, replays acknowledged and not applied twice, acted on per event type |
 //! | `engine.plaid().link` | exchanges Plaid Link's public token, stores the Item (token sealed) and syncs; `update_link_token` repairs an Item |
+//! | [`SyncEngine::sync_due`] | syncs the users due (oldest first, healthy connections only) within the providers' request budgets |
 //! | [`SyncEngine::portfolio_mode`], [`SyncEngine::unified_accounts`] | the schema's function and view |
 //!
 //! One user's operations never interleave: each holds the user's lock ([`UserLocks`]). Within one sync,
@@ -59,6 +60,7 @@ mod orders;
 pub mod plaid;
 mod plugin;
 mod report;
+mod schedule;
 #[cfg(feature = "snaptrade")]
 pub mod snaptrade;
 pub mod source;
@@ -72,6 +74,7 @@ pub use report::{
     AccountReport, ConnectionReport, FailedPart, Failure, Outcome, ProviderReport, ReportedFailure,
     SyncReport,
 };
+pub use schedule::DueSyncs;
 #[cfg(feature = "snaptrade")]
 pub use snaptrade::{
     MAX_WEBHOOK_BODY, RegisteredSnapTradeUser, WebhookOutcome, webhook_http_status,

@@ -17,5 +17,6 @@ mod seams;
 mod slow_bank;
 #[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod support;
+mod sync_due;
 
 tributary_testdb::require_database!();

@@ -25,6 +25,8 @@ mod portfolio;
 mod report;
 #[path = "bench/roundtrips.rs"]
 mod roundtrips;
+#[path = "bench/schedule.rs"]
+mod schedule;
 #[path = "bench/sync.rs"]
 mod sync;
 
@@ -48,6 +50,7 @@ struct Sizes {
     rls_samples: usize,
     positions_per_account: usize,
     transactions: u64,
+    scheduled_users: usize,
 }
 
 impl Sizes {
@@ -61,6 +64,7 @@ impl Sizes {
             rls_samples: part(1_000).max(50),
             positions_per_account: part(100),
             transactions: part(100_000) as u64,
+            scheduled_users: part(100).max(10),
         }
     }
 }
@@ -179,6 +183,14 @@ async fn measure(
         record(vec![plaid::run(sizes.transactions).await?]);
     }
     let users = portfolio::create_users(&pool, sizes.users).await?;
+    if args.runs("schedule") {
+        // Before any other section links users: the due users are this section's own.
+        let linked = portfolio::create_users(&pool, sizes.scheduled_users).await?;
+        record(schedule::run(&store, &linked).await?);
+        record(vec![
+            schedule::due_query(&pool, &store, &users, sizes.samples.min(200)).await?,
+        ]);
+    }
     let holders = &users[..sizes.holdings_users];
     if args.runs("holdings") || args.runs("rls") {
         let data = holdings::Portfolios::generate(holders, sizes.holdings_per_user)?;

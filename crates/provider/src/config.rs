@@ -43,6 +43,18 @@ macro_rules! shared_config_methods {
                 self
             }
 
+            /// The same configuration with other request budgets (the defaults are the provider's documented
+            /// limits; a contract may have others). Every clone of the client built from it shares them.
+            pub fn with_rate_limits(mut self, rate_limits: crate::limit::RateLimits) -> Self {
+                self.rate_limits = rate_limits;
+                self
+            }
+
+            /// The request budgets the client keeps to.
+            pub fn rate_limits(&self) -> &crate::limit::RateLimits {
+                &self.rate_limits
+            }
+
             /// The cap on the size of a response body, in bytes.
             pub fn max_response_bytes(&self) -> usize {
                 self.max_response_bytes

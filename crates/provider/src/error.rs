@@ -126,6 +126,19 @@ pub enum ProviderError {
         /// How long the provider asked us to wait (`Retry-After`, `X-RateLimit-Reset`).
         retry_after: Option<Duration>,
     },
+    /// Not sent: the client's own request budget (see each config's `rate_limits`) had no room for the call
+    /// before its timeout ran out. Nothing reached the provider; the budget has room again after `wait`.
+    #[error(
+        "{provider}'s request budget has no room for {endpoint} within its timeout (next in {wait:?}); not sent"
+    )]
+    RateBudgetWait {
+        /// Who would have been called.
+        provider: Provider,
+        /// The operation's name.
+        endpoint: &'static str,
+        /// How long until the budget has room.
+        wait: Duration,
+    },
     /// The provider or the institution behind it failed (5xx); trying later may work.
     #[error("{provider} failed: {detail}", provider = .0.provider, detail = .0)]
     Upstream(ErrorDetail),
@@ -314,6 +327,7 @@ impl ProviderError {
             | Self::Transport { provider, .. }
             | Self::OutcomeUnknown { provider, .. }
             | Self::Redirected { provider, .. }
+            | Self::RateBudgetWait { provider, .. }
             | Self::ResponseTooLarge { provider, .. } => Some(*provider),
             Self::Config { .. } | Self::InsecureUrl { .. } | Self::InvalidInput { .. } => None,
         }
@@ -338,6 +352,7 @@ impl ProviderError {
         matches!(
             self,
             Self::RateLimited { .. }
+                | Self::RateBudgetWait { .. }
                 | Self::Upstream(_)
                 | Self::NotReady(_)
                 | Self::Timeout { .. }
@@ -419,6 +434,7 @@ impl ProviderError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::RateBudgetWait { wait, .. } => Some(*wait),
             _ => None,
         }
     }
@@ -544,6 +560,11 @@ mod tests {
                 variable: "PLAID_BASE_URL",
                 url: "http://example.com".into(),
             },
+            ProviderError::RateBudgetWait {
+                provider: Provider::SnapTrade,
+                endpoint: "getUserHoldings",
+                wait: Duration::from_secs(3),
+            },
         ]
     }
 
@@ -573,7 +594,9 @@ mod tests {
             E::Decode { .. } | E::OutcomeUnknown { .. } | E::ResponseTooLarge { .. } => {
                 (false, false, None)
             }
-            E::Timeout { .. } | E::Transport { .. } => (false, true, None),
+            E::Timeout { .. } | E::Transport { .. } | E::RateBudgetWait { .. } => {
+                (false, true, None)
+            }
             E::Redirected { status, .. } => (false, false, Some(*status)),
             E::InsecureUrl { .. } => (false, false, None),
         }

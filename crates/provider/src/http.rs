@@ -2,7 +2,7 @@
 //! `send`, the failures it can end in, and backoff for the calls that may be repeated.
 //!
 //! A client builds each request (URL, auth, body) itself and hands it to [`send`] or, for an idempotent
-//! call, to [`send_idempotent`]. What comes back is the 2xx body or a [`Failure`]; the client reads its own
+//! call, to [`HttpClient::send_idempotent`]. What comes back is the 2xx body or a [`Failure`]; the client reads its own
 //! provider's error bodies from [`StatusFailure`] and falls back on [`ProviderError::from_status`].
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,6 +13,7 @@ use tracing::Instrument;
 use tributary_domain::Provider;
 
 use crate::error::{ErrorDetail, ProviderError, body_excerpt};
+use crate::limit::{Limiter, RateLimits};
 
 /// How long establishing a connection may take; the whole request has its own, per-provider timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +36,10 @@ const UNIX_TIME_THRESHOLD: u64 = 1_000_000_000;
 pub(crate) struct HttpClient {
     inner: reqwest::Client,
     max_response_bytes: usize,
+    /// The call's timeout, which also bounds its wait for budget.
+    request_timeout: Duration,
+    /// The client's request budgets, shared by its clones.
+    limiter: Limiter,
 }
 
 impl HttpClient {
@@ -46,6 +51,7 @@ impl HttpClient {
         base_url: &url::Url,
         request_timeout: Duration,
         max_response_bytes: usize,
+        limits: RateLimits,
     ) -> Result<Self, ProviderError> {
         crate::config::require_secure_url(variable, base_url)?;
         let inner = reqwest::Client::builder()
@@ -65,6 +71,8 @@ impl HttpClient {
         Ok(Self {
             inner,
             max_response_bytes,
+            request_timeout,
+            limiter: Limiter::new(provider, limits),
         })
     }
 
@@ -84,23 +92,71 @@ impl HttpClient {
         self.inner.post(url)
     }
 
-    /// Sends one request: see [`send`].
+    /// Sends one request once its budget allows (see [`crate::limit`]): see [`send`].
     pub(crate) async fn send(
         &self,
         endpoint: Endpoint,
         request: RequestBuilder,
     ) -> Result<Reply, Failure> {
-        send(endpoint, request, self.max_response_bytes).await
+        self.within_budget(endpoint).await?;
+        let sent = send(endpoint, request, self.max_response_bytes).await;
+        self.observe(&sent);
+        sent
     }
 
-    /// Sends an idempotent request with retries: see [`send_idempotent`].
+    /// Sends an idempotent request, building it afresh for each attempt and repeating it after transient
+    /// failures (429, 5xx, no answer) with `backoff`'s waits; each attempt waits for its budget first.
+    ///
+    /// Only for calls that change nothing when repeated (reads, cancels, deletes by id). A write that creates
+    /// something (a user, an order) must go through [`send`](Self::send) once, and resolve an unclear outcome
+    /// itself.
     pub(crate) async fn send_idempotent(
         &self,
         backoff: &Backoff,
         endpoint: Endpoint,
-        request: impl FnMut() -> RequestBuilder,
+        mut request: impl FnMut() -> RequestBuilder,
     ) -> Result<Reply, Failure> {
-        send_idempotent(backoff, endpoint, request, self.max_response_bytes).await
+        let mut attempt = 1;
+        loop {
+            self.within_budget(endpoint).await?;
+            let sent = send(endpoint, request(), self.max_response_bytes).await;
+            self.observe(&sent);
+            match sent {
+                Err(failure) if failure.is_transient() && attempt < backoff.max_attempts => {
+                    let Some(wait) = backoff.delay(attempt, failure.retry_after()) else {
+                        return Err(failure);
+                    };
+                    tracing::info!(
+                        provider = endpoint.provider.as_str(),
+                        endpoint = endpoint.name,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "transient failure, sending the call again"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Waits for the call's budgets, at most the call's timeout.
+    async fn within_budget(&self, endpoint: Endpoint) -> Result<(), Failure> {
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        self.limiter
+            .acquire(endpoint.name, endpoint.key, deadline)
+            .await
+            .map_err(Failure::OverBudget)
+    }
+
+    /// Lets the budgets read an answer's rate-limit headers.
+    fn observe(&self, sent: &Result<Reply, Failure>) {
+        match sent {
+            Ok(reply) => self.limiter.observe(&reply.headers),
+            Err(Failure::Status(failure)) => self.limiter.observe(&failure.headers),
+            Err(_) => {}
+        }
     }
 }
 
@@ -114,12 +170,25 @@ pub(crate) struct Endpoint {
     pub provider: Provider,
     /// The operation.
     pub name: &'static str,
+    /// The Item or account whose own budget the call draws on, hashed ([`crate::limit::budget_key`]).
+    pub key: Option<u64>,
 }
 
 impl Endpoint {
     /// An endpoint of `provider` named `name`.
     pub(crate) const fn new(provider: Provider, name: &'static str) -> Self {
-        Self { provider, name }
+        Self {
+            provider,
+            name,
+            key: None,
+        }
+    }
+
+    /// The same endpoint, called for the Item or account `key` (its budget is kept apart from the others').
+    #[allow(dead_code)] // used by the clients with per-Item or per-account budgets
+    pub(crate) fn for_key(mut self, key: &str) -> Self {
+        self.key = Some(crate::limit::budget_key(key));
+        self
     }
 }
 
@@ -150,6 +219,8 @@ pub(crate) struct StatusFailure {
     pub request_id: Option<String>,
     /// The body as received.
     pub body: Vec<u8>,
+    /// The rate-limit headers of the answer (`X-RateLimit-*`), for the client's budgets.
+    pub headers: HeaderMap,
 }
 
 impl StatusFailure {
@@ -195,6 +266,8 @@ pub(crate) enum Failure {
         /// The cap, in bytes.
         limit: usize,
     },
+    /// Not sent: the client's request budget had no room before the call's timeout.
+    OverBudget(ProviderError),
 }
 
 impl Failure {
@@ -208,7 +281,7 @@ impl Failure {
             Self::Status(failure) => {
                 failure.status == StatusCode::TOO_MANY_REQUESTS || failure.status.is_server_error()
             }
-            Self::Redirected(_) | Self::TooLarge { .. } => false,
+            Self::Redirected(_) | Self::TooLarge { .. } | Self::OverBudget(_) => false,
         }
     }
 
@@ -220,6 +293,7 @@ impl Failure {
         match self {
             Self::Transport(error) => error.is_connect(),
             Self::Status(failure) => failure.status == StatusCode::TOO_MANY_REQUESTS,
+            Self::OverBudget(_) => true,
             Self::Redirected(_) | Self::TooLarge { .. } => false,
         }
     }
@@ -228,7 +302,10 @@ impl Failure {
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Status(failure) => failure.retry_after,
-            Self::Transport(_) | Self::Redirected(_) | Self::TooLarge { .. } => None,
+            Self::Transport(_)
+            | Self::Redirected(_)
+            | Self::TooLarge { .. }
+            | Self::OverBudget(_) => None,
         }
     }
 
@@ -252,6 +329,7 @@ impl Failure {
                 endpoint: endpoint.name,
                 limit,
             },
+            Self::OverBudget(error) => error,
         }
     }
 }
@@ -334,11 +412,7 @@ async fn send(
         }
         let retry_after = retry_after(status, response.headers());
         let request_id = request_id(response.headers());
-        let headers = if status.is_success() {
-            response.headers().clone()
-        } else {
-            HeaderMap::new()
-        };
+        let headers = response.headers().clone();
         let body = read_capped(response, max_body).await;
         recorder.record("latency_ms", elapsed_ms(started));
         let body = body.inspect_err(|failure| {
@@ -361,6 +435,7 @@ async fn send(
                 retry_after,
                 request_id,
                 body,
+                headers,
             }))
         }
     }
@@ -390,39 +465,6 @@ async fn read_capped(mut response: reqwest::Response, max_body: usize) -> Result
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// Sends an idempotent request, building it afresh for each attempt and repeating it after transient
-/// failures (429, 5xx, no answer) with `backoff`'s waits.
-///
-/// Only for calls that change nothing when repeated (reads, cancels, deletes by id). A write that creates
-/// something (a user, an order) must go through [`send`] once, and resolve an unclear outcome itself.
-async fn send_idempotent(
-    backoff: &Backoff,
-    endpoint: Endpoint,
-    mut request: impl FnMut() -> RequestBuilder,
-    max_body: usize,
-) -> Result<Reply, Failure> {
-    let mut attempt = 1;
-    loop {
-        match send(endpoint, request(), max_body).await {
-            Err(failure) if failure.is_transient() && attempt < backoff.max_attempts => {
-                let Some(wait) = backoff.delay(attempt, failure.retry_after()) else {
-                    return Err(failure);
-                };
-                tracing::info!(
-                    provider = endpoint.provider.as_str(),
-                    endpoint = endpoint.name,
-                    attempt,
-                    wait_ms = wait.as_millis() as u64,
-                    "transient failure, sending the call again"
-                );
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            outcome => return outcome,
-        }
-    }
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
@@ -477,7 +519,7 @@ pub(crate) fn account_budget_wait(headers: &HeaderMap) -> Option<Duration> {
     parse_rate_limit_reset(header("x-ratelimit-account-reset")?, now_unix())
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|since| since.as_secs())
@@ -497,7 +539,7 @@ fn parse_retry_after(value: &str, now: u64) -> Option<Duration> {
 }
 
 /// `X-RateLimit-Reset`: a unix time when it is that large, otherwise seconds; a fraction is rounded up.
-fn parse_rate_limit_reset(value: &str, now: u64) -> Option<Duration> {
+pub(crate) fn parse_rate_limit_reset(value: &str, now: u64) -> Option<Duration> {
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
     let mut seconds = whole.parse::<u64>().ok()?;
     if !fraction.is_empty() {

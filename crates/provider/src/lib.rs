@@ -58,6 +58,8 @@ mod error;
 #[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod http;
 mod inbound;
+#[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
+mod limit;
 pub mod router;
 #[cfg(all(
     test,
@@ -77,4 +79,6 @@ pub mod snaptrade;
 
 pub use error::{ErrorDetail, ProviderError};
 pub use inbound::{MAX_WEBHOOK_BODY, WebhookError};
+#[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
+pub use limit::{RateBudget, RateLimits};
 pub use router::{ProviderRouter, RoutingRefusal};

@@ -97,6 +97,7 @@ mod pg;
 mod plaid_items;
 mod removal;
 mod repository;
+mod schedule;
 pub mod schema_check;
 pub mod secret;
 mod streams;
@@ -138,6 +139,9 @@ pub use repository::{
     MockPortfolioRepository, MockSecretRepository, MockSnapTradeUserRepository,
     MockWebhookRepository,
 };
+#[cfg(feature = "mock")]
+pub use schedule::MockSyncScheduleRepository;
+pub use schedule::{DueUser, SyncScheduleRepository};
 pub use secret::{Keyring, SecretError, SecretKey};
 pub use streams::{StreamEventId, StreamName};
 

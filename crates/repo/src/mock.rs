@@ -17,6 +17,7 @@ use crate::{
     PortfolioSummary, RepoError, ResealReport, SecretRepository, SnapTradeUserRepository,
     UnifiedAccount, UserLock, WebhookDelivery, WebhookKey, WebhookRepository,
 };
+use crate::{DueUser, SyncScheduleRepository};
 use crate::{EventStreamRepository, RemovalRepository, StreamEventId, StreamName, UserRowsDeleted};
 use crate::{TransactionQuery, TransactionRepository, TransactionsWritten, ValueHistoryRepository};
 use tributary_domain::{
@@ -297,6 +298,15 @@ mockall::mock! {
     impl RemovalRepository for Store {
         async fn delete_plaid_item(&self, user: UserId, item: &ProviderItemId) -> Result<(), RepoError>;
         async fn delete_user_rows(&self, user: UserId) -> Result<UserRowsDeleted, RepoError>;
+    }
+
+    #[async_trait]
+    impl SyncScheduleRepository for Store {
+        async fn users_due_for_sync(
+            &self,
+            older_than: DateTime<Utc>,
+            limit: usize,
+        ) -> Result<Vec<DueUser>, RepoError>;
     }
 
     #[async_trait]

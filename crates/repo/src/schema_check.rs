@@ -15,7 +15,7 @@ pub struct Check {
     pub passed: bool,
 }
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "user_investment_accounts",
     "user_aggregated_holdings",
     "user_onboarding",
@@ -24,6 +24,7 @@ const TABLES: [&str; 8] = [
     "snaptrade_orders",
     "plaid_items",
     "event_stream_positions",
+    "user_sync_schedule",
 ];
 
 /// The history's tables (migration 0024).

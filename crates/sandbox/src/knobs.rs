@@ -107,6 +107,39 @@ struct Faults {
     path_latencies: Vec<(String, Duration)>,
     path_bodies: Vec<(String, String)>,
     after_handler: Vec<AfterHandler>,
+    budget: Option<Budget>,
+}
+
+/// A request budget the server enforces, counted over a sliding window: the strictest reading of "N requests
+/// a minute" (SnapTrade's guide says "rolling"; Plaid and Alpaca say "per minute" and no more), so a client kept
+/// inside it is inside any fixed-window reading too.
+#[derive(Debug)]
+struct Budget {
+    requests: u32,
+    per: Duration,
+    /// When each request the budget let through arrived, oldest first, none older than `per`.
+    arrivals: std::collections::VecDeque<std::time::Instant>,
+    refused: u32,
+}
+
+impl Budget {
+    /// Lets one request through, or says how long until the oldest one leaves the window.
+    fn admit(&mut self, now: std::time::Instant) -> Result<(), Duration> {
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|oldest| now.duration_since(*oldest) >= self.per)
+        {
+            self.arrivals.pop_front();
+        }
+        if self.arrivals.len() < self.requests as usize {
+            self.arrivals.push_back(now);
+            return Ok(());
+        }
+        self.refused += 1;
+        let oldest = self.arrivals.front().copied().unwrap_or(now);
+        Err(self.per.saturating_sub(now.duration_since(oldest)))
+    }
 }
 
 /// A fault applied once the handler has run and succeeded: its effects (an order placed) are kept, its
@@ -150,6 +183,28 @@ impl Knobs {
         let mut faults = lock(&self.faults);
         faults.rate_limited_calls = calls;
         faults.retry_after_secs = retry_after_secs;
+    }
+
+    /// Enforces a request budget from now on: at most `requests` in any window of `per` (a sliding window,
+    /// every path counted), as the providers document theirs (SnapTrade: 250 a minute per client, its guide's
+    /// "rolling" window; Plaid: per Item and per client, each endpoint; Alpaca: per minute, `X-RateLimit-*`).
+    /// A request over it answers the provider's 429 ([`rate_limit_next`](Self::rate_limit_next)'s answer), asking
+    /// to retry when the oldest request leaves the window. Set it low (`10` per second) and tests run fast.
+    pub fn enforce_budget(&self, requests: u32, per: Duration) {
+        lock(&self.faults).budget = Some(Budget {
+            requests,
+            per,
+            arrivals: std::collections::VecDeque::new(),
+            refused: 0,
+        });
+    }
+
+    /// How many requests the enforced budget refused with a 429 so far.
+    pub fn budget_refusals(&self) -> u32 {
+        lock(&self.faults)
+            .budget
+            .as_ref()
+            .map_or(0, |budget| budget.refused)
     }
 
     /// The next `calls` requests answer `status` (a 5xx) with the provider's error body.
@@ -273,6 +328,13 @@ impl Knobs {
 
     fn take_fault(&self, template: Option<&str>, path: &str) -> Option<Fault> {
         let mut faults = lock(&self.faults);
+        if let Some(budget) = faults.budget.as_mut()
+            && let Err(wait) = budget.admit(std::time::Instant::now())
+        {
+            // Whole seconds, rounded up, as the providers' headers count them.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Some(Fault::RateLimited(secs.max(1)));
+        }
         if faults.rate_limited_calls > 0 {
             faults.rate_limited_calls -= 1;
             return Some(Fault::RateLimited(faults.retry_after_secs));

@@ -15,6 +15,7 @@
 //! | `engine.snaptrade().handle_webhook` | verified, replays acknowledged and not applied twice, acted on per event type |
 //! | `engine.plaid().link` | exchanges Plaid Link's public token, stores the Item (token sealed) and syncs; `update_link_token` repairs an Item |
 //! | `engine.plaid().unlink_item`, `engine.snaptrade().disconnect`, [`SyncEngine::forget_user`] | the provider told first (an Item removed, a connection or the SnapTrade user deleted), then the rows changed in one unit; idempotent, and a call cut short is finished by the same call |
+//! | [`SyncEngine::sync_due`] | syncs the users due (oldest first, healthy connections only) within the providers' request budgets |
 //! | [`SyncEngine::portfolio_mode`], [`SyncEngine::unified_accounts`] | the schema's function and view |
 //!
 //! One user's operations never interleave: each holds the user's lock ([`UserLocks`]). Within one sync,
@@ -63,6 +64,7 @@ mod plugin;
 mod report;
 #[cfg(all(feature = "axum", any(feature = "snaptrade", feature = "plaid")))]
 pub mod routes;
+mod schedule;
 #[cfg(feature = "snaptrade")]
 pub mod snaptrade;
 pub mod source;
@@ -79,6 +81,7 @@ pub use report::{
     AccountReport, ConnectionReport, FailedPart, Failure, Outcome, ProviderReport, ReportedFailure,
     SyncReport,
 };
+pub use schedule::DueSyncs;
 #[cfg(feature = "snaptrade")]
 pub use snaptrade::{
     MAX_WEBHOOK_BODY, RegisteredSnapTradeUser, WebhookOutcome, webhook_http_status,

@@ -48,6 +48,7 @@ pub struct AlpacaConfig {
     pub(crate) base_url: Url,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
+    pub(crate) rate_limits: crate::limit::RateLimits,
 }
 
 impl AlpacaConfig {
@@ -74,6 +75,7 @@ impl AlpacaConfig {
             base_url: environment.base_url(),
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            rate_limits: crate::limit::RateLimits::alpaca(),
         }
     }
 
@@ -86,6 +88,7 @@ impl AlpacaConfig {
                 .unwrap_or_else(|| AlpacaEnvironment::Sandbox.base_url()),
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            rate_limits: crate::limit::RateLimits::alpaca(),
         })
     }
 

@@ -269,6 +269,7 @@ impl AlpacaClient {
                 retry_after: retry_after(status, &headers),
                 request_id: None,
                 body,
+                headers,
             });
             return Err(into_error(ENDPOINT, failure));
         }

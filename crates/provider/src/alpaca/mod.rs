@@ -139,6 +139,7 @@ impl AlpacaClient {
             &config.base_url,
             config.timeout,
             config.max_response_bytes,
+            config.rate_limits.clone(),
         )?;
         Ok(Self {
             config,

@@ -59,6 +59,7 @@ pub struct PlaidConfig {
     pub(crate) environment: Option<PlaidEnvironment>,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
+    pub(crate) rate_limits: crate::limit::RateLimits,
 }
 
 /// How long one request may take: Plaid's first investments call after Link can block for a minute or two
@@ -90,6 +91,7 @@ impl PlaidConfig {
             environment: Some(environment),
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            rate_limits: crate::limit::RateLimits::plaid(),
         }
     }
 
@@ -114,6 +116,7 @@ impl PlaidConfig {
             environment,
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            rate_limits: crate::limit::RateLimits::plaid(),
         })
     }
 

@@ -267,6 +267,7 @@ impl PlaidClient {
             &config.base_url,
             config.timeout,
             config.max_response_bytes,
+            config.rate_limits.clone(),
         )?;
         Ok(Self {
             config,
@@ -355,7 +356,8 @@ impl PlaidClient {
         &self,
         access_token: &AccessToken,
     ) -> Result<AccountsGetResponse, ProviderError> {
-        self.call(
+        self.call_for_item(
+            access_token,
             ACCOUNTS_GET,
             &AccessTokenRequest {
                 access_token: access_token.0.expose_secret(),
@@ -369,7 +371,8 @@ impl PlaidClient {
         &self,
         access_token: &AccessToken,
     ) -> Result<InvestmentsHoldingsGetResponse, ProviderError> {
-        self.call(
+        self.call_for_item(
+            access_token,
             HOLDINGS_GET,
             &AccessTokenRequest {
                 access_token: access_token.0.expose_secret(),
@@ -383,7 +386,8 @@ impl PlaidClient {
         &self,
         access_token: &AccessToken,
     ) -> Result<ItemGetResponse, ProviderError> {
-        self.call(
+        self.call_for_item(
+            access_token,
             ITEM_GET,
             &AccessTokenRequest {
                 access_token: access_token.0.expose_secret(),
@@ -422,7 +426,8 @@ impl PlaidClient {
             reason_code: None,
             reason_note: None,
         };
-        let response: RequestIdResponse = self.call(ITEM_REMOVE, &body).await?;
+        let response: RequestIdResponse =
+            self.call_for_item(access_token, ITEM_REMOVE, &body).await?;
         Ok(response.request_id)
     }
 
@@ -448,14 +453,36 @@ impl PlaidClient {
                 offset,
             },
         };
-        self.call(TRANSACTIONS_GET, &body).await
+        self.call_for_item(access_token, TRANSACTIONS_GET, &body)
+            .await
+    }
+
+    /// A call about one Item: it draws on that Item's own budget too (Plaid's limits are per Item).
+    async fn call_for_item<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        access_token: &AccessToken,
+        endpoint: Operation,
+        request: &Req,
+    ) -> Result<Resp, ProviderError> {
+        let name = http::Endpoint::new(Provider::Plaid, endpoint.path)
+            .for_key(access_token.0.expose_secret());
+        self.send_call(name, endpoint, request).await
     }
 
     /// Sends one request, retrying reads on failures that left nothing changed.
-    ///
-    /// Credentials go into the body here and nowhere else; the body is never logged.
     async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
+        endpoint: Operation,
+        request: &Req,
+    ) -> Result<Resp, ProviderError> {
+        let name = http::Endpoint::new(Provider::Plaid, endpoint.path);
+        self.send_call(name, endpoint, request).await
+    }
+
+    /// Credentials go into the body here and nowhere else; the body is never logged.
+    async fn send_call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        name: http::Endpoint,
         endpoint: Operation,
         request: &Req,
     ) -> Result<Resp, ProviderError> {
@@ -466,7 +493,6 @@ impl PlaidClient {
         })
         .expect("Plaid request bodies are plain structs that always serialize");
         let url = endpoint_url(&self.config.base_url, endpoint.path);
-        let name = http::Endpoint::new(Provider::Plaid, endpoint.path);
         let request = || {
             self.http
                 .post(&url)

@@ -339,6 +339,7 @@ fn read_error(error: &Value) -> Result<ProviderError, WebhookError> {
         retry_after: None,
         request_id: None,
         body: error.to_string().into_bytes(),
+        headers: reqwest::header::HeaderMap::new(),
     };
     Ok(error_codes::status_error("webhook", failure))
 }

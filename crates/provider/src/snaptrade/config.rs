@@ -34,6 +34,7 @@ pub struct SnapTradeConfig {
     pub(crate) base_url: Url,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
+    pub(crate) rate_limits: crate::limit::RateLimits,
 }
 
 impl SnapTradeConfig {
@@ -72,6 +73,7 @@ impl SnapTradeConfig {
             base_url: default_base_url(),
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            rate_limits: crate::limit::RateLimits::snaptrade(),
         })
     }
 
@@ -84,6 +86,7 @@ impl SnapTradeConfig {
                 .unwrap_or_else(default_base_url),
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            rate_limits: crate::limit::RateLimits::snaptrade(),
         })
     }
 

@@ -284,6 +284,7 @@ impl SnapTradeClient {
             &config.base_url,
             config.timeout,
             config.max_response_bytes,
+            config.rate_limits.clone(),
         )?;
         Ok(Self {
             config,

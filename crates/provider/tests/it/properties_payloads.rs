@@ -155,7 +155,9 @@ mod snaptrade {
     fn client(served: &Served) -> SnapTradeClient {
         let config = SnapTradeConfig::new("PARTNER", SecretString::from("consumer-key"))
             .unwrap()
-            .with_base_url(served.base_url());
+            .with_base_url(served.base_url())
+            // Hundreds of answers in a row: the provider's request budget is not what this tests.
+            .with_rate_limits(tributary_provider::RateLimits::none());
         SnapTradeClient::new(config).unwrap()
     }
 
@@ -354,7 +356,9 @@ mod plaid {
             SecretString::from("secret"),
             PlaidEnvironment::Sandbox,
         )
-        .with_base_url(served.base_url());
+        .with_base_url(served.base_url())
+        // Hundreds of answers in a row: the provider's request budget is not what this tests.
+        .with_rate_limits(tributary_provider::RateLimits::none());
         PlaidClient::new(config).unwrap()
     }
 
@@ -423,7 +427,9 @@ mod alpaca {
             SecretString::from("secret"),
             AlpacaEnvironment::Sandbox,
         )
-        .with_base_url(served.base_url());
+        .with_base_url(served.base_url())
+        // Hundreds of answers in a row: the provider's request budget is not what this tests.
+        .with_rate_limits(tributary_provider::RateLimits::none());
         AlpacaClient::new(config).unwrap()
     }
 

@@ -7,6 +7,7 @@ mod orders;
 mod plaid_items;
 mod portfolio;
 mod removal;
+mod schedule;
 mod secrets;
 mod session;
 mod snaptrade_users;

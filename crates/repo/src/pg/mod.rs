@@ -8,6 +8,7 @@ mod plaid_items;
 mod portfolio;
 mod removal;
 mod row;
+mod schedule;
 mod secrets;
 mod session;
 mod snaptrade_users;

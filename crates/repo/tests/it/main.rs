@@ -17,5 +17,6 @@ mod schema;
 mod schema_check;
 mod schema_design_defects;
 mod schema_rls_matrix;
+mod sync_schedule_pg;
 
 tributary_testdb::require_database!();

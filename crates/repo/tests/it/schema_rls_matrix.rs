@@ -149,6 +149,17 @@ const TABLES: &[TableRules] = &[
         one_row_per_user: true,
     },
     TableRules {
+        table: "user_sync_schedule",
+        insert: "insert into public.user_sync_schedule (user_id, syncable, last_synced_at)
+                 values ('{user}', true, now())",
+        // Backend only (migration 0023): the scheduler's bookkeeping, kept by triggers; a user who could write it
+        // would skip their own syncs or crowd out everyone else's.
+        owner_reads: false,
+        hidden: &[],
+        owner_updates: &[],
+        one_row_per_user: true,
+    },
+    TableRules {
         table: "portfolio_value_history",
         insert: "insert into public.portfolio_value_history (user_id, account_id, day, currency, market_value)
                  values ('{user}', null, current_date, 'USD', 1000000)",
@@ -612,6 +623,7 @@ async fn every_key_between_user_tables_and_every_provider_key_carries_the_user(
 const FUNCTIONS: &[&str] = &[
     "get_user_portfolio_mode",
     "keep_transaction_currency",
+    "schedule_user_sync",
     "stamp_aggregated_holding",
     "update_updated_at_column",
 ];
@@ -730,6 +742,7 @@ async fn trigger_functions_run_only_as_triggers_whoever_calls_them(
         "select public.update_updated_at_column()",
         "select public.stamp_aggregated_holding()",
         "select public.keep_transaction_currency()",
+        "select public.schedule_user_sync()",
     ];
     for call in calls {
         for identity in [Identity::Anon, Identity::User(user), Identity::ServiceRole] {

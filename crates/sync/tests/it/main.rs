@@ -20,6 +20,7 @@ mod seams;
 mod slow_bank;
 #[cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod support;
+mod sync_due;
 mod webhook_routes;
 
 tributary_testdb::require_database!();

@@ -2,6 +2,7 @@
 //! answers, the end-to-end flow against `tributary-sandbox`, faults, and the live tests against SnapTrade
 //! (ignored). They live in the crate because the wire structs and raw calls are private.
 
+mod budget;
 mod client;
 mod faults;
 mod live;

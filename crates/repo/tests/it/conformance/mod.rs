@@ -12,6 +12,7 @@ mod orders;
 mod plaid_items;
 mod portfolio;
 mod removal;
+mod schedule;
 mod snaptrade_users;
 mod streams;
 mod webhooks;
@@ -65,6 +66,7 @@ pub use self::removal::{
     a_removal_in_an_unfinished_unit_of_writes_is_undone,
     removing_an_item_or_a_user_deletes_that_users_rows_and_no_one_elses,
 };
+pub use self::schedule::the_users_due_are_those_with_a_usable_link_synced_too_long_ago_oldest_first;
 pub use self::snaptrade_users::snaptrade_users_register_once_and_keep_their_secret;
 pub use self::streams::{
     a_stream_position_is_saved_with_its_unit_of_writes_or_not_at_all,
@@ -154,6 +156,7 @@ macro_rules! all_cases {
         $runner!(
             transactions_and_their_sync_position_are_saved_with_their_unit_of_writes_or_not_at_all
         );
+        $runner!(the_users_due_are_those_with_a_usable_link_synced_too_long_ago_oldest_first);
     };
 }
 

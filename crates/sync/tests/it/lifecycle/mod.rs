@@ -4,8 +4,6 @@
 //! do to them (nothing); and a broken SnapTrade connection, which cannot trade until it is reconnected.
 #![cfg(all(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 
-mod failing;
-
 use std::future::Future;
 
 use rust_decimal::Decimal;
@@ -22,7 +20,7 @@ use tributary_repo::{
 use tributary_sandbox::{LostAnswer, SeedAccount};
 use tributary_sync::{ProviderRemoval, SyncError, WebhookOutcome};
 
-use self::failing::FailingStore;
+use crate::seams::counting::CountingStore;
 use crate::support::{World, webhook};
 
 /// plaid-openapi.yml's `/sandbox/public_token/create` example institution.
@@ -596,7 +594,7 @@ pub async fn a_removal_cut_short_at_any_store_step_is_finished_by_the_same_call<
 ) where
     S: Store + RemovalRepository + 'static,
     F: Fn() -> W,
-    W: Future<Output = World<FailingStore<S>>>,
+    W: Future<Output = World<CountingStore<S>>>,
 {
     for step in 1.. {
         assert!(step < 40, "{removal:?} never ran to its end");
@@ -864,10 +862,10 @@ mod memory_more {
         .await;
     }
 
-    async fn failing_world() -> World<FailingStore<MemoryStore>> {
+    async fn failing_world() -> World<CountingStore<MemoryStore>> {
         let store = MemoryStore::new();
         let user = store.create_user();
-        World::start(FailingStore::new(store), user).await
+        World::start(CountingStore::new(store), user).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -953,7 +951,7 @@ mod postgres_more {
             let pool = pool.clone();
             async move {
                 let user = pg_user(&pool).await;
-                World::start(FailingStore::new(pg_store(&pool)), user).await
+                World::start(CountingStore::new(pg_store(&pool)), user).await
             }
         })
         .await;

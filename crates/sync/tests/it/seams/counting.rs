@@ -3,6 +3,7 @@
 //! providers, which shows everything the engine needs is implementable by a store of a service's own.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -21,9 +22,9 @@ use tributary_repo::{
     AccountRepository, AccountSyncState, ConnectionRepository, ConnectionStatusChange,
     HoldingRepository, HoldingsReplaced, LockRepository, MemoryStore, NewPlaidItem,
     NewWebhookDelivery, OrderRepository, PlaidItem, PlaidItemRepository, PlaidItemStatusChange,
-    PortfolioRepository, PortfolioSummary, RepoError, ResealReport, SecretRepository,
-    SnapTradeUserRepository, UnifiedAccount, UserLock, WebhookDelivery, WebhookKey,
-    WebhookRepository,
+    PortfolioRepository, PortfolioSummary, RemovalRepository, RepoError, ResealReport,
+    SecretRepository, SnapTradeUserRepository, UnifiedAccount, UserLock, UserRowsDeleted,
+    WebhookDelivery, WebhookKey, WebhookRepository,
 };
 use tributary_repo::{
     TransactionQuery, TransactionRepository, TransactionsWritten, ValueHistoryRepository,
@@ -31,13 +32,26 @@ use tributary_repo::{
 
 use crate::support::{self, World};
 
-/// Wraps a store and counts its calls by method; clones (and the store bound to a lock) share the counts. An
-/// Item status change can be made to fail, as a database that went away would.
+/// Wraps a store and counts its calls by method; clones (and the store bound to a lock) share the counts and the
+/// traps. Two traps make it fail as a database that went away would: an Item status change
+/// ([`Self::set_item_status_unavailable`]), or the `n`-th call from now, whatever it is ([`Self::fail_at`]).
 #[derive(Clone)]
 pub struct CountingStore<S> {
     inner: S,
     calls: Arc<Mutex<BTreeMap<&'static str, usize>>>,
-    item_status_unavailable: Arc<std::sync::atomic::AtomicBool>,
+    item_status_unavailable: Arc<AtomicBool>,
+    trap: Arc<Trap>,
+}
+
+/// The `n`-th call trap.
+#[derive(Debug, Default)]
+struct Trap {
+    /// Calls counted since the trap was armed.
+    calls: AtomicUsize,
+    /// The call that fails (1-based); 0 when disarmed.
+    fail_at: AtomicUsize,
+    /// Whether the armed call came.
+    tripped: AtomicBool,
 }
 
 impl<S> CountingStore<S> {
@@ -46,13 +60,27 @@ impl<S> CountingStore<S> {
             inner,
             calls: Arc::default(),
             item_status_unavailable: Arc::default(),
+            trap: Arc::default(),
         }
+    }
+
+    /// From now on, the `n`-th call (1-based) fails with [`RepoError::Unavailable`].
+    pub fn fail_at(&self, n: usize) {
+        self.trap.calls.store(0, Ordering::SeqCst);
+        self.trap.tripped.store(false, Ordering::SeqCst);
+        self.trap.fail_at.store(n, Ordering::SeqCst);
+    }
+
+    /// Disarms the `n`-th call trap; returns whether it went off.
+    pub fn disarm(&self) -> bool {
+        self.trap.fail_at.store(0, Ordering::SeqCst);
+        self.trap.tripped.load(Ordering::SeqCst)
     }
 
     /// From now on, `set_plaid_item_status` fails as unavailable (`true`) or is passed on (`false`).
     pub fn set_item_status_unavailable(&self, unavailable: bool) {
         self.item_status_unavailable
-            .store(unavailable, std::sync::atomic::Ordering::SeqCst);
+            .store(unavailable, Ordering::SeqCst);
     }
 
     /// How many times `method` was called.
@@ -61,9 +89,22 @@ impl<S> CountingStore<S> {
         calls.get(method).copied().unwrap_or(0)
     }
 
-    fn count(&self, method: &'static str) {
+    /// Counts a call of `method`, and fails it when it is the armed `n`-th.
+    fn count(&self, method: &'static str) -> Result<(), RepoError> {
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
         *calls.entry(method).or_default() += 1;
+        let armed = self.trap.fail_at.load(Ordering::SeqCst);
+        if armed == 0 {
+            return Ok(());
+        }
+        let call = self.trap.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call != armed {
+            return Ok(());
+        }
+        self.trap.tripped.store(true, Ordering::SeqCst);
+        Err(RepoError::Unavailable {
+            reason: format!("the test cut the call short at its step {call} ({method})"),
+        })
     }
 }
 
@@ -72,16 +113,17 @@ impl<S> CountingStore<S> {
 #[async_trait]
 impl<S: LockRepository> LockRepository for CountingStore<S> {
     async fn lock_user(&self, user: UserId) -> Result<UserLock, RepoError> {
-        self.count("lock_user");
+        self.count("lock_user")?;
         self.inner.lock_user(user).await
     }
 
     fn within(&self, lock: &UserLock) -> Result<Self, RepoError> {
-        self.count("within");
+        self.count("within")?;
         Ok(Self {
             inner: self.inner.within(lock)?,
             calls: Arc::clone(&self.calls),
             item_status_unavailable: Arc::clone(&self.item_status_unavailable),
+            trap: Arc::clone(&self.trap),
         })
     }
 }
@@ -93,7 +135,7 @@ impl<S: AccountRepository> AccountRepository for CountingStore<S> {
         user: UserId,
         accounts: &[NewInvestmentAccount],
     ) -> Result<Vec<InvestmentAccount>, RepoError> {
-        self.count("upsert_accounts");
+        self.count("upsert_accounts")?;
         self.inner.upsert_accounts(user, accounts).await
     }
 
@@ -102,12 +144,12 @@ impl<S: AccountRepository> AccountRepository for CountingStore<S> {
         user: UserId,
         account: AccountId,
     ) -> Result<InvestmentAccount, RepoError> {
-        self.count("get_account");
+        self.count("get_account")?;
         self.inner.get_account(user, account).await
     }
 
     async fn list_accounts(&self, user: UserId) -> Result<Vec<InvestmentAccount>, RepoError> {
-        self.count("list_accounts");
+        self.count("list_accounts")?;
         self.inner.list_accounts(user).await
     }
 
@@ -119,7 +161,7 @@ impl<S: AccountRepository> AccountRepository for CountingStore<S> {
         error_message: Option<StatusMessage>,
         at: DateTime<Utc>,
     ) -> Result<InvestmentAccount, RepoError> {
-        self.count("record_account_sync");
+        self.count("record_account_sync")?;
         self.inner
             .record_account_sync(user, account, status, error_message, at)
             .await
@@ -131,7 +173,7 @@ impl<S: AccountRepository> AccountRepository for CountingStore<S> {
         states: &[AccountSyncState],
         at: DateTime<Utc>,
     ) -> Result<usize, RepoError> {
-        self.count("record_account_syncs");
+        self.count("record_account_syncs")?;
         self.inner.record_account_syncs(user, states, at).await
     }
 }
@@ -143,12 +185,12 @@ impl<S: SnapTradeUserRepository> SnapTradeUserRepository for CountingStore<S> {
         user: UserId,
         snaptrade_user: &NewSnapTradeUser,
     ) -> Result<SnapTradeUser, RepoError> {
-        self.count("upsert_snaptrade_user");
+        self.count("upsert_snaptrade_user")?;
         self.inner.upsert_snaptrade_user(user, snaptrade_user).await
     }
 
     async fn find_snaptrade_user(&self, user: UserId) -> Result<Option<SnapTradeUser>, RepoError> {
-        self.count("find_snaptrade_user");
+        self.count("find_snaptrade_user")?;
         self.inner.find_snaptrade_user(user).await
     }
 
@@ -157,12 +199,12 @@ impl<S: SnapTradeUserRepository> SnapTradeUserRepository for CountingStore<S> {
         user: UserId,
         at: DateTime<Utc>,
     ) -> Result<(), RepoError> {
-        self.count("record_snaptrade_sync");
+        self.count("record_snaptrade_sync")?;
         self.inner.record_snaptrade_sync(user, at).await
     }
 
     async fn delete_snaptrade_user(&self, user: UserId) -> Result<(), RepoError> {
-        self.count("delete_snaptrade_user");
+        self.count("delete_snaptrade_user")?;
         self.inner.delete_snaptrade_user(user).await
     }
 }
@@ -174,7 +216,7 @@ impl<S: ConnectionRepository> ConnectionRepository for CountingStore<S> {
         user: UserId,
         connections: &[NewBrokerageConnection],
     ) -> Result<Vec<BrokerageConnection>, RepoError> {
-        self.count("upsert_connections");
+        self.count("upsert_connections")?;
         self.inner.upsert_connections(user, connections).await
     }
 
@@ -183,12 +225,12 @@ impl<S: ConnectionRepository> ConnectionRepository for CountingStore<S> {
         user: UserId,
         authorization: AuthorizationId,
     ) -> Result<BrokerageConnection, RepoError> {
-        self.count("get_connection");
+        self.count("get_connection")?;
         self.inner.get_connection(user, authorization).await
     }
 
     async fn list_connections(&self, user: UserId) -> Result<Vec<BrokerageConnection>, RepoError> {
-        self.count("list_connections");
+        self.count("list_connections")?;
         self.inner.list_connections(user).await
     }
 
@@ -198,7 +240,7 @@ impl<S: ConnectionRepository> ConnectionRepository for CountingStore<S> {
         authorization: AuthorizationId,
         change: ConnectionStatusChange,
     ) -> Result<BrokerageConnection, RepoError> {
-        self.count("set_connection_status");
+        self.count("set_connection_status")?;
         self.inner
             .set_connection_status(user, authorization, change)
             .await
@@ -209,7 +251,7 @@ impl<S: ConnectionRepository> ConnectionRepository for CountingStore<S> {
         user: UserId,
         authorization: AuthorizationId,
     ) -> Result<BrokerageConnection, RepoError> {
-        self.count("delete_connection");
+        self.count("delete_connection")?;
         self.inner.delete_connection(user, authorization).await
     }
 }
@@ -221,7 +263,7 @@ impl<S: HoldingRepository> HoldingRepository for CountingStore<S> {
         user: UserId,
         holdings: &[NewHolding],
     ) -> Result<usize, RepoError> {
-        self.count("upsert_holdings");
+        self.count("upsert_holdings")?;
         self.inner.upsert_holdings(user, holdings).await
     }
 
@@ -230,7 +272,7 @@ impl<S: HoldingRepository> HoldingRepository for CountingStore<S> {
         user: UserId,
         holdings: &[NewHolding],
     ) -> Result<HoldingsReplaced, RepoError> {
-        self.count("replace_holdings");
+        self.count("replace_holdings")?;
         self.inner.replace_holdings(user, holdings).await
     }
 
@@ -240,12 +282,12 @@ impl<S: HoldingRepository> HoldingRepository for CountingStore<S> {
         symbol: &Symbol,
         currency: Option<Currency>,
     ) -> Result<Holding, RepoError> {
-        self.count("get_holding");
+        self.count("get_holding")?;
         self.inner.get_holding(user, symbol, currency).await
     }
 
     async fn list_holdings(&self, user: UserId) -> Result<Vec<Holding>, RepoError> {
-        self.count("list_holdings");
+        self.count("list_holdings")?;
         self.inner.list_holdings(user).await
     }
 }
@@ -257,12 +299,12 @@ impl<S: OrderRepository> OrderRepository for CountingStore<S> {
         user: UserId,
         orders: &[NewOrder],
     ) -> Result<Vec<Order>, RepoError> {
-        self.count("upsert_orders");
+        self.count("upsert_orders")?;
         self.inner.upsert_orders(user, orders).await
     }
 
     async fn get_order(&self, user: UserId, order: OrderId) -> Result<Order, RepoError> {
-        self.count("get_order");
+        self.count("get_order")?;
         self.inner.get_order(user, order).await
     }
 
@@ -271,7 +313,7 @@ impl<S: OrderRepository> OrderRepository for CountingStore<S> {
         user: UserId,
         account: Option<AccountId>,
     ) -> Result<Vec<Order>, RepoError> {
-        self.count("list_orders");
+        self.count("list_orders")?;
         self.inner.list_orders(user, account).await
     }
 
@@ -280,7 +322,7 @@ impl<S: OrderRepository> OrderRepository for CountingStore<S> {
         user: UserId,
         client_order_id: &ClientOrderId,
     ) -> Result<Option<Order>, RepoError> {
-        self.count("find_order_by_client_order_id");
+        self.count("find_order_by_client_order_id")?;
         self.inner
             .find_order_by_client_order_id(user, client_order_id)
             .await
@@ -292,7 +334,7 @@ impl<S: OrderRepository> OrderRepository for CountingStore<S> {
         order: OrderId,
         placed: &NewOrder,
     ) -> Result<Order, RepoError> {
-        self.count("confirm_order");
+        self.count("confirm_order")?;
         self.inner.confirm_order(user, order, placed).await
     }
 
@@ -303,7 +345,7 @@ impl<S: OrderRepository> OrderRepository for CountingStore<S> {
         status: OrderStatus,
         message: Option<StatusMessage>,
     ) -> Result<Order, RepoError> {
-        self.count("update_order_status");
+        self.count("update_order_status")?;
         self.inner
             .update_order_status(user, order, status, message)
             .await
@@ -313,12 +355,12 @@ impl<S: OrderRepository> OrderRepository for CountingStore<S> {
 #[async_trait]
 impl<S: PortfolioRepository> PortfolioRepository for CountingStore<S> {
     async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, RepoError> {
-        self.count("portfolio_mode");
+        self.count("portfolio_mode")?;
         self.inner.portfolio_mode(user).await
     }
 
     async fn unified_accounts(&self, user: UserId) -> Result<Vec<UnifiedAccount>, RepoError> {
-        self.count("unified_accounts");
+        self.count("unified_accounts")?;
         self.inner.unified_accounts(user).await
     }
 
@@ -327,7 +369,7 @@ impl<S: PortfolioRepository> PortfolioRepository for CountingStore<S> {
         user: UserId,
         alpaca_account_id: Option<ProviderAccountId>,
     ) -> Result<(), RepoError> {
-        self.count("set_alpaca_account");
+        self.count("set_alpaca_account")?;
         self.inner.set_alpaca_account(user, alpaca_account_id).await
     }
 }
@@ -335,22 +377,22 @@ impl<S: PortfolioRepository> PortfolioRepository for CountingStore<S> {
 #[async_trait]
 impl<S: WebhookRepository> WebhookRepository for CountingStore<S> {
     async fn record_webhook(&self, delivery: &NewWebhookDelivery) -> Result<bool, RepoError> {
-        self.count("record_webhook");
+        self.count("record_webhook")?;
         self.inner.record_webhook(delivery).await
     }
 
     async fn find_webhook(&self, key: &WebhookKey) -> Result<Option<WebhookDelivery>, RepoError> {
-        self.count("find_webhook");
+        self.count("find_webhook")?;
         self.inner.find_webhook(key).await
     }
 
     async fn mark_webhook_applied(&self, key: &WebhookKey) -> Result<(), RepoError> {
-        self.count("mark_webhook_applied");
+        self.count("mark_webhook_applied")?;
         self.inner.mark_webhook_applied(key).await
     }
 
     async fn mark_webhook_failed(&self, key: &WebhookKey, error: &str) -> Result<(), RepoError> {
-        self.count("mark_webhook_failed");
+        self.count("mark_webhook_failed")?;
         self.inner.mark_webhook_failed(key, error).await
     }
 
@@ -359,12 +401,12 @@ impl<S: WebhookRepository> WebhookRepository for CountingStore<S> {
         provider: Provider,
         limit: usize,
     ) -> Result<Vec<WebhookDelivery>, RepoError> {
-        self.count("pending_webhooks");
+        self.count("pending_webhooks")?;
         self.inner.pending_webhooks(provider, limit).await
     }
 
     async fn purge_webhooks(&self, applied_before: DateTime<Utc>) -> Result<usize, RepoError> {
-        self.count("purge_webhooks");
+        self.count("purge_webhooks")?;
         self.inner.purge_webhooks(applied_before).await
     }
 }
@@ -376,7 +418,7 @@ impl<S: PlaidItemRepository> PlaidItemRepository for CountingStore<S> {
         user: UserId,
         item: &NewPlaidItem,
     ) -> Result<PlaidItem, RepoError> {
-        self.count("upsert_plaid_item");
+        self.count("upsert_plaid_item")?;
         self.inner.upsert_plaid_item(user, item).await
     }
 
@@ -385,12 +427,12 @@ impl<S: PlaidItemRepository> PlaidItemRepository for CountingStore<S> {
         user: UserId,
         item: &ProviderItemId,
     ) -> Result<PlaidItem, RepoError> {
-        self.count("get_plaid_item");
+        self.count("get_plaid_item")?;
         self.inner.get_plaid_item(user, item).await
     }
 
     async fn list_plaid_items(&self, user: UserId) -> Result<Vec<PlaidItem>, RepoError> {
-        self.count("list_plaid_items");
+        self.count("list_plaid_items")?;
         self.inner.list_plaid_items(user).await
     }
 
@@ -400,11 +442,8 @@ impl<S: PlaidItemRepository> PlaidItemRepository for CountingStore<S> {
         item: &ProviderItemId,
         change: PlaidItemStatusChange,
     ) -> Result<PlaidItem, RepoError> {
-        self.count("set_plaid_item_status");
-        if self
-            .item_status_unavailable
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+        self.count("set_plaid_item_status")?;
+        if self.item_status_unavailable.load(Ordering::SeqCst) {
             return Err(RepoError::Unavailable {
                 reason: "the test made the database go away".to_owned(),
             });
@@ -413,7 +452,7 @@ impl<S: PlaidItemRepository> PlaidItemRepository for CountingStore<S> {
     }
 
     async fn plaid_item_owners(&self, item: &ProviderItemId) -> Result<Vec<UserId>, RepoError> {
-        self.count("plaid_item_owners");
+        self.count("plaid_item_owners")?;
         self.inner.plaid_item_owners(item).await
     }
 }
@@ -426,7 +465,7 @@ impl<S: TransactionRepository> TransactionRepository for CountingStore<S> {
         account: AccountId,
         transactions: &[NewInvestmentTransaction],
     ) -> Result<TransactionsWritten, RepoError> {
-        self.count("upsert_transactions");
+        self.count("upsert_transactions")?;
         self.inner
             .upsert_transactions(user, account, transactions)
             .await
@@ -438,7 +477,7 @@ impl<S: TransactionRepository> TransactionRepository for CountingStore<S> {
         account: AccountId,
         provider_transaction_ids: &[ProviderTransactionId],
     ) -> Result<usize, RepoError> {
-        self.count("remove_transactions");
+        self.count("remove_transactions")?;
         self.inner
             .remove_transactions(user, account, provider_transaction_ids)
             .await
@@ -449,7 +488,7 @@ impl<S: TransactionRepository> TransactionRepository for CountingStore<S> {
         user: UserId,
         query: &TransactionQuery,
     ) -> Result<Vec<InvestmentTransaction>, RepoError> {
-        self.count("list_transactions");
+        self.count("list_transactions")?;
         self.inner.list_transactions(user, query).await
     }
 
@@ -458,7 +497,7 @@ impl<S: TransactionRepository> TransactionRepository for CountingStore<S> {
         user: UserId,
         account: AccountId,
     ) -> Result<Option<NaiveDate>, RepoError> {
-        self.count("transactions_synced_through");
+        self.count("transactions_synced_through")?;
         self.inner.transactions_synced_through(user, account).await
     }
 
@@ -468,7 +507,7 @@ impl<S: TransactionRepository> TransactionRepository for CountingStore<S> {
         account: AccountId,
         through: NaiveDate,
     ) -> Result<bool, RepoError> {
-        self.count("advance_transactions_synced_through");
+        self.count("advance_transactions_synced_through")?;
         self.inner
             .advance_transactions_synced_through(user, account, through)
             .await
@@ -482,7 +521,7 @@ impl<S: ValueHistoryRepository> ValueHistoryRepository for CountingStore<S> {
         user: UserId,
         points: &[NewValuePoint],
     ) -> Result<usize, RepoError> {
-        self.count("upsert_value_points");
+        self.count("upsert_value_points")?;
         self.inner.upsert_value_points(user, points).await
     }
 
@@ -492,15 +531,32 @@ impl<S: ValueHistoryRepository> ValueHistoryRepository for CountingStore<S> {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<ValuePoint>, RepoError> {
-        self.count("value_history");
+        self.count("value_history")?;
         self.inner.value_history(user, from, to).await
+    }
+}
+
+#[async_trait]
+impl<S: RemovalRepository> RemovalRepository for CountingStore<S> {
+    async fn delete_plaid_item(
+        &self,
+        user: UserId,
+        item: &ProviderItemId,
+    ) -> Result<(), RepoError> {
+        self.count("delete_plaid_item")?;
+        self.inner.delete_plaid_item(user, item).await
+    }
+
+    async fn delete_user_rows(&self, user: UserId) -> Result<UserRowsDeleted, RepoError> {
+        self.count("delete_user_rows")?;
+        self.inner.delete_user_rows(user).await
     }
 }
 
 #[async_trait]
 impl<S: SecretRepository> SecretRepository for CountingStore<S> {
     async fn reseal_secrets(&self, batch_size: usize) -> Result<ResealReport, RepoError> {
-        self.count("reseal_secrets");
+        self.count("reseal_secrets")?;
         self.inner.reseal_secrets(batch_size).await
     }
 }

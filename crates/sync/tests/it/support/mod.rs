@@ -112,7 +112,10 @@ impl<S: Store + 'static> World<S> {
             SecretString::from(sandbox.plaid().secret()),
             PlaidEnvironment::Sandbox,
         )
-        .with_base_url(url(&sandbox.plaid_base_url()));
+        .with_base_url(url(&sandbox.plaid_base_url()))
+        // Plaid's per-Item budgets (15 holdings calls a minute) would make the scenarios that sync one Item many
+        // times, or retry it under a short timeout, wait minutes; the budgets are tested in the provider crate.
+        .with_rate_limits(tributary_provider::RateLimits::none());
         let plaid = Arc::new(PlaidClient::new(configure_plaid(plaid)).unwrap());
         let alpaca = AlpacaConfig::new(
             sandbox.alpaca().key_id(),

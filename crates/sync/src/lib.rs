@@ -54,6 +54,8 @@ pub mod alpaca;
 mod convert;
 mod engine;
 mod error;
+#[cfg(any(feature = "snaptrade", feature = "plaid"))]
+mod inbox;
 mod lifecycle;
 mod lock;
 pub mod merge;

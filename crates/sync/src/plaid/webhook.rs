@@ -303,17 +303,8 @@ impl<S: Store + 'static> Plaid<'_, S> {
 
     /// Records a failed application for a retry, and says so.
     async fn deferred(&self, key: &WebhookKey, error: &SyncError) -> PlaidWebhookOutcome {
-        tracing::warn!(webhook = %key.webhook_id, %error, "applying a Plaid webhook failed; it stays recorded for a retry");
-        if let Err(failed) = self
-            .engine
-            .store
-            .mark_webhook_failed(key, &error.to_string())
-            .await
-        {
-            tracing::warn!(webhook = %key.webhook_id, error = %failed, "recording the failure failed; the delivery stays pending all the same");
-        }
         PlaidWebhookOutcome::Deferred {
-            reason: error.to_string(),
+            reason: crate::inbox::record_deferral(self.engine.store.as_ref(), key, error).await,
         }
     }
 

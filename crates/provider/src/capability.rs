@@ -20,9 +20,10 @@ use rust_decimal::Decimal;
 use tributary_domain::{
     AccountId, AccountName, AccountSubtype, AccountType, AuthorizationId, BrokerageOrderId,
     BrokerageSlug, ClientOrderId, ConnectionStatus, ConnectionType, Currency, DomainError,
-    InstitutionName, NewOrder, Notional, OptionContract, OrderAction, OrderType, Price, Provider,
-    ProviderAccountId, ProviderItemId, Quantity, SecurityId, SecurityName, SecurityType,
-    SignedAmount, Symbol, TimeInForce, Units, UserId,
+    InstitutionName, NewInvestmentTransaction, NewOrder, Notional, OptionContract, OrderAction,
+    OrderType, Price, Provider, ProviderAccountId, ProviderItemId, ProviderTransactionId, Quantity,
+    RawRecord, SecurityId, SecurityName, SecurityType, SignedAmount, Symbol, TimeInForce,
+    TransactionDescription, TransactionSubtype, TransactionType, Units, UserId,
 };
 
 use crate::error::ProviderError;
@@ -134,56 +135,93 @@ pub struct Position {
     pub currency: Option<Currency>,
 }
 
-/// What an investment transaction did. Open: a kind this crate does not know is kept.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TransactionKind {
-    /// Units bought.
-    Buy,
-    /// Units sold.
-    Sell,
-    /// Cash moved in or out (deposit, withdrawal, dividend paid as cash, interest).
-    Cash,
-    /// A fee or tax.
-    Fee,
-    /// Units moved in or out without a trade.
-    Transfer,
-    /// Anything else, as the provider names it.
-    Other(String),
-}
-
-/// One investment transaction.
+/// One investment transaction as a provider reported it, signed and typed as Tributary stores it (see
+/// [`NewInvestmentTransaction`]'s "Signs"): everything a stored transaction holds but whose it is, which
+/// [`Transaction::into_new`] adds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {
-    /// The provider's id for it.
-    pub provider_transaction_id: String,
-    /// The account it happened in.
+    /// The account it happened in, as the provider names it.
     pub provider_account_id: ProviderAccountId,
-    /// When it happened.
-    pub date: NaiveDate,
-    /// What it did.
-    pub kind: TransactionKind,
-    /// The provider's finer kind (`dividend`, `buy`, `management fee`…).
-    pub subtype: Option<String>,
-    /// The security involved, when there is one.
+    /// The provider's id for it: unique within the account.
+    pub provider_transaction_id: ProviderTransactionId,
+    /// When it happened (Plaid's `transaction_datetime` day when given, else its posting `date`).
+    pub trade_date: NaiveDate,
+    /// When it settled, when the provider says.
+    pub settlement_date: Option<NaiveDate>,
+    /// What it did, in the shared vocabulary; the provider's own word when it has no match.
+    pub transaction_type: TransactionType,
+    /// The provider's finer kind, as the provider spells it.
+    pub subtype: Option<TransactionSubtype>,
+    /// The security's symbol, when there is one.
     pub symbol: Option<Symbol>,
-    /// Units moved (always positive; `kind` says which way), when units moved: exactly as the provider sent
-    /// them. A transaction is not held in a column, so none bounds its digits: Plaid's own example sells
-    /// 47.74104242992852 units (a double's digits), and they are kept, not rounded nor refused.
+    /// The provider's id for the security, when it gives one.
+    pub security_id: Option<SecurityId>,
+    /// Units in (positive) or out (negative), exactly as sent: a transaction is not held in a bounded
+    /// column, and Plaid's own example sells 47.74104242992852 units, which are kept, not rounded.
     pub quantity: Option<Decimal>,
     /// The price per unit, when reported, exactly as sent.
     pub price: Option<Decimal>,
-    /// The amount of money, signed as the provider signs it (Plaid: positive = money out of the account).
+    /// Cash into the account (positive) or out of it (negative).
     pub amount: SignedAmount,
     /// Fees, when reported.
     pub fees: Option<SignedAmount>,
+    /// The one currency of its amount, price and fees.
+    pub currency: Currency,
     /// The provider's description.
-    pub description: String,
+    pub description: Option<TransactionDescription>,
+    /// The provider's record exactly as received.
+    pub raw: RawRecord,
+}
+
+impl Transaction {
+    /// The row to store: this transaction, as `user`'s, in Tributary's account `account`.
+    pub fn into_new(
+        self,
+        user: UserId,
+        account: AccountId,
+        provider: Provider,
+    ) -> NewInvestmentTransaction {
+        NewInvestmentTransaction {
+            user_id: user,
+            account_id: account,
+            provider,
+            provider_transaction_id: self.provider_transaction_id,
+            trade_date: self.trade_date,
+            settlement_date: self.settlement_date,
+            transaction_type: self.transaction_type,
+            subtype: self.subtype,
+            symbol: self.symbol,
+            security_id: self.security_id,
+            quantity: self.quantity,
+            price: self.price,
+            amount: self.amount,
+            fees: self.fees,
+            currency: self.currency,
+            description: self.description,
+            raw: self.raw,
+        }
+    }
 }
 
 /// Where the next page of transactions starts. Opaque to callers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PageCursor(pub(crate) u64);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCursor(pub(crate) CursorAt);
+
+/// What a [`PageCursor`] holds: an offset, or a provider's own token for the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CursorAt {
+    /// Skip this many (Plaid's `offset`; SnapTrade's account index and offset, packed).
+    Offset(u64),
+    /// The provider's token (Alpaca's `page_token`: the last activity's id).
+    #[allow(dead_code)] // read by the Alpaca client, which is behind its feature
+    Token(String),
+}
+
+impl Default for PageCursor {
+    fn default() -> Self {
+        Self(CursorAt::Offset(0))
+    }
+}
 
 /// One page of transactions and where the next one starts (`None` after the last).
 #[derive(Debug, Clone, PartialEq)]

@@ -60,6 +60,8 @@ mod http;
 mod inbound;
 #[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
 mod limit;
+#[cfg(any(feature = "snaptrade", feature = "plaid", feature = "alpaca"))]
+mod recorded;
 pub mod router;
 #[cfg(all(
     test,

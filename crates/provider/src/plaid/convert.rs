@@ -13,7 +13,8 @@ use rust_decimal::Decimal;
 use tributary_domain::{
     AccountName, AccountSubtype, AccountType, ConnectionStatus, ConnectionType, DomainError,
     InstitutionName, OptionContract, OptionRight, Price, Provider, ProviderAccountId,
-    ProviderItemId, Quantity, SecurityId, SecurityName, SecurityType, SignedAmount, Symbol,
+    ProviderItemId, ProviderTransactionId, Quantity, SecurityId, SecurityName, SecurityType,
+    SignedAmount, Symbol, TransactionDescription, TransactionSubtype, TransactionType,
 };
 
 use super::error_codes::needs_user;
@@ -23,10 +24,11 @@ use super::wire::{
 };
 use super::{AccessToken, MAX_PAGE_SIZE, PlaidClient};
 use crate::capability::{
-    AccountInfo, Aggregation, ConnectionInfo, Listing, PageCursor, Position, PositionSide,
-    ProviderConnectionId, Transaction, TransactionKind, TransactionPage, currency_code,
+    AccountInfo, Aggregation, ConnectionInfo, CursorAt, Listing, PageCursor, Position,
+    PositionSide, ProviderConnectionId, Transaction, TransactionPage, currency_code,
 };
 use crate::error::ProviderError;
+use crate::recorded::Recorded;
 
 /// Plaid account types that hold investments (`brokerage` is the pre-2020 name of `investment`).
 const INVESTMENT_ACCOUNT_TYPES: [&str; 2] = ["investment", "brokerage"];
@@ -61,7 +63,12 @@ impl Aggregation for PlaidClient {
         to: NaiveDate,
         page: Option<PageCursor>,
     ) -> Result<TransactionPage, ProviderError> {
-        let offset = page.unwrap_or_default().0;
+        let CursorAt::Offset(offset) = page.unwrap_or_default().0 else {
+            return Err(ProviderError::invalid_input(
+                "page",
+                "is not a cursor Plaid's pages gave",
+            ));
+        };
         let response = self
             .investment_transactions_page(login, from, to, &[], MAX_PAGE_SIZE, offset)
             .await?;
@@ -233,8 +240,8 @@ pub(super) fn transaction_page(
         Provider::Plaid,
         "transaction",
         response.investment_transactions.iter().enumerate(),
-        |(_, transaction)| Some(transaction.investment_transaction_id.clone()),
-        |(index, transaction)| self::transaction(transaction, &securities, index),
+        |(_, recorded)| recorded.text("investment_transaction_id"),
+        |(index, recorded)| self::transaction(recorded, &securities, index),
     );
     // The offset moves past every transaction Plaid sent, left out or not.
     let received = response.investment_transactions.len() as u64;
@@ -243,51 +250,86 @@ pub(super) fn transaction_page(
     Ok(TransactionPage {
         transactions: listing.items,
         left_out: listing.left_out,
-        next: more.then_some(PageCursor(next_offset)),
+        next: more.then_some(PageCursor(CursorAt::Offset(next_offset))),
     })
 }
 
+/// One of Plaid's `InvestmentTransaction`s, signed as stored: Plaid's `amount` is "positive when cash is
+/// debited" (plaid-openapi.yml, `InvestmentTransaction.amount`), so it is negated; its `quantity` is already
+/// "positive for buy transactions; negative for sell transactions", as stored.
+///
+/// The trade date is Plaid's `date`, the day `/investments/transactions/get`'s `start_date` and `end_date`
+/// select by: a re-sync of a window then sees exactly the transactions stored for it. The execution time
+/// (`transaction_datetime`) stays in the raw record.
 fn transaction(
-    transaction: &InvestmentTransaction,
+    recorded: &Recorded<InvestmentTransaction>,
     securities: &HashMap<&str, &Security>,
     index: usize,
 ) -> Result<Transaction, ProviderError> {
     let at = |field: &str| format!("investment_transactions[{index}].{field}");
+    let transaction = recorded
+        .item
+        .as_ref()
+        .map_err(|reason| ProviderError::invalid_data(Provider::Plaid, at("*"), reason.clone()))?;
     let symbol = match &transaction.security_id {
         Some(id) => Some(
             symbol(id, securities.get(id.as_str()).copied()).map_err(invalid(at("security_id")))?,
         ),
         None => None,
     };
-    let quantity = non_zero(transaction.quantity.abs());
-    let price = non_zero(transaction.price);
+    let security_id = transaction
+        .security_id
+        .as_deref()
+        .map(|id| SecurityId::parse(id).map_err(invalid(at("security_id"))))
+        .transpose()?;
+    // `iso_currency_code` is "always `null` if `unofficial_currency_code` is non-`null`" (plaid-openapi.yml,
+    // `InvestmentTransaction`): a crypto amount names its currency in the second.
+    let currency = currency_code(
+        Provider::Plaid,
+        &at("iso_currency_code"),
+        [
+            transaction.iso_currency_code.as_deref(),
+            transaction.unofficial_currency_code.as_deref(),
+        ],
+    )?
+    .ok_or_else(|| {
+        ProviderError::invalid_data(
+            Provider::Plaid,
+            at("iso_currency_code"),
+            "and unofficial_currency_code are both null",
+        )
+    })?;
+
+    let subtype = Some(transaction.subtype.trim())
+        .filter(|subtype| !subtype.is_empty())
+        .map(|subtype| TransactionSubtype::parse(subtype).map_err(invalid(at("subtype"))))
+        .transpose()?;
     Ok(Transaction {
-        provider_transaction_id: transaction.investment_transaction_id.clone(),
         provider_account_id: ProviderAccountId::parse(&transaction.account_id)
             .map_err(invalid(at("account_id")))?,
-        date: transaction.date,
-        kind: transaction_kind(&transaction.transaction_type),
-        subtype: Some(transaction.subtype.clone()),
+        provider_transaction_id: ProviderTransactionId::parse(
+            &transaction.investment_transaction_id,
+        )
+        .map_err(invalid(at("investment_transaction_id")))?,
+        trade_date: transaction.date,
+        settlement_date: None,
+        transaction_type: TransactionType::from_type_and_subtype(
+            &transaction.transaction_type,
+            Some(&transaction.subtype),
+        )
+        .map_err(invalid(at("type")))?,
+        subtype,
         symbol,
-        quantity,
-        price,
-        amount: SignedAmount::exact_for("amount", transaction.amount)
+        security_id,
+        quantity: non_zero(transaction.quantity),
+        price: non_zero(transaction.price),
+        amount: SignedAmount::exact_for("amount", -transaction.amount)
             .map_err(invalid(at("amount")))?,
         fees: amount(transaction.fees, at("fees"))?,
-        description: transaction.name.clone(),
+        currency,
+        description: TransactionDescription::from_optional(Some(&transaction.name)),
+        raw: recorded.raw().map_err(invalid(at("*")))?,
     })
-}
-
-/// Plaid's `type`: `buy`, `sell`, `cash`, `fee`, `transfer`; anything else (`cancel`, new types) is kept.
-fn transaction_kind(plaid_type: &str) -> TransactionKind {
-    match plaid_type {
-        "buy" => TransactionKind::Buy,
-        "sell" => TransactionKind::Sell,
-        "cash" => TransactionKind::Cash,
-        "fee" => TransactionKind::Fee,
-        "transfer" => TransactionKind::Transfer,
-        other => TransactionKind::Other(other.to_owned()),
-    }
 }
 
 /// Plaid's option contract as the holding's `option_contract`.

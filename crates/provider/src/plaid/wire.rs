@@ -15,6 +15,8 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::recorded::Recorded;
+
 /// The `client_id`/`secret` pair Plaid expects in every request body, wrapped around the request itself.
 ///
 /// Built by the client right before the body is serialized; it only borrows the exposed secret.
@@ -181,7 +183,7 @@ pub struct InvestmentTransactionsGetResponse {
     /// The Item's accounts.
     pub accounts: Vec<Account>,
     /// This page's transactions, newest first.
-    pub investment_transactions: Vec<InvestmentTransaction>,
+    pub(crate) investment_transactions: Vec<Recorded<InvestmentTransaction>>,
     /// Every security this page's transactions refer to.
     pub securities: Vec<Security>,
     /// The Item itself.

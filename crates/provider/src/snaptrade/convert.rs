@@ -19,9 +19,10 @@ use rust_decimal::Decimal;
 use tributary_domain::{
     AccountName, AccountSubtype, AccountType, AuthorizationId, BrokerageOrderId, ClientOrderId,
     ConnectionStatus, ConnectionType, DomainError, InstitutionName, NewOrder, OptionContract,
-    OptionRight, OrderAction, OrderStatus, OrderType, Price, Provider, ProviderAccountId, Quantity,
-    SecurityId, SecurityName, SecurityType, SignedAmount, SnapTradeUserId, Symbol, TimeInForce,
-    Units, UniversalSymbolId, UserId,
+    OptionRight, OrderAction, OrderStatus, OrderType, Price, Provider, ProviderAccountId,
+    ProviderTransactionId, Quantity, SecurityId, SecurityName, SecurityType, SignedAmount,
+    SnapTradeUserId, Symbol, TimeInForce, TransactionDescription, TransactionSubtype,
+    TransactionType, Units, UniversalSymbolId, UserId,
 };
 use uuid::Uuid;
 
@@ -32,11 +33,12 @@ use super::wire::{
 use super::{LoginOptions, OrderQuery, OrderState, SnapTradeClient, UserCredentials};
 use crate::capability::{
     AccountInfo, AccountRef, Aggregation, BrokerageAccounts, ConnectionInfo, ConnectionPortal,
-    Listing, OrderImpact, OrderRequest, OrderScope, OrderSize, PageCursor, PlacedOrder, PortalLink,
-    PortalRequest, Position, PositionSide, ProviderConnectionId, Trading, Transaction,
-    TransactionKind, TransactionPage, currency_code,
+    CursorAt, Listing, OrderImpact, OrderRequest, OrderScope, OrderSize, PageCursor, PlacedOrder,
+    PortalLink, PortalRequest, Position, PositionSide, ProviderConnectionId, Trading, Transaction,
+    TransactionPage, currency_code,
 };
 use crate::error::ProviderError;
+use crate::recorded::Recorded;
 
 /// How long a portal link works (SnapTrade: 5 minutes).
 const PORTAL_LINK_LIFETIME: Duration = Duration::minutes(5);
@@ -98,7 +100,7 @@ impl Aggregation for SnapTradeClient {
     ) -> Result<TransactionPage, ProviderError> {
         let mut accounts = account_ids(&self.list_user_accounts(login).await?)?;
         accounts.sort();
-        let (index, offset) = split_cursor(page.unwrap_or_default());
+        let (index, offset) = split_cursor(page.unwrap_or_default())?;
         let Some(account) = accounts.get(index) else {
             return Ok(TransactionPage {
                 transactions: Vec::new(),
@@ -113,8 +115,8 @@ impl Aggregation for SnapTradeClient {
             Provider::SnapTrade,
             "activity",
             page.data.iter().enumerate(),
-            |(_, activity)| activity.id.clone(),
-            |(at, activity)| transaction(account, activity, &format!("activities[{at}]")),
+            |(_, recorded)| recorded.text("id"),
+            |(at, recorded)| transaction(account, recorded, &format!("activities[{at}]")),
         );
         let seen = offset + page.data.len() as u64;
         let total = page
@@ -373,13 +375,19 @@ fn missing(field: String) -> ProviderError {
     ProviderError::invalid_data(Provider::SnapTrade, field, "is missing")
 }
 
-fn split_cursor(cursor: PageCursor) -> (usize, u64) {
-    let index = usize::try_from(cursor.0 >> OFFSET_BITS).unwrap_or(usize::MAX);
-    (index, cursor.0 & ((1 << OFFSET_BITS) - 1))
+fn split_cursor(cursor: PageCursor) -> Result<(usize, u64), ProviderError> {
+    let CursorAt::Offset(packed) = cursor.0 else {
+        return Err(ProviderError::invalid_input(
+            "page",
+            "is not a cursor SnapTrade's pages gave",
+        ));
+    };
+    let index = usize::try_from(packed >> OFFSET_BITS).unwrap_or(usize::MAX);
+    Ok((index, packed & ((1 << OFFSET_BITS) - 1)))
 }
 
 fn join_cursor(index: usize, offset: u64) -> PageCursor {
-    PageCursor(((index as u64) << OFFSET_BITS) | offset)
+    PageCursor(CursorAt::Offset(((index as u64) << OFFSET_BITS) | offset))
 }
 
 fn account_ids(accounts: &[Account]) -> Result<Vec<ProviderAccountId>, ProviderError> {
@@ -930,19 +938,28 @@ pub(crate) fn order_impact(impact: &ManualTradeAndImpact) -> Result<OrderImpact,
     })
 }
 
-/// An activity as a transaction. SnapTrade's `type` decides the kind; the amount is SnapTrade's, or units ×
-/// price when it sent none.
+/// An activity as a transaction, signed as stored. SnapTrade already signs `amount` so: "transactions that
+/// positively affect the account balance (like sell, deposits, dividends, etc) will have a positive amount"
+/// (snaptrade-openapi.yaml, `AccountUniversalActivity.amount`), but "in general": the spec's own example is a
+/// `BUY` of positive amount. So a trade's direction comes from its type (a buy's cash out and units in, a
+/// sell's the reverse), and other kinds keep SnapTrade's signs. Without an
+/// `amount`, a buy's or sell's is worked out as units × price, exactly, signed the same way; any other activity
+/// without one is left out.
 pub(crate) fn transaction(
     account: &ProviderAccountId,
-    activity: &Activity,
+    recorded: &Recorded<Activity>,
     at: &str,
 ) -> Result<Transaction, ProviderError> {
     let field = |name: &str| format!("{at}.{name}");
+    let activity = recorded
+        .item
+        .as_ref()
+        .map_err(|reason| ProviderError::invalid_data(Provider::SnapTrade, field("*"), reason))?;
     let id = activity.id.as_deref().ok_or_else(|| missing(field("id")))?;
-    let date = [&activity.trade_date, &activity.settlement_date]
-        .into_iter()
-        .flatten()
-        .find_map(|text| parse_timestamp(text))
+    let trade_date = activity
+        .trade_date
+        .as_deref()
+        .and_then(parse_timestamp)
         .ok_or_else(|| {
             ProviderError::invalid_data(
                 Provider::SnapTrade,
@@ -950,7 +967,24 @@ pub(crate) fn transaction(
                 "is missing or unreadable",
             )
         })?;
-    let activity_type = activity.activity_type.clone().unwrap_or_default();
+    let activity_type = activity
+        .activity_type
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    let transaction_type = TransactionType::parse(activity_type).map_err(invalid(field("type")))?;
+    let currency = currency_code(
+        Provider::SnapTrade,
+        &field("currency.code"),
+        [activity.currency.as_ref().and_then(|currency| currency.code.as_deref())],
+    )?
+    .ok_or_else(|| {
+        ProviderError::invalid_data(
+            Provider::SnapTrade,
+            field("currency"),
+            "is null: the activity is denominated in a security (currency_universal_symbol), not a currency",
+        )
+    })?;
     let symbol = activity
         .symbol
         .as_ref()
@@ -961,49 +995,62 @@ pub(crate) fn transaction(
                 .as_ref()
                 .and_then(|option| option.ticker.as_deref())
         });
-    // SnapTrade's amount exactly; without one, units × price, worked out here and rounded to the column.
+    let quantity = activity
+        .units
+        .filter(|units| !units.is_zero())
+        .map(|units| match transaction_type {
+            TransactionType::Buy | TransactionType::Reinvestment => units.abs(),
+            TransactionType::Sell => -units.abs(),
+            _ => units,
+        });
     let amount = match activity.amount {
-        Some(amount) => SignedAmount::exact(amount),
-        None => {
-            let worked_out = activity
-                .units
-                .zip(activity.price)
-                .and_then(|(units, price)| units.checked_mul(price));
-            SignedAmount::new(worked_out.ok_or_else(|| missing(field("amount")))?)
-        }
-    }
-    .map_err(invalid(field("amount")))?;
+        // A trade's direction is its type's: the spec's own example buy carries a positive amount.
+        Some(amount) if transaction_type == TransactionType::Buy => -amount.abs(),
+        Some(amount) if transaction_type == TransactionType::Sell => amount.abs(),
+        Some(amount) => amount,
+        None => worked_out_amount(&transaction_type, quantity, activity.price)
+            .ok_or_else(|| missing(field("amount")))?,
+    };
     Ok(Transaction {
-        provider_transaction_id: id.to_owned(),
         provider_account_id: account.clone(),
-        date: date.date_naive(),
-        kind: transaction_kind(&activity_type),
-        subtype: (!activity_type.is_empty()).then(|| activity_type.to_lowercase()),
+        provider_transaction_id: ProviderTransactionId::parse(id).map_err(invalid(field("id")))?,
+        trade_date: trade_date.date_naive(),
+        settlement_date: activity
+            .settlement_date
+            .as_deref()
+            .and_then(parse_timestamp)
+            .map(|at| at.date_naive()),
+        transaction_type,
+        subtype: activity
+            .option_type
+            .as_deref()
+            .filter(|kind| !kind.trim().is_empty())
+            .map(|kind| TransactionSubtype::parse(kind).map_err(invalid(field("option_type"))))
+            .transpose()?,
         symbol: symbol
             .map(|symbol| Symbol::parse(symbol).map_err(invalid(field("symbol.symbol"))))
             .transpose()?,
-        quantity: activity
-            .units
-            .filter(|units| !units.is_zero())
-            .map(|units| units.abs()),
+        security_id: None,
+        quantity,
         price: activity.price.filter(|price| !price.is_zero()),
-        amount,
+        amount: SignedAmount::exact(amount).map_err(invalid(field("amount")))?,
         fees: signed(activity.fee, field("fee"))?,
-        description: activity.description.clone().unwrap_or_default(),
+        currency,
+        description: TransactionDescription::from_optional(activity.description.as_deref()),
+        raw: recorded.raw().map_err(invalid(field("*")))?,
     })
 }
 
-fn transaction_kind(activity_type: &str) -> TransactionKind {
-    match activity_type.trim().to_ascii_uppercase().as_str() {
-        "BUY" | "REI" => TransactionKind::Buy,
-        "SELL" => TransactionKind::Sell,
-        "DIVIDEND" | "CONTRIBUTION" | "WITHDRAWAL" | "INTEREST" => TransactionKind::Cash,
-        "FEE" | "TAX" => TransactionKind::Fee,
-        "TRANSFER" | "EXTERNAL_ASSET_TRANSFER_IN" | "EXTERNAL_ASSET_TRANSFER_OUT" => {
-            TransactionKind::Transfer
-        }
-        other => TransactionKind::Other(other.to_owned()),
+/// A buy's or sell's amount from its signed units and price: cash out for units in, and the reverse.
+fn worked_out_amount(
+    kind: &TransactionType,
+    units: Option<Decimal>,
+    price: Option<Decimal>,
+) -> Option<Decimal> {
+    if !matches!(kind, TransactionType::Buy | TransactionType::Sell) {
+        return None;
     }
+    units?.checked_mul(price?).map(|value| -value)
 }
 
 /// A SnapTrade timestamp as UTC. SnapTrade writes them several ways: RFC 3339

@@ -21,6 +21,8 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Number, Value};
 
+use crate::recorded::Recorded;
+
 /// `registerUser` and `resetUserSecret`'s answer: the user id and its secret (returned only here).
 #[derive(Debug, Clone, Deserialize)]
 #[non_exhaustive]
@@ -569,8 +571,8 @@ pub struct RefreshConfirmation {
 #[serde(default)]
 #[non_exhaustive]
 pub struct ActivityPage {
-    /// This page's activities, newest trade date first.
-    pub data: Vec<Activity>,
+    /// This page's activities, newest trade date first, each with the JSON it arrived as.
+    pub(crate) data: Vec<Recorded<Activity>>,
     /// Where this page sits.
     pub pagination: Option<Pagination>,
 }
@@ -614,6 +616,8 @@ pub struct Activity {
     /// `BUY`, `SELL`, `DIVIDEND`, `CONTRIBUTION`, `FEE`… (open).
     #[serde(rename = "type")]
     pub activity_type: Option<String>,
+    /// An option trade's kind: `BUY_TO_OPEN`, `SELL_TO_CLOSE`… (open).
+    pub option_type: Option<String>,
     /// The brokerage's description.
     pub description: Option<String>,
     /// When it traded.

@@ -5,11 +5,12 @@ mod spec;
 
 use std::str::FromStr;
 
-use crate::capability::{Aggregation, PositionSide, TransactionKind, TransactionPage};
+use crate::capability::{Aggregation, PositionSide, TransactionPage};
 use crate::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use tributary_domain::TransactionType;
 use tributary_domain::{ConnectionStatus, ConnectionType, OptionRight, Provider, SecurityType};
 use url::Url;
 use wiremock::matchers::{body_partial_json, method, path};
@@ -229,7 +230,8 @@ async fn one_transaction_that_cannot_be_represented_is_left_out_and_the_page_kep
 }
 
 /// Plaid's own transactions example sells `47.74104242992852` units and buys `0.7388014749727547` (a double's
-/// digits, 14 and 16 decimals): both are kept to the last digit, neither rounded nor left out.
+/// digits, 14 and 16 decimals): both are kept to the last digit, neither rounded nor left out, and signed
+/// as Plaid signs them (units out negative).
 #[tokio::test]
 async fn the_examples_quantities_are_kept_to_the_last_digit() {
     let page = the_examples_transactions_page().await;
@@ -240,7 +242,7 @@ async fn the_examples_quantities_are_kept_to_the_last_digit() {
         quantities,
         [
             None,
-            Some(dec("47.74104242992852")),
+            Some(dec("-47.74104242992852")),
             Some(dec("0.7388014749727547"))
         ]
     );
@@ -278,7 +280,7 @@ async fn a_holdings_value_is_kept_to_the_last_digit_or_the_holding_left_out_neve
 }
 
 #[tokio::test]
-async fn transactions_become_typed_kinds_with_unsigned_quantities() {
+async fn transactions_are_typed_and_signed_as_stored_from_the_specs_example() {
     let page = the_examples_transactions_page().await;
 
     assert_eq!(
@@ -286,18 +288,38 @@ async fn transactions_become_typed_kinds_with_unsigned_quantities() {
         "the example's three transactions are all there is"
     );
     assert_eq!(page.left_out, []);
-    let kinds: Vec<_> = page.transactions.iter().map(|t| t.kind.clone()).collect();
+    let kinds: Vec<_> = page
+        .transactions
+        .iter()
+        .map(|t| t.transaction_type.clone())
+        .collect();
     assert_eq!(
         kinds,
         [
-            TransactionKind::Cash,
-            TransactionKind::Sell,
-            TransactionKind::Buy
-        ]
+            TransactionType::Dividend,
+            TransactionType::Sell,
+            TransactionType::Buy
+        ],
+        "a `cash` transaction whose subtype is `dividend` is a dividend"
     );
     let sell = &page.transactions[1];
-    assert_eq!(sell.quantity, Some(dec("47.74104242992852")));
-    assert_eq!(sell.amount.get(), dec("-1289.01"));
+    assert_eq!(
+        sell.quantity,
+        Some(dec("-47.74104242992852")),
+        "units out of the account"
+    );
+    assert_eq!(
+        sell.amount.get(),
+        dec("1289.01"),
+        "Plaid's credit is cash into the account"
+    );
+    assert_eq!(sell.fees.map(|fees| fees.get()), Some(dec("7.99")));
+    assert_eq!(sell.currency.as_str(), "USD");
+    assert_eq!(
+        sell.raw.as_map().get("investment_transaction_id"),
+        Some(&serde_json::json!(sell.provider_transaction_id.as_str())),
+        "the record is Plaid's JSON as received"
+    );
     assert_eq!(page.transactions[0].quantity, None, "cash moves no units");
 }
 

@@ -296,8 +296,8 @@ async fn transactions_are_paged_by_offset_until_the_total_is_reached() {
 
     assert_eq!(page_sizes, [500, 500, 203]);
     assert_eq!(ids.len(), 1203);
-    assert_eq!(ids.first().map(String::as_str), Some("txn-0"));
-    assert_eq!(ids.last().map(String::as_str), Some("txn-1202"));
+    assert_eq!(ids.first().map(|id| id.as_str()), Some("txn-0"));
+    assert_eq!(ids.last().map(|id| id.as_str()), Some("txn-1202"));
     let offsets: Vec<u64> = server
         .received_requests()
         .await
@@ -350,7 +350,11 @@ async fn transaction_amounts_keep_every_digit() {
         .unwrap();
 
     assert_eq!(
-        page.investment_transactions[0].quantity,
+        page.investment_transactions[0]
+            .item
+            .as_ref()
+            .unwrap()
+            .quantity,
         dec("0.1000000000000000000000000001")
     );
 }

@@ -84,13 +84,13 @@ fn transactions_example_parses_with_total_and_exact_quantities() {
         serde_json::from_str(&fixture_text("plaid", "investments_transactions_get")).unwrap();
     assert_eq!(response.total_investment_transactions, 3);
     assert_eq!(response.investment_transactions.len(), 3);
-    let sell = &response.investment_transactions[1];
+    let sell = response.investment_transactions[1].item.as_ref().unwrap();
     assert_eq!(sell.transaction_type, "sell");
     assert_eq!(sell.quantity, dec("-47.74104242992852"));
     assert_eq!(sell.amount, dec("-1289.01"));
     assert_eq!(sell.fees, Some(dec("7.99")));
     assert!(sell.transaction_datetime.is_some());
-    let dividend = &response.investment_transactions[0];
+    let dividend = response.investment_transactions[0].item.as_ref().unwrap();
     assert_eq!(dividend.subtype, "dividend");
     assert_eq!(dividend.date.to_string(), "2020-05-29");
 }

@@ -792,15 +792,23 @@ async fn activities_page_through_each_account_behind_one_cursor() {
     let first = Aggregation::transactions(&client, &user(), from, to, None)
         .await
         .unwrap();
-    let second = Aggregation::transactions(&client, &user(), from, to, first.next)
+    let second = Aggregation::transactions(&client, &user(), from, to, first.next.clone())
         .await
         .unwrap();
 
     let buy = &first.transactions[0];
-    assert_eq!(buy.kind, crate::capability::TransactionKind::Buy);
-    assert_eq!(buy.amount.get(), dec("263.82"));
+    assert_eq!(buy.transaction_type, tributary_domain::TransactionType::Buy);
+    assert_eq!(
+        buy.amount.get(),
+        dec("-263.82"),
+        "the spec's example buy carries a positive amount; a buy's cash goes out"
+    );
     assert_eq!(buy.quantity, Some(dec("5.2")));
-    assert_eq!(buy.date.to_string(), "2024-03-22");
+    assert_eq!(buy.trade_date.to_string(), "2024-03-22");
+    assert_eq!(
+        buy.subtype.as_ref().map(|s| s.as_str()),
+        Some("BUY_TO_OPEN")
+    );
     assert!(first.next.is_some());
     assert_eq!(second.next, None);
 }

@@ -175,12 +175,12 @@ impl History {
         let swing = Decimal::new(80 + ((k * 37) % 41) as i64, 2);
         let price = (price * swing).round_dp(2);
         // Whole shares mostly; every fifth a fractional one (Alpaca fills to 9 decimals).
-        let qty = if k % 5 == 0 {
+        let qty = if k.is_multiple_of(5) {
             Decimal::new(((k % 97) as i64 + 1) * 12_345, 6)
         } else {
             Decimal::from((k % 9) as u64 + 1)
         };
-        let partial = k % 11 == 0;
+        let partial = k.is_multiple_of(11);
         let (cum, leaves) = if partial {
             (qty, qty)
         } else {
@@ -265,7 +265,7 @@ impl History {
             ),
             Entry::Fee => (
                 "FEE",
-                Some(if k % 2 == 0 { "REG" } else { "TAF" }),
+                Some(if k.is_multiple_of(2) { "REG" } else { "TAF" }),
                 cents(-((k % 12) as i64 + 1)),
                 json!({"symbol": symbol, "description": "Regulatory fee on a sale"}),
             ),

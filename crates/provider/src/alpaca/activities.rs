@@ -302,9 +302,21 @@ fn trade(
         ));
     }
     let price = activity.price.ok_or_else(|| missing(field("price")))?;
-    let at = activity
-        .transaction_time
-        .ok_or_else(|| missing(field("transaction_time")))?;
+    // A fill has its `transaction_time`; an option trade listed in the non-trade shape has its `date`.
+    let trade_date = match (activity.transaction_time, activity.date.as_deref()) {
+        (Some(at), _) => new_york_day(at),
+        (None, Some(text)) => day_of(text).ok_or_else(|| {
+            ProviderError::invalid_data(
+                Provider::Alpaca,
+                field("date"),
+                "is neither a date nor a timestamp",
+            )
+        })?,
+        (None, None) => activity
+            .created_at
+            .map(new_york_day)
+            .ok_or_else(|| missing(field("transaction_time")))?,
+    };
     let units = if buy { qty } else { -qty };
     let amount = match activity.net_amount {
         Some(net) => {
@@ -338,7 +350,7 @@ fn trade(
             TransactionType::Sell
         },
         subtype: Some(kind.to_owned()),
-        trade_date: new_york_day(at),
+        trade_date,
         quantity: Some(units),
         price: Some(price),
         amount,

@@ -1,5 +1,5 @@
-//! The Alpaca Broker API server: accounts, trading accounts, positions and orders for broker
-//! customers, behind HTTP Basic auth.
+//! The Alpaca Broker API server: accounts, trading accounts, positions, orders and account activities for
+//! broker customers, behind HTTP Basic auth.
 
 mod events;
 mod history;

@@ -639,3 +639,33 @@ async fn an_account_the_correspondent_does_not_hold_is_not_found() {
 
     assert!(matches!(read, Err(ProviderError::NotFound(_))), "{read:?}");
 }
+
+#[tokio::test]
+async fn an_option_trade_keeps_alpacas_cash_and_without_it_is_left_out_never_worked_out() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        json!([
+            {"id": "20241210111553694::dddddddd-0000-4000-8000-000000000001", "activity_type": "OPTRD",
+             "symbol": "AAPL241213C00250000", "side": "buy", "qty": "3", "price": "0.43",
+             "net_amount": "-129", "date": "2024-12-10"},
+            {"id": "20241210111553694::dddddddd-0000-4000-8000-000000000000", "activity_type": "OPTRD",
+             "symbol": "AAPL241213C00260000", "side": "sell", "qty": "1", "price": "0.01",
+             "date": "2024-12-10"}
+        ]),
+    )
+    .await;
+
+    let page = one_page(&server, SPEC_ACCOUNT).await;
+
+    assert_eq!(page.transactions.len(), 1);
+    let bought = &page.transactions[0];
+    assert_eq!(bought.transaction_type, TransactionType::Buy);
+    assert_eq!(bought.subtype.as_ref().unwrap().as_str(), "OPTRD");
+    assert_eq!(bought.quantity, Some(dec("3")));
+    // Three contracts at 0.43 cost 129 (the multiplier of 100), not 1.29.
+    assert_eq!(bought.amount.get(), dec("-129"));
+    assert_eq!(bought.trade_date, day("2024-12-10"));
+    assert_eq!(page.left_out.len(), 1);
+    assert_eq!(page.left_out[0].field, "activities[1].net_amount");
+}

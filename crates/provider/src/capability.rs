@@ -787,6 +787,19 @@ pub trait BrokerageAccounts: Send + Sync {
         login: &Self::Login,
         account: &ProviderAccountId,
     ) -> Result<Listing<Position>, ProviderError>;
+
+    /// One page of the account's transactions between two dates (inclusive); start with `None`, then pass the
+    /// page's `next` until it is `None`. A transaction that cannot be represented is left out, with why, and
+    /// the rest of the page kept. Each provider says on its implementation which of its dates the range
+    /// selects by.
+    async fn account_transactions(
+        &self,
+        login: &Self::Login,
+        account: &ProviderAccountId,
+        from: NaiveDate,
+        to: NaiveDate,
+        page: Option<PageCursor>,
+    ) -> Result<TransactionPage, ProviderError>;
 }
 
 /// What the connection portal should offer.

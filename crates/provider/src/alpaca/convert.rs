@@ -15,6 +15,7 @@
 //! position.
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use tributary_domain::{
     AccountName, AccountType, BrokerageOrderId, DomainError, NewOrder as OrderRow, Notional,
@@ -32,7 +33,8 @@ use super::wire::{self, TradeAccount};
 use super::{AlpacaClient, BrokerAccountId};
 use crate::capability::{
     AccountInfo, AccountRef, BrokerageAccounts, Listing, OrderImpact, OrderRequest, OrderScope,
-    OrderSize, PlacedOrder, Position, PositionSide, Trading, UnreadableItem, currency_code,
+    OrderSize, PageCursor, PlacedOrder, Position, PositionSide, Trading, TransactionPage,
+    UnreadableItem, currency_code,
 };
 use crate::error::ProviderError;
 
@@ -172,6 +174,20 @@ impl BrokerageAccounts for AlpacaClient {
                 self::position(account, &position, index)
             },
         ))
+    }
+
+    /// The account's activities, newest first, 100 a page; the range selects by when Alpaca created each
+    /// activity, widened a day each side, and a fill's trade date is its New York day (the
+    /// [`activities`](super::activities) module says why).
+    async fn account_transactions(
+        &self,
+        _: &(),
+        account: &ProviderAccountId,
+        from: NaiveDate,
+        to: NaiveDate,
+        page: Option<PageCursor>,
+    ) -> Result<TransactionPage, ProviderError> {
+        super::activities::account_transactions(self, account, from, to, page).await
     }
 }
 

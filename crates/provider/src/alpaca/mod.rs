@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+mod activities;
 mod config;
 mod convert;
 mod events;
@@ -94,7 +95,6 @@ impl BrokerAccountId {
     }
 
     /// The UUID.
-    #[cfg(test)]
     pub(crate) fn as_uuid(&self) -> Uuid {
         self.0
     }

@@ -281,6 +281,85 @@ impl Order {
     }
 }
 
+/// `Activity`, one item of `GET /v1/accounts/activities` (`getAccountActivities`): the spec's base (`id`,
+/// `activity_type`, both required, and `account_id`) with the fields of `TradeActivity` or `NonTradeActivity`,
+/// whichever it is. A field of the other kind is "Null for trading activites" (or non-trading), so every field but
+/// the two required is optional here, and which are needed is decided in the conversion, activity by activity.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Activity {
+    /// `20220208125959696::88b5f678-…`: New York local time to the millisecond, then a UUID.
+    pub id: String,
+    /// The account it belongs to.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub account_id: Option<Uuid>,
+    /// `FILL`, `DIV`, `CSD`, … (`ActivityType`, an open vocabulary).
+    pub activity_type: String,
+    /// `CDIV`, `REG`, `FSPLIT`, … (`ActivitySubType`, optional).
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub activity_sub_type: Option<String>,
+    /// Trade: the order's filled quantity so far.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub cum_qty: Option<Decimal>,
+    /// Trade: the order's quantity still to fill.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub leaves_qty: Option<Decimal>,
+    /// Trade: the order that filled.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub order_id: Option<Uuid>,
+    /// Trade: the order's status after the fill.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub order_status: Option<String>,
+    /// Trade: the price per unit of the execution.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub price: Option<Decimal>,
+    /// Trade: the units executed (unsigned; `side` says which way). Non-trade: for a dividend, the shares
+    /// that earned it.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub qty: Option<Decimal>,
+    /// Trade: `buy`, `sell`, `sell_short`, … (`OrderSide`).
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub side: Option<String>,
+    /// The security's symbol.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub symbol: Option<String>,
+    /// Trade: when the execution happened.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub transaction_time: Option<DateTime<Utc>>,
+    /// Trade: `fill` or `partial_fill`.
+    #[serde(rename = "type", default, deserialize_with = "blank_as_none")]
+    pub fill_type: Option<String>,
+    /// Non-trade: when Alpaca booked it.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Non-trade: "Currency denomination of the activity. USD by default."
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub currency: Option<String>,
+    /// Non-trade: the security's CUSIP.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub cusip: Option<String>,
+    /// Non-trade: the day it happened or settled, as a date (Broker API) or a timestamp (Trading API).
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub date: Option<String>,
+    /// Non-trade: Alpaca's description.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub description: Option<String>,
+    /// Non-trade: links sibling activities.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub group_id: Option<Uuid>,
+    /// Non-trade: the cash it moved, signed (positive into the account).
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub net_amount: Option<Decimal>,
+    /// Non-trade: for a dividend, the amount per share.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub per_share_amount: Option<Decimal>,
+    /// Non-trade: `executed`, `correct` or `canceled`.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub status: Option<String>,
+    /// Non-trade: the deposit or withdrawal behind an `OCT` activity.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub transfer_id: Option<Uuid>,
+}
+
 /// Reads `null`, a missing field and an empty (or blank) string as `None`, anything else as `T`.
 fn blank_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where

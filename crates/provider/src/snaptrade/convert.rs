@@ -187,6 +187,45 @@ impl BrokerageAccounts for SnapTradeClient {
             |(index, wire)| position(account, wire, &format!("positions[{index}]")),
         ))
     }
+
+    /// One account's activities, 1000 at a time, selected by SnapTrade's `startDate`/`endDate`; the cursor is
+    /// the offset into them (as the first account's of [`Aggregation::transactions`]).
+    async fn account_transactions(
+        &self,
+        login: &UserCredentials,
+        account: &ProviderAccountId,
+        from: NaiveDate,
+        to: NaiveDate,
+        page: Option<PageCursor>,
+    ) -> Result<TransactionPage, ProviderError> {
+        let (0, offset) = split_cursor(page.unwrap_or_default())? else {
+            return Err(ProviderError::invalid_input(
+                "page",
+                "is a cursor over several accounts, not one account's",
+            ));
+        };
+        let page = self
+            .account_activities(login, account, from, to, offset, ACTIVITY_PAGE)
+            .await?;
+        let listing = Listing::each(
+            Provider::SnapTrade,
+            "activity",
+            page.data.iter().enumerate(),
+            |(_, recorded)| recorded.text("id"),
+            |(at, recorded)| transaction(account, recorded, &format!("activities[{at}]")),
+        );
+        let seen = offset + page.data.len() as u64;
+        let total = page
+            .pagination
+            .as_ref()
+            .and_then(|pagination| pagination.total);
+        let more = !page.data.is_empty() && total.is_some_and(|total| seen < total);
+        Ok(TransactionPage {
+            transactions: listing.items,
+            left_out: listing.left_out,
+            next: more.then(|| join_cursor(0, seen)),
+        })
+    }
 }
 
 #[async_trait]

@@ -5,6 +5,7 @@
 mod alpaca_trading;
 mod properties_payloads;
 mod properties_webhook;
+mod snaptrade_account_transactions;
 mod snaptrade_orders;
 mod snaptrade_webhook;
 mod support;

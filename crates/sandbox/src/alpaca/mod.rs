@@ -1,7 +1,8 @@
-//! The Alpaca Broker API server: accounts, trading accounts, positions and orders for broker
-//! customers, behind HTTP Basic auth.
+//! The Alpaca Broker API server: accounts, trading accounts, positions, orders and account activities for
+//! broker customers, behind HTTP Basic auth.
 
 mod events;
+mod history;
 mod routes;
 mod state;
 
@@ -31,7 +32,14 @@ pub struct SeedAccount {
     /// `MultilegOptionsOrderResponse` example (see [`AlpacaSandbox::seeded_orders`]). The default account has
     /// it; an account a test seeds has it only when asked, so a test that counts its own orders counts them.
     pub multileg_order: bool,
+    /// How many account activities (`GET /v1/accounts/activities`) its history holds, spread over the two years
+    /// before it was opened: fills of its holdings, dividends, interest, fees, deposits and withdrawals, a
+    /// journal now and then, one split and one cancelled deposit. Generated on demand, so any number is cheap.
+    pub activities: usize,
 }
+
+/// The activities of an account's history unless a seed says otherwise: five pages of 100, less a few.
+pub const DEFAULT_ACTIVITIES: usize = 480;
 
 impl Default for SeedAccount {
     fn default() -> Self {
@@ -39,6 +47,7 @@ impl Default for SeedAccount {
             cash: Decimal::from(100_000),
             positions: 2,
             multileg_order: false,
+            activities: DEFAULT_ACTIVITIES,
         }
     }
 }
@@ -56,6 +65,12 @@ impl SeedAccount {
     /// The same account with the spec's multi-leg options order in its history.
     pub fn with_multileg_order(mut self) -> Self {
         self.multileg_order = true;
+        self
+    }
+
+    /// The same account with `activities` activities in its history.
+    pub fn with_activities(mut self, activities: usize) -> Self {
+        self.activities = activities;
         self
     }
 }
@@ -216,6 +231,20 @@ impl AlpacaSandbox {
         let id = lock(&self.shared.state).record_malformed_trade_event(account_id);
         self.shared.trade_events_changed.notify_waiters();
         id
+    }
+
+    /// Every activity of the account's history, newest first, as `GET /v1/accounts/activities` renders them
+    /// (empty for an account the sandbox does not hold).
+    pub fn activities(&self, account_id: Uuid) -> Vec<Value> {
+        let state = lock(&self.shared.state);
+        let Some(account) = state.account(account_id) else {
+            return Vec::new();
+        };
+        let history = history::History::of(&state, account);
+        (0..history.len())
+            .rev()
+            .map(|k| history.render(k))
+            .collect()
     }
 
     fn rendered_orders(&self, account_id: Uuid, seeded: bool) -> Vec<Value> {

@@ -34,6 +34,8 @@ pub(crate) struct Account {
     pub(crate) cash: Decimal,
     pub(crate) positions: Vec<Position>,
     pub(crate) created: DateTime<Utc>,
+    /// How many activities its history holds (see [`super::history`]).
+    pub(crate) activities: usize,
 }
 
 /// What an order trades.
@@ -182,6 +184,7 @@ impl AlpacaState {
             cash: seed.cash,
             positions,
             created: Utc::now(),
+            activities: seed.activities,
         };
         let id = account.id;
         if seed.multileg_order {

@@ -2,6 +2,7 @@
 //! test knobs, and the sandbox's lifecycle and `Debug` output.
 
 mod alpaca;
+mod alpaca_activities;
 mod alpaca_events;
 mod debug_output;
 mod knobs;

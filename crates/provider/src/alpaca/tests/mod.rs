@@ -3,6 +3,7 @@
 //! They live in the crate because the wire structs and raw calls are private; what the public surface
 //! does is tested in `tests/it/`.
 
+mod activities;
 mod client;
 mod events;
 mod faults;

@@ -1,6 +1,7 @@
 //! Alpaca Broker API paths behind HTTP Basic auth.
 
 mod accounts;
+mod activities;
 mod events;
 mod orders;
 
@@ -82,6 +83,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/accounts", get(list_accounts))
         .route("/v1/accounts/{account_id}", get(get_account))
+        .route("/v1/accounts/activities", get(activities::list_activities))
         .route(
             "/v1/trading/accounts/{account_id}/account",
             get(trading_account),

@@ -153,6 +153,17 @@ impl BrokerageAccounts for SlowBank {
             currency: None,
         }]))
     }
+
+    async fn account_transactions(
+        &self,
+        _: &String,
+        _: &ProviderAccountId,
+        _: NaiveDate,
+        _: NaiveDate,
+        _: Option<PageCursor>,
+    ) -> Result<TransactionPage, ProviderError> {
+        unreachable!("a sync reads no transactions")
+    }
 }
 
 pub fn engine<S: Store + Clone + 'static>(

@@ -56,7 +56,7 @@
 //! Every call names the account (`account_id`); an activity that says it is another account's is left out,
 //! never stored under this one.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use tributary_domain::{
     Currency, DomainError, Provider, ProviderAccountId, ProviderTransactionId, SignedAmount,
@@ -408,23 +408,10 @@ fn day_of(text: &str) -> Option<NaiveDate> {
         })
 }
 
-/// The calendar day in New York (US Eastern time) at `at`. Daylight saving time as US law has set it since 2007
-/// (the Energy Policy Act of 2005): from 02:00 on the second Sunday of March to 02:00 on the first Sunday of
-/// November, UTC−4; otherwise UTC−5.
+/// The calendar day in New York (US Eastern time) at `at`, by the IANA time zone database's
+/// `America/New_York`.
 pub(crate) fn new_york_day(at: DateTime<Utc>) -> NaiveDate {
-    let year = at.year();
-    let two_am = NaiveTime::from_hms_opt(2, 0, 0).unwrap_or(NaiveTime::MIN);
-    // 02:00 standard time is 07:00 UTC; 02:00 daylight time is 06:00 UTC.
-    let starts = sunday(year, 3, 2).and_time(two_am).and_utc() + Duration::hours(5);
-    let ends = sunday(year, 11, 1).and_time(two_am).and_utc() + Duration::hours(4);
-    let offset = if at >= starts && at < ends { 4 } else { 5 };
-    (at - Duration::hours(offset)).date_naive()
-}
-
-/// The `nth` Sunday of `month` in `year`.
-fn sunday(year: i32, month: u32, nth: u32) -> NaiveDate {
-    NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, nth as u8)
-        .unwrap_or(NaiveDate::MIN)
+    at.with_timezone(&chrono_tz::America::New_York).date_naive()
 }
 
 /// The field that keeps `json` from reading as an [`Activity`]: the one serde's message names (`missing field

@@ -6,7 +6,7 @@
 //! (14:30–21:00 UTC): deposits and withdrawals, fills of the account's held securities, their dividends,
 //! interest, regulatory fees, a journal now and then, one forward split and one cancelled deposit.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -336,15 +336,8 @@ fn partition(count: usize, before: impl Fn(usize) -> bool) -> usize {
     low
 }
 
-/// `at` as New York's wall-clock time: UTC−4 from 02:00 on the second Sunday of March to 02:00 on the first
-/// Sunday of November (US daylight saving time since 2007), else UTC−5.
+/// `at` as New York's wall-clock time, by the IANA time zone database's `America/New_York`.
 fn new_york(at: DateTime<Utc>) -> chrono::NaiveDateTime {
-    let sunday = |month, nth| {
-        NaiveDate::from_weekday_of_month_opt(at.year(), month, Weekday::Sun, nth)
-            .unwrap_or(NaiveDate::MIN)
-    };
-    let starts = Utc.from_utc_datetime(&sunday(3, 2).and_hms_opt(7, 0, 0).unwrap_or_default());
-    let ends = Utc.from_utc_datetime(&sunday(11, 1).and_hms_opt(6, 0, 0).unwrap_or_default());
-    let offset = if at >= starts && at < ends { 4 } else { 5 };
-    (at - Duration::hours(offset)).naive_utc()
+    at.with_timezone(&chrono_tz::America::New_York)
+        .naive_local()
 }

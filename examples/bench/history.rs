@@ -37,11 +37,11 @@ const OTHER_PAGES: [(usize, &str); 2] = [(100, "Alpaca"), (1_000, "SnapTrade")];
 /// Each timed figure is the median of this many runs, the runs alternating between the paths compared.
 const RUNS: usize = 3;
 
-/// Every column the repository writes, in the order of [`copy_line`]; `created_at` and `updated_at` take their
-/// defaults in both paths.
-const COLUMNS: &str = "id, user_id, account_id, provider, provider_transaction_id, trade_date, settlement_date, \
-    transaction_type, subtype, symbol, security_id, quantity, price, amount, fees, currency, description, \
-    raw_provider_data";
+/// COPY of every column the repository writes, in the order of [`copy_line`]; `created_at` and `updated_at`
+/// take their defaults in both paths.
+const COPY: &str = "copy public.investment_transactions (id, user_id, account_id, provider, \
+    provider_transaction_id, trade_date, settlement_date, transaction_type, subtype, symbol, security_id, \
+    quantity, price, amount, fees, currency, description, raw_provider_data) from stdin";
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -412,12 +412,11 @@ async fn copy(
     transactions: &[NewInvestmentTransaction],
     per_copy: usize,
 ) -> anyhow::Result<Duration> {
-    let statement = format!("copy public.investment_transactions ({COLUMNS}) from stdin");
     let started = Instant::now();
     let mut conn = pool.acquire().await?;
     let mut buffer = String::with_capacity(1 << 20);
     for chunk in transactions.chunks(per_copy.max(1)) {
-        let mut copy = conn.copy_in_raw(&statement).await?;
+        let mut copy = conn.copy_in_raw(COPY).await?;
         for transaction in chunk {
             copy_line(&mut buffer, transaction)?;
             if buffer.len() > 1 << 19 {

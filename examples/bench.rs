@@ -15,6 +15,8 @@
 
 #[path = "bench/cluster.rs"]
 mod cluster;
+#[path = "bench/history.rs"]
+mod history;
 #[path = "bench/holdings.rs"]
 mod holdings;
 #[path = "bench/plaid.rs"]
@@ -181,6 +183,9 @@ async fn measure(
     // First, while the process is small: the memory figure.
     if args.runs("plaid") {
         record(vec![plaid::run(sizes.transactions).await?]);
+    }
+    if args.runs("history") {
+        record(history::run(options, usize::try_from(sizes.transactions)?).await?);
     }
     let users = portfolio::create_users(&pool, sizes.users).await?;
     if args.runs("schedule") {

@@ -1,8 +1,10 @@
 //! History on PostgreSQL (migration 0024): what only the database can show. An unchanged re-sync leaves every
-//! tuple as it was (not rewritten, not even locked); a user-scoped store reads the user's own history and is
-//! refused every write.
+//! tuple as it was (not rewritten, not even locked); a first sync stored page by page reads no stored row,
+//! whatever the planner's statistics say; a user-scoped store reads the user's own history and is refused every
+//! write.
 
 use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tributary_domain::{
     Currency, NewValuePoint, Provider, ProviderTransactionId, SignedAmount, UserId,
 };
@@ -62,6 +64,99 @@ async fn an_unchanged_resync_neither_rewrites_nor_locks_a_single_row(
     let again = store.upsert_transactions(user, brokerage, &history).await?;
     assert_eq!((again.written(), again.unchanged), (0, 500));
     assert_eq!(tuples(&pool).await?, before, "no tuple rewritten or locked");
+    Ok(())
+}
+
+/// Rows of the transactions table read by scans so far (sequentially or through an index), once this backend's
+/// pending statistics are flushed: on a pool of one connection, the backend that made every write.
+async fn rows_read(pool: &PgPool) -> sqlx::Result<i64> {
+    let mut conn = pool.acquire().await?;
+    // Flushed as the backend goes idle after this statement.
+    sqlx::query("select pg_catalog.pg_stat_force_next_flush()")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar(
+        "select coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) from pg_catalog.pg_stat_user_tables
+         where relid = 'public.investment_transactions'::regclass",
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_first_sync_stored_page_by_page_reads_no_stored_row_whatever_the_statistics_say(
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let pool = options.max_connections(1).connect_with(connect).await?;
+    let store = PgStore::new(pool.clone(), Keyring::new(SecretKey::generate()));
+    let user = UserId::new(create_auth_user(&pool).await?);
+    let brokerage = store
+        .upsert_accounts(user, &[account(user, Provider::Plaid, "acc-first-sync")])
+        .await?[0]
+        .id;
+    let history: Vec<_> = (0..2_000)
+        .map(|n| {
+            transaction(
+                user,
+                brokerage,
+                Provider::Plaid,
+                &format!("plaid-{n:05}"),
+                "2025-02-08",
+                "-10.25",
+                "USD",
+            )
+        })
+        .collect();
+    // The statistics of a first sync: taken before the account had a row, so the planner expects none, and
+    // would find reading the account's rows as cheap as probing the key.
+    sqlx::query("analyze public.investment_transactions")
+        .execute(&pool)
+        .await?;
+
+    let before = rows_read(&pool).await?;
+    for page in history.chunks(100) {
+        assert_eq!(
+            store
+                .upsert_transactions(user, brokerage, page)
+                .await?
+                .inserted,
+            100
+        );
+    }
+    // Each new row is checked by the unique key's index alone: no stored row is read, where a lookup planned
+    // from the statistics read the account's stored rows again for every page (or every row).
+    assert_eq!(
+        rows_read(&pool).await? - before,
+        0,
+        "stored rows read while storing new ones"
+    );
+
+    // A page mixing stored rows, a revision that moved its trade date and a new row: each is told apart.
+    let mut overlap = history[..3].to_vec();
+    overlap[1].trade_date = day("2025-02-07");
+    overlap.push(transaction(
+        user,
+        brokerage,
+        Provider::Plaid,
+        "plaid-new",
+        "2025-02-09",
+        "3",
+        "USD",
+    ));
+    let written = store.upsert_transactions(user, brokerage, &overlap).await?;
+    assert_eq!(
+        (written.inserted, written.updated, written.unchanged),
+        (1, 1, 2)
+    );
+    let moved = store
+        .list_transactions(
+            user,
+            &TransactionQuery::latest(10).between(day("2025-02-07"), day("2025-02-07")),
+        )
+        .await?;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].transaction, overlap[1]);
     Ok(())
 }
 

@@ -347,7 +347,10 @@ pub(crate) fn transaction_type(kind: &str, subtype: &str) -> Result<TransactionT
     let coarse = TransactionType::parse(kind)?;
     if !matches!(
         coarse,
-        TransactionType::Cash | TransactionType::Fee | TransactionType::Transfer | TransactionType::Other(_)
+        TransactionType::Cash
+            | TransactionType::Fee
+            | TransactionType::Transfer
+            | TransactionType::Other(_)
     ) {
         return Ok(coarse);
     }

@@ -1019,7 +1019,12 @@ pub(crate) fn transaction(
         .option_symbol
         .as_ref()
         .and_then(|option| option.id.as_deref())
-        .or_else(|| activity.symbol.as_ref().and_then(|symbol| symbol.id.as_deref()))
+        .or_else(|| {
+            activity
+                .symbol
+                .as_ref()
+                .and_then(|symbol| symbol.id.as_deref())
+        })
         .filter(|id| !id.trim().is_empty());
     let quantity = activity_quantity(activity_type, activity.units);
     let amount = activity_amount(activity_type, activity.amount, quantity, activity.price)
@@ -1078,7 +1083,12 @@ pub(crate) fn activity_quantity(kind: &str, units: Option<Decimal>) -> Option<De
     match kind.trim().to_ascii_uppercase().as_str() {
         "BUY" | "REI" | "STOCK_DIVIDEND" | "EXTERNAL_ASSET_TRANSFER_IN" => Some(units.abs()),
         "SELL" | "EXTERNAL_ASSET_TRANSFER_OUT" => Some(-units.abs()),
-        "DIVIDEND" | "SUBSTITUTE_DIVIDEND" | "INTEREST" | "FEE" | "TAX" | "CONTRIBUTION"
+        "DIVIDEND"
+        | "SUBSTITUTE_DIVIDEND"
+        | "INTEREST"
+        | "FEE"
+        | "TAX"
+        | "CONTRIBUTION"
         | "WITHDRAWAL" => None,
         _ => Some(units),
     }
@@ -1108,9 +1118,15 @@ pub(crate) fn activity_amount(
         ("BUY" | "SELL" | "REI", None) => quantity?.checked_mul(price?).map(|value| -value),
         (_, Some(amount)) => Some(amount),
         (
-            "SPLIT" | "STOCK_DIVIDEND" | "TRANSFER" | "EXTERNAL_ASSET_TRANSFER_IN"
-            | "EXTERNAL_ASSET_TRANSFER_OUT" | "ADJUSTMENT" | "OPTIONEXPIRATION"
-            | "OPTIONASSIGNMENT" | "OPTIONEXERCISE",
+            "SPLIT"
+            | "STOCK_DIVIDEND"
+            | "TRANSFER"
+            | "EXTERNAL_ASSET_TRANSFER_IN"
+            | "EXTERNAL_ASSET_TRANSFER_OUT"
+            | "ADJUSTMENT"
+            | "OPTIONEXPIRATION"
+            | "OPTIONASSIGNMENT"
+            | "OPTIONEXERCISE",
             None,
         ) => quantity.map(|_| Decimal::ZERO),
         _ => None,

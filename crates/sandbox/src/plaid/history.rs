@@ -195,7 +195,7 @@ pub(crate) fn generated(item: &Item, index: u64) -> Generated {
             Decimal::from(units)
         }
     };
-    let commission = if in_btc || nth % 3 != 0 {
+    let commission = if in_btc || !nth.is_multiple_of(3) {
         Decimal::ZERO
     } else {
         Decimal::new(495, 2)

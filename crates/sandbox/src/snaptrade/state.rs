@@ -813,7 +813,7 @@ fn generated_figures<'a>(state: &'a SnapState, account: &Account, index: u64) ->
     let price = symbol.map_or(Decimal::ZERO, |symbol| {
         (symbol.price * Decimal::from(90 + (index * 7) % 21) / Decimal::ONE_HUNDRED).round_dp(2)
     });
-    let commission = if index % 3 == 0 {
+    let commission = if index.is_multiple_of(3) {
         Decimal::new(495, 2)
     } else {
         Decimal::ZERO

@@ -1004,28 +1004,28 @@ pub(crate) fn transaction(
         };
         ProviderError::invalid_data(Provider::SnapTrade, field("currency"), reason)
     })?;
-    let symbol = activity
-        .symbol
-        .as_ref()
-        .and_then(|symbol| symbol.symbol.as_deref())
-        .or_else(|| {
-            activity
-                .option_symbol
-                .as_ref()
-                .and_then(|option| option.ticker.as_deref())
-        });
-    // The option contract's id for an option activity, else the security's (`Symbol.id`).
-    let security_id = activity
+    // An option activity is about its contract (`option_symbol`: "The option security for the transaction"),
+    // whose ticker and id name it, as a position in it is named; any other about `symbol` ("The security for
+    // the transaction").
+    let option = activity
         .option_symbol
         .as_ref()
-        .and_then(|option| option.id.as_deref())
-        .or_else(|| {
+        .filter(|option| option.ticker.is_some() || option.id.is_some());
+    let (symbol, security_id) = match option {
+        Some(option) => (option.ticker.as_deref(), option.id.as_deref()),
+        None => (
             activity
                 .symbol
                 .as_ref()
-                .and_then(|symbol| symbol.id.as_deref())
-        })
-        .filter(|id| !id.trim().is_empty());
+                .and_then(|symbol| symbol.symbol.as_deref()),
+            activity
+                .symbol
+                .as_ref()
+                .and_then(|symbol| symbol.id.as_deref()),
+        ),
+    };
+    let symbol = symbol.filter(|symbol| !symbol.trim().is_empty());
+    let security_id = security_id.filter(|id| !id.trim().is_empty());
     let quantity = activity_quantity(activity_type, activity.units);
     let amount = activity_amount(activity_type, activity.amount, quantity, activity.price)
         .ok_or_else(|| missing(field("amount")))?;
@@ -1046,10 +1046,24 @@ pub(crate) fn transaction(
             .map(|kind| TransactionSubtype::parse(kind).map_err(invalid(field("option_type"))))
             .transpose()?,
         symbol: symbol
-            .map(|symbol| Symbol::parse(symbol).map_err(invalid(field("symbol.symbol"))))
+            .map(|text| {
+                let at = if option.is_some() {
+                    "option_symbol.ticker"
+                } else {
+                    "symbol.symbol"
+                };
+                Symbol::parse(text).map_err(invalid(field(at)))
+            })
             .transpose()?,
         security_id: security_id
-            .map(|id| SecurityId::parse(id).map_err(invalid(field("symbol.id"))))
+            .map(|id| {
+                let at = if option.is_some() {
+                    "option_symbol.id"
+                } else {
+                    "symbol.id"
+                };
+                SecurityId::parse(id).map_err(invalid(field(at)))
+            })
             .transpose()?,
         quantity,
         price: activity.price.filter(|price| !price.is_zero()),

@@ -268,8 +268,27 @@ async fn the_specs_example_activity_is_read_verbatim_and_signed_as_stored() {
         buy.subtype.as_ref().map(|s| s.as_str()),
         Some("BUY_TO_OPEN")
     );
-    assert_eq!(buy.symbol.as_ref().map(|s| s.as_str()), Some("VAB.TO"));
-    assert!(buy.security_id.is_some(), "the symbol's (or option's) id");
+    // The example is an option trade (`option_type: BUY_TO_OPEN`, `option_symbol` given): it is about the
+    // contract, named by its ticker and id.
+    assert_eq!(
+        buy.symbol.as_ref().map(|s| s.as_str()),
+        example["option_symbol"]["ticker"].as_str()
+    );
+    assert_eq!(
+        buy.security_id.as_ref().map(|s| s.as_str()),
+        example["option_symbol"]["id"].as_str()
+    );
+    let mut stock = example.clone();
+    stock["option_symbol"] = Value::Null;
+    stock["option_type"] = json!("");
+    let page = read_page(vec![stock]).await;
+    let stock = &page.transactions[0];
+    assert_eq!(stock.symbol.as_ref().map(|s| s.as_str()), Some("VAB.TO"));
+    assert_eq!(
+        stock.security_id.as_ref().map(|s| s.as_str()),
+        example["symbol"]["id"].as_str()
+    );
+    assert_eq!(stock.subtype, None);
     assert_eq!(
         serde_json::Value::from(buy.raw.clone()),
         example,

@@ -300,7 +300,30 @@ async fn every_example_answer_of_the_spec_is_signed_as_stored_verbatim() {
         !examples.is_empty(),
         "{SPEC} gives {TRANSACTIONS} an example"
     );
-    for example in examples {
+    // `/processor/investments/transactions/get`'s examples carry `InvestmentTransaction`s too: served in the
+    // same answer's shape, with their own transactions, securities and total.
+    let processor: Vec<_> = spec
+        .response_examples("post", "/processor/investments/transactions/get")
+        .into_iter()
+        .filter(|example| example.status.starts_with('2'))
+        .map(|mut example| {
+            let mut body = examples[0].value.clone();
+            for field in [
+                "investment_transactions",
+                "securities",
+                "total_investment_transactions",
+            ] {
+                body[field] = example.value[field].take();
+            }
+            example.value = body;
+            example
+        })
+        .collect();
+    assert!(
+        !processor.is_empty(),
+        "{SPEC} gives the processor's an example"
+    );
+    for example in examples.into_iter().chain(processor) {
         let sent = example.value["investment_transactions"]
             .as_array()
             .unwrap()

@@ -303,6 +303,37 @@ async fn the_specs_example_activity_is_read_verbatim_and_signed_as_stored() {
     assert_eq!(sale.amount.get(), dec("263.82"), "cash in");
 }
 
+/// Every activity schema of both specs, each property its example (`UniversalActivity` adds the `account`),
+/// reads as the same option purchase, signed as stored.
+#[tokio::test]
+async fn every_activity_schemas_example_in_both_specs_reads_signed_as_stored() {
+    for file in [SPEC, LEGACY_SPEC] {
+        let spec = Spec::load(file);
+        for schema in ["AccountUniversalActivity", "UniversalActivity"] {
+            let example = example_of(&spec, schema);
+            let page = read_page(vec![example.clone()]).await;
+            assert_eq!(page.left_out, [], "{file} {schema}");
+            let [buy] = page.transactions.as_slice() else {
+                panic!("{file} {schema}: one transaction")
+            };
+            assert_eq!(
+                buy.transaction_type,
+                TransactionType::Buy,
+                "{file} {schema}"
+            );
+            assert!(
+                buy.quantity.unwrap() > Decimal::ZERO && buy.amount.get() < Decimal::ZERO,
+                "{file} {schema}: units in for cash out"
+            );
+            assert_eq!(
+                serde_json::Value::from(buy.raw.clone()),
+                example,
+                "{file} {schema}: verbatim"
+            );
+        }
+    }
+}
+
 /// The signs `AccountUniversalActivity` leaves open, decided by kind whichever sign the brokerage sent.
 #[test]
 fn the_signs_the_spec_leaves_open_are_decided_by_kind_whatever_sign_was_sent() {

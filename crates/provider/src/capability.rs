@@ -144,7 +144,7 @@ pub struct Transaction {
     pub provider_account_id: ProviderAccountId,
     /// The provider's id for it: unique within the account.
     pub provider_transaction_id: ProviderTransactionId,
-    /// When it happened (Plaid's `transaction_datetime` day when given, else its posting `date`).
+    /// When it happened: Plaid's `date` (what `start_date`/`end_date` select by), SnapTrade's `trade_date` day.
     pub trade_date: NaiveDate,
     /// When it settled, when the provider says.
     pub settlement_date: Option<NaiveDate>,

@@ -313,11 +313,8 @@ fn transaction(
         .map_err(invalid(at("investment_transaction_id")))?,
         trade_date: transaction.date,
         settlement_date: None,
-        transaction_type: TransactionType::from_type_and_subtype(
-            &transaction.transaction_type,
-            Some(&transaction.subtype),
-        )
-        .map_err(invalid(at("type")))?,
+        transaction_type: transaction_type(&transaction.transaction_type, &transaction.subtype)
+            .map_err(invalid(at("type")))?,
         subtype,
         symbol,
         security_id,
@@ -325,11 +322,82 @@ fn transaction(
         price: non_zero(transaction.price),
         amount: SignedAmount::exact_for("amount", -transaction.amount)
             .map_err(invalid(at("amount")))?,
+        // Plaid's `fees`: "The combined value of all fees applied to this transaction", a cost, positive when
+        // charged (the spec's own example sale: `fees: 7.99`). Kept as sent, so a stored fee is positive when
+        // charged. It is informative, never taken from `amount` again: `amount` is "The complete value of the
+        // transaction", though the spec's example buy has `amount: 7.7`, its quantity × price without its fees.
         fees: amount(transaction.fees, at("fees"))?,
         currency,
         description: TransactionDescription::from_optional(Some(&transaction.name)),
         raw: recorded.raw().map_err(invalid(at("*")))?,
     })
+}
+
+/// A Plaid transaction's kind in the shared vocabulary, from its `type` (plaid-openapi.yml
+/// `InvestmentTransactionType`) and `subtype` (`InvestmentTransactionSubtype`).
+///
+/// `buy`, `sell` and `cancel` say what happened on their own: a `buy` whose subtype is `dividend reinvestment`
+/// or `buy to cover` still bought units, a `sell` whose subtype is `exercise` or `distribution` still sold
+/// them. `cash` ("Activity that modifies a cash position"), `fee` and `transfer` ("Activity which modifies a
+/// position, but not through buy/sell activity e.g. options exercise") are coarse: their subtype names the
+/// kind where it has a shared meaning (see [`subtype_kind`]), and otherwise the coarse type is kept, with the
+/// subtype stored as Plaid spells it. Plaid files income under `fee` too (`StandaloneInvestmentTransactionFeeType`
+/// lists `dividend`, `interest`, `qualified dividend`…), so a `fee` is read by its subtype as well.
+pub(crate) fn transaction_type(kind: &str, subtype: &str) -> Result<TransactionType, DomainError> {
+    let coarse = TransactionType::parse(kind)?;
+    if !matches!(
+        coarse,
+        TransactionType::Cash
+            | TransactionType::Fee
+            | TransactionType::Transfer
+            | TransactionType::Other(_)
+    ) {
+        return Ok(coarse);
+    }
+    Ok(subtype_kind(subtype).unwrap_or(coarse))
+}
+
+/// The shared kind a Plaid subtype names, when it names one (the descriptions quoted are
+/// plaid-openapi.yml's `StandaloneInvestmentTransaction*Type` properties); `None` for a subtype with no shared
+/// meaning (`pending credit`, `send`, `long-term capital gain`, `stock distribution`…), which leaves the
+/// coarse type.
+fn subtype_kind(subtype: &str) -> Option<TransactionType> {
+    let kind = match subtype.trim().to_ascii_lowercase().as_str() {
+        // "Inflow of cash from a dividend", "… from a qualified dividend", "… from a non-qualified dividend".
+        "dividend" | "qualified dividend" | "non-qualified dividend" => TransactionType::Dividend,
+        // "Inflow of cash from interest", "Inflow of cash from interest receivable".
+        "interest" | "interest receivable" => TransactionType::Interest,
+        // "Inflow of cash into an account", "Inflow of assets into a tax-advantaged account".
+        "deposit" | "contribution" => TransactionType::Deposit,
+        // "Outflow of cash from an account".
+        "withdrawal" => TransactionType::Withdrawal,
+        // "Taxes paid on behalf of the investor", "Taxes withheld on behalf of the customer", "Taxes paid on
+        // behalf of the investor for non-residency in investment jurisdiction".
+        "tax" | "tax withheld" | "non-resident tax" => TransactionType::Tax,
+        // "Fees paid for account maintenance", "… for legal charges or services", "… for investment
+        // management…", "… for maintaining margin debt", "… incurred for transfer of a holding or account",
+        // "… related to administration of a trust account"; `fund fee` and `miscellaneous fee` (listed in
+        // `InvestmentTransactionSubtype`, undescribed).
+        "account fee" | "legal fee" | "management fee" | "margin expense" | "transfer fee"
+        | "trust fee" | "fund fee" | "miscellaneous fee" => TransactionType::Fee,
+        // "Increase or decrease in quantity of item".
+        "adjustment" => TransactionType::Adjustment,
+        // "Exercise of an option or warrant contract", "Assignment of short option holding", "Expiration of
+        // an option or warrant contract".
+        "exercise" => TransactionType::OptionExercise,
+        "assignment" => TransactionType::OptionAssignment,
+        "expire" => TransactionType::OptionExpiration,
+        // "Inflow of stock from a forward split of an existing holding", "Stock exchanged at a pre-defined
+        // ratio as part of a merger between companies", "Inflow of stock from spin-off transaction of an
+        // existing holding".
+        "split" => TransactionType::Split,
+        "merger" => TransactionType::Merger,
+        "spin off" => TransactionType::SpinOff,
+        // "Purchase using proceeds from a cash dividend" (a `buy` subtype), should it come under a coarse type.
+        "dividend reinvestment" => TransactionType::Reinvestment,
+        _ => return None,
+    };
+    Some(kind)
 }
 
 /// Plaid's option contract as the holding's `option_contract`.

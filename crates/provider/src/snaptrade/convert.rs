@@ -123,7 +123,14 @@ impl Aggregation for SnapTradeClient {
             .pagination
             .as_ref()
             .and_then(|pagination| pagination.total);
-        let more_here = !page.data.is_empty() && total.is_some_and(|total| seen < total);
+        // `PaginationDetails.total`: "The total number of items available to be returned over the API". The
+        // schema requires none of `pagination`'s fields: without a total, a full page may have more behind it
+        // (at most 1000 are returned per request), a short one is the last.
+        let more_here = !page.data.is_empty()
+            && match total {
+                Some(total) => seen < total,
+                None => page.data.len() as u64 >= ACTIVITY_PAGE,
+            };
         let next = if more_here {
             Some(join_cursor(index, seen))
         } else if index + 1 < accounts.len() {
@@ -977,13 +984,24 @@ pub(crate) fn order_impact(impact: &ManualTradeAndImpact) -> Result<OrderImpact,
     })
 }
 
-/// An activity as a transaction, signed as stored. SnapTrade already signs `amount` so: "transactions that
-/// positively affect the account balance (like sell, deposits, dividends, etc) will have a positive amount"
-/// (snaptrade-openapi.yaml, `AccountUniversalActivity.amount`), but "in general": the spec's own example is a
-/// `BUY` of positive amount. So a trade's direction comes from its type (a buy's cash out and units in, a
-/// sell's the reverse), and other kinds keep SnapTrade's signs. Without an
-/// `amount`, a buy's or sell's is worked out as units × price, exactly, signed the same way; any other activity
-/// without one is left out.
+/// An activity as a transaction, signed as stored (see [`tributary_domain::NewInvestmentTransaction`]'s
+/// "Signs"). SnapTrade's `AccountUniversalActivity` (snaptrade-openapi.yaml) leaves several signs open; each is
+/// decided here, and [`activity_quantity`] and [`activity_amount`] say how.
+///
+/// * `amount`: "In general, transactions that positively affect the account balance (like sell, deposits,
+///   dividends, etc) will have a positive amount, while transactions that negatively affect the account balance
+///   (like buy, withdrawals, fees, etc) will have a negative amount" — the stored convention, kept as sent,
+///   except for trades: the spec's own example `BUY` carries `amount: 263.82`, so a `BUY`'s cash is out and a
+///   `SELL`'s in whatever its sign.
+/// * `units`: "The number of units of the security for the transaction", sign unspecified: units in positive,
+///   units out negative, by kind ([`activity_quantity`]).
+/// * `fee`: "Any fee associated with the transaction if provided by the brokerage", sign unspecified (its
+///   example is `0`): stored as a cost, positive when charged, whatever sign the brokerage gave it (Plaid's
+///   `fees` are signed so too). It is informative, never taken from `amount` again (the spec does not say
+///   whether `amount` includes it).
+///
+/// An activity whose `price`, `amount` and `fee` are in a security (`currency_universal_symbol`) rather than a
+/// currency, or in no currency at all, is left out: a stored transaction has one currency.
 pub(crate) fn transaction(
     account: &ProviderAccountId,
     recorded: &Recorded<Activity>,
@@ -1018,38 +1036,38 @@ pub(crate) fn transaction(
         [activity.currency.as_ref().and_then(|currency| currency.code.as_deref())],
     )?
     .ok_or_else(|| {
-        ProviderError::invalid_data(
-            Provider::SnapTrade,
-            field("currency"),
-            "is null: the activity is denominated in a security (currency_universal_symbol), not a currency",
-        )
+        let reason = if activity.currency_universal_symbol.is_some() {
+            "is null: the activity is denominated in a security (currency_universal_symbol), not a currency"
+        } else {
+            "is null, and no currency_universal_symbol says what the amounts are in"
+        };
+        ProviderError::invalid_data(Provider::SnapTrade, field("currency"), reason)
     })?;
-    let symbol = activity
-        .symbol
+    // An option activity is about its contract (`option_symbol`: "The option security for the transaction"),
+    // whose ticker and id name it, as a position in it is named; any other about `symbol` ("The security for
+    // the transaction").
+    let option = activity
+        .option_symbol
         .as_ref()
-        .and_then(|symbol| symbol.symbol.as_deref())
-        .or_else(|| {
+        .filter(|option| option.ticker.is_some() || option.id.is_some());
+    let (symbol, security_id) = match option {
+        Some(option) => (option.ticker.as_deref(), option.id.as_deref()),
+        None => (
             activity
-                .option_symbol
+                .symbol
                 .as_ref()
-                .and_then(|option| option.ticker.as_deref())
-        });
-    let quantity = activity
-        .units
-        .filter(|units| !units.is_zero())
-        .map(|units| match transaction_type {
-            TransactionType::Buy | TransactionType::Reinvestment => units.abs(),
-            TransactionType::Sell => -units.abs(),
-            _ => units,
-        });
-    let amount = match activity.amount {
-        // A trade's direction is its type's: the spec's own example buy carries a positive amount.
-        Some(amount) if transaction_type == TransactionType::Buy => -amount.abs(),
-        Some(amount) if transaction_type == TransactionType::Sell => amount.abs(),
-        Some(amount) => amount,
-        None => worked_out_amount(&transaction_type, quantity, activity.price)
-            .ok_or_else(|| missing(field("amount")))?,
+                .and_then(|symbol| symbol.symbol.as_deref()),
+            activity
+                .symbol
+                .as_ref()
+                .and_then(|symbol| symbol.id.as_deref()),
+        ),
     };
+    let symbol = symbol.filter(|symbol| !symbol.trim().is_empty());
+    let security_id = security_id.filter(|id| !id.trim().is_empty());
+    let quantity = activity_quantity(activity_type, activity.units);
+    let amount = activity_amount(activity_type, activity.amount, quantity, activity.price)
+        .ok_or_else(|| missing(field("amount")))?;
     Ok(Transaction {
         provider_account_id: account.clone(),
         provider_transaction_id: ProviderTransactionId::parse(id).map_err(invalid(field("id")))?,
@@ -1067,29 +1085,105 @@ pub(crate) fn transaction(
             .map(|kind| TransactionSubtype::parse(kind).map_err(invalid(field("option_type"))))
             .transpose()?,
         symbol: symbol
-            .map(|symbol| Symbol::parse(symbol).map_err(invalid(field("symbol.symbol"))))
+            .map(|text| {
+                let at = if option.is_some() {
+                    "option_symbol.ticker"
+                } else {
+                    "symbol.symbol"
+                };
+                Symbol::parse(text).map_err(invalid(field(at)))
+            })
             .transpose()?,
-        security_id: None,
+        security_id: security_id
+            .map(|id| {
+                let at = if option.is_some() {
+                    "option_symbol.id"
+                } else {
+                    "symbol.id"
+                };
+                SecurityId::parse(id).map_err(invalid(field(at)))
+            })
+            .transpose()?,
         quantity,
         price: activity.price.filter(|price| !price.is_zero()),
         amount: SignedAmount::exact(amount).map_err(invalid(field("amount")))?,
-        fees: signed(activity.fee, field("fee"))?,
+        fees: signed(activity.fee.map(|fee| fee.abs()), field("fee"))?,
         currency,
         description: TransactionDescription::from_optional(activity.description.as_deref()),
         raw: recorded.raw().map_err(invalid(field("*")))?,
     })
 }
 
-/// A buy's or sell's amount from its signed units and price: cash out for units in, and the reverse.
-fn worked_out_amount(
-    kind: &TransactionType,
-    units: Option<Decimal>,
+/// The units an activity of SnapTrade type `kind` moves, signed as stored (into the account positive), from its
+/// `units`, whose sign the spec leaves open:
+///
+/// * into the account, positive whatever the sign sent: `BUY` ("Asset bought"), `REI` ("Dividend
+///   reinvestment"), `STOCK_DIVIDEND` ("A type of dividend where a company distributes shares instead of
+///   cash"), `EXTERNAL_ASSET_TRANSFER_IN` ("Incoming transfer of an asset from an external account to this
+///   account");
+/// * out of it, negative: `SELL` ("Asset sold"), `EXTERNAL_ASSET_TRANSFER_OUT` ("Outgoing transfer of an asset
+///   from this account to an external account");
+/// * none: the cash kinds `DIVIDEND`, `SUBSTITUTE_DIVIDEND`, `INTEREST`, `FEE`, `TAX`, `CONTRIBUTION` and
+///   `WITHDRAWAL`. Their `units`, where sent, are the shares the payment was reckoned on (the spec's example
+///   description: "WALT DISNEY UNIT DIST ON 21 SHS"), not units moved; they stay in the raw record;
+/// * as sent: `TRANSFER` ("Transfer of asset(s) from one account to another", either way), `SPLIT`,
+///   `ADJUSTMENT` ("A one time adjustment of the account's cash balance or shares"), the option events and any
+///   type the spec does not list: SnapTrade's sign is the only direction given.
+///
+/// Zero units are none.
+pub(crate) fn activity_quantity(kind: &str, units: Option<Decimal>) -> Option<Decimal> {
+    let units = units.filter(|units| !units.is_zero())?;
+    match kind.trim().to_ascii_uppercase().as_str() {
+        "BUY" | "REI" | "STOCK_DIVIDEND" | "EXTERNAL_ASSET_TRANSFER_IN" => Some(units.abs()),
+        "SELL" | "EXTERNAL_ASSET_TRANSFER_OUT" => Some(-units.abs()),
+        "DIVIDEND"
+        | "SUBSTITUTE_DIVIDEND"
+        | "INTEREST"
+        | "FEE"
+        | "TAX"
+        | "CONTRIBUTION"
+        | "WITHDRAWAL" => None,
+        _ => Some(units),
+    }
+}
+
+/// The cash an activity of SnapTrade type `kind` moves, signed as stored (into the account positive):
+///
+/// * a `BUY`'s cash out (negative) and a `SELL`'s in (positive), whatever the sign sent (the spec's example
+///   `BUY` has `amount: 263.82`); without an `amount`, worked out exactly as units × price, as is a `REI`'s
+///   (units bought with a dividend: cash out);
+/// * any other kind's `amount` as sent ("In general, transactions that positively affect the account balance
+///   … will have a positive amount");
+/// * no `amount` ("nullable") on a kind that moves units only (`SPLIT`, `STOCK_DIVIDEND`, `TRANSFER`,
+///   `EXTERNAL_ASSET_TRANSFER_IN`/`_OUT`, `ADJUSTMENT`, the option events) when it does move units: no cash
+///   moved, zero;
+/// * `None` otherwise (a dividend without an amount says nothing): the activity is left out.
+pub(crate) fn activity_amount(
+    kind: &str,
+    amount: Option<Decimal>,
+    quantity: Option<Decimal>,
     price: Option<Decimal>,
 ) -> Option<Decimal> {
-    if !matches!(kind, TransactionType::Buy | TransactionType::Sell) {
-        return None;
+    let kind = kind.trim().to_ascii_uppercase();
+    match (kind.as_str(), amount) {
+        ("BUY", Some(amount)) => Some(-amount.abs()),
+        ("SELL", Some(amount)) => Some(amount.abs()),
+        ("BUY" | "SELL" | "REI", None) => quantity?.checked_mul(price?).map(|value| -value),
+        (_, Some(amount)) => Some(amount),
+        (
+            "SPLIT"
+            | "STOCK_DIVIDEND"
+            | "TRANSFER"
+            | "EXTERNAL_ASSET_TRANSFER_IN"
+            | "EXTERNAL_ASSET_TRANSFER_OUT"
+            | "ADJUSTMENT"
+            | "OPTIONEXPIRATION"
+            | "OPTIONASSIGNMENT"
+            | "OPTIONEXERCISE",
+            None,
+        ) => quantity.map(|_| Decimal::ZERO),
+        _ => None,
     }
-    units?.checked_mul(price?).map(|value| -value)
 }
 
 /// A SnapTrade timestamp as UTC. SnapTrade writes them several ways: RFC 3339

@@ -613,6 +613,8 @@ pub struct Activity {
     pub amount: Option<Decimal>,
     /// The currency.
     pub currency: Option<Currency>,
+    /// The security `price`, `amount` and `fee` are denominated in instead of a currency (crypto), if any.
+    pub currency_universal_symbol: Option<Value>,
     /// `BUY`, `SELL`, `DIVIDEND`, `CONTRIBUTION`, `FEE`… (open).
     #[serde(rename = "type")]
     pub activity_type: Option<String>,

@@ -1,6 +1,7 @@
 //! The Plaid server: Link tokens, sandbox public tokens, Items with investment accounts, holdings and
 //! paginated investment transactions.
 
+mod history;
 mod routes;
 mod state;
 mod vocabulary;
@@ -28,9 +29,16 @@ pub struct SeedItem {
     /// Holdings per account: ACHN, DOGE (quoted in BTC), MSFT, then an option contract bought for a cent, as
     /// in plaid-openapi.yml's holdings example; synthetic funds after that.
     pub holdings_per_account: usize,
-    /// Investment transactions in the Item, generated on demand (100,000 costs nothing until paged).
+    /// Investment transactions in the Item, over all its accounts, generated on demand (100,000 costs nothing
+    /// until paged): buys and sells of what it holds, dividends, interest, deposits, withdrawals, fees, a
+    /// withheld tax, a reinvested dividend and a split, over the last two years, newest first.
     pub transactions: u64,
 }
+
+/// The transactions of a default Item: 600 in each of its two accounts over two years, so
+/// `/investments/transactions/get` pages them in three (`InvestmentsTransactionsGetRequestOptions.count`:
+/// "maximum: 500").
+const DEFAULT_TRANSACTIONS: u64 = 1_200;
 
 impl Default for SeedItem {
     fn default() -> Self {
@@ -38,7 +46,7 @@ impl Default for SeedItem {
             institution_id: "ins_109508".to_owned(),
             accounts: 2,
             holdings_per_account: 4,
-            transactions: 250,
+            transactions: DEFAULT_TRANSACTIONS,
         }
     }
 }
@@ -164,7 +172,7 @@ impl PlaidSandbox {
         seeded
     }
 
-    /// How many investment transactions Items made through /item/public_token/exchange get (default 250).
+    /// How many investment transactions Items made through /item/public_token/exchange get (default 1,200).
     pub fn set_default_transactions(&self, transactions: u64) {
         lock(&self.shared.state).default_transactions = transactions;
     }

@@ -54,9 +54,15 @@ pub struct SeedConnection {
     pub positions_per_account: usize,
     /// Whether the first account also holds an AAPL call option.
     pub with_option: bool,
-    /// Generated activities (BUY, SELL, DIVIDEND…) per account, before any order placed in the sandbox.
+    /// Generated activities per account, before any order placed in the sandbox: buys and sells of what the
+    /// account holds, dividends, a reinvested one, interest, contributions, a withdrawal, fees, a withheld tax
+    /// and a split, over the last two years, newest first.
     pub activities_per_account: u64,
 }
+
+/// The activities of a default account: 1,200 over two years, so `GET /accounts/{accountId}/activities` pages
+/// them in two ("The endpoint will return a maximum of 1000 transactions per request", snaptrade-openapi.yaml).
+const DEFAULT_ACTIVITIES: u64 = 1_200;
 
 impl Default for SeedConnection {
     fn default() -> Self {
@@ -66,7 +72,7 @@ impl Default for SeedConnection {
             accounts: 1,
             positions_per_account: 3,
             with_option: true,
-            activities_per_account: 20,
+            activities_per_account: DEFAULT_ACTIVITIES,
         }
     }
 }

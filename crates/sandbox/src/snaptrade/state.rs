@@ -724,12 +724,49 @@ pub(crate) enum Activity<'a> {
     Generated(u64),
 }
 
+/// One account's generated history, newest first, repeating: eight purchases (one a dividend reinvested,
+/// `REI`) for three sales, three dividends and the tax withheld on one, interest, two contributions and a
+/// withdrawal, and a fee. The types are snaptrade-openapi.yaml `AccountUniversalActivity.type`'s "most popular
+/// values".
+const ACTIVITY_CYCLE: [&str; 20] = [
+    "BUY",
+    "DIVIDEND",
+    "BUY",
+    "SELL",
+    "CONTRIBUTION",
+    "BUY",
+    "INTEREST",
+    "BUY",
+    "FEE",
+    "SELL",
+    "BUY",
+    "DIVIDEND",
+    "WITHDRAWAL",
+    "BUY",
+    "SELL",
+    "REI",
+    "CONTRIBUTION",
+    "TAX",
+    "BUY",
+    "DIVIDEND",
+];
+
+/// One generated activity in this many is a stock split (`SPLIT`: "A stock share split") instead of its
+/// cycle's type: an account of several hundred activities has one, a year or so back.
+pub(crate) const SPLIT_EVERY: u64 = 400;
+const SPLIT_AT: u64 = 200;
+
 /// The type of generated activity `index`.
 pub(crate) fn generated_activity_type(index: u64) -> &'static str {
-    ["BUY", "DIVIDEND", "SELL", "CONTRIBUTION"][(index % 4) as usize]
+    if index % SPLIT_EVERY == SPLIT_AT {
+        "SPLIT"
+    } else {
+        ACTIVITY_CYCLE[(index % ACTIVITY_CYCLE.len() as u64) as usize]
+    }
 }
 
-/// When the account's generated history happened: up to the day before the account was created.
+/// When the account's generated history happened: up to the day before the account was created, back over
+/// about two years.
 pub(crate) fn activity_spread(account: &Account) -> crate::spread::Spread {
     crate::spread::Spread {
         count: account.activities,
@@ -737,16 +774,114 @@ pub(crate) fn activity_spread(account: &Account) -> crate::spread::Spread {
     }
 }
 
-/// The securities generated activities trade: the account's stock and ETF positions.
-fn traded_symbols<'a>(state: &'a SnapState, account: &Account) -> Vec<&'a Symbol> {
+/// The securities generated activities trade, with the units held: the account's stock and ETF positions.
+fn traded_symbols<'a>(state: &'a SnapState, account: &Account) -> Vec<(&'a Symbol, Decimal)> {
     account
         .holdings
         .iter()
         .filter_map(|holding| match holding {
-            Holding::Security { symbol, .. } => state.symbol(*symbol),
+            Holding::Security { symbol, units, .. } => {
+                state.symbol(*symbol).map(|found| (found, *units))
+            }
             Holding::Option { .. } => None,
         })
         .collect()
+}
+
+/// A generated activity's figures, signed as `AccountUniversalActivity.amount` says "In general": cash in
+/// positive, cash out negative. `units` are positive into the account and negative out of it (the spec leaves
+/// their sign open); a dividend's are the shares it was paid on, its `price` the dividend per share.
+struct Figures<'a> {
+    symbol: Option<&'a Symbol>,
+    units: Decimal,
+    price: Decimal,
+    /// `None` for a split: "nullable", and no cash moved.
+    amount: Option<Decimal>,
+    fee: Decimal,
+}
+
+fn generated_figures<'a>(state: &'a SnapState, account: &Account, index: u64) -> Figures<'a> {
+    let kind = generated_activity_type(index);
+    let symbols = traded_symbols(state, account);
+    let picked = (!symbols.is_empty()).then(|| symbols[(index as usize / 2) % symbols.len()]);
+    let symbol = match kind {
+        "CONTRIBUTION" | "WITHDRAWAL" | "INTEREST" | "FEE" => None,
+        _ => picked.map(|(symbol, _)| symbol),
+    };
+    let held = picked.map_or(Decimal::TEN, |(_, units)| units);
+    // The price moves within ±10 % of today's over the history.
+    let price = symbol.map_or(Decimal::ZERO, |symbol| {
+        (symbol.price * Decimal::from(90 + (index * 7) % 21) / Decimal::ONE_HUNDRED).round_dp(2)
+    });
+    let commission = if index.is_multiple_of(3) {
+        Decimal::new(495, 2)
+    } else {
+        Decimal::ZERO
+    };
+    let per_share = Decimal::new(24 + (index % 5) as i64, 2);
+    let dividend = (held * per_share).round_dp(2);
+    let cash = |amount: Decimal| Figures {
+        symbol,
+        units: Decimal::ZERO,
+        price: Decimal::ZERO,
+        amount: Some(amount),
+        fee: Decimal::ZERO,
+    };
+    match kind {
+        "BUY" => {
+            let units = Decimal::from(index % 9 + 1);
+            Figures {
+                symbol,
+                units,
+                price,
+                amount: Some(-((units * price).round_dp(2) + commission)),
+                fee: commission,
+            }
+        }
+        "SELL" => {
+            let units = Decimal::from(index % 5 + 1);
+            Figures {
+                symbol,
+                units: -units,
+                price,
+                amount: Some((units * price).round_dp(2) - commission),
+                fee: commission,
+            }
+        }
+        "DIVIDEND" => Figures {
+            symbol,
+            units: held,
+            price: per_share,
+            amount: Some(dividend),
+            fee: Decimal::ZERO,
+        },
+        "REI" => {
+            let units = if price.is_zero() {
+                Decimal::ZERO
+            } else {
+                (dividend / price).round_dp(6)
+            };
+            Figures {
+                symbol,
+                units,
+                price,
+                amount: Some(-(units * price).round_dp(2)),
+                fee: Decimal::ZERO,
+            }
+        }
+        "SPLIT" => Figures {
+            symbol,
+            units: held,
+            price: Decimal::ZERO,
+            amount: None,
+            fee: Decimal::ZERO,
+        },
+        "TAX" => cash(-(dividend * Decimal::new(15, 2)).round_dp(2)),
+        "CONTRIBUTION" => cash(Decimal::from(250 * (index % 4 + 1))),
+        "WITHDRAWAL" => cash(-Decimal::from(200 + 50 * (index % 5))),
+        "INTEREST" => cash(Decimal::new(100 + (index % 250) as i64, 2)),
+        _ => cash(-Decimal::new(2500, 2)),
+    }
 }
 
 pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Activity<'_>) -> Value {
@@ -754,67 +889,52 @@ pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Acti
         || "Unknown".to_owned(),
         |authorization| brokerage_name(&authorization.broker),
     );
-    let (id, kind, symbol, units, price, traded_at) = match activity {
+    let (id, kind, figures, traded_at) = match activity {
         Activity::Executed(order) => {
             let price = order.execution_price.unwrap_or_default();
-            let units = if order.action.starts_with("SELL") {
+            let is_sell = order.action.starts_with("SELL");
+            let units = if is_sell {
                 -order.filled_units
             } else {
                 order.filled_units
             };
+            let gross = (order.filled_units * price).round_dp(2);
+            let figures = Figures {
+                symbol: state.symbol(order.symbol),
+                units,
+                price,
+                amount: Some(if is_sell { gross } else { -gross }),
+                fee: Decimal::ZERO,
+            };
             (
                 order.id.to_string(),
                 order.action.as_str(),
-                state.symbol(order.symbol),
-                units,
-                price,
+                figures,
                 order.executed.unwrap_or(order.placed),
             )
         }
         Activity::Generated(index) => {
-            let kind = generated_activity_type(index);
-            let symbols = traded_symbols(state, account);
-            let symbol = if kind == "CONTRIBUTION" || symbols.is_empty() {
-                None
-            } else {
-                Some(symbols[(index as usize / 4) % symbols.len()])
-            };
-            let units = match kind {
-                "BUY" => Decimal::from(index % 9 + 1),
-                "SELL" => -Decimal::from(index % 5 + 1),
-                _ => Decimal::ZERO,
-            };
-            let price = match kind {
-                "BUY" | "SELL" => symbol.map_or(Decimal::ZERO, |symbol| symbol.price),
-                _ => Decimal::ZERO,
-            };
             let day = activity_spread(account).date(index);
-            let traded_at = day.and_hms_opt(16, 0, 0).unwrap_or_default().and_utc();
             (
                 format!("{}-{index:08}", &account.id.simple().to_string()[..12]),
-                kind,
-                symbol,
-                units,
-                price,
-                traded_at,
+                generated_activity_type(index),
+                generated_figures(state, account, index),
+                day.and_hms_opt(16, 0, 0).unwrap_or_default().and_utc(),
             )
         }
     };
-    let amount = match kind {
-        "DIVIDEND" => Decimal::new(2638, 2),
-        "CONTRIBUTION" => Decimal::from(500),
-        _ => -(units * price).round_dp(2),
-    };
+    let symbol = figures.symbol;
     json!({
         "id": id,
         "symbol": symbol.map(universal_symbol_json),
         "option_symbol": null,
-        "price": float(price),
-        "units": float(units),
-        "amount": float(amount),
+        "price": float(figures.price),
+        "units": float(figures.units),
+        "amount": figures.amount.map(float),
         // `AccountUniversalActivity.currency`: "The currency in which the transaction `price`, `amount`, and `fee`
         // are denominated": the security's for a trade or its dividend, the account's for a contribution.
         "currency": currency_json(symbol.map_or(account.currency, |symbol| symbol.currency)),
+        "currency_universal_symbol": null,
         "type": kind,
         "option_type": "",
         "description": match symbol {
@@ -823,7 +943,7 @@ pub(crate) fn activity_json(state: &SnapState, account: &Account, activity: Acti
         },
         "trade_date": traded_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "settlement_date": (traded_at + Duration::days(2)).format("%Y-%m-%dT00:00:00Z").to_string(),
-        "fee": float(Decimal::ZERO),
+        "fee": float(figures.fee),
         "fx_rate": null,
         "institution": institution,
         "external_reference_id": null

@@ -7,5 +7,6 @@ mod client;
 mod faults;
 mod live;
 mod sandbox;
+mod transactions;
 mod webhook;
 mod wire;

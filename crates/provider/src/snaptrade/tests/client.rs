@@ -2,7 +2,7 @@
 //! retries only where safe, lenient parsing of the spec's examples, and no secret anywhere.
 #![cfg(feature = "snaptrade")]
 
-mod spec;
+pub(super) mod spec;
 
 use std::time::Duration;
 

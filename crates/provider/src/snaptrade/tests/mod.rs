@@ -7,3 +7,4 @@ mod client;
 mod faults;
 mod live;
 mod sandbox_flow;
+mod transactions;

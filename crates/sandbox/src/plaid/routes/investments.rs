@@ -5,7 +5,8 @@ use serde_json::{Map, Value, json};
 
 use super::accounts::selected_accounts;
 use super::{MAX_COUNT, PlaidState, invalid_field, item, options, required_text};
-use crate::plaid::state::{account_json, holding_json, item_json, security_json, transaction_json};
+use crate::plaid::history::{generated, transaction_json};
+use crate::plaid::state::{account_json, holding_json, item_json, security_json};
 use crate::reply::ApiError;
 
 /// `/investments/holdings/get`: `InvestmentsHoldingsGetResponse.required: [accounts, holdings, securities, item,
@@ -129,7 +130,7 @@ pub(super) fn transactions_get(state: &mut PlaidState, request: &Value) -> Resul
     // `securities`: "All securities for which there is a corresponding transaction being fetched".
     let mut security_indices: Vec<usize> = transactions
         .iter()
-        .map(|&index| (index % item.securities.len() as u64) as usize)
+        .filter_map(|&index| generated(item, index).security)
         .collect();
     security_indices.sort_unstable();
     security_indices.dedup();

@@ -176,8 +176,13 @@ pub(super) async fn account_activities(
     let start = date_param(&params, "startDate")?.unwrap_or(NaiveDate::MIN);
     let end = date_param(&params, "endDate")?.unwrap_or(NaiveDate::MAX);
     let offset = count_param(&params, "offset", 0)?;
-    // SnapTrade answers at most 1000 per page whatever the limit asked.
-    let limit = count_param(&params, "limit", MAX_ACTIVITIES_PAGE)?.clamp(1, MAX_ACTIVITIES_PAGE);
+    // `limit`: "Default of 1000", `minimum: 1`; "The endpoint will return a maximum of 1000 transactions per
+    // request", whatever the limit asked.
+    let limit = count_param(&params, "limit", MAX_ACTIVITIES_PAGE)?;
+    if limit < 1 {
+        return Err(bad_request("limit must be at least 1"));
+    }
+    let limit = limit.min(MAX_ACTIVITIES_PAGE);
     let types: Option<Vec<String>> = params.get("type").map(|list| {
         list.split(',')
             .map(|kind| kind.trim().to_ascii_uppercase())
@@ -189,24 +194,31 @@ pub(super) async fn account_activities(
             .is_none_or(|types| types.iter().any(|wanted| wanted == kind))
     };
     with_account(&shared, &params, &id, |state, account| {
-        let executed = state.orders.iter().rev().filter(|order| {
-            let day = order.executed.map(|at| at.date_naive());
-            order.account_id == account.id && day.is_some_and(|day| (start..=end).contains(&day))
-        });
-        let executed = executed
-            .filter(|order| wanted(&order.action))
-            .map(Activity::Executed);
-        let generated = activity_spread(account)
-            .between(start, end)
-            .filter(|&index| wanted(generated_activity_type(index)))
-            .map(Activity::Generated);
-        let all: Vec<Activity<'_>> = executed.chain(generated).collect();
-        let page: Vec<Value> = all
-            .iter()
+        // "Transaction are returned in reverse chronological order, using the `trade_date` field": the orders
+        // executed here are newer than the generated history, which ends the day before the account opened.
+        // Built lazily, so an account of 100,000 activities costs one page's JSON.
+        let matching = || {
+            let executed = state.orders.iter().rev().filter(|order| {
+                let day = order.executed.map(|at| at.date_naive());
+                order.account_id == account.id
+                    && day.is_some_and(|day| (start..=end).contains(&day))
+                    && wanted(&order.action)
+            });
+            // `startDate`/`endDate`: "The start date (inclusive)", "The end date (inclusive)", by `trade_date`.
+            let generated = activity_spread(account)
+                .between(start, end)
+                .filter(|&index| wanted(generated_activity_type(index)));
+            executed
+                .map(Activity::Executed)
+                .chain(generated.map(Activity::Generated))
+        };
+        let total = matching().count();
+        let page: Vec<Value> = matching()
             .skip(usize::try_from(offset).unwrap_or(usize::MAX))
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .map(|activity| activity_json(state, account, *activity))
+            .map(|activity| activity_json(state, account, activity))
             .collect();
-        json!({"data": page, "pagination": {"offset": offset, "limit": limit, "total": all.len()}})
+        // `PaginationDetails.total`: "The total number of items available to be returned over the API".
+        json!({"data": page, "pagination": {"offset": offset, "limit": limit, "total": total}})
     })
 }

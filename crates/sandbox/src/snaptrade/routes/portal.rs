@@ -90,7 +90,7 @@ pub(super) async fn portal(State(shared): Ctx, Path(session_id): Path<String>) -
         }
         None => {
             // What a user linking at the portal gets: two accounts holding a stock, an ETF and (the
-            // first) an option, with a little history.
+            // first) an option, each with two years of history.
             let seed = SeedConnection {
                 broker: session.broker.clone(),
                 connection_type: session.connection_type.clone(),

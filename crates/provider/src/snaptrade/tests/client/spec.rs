@@ -204,6 +204,17 @@ impl Generator<'_> {
     }
 }
 
+/// An instance of the spec's schema `name`, every property with its own example (`$ref`s followed, arrays of
+/// one): test data made of the spec's examples, for the tests of one schema.
+pub(in crate::snaptrade::tests) fn example_of(spec: &Spec, name: &str) -> Value {
+    let generator = Generator {
+        spec,
+        shape: Shape::Full,
+        pick: 0,
+    };
+    generator.instance(spec.schema(name), 0)
+}
+
 /// Merges `from` into `into`: properties and required lists are united, other keys overwritten.
 fn merge(into: &mut Map<String, Value>, from: Value) {
     let Value::Object(from) = from else { return };

@@ -52,7 +52,9 @@ pub(super) fn transactions_get(state: &mut PlaidState, request: &Value) -> Resul
         });
         let gone = (before - transactions.len()) as u64;
         for transaction in transactions.iter_mut() {
-            let id = transaction["investment_transaction_id"].as_str().map(str::to_owned);
+            let id = transaction["investment_transaction_id"]
+                .as_str()
+                .map(str::to_owned);
             if let Some(amount) = id.and_then(|id| revisions.amounts.get(&id)) {
                 // `InvestmentTransaction.amount`: "The complete value of the transaction. Positive values when
                 // cash is debited, e.g. purchases of stock; negative values when cash is credited".

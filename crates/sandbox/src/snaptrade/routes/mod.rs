@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use self::accounts::{
-    account_balances, account_details, account_order_detail, account_orders,
-    account_positions, list_accounts,
+    account_balances, account_details, account_order_detail, account_orders, account_positions,
+    list_accounts,
 };
 use self::connections::{
     authorization_accounts, delete_connection, detail_authorization, disable_authorization,
@@ -172,7 +172,10 @@ fn api_routes() -> Router<Arc<Shared>> {
             get(account_positions),
         )
         .route("/accounts/{account_id}/orders", get(account_orders))
-        .route("/accounts/{account_id}/activities", get(revisions::account_activities))
+        .route(
+            "/accounts/{account_id}/activities",
+            get(revisions::account_activities),
+        )
         .route(
             "/accounts/{account_id}/orders/details",
             post(account_order_detail),

@@ -50,6 +50,9 @@ pub const DEFAULT_OVERLAP_DAYS: u64 = 30;
 /// (`/investments/transactions/get`: "up to 24 months").
 pub const DEFAULT_HISTORY_DAYS: u64 = 730;
 
+/// How many stored transactions the engine reads at once (to find the withdrawn ones, to sum contributions).
+const STORED_PAGE: u32 = 5_000;
+
 /// How much history a sync fetches: see the [module](self) documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryWindow {
@@ -241,18 +244,79 @@ impl<S: Store + 'static> SyncEngine<S> {
             return Ok(tracked);
         };
         for t in &mut tracked {
-            let query = TransactionQuery::latest(u32::MAX)
-                .in_account(t.account)
-                .between(from, today);
-            t.unseen = self
-                .store
-                .list_transactions(user, &query)
-                .await?
-                .into_iter()
-                .map(|row| row.transaction.provider_transaction_id)
-                .collect();
+            let mut unseen = HashSet::new();
+            self.each_stored(user, t.account, Some(from), Some(today), |row| {
+                unseen.insert(row.provider_transaction_id);
+            })
+            .await?;
+            t.unseen = unseen;
         }
         Ok(tracked)
+    }
+
+    /// Calls `each` with every stored transaction of `account` traded from `from` to `to` (`None`: no bound), read
+    /// [`STORED_PAGE`] rows at a time, newest first, so an account's whole history is never held at once.
+    pub(crate) async fn each_stored(
+        &self,
+        user: UserId,
+        account: AccountId,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        each: impl FnMut(NewInvestmentTransaction),
+    ) -> Result<(), SyncError> {
+        self.each_stored_by(user, account, (from, to), STORED_PAGE, each)
+            .await
+    }
+
+    /// [`Self::each_stored`], `limit` rows at a time.
+    async fn each_stored_by(
+        &self,
+        user: UserId,
+        account: AccountId,
+        (from, to): (Option<NaiveDate>, Option<NaiveDate>),
+        mut limit: u32,
+        mut each: impl FnMut(NewInvestmentTransaction),
+    ) -> Result<(), SyncError> {
+        // Rows come newest trade date first, then by provider id: the next page starts on the last row's day,
+        // skipping that day's rows already seen. A day with more rows than a page doubles the page.
+        let mut day = to;
+        let mut seen_on_day: HashSet<ProviderTransactionId> = HashSet::new();
+        loop {
+            let query = TransactionQuery {
+                account: Some(account),
+                from,
+                to: day,
+                limit,
+            };
+            let rows = self.store.list_transactions(user, &query).await?;
+            let full = rows.len() >= limit as usize;
+            let last_day = rows.last().map(|row| row.transaction.trade_date);
+            let mut new = 0;
+            let mut on_last_day = Vec::new();
+            for row in rows {
+                let row = row.transaction;
+                if Some(row.trade_date) == day && seen_on_day.contains(&row.provider_transaction_id)
+                {
+                    continue;
+                }
+                new += 1;
+                if Some(row.trade_date) == last_day {
+                    on_last_day.push(row.provider_transaction_id.clone());
+                }
+                each(row);
+            }
+            let Some(last_day) = last_day.filter(|_| full) else {
+                return Ok(());
+            };
+            if Some(last_day) != day {
+                seen_on_day.clear();
+                day = Some(last_day);
+            }
+            seen_on_day.extend(on_last_day);
+            if new == 0 {
+                limit = limit.saturating_mul(2);
+            }
+        }
     }
 
     /// Fetches and stores every page of `range`; the first failure (a page not fetched, a batch not stored)
@@ -421,5 +485,88 @@ fn not_stored(
         provider_id: Some(transaction.provider_transaction_id.as_str().to_owned()),
         field: field.to_owned(),
         reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tributary_domain::{
+        AccountType, Currency, FeatureFlags, InstitutionName, NewInvestmentAccount, SignedAmount,
+        TransactionType,
+    };
+    use tributary_provider::router::ProviderRouter;
+    use tributary_repo::{AccountRepository, MemoryStore, TransactionRepository};
+
+    use super::*;
+
+    fn day(n: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, n).unwrap()
+    }
+
+    /// An engine over a store holding one account with `per_day[i]` transactions on day `i + 1`.
+    async fn engine_with(per_day: &[usize]) -> (SyncEngine<MemoryStore>, UserId, AccountId, usize) {
+        let store = MemoryStore::new();
+        let user = store.create_user();
+        let account = NewInvestmentAccount::new(
+            user,
+            Provider::Plaid,
+            ProviderAccountId::parse("acct").unwrap(),
+            InstitutionName::parse("Bank").unwrap(),
+            AccountType::parse("brokerage").unwrap(),
+        );
+        let account = store.upsert_accounts(user, &[account]).await.unwrap()[0].id;
+        let mut rows = Vec::new();
+        for (index, count) in per_day.iter().enumerate() {
+            for n in 0..*count {
+                rows.push(NewInvestmentTransaction::new(
+                    user,
+                    account,
+                    Provider::Plaid,
+                    ProviderTransactionId::parse(&format!("t-{index}-{n}")).unwrap(),
+                    day(u32::try_from(index).unwrap() + 1),
+                    TransactionType::Deposit,
+                    SignedAmount::parse_exact("1").unwrap(),
+                    Currency::usd(),
+                ));
+            }
+        }
+        store
+            .upsert_transactions(user, account, &rows)
+            .await
+            .unwrap();
+        let engine = SyncEngine::new(
+            Arc::new(store),
+            ProviderRouter::new(FeatureFlags::default()),
+        );
+        (engine, user, account, rows.len())
+    }
+
+    #[tokio::test]
+    async fn stored_rows_are_read_page_by_page_each_once_even_when_a_day_outgrows_a_page() {
+        // Day 2 holds more rows than a page, and pages end in the middle of days.
+        let (engine, user, account, total) = engine_with(&[3, 7, 1, 4]).await;
+        for limit in [1, 2, 3, 5, 100] {
+            let mut seen = Vec::new();
+            engine
+                .each_stored_by(user, account, (None, None), limit, |row| {
+                    seen.push(row.provider_transaction_id.as_str().to_owned());
+                })
+                .await
+                .unwrap();
+            let count = seen.len();
+            seen.sort();
+            seen.dedup();
+            assert_eq!((count, seen.len()), (total, total), "page of {limit}");
+        }
+        let mut window = 0;
+        engine
+            .each_stored_by(user, account, (Some(day(2)), Some(day(3))), 2, |_| {
+                window += 1;
+            })
+            .await
+            .unwrap();
+        assert_eq!(window, 8, "days 2 and 3 only");
     }
 }

@@ -30,7 +30,7 @@ use tributary_domain::{
     AccountId, Amount, Currency, InvestmentAccount, NewValuePoint, SignedAmount, TransactionType,
     UserId,
 };
-use tributary_repo::{Store, TransactionQuery};
+use tributary_repo::Store;
 
 use crate::{Outcome, SyncEngine, SyncError, ValuePointsReport};
 
@@ -149,14 +149,14 @@ impl<S: Store + 'static> SyncEngine<S> {
             {
                 continue;
             }
-            let query = TransactionQuery::latest(u32::MAX).in_account(account.id);
             let mut sums: HashMap<Currency, Decimal> = HashMap::new();
-            for row in self.store.list_transactions(user, &query).await? {
-                let t = row.transaction;
+            // Every stored transaction, however far back or forward.
+            self.each_stored(user, account.id, None, None, |t| {
                 if TransactionType::is_contribution(&t.transaction_type) {
                     *sums.entry(t.currency).or_default() += t.amount.get();
                 }
-            }
+            })
+            .await?;
             for ((id, currency), figures) in per_account.iter_mut() {
                 if *id == account.id {
                     figures.net_contributions =

@@ -3,7 +3,8 @@
 //!
 //! # The window fetched
 //!
-//! Per account, from the day its history is stored up to ([`TransactionRepository::transactions_synced_through`])
+//! Per account, from the day its history is stored up to
+//! ([`TransactionRepository::transactions_synced_through`](tributary_repo::TransactionRepository::transactions_synced_through))
 //! less [`HistoryWindow::overlap`] (providers revise recent days: a trade settles, a dividend is corrected), or on
 //! the first sync from [`HistoryWindow::depth`] before today (Plaid offers 24 months), never earlier than that
 //! depth, to today. A feed covering several accounts (a Plaid Item, a SnapTrade user) fetches from the earliest
@@ -22,6 +23,19 @@
 //! inside the range fetched, and which no page returned (nor named among the items left out), was withdrawn by
 //! the provider and is removed; then the account's `synced_through` moves to the range's end. A page that fails
 //! keeps what was stored, removes nothing and moves nothing: the next sync fetches the same range again.
+//!
+//! # Value points
+//!
+//! After the histories, the sync writes the day's points ([`crate::SyncEngine::value_history`] reads them): one per
+//! account and one total per currency, never summing currencies. Market value is the account's part of the stored
+//! holdings; cost basis is known only when every position of the account reported one this sync; cash is the
+//! balance the provider just reported. Net contributions (deposits, withdrawals and transfers of cash,
+//! [`TransactionType::is_contribution`](tributary_domain::TransactionType::is_contribution)) are summed over the
+//! account's stored transactions only once its history was fetched in full from as far back as the provider offers
+//! (its `synced_through` is recorded); before that they would count part of the history, so they are `None`. For
+//! an account older than the provider's reach (Plaid: 24 months) the figure is the contributions within that
+//! reach, which is all any provider reports. A total has a figure only when every account's point in that
+//! currency has it. A second sync on the same day rewrites the day's points; a day without a sync has none.
 
 mod feed;
 mod value;

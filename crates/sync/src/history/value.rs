@@ -12,7 +12,7 @@
 //! * **Net contributions**: deposits, withdrawals and transfers of cash ([`TransactionType::is_contribution`])
 //!   summed over the account's stored transactions in that currency, only once the account's history has been
 //!   fetched in full from as far back as the provider offers (its `synced_through` is recorded: the first
-//!   complete sync reached back [`HistoryWindow::depth`](super::HistoryWindow)). Before that the figure would
+//!   complete sync reached back [`HistoryWindow::depth`](super::HistoryWindow::depth)). Before that the figure would
 //!   count only part of the history, so it is `None`. What the provider never offers (Plaid keeps 24 months)
 //!   cannot be counted by anyone: for an older account the figure is the contributions over the provider's
 //!   whole reach.

@@ -13,14 +13,19 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sqlx::PgPool;
 use tributary_domain::{
-    ConnectionType, InvestmentTransaction, Provider, ProviderItemId, SignedAmount, UserId,
+    AccountType, ConnectionType, Currency, InstitutionName, InvestmentTransaction,
+    NewInvestmentAccount, Provider, ProviderAccountId, ProviderItemId, ProviderTransactionId,
+    RawRecord, SignedAmount, TransactionType, UserId,
 };
-use tributary_provider::capability::Aggregation;
+use tributary_provider::capability::{
+    Aggregation, PageCursor, Transaction, TransactionPage, UnreadableItem,
+};
 use tributary_provider::plaid::AccessToken;
 use tributary_repo::{Keyring, MemoryStore, PgStore, SecretKey, Store, TransactionQuery};
 use tributary_sandbox::SeedItem;
 use tributary_sandbox::plaid::SignedPlaidWebhook;
 use tributary_spec::Spec;
+use tributary_sync::history::{HistoryScope, HistorySource, TransactionFeed, TransactionPages};
 use tributary_sync::{
     AccountHistory, HistoryReport, Outcome, PlaidWebhookOutcome, SyncReport, WebhookOutcome,
 };
@@ -621,6 +626,187 @@ pub async fn a_snaptrade_delivery_naming_another_users_account_touches_nothing<
     );
 }
 
+/// A provider of one's own behind the engine's history routine (as Alpaca's activities will be): two pages,
+/// the second fetched only after the first is stored; what it answers is set by the test.
+struct OwnPages {
+    pages: std::sync::Mutex<Vec<Vec<Transaction>>>,
+    left_out: Vec<UnreadableItem>,
+}
+
+#[async_trait::async_trait]
+impl TransactionPages for OwnPages {
+    async fn page(
+        &self,
+        _from: NaiveDate,
+        _to: NaiveDate,
+        cursor: Option<PageCursor>,
+    ) -> Result<TransactionPage, tributary_provider::ProviderError> {
+        let pages = self.pages.lock().unwrap();
+        let index = usize::from(cursor.is_some());
+        Ok(TransactionPage {
+            transactions: pages[index].clone(),
+            left_out: if index == 0 {
+                self.left_out.clone()
+            } else {
+                Vec::new()
+            },
+            next: (index == 0).then(PageCursor::default),
+        })
+    }
+}
+
+struct OwnSource {
+    account: tributary_provider::capability::AccountInfo,
+    pages: std::sync::Arc<std::sync::Mutex<Vec<Vec<Transaction>>>>,
+}
+
+#[async_trait::async_trait]
+impl<S: Send + Sync> HistorySource<S> for OwnSource {
+    fn provider(&self) -> Provider {
+        Provider::Alpaca
+    }
+
+    async fn feeds(
+        &self,
+        _store: &S,
+        _user: UserId,
+    ) -> Result<Vec<Result<TransactionFeed, tributary_sync::Failure>>, tributary_sync::SyncError>
+    {
+        let pages = self.pages.lock().unwrap().clone();
+        Ok(vec![Ok(TransactionFeed {
+            accounts: vec![self.account.clone()],
+            pages: Box::new(OwnPages {
+                pages: std::sync::Mutex::new(pages),
+                left_out: vec![UnreadableItem {
+                    provider: Provider::Alpaca,
+                    item: "transaction",
+                    provider_id: Some("unreadable".to_owned()),
+                    field: "qty".to_owned(),
+                    reason: "not a number".to_owned(),
+                }],
+            }),
+        })])
+    }
+}
+
+fn own_transaction(account: &str, id: &str, amount: &str, currency: Currency) -> Transaction {
+    Transaction {
+        provider_account_id: ProviderAccountId::parse(account).unwrap(),
+        provider_transaction_id: ProviderTransactionId::parse(id).unwrap(),
+        trade_date: today() - Days::new(3),
+        settlement_date: None,
+        transaction_type: TransactionType::Deposit,
+        subtype: None,
+        symbol: None,
+        security_id: None,
+        quantity: None,
+        price: None,
+        amount: SignedAmount::parse_exact(amount).unwrap(),
+        fees: None,
+        currency,
+        description: None,
+        raw: RawRecord::empty(),
+    }
+}
+
+pub async fn what_a_provider_answers_that_cannot_be_stored_is_left_out_and_the_rest_stored<
+    S: Store + 'static,
+>(
+    store: S,
+    user: UserId,
+) {
+    let account = store
+        .upsert_accounts(
+            user,
+            &[NewInvestmentAccount::new(
+                user,
+                Provider::Alpaca,
+                ProviderAccountId::parse("own-1").unwrap(),
+                InstitutionName::parse("Alpaca").unwrap(),
+                AccountType::parse("brokerage").unwrap(),
+            )],
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let info = tributary_provider::capability::AccountInfo {
+        provider: Provider::Alpaca,
+        provider_account_id: account.provider_account_id.clone(),
+        provider_connection_id: None,
+        institution: None,
+        name: None,
+        account_type: AccountType::parse("brokerage").unwrap(),
+        account_subtype: None,
+        total_value: None,
+        cash: None,
+        currency: None,
+    };
+    let usd = Currency::usd;
+    let pages = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        vec![
+            own_transaction("own-1", "t1", "10", usd()),
+            own_transaction("own-1", "t2", "20", usd()),
+            own_transaction("not-stored", "t9", "5", usd()),
+        ],
+        vec![own_transaction("own-1", "t3", "30", usd())],
+    ]));
+    let engine = tributary_sync::SyncEngine::new(
+        std::sync::Arc::new(store),
+        tributary_provider::router::ProviderRouter::new(tributary_domain::FeatureFlags::all_on()),
+    )
+    .with_history_source(OwnSource {
+        account: info,
+        pages: std::sync::Arc::clone(&pages),
+    });
+
+    let first = engine.sync_history(user, HistoryScope::All).await.unwrap();
+    let left: Vec<(&str, &str)> = first[0]
+        .left_out
+        .iter()
+        .map(|l| (l.provider_id.as_deref().unwrap(), l.field.as_str()))
+        .collect();
+    assert_eq!(left, [("unreadable", "qty"), ("t9", "account_id")]);
+    assert_eq!(first[0].accounts[0].written.inserted, 3);
+    assert_eq!(first[0].accounts[0].synced_through, Some(today()));
+
+    // The provider now sends t2 in another currency: the store refuses that one, the rest is kept.
+    pages.lock().unwrap()[0][1] =
+        own_transaction("own-1", "t2", "20", Currency::parse("EUR").unwrap());
+    let second = engine.sync_history(user, HistoryScope::All).await.unwrap();
+    let entry = &second[0].accounts[0];
+    assert_eq!(entry.outcome, Outcome::Synced);
+    assert_eq!((entry.left_out, entry.removed), (1, 0), "{entry:?}");
+    assert_eq!(entry.written.unchanged, 2);
+    assert!(
+        second[0]
+            .left_out
+            .iter()
+            .any(|l| l.provider_id.as_deref() == Some("t2") && l.field == "currency"),
+        "{:?}",
+        second[0].left_out
+    );
+    let stored = engine
+        .store()
+        .list_transactions(user, &TransactionQuery::latest(10))
+        .await
+        .unwrap();
+    let mut kept: Vec<_> = stored
+        .iter()
+        .map(|t| {
+            (
+                t.transaction.provider_transaction_id.as_str(),
+                t.transaction.currency.clone(),
+            )
+        })
+        .collect();
+    kept.sort_by(|a, b| a.0.cmp(b.0));
+    assert_eq!(
+        kept,
+        [("t1", usd()), ("t2", usd()), ("t3", usd())],
+        "left out, not removed"
+    );
+}
+
 macro_rules! scenarios {
     ($on:ident) => {
         $on!(a_first_sync_stores_the_whole_history_page_by_page);
@@ -655,6 +841,15 @@ mod memory {
     }
 
     scenarios!(in_memory);
+
+    #[tokio::test]
+    async fn what_a_provider_answers_that_cannot_be_stored_is_left_out_and_the_rest_stored() {
+        let (store, user) = store_and_user();
+        super::what_a_provider_answers_that_cannot_be_stored_is_left_out_and_the_rest_stored(
+            store, user,
+        )
+        .await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unchanged_resync_writes_no_transaction() {
@@ -705,6 +900,19 @@ mod postgres {
     }
 
     scenarios!(on_postgres);
+
+    #[sqlx::test(migrations = false)]
+    async fn what_a_provider_answers_that_cannot_be_stored_is_left_out_and_the_rest_stored(
+        superuser: PgPool,
+    ) {
+        let pool = backend(&superuser).await;
+        let user = user(&pool).await;
+        super::what_a_provider_answers_that_cannot_be_stored_is_left_out_and_the_rest_stored(
+            store(&pool),
+            user,
+        )
+        .await;
+    }
 
     #[sqlx::test(migrations = false)]
     async fn an_unchanged_resync_writes_no_transaction(superuser: PgPool) {

@@ -136,6 +136,10 @@ fn describe(outcome: &WebhookOutcome) -> String {
         WebhookOutcome::UserRemoved => {
             "the user's SnapTrade registration and connections were deleted and their SnapTrade accounts deactivated (their orders kept)".into()
         }
+        WebhookOutcome::HistorySynced(history) => {
+            let written: usize = history.iter().flat_map(|h| &h.accounts).map(|a| a.written.written()).sum();
+            format!("the account's transactions were synced ({written} written)")
+        }
         WebhookOutcome::OrdersRefreshed { written } => format!("the account's orders were refreshed ({written} written)"),
         WebhookOutcome::Ignored { reason } => format!("acknowledged without action: {reason}"),
         WebhookOutcome::UnknownUser { snaptrade_user_id } => {

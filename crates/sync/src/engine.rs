@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tributary_domain::{
     AccountId, AuthorizationId, ConnectionStatus, InvestmentAccount, NewHolding,
     NewInvestmentAccount, Notional, Provider, ProviderAccountId, StatusMessage, SyncStatus, UserId,
+    ValuePoint,
 };
 use tributary_provider::capability::{AccountRef, Listing, OrderScope, PlacedOrder};
 use tributary_provider::router::ProviderRouter;
@@ -17,12 +18,13 @@ use tributary_repo::{
 };
 
 use crate::convert::{connection_of, deactivated, new_account, new_connection};
+use crate::history::{AccountFacts, HistoryScope, HistorySource, HistoryWindow};
 use crate::merge::{Lot, merge_each};
 use crate::plugin::{ProviderPlugin, Registered};
 use crate::source::{AccountSource, OrderDesk, Snapshot};
 use crate::{
-    AccountReport, ConnectionReport, Failure, Outcome, ProviderReport, SyncError, SyncReport,
-    UserGuard, UserLocks,
+    AccountReport, ConnectionReport, Failure, HistoryReport, Outcome, ProviderReport, SyncError,
+    SyncReport, UserGuard, UserLocks,
 };
 
 /// How many provider calls one user's sync makes at once unless told otherwise.
@@ -39,6 +41,8 @@ pub struct SyncEngine<S> {
     concurrency: usize,
     pub(crate) notional_cap: Option<Notional>,
     plugins: Vec<Registered>,
+    pub(crate) histories: Vec<Arc<dyn HistorySource<S>>>,
+    pub(crate) history_window: HistoryWindow,
 }
 
 impl<S> std::fmt::Debug for SyncEngine<S> {
@@ -71,6 +75,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             concurrency: DEFAULT_CONCURRENCY,
             notional_cap: None,
             plugins: Vec::new(),
+            histories: Vec::new(),
+            history_window: HistoryWindow::default(),
         }
     }
 
@@ -82,6 +88,9 @@ impl<S: Store + 'static> SyncEngine<S> {
         }
         if let Some(desk) = plugin.desk() {
             self.desks.push(desk);
+        }
+        if let Some(history) = plugin.history() {
+            self.histories.push(history);
         }
         self.plugins.push(Arc::new(plugin));
         self
@@ -103,6 +112,19 @@ impl<S: Store + 'static> SyncEngine<S> {
     /// Adds a provider to place and list orders through.
     pub fn with_desk(mut self, desk: impl OrderDesk<S> + 'static) -> Self {
         self.desks.push(Arc::new(desk));
+        self
+    }
+
+    /// Adds a provider to sync transaction histories from (a plugin's comes with it).
+    pub fn with_history_source(mut self, source: impl HistorySource<S> + 'static) -> Self {
+        self.histories.push(Arc::new(source));
+        self
+    }
+
+    /// How much transaction history each sync fetches: the overlap re-fetched before the day an account is
+    /// synced through, and a first sync's depth ([`HistoryWindow::default`]: 30 days, two years).
+    pub fn with_history_window(mut self, window: HistoryWindow) -> Self {
+        self.history_window = window;
         self
     }
 
@@ -174,6 +196,11 @@ impl<S: Store + 'static> SyncEngine<S> {
 
     /// Brings everything the user has at every configured provider into the store: SnapTrade connections,
     /// accounts, holdings (replaced as a whole, atomically) and orders.
+    ///
+    /// Once that is saved, each provider whose holdings synced in full has its transaction history synced
+    /// ([`crate::history`]: from the day each account is synced through less an overlap, page by page), and the
+    /// day's value points are recorded ([`Self::value_history`]); either is its own part of the report, and a
+    /// failure there never undoes the holdings.
     ///
     /// A provider switched off or not linked is skipped; one that fails is reported and the rest goes on.
     /// Holdings of accounts that could not be fetched are kept as they were, so an outage never empties a
@@ -287,7 +314,92 @@ impl<S: Store + 'static> SyncEngine<S> {
         for left_out in &report.left_out {
             tracing::warn!(%user, %left_out, "left out of the sync");
         }
+        self.after_holdings(user, &snapshots, &mut report).await?;
         Ok(report)
+    }
+
+    /// Once the holdings are saved: the transaction history of every provider whose holdings synced in full
+    /// (its own part of the report: a failure there undoes nothing), then the day's value points.
+    async fn after_holdings(
+        &self,
+        user: UserId,
+        snapshots: &[Snapshot],
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let synced: Vec<Provider> = report
+            .providers
+            .iter()
+            .filter(|p| p.outcome == Outcome::Synced)
+            .map(|p| p.provider)
+            .collect();
+        if synced.is_empty() {
+            return Ok(());
+        }
+        report.history = self
+            .sync_histories(user, &synced, &HistoryScope::All)
+            .await?;
+        let stored: HashMap<(Provider, ProviderAccountId), AccountId> = self
+            .store
+            .list_accounts(user)
+            .await?
+            .into_iter()
+            .map(|a| ((a.provider, a.provider_account_id), a.id))
+            .collect();
+        let mut facts = HashMap::new();
+        for snapshot in snapshots {
+            for account in &snapshot.accounts {
+                let key = (snapshot.provider, account.info.provider_account_id.clone());
+                let Some(&id) = stored.get(&key) else {
+                    continue;
+                };
+                facts.insert(
+                    id,
+                    AccountFacts {
+                        cash: account.info.cash,
+                        currency: account.info.currency.clone(),
+                        cost_known: account
+                            .positions
+                            .as_ref()
+                            .is_ok_and(|all| all.iter().all(|p| p.cost_basis.is_some())),
+                    },
+                );
+            }
+        }
+        report.value_points = self
+            .record_value_points(user, Utc::now().date_naive(), &facts)
+            .await;
+        Ok(())
+    }
+
+    /// Syncs the user's transaction histories alone (every provider wired in and switched on), with the user
+    /// held: what a provider's transaction webhook does. See [`crate::history`] for the window fetched, paging,
+    /// and what is removed.
+    ///
+    /// # Errors
+    /// The repository's, before any history is fetched; provider failures are in the reports.
+    pub async fn sync_history(
+        &self,
+        user: UserId,
+        scope: HistoryScope,
+    ) -> Result<Vec<HistoryReport>, SyncError> {
+        let held = self.hold(user).await?;
+        let providers: Vec<Provider> = held.engine.histories.iter().map(|h| h.provider()).collect();
+        let result = held.engine.sync_histories(user, &providers, &scope).await;
+        held.finish(result).await
+    }
+
+    /// The user's value points from `from` to `to` (both included), as the syncs recorded them: by day, the
+    /// total before the accounts, then by currency. Days without a sync have no point.
+    ///
+    /// # Errors
+    /// The repository's: [`RepoError::InvalidData`] (`"to"`) for a range that ends before it starts.
+    pub async fn value_history(
+        &self,
+        user: UserId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ValuePoint>, SyncError> {
+        Ok(self.store.value_history(user, from, to).await?)
     }
 
     /// The sync's writes (inside the caller's unit): connections, accounts, holdings, orders, sync states.
@@ -332,6 +444,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             concurrency: self.concurrency,
             notional_cap: self.notional_cap,
             plugins: self.plugins.clone(),
+            histories: self.histories.clone(),
+            history_window: self.history_window,
         };
         Ok(Held {
             _local: local,

@@ -8,13 +8,14 @@
 //!
 //! | operation | what it does |
 //! |---|---|
-//! | [`SyncEngine::sync_user`] | connections, accounts, holdings (merged by symbol across providers, replaced atomically) and orders; a [`SyncReport`] of what was synced, skipped and failed |
+//! | [`SyncEngine::sync_user`] | connections, accounts, holdings (merged by symbol across providers, replaced atomically) and orders; then each provider's transaction history, incrementally and page by page ([`history`]), and the day's value points; a [`SyncReport`] of what was synced, skipped and failed |
 //! | [`SyncEngine::place_order`] | the router picks the provider; impact first; recorded `PENDING`, then with the provider's status; retry-safe through the client order id |
 //! | [`SyncEngine::cancel_order`], [`SyncEngine::refresh_order`] | act at the provider, record what it says |
 //! | `engine.snaptrade().connect` | registers the user once, returns the portal link (read, trade, reconnect) |
 //! | `engine.snaptrade().handle_webhook` | verified, replays acknowledged and not applied twice, acted on per event type |
 //! | `engine.plaid().link` | exchanges Plaid Link's public token, stores the Item (token sealed) and syncs; `update_link_token` repairs an Item |
 //! | `engine.plaid().unlink_item`, `engine.snaptrade().disconnect`, [`SyncEngine::forget_user`] | the provider told first (an Item removed, a connection or the SnapTrade user deleted), then the rows changed in one unit; idempotent, and a call cut short is finished by the same call |
+//! | [`SyncEngine::sync_history`], [`SyncEngine::value_history`] | a history sync alone (what the providers' transaction webhooks do); the value series |
 //! | [`SyncEngine::sync_due`] | syncs the users due (oldest first, healthy connections only) within the providers' request budgets |
 //! | [`SyncEngine::portfolio_mode`], [`SyncEngine::unified_accounts`] | the schema's function and view |
 //!
@@ -54,6 +55,7 @@ pub mod alpaca;
 mod convert;
 mod engine;
 mod error;
+pub mod history;
 #[cfg(any(feature = "snaptrade", feature = "plaid"))]
 mod inbox;
 mod lifecycle;
@@ -80,8 +82,8 @@ pub use orders::OrderPlacement;
 pub use plaid::PlaidWebhookOutcome;
 pub use plugin::ProviderPlugin;
 pub use report::{
-    AccountReport, ConnectionReport, FailedPart, Failure, Outcome, ProviderReport, ReportedFailure,
-    SyncReport,
+    AccountHistory, AccountReport, ConnectionReport, FailedPart, Failure, HistoryReport, Outcome,
+    ProviderReport, ReportedFailure, SyncReport, ValuePointsReport,
 };
 pub use schedule::DueSyncs;
 #[cfg(feature = "snaptrade")]

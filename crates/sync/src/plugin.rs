@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tributary_domain::Provider;
 
+use crate::history::HistorySource;
 use crate::source::{AccountSource, OrderDesk};
 
 /// A provider, as [`SyncEngine::with_provider`](crate::SyncEngine::with_provider) takes it.
@@ -49,6 +50,11 @@ pub trait ProviderPlugin<S>: Send + Sync + 'static {
 
     /// Where the provider's orders go, if it trades.
     fn desk(&self) -> Option<Arc<dyn OrderDesk<S>>> {
+        None
+    }
+
+    /// Where the provider's transaction history comes from, if it keeps one to sync.
+    fn history(&self) -> Option<Arc<dyn HistorySource<S>>> {
         None
     }
 }

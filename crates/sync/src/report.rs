@@ -3,10 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use tributary_domain::{AccountId, AuthorizationId, ConnectionStatus, Provider, ProviderAccountId};
 use tributary_provider::ProviderError;
 use tributary_provider::capability::UnreadableItem;
-use tributary_repo::HoldingsReplaced;
+use tributary_repo::{HoldingsReplaced, TransactionsWritten};
 
 use crate::SyncError;
 use crate::merge::PositionLeftOut;
@@ -250,6 +251,8 @@ pub enum FailedPart {
     Positions,
     /// An account's orders.
     Orders,
+    /// An account's transaction history (or the provider's, when its history could not be listed at all).
+    History,
 }
 
 /// One failure of a [`SyncReport`], with where it happened. Its text is one line:
@@ -273,9 +276,13 @@ impl fmt::Display for ReportedFailure {
             FailedPart::Provider => None,
             FailedPart::Positions => Some("positions"),
             FailedPart::Orders => Some("orders"),
+            FailedPart::History => Some("history"),
         };
         match (&self.account, part) {
             (Some(account), Some(part)) => write!(f, "account {account} {part}: {}", self.failure),
+            (None, Some(part)) if self.part != FailedPart::Provider => {
+                write!(f, "{} {part}: {}", self.provider, self.failure)
+            }
             _ => write!(f, "{}: {}", self.provider, self.failure),
         }
     }
@@ -337,16 +344,81 @@ pub struct SyncReport {
     /// Items a provider answered with that cannot be represented (a position or an order with a field the
     /// domain refuses): left out, each with its provider id, the field and why; the rest was written.
     pub left_out: Vec<UnreadableItem>,
+    /// Per provider whose holdings synced, what its transaction history sync did (its own part: a failure
+    /// here never undoes the holdings).
+    pub history: Vec<HistoryReport>,
+    /// The day's value points ([`crate::SyncEngine::value_history`]): how many rows were written, or why
+    /// none were.
+    pub value_points: ValuePointsReport,
+}
+
+/// What a sync of one provider's transaction history did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryReport {
+    /// The provider.
+    pub provider: Provider,
+    /// Whether its logins' accounts could be listed: `Failed` when none could (then `accounts` is empty), the
+    /// first failure when some could not.
+    pub outcome: Outcome,
+    /// Per stored account the provider's pages cover.
+    pub accounts: Vec<AccountHistory>,
+    /// Transactions the provider answered with that could not be stored (a field the domain refuses, an
+    /// account that is not stored): left out, with why; the rest was stored.
+    pub left_out: Vec<UnreadableItem>,
+}
+
+/// What one account's history sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountHistory {
+    /// The provider's id for the account.
+    pub provider_account_id: ProviderAccountId,
+    /// The stored account.
+    pub account_id: AccountId,
+    /// The first day fetched (the day synced through less the overlap, or the history depth on a first sync).
+    pub from: NaiveDate,
+    /// The last day fetched.
+    pub to: NaiveDate,
+    /// Rows inserted, updated (a provider's revision) and left as they were.
+    pub written: TransactionsWritten,
+    /// Stored transactions inside the window the provider no longer returns, removed.
+    pub removed: usize,
+    /// This account's transactions the store refused (counted here, each in [`HistoryReport::left_out`]).
+    pub left_out: usize,
+    /// The day the account's history is stored up to, after this sync (`None` before the first complete one).
+    pub synced_through: Option<NaiveDate>,
+    /// `Synced` when the range was fetched to its end; `Failed` when a page could not be fetched or stored:
+    /// what was stored is kept, nothing is removed, `synced_through` does not move, and the next sync
+    /// finishes it.
+    pub outcome: Outcome,
+}
+
+/// What recording the day's value points did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValuePointsReport {
+    /// `Synced` when the points were written; `Skipped` when the sync wrote none (nothing fetched);
+    /// `Failed` when writing them failed.
+    pub outcome: Outcome,
+    /// Rows written (per account and total, per currency).
+    pub written: usize,
+    /// Holdings or accounts no point could include, with why (a holding whose currency nobody named).
+    pub left_out: Vec<String>,
+}
+
+impl Default for ValuePointsReport {
+    fn default() -> Self {
+        Self {
+            outcome: Outcome::skipped("no value points recorded"),
+            written: 0,
+            left_out: Vec::new(),
+        }
+    }
 }
 
 impl SyncReport {
-    /// Whether anything failed (the sync still wrote what it could).
+    /// Whether anything failed (the sync still wrote what it could): one of [`Self::failures`], or writing the
+    /// day's value points ([`Self::value_points`]).
     pub fn has_failures(&self) -> bool {
-        self.providers.iter().any(|p| p.outcome.is_failed())
-            || self
-                .accounts
-                .iter()
-                .any(|a| a.positions.is_failed() || a.orders.is_failed())
+        !self.failures().is_empty() || self.value_points.outcome.is_failed()
     }
 
     /// The failures, each typed and with where it happened; each reads as one line
@@ -383,7 +455,24 @@ impl SyncReport {
                 })
             })
         });
-        providers.chain(accounts).collect()
+        let history = self.history.iter().flat_map(|h| {
+            let whole = h.outcome.failure().map(|failure| ReportedFailure {
+                provider: h.provider,
+                account: None,
+                part: FailedPart::History,
+                failure: failure.clone(),
+            });
+            let accounts = h.accounts.iter().filter_map(move |a| {
+                a.outcome.failure().map(|failure| ReportedFailure {
+                    provider: h.provider,
+                    account: Some(a.provider_account_id.clone()),
+                    part: FailedPart::History,
+                    failure: failure.clone(),
+                })
+            });
+            whole.into_iter().chain(accounts)
+        });
+        providers.chain(accounts).chain(history).collect()
     }
 
     /// The entry of a stored account, if this sync fetched it.

@@ -123,6 +123,7 @@ fn snaptrade_answer(outcome: &crate::WebhookOutcome) -> Answer {
         ),
         Outcome::Resynced(_) => Answer::new("applied", Some("user synced".into())),
         Outcome::UserRemoved => Answer::new("applied", Some("user removed".into())),
+        Outcome::HistorySynced(history) => Answer::new("applied", Some(history_line(history))),
         Outcome::OrdersRefreshed { written } => {
             Answer::new("applied", Some(format!("{written} orders refreshed")))
         }
@@ -170,6 +171,9 @@ fn plaid_answer(outcome: &crate::plaid::PlaidWebhookOutcome) -> Answer {
         Outcome::ItemStatusChanged { status, .. } => {
             Answer::new("applied", Some(format!("Item {}", status.as_str())))
         }
+        Outcome::HistorySynced { history, .. } => {
+            Answer::new("applied", Some(history_line(history)))
+        }
         Outcome::Acknowledged { reason } => Answer::new("ignored", Some(reason.clone())),
         Outcome::UnknownItem { .. } => Answer::new(
             "unknown",
@@ -194,6 +198,21 @@ fn plaid_answer(outcome: &crate::plaid::PlaidWebhookOutcome) -> Answer {
             )
         }
         Outcome::Deferred { .. } => deferred(),
+    }
+}
+
+/// What a history sync tells a provider's delivery log: how many accounts, and whether any stopped midway.
+#[cfg(any(feature = "snaptrade", feature = "plaid"))]
+fn history_line(history: &[crate::HistoryReport]) -> String {
+    let accounts: Vec<_> = history.iter().flat_map(|h| &h.accounts).collect();
+    let unfinished = accounts.iter().filter(|a| a.outcome.is_failed()).count();
+    if unfinished == 0 {
+        format!("transactions of {} accounts synced", accounts.len())
+    } else {
+        format!(
+            "transactions of {} accounts synced; {unfinished} stopped midway and are finished at the next sync",
+            accounts.len()
+        )
     }
 }
 

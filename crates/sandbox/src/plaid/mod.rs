@@ -115,6 +115,7 @@ impl PlaidSandbox {
                 item_webhooks: HashMap::new(),
                 pending_webhooks: HashMap::new(),
                 fired_webhooks: Vec::new(),
+                revisions: Default::default(),
             }),
             client_id: client_id.to_owned(),
             secret: secret.to_owned(),

@@ -133,6 +133,7 @@ impl SnapTradeSandbox {
             state: Mutex::new(state::SnapState::default()),
             client_id: client_id.to_owned(),
             consumer_key: consumer_key.to_owned(),
+            revisions: Default::default(),
         });
         let served =
             InstrumentedServer::spawn(routes::router(shared.clone()), routes::SnapTradeDialect)

@@ -18,7 +18,8 @@ pub use self::items::{StoredItemsSource, item_status_for_code};
 pub use self::unlink::PlaidItemUnlinked;
 pub(crate) use self::unlink::removed_at_plaid;
 pub use self::webhook::PlaidWebhookOutcome;
-use crate::source::{AccountSource, GivenLogins};
+use crate::history::{AggregationHistory, HistorySource};
+use crate::source::{AccountSource, GivenLogins, Logins};
 use crate::{ProviderPlugin, SyncEngine, SyncError, SyncReport};
 
 /// Plaid's [`ProviderPlugin`]: a source over the user's stored Items ([`StoredItemsSource`]), plus any access
@@ -60,6 +61,43 @@ impl<S: Store + 'static> ProviderPlugin<S> for PlaidPlugin {
             Arc::clone(&self.client),
             Arc::clone(&self.items),
         )))
+    }
+
+    /// Per Item, `/investments/transactions/get` paged (`Aggregation::transactions`).
+    fn history(&self) -> Option<Arc<dyn HistorySource<S>>> {
+        Some(Arc::new(AggregationHistory::new(
+            Arc::clone(&self.client),
+            ItemLogins(Arc::clone(&self.items)),
+        )))
+    }
+}
+
+/// The user's Items as logins: the stored ones (tokens opened from the sealed column), then the tokens the
+/// caller handed in that are not stored.
+struct ItemLogins(Arc<GivenLogins<AccessToken>>);
+
+#[async_trait::async_trait]
+impl<S: Store> Logins<S> for ItemLogins {
+    type Login = AccessToken;
+
+    async fn logins(&self, store: &S, user: UserId) -> Result<Vec<AccessToken>, SyncError> {
+        use secrecy::ExposeSecret;
+
+        let mut logins: Vec<AccessToken> = store
+            .list_plaid_items(user)
+            .await?
+            .into_iter()
+            .map(|item| AccessToken::new(item.access_token))
+            .collect();
+        for token in self.0.logins(store, user).await? {
+            let held = logins
+                .iter()
+                .any(|known| known.secret().expose_secret() == token.secret().expose_secret());
+            if !held {
+                logins.push(token);
+            }
+        }
+        Ok(logins)
     }
 }
 

@@ -13,7 +13,8 @@ use tributary_repo::{
 };
 
 use super::{Plaid, item_status_for_code};
-use crate::{SyncError, SyncReport};
+use crate::history::HistoryScope;
+use crate::{HistoryReport, SyncError, SyncReport};
 
 /// What became of a Plaid webhook delivery that was recorded (answer 2xx: [`crate::webhook_http_status`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,16 @@ pub enum PlaidWebhookOutcome {
         /// The sync.
         report: Box<SyncReport>,
     },
+    /// `INVESTMENTS_TRANSACTIONS` / `DEFAULT_UPDATE` or `HISTORICAL_UPDATE`: the Item's transaction history was
+    /// synced for its owner.
+    HistorySynced {
+        /// The Item's owner.
+        user: UserId,
+        /// The Item.
+        item_id: ProviderItemId,
+        /// What the history sync did.
+        history: Vec<HistoryReport>,
+    },
     /// An `ITEM` webhook moved the Item's status (and its accounts' `connection_status` with it).
     ItemStatusChanged {
         /// The Item's owner.
@@ -37,8 +48,7 @@ pub enum PlaidWebhookOutcome {
         /// Its status now.
         status: PlaidItemStatus,
     },
-    /// Acknowledged without action, with why (an investments transactions update while no transaction history
-    /// is kept, a webhook update acknowledged, an error code that says nothing of the Item's health, a webhook
+    /// Acknowledged without action, with why (a webhook update acknowledged, an error code that says nothing of the Item's health, a webhook
     /// Tributary does not act on).
     Acknowledged {
         /// Why nothing was done.
@@ -81,7 +91,9 @@ impl<S: Store + 'static> Plaid<'_, S> {
     /// * `ITEM` / `ERROR`: the Item's status from the error's code ([`item_status_for_code`]);
     ///   `PENDING_EXPIRATION`, `PENDING_DISCONNECT`, `USER_PERMISSION_REVOKED`: that status; `LOGIN_REPAIRED`:
     ///   healthy again. The Item's accounts show it in `connection_status`.
-    /// * `INVESTMENTS_TRANSACTIONS` updates, `WEBHOOK_UPDATE_ACKNOWLEDGED` and everything else: acknowledged.
+    /// * `INVESTMENTS_TRANSACTIONS` / `DEFAULT_UPDATE` or `HISTORICAL_UPDATE`: the Item's transaction history is
+    ///   synced for its owner ([`PlaidWebhookOutcome::HistorySynced`]).
+    /// * `WEBHOOK_UPDATE_ACKNOWLEDGED` and everything else: acknowledged.
     /// * An Item no user holds: [`PlaidWebhookOutcome::UnknownItem`]; a webhook from another Plaid environment
     ///   than the client's: [`PlaidWebhookOutcome::OtherEnvironment`]. Either is recorded as applied and writes
     ///   nothing else.
@@ -329,11 +341,22 @@ impl<S: Store + 'static> Plaid<'_, S> {
                 user,
                 report: Box::new(self.engine.sync_held(user, lock).await?),
             }),
+            // `InvestmentsDefaultUpdateWebhook` ("Fired when new transactions have been detected on an
+            // investment account") and `InvestmentsHistoricalUpdateWebhook` ("Fired after an asynchronous
+            // extraction on an investments account") carry the `item_id` and counts, not the transactions: the
+            // Item's history is fetched again over its window.
             PlaidWebhookKind::InvestmentsTransactionsDefaultUpdate
-            | PlaidWebhookKind::InvestmentsTransactionsHistoricalUpdate => Ok(acknowledged(
-                event,
-                "needs no action: Tributary keeps no investment transaction history",
-            )),
+            | PlaidWebhookKind::InvestmentsTransactionsHistoricalUpdate => {
+                let history = self
+                    .engine
+                    .sync_histories(user, &[Provider::Plaid], &HistoryScope::Item(item.clone()))
+                    .await?;
+                Ok(PlaidWebhookOutcome::HistorySynced {
+                    user,
+                    item_id: item,
+                    history,
+                })
+            }
             PlaidWebhookKind::ItemError => {
                 let Some(detail) = event.error.as_ref().and_then(|error| error.detail()) else {
                     return Ok(acknowledged(event, "carries no error"));

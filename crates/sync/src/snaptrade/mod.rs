@@ -21,10 +21,11 @@ use tributary_repo::{
 };
 
 use crate::engine::in_one_unit;
+use crate::history::{AggregationHistory, HistoryScope, HistorySource};
 use crate::source::{
     AccountSource, ListedAccountGate, Logins, OrderDesk, PerAccountSource, Snapshot, TradingDesk,
 };
-use crate::{ProviderPlugin, SyncEngine, SyncError, SyncReport};
+use crate::{HistoryReport, ProviderPlugin, SyncEngine, SyncError, SyncReport};
 
 mod disconnect;
 
@@ -101,6 +102,14 @@ impl<S: Store + 'static> ProviderPlugin<S> for SnapTradePlugin {
             ListedAccountGate::new(Arc::clone(&self.client), RegisteredSnapTradeUser),
         )))
     }
+
+    /// Per user, every account's activities paged (`Aggregation::transactions`).
+    fn history(&self) -> Option<Arc<dyn HistorySource<S>>> {
+        Some(Arc::new(AggregationHistory::new(
+            Arc::clone(&self.client),
+            RegisteredSnapTradeUser,
+        )))
+    }
 }
 
 /// The per-account source, which also records the registration's last sync.
@@ -156,6 +165,9 @@ pub enum WebhookOutcome {
     },
     /// The user was synced again (holdings or accounts changed at SnapTrade).
     Resynced(Box<SyncReport>),
+    /// An account's transactions changed (`ACCOUNT_TRANSACTIONS_INITIAL_UPDATE`, `ACCOUNT_TRANSACTIONS_UPDATED`):
+    /// that account's history was synced.
+    HistorySynced(Vec<HistoryReport>),
     /// SnapTrade deleted the user (`USER_DELETED`): the registration and every SnapTrade connection are
     /// deleted, the SnapTrade accounts deactivated and their holdings dropped — all saved as one unit. The
     /// account rows and their orders are kept, as for [`Self::ConnectionRemoved`].
@@ -612,6 +624,11 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
                 in_one_unit(lock, self.forget_snaptrade(user)).await
             }
             (WebhookEventKind::TradeUpdate, _) => self.trade_updated(user, event).await,
+            (
+                WebhookEventKind::AccountTransactionsInitialUpdate
+                | WebhookEventKind::AccountTransactionsUpdated,
+                _,
+            ) => self.history_updated(user, event).await,
             (kind, _) => {
                 tracing::info!(event = ?kind, "SnapTrade webhook acknowledged without action");
                 Ok(ignored(event, "is not acted on"))
@@ -744,6 +761,31 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
                 reason: format!("connection {authorization} is not stored"),
             }),
             Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Syncs the history of the account the event names, when it is one of the user's stored SnapTrade accounts:
+    /// a delivery naming another user's account (or none) touches nothing.
+    async fn history_updated(
+        &self,
+        user: UserId,
+        event: &WebhookEvent,
+    ) -> Result<WebhookOutcome, SyncError> {
+        let accounts = self.engine.store.list_accounts(user).await?;
+        let account = accounts.iter().find(|a| {
+            a.provider == Provider::SnapTrade
+                && Some(a.provider_account_id.as_str()) == event.account_id.as_deref()
+        });
+        match account {
+            Some(account) => {
+                let scope = HistoryScope::Account(account.provider_account_id.clone());
+                Ok(WebhookOutcome::HistorySynced(
+                    self.engine
+                        .sync_histories(user, &[Provider::SnapTrade], &scope)
+                        .await?,
+                ))
+            }
+            None => Ok(ignored(event, "names no stored SnapTrade account")),
         }
     }
 

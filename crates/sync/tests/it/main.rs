@@ -10,6 +10,7 @@ mod engine_memory;
 mod engine_pg;
 mod faults_database;
 mod faults_providers;
+mod history;
 mod lifecycle;
 mod merge;
 mod plaid_items;

@@ -252,10 +252,22 @@ async fn each_plaid_webhook_kind_does_what_it_says<S: Store + 'static>(world: Wo
     );
     hooks.deliver(&repaired).await.unwrap();
 
-    // Acknowledged without action, the Item left as it is.
+    // `INVESTMENTS_TRANSACTIONS` updates: the Item's transaction history is synced (`history.rs` follows what
+    // they change).
     for schema in [
         "InvestmentsDefaultUpdateWebhook",
         "InvestmentsHistoricalUpdateWebhook",
+    ] {
+        let outcome = hooks.deliver(&hooks.example(schema)).await.unwrap();
+        assert!(
+            matches!(&outcome, PlaidWebhookOutcome::HistorySynced { item_id, history, .. }
+                if item_id == &hooks.item && history.iter().all(|h| h.outcome == Outcome::Synced)),
+            "{schema}: {outcome:?}"
+        );
+    }
+
+    // Acknowledged without action, the Item left as it is.
+    for schema in [
         "WebhookUpdateAcknowledgedWebhook",
         "NewAccountsAvailableWebhook",
     ] {

@@ -9,6 +9,7 @@ mod accounts;
 mod investments;
 mod item;
 mod link;
+mod revisions;
 mod webhook;
 
 use std::collections::{HashMap, HashSet};
@@ -24,7 +25,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use self::accounts::accounts_get;
-use self::investments::{holdings_get, investments_refresh, transactions_get};
+use self::investments::{holdings_get, investments_refresh};
 use self::item::{item_get, item_remove, sandbox_reset_login};
 use self::link::{link_token_create, public_token_exchange, sandbox_public_token_create};
 pub use self::webhook::FiredWebhook;
@@ -57,6 +58,8 @@ pub(crate) struct PlaidState {
     pub(crate) pending_webhooks: HashMap<String, String>,
     /// Every delivery /sandbox/item/fire_webhook sent, in order.
     pub(crate) fired_webhooks: Vec<FiredWebhook>,
+    /// Revised, withdrawn and failing transactions (test knobs).
+    pub(crate) revisions: revisions::Revisions,
 }
 
 /// The state and the credentials the handlers check.
@@ -284,7 +287,7 @@ static ENDPOINTS: [Endpoint; 13] = [
     },
     Endpoint {
         path: "/investments/transactions/get",
-        handler: transactions_get,
+        handler: revisions::transactions_get,
         // `InvestmentsTransactionsGetRequest.properties`, `InvestmentsTransactionsGetRequestOptions.properties`.
         fields: &[
             "client_id",

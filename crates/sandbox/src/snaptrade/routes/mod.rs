@@ -4,6 +4,7 @@ mod accounts;
 mod connections;
 mod portal;
 mod reference_data;
+mod revisions;
 mod trading;
 mod users;
 
@@ -23,8 +24,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use self::accounts::{
-    account_activities, account_balances, account_details, account_order_detail, account_orders,
-    account_positions, list_accounts,
+    account_balances, account_details, account_order_detail, account_orders, account_positions,
+    list_accounts,
 };
 use self::connections::{
     authorization_accounts, delete_connection, detail_authorization, disable_authorization,
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<SnapState>,
     pub(crate) client_id: String,
     pub(crate) consumer_key: String,
+    /// Revised, withdrawn and failing activities (test knobs).
+    pub(crate) revisions: Mutex<revisions::Revisions>,
 }
 
 type Ctx = State<Arc<Shared>>;
@@ -169,7 +172,10 @@ fn api_routes() -> Router<Arc<Shared>> {
             get(account_positions),
         )
         .route("/accounts/{account_id}/orders", get(account_orders))
-        .route("/accounts/{account_id}/activities", get(account_activities))
+        .route(
+            "/accounts/{account_id}/activities",
+            get(revisions::account_activities),
+        )
         .route(
             "/accounts/{account_id}/orders/details",
             post(account_order_detail),

@@ -8,6 +8,7 @@ use tributary_domain::Provider;
 use tributary_provider::alpaca::AlpacaClient;
 use tributary_repo::Store;
 
+use crate::history::{BrokerageHistory, HistorySource};
 use crate::source::{
     AccountSource, AlpacaBrokerageAccount, BrokerageSource, NoLogin, OnboardingAccountGate,
     OrderDesk, TradingDesk,
@@ -51,6 +52,15 @@ impl<S: Store + 'static> ProviderPlugin<S> for AlpacaPlugin {
             Arc::clone(&self.client),
             NoLogin,
             OnboardingAccountGate,
+        )))
+    }
+
+    /// The onboarding's account's activities, paged (`BrokerageAccounts::account_transactions`).
+    fn history(&self) -> Option<Arc<dyn HistorySource<S>>> {
+        Some(Arc::new(BrokerageHistory::new(
+            Arc::clone(&self.client),
+            Provider::Alpaca,
+            AlpacaBrokerageAccount,
         )))
     }
 }

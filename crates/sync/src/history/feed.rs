@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use tributary_domain::{Provider, ProviderAccountId, ProviderItemId, UserId};
 use tributary_provider::ProviderError;
 use tributary_provider::capability::{
-    AccountInfo, Aggregation, PageCursor, ProviderConnectionId, TransactionPage,
+    AccountInfo, Aggregation, BrokerageAccounts, PageCursor, ProviderConnectionId, TransactionPage,
 };
 
 use crate::source::Logins;
@@ -158,6 +158,91 @@ where
                 }),
                 Err(error) => Err(Failure::from(error)),
             });
+        }
+        Ok(feeds)
+    }
+}
+
+/// A [`BrokerageAccounts`] client's history: one feed per account, its pages
+/// (`BrokerageAccounts::account_transactions`). Alpaca's account activities come this way.
+#[derive(Debug)]
+pub struct BrokerageHistory<B, R> {
+    client: Arc<B>,
+    provider: Provider,
+    logins: R,
+}
+
+impl<B, R> BrokerageHistory<B, R> {
+    /// The client for `provider`, finding the user's accounts with `logins`.
+    pub fn new(client: Arc<B>, provider: Provider, logins: R) -> Self {
+        Self {
+            client,
+            provider,
+            logins,
+        }
+    }
+}
+
+/// One account's pages.
+struct AccountPages<B: BrokerageAccounts> {
+    client: Arc<B>,
+    login: B::Login,
+    account: ProviderAccountId,
+}
+
+#[async_trait]
+impl<B: BrokerageAccounts + 'static> TransactionPages for AccountPages<B> {
+    async fn page(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        cursor: Option<PageCursor>,
+    ) -> Result<TransactionPage, ProviderError> {
+        self.client
+            .account_transactions(&self.login, &self.account, from, to, cursor)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S, B, R> HistorySource<S> for BrokerageHistory<B, R>
+where
+    S: Send + Sync,
+    B: BrokerageAccounts + 'static,
+    B::Login: 'static,
+    R: Logins<S, Login = (B::Login, ProviderAccountId)>,
+{
+    fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    async fn feeds(
+        &self,
+        store: &S,
+        user: UserId,
+    ) -> Result<Vec<Result<TransactionFeed, Failure>>, SyncError> {
+        let logins = self.logins.logins(store, user).await?;
+        if logins.is_empty() {
+            return Err(SyncError::NotLinked {
+                user,
+                provider: self.provider,
+            });
+        }
+        let mut feeds = Vec::with_capacity(logins.len());
+        for (login, account) in logins {
+            feeds.push(
+                match self.client.brokerage_account(&login, &account).await {
+                    Ok(info) => Ok(TransactionFeed {
+                        accounts: vec![info],
+                        pages: Box::new(AccountPages {
+                            client: Arc::clone(&self.client),
+                            login,
+                            account,
+                        }),
+                    }),
+                    Err(error) => Err(Failure::from(error)),
+                },
+            );
         }
         Ok(feeds)
     }

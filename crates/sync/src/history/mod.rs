@@ -51,7 +51,8 @@ use tributary_provider::capability::{Transaction, UnreadableItem};
 use tributary_repo::{RepoError, Store, TransactionQuery};
 
 pub use self::feed::{
-    AggregationHistory, HistoryScope, HistorySource, TransactionFeed, TransactionPages,
+    AggregationHistory, BrokerageHistory, HistoryScope, HistorySource, TransactionFeed,
+    TransactionPages,
 };
 pub(crate) use self::value::AccountFacts;
 use crate::{AccountHistory, Failure, HistoryReport, Outcome, SyncEngine, SyncError};

@@ -18,7 +18,7 @@ use tributary_domain::{
     RawRecord, SignedAmount, TransactionType, UserId,
 };
 use tributary_provider::capability::{
-    Aggregation, PageCursor, Transaction, TransactionPage, UnreadableItem,
+    Aggregation, BrokerageAccounts, PageCursor, Transaction, TransactionPage, UnreadableItem,
 };
 use tributary_provider::plaid::AccessToken;
 use tributary_repo::{Keyring, MemoryStore, PgStore, SecretKey, Store, TransactionQuery};
@@ -807,6 +807,73 @@ pub async fn what_a_provider_answers_that_cannot_be_stored_is_left_out_and_the_r
     );
 }
 
+/// Every activity Alpaca lists for `account` over the engine's first window, read straight from the client.
+async fn at_alpaca<S: Store + 'static>(
+    world: &World<S>,
+    account: &ProviderAccountId,
+) -> Vec<String> {
+    let from = today() - Days::new(tributary_sync::history::DEFAULT_HISTORY_DAYS);
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = world
+            .alpaca
+            .account_transactions(&(), account, from, today(), cursor)
+            .await
+            .unwrap();
+        assert!(page.left_out.is_empty(), "{:?}", page.left_out);
+        ids.extend(
+            page.transactions
+                .iter()
+                .map(|t| t.provider_transaction_id.as_str().to_owned()),
+        );
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    ids.sort();
+    ids
+}
+
+pub async fn alpacas_activities_are_the_brokerage_accounts_history_and_a_resync_writes_none<
+    S: Store + 'static,
+>(
+    world: World<S>,
+) {
+    let account = world.link_alpaca().await;
+    let report = world.engine.sync_user(world.user).await.unwrap();
+    assert!(!report.has_failures(), "{:?}", report.failures());
+
+    let alpaca = history_of(&report, Provider::Alpaca);
+    assert_eq!(alpaca.outcome, Outcome::Synced);
+    assert_eq!(alpaca.accounts.len(), 1, "the onboarding's one account");
+    let expected = at_alpaca(&world, &account).await;
+    assert!(
+        expected.len() > 400,
+        "the sandbox's two years of activities: {}",
+        expected.len()
+    );
+    assert_eq!(stored_ids(&world).await, expected);
+    assert_eq!(alpaca.accounts[0].synced_through, Some(today()));
+    let requests = world
+        .sandbox
+        .alpaca()
+        .log()
+        .count("GET", "/v1/accounts/activities");
+    assert!(
+        requests >= 2 * 5,
+        "pages of 100, by the engine and by the test: {requests}"
+    );
+
+    let again = world.engine.sync_user(world.user).await.unwrap();
+    let alpaca = history_of(&again, Provider::Alpaca);
+    assert_eq!(alpaca.outcome, Outcome::Synced);
+    assert_eq!(alpaca.accounts[0].written.written(), 0, "{alpaca:?}");
+    assert_eq!(alpaca.accounts[0].removed, 0);
+    assert_eq!(stored_ids(&world).await, expected);
+}
+
 macro_rules! scenarios {
     ($on:ident) => {
         $on!(a_first_sync_stores_the_whole_history_page_by_page);
@@ -818,6 +885,7 @@ macro_rules! scenarios {
         $on!(plaids_transactions_webhook_syncs_the_items_history_once);
         $on!(a_plaid_delivery_for_an_item_this_user_does_not_hold_touches_nothing);
         $on!(snaptrades_transaction_webhooks_sync_that_accounts_history_once);
+        $on!(alpacas_activities_are_the_brokerage_accounts_history_and_a_resync_writes_none);
     };
 }
 

@@ -9,7 +9,7 @@
 //! servers on 127.0.0.1 speaking each provider's wire format). It signs a user up, connects a SnapTrade
 //! brokerage (the sandbox completes the connection portal), links a Plaid Item (the sandbox stands in for Plaid
 //! Link), records an Alpaca brokerage account, syncs, prints the portfolio mode, the unified accounts and the
-//! aggregated holdings, places and cancels a limit order, and receives a signed SnapTrade webhook (twice: the
+//! aggregated holdings, the latest transactions and the value recorded per day, places and cancels a limit order, and receives a signed SnapTrade webhook (twice: the
 //! replay is not applied again).
 //!
 //! - `DATABASE_URL` set: the same on PostgreSQL (`PgStore`, migrations applied first, SnapTrade secrets
@@ -43,7 +43,7 @@ use tributary::domain::{
 };
 use tributary::provider::ProviderError;
 use tributary::provider::capability::{OrderRequest, OrderSize};
-use tributary::repo::MemoryStore;
+use tributary::repo::{MemoryStore, TransactionQuery};
 use tributary::sync::{ReportedFailure, SyncEngine, SyncReport, WebhookOutcome};
 
 #[tokio::main]
@@ -91,6 +91,7 @@ async fn walk_through<S: SignUp>(store: S, flags: FeatureFlags) -> anyhow::Resul
     out!("sync:      {}", summary(&report))?;
 
     print_portfolio(&engine, user).await?;
+    print_history(&engine, user).await?;
     trade(&providers, &engine, user).await?;
     receive_webhook(&providers, &engine, user).await
 }
@@ -226,13 +227,102 @@ fn summary(report: &SyncReport) -> String {
             }
         })
         .collect();
+    let accounts = report.history.iter().flat_map(|history| &history.accounts);
+    let (mut new, mut kept, mut withdrawn) = (0, 0, 0);
+    for account in accounts {
+        new += account.written.written();
+        kept += account.written.unchanged;
+        withdrawn += account.removed;
+    }
     format!(
-        "{}; {} accounts, {} holdings, {} orders",
+        "{}; {} accounts, {} holdings, {} orders; transactions: {new} new or revised, {kept} unchanged, \
+         {withdrawn} withdrawn",
         providers.join(", "),
         report.accounts.len(),
         report.holdings_count,
         report.orders_written,
     )
+}
+
+/// How many of the user's latest transactions the quickstart shows.
+const LATEST_TRANSACTIONS: u32 = 10;
+
+/// The user's latest transactions over every provider, and the value series the syncs recorded: one point per
+/// day synced, per account and in total, per currency.
+async fn print_history<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> anyhow::Result<()> {
+    let providers: std::collections::HashMap<_, _> = engine
+        .unified_accounts(user)
+        .await?
+        .into_iter()
+        .map(|account| (account.id, account.provider))
+        .collect();
+    let mut latest = Table::new(&[
+        "traded",
+        "provider",
+        "type",
+        "symbol",
+        ">quantity",
+        ">amount",
+        "currency",
+    ]);
+    let transactions = engine
+        .store()
+        .list_transactions(user, &TransactionQuery::latest(LATEST_TRANSACTIONS))
+        .await?;
+    for stored in &transactions {
+        let transaction = &stored.transaction;
+        latest.row(vec![
+            transaction.trade_date.to_string(),
+            providers
+                .get(&transaction.account_id)
+                .map_or_else(|| "-".to_owned(), ToString::to_string),
+            transaction.transaction_type.to_string(),
+            transaction
+                .symbol
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string),
+            transaction
+                .quantity
+                .map_or_else(|| "-".to_owned(), quantity),
+            money(transaction.amount.get()),
+            transaction.currency.to_string(),
+        ]);
+    }
+    out!("latest transactions (amount: cash into the account is positive):\n{latest}")?;
+
+    let today = chrono::Utc::now().date_naive();
+    let mut series = Table::new(&[
+        "day",
+        "account",
+        "currency",
+        ">market value",
+        ">cash",
+        ">net contributions",
+    ]);
+    let points = engine
+        .value_history(user, today - chrono::Days::new(30), today)
+        .await?;
+    for point in points.iter().map(|stored| &stored.point) {
+        let optional =
+            |figure: Option<rust_decimal::Decimal>| figure.map_or_else(|| "-".to_owned(), money);
+        series.row(vec![
+            point.day.to_string(),
+            point.account_id.map_or_else(
+                || "total".to_owned(),
+                |account| short_id(&account.to_string()),
+            ),
+            point.currency.to_string(),
+            money(point.market_value.get()),
+            optional(point.cash.map(|cash| cash.get())),
+            optional(point.net_contributions.map(|net| net.get())),
+        ]);
+    }
+    out!("value over the last 30 days (a point per day synced; none invented between):\n{series}")
+}
+
+/// An id's first eight characters, enough to tell a user's accounts apart in a table.
+fn short_id(id: &str) -> String {
+    id.chars().take(8).collect()
 }
 
 async fn print_portfolio<S: SignUp>(engine: &SyncEngine<S>, user: UserId) -> anyhow::Result<()> {

@@ -102,6 +102,10 @@ fn with_nothing_configured_the_quickstart_runs_on_memory_and_the_sandbox() {
         "portfolio mode: hybrid (alpaca: true, plaid: true, snaptrade: true, active accounts: 5)",
         "provider   institution",
         "symbol",
+        "latest transactions (amount: cash into the account is positive):",
+        "traded      provider",
+        "value over the last 30 days (a point per day synced; none invented between):",
+        "day         account   currency",
         "order:     limit buy 1 AAPL at 1.00 in snaptrade",
         ": ACCEPTED, brokerage order id",
         "cancel:    CANCELED",
@@ -128,6 +132,40 @@ fn the_holdings_table_lines_up_its_columns() {
         assert!(
             before.ends_with(|c: char| c.is_ascii_digit()),
             "quantities end under their header: {row:?}"
+        );
+    }
+}
+
+/// The rows of the table whose header starts with `header`.
+fn table_rows<'a>(stdout: &'a str, header: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .skip_while(|line| !line.starts_with(header))
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .collect()
+}
+
+#[test]
+fn the_history_shows_transactions_and_one_days_value_per_account_and_total() {
+    let output = run("quickstart", &[], &[], b"");
+    let (stdout, _) = texts(&output);
+    let latest = table_rows(&stdout, "traded ");
+    assert_eq!(latest.len(), 10, "the ten latest:\n{stdout}");
+    let today = chrono::Utc::now().date_naive().to_string();
+    let series = table_rows(&stdout, "day ");
+    assert!(
+        series.iter().all(|row| row.starts_with(&today)),
+        "one sync, one day: nothing invented before it:\n{stdout}"
+    );
+    for currency in ["USD", "CAD", "BTC"] {
+        let totals = series
+            .iter()
+            .filter(|row| row.contains(" total ") && row.contains(currency))
+            .count();
+        assert_eq!(
+            totals, 1,
+            "one total in {currency}, never summed across:\n{stdout}"
         );
     }
 }

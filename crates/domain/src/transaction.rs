@@ -223,8 +223,11 @@ impl TransactionType {
     /// Whether the transaction moves cash across the account's boundary, for net contributions: deposits and
     /// withdrawals, and transfers (whose amount's sign says which way; a transfer of units carries no amount).
     pub fn is_contribution(&self) -> bool {
-        matches!(self, Self::Deposit | Self::Withdrawal | Self::Transfer)
+        Self::CONTRIBUTIONS.contains(self)
     }
+
+    /// The types [`Self::is_contribution`] counts: what a store sums for net contributions.
+    pub const CONTRIBUTIONS: [Self; 3] = [Self::Deposit, Self::Withdrawal, Self::Transfer];
 }
 
 /// A transaction to insert or update, keyed by `(user_id, account_id, provider_transaction_id)`. The database

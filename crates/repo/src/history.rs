@@ -1,10 +1,13 @@
 //! History (migration 0024): investment transactions ([`TransactionRepository`]) and the portfolio's value day by
 //! day ([`ValueHistoryRepository`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
+#[cfg(doc)]
+use tributary_domain::TransactionType;
 use tributary_domain::{
     AccountId, Currency, InvestmentTransaction, NewInvestmentTransaction, NewValuePoint,
     ProviderTransactionId, UserId, ValuePoint,
@@ -160,6 +163,18 @@ pub trait TransactionRepository: Send + Sync {
         user: UserId,
         account: AccountId,
     ) -> Result<Option<NaiveDate>, RepoError>;
+
+    /// The account's net contributions per currency: the sum of the amounts of its stored transactions whose
+    /// type [`TransactionType::is_contribution`] (deposits in, withdrawals out, cash transfers either way),
+    /// worked out where the rows are rather than read row by row. A currency with no such transaction is absent.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] (`"account"`) if `account` is not the user's.
+    async fn net_contributions(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<BTreeMap<Currency, Decimal>, RepoError>;
 
     /// Records that the account's transactions are stored up to `through`, when that is past the recorded day
     /// (or none is recorded); returns whether it moved. A day at or before the recorded one changes nothing: a

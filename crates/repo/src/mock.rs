@@ -252,6 +252,11 @@ mockall::mock! {
             user: UserId,
             account: AccountId,
         ) -> Result<Option<NaiveDate>, RepoError>;
+        async fn net_contributions(
+            &self,
+            user: UserId,
+            account: AccountId,
+        ) -> Result<std::collections::BTreeMap<Currency, rust_decimal::Decimal>, RepoError>;
         async fn advance_transactions_synced_through(
             &self,
             user: UserId,

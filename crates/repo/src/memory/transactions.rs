@@ -1,10 +1,13 @@
 //! Investment transactions and their sync position in memory.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use tributary_domain::{
-    AccountId, InvestmentTransaction, NewInvestmentTransaction, Provider, ProviderTransactionId,
-    TransactionId, UserId,
+    AccountId, Currency, InvestmentTransaction, NewInvestmentTransaction, Provider,
+    ProviderTransactionId, TransactionId, UserId,
 };
 
 use super::{MemoryStore, State, sorted_by};
@@ -124,6 +127,27 @@ impl TransactionRepository for MemoryStore {
         let state = self.lock();
         state.account_provider(user, account)?;
         Ok(state.transactions_synced.get(&(user, account)).copied())
+    }
+
+    async fn net_contributions(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<BTreeMap<Currency, Decimal>, RepoError> {
+        let state = self.lock();
+        state.account_provider(user, account)?;
+        let mut sums: BTreeMap<Currency, Decimal> = BTreeMap::new();
+        let contributions = state
+            .transactions
+            .values()
+            .map(|t| &t.transaction)
+            .filter(|t| {
+                t.user_id == user && t.account_id == account && t.transaction_type.is_contribution()
+            });
+        for t in contributions {
+            *sums.entry(t.currency.clone()).or_default() += t.amount.get();
+        }
+        Ok(sums)
     }
 
     async fn advance_transactions_synced_through(

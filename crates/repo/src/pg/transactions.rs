@@ -1,5 +1,7 @@
 //! Investment transactions and their sync position on PostgreSQL.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -157,6 +159,19 @@ from public.user_investment_accounts a
 left join public.investment_transaction_sync s on s.user_id = a.user_id and s.account_id = a.id
 where a.user_id = $1 and a.id = $2";
 
+/// The account's contributions per currency: no row when the account is not the user's, one row of nulls when it
+/// has none.
+const NET_CONTRIBUTIONS: &str = "
+select c.currency, c.net
+from public.user_investment_accounts a
+left join lateral (
+    select t.currency, sum(t.amount) as net
+    from public.investment_transactions t
+    where t.user_id = a.user_id and t.account_id = a.id and t.transaction_type = any($3)
+    group by t.currency
+) c on true
+where a.user_id = $1 and a.id = $2";
+
 /// Moves the position forward only; no row returned when it stays.
 const ADVANCE: &str = "
 insert into public.investment_transaction_sync as s (user_id, account_id, synced_through)
@@ -245,6 +260,39 @@ impl TransactionRepository for PgStore {
             "account",
         )
         .await
+    }
+
+    async fn net_contributions(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<BTreeMap<Currency, Decimal>, RepoError> {
+        let types: Vec<String> = TransactionType::CONTRIBUTIONS
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let query = sqlx::query(NET_CONTRIBUTIONS)
+            .bind(user.into_uuid())
+            .bind(account.into_uuid())
+            .bind(types);
+        let rows = self
+            .read_rows(user, query, |row| {
+                let columns = Columns(row);
+                let currency: Option<String> = columns.get("currency")?;
+                let net: Option<Decimal> = columns.get("net")?;
+                match (currency, net) {
+                    (Some(currency), Some(net)) => Ok(Some((
+                        Currency::parse(&currency).map_err(RepoError::from)?,
+                        net,
+                    ))),
+                    _ => Ok(None),
+                }
+            })
+            .await?;
+        if rows.is_empty() {
+            return Err(RepoError::NotFound { entity: "account" });
+        }
+        Ok(rows.into_iter().flatten().collect())
     }
 
     async fn advance_transactions_synced_through(

@@ -402,6 +402,13 @@ impl TransactionRepository for ReadsAsUser {
     ) -> Result<Option<NaiveDate>, RepoError> {
         self.reader.transactions_synced_through(user, account).await
     }
+    async fn net_contributions(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<std::collections::BTreeMap<Currency, rust_decimal::Decimal>, RepoError> {
+        self.reader.net_contributions(user, account).await
+    }
     async fn advance_transactions_synced_through(
         &self,
         user: UserId,

@@ -586,6 +586,69 @@ pub async fn a_revision_in_another_currency_is_refused_and_its_batch_writes_noth
     );
 }
 
+pub async fn net_contributions_sum_deposits_withdrawals_and_transfers_per_currency<H: Harness>(
+    h: &H,
+) {
+    let user = h.new_user().await;
+    let other = h.new_user().await;
+    let brokerage = plaid_account(h, user, "acc-contributions").await;
+    let theirs = plaid_account(h, other, "acc-contributions").await;
+    let store = h.admin();
+    let kind = |t: NewInvestmentTransaction, kind| NewInvestmentTransaction {
+        transaction_type: kind,
+        ..t
+    };
+    let of = |id, amount, currency| {
+        transaction(
+            user,
+            brokerage,
+            Provider::Plaid,
+            id,
+            "2025-01-02",
+            amount,
+            currency,
+        )
+    };
+    let batch = [
+        of("c-1", "1000", "USD"),
+        kind(of("c-2", "-250.5", "USD"), TransactionType::Withdrawal),
+        kind(of("c-3", "100", "USD"), TransactionType::Transfer),
+        kind(of("c-4", "99999", "USD"), TransactionType::Dividend),
+        kind(of("c-5", "-5000", "USD"), TransactionType::Buy),
+        of("c-6", "0.0000000001", "CAD"),
+    ];
+    assert_eq!(
+        store.net_contributions(user, brokerage).await.unwrap(),
+        Default::default(),
+        "no transaction, no contribution"
+    );
+    store
+        .upsert_transactions(user, brokerage, &batch)
+        .await
+        .unwrap();
+
+    let sums = h
+        .store_for(user)
+        .net_contributions(user, brokerage)
+        .await
+        .unwrap();
+    assert_eq!(
+        sums.into_iter().collect::<Vec<_>>(),
+        [
+            (
+                Currency::parse("CAD").unwrap(),
+                Decimal::from_str("0.0000000001").unwrap()
+            ),
+            (Currency::usd(), Decimal::from_str("849.5").unwrap()),
+        ],
+        "deposits, withdrawals and transfers only; each currency apart; to the last digit"
+    );
+    assert!(matches!(
+        store.net_contributions(user, theirs).await,
+        Err(RepoError::NotFound { entity: "account" })
+    ));
+}
+
 pub async fn the_synced_through_day_moves_only_forward_per_account<H: Harness>(h: &H) {
     let user = h.new_user().await;
     let first = plaid_account(h, user, "acc-sync-1").await;

@@ -34,6 +34,7 @@ pub use self::history::{
     a_transaction_batch_naming_another_users_account_or_rows_is_refused_and_writes_nothing,
     a_value_point_naming_another_users_account_is_refused_and_writes_nothing,
     a_withdrawn_transaction_is_removed_and_an_unknown_id_is_skipped,
+    net_contributions_sum_deposits_withdrawals_and_transfers_per_currency,
     the_synced_through_day_moves_only_forward_per_account,
     transactions_and_their_sync_position_are_saved_with_their_unit_of_writes_or_not_at_all,
     transactions_are_listed_newest_first_by_account_and_dates_up_to_a_limit,
@@ -150,6 +151,7 @@ macro_rules! all_cases {
             a_transaction_batch_naming_another_users_account_or_rows_is_refused_and_writes_nothing
         );
         $runner!(a_revision_in_another_currency_is_refused_and_its_batch_writes_nothing);
+        $runner!(net_contributions_sum_deposits_withdrawals_and_transfers_per_currency);
         $runner!(the_synced_through_day_moves_only_forward_per_account);
         $runner!(value_points_are_one_per_account_or_total_day_and_currency);
         $runner!(a_value_point_naming_another_users_account_is_refused_and_writes_nothing);
@@ -183,6 +185,7 @@ macro_rules! user_scoped_cases {
             a_transaction_batch_naming_another_users_account_or_rows_is_refused_and_writes_nothing
         );
         $runner!(a_revision_in_another_currency_is_refused_and_its_batch_writes_nothing);
+        $runner!(net_contributions_sum_deposits_withdrawals_and_transfers_per_currency);
         $runner!(the_synced_through_day_moves_only_forward_per_account);
         $runner!(value_points_are_one_per_account_or_total_day_and_currency);
         $runner!(a_value_point_naming_another_users_account_is_refused_and_writes_nothing);

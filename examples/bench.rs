@@ -19,6 +19,8 @@ mod cluster;
 mod history;
 #[path = "bench/holdings.rs"]
 mod holdings;
+#[path = "bench/memory.rs"]
+mod memory;
 #[path = "bench/plaid.rs"]
 mod plaid;
 #[path = "bench/portfolio.rs"]
@@ -182,7 +184,7 @@ async fn measure(
     };
     // First, while the process is small: the memory figure.
     if args.runs("plaid") {
-        record(vec![plaid::run(sizes.transactions).await?]);
+        record(vec![plaid::run(&pool, &store, sizes.transactions).await?]);
     }
     if args.runs("history") {
         record(history::run(options, usize::try_from(sizes.transactions)?).await?);

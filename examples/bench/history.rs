@@ -23,6 +23,7 @@ use tributary::domain::{
 };
 use tributary::repo::{Keyring, PgStore, SecretKey, TransactionRepository, TransactionsWritten};
 
+use crate::memory::{memory, reset_peak_rss};
 use crate::portfolio;
 use crate::report::{Figure, Timed, human};
 
@@ -50,6 +51,8 @@ const MIB: f64 = 1024.0 * 1024.0;
 pub async fn run(options: &PgConnectOptions, transactions: usize) -> anyhow::Result<Vec<Figure>> {
     let pool = portfolio::bench_pool(options.clone(), 1).await?;
     let store = PgStore::new(pool.clone(), Keyring::new(SecretKey::generate()));
+    // The table is this section's alone: an earlier section's rows (the Plaid sync's) would blur its counts.
+    truncate(&pool).await?;
     let user = portfolio::create_users(&pool, 1).await?[0];
     let account = plaid_account(&pool, user).await?;
     let history = History {
@@ -500,28 +503,6 @@ async fn peak_growth(history: &History, store: Option<&PgStore>) -> anyhow::Resu
         growth: memory("VmHWM")? - start,
         took,
     })
-}
-
-/// Sets VmHWM back to the current RSS (Linux: `5` into /proc/self/clear_refs).
-fn reset_peak_rss() -> anyhow::Result<()> {
-    std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS")
-}
-
-/// A `kB` line of /proc/self/status, in bytes.
-fn memory(field: &str) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find(|line| line.starts_with(field))
-        .with_context(|| format!("{field} in /proc/self/status"))?;
-    let kib: f64 = line
-        .trim_start_matches(field)
-        .trim_start_matches(':')
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()?;
-    Ok(kib * 1024.0)
 }
 
 /// The table's cumulative tuple counters, after this backend's pending statistics are flushed (the pool has one

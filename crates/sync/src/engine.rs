@@ -38,7 +38,7 @@ pub struct SyncEngine<S> {
     sources: Vec<Arc<dyn AccountSource<S>>>,
     desks: Vec<Arc<dyn OrderDesk<S>>>,
     pub(crate) locks: UserLocks,
-    concurrency: usize,
+    pub(crate) concurrency: usize,
     pub(crate) notional_cap: Option<Notional>,
     plugins: Vec<Registered>,
     pub(crate) histories: Vec<Arc<dyn HistorySource<S>>>,

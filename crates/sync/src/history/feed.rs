@@ -247,3 +247,64 @@ where
         Ok(feeds)
     }
 }
+
+/// A client that lists a login's accounts ([`Aggregation`]) and pages one account's transactions
+/// ([`BrokerageAccounts`]), SnapTrade's: one feed per account, so the accounts are read side by side and a webhook
+/// naming one account reads only that one's pages.
+#[derive(Debug)]
+pub struct PerAccountHistory<C, R> {
+    client: Arc<C>,
+    logins: R,
+}
+
+impl<C, R> PerAccountHistory<C, R> {
+    /// The client, finding credentials with `logins`.
+    pub fn new(client: Arc<C>, logins: R) -> Self {
+        Self { client, logins }
+    }
+}
+
+#[async_trait]
+impl<S, C, L, R> HistorySource<S> for PerAccountHistory<C, R>
+where
+    S: Send + Sync,
+    C: Aggregation<Login = L> + BrokerageAccounts<Login = L> + 'static,
+    L: Clone + Send + Sync + 'static,
+    R: Logins<S, Login = L>,
+{
+    fn provider(&self) -> Provider {
+        Aggregation::provider(self.client.as_ref())
+    }
+
+    async fn feeds(
+        &self,
+        store: &S,
+        user: UserId,
+    ) -> Result<Vec<Result<TransactionFeed, Failure>>, SyncError> {
+        let logins = self.logins.logins(store, user).await?;
+        if logins.is_empty() {
+            return Err(SyncError::NotLinked {
+                user,
+                provider: Aggregation::provider(self.client.as_ref()),
+            });
+        }
+        let mut feeds = Vec::new();
+        for login in logins {
+            match self.client.accounts(&login).await {
+                Ok(accounts) => feeds.extend(accounts.into_iter().map(|info| {
+                    let account = info.provider_account_id.clone();
+                    Ok(TransactionFeed {
+                        accounts: vec![info],
+                        pages: Box::new(AccountPages {
+                            client: Arc::clone(&self.client),
+                            login: login.clone(),
+                            account,
+                        }) as Box<dyn TransactionPages>,
+                    })
+                })),
+                Err(error) => feeds.push(Err(Failure::from(error))),
+            }
+        }
+        Ok(feeds)
+    }
+}

@@ -43,6 +43,7 @@ mod value;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Days, NaiveDate, Utc};
+use futures_util::StreamExt;
 use tributary_domain::{
     AccountId, InvestmentAccount, NewInvestmentTransaction, Provider, ProviderAccountId,
     ProviderTransactionId, UserId,
@@ -51,8 +52,8 @@ use tributary_provider::capability::{Transaction, UnreadableItem};
 use tributary_repo::{RepoError, Store, TransactionQuery};
 
 pub use self::feed::{
-    AggregationHistory, BrokerageHistory, HistoryScope, HistorySource, TransactionFeed,
-    TransactionPages,
+    AggregationHistory, BrokerageHistory, HistoryScope, HistorySource, PerAccountHistory,
+    TransactionFeed, TransactionPages,
 };
 pub(crate) use self::value::AccountFacts;
 use crate::{AccountHistory, Failure, HistoryReport, Outcome, SyncEngine, SyncError};
@@ -135,18 +136,39 @@ impl<S: Store + 'static> SyncEngine<S> {
                 .filter(|a| a.provider == provider)
                 .map(|a| (&a.provider_account_id, a))
                 .collect();
-            for feed in feeds {
-                match feed {
-                    Ok(feed) => {
-                        self.sync_feed(user, provider, feed, scope, &stored, today, &mut report)
-                            .await;
-                    }
-                    Err(failure) => {
-                        if !report.outcome.is_failed() {
-                            report.outcome = Outcome::Failed(failure);
+            // Feeds (an Item's, an account's) are independent: read at most `concurrency` at a time, each
+            // into its own part of the report, so a slow provider's latency is paid per feed, not per sync.
+            let parts: Vec<HistoryReport> = futures_util::stream::iter(feeds)
+                .map(|feed| {
+                    let stored = &stored;
+                    async move {
+                        let mut part = HistoryReport {
+                            provider,
+                            outcome: Outcome::Synced,
+                            accounts: Vec::new(),
+                            left_out: Vec::new(),
+                        };
+                        match feed {
+                            Ok(feed) => {
+                                self.sync_feed(
+                                    user, provider, feed, scope, stored, today, &mut part,
+                                )
+                                .await;
+                            }
+                            Err(failure) => part.outcome = Outcome::Failed(failure),
                         }
+                        part
                     }
+                })
+                .buffered(self.concurrency)
+                .collect()
+                .await;
+            for part in parts {
+                if part.outcome.is_failed() && !report.outcome.is_failed() {
+                    report.outcome = part.outcome;
                 }
+                report.accounts.extend(part.accounts);
+                report.left_out.extend(part.left_out);
             }
             for left_out in &report.left_out {
                 tracing::warn!(%user, %left_out, "left out of the transaction history");

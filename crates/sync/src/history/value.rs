@@ -27,8 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use tributary_domain::{
-    AccountId, Amount, Currency, InvestmentAccount, NewValuePoint, SignedAmount, TransactionType,
-    UserId,
+    AccountId, Amount, Currency, InvestmentAccount, NewValuePoint, SignedAmount, UserId,
 };
 use tributary_repo::Store;
 
@@ -149,14 +148,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             {
                 continue;
             }
-            let mut sums: HashMap<Currency, Decimal> = HashMap::new();
-            // Every stored transaction, however far back or forward.
-            self.each_stored(user, account.id, None, None, |t| {
-                if TransactionType::is_contribution(&t.transaction_type) {
-                    *sums.entry(t.currency).or_default() += t.amount.get();
-                }
-            })
-            .await?;
+            // Every stored transaction, however far back or forward, summed where the rows are.
+            let sums = self.store.net_contributions(user, account.id).await?;
             for ((id, currency), figures) in per_account.iter_mut() {
                 if *id == account.id {
                     figures.net_contributions =

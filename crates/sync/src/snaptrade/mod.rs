@@ -21,7 +21,7 @@ use tributary_repo::{
 };
 
 use crate::engine::in_one_unit;
-use crate::history::{AggregationHistory, HistoryScope, HistorySource};
+use crate::history::{HistoryScope, HistorySource, PerAccountHistory};
 use crate::source::{
     AccountSource, ListedAccountGate, Logins, OrderDesk, PerAccountSource, Snapshot, TradingDesk,
 };
@@ -103,9 +103,9 @@ impl<S: Store + 'static> ProviderPlugin<S> for SnapTradePlugin {
         )))
     }
 
-    /// Per user, every account's activities paged (`Aggregation::transactions`).
+    /// Per account, its activities paged (`BrokerageAccounts::account_transactions`).
     fn history(&self) -> Option<Arc<dyn HistorySource<S>>> {
-        Some(Arc::new(AggregationHistory::new(
+        Some(Arc::new(PerAccountHistory::new(
             Arc::clone(&self.client),
             RegisteredSnapTradeUser,
         )))

@@ -501,6 +501,15 @@ impl<S: TransactionRepository> TransactionRepository for CountingStore<S> {
         self.inner.transactions_synced_through(user, account).await
     }
 
+    async fn net_contributions(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<std::collections::BTreeMap<Currency, rust_decimal::Decimal>, RepoError> {
+        self.count("net_contributions")?;
+        self.inner.net_contributions(user, account).await
+    }
+
     async fn advance_transactions_synced_through(
         &self,
         user: UserId,

@@ -1,10 +1,13 @@
 //! `sync_user` against the SnapTrade sandbox with 50 ms per call: one provider call per account in flight
-//! against one at a time, and against the critical path (one list call, then the slowest account's chain).
+//! against one at a time, and against the critical path: one list call and the slowest account's chain for the
+//! holdings, then, as the sync reads the transaction history once the holdings are saved, one list call and the
+//! slowest account's first page of activities over the re-sync's window.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
+use chrono::{Days, Utc};
 use secrecy::SecretString;
 use tributary::domain::{
     FeatureFlags, NewSnapTradeUser, Provider, ProviderAccountId, SnapTradeUserId,
@@ -167,6 +170,31 @@ async fn critical_path(
             .await
             .context("positions")?;
         Trading::list_orders(client, login, &reference, OrderScope::All).await?;
+        slowest = slowest.max(started.elapsed());
+    }
+    Ok(list + slowest + history_path(client, store, user, login).await?)
+}
+
+/// The history's part of the critical path: the login's accounts listed, then the slowest of a few accounts'
+/// first page of activities over the window a re-sync reads (the overlap before today).
+async fn history_path(
+    client: &SnapTradeClient,
+    store: &PgStore,
+    user: UserId,
+    login: &UserCredentials,
+) -> anyhow::Result<Duration> {
+    let today = Utc::now().date_naive();
+    let from = today - Days::new(tributary::sync::history::DEFAULT_OVERLAP_DAYS);
+    let started = Instant::now();
+    Aggregation::accounts(client, login).await?;
+    let list = started.elapsed();
+    let mut slowest = Duration::ZERO;
+    for account in store.list_accounts(user).await?.iter().take(5) {
+        let started = Instant::now();
+        client
+            .account_transactions(login, &account.provider_account_id, from, today, None)
+            .await
+            .context("activities")?;
         slowest = slowest.max(started.elapsed());
     }
     Ok(list + slowest)

@@ -496,9 +496,12 @@ impl<S: Store + 'static> SyncEngine<S> {
                 .remove_transactions(user, t.account, &withdrawn)
                 .await?;
         }
-        self.store
-            .advance_transactions_synced_through(user, t.account, today)
-            .await?;
+        // A sync later the same day has nothing to move: the day stored is already today.
+        if t.entry.synced_through.is_none_or(|day| day < today) {
+            self.store
+                .advance_transactions_synced_through(user, t.account, today)
+                .await?;
+        }
         t.entry.synced_through = Some(t.entry.synced_through.map_or(today, |day| day.max(today)));
         Ok(())
     }

@@ -67,10 +67,6 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_user uuid[];
-  v_provider text[];
-  v_active boolean[];
-  v_sign integer[];
   v_users uuid[];
   v_plaid integer[];
   v_snaptrade integer[];
@@ -82,43 +78,54 @@ begin
     where s.accounts_count <> 0;
     return null;
   end if;
-  -- A transition table exists only for the events it was declared for, so each event names its own.
+  -- One query per event sums the differences by user: a transition table exists only for the events it was
+  -- declared for, so each event names its own (an unchanged upsert costs this one query and no write).
   if tg_op = 'INSERT' then
-    select pg_catalog.array_agg(n.user_id), pg_catalog.array_agg(n.provider),
-           pg_catalog.array_agg(n.is_active is true), pg_catalog.array_agg(1)
-      into v_user, v_provider, v_active, v_sign
-    from new_accounts n;
-  elsif tg_op = 'DELETE' then
-    select pg_catalog.array_agg(o.user_id), pg_catalog.array_agg(o.provider),
-           pg_catalog.array_agg(o.is_active is true), pg_catalog.array_agg(-1)
-      into v_user, v_provider, v_active, v_sign
-    from old_accounts o;
-  else
-    select pg_catalog.array_agg(r.user_id), pg_catalog.array_agg(r.provider),
-           pg_catalog.array_agg(r.active), pg_catalog.array_agg(r.sign)
-      into v_user, v_provider, v_active, v_sign
+    select pg_catalog.array_agg(d.user_id order by d.user_id), pg_catalog.array_agg(d.plaid order by d.user_id),
+           pg_catalog.array_agg(d.snaptrade order by d.user_id), pg_catalog.array_agg(d.active order by d.user_id)
+      into v_users, v_plaid, v_snaptrade, v_count
     from (
-      select n.user_id, n.provider, n.is_active is true as active, 1 as sign from new_accounts n
-      union all
-      select o.user_id, o.provider, o.is_active is true, -1 from old_accounts o
-    ) r;
+      select n.user_id,
+             (pg_catalog.count(*) filter (where n.is_active is true and n.provider = 'plaid'))::integer as plaid,
+             (pg_catalog.count(*) filter (where n.is_active is true and n.provider = 'snaptrade'))::integer
+               as snaptrade,
+             (pg_catalog.count(*) filter (where n.is_active is true))::integer as active
+      from new_accounts n
+      group by n.user_id
+    ) d
+    where d.active <> 0;
+  elsif tg_op = 'DELETE' then
+    select pg_catalog.array_agg(d.user_id order by d.user_id), pg_catalog.array_agg(d.plaid order by d.user_id),
+           pg_catalog.array_agg(d.snaptrade order by d.user_id), pg_catalog.array_agg(d.active order by d.user_id)
+      into v_users, v_plaid, v_snaptrade, v_count
+    from (
+      select o.user_id,
+             (-pg_catalog.count(*) filter (where o.is_active is true and o.provider = 'plaid'))::integer as plaid,
+             (-pg_catalog.count(*) filter (where o.is_active is true and o.provider = 'snaptrade'))::integer
+               as snaptrade,
+             (-pg_catalog.count(*) filter (where o.is_active is true))::integer as active
+      from old_accounts o
+      group by o.user_id
+    ) d
+    where d.active <> 0;
+  else
+    select pg_catalog.array_agg(d.user_id order by d.user_id), pg_catalog.array_agg(d.plaid order by d.user_id),
+           pg_catalog.array_agg(d.snaptrade order by d.user_id), pg_catalog.array_agg(d.active order by d.user_id)
+      into v_users, v_plaid, v_snaptrade, v_count
+    from (
+      select r.user_id,
+             coalesce(pg_catalog.sum(r.sign) filter (where r.provider = 'plaid'), 0)::integer as plaid,
+             coalesce(pg_catalog.sum(r.sign) filter (where r.provider = 'snaptrade'), 0)::integer as snaptrade,
+             pg_catalog.sum(r.sign)::integer as active
+      from (
+        select n.user_id, n.provider, 1 as sign from new_accounts n where n.is_active is true
+        union all
+        select o.user_id, o.provider, -1 from old_accounts o where o.is_active is true
+      ) r
+      group by r.user_id
+    ) d
+    where d.active <> 0 or d.plaid <> 0 or d.snaptrade <> 0;
   end if;
-  with delta as (
-    select r.user_id,
-           coalesce(pg_catalog.sum(r.sign) filter (where r.active and r.provider = 'plaid'), 0)::integer as plaid,
-           coalesce(pg_catalog.sum(r.sign) filter (where r.active and r.provider = 'snaptrade'), 0)::integer
-             as snaptrade,
-           coalesce(pg_catalog.sum(r.sign) filter (where r.active), 0)::integer as active
-    from unnest(v_user, v_provider, v_active, v_sign) as r(user_id, provider, active, sign)
-    group by r.user_id
-  )
-  select pg_catalog.array_agg(d.user_id order by d.user_id),
-         pg_catalog.array_agg(d.plaid order by d.user_id),
-         pg_catalog.array_agg(d.snaptrade order by d.user_id),
-         pg_catalog.array_agg(d.active order by d.user_id)
-    into v_users, v_plaid, v_snaptrade, v_count
-  from delta d
-  where d.active <> 0 or d.plaid <> 0 or d.snaptrade <> 0;
   if v_users is null then
     return null;
   end if;

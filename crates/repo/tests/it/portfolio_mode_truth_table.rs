@@ -117,11 +117,15 @@ async fn apply<S: AccountRepository + PortfolioRepository>(
     match setup.onboarding {
         Onboarding::Absent => {}
         Onboarding::WithoutAlpaca => {
-            store.set_alpaca_account(user, Some(alpaca_id(user))).await?;
+            store
+                .set_alpaca_account(user, Some(alpaca_id(user)))
+                .await?;
             store.set_alpaca_account(user, None).await?;
         }
         Onboarding::WithAlpaca => {
-            store.set_alpaca_account(user, Some(alpaca_id(user))).await?;
+            store
+                .set_alpaca_account(user, Some(alpaca_id(user)))
+                .await?;
         }
     }
     Ok(())
@@ -142,7 +146,8 @@ fn expected(user: UserId, setup: Setup) -> PortfolioSummary {
     }
 }
 
-const FUNCTION: &str = "select mode, has_alpaca, has_plaid, has_snaptrade, alpaca_account_id, accounts_count
+const FUNCTION: &str =
+    "select mode, has_alpaca, has_plaid, has_snaptrade, alpaca_account_id, accounts_count
                         from public.get_user_portfolio_mode($1)";
 
 /// The definition recomputed from the base tables, as migration 0010's function computed it, with the decision
@@ -266,7 +271,9 @@ async fn every_reader_gives_the_same_mode_for_every_provider_combination(
         // The memory user has its own id, so its own Alpaca account id.
         assert_eq!(
             from_memory.alpaca_account_id.take(),
-            want.alpaca_account_id.is_some().then(|| alpaca_id(in_memory)),
+            want.alpaca_account_id
+                .is_some()
+                .then(|| alpaca_id(in_memory)),
             "MemoryStore's Alpaca account, {setup:?}"
         );
         assert_eq!(
@@ -404,7 +411,9 @@ async fn an_onboarding_row_moved_to_another_user_takes_its_alpaca_account_along(
 ) -> anyhow::Result<()> {
     let store = pg_store(&pool);
     let (alice, bob) = (new_user(&pool).await?, new_user(&pool).await?);
-    store.set_alpaca_account(alice, Some(alpaca_id(alice))).await?;
+    store
+        .set_alpaca_account(alice, Some(alpaca_id(alice)))
+        .await?;
     execute(
         &pool,
         "update public.user_onboarding set user_id = $2 where user_id = $1",
@@ -492,7 +501,10 @@ async fn the_summary_stays_right_under_concurrent_syncs_of_the_same_user(
         anyhow::Ok(())
     });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(!waiting.is_finished(), "the second sync waits for the first");
+    assert!(
+        !waiting.is_finished(),
+        "the second sync waits for the first"
+    );
     first.commit().await?;
     waiting.await??;
     let both = assert_readers_agree(&pool, &store, user, "two first syncs").await?;
@@ -507,7 +519,11 @@ async fn the_summary_stays_right_under_concurrent_syncs_of_the_same_user(
         tasks.push(tokio::spawn(async move {
             for round in 0..10_u32 {
                 let mut tx = pool.begin().await?;
-                let provider = if (task + round) % 2 == 0 { "plaid" } else { "snaptrade" };
+                let provider = if (task + round) % 2 == 0 {
+                    "plaid"
+                } else {
+                    "snaptrade"
+                };
                 sqlx::query(INSERT)
                     .bind(id)
                     .bind(provider)
@@ -541,7 +557,10 @@ async fn the_summary_stays_right_under_concurrent_syncs_of_the_same_user(
         task.await??;
     }
     let after = assert_readers_agree(&pool, &store, user, "80 overlapping syncs").await?;
-    assert_eq!(after.accounts_count, 20, "every account the tasks added they also deactivated");
+    assert_eq!(
+        after.accounts_count, 20,
+        "every account the tasks added they also deactivated"
+    );
     Ok(())
 }
 
@@ -595,5 +614,38 @@ async fn deleting_a_users_rows_or_the_user_leaves_every_reader_answering_none(
 
     let kept_now = assert_readers_agree(&pool, &store, kept, "a bystander").await?;
     assert_eq!(kept_now, expected(kept, full));
+    Ok(())
+}
+
+const SUMMARY_MIGRATION: &str =
+    include_str!("../../../../migrations/0025_portfolio_mode_summary.sql");
+
+/// Rows written before migration 0025 (here: the summary emptied, and one row made wrong, behind the triggers'
+/// back) are summarised when the migration is applied, and applying it again repairs rather than duplicates.
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn applying_0025_back_fills_every_users_summary_from_the_rows_already_there(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let store = pg_store(&pool);
+    let mut users = Vec::new();
+    for setup in all_setups() {
+        let user = new_user(&pool).await?;
+        apply(&store, user, setup).await?;
+        users.push((user, setup));
+    }
+    sqlx::query("delete from public.user_portfolio_summary where user_id <> $1")
+        .bind(users[0].0.into_uuid())
+        .execute(&pool)
+        .await?;
+    sqlx::query(
+        "update public.user_portfolio_summary set accounts_count = 7, alpaca_account_id = 'wrong'",
+    )
+    .execute(&pool)
+    .await?;
+    sqlx::raw_sql(SUMMARY_MIGRATION).execute(&pool).await?;
+    for (user, setup) in users {
+        let truth = assert_readers_agree(&pool, &store, user, &format!("{setup:?}")).await?;
+        assert_eq!(truth, expected(user, setup), "{setup:?}");
+    }
     Ok(())
 }

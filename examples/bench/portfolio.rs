@@ -174,12 +174,13 @@ async fn round_trips_per_call(
     Ok((mode, point))
 }
 
-/// The summary triggers of migration 0025 are these; the write-cost figure turns them off for its baseline.
-const SUMMARY_TRIGGERS: [&str; 3] = [
-    "summarise_accounts_inserted",
-    "summarise_accounts_updated",
-    "summarise_accounts_deleted",
-];
+/// Migration 0025's summary triggers on the accounts, turned off for the write-cost figure's baseline and on again.
+const SUMMARY_TRIGGERS_OFF: &str = "alter table public.user_investment_accounts
+  disable trigger summarise_accounts_inserted, disable trigger summarise_accounts_updated,
+  disable trigger summarise_accounts_deleted";
+const SUMMARY_TRIGGERS_ON: &str = "alter table public.user_investment_accounts
+  enable trigger summarise_accounts_inserted, enable trigger summarise_accounts_updated,
+  enable trigger summarise_accounts_deleted";
 
 /// What the summary's triggers add to an accounts sync: `upsert_accounts` of 50 accounts per user (one call per
 /// user, as `sync_user` stores a SnapTrade user's 10 connections × 5 accounts), first write then an unchanged
@@ -223,11 +224,12 @@ pub async fn accounts_write_cost(store: &PgStore, users: usize) -> anyhow::Resul
 }
 
 async fn set_summary_triggers(pool: &PgPool, enabled: bool) -> anyhow::Result<()> {
-    let verb = if enabled { "enable" } else { "disable" };
-    for trigger in SUMMARY_TRIGGERS {
-        let sql = format!("alter table public.user_investment_accounts {verb} trigger {trigger}");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
-    }
+    let statement = if enabled {
+        sqlx::query(SUMMARY_TRIGGERS_ON)
+    } else {
+        sqlx::query(SUMMARY_TRIGGERS_OFF)
+    };
+    statement.execute(pool).await?;
     Ok(())
 }
 

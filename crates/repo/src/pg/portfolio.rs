@@ -53,8 +53,12 @@ impl PortfolioRepository for PgStore {
         // runs in a transaction with the user's role and claims, so RLS and its refusal apply; service mode asks
         // for this on every page view, for any user, and reads the summary row as one statement on the pool.
         let scoped = self.acting_as.is_some() || self.session_of(user).is_some();
-        let sql = if scoped { MODE } else { MODE_OF_ANY_USER };
-        let query = sqlx::query(sql).bind(user.into_uuid());
+        let query = if scoped {
+            sqlx::query(MODE)
+        } else {
+            sqlx::query(MODE_OF_ANY_USER)
+        };
+        let query = query.bind(user.into_uuid());
         let rows = self.read_rows_alone(user, query, read_summary).await?;
         only_row(rows, "portfolio mode")
     }

@@ -212,6 +212,7 @@ async fn measure(
     }
     if args.runs("portfolio") {
         record(portfolio::portfolio_mode(options, &store, &users, sizes.samples).await?);
+        record(portfolio::accounts_write_cost(&store, (sizes.users / 500).clamp(10, 200)).await?);
     }
     if args.runs("rls") {
         record(vec![

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::ensure;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tributary::domain::UserId;
+use tributary::domain::{
+    AccountType, InstitutionName, NewInvestmentAccount, Provider, ProviderAccountId, UserId,
+};
 use tributary::repo::{
     AccountRepository, HoldingRepository, Keyring, PgStore, PortfolioRepository,
 };
@@ -58,6 +60,10 @@ pub async fn create_accounts(pool: &PgPool, users: &[UserId]) -> anyhow::Result<
     sqlx::query("vacuum analyze public.user_onboarding")
         .execute(pool)
         .await?;
+    // Written by the triggers as the two statements above ran (migration 0025).
+    sqlx::query("vacuum analyze public.user_portfolio_summary")
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -106,7 +112,7 @@ pub async fn portfolio_mode(
             format!("portfolio_mode p50, {samples} random users of {population}"),
             Timed::new("p50", mode_p50),
             Timed::new("point select p50", point_p50),
-            1.5,
+            1.1,
         )
         // sqlx pings each connection as it goes back to the pool (one more round trip after the answer, for
         // every call alike); what the repository adds is what is counted beyond the point select.
@@ -166,6 +172,85 @@ async fn round_trips_per_call(
     }
     let point = (counter.count() - before) as f64 / calls as f64;
     Ok((mode, point))
+}
+
+/// Migration 0025's summary triggers on the accounts, turned off for the write-cost figure's baseline and on again.
+const SUMMARY_TRIGGERS_OFF: &str = "alter table public.user_investment_accounts
+  disable trigger summarise_accounts_inserted, disable trigger summarise_accounts_updated,
+  disable trigger summarise_accounts_deleted";
+const SUMMARY_TRIGGERS_ON: &str = "alter table public.user_investment_accounts
+  enable trigger summarise_accounts_inserted, enable trigger summarise_accounts_updated,
+  enable trigger summarise_accounts_deleted";
+
+/// What the summary's triggers add to an accounts sync: `upsert_accounts` of 50 accounts per user (one call per
+/// user, as `sync_user` stores a SnapTrade user's 10 connections × 5 accounts), first write then an unchanged
+/// re-sync, for `users` fresh users with the triggers on and as many with them off, alternating in blocks of
+/// ten users so the machine's drift hits both alike.
+pub async fn accounts_write_cost(store: &PgStore, users: usize) -> anyhow::Result<Vec<Figure>> {
+    let pool = store.pool();
+    let fresh = create_users(pool, 2 * users).await?;
+    let (mut on, mut off) = ([Duration::ZERO; 2], [Duration::ZERO; 2]);
+    for (block, group) in fresh.chunks(10).enumerate() {
+        let triggers_on = block % 2 == 0;
+        set_summary_triggers(pool, triggers_on).await?;
+        let took = if triggers_on { &mut on } else { &mut off };
+        for user in group {
+            let accounts = fifty_accounts(*user)?;
+            for pass in took.iter_mut() {
+                let started = Instant::now();
+                store.upsert_accounts(*user, &accounts).await?;
+                *pass += started.elapsed();
+            }
+        }
+    }
+    set_summary_triggers(pool, true).await?;
+    let per_user = |total: Duration| total / u32::try_from(users).unwrap_or(u32::MAX);
+    Ok(vec![
+        Figure::report(
+            format!(
+                "upsert_accounts, 50 new accounts per user, {users} users: summary triggers on vs off"
+            ),
+            Timed::new("on, per user", per_user(on[0])),
+            Timed::new("off, per user", per_user(off[0])),
+        ),
+        Figure::report(
+            format!(
+                "upsert_accounts, the same 50 accounts unchanged, {users} users: triggers on vs off"
+            ),
+            Timed::new("on, per user", per_user(on[1])),
+            Timed::new("off, per user", per_user(off[1])),
+        ),
+    ])
+}
+
+async fn set_summary_triggers(pool: &PgPool, enabled: bool) -> anyhow::Result<()> {
+    let statement = if enabled {
+        sqlx::query(SUMMARY_TRIGGERS_ON)
+    } else {
+        sqlx::query(SUMMARY_TRIGGERS_OFF)
+    };
+    statement.execute(pool).await?;
+    Ok(())
+}
+
+/// 50 SnapTrade and Plaid accounts of `user`, alternately.
+fn fifty_accounts(user: UserId) -> anyhow::Result<Vec<NewInvestmentAccount>> {
+    (0..50)
+        .map(|n| {
+            let provider = if n % 2 == 0 {
+                Provider::SnapTrade
+            } else {
+                Provider::Plaid
+            };
+            Ok(NewInvestmentAccount::new(
+                user,
+                provider,
+                ProviderAccountId::parse(&format!("acct-{n}"))?,
+                InstitutionName::parse("Bench Institution")?,
+                AccountType::parse("investment")?,
+            ))
+        })
+        .collect()
 }
 
 /// A user's accounts and holdings read through `PgStore::for_user` (role `authenticated`, RLS) against the

@@ -95,10 +95,13 @@ async fn portfolio_mode_prints_the_mode_and_providers_of_a_stored_user(pool: PgP
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
 async fn portfolio_mode_of_a_database_without_the_schema_fails_with_one_line(pool: PgPool) {
-    sqlx::query("drop function get_user_portfolio_mode(uuid)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    // Both places a mode is read from (migration 0025): the function, and the summary row service mode reads.
+    for missing in [
+        "drop function get_user_portfolio_mode(uuid)",
+        "drop table user_portfolio_summary",
+    ] {
+        sqlx::query(missing).execute(&pool).await.unwrap();
+    }
     let url = url_of(&pool).await;
     let user = uuid::Uuid::new_v4().to_string();
     let output = run("portfolio_mode", &[&user], &[("DATABASE_URL", &url)], b"");

@@ -15,7 +15,7 @@ pub struct Check {
     pub passed: bool,
 }
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "user_investment_accounts",
     "user_aggregated_holdings",
     "user_onboarding",
@@ -25,6 +25,8 @@ const TABLES: [&str; 9] = [
     "plaid_items",
     "event_stream_positions",
     "user_sync_schedule",
+    // The per-user facts and decided mode get_user_portfolio_mode reads (migration 0025).
+    "user_portfolio_summary",
 ];
 
 /// The history's tables (migration 0024).
@@ -34,7 +36,7 @@ const HISTORY_TABLES: [&str; 3] = [
     "portfolio_value_history",
 ];
 
-const NEW_COLUMNS: [(&str, &str); 11] = [
+const NEW_COLUMNS: [(&str, &str); 12] = [
     ("user_investment_accounts", "snaptrade_authorization_id"),
     ("user_investment_accounts", "brokerage_name"),
     ("user_investment_accounts", "connection_type"),
@@ -47,6 +49,8 @@ const NEW_COLUMNS: [(&str, &str); 11] = [
     ("user_aggregated_holdings", "currency"),
     // The webhook inbox serves every provider (migration 0021).
     ("snaptrade_webhook_events", "provider"),
+    // The decided mode, generated from the summary's facts by decide_portfolio_mode (migration 0025).
+    ("user_portfolio_summary", "mode"),
 ];
 
 const VIEWS: [&str; 2] = ["v_unified_investment_accounts", "v_portfolio_totals"];

@@ -12,9 +12,24 @@ use super::{PgStore, commit, only_row};
 use crate::error::classify;
 use crate::{PortfolioRepository, PortfolioSummary, RepoError, UnifiedAccount};
 
+/// As a user: the schema's function, so its refusal to answer about anyone else applies.
 const MODE: &str = "
 select mode, has_alpaca, has_plaid, has_snaptrade, alpaca_account_id, accounts_count
 from public.get_user_portfolio_mode($1)";
+
+/// As the service: the summary row the database keeps (migration 0025), by primary key, read exactly as the
+/// function reads it. The mode is the row's generated column, so the decision stays in one place, the schema's
+/// `decide_portfolio_mode`; a user with no row has the facts "nothing", whose mode that function answers too
+/// (a call with constant arguments, folded once when the statement is planned).
+const MODE_OF_ANY_USER: &str = "
+select coalesce(s.mode, public.decide_portfolio_mode(false, false, false)) as mode,
+       coalesce(s.has_alpaca, false) as has_alpaca,
+       coalesce(s.has_plaid, false) as has_plaid,
+       coalesce(s.has_snaptrade, false) as has_snaptrade,
+       s.alpaca_account_id,
+       coalesce(s.accounts_count, 0) as accounts_count
+from (select $1::uuid as user_id) k
+left join public.user_portfolio_summary s on s.user_id = k.user_id";
 
 const UNIFIED: &str = "
 select id, user_id, provider, provider_account_id, institution_name, account_name, account_type, account_subtype,
@@ -34,10 +49,16 @@ update public.user_onboarding set alpaca_account_id = null where user_id = $1 an
 #[async_trait]
 impl PortfolioRepository for PgStore {
     async fn portfolio_mode(&self, user: UserId) -> Result<PortfolioSummary, RepoError> {
-        // The schema's function, not a copy of its logic, so the schema stays the one truth. As a user it runs in
-        // a transaction with the user's role and claims, so RLS and the function's own refusal apply; service
-        // mode asks for this on every page view, for any user, and sends it as one statement.
-        let query = sqlx::query(MODE).bind(user.into_uuid());
+        // The schema decides and stores the mode; neither path here decides anything. As a user the function
+        // runs in a transaction with the user's role and claims, so RLS and its refusal apply; service mode asks
+        // for this on every page view, for any user, and reads the summary row as one statement on the pool.
+        let scoped = self.acting_as.is_some() || self.session_of(user).is_some();
+        let query = if scoped {
+            sqlx::query(MODE)
+        } else {
+            sqlx::query(MODE_OF_ANY_USER)
+        };
+        let query = query.bind(user.into_uuid());
         let rows = self.read_rows_alone(user, query, read_summary).await?;
         only_row(rows, "portfolio mode")
     }

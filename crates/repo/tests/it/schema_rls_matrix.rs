@@ -160,6 +160,17 @@ const TABLES: &[TableRules] = &[
         one_row_per_user: true,
     },
     TableRules {
+        table: "user_portfolio_summary",
+        insert: "insert into public.user_portfolio_summary (user_id, alpaca_account_id, plaid_accounts, accounts_count)
+                 values ('{user}', gen_random_uuid()::text, 1, 1)",
+        // Migration 0025: kept by triggers from the accounts and onboarding rows; the owner may read their own
+        // row (it shows nothing those rows do not), and a user who could write it would change their own mode.
+        owner_reads: true,
+        hidden: &[],
+        owner_updates: &[],
+        one_row_per_user: true,
+    },
+    TableRules {
         table: "portfolio_value_history",
         insert: "insert into public.portfolio_value_history (user_id, account_id, day, currency, market_value)
                  values ('{user}', null, current_date, 'USD', 1000000)",
@@ -336,6 +347,13 @@ async fn attempt(
             .execute(&mut *tx)
             .await?;
     }
+    let generated: Vec<String> = sqlx::query_scalar(
+        "select a.attname::text from pg_catalog.pg_attribute a
+         where a.attrelid = ('public.' || $1)::regclass and a.attgenerated <> ''",
+    )
+    .bind(table)
+    .fetch_all(&mut *tx)
+    .await?;
     identity.apply(&mut tx).await?;
     // The owner's rows: by user_id, but a backend-only table keyed otherwise names its seeded row.
     let owner_rows = match table {
@@ -348,6 +366,10 @@ async fn attempt(
             .insert
             .replace("{user}", &owner.to_string())
             .replace("{account}", &account.to_string()),
+        // A generated column takes no value but its own expression: `= default` is the update it allows.
+        Action::Update(column) if generated.contains(column) => {
+            format!("update public.{table} set \"{column}\" = default where {owner_rows}")
+        }
         Action::Update(column) => {
             format!("update public.{table} set \"{column}\" = \"{column}\" where {owner_rows}")
         }
@@ -621,10 +643,13 @@ async fn every_key_between_user_tables_and_every_provider_key_carries_the_user(
 /// Every function and view in `public` that the matrix below covers. A new one fails
 /// `every_function_and_view_in_public_is_in_the_matrix` until its rules are added here.
 const FUNCTIONS: &[&str] = &[
+    "decide_portfolio_mode",
     "get_user_portfolio_mode",
     "keep_transaction_currency",
     "schedule_user_sync",
     "stamp_aggregated_holding",
+    "summarise_accounts",
+    "summarise_onboarding",
     "update_updated_at_column",
 ];
 const VIEWS: &[&str] = &["v_portfolio_totals", "v_unified_investment_accounts"];
@@ -743,6 +768,8 @@ async fn trigger_functions_run_only_as_triggers_whoever_calls_them(
         "select public.stamp_aggregated_holding()",
         "select public.keep_transaction_currency()",
         "select public.schedule_user_sync()",
+        "select public.summarise_accounts()",
+        "select public.summarise_onboarding()",
     ];
     for call in calls {
         for identity in [Identity::Anon, Identity::User(user), Identity::ServiceRole] {

@@ -257,7 +257,7 @@ async fn harvest_login<A: Aggregation>(
 }
 
 /// The user's logins at `provider`; [`SyncError::NotLinked`] when there are none.
-async fn linked<S, R: Logins<S>>(
+pub(crate) async fn linked<S, R: Logins<S>>(
     logins: &R,
     store: &S,
     user: UserId,

@@ -176,9 +176,10 @@ impl BrokerageAccounts for AlpacaClient {
         ))
     }
 
-    /// The account's activities, newest first, 100 a page; the range selects by when Alpaca created each
-    /// activity, widened a day each side, and a fill's trade date is its New York day (the
-    /// [`activities`](super::activities) module says why).
+    /// The account's activities, newest first, 100 a page. Alpaca's listing selects by when it created each
+    /// activity, typically the day after the trade, so the range asked is widened a day each side and a
+    /// transaction can be dated just outside it; a fill's trade date is its day in New York, the exchange's
+    /// calendar, which Alpaca's own activity ids are written in.
     async fn account_transactions(
         &self,
         _: &(),

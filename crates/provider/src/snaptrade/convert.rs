@@ -108,6 +108,31 @@ impl Aggregation for SnapTradeClient {
                 next: None,
             });
         };
+        let (mut page, more_from) = self
+            .activities_page(login, account, from, to, offset)
+            .await?;
+        page.next = match more_from {
+            Some(seen) => Some(join_cursor(index, seen)),
+            None if index + 1 < accounts.len() => Some(join_cursor(index + 1, 0)),
+            None => None,
+        };
+        Ok(page)
+    }
+}
+
+impl SnapTradeClient {
+    /// One page of one account's activities from `offset`, and the offset of the account's next page when there
+    /// is one. `PaginationDetails.total`: "The total number of items available to be returned over the API". The
+    /// schema requires none of `pagination`'s fields: without a total, a full page may have more behind it (at
+    /// most 1000 are returned per request), a short one is the last.
+    async fn activities_page(
+        &self,
+        login: &UserCredentials,
+        account: &ProviderAccountId,
+        from: NaiveDate,
+        to: NaiveDate,
+        offset: u64,
+    ) -> Result<(TransactionPage, Option<u64>), ProviderError> {
         let page = self
             .account_activities(login, account, from, to, offset, ACTIVITY_PAGE)
             .await?;
@@ -123,26 +148,17 @@ impl Aggregation for SnapTradeClient {
             .pagination
             .as_ref()
             .and_then(|pagination| pagination.total);
-        // `PaginationDetails.total`: "The total number of items available to be returned over the API". The
-        // schema requires none of `pagination`'s fields: without a total, a full page may have more behind it
-        // (at most 1000 are returned per request), a short one is the last.
-        let more_here = !page.data.is_empty()
+        let more = !page.data.is_empty()
             && match total {
                 Some(total) => seen < total,
                 None => page.data.len() as u64 >= ACTIVITY_PAGE,
             };
-        let next = if more_here {
-            Some(join_cursor(index, seen))
-        } else if index + 1 < accounts.len() {
-            Some(join_cursor(index + 1, 0))
-        } else {
-            None
-        };
-        Ok(TransactionPage {
+        let listed = TransactionPage {
             transactions: listing.items,
             left_out: listing.left_out,
-            next,
-        })
+            next: None,
+        };
+        Ok((listed, more.then_some(seen)))
     }
 }
 
@@ -211,27 +227,11 @@ impl BrokerageAccounts for SnapTradeClient {
                 "is a cursor over several accounts, not one account's",
             ));
         };
-        let page = self
-            .account_activities(login, account, from, to, offset, ACTIVITY_PAGE)
+        let (mut page, more_from) = self
+            .activities_page(login, account, from, to, offset)
             .await?;
-        let listing = Listing::each(
-            Provider::SnapTrade,
-            "activity",
-            page.data.iter().enumerate(),
-            |(_, recorded)| recorded.text("id"),
-            |(at, recorded)| transaction(account, recorded, &format!("activities[{at}]")),
-        );
-        let seen = offset + page.data.len() as u64;
-        let total = page
-            .pagination
-            .as_ref()
-            .and_then(|pagination| pagination.total);
-        let more = !page.data.is_empty() && total.is_some_and(|total| seen < total);
-        Ok(TransactionPage {
-            transactions: listing.items,
-            left_out: listing.left_out,
-            next: more.then(|| join_cursor(0, seen)),
-        })
+        page.next = more_from.map(|seen| join_cursor(0, seen));
+        Ok(page)
     }
 }
 

@@ -11,7 +11,7 @@ use tributary_provider::capability::{
     AccountInfo, Aggregation, BrokerageAccounts, PageCursor, ProviderConnectionId, TransactionPage,
 };
 
-use crate::source::Logins;
+use crate::source::{Logins, linked};
 use crate::{Failure, SyncError};
 
 /// One page at a time of a provider's transactions between two days (both included): a Plaid Item's, a
@@ -139,13 +139,7 @@ where
         store: &S,
         user: UserId,
     ) -> Result<Vec<Result<TransactionFeed, Failure>>, SyncError> {
-        let logins = self.logins.logins(store, user).await?;
-        if logins.is_empty() {
-            return Err(SyncError::NotLinked {
-                user,
-                provider: self.client.provider(),
-            });
-        }
+        let logins = linked(&self.logins, store, user, self.client.provider()).await?;
         let mut feeds = Vec::with_capacity(logins.len());
         for login in logins {
             feeds.push(match self.client.accounts(&login).await {
@@ -221,13 +215,7 @@ where
         store: &S,
         user: UserId,
     ) -> Result<Vec<Result<TransactionFeed, Failure>>, SyncError> {
-        let logins = self.logins.logins(store, user).await?;
-        if logins.is_empty() {
-            return Err(SyncError::NotLinked {
-                user,
-                provider: self.provider,
-            });
-        }
+        let logins = linked(&self.logins, store, user, self.provider).await?;
         let mut feeds = Vec::with_capacity(logins.len());
         for (login, account) in logins {
             feeds.push(
@@ -281,13 +269,8 @@ where
         store: &S,
         user: UserId,
     ) -> Result<Vec<Result<TransactionFeed, Failure>>, SyncError> {
-        let logins = self.logins.logins(store, user).await?;
-        if logins.is_empty() {
-            return Err(SyncError::NotLinked {
-                user,
-                provider: Aggregation::provider(self.client.as_ref()),
-            });
-        }
+        let provider = Aggregation::provider(self.client.as_ref());
+        let logins = linked(&self.logins, store, user, provider).await?;
         let mut feeds = Vec::new();
         for login in logins {
             match self.client.accounts(&login).await {

@@ -764,6 +764,20 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
         }
     }
 
+    /// The user's stored SnapTrade account the event names, if it is one: an id of another user's account (or
+    /// none) finds nothing.
+    async fn named_account(
+        &self,
+        user: UserId,
+        event: &WebhookEvent,
+    ) -> Result<Option<InvestmentAccount>, SyncError> {
+        let accounts = self.engine.store.list_accounts(user).await?;
+        Ok(accounts.into_iter().find(|a| {
+            a.provider == Provider::SnapTrade
+                && Some(a.provider_account_id.as_str()) == event.account_id.as_deref()
+        }))
+    }
+
     /// Syncs the history of the account the event names, when it is one of the user's stored SnapTrade accounts:
     /// a delivery naming another user's account (or none) touches nothing.
     async fn history_updated(
@@ -771,12 +785,7 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
         user: UserId,
         event: &WebhookEvent,
     ) -> Result<WebhookOutcome, SyncError> {
-        let accounts = self.engine.store.list_accounts(user).await?;
-        let account = accounts.iter().find(|a| {
-            a.provider == Provider::SnapTrade
-                && Some(a.provider_account_id.as_str()) == event.account_id.as_deref()
-        });
-        match account {
+        match self.named_account(user, event).await? {
             Some(account) => {
                 let scope = HistoryScope::Account(account.provider_account_id.clone());
                 Ok(WebhookOutcome::HistorySynced(
@@ -794,14 +803,9 @@ impl<S: Store + 'static> SnapTrade<'_, S> {
         user: UserId,
         event: &WebhookEvent,
     ) -> Result<WebhookOutcome, SyncError> {
-        let accounts = self.engine.store.list_accounts(user).await?;
-        let account = accounts.iter().find(|a| {
-            a.provider == Provider::SnapTrade
-                && Some(a.provider_account_id.as_str()) == event.account_id.as_deref()
-        });
-        match account {
+        match self.named_account(user, event).await? {
             Some(account) => Ok(WebhookOutcome::OrdersRefreshed {
-                written: self.engine.account_orders_refreshed(account).await?,
+                written: self.engine.account_orders_refreshed(&account).await?,
             }),
             None => Ok(ignored(event, "names no stored SnapTrade account")),
         }

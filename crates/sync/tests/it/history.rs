@@ -51,17 +51,16 @@ fn seed_plaid<S: Store + 'static>(world: &World<S>, transactions: u64) -> Access
     token
 }
 
-/// Every transaction Plaid holds for `token` over the engine's first window, read straight from the client.
-async fn at_plaid<S: Store + 'static>(world: &World<S>, token: &AccessToken) -> Vec<String> {
-    let from = today() - Days::new(tributary_sync::history::DEFAULT_HISTORY_DAYS);
+/// Every transaction id a paged fetch returns, sorted: pages read to the end, none left out.
+async fn every_id<F, Fut>(mut fetch: F) -> Vec<String>
+where
+    F: FnMut(Option<PageCursor>) -> Fut,
+    Fut: std::future::Future<Output = Result<TransactionPage, tributary_provider::ProviderError>>,
+{
     let mut ids = Vec::new();
     let mut cursor = None;
     loop {
-        let page = world
-            .plaid
-            .transactions(token, from, today(), cursor)
-            .await
-            .unwrap();
+        let page = fetch(cursor).await.unwrap();
         assert!(page.left_out.is_empty(), "{:?}", page.left_out);
         ids.extend(
             page.transactions
@@ -75,6 +74,21 @@ async fn at_plaid<S: Store + 'static>(world: &World<S>, token: &AccessToken) -> 
     }
     ids.sort();
     ids
+}
+
+/// The first day of the engine's first window.
+fn first_window_start() -> NaiveDate {
+    today() - Days::new(tributary_sync::history::DEFAULT_HISTORY_DAYS)
+}
+
+/// Every transaction Plaid holds for `token` over the engine's first window, read straight from the client.
+async fn at_plaid<S: Store + 'static>(world: &World<S>, token: &AccessToken) -> Vec<String> {
+    every_id(|cursor| {
+        world
+            .plaid
+            .transactions(token, first_window_start(), today(), cursor)
+    })
+    .await
 }
 
 async fn stored<S: Store + 'static>(world: &World<S>) -> Vec<InvestmentTransaction> {
@@ -812,28 +826,12 @@ async fn at_alpaca<S: Store + 'static>(
     world: &World<S>,
     account: &ProviderAccountId,
 ) -> Vec<String> {
-    let from = today() - Days::new(tributary_sync::history::DEFAULT_HISTORY_DAYS);
-    let mut ids = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = world
+    every_id(|cursor| {
+        world
             .alpaca
-            .account_transactions(&(), account, from, today(), cursor)
-            .await
-            .unwrap();
-        assert!(page.left_out.is_empty(), "{:?}", page.left_out);
-        ids.extend(
-            page.transactions
-                .iter()
-                .map(|t| t.provider_transaction_id.as_str().to_owned()),
-        );
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    ids.sort();
-    ids
+            .account_transactions(&(), account, first_window_start(), today(), cursor)
+    })
+    .await
 }
 
 pub async fn alpacas_activities_are_the_brokerage_accounts_history_and_a_resync_writes_none<

@@ -19,6 +19,7 @@ use crate::capability::{Aggregation, Transaction, TransactionPage};
 use crate::plaid::convert::transaction_type;
 use crate::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use crate::tests::support::fixture;
+use crate::tests::support::transactions::{assert_a_history, every_page, exact, kept_and_left_out};
 
 const SPEC: &str = "plaid-openapi.yml";
 const TRANSACTIONS: &str = "/investments/transactions/get";
@@ -243,13 +244,6 @@ fn an_unknown_type_keeps_plaids_word_unless_its_subtype_names_a_kind() {
 }
 
 /// A JSON number's decimal text, exactly (`7.99`, or `3e-6` as a spec file may write it).
-fn exact(number: &Value) -> Decimal {
-    let text = number.to_string();
-    Decimal::from_str_exact(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .unwrap_or_else(|_| panic!("{text} is a decimal"))
-}
-
 /// Checks one converted transaction against the JSON Plaid sent for it: Plaid's debit-positive `amount` is
 /// negated, its `quantity` kept (zero is none), its `fees` kept positive when charged, and a buy's units come
 /// in for cash out, a sale's the reverse.
@@ -383,24 +377,8 @@ async fn a_page_with_one_misshapen_item_of_each_kind_keeps_the_rest_and_says_why
         .await
         .unwrap();
 
-    let kept: Vec<&str> = page
-        .transactions
-        .iter()
-        .map(|t| t.provider_transaction_id.as_str())
-        .collect();
+    let (kept, left_out) = kept_and_left_out(&page, "transaction");
     assert_eq!(kept.len(), 1, "the good one is kept, alone: {kept:?}");
-    let left_out: Vec<(String, String)> = page
-        .left_out
-        .iter()
-        .map(|item| {
-            assert_eq!(item.item, "transaction");
-            assert!(!item.reason.is_empty(), "{item}");
-            (
-                item.provider_id.clone().unwrap_or_default(),
-                item.field.clone(),
-            )
-        })
-        .collect();
     let at = |index: usize, field: &str| format!("investment_transactions[{index}].{field}");
     assert_eq!(
         left_out,
@@ -439,47 +417,24 @@ async fn the_default_items_two_years_of_history_pages_in_three_dated_and_signed_
     let today = Utc::now().date_naive();
     let (from, to) = (today - Days::days(730), today);
 
-    let mut all: Vec<Transaction> = Vec::new();
-    let mut cursor = None;
-    let mut pages = 0;
-    loop {
-        let page = plaid.transactions(&token, from, to, cursor).await.unwrap();
-        assert_eq!(page.left_out, []);
-        pages += 1;
-        all.extend(page.transactions);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-
+    let (pages, all) = every_page(|cursor| plaid.transactions(&token, from, to, cursor)).await;
     assert_eq!((pages, all.len()), (3, 1_200));
-    let ids: BTreeSet<_> = all.iter().map(|t| &t.provider_transaction_id).collect();
-    assert_eq!(ids.len(), 1_200, "every transaction once");
-    assert!(
-        all.windows(2)
-            .all(|pair| pair[0].trade_date >= pair[1].trade_date),
-        "newest first"
+    assert_a_history(
+        &all,
+        (from, to),
+        today - Days::days(600),
+        &[
+            "buy",
+            "sell",
+            "dividend",
+            "interest",
+            "deposit",
+            "withdrawal",
+            "fee",
+            "tax",
+            "split",
+        ],
     );
-    assert!(all.iter().all(|t| (from..=to).contains(&t.trade_date)));
-    assert!(
-        all.last().unwrap().trade_date <= today - Days::days(600),
-        "the history reaches back about two years"
-    );
-    let kinds: BTreeSet<&str> = all.iter().map(|t| t.transaction_type.as_str()).collect();
-    for kind in [
-        "buy",
-        "sell",
-        "dividend",
-        "interest",
-        "deposit",
-        "withdrawal",
-        "fee",
-        "tax",
-        "split",
-    ] {
-        assert!(kinds.contains(kind), "{kind} in {kinds:?}");
-    }
     all.iter().for_each(assert_signed_as_stored);
     let split = all
         .iter()

@@ -18,9 +18,10 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::client::spec::example_of;
-use crate::capability::{Aggregation, Transaction, TransactionPage};
+use crate::capability::{Aggregation, TransactionPage};
 use crate::snaptrade::convert::{activity_amount, activity_quantity};
 use crate::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
+use crate::tests::support::transactions::{assert_a_history, every_page, kept_and_left_out};
 use crate::tests::support::{dec, fixture_text};
 
 const SPEC: &str = "snaptrade-openapi.yaml";
@@ -453,24 +454,8 @@ async fn a_page_with_one_misshapen_item_of_each_kind_keeps_the_rest_and_says_why
 
     let page = read_page(sent).await;
 
-    let kept: Vec<&str> = page
-        .transactions
-        .iter()
-        .map(|t| t.provider_transaction_id.as_str())
-        .collect();
+    let (kept, left_out) = kept_and_left_out(&page, "activity");
     assert_eq!(kept.len(), 1, "the good one is kept, alone: {kept:?}");
-    let left_out: Vec<(String, String)> = page
-        .left_out
-        .iter()
-        .map(|item| {
-            assert_eq!(item.item, "activity");
-            assert!(!item.reason.is_empty(), "{item}");
-            (
-                item.provider_id.clone().unwrap_or_default(),
-                item.field.clone(),
-            )
-        })
-        .collect();
     let at = |index: usize, field: &str| format!("activities[{index}].{field}");
     assert_eq!(
         left_out,
@@ -549,49 +534,26 @@ async fn the_default_accounts_two_years_of_activities_page_in_two_dated_and_sign
     let today = Utc::now().date_naive();
     let (from, to) = (today - Days::days(730), today);
 
-    let mut all: Vec<Transaction> = Vec::new();
-    let mut cursor = None;
-    let mut pages = 0;
-    loop {
-        let page = snaptrade
-            .transactions(&user, from, to, cursor)
-            .await
-            .unwrap();
-        assert_eq!(page.left_out, []);
-        pages += 1;
-        all.extend(page.transactions);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-
+    let (pages, all) = every_page(|cursor| snaptrade.transactions(&user, from, to, cursor)).await;
     assert_eq!(seeded.account_ids.len(), 1);
     assert_eq!((pages, all.len()), (2, 1_200));
-    let ids: BTreeSet<_> = all.iter().map(|t| &t.provider_transaction_id).collect();
-    assert_eq!(ids.len(), 1_200, "every activity once");
-    assert!(
-        all.windows(2)
-            .all(|pair| pair[0].trade_date >= pair[1].trade_date),
-        "newest first"
+    assert_a_history(
+        &all,
+        (from, to),
+        today - Days::days(600),
+        &[
+            "buy",
+            "sell",
+            "dividend",
+            "reinvestment",
+            "interest",
+            "deposit",
+            "withdrawal",
+            "fee",
+            "tax",
+            "split",
+        ],
     );
-    assert!(all.iter().all(|t| (from..=to).contains(&t.trade_date)));
-    assert!(all.last().unwrap().trade_date <= today - Days::days(600));
-    let kinds: BTreeSet<&str> = all.iter().map(|t| t.transaction_type.as_str()).collect();
-    for kind in [
-        "buy",
-        "sell",
-        "dividend",
-        "reinvestment",
-        "interest",
-        "deposit",
-        "withdrawal",
-        "fee",
-        "tax",
-        "split",
-    ] {
-        assert!(kinds.contains(kind), "{kind} in {kinds:?}");
-    }
     for transaction in &all {
         let amount = transaction.amount.get();
         let quantity = transaction.quantity;

@@ -167,3 +167,5 @@ pub fn required_variable(name: &str) -> String {
 #[cfg(feature = "alpaca")]
 pub mod alpaca;
 pub mod dropping_proxy;
+#[cfg(any(feature = "plaid", feature = "snaptrade"))]
+pub mod transactions;

@@ -23,6 +23,7 @@ use tributary::domain::{
 };
 use tributary::repo::{Keyring, PgStore, SecretKey, TransactionRepository, TransactionsWritten};
 
+use crate::holdings::escape;
 use crate::memory::{memory, reset_peak_rss};
 use crate::portfolio;
 use crate::report::{Figure, Timed, human};
@@ -463,20 +464,6 @@ fn copy_line(out: &mut String, t: &NewInvestmentTransaction) -> anyhow::Result<(
     out.push_str(&fields.join("\t"));
     out.push('\n');
     Ok(())
-}
-
-fn escape(value: &str) -> String {
-    let mut escaped = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => escaped.push_str("\\\\"),
-            '\t' => escaped.push_str("\\t"),
-            '\n' => escaped.push_str("\\n"),
-            '\r' => escaped.push_str("\\r"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// How far the process's peak RSS rose while generating the history page by page and, with a store, storing

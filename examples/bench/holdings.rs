@@ -268,7 +268,8 @@ fn copy_line(out: &mut String, h: &NewHolding) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn escape(value: &str) -> String {
+/// A value in COPY's text format: backslash, tab and line ends escaped.
+pub fn escape(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len());
     for c in value.chars() {
         match c {

@@ -19,7 +19,9 @@ use crate::capability::{Aggregation, Transaction, TransactionPage};
 use crate::plaid::convert::transaction_type;
 use crate::plaid::{AccessToken, PlaidClient, PlaidConfig, PlaidEnvironment};
 use crate::tests::support::fixture;
-use crate::tests::support::transactions::{assert_a_history, every_page, exact, kept_and_left_out};
+use crate::tests::support::transactions::{
+    assert_a_history, assert_every_listed_value_decided, every_page, exact, kept_and_left_out,
+};
 
 const SPEC: &str = "plaid-openapi.yml";
 const TRANSACTIONS: &str = "/investments/transactions/get";
@@ -171,16 +173,7 @@ fn every_subtype_the_spec_lists_is_decided_as_shared_or_plaids_own_and_none_is_s
         .map(|(name, _)| name.to_owned())
         .chain(PLAIDS_OWN.iter().map(|name| (*name).to_owned()))
         .collect();
-    assert_eq!(
-        listed.difference(&decided).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "subtypes the spec lists that no one decided"
-    );
-    assert_eq!(
-        decided.difference(&listed).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "subtypes decided that the spec no longer lists"
-    );
+    assert_every_listed_value_decided(&listed, &decided, "subtypes");
 }
 
 #[tokio::test]

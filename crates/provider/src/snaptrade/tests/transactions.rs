@@ -21,7 +21,9 @@ use super::client::spec::example_of;
 use crate::capability::{Aggregation, TransactionPage};
 use crate::snaptrade::convert::{activity_amount, activity_quantity};
 use crate::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
-use crate::tests::support::transactions::{assert_a_history, every_page, kept_and_left_out};
+use crate::tests::support::transactions::{
+    assert_a_history, assert_every_listed_value_decided, every_page, kept_and_left_out,
+};
 use crate::tests::support::{dec, fixture_text};
 
 const SPEC: &str = "snaptrade-openapi.yaml";
@@ -178,16 +180,7 @@ fn every_activity_type_the_specs_list_is_decided_as_shared_or_snaptrades_own() {
         .chain(SNAPTRADES_OWN.iter().map(|name| (*name).to_owned()))
         .collect();
     assert!(listed.len() >= 19, "{listed:?}");
-    assert_eq!(
-        listed.difference(&decided).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "types the specs list that no one decided"
-    );
-    assert_eq!(
-        decided.difference(&listed).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "types decided that no spec lists"
-    );
+    assert_every_listed_value_decided(&listed, &decided, "types");
 }
 
 #[tokio::test]

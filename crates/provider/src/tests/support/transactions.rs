@@ -2,6 +2,7 @@
 //! and what was left out, a history paged to its end, and the checks every generated history must pass.
 
 use std::collections::BTreeSet;
+use std::fmt::Debug;
 use std::future::Future;
 
 use chrono::NaiveDate;
@@ -90,4 +91,23 @@ pub fn assert_a_history(
     for kind in kinds {
         assert!(present.contains(kind), "{kind} in {present:?}");
     }
+}
+
+/// The values a spec lists and the values the mapping decided are the same set: a value the spec adds fails
+/// until someone decides it, and a decision the spec no longer backs is stale. `what` names them in the message.
+pub fn assert_every_listed_value_decided<T: Ord + Debug>(
+    listed: &BTreeSet<T>,
+    decided: &BTreeSet<T>,
+    what: &str,
+) {
+    assert_eq!(
+        listed.difference(decided).collect::<Vec<_>>(),
+        Vec::<&T>::new(),
+        "{what} the spec lists that no one decided"
+    );
+    assert_eq!(
+        decided.difference(listed).collect::<Vec<_>>(),
+        Vec::<&T>::new(),
+        "{what} decided that the spec no longer lists"
+    );
 }

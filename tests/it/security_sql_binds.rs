@@ -43,6 +43,51 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "copy_in_raw(&statement)",
         "the COPY text above, built from a const column list",
     ),
+    (
+        "examples/bench/reseal.rs",
+        "AssertSqlSafe(format!(\"create database {database}\"))",
+        "CREATE DATABASE takes no bind parameters; {database} is the bench's scratch database name (a fixed prefix and the process id) with `_reseal`",
+    ),
+    (
+        "examples/bench/reseal.rs",
+        "format!(\"drop database if exists {database} with (force)\")",
+        "DROP DATABASE takes no bind parameters; {database} is the name created above",
+    ),
+    (
+        "examples/bench/reseal.rs",
+        "AssertSqlSafe(drop_reseal_database)",
+        "the DROP DATABASE text above",
+    ),
+    (
+        "examples/bench/webhooks.rs",
+        "let versions_in_table = format!(",
+        "a table name cannot be bound; {table} comes from the const WATCHED list in the same file, and the user id is bound",
+    ),
+    (
+        "examples/bench/webhooks.rs",
+        "AssertSqlSafe(versions_in_table)",
+        "the SELECT text above, a const table name spliced",
+    ),
+    (
+        "crates/repo/src/pg/mod.rs",
+        "let begin_with_claims = format!(",
+        "BEGIN with the role and claims as one simple query, which takes no bind parameters; the only value is a UserId (a Uuid: hex digits and hyphens) inside serde_json's claims object, which holds no quote",
+    ),
+    (
+        "crates/repo/src/pg/mod.rs",
+        "begin_with(sqlx::AssertSqlSafe(begin_as(me)))",
+        "the BEGIN text above (begin_as)",
+    ),
+    (
+        "crates/repo/src/pg/holdings.rs",
+        "let begin_and_lock = format!(",
+        "BEGIN with the user's advisory lock as one simple query, which takes no bind parameters; the only value is a UserId (a Uuid: hex digits and hyphens)",
+    ),
+    (
+        "crates/repo/src/pg/holdings.rs",
+        "begin_with(sqlx::AssertSqlSafe(begin_and_lock))",
+        "the BEGIN text above",
+    ),
 ];
 
 /// A piece of Rust source, comments dropped.

@@ -43,6 +43,13 @@ pub enum RepoError {
         /// What failed.
         reason: String,
     },
+    /// A database URL [`PgStore::connect`](crate::PgStore::connect) cannot use. The reason names the part at
+    /// fault and never repeats the URL, which may hold a password. Not retryable: the configuration is wrong.
+    #[error("bad database URL: {reason}")]
+    BadDatabaseUrl {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A sealed secret could not be sealed or opened (unknown key, wrong key, tampered value).
     #[error(transparent)]
     Secret(#[from] SecretError),

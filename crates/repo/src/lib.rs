@@ -6,7 +6,8 @@
 //! [`TransactionRepository`], [`ValueHistoryRepository`] (all together: [`Store`]) — and every method
 //! takes the [`UserId`](tributary_domain::UserId) it acts for. Three implementations:
 //!
-//! * [`PgStore`] over a `sqlx::PgPool`. In service mode the Rust code scopes each query by user; with
+//! * [`PgStore`] over a `sqlx::PgPool` ([`PgStore::connect`] builds one tuned to cost a statement one round trip
+//!   on the caller's path; [`PgStoreOptions`] says why each setting is what it is). In service mode the Rust code scopes each query by user; with
 //!   [`PgStore::for_user`] every call also runs as role `authenticated` with the user's JWT claims, so Supabase's
 //!   row-level security backs the code up.
 //! * [`MemoryStore`]: the same semantics in memory. One conformance suite (`tests/it/conformance/`) runs against both.
@@ -114,7 +115,7 @@ pub use lock::{HeldLock, InProcessGuard, InProcessLocks, UserLock};
 pub use memory::MemoryStore;
 #[cfg(feature = "mock")]
 pub use mock::MockStore;
-pub use pg::{PgStore, StoreTx};
+pub use pg::{PgStore, PgStoreOptions, StoreTx};
 #[cfg(feature = "mock")]
 pub use plaid_items::MockPlaidItemRepository;
 pub use plaid_items::{

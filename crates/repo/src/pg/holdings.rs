@@ -16,6 +16,7 @@ use tributary_domain::{
 };
 
 use super::row::Columns;
+use super::session::{StoreTx, TxKind};
 use super::{PgStore, commit};
 use crate::batch::check_holdings;
 use crate::error::classify;
@@ -136,7 +137,8 @@ const UPSERT: &str = concat!("with ", changed_rows!(), "\n", insert_changed!());
 
 /// [`UPSERT`] with the removal of every (symbol, currency) the batch does not name (`''` stands for no currency
 /// there: the column's CHECK never lets a code be empty, and equality on it can be hashed), in one statement (one round trip; the
-/// two touch disjoint rows, so sharing a snapshot changes nothing). Run after [`LOCK_USER`], in its transaction.
+/// two touch disjoint rows, so sharing a snapshot changes nothing). Run after [`LOCK_USER`], in its transaction;
+/// `$25` is the `plan_cache_mode` that [`LOCK_USER`] found, which the statement puts back.
 macro_rules! replace_with {
     ($rows:expr) => {
         concat!(
@@ -151,7 +153,8 @@ macro_rules! replace_with {
             ", written as (\n",
             insert_changed!(),
             "\nreturning 1)
-select (select count(*) from removed) as removed, (select count(*) from written) as written"
+select (select count(*) from removed) as removed, (select count(*) from written) as written,
+       pg_catalog.set_config('plan_cache_mode', $25, true) as restored"
         )
     };
 }
@@ -163,8 +166,16 @@ const REPLACE_ALL: &str = replace_with!(all_rows!());
 
 /// Two replacements of one user's holdings at once would interleave their deletes and upserts; this lock,
 /// held until commit, makes the second wait for the first.
-const LOCK_USER: &str =
-    "select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1::text, 0))";
+///
+/// In the same round trip it has the replacement ([`REPLACE`], [`REPLACE_ALL`]) run on its generic plan, and
+/// returns the setting to restore afterwards (the replacement restores it itself, so the rest of a unit of writes
+/// plans as before). Left to choose, PostgreSQL planned the replacement afresh on every call: a custom plan for a
+/// user with few rows looks cheaper than the generic one, which expects an average user's, but both are the same
+/// plan (an index scan on the user for the delete, the unnested batch inserted), and planning the statement cost
+/// about a third of a millisecond a user (docs/benchmarks.md).
+const LOCK_USER: &str = "select pg_catalog.current_setting('plan_cache_mode') as previous,
+       pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)
+from pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1::text, 0))";
 
 macro_rules! select_holdings {
     ($where:literal) => {
@@ -224,13 +235,8 @@ impl HoldingRepository for PgStore {
         } else {
             REPLACE
         };
-        let mut tx = self.begin(user).await?;
-        sqlx::query(LOCK_USER)
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        let replaced = replace(&mut tx, statement, user, &rows).await?;
+        let (mut tx, previous) = locked(self, user).await?;
+        let replaced = replace(&mut tx, statement, user, &rows, previous).await?;
         commit(tx).await?;
         Ok(replaced)
     }
@@ -254,6 +260,34 @@ impl HoldingRepository for PgStore {
     }
 }
 
+/// A transaction holding [`LOCK_USER`], and the `plan_cache_mode` to put back. A service-mode store outside the
+/// user's lock sends `BEGIN` and the lock as one simple query (one round trip where two statements take two); the
+/// transaction is the replacement's own, so the setting ends with it (the replacement's restore leaves it as it
+/// is). The lock's key
+/// is spelled out, not bound: it is the user's id, a UUID, whose text is hex digits and hyphens. Should the lock
+/// fail, the error is the `BEGIN`'s and sqlx rolls the transaction back before the connection is reused.
+async fn locked(store: &PgStore, user: UserId) -> Result<(StoreTx, String), RepoError> {
+    if store.acting_as.is_none() && store.session_of(user).is_none() {
+        let begin_and_lock = format!(
+            "begin; select pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true) \
+             from pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('{user}', 0))"
+        );
+        let tx = store
+            .pool
+            .begin_with(sqlx::AssertSqlSafe(begin_and_lock))
+            .await
+            .map_err(classify)?;
+        return Ok((StoreTx(TxKind::Pooled(tx)), "force_generic_plan".to_owned()));
+    }
+    let mut tx = store.begin(user).await?;
+    let (previous, _): (String, String) = sqlx::query_as(LOCK_USER)
+        .bind(user.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify)?;
+    Ok((tx, previous))
+}
+
 /// The batch as one statement; returns the rows inserted or changed.
 async fn upsert(
     conn: &mut PgConnection,
@@ -272,18 +306,21 @@ async fn upsert(
 }
 
 /// The user's holdings become the batch, in one statement ([`REPLACE`] or [`REPLACE_ALL`]): symbols it does
-/// not name are removed, the rest upserted. The caller holds [`LOCK_USER`].
+/// not name are removed, the rest upserted. The caller holds [`LOCK_USER`], which gave `plan_cache_mode`'s
+/// `previous` value; the statement puts it back.
 async fn replace(
     conn: &mut PgConnection,
     statement: &'static str,
     user: UserId,
     rows: &[Row<'_>],
+    previous: String,
 ) -> Result<HoldingsReplaced, RepoError> {
-    let (removed, written): (i64, i64) =
-        sqlx::query_as_with(statement, batch_arguments(user, rows)?)
-            .fetch_one(conn)
-            .await
-            .map_err(classify)?;
+    let mut args = batch_arguments(user, rows)?;
+    add(&mut args, "plan_cache_mode", previous)?;
+    let (removed, written, _): (i64, i64, String) = sqlx::query_as_with(statement, args)
+        .fetch_one(conn)
+        .await
+        .map_err(classify)?;
     Ok(HoldingsReplaced {
         written: usize::try_from(written).unwrap_or(usize::MAX),
         removed: usize::try_from(removed).unwrap_or(usize::MAX),
@@ -536,7 +573,7 @@ fn add<'t, T: Encode<'t, Postgres> + Type<Postgres>>(
 /// the replacement's lock: a replacement that commits meanwhile simply comes after this one.
 async fn stored_digests(store: &PgStore, user: UserId) -> Result<StoredDigests, RepoError> {
     let query = sqlx::query(STORED_DIGESTS).bind(user.into_uuid());
-    let stored = store.read_rows_alone(user, query, read_digest).await?;
+    let stored = store.read_rows(user, query, read_digest).await?;
     Ok(stored.into_iter().collect())
 }
 

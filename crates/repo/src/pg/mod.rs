@@ -1,6 +1,7 @@
 //! [`PgStore`]: the repositories on PostgreSQL through `sqlx`, in service mode or scoped to one signed-in user.
 
 mod accounts;
+mod connect;
 mod connections;
 mod holdings;
 mod orders;
@@ -24,6 +25,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgPool, Postgres};
 use tributary_domain::UserId;
 
+pub use connect::PgStoreOptions;
 pub use session::StoreTx;
 use session::TxKind;
 use session::{PgLock, PgSession};
@@ -103,11 +105,18 @@ impl PgStore {
                 "a store scoped to user {me} cannot act for user {user}"
             )));
         }
-        let mut tx = match self.session_of(user) {
-            Some(session) => StoreTx(TxKind::Session(session.begin().await?)),
-            None => StoreTx(TxKind::Pooled(self.pool.begin().await.map_err(classify)?)),
+        let mut tx = match (self.session_of(user), self.acting_as) {
+            (Some(session), _) => StoreTx(TxKind::Session(session.begin().await?)),
+            // One round trip for BEGIN and the identity, where two statements would take two.
+            (None, Some(me)) => StoreTx(TxKind::Pooled(
+                self.pool
+                    .begin_with(sqlx::AssertSqlSafe(begin_as(me)))
+                    .await
+                    .map_err(classify)?,
+            )),
+            (None, None) => StoreTx(TxKind::Pooled(self.pool.begin().await.map_err(classify)?)),
         };
-        if let Some(me) = self.acting_as {
+        if let (Some(me), TxKind::Session(_)) = (self.acting_as, &tx.0) {
             let claims = serde_json::json!({ "sub": me.to_string(), "role": "authenticated" });
             // Both settings are transaction-local, as PostgREST sets them: the pooled connection goes back clean.
             sqlx::query(
@@ -132,34 +141,40 @@ impl PgStore {
         &self.keyring
     }
 
-    /// Runs one query for `user` in its own transaction, under the store's identity, and reads every row.
+    /// Runs one read for `user` under the store's identity and reads every row. User-scoped, it runs in its own
+    /// transaction as role `authenticated` with the user's claims (two round trips while the caller waits: the
+    /// `BEGIN` with the claims, then the query; the transaction ends as the connection returns to the pool). In service mode it is one statement, its own
+    /// transaction: on the pool, or on the lock's connection (inside its unit of writes when one is open) for a
+    /// store bound to `user`'s lock. One round trip where `BEGIN`, the query and `COMMIT` take three.
     pub(crate) async fn read_rows<T>(
         &self,
         user: UserId,
         query: PgQuery<'_>,
         read: fn(&PgRow) -> Result<T, RepoError>,
     ) -> Result<Vec<T>, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let rows = query.fetch_all(&mut *tx).await.map_err(classify)?;
-        let items = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
-        commit(tx).await?;
-        Ok(items)
+        self.fetch_rows(user, query)
+            .await?
+            .iter()
+            .map(read)
+            .collect()
     }
 
-    /// As [`Self::read_rows`], but in service mode outside `user`'s lock the query runs alone on the pool: one
-    /// round trip where `BEGIN`, query and `COMMIT` take three, and a lone statement is its own transaction
-    /// anyway. For reads on the hot path (the portfolio mode, the digests before a replacement).
-    pub(crate) async fn read_rows_alone<T>(
+    /// [`Self::read_rows`]'s rows, before they are read.
+    pub(crate) async fn fetch_rows(
         &self,
         user: UserId,
         query: PgQuery<'_>,
-        read: fn(&PgRow) -> Result<T, RepoError>,
-    ) -> Result<Vec<T>, RepoError> {
-        if self.acting_as.is_some() || self.session_of(user).is_some() {
-            return self.read_rows(user, query, read).await;
+    ) -> Result<Vec<PgRow>, RepoError> {
+        if self.acting_as.is_some() {
+            let mut tx = self.begin(user).await?;
+            let rows = query.fetch_all(&mut *tx).await.map_err(classify)?;
+            tx.end_read().await?;
+            Ok(rows)
+        } else if let Some(session) = self.session_of(user) {
+            session.fetch_all(query).await
+        } else {
+            query.fetch_all(&self.pool).await.map_err(classify)
         }
-        let rows = query.fetch_all(&self.pool).await.map_err(classify)?;
-        rows.iter().map(read).collect()
     }
 
     /// As [`Self::read_rows`] for a query that selects one row by key: no row is [`RepoError::NotFound`].
@@ -182,6 +197,19 @@ pub(crate) fn only_row<T>(mut rows: Vec<T>, entity: &'static str) -> Result<T, R
 /// A query with its binds, before it runs.
 pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
+/// `BEGIN`, then the role and JWT claims PostgREST sets for a signed-in user's request, both transaction-local,
+/// as one simple query. The claims are spelled out, not bound (a simple query has no parameters): they hold only
+/// the user's id, a UUID, whose text is hex digits and hyphens. Should the settings fail, the error is the
+/// `BEGIN`'s and sqlx rolls the transaction back before the connection is reused: nothing runs without them.
+fn begin_as(user: UserId) -> String {
+    let claims = serde_json::json!({ "sub": user.to_string(), "role": "authenticated" });
+    let begin_with_claims = format!(
+        "begin; select pg_catalog.set_config('role', 'authenticated', true), \
+         pg_catalog.set_config('request.jwt.claims', '{claims}', true)"
+    );
+    begin_with_claims
+}
+
 /// Commits, sorting a failure like any other.
 pub(crate) async fn commit(tx: StoreTx) -> Result<(), RepoError> {
     tx.commit().await
@@ -202,5 +230,21 @@ impl LockRepository for PgStore {
             session: Some(Arc::clone(session)),
             ..self.clone()
         })
+    }
+}
+
+#[cfg(test)]
+mod begin_as_tests {
+    use super::*;
+
+    #[test]
+    fn the_begin_text_quotes_only_its_own_literals_whatever_the_user() {
+        for _ in 0..100 {
+            let user = UserId::new(uuid::Uuid::new_v4());
+            let text = begin_as(user);
+            // 'role', 'authenticated', 'request.jwt.claims' and the claims: eight quotes, none inside a value.
+            assert_eq!(text.matches('\'').count(), 8, "{text}");
+            assert!(text.contains(&format!("\"sub\":\"{user}\"")), "{text}");
+        }
     }
 }

@@ -61,15 +61,31 @@ join public.snaptrade_orders o
   on o.user_id = $1 and o.brokerage_order_id = k.brokerage_order_id and o.account_id = k.account_id
 order by k.position";
 
-const SELECT: &str = "
+/// The order columns [`read_order`] reads, from `snaptrade_orders o`, and the order they are listed in.
+macro_rules! select_orders {
+    ($where:literal) => {
+        concat!(
+            "
 select o.id, o.user_id, o.account_id, o.brokerage_order_id, o.symbol, o.universal_symbol_id, o.action,
        o.order_type, o.time_in_force, o.units, o.notional_value, o.limit_price, o.stop_price, o.filled_units,
        o.average_fill_price, o.status, o.status_message, o.placed_at, o.filled_at, o.cancelled_at, o.updated_at,
        o.raw_order_data, o.client_order_id
 from public.snaptrade_orders o
-where o.user_id = $1 and ($2::uuid is null or o.id = $2) and ($3::uuid is null or o.account_id = $3)
-  and ($4::text is null or o.client_order_id = $4)
-order by o.placed_at desc, o.brokerage_order_id collate \"C\", o.account_id";
+where o.user_id = $1",
+            $where,
+            "
+order by o.placed_at desc, o.brokerage_order_id collate \"C\", o.account_id"
+        )
+    };
+}
+
+// One statement per shape, each condition an index bound: sqlx prepares statements and PostgreSQL may keep a
+// generic plan after five runs, which cannot use `($2 is null or o.id = $2)` as one and reads every order of the
+// user instead (see the transactions' SELECT_IN_ACCOUNT).
+const SELECT_ALL: &str = select_orders!("");
+const SELECT_ONE: &str = select_orders!(" and o.id = $2");
+const SELECT_IN_ACCOUNT: &str = select_orders!(" and o.account_id = $2");
+const SELECT_BY_CLIENT_ORDER_ID: &str = select_orders!(" and o.client_order_id = $2");
 
 /// The recorded order, locked until the confirmation commits; its account.
 const LOCK_ORDER: &str =
@@ -324,19 +340,21 @@ fn select_query(
     order: Option<OrderId>,
     account: Option<AccountId>,
 ) -> PgQuery<'static> {
-    sqlx::query(SELECT)
-        .bind(user.into_uuid())
-        .bind(order.map(OrderId::into_uuid))
-        .bind(account.map(AccountId::into_uuid))
-        .bind(None::<String>)
+    match (order, account) {
+        (Some(order), _) => sqlx::query(SELECT_ONE)
+            .bind(user.into_uuid())
+            .bind(order.into_uuid()),
+        (None, Some(account)) => sqlx::query(SELECT_IN_ACCOUNT)
+            .bind(user.into_uuid())
+            .bind(account.into_uuid()),
+        (None, None) => sqlx::query(SELECT_ALL).bind(user.into_uuid()),
+    }
 }
 
 /// The user's order placed with `client_order_id`.
 fn select_by_client_order_id(user: UserId, client_order_id: &ClientOrderId) -> PgQuery<'static> {
-    sqlx::query(SELECT)
+    sqlx::query(SELECT_BY_CLIENT_ORDER_ID)
         .bind(user.into_uuid())
-        .bind(None::<uuid::Uuid>)
-        .bind(None::<uuid::Uuid>)
         .bind(client_order_id.as_str().to_owned())
 }
 

@@ -59,7 +59,7 @@ impl PortfolioRepository for PgStore {
             sqlx::query(MODE_OF_ANY_USER)
         };
         let query = query.bind(user.into_uuid());
-        let rows = self.read_rows_alone(user, query, read_summary).await?;
+        let rows = self.read_rows(user, query, read_summary).await?;
         only_row(rows, "portfolio mode")
     }
 

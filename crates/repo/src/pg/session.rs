@@ -10,7 +10,9 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tributary_domain::UserId;
 
-use super::PgStore;
+use sqlx::postgres::PgRow;
+
+use super::{PgQuery, PgStore};
 use crate::error::classify;
 use crate::{HeldLock, RepoError};
 
@@ -132,6 +134,18 @@ impl PgSession {
             conn.close_on_drop();
         }
         cleaned
+    }
+
+    /// One read of a bound service-mode store: inside the open unit of writes if there is one, otherwise on its
+    /// own, since a lone statement is its own transaction. One round trip where `BEGIN`, the query and `COMMIT`
+    /// take three; a sync makes hundreds of such reads on the locked connection, one after another.
+    pub(crate) async fn fetch_all(&self, query: PgQuery<'_>) -> Result<Vec<PgRow>, RepoError> {
+        let mut held = self.held.lock().await;
+        if held.state == TxState::Abandoned {
+            execute(held.connection()?, "rollback").await?;
+            held.state = TxState::Idle;
+        }
+        query.fetch_all(held.connection()?).await.map_err(classify)
     }
 
     /// A transaction for one call of a bound store: the open unit's, or its own.
@@ -332,6 +346,19 @@ impl StoreTx {
     pub async fn commit(self) -> Result<(), RepoError> {
         match self.0 {
             TxKind::Pooled(tx) => tx.commit().await.map_err(classify),
+            TxKind::Session(tx) => tx.commit().await,
+        }
+    }
+
+    /// Ends a transaction that only read. A pooled one is let go uncommitted: sqlx queues its `ROLLBACK` and
+    /// sends it with the ping that returns the connection to the pool, after the caller has its answer, which for
+    /// a read is the same as a commit. One on a lock's connection commits, so the next call does not pay for it.
+    pub(crate) async fn end_read(self) -> Result<(), RepoError> {
+        match self.0 {
+            TxKind::Pooled(tx) => {
+                drop(tx);
+                Ok(())
+            }
             TxKind::Session(tx) => tx.commit().await,
         }
     }

@@ -65,11 +65,12 @@ impl SnapTradeUserRepository for PgStore {
     }
 
     async fn find_snaptrade_user(&self, user: UserId) -> Result<Option<SnapTradeUser>, RepoError> {
-        let mut tx = self.begin(user).await?;
-        let row = fetch(&mut tx, SELECT, user).await?;
-        let found = row.map(|row| self.read_snaptrade_user(&row)).transpose()?;
-        commit(tx).await?;
-        Ok(found)
+        // A sync reads it for each account whose orders it lists: one statement (see `PgStore::read_rows`).
+        let query = sqlx::query(SELECT).bind(user.into_uuid());
+        let rows = self.fetch_rows(user, query).await?;
+        rows.first()
+            .map(|row| self.read_snaptrade_user(row))
+            .transpose()
     }
 
     async fn record_snaptrade_sync(

@@ -142,15 +142,42 @@ const REMOVE: &str = "
 delete from public.investment_transactions
 where user_id = $1 and account_id = $2 and provider_transaction_id = any($3::text[])";
 
-const SELECT: &str = "
+/// The columns [`read_transaction`] reads, and the table.
+macro_rules! select_from {
+    () => {
+        "
 select id, user_id, account_id, provider, provider_transaction_id, trade_date, settlement_date, transaction_type,
        subtype, symbol, security_id, quantity, price, amount, fees, currency, description, raw_provider_data,
        created_at, updated_at
-from public.investment_transactions
-where user_id = $1 and ($2::uuid is null or account_id = $2) and ($3::date is null or trade_date >= $3)
-  and ($4::date is null or trade_date <= $4)
+from public.investment_transactions"
+    };
+}
+
+/// One account's transactions within the days given ($3, $4; NULL: no bound), newest first.
+///
+/// One statement per shape, each condition a bound of `idx_investment_transactions_account_date`: sqlx prepares
+/// statements, and after five runs PostgreSQL may keep a generic plan, which cannot use `($3 is null or …)` as an
+/// index bound. A single statement for both shapes read every stored row of the user in every call and sorted
+/// them (50 ms per account of 1,200 among 60,000 in the sync benchmark).
+const SELECT_IN_ACCOUNT: &str = concat!(
+    select_from!(),
+    "
+where user_id = $1 and account_id = $2
+  and trade_date >= coalesce($3::date, '-infinity'::date) and trade_date <= coalesce($4::date, 'infinity'::date)
+order by trade_date desc, provider_transaction_id collate \"C\"
+limit $5"
+);
+
+/// Every account's transactions within the days given ($2, $3), newest first, as [`SELECT_IN_ACCOUNT`] on
+/// `idx_investment_transactions_user_date`.
+const SELECT_ALL: &str = concat!(
+    select_from!(),
+    "
+where user_id = $1
+  and trade_date >= coalesce($2::date, '-infinity'::date) and trade_date <= coalesce($3::date, 'infinity'::date)
 order by trade_date desc, account_id, provider_transaction_id collate \"C\"
-limit $5";
+limit $4"
+);
 
 /// The account (if the user's) and how far its transactions were synced.
 const SYNCED_THROUGH: &str = "
@@ -236,12 +263,15 @@ impl TransactionRepository for PgStore {
         query: &TransactionQuery,
     ) -> Result<Vec<InvestmentTransaction>, RepoError> {
         query.check()?;
-        let select = sqlx::query(SELECT)
-            .bind(user.into_uuid())
-            .bind(query.account.map(AccountId::into_uuid))
-            .bind(query.from)
-            .bind(query.to)
-            .bind(i64::from(query.limit));
+        let select = match query.account {
+            Some(account) => sqlx::query(SELECT_IN_ACCOUNT)
+                .bind(user.into_uuid())
+                .bind(account.into_uuid()),
+            None => sqlx::query(SELECT_ALL).bind(user.into_uuid()),
+        }
+        .bind(query.from)
+        .bind(query.to)
+        .bind(i64::from(query.limit));
         self.read_rows(user, select, read_transaction).await
     }
 

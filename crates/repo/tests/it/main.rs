@@ -10,6 +10,7 @@ mod hosted_supabase;
 mod migration_0009;
 mod migration_0021;
 mod mock_service;
+mod pg_connect;
 mod pg_store;
 mod plaid_items_pg;
 mod portfolio_mode_truth_table;

@@ -7,8 +7,8 @@ use sqlx::PgPool;
 use tributary_domain::{AccountId, ExposeSecret, InstitutionName, Provider, Symbol, Units, UserId};
 use tributary_repo::{
     AccountRepository, ConnectionRepository, HoldingRepository, HoldingsReplaced, Keyring,
-    MemoryStore, OrderRepository, PgStore, PortfolioRepository, RepoError, SecretError, SecretKey,
-    SnapTradeUserRepository,
+    LockRepository, MemoryStore, OrderRepository, PgStore, PortfolioRepository, RepoError,
+    SecretError, SecretKey, SnapTradeUserRepository,
 };
 
 use crate::conformance::{self, account, contribution, holding, snaptrade_user};
@@ -653,6 +653,87 @@ async fn an_unchanged_replacement_writes_nothing_in_either_mode(pool: PgPool) ->
 }
 
 #[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn replacements_for_user_after_user_are_planned_once_not_on_every_call(
+    pool: PgPool,
+) -> TestResult {
+    // One connection, so every replacement runs the same prepared statements.
+    let single = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await?;
+    let service = store(&single, [1; 32]);
+    let users = [
+        new_user(&pool).await,
+        new_user(&pool).await,
+        new_user(&pool).await,
+    ];
+    // First writes (nothing held yet), then changed ones (one holding gone, one new): both statements, each
+    // more often than the five custom plans PostgreSQL tries before it would settle by itself.
+    for _ in 0..2 {
+        for &user in &users {
+            service.replace_holdings(user, &two_holdings(user)).await?;
+            let changed = [
+                holding(user, "VTI", "4", "1000"),
+                holding(user, "VXUS", "2", "120"),
+            ];
+            let replaced = service.replace_holdings(user, &changed).await?;
+            assert_eq!(
+                replaced,
+                HoldingsReplaced {
+                    written: 2,
+                    removed: 1
+                }
+            );
+            service.replace_holdings(user, &[]).await?;
+        }
+    }
+
+    // (first write?, generic plans, custom plans) of the two replacement statements on the connection.
+    let plans: Vec<(bool, i64, i64)> = sqlx::query_as(
+        "select statement like '%select * from incoming%', generic_plans, custom_plans
+         from pg_prepared_statements where statement like 'with removed as%' order by 1",
+    )
+    .fetch_all(&single)
+    .await?;
+    assert_eq!(plans, [(false, 12, 0), (true, 6, 0)]);
+    let setting: String = sqlx::query_scalar("select current_setting('plan_cache_mode')")
+        .fetch_one(&single)
+        .await?;
+    assert_eq!(setting, "auto");
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_replacement_inside_a_unit_of_writes_leaves_the_units_planner_setting_as_it_found_it(
+    pool: PgPool,
+) -> TestResult {
+    let service = store(&pool, [1; 32]);
+    let user = new_user(&pool).await;
+    let lock = service.lock_user(user).await?;
+    let bound = service.within(&lock)?;
+    lock.begin_writes().await?;
+    let mut tx = bound.begin(user).await?;
+    sqlx::query("set local plan_cache_mode = force_custom_plan")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+
+    let replaced = bound.replace_holdings(user, &two_holdings(user)).await?;
+
+    let mut tx = bound.begin(user).await?;
+    let setting: String = sqlx::query_scalar("select current_setting('plan_cache_mode')")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    lock.commit_writes().await?;
+    lock.release().await?;
+    assert_eq!(replaced.written, 2);
+    assert_eq!(setting, "force_custom_plan");
+    assert_eq!(service.list_holdings(user).await?.len(), 2);
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
 async fn a_row_changed_outside_the_repository_is_restored_by_the_next_unchanged_sync(
     pool: PgPool,
 ) -> TestResult {
@@ -1050,6 +1131,37 @@ async fn the_currency_column_refuses_what_is_not_a_currency_code(pool: PgPool) -
             .and_then(|e| e.as_database_error())
             .and_then(|e| e.code().map(|c| c.into_owned()));
         assert_eq!(code_of.as_deref(), Some("23514"), "{code:?}: {inserted:?}");
+    }
+    Ok(())
+}
+
+#[sqlx::test(migrator = "tributary_repo::MIGRATOR")]
+async fn a_user_scoped_read_leaves_its_connection_back_in_the_pool_as_nobody(
+    pool: PgPool,
+) -> TestResult {
+    let alice = new_user(&pool).await;
+    store(&pool, [1; 32])
+        .upsert_accounts(alice, &[account(alice, Provider::Plaid, "acc-a")])
+        .await?;
+    // One connection, so the check below runs on the connection the read used.
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await?;
+    let as_alice = store(&one, [1; 32]).for_user(alice);
+    for _ in 0..3 {
+        assert_eq!(as_alice.list_accounts(alice).await?.len(), 1);
+        // Still inside the read's transaction, this would run as alice.
+        let (role, claims): (String, String) = sqlx::query_as(
+            "select current_setting('role'), coalesce(current_setting('request.jwt.claims', true), '')",
+        )
+        .fetch_one(&one)
+        .await?;
+        assert_eq!(
+            (role.as_str(), claims.as_str()),
+            ("none", ""),
+            "the read's transaction ended with its role and claims"
+        );
     }
     Ok(())
 }

@@ -150,3 +150,39 @@ pub async fn a_unit_of_writes_is_saved_whole_or_not_at_all<H: Harness>(h: &H) {
     assert_eq!(store.list_accounts(user).await.unwrap().len(), 1);
     assert_eq!(symbols(h, user).await, ["AAPL"]);
 }
+
+pub async fn a_bound_stores_reads_join_its_open_unit_and_run_alone_outside_it<H: Harness>(h: &H) {
+    let user = h.new_user().await;
+    let store = h.admin();
+    let lock = store.lock_user(user).await.unwrap();
+    let bound = store.within(&lock).unwrap();
+    assert!(bound.list_accounts(user).await.unwrap().is_empty());
+
+    // Inside the unit, a read sees the unit's own writes before they are committed.
+    lock.begin_writes().await.unwrap();
+    bound
+        .upsert_accounts(user, &[account(user, Provider::Plaid, "acc-read")])
+        .await
+        .unwrap();
+    let inside = bound.list_accounts(user).await.unwrap();
+    assert_eq!(inside.len(), 1, "the unit's write, read inside the unit");
+    bound.get_account(user, inside[0].id).await.unwrap();
+    lock.commit_writes().await.unwrap();
+
+    // After the unit, reads on the locked connection run on their own and see what was committed; so does
+    // every other reader.
+    assert_eq!(bound.list_accounts(user).await.unwrap().len(), 1);
+    assert_eq!(store.list_accounts(user).await.unwrap().len(), 1);
+
+    // A unit left uncommitted is rolled back whole; the reads after it do not see its write.
+    lock.begin_writes().await.unwrap();
+    bound
+        .upsert_accounts(user, &[account(user, Provider::Plaid, "acc-dropped")])
+        .await
+        .unwrap();
+    assert_eq!(bound.list_accounts(user).await.unwrap().len(), 2);
+    drop(bound);
+    drop(lock);
+    let accounts = store.list_accounts(user).await.unwrap();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+}

@@ -48,6 +48,7 @@ pub use self::holdings::{
     replacing_holdings_removes_symbols_no_longer_held,
 };
 pub use self::locks::{
+    a_bound_stores_reads_join_its_open_unit_and_run_alone_outside_it,
     a_store_binds_to_its_own_locks_and_refuses_anothers,
     a_unit_of_writes_is_saved_whole_or_not_at_all,
     a_users_lock_waits_for_its_holder_and_other_users_do_not,
@@ -128,6 +129,7 @@ macro_rules! all_cases {
         $runner!(many_sync_outcomes_are_recorded_at_once_and_a_bad_batch_writes_nothing);
         $runner!(a_users_lock_waits_for_its_holder_and_other_users_do_not);
         $runner!(a_unit_of_writes_is_saved_whole_or_not_at_all);
+        $runner!(a_bound_stores_reads_join_its_open_unit_and_run_alone_outside_it);
         $runner!(a_store_binds_to_its_own_locks_and_refuses_anothers);
         $runner!(a_webhook_delivery_is_recorded_once_and_a_replay_is_refused);
         $runner!(

@@ -345,6 +345,13 @@ impl<S: Store + 'static> SyncEngine<S> {
             .into_iter()
             .map(|a| ((a.provider, a.provider_account_id), a.id))
             .collect();
+        // What the histories just read says of each account: whether it is stored from as far back as offered.
+        let history_stored: HashMap<AccountId, bool> = report
+            .history
+            .iter()
+            .flat_map(|h| &h.accounts)
+            .map(|a| (a.account_id, a.synced_through.is_some()))
+            .collect();
         let mut facts = HashMap::new();
         for snapshot in snapshots {
             for account in &snapshot.accounts {
@@ -361,6 +368,7 @@ impl<S: Store + 'static> SyncEngine<S> {
                             .positions
                             .as_ref()
                             .is_ok_and(|all| all.iter().all(|p| p.cost_basis.is_some())),
+                        history_stored: history_stored.get(&id).copied(),
                     },
                 );
             }

@@ -13,7 +13,9 @@
 //! # Page by page
 //!
 //! Each page is converted and upserted, one batch per account, before the next is fetched, so a history of
-//! 100,000 transactions is never held whole. A transaction of an account that is not stored is left out and
+//! 100,000 transactions is never held whole. A returned transaction identical in every column to the stored one
+//! (compared by a fingerprint of the stored rows in the range, read before the first page) is counted unchanged
+//! and not sent to the store: a re-sync that finds nothing new costs no write statement. A transaction of an account that is not stored is left out and
 //! reported; one the store refuses (a revision in another currency) is left out and reported, the rest of its
 //! batch stored.
 //!
@@ -91,9 +93,26 @@ impl Default for HistoryWindow {
 struct Tracked {
     account: AccountId,
     provider_account_id: ProviderAccountId,
-    /// Stored transactions inside the range not returned yet: the withdrawn ones, once the range is read.
-    unseen: HashSet<ProviderTransactionId>,
+    /// Stored transactions inside the range not returned yet, each with its [`Fingerprint`] (if it has one):
+    /// the withdrawn ones, once the range is read.
+    unseen: HashMap<ProviderTransactionId, Option<Fingerprint>>,
     entry: AccountHistory,
+}
+
+/// A stored transaction's every column, as a SHA-256 of its JSON form (a raw record's keys come sorted), so a
+/// re-sync can tell a returned transaction identical to the stored one without holding the stored rows (raw
+/// records are most of a row). Identical ones are not sent to the store again: an unchanged page costs no
+/// statement. Anything that differs, a figure's scale included (`1.50` against `1.5`), goes to the store, whose
+/// upsert decides as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    fn of(transaction: &NewInvestmentTransaction) -> Option<Self> {
+        use sha2::Digest as _;
+        let json = serde_json::to_vec(transaction).ok()?;
+        Some(Self(sha2::Sha256::digest(&json).into()))
+    }
 }
 
 impl<S: Store + 'static> SyncEngine<S> {
@@ -263,7 +282,7 @@ impl<S: Store + 'static> SyncEngine<S> {
             tracked.push(Tracked {
                 account: account.id,
                 provider_account_id: account.provider_account_id.clone(),
-                unseen: HashSet::new(),
+                unseen: HashMap::new(),
                 entry: AccountHistory {
                     provider_account_id: account.provider_account_id.clone(),
                     account_id: account.id,
@@ -281,9 +300,10 @@ impl<S: Store + 'static> SyncEngine<S> {
             return Ok(tracked);
         };
         for t in &mut tracked {
-            let mut unseen = HashSet::new();
+            let mut unseen = HashMap::new();
             self.each_stored(user, t.account, Some(from), Some(today), |row| {
-                unseen.insert(row.provider_transaction_id);
+                let fingerprint = Fingerprint::of(&row);
+                unseen.insert(row.provider_transaction_id, fingerprint);
             })
             .await?;
             t.unseen = unseen;
@@ -386,6 +406,8 @@ impl<S: Store + 'static> SyncEngine<S> {
             }
             report.left_out.extend(page.left_out);
             let mut batches: Vec<Vec<NewInvestmentTransaction>> = vec![Vec::new(); tracked.len()];
+            let mut on_page: Vec<HashSet<ProviderTransactionId>> =
+                vec![HashSet::new(); tracked.len()];
             for transaction in page.transactions {
                 let index = tracked
                     .iter()
@@ -393,11 +415,7 @@ impl<S: Store + 'static> SyncEngine<S> {
                 match index {
                     Some(index) => {
                         let t = &mut tracked[index];
-                        t.unseen.remove(&transaction.provider_transaction_id);
-                        let batch = &mut batches[index];
-                        if batch.iter().any(|b| {
-                            b.provider_transaction_id == transaction.provider_transaction_id
-                        }) {
+                        if !on_page[index].insert(transaction.provider_transaction_id.clone()) {
                             report.left_out.push(not_stored(
                                 provider,
                                 &transaction,
@@ -407,7 +425,16 @@ impl<S: Store + 'static> SyncEngine<S> {
                             t.entry.left_out += 1;
                             continue;
                         }
-                        batch.push(transaction.into_new(user, t.account, provider));
+                        let stored = t.unseen.remove(&transaction.provider_transaction_id);
+                        let new = transaction.into_new(user, t.account, provider);
+                        if stored
+                            .flatten()
+                            .is_some_and(|f| Some(f) == Fingerprint::of(&new))
+                        {
+                            t.entry.written.unchanged += 1;
+                            continue;
+                        }
+                        batches[index].push(new);
                     }
                     // An account of the feed outside the sync's scope: another sync's.
                     None if covered.contains(&transaction.provider_account_id) => {}
@@ -489,7 +516,8 @@ impl<S: Store + 'static> SyncEngine<S> {
         today: NaiveDate,
     ) -> Result<(), SyncError> {
         if !t.unseen.is_empty() {
-            let mut withdrawn: Vec<ProviderTransactionId> = t.unseen.drain().collect();
+            let mut withdrawn: Vec<ProviderTransactionId> =
+                t.unseen.drain().map(|(id, _)| id).collect();
             withdrawn.sort_by(|a, b| a.as_str().cmp(b.as_str()));
             t.entry.removed = self
                 .store

@@ -42,6 +42,9 @@ pub(crate) struct AccountFacts {
     pub(crate) currency: Option<Currency>,
     /// Whether every position reported its cost basis.
     pub(crate) cost_known: bool,
+    /// Whether the account's history is stored from as far back as the provider offers, when this sync's history
+    /// said (`None`: the store is asked).
+    pub(crate) history_stored: Option<bool>,
 }
 
 /// One account's figures in one currency, as they are summed.
@@ -140,12 +143,15 @@ impl<S: Store + 'static> SyncEngine<S> {
             }
         }
         for account in &accounts {
-            if self
-                .store
-                .transactions_synced_through(user, account.id)
-                .await?
-                .is_none()
-            {
+            let history_stored = match facts.get(&account.id).and_then(|f| f.history_stored) {
+                Some(known) => known,
+                None => self
+                    .store
+                    .transactions_synced_through(user, account.id)
+                    .await?
+                    .is_some(),
+            };
+            if !history_stored {
                 continue;
             }
             // Every stored transaction, however far back or forward, summed where the rows are.

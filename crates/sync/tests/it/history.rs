@@ -153,13 +153,14 @@ pub async fn a_first_sync_stores_the_whole_history_page_by_page<S: Store + 'stat
     assert_eq!(pages, 6, "one request per page of 500");
 }
 
-pub async fn an_unchanged_resync_writes_no_transaction<S: Store + 'static>(
+pub async fn an_unchanged_resync_sends_no_transaction_to_the_store<S: Store + 'static>(
     world: World<CountingStore<S>>,
 ) {
     seed_plaid(&world, PLAID_TRANSACTIONS);
     world.engine.sync_user(world.user).await.unwrap();
     let before = stored(&world).await;
     let removals = world.store().calls("remove_transactions");
+    let upserts = world.store().calls("upsert_transactions");
 
     let again = world.engine.sync_user(world.user).await.unwrap();
     assert!(!again.has_failures(), "{:?}", again.failures());
@@ -176,6 +177,11 @@ pub async fn an_unchanged_resync_writes_no_transaction<S: Store + 'static>(
         );
     }
     assert_eq!(world.store().calls("remove_transactions"), removals);
+    assert_eq!(
+        world.store().calls("upsert_transactions"),
+        upserts,
+        "each returned transaction matched its stored fingerprint, the raw record read back included"
+    );
     assert_eq!(
         stored(&world).await,
         before,
@@ -918,9 +924,9 @@ mod memory {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_unchanged_resync_writes_no_transaction() {
+    async fn an_unchanged_resync_sends_no_transaction_to_the_store() {
         let (store, user) = store_and_user();
-        super::an_unchanged_resync_writes_no_transaction(
+        super::an_unchanged_resync_sends_no_transaction_to_the_store(
             World::start(CountingStore::new(store), user).await,
         )
         .await;
@@ -981,10 +987,10 @@ mod postgres {
     }
 
     #[sqlx::test(migrations = false)]
-    async fn an_unchanged_resync_writes_no_transaction(superuser: PgPool) {
+    async fn an_unchanged_resync_sends_no_transaction_to_the_store(superuser: PgPool) {
         let pool = backend(&superuser).await;
         let world = World::start(CountingStore::new(store(&pool)), user(&pool).await).await;
-        super::an_unchanged_resync_writes_no_transaction(world).await;
+        super::an_unchanged_resync_sends_no_transaction_to_the_store(world).await;
     }
 
     #[sqlx::test(migrations = false)]

@@ -21,18 +21,26 @@ mod history;
 mod holdings;
 #[path = "bench/memory.rs"]
 mod memory;
+#[path = "bench/orders.rs"]
+mod orders;
 #[path = "bench/plaid.rs"]
 mod plaid;
+#[path = "bench/pool.rs"]
+mod pool;
 #[path = "bench/portfolio.rs"]
 mod portfolio;
 #[path = "bench/report.rs"]
 mod report;
+#[path = "bench/reseal.rs"]
+mod reseal;
 #[path = "bench/roundtrips.rs"]
 mod roundtrips;
 #[path = "bench/schedule.rs"]
 mod schedule;
 #[path = "bench/sync.rs"]
 mod sync;
+#[path = "bench/webhooks.rs"]
+mod webhooks;
 
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -214,6 +222,9 @@ async fn measure(
         record(portfolio::portfolio_mode(options, &store, &users, sizes.samples).await?);
         record(portfolio::accounts_write_cost(&store, (sizes.users / 500).clamp(10, 200)).await?);
     }
+    if args.runs("pool") {
+        record(pool::run(options, &users, sizes.samples).await?);
+    }
     if args.runs("rls") {
         record(vec![
             portfolio::rls_reads(&store, holders, sizes.rls_samples).await?,
@@ -228,6 +239,16 @@ async fn measure(
             latency: Duration::from_millis(50),
         };
         record(sync::run(&store, user, &shape).await?);
+    }
+    // Issue 18's figures for orders, webhooks and re-sealing: N = 200 orders and deliveries, 10,000 secrets.
+    if args.runs("orders") {
+        record(orders::run(options, &store, (200 / args.scale).max(5)).await?);
+    }
+    if args.runs("webhooks") {
+        record(webhooks::run(options, &store, (200 / args.scale).max(20)).await?);
+    }
+    if args.runs("reseal") {
+        record(reseal::run(options, (10_000 / args.scale).max(50)).await?);
     }
     pool.close().await;
     Ok(figures)

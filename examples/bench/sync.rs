@@ -20,7 +20,7 @@ use tributary::provider::router::ProviderRouter;
 use tributary::provider::snaptrade::{SnapTradeClient, SnapTradeConfig, UserCredentials};
 use tributary::repo::{AccountRepository, PgStore, SnapTradeUserRepository};
 use tributary::sync::SyncEngine;
-use tributary_sandbox::{Sandbox, SeedConnection};
+use tributary_sandbox::{Sandbox, SeedConnection, SeededUser};
 
 use crate::report::{Figure, Timed};
 
@@ -65,7 +65,14 @@ pub async fn run(store: &PgStore, user: UserId, shape: &Shape) -> anyhow::Result
     );
     sandbox.snaptrade().knobs().set_latency(shape.latency);
     let one_at_a_time = timed_sync(&serial, user).await?;
-    let all_at_once = timed_sync(&parallel, user).await?;
+    // The concurrent sync is short and shares the machine's cores with PostgreSQL and the sandbox: the median of
+    // three, so one busy moment does not decide it.
+    let mut runs = Vec::with_capacity(3);
+    for _ in 0..3 {
+        runs.push(timed_sync(&parallel, user).await?);
+    }
+    runs.sort();
+    let all_at_once = runs[1];
     let critical = critical_path(&client, store, user, &login).await?;
     let what = format!(
         "sync_user, {} connections × {} accounts × {} positions, {} ms per call",
@@ -116,6 +123,16 @@ async fn register(
             SeedConnection::new(shape.accounts_per_connection, shape.positions_per_account),
         );
     }
+    store_registration(store, user, &registered).await
+}
+
+/// Stores the sandbox's registration of `user` (the secret sealed by the store's keyring); the credentials to call
+/// the sandbox with directly.
+pub async fn store_registration(
+    store: &PgStore,
+    user: UserId,
+    registered: &SeededUser,
+) -> anyhow::Result<UserCredentials> {
     let snaptrade_user_id = SnapTradeUserId::parse(&registered.user_id)?;
     let secret = || SnapTradeUserSecret::new(SecretString::from(registered.user_secret.clone()));
     store

@@ -12,7 +12,7 @@ use anyhow::{Context, anyhow, bail};
 use rust_decimal::Decimal;
 use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use tributary::domain::{
     ConnectionType, Currency, FeatureFlags, Provider, ProviderAccountId, UserId,
 };
@@ -22,7 +22,7 @@ use tributary::provider::plaid::{
 };
 use tributary::provider::router::ProviderRouter;
 use tributary::provider::snaptrade::{SnapTradeClient, SnapTradeConfig};
-use tributary::repo::{Keyring, MemoryStore, PgStore, Store};
+use tributary::repo::{Keyring, MemoryStore, PgStore, PgStoreOptions, Store};
 use tributary::sync::SyncEngine;
 use tributary::sync::source::GivenLogins;
 use tributary_sandbox::Sandbox;
@@ -438,10 +438,13 @@ pub async fn connect(url: &str) -> anyhow::Result<sqlx::PgPool> {
     .map_err(|_| anyhow!("cannot connect to DATABASE_URL: no answer within 10 s"))?
     .map_err(unreachable)?;
     first.close().await.map_err(unreachable)?;
-    PgPoolOptions::new()
+    // PgStore::connect's pool (one round trip per statement), smaller and more patient for an example.
+    let tuned = PgStoreOptions::default()
         .max_connections(5)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
+        .acquire_timeout(Duration::from_secs(10));
+    tuned
+        .pool_options()
+        .connect_with(tuned.connect_options(options))
         .await
         .map_err(unreachable)
 }

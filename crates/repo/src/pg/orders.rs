@@ -123,7 +123,7 @@ impl OrderRepository for PgStore {
     }
 
     async fn get_order(&self, user: UserId, order: OrderId) -> Result<Order, RepoError> {
-        let query = select_query(user, Some(order), None);
+        let query = select_one(user, order);
         self.read_row(user, query, read_order, "order").await
     }
 
@@ -132,7 +132,7 @@ impl OrderRepository for PgStore {
         user: UserId,
         account: Option<AccountId>,
     ) -> Result<Vec<Order>, RepoError> {
-        let query = select_query(user, None, account);
+        let query = select_listed(user, account);
         self.read_rows(user, query, read_order).await
     }
 
@@ -216,7 +216,7 @@ impl OrderRepository for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        let rows = select_query(user, Some(order), None)
+        let rows = select_one(user, order)
             .fetch_all(&mut *tx)
             .await
             .map_err(classify)?;
@@ -334,20 +334,20 @@ async fn ensure_accounts_owned(
     Ok(())
 }
 
-/// The user's orders, all of them or one order's or one account's.
-fn select_query(
-    user: UserId,
-    order: Option<OrderId>,
-    account: Option<AccountId>,
-) -> PgQuery<'static> {
-    match (order, account) {
-        (Some(order), _) => sqlx::query(SELECT_ONE)
-            .bind(user.into_uuid())
-            .bind(order.into_uuid()),
-        (None, Some(account)) => sqlx::query(SELECT_IN_ACCOUNT)
+/// The user's order `order`.
+fn select_one(user: UserId, order: OrderId) -> PgQuery<'static> {
+    sqlx::query(SELECT_ONE)
+        .bind(user.into_uuid())
+        .bind(order.into_uuid())
+}
+
+/// The user's orders: all of them, or one account's.
+fn select_listed(user: UserId, account: Option<AccountId>) -> PgQuery<'static> {
+    match account {
+        Some(account) => sqlx::query(SELECT_IN_ACCOUNT)
             .bind(user.into_uuid())
             .bind(account.into_uuid()),
-        (None, None) => sqlx::query(SELECT_ALL).bind(user.into_uuid()),
+        None => sqlx::query(SELECT_ALL).bind(user.into_uuid()),
     }
 }
 

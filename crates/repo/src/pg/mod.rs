@@ -105,8 +105,21 @@ impl PgStore {
                 "a store scoped to user {me} cannot act for user {user}"
             )));
         }
-        let mut tx = match (self.session_of(user), self.acting_as) {
-            (Some(session), _) => StoreTx(TxKind::Session(session.begin().await?)),
+        let tx = match (self.session_of(user), self.acting_as) {
+            (Some(session), acting_as) => {
+                let mut tx = StoreTx(TxKind::Session(session.begin().await?));
+                if let Some(me) = acting_as {
+                    // Both settings are transaction-local, as PostgREST sets them: the connection goes back clean.
+                    sqlx::query(
+                        "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
+                    )
+                    .bind(jwt_claims(me))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                }
+                tx
+            }
             // One round trip for BEGIN and the identity, where two statements would take two.
             (None, Some(me)) => StoreTx(TxKind::Pooled(
                 self.pool
@@ -116,17 +129,6 @@ impl PgStore {
             )),
             (None, None) => StoreTx(TxKind::Pooled(self.pool.begin().await.map_err(classify)?)),
         };
-        if let (Some(me), TxKind::Session(_)) = (self.acting_as, &tx.0) {
-            let claims = serde_json::json!({ "sub": me.to_string(), "role": "authenticated" });
-            // Both settings are transaction-local, as PostgREST sets them: the pooled connection goes back clean.
-            sqlx::query(
-                "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
-            )
-            .bind(claims.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        }
         Ok(tx)
     }
 
@@ -197,12 +199,17 @@ pub(crate) fn only_row<T>(mut rows: Vec<T>, entity: &'static str) -> Result<T, R
 /// A query with its binds, before it runs.
 pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
+/// The JWT claims PostgREST sets for `user`'s request, as the text `request.jwt.claims` holds.
+fn jwt_claims(user: UserId) -> String {
+    serde_json::json!({ "sub": user.to_string(), "role": "authenticated" }).to_string()
+}
+
 /// `BEGIN`, then the role and JWT claims PostgREST sets for a signed-in user's request, both transaction-local,
 /// as one simple query. The claims are spelled out, not bound (a simple query has no parameters): they hold only
 /// the user's id, a UUID, whose text is hex digits and hyphens. Should the settings fail, the error is the
 /// `BEGIN`'s and sqlx rolls the transaction back before the connection is reused: nothing runs without them.
 fn begin_as(user: UserId) -> String {
-    let claims = serde_json::json!({ "sub": user.to_string(), "role": "authenticated" });
+    let claims = jwt_claims(user);
     let begin_with_claims = format!(
         "begin; select pg_catalog.set_config('role', 'authenticated', true), \
          pg_catalog.set_config('request.jwt.claims', '{claims}', true)"

@@ -83,20 +83,27 @@ pub fn shared_key() -> [u8; 32] {
     bytes
 }
 
-pub async fn run(
-    options: &PgConnectOptions,
-    store: &PgStore,
-    orders: usize,
-) -> anyhow::Result<Vec<Figure>> {
-    let sandbox = Sandbox::try_start().await?;
+/// A user registered at the sandbox's SnapTrade with one trade connection of one account, in a store keyed with
+/// [`shared_key`] (so a store on another pool opens the user's secret), synced once.
+pub struct SyncedUser {
+    pub key: [u8; 32],
+    pub store: PgStore,
+    pub user: UserId,
+    pub login: UserCredentials,
+    pub client: Arc<SnapTradeClient>,
+    pub engine: SyncEngine<PgStore>,
+}
+
+/// A new [`SyncedUser`] on `store`'s pool, at `sandbox`.
+pub async fn synced_user(store: &PgStore, sandbox: &Sandbox) -> anyhow::Result<SyncedUser> {
     let key = shared_key();
     let store = PgStore::new(
         store.pool().clone(),
         Keyring::new(SecretKey::from_bytes(key)),
     );
     let user = create_users(store.pool(), 1).await?[0];
-    let login = registered_user(&store, &sandbox, user, SeedConnection::new(1, 3)).await?;
-    let client = snaptrade_client(&sandbox)?;
+    let login = registered_user(&store, sandbox, user, SeedConnection::new(1, 3)).await?;
+    let client = snaptrade_client(sandbox)?;
     let engine = snaptrade_engine(&store, &client);
     let synced = engine.sync_user(user).await?;
     ensure!(
@@ -104,6 +111,30 @@ pub async fn run(
         "the first sync failed: {:?}",
         synced.failures()
     );
+    Ok(SyncedUser {
+        key,
+        store,
+        user,
+        login,
+        client,
+        engine,
+    })
+}
+
+pub async fn run(
+    options: &PgConnectOptions,
+    store: &PgStore,
+    orders: usize,
+) -> anyhow::Result<Vec<Figure>> {
+    let sandbox = Sandbox::try_start().await?;
+    let SyncedUser {
+        key,
+        store,
+        user,
+        login,
+        client,
+        engine,
+    } = synced_user(store, &sandbox).await?;
     let account = store
         .list_accounts(user)
         .await?

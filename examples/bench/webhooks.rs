@@ -23,10 +23,9 @@ use tributary::repo::{
     WebhookRepository,
 };
 use tributary::sync::{SyncEngine, WebhookOutcome};
-use tributary_sandbox::{Sandbox, SeedConnection};
+use tributary_sandbox::Sandbox;
 
-use crate::orders::{registered_user, shared_key, snaptrade_client, snaptrade_engine};
-use crate::portfolio::create_users;
+use crate::orders::{SyncedUser, snaptrade_engine, synced_user};
 use crate::report::{Figure, Target, Timed, human, quantile};
 use crate::roundtrips::RoundTripCounter;
 
@@ -49,22 +48,15 @@ pub async fn run(
     deliveries: usize,
 ) -> anyhow::Result<Vec<Figure>> {
     let sandbox = Sandbox::try_start().await?;
-    // A key of the section's own, so a second store (through the round-trip relay) opens the user's secret.
-    let key = shared_key();
-    let store = &PgStore::new(
-        store.pool().clone(),
-        Keyring::new(SecretKey::from_bytes(key)),
-    );
-    let user = create_users(store.pool(), 1).await?[0];
-    registered_user(store, &sandbox, user, SeedConnection::new(1, 3)).await?;
-    let client = snaptrade_client(&sandbox)?;
-    let engine = snaptrade_engine(store, &client);
-    let synced = engine.sync_user(user).await?;
-    ensure!(
-        synced.failures().is_empty(),
-        "the first sync failed: {:?}",
-        synced.failures()
-    );
+    let SyncedUser {
+        key,
+        store,
+        user,
+        client,
+        engine,
+        ..
+    } = synced_user(store, &sandbox).await?;
+    let store = &store;
     let authorization = store
         .list_connections(user)
         .await?
